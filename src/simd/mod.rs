@@ -1,1 +1,160 @@
-//! (being written)
+//! SIMD foundation: run-time instruction-set selection, the element trait [`Float`] and the
+//! vector trait [`SimdVec`].
+//!
+//! `wide` fixes its instruction set at compile time (SSE2 for a baseline x86-64 build), so the
+//! wider paths are chosen at run time instead: every kernel body is written once, generic over
+//! [`SimdVec`], and instantiated inside `#[target_feature]` wrappers (see `simd_dispatch!`)
+//! that are entered only after [`detected`] has confirmed the CPU supports them. Asking for an
+//! [`Isa`] the CPU lacks silently falls back to the best one it has, so no call can fault with
+//! an illegal instruction.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+
+mod float;
+mod vector;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+pub use float::Float;
+pub(crate) use float::Lanes;
+pub use vector::SimdVec;
+
+/// An instruction-set level, ordered from least to most capable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Isa {
+    /// Plain scalar loops: the reference implementations.
+    Scalar,
+    /// `wide` vectors at the compile-time instruction set (SSE2 on x86-64, NEON on aarch64).
+    Portable,
+    /// 256-bit AVX2 vectors with fused multiply-add.
+    Avx2,
+    /// 512-bit AVX-512F vectors.
+    Avx512,
+}
+
+impl Isa {
+    /// Short human-readable name: "scalar", "sse2"/"neon", "avx2+fma", "avx512f".
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Portable if cfg!(target_arch = "aarch64") => "neon",
+            Isa::Portable if cfg!(target_arch = "x86_64") => "sse2",
+            Isa::Portable => "portable",
+            Isa::Avx2 => "avx2+fma",
+            Isa::Avx512 => "avx512f",
+        }
+    }
+
+    /// The level that will actually run when `self` is requested: `self`, capped at what this
+    /// CPU supports.
+    pub fn available(self) -> Isa {
+        self.min(detected())
+    }
+}
+
+impl std::fmt::Display for Isa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// The best instruction set this CPU supports (probed once, then cached).
+pub fn detected() -> Isa {
+    static DETECTED: OnceLock<Isa> = OnceLock::new();
+    *DETECTED.get_or_init(probe)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn probe() -> Isa {
+    if is_x86_feature_detected!("avx512f") {
+        Isa::Avx512
+    } else if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        Isa::Avx2
+    } else {
+        Isa::Portable
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn probe() -> Isa {
+    Isa::Portable
+}
+
+/// The level the convenience kernels use: [`Isa::Scalar`] while SIMD is disabled, else [`detected`].
+pub fn active() -> Isa {
+    if is_enabled() {
+        detected()
+    } else {
+        Isa::Scalar
+    }
+}
+
+/// Globally enables or disables the SIMD paths (for every thread).
+pub fn set_enabled(enabled: bool) {
+    ENABLED.store(enabled, Ordering::Relaxed);
+}
+
+/// Whether the SIMD paths are globally enabled (the default).
+pub fn is_enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Defines `fn $name<T: Float>(isa: Isa, args...) -> R` that runs the scalar twin for
+/// [`Isa::Scalar`] and otherwise the generic body `$body::<V>` with the vector type of the best
+/// available level not above `isa`.
+macro_rules! simd_dispatch {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty
+        = $body:ident | $scalar:path;) => {
+        $(#[$meta])*
+        $vis fn $name<T: $crate::simd::Float>(isa: $crate::simd::Isa, $($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn avx2<T: $crate::simd::Float>($($arg: $ty),*) -> $ret {
+                $body::<<T as $crate::simd::Lanes>::Avx2>($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f")]
+            unsafe fn avx512<T: $crate::simd::Float>($($arg: $ty),*) -> $ret {
+                $body::<<T as $crate::simd::Lanes>::Avx512>($($arg),*)
+            }
+            match isa.available() {
+                $crate::simd::Isa::Scalar => $scalar($($arg),*),
+                // SAFETY: `available()` never exceeds `detected()`, which returned Avx512 only
+                // after `is_x86_feature_detected!("avx512f")` confirmed the CPU has it.
+                #[cfg(target_arch = "x86_64")]
+                $crate::simd::Isa::Avx512 => unsafe { avx512::<T>($($arg),*) },
+                // SAFETY: as above, with "avx2" and "fma" both detected.
+                #[cfg(target_arch = "x86_64")]
+                $crate::simd::Isa::Avx2 => unsafe { avx2::<T>($($arg),*) },
+                _ => $body::<<T as $crate::simd::Lanes>::Portable>($($arg),*),
+            }
+        }
+    };
+}
+pub(crate) use simd_dispatch;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simd_detection_is_consistent() {
+        let d = detected();
+        assert!(d >= Isa::Portable);
+        assert_eq!(Isa::Avx512.available(), d);
+        assert_eq!(Isa::Scalar.available(), Isa::Scalar);
+        assert!(!d.name().is_empty());
+    }
+
+    #[test]
+    fn simd_enable_flag_switches_active() {
+        set_enabled(false);
+        assert_eq!(active(), Isa::Scalar);
+        assert!(!is_enabled());
+        set_enabled(true);
+        assert_eq!(active(), detected());
+    }
+}

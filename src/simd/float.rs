@@ -1,0 +1,124 @@
+//! The scalar element trait shared by every kernel (implemented for `f32` and `f64`).
+
+use super::vector::SimdVec;
+use std::cmp::Ordering;
+use std::fmt::{Debug, Display};
+use std::ops::{Add, AddAssign, Div, Mul, Neg, Sub};
+
+/// Maps an element type to its vector type at each instruction-set level.
+///
+/// Crate-private (sealed) on purpose: the AVX vector types execute their instructions from safe
+/// methods, so only the dispatch wrappers, which run after CPU detection, may name them.
+pub trait Lanes: Sized {
+    type Portable: SimdVec<Elem = Self>;
+    #[cfg(target_arch = "x86_64")]
+    type Avx2: SimdVec<Elem = Self>;
+    #[cfg(target_arch = "x86_64")]
+    type Avx512: SimdVec<Elem = Self>;
+}
+
+/// A floating-point element: `f32` or `f64`.
+pub trait Float:
+    Copy
+    + Send
+    + Sync
+    + Default
+    + Debug
+    + Display
+    + PartialOrd
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + Lanes
+    + 'static
+{
+    const ZERO: Self;
+    const ONE: Self;
+    const INFINITY: Self;
+    const NEG_INFINITY: Self;
+    const NAN: Self;
+
+    fn from_f64(v: f64) -> Self;
+    fn to_f64(self) -> f64;
+    fn sqrt(self) -> Self;
+    fn abs(self) -> Self;
+    fn is_nan(self) -> bool;
+    fn total_cmp(&self, other: &Self) -> Ordering;
+
+    /// Converts a count (exact below 2^53 for f64, 2^24 for f32).
+    #[inline(always)]
+    fn from_usize(n: usize) -> Self {
+        Self::from_f64(n as f64)
+    }
+
+    /// Minimum that propagates NaN (like numpy's `minimum`, unlike `f64::min`).
+    #[inline(always)]
+    fn min_nan(self, other: Self) -> Self {
+        if self < other || self.is_nan() {
+            self
+        } else {
+            other
+        }
+    }
+
+    /// Maximum that propagates NaN.
+    #[inline(always)]
+    fn max_nan(self, other: Self) -> Self {
+        if self > other || self.is_nan() {
+            self
+        } else {
+            other
+        }
+    }
+}
+
+macro_rules! impl_float {
+    ($t:ident, $portable:ty, $avx2:ident, $avx512:ident) => {
+        impl Lanes for $t {
+            type Portable = $portable;
+            #[cfg(target_arch = "x86_64")]
+            type Avx2 = super::x86::$avx2;
+            #[cfg(target_arch = "x86_64")]
+            type Avx512 = super::x86::$avx512;
+        }
+
+        impl Float for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            const INFINITY: Self = $t::INFINITY;
+            const NEG_INFINITY: Self = $t::NEG_INFINITY;
+            const NAN: Self = $t::NAN;
+
+            #[inline(always)]
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                $t::sqrt(self)
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                $t::abs(self)
+            }
+            #[inline(always)]
+            fn is_nan(self) -> bool {
+                $t::is_nan(self)
+            }
+            #[inline(always)]
+            fn total_cmp(&self, other: &Self) -> Ordering {
+                $t::total_cmp(self, other)
+            }
+        }
+    };
+}
+
+impl_float!(f64, wide::f64x4, Avx2F64, Avx512F64);
+impl_float!(f32, wide::f32x8, Avx2F32, Avx512F32);
