@@ -4,6 +4,8 @@
 //! `node` (feature `node`) is the napi-rs binding layer: it converts, validates and delegates.
 
 pub mod kernels;
+pub mod models;
+pub mod nn;
 pub mod pool;
 pub mod simd;
 

@@ -1,0 +1,1 @@
+//! Forecasting models built from [`crate::nn`] modules, matching NeuralForecast's architectures.

@@ -1,0 +1,90 @@
+//! Test support: finite-difference gradient checks.
+//!
+//! The layers compute in f32, so the numeric side perturbs f32 values by `EPS` and takes central
+//! differences of an objective accumulated in f64 (`weighted_sum`). With `EPS = 1e-2` the f32
+//! rounding noise in the difference quotient is about 1e-5 relative to the objective and the O(EPS^2)
+//! truncation error about 1e-4, so the tolerance `ABS_TOL + REL_TOL * |numeric|` below sits an order
+//! of magnitude above the noise while any real mistake (a missing term, a wrong gate, a transposed
+//! weight) misses it by far; `rejects_a_slightly_wrong_gradient` shows that a 5% error fails.
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::params::ParamStore;
+
+pub const EPS: f32 = 1e-2;
+pub const ABS_TOL: f64 = 2e-3;
+pub const REL_TOL: f64 = 1e-2;
+
+pub fn random_vec(len: usize, seed: u64) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+}
+
+/// The scalar objective sum_i weights_i * output_i, in f64; its gradient w.r.t. `output` is `weights`.
+pub fn weighted_sum(output: &[f32], weights: &[f32]) -> f64 {
+    output.iter().zip(weights).map(|(&y, &w)| y as f64 * w as f64).sum()
+}
+
+pub fn gradient_matches(analytic: f32, numeric: f64) -> bool {
+    (analytic as f64 - numeric).abs() <= ABS_TOL + REL_TOL * numeric.abs()
+}
+
+fn assert_gradient(what: &str, analytic: f32, numeric: f64) {
+    assert!(gradient_matches(analytic, numeric), "{what}: analytic {analytic} vs numeric {numeric}");
+}
+
+/// Up to `samples` indices spread over `0..len`, always including the first and the last.
+fn sample_indices(len: usize, samples: usize) -> Vec<usize> {
+    if len <= samples {
+        return (0..len).collect();
+    }
+    let mut indices: Vec<usize> = (0..samples).map(|k| k * (len - 1) / (samples - 1)).collect();
+    indices.dedup();
+    indices
+}
+
+/// (f(x + EPS) - f(x - EPS)) / (2 EPS), where `objective_at(v)` evaluates the objective with x set to v.
+fn central_difference(x: f32, mut objective_at: impl FnMut(f32) -> f64) -> f64 {
+    let plus = objective_at(x + EPS);
+    let minus = objective_at(x - EPS);
+    (plus - minus) / (2.0 * EPS as f64)
+}
+
+/// Checks `grads` (the analytic gradient of `objective`) on a sample of every parameter tensor.
+pub fn check_param_grads(params: &mut ParamStore, grads: &ParamStore, samples: usize, objective: impl Fn(&ParamStore) -> f64) {
+    params.check_same_layout(grads).expect("gradients have the parameters' layout");
+    for tensor_index in 0..params.len() {
+        let (name, analytic) = grads.iter().nth(tensor_index).expect("index below len");
+        for index in sample_indices(analytic.len(), samples) {
+            let original = params.iter().nth(tensor_index).expect("index below len").1.data[index];
+            let numeric = central_difference(original, |value| {
+                params.iter_mut().nth(tensor_index).expect("index below len").1.data[index] = value;
+                objective(params)
+            });
+            params.iter_mut().nth(tensor_index).expect("index below len").1.data[index] = original;
+            assert_gradient(&format!("{name}[{index}]"), analytic.data[index], numeric);
+        }
+    }
+}
+
+/// Checks `d_input` (the analytic gradient of `objective` w.r.t. `input`) on a sample of elements.
+pub fn check_input_grads(input: &[f32], d_input: &[f32], samples: usize, objective: impl Fn(&[f32]) -> f64) {
+    let mut perturbed = input.to_vec();
+    for index in sample_indices(input.len(), samples) {
+        let numeric = central_difference(input[index], |value| {
+            perturbed[index] = value;
+            objective(&perturbed)
+        });
+        perturbed[index] = input[index];
+        assert_gradient(&format!("input[{index}]"), d_input[index], numeric);
+    }
+}
+
+#[test]
+fn rejects_a_slightly_wrong_gradient() {
+    // d/dx x^3 at x = 1.3 is 5.07; a 5% error must fail, the true value must pass.
+    let numeric = central_difference(1.3, |x| (x as f64).powi(3));
+    assert!(gradient_matches(5.07, numeric));
+    assert!(!gradient_matches(5.07 * 1.05, numeric));
+}

@@ -1,0 +1,122 @@
+//! torch.nn.LSTM's cell, gates i, f, g, o:
+//! i = σ(W_ii x + b_ii + W_hi h + b_hi), f = σ(..), g = tanh(..), o = σ(..),
+//! c' = f ⊙ c + i ⊙ g, h' = o ⊙ tanh(c').
+
+use super::activations::{sigmoid, sigmoid_grad_from_output, tanh_grad_from_output};
+use super::recurrent::{BackwardStep, ForwardStep, Recurrent, RecurrentCell};
+
+#[derive(Debug, Clone, Copy)]
+pub struct LstmCell;
+
+/// Multi-layer batch-first LSTM with torch's parameter names and layout.
+pub type Lstm = Recurrent<LstmCell>;
+
+impl RecurrentCell for LstmCell {
+    const GATES: usize = 4;
+
+    /// `aux` is the cell state c.
+    fn forward_step(step: ForwardStep<'_>) {
+        let hidden = step.hidden;
+        let rows = step.gates.chunks_exact_mut(4 * hidden).zip(step.h_proj.chunks_exact(4 * hidden));
+        for (b, (gates, h_proj)) in rows.enumerate() {
+            for j in 0..hidden {
+                let pre = |gate: usize| gates[gate * hidden + j] + h_proj[gate * hidden + j];
+                let (i, f, g, o) = (sigmoid(pre(0)), sigmoid(pre(1)), pre(2).tanh(), sigmoid(pre(3)));
+                gates[j] = i;
+                gates[hidden + j] = f;
+                gates[2 * hidden + j] = g;
+                gates[3 * hidden + j] = o;
+                let at = b * hidden + j;
+                let c = f * step.aux_prev[at] + i * g;
+                step.aux[at] = c;
+                step.h[at] = o * c.tanh();
+            }
+        }
+    }
+
+    fn backward_step(step: BackwardStep<'_>) {
+        let hidden = step.hidden;
+        let rows = step.gates.chunks_exact(4 * hidden).zip(step.d_x_proj.chunks_exact_mut(4 * hidden));
+        for (b, (gates, d_pre)) in rows.enumerate() {
+            for j in 0..hidden {
+                let at = b * hidden + j;
+                let (i, f, g, o) = (gates[j], gates[hidden + j], gates[2 * hidden + j], gates[3 * hidden + j]);
+                let tanh_c = step.aux[at].tanh();
+                let dh = step.dh[at];
+                let dc = step.d_aux[at] + dh * o * tanh_grad_from_output(tanh_c);
+                d_pre[j] = dc * g * sigmoid_grad_from_output(i);
+                d_pre[hidden + j] = dc * step.aux_prev[at] * sigmoid_grad_from_output(f);
+                d_pre[2 * hidden + j] = dc * i * tanh_grad_from_output(g);
+                d_pre[3 * hidden + j] = dh * tanh_c * sigmoid_grad_from_output(o);
+                step.d_aux[at] = dc * f;
+            }
+        }
+        // x and h enter every LSTM gate through the same sum, so both projections get the same gradient.
+        step.d_h_proj.copy_from_slice(step.d_x_proj);
+        step.dh_prev.fill(0.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::gradcheck::random_vec;
+    use crate::nn::recurrent::tests::{check_gradients, recurrent};
+    use crate::nn::recurrent::RecurrentCache;
+    use crate::nn::ParamStore;
+
+    #[test]
+    fn parameter_names_and_count_follow_torch() {
+        let (_, params) = recurrent::<LstmCell>(1, 64, 2, 0);
+        let names: Vec<&str> = params.iter().map(|(n, _)| n).collect();
+        assert_eq!(&names[..4], ["hist_encoder.weight_ih_l0", "hist_encoder.weight_hh_l0", "hist_encoder.bias_ih_l0", "hist_encoder.bias_hh_l0"]);
+        assert_eq!(params.find("hist_encoder.weight_ih_l1").unwrap().shape, [256, 64]);
+        // torch: sum(p.numel() for p in nn.LSTM(1, 64, 2).parameters()) == 50432
+        assert_eq!(params.num_parameters(), 50_432);
+        let bound = 1.0 / 8.0;
+        assert!(params.iter().all(|(_, t)| t.data.iter().all(|v| v.abs() <= bound)));
+    }
+
+    /// A one-layer LSTM computed element by element from torch's documented equations.
+    fn reference_lstm(params: &ParamStore, input: &[f32], batch: usize, seq_len: usize, n_in: usize, hidden: usize) -> Vec<f32> {
+        let p = |name: &str| &params.find(&format!("hist_encoder.{name}_l0")).unwrap().data;
+        let (w_ih, w_hh, b_ih, b_hh) = (p("weight_ih"), p("weight_hh"), p("bias_ih"), p("bias_hh"));
+        let mut out = vec![0.0; batch * seq_len * hidden];
+        for b in 0..batch {
+            let (mut h, mut c) = (vec![0.0f32; hidden], vec![0.0f32; hidden]);
+            for t in 0..seq_len {
+                let x = &input[(b * seq_len + t) * n_in..][..n_in];
+                let pre = |row: usize| {
+                    b_ih[row] + b_hh[row]
+                        + (0..n_in).map(|k| w_ih[row * n_in + k] * x[k]).sum::<f32>()
+                        + (0..hidden).map(|k| w_hh[row * hidden + k] * h[k]).sum::<f32>()
+                };
+                let gates: Vec<[f32; 4]> = (0..hidden)
+                    .map(|j| [sigmoid(pre(j)), sigmoid(pre(hidden + j)), pre(2 * hidden + j).tanh(), sigmoid(pre(3 * hidden + j))])
+                    .collect();
+                for (j, [i, f, g, o]) in gates.into_iter().enumerate() {
+                    c[j] = f * c[j] + i * g;
+                    h[j] = o * c[j].tanh();
+                }
+                out[(b * seq_len + t) * hidden..][..hidden].copy_from_slice(&h);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn forward_matches_torch_equations() {
+        let (batch, seq_len, n_in, hidden) = (2, 5, 3, 4);
+        let (net, params) = recurrent::<LstmCell>(n_in, hidden, 1, 5);
+        let input = random_vec(batch * seq_len * n_in, 6);
+        let mut cache = RecurrentCache::default();
+        let out = net.forward(&params, &input, batch, seq_len, &mut cache).unwrap();
+        let expected = reference_lstm(&params, &input, batch, seq_len, n_in, hidden);
+        out.iter().zip(&expected).for_each(|(a, b)| assert!((a - b).abs() < 1e-5, "{a} vs {b}"));
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        check_gradients::<LstmCell>();
+    }
+}

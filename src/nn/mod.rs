@@ -1,0 +1,26 @@
+//! The f32 training core: small modules with explicit forward and backward passes, no autograd.
+//!
+//! Parameters live in a [`ParamStore`] under torch-compatible dotted names; a module holds only ids
+//! into it. Forward passes take the store by shared reference and write what backward needs into a
+//! caller-owned cache, and backward passes accumulate into a separate gradient store, so one set of
+//! weights can serve several threads at once.
+
+pub mod activations;
+pub mod adam;
+pub mod error;
+mod gemm;
+#[cfg(test)]
+mod gradcheck;
+pub mod gru;
+pub mod linear;
+pub mod loss;
+pub mod lstm;
+pub mod mlp;
+pub mod params;
+pub mod recurrent;
+pub mod tensor;
+
+pub use error::NnError;
+pub use linear::Linear;
+pub use params::{ParamId, ParamInit, ParamStore};
+pub use tensor::Tensor;

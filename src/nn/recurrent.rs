@@ -1,0 +1,417 @@
+//! The sequence-layer plumbing shared by LSTM and GRU: a stack of batch-first recurrent layers with
+//! torch's parameter layout (`weight_ih_l{k}` `[G*H, in]`, `weight_hh_l{k}` `[G*H, H]`, `bias_ih_l{k}`,
+//! `bias_hh_l{k}` `[G*H]`, all from U(-1/sqrt(H), 1/sqrt(H))) and zero initial states, as
+//! `nn.LSTM(..., batch_first=True)` / `nn.GRU` called with no initial state.
+//!
+//! A [`RecurrentCell`] supplies only the per-step gate equations. The input projections of all
+//! timesteps are one GEMM per layer, and so are the weight gradients; only `h_{t-1} W_hh^T` and its
+//! gradient are per-step. Internally everything is time-major (`[T, B, ..]`) so that a step's rows
+//! are contiguous; the public input and output are batch-first (`[B, T, ..]`).
+
+use std::marker::PhantomData;
+
+use super::error::{expect_len, nonzero, NnError};
+use super::gemm::{add_column_sums, fill_rows_with, gemm, Mat, MatMut};
+use super::params::{ParamId, ParamInit, ParamStore};
+
+/// One timestep of a recurrent cell, for all `B` batch rows at once. Gate blocks are laid out per row
+/// as torch does: `[gate 0 | gate 1 | ...]`, each `hidden` wide.
+pub trait RecurrentCell {
+    /// Number of gate blocks (LSTM 4: i, f, g, o; GRU 3: r, z, n).
+    const GATES: usize;
+
+    fn forward_step(step: ForwardStep<'_>);
+
+    fn backward_step(step: BackwardStep<'_>);
+}
+
+/// Buffers of one forward step; every `[B, ..]` slice holds this step's rows only.
+pub struct ForwardStep<'a> {
+    pub hidden: usize,
+    /// In: `x_t W_ih^T + b_ih` `[B, G*H]`. Out: the gate activations, which backward reads.
+    pub gates: &'a mut [f32],
+    /// `h_{t-1} W_hh^T + b_hh` `[B, G*H]`.
+    pub h_proj: &'a [f32],
+    pub h_prev: &'a [f32],
+    /// Cell-specific state `[B, H]` of the previous step (zeros at t = 0) and of this step:
+    /// the LSTM's cell state c, the GRU's `W_hn h_{t-1} + b_hn`.
+    pub aux_prev: &'a [f32],
+    pub aux: &'a mut [f32],
+    /// Out: `h_t` `[B, H]`.
+    pub h: &'a mut [f32],
+}
+
+/// Buffers of one backward step.
+pub struct BackwardStep<'a> {
+    pub hidden: usize,
+    /// The activated gates, aux states and previous hidden state saved by forward.
+    pub gates: &'a [f32],
+    pub aux: &'a [f32],
+    pub aux_prev: &'a [f32],
+    pub h_prev: &'a [f32],
+    /// dL/dh_t, from the layer output and from step t+1.
+    pub dh: &'a [f32],
+    /// In: dL/d aux_t from step t+1. Out: dL/d aux_{t-1}.
+    pub d_aux: &'a mut [f32],
+    /// Out: dL/d(x_t W_ih^T + b_ih) and dL/d(h_{t-1} W_hh^T + b_hh), `[B, G*H]`.
+    pub d_x_proj: &'a mut [f32],
+    pub d_h_proj: &'a mut [f32],
+    /// Out: the part of dL/dh_{t-1} that does not pass through `h_proj` (the GRU's `z * dh`).
+    pub dh_prev: &'a mut [f32],
+}
+
+#[derive(Debug, Clone)]
+struct RecurrentLayer {
+    weight_ih: ParamId,
+    weight_hh: ParamId,
+    bias_ih: ParamId,
+    bias_hh: ParamId,
+    input_size: usize,
+}
+
+/// A multi-layer, batch-first recurrent network built from cell `C`.
+#[derive(Debug, Clone)]
+pub struct Recurrent<C> {
+    layers: Vec<RecurrentLayer>,
+    hidden_size: usize,
+    cell: PhantomData<C>,
+}
+
+/// Batch size and sequence length of a pass.
+#[derive(Debug, Clone, Copy, Default)]
+struct Extent {
+    batch: usize,
+    seq_len: usize,
+}
+
+/// Per-layer state saved by forward, time-major.
+#[derive(Debug, Clone, Default)]
+struct LayerCache {
+    /// Activated gates `[T, B, G*H]`.
+    gates: Vec<f32>,
+    aux: Vec<f32>,
+    /// Hidden states `[T, B, H]`: this layer's output and the next layer's input.
+    hidden: Vec<f32>,
+}
+
+/// What [`Recurrent::backward`] needs from [`Recurrent::forward`], plus scratch buffers; one per thread.
+#[derive(Debug, Clone, Default)]
+pub struct RecurrentCache {
+    extent: Extent,
+    /// Layer-0 input, time-major `[T, B, in]`.
+    input: Vec<f32>,
+    layers: Vec<LayerCache>,
+    /// Top layer's hidden states, batch-first `[B, T, H]`.
+    output: Vec<f32>,
+    scratch: Scratch,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Scratch {
+    zeros: Vec<f32>,
+    h_proj: Vec<f32>,
+    d_x_proj: Vec<f32>,
+    d_h_proj: Vec<f32>,
+    /// dL/d(this layer's output), time-major.
+    d_hidden: Vec<f32>,
+    /// dL/d(this layer's input), time-major.
+    d_below: Vec<f32>,
+    dh: Vec<f32>,
+    dh_carry: Vec<f32>,
+    d_aux: Vec<f32>,
+}
+
+impl<C: RecurrentCell> Recurrent<C> {
+    /// Creates `<prefix>.{weight_ih,weight_hh,bias_ih,bias_hh}_l{k}` for k in 0..num_layers.
+    pub fn new(init: &mut ParamInit<'_>, input_size: usize, hidden_size: usize, num_layers: usize) -> Result<Self, NnError> {
+        nonzero("recurrent input_size", input_size)?;
+        nonzero("recurrent hidden_size", hidden_size)?;
+        nonzero("recurrent num_layers", num_layers)?;
+        let gate_width = C::GATES * hidden_size;
+        let bound = 1.0 / (hidden_size as f32).sqrt();
+        let layers = (0..num_layers)
+            .map(|k| {
+                let layer_input = if k == 0 { input_size } else { hidden_size };
+                Ok(RecurrentLayer {
+                    weight_ih: init.uniform(&format!("weight_ih_l{k}"), &[gate_width, layer_input], bound)?,
+                    weight_hh: init.uniform(&format!("weight_hh_l{k}"), &[gate_width, hidden_size], bound)?,
+                    bias_ih: init.uniform(&format!("bias_ih_l{k}"), &[gate_width], bound)?,
+                    bias_hh: init.uniform(&format!("bias_hh_l{k}"), &[gate_width], bound)?,
+                    input_size: layer_input,
+                })
+            })
+            .collect::<Result<_, NnError>>()?;
+        Ok(Recurrent { layers, hidden_size, cell: PhantomData })
+    }
+
+    pub fn input_size(&self) -> usize {
+        self.layers[0].input_size
+    }
+
+    pub fn hidden_size(&self) -> usize {
+        self.hidden_size
+    }
+
+    /// Runs `input` `[B, T, in]` through every layer and returns the top layer's hidden states `[B, T, H]`.
+    pub fn forward<'c>(
+        &self,
+        params: &ParamStore,
+        input: &[f32],
+        batch: usize,
+        seq_len: usize,
+        cache: &'c mut RecurrentCache,
+    ) -> Result<&'c [f32], NnError> {
+        nonzero("batch size", batch)?;
+        nonzero("sequence length", seq_len)?;
+        expect_len("recurrent input", batch * seq_len * self.input_size(), input.len())?;
+        cache.extent = Extent { batch, seq_len };
+        cache.layers.resize_with(self.layers.len(), LayerCache::default);
+        cache.scratch.zeros.clear();
+        cache.scratch.zeros.resize(batch * self.hidden_size, 0.0);
+        swap_leading_axes(input, batch, seq_len, self.input_size(), &mut cache.input);
+        for (k, layer) in self.layers.iter().enumerate() {
+            let (below, rest) = cache.layers.split_at_mut(k);
+            let layer_input = below.last().map_or(cache.input.as_slice(), |l| l.hidden.as_slice());
+            self.forward_layer(params, layer, layer_input, &mut rest[0], cache.extent, &mut cache.scratch);
+        }
+        let top = &cache.layers[self.layers.len() - 1].hidden;
+        swap_leading_axes(top, seq_len, batch, self.hidden_size, &mut cache.output);
+        Ok(&cache.output)
+    }
+
+    fn forward_layer(
+        &self,
+        params: &ParamStore,
+        layer: &RecurrentLayer,
+        input: &[f32],
+        saved: &mut LayerCache,
+        Extent { batch, seq_len }: Extent,
+        scratch: &mut Scratch,
+    ) {
+        let hidden = self.hidden_size;
+        let gate_width = C::GATES * hidden;
+        let rows = seq_len * batch;
+        saved.gates.resize(rows * gate_width, 0.0);
+        saved.aux.resize(rows * hidden, 0.0);
+        saved.hidden.resize(rows * hidden, 0.0);
+        fill_rows_with(&mut saved.gates, &params.get(layer.bias_ih).data);
+        gemm(
+            Mat::rows(input, rows, layer.input_size),
+            Mat::transposed(&params.get(layer.weight_ih).data, gate_width, layer.input_size),
+            1.0,
+            MatMut::rows(&mut saved.gates, rows, gate_width),
+        );
+        let weight_hh = &params.get(layer.weight_hh).data;
+        scratch.h_proj.resize(batch * gate_width, 0.0);
+        for t in 0..seq_len {
+            let (h_prev, h) = previous_and_current(&mut saved.hidden, t, batch * hidden, &scratch.zeros);
+            let (aux_prev, aux) = previous_and_current(&mut saved.aux, t, batch * hidden, &scratch.zeros);
+            fill_rows_with(&mut scratch.h_proj, &params.get(layer.bias_hh).data);
+            if t > 0 {
+                gemm(
+                    Mat::rows(h_prev, batch, hidden),
+                    Mat::transposed(weight_hh, gate_width, hidden),
+                    1.0,
+                    MatMut::rows(&mut scratch.h_proj, batch, gate_width),
+                );
+            }
+            C::forward_step(ForwardStep {
+                hidden,
+                gates: &mut saved.gates[t * batch * gate_width..(t + 1) * batch * gate_width],
+                h_proj: &scratch.h_proj,
+                h_prev,
+                aux_prev,
+                aux,
+                h,
+            });
+        }
+    }
+
+    /// Backpropagates `d_output` `[B, T, H]` (dL/d of the forward output) through the pass saved in
+    /// `cache`: accumulates parameter gradients into `grads` and writes dL/d input `[B, T, in]` into
+    /// `d_input` if given.
+    pub fn backward(
+        &self,
+        params: &ParamStore,
+        cache: &mut RecurrentCache,
+        d_output: &[f32],
+        grads: &mut ParamStore,
+        d_input: Option<&mut [f32]>,
+    ) -> Result<(), NnError> {
+        let Extent { batch, seq_len } = cache.extent;
+        let hidden = self.hidden_size;
+        if cache.layers.len() != self.layers.len() || batch == 0 {
+            return Err(NnError::InvalidValue { what: "recurrent cache", reason: "backward called before forward".into() });
+        }
+        expect_len("recurrent output gradient", batch * seq_len * hidden, d_output.len())?;
+        if let Some(d_input) = &d_input {
+            expect_len("recurrent input gradient", batch * seq_len * self.input_size(), d_input.len())?;
+        }
+        let RecurrentCache { extent, input, layers: saved, scratch, .. } = cache;
+        swap_leading_axes(d_output, batch, seq_len, hidden, &mut scratch.d_hidden);
+        for (k, layer) in self.layers.iter().enumerate().rev() {
+            let layer_input = if k == 0 { input.as_slice() } else { saved[k - 1].hidden.as_slice() };
+            let needs_d_input = k > 0 || d_input.is_some();
+            self.backward_layer(params, layer, layer_input, &saved[k], *extent, scratch, grads, needs_d_input);
+            std::mem::swap(&mut scratch.d_hidden, &mut scratch.d_below);
+        }
+        if let Some(d_input) = d_input {
+            swap_leading_axes_into(&scratch.d_hidden, seq_len, batch, self.input_size(), d_input);
+        }
+        Ok(())
+    }
+
+    /// Backpropagates `scratch.d_hidden` through one layer; leaves dL/d input in `scratch.d_below`.
+    #[allow(clippy::too_many_arguments)]
+    fn backward_layer(
+        &self,
+        params: &ParamStore,
+        layer: &RecurrentLayer,
+        input: &[f32],
+        saved: &LayerCache,
+        Extent { batch, seq_len }: Extent,
+        scratch: &mut Scratch,
+        grads: &mut ParamStore,
+        needs_d_input: bool,
+    ) {
+        let hidden = self.hidden_size;
+        let gate_width = C::GATES * hidden;
+        let rows = seq_len * batch;
+        let (step_gates, step_hidden) = (batch * gate_width, batch * hidden);
+        let Scratch { zeros, d_x_proj, d_h_proj, d_hidden, d_below, dh, dh_carry, d_aux, .. } = scratch;
+        d_x_proj.resize(rows * gate_width, 0.0);
+        d_h_proj.resize(rows * gate_width, 0.0);
+        dh.resize(step_hidden, 0.0);
+        for buffer in [&mut *dh_carry, &mut *d_aux] {
+            buffer.clear();
+            buffer.resize(step_hidden, 0.0);
+        }
+        let weight_hh = &params.get(layer.weight_hh).data;
+        for t in (0..seq_len).rev() {
+            let now = t * step_hidden..(t + 1) * step_hidden;
+            let gates_now = t * step_gates..(t + 1) * step_gates;
+            let (h_prev, aux_prev) = if t == 0 {
+                (&zeros[..], &zeros[..])
+            } else {
+                let previous = (t - 1) * step_hidden..now.start;
+                (&saved.hidden[previous.clone()], &saved.aux[previous])
+            };
+            dh.iter_mut().zip(&d_hidden[now.clone()]).zip(dh_carry.iter()).for_each(|((d, a), b)| *d = a + b);
+            C::backward_step(BackwardStep {
+                hidden,
+                gates: &saved.gates[gates_now.clone()],
+                aux: &saved.aux[now],
+                aux_prev,
+                h_prev,
+                dh,
+                d_aux,
+                d_x_proj: &mut d_x_proj[gates_now.clone()],
+                d_h_proj: &mut d_h_proj[gates_now.clone()],
+                dh_prev: dh_carry,
+            });
+            if t > 0 {
+                gemm(
+                    Mat::rows(&d_h_proj[gates_now], batch, gate_width),
+                    Mat::rows(weight_hh, gate_width, hidden),
+                    1.0,
+                    MatMut::rows(dh_carry, batch, hidden),
+                );
+            }
+        }
+        gemm(
+            Mat::transposed(d_x_proj, rows, gate_width),
+            Mat::rows(input, rows, layer.input_size),
+            1.0,
+            MatMut::rows(&mut grads.get_mut(layer.weight_ih).data, gate_width, layer.input_size),
+        );
+        add_column_sums(d_x_proj, &mut grads.get_mut(layer.bias_ih).data);
+        // h_{-1} = 0, so step 0 adds nothing to dW_hh: pair steps 1.. with hidden states 0..T-1.
+        let later_rows = rows - batch;
+        gemm(
+            Mat::transposed(&d_h_proj[step_gates..], later_rows, gate_width),
+            Mat::rows(&saved.hidden[..later_rows * hidden], later_rows, hidden),
+            1.0,
+            MatMut::rows(&mut grads.get_mut(layer.weight_hh).data, gate_width, hidden),
+        );
+        add_column_sums(d_h_proj, &mut grads.get_mut(layer.bias_hh).data);
+        if needs_d_input {
+            d_below.resize(rows * layer.input_size, 0.0);
+            gemm(
+                Mat::rows(d_x_proj, rows, gate_width),
+                Mat::rows(&params.get(layer.weight_ih).data, gate_width, layer.input_size),
+                0.0,
+                MatMut::rows(d_below, rows, layer.input_size),
+            );
+        }
+    }
+}
+
+/// The row blocks t-1 (read) and t (written) of a time-major buffer with `block` elements per step;
+/// block t-1 is `zeros` at t = 0 (the zero initial state).
+fn previous_and_current<'a>(buffer: &'a mut [f32], t: usize, block: usize, zeros: &'a [f32]) -> (&'a [f32], &'a mut [f32]) {
+    let (before, from_t) = buffer.split_at_mut(t * block);
+    let previous = if t == 0 { &zeros[..block] } else { &before[(t - 1) * block..] };
+    (previous, &mut from_t[..block])
+}
+
+/// `[a, b, width]` -> `[b, a, width]` into `out`: converts between batch-first and time-major.
+fn swap_leading_axes(input: &[f32], a: usize, b: usize, width: usize, out: &mut Vec<f32>) {
+    out.resize(a * b * width, 0.0);
+    swap_leading_axes_into(input, a, b, width, out);
+}
+
+fn swap_leading_axes_into(input: &[f32], a: usize, b: usize, width: usize, out: &mut [f32]) {
+    for i in 0..a {
+        for j in 0..b {
+            let src = (i * b + j) * width;
+            let dst = (j * a + i) * width;
+            out[dst..dst + width].copy_from_slice(&input[src..src + width]);
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+    use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, weighted_sum};
+
+    pub fn recurrent<C: RecurrentCell>(input_size: usize, hidden: usize, layers: usize, seed: u64) -> (Recurrent<C>, ParamStore) {
+        let mut params = ParamStore::new();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut init = ParamInit::new(&mut params, &mut rng);
+        let net = Recurrent::<C>::new(&mut init.pp("hist_encoder"), input_size, hidden, layers).unwrap();
+        (net, params)
+    }
+
+    /// Finite-difference check of dL/d input and of a sample of every parameter, 2 layers, 4 steps.
+    pub fn check_gradients<C: RecurrentCell>() {
+        let (batch, seq_len, input_size, hidden) = (3, 4, 2, 5);
+        let (net, mut params) = recurrent::<C>(input_size, hidden, 2, 21);
+        let input = random_vec(batch * seq_len * input_size, 22);
+        let weights = random_vec(batch * seq_len * hidden, 23);
+        let objective = |params: &ParamStore, input: &[f32]| {
+            let mut cache = RecurrentCache::default();
+            weighted_sum(net.forward(params, input, batch, seq_len, &mut cache).unwrap(), &weights)
+        };
+        let mut cache = RecurrentCache::default();
+        net.forward(&params, &input, batch, seq_len, &mut cache).unwrap();
+        let mut grads = params.zeros_like();
+        let mut d_input = vec![0.0; input.len()];
+        net.backward(&params, &mut cache, &weights, &mut grads, Some(&mut d_input)).unwrap();
+        check_input_grads(&input, &d_input, usize::MAX, |x| objective(&params, x));
+        check_param_grads(&mut params, &grads, 10, |p| objective(p, &input));
+    }
+
+    #[test]
+    fn swapping_leading_axes_twice_is_identity() {
+        let input: Vec<f32> = (0..24).map(|v| v as f32).collect();
+        let (mut once, mut twice) = (Vec::new(), Vec::new());
+        swap_leading_axes(&input, 2, 3, 4, &mut once);
+        assert_eq!(&once[4..8], &input[12..16]);
+        swap_leading_axes(&once, 3, 2, 4, &mut twice);
+        assert_eq!(twice, input);
+    }
+}
