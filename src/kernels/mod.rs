@@ -29,10 +29,15 @@ pub use crate::simd::{Float, Isa};
 
 mod elementwise;
 mod reduce;
+mod rolling;
 pub use elementwise::{add, add_with, axpy, axpy_with, mul, mul_with, scale, scale_with};
 #[cfg(test)]
 mod testutil;
 
+pub use rolling::{
+    rolling_max, rolling_max_with, rolling_mean, rolling_mean_with, rolling_min,
+    rolling_min_with, rolling_std, rolling_std_with,
+};
 pub use reduce::{
     dot, dot_with, max, max_with, mean, mean_with, min, min_with, std, std_with, sum, sum_with,
     variance, variance_with,

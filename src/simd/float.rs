@@ -1,6 +1,7 @@
 //! The scalar element trait shared by every kernel (implemented for `f32` and `f64`).
 
 use super::vector::SimdVec;
+use std::cell::Cell;
 use std::cmp::Ordering;
 use std::fmt::{Debug, Display};
 use std::ops::{Add, AddAssign, Div, Mul, Neg, Sub};
@@ -15,7 +16,17 @@ pub trait Lanes: Sized {
     type Avx2: SimdVec<Elem = Self>;
     #[cfg(target_arch = "x86_64")]
     type Avx512: SimdVec<Elem = Self>;
+
+    /// Runs `f` on a thread-local scratch slice of `len` elements with unspecified contents.
+    ///
+    /// Kernels that need temporaries borrow them here: allocating fresh megabyte buffers on
+    /// every call costs more in page faults than the kernels themselves. A nested call gets a
+    /// fresh allocation; buffers above [`SCRATCH_KEEP`] elements are freed after use.
+    fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R;
 }
+
+/// Largest scratch buffer (in elements) kept alive per thread between calls.
+const SCRATCH_KEEP: usize = 1 << 22;
 
 /// A floating-point element: `f32` or `f64`.
 pub trait Float:
@@ -46,6 +57,7 @@ pub trait Float:
     fn sqrt(self) -> Self;
     fn abs(self) -> Self;
     fn is_nan(self) -> bool;
+    fn is_finite(self) -> bool;
     fn total_cmp(&self, other: &Self) -> Ordering;
 
     /// Converts a count (exact below 2^53 for f64, 2^24 for f32).
@@ -83,6 +95,22 @@ macro_rules! impl_float {
             type Avx2 = super::x86::$avx2;
             #[cfg(target_arch = "x86_64")]
             type Avx512 = super::x86::$avx512;
+
+            fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R {
+                thread_local! {
+                    static SCRATCH: Cell<Vec<$t>> = const { Cell::new(Vec::new()) };
+                }
+                // Taking the buffer out (rather than borrowing it) makes nested use safe.
+                let mut buf = SCRATCH.try_with(Cell::take).unwrap_or_default();
+                if buf.len() < len {
+                    buf.resize(len, 0.0);
+                }
+                let r = f(&mut buf[..len]);
+                if buf.len() <= SCRATCH_KEEP {
+                    let _ = SCRATCH.try_with(|s| s.set(buf));
+                }
+                r
+            }
         }
 
         impl Float for $t {
@@ -111,6 +139,10 @@ macro_rules! impl_float {
             #[inline(always)]
             fn is_nan(self) -> bool {
                 $t::is_nan(self)
+            }
+            #[inline(always)]
+            fn is_finite(self) -> bool {
+                $t::is_finite(self)
             }
             #[inline(always)]
             fn total_cmp(&self, other: &Self) -> Ordering {
