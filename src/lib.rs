@@ -3,6 +3,7 @@
 //! Everything here except [`node`] is plain Rust, usable and testable with `cargo test`;
 //! `node` (feature `node`) is the napi-rs binding layer: it converts, validates and delegates.
 
+pub mod data;
 pub mod kernels;
 pub mod models;
 pub mod nn;

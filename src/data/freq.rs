@@ -1,0 +1,851 @@
+//! Frequencies by pandas / NeuralForecast alias, stepping a ds forward by one, and inferring the
+//! frequency of a sorted series.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{Datelike, Months, NaiveDate, NaiveDateTime, TimeDelta, Weekday};
+
+use super::ds::{check_strictly_increasing, Ds};
+use super::error::DataError;
+
+/// The aliases [`Frequency::parse`] accepts after an optional multiple, for messages.
+pub(crate) const ACCEPTED_ALIASES: &str =
+    "B, D, W, W-MON … W-SAT, h (H), min (T), s (S), ms (L), us (U), ns (N), \
+     MS, ME (M), QS, QE (Q), YS (AS), YE (Y, A)";
+
+const NANOS_PER_SECOND: i64 = 1_000_000_000;
+const NANOS_PER_DAY: i64 = 86_400 * NANOS_PER_SECOND;
+const NANOS_PER_WEEK: i64 = 7 * NANOS_PER_DAY;
+
+/// The spacing of a series' ds. Built by [`Frequency::parse`] (or `str::parse`),
+/// [`Frequency::step`] or [`infer_frequency`]; displays as its canonical pandas alias.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Frequency(Unit);
+
+/// Invariant: every count is at least 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Unit {
+    /// Integer ds advancing by this step.
+    Step(i64),
+    /// A fixed duration (D, h, min, s, ms, us, ns and their multiples), in nanoseconds.
+    Fixed(i64),
+    BusinessDays(i64),
+    /// Every `n`-th `anchor` weekday (pandas `W-SUN`, `2W-MON`, …).
+    Weeks {
+        n: i64,
+        anchor: Weekday,
+    },
+    /// Every `n`-th month start or end; quarters and years are 3 and 12 months.
+    Months {
+        n: i64,
+        anchor: MonthAnchor,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum MonthAnchor {
+    Start,
+    End,
+}
+
+impl Frequency {
+    /// Parses a pandas alias with an optional multiple (`'D'`, `'30min'`, `'3MS'`, `'W-MON'`),
+    /// or a bare integer, which is the step of integer ds.
+    pub fn parse(alias: &str) -> Result<Frequency, DataError> {
+        let unknown = || DataError::UnknownFrequency {
+            alias: alias.to_string(),
+        };
+        let invalid_multiple = || DataError::InvalidFrequencyMultiple {
+            alias: alias.to_string(),
+        };
+        let text = alias.trim();
+        let digits = text.len() - text.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let (count, name) = text.split_at(digits);
+        let multiple = match count {
+            "" => 1,
+            _ => count
+                .parse::<i64>()
+                .ok()
+                .filter(|&n| n >= 1)
+                .ok_or_else(invalid_multiple)?,
+        };
+        let fixed = |unit_nanos: i64| {
+            multiple
+                .checked_mul(unit_nanos)
+                .map(Unit::Fixed)
+                .ok_or_else(invalid_multiple)
+        };
+        let months = |per_unit: i64, anchor| {
+            Ok(Unit::Months {
+                n: multiple * per_unit,
+                anchor,
+            })
+        };
+        let unit = match name {
+            "" if !count.is_empty() => Ok(Unit::Step(multiple)),
+            "B" => Ok(Unit::BusinessDays(multiple)),
+            "D" | "d" => fixed(NANOS_PER_DAY),
+            "h" | "H" => fixed(3_600 * NANOS_PER_SECOND),
+            "min" | "T" => fixed(60 * NANOS_PER_SECOND),
+            "s" | "S" => fixed(NANOS_PER_SECOND),
+            "ms" | "L" => fixed(1_000_000),
+            "us" | "U" => fixed(1_000),
+            "ns" | "N" => fixed(1),
+            "W" => Ok(Unit::Weeks {
+                n: multiple,
+                anchor: Weekday::Sun,
+            }),
+            "MS" => months(1, MonthAnchor::Start),
+            "ME" | "M" => months(1, MonthAnchor::End),
+            "QS" => months(3, MonthAnchor::Start),
+            "QE" | "Q" => months(3, MonthAnchor::End),
+            "YS" | "AS" => months(12, MonthAnchor::Start),
+            "YE" | "Y" | "A" => months(12, MonthAnchor::End),
+            _ => match name.strip_prefix("W-").map(str::parse::<Weekday>) {
+                Some(Ok(anchor)) => Ok(Unit::Weeks {
+                    n: multiple,
+                    anchor,
+                }),
+                _ => Err(unknown()),
+            },
+        }?;
+        // Multiples beyond 1e6 years' worth of months would overflow date arithmetic silently-large;
+        // a u32 bound on every count keeps all later products in i64.
+        match unit {
+            Unit::Step(n)
+            | Unit::BusinessDays(n)
+            | Unit::Weeks { n, .. }
+            | Unit::Months { n, .. }
+                if n > i64::from(u32::MAX) =>
+            {
+                Err(invalid_multiple())
+            }
+            _ => Ok(Frequency(unit)),
+        }
+    }
+
+    /// The frequency of integer ds advancing by `step` (NeuralForecast's `freq=1`).
+    pub fn step(step: i64) -> Result<Frequency, DataError> {
+        if step >= 1 {
+            Ok(Frequency(Unit::Step(step)))
+        } else {
+            Err(DataError::InvalidFrequencyMultiple {
+                alias: step.to_string(),
+            })
+        }
+    }
+
+    /// Whether this frequency is for integer ds.
+    pub fn is_step(self) -> bool {
+        matches!(self.0, Unit::Step(_))
+    }
+
+    /// Whether `ds` is a value this frequency produces (a month start for `MS`, a weekday for `B`, …).
+    pub fn is_on_offset(self, ds: Ds) -> bool {
+        match (self.0, ds) {
+            (Unit::Step(_), Ds::Int(_)) => true,
+            (Unit::Step(_), Ds::Time(_)) | (_, Ds::Int(_)) => false,
+            (Unit::Fixed(_), Ds::Time(_)) => true,
+            (Unit::BusinessDays(_), Ds::Time(time)) => time.weekday().num_days_from_monday() < 5,
+            (Unit::Weeks { anchor, .. }, Ds::Time(time)) => time.weekday() == anchor,
+            (Unit::Months { anchor, .. }, Ds::Time(time)) => is_month_anchor(time.date(), anchor),
+        }
+    }
+}
+
+impl FromStr for Frequency {
+    type Err = DataError;
+
+    fn from_str(alias: &str) -> Result<Frequency, DataError> {
+        Frequency::parse(alias)
+    }
+}
+
+/// The canonical pandas alias: `'D'`, `'30min'`, `'2h'`, `'W'`, `'W-MON'`, `'MS'`, `'QS'`, `'2YE'`, `'1'`.
+impl fmt::Display for Frequency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (count, name) = match self.0 {
+            Unit::Step(step) => return write!(f, "{step}"),
+            Unit::Fixed(nanos) => largest_fixed_unit(nanos),
+            Unit::BusinessDays(n) => (n, "B"),
+            Unit::Weeks {
+                n,
+                anchor: Weekday::Sun,
+            } => (n, "W"),
+            Unit::Weeks { n, anchor } => {
+                return write!(f, "{}W-{}", multiple_prefix(n), weekday_alias(anchor))
+            }
+            Unit::Months { n, anchor } => {
+                let (per_unit, start, end) = match n {
+                    n if n % 12 == 0 => (12, "YS", "YE"),
+                    n if n % 3 == 0 => (3, "QS", "QE"),
+                    _ => (1, "MS", "ME"),
+                };
+                (
+                    n / per_unit,
+                    if anchor == MonthAnchor::Start {
+                        start
+                    } else {
+                        end
+                    },
+                )
+            }
+        };
+        write!(f, "{}{name}", multiple_prefix(count))
+    }
+}
+
+fn multiple_prefix(count: i64) -> String {
+    if count == 1 {
+        String::new()
+    } else {
+        count.to_string()
+    }
+}
+
+fn largest_fixed_unit(nanos: i64) -> (i64, &'static str) {
+    const UNITS: [(i64, &str); 7] = [
+        (NANOS_PER_DAY, "D"),
+        (3_600 * NANOS_PER_SECOND, "h"),
+        (60 * NANOS_PER_SECOND, "min"),
+        (NANOS_PER_SECOND, "s"),
+        (1_000_000, "ms"),
+        (1_000, "us"),
+        (1, "ns"),
+    ];
+    UNITS
+        .iter()
+        .find(|(unit, _)| nanos % unit == 0)
+        .map_or((nanos, "ns"), |&(unit, name)| (nanos / unit, name))
+}
+
+/// pandas' upper-case weekday anchors (chrono prints "Mon").
+fn weekday_alias(day: Weekday) -> &'static str {
+    ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"][day.num_days_from_monday() as usize]
+}
+
+fn is_month_anchor(date: NaiveDate, anchor: MonthAnchor) -> bool {
+    match anchor {
+        MonthAnchor::Start => date.day() == 1,
+        MonthAnchor::End => date.succ_opt().is_none_or(|next| next.day() == 1),
+    }
+}
+
+/// The `k`-th ds after `ts` at `freq` (before it for negative `k`). Calendar frequencies keep
+/// the time of day. `ts` is expected on the frequency ([`Frequency::is_on_offset`], as every
+/// [`Panel`](super::Panel) ds is); from elsewhere the first step goes to the next anchor
+/// (the month start or end `k` months on, the next business day).
+pub fn advance(ts: Ds, freq: Frequency, k: i64) -> Result<Ds, DataError> {
+    let out_of_range = || DataError::OutOfRange { ds: ts, freq, k };
+    let time = match (freq.0, ts) {
+        (Unit::Step(step), Ds::Int(value)) => {
+            return step
+                .checked_mul(k)
+                .and_then(|delta| value.checked_add(delta))
+                .map(Ds::Int)
+                .ok_or_else(out_of_range);
+        }
+        (Unit::Step(_), Ds::Time(_)) | (_, Ds::Int(_)) => {
+            return Err(DataError::FrequencyDsKind { freq, ds: ts })
+        }
+        (_, Ds::Time(time)) => time,
+    };
+    let advanced = match freq.0 {
+        Unit::Step(_) => None,
+        Unit::Fixed(nanos) => nanos
+            .checked_mul(k)
+            .and_then(|delta| time.checked_add_signed(TimeDelta::nanoseconds(delta))),
+        Unit::BusinessDays(n) => n
+            .checked_mul(k)
+            .and_then(|steps| add_business_days(time, steps)),
+        Unit::Weeks { n, .. } => n
+            .checked_mul(k)
+            .and_then(|weeks| weeks.checked_mul(7))
+            .and_then(TimeDelta::try_days)
+            .and_then(|delta| time.checked_add_signed(delta)),
+        Unit::Months { n, anchor } => n
+            .checked_mul(k)
+            .and_then(|months| add_months(time, months, anchor)),
+    };
+    advanced.map(Ds::Time).ok_or_else(out_of_range)
+}
+
+fn add_business_days(time: NaiveDateTime, steps: i64) -> Option<NaiveDateTime> {
+    let date = time.date();
+    let weekday = i64::from(date.weekday().num_days_from_monday());
+    // A weekend day counts as Friday going forward and as the next Monday going back, as pandas rolls.
+    let position = match weekday {
+        0..=4 => weekday,
+        _ if steps >= 0 => 4,
+        _ => 5,
+    };
+    let monday = date.checked_sub_signed(TimeDelta::try_days(weekday)?)?;
+    let target = position.checked_add(steps)?;
+    let days = target
+        .div_euclid(5)
+        .checked_mul(7)?
+        .checked_add(target.rem_euclid(5))?;
+    Some(
+        monday
+            .checked_add_signed(TimeDelta::try_days(days)?)?
+            .and_time(time.time()),
+    )
+}
+
+fn add_months(time: NaiveDateTime, months: i64, anchor: MonthAnchor) -> Option<NaiveDateTime> {
+    let month_index = i64::from(time.year())
+        .checked_mul(12)?
+        .checked_add(i64::from(time.month0()))?
+        .checked_add(months)?;
+    let year = i32::try_from(month_index.div_euclid(12)).ok()?;
+    let first = NaiveDate::from_ymd_opt(year, month_index.rem_euclid(12) as u32 + 1, 1)?;
+    let date = match anchor {
+        MonthAnchor::Start => first,
+        MonthAnchor::End => first.checked_add_months(Months::new(1))?.pred_opt()?,
+    };
+    Some(date.and_time(time.time()))
+}
+
+/// Where a series stops following a frequency.
+#[derive(Debug, PartialEq)]
+pub(crate) enum SpacingBreak {
+    /// The value at this position is not on the frequency (only possible at position 0).
+    OffFrequency { position: usize },
+    /// The value at this position is not the one after its predecessor.
+    Mismatch { position: usize, expected: Ds },
+}
+
+impl SpacingBreak {
+    fn position(&self) -> usize {
+        match *self {
+            SpacingBreak::OffFrequency { position } | SpacingBreak::Mismatch { position, .. } => {
+                position
+            }
+        }
+    }
+
+    /// The error for series `series`, with `row_of` mapping positions to input rows.
+    pub(crate) fn into_error(
+        self,
+        series: &str,
+        values: &[Ds],
+        freq: Frequency,
+        row_of: &dyn Fn(usize) -> usize,
+    ) -> DataError {
+        let series = series.to_string();
+        match self {
+            SpacingBreak::OffFrequency { position } => DataError::OffFrequency {
+                series,
+                row: row_of(position),
+                value: values[position],
+                freq,
+            },
+            SpacingBreak::Mismatch { position, expected } => DataError::FrequencyMismatch {
+                series,
+                row: row_of(position),
+                prev: values[position - 1],
+                value: values[position],
+                expected,
+                freq,
+            },
+        }
+    }
+}
+
+/// The first place `values` (sorted, all of `freq`'s ds kind) leaves `freq`, if any.
+pub(crate) fn first_break(values: &[Ds], freq: Frequency) -> Option<SpacingBreak> {
+    let &first = values.first()?;
+    if !freq.is_on_offset(first) {
+        return Some(SpacingBreak::OffFrequency { position: 0 });
+    }
+    values
+        .windows(2)
+        .enumerate()
+        .find_map(|(index, pair)| match advance(pair[0], freq, 1) {
+            Ok(expected) if expected == pair[1] => None,
+            Ok(expected) => Some(SpacingBreak::Mismatch {
+                position: index + 1,
+                expected,
+            }),
+            // Stepping past the representable range cannot reach a stored value.
+            Err(_) => Some(SpacingBreak::OffFrequency {
+                position: index + 1,
+            }),
+        })
+}
+
+/// Infers the frequency of one series' ds (sorted, at least 3 values, one kind), as pandas'
+/// `infer_freq` would: month starts/ends (MS, QS, YS, ME, QE, YE), else a constant step (the
+/// integer step, a weekly anchor or the largest D/h/min/s/ms/us/ns unit), else business days
+/// (B). `series` names the series in errors; rows are positions in `values`. Since the rules
+/// are tried in this order, no series is ambiguous: the first rule that fits wins.
+pub fn infer_frequency(series: &str, values: &[Ds]) -> Result<Frequency, DataError> {
+    infer_frequency_with_rows(series, values, &|position| position)
+}
+
+/// [`infer_frequency`] with `row_of` mapping positions to the input rows named in errors.
+pub(crate) fn infer_frequency_with_rows(
+    series: &str,
+    values: &[Ds],
+    row_of: &dyn Fn(usize) -> usize,
+) -> Result<Frequency, DataError> {
+    if values.len() < 3 {
+        return Err(DataError::TooFewToInfer {
+            series: series.to_string(),
+            len: values.len(),
+        });
+    }
+    check_strictly_increasing(series, values, row_of)?;
+    let candidates = candidates(values[0], values[1]);
+    let breaks: Vec<Option<SpacingBreak>> = candidates
+        .iter()
+        .map(|&freq| first_break(values, freq))
+        .collect();
+    if let Some((&freq, _)) = candidates
+        .iter()
+        .zip(&breaks)
+        .find(|(_, spacing_break)| spacing_break.is_none())
+    {
+        return Ok(freq);
+    }
+    // Name the break of the candidate that explained the longest prefix.
+    let position = breaks
+        .iter()
+        .flatten()
+        .map(SpacingBreak::position)
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    Err(DataError::IrregularSpacing {
+        series: series.to_string(),
+        row: row_of(position),
+        prev: values[position - 1],
+        value: values[position],
+    })
+}
+
+/// The frequencies that could step from `first` to `second` (`first < second`, one kind), in
+/// pandas' order of preference: month-anchored rules (so years of 365 days are still `YS`),
+/// then the constant step (so Mon, Tue, Wed is `D` and weekly Mondays are `W-MON`, not `5B`),
+/// then business days.
+fn candidates(first: Ds, second: Ds) -> Vec<Frequency> {
+    let (first, second) = match (first, second) {
+        (Ds::Int(a), Ds::Int(b)) => {
+            return b
+                .checked_sub(a)
+                .map(|step| Frequency(Unit::Step(step)))
+                .into_iter()
+                .collect()
+        }
+        (Ds::Time(a), Ds::Time(b)) => (a, b),
+        _ => return Vec::new(),
+    };
+    let months = i64::from(second.year() - first.year()) * 12 + i64::from(second.month0())
+        - i64::from(first.month0());
+    let month_rules = [MonthAnchor::Start, MonthAnchor::End]
+        .into_iter()
+        .filter(|&anchor| {
+            months > 0
+                && is_month_anchor(first.date(), anchor)
+                && is_month_anchor(second.date(), anchor)
+        })
+        .map(|anchor| Unit::Months { n: months, anchor });
+    // Whole weeks are anchored on the first weekday, as pandas infers `W-MON` for Mondays.
+    let constant_step = (second - first).num_nanoseconds().map(|nanos| match nanos {
+        nanos if nanos % NANOS_PER_WEEK == 0 => Unit::Weeks {
+            n: nanos / NANOS_PER_WEEK,
+            anchor: first.weekday(),
+        },
+        nanos => Unit::Fixed(nanos),
+    });
+    let business_days = business_days_between(first.date(), second.date())
+        .filter(|&days| days >= 1)
+        .map(Unit::BusinessDays);
+    month_rules
+        .chain(constant_step)
+        .chain(business_days)
+        .map(Frequency)
+        .collect()
+}
+
+/// Business days from weekday `from` to weekday `to` (`from < to`); `None` unless both are weekdays.
+fn business_days_between(from: NaiveDate, to: NaiveDate) -> Option<i64> {
+    let weekday = |date: NaiveDate| i64::from(date.weekday().num_days_from_monday());
+    if weekday(from) > 4 || weekday(to) > 4 {
+        return None;
+    }
+    // Whole weeks between the two dates' Mondays, five business days each.
+    let weeks = ((to - from).num_days() - weekday(to) + weekday(from)) / 7;
+    Some(weeks * 5 + weekday(to) - weekday(from))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::ds::parse_ds_column;
+    use crate::data::test_data;
+    use proptest::prelude::*;
+
+    fn freq(alias: &str) -> Frequency {
+        Frequency::parse(alias).unwrap()
+    }
+
+    fn ds(text: &str) -> Ds {
+        Ds::parse(text).unwrap()
+    }
+
+    fn advanced(from: &str, alias: &str, k: i64) -> String {
+        advance(ds(from), freq(alias), k).unwrap().to_string()
+    }
+
+    #[test]
+    fn parses_aliases_to_canonical_names() {
+        let table = [
+            ("B", "B"),
+            ("3B", "3B"),
+            ("D", "D"),
+            ("d", "D"),
+            ("2D", "2D"),
+            ("h", "h"),
+            ("H", "h"),
+            ("2h", "2h"),
+            ("30min", "30min"),
+            ("15T", "15min"),
+            ("120min", "2h"),
+            ("s", "s"),
+            ("S", "s"),
+            ("90s", "90s"),
+            ("1000ms", "s"),
+            ("L", "ms"),
+            ("us", "us"),
+            ("ns", "ns"),
+            ("W", "W"),
+            ("W-SUN", "W"),
+            ("W-MON", "W-MON"),
+            ("2W", "2W"),
+            ("2W-FRI", "2W-FRI"),
+            ("MS", "MS"),
+            ("3MS", "QS"),
+            ("2MS", "2MS"),
+            ("ME", "ME"),
+            ("M", "ME"),
+            ("QS", "QS"),
+            ("2QS", "2QS"),
+            ("QE", "QE"),
+            ("Q", "QE"),
+            ("YS", "YS"),
+            ("AS", "YS"),
+            ("12MS", "YS"),
+            ("YE", "YE"),
+            ("Y", "YE"),
+            ("A", "YE"),
+            ("2YE", "2YE"),
+            ("1", "1"),
+            ("7", "7"),
+            (" D ", "D"),
+        ];
+        for (alias, canonical) in table {
+            let parsed = Frequency::parse(alias).unwrap_or_else(|err| panic!("{alias}: {err}"));
+            assert_eq!(parsed.to_string(), canonical, "alias {alias}");
+            assert_eq!(
+                canonical.parse::<Frequency>().unwrap(),
+                parsed,
+                "canonical {canonical}"
+            );
+        }
+        assert!(freq("1").is_step());
+        assert_eq!(Frequency::step(3).unwrap(), freq("3"));
+    }
+
+    #[test]
+    fn unknown_aliases_list_the_accepted_ones() {
+        for alias in ["", "X", "5X", "MS2", "W-XYZ", "-1", "min5", "1.5D", "Dx"] {
+            let err = Frequency::parse(alias).unwrap_err();
+            assert_eq!(
+                err,
+                DataError::UnknownFrequency {
+                    alias: alias.to_string()
+                },
+                "{alias}"
+            );
+            let message = err.to_string();
+            assert!(
+                message.starts_with(&format!("unknown frequency '{alias}'; accepted:")),
+                "{message}"
+            );
+            assert!(
+                message.contains("MS, ME (M), QS") && message.contains("min (T)"),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn zero_or_huge_multiples_are_rejected() {
+        for alias in [
+            "0D",
+            "0",
+            "99999999999999999999D",
+            "9999999999min",
+            "9999999999MS",
+        ] {
+            let err = Frequency::parse(alias).unwrap_err();
+            assert_eq!(
+                err,
+                DataError::InvalidFrequencyMultiple {
+                    alias: alias.to_string()
+                },
+                "{alias}"
+            );
+            assert!(err
+                .to_string()
+                .starts_with(&format!("frequency '{alias}': the multiple")));
+        }
+        assert!(Frequency::step(0).is_err() && Frequency::step(-2).is_err());
+    }
+
+    #[test]
+    fn advances_over_month_ends_and_leap_years() {
+        assert_eq!(advanced("2024-01-31", "ME", 1), "2024-02-29");
+        assert_eq!(advanced("2023-01-31", "ME", 1), "2023-02-28");
+        assert_eq!(advanced("2024-02-29", "ME", 1), "2024-03-31");
+        assert_eq!(advanced("2024-02-29", "ME", 12), "2025-02-28");
+        assert_eq!(advanced("2024-03-31", "ME", -1), "2024-02-29");
+        assert_eq!(advanced("2023-03-31", "ME", -1), "2023-02-28");
+        assert_eq!(advanced("2024-01-31 12:30", "ME", 1), "2024-02-29 12:30:00");
+        assert_eq!(advanced("2023-12-01", "MS", 1), "2024-01-01");
+        assert_eq!(advanced("2024-01-01", "MS", -1), "2023-12-01");
+        assert_eq!(advanced("2024-02-28", "D", 1), "2024-02-29");
+        assert_eq!(advanced("2023-02-28", "D", 1), "2023-03-01");
+        assert_eq!(advanced("2023-12-31 23:30", "30min", 1), "2024-01-01");
+        assert_eq!(advanced("2024-01-01", "h", -1), "2023-12-31 23:00:00");
+    }
+
+    #[test]
+    fn advances_over_quarter_and_year_boundaries() {
+        assert_eq!(advanced("2023-10-01", "QS", 1), "2024-01-01");
+        assert_eq!(advanced("2024-01-01", "QS", -1), "2023-10-01");
+        assert_eq!(advanced("2023-12-31", "QE", 1), "2024-03-31");
+        assert_eq!(advanced("2024-03-31", "QE", 1), "2024-06-30");
+        assert_eq!(advanced("2024-03-31", "QE", -1), "2023-12-31");
+        assert_eq!(advanced("2023-11-30", "QE", 1), "2024-02-29");
+        assert_eq!(advanced("2023-01-01", "YS", 2), "2025-01-01");
+        assert_eq!(advanced("2023-12-31", "YE", 1), "2024-12-31");
+        assert_eq!(advanced("2024-02-29", "YE", 1), "2025-02-28");
+        assert_eq!(advanced("1998-04-01", "QS", 3), "1999-01-01");
+    }
+
+    #[test]
+    fn business_days_skip_weekends() {
+        // 2024-03-01 is a Friday.
+        assert_eq!(advanced("2024-03-01", "B", 1), "2024-03-04");
+        assert_eq!(advanced("2024-03-04", "B", -1), "2024-03-01");
+        assert_eq!(advanced("2024-03-01", "B", 5), "2024-03-08");
+        assert_eq!(advanced("2024-02-28", "B", 3), "2024-03-04");
+        assert_eq!(advanced("2024-03-04", "B", -6), "2024-02-23");
+        assert_eq!(advanced("2024-03-01 09:30", "2B", 1), "2024-03-05 09:30:00");
+        // Off the frequency, a weekend rolls as pandas does.
+        assert_eq!(advanced("2024-03-02", "B", 1), "2024-03-04");
+        assert_eq!(advanced("2024-03-03", "B", -1), "2024-03-01");
+    }
+
+    #[test]
+    fn advances_weeks_and_integer_steps() {
+        assert_eq!(advanced("2024-03-03", "W", 1), "2024-03-10");
+        assert_eq!(advanced("2024-03-04", "2W-MON", -1), "2024-02-19");
+        assert_eq!(advance(Ds::Int(10), freq("5"), 3), Ok(Ds::Int(25)));
+        assert_eq!(advance(Ds::Int(10), freq("1"), -11), Ok(Ds::Int(-1)));
+    }
+
+    #[test]
+    fn advance_errors_name_the_mismatch() {
+        let err = advance(Ds::Int(5), freq("MS"), 1).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "frequency 'MS' needs date-time ds, but ds holds an integer (5)"
+        );
+        let err = advance(ds("2020-01-01"), freq("1"), 1).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "frequency '1' needs integer ds, but ds holds a date-time (2020-01-01)"
+        );
+        let err = advance(Ds::Int(i64::MAX), freq("1"), 1).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "advancing {} by 1 × '1' leaves the representable range",
+                i64::MAX
+            )
+        );
+        for (alias, k) in [
+            ("MS", i64::MAX),
+            ("YE", 1_000_000),
+            ("B", i64::MIN),
+            ("W", i64::MAX / 2),
+            ("D", i64::MAX),
+        ] {
+            let err = advance(ds("2020-01-01"), freq(alias), k).unwrap_err();
+            assert!(
+                matches!(err, DataError::OutOfRange { .. }),
+                "{alias} {k}: {err:?}"
+            );
+        }
+    }
+
+    fn inferred(texts: &[&str]) -> Result<Frequency, DataError> {
+        infer_frequency("S", &parse_ds_column(texts).unwrap())
+    }
+
+    #[test]
+    fn infers_calendar_and_fixed_frequencies() {
+        let cases: [(&[&str], &str); 11] = [
+            (&["2023-01-01", "2023-02-01", "2023-03-01"], "MS"),
+            (&["2023-01-31", "2023-02-28", "2023-03-31"], "ME"),
+            (&["2023-11-30", "2024-02-29", "2024-05-31"], "QE"),
+            (&["2023-01-01", "2023-04-01", "2023-07-01"], "QS"),
+            (&["2097-01-01", "2098-01-01", "2099-01-01"], "YS"),
+            (&["2022-12-31", "2023-12-31", "2024-12-31"], "YE"),
+            (
+                &["2024-02-28", "2024-02-29", "2024-03-01", "2024-03-04"],
+                "B",
+            ),
+            (&["2024-02-28", "2024-02-29", "2024-03-01"], "D"),
+            (&["2024-03-04", "2024-03-11", "2024-03-18"], "W-MON"),
+            (
+                &["2024-03-03 00:00", "2024-03-03 00:30", "2024-03-03 01:00"],
+                "30min",
+            ),
+            (
+                &[
+                    "2024-03-03 00:00:00",
+                    "2024-03-03 00:00:05",
+                    "2024-03-03 00:00:10",
+                ],
+                "5s",
+            ),
+        ];
+        for (texts, alias) in cases {
+            assert_eq!(
+                inferred(texts).map(|f| f.to_string()),
+                Ok(alias.to_string()),
+                "{texts:?}"
+            );
+        }
+        assert_eq!(
+            infer_frequency("S", &[Ds::Int(3), Ds::Int(5), Ds::Int(7)]),
+            Ok(freq("2"))
+        );
+    }
+
+    #[test]
+    fn inference_errors_name_the_series_and_row() {
+        let err = inferred(&["2023-01-01", "2023-02-01", "2023-03-01", "2023-03-15"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "series 'S': cannot infer a frequency: ds spacing is irregular at row 3 (2023-03-15 after 2023-03-01)"
+        );
+        let err = infer_frequency("S", &[Ds::Int(0), Ds::Int(1), Ds::Int(3)]).unwrap_err();
+        assert!(
+            matches!(err, DataError::IrregularSpacing { row: 2, .. }),
+            "{err:?}"
+        );
+        let err = inferred(&["2023-01-01", "2023-02-01"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "series 'S': 2 ds values are too few to infer a frequency (3 are needed); pass freq explicitly"
+        );
+        let err = inferred(&["2023-01-01", "2023-03-01", "2023-02-01"]).unwrap_err();
+        assert!(
+            matches!(err, DataError::DsNotIncreasing { row: 2, .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn infers_the_shared_data_sets() {
+        let cases = [
+            ("air_passengers.csv", "MS"),
+            ("visnights.csv", "QS"),
+            ("eustockmarkets.csv", "1"),
+            ("elecdemand_30min.csv", "30min"),
+        ];
+        for (file_name, alias) in cases {
+            let Some(columns) = test_data::load(file_name) else {
+                continue;
+            };
+            let values = parse_ds_column(&columns.ds).unwrap();
+            let first_id = &columns.unique_id[0];
+            let series_len = columns
+                .unique_id
+                .iter()
+                .take_while(|id| *id == first_id)
+                .count();
+            let inferred = infer_frequency(first_id, &values[..series_len]).unwrap();
+            assert_eq!(inferred.to_string(), alias, "{file_name}");
+        }
+    }
+
+    fn inferable_alias() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "D", "2D", "h", "3h", "30min", "15min", "s", "10s", "W", "W-MON", "2W-WED", "B", "2B",
+            "MS", "ME", "QS", "QE", "YS", "YE", "2MS", "2YE", "1", "5",
+        ])
+    }
+
+    fn start_strategy() -> impl Strategy<Value = NaiveDateTime> {
+        (1900i32..2100, 1u32..=12, 1u32..=28, 0u32..24, 0u32..4).prop_map(
+            |(year, month, day, hour, quarter)| {
+                NaiveDate::from_ymd_opt(year, month, day)
+                    .unwrap()
+                    .and_hms_opt(hour, quarter * 15, 0)
+                    .unwrap()
+            },
+        )
+    }
+
+    /// The first ds on `freq` at or after `start` (at most a month of days away).
+    fn on_offset_from(start: NaiveDateTime, freq: Frequency) -> Ds {
+        let start = if freq.is_step() {
+            Ds::Int(start.and_utc().timestamp() / 60)
+        } else {
+            Ds::Time(start)
+        };
+        (0..32)
+            .map(|days| {
+                advance(start, Frequency(Unit::Fixed(NANOS_PER_DAY)), days).unwrap_or(start)
+            })
+            .find(|&candidate| freq.is_on_offset(candidate))
+            .unwrap_or(start)
+    }
+
+    proptest! {
+        #[test]
+        fn advance_then_infer_gives_back_the_frequency(alias in inferable_alias(), start in start_strategy(), len in 6usize..30) {
+            let freq = freq(alias);
+            let first = if freq.is_step() { Ds::Int(start.and_utc().timestamp() / 60) } else { on_offset_from(start, freq) };
+            let values: Vec<Ds> = (0..len as i64).map(|k| advance(first, freq, k).unwrap()).collect();
+            prop_assert_eq!(infer_frequency("S", &values), Ok(freq));
+        }
+
+        #[test]
+        fn advancing_there_and_back_is_the_identity(alias in inferable_alias(), start in start_strategy(), k in -500i64..500) {
+            let freq = freq(alias);
+            let first = on_offset_from(start, freq);
+            let there = advance(first, freq, k).unwrap();
+            prop_assert!(freq.is_on_offset(there));
+            prop_assert_eq!(advance(there, freq, -k), Ok(first));
+        }
+
+        #[test]
+        fn canonical_names_parse_back(alias in inferable_alias(), multiple in 1u32..50) {
+            let parsed = freq(&format!("{multiple}{alias}"));
+            prop_assert_eq!(freq(&parsed.to_string()), parsed);
+        }
+
+        #[test]
+        fn any_alias_parses_without_panic(alias in ".{0,12}") {
+            let _ = Frequency::parse(&alias);
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The data layer: NeuralForecast's long format (`unique_id`, `ds`, `y`) validated into a
+//! [`Panel`] of contiguous series, with frequencies and an index of training windows.
+//! Nothing here panics on bad input; every error names the series and row at fault.
+
+pub mod ds;
+pub mod error;
+pub mod freq;
+pub mod panel;
+#[cfg(test)]
+mod test_data;
+pub mod windows;
+
+pub use ds::{check_uniform_kind, ds_from_epoch_millis, format_ds_column, parse_ds_column, Ds};
+pub use error::DataError;
+pub use freq::{advance, infer_frequency, Frequency};
+pub use panel::{Panel, Series};
+pub use windows::{latest_inputs, Window, WindowIndex};

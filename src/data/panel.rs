@@ -1,0 +1,603 @@
+//! A validated panel of series in long format, stored contiguously series by series.
+
+use std::collections::HashMap;
+
+use super::ds::{check_strictly_increasing, check_uniform_kind, Ds};
+use super::error::DataError;
+use super::freq::{advance, first_break, infer_frequency_with_rows, Frequency};
+
+/// Series stored contiguously in first-appearance order: series `s` is rows
+/// `offsets[s]..offsets[s + 1]` of `ds` and `y`, with strictly increasing ds that follow
+/// the panel's one frequency.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Panel {
+    ids: Vec<String>,
+    offsets: Vec<usize>,
+    ds: Vec<Ds>,
+    y: Vec<f64>,
+    frequency: Frequency,
+}
+
+/// One series of a [`Panel`]; never empty.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Series<'a> {
+    pub id: &'a str,
+    pub ds: &'a [Ds],
+    pub y: &'a [f64],
+}
+
+impl Series<'_> {
+    pub fn len(&self) -> usize {
+        self.y.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.y.is_empty()
+    }
+
+    /// The last ds, from which forecasts step on. `None` only for an empty series, which a panel never holds.
+    pub fn last_ds(&self) -> Option<Ds> {
+        self.ds.last().copied()
+    }
+}
+
+impl Panel {
+    /// Builds a panel from a string `unique_id` column. Rows of a series need not be
+    /// contiguous; series keep the order of their first row. `freq`: the expected frequency,
+    /// or `None` to infer it from the first series with at least 3 rows.
+    pub fn from_columns<S: AsRef<str>>(
+        unique_id: &[S],
+        ds: &[Ds],
+        y: &[f64],
+        freq: Option<Frequency>,
+    ) -> Result<Panel, DataError> {
+        check_lengths(unique_id.len(), ds.len(), y.len())?;
+        let mut code_of_label: HashMap<&str, usize> = HashMap::new();
+        let mut labels: Vec<&str> = Vec::new();
+        let codes: Vec<usize> = unique_id
+            .iter()
+            .map(|id| {
+                *code_of_label.entry(id.as_ref()).or_insert_with(|| {
+                    labels.push(id.as_ref());
+                    labels.len() - 1
+                })
+            })
+            .collect();
+        build(&codes, &labels, ds, y, freq)
+    }
+
+    /// Builds a panel from integer `unique_id` codes indexing `labels` (a categorical column,
+    /// as JS typed arrays carry it). Otherwise as [`Panel::from_columns`].
+    pub fn from_codes<S: AsRef<str>>(
+        codes: &[u32],
+        labels: &[S],
+        ds: &[Ds],
+        y: &[f64],
+        freq: Option<Frequency>,
+    ) -> Result<Panel, DataError> {
+        check_lengths(codes.len(), ds.len(), y.len())?;
+        let mut first_code_of_label: HashMap<&str, u32> = HashMap::new();
+        for (code, label) in (0u32..).zip(labels) {
+            if let Some(&first_code) = first_code_of_label.get(label.as_ref()) {
+                return Err(DataError::DuplicateLabel {
+                    label: label.as_ref().to_string(),
+                    first_code,
+                    code,
+                });
+            }
+            first_code_of_label.insert(label.as_ref(), code);
+        }
+        let codes = codes
+            .iter()
+            .enumerate()
+            .map(|(row, &code)| match usize::try_from(code) {
+                Ok(index) if index < labels.len() => Ok(index),
+                _ => Err(DataError::UnknownSeriesCode {
+                    row,
+                    code,
+                    n_labels: labels.len(),
+                }),
+            })
+            .collect::<Result<Vec<usize>, DataError>>()?;
+        let labels: Vec<&str> = labels.iter().map(AsRef::as_ref).collect();
+        build(&codes, &labels, ds, y, freq)
+    }
+
+    pub fn n_series(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn n_rows(&self) -> usize {
+        self.y.len()
+    }
+
+    /// Series ids in storage order.
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+
+    /// `n_series + 1` row offsets: series `s` is rows `offsets[s]..offsets[s + 1]`.
+    pub fn offsets(&self) -> &[usize] {
+        &self.offsets
+    }
+
+    /// All ds, series after series.
+    pub fn ds(&self) -> &[Ds] {
+        &self.ds
+    }
+
+    /// All y, series after series.
+    pub fn y(&self) -> &[f64] {
+        &self.y
+    }
+
+    pub fn frequency(&self) -> Frequency {
+        self.frequency
+    }
+
+    /// Series `index`, or `None` past the last.
+    pub fn series(&self, index: usize) -> Option<Series<'_>> {
+        let rows = *self.offsets.get(index)?..*self.offsets.get(index + 1)?;
+        Some(Series {
+            id: &self.ids[index],
+            ds: &self.ds[rows.clone()],
+            y: &self.y[rows],
+        })
+    }
+
+    pub fn series_iter(&self) -> impl Iterator<Item = Series<'_>> {
+        (0..self.n_series()).filter_map(|index| self.series(index))
+    }
+
+    /// The `horizon` ds after series `index`'s last one, at the panel frequency.
+    pub fn future_ds(&self, index: usize, horizon: usize) -> Result<Vec<Ds>, DataError> {
+        let no_such_series = || DataError::NoSuchSeries {
+            index,
+            n_series: self.n_series(),
+        };
+        let mut last = self
+            .series(index)
+            .and_then(|series| series.last_ds())
+            .ok_or_else(no_such_series)?;
+        (0..horizon)
+            .map(|_| {
+                last = advance(last, self.frequency, 1)?;
+                Ok(last)
+            })
+            .collect()
+    }
+
+    /// Errors on the first series shorter than `required` rows; `what` says what needs them
+    /// (e.g. "inputSize + horizon").
+    pub fn check_min_length(&self, required: usize, what: &str) -> Result<(), DataError> {
+        match self.series_iter().find(|series| series.len() < required) {
+            Some(series) => Err(DataError::SeriesTooShort {
+                series: series.id.to_string(),
+                len: series.len(),
+                required,
+                what: what.to_string(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+fn check_lengths(unique_id: usize, ds: usize, y: usize) -> Result<(), DataError> {
+    if unique_id != ds || ds != y {
+        return Err(DataError::ColumnLengths { unique_id, ds, y });
+    }
+    if y == 0 {
+        return Err(DataError::Empty);
+    }
+    Ok(())
+}
+
+/// `codes[row]` indexes `labels`; column lengths are checked and equal.
+fn build(
+    codes: &[usize],
+    labels: &[&str],
+    ds: &[Ds],
+    y: &[f64],
+    freq: Option<Frequency>,
+) -> Result<Panel, DataError> {
+    check_uniform_kind(ds)?;
+    if let Some(row) = y.iter().position(|value| !value.is_finite()) {
+        return Err(DataError::NonFiniteY {
+            series: labels[codes[row]].to_string(),
+            row,
+            value: y[row],
+        });
+    }
+    let grouping = Grouping::new(codes, labels.len());
+    let ids: Vec<String> = grouping
+        .series_codes
+        .iter()
+        .map(|&code| labels[code].to_string())
+        .collect();
+    let grouped_ds: Vec<Ds> = grouping.rows.iter().map(|&row| ds[row]).collect();
+    let series_ranges = grouping.offsets.windows(2).map(|pair| pair[0]..pair[1]);
+    for (id, rows) in ids.iter().zip(series_ranges.clone()) {
+        check_strictly_increasing(id, &grouped_ds[rows.clone()], &|position| {
+            grouping.rows[rows.start + position]
+        })?;
+    }
+    let frequency = match freq {
+        Some(freq) => freq,
+        None => {
+            // The first series long enough to infer from, else the longest (whose error says it is too short).
+            let (id, rows) = ids
+                .iter()
+                .zip(series_ranges.clone())
+                .find(|(_, rows)| rows.len() >= 3)
+                .or_else(|| {
+                    ids.iter()
+                        .zip(series_ranges.clone())
+                        .max_by_key(|(_, rows)| rows.len())
+                })
+                .ok_or(DataError::Empty)?;
+            infer_frequency_with_rows(id, &grouped_ds[rows.clone()], &|position| {
+                grouping.rows[rows.start + position]
+            })?
+        }
+    };
+    if frequency.is_step() != grouped_ds[0].is_int() {
+        return Err(DataError::FrequencyDsKind {
+            freq: frequency,
+            ds: grouped_ds[0],
+        });
+    }
+    for (id, rows) in ids.iter().zip(series_ranges) {
+        let values = &grouped_ds[rows.clone()];
+        if let Some(spacing_break) = first_break(values, frequency) {
+            let row_of = |position| grouping.rows[rows.start + position];
+            return Err(spacing_break.into_error(id, values, frequency, &row_of));
+        }
+    }
+    let grouped_y = grouping.rows.iter().map(|&row| y[row]).collect();
+    Ok(Panel {
+        ids,
+        offsets: grouping.offsets,
+        ds: grouped_ds,
+        y: grouped_y,
+        frequency,
+    })
+}
+
+/// A stable grouping of rows by series code, series in first-appearance order.
+struct Grouping {
+    /// The code of each series, in first-appearance order.
+    series_codes: Vec<usize>,
+    /// `n_series + 1` offsets into `rows`.
+    offsets: Vec<usize>,
+    /// Input rows, series after series, each series in input order.
+    rows: Vec<usize>,
+}
+
+impl Grouping {
+    /// `codes[row] < n_codes` for every row.
+    fn new(codes: &[usize], n_codes: usize) -> Grouping {
+        let mut series_of_code: Vec<Option<usize>> = vec![None; n_codes];
+        let mut series_codes = Vec::new();
+        let mut counts: Vec<usize> = Vec::new();
+        for &code in codes {
+            let series = *series_of_code[code].get_or_insert_with(|| {
+                series_codes.push(code);
+                counts.push(0);
+                counts.len() - 1
+            });
+            counts[series] += 1;
+        }
+        let offsets: Vec<usize> = std::iter::once(0)
+            .chain(counts.iter().scan(0, |end, count| {
+                *end += count;
+                Some(*end)
+            }))
+            .collect();
+        // A counting sort: each row goes to the next free slot of its series.
+        let mut next_slot = offsets.clone();
+        let mut rows = vec![0; codes.len()];
+        for (row, &code) in codes.iter().enumerate() {
+            let series = series_of_code[code].unwrap_or_default();
+            rows[next_slot[series]] = row;
+            next_slot[series] += 1;
+        }
+        Grouping {
+            series_codes,
+            offsets,
+            rows,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::ds::parse_ds_column;
+    use crate::data::test_data;
+
+    fn dates(texts: &[&str]) -> Vec<Ds> {
+        parse_ds_column(texts).unwrap()
+    }
+
+    fn panel(ids: &[&str], ds: &[&str], freq: Option<&str>) -> Result<Panel, DataError> {
+        let y: Vec<f64> = (0..ids.len()).map(|row| row as f64).collect();
+        Panel::from_columns(
+            ids,
+            &dates(ds),
+            &y,
+            freq.map(|alias| alias.parse().unwrap()),
+        )
+    }
+
+    #[test]
+    fn groups_interleaved_series_in_first_appearance_order() {
+        let panel = panel(
+            &["b", "a", "b", "a", "b", "a"],
+            &[
+                "2020-01-01",
+                "2020-03-01",
+                "2020-02-01",
+                "2020-04-01",
+                "2020-03-01",
+                "2020-05-01",
+            ],
+            None,
+        )
+        .unwrap();
+        assert_eq!(panel.ids(), ["b", "a"]);
+        assert_eq!(panel.offsets(), [0, 3, 6]);
+        assert_eq!(panel.y(), [0.0, 2.0, 4.0, 1.0, 3.0, 5.0]);
+        assert_eq!(panel.frequency().to_string(), "MS");
+        let a = panel.series(1).unwrap();
+        assert_eq!(
+            (a.id, a.len(), a.last_ds()),
+            ("a", 3, Some(dates(&["2020-05-01"])[0]))
+        );
+        assert_eq!(panel.series(2), None);
+        assert_eq!(
+            panel
+                .series_iter()
+                .map(|series| series.id)
+                .collect::<Vec<_>>(),
+            ["b", "a"]
+        );
+        assert_eq!(
+            panel.future_ds(1, 2).unwrap(),
+            dates(&["2020-06-01", "2020-07-01"])
+        );
+        assert_eq!(
+            panel.future_ds(2, 1).unwrap_err().to_string(),
+            "series index 2 is out of range (the panel has 2 series)"
+        );
+    }
+
+    #[test]
+    fn codes_and_labels_build_the_same_panel() {
+        let ds = dates(&[
+            "2020-01-01",
+            "2020-01-01",
+            "2020-01-02",
+            "2020-01-02",
+            "2020-01-03",
+            "2020-01-03",
+        ]);
+        let y = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let from_codes =
+            Panel::from_codes(&[1, 0, 1, 0, 1, 0], &["x", "y"], &ds, &y, None).unwrap();
+        let from_strings =
+            Panel::from_columns(&["y", "x", "y", "x", "y", "x"], &ds, &y, None).unwrap();
+        assert_eq!(from_codes, from_strings);
+        assert_eq!(from_codes.ids(), ["y", "x"]);
+    }
+
+    #[test]
+    fn code_and_label_errors_name_the_row_or_label() {
+        let ds = dates(&["2020-01-01", "2020-01-02"]);
+        let err = Panel::from_codes(&[0, 3], &["x", "y"], &ds, &[1.0, 2.0], None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "row 1: unique_id code 3 has no label (there are 2 labels)"
+        );
+        let err = Panel::from_codes(&[0, 1], &["x", "y", "x"], &ds, &[1.0, 2.0], None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unique_id label 'x' is given twice (codes 0 and 2)"
+        );
+    }
+
+    #[test]
+    fn column_length_and_empty_errors() {
+        let err = Panel::from_columns(&["a", "a"], &dates(&["2020-01-01"]), &[1.0, 2.0], None)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "columns differ in length: unique_id has 2 rows, ds has 1, y has 2"
+        );
+        let none: [&str; 0] = [];
+        assert_eq!(
+            Panel::from_columns(&none, &[], &[], None)
+                .unwrap_err()
+                .to_string(),
+            "the input has no rows"
+        );
+    }
+
+    #[test]
+    fn non_finite_y_names_series_and_row() {
+        let ds = dates(&["2020-01-01", "2020-01-02", "2020-01-03"]);
+        for (value, shown) in [
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+        ] {
+            let err =
+                Panel::from_columns(&["a", "b", "b"], &ds, &[1.0, 2.0, value], None).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("series 'b': y is {shown} at row 2")
+            );
+        }
+    }
+
+    #[test]
+    fn order_errors_name_series_rows_and_values() {
+        let err = panel(
+            &["x", "a", "a", "x", "a"],
+            &[
+                "1950-01-01",
+                "1950-07-01",
+                "1950-08-01",
+                "1950-02-01",
+                "1950-06-01",
+            ],
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "series 'a': ds is not increasing at row 4 (1950-06-01 after 1950-08-01)"
+        );
+        let err = panel(
+            &["a", "b", "a"],
+            &["1950-07-01", "1950-07-01", "1950-07-01"],
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "series 'a': duplicate ds 1950-07-01 at rows 0 and 2"
+        );
+    }
+
+    #[test]
+    fn mixed_ds_kinds_are_rejected() {
+        let err = Panel::from_columns(
+            &["a", "a"],
+            &[Ds::Int(1), dates(&["2020-01-01"])[0]],
+            &[1.0, 2.0],
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, DataError::MixedDsKinds { row: 1, .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn frequency_errors_name_the_series() {
+        let err = panel(
+            &["a", "a", "a", "b", "b", "b"],
+            &[
+                "2020-01-01",
+                "2020-02-01",
+                "2020-03-01",
+                "2020-01-01",
+                "2020-02-01",
+                "2020-04-01",
+            ],
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "series 'b': ds 2020-04-01 at row 5 does not follow 2020-02-01 at frequency 'MS' (expected 2020-03-01)"
+        );
+        let err = panel(
+            &["a", "a", "b"],
+            &["2020-01-01", "2020-02-01", "2020-01-15"],
+            Some("MS"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "series 'b': ds 2020-01-15 at row 2 is not on frequency 'MS'"
+        );
+        let err = panel(
+            &["a", "a", "b", "b"],
+            &["2020-01-01", "2020-02-01", "2020-01-01", "2020-02-01"],
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, DataError::TooFewToInfer { len: 2, .. }),
+            "{err:?}"
+        );
+        let err = panel(&["a", "a"], &["2020-01-01", "2020-02-01"], Some("1")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "frequency '1' needs integer ds, but ds holds a date-time (2020-01-01)"
+        );
+        // An explicit frequency also serves series too short to infer from.
+        let short = panel(
+            &["a", "a", "b"],
+            &["2020-01-01", "2020-02-01", "2021-06-01"],
+            Some("MS"),
+        )
+        .unwrap();
+        assert_eq!(short.offsets(), [0, 2, 3]);
+    }
+
+    #[test]
+    fn inference_uses_the_first_series_long_enough() {
+        let panel = panel(
+            &["short", "long", "long", "long"],
+            &["2020-01-06", "2020-01-01", "2020-01-02", "2020-01-03"],
+            None,
+        )
+        .unwrap();
+        assert_eq!(panel.frequency().to_string(), "D");
+    }
+
+    #[test]
+    fn min_length_error_names_the_first_short_series() {
+        let panel = panel(
+            &["a", "a", "a", "b", "b"],
+            &[
+                "2020-01-01",
+                "2020-01-02",
+                "2020-01-03",
+                "2020-01-01",
+                "2020-01-02",
+            ],
+            None,
+        )
+        .unwrap();
+        assert_eq!(panel.check_min_length(2, "inputSize"), Ok(()));
+        assert_eq!(
+            panel
+                .check_min_length(3, "inputSize + horizon")
+                .unwrap_err()
+                .to_string(),
+            "series 'b' has 2 rows; inputSize + horizon = 3 are needed"
+        );
+    }
+
+    #[test]
+    fn builds_the_shared_data_sets() {
+        let cases = [
+            ("air_passengers.csv", 1, "MS", "1961-01-01"),
+            ("visnights.csv", 20, "QS", "2017-01-01"),
+            ("eustockmarkets.csv", 4, "1", "1860"),
+            ("elecdemand_30min.csv", 1, "30min", "2015-01-01"),
+        ];
+        for (file_name, n_series, alias, next_ds) in cases {
+            let Some(columns) = test_data::load(file_name) else {
+                continue;
+            };
+            let ds = parse_ds_column(&columns.ds).unwrap();
+            let panel = Panel::from_columns(&columns.unique_id, &ds, &columns.y, None).unwrap();
+            assert_eq!(
+                (panel.n_series(), panel.n_rows()),
+                (n_series, columns.y.len()),
+                "{file_name}"
+            );
+            assert_eq!(panel.frequency().to_string(), alias, "{file_name}");
+            assert_eq!(
+                panel.future_ds(0, 1).unwrap()[0].to_string(),
+                next_ds,
+                "{file_name}"
+            );
+        }
+    }
+}
