@@ -10,7 +10,7 @@ pub mod adam;
 pub mod error;
 mod gemm;
 #[cfg(test)]
-mod gradcheck;
+pub(crate) mod gradcheck;
 pub mod gru;
 pub mod linear;
 pub mod loss;
