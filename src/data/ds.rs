@@ -111,6 +111,20 @@ pub fn ds_from_epoch_millis(millis: &[f64]) -> Result<Vec<Ds>, DataError> {
         .collect()
 }
 
+/// A column of integer ds that arrive as JS numbers.
+pub fn ds_from_numbers(numbers: &[f64]) -> Result<Vec<Ds>, DataError> {
+    // Beyond 2^53 a JS number no longer holds every integer, so such a value is not a trustworthy step.
+    const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+    numbers
+        .iter()
+        .enumerate()
+        .map(|(row, &value)| match value {
+            v if v.fract() == 0.0 && v.abs() <= MAX_SAFE_INTEGER => Ok(Ds::Int(v as i64)),
+            _ => Err(DataError::DsNotInteger { row, value }),
+        })
+        .collect()
+}
+
 /// Errors on the first row whose kind (integer or date-time) differs from row 0's.
 pub fn check_uniform_kind(values: &[Ds]) -> Result<(), DataError> {
     let Some(&first) = values.first() else {
@@ -305,6 +319,21 @@ mod tests {
                 "{bad}: {err:?}"
             );
             assert!(err.to_string().starts_with("row 1: ds "), "{err}");
+        }
+    }
+
+    #[test]
+    fn numbers_must_be_safe_integers() {
+        assert_eq!(
+            ds_from_numbers(&[0.0, -3.0, 1859.0]).unwrap(),
+            [Ds::Int(0), Ds::Int(-3), Ds::Int(1859)]
+        );
+        for bad in [0.5, f64::NAN, f64::NEG_INFINITY, 1e16] {
+            let err = ds_from_numbers(&[1.0, 2.0, bad]).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("row 2: ds {bad} is not an integer (a whole number within ±2^53)")
+            );
         }
     }
 

@@ -26,6 +26,11 @@ pub enum DataError {
         row: usize,
         value: f64,
     },
+    /// An integer ds column value (a JS number) that is not a safe integer.
+    DsNotInteger {
+        row: usize,
+        value: f64,
+    },
     /// Integers and date-times in one ds column.
     MixedDsKinds {
         row: usize,
@@ -147,6 +152,9 @@ impl fmt::Display for DataError {
                 f,
                 "row {row}: ds {value} is not a valid JS Date time (whole milliseconds since 1970-01-01 UTC)"
             ),
+            DsNotInteger { row, value } => {
+                write!(f, "row {row}: ds {value} is not an integer (a whole number within ±2^53)")
+            }
             MixedDsKinds { row, first, value } => write!(
                 f,
                 "ds mixes kinds: row 0 is {} ({first}) but row {row} is {} ({value})",

@@ -10,7 +10,10 @@ pub mod panel;
 mod test_data;
 pub mod windows;
 
-pub use ds::{check_uniform_kind, ds_from_epoch_millis, format_ds_column, parse_ds_column, Ds};
+pub use ds::{
+    check_uniform_kind, ds_from_epoch_millis, ds_from_numbers, format_ds_column, parse_ds_column,
+    Ds,
+};
 pub use error::DataError;
 pub use freq::{advance, infer_frequency, Frequency};
 pub use panel::{Panel, Series};

@@ -314,6 +314,7 @@ mod tests {
     use super::*;
     use crate::data::ds::parse_ds_column;
     use crate::data::test_data;
+    use proptest::prelude::*;
 
     fn dates(texts: &[&str]) -> Vec<Ds> {
         parse_ds_column(texts).unwrap()
@@ -598,6 +599,41 @@ mod tests {
                 next_ds,
                 "{file_name}"
             );
+        }
+    }
+
+    fn row_strategy() -> impl Strategy<Value = (u32, Ds, f64)> {
+        let ds = prop_oneof![
+            (-3i64..40).prop_map(Ds::Int),
+            (0i64..400).prop_map(|days| advance(
+                dates(&["2023-12-25"])[0],
+                "D".parse().unwrap(),
+                days
+            )
+            .unwrap()),
+        ];
+        let y = prop_oneof![9 => -1e3f64..1e3, 1 => Just(f64::NAN)];
+        (0u32..4, ds, y)
+    }
+
+    proptest! {
+        /// Any rows, any frequency: a panel or an error, never a panic; a panel keeps every row.
+        #[test]
+        fn arbitrary_input_never_panics(
+            rows in prop::collection::vec(row_strategy(), 0..40),
+            alias in prop::sample::select(vec!["", "1", "2", "D", "B", "W", "MS", "ME", "QS", "h"]),
+        ) {
+            let codes: Vec<u32> = rows.iter().map(|row| row.0).collect();
+            let ds: Vec<Ds> = rows.iter().map(|row| row.1).collect();
+            let y: Vec<f64> = rows.iter().map(|row| row.2).collect();
+            let freq = alias.parse().ok();
+            if let Ok(panel) = Panel::from_codes(&codes, &["a", "b", "c"], &ds, &y, freq) {
+                prop_assert_eq!(panel.n_rows(), rows.len());
+                prop_assert_eq!(panel.offsets().last(), Some(&rows.len()));
+                for index in 0..panel.n_series() {
+                    let _ = panel.future_ds(index, 3);
+                }
+            }
         }
     }
 }
