@@ -42,7 +42,7 @@ fn scale_body<V: SimdVec>(x: &[V::Elem], s: V::Elem, out: &mut [V::Elem]) {
 
 /// y ← alpha·x + y, in place.
 #[inline(always)]
-fn axpy_body<V: SimdVec>(alpha: V::Elem, x: &[V::Elem], y: &mut [V::Elem]) {
+pub(super) fn axpy_body<V: SimdVec>(alpha: V::Elem, x: &[V::Elem], y: &mut [V::Elem]) {
     let (a, l) = (V::splat(alpha), V::LANES);
     let (mut cx, mut cy) = (x.chunks_exact(l), y.chunks_exact_mut(l));
     for (u, v) in (&mut cx).zip(&mut cy) {

@@ -28,12 +28,20 @@ use std::fmt;
 pub use crate::simd::{Float, Isa};
 
 mod elementwise;
+mod ema;
 mod reduce;
 mod rolling;
+mod scaling;
 pub use elementwise::{add, add_with, axpy, axpy_with, mul, mul_with, scale, scale_with};
 #[cfg(test)]
 mod testutil;
 
+pub use ema::{alpha_from_span, ema, ema_batch, ema_batch_with, ema_with};
+pub use scaling::{
+    minmax_denormalize, minmax_denormalize_with, minmax_normalize, minmax_normalize_with,
+    robust_denormalize, robust_denormalize_with, robust_scale, robust_scale_with,
+    zscore_denormalize, zscore_denormalize_with, zscore_normalize, zscore_normalize_with,
+};
 pub use rolling::{
     rolling_max, rolling_max_with, rolling_mean, rolling_mean_with, rolling_min,
     rolling_min_with, rolling_std, rolling_std_with,
@@ -87,6 +95,39 @@ impl fmt::Display for KernelError {
 }
 
 impl std::error::Error for KernelError {}
+
+/// Visits every block of `w` consecutive indices of `0..n` in order (backwards within a block
+/// when `backward`), threading a state that `start(first index of block)` initialises.
+/// `CHAINS` full blocks are stepped in lockstep so their dependency chains overlap.
+#[inline(always)]
+fn scan_blocks<S: Copy, const CHAINS: usize>(
+    n: usize,
+    w: usize,
+    backward: bool,
+    start: impl Fn(usize) -> S,
+    mut step: impl FnMut(S, usize) -> S,
+) {
+    let full = n / w;
+    let mut b = 0;
+    while b + CHAINS <= full {
+        let mut st: [S; CHAINS] = std::array::from_fn(|k| start((b + k) * w));
+        for j in 0..w {
+            let off = if backward { w - 1 - j } else { j };
+            for (k, s) in st.iter_mut().enumerate() {
+                *s = step(*s, (b + k) * w + off);
+            }
+        }
+        b += CHAINS;
+    }
+    for first in (b * w..n).step_by(w) {
+        let (mut s, end) = (start(first), n.min(first + w));
+        if backward {
+            (first..end).rev().for_each(|i| s = step(s, i));
+        } else {
+            (first..end).for_each(|i| s = step(s, i));
+        }
+    }
+}
 
 /// Checks that `arg` has length `expected`.
 fn check_len(arg: &'static str, expected: usize, got: usize) -> Result<(), KernelError> {

@@ -13,55 +13,23 @@
 //! deviation the partial results are (mean, M2) pairs accumulated around a per-block shift (the
 //! block's first finite value) and merged with Chan's formula, so large offsets do not cancel.
 
-use super::{check_len, KernelError};
+use super::{check_len, scan_blocks, KernelError};
 use crate::simd::{active, simd_dispatch, Float, Isa, SimdVec};
 
-/// Blocks scanned in lockstep: enough independent chains to hide add/FMA latency.
+/// Blocks scanned in lockstep: enough independent chains to hide add latency.
 const CHAINS: usize = 4;
-
-/// Visits every block of `w` consecutive indices of `0..n` in order (backwards within a block
-/// when `backward`), threading a state that `start(first index of block)` initialises.
-#[inline(always)]
-fn scan_blocks<S: Copy>(
-    n: usize,
-    w: usize,
-    backward: bool,
-    start: impl Fn(usize) -> S,
-    mut step: impl FnMut(S, usize) -> S,
-) {
-    let full = n / w;
-    let mut b = 0;
-    while b + CHAINS <= full {
-        let mut st: [S; CHAINS] = std::array::from_fn(|k| start((b + k) * w));
-        for j in 0..w {
-            let off = if backward { w - 1 - j } else { j };
-            for (k, s) in st.iter_mut().enumerate() {
-                *s = step(*s, (b + k) * w + off);
-            }
-        }
-        b += CHAINS;
-    }
-    for first in (b * w..n).step_by(w) {
-        let (mut s, end) = (start(first), n.min(first + w));
-        if backward {
-            (first..end).rev().for_each(|i| s = step(s, i));
-        } else {
-            (first..end).for_each(|i| s = step(s, i));
-        }
-    }
-}
 
 /// Block suffix (inclusive, `suf`: n values) and exclusive prefix (`pre`: n + 1 values)
 /// scans of `op`.
 fn block_scans<T: Float>(x: &[T], w: usize, identity: T, op: impl Fn(T, T) -> T, suf: &mut [T], pre: &mut [T]) {
     let n = x.len();
-    scan_blocks(n, w, true, |_| identity, |acc, i| {
+    scan_blocks::<_, CHAINS>(n, w, true, |_| identity, |acc, i| {
         let a = op(x[i], acc);
         suf[i] = a;
         a
     });
     // Index n is scanned too: it holds the head of the block after the last window.
-    scan_blocks(n + 1, w, false, |_| identity, |acc, i| {
+    scan_blocks::<_, CHAINS>(n + 1, w, false, |_| identity, |acc, i| {
         pre[i] = acc;
         x.get(i).map_or(acc, |&v| op(acc, v))
     });
@@ -130,12 +98,12 @@ fn block_moments<T: Float>(x: &[T], w: usize, m: &mut Moments<'_, T>) {
         let d = v - c;
         (c, s1 + d, s2 + d * d, cnt + 1)
     };
-    scan_blocks(n, w, true, shift, |st, i| {
+    scan_blocks::<_, CHAINS>(n, w, true, shift, |st, i| {
         let st = add(st, x[i]);
         (m.tail_mean[i], m.tail_m2[i]) = moments(st);
         st
     });
-    scan_blocks(n + 1, w, false, shift, |st, i| {
+    scan_blocks::<_, CHAINS>(n + 1, w, false, shift, |st, i| {
         (m.head_mean[i], m.head_m2[i]) = moments(st);
         m.weight[i] = wtab.get(st.3).copied().unwrap_or(T::ZERO);
         x.get(i).map_or(st, |&v| add(st, v))
