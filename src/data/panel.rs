@@ -215,29 +215,29 @@ fn build(
         .map(|&code| labels[code].to_string())
         .collect();
     let grouped_ds: Vec<Ds> = grouping.rows.iter().map(|&row| ds[row]).collect();
-    let series_ranges = grouping.offsets.windows(2).map(|pair| pair[0]..pair[1]);
-    for (id, rows) in ids.iter().zip(series_ranges.clone()) {
-        check_strictly_increasing(id, &grouped_ds[rows.clone()], &|position| {
-            grouping.rows[rows.start + position]
-        })?;
+    // Each series as (id, its range in the grouped columns, position in it → input row).
+    let input_rows = &grouping.rows;
+    let series = || {
+        ids.iter()
+            .zip(grouping.offsets.windows(2))
+            .map(move |(id, pair)| {
+                let start = pair[0];
+                let input_row = move |position: usize| input_rows[start + position];
+                (id.as_str(), start..pair[1], input_row)
+            })
+    };
+    for (id, rows, input_row) in series() {
+        check_strictly_increasing(id, &grouped_ds[rows], &input_row)?;
     }
     let frequency = match freq {
         Some(freq) => freq,
         None => {
             // The first series long enough to infer from, else the longest (whose error says it is too short).
-            let (id, rows) = ids
-                .iter()
-                .zip(series_ranges.clone())
-                .find(|(_, rows)| rows.len() >= 3)
-                .or_else(|| {
-                    ids.iter()
-                        .zip(series_ranges.clone())
-                        .max_by_key(|(_, rows)| rows.len())
-                })
+            let (id, rows, input_row) = series()
+                .find(|(_, rows, _)| rows.len() >= 3)
+                .or_else(|| series().max_by_key(|(_, rows, _)| rows.len()))
                 .ok_or(DataError::Empty)?;
-            infer_frequency_with_rows(id, &grouped_ds[rows.clone()], &|position| {
-                grouping.rows[rows.start + position]
-            })?
+            infer_frequency_with_rows(id, &grouped_ds[rows], &input_row)?
         }
     };
     if frequency.is_step() != grouped_ds[0].is_int() {
@@ -246,11 +246,10 @@ fn build(
             ds: grouped_ds[0],
         });
     }
-    for (id, rows) in ids.iter().zip(series_ranges) {
-        let values = &grouped_ds[rows.clone()];
+    for (id, rows, input_row) in series() {
+        let values = &grouped_ds[rows];
         if let Some(spacing_break) = first_break(values, frequency) {
-            let row_of = |position| grouping.rows[rows.start + position];
-            return Err(spacing_break.into_error(id, values, frequency, &row_of));
+            return Err(spacing_break.into_error(id, values, frequency, &input_row));
         }
     }
     let grouped_y = grouping.rows.iter().map(|&row| y[row]).collect();
@@ -297,6 +296,7 @@ impl Grouping {
         let mut next_slot = offsets.clone();
         let mut rows = vec![0; codes.len()];
         for (row, &code) in codes.iter().enumerate() {
+            // Set for every code by the first pass.
             let series = series_of_code[code].unwrap_or_default();
             rows[next_slot[series]] = row;
             next_slot[series] += 1;
