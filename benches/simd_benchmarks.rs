@@ -34,6 +34,112 @@ fn configure<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTim
     g
 }
 
+/// Benchmarks `f(isa)` (named `op`) at the best level and the scalar twin for one size.
+fn pair(g: &mut BenchmarkGroup<'_, WallTime>, op: &str, n: usize, mut f: impl FnMut(Isa)) {
+    g.throughput(Throughput::Elements(n as u64));
+    for (isa, label) in levels() {
+        g.bench_function(BenchmarkId::new(format!("{op}/{label}"), n), |b| b.iter(|| f(isa)));
+    }
+}
+
+fn reductions(c: &mut Criterion) {
+    let mut g = configure(c, "reduce_f64");
+    for n in SIZES {
+        let (x, y) = (series::<f64>(n), series::<f64>(n));
+        pair(&mut g, "sum", n, |isa| _ = black_box(k::sum_with(isa, black_box(&x))));
+        pair(&mut g, "dot", n, |isa| _ = black_box(k::dot_with(isa, black_box(&x), &y)));
+    }
+    g.finish();
+    for (name, op) in [
+        ("variance", (|isa, x| k::variance_with(isa, x, 1)) as fn(Isa, &[f64]) -> Result<f64, k::KernelError>),
+        ("min", k::min_with),
+        ("max", k::max_with),
+        ("mean", k::mean_with),
+    ] {
+        let mut g = configure(c, name);
+        for n in SIZES {
+            let x = series::<f64>(n);
+            pair(&mut g, name, n, |isa| _ = black_box(op(isa, black_box(&x))));
+        }
+        g.finish();
+    }
+    let mut g = configure(c, "reduce_f32");
+    for n in SIZES {
+        let (x, y) = (series::<f32>(n), series::<f32>(n));
+        pair(&mut g, "sum", n, |isa| _ = black_box(k::sum_with(isa, black_box(&x))));
+        pair(&mut g, "dot", n, |isa| _ = black_box(k::dot_with(isa, black_box(&x), &y)));
+    }
+    g.finish();
+}
+
+fn elementwise(c: &mut Criterion) {
+    let mut g = configure(c, "elementwise_f64");
+    for n in SIZES {
+        let (a, b, mut out) = (series::<f64>(n), series::<f64>(n), vec![0.0; n]);
+        g.throughput(Throughput::Bytes((n * 8) as u64));
+        g.bench_function(BenchmarkId::new("memcpy", n), |bch| bch.iter(|| out.copy_from_slice(black_box(&a))));
+        for (isa, label) in levels() {
+            let mut bench = |op: &str, f: &mut dyn FnMut()| {
+                g.bench_function(BenchmarkId::new(format!("{op}/{label}"), n), |bch| bch.iter(&mut *f));
+            };
+            bench("add", &mut || _ = k::add_with(isa, black_box(&a), &b, &mut out));
+            bench("mul", &mut || _ = k::mul_with(isa, black_box(&a), &b, &mut out));
+            bench("scale", &mut || _ = k::scale_with(isa, black_box(&a), 1.5, &mut out));
+            bench("axpy", &mut || _ = k::axpy_with(isa, 1e-9, black_box(&a), &mut out));
+        }
+    }
+    g.finish();
+    let mut g = configure(c, "elementwise_f32");
+    for n in SIZES {
+        let (a, b, mut out) = (series::<f32>(n), series::<f32>(n), vec![0.0; n]);
+        g.throughput(Throughput::Bytes((n * 4) as u64));
+        g.bench_function(BenchmarkId::new("memcpy", n), |bch| bch.iter(|| out.copy_from_slice(black_box(&a))));
+        for (isa, label) in levels() {
+            let id = BenchmarkId::new(format!("add/{label}"), n);
+            g.bench_function(id, |bch| bch.iter(|| k::add_with(isa, black_box(&a), &b, &mut out)));
+        }
+    }
+    g.finish();
+}
+
+fn scaling(c: &mut Criterion) {
+    type Fwd = fn(Isa, &[f64], &mut [f64]) -> Result<(f64, f64), k::KernelError>;
+    let ops: [(&str, Fwd); 3] = [
+        ("zscore_normalize", k::zscore_normalize_with),
+        ("minmax_normalize", k::minmax_normalize_with),
+        ("robust_scale", k::robust_scale_with),
+    ];
+    for (name, op) in ops {
+        let mut g = configure(c, name);
+        for n in SIZES {
+            let (x, mut out) = (series::<f64>(n), vec![0.0; n]);
+            pair(&mut g, name, n, |isa| _ = black_box(op(isa, black_box(&x), &mut out)));
+        }
+        g.finish();
+    }
+    let mut g = configure(c, "zscore_denormalize");
+    for n in SIZES {
+        let (x, mut out) = (series::<f64>(n), vec![0.0; n]);
+        pair(&mut g, "zscore_denormalize", n, |isa| _ = k::zscore_denormalize_with(isa, black_box(&x), 3.0, 2.0, &mut out));
+    }
+    g.finish();
+}
+
+fn ema(c: &mut Criterion) {
+    let mut g = configure(c, "ema");
+    for n in SIZES {
+        let (x, mut out) = (series::<f64>(n), vec![0.0; n]);
+        pair(&mut g, "ema", n, |isa| _ = k::ema_with(isa, black_box(&x), 0.1, &mut out));
+    }
+    g.finish();
+    let mut g = configure(c, "ema_batch");
+    let n = 1_000_000;
+    let (x, mut out) = (series::<f64>(n), vec![0.0; n]);
+    let offsets: Vec<usize> = (0..=100).map(|s| s * n / 100).collect();
+    pair(&mut g, "ema_batch_100_series", n, |isa| _ = k::ema_batch_with(isa, black_box(&x), &offsets, 0.1, &mut out));
+    g.finish();
+}
+
 fn rolling(c: &mut Criterion) {
     type Op = fn(Isa, &[f64], usize, &mut [f64]) -> Result<(), k::KernelError>;
     let std1: Op = |isa, x, w, out| k::rolling_std_with(isa, x, w, 1, out);
@@ -60,5 +166,5 @@ fn rolling(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, rolling);
+criterion_group!(benches, reductions, elementwise, scaling, rolling, ema);
 criterion_main!(benches);
