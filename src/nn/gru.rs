@@ -2,7 +2,7 @@
 //! r = σ(W_ir x + b_ir + W_hr h + b_hr), z = σ(W_iz x + b_iz + W_hz h + b_hz),
 //! n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h' = (1 - z) ⊙ n + z ⊙ h.
 
-use super::activations::{sigmoid, sigmoid_grad_from_output, tanh_grad_from_output};
+use super::activations::{sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output};
 use super::recurrent::{BackwardStep, ForwardStep, Recurrent, RecurrentCell};
 
 #[derive(Debug, Clone, Copy)]
@@ -24,7 +24,7 @@ impl RecurrentCell for GruCell {
                 let r = sigmoid(gates[j] + h_proj[j]);
                 let z = sigmoid(gates[hidden + j] + h_proj[hidden + j]);
                 let h_proj_n = h_proj[2 * hidden + j];
-                let n = (gates[2 * hidden + j] + r * h_proj_n).tanh();
+                let n = tanh(gates[2 * hidden + j] + r * h_proj_n);
                 gates[j] = r;
                 gates[hidden + j] = z;
                 gates[2 * hidden + j] = n;

@@ -2,7 +2,7 @@
 //! i = σ(W_ii x + b_ii + W_hi h + b_hi), f = σ(..), g = tanh(..), o = σ(..),
 //! c' = f ⊙ c + i ⊙ g, h' = o ⊙ tanh(c').
 
-use super::activations::{sigmoid, sigmoid_grad_from_output, tanh_grad_from_output};
+use super::activations::{sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output};
 use super::recurrent::{BackwardStep, ForwardStep, Recurrent, RecurrentCell};
 
 #[derive(Debug, Clone, Copy)]
@@ -21,7 +21,7 @@ impl RecurrentCell for LstmCell {
         for (b, (gates, h_proj)) in rows.enumerate() {
             for j in 0..hidden {
                 let pre = |gate: usize| gates[gate * hidden + j] + h_proj[gate * hidden + j];
-                let (i, f, g, o) = (sigmoid(pre(0)), sigmoid(pre(1)), pre(2).tanh(), sigmoid(pre(3)));
+                let (i, f, g, o) = (sigmoid(pre(0)), sigmoid(pre(1)), tanh(pre(2)), sigmoid(pre(3)));
                 gates[j] = i;
                 gates[hidden + j] = f;
                 gates[2 * hidden + j] = g;
@@ -29,7 +29,7 @@ impl RecurrentCell for LstmCell {
                 let at = b * hidden + j;
                 let c = f * step.aux_prev[at] + i * g;
                 step.aux[at] = c;
-                step.h[at] = o * c.tanh();
+                step.h[at] = o * tanh(c);
             }
         }
     }
@@ -41,7 +41,7 @@ impl RecurrentCell for LstmCell {
             for j in 0..hidden {
                 let at = b * hidden + j;
                 let (i, f, g, o) = (gates[j], gates[hidden + j], gates[2 * hidden + j], gates[3 * hidden + j]);
-                let tanh_c = step.aux[at].tanh();
+                let tanh_c = tanh(step.aux[at]);
                 let dh = step.dh[at];
                 let dc = step.d_aux[at] + dh * o * tanh_grad_from_output(tanh_c);
                 d_pre[j] = dc * g * sigmoid_grad_from_output(i);
