@@ -55,10 +55,10 @@ pub(super) fn axpy_body<V: SimdVec>(alpha: V::Elem, x: &[V::Elem], y: &mut [V::E
     }
 }
 
-simd_dispatch!(fn add_dispatch(a: &[T], b: &[T], out: &mut [T]) -> () = add_body | scalar::add;);
-simd_dispatch!(fn mul_dispatch(a: &[T], b: &[T], out: &mut [T]) -> () = mul_body | scalar::mul;);
-simd_dispatch!(fn scale_dispatch(x: &[T], s: T, out: &mut [T]) -> () = scale_body | scalar::scale;);
-simd_dispatch!(fn axpy_dispatch(alpha: T, x: &[T], y: &mut [T]) -> () = axpy_body | scalar::axpy;);
+simd_dispatch!(fn add_dispatch(a: &[T], b: &[T], out: &mut [T]) = add_body | scalar::add;);
+simd_dispatch!(fn mul_dispatch(a: &[T], b: &[T], out: &mut [T]) = mul_body | scalar::mul;);
+simd_dispatch!(fn scale_dispatch(x: &[T], s: T, out: &mut [T]) = scale_body | scalar::scale;);
+simd_dispatch!(fn axpy_dispatch(alpha: T, x: &[T], y: &mut [T]) = axpy_body | scalar::axpy;);
 
 /// Plain-loop reference twins.
 mod scalar {

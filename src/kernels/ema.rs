@@ -45,7 +45,7 @@ fn ema_body<V: SimdVec>(x: &[V::Elem], alpha: V::Elem, out: &mut [V::Elem]) {
     out[0] = x0;
 }
 
-simd_dispatch!(fn ema_dispatch(x: &[T], alpha: T, out: &mut [T]) -> () = ema_body | scalar::ema;);
+simd_dispatch!(fn ema_dispatch(x: &[T], alpha: T, out: &mut [T]) = ema_body | scalar::ema;);
 
 /// Plain-loop reference twin: the recurrence itself.
 mod scalar {

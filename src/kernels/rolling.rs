@@ -153,13 +153,13 @@ fn std_combine_body<V: SimdVec>(parts: [&[V::Elem]; 5], inv_dof: V::Elem, out: &
     });
 }
 
-simd_dispatch!(fn mean_combine(suf: &[T], pre: &[T], inv_w: T, out: &mut [T]) -> ()
+simd_dispatch!(fn mean_combine(suf: &[T], pre: &[T], inv_w: T, out: &mut [T])
     = mean_combine_body | scalar::mean_combine;);
-simd_dispatch!(fn min_combine(suf: &[T], pre: &[T], out: &mut [T]) -> ()
+simd_dispatch!(fn min_combine(suf: &[T], pre: &[T], out: &mut [T])
     = min_combine_body | scalar::min_combine;);
-simd_dispatch!(fn max_combine(suf: &[T], pre: &[T], out: &mut [T]) -> ()
+simd_dispatch!(fn max_combine(suf: &[T], pre: &[T], out: &mut [T])
     = max_combine_body | scalar::max_combine;);
-simd_dispatch!(fn std_combine(parts: [&[T]; 5], inv_dof: T, out: &mut [T]) -> ()
+simd_dispatch!(fn std_combine(parts: [&[T]; 5], inv_dof: T, out: &mut [T])
     = std_combine_body | scalar::std_combine;);
 
 /// Plain-loop reference twins of the combine passes (the scans are shared).

@@ -21,9 +21,9 @@ fn denormalize_body<V: SimdVec>(x: &[V::Elem], shift: V::Elem, scale: V::Elem, o
     zip_map(x, x, out, |v: V, _| v.mul_add(c, s));
 }
 
-simd_dispatch!(fn normalize(x: &[T], shift: T, inv_scale: T, out: &mut [T]) -> ()
+simd_dispatch!(fn normalize(x: &[T], shift: T, inv_scale: T, out: &mut [T])
     = normalize_body | scalar::normalize;);
-simd_dispatch!(fn denormalize(x: &[T], shift: T, scale: T, out: &mut [T]) -> ()
+simd_dispatch!(fn denormalize(x: &[T], shift: T, scale: T, out: &mut [T])
     = denormalize_body | scalar::denormalize;);
 
 /// Plain-loop reference twins.

@@ -8,8 +8,8 @@ use std::ops::{Add, AddAssign, Div, Mul, Neg, Sub};
 
 /// Maps an element type to its vector type at each instruction-set level.
 ///
-/// Crate-private (sealed) on purpose: the AVX vector types execute their instructions from safe
-/// methods, so only the dispatch wrappers, which run after CPU detection, may name them.
+/// Sealed (public in a private module) so that [`Float`] cannot be implemented outside the
+/// crate; the vector types' methods are reachable only in-crate via the crate-private `SimdVec`.
 pub trait Lanes: Sized {
     type Portable: SimdVec<Elem = Self>;
     #[cfg(target_arch = "x86_64")]

@@ -1,9 +1,9 @@
 //! SIMD foundation: run-time instruction-set selection, the element trait [`Float`] and the
-//! vector trait [`SimdVec`].
+//! vector trait `SimdVec` (crate-private).
 //!
 //! `wide` fixes its instruction set at compile time (SSE2 for a baseline x86-64 build), so the
 //! wider paths are chosen at run time instead: every kernel body is written once, generic over
-//! [`SimdVec`], and instantiated inside `#[target_feature]` wrappers (see `simd_dispatch!`)
+//! `SimdVec`, and instantiated inside `#[target_feature]` wrappers (see `simd_dispatch!`)
 //! that are entered only after [`detected`] has confirmed the CPU supports them. Asking for an
 //! [`Isa`] the CPU lacks silently falls back to the best one it has, so no call can fault with
 //! an illegal instruction.
@@ -18,7 +18,9 @@ mod x86;
 
 pub use float::Float;
 pub(crate) use float::Lanes;
-pub use vector::SimdVec;
+// Crate-private: the AVX vector types run their instructions from safe methods, so code
+// outside the dispatch wrappers must not be able to call them (see `x86`).
+pub(crate) use vector::SimdVec;
 
 /// An instruction-set level, ordered from least to most capable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -106,18 +108,18 @@ pub fn is_enabled() -> bool {
 /// [`Isa::Scalar`] and otherwise the generic body `$body::<V>` with the vector type of the best
 /// available level not above `isa`.
 macro_rules! simd_dispatch {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?
         = $body:ident | $scalar:path;) => {
         $(#[$meta])*
-        $vis fn $name<T: $crate::simd::Float>(isa: $crate::simd::Isa, $($arg: $ty),*) -> $ret {
+        $vis fn $name<T: $crate::simd::Float>(isa: $crate::simd::Isa, $($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx2,fma")]
-            unsafe fn avx2<T: $crate::simd::Float>($($arg: $ty),*) -> $ret {
+            unsafe fn avx2<T: $crate::simd::Float>($($arg: $ty),*) $(-> $ret)? {
                 $body::<<T as $crate::simd::Lanes>::Avx2>($($arg),*)
             }
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx512f")]
-            unsafe fn avx512<T: $crate::simd::Float>($($arg: $ty),*) -> $ret {
+            unsafe fn avx512<T: $crate::simd::Float>($($arg: $ty),*) $(-> $ret)? {
                 $body::<<T as $crate::simd::Lanes>::Avx512>($($arg),*)
             }
             match isa.available() {

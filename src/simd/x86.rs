@@ -1,7 +1,7 @@
 //! AVX2+FMA and AVX-512F vector types over `core::arch` intrinsics.
 //!
 //! Soundness: the methods are safe functions that execute AVX2/FMA or AVX-512F instructions.
-//! These types are reachable only through the crate-private [`super::Lanes`] trait, and the only
+//! Their only constructors are methods of the crate-private `SimdVec` trait, and the only
 //! code that names them is `simd_dispatch!`, which instantiates them inside
 //! `#[target_feature]` functions entered after run-time detection of the matching features.
 
