@@ -240,9 +240,8 @@ pub fn rolling_std_with<T: Float>(
         let mut m = Moments::split(buf, n);
         block_moments(x, window, &mut m);
         // Head arrays are indexed by the window's end i + w.
-        let head = |v: &'_ [T]| v.len().min(window);
-        let (hm, hm2, hw) = (&m.head_mean, &m.head_m2, &m.weight);
-        let parts = [&m.tail_mean[..], &m.tail_m2, &hm[head(hm)..], &hm2[head(hm2)..], &hw[head(hw)..]];
+        let w = window.min(n);
+        let parts = [&*m.tail_mean, &*m.tail_m2, &m.head_mean[w..], &m.head_m2[w..], &m.weight[w..]];
         std_combine(isa, parts, inv_dof, out);
     });
     Ok(())
