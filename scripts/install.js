@@ -4,7 +4,8 @@
 // A prebuilt platform package (neuro-divergent-<platform>) is used as is when one is installed. Otherwise the
 // addon is built from the Rust sources shipped in this package with `cargo build --release`, and copied to
 // `neuro-divergent.<platform>.node`, the local file that index.js loads first. In a git checkout the build always
-// runs (cargo makes it a no-op when nothing changed), so `npm install` and `npm test` never use a stale addon.
+// runs (cargo makes it a no-op when nothing changed), so `npm install` and `npm test` never use a stale addon; there
+// it goes through the napi CLI, which also regenerates index.js and index.d.ts from the Rust exports.
 'use strict'
 
 const { spawnSync } = require('node:child_process')
@@ -66,6 +67,23 @@ function cargoBuild() {
   return library
 }
 
+function napiCli() {
+  try {
+    const manifest = require.resolve('@napi-rs/cli/package.json', { paths: [root] })
+    return path.join(path.dirname(manifest), require(manifest).bin.napi)
+  } catch {
+    return null
+  }
+}
+
+function napiBuild(cli) {
+  const build = spawnSync(process.execPath, [cli, 'build', '--platform', '--release', '--features', 'node'], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  })
+  if (build.status !== 0) fail(`napi build failed (exit code ${build.status}); see the compiler output above`)
+}
+
 function main() {
   const suffix = platformSuffix()
   const isCheckout = existsSync(path.join(root, '.git'))
@@ -81,6 +99,8 @@ function main() {
         'then run `npm rebuild neuro-divergent`.',
     )
   }
+  const cli = isCheckout && napiCli()
+  if (cli) return napiBuild(cli)
   const library = cargoBuild()
   const target = path.join(root, `neuro-divergent.${suffix}.node`)
   // Copy then rename, so that a concurrent `require` never sees a half-written addon.

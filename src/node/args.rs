@@ -1,0 +1,223 @@
+//! Argument conversion and validation for the binding layer.
+//!
+//! Every user-facing argument arrives as an `Unknown` and is checked here, so that a wrong type or value
+//! becomes a JS `TypeError` or `RangeError` whose message names the function and the argument, instead of
+//! napi's generic conversion error.
+
+use napi::bindgen_prelude::{Array, FromNapiValue, Object, TypedArray, TypedArrayType, Unknown};
+use napi::bindgen_prelude::JsObjectValue;
+use napi::{Env, JsValue, Status, ValueType};
+
+/// A user error to be thrown as a JS `TypeError` or `RangeError`, or a napi failure passed through.
+#[derive(Debug)]
+pub enum ArgError {
+    Type(String),
+    Range(String),
+    Napi(napi::Error),
+}
+
+impl ArgError {
+    /// Prefixes the message with where it happened, e.g. `ops.rollingMean: `.
+    pub fn context(self, function: &str) -> Self {
+        match self {
+            ArgError::Type(m) => ArgError::Type(format!("{function}: {m}")),
+            ArgError::Range(m) => ArgError::Range(format!("{function}: {m}")),
+            ArgError::Napi(e) => ArgError::Napi(napi::Error::new(e.status, format!("{function}: {}", e.reason))),
+        }
+    }
+
+    /// Throws the error in `env` and returns the marker napi expects for an already-pending exception.
+    pub fn throw(self, env: &Env) -> napi::Error {
+        let (thrown, message) = match self {
+            ArgError::Type(m) => (env.throw_type_error(&m, None), m),
+            ArgError::Range(m) => (env.throw_range_error(&m, None), m),
+            ArgError::Napi(e) => return e,
+        };
+        match thrown {
+            Ok(()) => napi::Error::new(Status::PendingException, message),
+            Err(e) => e,
+        }
+    }
+}
+
+impl From<napi::Error> for ArgError {
+    fn from(e: napi::Error) -> Self {
+        ArgError::Napi(e)
+    }
+}
+
+pub type ArgResult<T> = Result<T, ArgError>;
+
+/// Runs a binding body and turns its `ArgError` into a thrown JS error prefixed with the function name.
+pub fn with_js_errors<T>(env: &Env, function: &str, body: impl FnOnce() -> ArgResult<T>) -> napi::Result<T> {
+    body().map_err(|e| e.context(function).throw(env))
+}
+
+/// A numeric array argument, borrowed from a typed array where possible.
+pub enum Numbers<'a> {
+    F64(&'a [f64]),
+    F32(&'a [f32]),
+    /// A plain JS array of numbers, copied.
+    Array(Vec<f64>),
+}
+
+impl Numbers<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            Numbers::F64(x) => x.len(),
+            Numbers::F32(x) => x.len(),
+            Numbers::Array(x) => x.len(),
+        }
+    }
+
+    /// Copies the values into `out` (of the same length), converting to its element type.
+    pub fn write_as<T: crate::kernels::Float>(&self, out: &mut [T]) {
+        match self {
+            Numbers::F32(x) => out.iter_mut().zip(x.iter()).for_each(|(o, &v)| *o = T::from_f64(v as f64)),
+            wide => out.iter_mut().zip(wide.to_f64().iter()).for_each(|(o, &v)| *o = T::from_f64(v)),
+        }
+    }
+
+    /// The values as f64, borrowing when they already are.
+    pub fn to_f64(&self) -> std::borrow::Cow<'_, [f64]> {
+        match self {
+            Numbers::F64(x) => std::borrow::Cow::Borrowed(x),
+            Numbers::Array(x) => std::borrow::Cow::Borrowed(x),
+            Numbers::F32(x) => std::borrow::Cow::Owned(x.iter().map(|&v| v as f64).collect()),
+        }
+    }
+}
+
+/// Describes a JS value's type for error messages ("a string", "undefined", ...).
+pub fn describe(value: &Unknown<'_>) -> String {
+    let kind = match value.get_type() {
+        Ok(t) => t,
+        Err(_) => return "an unreadable value".into(),
+    };
+    match kind {
+        ValueType::Undefined => "undefined".into(),
+        ValueType::Null => "null".into(),
+        ValueType::Boolean => "a boolean".into(),
+        ValueType::Number => "a number".into(),
+        ValueType::String => "a string".into(),
+        ValueType::Symbol => "a symbol".into(),
+        ValueType::Function => "a function".into(),
+        ValueType::BigInt => "a bigint".into(),
+        ValueType::Object if value.is_array().unwrap_or(false) => "an array".into(),
+        ValueType::Object if value.is_typedarray().unwrap_or(false) => typed_array_name(value),
+        _ => "an object".into(),
+    }
+}
+
+fn typed_array_name(value: &Unknown<'_>) -> String {
+    let v = value.value();
+    match unsafe { TypedArray::from_napi_value(v.env, v.value) } {
+        Ok(t) => format!("a {:?}Array", t.typed_array_type),
+        Err(_) => "a typed array".into(),
+    }
+}
+
+const NUMERIC_ARRAY: &str = "a Float64Array, a Float32Array or an array of numbers";
+
+/// Reads a Float64Array, Float32Array or array of numbers.
+pub fn numbers<'a>(value: &Unknown<'a>, name: &str) -> ArgResult<Numbers<'a>> {
+    let raw = value.value();
+    if value.get_type()? != ValueType::Object {
+        return Err(ArgError::Type(format!("{name} must be {NUMERIC_ARRAY}, got {}", describe(value))));
+    }
+    if value.is_typedarray()? {
+        let info = unsafe { TypedArray::from_napi_value(raw.env, raw.value) }?;
+        return match info.typed_array_type {
+            TypedArrayType::Float64 => Ok(Numbers::F64(unsafe { <&[f64]>::from_napi_value(raw.env, raw.value) }?)),
+            TypedArrayType::Float32 => Ok(Numbers::F32(unsafe { <&[f32]>::from_napi_value(raw.env, raw.value) }?)),
+            _ => Err(ArgError::Type(format!("{name} must be {NUMERIC_ARRAY}, got {}", describe(value)))),
+        };
+    }
+    if !value.is_array()? {
+        return Err(ArgError::Type(format!("{name} must be {NUMERIC_ARRAY}, got {}", describe(value))));
+    }
+    let array = unsafe { Array::from_napi_value(raw.env, raw.value) }?;
+    let mut out = Vec::with_capacity(array.len() as usize);
+    for i in 0..array.len() {
+        let element: Unknown = array.get(i)?.ok_or_else(|| ArgError::Type(format!("{name}[{i}] is missing")))?;
+        out.push(number(&element, &format!("{name}[{i}]"))?);
+    }
+    Ok(Numbers::Array(out))
+}
+
+/// Reads a JS number (any value, NaN and ±Infinity included: the kernels' NaN policy applies).
+pub fn number(value: &Unknown<'_>, name: &str) -> ArgResult<f64> {
+    if value.get_type()? != ValueType::Number {
+        return Err(ArgError::Type(format!("{name} must be a number, got {}", describe(value))));
+    }
+    let raw = value.value();
+    Ok(unsafe { f64::from_napi_value(raw.env, raw.value) }?)
+}
+
+/// Reads an integer in `min..=max`; fractional, non-finite and out-of-range values are RangeErrors.
+pub fn integer(value: &Unknown<'_>, name: &str, min: usize, max: usize) -> ArgResult<usize> {
+    let x = number(value, name)?;
+    if !(x.is_finite() && x.fract() == 0.0 && x >= min as f64 && x <= max as f64) {
+        return Err(ArgError::Range(format!("{name} must be an integer between {min} and {max}, got {x}")));
+    }
+    Ok(x as usize)
+}
+
+/// Reads a plain options object (undefined means "no options") and rejects keys outside `accepted`.
+pub fn options<'a>(value: Option<&Unknown<'a>>, name: &str, accepted: &[&str]) -> ArgResult<Option<Object<'a>>> {
+    let Some(value) = value else { return Ok(None) };
+    match value.get_type()? {
+        ValueType::Undefined => return Ok(None),
+        ValueType::Object if !value.is_array()? && !value.is_typedarray()? => {}
+        _ => return Err(ArgError::Type(format!("{name} must be an object, got {}", describe(value)))),
+    }
+    let raw = value.value();
+    let object = Object::from_raw(raw.env, raw.value);
+    let keys: Vec<String> = Object::keys(&object)?;
+    if let Some(unknown) = keys.iter().find(|k| !accepted.contains(&k.as_str())) {
+        return Err(ArgError::Type(format!(
+            "{name} has an unknown option '{unknown}'; accepted options are: {}",
+            accepted.join(", ")
+        )));
+    }
+    Ok(Some(object))
+}
+
+/// Reads `options[key]`, treating undefined as absent.
+pub fn property<'a>(object: &Object<'a>, key: &str) -> ArgResult<Option<Unknown<'a>>> {
+    let value: Unknown = object.get_named_property(key)?;
+    Ok((value.get_type()? != ValueType::Undefined).then_some(value))
+}
+
+/// Reads an object argument without restricting its keys (for example statistics returned by another call).
+pub fn object<'a>(value: &Unknown<'a>, name: &str) -> ArgResult<Object<'a>> {
+    if value.get_type()? != ValueType::Object || value.is_array()? {
+        return Err(ArgError::Type(format!("{name} must be an object, got {}", describe(value))));
+    }
+    let raw = value.value();
+    Ok(Object::from_raw(raw.env, raw.value))
+}
+
+/// Reads the number `object[key]`, which must be present.
+pub fn required_number(object: &Object<'_>, key: &str, name: &str) -> ArgResult<f64> {
+    let field = format!("{name}.{key}");
+    match property(object, key)? {
+        Some(value) => number(&value, &field),
+        None => Err(ArgError::Type(format!("{field} must be a number, got undefined"))),
+    }
+}
+
+/// Reads an array of numeric arrays.
+pub fn number_arrays<'a>(value: &Unknown<'a>, name: &str) -> ArgResult<Vec<Numbers<'a>>> {
+    if value.get_type()? != ValueType::Object || !value.is_array()? {
+        return Err(ArgError::Type(format!("{name} must be an array of numeric arrays, got {}", describe(value))));
+    }
+    let raw = value.value();
+    let array = unsafe { Array::from_napi_value(raw.env, raw.value) }?;
+    (0..array.len())
+        .map(|i| {
+            let element: Unknown = array.get(i)?.ok_or_else(|| ArgError::Type(format!("{name}[{i}] is missing")))?;
+            numbers(&element, &format!("{name}[{i}]"))
+        })
+        .collect()
+}

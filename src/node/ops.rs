@@ -1,0 +1,617 @@
+//! `ops`: the preprocessing kernels as plain functions over Float64Array, Float32Array or number[].
+
+use napi::bindgen_prelude::{Either, Float32Array, Float64Array, FromNapiValue, Unknown};
+use napi::JsValue;
+use napi::Env;
+use napi_derive::napi;
+
+use super::args::{self, with_js_errors, ArgError, ArgResult, Numbers};
+use std::sync::LazyLock;
+
+use crate::kernels::{self, Float, KernelError};
+use crate::pool::MemoryPool;
+use crate::simd;
+
+impl From<KernelError> for ArgError {
+    fn from(e: KernelError) -> Self {
+        ArgError::Range(e.to_string())
+    }
+}
+
+/// A typed array returned to JS; its element type follows the input's.
+type FloatArray = Either<Float64Array, Float32Array>;
+
+trait IntoFloatArray {
+    fn into_js(self) -> FloatArray;
+}
+
+impl IntoFloatArray for Vec<f64> {
+    fn into_js(self) -> FloatArray {
+        Either::A(Float64Array::new(self))
+    }
+}
+
+impl IntoFloatArray for Vec<f32> {
+    fn into_js(self) -> FloatArray {
+        Either::B(Float32Array::new(self))
+    }
+}
+
+/// Evaluates `$body` with `$x` bound to the input as `&[f64]` or `&[f32]`, whichever it holds; the body is
+/// written once and instantiated for both element types.
+macro_rules! on_elements {
+    ($numbers:expr, |$x:ident| $body:expr) => {
+        match &$numbers {
+            Numbers::F64(v) => {
+                let $x: &[f64] = v;
+                $body
+            }
+            Numbers::Array(v) => {
+                let $x: &[f64] = v;
+                $body
+            }
+            Numbers::F32(v) => {
+                let $x: &[f32] = v;
+                $body
+            }
+        }
+    };
+}
+
+/// As `on_elements!` for two inputs: f32 when both are Float32Array, f64 otherwise.
+macro_rules! on_pair {
+    ($first:expr, $second:expr, |$a:ident, $b:ident| $body:expr) => {
+        match (&$first, &$second) {
+            (Numbers::F32(p), Numbers::F32(q)) => {
+                let ($a, $b): (&[f32], &[f32]) = (p, q);
+                $body
+            }
+            (p, q) => {
+                let (p, q) = (p.to_f64(), q.to_f64());
+                let ($a, $b): (&[f64], &[f64]) = (&p, &q);
+                $body
+            }
+        }
+    };
+}
+
+/// Runs an `out`-writing kernel over a fresh output of `len` elements and hands the output to JS.
+fn fresh<T: Float>(len: usize, kernel: impl FnOnce(&mut [T]) -> Result<(), KernelError>) -> ArgResult<FloatArray>
+where
+    Vec<T>: IntoFloatArray,
+{
+    let mut out = vec![T::default(); len];
+    kernel(&mut out)?;
+    Ok(out.into_js())
+}
+
+fn ddof_arg(ddof: Option<Unknown<'_>>) -> ArgResult<usize> {
+    ddof.map_or(Ok(0), |d| args::integer(&d, "ddof", 0, u32::MAX as usize))
+}
+
+fn window_arg(window: &Unknown<'_>, len: usize) -> ArgResult<usize> {
+    args::integer(window, "window", 1, len.max(1))
+}
+
+// ---- reductions ---------------------------------------------------------------------------------------------
+
+/// Sum of the values (0 for an empty array). Compensated/pairwise, so it stays accurate for long inputs.
+#[napi(namespace = "ops", catch_unwind, ts_args_type = "x: Float64Array | Float32Array | number[]")]
+pub fn sum(env: Env, x: Unknown<'_>) -> napi::Result<f64> {
+    with_js_errors(&env, "ops.sum", || {
+        let x = args::numbers(&x, "x")?;
+        Ok(on_elements!(x, |v| kernels::sum(v).to_f64()))
+    })
+}
+
+/// Arithmetic mean. Throws a RangeError for an empty array.
+#[napi(namespace = "ops", catch_unwind, ts_args_type = "x: Float64Array | Float32Array | number[]")]
+pub fn mean(env: Env, x: Unknown<'_>) -> napi::Result<f64> {
+    with_js_errors(&env, "ops.mean", || {
+        let x = args::numbers(&x, "x")?;
+        Ok(on_elements!(x, |v| kernels::mean(v)?.to_f64()))
+    })
+}
+
+/// Variance around the mean, divided by `n - ddof` (default ddof 0, the population variance; 1 gives the
+/// sample variance). Two-pass, so large offsets do not cancel.
+#[napi(namespace = "ops", catch_unwind, ts_args_type = "x: Float64Array | Float32Array | number[], ddof?: number")]
+pub fn variance(env: Env, x: Unknown<'_>, ddof: Option<Unknown<'_>>) -> napi::Result<f64> {
+    with_js_errors(&env, "ops.variance", || {
+        let (x, ddof) = (args::numbers(&x, "x")?, ddof_arg(ddof)?);
+        Ok(on_elements!(x, |v| kernels::variance(v, ddof)?.to_f64()))
+    })
+}
+
+/// Standard deviation: the square root of `variance(x, ddof)`.
+#[napi(namespace = "ops", catch_unwind, ts_args_type = "x: Float64Array | Float32Array | number[], ddof?: number")]
+pub fn std(env: Env, x: Unknown<'_>, ddof: Option<Unknown<'_>>) -> napi::Result<f64> {
+    with_js_errors(&env, "ops.std", || {
+        let (x, ddof) = (args::numbers(&x, "x")?, ddof_arg(ddof)?);
+        Ok(on_elements!(x, |v| kernels::std(v, ddof)?.to_f64()))
+    })
+}
+
+/// Smallest value; NaN if any value is NaN (like numpy's `min`).
+#[napi(namespace = "ops", catch_unwind, ts_args_type = "x: Float64Array | Float32Array | number[]")]
+pub fn min(env: Env, x: Unknown<'_>) -> napi::Result<f64> {
+    with_js_errors(&env, "ops.min", || {
+        let x = args::numbers(&x, "x")?;
+        Ok(on_elements!(x, |v| kernels::min(v)?.to_f64()))
+    })
+}
+
+/// Largest value; NaN if any value is NaN (like numpy's `max`).
+#[napi(namespace = "ops", catch_unwind, ts_args_type = "x: Float64Array | Float32Array | number[]")]
+pub fn max(env: Env, x: Unknown<'_>) -> napi::Result<f64> {
+    with_js_errors(&env, "ops.max", || {
+        let x = args::numbers(&x, "x")?;
+        Ok(on_elements!(x, |v| kernels::max(v)?.to_f64()))
+    })
+}
+
+/// Dot product of two arrays of the same length.
+#[napi(
+    namespace = "ops",
+    catch_unwind,
+    ts_args_type = "a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[]"
+)]
+pub fn dot(env: Env, a: Unknown<'_>, b: Unknown<'_>) -> napi::Result<f64> {
+    with_js_errors(&env, "ops.dot", || {
+        let (a, b) = (args::numbers(&a, "a")?, args::numbers(&b, "b")?);
+        Ok(on_pair!(a, b, |p, q| kernels::dot(p, q)?.to_f64()))
+    })
+}
+
+// ---- element-wise -----------------------------------------------------------------------------------------
+
+/// Element-wise sum `a + b` as a new array.
+#[napi(
+    namespace = "ops",
+    catch_unwind,
+    ts_args_type = "a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[]",
+    ts_return_type = "Float64Array | Float32Array"
+)]
+pub fn add(env: Env, a: Unknown<'_>, b: Unknown<'_>) -> napi::Result<FloatArray> {
+    with_js_errors(&env, "ops.add", || {
+        let (a, b) = (args::numbers(&a, "a")?, args::numbers(&b, "b")?);
+        on_pair!(a, b, |p, q| fresh(p.len(), |out| kernels::add(p, q, out)))
+    })
+}
+
+/// Element-wise product `a * b` as a new array.
+#[napi(
+    namespace = "ops",
+    catch_unwind,
+    ts_args_type = "a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[]",
+    ts_return_type = "Float64Array | Float32Array"
+)]
+pub fn mul(env: Env, a: Unknown<'_>, b: Unknown<'_>) -> napi::Result<FloatArray> {
+    with_js_errors(&env, "ops.mul", || {
+        let (a, b) = (args::numbers(&a, "a")?, args::numbers(&b, "b")?);
+        on_pair!(a, b, |p, q| fresh(p.len(), |out| kernels::mul(p, q, out)))
+    })
+}
+
+/// `x * s` as a new array.
+#[napi(
+    namespace = "ops",
+    catch_unwind,
+    ts_generic_types = "T extends Float64Array | Float32Array | number[]",
+    ts_args_type = "x: T, s: number",
+    ts_return_type = "T extends Float32Array ? Float32Array : Float64Array"
+)]
+pub fn scale(env: Env, x: Unknown<'_>, s: Unknown<'_>) -> napi::Result<FloatArray> {
+    with_js_errors(&env, "ops.scale", || {
+        let (x, s) = (args::numbers(&x, "x")?, args::number(&s, "s")?);
+        on_elements!(x, |v| fresh(v.len(), |out| kernels::scale(v, Float::from_f64(s), out)))
+    })
+}
+
+/// `alpha * x + y` as a new array (BLAS axpy; `y` is not modified).
+#[napi(
+    namespace = "ops",
+    catch_unwind,
+    ts_args_type = "alpha: number, x: Float64Array | Float32Array | number[], y: Float64Array | Float32Array | number[]",
+    ts_return_type = "Float64Array | Float32Array"
+)]
+pub fn axpy(env: Env, alpha: Unknown<'_>, x: Unknown<'_>, y: Unknown<'_>) -> napi::Result<FloatArray> {
+    with_js_errors(&env, "ops.axpy", || {
+        let alpha = args::number(&alpha, "alpha")?;
+        let (x, y) = (args::numbers(&x, "x")?, args::numbers(&y, "y")?);
+        on_pair!(x, y, |p, q| {
+            let mut out = q.to_vec();
+            kernels::axpy(Float::from_f64(alpha), p, &mut out)?;
+            Ok(out.into_js())
+        })
+    })
+}
+
+// ---- scaling ------------------------------------------------------------------------------------------------
+
+/// Z-scores `(x - mean) / std` (population std) with the statistics needed to invert them. A constant input
+/// (std 0) maps to zeros.
+#[napi(object, namespace = "ops")]
+pub struct Normalized {
+    #[napi(ts_type = "Float64Array | Float32Array")]
+    pub values: FloatArray,
+    pub mean: f64,
+    pub std: f64,
+}
+
+/// Values scaled to [0, 1] with the range needed to invert them. A constant input maps to zeros.
+#[napi(object, namespace = "ops")]
+pub struct MinMaxScaled {
+    #[napi(ts_type = "Float64Array | Float32Array")]
+    pub values: FloatArray,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// Values scaled as `(x - median) / iqr` (interquartile range q75 - q25, numpy's linear interpolation), robust
+/// to outliers. A zero IQR is treated as 1.
+#[napi(object, namespace = "ops")]
+pub struct RobustScaled {
+    #[napi(ts_type = "Float64Array | Float32Array")]
+    pub values: FloatArray,
+    pub median: f64,
+    pub iqr: f64,
+}
+
+/// Runs a scaler that writes `out` and returns two statistics.
+fn scaled<T: Float>(
+    len: usize,
+    kernel: impl FnOnce(&mut [T]) -> Result<(T, T), KernelError>,
+) -> ArgResult<(FloatArray, f64, f64)>
+where
+    Vec<T>: IntoFloatArray,
+{
+    let mut out = vec![T::default(); len];
+    let (first, second) = kernel(&mut out)?;
+    Ok((out.into_js(), first.to_f64(), second.to_f64()))
+}
+
+/// Z-score normalization: returns `{ values, mean, std }`; `denormalize(values, { mean, std })` inverts it.
+#[napi(
+    namespace = "ops",
+    catch_unwind,
+    ts_args_type = "x: Float64Array | Float32Array | number[]",
+    ts_return_type = "ops.Normalized"
+)]
+pub fn normalize(env: Env, x: Unknown<'_>) -> napi::Result<Normalized> {
+    with_js_errors(&env, "ops.normalize", || {
+        let x = args::numbers(&x, "x")?;
+        let (values, mean, std) = on_elements!(x, |v| scaled(v.len(), |out| kernels::zscore_normalize(v, out)))?;
+        Ok(Normalized { values, mean, std })
+    })
+}
+
+/// Inverse of `normalize`: `values * std + mean`. `stats` may be the object `normalize` returned.
+#[napi(
+    namespace = "ops",
+    catch_unwind,
+    ts_generic_types = "T extends Float64Array | Float32Array | number[]",
+    ts_args_type = "values: T, stats: { mean: number; std: number }",
+    ts_return_type = "T extends Float32Array ? Float32Array : Float64Array"
+)]
+pub fn denormalize(env: Env, values: Unknown<'_>, stats: Unknown<'_>) -> napi::Result<FloatArray> {
+    with_js_errors(&env, "ops.denormalize", || {
+        let values = args::numbers(&values, "values")?;
+        let stats = args::object(&stats, "stats")?;
+        let mean = args::required_number(&stats, "mean", "stats")?;
+        let std = args::required_number(&stats, "std", "stats")?;
+        on_elements!(values, |v| fresh(v.len(), |out| kernels::zscore_denormalize(
+            v,
+            Float::from_f64(mean),
+            Float::from_f64(std),
+            out
+        )))
+    })
+}
+
+/// Min-max scaling to [0, 1]: returns `{ values, min, max }`; `minMaxDenormalize` inverts it.
+#[napi(
+    namespace = "ops",
+    catch_unwind,
+    ts_args_type = "x: Float64Array | Float32Array | number[]",
+    ts_return_type = "ops.MinMaxScaled"
+)]
+pub fn min_max_normalize(env: Env, x: Unknown<'_>) -> napi::Result<MinMaxScaled> {
+    with_js_errors(&env, "ops.minMaxNormalize", || {
+        let x = args::numbers(&x, "x")?;
+        let (values, min, max) = on_elements!(x, |v| scaled(v.len(), |out| kernels::minmax_normalize(v, out)))?;
+        Ok(MinMaxScaled { values, min, max })
+    })
+}
+
+/// Inverse of `minMaxNormalize`: `values * (max - min) + min`.
+#[napi(
+    namespace = "ops",
+    catch_unwind,
+    ts_generic_types = "T extends Float64Array | Float32Array | number[]",
+    ts_args_type = "values: T, stats: { min: number; max: number }",
+    ts_return_type = "T extends Float32Array ? Float32Array : Float64Array"
+)]
+pub fn min_max_denormalize(env: Env, values: Unknown<'_>, stats: Unknown<'_>) -> napi::Result<FloatArray> {
+    with_js_errors(&env, "ops.minMaxDenormalize", || {
+        let values = args::numbers(&values, "values")?;
+        let stats = args::object(&stats, "stats")?;
+        let min = args::required_number(&stats, "min", "stats")?;
+        let max = args::required_number(&stats, "max", "stats")?;
+        on_elements!(values, |v| fresh(v.len(), |out| kernels::minmax_denormalize(
+            v,
+            Float::from_f64(min),
+            Float::from_f64(max),
+            out
+        )))
+    })
+}
+
+/// Robust scaling: returns `{ values, median, iqr }`; `robustUnscale` inverts it.
+#[napi(
+    namespace = "ops",
+    catch_unwind,
+    ts_args_type = "x: Float64Array | Float32Array | number[]",
+    ts_return_type = "ops.RobustScaled"
+)]
+pub fn robust_scale(env: Env, x: Unknown<'_>) -> napi::Result<RobustScaled> {
+    with_js_errors(&env, "ops.robustScale", || {
+        let x = args::numbers(&x, "x")?;
+        let (values, median, iqr) = on_elements!(x, |v| scaled(v.len(), |out| kernels::robust_scale(v, out)))?;
+        Ok(RobustScaled { values, median, iqr })
+    })
+}
+
+/// Inverse of `robustScale`: `values * iqr + median`.
+#[napi(
+    namespace = "ops",
+    catch_unwind,
+    ts_generic_types = "T extends Float64Array | Float32Array | number[]",
+    ts_args_type = "values: T, stats: { median: number; iqr: number }",
+    ts_return_type = "T extends Float32Array ? Float32Array : Float64Array"
+)]
+pub fn robust_unscale(env: Env, values: Unknown<'_>, stats: Unknown<'_>) -> napi::Result<FloatArray> {
+    with_js_errors(&env, "ops.robustUnscale", || {
+        let values = args::numbers(&values, "values")?;
+        let stats = args::object(&stats, "stats")?;
+        let median = args::required_number(&stats, "median", "stats")?;
+        let iqr = args::required_number(&stats, "iqr", "stats")?;
+        on_elements!(values, |v| fresh(v.len(), |out| kernels::robust_denormalize(
+            v,
+            Float::from_f64(median),
+            Float::from_f64(iqr),
+            out
+        )))
+    })
+}
+
+// ---- rolling windows ----------------------------------------------------------------------------------------
+
+/// Defines a rolling-window binding: output `out[i]` covers `x[i..i + window]`, length `x.length - window + 1`.
+macro_rules! rolling_binding {
+    ($(#[$doc:meta])* $name:ident, $js:literal, $kernel:path) => {
+        $(#[$doc])*
+        #[napi(
+            namespace = "ops",
+            catch_unwind,
+            ts_generic_types = "T extends Float64Array | Float32Array | number[]",
+            ts_args_type = "x: T, window: number",
+            ts_return_type = "T extends Float32Array ? Float32Array : Float64Array"
+        )]
+        pub fn $name(env: Env, x: Unknown<'_>, window: Unknown<'_>) -> napi::Result<FloatArray> {
+            with_js_errors(&env, $js, || {
+                let x = args::numbers(&x, "x")?;
+                let window = window_arg(&window, x.len())?;
+                on_elements!(x, |v| fresh(v.len() + 1 - window, |out| $kernel(v, window, out)))
+            })
+        }
+    };
+}
+
+rolling_binding!(
+    /// Rolling mean over `window` values, in O(n) whatever the window. A window containing NaN gives NaN.
+    rolling_mean, "ops.rollingMean", kernels::rolling_mean
+);
+rolling_binding!(
+    /// Rolling minimum over `window` values (van Herk/Gil-Werman, O(n)). NaN propagates to its windows.
+    rolling_min, "ops.rollingMin", kernels::rolling_min
+);
+rolling_binding!(
+    /// Rolling maximum over `window` values (van Herk/Gil-Werman, O(n)). NaN propagates to its windows.
+    rolling_max, "ops.rollingMax", kernels::rolling_max
+);
+
+/// Rolling standard deviation over `window` values, divided by `window - ddof` (default ddof 0), in O(n).
+#[napi(
+    namespace = "ops",
+    catch_unwind,
+    ts_generic_types = "T extends Float64Array | Float32Array | number[]",
+    ts_args_type = "x: T, window: number, ddof?: number",
+    ts_return_type = "T extends Float32Array ? Float32Array : Float64Array"
+)]
+pub fn rolling_std(
+    env: Env,
+    x: Unknown<'_>,
+    window: Unknown<'_>,
+    ddof: Option<Unknown<'_>>,
+) -> napi::Result<FloatArray> {
+    with_js_errors(&env, "ops.rollingStd", || {
+        let x = args::numbers(&x, "x")?;
+        let window = window_arg(&window, x.len())?;
+        let ddof = ddof_arg(ddof)?;
+        on_elements!(x, |v| fresh(v.len() + 1 - window, |out| kernels::rolling_std(v, window, ddof, out)))
+    })
+}
+
+// ---- exponential moving average -----------------------------------------------------------------------------
+
+const EMA_OPTIONS: &[&str] = &["alpha", "span"];
+
+/// Reads `{ alpha }` (in (0, 1]) or `{ span }` (≥ 1, alpha = 2 / (span + 1)), exactly one of them.
+fn ema_alpha(options: &Unknown<'_>) -> ArgResult<f64> {
+    let options = args::options(Some(options), "options", EMA_OPTIONS)?
+        .ok_or_else(|| ArgError::Type("options must be an object with alpha or span, got undefined".into()))?;
+    match (args::property(&options, "alpha")?, args::property(&options, "span")?) {
+        (Some(alpha), None) => {
+            let alpha = args::number(&alpha, "options.alpha")?;
+            if alpha > 0.0 && alpha <= 1.0 {
+                Ok(alpha)
+            } else {
+                Err(KernelError::Alpha(alpha).into())
+            }
+        }
+        (None, Some(span)) => Ok(kernels::alpha_from_span(args::number(&span, "options.span")?)?),
+        _ => Err(ArgError::Type("options must set exactly one of alpha and span".into())),
+    }
+}
+
+/// Exponential moving average `y[0] = x[0]`, `y[t] = alpha * x[t] + (1 - alpha) * y[t - 1]` (pandas
+/// `ewm(adjust=False)`), with `{ alpha }` or `{ span }` (alpha = 2 / (span + 1)).
+#[napi(
+    namespace = "ops",
+    catch_unwind,
+    ts_generic_types = "T extends Float64Array | Float32Array | number[]",
+    ts_args_type = "x: T, options: { alpha: number } | { span: number }",
+    ts_return_type = "T extends Float32Array ? Float32Array : Float64Array"
+)]
+pub fn ema(env: Env, x: Unknown<'_>, options: Unknown<'_>) -> napi::Result<FloatArray> {
+    with_js_errors(&env, "ops.ema", || {
+        let x = args::numbers(&x, "x")?;
+        let alpha = ema_alpha(&options)?;
+        on_elements!(x, |v| fresh(v.len(), |out| kernels::ema(v, Float::from_f64(alpha), out)))
+    })
+}
+
+/// The `ema` of each series in `series`, computed in one batched, parallel pass. Computed in f32 (and returned
+/// as Float32Arrays) when every series is a Float32Array, in f64 otherwise.
+#[napi(
+    namespace = "ops",
+    catch_unwind,
+    ts_args_type = "series: Array<Float64Array | Float32Array | number[]>, options: { alpha: number } | { span: number }",
+    ts_return_type = "Array<Float64Array | Float32Array>"
+)]
+pub fn ema_batch(env: Env, series: Unknown<'_>, options: Unknown<'_>) -> napi::Result<Vec<FloatArray>> {
+    with_js_errors(&env, "ops.emaBatch", || {
+        let series = args::number_arrays(&series, "series")?;
+        let alpha = ema_alpha(&options)?;
+        if series.iter().all(|s| matches!(s, Numbers::F32(_))) {
+            ema_batch_as::<f32>(&series, alpha)
+        } else {
+            ema_batch_as::<f64>(&series, alpha)
+        }
+    })
+}
+
+/// Concatenates the series into pooled buffers, smooths them in one kernel call and splits the result.
+fn ema_batch_as<T: Pooled>(series: &[Numbers<'_>], alpha: f64) -> ArgResult<Vec<FloatArray>>
+where
+    Vec<T>: IntoFloatArray,
+{
+    let mut offsets = Vec::with_capacity(series.len() + 1);
+    offsets.push(0);
+    for s in series {
+        offsets.push(offsets[offsets.len() - 1] + s.len());
+    }
+    let total = offsets[series.len()];
+    let mut values = T::pool().acquire(total);
+    for (s, range) in series.iter().zip(offsets.windows(2)) {
+        s.write_as(&mut values[range[0]..range[1]]);
+    }
+    let mut out = T::pool().acquire(total);
+    kernels::ema_batch(&values, &offsets, T::from_f64(alpha), &mut out)?;
+    Ok(offsets.windows(2).map(|r| out[r[0]..r[1]].to_vec().into_js()).collect())
+}
+
+// ---- buffer pool --------------------------------------------------------------------------------------------
+
+/// The element types `ops` keeps a buffer pool for (temporaries of batched calls).
+trait Pooled: Float {
+    fn pool() -> &'static MemoryPool<Self>;
+}
+
+static POOL_F64: LazyLock<MemoryPool<f64>> = LazyLock::new(MemoryPool::default);
+static POOL_F32: LazyLock<MemoryPool<f32>> = LazyLock::new(MemoryPool::default);
+
+impl Pooled for f64 {
+    fn pool() -> &'static MemoryPool<f64> {
+        &POOL_F64
+    }
+}
+
+impl Pooled for f32 {
+    fn pool() -> &'static MemoryPool<f32> {
+        &POOL_F32
+    }
+}
+
+/// Counters of the buffer pool behind `ops` (its f64 and f32 pools together).
+#[napi(object, namespace = "ops")]
+pub struct PoolStats {
+    /// Leases served by reusing an idle buffer.
+    pub hits: f64,
+    /// Leases that had to allocate.
+    pub misses: f64,
+    /// Returned buffers freed because keeping them would exceed the idle bound.
+    pub evictions: f64,
+    /// Bytes currently leased out.
+    pub bytes_in_use: f64,
+    /// Bytes held idle for reuse.
+    pub bytes_idle: f64,
+    /// Highest footprint (in use + idle) reached, summed over the pools.
+    pub high_water_bytes: f64,
+    /// The bound on idle bytes, summed over the pools.
+    pub max_idle_bytes: f64,
+}
+
+/// Reads the counters of the buffer pool `ops` uses for temporaries.
+#[napi(namespace = "ops", catch_unwind)]
+pub fn pool_stats() -> PoolStats {
+    let (a, b) = (POOL_F64.stats(), POOL_F32.stats());
+    let sum = |x: usize, y: usize| (x + y) as f64;
+    PoolStats {
+        hits: (a.hits + b.hits) as f64,
+        misses: (a.misses + b.misses) as f64,
+        evictions: (a.evictions + b.evictions) as f64,
+        bytes_in_use: sum(a.bytes_in_use, b.bytes_in_use),
+        bytes_idle: sum(a.bytes_idle, b.bytes_idle),
+        high_water_bytes: sum(a.high_water_bytes, b.high_water_bytes),
+        max_idle_bytes: sum(a.max_idle_bytes, b.max_idle_bytes),
+    }
+}
+
+// ---- SIMD switch ----------------------------------------------------------------------------------------------
+
+/// The instruction sets: `detected` is the best this CPU supports, `active` the one the kernels use now.
+#[napi(object, namespace = "ops")]
+pub struct SimdInfo {
+    /// Whether the SIMD paths are enabled (see `setSimdEnabled`).
+    pub enabled: bool,
+    /// Best instruction set of this CPU: "avx512f", "avx2+fma", "sse2" or "neon".
+    pub detected: String,
+    /// Instruction set in use: `detected`, or "scalar" while SIMD is disabled.
+    pub active: String,
+}
+
+/// Reports the SIMD instruction set detected at run time and the one in use.
+#[napi(namespace = "ops", catch_unwind)]
+pub fn simd_info() -> SimdInfo {
+    SimdInfo {
+        enabled: simd::is_enabled(),
+        detected: simd::detected().name().into(),
+        active: simd::active().name().into(),
+    }
+}
+
+/// Enables or disables the SIMD paths of every `ops` kernel, process-wide; disabled, the plain scalar twins
+/// run (the reference implementations, useful to compare results).
+#[napi(namespace = "ops", catch_unwind, ts_args_type = "enabled: boolean")]
+pub fn set_simd_enabled(env: Env, enabled: Unknown<'_>) -> napi::Result<()> {
+    with_js_errors(&env, "ops.setSimdEnabled", || {
+        if enabled.get_type()? != napi::ValueType::Boolean {
+            return Err(ArgError::Type(format!("enabled must be a boolean, got {}", args::describe(&enabled))));
+        }
+        let raw = enabled.value();
+        simd::set_enabled(unsafe { bool::from_napi_value(raw.env, raw.value) }?);
+        Ok(())
+    })
+}
