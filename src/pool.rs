@@ -212,7 +212,7 @@ impl<T: Copy + Default> Drop for PooledBuffer<'_, T> {
 
 /// The size class whose capacity fits `len` elements, or `None` when `len` is beyond the largest class.
 fn class_of(len: usize) -> Option<usize> {
-    let shift = len.max(1).next_power_of_two().trailing_zeros().max(MIN_CLASS_SHIFT);
+    let shift = len.max(1).checked_next_power_of_two()?.trailing_zeros().max(MIN_CLASS_SHIFT);
     let class = (shift - MIN_CLASS_SHIFT) as usize;
     (class < CLASS_COUNT).then_some(class)
 }
