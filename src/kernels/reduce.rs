@@ -2,8 +2,10 @@
 //!
 //! Sums are pairwise over leaves of [`LEAF`] elements (error grows with log n, like numpy's
 //! `sum`); inside a leaf the SIMD version keeps four vector accumulators so the additions are
-//! throughput- rather than latency-bound. The variance is the corrected two-pass algorithm:
-//! Σ(x−m)² − (Σ(x−m))²/n around the pairwise mean m, which stays accurate for large offsets.
+//! throughput- rather than latency-bound. The variance takes one pass of sums shifted by the
+//! first value, Σ(x−x₀) and Σ(x−x₀)², which is accurate whenever x₀ lies within about four
+//! standard deviations of the mean; otherwise it falls back to the corrected two-pass algorithm,
+//! Σ(x−m)² − (Σ(x−m))²/n around the mean m, which stays accurate for large offsets.
 
 use super::{check_len, check_nonempty, KernelError};
 use crate::simd::{active, simd_dispatch, Float, Isa, SimdVec};
@@ -89,6 +91,16 @@ fn deviations_body<V: SimdVec>(x: &[V::Elem], mean: V::Elem) -> (V::Elem, V::Ele
     pairwise(x.len(), LEAF, leaf, merge).unwrap_or((V::Elem::ZERO, V::Elem::ZERO))
 }
 
+/// NaN-propagating (minimum, maximum) in one pass (NaN for an empty slice, which callers rule out).
+#[inline(always)]
+fn min_max_body<V: SimdVec>(x: &[V::Elem]) -> (V::Elem, V::Elem) {
+    let Some(&first) = x.first() else { return (V::Elem::NAN, V::Elem::NAN) };
+    let init = (V::splat(first), V::splat(first));
+    let step = |(lo, hi): (V, V), v: V, _| (lo.min(v), hi.max(v));
+    let (lo, hi) = fold2(x, x, first, init, step, |a, b| (a.0.min(b.0), a.1.max(b.1)));
+    (lo.reduce_min(), hi.reduce_max())
+}
+
 /// NaN-propagating minimum (NaN for an empty slice, which callers rule out).
 #[inline(always)]
 fn min_body<V: SimdVec>(x: &[V::Elem]) -> V::Elem {
@@ -117,6 +129,7 @@ simd_dispatch!(fn sum_dispatch(x: &[T]) -> T = sum_body | scalar::sum;);
 simd_dispatch!(fn deviations(x: &[T], mean: T) -> (T, T) = deviations_body | scalar::deviations;);
 simd_dispatch!(fn min_dispatch(x: &[T]) -> T = min_body | scalar::min;);
 simd_dispatch!(fn max_dispatch(x: &[T]) -> T = max_body | scalar::max;);
+simd_dispatch!(fn min_max_dispatch(x: &[T]) -> (T, T) = min_max_body | scalar::min_max;);
 simd_dispatch!(fn dot_dispatch(a: &[T], b: &[T]) -> T = dot_body | scalar::dot;);
 
 /// Plain-loop reference twins (same pairwise leaves, so the same accuracy class).
@@ -146,6 +159,10 @@ mod scalar {
 
     pub fn max<T: Float>(x: &[T]) -> T {
         x.iter().copied().reduce(T::max_nan).unwrap_or(T::NAN)
+    }
+
+    pub fn min_max<T: Float>(x: &[T]) -> (T, T) {
+        (min(x), max(x))
     }
 
     pub fn dot<T: Float>(a: &[T], b: &[T]) -> T {
@@ -187,13 +204,29 @@ pub fn variance_with<T: Float>(isa: Isa, x: &[T], ddof: usize) -> Result<T, Kern
     if ddof >= x.len() {
         return Err(KernelError::Ddof { ddof, count: x.len() });
     }
-    let n = T::from_usize(x.len());
-    let mean = sum_dispatch(isa, x) / n;
-    let (s1, s2) = deviations(isa, x, mean);
-    // Σd² ≥ (Σd)²/n exactly; clamp the rounding residue (a NaN fails `<` and is kept).
-    let m2 = s2 - s1 * s1 / n;
-    let m2 = if m2 < T::ZERO { T::ZERO } else { m2 };
+    let (_, m2) = mean_m2(isa, x);
     Ok(m2 / T::from_usize(x.len() - ddof))
+}
+
+/// (mean, M2 = Σ(x−mean)²) of `x` (NaN when `x` is empty or holds a NaN).
+///
+/// One pass gives s₁ = Σd and s₂ = Σd² with d = x − x₀, hence mean = x₀ + s₁/n and
+/// M2 = s₂ − s₁²/n. As s₂ = M2 + n·(mean − x₀)², the subtraction cancels at most four bits
+/// while M2 ≥ s₂/16 (|x₀ − mean| ≤ √15 standard deviations), so M2 keeps the pairwise sums'
+/// relative error times at most 16; otherwise (x₀ far out in the tail) a second pass takes the
+/// corrected two-pass M2 around the mean.
+pub(super) fn mean_m2<T: Float>(isa: Isa, x: &[T]) -> (T, T) {
+    let Some(&x0) = x.first() else { return (T::NAN, T::NAN) };
+    let n = T::from_usize(x.len());
+    let (s1, s2) = deviations(isa, x, x0);
+    let mean = x0 + s1 / n;
+    let mut m2 = s2 - s1 * s1 / n;
+    if !(m2 >= s2 * T::from_f64(1.0 / 16.0) || m2.is_nan()) {
+        let (d1, d2) = deviations(isa, x, mean);
+        m2 = d2 - d1 * d1 / n;
+    }
+    // Σd² ≥ (Σd)²/n exactly; clamp the rounding residue (a NaN fails `<` and is kept).
+    (mean, if m2 < T::ZERO { T::ZERO } else { m2 })
 }
 
 /// Standard deviation, the square root of [`variance`].
@@ -226,6 +259,12 @@ pub fn max<T: Float>(x: &[T]) -> Result<T, KernelError> {
 pub fn max_with<T: Float>(isa: Isa, x: &[T]) -> Result<T, KernelError> {
     check_nonempty("x", x)?;
     Ok(max_dispatch(isa, x))
+}
+
+/// (minimum, maximum) in one pass, NaN if any element is NaN. Errors on an empty slice.
+pub(super) fn min_max_with<T: Float>(isa: Isa, x: &[T]) -> Result<(T, T), KernelError> {
+    check_nonempty("x", x)?;
+    Ok(min_max_dispatch(isa, x))
 }
 
 /// Dot product Σaᵢbᵢ. Errors when the lengths differ.

@@ -5,7 +5,7 @@
 //! directions, so a constant series maps to all zeros and back, instead of dividing by zero.
 
 use super::elementwise::zip_map;
-use super::reduce::{max_with, mean_with, min_with, std_with};
+use super::reduce::{mean_m2, min_max_with};
 use super::{check_len, check_nonempty, KernelError};
 use crate::simd::{active, simd_dispatch, Float, Isa, SimdVec};
 
@@ -67,7 +67,8 @@ pub fn zscore_normalize<T: Float>(x: &[T], out: &mut [T]) -> Result<(T, T), Kern
 /// [`zscore_normalize`] at a chosen instruction-set level.
 pub fn zscore_normalize_with<T: Float>(isa: Isa, x: &[T], out: &mut [T]) -> Result<(T, T), KernelError> {
     check_io(x, out)?;
-    let (mean, std) = (mean_with(isa, x)?, std_with(isa, x, 0)?);
+    let (mean, m2) = mean_m2(isa, x);
+    let std = (m2 / T::from_usize(x.len())).sqrt();
     normalize(isa, x, mean, T::ONE / nonzero(std), out);
     Ok((mean, std))
 }
@@ -92,7 +93,7 @@ pub fn minmax_normalize<T: Float>(x: &[T], out: &mut [T]) -> Result<(T, T), Kern
 /// [`minmax_normalize`] at a chosen instruction-set level.
 pub fn minmax_normalize_with<T: Float>(isa: Isa, x: &[T], out: &mut [T]) -> Result<(T, T), KernelError> {
     check_io(x, out)?;
-    let (lo, hi) = (min_with(isa, x)?, max_with(isa, x)?);
+    let (lo, hi) = min_max_with(isa, x)?;
     normalize(isa, x, lo, T::ONE / nonzero(hi - lo), out);
     Ok((lo, hi))
 }
