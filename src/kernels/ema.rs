@@ -1,48 +1,126 @@
 //! Exponential moving average, pandas `ewm(alpha, adjust=False)`:
-//! y₀ = x₀, yₜ = α·xₜ + (1−α)·yₜ₋₁.
+//! y₀ = x₀, yₜ = α·xₜ + β·yₜ₋₁ with β = 1−α.
 //!
-//! The recurrence is one long dependency chain (latency-bound), so the SIMD version uses a
-//! blocked scan: each block of [`BLOCK`] values first runs the recurrence from 0
-//! (zⱼ = α·xₛ₊ⱼ + β·zⱼ₋₁, several blocks interleaved as independent chains), then, block by
-//! block, adds the carried-in value: yₛ₊ⱼ = zⱼ + βʲ⁺¹·yₛ₋₁ (a SIMD fused multiply-add with
-//! precomputed powers of β = 1−α). Block 0 is carried in from y₋₁ = x₀, which reproduces
-//! y₀ = x₀.
+//! The recurrence is one long dependency chain (latency-bound). The SIMD version, with L lanes,
+//! unrolls it L steps: yₜ = α·wₜ + β^L·yₜ₋L with the L-tap filter wₜ = Σ_{k<L} βᵏ·xₜ₋ₖ, so a
+//! vector of L consecutive outputs depends only on the previous vector, lane by lane. After a
+//! head of L values (plain recurrence), the series is cut into [`SEGMENTS`] equal segments of
+//! whole vectors whose unrolled recurrences run interleaved from a zero state. Then, segment by
+//! segment, the L final outputs C before the segment are carried in: the q-th vector of the
+//! segment gets + β^(L(q+1))·C (lane by lane). The last few values use the plain recurrence.
+//!
+//! The carry fix-up stops once β^(L(q+1)) ≤ ε/1024: every omitted term is then at most
+//! ε/1024·|C| ≤ ε/1024·max|x| (an EMA value is a convex combination of inputs), 1/1024 of an
+//! ulp at the series' scale and far below the rounding of the recurrence itself; for typical α
+//! only a few hundred values per segment are touched. A carry holding NaN or ±inf is never
+//! truncated: that segment is recomputed by the plain recurrence from it, so NaN (and ±inf)
+//! propagate exactly as in the scalar twin.
 
-use super::elementwise::axpy_body;
-use super::{check_len, scan_blocks, KernelError};
+use super::{check_len, KernelError};
 use crate::simd::{active, simd_dispatch, Float, Isa, SimdVec};
 use rayon::prelude::*;
 
-/// Values per block of the blocked scan.
-const BLOCK: usize = 256;
-/// Blocks whose local recurrences run interleaved (hides mul/add latency).
-const CHAINS: usize = 8;
+/// Segments whose unrolled recurrences run interleaved (hides the FMA latency).
+const SEGMENTS: usize = 4;
+/// Vectors per block of the carry fix-up (the length of its power table).
+const TABLE: usize = 64;
 /// `ema_batch` inputs of at least this many values run their series in parallel.
 const PARALLEL_MIN: usize = 1 << 16;
 
 #[inline(always)]
 fn ema_body<V: SimdVec>(x: &[V::Elem], alpha: V::Elem, out: &mut [V::Elem]) {
     let Some(&x0) = x.first() else { return };
-    let beta = V::Elem::ONE - alpha;
-    scan_blocks::<_, CHAINS>(x.len(), BLOCK, false, |_| V::Elem::ZERO, |z, i| {
-        let z = alpha * x[i] + beta * z;
-        out[i] = z;
-        z
-    });
-    // powers[j] = β^(j+1), accumulated in f64 so f32 keeps full accuracy over the block.
-    let mut powers = [V::Elem::ZERO; BLOCK];
-    let mut p = 1.0;
-    for slot in powers.iter_mut() {
-        p *= beta.to_f64();
-        *slot = V::Elem::from_f64(p);
+    let (n, l) = (x.len().min(out.len()), V::LANES);
+    let head = l.min(n);
+    let m = (n - head) / (SEGMENTS * l);
+    let end = head + SEGMENTS * m * l;
+    scalar::recur(&x[..head], alpha, x0, &mut out[..head]);
+    if m > 0 {
+        local_scans::<V>(x, alpha, head, m, out);
+        // table[q] = β^(L(q+1)), accumulated in f64 so f32 keeps full accuracy.
+        let step = beta_pow(alpha, l);
+        let mut table = [V::Elem::ZERO; TABLE];
+        let mut p = 1.0;
+        for t in table.iter_mut() {
+            p *= step;
+            *t = V::Elem::from_f64(p);
+        }
+        for k in 0..SEGMENTS {
+            carry_in::<V>(x, alpha, head + k * m * l..head + (k + 1) * m * l, &table, p, out);
+        }
     }
-    let mut carry = x0;
-    for block in out.chunks_mut(BLOCK) {
-        let len = block.len();
-        axpy_body::<V>(carry, &powers[..len], block);
-        carry = block[len - 1];
-    }
+    scalar::recur(&x[end..n], alpha, out[end - 1], &mut out[end..n]);
     out[0] = x0;
+}
+
+/// β^k in f64 for β = 1 − α.
+fn beta_pow<T: Float>(alpha: T, k: usize) -> f64 {
+    (T::ONE - alpha).to_f64().powi(k as i32)
+}
+
+/// The unrolled recurrence from a zero state over the [`SEGMENTS`] segments of `m` vectors
+/// that follow `x[..start]` (`start` ≥ L − 1: the filter reads L − 1 values back), interleaved.
+#[inline(always)]
+fn local_scans<V: SimdVec>(x: &[V::Elem], alpha: V::Elem, start: usize, m: usize, out: &mut [V::Elem]) {
+    let l = V::LANES;
+    let end = start + SEGMENTS * m * l;
+    if start + 1 < l || end > x.len().min(out.len()) {
+        return;
+    }
+    let (a, b) = (V::splat(alpha), V::splat(V::Elem::ONE - alpha));
+    let bl = V::splat(V::Elem::from_f64(beta_pow(alpha, l)));
+    let mut z = [V::splat(V::Elem::ZERO); SEGMENTS];
+    for q in 0..m {
+        for (k, zk) in z.iter_mut().enumerate() {
+            let p = start + (k * m + q) * l;
+            // SAFETY: k < SEGMENTS and q < m give p + L ≤ end ≤ x.len(), out.len(), and
+            // p ≥ start ≥ L − 1, as checked above. (Checked indexing here costs more integer
+            // instructions than the vector work.)
+            let (win, o) = unsafe { (x.get_unchecked(p + 1 - l..p + l), out.get_unchecked_mut(p..p + l)) };
+            // Lane i of the vector at p needs x[p + i − k] for k < L (Horner in β).
+            let mut w = V::load(win);
+            for t in 1..l {
+                w = w.mul_add(b, V::load(&win[t..]));
+            }
+            *zk = zk.mul_add(bl, w.mul(a));
+            zk.store(o);
+        }
+    }
+}
+
+/// Carries the L outputs before `seg` into the segment's local results: adds table[q]·C to
+/// its q-th vector (`table` holds β^(L(q+1)); `step` = β^(L·TABLE) rescales C per block), or
+/// recomputes the segment by the plain recurrence when C is not finite.
+#[inline(always)]
+fn carry_in<V: SimdVec>(
+    x: &[V::Elem],
+    alpha: V::Elem,
+    seg: std::ops::Range<usize>,
+    table: &[V::Elem; TABLE],
+    step: f64,
+    out: &mut [V::Elem],
+) {
+    let l = V::LANES;
+    let (before, rest) = out.split_at_mut(seg.start);
+    let carried = &before[seg.start - l..];
+    let ys = &mut rest[..seg.len()];
+    if !carried.iter().all(|v| v.is_finite()) {
+        scalar::recur(&x[seg], alpha, carried[l - 1], ys);
+        return;
+    }
+    let c = V::load(carried);
+    let cutoff = V::Elem::EPSILON.to_f64() / 1024.0;
+    let mut f = 1.0;
+    for block in ys.chunks_mut(TABLE * l) {
+        if f <= cutoff {
+            break;
+        }
+        let cb = c.mul(V::splat(V::Elem::from_f64(f)));
+        for (o, &p) in block.chunks_exact_mut(l).zip(table) {
+            V::splat(p).mul_add(cb, V::load(o)).store(o);
+        }
+        f *= step;
+    }
 }
 
 simd_dispatch!(fn ema_dispatch(x: &[T], alpha: T, out: &mut [T]) = ema_body | scalar::ema;);
@@ -52,17 +130,19 @@ mod scalar {
     use crate::simd::Float;
 
     pub fn ema<T: Float>(x: &[T], alpha: T, out: &mut [T]) {
+        let Some(&x0) = x.first() else { return };
+        recur(x, alpha, x0, out);
+        if let Some(o) = out.first_mut() {
+            *o = x0;
+        }
+    }
+
+    /// yₜ = α·xₜ + β·yₜ₋₁ into `out`, from y₋₁ = `y`.
+    pub fn recur<T: Float>(x: &[T], alpha: T, mut y: T, out: &mut [T]) {
         let beta = T::ONE - alpha;
-        let mut y = match x.first() {
-            Some(&x0) => x0,
-            None => return,
-        };
         for (o, &v) in out.iter_mut().zip(x) {
             y = alpha * v + beta * y;
             *o = y;
-        }
-        if let (Some(o), Some(&x0)) = (out.first_mut(), x.first()) {
-            *o = x0;
         }
     }
 }
@@ -175,6 +255,25 @@ mod tests {
         for isa in [Isa::Scalar].into_iter().chain(simd_isas()) {
             ema_with(isa, &x, 0.1, &mut out).unwrap();
             assert!(out[..600].iter().all(|v| v.is_finite()) && out[600..].iter().all(|v| v.is_nan()));
+        }
+    }
+
+    #[test]
+    fn ema_long_series_with_truncated_carries() {
+        // Long enough for full segments and several fix-up blocks; a spike and an infinity
+        // exercise large carries and the non-finite recomputation.
+        let mut x: Vec<f64> = (0..50_000).map(|i| ((i * 7919) % 101) as f64 - 50.0).collect();
+        x[20_000] = 1e12;
+        for alpha in [1.0, 0.5, 0.1, 0.003] {
+            check(&x, alpha);
+            check(&x.iter().map(|&v| v as f32).collect::<Vec<_>>(), alpha as f32);
+        }
+        x[30_000] = f64::INFINITY;
+        let mut out = vec![0.0; x.len()];
+        for isa in [Isa::Scalar].into_iter().chain(simd_isas()) {
+            ema_with(isa, &x, 0.1, &mut out).unwrap();
+            assert!(out[..30_000].iter().all(|v| v.is_finite()));
+            assert!(out[30_000..].iter().all(|&v| v == f64::INFINITY), "{}", isa.name());
         }
     }
 

@@ -51,6 +51,8 @@ pub trait Float:
     const INFINITY: Self;
     const NEG_INFINITY: Self;
     const NAN: Self;
+    /// Machine epsilon: the gap between 1 and the next larger value.
+    const EPSILON: Self;
 
     fn from_f64(v: f64) -> Self;
     fn to_f64(self) -> f64;
@@ -119,6 +121,7 @@ macro_rules! impl_float {
             const INFINITY: Self = $t::INFINITY;
             const NEG_INFINITY: Self = $t::NEG_INFINITY;
             const NAN: Self = $t::NAN;
+            const EPSILON: Self = $t::EPSILON;
 
             #[inline(always)]
             fn from_f64(v: f64) -> Self {
