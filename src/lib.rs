@@ -4,6 +4,7 @@
 //! `node` (feature `node`) is the napi-rs binding layer: it converts, validates and delegates.
 
 pub mod data;
+pub mod engine;
 pub mod kernels;
 pub mod models;
 pub mod nn;

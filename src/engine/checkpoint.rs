@@ -1,0 +1,330 @@
+//! Checkpoints: one safetensors file holding every model's f32 weights under `<alias>.<module path>` and, in
+//! its metadata, the configuration and per-series state as JSON. Loading only parses data (never runs code),
+//! checks the header size, dtypes, names and shapes against the configured models, and never panics.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde_json::{json, Value};
+
+use super::spec::{EngineConfig, ModelKind, ModelSpec, ScalerType};
+use super::{Engine, EngineError, Fitted, Scale, SeriesState};
+use crate::data::{Ds, Frequency};
+use crate::nn::loss::Loss;
+
+const FORMAT: &str = "neuro-divergent";
+const FORMAT_VERSION: &str = "1";
+/// Larger headers are refused before they are parsed.
+const MAX_HEADER_BYTES: u64 = 64 << 20;
+
+fn bad(message: impl Into<String>) -> EngineError {
+    EngineError::Checkpoint(message.into())
+}
+
+impl Engine {
+    pub fn to_bytes(&self) -> Result<Vec<u8>, EngineError> {
+        let mut names = Vec::new();
+        let mut data: Vec<Vec<u8>> = Vec::new();
+        let mut shapes = Vec::new();
+        for (network, spec) in self.networks.iter().zip(&self.config.models) {
+            for (name, tensor) in network.params().iter() {
+                names.push(format!("{}.{name}", spec.alias));
+                data.push(tensor.data.iter().flat_map(|v| v.to_le_bytes()).collect());
+                shapes.push(tensor.shape.clone());
+            }
+        }
+        let views = names
+            .iter()
+            .zip(&data)
+            .zip(&shapes)
+            .map(|((name, bytes), shape)| {
+                TensorView::new(Dtype::F32, shape.clone(), bytes).map(|view| (name.as_str(), view))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(format!("cannot encode the weights: {e}")))?;
+        let metadata = HashMap::from([
+            ("format".to_string(), FORMAT.to_string()),
+            ("format_version".to_string(), FORMAT_VERSION.to_string()),
+            ("library_version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+            ("engine".to_string(), self.state_json().to_string()),
+        ]);
+        safetensors::tensor::serialize(views, Some(metadata)).map_err(|e| bad(format!("cannot encode: {e}")))
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Engine, EngineError> {
+        check_header_size(bytes)?;
+        let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(|e| bad(format!("not a safetensors file ({e})")))?;
+        let meta = metadata.metadata().as_ref().ok_or_else(|| bad("no metadata: not a neuro-divergent checkpoint"))?;
+        if meta.get("format").map(String::as_str) != Some(FORMAT) {
+            return Err(bad("not a neuro-divergent checkpoint (format metadata missing or foreign)"));
+        }
+        match meta.get("format_version").map(String::as_str) {
+            Some(FORMAT_VERSION) => {}
+            other => return Err(bad(format!("unsupported format_version {other:?}; this library reads {FORMAT_VERSION}"))),
+        }
+        let state: Value = meta
+            .get("engine")
+            .ok_or_else(|| bad("the engine metadata is missing"))
+            .and_then(|s| serde_json::from_str(s).map_err(|e| bad(format!("engine metadata is not JSON: {e}"))))?;
+        let mut engine = Engine::new(config_from_json(&state)?)?;
+        let tensors = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("damaged tensor data: {e}")))?;
+        load_weights(&mut engine, &tensors)?;
+        engine.fitted = fitted_from_json(&state["fitted"])?;
+        Ok(engine)
+    }
+
+    /// Writes atomically: a temporary file beside `path`, flushed to disk, then renamed over `path`; on any
+    /// failure the previous file is left as it was.
+    pub fn save(&self, path: &Path) -> Result<(), EngineError> {
+        static SAVES: AtomicUsize = AtomicUsize::new(0);
+        let bytes = self.to_bytes()?;
+        let io = |error| EngineError::Io { path: path.display().to_string(), error };
+        let file_name = path.file_name().ok_or_else(|| EngineError::Range(format!("{} is not a file path", path.display())))?;
+        let mut temp_name = file_name.to_os_string();
+        temp_name.push(format!(".tmp-{}-{}", std::process::id(), SAVES.fetch_add(1, Ordering::Relaxed)));
+        let temp = path.with_file_name(temp_name);
+        let written = std::fs::File::create(&temp).and_then(|mut f| {
+            f.write_all(&bytes)?;
+            f.sync_all()
+        });
+        let renamed = written.and_then(|()| std::fs::rename(&temp, path));
+        if let Err(error) = renamed {
+            let _ = std::fs::remove_file(&temp);
+            return Err(io(error));
+        }
+        Ok(())
+    }
+
+    pub fn load(path: &Path) -> Result<Engine, EngineError> {
+        let bytes = std::fs::read(path).map_err(|error| EngineError::Io { path: path.display().to_string(), error })?;
+        Engine::from_bytes(&bytes).map_err(|e| match e {
+            EngineError::Checkpoint(m) => bad(format!("{}: {m}", path.display())),
+            other => other,
+        })
+    }
+
+    fn state_json(&self) -> Value {
+        let c = &self.config;
+        json!({
+            "models": c.models.iter().map(spec_json).collect::<Vec<_>>(),
+            "freq": c.freq.map(|f| f.to_string()),
+            "local_scaler_type": c.local_scaler_type.name(),
+            "num_threads": c.num_threads,
+            "simd_enabled": c.simd_enabled,
+            "memory_pool": c.memory_pool,
+            "low_memory": c.low_memory,
+            "fitted": self.fitted.as_ref().map(|f| json!({
+                "freq": f.freq.to_string(),
+                "series": f.series.iter().map(|s| json!({
+                    "id": s.id,
+                    "last_ds": ds_json(s.last_ds),
+                    "shift": s.scale.shift,
+                    "scale": s.scale.scale,
+                    "tail": s.tail,
+                })).collect::<Vec<_>>(),
+            })),
+        })
+    }
+}
+
+fn check_header_size(bytes: &[u8]) -> Result<(), EngineError> {
+    let length = bytes.get(..8).ok_or_else(|| bad("truncated: shorter than a safetensors header"))?;
+    let header = u64::from_le_bytes(length.try_into().unwrap_or_default());
+    if header > MAX_HEADER_BYTES || header > bytes.len() as u64 - 8 {
+        return Err(bad(format!("header of {header} bytes does not fit the {}-byte file (truncated or foreign)", bytes.len())));
+    }
+    Ok(())
+}
+
+fn load_weights(engine: &mut Engine, tensors: &SafeTensors<'_>) -> Result<(), EngineError> {
+    let mut expected = 0;
+    for (network, spec) in engine.networks.iter_mut().zip(&engine.config.models) {
+        for (name, tensor) in network.params_mut().iter_mut() {
+            expected += 1;
+            let key = format!("{}.{name}", spec.alias);
+            let view = tensors.tensor(&key).map_err(|_| bad(format!("tensor '{key}' is missing")))?;
+            if view.dtype() != Dtype::F32 {
+                return Err(bad(format!("tensor '{key}' is {:?}, expected F32", view.dtype())));
+            }
+            if view.shape() != tensor.shape.as_slice() {
+                return Err(bad(format!("tensor '{key}' has shape {:?}, the model needs {:?}", view.shape(), tensor.shape)));
+            }
+            for (value, raw) in tensor.data.iter_mut().zip(view.data().chunks_exact(4)) {
+                *value = f32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
+            }
+            if tensor.data.iter().any(|v| !v.is_finite()) {
+                return Err(bad(format!("tensor '{key}' holds NaN or infinite weights")));
+            }
+        }
+    }
+    if tensors.len() != expected {
+        return Err(bad(format!("{} tensors, but the models have {expected}", tensors.len())));
+    }
+    Ok(())
+}
+
+fn spec_json(s: &ModelSpec) -> Value {
+    json!({
+        "kind": s.kind.name(),
+        "alias": s.alias,
+        "h": s.h,
+        "input_size": s.input_size,
+        "encoder_n_layers": s.encoder_n_layers,
+        "encoder_hidden_size": s.encoder_hidden_size,
+        "decoder_hidden_size": s.decoder_hidden_size,
+        "decoder_layers": s.decoder_layers,
+        "scaler_type": s.scaler_type.name(),
+        "loss": loss_json(&s.loss),
+        "learning_rate": s.learning_rate,
+        "max_steps": s.max_steps,
+        "batch_size": s.batch_size,
+        "num_lr_decays": s.num_lr_decays,
+        "early_stop_patience_steps": s.early_stop_patience_steps,
+        "val_check_steps": s.val_check_steps,
+        "random_seed": s.random_seed,
+    })
+}
+
+fn loss_json(loss: &Loss) -> Value {
+    match loss {
+        Loss::Mae => json!({ "type": "MAE" }),
+        Loss::Mse => json!({ "type": "MSE" }),
+        Loss::Huber { delta } => json!({ "type": "HuberLoss", "delta": delta }),
+        Loss::Quantile { q } => json!({ "type": "QuantileLoss", "q": q }),
+        Loss::MultiQuantile { quantiles } => json!({ "type": "MQLoss", "quantiles": quantiles }),
+    }
+}
+
+fn ds_json(ds: Ds) -> Value {
+    match ds {
+        Ds::Int(step) => json!({ "int": step }),
+        Ds::Time(_) => json!({ "time": ds.to_string() }),
+    }
+}
+
+// ---- reading the JSON back: every field checked, errors name it ---------------------------------------------
+
+fn field<'v>(v: &'v Value, key: &str) -> Result<&'v Value, EngineError> {
+    v.get(key).ok_or_else(|| bad(format!("metadata field '{key}' is missing")))
+}
+
+fn uint(v: &Value, key: &str) -> Result<usize, EngineError> {
+    field(v, key)?.as_u64().map(|x| x as usize).ok_or_else(|| bad(format!("metadata field '{key}' is not an integer")))
+}
+
+fn float(v: &Value, key: &str) -> Result<f64, EngineError> {
+    field(v, key)?.as_f64().ok_or_else(|| bad(format!("metadata field '{key}' is not a number")))
+}
+
+fn text<'v>(v: &'v Value, key: &str) -> Result<&'v str, EngineError> {
+    field(v, key)?.as_str().ok_or_else(|| bad(format!("metadata field '{key}' is not a string")))
+}
+
+fn flag(v: &Value, key: &str) -> Result<bool, EngineError> {
+    field(v, key)?.as_bool().ok_or_else(|| bad(format!("metadata field '{key}' is not a boolean")))
+}
+
+fn scaler(v: &Value, key: &str) -> Result<ScalerType, EngineError> {
+    ScalerType::parse(text(v, key)?).map_err(|e| bad(format!("metadata field '{key}': {e}")))
+}
+
+fn frequency(text: &str) -> Result<Frequency, EngineError> {
+    Frequency::parse(text).map_err(|e| bad(format!("frequency: {e}")))
+}
+
+fn config_from_json(v: &Value) -> Result<EngineConfig, EngineError> {
+    let models = field(v, "models")?
+        .as_array()
+        .ok_or_else(|| bad("metadata field 'models' is not a list"))?
+        .iter()
+        .map(spec_from_json)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(EngineConfig {
+        models,
+        freq: field(v, "freq")?.as_str().map(frequency).transpose()?,
+        local_scaler_type: scaler(v, "local_scaler_type")?,
+        num_threads: uint(v, "num_threads")?,
+        simd_enabled: flag(v, "simd_enabled")?,
+        memory_pool: flag(v, "memory_pool")?,
+        low_memory: flag(v, "low_memory")?,
+    })
+}
+
+fn spec_from_json(v: &Value) -> Result<ModelSpec, EngineError> {
+    let kind = ModelKind::parse(text(v, "kind")?).ok_or_else(|| bad("unknown model kind"))?;
+    let mut spec = ModelSpec::new(kind, uint(v, "h")?);
+    spec.alias = text(v, "alias")?.to_string();
+    spec.input_size = uint(v, "input_size")?;
+    spec.encoder_n_layers = uint(v, "encoder_n_layers")?;
+    spec.encoder_hidden_size = uint(v, "encoder_hidden_size")?;
+    spec.decoder_hidden_size = uint(v, "decoder_hidden_size")?;
+    spec.decoder_layers = uint(v, "decoder_layers")?;
+    spec.scaler_type = scaler(v, "scaler_type")?;
+    spec.loss = loss_from_json(field(v, "loss")?)?;
+    spec.learning_rate = float(v, "learning_rate")?;
+    spec.max_steps = uint(v, "max_steps")?;
+    spec.batch_size = uint(v, "batch_size")?;
+    spec.num_lr_decays = uint(v, "num_lr_decays")?;
+    spec.early_stop_patience_steps = match field(v, "early_stop_patience_steps")? {
+        Value::Null => None,
+        _ => Some(uint(v, "early_stop_patience_steps")?),
+    };
+    spec.val_check_steps = uint(v, "val_check_steps")?;
+    spec.random_seed = uint(v, "random_seed")? as u64;
+    // Sizes come from the file: cap them before anything is allocated for them.
+    const MAX_SIZE: usize = 1 << 20;
+    if [spec.h, spec.input_size, spec.encoder_hidden_size, spec.decoder_hidden_size, spec.encoder_n_layers, spec.decoder_layers]
+        .iter()
+        .any(|&s| s > MAX_SIZE)
+    {
+        return Err(bad(format!("model '{}' has sizes beyond {MAX_SIZE}", spec.alias)));
+    }
+    Ok(spec)
+}
+
+fn loss_from_json(v: &Value) -> Result<Loss, EngineError> {
+    let invalid = |e: crate::nn::NnError| bad(format!("loss: {e}"));
+    match text(v, "type")? {
+        "MAE" => Ok(Loss::Mae),
+        "MSE" => Ok(Loss::Mse),
+        "HuberLoss" => Loss::huber(float(v, "delta")? as f32).map_err(invalid),
+        "QuantileLoss" => Loss::quantile(float(v, "q")? as f32).map_err(invalid),
+        other => Err(bad(format!("unsupported loss '{other}'"))),
+    }
+}
+
+fn fitted_from_json(v: &Value) -> Result<Option<Fitted>, EngineError> {
+    if v.is_null() {
+        return Ok(None);
+    }
+    let series = field(v, "series")?
+        .as_array()
+        .ok_or_else(|| bad("metadata field 'series' is not a list"))?
+        .iter()
+        .map(|s| {
+            let tail = field(s, "tail")?
+                .as_array()
+                .ok_or_else(|| bad("metadata field 'tail' is not a list"))?
+                .iter()
+                .map(|x| x.as_f64().ok_or_else(|| bad("metadata field 'tail' holds a non-number")))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(SeriesState {
+                id: text(s, "id")?.to_string(),
+                last_ds: ds_from_json(field(s, "last_ds")?)?,
+                scale: Scale { shift: float(s, "shift")?, scale: float(s, "scale")? },
+                tail,
+            })
+        })
+        .collect::<Result<Vec<_>, EngineError>>()?;
+    Ok(Some(Fitted { freq: frequency(text(v, "freq")?)?, series }))
+}
+
+fn ds_from_json(v: &Value) -> Result<Ds, EngineError> {
+    if let Some(step) = v.get("int").and_then(Value::as_i64) {
+        return Ok(Ds::Int(step));
+    }
+    v.get("time").and_then(Value::as_str).and_then(Ds::parse).ok_or_else(|| bad("metadata field 'last_ds' is invalid"))
+}

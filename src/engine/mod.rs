@@ -1,0 +1,334 @@
+//! The training engine behind `NeuralForecaster`: global models fitted over a panel of series, forecasts after
+//! each series' end or from new history, the single-window low-latency path, and safetensors checkpoints.
+
+mod checkpoint;
+mod error;
+mod network;
+mod scaler;
+mod spec;
+mod train;
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+pub use error::{EngineError, ErrorKind};
+pub use scaler::Scale;
+pub use spec::{EngineConfig, ModelKind, ModelSpec, ScalerType};
+
+use crate::data::{advance, Ds, Frequency, Panel};
+use crate::kernels::Isa;
+use crate::models::ForecasterCache;
+use network::Network;
+use train::{scale_window, scale_windows, train, TrainRun};
+
+/// Overrides of the models' training settings for one fit.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FitOptions {
+    pub max_steps: Option<usize>,
+    pub batch_size: Option<usize>,
+    pub learning_rate: Option<f64>,
+    /// Last points of each series held out for the validation loss (0: none).
+    pub validation_size: usize,
+    pub early_stopping: bool,
+    pub patience: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgressEvent {
+    pub model: usize,
+    pub alias: String,
+    pub step: usize,
+    pub max_steps: usize,
+    pub train_loss: f64,
+    pub val_loss: Option<f64>,
+}
+
+/// What the progress callback wants next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Continue,
+    Stop,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModelFitReport {
+    pub alias: String,
+    pub steps: usize,
+    pub train_loss: Vec<f64>,
+    pub val_loss: Vec<f64>,
+    pub stopped_early: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FitReport {
+    pub models: Vec<ModelFitReport>,
+    pub elapsed_ms: f64,
+    /// The callback stopped the fit; the engine kept its state from before the fit.
+    pub aborted: bool,
+}
+
+/// Forecasts in long format: `n_series × horizon` rows, series in panel order; one column per model alias.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forecast {
+    pub unique_id: Vec<String>,
+    pub ds: Vec<Ds>,
+    pub columns: Vec<(String, Vec<f64>)>,
+}
+
+/// What forecasting a series needs after fit: enough to predict right after loading a checkpoint.
+#[derive(Debug, Clone, PartialEq)]
+struct SeriesState {
+    id: String,
+    last_ds: Ds,
+    /// The local scaler's statistics.
+    scale: Scale,
+    /// The last `max inputSize` values, locally scaled.
+    tail: Vec<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Fitted {
+    freq: Frequency,
+    series: Vec<SeriesState>,
+}
+
+/// Buffers of the single-window path, reused call after call.
+#[derive(Default)]
+struct WindowScratch {
+    cache: ForecasterCache,
+    input: Vec<f32>,
+    values: Vec<f64>,
+    median: Vec<f64>,
+}
+
+pub struct Engine {
+    config: EngineConfig,
+    networks: Vec<Network>,
+    fitted: Option<Fitted>,
+    threads: rayon::ThreadPool,
+    window_scratch: Vec<Mutex<WindowScratch>>,
+}
+
+impl Engine {
+    pub fn new(config: EngineConfig) -> Result<Engine, EngineError> {
+        let first = config.models.first().ok_or_else(|| EngineError::Range("give at least one model".into()))?;
+        for (i, spec) in config.models.iter().enumerate() {
+            spec.validate()?;
+            if spec.h != first.h {
+                return Err(EngineError::Range(format!(
+                    "all models must share the horizon h: '{}' has {} but '{}' has {}",
+                    spec.alias, spec.h, first.alias, first.h
+                )));
+            }
+            if config.models[..i].iter().any(|m| m.alias == spec.alias) {
+                return Err(EngineError::Range(format!(
+                    "two models are called '{}'; give each an alias",
+                    spec.alias
+                )));
+            }
+        }
+        let networks = config.models.iter().map(Network::new).collect::<Result<Vec<_>, _>>()?;
+        let threads = rayon::ThreadPoolBuilder::new()
+            .num_threads(config.num_threads)
+            .build()
+            .map_err(|e| EngineError::Range(format!("cannot start {} threads: {e}", config.num_threads)))?;
+        let window_scratch = config.models.iter().map(|_| Mutex::default()).collect();
+        Ok(Engine { config, networks, fitted: None, threads, window_scratch })
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    pub fn is_fitted(&self) -> bool {
+        self.fitted.is_some()
+    }
+
+    /// Ids of the fitted series (empty before fit).
+    pub fn series_ids(&self) -> Vec<&str> {
+        self.fitted.iter().flat_map(|f| f.series.iter().map(|s| s.id.as_str())).collect()
+    }
+
+    fn isa(&self) -> Isa {
+        if self.config.simd_enabled {
+            crate::simd::detected()
+        } else {
+            Isa::Scalar
+        }
+    }
+
+    fn max_input_size(&self) -> usize {
+        self.config.models.iter().map(|m| m.input_size).max().unwrap_or(1)
+    }
+
+    fn horizon(&self) -> usize {
+        self.config.models[0].h
+    }
+
+    /// Trains every model on `panel`, one after another; a fitted engine continues from its weights. When
+    /// `progress` returns `Control::Stop`, the engine keeps the weights and state it had before this call.
+    pub fn fit(
+        &mut self,
+        panel: &Panel,
+        options: &FitOptions,
+        progress: &mut dyn FnMut(&ProgressEvent) -> Control,
+    ) -> Result<FitReport, EngineError> {
+        let started = Instant::now();
+        let isa = self.isa();
+        let (states, scaled) = self.local_scaling(panel)?;
+        let mut trained = self.networks.clone();
+        let mut report = FitReport::default();
+        for (model_index, (network, spec)) in trained.iter_mut().zip(&self.config.models).enumerate() {
+            let run = TrainRun { spec, model_index, panel: &scaled, options, isa, threads: &self.threads };
+            match train(network, &run, progress)? {
+                Some(model_report) => report.models.push(model_report),
+                None => {
+                    report.aborted = true;
+                    report.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+                    return Ok(report);
+                }
+            }
+        }
+        self.networks = trained;
+        self.fitted = Some(Fitted { freq: panel.frequency(), series: states });
+        report.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+        Ok(report)
+    }
+
+    /// Per-series local scaling: the states to forecast from, and the scaled panel to train on.
+    fn local_scaling(&self, panel: &Panel) -> Result<(Vec<SeriesState>, Panel), EngineError> {
+        let keep = self.max_input_size();
+        panel.check_min_length(keep, "inputSize")?;
+        let (isa, mut scratch) = (self.isa(), Vec::new());
+        let mut states = Vec::with_capacity(panel.n_series());
+        let mut scaled_y = Vec::with_capacity(panel.n_rows());
+        let mut row_ids = Vec::with_capacity(panel.n_rows());
+        for series in panel.series_iter() {
+            let scale = Scale::of(self.config.local_scaler_type, series.y, isa, &mut scratch);
+            let start = scaled_y.len();
+            scaled_y.extend(series.y.iter().map(|&v| scale.apply(v)));
+            row_ids.extend(std::iter::repeat_n(series.id, series.len()));
+            states.push(SeriesState {
+                id: series.id.to_string(),
+                last_ds: series.last_ds().ok_or_else(|| EngineError::Range(format!("series '{}' is empty", series.id)))?,
+                scale,
+                tail: scaled_y[start + series.len() - keep..].to_vec(),
+            });
+        }
+        let scaled = Panel::from_columns(&row_ids, panel.ds(), &scaled_y, Some(panel.frequency()))?;
+        Ok((states, scaled))
+    }
+
+    /// Forecasts `horizon` (≤ h, default h) steps after every series: the fitted ones, or those of `history`
+    /// (no refit).
+    pub fn predict(&self, history: Option<&Panel>, horizon: Option<usize>) -> Result<Forecast, EngineError> {
+        let fitted = self.fitted.as_ref().ok_or(EngineError::NotFitted)?;
+        let h = self.horizon();
+        let horizon = horizon.unwrap_or(h);
+        if horizon == 0 || horizon > h {
+            return Err(EngineError::Range(format!("horizon must be between 1 and the models' h = {h}, got {horizon}")));
+        }
+        let owned;
+        let (freq, series) = match history {
+            Some(panel) => {
+                owned = self.local_scaling(panel)?.0;
+                (panel.frequency(), &owned)
+            }
+            None => (fitted.freq, &fitted.series),
+        };
+        let mut forecast = Forecast { unique_id: Vec::new(), ds: Vec::new(), columns: Vec::new() };
+        for state in series {
+            for k in 1..=horizon {
+                forecast.unique_id.push(state.id.clone());
+                forecast.ds.push(advance(state.last_ds, freq, k as i64)?);
+            }
+        }
+        for (network, spec) in self.networks.iter().zip(&self.config.models) {
+            let values = self.forecast_series(network, spec, series, horizon)?;
+            forecast.columns.push((spec.alias.clone(), values));
+        }
+        Ok(forecast)
+    }
+
+    /// One model's forecasts for every series, in parallel over fixed chunks of series.
+    fn forecast_series(
+        &self,
+        network: &Network,
+        spec: &ModelSpec,
+        series: &[SeriesState],
+        horizon: usize,
+    ) -> Result<Vec<f64>, EngineError> {
+        use rayon::prelude::*;
+        const CHUNK: usize = 256;
+        let isa = self.isa();
+        let mut out = vec![0.0; series.len() * horizon];
+        self.threads.install(|| {
+            out.par_chunks_mut(CHUNK * horizon).zip(series.par_chunks(CHUNK)).try_for_each(|(out, chunk)| {
+                let (l, h) = (spec.input_size, spec.h);
+                let mut inputs: Vec<f32> =
+                    chunk.iter().flat_map(|s| s.tail[s.tail.len() - l..].iter().map(|&v| v as f32)).collect();
+                let mut targets = vec![0.0f32; chunk.len() * h];
+                let (mut values, mut scratch) = (Vec::new(), Vec::new());
+                let scales = scale_windows(spec, isa, &mut inputs, &mut targets, &mut values, &mut scratch);
+                let mut cache = ForecasterCache::default();
+                let forecast = network.forward(&inputs, chunk.len(), &mut cache)?;
+                for (i, state) in chunk.iter().enumerate() {
+                    let window_scale = scales.get(i).copied().unwrap_or(Scale::IDENTITY);
+                    for k in 0..horizon {
+                        let z = window_scale.invert(forecast[i * h + k] as f64);
+                        out[i * horizon + k] = state.scale.invert(z);
+                    }
+                }
+                Ok::<(), EngineError>(())
+            })
+        })?;
+        Ok(out)
+    }
+
+    /// Forecasts `h` values into `out` from one window of the last `inputSize` raw values, reusing buffers so a
+    /// steady stream of calls does not allocate.
+    pub fn forecast_window(&self, model: usize, window: &[f64], out: &mut [f64]) -> Result<(), EngineError> {
+        if self.fitted.is_none() {
+            return Err(EngineError::NotFitted);
+        }
+        let (network, spec) = match (self.networks.get(model), self.config.models.get(model)) {
+            (Some(n), Some(s)) => (n, s),
+            _ => return Err(EngineError::Range(format!("model index {model} is out of range"))),
+        };
+        if self.config.local_scaler_type != ScalerType::Identity {
+            return Err(EngineError::Range(
+                "forecastWindow needs localScalerType 'identity' (a window does not say which series it is)".into(),
+            ));
+        }
+        if window.len() != spec.input_size {
+            return Err(EngineError::Range(format!(
+                "window must hold inputSize = {} values for model '{}', got {}",
+                spec.input_size,
+                spec.alias,
+                window.len()
+            )));
+        }
+        if let Some(i) = window.iter().position(|v| !v.is_finite()) {
+            return Err(EngineError::Range(format!("window[{i}] is {}, not a finite number", window[i])));
+        }
+        if out.len() < spec.h {
+            return Err(EngineError::Range(format!("out must hold h = {} values, got {}", spec.h, out.len())));
+        }
+        let mut guard = self.window_scratch[model].lock().unwrap_or_else(|p| p.into_inner());
+        let scratch = &mut *guard;
+        scratch.input.clear();
+        scratch.input.extend(window.iter().map(|&v| v as f32));
+        let scale = match spec.scaler_type {
+            ScalerType::Identity => Scale::IDENTITY,
+            kind => scale_window(kind, self.isa(), &mut scratch.input, &mut [], &mut scratch.values, &mut scratch.median),
+        };
+        let forecast = network.forward(&scratch.input, 1, &mut scratch.cache)?;
+        for (o, &z) in out.iter_mut().zip(forecast) {
+            *o = scale.invert(z as f64);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,102 @@
+//! NeuralForecast's scalers (neuralforecast/common/_scalers.py) as a shift and a scale: `z = (x - shift) / scale`.
+
+use super::spec::ScalerType;
+use crate::kernels::{self, Isa};
+
+/// Added to every scale, as NeuralForecast does, so that nothing divides by zero.
+const EPS: f64 = 1e-6;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scale {
+    pub shift: f64,
+    pub scale: f64,
+}
+
+impl Scale {
+    pub const IDENTITY: Scale = Scale { shift: 0.0, scale: 1.0 };
+
+    /// The statistics of `values` for `kind`; `scratch` is reused for the medians of the robust scaler.
+    pub fn of(kind: ScalerType, values: &[f64], isa: Isa, scratch: &mut Vec<f64>) -> Scale {
+        if values.is_empty() {
+            return Scale::IDENTITY;
+        }
+        match kind {
+            ScalerType::Identity => Scale::IDENTITY,
+            ScalerType::Standard => {
+                let mean = kernels::mean_with(isa, values).unwrap_or(0.0);
+                let std = kernels::std_with(isa, values, 0).unwrap_or(0.0);
+                Scale { shift: mean, scale: nonzero(std) + EPS }
+            }
+            ScalerType::Robust => {
+                let median = median_of(values.iter().copied(), scratch);
+                let mad = median_of(values.iter().map(|v| (v - median).abs()), scratch);
+                Scale { shift: median, scale: nonzero(mad) + EPS }
+            }
+            ScalerType::MinMax => {
+                let min = kernels::min_with(isa, values).unwrap_or(0.0);
+                let max = kernels::max_with(isa, values).unwrap_or(0.0);
+                Scale { shift: min, scale: nonzero(max - min) + EPS }
+            }
+        }
+    }
+
+    pub fn apply(&self, x: f64) -> f64 {
+        (x - self.shift) / self.scale
+    }
+
+    pub fn invert(&self, z: f64) -> f64 {
+        z * self.scale + self.shift
+    }
+}
+
+/// NeuralForecast replaces a zero spread by 1.
+fn nonzero(spread: f64) -> f64 {
+    if spread == 0.0 {
+        1.0
+    } else {
+        spread
+    }
+}
+
+/// The lower-middle median, as torch's `median` (no interpolation between the two middle values).
+fn median_of(values: impl Iterator<Item = f64>, scratch: &mut Vec<f64>) -> f64 {
+    scratch.clear();
+    scratch.extend(values);
+    if scratch.is_empty() {
+        return 0.0;
+    }
+    let middle = (scratch.len() - 1) / 2;
+    *scratch.select_nth_unstable_by(middle, f64::total_cmp).1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn of(kind: ScalerType, v: &[f64]) -> Scale {
+        Scale::of(kind, v, Isa::Scalar, &mut Vec::new())
+    }
+
+    #[test]
+    fn statistics_follow_neuralforecast() {
+        let x = [1.0, 2.0, 3.0, 4.0, 100.0];
+        let s = of(ScalerType::Standard, &x);
+        assert_eq!(s.shift, 22.0);
+        assert!((s.scale - (1522f64.sqrt() + EPS)).abs() < 1e-9); // squared deviations 441+400+361+324+6084 over 5
+        let r = of(ScalerType::Robust, &x);
+        assert_eq!(r.shift, 3.0);
+        assert_eq!(r.scale, 1.0 + EPS); // |x - 3| = 2,1,0,1,97 → median 1
+        let m = of(ScalerType::MinMax, &x);
+        assert_eq!((m.shift, m.scale), (1.0, 99.0 + EPS));
+        assert_eq!(of(ScalerType::Identity, &x), Scale::IDENTITY);
+    }
+
+    #[test]
+    fn constant_and_empty_inputs_do_not_divide_by_zero() {
+        let s = of(ScalerType::Standard, &[5.0, 5.0]);
+        assert_eq!(s.apply(5.0), 0.0);
+        assert_eq!(of(ScalerType::MinMax, &[]), Scale::IDENTITY);
+        let x = 7.25;
+        assert!((s.invert(s.apply(x)) - x).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,213 @@
+//! Engine tests: fitting, forecasting, determinism across thread counts, checkpoints and abort.
+
+use super::*;
+use crate::data::Ds;
+
+fn sine_panel(series: usize, length: usize) -> Panel {
+    let (mut ids, mut ds, mut y) = (Vec::new(), Vec::new(), Vec::new());
+    for s in 0..series {
+        for t in 0..length {
+            ids.push(format!("s{s}"));
+            ds.push(Ds::Int(t as i64));
+            y.push(10.0 + s as f64 + (2.0 * std::f64::consts::PI * t as f64 / 12.0 + s as f64).sin());
+        }
+    }
+    Panel::from_columns(&ids, &ds, &y, None).unwrap()
+}
+
+fn small_spec(kind: ModelKind, steps: usize) -> ModelSpec {
+    let mut spec = ModelSpec::new(kind, 6);
+    spec.input_size = 12;
+    spec.encoder_hidden_size = 16;
+    spec.decoder_hidden_size = 16;
+    spec.scaler_type = ScalerType::Standard;
+    spec.max_steps = steps;
+    spec
+}
+
+fn engine(models: Vec<ModelSpec>, threads: usize) -> Engine {
+    let mut config = EngineConfig::new(models);
+    config.num_threads = threads;
+    Engine::new(config).unwrap()
+}
+
+/// Every weight's bits, by name: checkpoint bytes are not comparable (metadata key order varies).
+fn weights(e: &Engine) -> Vec<(String, Vec<u32>)> {
+    e.networks
+        .iter()
+        .flat_map(|n| n.params().iter().map(|(name, t)| (name.to_string(), t.data.iter().map(|v| v.to_bits()).collect())))
+        .collect()
+}
+
+fn keep_going(_: &ProgressEvent) -> Control {
+    Control::Continue
+}
+
+#[test]
+fn fitting_a_sine_panel_lowers_the_loss_and_forecasts_it() {
+    let panel = sine_panel(3, 96);
+    let mut e = engine(vec![small_spec(ModelKind::Lstm, 150), small_spec(ModelKind::Gru, 150)], 2);
+    let report = e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap();
+    for m in &report.models {
+        let first = m.train_loss[..10].iter().sum::<f64>() / 10.0;
+        let last = m.train_loss[m.steps - 10..].iter().sum::<f64>() / 10.0;
+        assert!(last < 0.5 * first, "{}: loss {first} → {last}", m.alias);
+    }
+    let forecast = e.predict(None, None).unwrap();
+    assert_eq!(forecast.unique_id.len(), 3 * 6);
+    assert_eq!(forecast.ds[0], Ds::Int(96));
+    for (alias, values) in &forecast.columns {
+        for (row, v) in values.iter().enumerate() {
+            let (s, t) = (row / 6, 96 + row % 6);
+            let truth = 10.0 + s as f64 + (2.0 * std::f64::consts::PI * t as f64 / 12.0 + s as f64).sin();
+            assert!((v - truth).abs() < 0.6, "{alias} row {row}: {v} vs {truth}");
+        }
+    }
+}
+
+#[test]
+fn results_are_bit_identical_for_any_thread_count() {
+    let panel = sine_panel(2, 60);
+    let run = |threads| {
+        let mut e = engine(vec![small_spec(ModelKind::Lstm, 12)], threads);
+        e.fit(&panel, &FitOptions { batch_size: Some(20), ..FitOptions::default() }, &mut keep_going).unwrap();
+        (e.networks[0].params().clone(), e.predict(None, None).unwrap())
+    };
+    let (w1, f1) = run(1);
+    for threads in [2, 3] {
+        let (w, f) = run(threads);
+        for ((name, a), (_, b)) in w1.iter().zip(w.iter()) {
+            assert!(a.data.iter().zip(&b.data).all(|(x, y)| x.to_bits() == y.to_bits()), "{name} differs");
+        }
+        assert_eq!(f, f1);
+    }
+}
+
+#[test]
+fn forecast_window_matches_predict_on_the_last_window() {
+    let panel = sine_panel(1, 60);
+    let mut e = engine(vec![small_spec(ModelKind::Gru, 5)], 1);
+    e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap();
+    let forecast = e.predict(None, None).unwrap();
+    let mut out = [0.0; 6];
+    e.forecast_window(0, &panel.y()[48..], &mut out).unwrap();
+    assert_eq!(out.to_vec(), forecast.columns[0].1);
+    assert!(e.forecast_window(0, &panel.y()[50..], &mut out).is_err());
+}
+
+#[test]
+fn checkpoints_round_trip_exactly_and_reject_damage() {
+    let panel = sine_panel(2, 60);
+    let mut config = EngineConfig::new(vec![small_spec(ModelKind::Lstm, 5), small_spec(ModelKind::Gru, 5)]);
+    config.models[1].alias = "gru".into();
+    config.local_scaler_type = ScalerType::Standard;
+    let mut e = Engine::new(config).unwrap();
+    e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap();
+    let bytes = e.to_bytes().unwrap();
+    let loaded = Engine::from_bytes(&bytes).unwrap();
+    assert_eq!(loaded.predict(None, None).unwrap(), e.predict(None, None).unwrap());
+    assert_eq!(weights(&loaded), weights(&e));
+    for cut in [0, 7, 8, 100, bytes.len() / 2, bytes.len() - 1] {
+        assert!(Engine::from_bytes(&bytes[..cut]).is_err(), "truncated at {cut}");
+    }
+    let mut rng = 0x2545F4914F6CDD1Du64;
+    for _ in 0..300 {
+        let mut damaged = bytes.clone();
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let i = (rng as usize) % damaged.len();
+        damaged[i] ^= 1 << (rng % 8);
+        let _ = Engine::from_bytes(&damaged); // must not panic; may load when the flip hit a weight
+    }
+    assert!(Engine::from_bytes(b"random bytes that are not a checkpoint").is_err());
+}
+
+#[test]
+fn save_is_atomic_and_load_reads_it_back() {
+    let dir = std::env::temp_dir().join(format!("nd-engine-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("model.safetensors");
+    let mut e = engine(vec![small_spec(ModelKind::Lstm, 3)], 1);
+    e.fit(&sine_panel(1, 40), &FitOptions::default(), &mut keep_going).unwrap();
+    e.save(&path).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    assert!(e.save(&dir.join("missing-dir").join("x.safetensors")).is_err());
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    let leftovers = std::fs::read_dir(&dir).unwrap().filter(|f| f.as_ref().unwrap().file_name() != "model.safetensors").count();
+    assert_eq!(leftovers, 0);
+    assert_eq!(Engine::load(&path).unwrap().predict(None, None).unwrap(), e.predict(None, None).unwrap());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn stopping_keeps_the_state_from_before_the_fit() {
+    let panel = sine_panel(1, 40);
+    let mut e = engine(vec![small_spec(ModelKind::Lstm, 50)], 1);
+    let report = e.fit(&panel, &FitOptions::default(), &mut |ev| if ev.step == 3 { Control::Stop } else { Control::Continue }).unwrap();
+    assert!(report.aborted);
+    assert!(!e.is_fitted());
+    e.fit(&panel, &FitOptions { max_steps: Some(2), ..FitOptions::default() }, &mut keep_going).unwrap();
+    let before = weights(&e);
+    e.fit(&panel, &FitOptions::default(), &mut |_| Control::Stop).unwrap();
+    assert_eq!(weights(&e), before);
+}
+
+#[test]
+fn validation_and_early_stopping() {
+    let panel = sine_panel(2, 80);
+    let mut e = engine(vec![small_spec(ModelKind::Gru, 400)], 1);
+    let options = FitOptions { validation_size: 6, early_stopping: true, patience: Some(1), ..FitOptions::default() };
+    let mut spec_checks = e.config.models.clone();
+    spec_checks[0].val_check_steps = 10;
+    e = Engine::new(EngineConfig::new(spec_checks)).unwrap();
+    let report = e.fit(&panel, &options, &mut keep_going).unwrap();
+    let m = &report.models[0];
+    assert!(!m.val_loss.is_empty());
+    assert!(m.stopped_early || m.steps == 400);
+    assert!(e.fit(&panel, &FitOptions { validation_size: 3, ..FitOptions::default() }, &mut keep_going).is_err());
+}
+
+#[test]
+fn bad_configurations_are_errors() {
+    assert!(Engine::new(EngineConfig::new(vec![])).is_err());
+    let mut zero = small_spec(ModelKind::Lstm, 1);
+    zero.encoder_hidden_size = 0;
+    assert!(Engine::new(EngineConfig::new(vec![zero])).is_err());
+    let twins = vec![small_spec(ModelKind::Lstm, 1), small_spec(ModelKind::Lstm, 1)];
+    assert!(Engine::new(EngineConfig::new(twins)).err().unwrap().to_string().contains("alias"));
+    let e = engine(vec![small_spec(ModelKind::Lstm, 1)], 1);
+    assert!(matches!(e.predict(None, None), Err(EngineError::NotFitted)));
+}
+
+/// AirPassengers at the baselines' configuration, 5 seeds. Release only:
+/// `cargo test --release --lib engine::tests::air_passengers -- --ignored --nocapture`.
+#[test]
+#[ignore = "slow in debug builds; run in release"]
+fn air_passengers_accuracy_over_five_seeds() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/air_passengers.csv");
+    let Ok(text) = std::fs::read_to_string(path) else {
+        eprintln!("skipped: {path} not found");
+        return;
+    };
+    let rows: Vec<Vec<&str>> = text.lines().skip(1).map(|l| l.trim().split(',').collect()).collect();
+    let ids: Vec<&str> = rows.iter().map(|r| r[0]).collect();
+    let ds: Vec<Ds> = rows.iter().map(|r| Ds::parse(r[1]).unwrap()).collect();
+    let y: Vec<f64> = rows.iter().map(|r| r[2].parse().unwrap()).collect();
+    let train = Panel::from_columns(&ids[..132], &ds[..132], &y[..132], None).unwrap();
+    for kind in [ModelKind::Lstm, ModelKind::Gru] {
+        let mut maes = Vec::new();
+        for seed in 1..=5 {
+            let mut spec = ModelSpec::new(kind, 12);
+            (spec.input_size, spec.encoder_hidden_size, spec.decoder_hidden_size) = (24, 64, 64);
+            (spec.scaler_type, spec.max_steps, spec.random_seed) = (ScalerType::Standard, 200, seed);
+            let mut e = engine(vec![spec], 2);
+            let report = e.fit(&train, &FitOptions::default(), &mut keep_going).unwrap();
+            let forecast = e.predict(None, None).unwrap();
+            let mae = forecast.columns[0].1.iter().zip(&y[132..]).map(|(f, a)| (f - a).abs()).sum::<f64>() / 12.0;
+            eprintln!("{} seed {seed}: MAE {mae:.2}, {:.3} ms/step", kind.name(), report.elapsed_ms / 200.0);
+            maes.push(mae);
+        }
+        eprintln!("{}: mean MAE {:.2}", kind.name(), maes.iter().sum::<f64>() / 5.0);
+    }
+}

@@ -1,0 +1,251 @@
+//! The training loop of one model: seeded window sampling, window scaling, data-parallel gradients over fixed
+//! shards reduced in a fixed order (so results are bit-identical whatever the thread count), Adam with
+//! NeuralForecast's step decay, validation and early stopping.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+use super::error::EngineError;
+use super::network::Network;
+use super::scaler::Scale;
+use super::spec::{ModelSpec, ScalerType};
+use super::{Control, FitOptions, ModelFitReport, ProgressEvent};
+use crate::data::{Panel, Window, WindowIndex};
+use crate::kernels::Isa;
+use crate::models::ForecasterCache;
+use crate::nn::adam::{Adam, AdamConfig, StepLr};
+use crate::nn::ParamStore;
+
+/// Windows per shard. Fixed, so the partial sums, and with them every bit of the result, do not depend on how
+/// many threads run the shards.
+const SHARD_WINDOWS: usize = 8;
+
+/// The per-shard buffers of a step, allocated once per fit.
+struct Shard {
+    cache: ForecasterCache,
+    grads: ParamStore,
+    inputs: Vec<f32>,
+    targets: Vec<f32>,
+    d_output: Vec<f32>,
+    median_scratch: Vec<f64>,
+    window_values: Vec<f64>,
+    loss: f64,
+}
+
+impl Shard {
+    fn new(params: &ParamStore) -> Shard {
+        Shard {
+            cache: ForecasterCache::default(),
+            grads: params.zeros_like(),
+            inputs: Vec::new(),
+            targets: Vec::new(),
+            d_output: Vec::new(),
+            median_scratch: Vec::new(),
+            window_values: Vec::new(),
+            loss: 0.0,
+        }
+    }
+}
+
+/// What one model's training needs besides its network.
+pub(crate) struct TrainRun<'a> {
+    pub spec: &'a ModelSpec,
+    pub model_index: usize,
+    /// Series after local scaling.
+    pub panel: &'a Panel,
+    pub options: &'a FitOptions,
+    pub isa: Isa,
+    pub threads: &'a rayon::ThreadPool,
+}
+
+/// Trains `network` in place; `Ok(None)` when the progress callback asked to stop.
+pub(crate) fn train(
+    network: &mut Network,
+    run: &TrainRun<'_>,
+    progress: &mut dyn FnMut(&ProgressEvent) -> Control,
+) -> Result<Option<ModelFitReport>, EngineError> {
+    let spec = run.spec;
+    let max_steps = run.options.max_steps.unwrap_or(spec.max_steps);
+    let batch = run.options.batch_size.unwrap_or(spec.batch_size);
+    let learning_rate = run.options.learning_rate.unwrap_or(spec.learning_rate);
+    let holdout = run.options.validation_size;
+    if holdout > 0 && holdout < spec.h {
+        return Err(EngineError::Range(format!(
+            "validationSize must be 0 or at least the horizon h = {} of model '{}', got {holdout}",
+            spec.h, spec.alias
+        )));
+    }
+    let index = WindowIndex::new(run.panel, spec.input_size, spec.h, holdout)?;
+    let adam_config = AdamConfig { learning_rate: learning_rate as f32, ..AdamConfig::default() };
+    let mut adam = Adam::new(network.params(), adam_config, StepLr::neuralforecast(max_steps, spec.num_lr_decays))?;
+    let mut rng = ChaCha8Rng::seed_from_u64(spec.random_seed);
+    let mut shards: Vec<Shard> = (0..batch.div_ceil(SHARD_WINDOWS)).map(|_| Shard::new(network.params())).collect();
+    let mut total = network.params().zeros_like();
+    let validation = Validation::new(run, holdout)?;
+    let patience = if run.options.early_stopping || spec.early_stop_patience_steps.is_some() {
+        run.options.patience.or(spec.early_stop_patience_steps)
+    } else {
+        None
+    };
+    let mut report = ModelFitReport { alias: spec.alias.clone(), ..ModelFitReport::default() };
+    let (mut best, mut checks_without_improvement) = (f64::INFINITY, 0usize);
+
+    for step in 1..=max_steps {
+        let windows = index.sample(batch, &mut rng);
+        let train_loss = gradient(network, run, &index, &windows, &mut shards, &mut total)?;
+        adam.step(network.params_mut(), &total)?;
+        report.train_loss.push(train_loss);
+        report.steps = step;
+        let mut val_loss = None;
+        if let Some(v) = &validation {
+            if step % spec.val_check_steps == 0 || step == max_steps {
+                let loss = v.loss(network, run, &mut shards[0])?;
+                report.val_loss.push(loss);
+                val_loss = Some(loss);
+                if loss < best {
+                    (best, checks_without_improvement) = (loss, 0);
+                } else {
+                    checks_without_improvement += 1;
+                }
+            }
+        }
+        let event = ProgressEvent {
+            model: run.model_index,
+            alias: spec.alias.clone(),
+            step,
+            max_steps,
+            train_loss,
+            val_loss,
+        };
+        if let Control::Stop = progress(&event) {
+            return Ok(None);
+        }
+        if patience.is_some_and(|p| checks_without_improvement >= p) {
+            report.stopped_early = true;
+            break;
+        }
+    }
+    Ok(Some(report))
+}
+
+/// Computes the full-batch gradient into `total` (fixed shard order) and returns the batch loss.
+fn gradient(
+    network: &Network,
+    run: &TrainRun<'_>,
+    index: &WindowIndex,
+    windows: &[Window],
+    shards: &mut [Shard],
+    total: &mut ParamStore,
+) -> Result<f64, EngineError> {
+    let batch = windows.len();
+    run.threads.install(|| {
+        shards.par_iter_mut().zip(windows.par_chunks(SHARD_WINDOWS)).try_for_each(|(shard, chunk)| {
+            let weight = chunk.len() as f64 / batch as f64;
+            shard_gradient(network, run, index, chunk, shard, weight)
+        })
+    })?;
+    total.fill_zero();
+    let mut loss = 0.0;
+    for shard in shards.iter() {
+        total.add_assign(&shard.grads)?;
+        loss += shard.loss;
+    }
+    Ok(loss)
+}
+
+fn shard_gradient(
+    network: &Network,
+    run: &TrainRun<'_>,
+    index: &WindowIndex,
+    windows: &[Window],
+    shard: &mut Shard,
+    weight: f64,
+) -> Result<(), EngineError> {
+    let spec = run.spec;
+    let n = windows.len();
+    shard.inputs.resize(n * spec.input_size, 0.0);
+    shard.targets.resize(n * spec.h, 0.0);
+    index.fill_batch(run.panel, windows, &mut shard.inputs, &mut shard.targets)?;
+    scale_windows(spec, run.isa, &mut shard.inputs, &mut shard.targets, &mut shard.window_values, &mut shard.median_scratch);
+    let forecast = network.forward(&shard.inputs, n, &mut shard.cache)?;
+    shard.d_output.resize(forecast.len(), 0.0);
+    let loss = spec.loss.value_and_grad(forecast, &shard.targets, None, &mut shard.d_output)?;
+    // Each shard's loss is a mean over its own points; weighting by its share of the batch makes the shard
+    // gradients sum to the gradient of the batch mean.
+    shard.d_output.iter_mut().for_each(|g| *g *= weight as f32);
+    shard.loss = loss as f64 * weight;
+    shard.grads.fill_zero();
+    network.backward(&mut shard.cache, &shard.d_output, &mut shard.grads)?;
+    Ok(())
+}
+
+/// Normalises each window's input and target by the statistics of its input (NeuralForecast's `scaler_type`).
+pub(crate) fn scale_windows(
+    spec: &ModelSpec,
+    isa: Isa,
+    inputs: &mut [f32],
+    targets: &mut [f32],
+    values: &mut Vec<f64>,
+    scratch: &mut Vec<f64>,
+) -> Vec<Scale> {
+    if spec.scaler_type == ScalerType::Identity {
+        return Vec::new();
+    }
+    inputs
+        .chunks_exact_mut(spec.input_size)
+        .zip(targets.chunks_exact_mut(spec.h))
+        .map(|(input, target)| scale_window(spec.scaler_type, isa, input, target, values, scratch))
+        .collect()
+}
+
+/// Normalises one window (its f32 input, as the network sees it, gives the statistics) and returns the scale.
+pub(crate) fn scale_window(
+    kind: ScalerType,
+    isa: Isa,
+    input: &mut [f32],
+    target: &mut [f32],
+    values: &mut Vec<f64>,
+    scratch: &mut Vec<f64>,
+) -> Scale {
+    values.clear();
+    values.extend(input.iter().map(|&v| v as f64));
+    let scale = Scale::of(kind, values, isa, scratch);
+    input.iter_mut().chain(target.iter_mut()).for_each(|v| *v = scale.apply(*v as f64) as f32);
+    scale
+}
+
+/// The validation windows: per series, the window whose horizon starts where the held-out part begins.
+struct Validation {
+    inputs: Vec<f32>,
+    targets: Vec<f32>,
+    windows: usize,
+}
+
+impl Validation {
+    fn new(run: &TrainRun<'_>, holdout: usize) -> Result<Option<Validation>, EngineError> {
+        if holdout == 0 {
+            return Ok(None);
+        }
+        let (l, h) = (run.spec.input_size, run.spec.h);
+        let mut v = Validation { inputs: Vec::new(), targets: Vec::new(), windows: 0 };
+        for series in run.panel.series_iter() {
+            let start = series.len() - holdout - l;
+            v.inputs.extend(series.y[start..start + l].iter().map(|&x| x as f32));
+            v.targets.extend(series.y[start + l..start + l + h].iter().map(|&x| x as f32));
+            v.windows += 1;
+        }
+        let (mut values, mut scratch) = (Vec::new(), Vec::new());
+        scale_windows(run.spec, run.isa, &mut v.inputs, &mut v.targets, &mut values, &mut scratch);
+        Ok(Some(v))
+    }
+
+    fn loss(&self, network: &Network, run: &TrainRun<'_>, shard: &mut Shard) -> Result<f64, EngineError> {
+        let forecast = network.forward(&self.inputs, self.windows, &mut shard.cache)?;
+        shard.d_output.resize(forecast.len(), 0.0);
+        // Validation uses the training loss, as NeuralForecast's default `valid_loss` does.
+        let loss = run.spec.loss.value_and_grad(forecast, &self.targets, None, &mut shard.d_output)?;
+        Ok(loss as f64)
+    }
+}
+
