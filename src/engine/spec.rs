@@ -74,7 +74,7 @@ pub struct ModelSpec {
     pub max_steps: usize,
     /// Windows per training step.
     pub batch_size: usize,
-    /// Times the learning rate is halved over `max_steps` (0: constant).
+    /// Times the learning rate is halved over `max_steps` (0: constant, NeuralForecast's default -1 for LSTM/GRU).
     pub num_lr_decays: usize,
     /// Validation checks without improvement before stopping (None: off).
     pub early_stop_patience_steps: Option<usize>,
@@ -102,7 +102,7 @@ impl ModelSpec {
             learning_rate: 1e-3,
             max_steps: 1000,
             batch_size: 32,
-            num_lr_decays: 3,
+            num_lr_decays: 0,
             early_stop_patience_steps: None,
             val_check_steps: 100,
             random_seed: 1,

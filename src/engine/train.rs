@@ -11,7 +11,9 @@ use super::network::Network;
 use super::scaler::Scale;
 use super::spec::{ModelSpec, ScalerType};
 use super::{Control, FitOptions, ModelFitReport, ProgressEvent};
-use crate::data::{Panel, Window, WindowIndex};
+use rand::RngExt;
+
+use crate::data::Panel;
 use crate::kernels::Isa;
 use crate::models::ForecasterCache;
 use crate::nn::adam::{Adam, AdamConfig, StepLr};
@@ -27,6 +29,8 @@ struct Shard {
     grads: ParamStore,
     inputs: Vec<f32>,
     targets: Vec<f32>,
+    /// 1 for observed target points, 0 for the padding past a series' end.
+    mask: Vec<f32>,
     d_output: Vec<f32>,
     median_scratch: Vec<f64>,
     window_values: Vec<f64>,
@@ -40,6 +44,7 @@ impl Shard {
             grads: params.zeros_like(),
             inputs: Vec::new(),
             targets: Vec::new(),
+            mask: Vec::new(),
             d_output: Vec::new(),
             median_scratch: Vec::new(),
             window_values: Vec::new(),
@@ -76,7 +81,7 @@ pub(crate) fn train(
             spec.h, spec.alias
         )));
     }
-    let index = WindowIndex::new(run.panel, spec.input_size, spec.h, holdout)?;
+    let index = TrainingWindows::new(run.panel, spec, holdout)?;
     let adam_config = AdamConfig { learning_rate: learning_rate as f32, ..AdamConfig::default() };
     let mut adam = Adam::new(network.params(), adam_config, StepLr::neuralforecast(max_steps, spec.num_lr_decays))?;
     let mut rng = ChaCha8Rng::seed_from_u64(spec.random_seed);
@@ -133,15 +138,15 @@ pub(crate) fn train(
 fn gradient(
     network: &Network,
     run: &TrainRun<'_>,
-    index: &WindowIndex,
+    index: &TrainingWindows,
     windows: &[Window],
     shards: &mut [Shard],
     total: &mut ParamStore,
 ) -> Result<f64, EngineError> {
-    let batch = windows.len();
+    let observed: usize = windows.iter().map(|w| index.observed_targets(w)).sum();
     run.threads.install(|| {
         shards.par_iter_mut().zip(windows.par_chunks(SHARD_WINDOWS)).try_for_each(|(shard, chunk)| {
-            let weight = chunk.len() as f64 / batch as f64;
+            let weight = chunk.iter().map(|w| index.observed_targets(w)).sum::<usize>() as f64 / observed as f64;
             shard_gradient(network, run, index, chunk, shard, weight)
         })
     })?;
@@ -157,7 +162,7 @@ fn gradient(
 fn shard_gradient(
     network: &Network,
     run: &TrainRun<'_>,
-    index: &WindowIndex,
+    index: &TrainingWindows,
     windows: &[Window],
     shard: &mut Shard,
     weight: f64,
@@ -166,13 +171,14 @@ fn shard_gradient(
     let n = windows.len();
     shard.inputs.resize(n * spec.input_size, 0.0);
     shard.targets.resize(n * spec.h, 0.0);
-    index.fill_batch(run.panel, windows, &mut shard.inputs, &mut shard.targets)?;
+    shard.mask.resize(n * spec.h, 0.0);
+    index.fill(run.panel, windows, &mut shard.inputs, &mut shard.targets, &mut shard.mask);
     scale_windows(spec, run.isa, &mut shard.inputs, &mut shard.targets, &mut shard.window_values, &mut shard.median_scratch);
     let forecast = network.forward(&shard.inputs, n, &mut shard.cache)?;
     shard.d_output.resize(forecast.len(), 0.0);
-    let loss = spec.loss.value_and_grad(forecast, &shard.targets, None, &mut shard.d_output)?;
-    // Each shard's loss is a mean over its own points; weighting by its share of the batch makes the shard
-    // gradients sum to the gradient of the batch mean.
+    let loss = spec.loss.value_and_grad(forecast, &shard.targets, Some(&shard.mask), &mut shard.d_output)?;
+    // Each shard's loss is a masked mean over its own observed points; weighting by its share of the batch's
+    // observed points makes the shard gradients sum to the gradient of the batch's masked mean.
     shard.d_output.iter_mut().for_each(|g| *g *= weight as f32);
     shard.loss = loss as f64 * weight;
     shard.grads.fill_zero();
@@ -213,6 +219,69 @@ pub(crate) fn scale_window(
     let scale = Scale::of(kind, values, isa, scratch);
     input.iter_mut().chain(target.iter_mut()).for_each(|v| *v = scale.apply(*v as f64) as f32);
     scale
+}
+
+/// A training window: `input_size` values from `start` in series `series`, then up to `h` targets.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    series: usize,
+    start: usize,
+}
+
+/// The training windows of all series, indexed, never materialised. As NeuralForecast (which pads each series
+/// with `h` masked zeros), a window needs its whole input and at least one observed target, so the latest inputs
+/// are trained on too; targets past the training part are masked out of the loss.
+struct TrainingWindows {
+    input_size: usize,
+    h: usize,
+    /// Training length (rows before the held-out part) of each series.
+    train_lengths: Vec<usize>,
+    /// `n_series + 1` cumulative window counts.
+    offsets: Vec<usize>,
+}
+
+impl TrainingWindows {
+    fn new(panel: &Panel, spec: &ModelSpec, holdout: usize) -> Result<TrainingWindows, EngineError> {
+        let required = spec.input_size + spec.h + holdout;
+        let what = if holdout > 0 { "inputSize + horizon + validationSize" } else { "inputSize + horizon" };
+        panel.check_min_length(required, what)?;
+        let train_lengths: Vec<usize> = panel.series_iter().map(|s| s.len() - holdout).collect();
+        let mut offsets = vec![0];
+        for &n in &train_lengths {
+            offsets.push(offsets[offsets.len() - 1] + n - spec.input_size);
+        }
+        Ok(TrainingWindows { input_size: spec.input_size, h: spec.h, train_lengths, offsets })
+    }
+
+    /// `batch` windows drawn uniformly with replacement (deterministic for the rng state).
+    fn sample(&self, batch: usize, rng: &mut ChaCha8Rng) -> Vec<Window> {
+        let total = self.offsets[self.offsets.len() - 1];
+        (0..batch)
+            .map(|_| {
+                let flat = rng.random_range(0..total);
+                let series = self.offsets.partition_point(|&first| first <= flat) - 1;
+                Window { series, start: flat - self.offsets[series] }
+            })
+            .collect()
+    }
+
+    fn observed_targets(&self, w: &Window) -> usize {
+        (self.train_lengths[w.series] - w.start - self.input_size).min(self.h)
+    }
+
+    /// Copies the windows into row-major inputs, targets (0 past the end) and the target mask.
+    fn fill(&self, panel: &Panel, windows: &[Window], inputs: &mut [f32], targets: &mut [f32], mask: &mut [f32]) {
+        let rows = inputs.chunks_exact_mut(self.input_size).zip(targets.chunks_exact_mut(self.h).zip(mask.chunks_exact_mut(self.h)));
+        for (w, (input, (target, mask))) in windows.iter().zip(rows) {
+            let Some(series) = panel.series(w.series) else { continue };
+            let y = &series.y[w.start..];
+            let observed = self.observed_targets(w);
+            input.iter_mut().zip(y).for_each(|(i, &v)| *i = v as f32);
+            for k in 0..self.h {
+                (target[k], mask[k]) = if k < observed { (y[self.input_size + k] as f32, 1.0) } else { (0.0, 0.0) };
+            }
+        }
+    }
 }
 
 /// The validation windows: per series, the window whose horizon starts where the held-out part begins.
