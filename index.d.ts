@@ -9,6 +9,78 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * Handle of a running fit: the JS wrapper polls `progress()` for `onProgress` and calls `abort()` when its
+ * AbortSignal fires.
+ */
+export declare class FitControl {
+  constructor()
+  /** Asks the running fit to stop after its current step; the forecaster keeps the weights it had before. */
+  abort(): void
+  /** The latest progress, or null before the first step. */
+  progress(): FitProgress | null
+}
+
+export declare class NeuralForecaster {
+  /** Creates a forecaster; see `NeuralForecasterOptions`. */
+  constructor(options: unknown)
+  /** Whether the forecaster has been fitted (or loaded from a fitted checkpoint). */
+  get isFitted(): boolean
+  /** Trains every model on `data`; resolves with the fit report. A fitted forecaster continues from its weights. */
+  fit(data: unknown, options: unknown | undefined | null, control: FitControl): Promise<unknown>
+  /** Forecasts every series: after the fitted data, or from `options.data` (new history, no refit). */
+  predict(options?: unknown | undefined | null): Promise<unknown>
+  /** Forecasts one window of the last `inputSize` raw values, synchronously (the low-latency path). */
+  forecastWindow(window: Float64Array | Float32Array | number[], options?: { model?: number | string }): Float64Array
+  /** Writes a safetensors checkpoint atomically (temporary file, then rename). */
+  save(path: string): Promise<unknown>
+  /** The checkpoint as bytes (the same safetensors content `save` writes). */
+  toBuffer(): Promise<unknown>
+  /** Loads a forecaster from a checkpoint file written by `save`. */
+  static load(path: string): Promise<unknown>
+  /** Loads a forecaster from checkpoint bytes made by `toBuffer`. */
+  static fromBuffer(buffer: Uint8Array): Promise<unknown>
+}
+export type NativeForecaster = NeuralForecaster
+
+/** One training step's progress. */
+export interface FitProgress {
+  /** Index of the model in `options.models`. */
+  model: number
+  alias: string
+  /** Steps done so far for this model. */
+  step: number
+  maxSteps: number
+  trainLoss: number
+  valLoss?: number
+}
+
+export interface FitSummary {
+  models: Array<ModelFitSummary>
+  /** Wall time of the fit in milliseconds. */
+  elapsedMs: number
+  /** True when an AbortSignal stopped the fit; the forecaster then keeps the weights it had before. */
+  aborted: boolean
+}
+
+/** The fit report: per model, the loss curves and steps run. */
+export interface ModelFitSummary {
+  alias: string
+  steps: number
+  trainLoss: Array<number>
+  valLoss: Array<number>
+  stoppedEarly: boolean
+}
+
+/** The model types this build provides (`models.<type>` classes). */
+export declare function modelTypes(): Array<string>
+
+/**
+ * Validates a model's options and returns them with NeuralForecast's defaults filled in (used by the
+ * `models.*` classes; a plain `{ type, … }` object passed to NeuralForecaster goes through the same checks).
+ */
+export declare function resolveModelOptions(type: string, options: Record<string, unknown>): Record<string, unknown>
+
 export declare namespace ops {
   /** Element-wise sum `a + b` as a new array. */
   export function add(a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[]): Float64Array | Float32Array

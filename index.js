@@ -835,4 +835,9 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.FitControl = nativeBinding.FitControl
+module.exports.NeuralForecaster = nativeBinding.NeuralForecaster
+module.exports.NativeForecaster = nativeBinding.NativeForecaster
+module.exports.modelTypes = nativeBinding.modelTypes
+module.exports.resolveModelOptions = nativeBinding.resolveModelOptions
 module.exports.ops = nativeBinding.ops

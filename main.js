@@ -55,7 +55,145 @@ function wrapNamespace(namespace) {
   return Object.freeze(wrapped)
 }
 
+/** Calls native code, re-creating a thrown error in this realm. */
+function callNative(fn) {
+  try {
+    return inThisRealm(fn())
+  } catch (err) {
+    throw errorInThisRealm(err)
+  }
+}
+
+/** Awaits a native Promise, re-creating its value or rejection in this realm. */
+async function awaitNative(promise) {
+  try {
+    return inThisRealm(await promise)
+  } catch (err) {
+    throw errorInThisRealm(err)
+  }
+}
+
+/** One class per model type (`models.LSTM`, …): its instances hold the validated options, defaults filled in. */
+function modelClass(type) {
+  const named = {
+    [type]: class {
+      constructor(options = {}) {
+        Object.assign(this, callNative(() => native.resolveModelOptions(type, options)))
+      }
+    },
+  }
+  return named[type]
+}
+
+const models = Object.freeze(Object.fromEntries(native.modelTypes().map((type) => [type, modelClass(type)])))
+
+/** How often `onProgress` is called during fit, at most. */
+const PROGRESS_INTERVAL_MS = 100
+
+const natives = new WeakMap()
+
+function fromNative(nativeForecaster) {
+  const forecaster = Object.create(NeuralForecaster.prototype)
+  natives.set(forecaster, nativeForecaster)
+  return forecaster
+}
+
+function checkFitHooks(onProgress, signal) {
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw new TypeError(`NeuralForecaster.fit: options.onProgress must be a function, got ${typeof onProgress}`)
+  }
+  if (signal !== undefined && !(signal && typeof signal.addEventListener === 'function' && 'aborted' in signal)) {
+    throw new TypeError('NeuralForecaster.fit: options.signal must be an AbortSignal')
+  }
+}
+
+function abortError(signal) {
+  if (signal.reason !== undefined) return signal.reason
+  const err = new Error('NeuralForecaster.fit was aborted')
+  err.name = 'AbortError'
+  return err
+}
+
+/**
+ * Neural forecasting models over long-format data (`unique_id`, `ds`, `y`). Heavy work runs off the JS thread:
+ * fit, predict, save and load return Promises. See index.d.ts / main.d.ts for the options.
+ */
+class NeuralForecaster {
+  constructor(options) {
+    natives.set(this, callNative(() => new native.NeuralForecaster(options)))
+  }
+
+  get isFitted() {
+    return natives.get(this).isFitted
+  }
+
+  /** Trains the models; `onProgress` is called with the latest step at most every 100 ms, `signal` aborts. */
+  async fit(data, options = {}) {
+    const { onProgress, signal, ...fitOptions } = options ?? {}
+    checkFitHooks(onProgress, signal)
+    if (signal?.aborted) throw abortError(signal)
+    const control = new native.FitControl()
+    const onAbort = () => control.abort()
+    signal?.addEventListener('abort', onAbort, { once: true })
+    let callbackError
+    let lastStep
+    const report = () => {
+      const progress = control.progress()
+      if (!progress || !onProgress) return
+      const step = `${progress.model}:${progress.step}`
+      if (step === lastStep) return
+      lastStep = step
+      try {
+        onProgress(inThisRealm(progress))
+      } catch (err) {
+        callbackError = err
+        control.abort()
+      }
+    }
+    const timer = onProgress ? setInterval(report, PROGRESS_INTERVAL_MS) : undefined
+    try {
+      const result = await awaitNative(callNative(() => natives.get(this).fit(data, fitOptions, control)))
+      if (callbackError === undefined) report()
+      if (callbackError !== undefined) throw callbackError
+      if (result.aborted && signal?.aborted) throw abortError(signal)
+      return result
+    } finally {
+      clearInterval(timer)
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  /** Forecasts every series after its history (or after `options.data`). */
+  async predict(options) {
+    return awaitNative(callNative(() => natives.get(this).predict(options)))
+  }
+
+  /** Synchronous forecast of one window of the last `inputSize` values: the low-latency path. */
+  forecastWindow(window, options) {
+    return callNative(() => natives.get(this).forecastWindow(window, options))
+  }
+
+  /** Writes a safetensors checkpoint atomically. */
+  async save(path) {
+    return awaitNative(callNative(() => natives.get(this).save(path)))
+  }
+
+  /** The checkpoint as a Buffer. */
+  async toBuffer() {
+    return awaitNative(callNative(() => natives.get(this).toBuffer()))
+  }
+
+  static async load(path) {
+    return fromNative(await awaitNative(callNative(() => native.NeuralForecaster.load(path))))
+  }
+
+  static async fromBuffer(buffer) {
+    return fromNative(await awaitNative(callNative(() => native.NeuralForecaster.fromBuffer(buffer))))
+  }
+}
+
 module.exports = {
-  ...native,
   ops: wrapNamespace(native.ops),
+  models,
+  NeuralForecaster,
 }

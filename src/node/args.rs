@@ -6,7 +6,7 @@
 
 use napi::bindgen_prelude::{Array, FromNapiValue, Object, TypedArray, TypedArrayType, Unknown};
 use napi::bindgen_prelude::JsObjectValue;
-use napi::{Env, JsValue, Status, ValueType};
+use napi::{Env, JsRangeError, JsTypeError, JsValue, Status, ValueType};
 
 /// A user error to be thrown as a JS `TypeError` or `RangeError`, or a napi failure passed through.
 #[derive(Debug)]
@@ -26,17 +26,16 @@ impl ArgError {
         }
     }
 
-    /// Throws the error in `env` and returns the marker napi expects for an already-pending exception.
-    pub fn throw(self, env: &Env) -> napi::Error {
-        let (thrown, message) = match self {
-            ArgError::Type(m) => (env.throw_type_error(&m, None), m),
-            ArgError::Range(m) => (env.throw_range_error(&m, None), m),
+    /// The error as a JS `TypeError`/`RangeError` object held by a napi error: returned from a function, napi
+    /// throws it; returned from an async task's `reject`, the Promise rejects with it.
+    pub fn into_napi(self, env: &Env) -> napi::Error {
+        let error = |m: String| napi::Error::new(Status::GenericFailure, m);
+        let js = match self {
+            ArgError::Type(m) => JsTypeError::from(error(m)).into_unknown(*env),
+            ArgError::Range(m) => JsRangeError::from(error(m)).into_unknown(*env),
             ArgError::Napi(e) => return e,
         };
-        match thrown {
-            Ok(()) => napi::Error::new(Status::PendingException, message),
-            Err(e) => e,
-        }
+        napi::Error::from(js)
     }
 }
 
@@ -50,7 +49,7 @@ pub type ArgResult<T> = Result<T, ArgError>;
 
 /// Runs a binding body and turns its `ArgError` into a thrown JS error prefixed with the function name.
 pub fn with_js_errors<T>(env: &Env, function: &str, body: impl FnOnce() -> ArgResult<T>) -> napi::Result<T> {
-    body().map_err(|e| e.context(function).throw(env))
+    body().map_err(|e| e.context(function).into_napi(env))
 }
 
 /// A numeric array argument, borrowed from a typed array where possible.
@@ -220,4 +219,58 @@ pub fn number_arrays<'a>(value: &Unknown<'a>, name: &str) -> ArgResult<Vec<Numbe
             numbers(&element, &format!("{name}[{i}]"))
         })
         .collect()
+}
+
+/// The elements of a JS array argument (`what` describes the expected elements for the message).
+pub fn elements<'a>(value: &Unknown<'a>, name: &str, what: &str) -> ArgResult<Vec<Unknown<'a>>> {
+    if value.get_type()? != ValueType::Object || !value.is_array()? {
+        return Err(ArgError::Type(format!("{name} must be an array of {what}, got {}", describe(value))));
+    }
+    let raw = value.value();
+    let array = unsafe { Array::from_napi_value(raw.env, raw.value) }?;
+    (0..array.len())
+        .map(|i| array.get::<Unknown>(i)?.ok_or_else(|| ArgError::Type(format!("{name}[{i}] is missing"))))
+        .collect()
+}
+
+/// Reads a string.
+pub fn string(value: &Unknown<'_>, name: &str) -> ArgResult<String> {
+    if value.get_type()? != ValueType::String {
+        return Err(ArgError::Type(format!("{name} must be a string, got {}", describe(value))));
+    }
+    let raw = value.value();
+    Ok(unsafe { String::from_napi_value(raw.env, raw.value) }?)
+}
+
+/// Reads a boolean.
+pub fn boolean(value: &Unknown<'_>, name: &str) -> ArgResult<bool> {
+    if value.get_type()? != ValueType::Boolean {
+        return Err(ArgError::Type(format!("{name} must be a boolean, got {}", describe(value))));
+    }
+    let raw = value.value();
+    Ok(unsafe { bool::from_napi_value(raw.env, raw.value) }?)
+}
+
+/// Reads a finite number greater than 0.
+pub fn positive_number(value: &Unknown<'_>, name: &str) -> ArgResult<f64> {
+    let x = number(value, name)?;
+    if !(x.is_finite() && x > 0.0) {
+        return Err(ArgError::Range(format!("{name} must be a finite number greater than 0, got {x}")));
+    }
+    Ok(x)
+}
+
+/// Reads a Buffer or Uint8Array into owned bytes.
+pub fn bytes(value: &Unknown<'_>, name: &str) -> ArgResult<Vec<u8>> {
+    let is_bytes = value.get_type()? == ValueType::Object
+        && value.is_typedarray()?
+        && matches!(
+            unsafe { TypedArray::from_napi_value(value.value().env, value.value().value) }?.typed_array_type,
+            TypedArrayType::Uint8
+        );
+    if !is_bytes {
+        return Err(ArgError::Type(format!("{name} must be a Buffer or Uint8Array, got {}", describe(value))));
+    }
+    let raw = value.value();
+    Ok(unsafe { <&[u8]>::from_napi_value(raw.env, raw.value) }?.to_vec())
 }

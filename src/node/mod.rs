@@ -2,4 +2,7 @@
 //! napi-free core. No numerics live here.
 
 mod args;
+mod data;
+mod forecaster;
+mod models;
 mod ops;

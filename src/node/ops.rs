@@ -1,7 +1,6 @@
 //! `ops`: the preprocessing kernels as plain functions over Float64Array, Float32Array or number[].
 
-use napi::bindgen_prelude::{Either, Float32Array, Float64Array, FromNapiValue, Unknown};
-use napi::JsValue;
+use napi::bindgen_prelude::{Either, Float32Array, Float64Array, Unknown};
 use napi::Env;
 use napi_derive::napi;
 
@@ -607,11 +606,7 @@ pub fn simd_info() -> SimdInfo {
 #[napi(namespace = "ops", catch_unwind, ts_args_type = "enabled: boolean")]
 pub fn set_simd_enabled(env: Env, enabled: Unknown<'_>) -> napi::Result<()> {
     with_js_errors(&env, "ops.setSimdEnabled", || {
-        if enabled.get_type()? != napi::ValueType::Boolean {
-            return Err(ArgError::Type(format!("enabled must be a boolean, got {}", args::describe(&enabled))));
-        }
-        let raw = enabled.value();
-        simd::set_enabled(unsafe { bool::from_napi_value(raw.env, raw.value) }?);
+        simd::set_enabled(args::boolean(&enabled, "enabled")?);
         Ok(())
     })
 }

@@ -1,0 +1,220 @@
+//! Long-format data from JS (`{ unique_id, ds, y }` columns, an array of row objects, or one bare numeric series)
+//! converted into the core's validated [`Panel`].
+
+use napi::bindgen_prelude::{Array, FromNapiValue, Object, Unknown};
+use napi::{JsValue, ValueType};
+
+use super::args::{self, describe, ArgError, ArgResult};
+use crate::data::{ds_from_epoch_millis, ds_from_numbers, parse_ds_column, DataError, Ds, Frequency, Panel};
+
+/// The id given to the single series of a bare numeric array (or of columns without `unique_id`).
+pub const DEFAULT_SERIES_ID: &str = "series";
+
+const COLUMN_KEYS: &[&str] = &["unique_id", "ds", "y"];
+
+impl From<DataError> for ArgError {
+    fn from(e: DataError) -> Self {
+        ArgError::Range(e.to_string())
+    }
+}
+
+/// One ds value as JS gave it, before the column is checked for a single kind.
+enum RawDs {
+    Text(String),
+    Number(f64),
+    DateMillis(f64),
+}
+
+impl RawDs {
+    fn kind(&self) -> &'static str {
+        match self {
+            RawDs::Text(_) => "a string",
+            RawDs::Number(_) => "a number",
+            RawDs::DateMillis(_) => "a Date",
+        }
+    }
+}
+
+/// Columns gathered from any of the accepted shapes.
+#[derive(Default)]
+struct Columns {
+    unique_id: Vec<String>,
+    ds: Vec<RawDs>,
+    y: Vec<f64>,
+}
+
+/// Reads `data` (named `name` in messages) into a panel at frequency `freq` (inferred when `None`).
+pub fn panel_from_js(data: &Unknown<'_>, name: &str, freq: Option<Frequency>) -> ArgResult<Panel> {
+    let columns = read_columns(data, name)?;
+    let ds = ds_column(columns.ds, name)?;
+    Ok(Panel::from_columns(&columns.unique_id, &ds, &columns.y, freq)?)
+}
+
+fn read_columns(data: &Unknown<'_>, name: &str) -> ArgResult<Columns> {
+    let shape_error = || {
+        ArgError::Type(format!(
+            "{name} must be columns {{ unique_id, ds, y }}, an array of {{ unique_id, ds, y }} rows, or a numeric \
+             array (one series), got {}",
+            describe(data)
+        ))
+    };
+    if data.get_type()? != ValueType::Object {
+        return Err(shape_error());
+    }
+    if data.is_typedarray()? {
+        return Ok(bare_series(args::numbers(data, name)?.to_f64().into_owned()));
+    }
+    if data.is_array()? {
+        let raw = data.value();
+        let rows = unsafe { Array::from_napi_value(raw.env, raw.value) }?;
+        return match rows.get::<Unknown>(0)? {
+            None => Err(ArgError::Range(format!("{name} is empty"))),
+            Some(first) if first.get_type()? == ValueType::Number => {
+                Ok(bare_series(args::numbers(data, name)?.to_f64().into_owned()))
+            }
+            Some(_) => read_rows(&rows, name),
+        };
+    }
+    let object = args::options(Some(data), name, COLUMN_KEYS)?.ok_or_else(shape_error)?;
+    read_column_object(&object, name)
+}
+
+fn bare_series(y: Vec<f64>) -> Columns {
+    Columns {
+        unique_id: vec![DEFAULT_SERIES_ID.to_string(); y.len()],
+        ds: (0..y.len()).map(|i| RawDs::Number(i as f64)).collect(),
+        y,
+    }
+}
+
+fn read_column_object(object: &Object<'_>, name: &str) -> ArgResult<Columns> {
+    let y_name = format!("{name}.y");
+    let y = args::property(object, "y")?
+        .ok_or_else(|| ArgError::Type(format!("{y_name} is missing: the target column is required")))?;
+    let y = args::numbers(&y, &y_name)?.to_f64().into_owned();
+    let unique_id = match args::property(object, "unique_id")? {
+        Some(ids) => string_column(&ids, &format!("{name}.unique_id"))?,
+        None => vec![DEFAULT_SERIES_ID.to_string(); y.len()],
+    };
+    let ds = match args::property(object, "ds")? {
+        Some(ds) => ds_values(&ds, &format!("{name}.ds"))?,
+        None => steps_within_series(&unique_id),
+    };
+    if unique_id.len() != y.len() || ds.len() != y.len() {
+        return Err(DataError::ColumnLengths { unique_id: unique_id.len(), ds: ds.len(), y: y.len() }.into());
+    }
+    Ok(Columns { unique_id, ds, y })
+}
+
+/// Integer steps 0, 1, 2, … counted separately within each series (ds omitted).
+fn steps_within_series(unique_id: &[String]) -> Vec<RawDs> {
+    let mut seen = std::collections::HashMap::<&str, usize>::new();
+    unique_id
+        .iter()
+        .map(|id| {
+            let count = seen.entry(id.as_str()).or_insert(0);
+            *count += 1;
+            RawDs::Number((*count - 1) as f64)
+        })
+        .collect()
+}
+
+fn read_rows(rows: &Array<'_>, name: &str) -> ArgResult<Columns> {
+    let mut columns = Columns::default();
+    for i in 0..rows.len() {
+        let row_name = format!("{name}[{i}]");
+        let row: Unknown = rows.get(i)?.ok_or_else(|| ArgError::Type(format!("{row_name} is missing")))?;
+        let row = args::options(Some(&row), &row_name, COLUMN_KEYS)?
+            .ok_or_else(|| ArgError::Type(format!("{row_name} must be a {{ unique_id, ds, y }} object, got undefined")))?;
+        let field = |key: &str| {
+            args::property(&row, key)?.ok_or_else(|| ArgError::Type(format!("{row_name}.{key} is missing")))
+        };
+        columns.unique_id.push(id_value(&field("unique_id")?, &format!("{row_name}.unique_id"))?);
+        columns.ds.push(ds_value(&field("ds")?, &format!("{row_name}.ds"))?);
+        columns.y.push(args::number(&field("y")?, &format!("{row_name}.y"))?);
+    }
+    Ok(columns)
+}
+
+/// A series id: a string, or a number used by its decimal form (NeuralForecast allows integer ids).
+fn id_value(value: &Unknown<'_>, name: &str) -> ArgResult<String> {
+    let raw = value.value();
+    match value.get_type()? {
+        ValueType::String => Ok(unsafe { String::from_napi_value(raw.env, raw.value) }?),
+        ValueType::Number => Ok(format_number(unsafe { f64::from_napi_value(raw.env, raw.value) }?)),
+        _ => Err(ArgError::Type(format!("{name} must be a string or a number, got {}", describe(value)))),
+    }
+}
+
+fn format_number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 9.0e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+fn string_column(value: &Unknown<'_>, name: &str) -> ArgResult<Vec<String>> {
+    args::elements(value, name, "strings or numbers")?
+        .iter()
+        .enumerate()
+        .map(|(i, v)| id_value(v, &format!("{name}[{i}]")))
+        .collect()
+}
+
+fn ds_values(value: &Unknown<'_>, name: &str) -> ArgResult<Vec<RawDs>> {
+    if value.get_type()? == ValueType::Object && value.is_typedarray()? {
+        return Ok(args::numbers(value, name)?.to_f64().iter().map(|&x| RawDs::Number(x)).collect());
+    }
+    args::elements(value, name, "strings, numbers or Dates")?
+        .iter()
+        .enumerate()
+        .map(|(i, v)| ds_value(v, &format!("{name}[{i}]")))
+        .collect()
+}
+
+fn ds_value(value: &Unknown<'_>, name: &str) -> ArgResult<RawDs> {
+    let raw = value.value();
+    match value.get_type()? {
+        ValueType::String => Ok(RawDs::Text(unsafe { String::from_napi_value(raw.env, raw.value) }?)),
+        ValueType::Number => Ok(RawDs::Number(unsafe { f64::from_napi_value(raw.env, raw.value) }?)),
+        ValueType::Object if value.is_date()? => {
+            let date = unsafe { napi::JsDate::from_napi_value(raw.env, raw.value) }?;
+            Ok(RawDs::DateMillis(date.value_of()?))
+        }
+        _ => Err(ArgError::Type(format!("{name} must be a string, a number or a Date, got {}", describe(value)))),
+    }
+}
+
+/// Checks that every ds has the kind of the first and converts the column.
+fn ds_column(values: Vec<RawDs>, name: &str) -> ArgResult<Vec<Ds>> {
+    let Some(first) = values.first() else { return Ok(Vec::new()) };
+    if let Some((row, odd)) =
+        values.iter().enumerate().find(|(_, v)| std::mem::discriminant(*v) != std::mem::discriminant(first))
+    {
+        return Err(ArgError::Type(format!(
+            "{name}: ds mixes kinds: row 0 is {} but row {row} is {}; use one kind for the whole column",
+            first.kind(),
+            odd.kind()
+        )));
+    }
+    let ds = match first {
+        RawDs::Text(_) => {
+            let texts: Vec<&str> = values.iter().filter_map(|v| if let RawDs::Text(t) = v { Some(t.as_str()) } else { None }).collect();
+            parse_ds_column(&texts)?
+        }
+        RawDs::Number(_) => ds_from_numbers(&numbers_of(&values))?,
+        RawDs::DateMillis(_) => ds_from_epoch_millis(&numbers_of(&values))?,
+    };
+    Ok(ds)
+}
+
+fn numbers_of(values: &[RawDs]) -> Vec<f64> {
+    values
+        .iter()
+        .filter_map(|v| match v {
+            RawDs::Number(x) | RawDs::DateMillis(x) => Some(*x),
+            RawDs::Text(_) => None,
+        })
+        .collect()
+}

@@ -1,0 +1,573 @@
+//! `NeuralForecaster`: the engine behind a JS class. Heavy calls (fit, predict, save, load, toBuffer,
+//! fromBuffer) run as async tasks on libuv's thread pool and return Promises; `forecastWindow` is the synchronous
+//! low-latency path. One engine serves one call at a time: a call made while `fit` runs is rejected with a clear
+//! error instead of waiting behind it.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use napi::bindgen_prelude::{AsyncTask, Buffer, Float64Array, Object, ToNapiValue, TypeName, Unknown};
+use napi::{Env, JsValue, Task, ValueType};
+use napi_derive::napi;
+
+use super::args::{self, describe, with_js_errors, ArgError, ArgResult};
+use super::data::panel_from_js;
+use super::models::model_spec;
+use crate::data::{format_ds_column, Frequency, Panel};
+use crate::engine::{
+    Control, Engine, EngineConfig, EngineError, ErrorKind, FitOptions, FitReport, Forecast, ProgressEvent,
+    ScalerType,
+};
+
+impl From<EngineError> for ArgError {
+    fn from(e: EngineError) -> Self {
+        match e.kind() {
+            ErrorKind::Type => ArgError::Type(e.to_string()),
+            ErrorKind::Range => ArgError::Range(e.to_string()),
+            ErrorKind::Other => ArgError::Napi(napi::Error::from_reason(e.to_string())),
+        }
+    }
+}
+
+const OPTION_KEYS: &[&str] = &[
+    "models",
+    "frequency",
+    "freq",
+    "localScalerType",
+    "numThreads",
+    "simdEnabled",
+    "memoryPool",
+    "lowMemory",
+    "seed",
+    "backend",
+];
+
+const FIT_KEYS: &[&str] =
+    &["maxSteps", "batchSize", "learningRate", "validationSize", "earlyStopping", "patience", "onProgress", "signal"];
+
+/// The most threads a forecaster may ask for; more is surely a mistake.
+const MAX_THREADS: usize = 1024;
+
+/// Shared by a forecaster and its running tasks.
+struct Shared {
+    engine: RwLock<Engine>,
+    /// Set while a fit runs (from the call until its Promise settles).
+    fitting: AtomicBool,
+}
+
+impl Shared {
+    fn new(engine: Engine) -> Arc<Shared> {
+        Arc::new(Shared { engine: RwLock::new(engine), fitting: AtomicBool::new(false) })
+    }
+
+    fn ensure_idle(&self, what: &str) -> ArgResult<()> {
+        if self.fitting.load(Ordering::Acquire) {
+            return Err(ArgError::Napi(napi::Error::from_reason(format!(
+                "cannot {what} while fit() is running on this forecaster; await the fit first"
+            ))));
+        }
+        Ok(())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Engine> {
+        self.engine.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Engine> {
+        self.engine.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Runs core work on a worker thread, turning a panic into an error instead of letting it unwind into libuv.
+fn guarded<T>(what: &str, work: impl FnOnce() -> Result<T, ArgError>) -> Result<T, ArgError> {
+    catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|_| {
+        Err(ArgError::Napi(napi::Error::from_reason(format!("{what}: internal error (a bug in neuro-divergent)"))))
+    })
+}
+
+/// A task's failure, kept until `reject` runs on the JS thread where the typed JS error can be created.
+type TaskResult<T> = Result<T, ArgError>;
+
+fn settle<T>(env: &Env, function: &str, outcome: TaskResult<T>) -> napi::Result<T> {
+    outcome.map_err(|e| e.context(function).into_napi(env))
+}
+
+// ---- construction -------------------------------------------------------------------------------------------
+
+fn engine_config(options: &Unknown<'_>) -> ArgResult<EngineConfig> {
+    let options = args::options(Some(options), "options", OPTION_KEYS)?
+        .ok_or_else(|| ArgError::Type("options must be an object with a models array, got undefined".into()))?;
+    let models_value = args::property(&options, "models")?
+        .ok_or_else(|| ArgError::Type("options.models is missing: give at least one model".into()))?;
+    let seed = optional(&options, "seed", |v, n| args::integer(v, n, 0, u32::MAX as usize))?;
+    let mut models = Vec::new();
+    for (i, model) in args::elements(&models_value, "options.models", "models")?.iter().enumerate() {
+        let mut spec = model_spec(model, &format!("options.models[{i}]"))?;
+        if let Some(seed) = seed {
+            spec.random_seed = seed as u64;
+        }
+        models.push(spec);
+    }
+    if models.is_empty() {
+        return Err(ArgError::Range("options.models is empty: give at least one model".into()));
+    }
+    check_backend(&options)?;
+    Ok(EngineConfig {
+        models,
+        freq: frequency_option(&options)?,
+        local_scaler_type: optional(&options, "localScalerType", |v, n| scaler_type(v, n))?
+            .unwrap_or(ScalerType::Identity),
+        num_threads: optional(&options, "numThreads", |v, n| args::integer(v, n, 1, MAX_THREADS))?.unwrap_or(0),
+        simd_enabled: optional(&options, "simdEnabled", args::boolean)?.unwrap_or(true),
+        memory_pool: optional(&options, "memoryPool", args::boolean)?.unwrap_or(true),
+        low_memory: optional(&options, "lowMemory", args::boolean)?.unwrap_or(false),
+    })
+}
+
+/// Reads `options[key]` with `read` when present.
+fn optional<T>(
+    options: &Object<'_>,
+    key: &str,
+    read: impl FnOnce(&Unknown<'_>, &str) -> ArgResult<T>,
+) -> ArgResult<Option<T>> {
+    args::property(options, key)?.map(|v| read(&v, &format!("options.{key}"))).transpose()
+}
+
+fn frequency_option(options: &Object<'_>) -> ArgResult<Option<Frequency>> {
+    let frequency = args::property(options, "frequency")?;
+    let freq = args::property(options, "freq")?;
+    let (value, key) = match (frequency, freq) {
+        (Some(_), Some(_)) => {
+            return Err(ArgError::Type("options.frequency and options.freq are the same option; give one".into()))
+        }
+        (Some(v), None) => (v, "options.frequency"),
+        (None, Some(v)) => (v, "options.freq"),
+        (None, None) => return Ok(None),
+    };
+    let text = args::string(&value, key)?;
+    Frequency::parse(&text).map(Some).map_err(|e| ArgError::Range(format!("{key}: {e}")))
+}
+
+pub fn scaler_type(value: &Unknown<'_>, name: &str) -> ArgResult<ScalerType> {
+    let text = args::string(value, name)?;
+    ScalerType::parse(&text).map_err(|e| ArgError::Range(format!("{name}: {e}")))
+}
+
+fn check_backend(options: &Object<'_>) -> ArgResult<()> {
+    let Some(value) = args::property(options, "backend")? else { return Ok(()) };
+    match args::string(&value, "options.backend")?.as_str() {
+        "cpu" => Ok(()),
+        "cuda" => Err(ArgError::Napi(napi::Error::from_reason(
+            "options.backend 'cuda' is not available: this build of neuro-divergent has no CUDA backend; use 'cpu'",
+        ))),
+        other => Err(ArgError::Range(format!("options.backend must be 'cpu' or 'cuda', got '{other}'"))),
+    }
+}
+
+// ---- fit control --------------------------------------------------------------------------------------------
+
+/// Progress and cancellation of one fit, shared between the JS thread and the worker running it.
+#[derive(Default)]
+struct FitState {
+    abort: AtomicBool,
+    latest: Mutex<Option<ProgressEvent>>,
+}
+
+/// Handle of a running fit: the JS wrapper polls `progress()` for `onProgress` and calls `abort()` when its
+/// AbortSignal fires.
+#[napi]
+pub struct FitControl {
+    state: Arc<FitState>,
+}
+
+/// One training step's progress.
+#[napi(object)]
+pub struct FitProgress {
+    /// Index of the model in `options.models`.
+    pub model: u32,
+    pub alias: String,
+    /// Steps done so far for this model.
+    pub step: u32,
+    pub max_steps: u32,
+    pub train_loss: f64,
+    pub val_loss: Option<f64>,
+}
+
+#[napi]
+impl FitControl {
+    #[napi(constructor)]
+    pub fn new() -> Self {
+        FitControl { state: Arc::default() }
+    }
+
+    /// Asks the running fit to stop after its current step; the forecaster keeps the weights it had before.
+    #[napi]
+    pub fn abort(&self) {
+        self.state.abort.store(true, Ordering::Release);
+    }
+
+    /// The latest progress, or null before the first step.
+    #[napi]
+    pub fn progress(&self) -> Option<FitProgress> {
+        let latest = self.state.latest.lock().unwrap_or_else(|p| p.into_inner());
+        latest.as_ref().map(|e| FitProgress {
+            model: e.model as u32,
+            alias: e.alias.clone(),
+            step: e.step as u32,
+            max_steps: e.max_steps as u32,
+            train_loss: e.train_loss,
+            val_loss: e.val_loss,
+        })
+    }
+}
+
+impl Default for FitControl {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+// ---- the class ----------------------------------------------------------------------------------------------
+
+#[napi(js_name = "NeuralForecaster")]
+pub struct NativeForecaster {
+    shared: Arc<Shared>,
+}
+
+#[napi]
+impl NativeForecaster {
+    /// Creates a forecaster; see `NeuralForecasterOptions`.
+    #[napi(constructor, catch_unwind)]
+    pub fn new(env: Env, options: Unknown<'_>) -> napi::Result<Self> {
+        with_js_errors(&env, "new NeuralForecaster", || {
+            let engine = Engine::new(engine_config(&options)?)?;
+            Ok(NativeForecaster { shared: Shared::new(engine) })
+        })
+    }
+
+    /// Whether the forecaster has been fitted (or loaded from a fitted checkpoint).
+    #[napi(getter)]
+    pub fn is_fitted(&self) -> bool {
+        self.shared.engine.try_read().map(|e| e.is_fitted()).unwrap_or(false)
+    }
+
+    /// Trains every model on `data`; resolves with the fit report. A fitted forecaster continues from its weights.
+    #[napi(catch_unwind)]
+    pub fn fit(
+        &self,
+        env: Env,
+        data: Unknown<'_>,
+        options: Option<Unknown<'_>>,
+        control: &FitControl,
+    ) -> napi::Result<AsyncTask<FitTask>> {
+        with_js_errors(&env, "NeuralForecaster.fit", || {
+            self.shared.ensure_idle("fit")?;
+            let freq = self.shared.read().config().freq;
+            let panel = panel_from_js(&data, "data", freq)?;
+            let options = fit_options(options.as_ref())?;
+            self.shared.fitting.store(true, Ordering::Release);
+            Ok(AsyncTask::new(FitTask {
+                shared: self.shared.clone(),
+                panel,
+                options,
+                state: control.state.clone(),
+            }))
+        })
+    }
+
+    /// Forecasts every series: after the fitted data, or from `options.data` (new history, no refit).
+    #[napi(catch_unwind)]
+    pub fn predict(&self, env: Env, options: Option<Unknown<'_>>) -> napi::Result<AsyncTask<PredictTask>> {
+        with_js_errors(&env, "NeuralForecaster.predict", || {
+            self.shared.ensure_idle("predict")?;
+            let options = args::options(options.as_ref(), "options", &["horizon", "data"])?;
+            let mut task = PredictTask { shared: self.shared.clone(), history: None, horizon: None };
+            if let Some(options) = options {
+                task.horizon = optional(&options, "horizon", |v, n| args::integer(v, n, 1, u32::MAX as usize))?;
+                if let Some(data) = args::property(&options, "data")? {
+                    let freq = self.shared.read().config().freq;
+                    task.history = Some(panel_from_js(&data, "options.data", freq)?);
+                }
+            }
+            Ok(AsyncTask::new(task))
+        })
+    }
+
+    /// Forecasts one window of the last `inputSize` raw values, synchronously (the low-latency path).
+    #[napi(catch_unwind, ts_args_type = "window: Float64Array | Float32Array | number[], options?: { model?: number | string }")]
+    pub fn forecast_window(&self, env: Env, window: Unknown<'_>, options: Option<Unknown<'_>>) -> napi::Result<Float64Array> {
+        with_js_errors(&env, "NeuralForecaster.forecastWindow", || {
+            self.shared.ensure_idle("forecastWindow")?;
+            let window = args::numbers(&window, "window")?;
+            let engine = self.shared.read();
+            let model = match args::options(options.as_ref(), "options", &["model"])? {
+                Some(o) => optional(&o, "model", |v, n| model_index(&engine, v, n))?.unwrap_or(0),
+                None => 0,
+            };
+            let mut out = vec![0.0; engine.config().models[model].h];
+            engine.forecast_window(model, &window.to_f64(), &mut out)?;
+            Ok(Float64Array::new(out))
+        })
+    }
+
+    /// Writes a safetensors checkpoint atomically (temporary file, then rename).
+    #[napi(catch_unwind, ts_args_type = "path: string")]
+    pub fn save(&self, env: Env, path: Unknown<'_>) -> napi::Result<AsyncTask<SaveTask>> {
+        with_js_errors(&env, "NeuralForecaster.save", || {
+            self.shared.ensure_idle("save")?;
+            let path = PathBuf::from(args::string(&path, "path")?);
+            Ok(AsyncTask::new(SaveTask { shared: self.shared.clone(), path }))
+        })
+    }
+
+    /// The checkpoint as bytes (the same safetensors content `save` writes).
+    #[napi(catch_unwind)]
+    pub fn to_buffer(&self, env: Env) -> napi::Result<AsyncTask<ToBufferTask>> {
+        with_js_errors(&env, "NeuralForecaster.toBuffer", || {
+            self.shared.ensure_idle("toBuffer")?;
+            Ok(AsyncTask::new(ToBufferTask { shared: self.shared.clone() }))
+        })
+    }
+
+    /// Loads a forecaster from a checkpoint file written by `save`.
+    #[napi(catch_unwind, ts_args_type = "path: string")]
+    pub fn load(env: Env, path: Unknown<'_>) -> napi::Result<AsyncTask<LoadTask>> {
+        with_js_errors(&env, "NeuralForecaster.load", || {
+            let path = PathBuf::from(args::string(&path, "path")?);
+            Ok(AsyncTask::new(LoadTask { source: CheckpointSource::File(path) }))
+        })
+    }
+
+    /// Loads a forecaster from checkpoint bytes made by `toBuffer`.
+    #[napi(catch_unwind, ts_args_type = "buffer: Uint8Array")]
+    pub fn from_buffer(env: Env, buffer: Unknown<'_>) -> napi::Result<AsyncTask<LoadTask>> {
+        with_js_errors(&env, "NeuralForecaster.fromBuffer", || {
+            let bytes = args::bytes(&buffer, "buffer")?;
+            Ok(AsyncTask::new(LoadTask { source: CheckpointSource::Bytes(bytes) }))
+        })
+    }
+}
+
+fn model_index(engine: &Engine, value: &Unknown<'_>, name: &str) -> ArgResult<usize> {
+    let models = &engine.config().models;
+    if value.get_type()? == ValueType::String {
+        let alias = args::string(value, name)?;
+        return models.iter().position(|m| m.alias == alias).ok_or_else(|| {
+            let aliases: Vec<&str> = models.iter().map(|m| m.alias.as_str()).collect();
+            ArgError::Range(format!("{name}: no model is called '{alias}'; models: {}", aliases.join(", ")))
+        });
+    }
+    if value.get_type()? != ValueType::Number {
+        return Err(ArgError::Type(format!("{name} must be a model index or alias, got {}", describe(value))));
+    }
+    args::integer(value, name, 0, models.len() - 1)
+}
+
+fn fit_options(options: Option<&Unknown<'_>>) -> ArgResult<FitOptions> {
+    let mut fit = FitOptions::default();
+    let Some(options) = args::options(options, "options", FIT_KEYS)? else { return Ok(fit) };
+    let count = |v: &Unknown<'_>, n: &str| args::integer(v, n, 1, u32::MAX as usize);
+    fit.max_steps = optional(&options, "maxSteps", count)?;
+    fit.batch_size = optional(&options, "batchSize", count)?;
+    fit.learning_rate = optional(&options, "learningRate", args::positive_number)?;
+    fit.validation_size =
+        optional(&options, "validationSize", |v, n| args::integer(v, n, 0, u32::MAX as usize))?.unwrap_or(0);
+    fit.early_stopping = optional(&options, "earlyStopping", args::boolean)?.unwrap_or(false);
+    fit.patience = optional(&options, "patience", count)?;
+    Ok(fit)
+}
+
+// ---- tasks --------------------------------------------------------------------------------------------------
+
+pub struct FitTask {
+    shared: Arc<Shared>,
+    panel: Panel,
+    options: FitOptions,
+    state: Arc<FitState>,
+}
+
+/// The fit report: per model, the loss curves and steps run.
+#[napi(object)]
+pub struct ModelFitSummary {
+    pub alias: String,
+    pub steps: u32,
+    pub train_loss: Vec<f64>,
+    pub val_loss: Vec<f64>,
+    pub stopped_early: bool,
+}
+
+#[napi(object)]
+pub struct FitSummary {
+    pub models: Vec<ModelFitSummary>,
+    /// Wall time of the fit in milliseconds.
+    pub elapsed_ms: f64,
+    /// True when an AbortSignal stopped the fit; the forecaster then keeps the weights it had before.
+    pub aborted: bool,
+}
+
+impl Task for FitTask {
+    type Output = TaskResult<FitReport>;
+    type JsValue = FitSummary;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let (shared, panel, options, state) = (&self.shared, &self.panel, &self.options, &self.state);
+        Ok(guarded("fit", || {
+            let mut on_step = |event: &ProgressEvent| {
+                *state.latest.lock().unwrap_or_else(|p| p.into_inner()) = Some(event.clone());
+                if state.abort.load(Ordering::Acquire) {
+                    Control::Stop
+                } else {
+                    Control::Continue
+                }
+            };
+            Ok(shared.write().fit(panel, options, &mut on_step)?)
+        }))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<FitSummary> {
+        let report = settle(&env, "NeuralForecaster.fit", output)?;
+        Ok(FitSummary {
+            models: report
+                .models
+                .into_iter()
+                .map(|m| ModelFitSummary {
+                    alias: m.alias,
+                    steps: m.steps as u32,
+                    train_loss: m.train_loss,
+                    val_loss: m.val_loss,
+                    stopped_early: m.stopped_early,
+                })
+                .collect(),
+            elapsed_ms: report.elapsed_ms,
+            aborted: report.aborted,
+        })
+    }
+
+    fn finally(self, _env: Env) -> napi::Result<()> {
+        self.shared.fitting.store(false, Ordering::Release);
+        Ok(())
+    }
+}
+
+pub struct PredictTask {
+    shared: Arc<Shared>,
+    history: Option<Panel>,
+    horizon: Option<usize>,
+}
+
+impl Task for PredictTask {
+    type Output = TaskResult<Forecast>;
+    type JsValue = ForecastObject;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let (shared, history, horizon) = (&self.shared, self.history.as_ref(), self.horizon);
+        Ok(guarded("predict", || Ok(shared.read().predict(history, horizon)?)))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<ForecastObject> {
+        settle(&env, "NeuralForecaster.predict", output).map(ForecastObject)
+    }
+}
+
+/// A forecast as `{ unique_id, ds, <alias>: Float64Array, … }`: ds as strings for dates, numbers for steps.
+pub struct ForecastObject(Forecast);
+
+impl TypeName for ForecastObject {
+    fn type_name() -> &'static str {
+        "Forecast"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl ToNapiValue for ForecastObject {
+    unsafe fn to_napi_value(raw_env: napi::sys::napi_env, value: Self) -> napi::Result<napi::sys::napi_value> {
+        let env = Env::from_raw(raw_env);
+        let forecast = value.0;
+        let mut object = Object::new(&env)?;
+        object.set("unique_id", forecast.unique_id)?;
+        if forecast.ds.iter().all(|d| d.is_int()) {
+            let steps: Vec<f64> = forecast.ds.iter().map(|d| d.to_epoch_millis()).collect();
+            object.set("ds", steps)?;
+        } else {
+            object.set("ds", format_ds_column(&forecast.ds))?;
+        }
+        for (alias, values) in forecast.columns {
+            object.set(alias, Float64Array::new(values))?;
+        }
+        Ok(object.raw())
+    }
+}
+
+pub struct SaveTask {
+    shared: Arc<Shared>,
+    path: PathBuf,
+}
+
+impl Task for SaveTask {
+    type Output = TaskResult<()>;
+    type JsValue = ();
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let (shared, path) = (&self.shared, &self.path);
+        Ok(guarded("save", || Ok(shared.read().save(path)?)))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<()> {
+        settle(&env, "NeuralForecaster.save", output)
+    }
+}
+
+pub struct ToBufferTask {
+    shared: Arc<Shared>,
+}
+
+impl Task for ToBufferTask {
+    type Output = TaskResult<Vec<u8>>;
+    type JsValue = Buffer;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let shared = &self.shared;
+        Ok(guarded("toBuffer", || Ok(shared.read().to_bytes()?)))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Buffer> {
+        settle(&env, "NeuralForecaster.toBuffer", output).map(Buffer::from)
+    }
+}
+
+enum CheckpointSource {
+    File(PathBuf),
+    Bytes(Vec<u8>),
+}
+
+pub struct LoadTask {
+    source: CheckpointSource,
+}
+
+impl Task for LoadTask {
+    type Output = TaskResult<Engine>;
+    type JsValue = NativeForecaster;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let source = &self.source;
+        Ok(guarded("load", || {
+            Ok(match source {
+                CheckpointSource::File(path) => Engine::load(path)?,
+                CheckpointSource::Bytes(bytes) => Engine::from_bytes(bytes)?,
+            })
+        }))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<NativeForecaster> {
+        let function = match self.source {
+            CheckpointSource::File(_) => "NeuralForecaster.load",
+            CheckpointSource::Bytes(_) => "NeuralForecaster.fromBuffer",
+        };
+        Ok(NativeForecaster { shared: Shared::new(settle(&env, function, output)?) })
+    }
+}
