@@ -4,6 +4,7 @@
 //! `gradient_clip_val`).
 
 use super::error::NnError;
+use super::fast;
 use super::params::ParamStore;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -111,21 +112,87 @@ impl Adam {
         let step = self.steps_taken as i32;
         let step_size = (lr as f64 / (1.0 - (beta1 as f64).powi(step))) as f32;
         let bias_correction2_sqrt = (1.0 - (beta2 as f64).powi(step)).sqrt() as f32;
+        let update = AdamUpdate { beta1, beta2, clip_scale, step_size, bias_correction2_sqrt, eps: self.config.eps };
         let tensors = params.iter_mut().zip(grads.iter()).zip(self.first_moment.iter_mut().zip(self.second_moment.iter_mut()));
         for (((_, param), (_, grad)), ((_, m), (_, v))) in tensors {
-            for (((p, &g), m), v) in param.data.iter_mut().zip(&grad.data).zip(&mut m.data).zip(&mut v.data) {
-                let g = g * clip_scale;
-                *m = beta1 * *m + (1.0 - beta1) * g;
-                *v = beta2 * *v + (1.0 - beta2) * g * g;
-                *p -= step_size * *m / (v.sqrt() / bias_correction2_sqrt + self.config.eps);
-            }
+            update.apply(&mut param.data, &grad.data, &mut m.data, &mut v.data);
         }
         Ok(grad_norm as f32)
     }
 }
 
+/// The constants of one Adam step.
+#[derive(Clone, Copy)]
+struct AdamUpdate {
+    beta1: f32,
+    beta2: f32,
+    clip_scale: f32,
+    step_size: f32,
+    bias_correction2_sqrt: f32,
+    eps: f32,
+}
+
+impl AdamUpdate {
+    /// The element-wise update of one tensor. The same operations in the same order run on every path
+    /// (no fused multiply-add), so the AVX2 build only widens the loop and the bits do not change.
+    fn apply(self, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+        match fast::path() {
+            // SAFETY: `Path::Avx2` means avx2 was detected.
+            #[cfg(target_arch = "x86_64")]
+            fast::Path::Avx2 => unsafe { self.apply_avx2(p, g, m, v) },
+            fast::Path::Scalar => self.apply_plain(p, g, m, v),
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn apply_avx2(self, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+        self.apply_plain(p, g, m, v)
+    }
+
+    #[inline(always)]
+    fn apply_plain(self, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+        let AdamUpdate { beta1, beta2, clip_scale, step_size, bias_correction2_sqrt, eps } = self;
+        let len = p.len();
+        let (g, m, v) = (&g[..len], &mut m[..len], &mut v[..len]);
+        for i in 0..len {
+            let g = g[i] * clip_scale;
+            m[i] = beta1 * m[i] + (1.0 - beta1) * g;
+            v[i] = beta2 * v[i] + (1.0 - beta2) * g * g;
+            p[i] -= step_size * m[i] / (v[i].sqrt() / bias_correction2_sqrt + eps);
+        }
+    }
+}
+
+/// The global L2 norm of all gradients, accumulated in f64 over 8 interleaved partial sums (a fixed
+/// order, so the result is the same on every path) that the AVX2 build keeps in vector registers.
 fn global_norm(grads: &ParamStore) -> f64 {
-    grads.iter().flat_map(|(_, t)| &t.data).map(|&g| g as f64 * g as f64).sum::<f64>().sqrt()
+    fn partial_sums(values: &[f32], acc: &mut [f64; 8]) {
+        let mut chunks = values.chunks_exact(8);
+        for chunk in &mut chunks {
+            for (a, &g) in acc.iter_mut().zip(chunk) {
+                *a += g as f64 * g as f64;
+            }
+        }
+        for (a, &g) in acc.iter_mut().zip(chunks.remainder()) {
+            *a += g as f64 * g as f64;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn partial_sums_avx2(values: &[f32], acc: &mut [f64; 8]) {
+        partial_sums(values, acc)
+    }
+    let mut acc = [0.0f64; 8];
+    for (_, tensor) in grads.iter() {
+        match fast::path() {
+            // SAFETY: `Path::Avx2` means avx2 was detected.
+            #[cfg(target_arch = "x86_64")]
+            fast::Path::Avx2 => unsafe { partial_sums_avx2(&tensor.data, &mut acc) },
+            fast::Path::Scalar => partial_sums(&tensor.data, &mut acc),
+        }
+    }
+    (((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))).sqrt()
 }
 
 #[cfg(test)]

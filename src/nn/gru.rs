@@ -3,6 +3,7 @@
 //! n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h' = (1 - z) ⊙ n + z ⊙ h.
 
 use super::activations::{sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output};
+use super::fast;
 use super::recurrent::{BackwardStep, ForwardStep, Recurrent, RecurrentCell};
 
 #[derive(Debug, Clone, Copy)]
@@ -16,49 +17,136 @@ impl RecurrentCell for GruCell {
 
     /// `aux` is `W_hn h + b_hn`, which the gradient of r needs.
     fn forward_step(step: ForwardStep<'_>) {
-        let hidden = step.hidden;
-        let rows = step.gates.chunks_exact_mut(3 * hidden).zip(step.h_proj.chunks_exact(3 * hidden));
-        for (b, (gates, h_proj)) in rows.enumerate() {
-            for j in 0..hidden {
-                let at = b * hidden + j;
-                let r = sigmoid(gates[j] + h_proj[j]);
-                let z = sigmoid(gates[hidden + j] + h_proj[hidden + j]);
-                let h_proj_n = h_proj[2 * hidden + j];
-                let n = tanh(gates[2 * hidden + j] + r * h_proj_n);
-                gates[j] = r;
-                gates[hidden + j] = z;
-                gates[2 * hidden + j] = n;
-                step.aux[at] = h_proj_n;
-                step.h[at] = (1.0 - z) * n + z * step.h_prev[at];
-            }
+        match fast::path() {
+            // SAFETY: `Path::Avx2` means avx2 and fma were detected.
+            #[cfg(target_arch = "x86_64")]
+            fast::Path::Avx2 => unsafe { avx2::forward_step(step) },
+            fast::Path::Scalar => forward_step_scalar(step),
         }
     }
 
     fn backward_step(step: BackwardStep<'_>) {
-        let hidden = step.hidden;
-        let rows = step
-            .gates
-            .chunks_exact(3 * hidden)
-            .zip(step.d_x_proj.chunks_exact_mut(3 * hidden))
-            .zip(step.d_h_proj.chunks_exact_mut(3 * hidden));
-        for (b, ((gates, d_x), d_h)) in rows.enumerate() {
-            for j in 0..hidden {
-                let at = b * hidden + j;
-                let (r, z, n) = (gates[j], gates[hidden + j], gates[2 * hidden + j]);
-                let dh = step.dh[at];
-                let d_pre_n = dh * (1.0 - z) * tanh_grad_from_output(n);
-                let d_pre_r = d_pre_n * step.aux[at] * sigmoid_grad_from_output(r);
-                let d_pre_z = dh * (step.h_prev[at] - n) * sigmoid_grad_from_output(z);
-                d_x[j] = d_pre_r;
-                d_x[hidden + j] = d_pre_z;
-                d_x[2 * hidden + j] = d_pre_n;
-                d_h[j] = d_pre_r;
-                d_h[hidden + j] = d_pre_z;
-                d_h[2 * hidden + j] = d_pre_n * r;
-                step.dh_prev[at] = dh * z;
-            }
+        match fast::path() {
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            fast::Path::Avx2 => unsafe { avx2::backward_step(step) },
+            fast::Path::Scalar => backward_step_scalar(step),
         }
         // The GRU carries no state besides h; aux_prev and d_aux stay unused.
+    }
+}
+
+fn forward_step_scalar(step: ForwardStep<'_>) {
+    let hidden = step.hidden;
+    let rows = step.gates.chunks_exact_mut(3 * hidden).zip(step.h_proj.chunks_exact(3 * hidden));
+    for (b, (gates, h_proj)) in rows.enumerate() {
+        for j in 0..hidden {
+            let at = b * hidden + j;
+            let r = sigmoid(gates[j] + h_proj[j]);
+            let z = sigmoid(gates[hidden + j] + h_proj[hidden + j]);
+            let h_proj_n = h_proj[2 * hidden + j];
+            let n = tanh(gates[2 * hidden + j] + r * h_proj_n);
+            gates[j] = r;
+            gates[hidden + j] = z;
+            gates[2 * hidden + j] = n;
+            step.aux[at] = h_proj_n;
+            step.h[at] = (1.0 - z) * n + z * step.h_prev[at];
+        }
+    }
+}
+
+fn backward_step_scalar(step: BackwardStep<'_>) {
+    let hidden = step.hidden;
+    let rows = step
+        .gates
+        .chunks_exact(3 * hidden)
+        .zip(step.d_x_proj.chunks_exact_mut(3 * hidden))
+        .zip(step.d_h_proj.chunks_exact_mut(3 * hidden));
+    for (b, ((gates, d_x), d_h)) in rows.enumerate() {
+        for j in 0..hidden {
+            let at = b * hidden + j;
+            let (r, z, n) = (gates[j], gates[hidden + j], gates[2 * hidden + j]);
+            let dh = step.dh[at];
+            let d_pre_n = dh * (1.0 - z) * tanh_grad_from_output(n);
+            let d_pre_r = d_pre_n * step.aux[at] * sigmoid_grad_from_output(r);
+            let d_pre_z = dh * (step.h_prev[at] - n) * sigmoid_grad_from_output(z);
+            d_x[j] = d_pre_r;
+            d_x[hidden + j] = d_pre_z;
+            d_x[2 * hidden + j] = d_pre_n;
+            d_h[j] = d_pre_r;
+            d_h[hidden + j] = d_pre_z;
+            d_h[2 * hidden + j] = d_pre_n * r;
+            step.dh_prev[at] = dh * z;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::super::fast::avx2::{sigmoid, tanh, Lanes};
+    use super::{BackwardStep, ForwardStep};
+
+    /// Caller: avx2 and fma available.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn forward_step(step: ForwardStep<'_>) {
+        let hidden = step.hidden;
+        let rows = step.h.len() / hidden;
+        assert!(step.gates.len() >= rows * 3 * hidden && step.h_proj.len() >= rows * 3 * hidden);
+        assert!(step.h_prev.len() >= rows * hidden && step.aux.len() >= rows * hidden);
+        let one = _mm256_set1_ps(1.0);
+        for b in 0..rows {
+            let gates = step.gates.as_mut_ptr().add(b * 3 * hidden);
+            let h_proj = step.h_proj.as_ptr().add(b * 3 * hidden);
+            let at = b * hidden;
+            for j in (0..hidden).step_by(8) {
+                let l = Lanes::new(hidden, j);
+                let r = sigmoid(_mm256_add_ps(l.load(gates.add(j)), l.load(h_proj.add(j))));
+                let z = sigmoid(_mm256_add_ps(l.load(gates.add(hidden + j)), l.load(h_proj.add(hidden + j))));
+                let h_proj_n = l.load(h_proj.add(2 * hidden + j));
+                let n = tanh(_mm256_fmadd_ps(r, h_proj_n, l.load(gates.add(2 * hidden + j))));
+                l.store(gates.add(j), r);
+                l.store(gates.add(hidden + j), z);
+                l.store(gates.add(2 * hidden + j), n);
+                l.store(step.aux.as_mut_ptr().add(at + j), h_proj_n);
+                let h_prev = l.load(step.h_prev.as_ptr().add(at + j));
+                l.store(step.h.as_mut_ptr().add(at + j), _mm256_fmadd_ps(_mm256_sub_ps(one, z), n, _mm256_mul_ps(z, h_prev)));
+            }
+        }
+    }
+
+    /// Caller: avx2 and fma available.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn backward_step(step: BackwardStep<'_>) {
+        let hidden = step.hidden;
+        let rows = step.dh.len() / hidden;
+        assert!(step.gates.len() >= rows * 3 * hidden && step.d_x_proj.len() >= rows * 3 * hidden && step.d_h_proj.len() >= rows * 3 * hidden);
+        assert!(step.aux.len() >= rows * hidden && step.h_prev.len() >= rows * hidden && step.dh_prev.len() >= rows * hidden);
+        let one = _mm256_set1_ps(1.0);
+        let sig_grad = |y: __m256| _mm256_mul_ps(y, _mm256_sub_ps(one, y));
+        for b in 0..rows {
+            let gates = step.gates.as_ptr().add(b * 3 * hidden);
+            let d_x = step.d_x_proj.as_mut_ptr().add(b * 3 * hidden);
+            let d_h = step.d_h_proj.as_mut_ptr().add(b * 3 * hidden);
+            let at = b * hidden;
+            for j in (0..hidden).step_by(8) {
+                let l = Lanes::new(hidden, j);
+                let (r, z, n) = (l.load(gates.add(j)), l.load(gates.add(hidden + j)), l.load(gates.add(2 * hidden + j)));
+                let dh = l.load(step.dh.as_ptr().add(at + j));
+                let d_pre_n = _mm256_mul_ps(_mm256_mul_ps(dh, _mm256_sub_ps(one, z)), _mm256_fnmadd_ps(n, n, one));
+                let d_pre_r = _mm256_mul_ps(_mm256_mul_ps(d_pre_n, l.load(step.aux.as_ptr().add(at + j))), sig_grad(r));
+                let h_prev = l.load(step.h_prev.as_ptr().add(at + j));
+                let d_pre_z = _mm256_mul_ps(_mm256_mul_ps(dh, _mm256_sub_ps(h_prev, n)), sig_grad(z));
+                l.store(d_x.add(j), d_pre_r);
+                l.store(d_x.add(hidden + j), d_pre_z);
+                l.store(d_x.add(2 * hidden + j), d_pre_n);
+                l.store(d_h.add(j), d_pre_r);
+                l.store(d_h.add(hidden + j), d_pre_z);
+                l.store(d_h.add(2 * hidden + j), _mm256_mul_ps(d_pre_n, r));
+                l.store(step.dh_prev.as_mut_ptr().add(at + j), _mm256_mul_ps(dh, z));
+            }
+        }
     }
 }
 

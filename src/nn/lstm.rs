@@ -3,6 +3,7 @@
 //! c' = f ⊙ c + i ⊙ g, h' = o ⊙ tanh(c').
 
 use super::activations::{sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output};
+use super::fast;
 use super::recurrent::{BackwardStep, ForwardStep, Recurrent, RecurrentCell};
 
 #[derive(Debug, Clone, Copy)]
@@ -16,44 +17,131 @@ impl RecurrentCell for LstmCell {
 
     /// `aux` is the cell state c.
     fn forward_step(step: ForwardStep<'_>) {
-        let hidden = step.hidden;
-        let rows = step.gates.chunks_exact_mut(4 * hidden).zip(step.h_proj.chunks_exact(4 * hidden));
-        for (b, (gates, h_proj)) in rows.enumerate() {
-            for j in 0..hidden {
-                let pre = |gate: usize| gates[gate * hidden + j] + h_proj[gate * hidden + j];
-                let (i, f, g, o) = (sigmoid(pre(0)), sigmoid(pre(1)), tanh(pre(2)), sigmoid(pre(3)));
-                gates[j] = i;
-                gates[hidden + j] = f;
-                gates[2 * hidden + j] = g;
-                gates[3 * hidden + j] = o;
-                let at = b * hidden + j;
-                let c = f * step.aux_prev[at] + i * g;
-                step.aux[at] = c;
-                step.h[at] = o * tanh(c);
-            }
+        match fast::path() {
+            // SAFETY: `Path::Avx2` means avx2 and fma were detected.
+            #[cfg(target_arch = "x86_64")]
+            fast::Path::Avx2 => unsafe { avx2::forward_step(step) },
+            fast::Path::Scalar => forward_step_scalar(step),
         }
     }
 
     fn backward_step(step: BackwardStep<'_>) {
+        step.dh_prev.fill(0.0);
+        match fast::path() {
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            fast::Path::Avx2 => unsafe { avx2::backward_step(step) },
+            fast::Path::Scalar => backward_step_scalar(step),
+        }
+    }
+
+    const SHARES_PROJECTION_GRADIENT: bool = true;
+}
+
+fn forward_step_scalar(step: ForwardStep<'_>) {
+    let hidden = step.hidden;
+    let rows = step.gates.chunks_exact_mut(4 * hidden).zip(step.h_proj.chunks_exact(4 * hidden));
+    for (b, (gates, h_proj)) in rows.enumerate() {
+        for j in 0..hidden {
+            let pre = |gate: usize| gates[gate * hidden + j] + h_proj[gate * hidden + j];
+            let (i, f, g, o) = (sigmoid(pre(0)), sigmoid(pre(1)), tanh(pre(2)), sigmoid(pre(3)));
+            gates[j] = i;
+            gates[hidden + j] = f;
+            gates[2 * hidden + j] = g;
+            gates[3 * hidden + j] = o;
+            let at = b * hidden + j;
+            let c = f * step.aux_prev[at] + i * g;
+            step.aux[at] = c;
+            step.h[at] = o * tanh(c);
+        }
+    }
+}
+
+/// x and h enter every LSTM gate through the same sum, so both projections get the same gradient:
+/// only `d_x_proj` is written (see [`RecurrentCell::SHARES_PROJECTION_GRADIENT`]).
+fn backward_step_scalar(step: BackwardStep<'_>) {
+    let hidden = step.hidden;
+    let rows = step.gates.chunks_exact(4 * hidden).zip(step.d_x_proj.chunks_exact_mut(4 * hidden));
+    for (b, (gates, d_pre)) in rows.enumerate() {
+        for j in 0..hidden {
+            let at = b * hidden + j;
+            let (i, f, g, o) = (gates[j], gates[hidden + j], gates[2 * hidden + j], gates[3 * hidden + j]);
+            let tanh_c = tanh(step.aux[at]);
+            let dh = step.dh[at];
+            let dc = step.d_aux[at] + dh * o * tanh_grad_from_output(tanh_c);
+            d_pre[j] = dc * g * sigmoid_grad_from_output(i);
+            d_pre[hidden + j] = dc * step.aux_prev[at] * sigmoid_grad_from_output(f);
+            d_pre[2 * hidden + j] = dc * i * tanh_grad_from_output(g);
+            d_pre[3 * hidden + j] = dh * tanh_c * sigmoid_grad_from_output(o);
+            step.d_aux[at] = dc * f;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::super::fast::avx2::{sigmoid, tanh, Lanes};
+    use super::{BackwardStep, ForwardStep};
+
+    /// Caller: avx2 and fma available.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn forward_step(step: ForwardStep<'_>) {
         let hidden = step.hidden;
-        let rows = step.gates.chunks_exact(4 * hidden).zip(step.d_x_proj.chunks_exact_mut(4 * hidden));
-        for (b, (gates, d_pre)) in rows.enumerate() {
-            for j in 0..hidden {
-                let at = b * hidden + j;
-                let (i, f, g, o) = (gates[j], gates[hidden + j], gates[2 * hidden + j], gates[3 * hidden + j]);
-                let tanh_c = tanh(step.aux[at]);
-                let dh = step.dh[at];
-                let dc = step.d_aux[at] + dh * o * tanh_grad_from_output(tanh_c);
-                d_pre[j] = dc * g * sigmoid_grad_from_output(i);
-                d_pre[hidden + j] = dc * step.aux_prev[at] * sigmoid_grad_from_output(f);
-                d_pre[2 * hidden + j] = dc * i * tanh_grad_from_output(g);
-                d_pre[3 * hidden + j] = dh * tanh_c * sigmoid_grad_from_output(o);
-                step.d_aux[at] = dc * f;
+        let rows = step.h.len() / hidden;
+        assert!(step.gates.len() >= rows * 4 * hidden && step.h_proj.len() >= rows * 4 * hidden);
+        assert!(step.aux_prev.len() >= rows * hidden && step.aux.len() >= rows * hidden);
+        for b in 0..rows {
+            let gates = step.gates.as_mut_ptr().add(b * 4 * hidden);
+            let h_proj = step.h_proj.as_ptr().add(b * 4 * hidden);
+            let at = b * hidden;
+            for j in (0..hidden).step_by(8) {
+                let l = Lanes::new(hidden, j);
+                let pre = |gate: usize| _mm256_add_ps(l.load(gates.add(gate * hidden + j)), l.load(h_proj.add(gate * hidden + j)));
+                let (i, f, g, o) = (sigmoid(pre(0)), sigmoid(pre(1)), tanh(pre(2)), sigmoid(pre(3)));
+                l.store(gates.add(j), i);
+                l.store(gates.add(hidden + j), f);
+                l.store(gates.add(2 * hidden + j), g);
+                l.store(gates.add(3 * hidden + j), o);
+                let c = _mm256_fmadd_ps(f, l.load(step.aux_prev.as_ptr().add(at + j)), _mm256_mul_ps(i, g));
+                l.store(step.aux.as_mut_ptr().add(at + j), c);
+                l.store(step.h.as_mut_ptr().add(at + j), _mm256_mul_ps(o, tanh(c)));
             }
         }
-        // x and h enter every LSTM gate through the same sum, so both projections get the same gradient.
-        step.d_h_proj.copy_from_slice(step.d_x_proj);
-        step.dh_prev.fill(0.0);
+    }
+
+    /// Caller: avx2 and fma available.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn backward_step(step: BackwardStep<'_>) {
+        let hidden = step.hidden;
+        let rows = step.dh.len() / hidden;
+        assert!(step.gates.len() >= rows * 4 * hidden && step.d_x_proj.len() >= rows * 4 * hidden);
+        assert!(step.aux.len() >= rows * hidden && step.aux_prev.len() >= rows * hidden && step.d_aux.len() >= rows * hidden);
+        let one = _mm256_set1_ps(1.0);
+        for b in 0..rows {
+            let gates = step.gates.as_ptr().add(b * 4 * hidden);
+            let d_pre = step.d_x_proj.as_mut_ptr().add(b * 4 * hidden);
+            let at = b * hidden;
+            for j in (0..hidden).step_by(8) {
+                let l = Lanes::new(hidden, j);
+                let (i, f) = (l.load(gates.add(j)), l.load(gates.add(hidden + j)));
+                let (g, o) = (l.load(gates.add(2 * hidden + j)), l.load(gates.add(3 * hidden + j)));
+                let tanh_c = tanh(l.load(step.aux.as_ptr().add(at + j)));
+                let dh = l.load(step.dh.as_ptr().add(at + j));
+                let c_prev = l.load(step.aux_prev.as_ptr().add(at + j));
+                let d_aux = step.d_aux.as_mut_ptr().add(at + j);
+                // y (1 - y) and 1 - y^2, the activations' derivatives from their outputs.
+                let sig_grad = |y: __m256| _mm256_mul_ps(y, _mm256_sub_ps(one, y));
+                let tanh_grad = |y: __m256| _mm256_fnmadd_ps(y, y, one);
+                let dc = _mm256_fmadd_ps(_mm256_mul_ps(dh, o), tanh_grad(tanh_c), l.load(d_aux));
+                l.store(d_pre.add(j), _mm256_mul_ps(_mm256_mul_ps(dc, g), sig_grad(i)));
+                l.store(d_pre.add(hidden + j), _mm256_mul_ps(_mm256_mul_ps(dc, c_prev), sig_grad(f)));
+                l.store(d_pre.add(2 * hidden + j), _mm256_mul_ps(_mm256_mul_ps(dc, i), tanh_grad(g)));
+                l.store(d_pre.add(3 * hidden + j), _mm256_mul_ps(_mm256_mul_ps(dh, tanh_c), sig_grad(o)));
+                l.store(d_aux, _mm256_mul_ps(dc, f));
+            }
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod activations;
 pub mod adam;
 pub mod error;
+mod fast;
 mod gemm;
 #[cfg(test)]
 pub(crate) mod gradcheck;
@@ -19,6 +20,8 @@ pub mod mlp;
 pub mod params;
 pub mod recurrent;
 pub mod tensor;
+#[cfg(test)]
+mod timing;
 
 pub use error::NnError;
 pub use linear::Linear;

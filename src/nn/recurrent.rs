@@ -11,8 +11,13 @@
 use std::marker::PhantomData;
 
 use super::error::{expect_len, nonzero, NnError};
+use super::fast;
 use super::gemm::{add_column_sums, fill_rows_with, gemm, Mat, MatMut};
 use super::params::{ParamId, ParamInit, ParamStore};
+
+/// Batches up to this size multiply `h_{t-1}` by `W_hh^T` as dot products with the rows of `W_hh`;
+/// larger ones through a transposed copy of `W_hh`.
+const DOT_PRODUCT_MAX_BATCH: usize = 2;
 
 /// One timestep of a recurrent cell, for all `B` batch rows at once. Gate blocks are laid out per row
 /// as torch does: `[gate 0 | gate 1 | ...]`, each `hidden` wide.
@@ -23,6 +28,11 @@ pub trait RecurrentCell {
     fn forward_step(step: ForwardStep<'_>);
 
     fn backward_step(step: BackwardStep<'_>);
+
+    /// Whether d(x-projection) and d(h-projection) are always equal (every gate sees `x W_ih^T + b_ih +
+    /// h W_hh^T + b_hh` as one sum, as in the LSTM). Such a cell writes only `d_x_proj` and leaves
+    /// `d_h_proj` untouched; the layer then uses `d_x_proj` for both.
+    const SHARES_PROJECTION_GRADIENT: bool = false;
 }
 
 /// Buffers of one forward step; every `[B, ..]` slice holds this step's rows only.
@@ -109,6 +119,8 @@ pub struct RecurrentCache {
 #[derive(Debug, Clone, Default)]
 struct Scratch {
     zeros: Vec<f32>,
+    /// `W_hh^T` `[H, G*H]` of the layer being run forward.
+    weight_hh_t: Vec<f32>,
     h_proj: Vec<f32>,
     d_x_proj: Vec<f32>,
     d_h_proj: Vec<f32>,
@@ -202,18 +214,24 @@ impl<C: RecurrentCell> Recurrent<C> {
             MatMut::rows(&mut saved.gates, rows, gate_width),
         );
         let weight_hh = &params.get(layer.weight_hh).data;
+        let path = fast::path();
+        // One or two rows take dot products against the rows of W_hh directly; larger batches
+        // multiply by a transposed copy, made once per layer and pass.
+        let transposed = batch > DOT_PRODUCT_MAX_BATCH;
+        if transposed {
+            fast::transpose(weight_hh, gate_width, hidden, &mut scratch.weight_hh_t);
+        }
         scratch.h_proj.resize(batch * gate_width, 0.0);
         for t in 0..seq_len {
             let (h_prev, h) = previous_and_current(&mut saved.hidden, t, batch * hidden, &scratch.zeros);
             let (aux_prev, aux) = previous_and_current(&mut saved.aux, t, batch * hidden, &scratch.zeros);
             fill_rows_with(&mut scratch.h_proj, &params.get(layer.bias_hh).data);
             if t > 0 {
-                gemm(
-                    Mat::rows(h_prev, batch, hidden),
-                    Mat::transposed(weight_hh, gate_width, hidden),
-                    1.0,
-                    MatMut::rows(&mut scratch.h_proj, batch, gate_width),
-                );
+                if transposed {
+                    fast::matmul_acc(path, h_prev, batch, hidden, &scratch.weight_hh_t, gate_width, &mut scratch.h_proj);
+                } else {
+                    fast::matmul_nt_acc(path, h_prev, batch, hidden, weight_hh, gate_width, &mut scratch.h_proj);
+                }
             }
             C::forward_step(ForwardStep {
                 hidden,
@@ -280,13 +298,18 @@ impl<C: RecurrentCell> Recurrent<C> {
         let (step_gates, step_hidden) = (batch * gate_width, batch * hidden);
         let Scratch { zeros, d_x_proj, d_h_proj, d_hidden, d_below, dh, dh_carry, d_aux, .. } = scratch;
         d_x_proj.resize(rows * gate_width, 0.0);
-        d_h_proj.resize(rows * gate_width, 0.0);
         dh.resize(step_hidden, 0.0);
         for buffer in [&mut *dh_carry, &mut *d_aux] {
             buffer.clear();
             buffer.resize(step_hidden, 0.0);
         }
         let weight_hh = &params.get(layer.weight_hh).data;
+        let path = fast::path();
+        if C::SHARES_PROJECTION_GRADIENT {
+            d_h_proj.clear();
+        } else {
+            d_h_proj.resize(rows * gate_width, 0.0);
+        }
         for t in (0..seq_len).rev() {
             let now = t * step_hidden..(t + 1) * step_hidden;
             let gates_now = t * step_gates..(t + 1) * step_gates;
@@ -306,16 +329,12 @@ impl<C: RecurrentCell> Recurrent<C> {
                 dh,
                 d_aux,
                 d_x_proj: &mut d_x_proj[gates_now.clone()],
-                d_h_proj: &mut d_h_proj[gates_now.clone()],
+                d_h_proj: if C::SHARES_PROJECTION_GRADIENT { &mut [] } else { &mut d_h_proj[gates_now.clone()] },
                 dh_prev: dh_carry,
             });
             if t > 0 {
-                gemm(
-                    Mat::rows(&d_h_proj[gates_now], batch, gate_width),
-                    Mat::rows(weight_hh, gate_width, hidden),
-                    1.0,
-                    MatMut::rows(dh_carry, batch, hidden),
-                );
+                let d_h_proj_now = if C::SHARES_PROJECTION_GRADIENT { &d_x_proj[gates_now] } else { &d_h_proj[gates_now] };
+                fast::matmul_acc(path, d_h_proj_now, batch, gate_width, weight_hh, hidden, dh_carry);
             }
         }
         gemm(
@@ -325,15 +344,16 @@ impl<C: RecurrentCell> Recurrent<C> {
             MatMut::rows(&mut grads.get_mut(layer.weight_ih).data, gate_width, layer.input_size),
         );
         add_column_sums(d_x_proj, &mut grads.get_mut(layer.bias_ih).data);
+        let d_h_proj_all: &[f32] = if C::SHARES_PROJECTION_GRADIENT { d_x_proj } else { d_h_proj };
         // h_{-1} = 0, so step 0 adds nothing to dW_hh: pair steps 1.. with hidden states 0..T-1.
         let later_rows = rows - batch;
         gemm(
-            Mat::transposed(&d_h_proj[step_gates..], later_rows, gate_width),
+            Mat::transposed(&d_h_proj_all[step_gates..], later_rows, gate_width),
             Mat::rows(&saved.hidden[..later_rows * hidden], later_rows, hidden),
             1.0,
             MatMut::rows(&mut grads.get_mut(layer.weight_hh).data, gate_width, hidden),
         );
-        add_column_sums(d_h_proj, &mut grads.get_mut(layer.bias_hh).data);
+        add_column_sums(d_h_proj_all, &mut grads.get_mut(layer.bias_hh).data);
         if needs_d_input {
             d_below.resize(rows * layer.input_size, 0.0);
             gemm(

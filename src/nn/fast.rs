@@ -1,0 +1,386 @@
+//! Hand-written kernels for the small, latency-bound work of a recurrent step: register-tiled products
+//! for `[B, K] x [K, N]` shapes that are too small for a packing GEMM, and the vectorised exp behind
+//! the gate activations.
+//!
+//! Every kernel has a plain scalar version and an AVX2+FMA version; [`path`] picks the AVX2 one only
+//! after the CPU has been probed for both features, so no instruction the CPU lacks is ever run.
+//! Results are deterministic for a given path: the order of every floating-point operation depends
+//! only on the shapes, never on timing. In both products each output element is accumulated in
+//! increasing `k`, so a row's result does not depend on how many other rows share the call.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+/// Which implementation the kernels run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Path {
+    Scalar,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+}
+
+/// The fastest path this CPU supports (probed once by `crate::simd::detected`, then cached).
+pub(crate) fn path() -> Path {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if crate::simd::detected() >= crate::simd::Isa::Avx2 && is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            return Path::Avx2;
+        }
+    }
+    Path::Scalar
+}
+
+/// `c[m, n] += sum_p a[m, p] * b[p, n]` over contiguous row-major `a` `[m, k]`, `b` `[k, n]`, `c` `[m, n]`.
+pub(crate) fn matmul_acc(path: Path, a: &[f32], m: usize, k: usize, b: &[f32], n: usize, c: &mut [f32]) {
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n, "matmul_acc: operand too short");
+    match path {
+        Path::Scalar => matmul_acc_scalar(a, m, k, b, n, c),
+        // SAFETY: `Path::Avx2` is only produced after avx2 and fma were detected; the assert above
+        // keeps every access inside the slices.
+        #[cfg(target_arch = "x86_64")]
+        Path::Avx2 => unsafe { avx2::matmul_acc(a.as_ptr(), m, k, b.as_ptr(), n, c.as_mut_ptr()) },
+    }
+}
+
+/// `c[m, n] += sum_p a[m, p] * w[n, p]` (a product with a transposed row-major `w` `[n, k]`), for
+/// few rows `m`: every output is a dot product, so `w` is streamed once per row without a transposed copy.
+pub(crate) fn matmul_nt_acc(path: Path, a: &[f32], m: usize, k: usize, w: &[f32], n: usize, c: &mut [f32]) {
+    assert!(a.len() >= m * k && w.len() >= n * k && c.len() >= m * n, "matmul_nt_acc: operand too short");
+    match path {
+        Path::Scalar => {
+            for (a_row, c_row) in a.chunks_exact(k).zip(c.chunks_exact_mut(n)).take(m) {
+                for (c, w_row) in c_row.iter_mut().zip(w.chunks_exact(k)) {
+                    *c += a_row.iter().zip(w_row).map(|(x, y)| x * y).sum::<f32>();
+                }
+            }
+        }
+        // SAFETY: as in `matmul_acc`.
+        #[cfg(target_arch = "x86_64")]
+        Path::Avx2 => unsafe { avx2::matmul_nt_acc(a.as_ptr(), m, k, w.as_ptr(), n, c.as_mut_ptr()) },
+    }
+}
+
+fn matmul_acc_scalar(a: &[f32], m: usize, k: usize, b: &[f32], n: usize, c: &mut [f32]) {
+    for (a_row, c_row) in a.chunks_exact(k).zip(c.chunks_exact_mut(n)).take(m) {
+        for (&x, b_row) in a_row.iter().zip(b.chunks_exact(n)) {
+            c_row.iter_mut().zip(b_row).for_each(|(c, y)| *c += x * y);
+        }
+    }
+}
+
+/// `out[c, r] = m[r, c]` for a contiguous row-major `m` `[rows, cols]`.
+pub(crate) fn transpose(m: &[f32], rows: usize, cols: usize, out: &mut Vec<f32>) {
+    out.resize(rows * cols, 0.0);
+    const BLOCK: usize = 16;
+    for r0 in (0..rows).step_by(BLOCK) {
+        for c0 in (0..cols).step_by(BLOCK) {
+            for r in r0..(r0 + BLOCK).min(rows) {
+                for c in c0..(c0 + BLOCK).min(cols) {
+                    out[c * rows + r] = m[r * cols + c];
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx2 {
+    //! The AVX2+FMA kernels. Every function here is `unsafe`: callers must have checked that the CPU
+    //! supports avx2 and fma (see [`super::path`]) and that the pointers cover the shapes passed.
+
+    use super::*;
+
+    /// Lane mask selecting the first `len` (< 8) lanes, for maskload/maskstore.
+    #[inline(always)]
+    pub unsafe fn tail_mask(len: usize) -> __m256i {
+        const IDX: [i32; 8] = [0, 1, 2, 3, 4, 5, 6, 7];
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(len as i32), _mm256_loadu_si256(IDX.as_ptr() as *const __m256i))
+    }
+
+    /// 8 lanes of `hidden` columns from `j` on; lanes past `hidden` are masked off.
+    pub struct Lanes {
+        mask: __m256i,
+        full: bool,
+    }
+
+    impl Lanes {
+        #[inline(always)]
+        pub unsafe fn new(hidden: usize, j: usize) -> Self {
+            let full = j + 8 <= hidden;
+            Lanes { mask: tail_mask(if full { 8 } else { hidden - j }), full }
+        }
+
+        #[inline(always)]
+        pub unsafe fn load(&self, p: *const f32) -> __m256 {
+            if self.full {
+                _mm256_loadu_ps(p)
+            } else {
+                _mm256_maskload_ps(p, self.mask)
+            }
+        }
+
+        #[inline(always)]
+        pub unsafe fn store(&self, p: *mut f32, v: __m256) {
+            if self.full {
+                _mm256_storeu_ps(p, v)
+            } else {
+                _mm256_maskstore_ps(p, self.mask, v)
+            }
+        }
+    }
+
+    /// e^x, Cephes-style: x = n ln2 + r with |r| <= ln2/2, a degree-7 polynomial in r, times 2^n.
+    /// The input is clamped to [-87.3, 88], so the result is always finite and normal; the relative
+    /// error is about 1 ulp.
+    #[inline(always)]
+    pub unsafe fn exp(x: __m256) -> __m256 {
+        let x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3)), _mm256_set1_ps(88.0));
+        let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(x, _mm256_set1_ps(std::f32::consts::LOG2_E)));
+        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_359_375), x);
+        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.121_944_4e-4), r);
+        let mut p = _mm256_set1_ps(1.987_569_1e-4);
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.398_199_9e-3));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.333_452e-3));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.166_579_6e-2));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.666_666_5e-1));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.000_000_1e-1));
+        p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0)));
+        let scale = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127))));
+        _mm256_mul_ps(p, scale)
+    }
+
+    /// 1 / (1 + e^-x).
+    #[inline(always)]
+    pub unsafe fn sigmoid(x: __m256) -> __m256 {
+        let one = _mm256_set1_ps(1.0);
+        _mm256_div_ps(one, _mm256_add_ps(one, exp(_mm256_sub_ps(_mm256_setzero_ps(), x))))
+    }
+
+    /// tanh(x) = 2 sigmoid(2x) - 1, as the scalar `activations::tanh`.
+    #[inline(always)]
+    pub unsafe fn tanh(x: __m256) -> __m256 {
+        let two = _mm256_set1_ps(2.0);
+        _mm256_fmsub_ps(two, sigmoid(_mm256_mul_ps(two, x)), _mm256_set1_ps(1.0))
+    }
+
+    /// One `MR x 8*NV` block of `c += a b`: accumulators stay in registers across all of `k`.
+    #[inline(always)]
+    unsafe fn tile<const MR: usize, const NV: usize>(a: *const f32, k: usize, b: *const f32, n: usize, c: *mut f32) {
+        let mut acc = [[_mm256_setzero_ps(); NV]; MR];
+        for r in 0..MR {
+            for v in 0..NV {
+                acc[r][v] = _mm256_loadu_ps(c.add(r * n + 8 * v));
+            }
+        }
+        for p in 0..k {
+            let mut bv = [_mm256_setzero_ps(); NV];
+            for v in 0..NV {
+                bv[v] = _mm256_loadu_ps(b.add(p * n + 8 * v));
+            }
+            for r in 0..MR {
+                let x = _mm256_broadcast_ss(&*a.add(r * k + p));
+                for v in 0..NV {
+                    acc[r][v] = _mm256_fmadd_ps(x, bv[v], acc[r][v]);
+                }
+            }
+        }
+        for r in 0..MR {
+            for v in 0..NV {
+                _mm256_storeu_ps(c.add(r * n + 8 * v), acc[r][v]);
+            }
+        }
+    }
+
+    /// The last `n % 8` columns (selected by `mask`) of `MR` rows.
+    #[inline(always)]
+    unsafe fn tile_masked<const MR: usize>(a: *const f32, k: usize, b: *const f32, n: usize, c: *mut f32, mask: __m256i) {
+        let mut acc = [_mm256_setzero_ps(); MR];
+        for r in 0..MR {
+            acc[r] = _mm256_maskload_ps(c.add(r * n), mask);
+        }
+        for p in 0..k {
+            let bv = _mm256_maskload_ps(b.add(p * n), mask);
+            for r in 0..MR {
+                acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(&*a.add(r * k + p)), bv, acc[r]);
+            }
+        }
+        for r in 0..MR {
+            _mm256_maskstore_ps(c.add(r * n), mask, acc[r]);
+        }
+    }
+
+    /// All rows of one column block: 4 rows at a time, then the 1 to 3 left over.
+    #[inline(always)]
+    unsafe fn column_block<const NV: usize>(a: *const f32, m: usize, k: usize, b: *const f32, n: usize, c: *mut f32) {
+        let mut r = 0;
+        while r + 4 <= m {
+            tile::<4, NV>(a.add(r * k), k, b, n, c.add(r * n));
+            r += 4;
+        }
+        match m - r {
+            3 => tile::<3, NV>(a.add(r * k), k, b, n, c.add(r * n)),
+            2 => tile::<2, NV>(a.add(r * k), k, b, n, c.add(r * n)),
+            1 => tile::<1, NV>(a.add(r * k), k, b, n, c.add(r * n)),
+            _ => {}
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn matmul_acc(a: *const f32, m: usize, k: usize, b: *const f32, n: usize, c: *mut f32) {
+        let mut j = 0;
+        while j + 24 <= n {
+            column_block::<3>(a, m, k, b.add(j), n, c.add(j));
+            j += 24;
+        }
+        match (n - j) / 8 {
+            2 => column_block::<2>(a, m, k, b.add(j), n, c.add(j)),
+            1 => column_block::<1>(a, m, k, b.add(j), n, c.add(j)),
+            _ => {}
+        }
+        j += (n - j) / 8 * 8;
+        if j < n {
+            let mask = tail_mask(n - j);
+            let (b, c) = (b.add(j), c.add(j));
+            let mut r = 0;
+            while r + 4 <= m {
+                tile_masked::<4>(a.add(r * k), k, b, n, c.add(r * n), mask);
+                r += 4;
+            }
+            while r < m {
+                tile_masked::<1>(a.add(r * k), k, b, n, c.add(r * n), mask);
+                r += 1;
+            }
+        }
+    }
+
+    /// Sum of the 8 lanes, in a fixed order.
+    #[inline(always)]
+    unsafe fn hsum(v: __m256) -> f32 {
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn matmul_nt_acc(a: *const f32, m: usize, k: usize, w: *const f32, n: usize, c: *mut f32) {
+        let full = k / 8 * 8;
+        let mask = tail_mask(k - full);
+        for i in 0..m {
+            let (a, c) = (a.add(i * k), c.add(i * n));
+            let mut j = 0;
+            while j + 4 <= n {
+                let w = w.add(j * k);
+                let mut acc = [_mm256_setzero_ps(); 4];
+                let mut p = 0;
+                while p < full {
+                    let x = _mm256_loadu_ps(a.add(p));
+                    for (q, acc) in acc.iter_mut().enumerate() {
+                        *acc = _mm256_fmadd_ps(x, _mm256_loadu_ps(w.add(q * k + p)), *acc);
+                    }
+                    p += 8;
+                }
+                if full < k {
+                    let x = _mm256_maskload_ps(a.add(full), mask);
+                    for (q, acc) in acc.iter_mut().enumerate() {
+                        *acc = _mm256_fmadd_ps(x, _mm256_maskload_ps(w.add(q * k + full), mask), *acc);
+                    }
+                }
+                // Lanes of acc[q] summed into lane q: hadd pairs, then fold the two 128-bit halves.
+                let h01 = _mm256_hadd_ps(acc[0], acc[1]);
+                let h23 = _mm256_hadd_ps(acc[2], acc[3]);
+                let h = _mm256_hadd_ps(h01, h23);
+                let sums = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps::<1>(h));
+                _mm_storeu_ps(c.add(j), _mm_add_ps(_mm_loadu_ps(c.add(j)), sums));
+                j += 4;
+            }
+            while j < n {
+                let w = w.add(j * k);
+                let mut acc = _mm256_setzero_ps();
+                let mut p = 0;
+                while p < full {
+                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(a.add(p)), _mm256_loadu_ps(w.add(p)), acc);
+                    p += 8;
+                }
+                if full < k {
+                    acc = _mm256_fmadd_ps(_mm256_maskload_ps(a.add(full), mask), _mm256_maskload_ps(w.add(full), mask), acc);
+                }
+                *c.add(j) += hsum(acc);
+                j += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::gradcheck::random_vec;
+
+    fn close(a: &[f32], b: &[f32], tol: f32) {
+        assert_eq!(a.len(), b.len());
+        a.iter().zip(b).for_each(|(x, y)| assert!((x - y).abs() <= tol * (1.0 + y.abs()), "{x} vs {y}"));
+    }
+
+    #[test]
+    fn products_agree_with_naive_sums_on_every_path() {
+        let mut paths = vec![Path::Scalar];
+        if path() != Path::Scalar {
+            paths.push(path());
+        }
+        for &(m, k, n) in &[(1, 1, 1), (1, 64, 256), (3, 5, 7), (4, 64, 24), (5, 13, 40), (32, 64, 256), (7, 9, 61), (2, 256, 64)] {
+            let a = random_vec(m * k, 1);
+            let b = random_vec(k * n, 2);
+            let c0 = random_vec(m * n, 3);
+            let mut bt = Vec::new();
+            transpose(&b, k, n, &mut bt);
+            let expected: Vec<f32> = (0..m * n)
+                .map(|idx| {
+                    let (i, j) = (idx / n, idx % n);
+                    c0[idx] + (0..k).map(|p| a[i * k + p] as f64 * b[p * n + j] as f64).sum::<f64>() as f32
+                })
+                .collect();
+            for &path in &paths {
+                let mut c = c0.clone();
+                matmul_acc(path, &a, m, k, &b, n, &mut c);
+                close(&c, &expected, 1e-5);
+                let mut c = c0.clone();
+                matmul_nt_acc(path, &a, m, k, &bt, n, &mut c);
+                close(&c, &expected, 1e-5);
+            }
+            // Row independence: each row alone gives the same bits as within the whole call.
+            let mut all = c0.clone();
+            matmul_acc(path(), &a, m, k, &b, n, &mut all);
+            for i in 0..m {
+                let mut row = c0[i * n..(i + 1) * n].to_vec();
+                matmul_acc(path(), &a[i * k..(i + 1) * k], 1, k, &b, n, &mut row);
+                assert_eq!(row, &all[i * n..(i + 1) * n]);
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn vector_exp_sigmoid_and_tanh_are_accurate() {
+        if path() == Path::Scalar {
+            return;
+        }
+        let xs: Vec<f32> = (-2000..=2000).map(|i| i as f32 * 0.05).chain([-1e30, -100.0, -87.0, 88.0, 1e30, 0.0, -0.0, 1e-6]).collect();
+        for x in xs {
+            // SAFETY: path() confirmed avx2 and fma.
+            let (e, s, t) = unsafe {
+                let v = _mm256_set1_ps(x);
+                let f = |v: __m256| _mm256_cvtss_f32(v);
+                (f(avx2::exp(v)), f(avx2::sigmoid(v)), f(avx2::tanh(v)))
+            };
+            let x64 = x as f64;
+            if (-87.0..=88.0).contains(&x) {
+                let exact = x64.exp();
+                assert!(((e as f64 - exact) / exact).abs() < 3e-7, "exp({x}) = {e} vs {exact}");
+            }
+            let sig = 1.0 / (1.0 + (-x64).exp());
+            assert!((s as f64 - sig).abs() < 1e-7 + 3e-7 * sig, "sigmoid({x}) = {s} vs {sig}");
+            assert!((t as f64 - x64.tanh()).abs() < 2.5e-7, "tanh({x}) = {t} vs {}", x64.tanh());
+            assert!(e.is_finite() && s.is_finite() && t.is_finite());
+        }
+    }
+}
