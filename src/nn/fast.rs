@@ -32,13 +32,28 @@ pub(crate) fn path() -> Path {
 
 /// `c[m, n] += sum_p a[m, p] * b[p, n]` over contiguous row-major `a` `[m, k]`, `b` `[k, n]`, `c` `[m, n]`.
 pub(crate) fn matmul_acc(path: Path, a: &[f32], m: usize, k: usize, b: &[f32], n: usize, c: &mut [f32]) {
-    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n, "matmul_acc: operand too short");
+    matmul_impl(path, a, m, k, b, n, c, true);
+}
+
+/// `c[m, n] = sum_p a[m, p] * b[p, n]`: [`matmul_acc`] onto zeros, without reading `c`.
+pub(crate) fn matmul(path: Path, a: &[f32], m: usize, k: usize, b: &[f32], n: usize, c: &mut [f32]) {
+    matmul_impl(path, a, m, k, b, n, c, false);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn matmul_impl(path: Path, a: &[f32], m: usize, k: usize, b: &[f32], n: usize, c: &mut [f32], accumulate: bool) {
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n, "matmul: operand too short");
     match path {
-        Path::Scalar => matmul_acc_scalar(a, m, k, b, n, c),
+        Path::Scalar => {
+            if !accumulate {
+                c[..m * n].fill(0.0);
+            }
+            matmul_acc_scalar(a, m, k, b, n, c)
+        }
         // SAFETY: `Path::Avx2` is only produced after avx2 and fma were detected; the assert above
         // keeps every access inside the slices.
         #[cfg(target_arch = "x86_64")]
-        Path::Avx2 => unsafe { avx2::matmul_acc(a.as_ptr(), m, k, b.as_ptr(), n, c.as_mut_ptr()) },
+        Path::Avx2 => unsafe { avx2::matmul(a.as_ptr(), m, k, b.as_ptr(), n, c.as_mut_ptr(), accumulate) },
     }
 }
 
@@ -69,16 +84,30 @@ fn matmul_acc_scalar(a: &[f32], m: usize, k: usize, b: &[f32], n: usize, c: &mut
 }
 
 /// `out[c, r] = m[r, c]` for a contiguous row-major `m` `[rows, cols]`.
-pub(crate) fn transpose(m: &[f32], rows: usize, cols: usize, out: &mut Vec<f32>) {
-    out.resize(rows * cols, 0.0);
-    const BLOCK: usize = 16;
-    for r0 in (0..rows).step_by(BLOCK) {
-        for c0 in (0..cols).step_by(BLOCK) {
-            for r in r0..(r0 + BLOCK).min(rows) {
-                for c in c0..(c0 + BLOCK).min(cols) {
-                    out[c * rows + r] = m[r * cols + c];
-                }
-            }
+pub(crate) fn transpose(path: Path, m: &[f32], rows: usize, cols: usize, out: &mut Vec<f32>) {
+    assert!(m.len() >= rows * cols, "transpose: input too short");
+    // Grow only: one buffer serves layers of different sizes without refilling it each time.
+    if out.len() < rows * cols {
+        out.resize(rows * cols, 0.0);
+    }
+    let (full_rows, full_cols) = match path {
+        Path::Scalar => (0, 0),
+        // SAFETY: avx2 detected; the kernel touches only whole 8 x 8 blocks inside both buffers.
+        #[cfg(target_arch = "x86_64")]
+        Path::Avx2 => unsafe {
+            avx2::transpose_blocks(m.as_ptr(), rows, cols, out.as_mut_ptr());
+            (rows / 8 * 8, cols / 8 * 8)
+        },
+    };
+    // Whatever the 8 x 8 blocks left: the bottom rows, then the right columns.
+    for r in full_rows..rows {
+        for c in 0..cols {
+            out[c * rows + r] = m[r * cols + c];
+        }
+    }
+    for r in 0..full_rows {
+        for c in full_cols..cols {
+            out[c * rows + r] = m[r * cols + c];
         }
     }
 }
@@ -165,11 +194,13 @@ pub(crate) mod avx2 {
 
     /// One `MR x 8*NV` block of `c += a b`: accumulators stay in registers across all of `k`.
     #[inline(always)]
-    unsafe fn tile<const MR: usize, const NV: usize>(a: *const f32, k: usize, b: *const f32, n: usize, c: *mut f32) {
+    unsafe fn tile<const MR: usize, const NV: usize>(a: *const f32, k: usize, b: *const f32, n: usize, c: *mut f32, accumulate: bool) {
         let mut acc = [[_mm256_setzero_ps(); NV]; MR];
-        for r in 0..MR {
-            for v in 0..NV {
-                acc[r][v] = _mm256_loadu_ps(c.add(r * n + 8 * v));
+        if accumulate {
+            for r in 0..MR {
+                for v in 0..NV {
+                    acc[r][v] = _mm256_loadu_ps(c.add(r * n + 8 * v));
+                }
             }
         }
         for p in 0..k {
@@ -193,10 +224,12 @@ pub(crate) mod avx2 {
 
     /// The last `n % 8` columns (selected by `mask`) of `MR` rows.
     #[inline(always)]
-    unsafe fn tile_masked<const MR: usize>(a: *const f32, k: usize, b: *const f32, n: usize, c: *mut f32, mask: __m256i) {
+    unsafe fn tile_masked<const MR: usize>(a: *const f32, k: usize, b: *const f32, n: usize, c: *mut f32, mask: __m256i, accumulate: bool) {
         let mut acc = [_mm256_setzero_ps(); MR];
-        for r in 0..MR {
-            acc[r] = _mm256_maskload_ps(c.add(r * n), mask);
+        if accumulate {
+            for r in 0..MR {
+                acc[r] = _mm256_maskload_ps(c.add(r * n), mask);
+            }
         }
         for p in 0..k {
             let bv = _mm256_maskload_ps(b.add(p * n), mask);
@@ -209,46 +242,100 @@ pub(crate) mod avx2 {
         }
     }
 
-    /// All rows of one column block: 4 rows at a time, then the 1 to 3 left over.
+    /// All rows of one column block: 6 rows at a time, then the 1 to 5 left over. A 6 x 16 tile keeps
+    /// 12 accumulators, 2 rows of `b` and a broadcast in the 16 ymm registers (a 4 x 24 tile needs
+    /// 17 and spills an accumulator onto the critical path).
     #[inline(always)]
-    unsafe fn column_block<const NV: usize>(a: *const f32, m: usize, k: usize, b: *const f32, n: usize, c: *mut f32) {
+    unsafe fn column_block<const NV: usize>(a: *const f32, m: usize, k: usize, b: *const f32, n: usize, c: *mut f32, accumulate: bool) {
         let mut r = 0;
-        while r + 4 <= m {
-            tile::<4, NV>(a.add(r * k), k, b, n, c.add(r * n));
-            r += 4;
+        while r + 6 <= m {
+            tile::<6, NV>(a.add(r * k), k, b, n, c.add(r * n), accumulate);
+            r += 6;
         }
+        let (a, c) = (a.add(r * k), c.add(r * n));
         match m - r {
-            3 => tile::<3, NV>(a.add(r * k), k, b, n, c.add(r * n)),
-            2 => tile::<2, NV>(a.add(r * k), k, b, n, c.add(r * n)),
-            1 => tile::<1, NV>(a.add(r * k), k, b, n, c.add(r * n)),
+            5 => tile::<5, NV>(a, k, b, n, c, accumulate),
+            4 => tile::<4, NV>(a, k, b, n, c, accumulate),
+            3 => tile::<3, NV>(a, k, b, n, c, accumulate),
+            2 => tile::<2, NV>(a, k, b, n, c, accumulate),
+            1 => tile::<1, NV>(a, k, b, n, c, accumulate),
             _ => {}
         }
     }
 
+    /// Rows of `a` per panel: a panel (at most 64 KiB of `a`) stays in cache while every column block
+    /// of `b` passes over it.
+    const PANEL_BYTES: usize = 64 * 1024;
+
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn matmul_acc(a: *const f32, m: usize, k: usize, b: *const f32, n: usize, c: *mut f32) {
+    pub unsafe fn matmul(a: *const f32, m: usize, k: usize, b: *const f32, n: usize, c: *mut f32, accumulate: bool) {
+        let panel = (PANEL_BYTES / (4 * k.max(1))).max(6) / 6 * 6;
+        let mut r = 0;
+        while r < m {
+            let rows = panel.min(m - r);
+            matmul_panel(a.add(r * k), rows, k, b, n, c.add(r * n), accumulate);
+            r += rows;
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn matmul_panel(a: *const f32, m: usize, k: usize, b: *const f32, n: usize, c: *mut f32, accumulate: bool) {
         let mut j = 0;
-        while j + 24 <= n {
-            column_block::<3>(a, m, k, b.add(j), n, c.add(j));
-            j += 24;
+        while j + 16 <= n {
+            column_block::<2>(a, m, k, b.add(j), n, c.add(j), accumulate);
+            j += 16;
         }
-        match (n - j) / 8 {
-            2 => column_block::<2>(a, m, k, b.add(j), n, c.add(j)),
-            1 => column_block::<1>(a, m, k, b.add(j), n, c.add(j)),
-            _ => {}
+        if j + 8 <= n {
+            column_block::<1>(a, m, k, b.add(j), n, c.add(j), accumulate);
+            j += 8;
         }
-        j += (n - j) / 8 * 8;
         if j < n {
             let mask = tail_mask(n - j);
             let (b, c) = (b.add(j), c.add(j));
             let mut r = 0;
             while r + 4 <= m {
-                tile_masked::<4>(a.add(r * k), k, b, n, c.add(r * n), mask);
+                tile_masked::<4>(a.add(r * k), k, b, n, c.add(r * n), mask, accumulate);
                 r += 4;
             }
             while r < m {
-                tile_masked::<1>(a.add(r * k), k, b, n, c.add(r * n), mask);
+                tile_masked::<1>(a.add(r * k), k, b, n, c.add(r * n), mask, accumulate);
                 r += 1;
+            }
+        }
+    }
+
+    /// Transposes every whole 8 x 8 block of `m` `[rows, cols]` into `out` `[cols, rows]`.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn transpose_blocks(m: *const f32, rows: usize, cols: usize, out: *mut f32) {
+        for r in (0..rows / 8 * 8).step_by(8) {
+            for c in (0..cols / 8 * 8).step_by(8) {
+                let row = |i: usize| _mm256_loadu_ps(m.add((r + i) * cols + c));
+                let (r0, r1, r2, r3, r4, r5, r6, r7) = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7));
+                let t0 = _mm256_unpacklo_ps(r0, r1);
+                let t1 = _mm256_unpackhi_ps(r0, r1);
+                let t2 = _mm256_unpacklo_ps(r2, r3);
+                let t3 = _mm256_unpackhi_ps(r2, r3);
+                let t4 = _mm256_unpacklo_ps(r4, r5);
+                let t5 = _mm256_unpackhi_ps(r4, r5);
+                let t6 = _mm256_unpacklo_ps(r6, r7);
+                let t7 = _mm256_unpackhi_ps(r6, r7);
+                let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+                let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+                let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+                let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+                let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+                let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+                let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+                let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+                let col = |i: usize, v: __m256| _mm256_storeu_ps(out.add((c + i) * rows + r), v);
+                col(0, _mm256_permute2f128_ps::<0x20>(s0, s4));
+                col(1, _mm256_permute2f128_ps::<0x20>(s1, s5));
+                col(2, _mm256_permute2f128_ps::<0x20>(s2, s6));
+                col(3, _mm256_permute2f128_ps::<0x20>(s3, s7));
+                col(4, _mm256_permute2f128_ps::<0x31>(s0, s4));
+                col(5, _mm256_permute2f128_ps::<0x31>(s1, s5));
+                col(6, _mm256_permute2f128_ps::<0x31>(s2, s6));
+                col(7, _mm256_permute2f128_ps::<0x31>(s3, s7));
             }
         }
     }
@@ -332,7 +419,13 @@ mod tests {
             let b = random_vec(k * n, 2);
             let c0 = random_vec(m * n, 3);
             let mut bt = Vec::new();
-            transpose(&b, k, n, &mut bt);
+            transpose(Path::Scalar, &b, k, n, &mut bt);
+            for &path in &paths {
+                let mut fast_bt = Vec::new();
+                transpose(path, &b, k, n, &mut fast_bt);
+                assert_eq!(fast_bt, bt);
+                assert!((0..k * n).all(|i| bt[(i % n) * k + i / n] == b[i]));
+            }
             let expected: Vec<f32> = (0..m * n)
                 .map(|idx| {
                     let (i, j) = (idx / n, idx % n);
@@ -346,6 +439,10 @@ mod tests {
                 let mut c = c0.clone();
                 matmul_nt_acc(path, &a, m, k, &bt, n, &mut c);
                 close(&c, &expected, 1e-5);
+                let mut c = vec![f32::NAN; m * n];
+                matmul(path, &a, m, k, &b, n, &mut c);
+                let product: Vec<f32> = expected.iter().zip(&c0).map(|(e, c)| e - c).collect();
+                close(&c, &product, 1e-5);
             }
             // Row independence: each row alone gives the same bits as within the whole call.
             let mut all = c0.clone();

@@ -26,7 +26,6 @@ impl RecurrentCell for LstmCell {
     }
 
     fn backward_step(step: BackwardStep<'_>) {
-        step.dh_prev.fill(0.0);
         match fast::path() {
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
@@ -38,12 +37,15 @@ impl RecurrentCell for LstmCell {
     const SHARES_PROJECTION_GRADIENT: bool = true;
 }
 
+/// `h_proj` may be empty: `gates` then holds the whole pre-activation (see
+/// [`RecurrentCell::SHARES_PROJECTION_GRADIENT`]).
 fn forward_step_scalar(step: ForwardStep<'_>) {
     let hidden = step.hidden;
-    let rows = step.gates.chunks_exact_mut(4 * hidden).zip(step.h_proj.chunks_exact(4 * hidden));
-    for (b, (gates, h_proj)) in rows.enumerate() {
+    let with_h_proj = !step.h_proj.is_empty();
+    for (b, gates) in step.gates.chunks_exact_mut(4 * hidden).enumerate() {
+        let h_proj = if with_h_proj { &step.h_proj[b * 4 * hidden..(b + 1) * 4 * hidden] } else { &[][..] };
         for j in 0..hidden {
-            let pre = |gate: usize| gates[gate * hidden + j] + h_proj[gate * hidden + j];
+            let pre = |gate: usize| gates[gate * hidden + j] + if with_h_proj { h_proj[gate * hidden + j] } else { 0.0 };
             let (i, f, g, o) = (sigmoid(pre(0)), sigmoid(pre(1)), tanh(pre(2)), sigmoid(pre(3)));
             gates[j] = i;
             gates[hidden + j] = f;
@@ -90,15 +92,23 @@ mod avx2 {
     pub unsafe fn forward_step(step: ForwardStep<'_>) {
         let hidden = step.hidden;
         let rows = step.h.len() / hidden;
-        assert!(step.gates.len() >= rows * 4 * hidden && step.h_proj.len() >= rows * 4 * hidden);
+        let with_h_proj = !step.h_proj.is_empty();
+        assert!(step.gates.len() >= rows * 4 * hidden && (!with_h_proj || step.h_proj.len() >= rows * 4 * hidden));
         assert!(step.aux_prev.len() >= rows * hidden && step.aux.len() >= rows * hidden);
         for b in 0..rows {
             let gates = step.gates.as_mut_ptr().add(b * 4 * hidden);
-            let h_proj = step.h_proj.as_ptr().add(b * 4 * hidden);
+            let h_proj = if with_h_proj { step.h_proj.as_ptr().add(b * 4 * hidden) } else { std::ptr::null() };
             let at = b * hidden;
             for j in (0..hidden).step_by(8) {
                 let l = Lanes::new(hidden, j);
-                let pre = |gate: usize| _mm256_add_ps(l.load(gates.add(gate * hidden + j)), l.load(h_proj.add(gate * hidden + j)));
+                let pre = |gate: usize| {
+                    let x = l.load(gates.add(gate * hidden + j));
+                    if with_h_proj {
+                        _mm256_add_ps(x, l.load(h_proj.add(gate * hidden + j)))
+                    } else {
+                        x
+                    }
+                };
                 let (i, f, g, o) = (sigmoid(pre(0)), sigmoid(pre(1)), tanh(pre(2)), sigmoid(pre(3)));
                 l.store(gates.add(j), i);
                 l.store(gates.add(hidden + j), f);

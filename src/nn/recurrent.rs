@@ -29,9 +29,11 @@ pub trait RecurrentCell {
 
     fn backward_step(step: BackwardStep<'_>);
 
-    /// Whether d(x-projection) and d(h-projection) are always equal (every gate sees `x W_ih^T + b_ih +
-    /// h W_hh^T + b_hh` as one sum, as in the LSTM). Such a cell writes only `d_x_proj` and leaves
-    /// `d_h_proj` untouched; the layer then uses `d_x_proj` for both.
+    /// Whether every gate sees `x W_ih^T + b_ih + h W_hh^T + b_hh` only as one sum, as in the LSTM, so
+    /// that d(x-projection) and d(h-projection) are equal. Forward then passes the whole sum in `gates`
+    /// and an empty `h_proj`; backward writes only `d_x_proj`, leaves `d_h_proj` untouched, and the
+    /// layer uses `d_x_proj` for both; such a cell has no part of dL/dh_{t-1} outside `h_proj` and
+    /// leaves `dh_prev` untouched.
     const SHARES_PROJECTION_GRADIENT: bool = false;
 }
 
@@ -40,7 +42,8 @@ pub struct ForwardStep<'a> {
     pub hidden: usize,
     /// In: `x_t W_ih^T + b_ih` `[B, G*H]`. Out: the gate activations, which backward reads.
     pub gates: &'a mut [f32],
-    /// `h_{t-1} W_hh^T + b_hh` `[B, G*H]`.
+    /// `h_{t-1} W_hh^T + b_hh` `[B, G*H]`. Empty for cells with
+    /// [`RecurrentCell::SHARES_PROJECTION_GRADIENT`]: `gates` then already holds the whole pre-activation.
     pub h_proj: &'a [f32],
     pub h_prev: &'a [f32],
     /// Cell-specific state `[B, H]` of the previous step (zeros at t = 0) and of this step:
@@ -119,8 +122,11 @@ pub struct RecurrentCache {
 #[derive(Debug, Clone, Default)]
 struct Scratch {
     zeros: Vec<f32>,
-    /// `W_hh^T` `[H, G*H]` of the layer being run forward.
+    /// `W_ih^T` `[in, G*H]` and `W_hh^T` `[H, G*H]` of the layer being run forward.
+    weight_ih_t: Vec<f32>,
     weight_hh_t: Vec<f32>,
+    /// `b_ih + b_hh`, for cells with [`RecurrentCell::SHARES_PROJECTION_GRADIENT`].
+    bias: Vec<f32>,
     h_proj: Vec<f32>,
     d_x_proj: Vec<f32>,
     d_h_proj: Vec<f32>,
@@ -206,36 +212,48 @@ impl<C: RecurrentCell> Recurrent<C> {
         saved.gates.resize(rows * gate_width, 0.0);
         saved.aux.resize(rows * hidden, 0.0);
         saved.hidden.resize(rows * hidden, 0.0);
-        fill_rows_with(&mut saved.gates, &params.get(layer.bias_ih).data);
-        gemm(
-            Mat::rows(input, rows, layer.input_size),
-            Mat::transposed(&params.get(layer.weight_ih).data, gate_width, layer.input_size),
-            1.0,
-            MatMut::rows(&mut saved.gates, rows, gate_width),
-        );
-        let weight_hh = &params.get(layer.weight_hh).data;
         let path = fast::path();
+        let (bias_ih, bias_hh) = (&params.get(layer.bias_ih).data, &params.get(layer.bias_hh).data);
+        // A cell that sees both projections only through their sum gets them summed in `gates`
+        // directly: both biases up front, then x W_ih^T for all steps, then h W_hh^T step by step.
+        let fused = C::SHARES_PROJECTION_GRADIENT;
+        if fused {
+            scratch.bias.clear();
+            scratch.bias.extend(bias_ih.iter().zip(bias_hh).map(|(a, b)| a + b));
+            fill_rows_with(&mut saved.gates, &scratch.bias);
+        } else {
+            fill_rows_with(&mut saved.gates, bias_ih);
+        }
+        // x W_ih^T through a transposed copy of W_ih (`[in, G*H]`, cheap next to the product).
+        fast::transpose(path, &params.get(layer.weight_ih).data, gate_width, layer.input_size, &mut scratch.weight_ih_t);
+        fast::matmul_acc(path, input, rows, layer.input_size, &scratch.weight_ih_t, gate_width, &mut saved.gates);
+        let weight_hh = &params.get(layer.weight_hh).data;
         // One or two rows take dot products against the rows of W_hh directly; larger batches
         // multiply by a transposed copy, made once per layer and pass.
         let transposed = batch > DOT_PRODUCT_MAX_BATCH;
         if transposed {
-            fast::transpose(weight_hh, gate_width, hidden, &mut scratch.weight_hh_t);
+            fast::transpose(path, weight_hh, gate_width, hidden, &mut scratch.weight_hh_t);
         }
-        scratch.h_proj.resize(batch * gate_width, 0.0);
+        scratch.h_proj.resize(if fused { 0 } else { batch * gate_width }, 0.0);
+        let step_gates = batch * gate_width;
         for t in 0..seq_len {
             let (h_prev, h) = previous_and_current(&mut saved.hidden, t, batch * hidden, &scratch.zeros);
             let (aux_prev, aux) = previous_and_current(&mut saved.aux, t, batch * hidden, &scratch.zeros);
-            fill_rows_with(&mut scratch.h_proj, &params.get(layer.bias_hh).data);
+            let gates = &mut saved.gates[t * step_gates..(t + 1) * step_gates];
+            if !fused {
+                fill_rows_with(&mut scratch.h_proj, bias_hh);
+            }
             if t > 0 {
+                let h_proj: &mut [f32] = if fused { &mut *gates } else { &mut scratch.h_proj };
                 if transposed {
-                    fast::matmul_acc(path, h_prev, batch, hidden, &scratch.weight_hh_t, gate_width, &mut scratch.h_proj);
+                    fast::matmul_acc(path, h_prev, batch, hidden, &scratch.weight_hh_t, gate_width, h_proj);
                 } else {
-                    fast::matmul_nt_acc(path, h_prev, batch, hidden, weight_hh, gate_width, &mut scratch.h_proj);
+                    fast::matmul_nt_acc(path, h_prev, batch, hidden, weight_hh, gate_width, h_proj);
                 }
             }
             C::forward_step(ForwardStep {
                 hidden,
-                gates: &mut saved.gates[t * batch * gate_width..(t + 1) * batch * gate_width],
+                gates,
                 h_proj: &scratch.h_proj,
                 h_prev,
                 aux_prev,
@@ -334,7 +352,12 @@ impl<C: RecurrentCell> Recurrent<C> {
             });
             if t > 0 {
                 let d_h_proj_now = if C::SHARES_PROJECTION_GRADIENT { &d_x_proj[gates_now] } else { &d_h_proj[gates_now] };
-                fast::matmul_acc(path, d_h_proj_now, batch, gate_width, weight_hh, hidden, dh_carry);
+                if C::SHARES_PROJECTION_GRADIENT {
+                    // Such a cell has no dh_{t-1} term outside h_proj and leaves dh_carry as it was.
+                    fast::matmul(path, d_h_proj_now, batch, gate_width, weight_hh, hidden, dh_carry);
+                } else {
+                    fast::matmul_acc(path, d_h_proj_now, batch, gate_width, weight_hh, hidden, dh_carry);
+                }
             }
         }
         gemm(
@@ -356,12 +379,7 @@ impl<C: RecurrentCell> Recurrent<C> {
         add_column_sums(d_h_proj_all, &mut grads.get_mut(layer.bias_hh).data);
         if needs_d_input {
             d_below.resize(rows * layer.input_size, 0.0);
-            gemm(
-                Mat::rows(d_x_proj, rows, gate_width),
-                Mat::rows(&params.get(layer.weight_ih).data, gate_width, layer.input_size),
-                0.0,
-                MatMut::rows(d_below, rows, layer.input_size),
-            );
+            fast::matmul(path, d_x_proj, rows, gate_width, &params.get(layer.weight_ih).data, layer.input_size, d_below);
         }
     }
 }
