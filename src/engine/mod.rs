@@ -128,8 +128,10 @@ impl Engine {
             }
         }
         let networks = config.models.iter().map(Network::new).collect::<Result<Vec<_>, _>>()?;
+        let simd_enabled = config.simd_enabled;
         let threads = rayon::ThreadPoolBuilder::new()
             .num_threads(config.num_threads)
+            .start_handler(move |_| crate::nn::fast::set_thread_simd(simd_enabled))
             .build()
             .map_err(|e| EngineError::Range(format!("cannot start {} threads: {e}", config.num_threads)))?;
         let window_scratch = config.models.iter().map(|_| Mutex::default()).collect();
@@ -174,6 +176,7 @@ impl Engine {
         progress: &mut dyn FnMut(&ProgressEvent) -> Control,
     ) -> Result<FitReport, EngineError> {
         let started = Instant::now();
+        let _simd = crate::nn::fast::scoped_simd(self.config.simd_enabled);
         let isa = self.isa();
         let (states, scaled) = self.local_scaling(panel)?;
         let mut trained = self.networks.clone();
@@ -314,6 +317,7 @@ impl Engine {
         if out.len() < spec.h {
             return Err(EngineError::Range(format!("out must hold h = {} values, got {}", spec.h, out.len())));
         }
+        let _simd = crate::nn::fast::scoped_simd(self.config.simd_enabled);
         let mut guard = self.window_scratch[model].lock().unwrap_or_else(|p| p.into_inner());
         let scratch = &mut *guard;
         scratch.input.clear();

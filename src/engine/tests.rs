@@ -211,3 +211,18 @@ fn air_passengers_accuracy_over_five_seeds() {
         eprintln!("{}: mean MAE {:.2}", kind.name(), maes.iter().sum::<f64>() / 5.0);
     }
 }
+
+#[test]
+fn simd_disabled_runs_the_scalar_kernels_on_every_engine_thread() {
+    use crate::nn::fast::{path, Path};
+    let mut config = EngineConfig::new(vec![small_spec(ModelKind::Gru, 2)]);
+    config.simd_enabled = false;
+    let e = Engine::new(config).unwrap();
+    assert_eq!(e.threads.install(path), Path::Scalar);
+    let default_path = path();
+    {
+        let _simd = crate::nn::fast::scoped_simd(false);
+        assert_eq!(path(), Path::Scalar);
+    }
+    assert_eq!(path(), default_path, "the caller's setting comes back after the scope");
+}

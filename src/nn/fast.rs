@@ -8,19 +8,49 @@
 //! only on the shapes, never on timing. In both products each output element is accumulated in
 //! increasing `k`, so a row's result does not depend on how many other rows share the call.
 
+use std::cell::Cell;
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
 /// Which implementation the kernels run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Path {
+pub enum Path {
     Scalar,
     #[cfg(target_arch = "x86_64")]
     Avx2,
 }
 
-/// The fastest path this CPU supports (probed once by `crate::simd::detected`, then cached).
-pub(crate) fn path() -> Path {
+thread_local! {
+    /// Set on the threads of a forecaster created with `simdEnabled: false`.
+    static SCALAR_ONLY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Forces (or stops forcing) the scalar kernels on the calling thread; for the start of a worker thread.
+pub fn set_thread_simd(enabled: bool) {
+    SCALAR_ONLY.set(!enabled);
+}
+
+/// Enables or disables the SIMD kernels on this thread until the guard is dropped (also on a panic),
+/// then restores the previous setting.
+#[must_use = "the setting lasts only while the guard lives"]
+pub fn scoped_simd(enabled: bool) -> SimdScope {
+    SimdScope(SCALAR_ONLY.replace(!enabled))
+}
+
+pub struct SimdScope(bool);
+
+impl Drop for SimdScope {
+    fn drop(&mut self) {
+        SCALAR_ONLY.set(self.0);
+    }
+}
+
+/// The fastest path this CPU supports (probed once by `crate::simd::detected`, then cached), or the
+/// scalar one while this thread has SIMD disabled.
+pub fn path() -> Path {
+    if SCALAR_ONLY.get() {
+        return Path::Scalar;
+    }
     #[cfg(target_arch = "x86_64")]
     {
         if crate::simd::detected() >= crate::simd::Isa::Avx2 && is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {

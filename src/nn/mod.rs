@@ -8,7 +8,7 @@
 pub mod activations;
 pub mod adam;
 pub mod error;
-mod fast;
+pub mod fast;
 mod gemm;
 #[cfg(test)]
 pub(crate) mod gradcheck;
