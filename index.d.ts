@@ -32,6 +32,11 @@ export declare class NeuralForecaster {
   predict(options?: unknown | undefined | null): Promise<unknown>
   /** Forecasts one window of the last `inputSize` raw values, synchronously (the low-latency path). */
   forecastWindow(window: Float64Array | Float32Array | number[], options?: { model?: number | string }): Float64Array
+  /**
+   * Forecasts many windows at once (`windows`: n × inputSize values, one window after another) off the JS
+   * thread; resolves to n × h values.
+   */
+  forecastWindows(windows: Float64Array | Float32Array | number[], options?: { model?: number | string }): Promise<unknown>
   /** Writes a safetensors checkpoint atomically (temporary file, then rename). */
   save(path: string): Promise<unknown>
   /** The checkpoint as bytes (the same safetensors content `save` writes). */

@@ -138,6 +138,8 @@ export type ForecastData = LongFormatColumns | LongFormatRow[] | Float64Array | 
 export interface FitOptions {
   /** Overrides every model's `maxSteps`. */
   maxSteps?: number
+  /** Passes over all training windows (`batchSize` windows a step) instead of `maxSteps`; give one or the other. */
+  epochs?: number
   /** Overrides every model's `batchSize`. */
   batchSize?: number
   /** Overrides every model's `learningRate`. */
@@ -176,6 +178,11 @@ export declare class NeuralForecaster {
   predict(options?: PredictOptions): Promise<Forecast>
   /** Forecast of one window of the last `inputSize` values, synchronously. */
   forecastWindow(window: Float64Array | Float32Array | number[], options?: { model?: number | string }): Float64Array
+  /**
+   * Forecasts n windows at once, off the JS thread: `windows` holds n × inputSize values (window after window),
+   * the result n × h (the forecasts of window i at `[i * h, (i + 1) * h)`).
+   */
+  forecastWindows(windows: Float64Array | Float32Array | number[], options?: { model?: number | string }): Promise<Float64Array>
   /** Writes a safetensors checkpoint atomically. */
   save(path: string): Promise<void>
   toBuffer(): Promise<Buffer>

@@ -173,6 +173,11 @@ class NeuralForecaster {
     return callNative(() => natives.get(this).forecastWindow(window, options))
   }
 
+  /** Forecasts n windows at once (n × inputSize values, window after window) off the JS thread: n × h values. */
+  async forecastWindows(windows, options) {
+    return awaitNative(callNative(() => natives.get(this).forecastWindows(windows, options)))
+  }
+
   /** Writes a safetensors checkpoint atomically. */
   async save(path) {
     return awaitNative(callNative(() => natives.get(this).save(path)))

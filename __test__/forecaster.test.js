@@ -144,6 +144,29 @@ describe('fit and predict', () => {
     expect(Array.from(single)).toEqual(Array.from(forecast.LSTM))
   })
 
+  test('forecastWindows forecasts many windows at once, as forecastWindow does one by one', async () => {
+    const nf = new NeuralForecaster({ models: [smallModel(), smallModel('GRU')] })
+    await nf.fit(sinePanel(2))
+    const windows = Float64Array.from({ length: 5 * 12 }, (_, i) => 10 + Math.sin(i / 3) * (1 + Math.floor(i / 12)))
+    const batch = await nf.forecastWindows(windows, { model: 'GRU' })
+    expect(batch).toBeInstanceOf(Float64Array)
+    expect(batch).toHaveLength(5 * 6)
+    for (let w = 0; w < 5; w++) {
+      const single = nf.forecastWindow(windows.subarray(w * 12, (w + 1) * 12), { model: 'GRU' })
+      single.forEach((v, k) => expect(batch[w * 6 + k]).toBeCloseTo(v, 5))
+    }
+    await expect(nf.forecastWindows(windows.subarray(0, 13))).rejects.toThrow(/whole number of windows/)
+    await expect(nf.forecastWindows([1, 2, NaN, ...new Array(9).fill(1)])).rejects.toThrow(RangeError)
+  })
+
+  test('epochs trains whole passes over the windows instead of maxSteps', async () => {
+    const nf = new NeuralForecaster({ models: [smallModel()] })
+    // 2 series of 80 points give 2 × (80 - 12) = 136 windows: 2 epochs of 32 windows a step are 9 steps.
+    const report = await nf.fit(sinePanel(2), { epochs: 2, batchSize: 32 })
+    expect(report.models[0].steps).toBe(9)
+    await expect(nf.fit(sinePanel(2), { epochs: 2, maxSteps: 5 })).rejects.toThrow(/maxSteps or epochs/)
+  })
+
   test('predict with new data forecasts from that history without refitting', async () => {
     const nf = new NeuralForecaster({ models: [smallModel()] })
     await nf.fit(sinePanel(2))

@@ -19,12 +19,14 @@ use crate::data::{advance, Ds, Frequency, Panel};
 use crate::kernels::Isa;
 use crate::models::ForecasterCache;
 use network::Network;
-use train::{scale_window, scale_windows, train, TrainRun};
+use train::{scale_window, scale_windows, train, TrainRun, WindowScaling};
 
 /// Overrides of the models' training settings for one fit.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FitOptions {
     pub max_steps: Option<usize>,
+    /// Passes over all training windows; overrides `max_steps` (the caller rejects giving both).
+    pub epochs: Option<usize>,
     pub batch_size: Option<usize>,
     pub learning_rate: Option<f64>,
     /// Last points of each series held out for the validation loss (0: none).
@@ -36,7 +38,7 @@ pub struct FitOptions {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProgressEvent {
     pub model: usize,
-    pub alias: String,
+    pub alias: std::sync::Arc<str>,
     pub step: usize,
     pub max_steps: usize,
     pub train_loss: f64,
@@ -93,12 +95,15 @@ struct Fitted {
 }
 
 /// Buffers of the single-window path, reused call after call.
+/// Reused buffers of a forecast: one per worker of a batch, one per model for single windows.
 #[derive(Default)]
-struct WindowScratch {
-    cache: ForecasterCache,
-    input: Vec<f32>,
+struct ForecastScratch {
+    inputs: Vec<f32>,
+    targets: Vec<f32>,
     values: Vec<f64>,
     median: Vec<f64>,
+    scales: Vec<Scale>,
+    cache: ForecasterCache,
 }
 
 pub struct Engine {
@@ -106,7 +111,7 @@ pub struct Engine {
     networks: Vec<Network>,
     fitted: Option<Fitted>,
     threads: rayon::ThreadPool,
-    window_scratch: Vec<Mutex<WindowScratch>>,
+    window_scratch: Vec<Mutex<ForecastScratch>>,
 }
 
 impl Engine {
@@ -173,7 +178,7 @@ impl Engine {
         &mut self,
         panel: &Panel,
         options: &FitOptions,
-        progress: &mut dyn FnMut(&ProgressEvent) -> Control,
+        progress: &mut (dyn FnMut(&ProgressEvent) -> Control + Send),
     ) -> Result<FitReport, EngineError> {
         let started = Instant::now();
         let _simd = crate::nn::fast::scoped_simd(self.config.simd_enabled);
@@ -183,7 +188,9 @@ impl Engine {
         let mut report = FitReport::default();
         for (model_index, (network, spec)) in trained.iter_mut().zip(&self.config.models).enumerate() {
             let run = TrainRun { spec, model_index, panel: &scaled, options, isa, threads: &self.threads };
-            match train(network, &run, progress)? {
+            // The loop runs on a pool thread, so each step's parallel work is forked from inside the pool
+            // (rayon's cross-pool injection queue would allocate).
+            match self.threads.install(|| train(network, &run, progress))? {
                 Some(model_report) => report.models.push(model_report),
                 None => {
                     report.aborted = true;
@@ -253,7 +260,8 @@ impl Engine {
         Ok(forecast)
     }
 
-    /// One model's forecasts for every series, in parallel over fixed chunks of series.
+    /// One model's forecasts for every series: their stored tails through [`Engine::forecast_batch`], then
+    /// the local scaling inverted.
     fn forecast_series(
         &self,
         network: &Network,
@@ -261,36 +269,75 @@ impl Engine {
         series: &[SeriesState],
         horizon: usize,
     ) -> Result<Vec<f64>, EngineError> {
-        use rayon::prelude::*;
-        const CHUNK: usize = 256;
-        let isa = self.isa();
-        let mut out = vec![0.0; series.len() * horizon];
-        self.threads.install(|| {
-            out.par_chunks_mut(CHUNK * horizon).zip(series.par_chunks(CHUNK)).try_for_each(|(out, chunk)| {
-                let (l, h) = (spec.input_size, spec.h);
-                let mut inputs: Vec<f32> =
-                    chunk.iter().flat_map(|s| s.tail[s.tail.len() - l..].iter().map(|&v| v as f32)).collect();
-                let mut targets = vec![0.0f32; chunk.len() * h];
-                let (mut values, mut scratch) = (Vec::new(), Vec::new());
-                let scales = scale_windows(spec, isa, &mut inputs, &mut targets, &mut values, &mut scratch);
-                let mut cache = ForecasterCache::default();
-                let forecast = network.forward(&inputs, chunk.len(), &mut cache)?;
-                for (i, state) in chunk.iter().enumerate() {
-                    let window_scale = scales.get(i).copied().unwrap_or(Scale::IDENTITY);
-                    for k in 0..horizon {
-                        let z = window_scale.invert(forecast[i * h + k] as f64);
-                        out[i * horizon + k] = state.scale.invert(z);
-                    }
-                }
-                Ok::<(), EngineError>(())
-            })
-        })?;
+        let (l, h) = (spec.input_size, spec.h);
+        let inputs: Vec<f32> = series.iter().flat_map(|s| s.tail[s.tail.len() - l..].iter().map(|&v| v as f32)).collect();
+        let mut full = vec![0.0; series.len() * h];
+        self.forecast_batch(network, spec, &inputs, &mut full)?;
+        let mut out = Vec::with_capacity(series.len() * horizon);
+        for (state, forecast) in series.iter().zip(full.chunks_exact(h)) {
+            out.extend(forecast[..horizon].iter().map(|&z| state.scale.invert(z)));
+        }
         Ok(out)
     }
 
-    /// Forecasts `h` values into `out` from one window of the last `inputSize` raw values, reusing buffers so a
-    /// steady stream of calls does not allocate.
-    pub fn forecast_window(&self, model: usize, window: &[f64], out: &mut [f64]) -> Result<(), EngineError> {
+    /// Forecasts `h` values per window of `inputs` (`[n, input_size]`, window scaling inverted) into `out`
+    /// (`[n, h]`), in parallel over fixed chunks of windows, so the numbers do not depend on the thread count.
+    fn forecast_batch(&self, network: &Network, spec: &ModelSpec, inputs: &[f32], out: &mut [f64]) -> Result<(), EngineError> {
+        use rayon::prelude::*;
+        const CHUNK: usize = 16;
+        let (l, h, isa) = (spec.input_size, spec.h, self.isa());
+        self.threads.install(|| {
+            let chunks = out.par_chunks_mut(CHUNK * h).zip(inputs.par_chunks(CHUNK * l));
+            chunks.try_for_each_init(ForecastScratch::default, |scratch, (out, chunk)| {
+                let n = chunk.len() / l;
+                scratch.inputs.clear();
+                scratch.inputs.extend_from_slice(chunk);
+                scratch.targets.resize(n * h, 0.0);
+                let buffers =
+                    WindowScaling { values: &mut scratch.values, scratch: &mut scratch.median, scales: &mut scratch.scales };
+                scale_windows(spec, isa, &mut scratch.inputs, &mut scratch.targets, buffers);
+                let forecast = network.forward(&scratch.inputs, n, &mut scratch.cache)?;
+                for (i, (out, z)) in out.chunks_exact_mut(h).zip(forecast.chunks_exact(h)).enumerate() {
+                    let scale = scratch.scales.get(i).copied().unwrap_or(Scale::IDENTITY);
+                    out.iter_mut().zip(z).for_each(|(o, &z)| *o = scale.invert(z as f64));
+                }
+                Ok::<(), EngineError>(())
+            })
+        })
+    }
+
+    /// Forecasts `h` values per window of raw values (`windows`: `[n, inputSize]` row-major) into `out`
+    /// (`[n, h]`): the batch form of [`Engine::forecast_window`].
+    pub fn forecast_windows(&self, model: usize, windows: &[f64], out: &mut [f64]) -> Result<(), EngineError> {
+        let (network, spec) = self.window_model(model)?;
+        if windows.is_empty() || windows.len() % spec.input_size != 0 {
+            return Err(EngineError::Range(format!(
+                "windows must hold a whole number of windows of inputSize = {} values for model '{}', got {} values",
+                spec.input_size,
+                spec.alias,
+                windows.len()
+            )));
+        }
+        let n = windows.len() / spec.input_size;
+        if let Some(i) = windows.iter().position(|v| !v.is_finite()) {
+            return Err(EngineError::Range(format!(
+                "window {} value {} is {}, not a finite number",
+                i / spec.input_size,
+                i % spec.input_size,
+                windows[i]
+            )));
+        }
+        if out.len() != n * spec.h {
+            return Err(EngineError::Range(format!("out must hold {n} x h = {} values, got {}", n * spec.h, out.len())));
+        }
+        let _simd = crate::nn::fast::scoped_simd(self.config.simd_enabled);
+        let inputs: Vec<f32> = windows.iter().map(|&v| v as f32).collect();
+        self.forecast_batch(network, spec, &inputs, out)
+    }
+
+    /// The model a window forecast runs, once fitted and without local scaling (a bare window does not say
+    /// which series it is).
+    fn window_model(&self, model: usize) -> Result<(&Network, &ModelSpec), EngineError> {
         if self.fitted.is_none() {
             return Err(EngineError::NotFitted);
         }
@@ -300,9 +347,16 @@ impl Engine {
         };
         if self.config.local_scaler_type != ScalerType::Identity {
             return Err(EngineError::Range(
-                "forecastWindow needs localScalerType 'identity' (a window does not say which series it is)".into(),
+                "window forecasts need localScalerType 'identity' (a window does not say which series it is)".into(),
             ));
         }
+        Ok((network, spec))
+    }
+
+    /// Forecasts `h` values into `out` from one window of the last `inputSize` raw values, reusing buffers so a
+    /// steady stream of calls does not allocate.
+    pub fn forecast_window(&self, model: usize, window: &[f64], out: &mut [f64]) -> Result<(), EngineError> {
+        let (network, spec) = self.window_model(model)?;
         if window.len() != spec.input_size {
             return Err(EngineError::Range(format!(
                 "window must hold inputSize = {} values for model '{}', got {}",
@@ -320,13 +374,13 @@ impl Engine {
         let _simd = crate::nn::fast::scoped_simd(self.config.simd_enabled);
         let mut guard = self.window_scratch[model].lock().unwrap_or_else(|p| p.into_inner());
         let scratch = &mut *guard;
-        scratch.input.clear();
-        scratch.input.extend(window.iter().map(|&v| v as f32));
+        scratch.inputs.clear();
+        scratch.inputs.extend(window.iter().map(|&v| v as f32));
         let scale = match spec.scaler_type {
             ScalerType::Identity => Scale::IDENTITY,
-            kind => scale_window(kind, self.isa(), &mut scratch.input, &mut [], &mut scratch.values, &mut scratch.median),
+            kind => scale_window(kind, self.isa(), &mut scratch.inputs, &mut [], &mut scratch.values, &mut scratch.median),
         };
-        let forecast = network.forward(&scratch.input, 1, &mut scratch.cache)?;
+        let forecast = network.forward(&scratch.inputs, 1, &mut scratch.cache)?;
         for (o, &z) in out.iter_mut().zip(forecast) {
             *o = scale.invert(z as f64);
         }

@@ -226,3 +226,24 @@ fn simd_disabled_runs_the_scalar_kernels_on_every_engine_thread() {
     }
     assert_eq!(path(), default_path, "the caller's setting comes back after the scope");
 }
+
+#[test]
+fn batch_window_forecasts_equal_single_window_forecasts() {
+    let panel = sine_panel(2, 60);
+    let mut e = engine(vec![small_spec(ModelKind::Lstm, 5)], 2);
+    e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap();
+    let windows: Vec<f64> = (0..37 * 12).map(|i| 10.0 + (i as f64 * 0.37).sin() * (1.0 + (i / 12) as f64)).collect();
+    let mut batch = vec![0.0; 37 * 6];
+    e.forecast_windows(0, &windows, &mut batch).unwrap();
+    for (window, expected) in windows.chunks_exact(12).zip(batch.chunks_exact(6)) {
+        let mut single = [0.0; 6];
+        e.forecast_window(0, window, &mut single).unwrap();
+        for (a, b) in single.iter().zip(expected) {
+            // The batch and the one-row paths run different (equally exact) f32 kernels.
+            assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "{a} vs {b}");
+        }
+    }
+    let err = e.forecast_windows(0, &windows[..13], &mut batch).unwrap_err().to_string();
+    assert!(err.contains("whole number of windows"), "{err}");
+    assert!(e.forecast_windows(0, &[], &mut batch).is_err());
+}

@@ -34,6 +34,7 @@ struct Shard {
     d_output: Vec<f32>,
     median_scratch: Vec<f64>,
     window_values: Vec<f64>,
+    scales: Vec<Scale>,
     loss: f64,
 }
 
@@ -48,6 +49,7 @@ impl Shard {
             d_output: Vec::new(),
             median_scratch: Vec::new(),
             window_values: Vec::new(),
+            scales: Vec::new(),
             loss: 0.0,
         }
     }
@@ -68,10 +70,9 @@ pub(crate) struct TrainRun<'a> {
 pub(crate) fn train(
     network: &mut Network,
     run: &TrainRun<'_>,
-    progress: &mut dyn FnMut(&ProgressEvent) -> Control,
+    progress: &mut (dyn FnMut(&ProgressEvent) -> Control + Send),
 ) -> Result<Option<ModelFitReport>, EngineError> {
     let spec = run.spec;
-    let max_steps = run.options.max_steps.unwrap_or(spec.max_steps);
     let batch = run.options.batch_size.unwrap_or(spec.batch_size);
     let learning_rate = run.options.learning_rate.unwrap_or(spec.learning_rate);
     let holdout = run.options.validation_size;
@@ -82,6 +83,11 @@ pub(crate) fn train(
         )));
     }
     let index = TrainingWindows::new(run.panel, spec, holdout)?;
+    let max_steps = match (run.options.epochs, run.options.max_steps) {
+        // An epoch is one pass over all training windows, batch by batch.
+        (Some(epochs), _) => epochs.saturating_mul(index.len()).div_ceil(batch),
+        (None, steps) => steps.unwrap_or(spec.max_steps),
+    };
     let adam_config = AdamConfig { learning_rate: learning_rate as f32, ..AdamConfig::default() };
     let mut adam = Adam::new(network.params(), adam_config, StepLr::neuralforecast(max_steps, spec.num_lr_decays))?;
     let mut rng = ChaCha8Rng::seed_from_u64(spec.random_seed);
@@ -93,11 +99,21 @@ pub(crate) fn train(
     } else {
         None
     };
-    let mut report = ModelFitReport { alias: spec.alias.clone(), ..ModelFitReport::default() };
+    // Sized up front, like every other buffer of the loop, so that a step does not allocate (up to a bound:
+    // a huge `maxSteps` must not reserve gigabytes before the first step).
+    let reserved = max_steps.min(1 << 20);
+    let mut report = ModelFitReport {
+        alias: spec.alias.clone(),
+        train_loss: Vec::with_capacity(reserved),
+        val_loss: Vec::with_capacity(reserved / spec.val_check_steps + 1),
+        ..ModelFitReport::default()
+    };
+    let alias: std::sync::Arc<str> = spec.alias.as_str().into();
     let (mut best, mut checks_without_improvement) = (f64::INFINITY, 0usize);
+    let mut windows = Vec::with_capacity(batch);
 
     for step in 1..=max_steps {
-        let windows = index.sample(batch, &mut rng);
+        index.sample(batch, &mut rng, &mut windows);
         let train_loss = gradient(network, run, &index, &windows, &mut shards, &mut total)?;
         adam.step(network.params_mut(), &total)?;
         report.train_loss.push(train_loss);
@@ -117,7 +133,7 @@ pub(crate) fn train(
         }
         let event = ProgressEvent {
             model: run.model_index,
-            alias: spec.alias.clone(),
+            alias: alias.clone(),
             step,
             max_steps,
             train_loss,
@@ -173,7 +189,8 @@ fn shard_gradient(
     shard.targets.resize(n * spec.h, 0.0);
     shard.mask.resize(n * spec.h, 0.0);
     index.fill(run.panel, windows, &mut shard.inputs, &mut shard.targets, &mut shard.mask);
-    scale_windows(spec, run.isa, &mut shard.inputs, &mut shard.targets, &mut shard.window_values, &mut shard.median_scratch);
+    let buffers = WindowScaling { values: &mut shard.window_values, scratch: &mut shard.median_scratch, scales: &mut shard.scales };
+    scale_windows(spec, run.isa, &mut shard.inputs, &mut shard.targets, buffers);
     let forecast = network.forward(&shard.inputs, n, &mut shard.cache)?;
     shard.d_output.resize(forecast.len(), 0.0);
     let loss = spec.loss.value_and_grad(forecast, &shard.targets, Some(&shard.mask), &mut shard.d_output)?;
@@ -186,23 +203,22 @@ fn shard_gradient(
     Ok(())
 }
 
+/// Reused buffers of [`scale_windows`]; `scales` receives one scale per window (none for `identity`).
+pub(crate) struct WindowScaling<'a> {
+    pub values: &'a mut Vec<f64>,
+    pub scratch: &'a mut Vec<f64>,
+    pub scales: &'a mut Vec<Scale>,
+}
+
 /// Normalises each window's input and target by the statistics of its input (NeuralForecast's `scaler_type`).
-pub(crate) fn scale_windows(
-    spec: &ModelSpec,
-    isa: Isa,
-    inputs: &mut [f32],
-    targets: &mut [f32],
-    values: &mut Vec<f64>,
-    scratch: &mut Vec<f64>,
-) -> Vec<Scale> {
+pub(crate) fn scale_windows(spec: &ModelSpec, isa: Isa, inputs: &mut [f32], targets: &mut [f32], buffers: WindowScaling<'_>) {
+    let WindowScaling { values, scratch, scales } = buffers;
+    scales.clear();
     if spec.scaler_type == ScalerType::Identity {
-        return Vec::new();
+        return;
     }
-    inputs
-        .chunks_exact_mut(spec.input_size)
-        .zip(targets.chunks_exact_mut(spec.h))
-        .map(|(input, target)| scale_window(spec.scaler_type, isa, input, target, values, scratch))
-        .collect()
+    let windows = inputs.chunks_exact_mut(spec.input_size).zip(targets.chunks_exact_mut(spec.h));
+    scales.extend(windows.map(|(input, target)| scale_window(spec.scaler_type, isa, input, target, values, scratch)));
 }
 
 /// Normalises one window (its f32 input, as the network sees it, gives the statistics) and returns the scale.
@@ -253,16 +269,36 @@ impl TrainingWindows {
         Ok(TrainingWindows { input_size: spec.input_size, h: spec.h, train_lengths, offsets })
     }
 
-    /// `batch` windows drawn uniformly with replacement (deterministic for the rng state).
-    fn sample(&self, batch: usize, rng: &mut ChaCha8Rng) -> Vec<Window> {
-        let total = self.offsets[self.offsets.len() - 1];
-        (0..batch)
-            .map(|_| {
-                let flat = rng.random_range(0..total);
-                let series = self.offsets.partition_point(|&first| first <= flat) - 1;
-                Window { series, start: flat - self.offsets[series] }
-            })
-            .collect()
+    /// Draws `batch` windows into `out` (deterministic for the rng state): distinct windows when there are at
+    /// least `batch` of them, as NeuralForecast's `np.random.choice(n, batch, replace=n < batch)`, else with
+    /// replacement.
+    fn sample(&self, batch: usize, rng: &mut ChaCha8Rng, out: &mut Vec<Window>) {
+        let total = self.len();
+        out.clear();
+        if total < batch {
+            out.extend((0..batch).map(|_| self.window(rng.random_range(0..total))));
+            return;
+        }
+        // Floyd's algorithm: a uniform `batch`-subset of 0..total in `batch` draws, no table of all windows.
+        for j in total - batch..total {
+            let drawn = rng.random_range(0..=j);
+            let flat = if out.iter().any(|w| self.flat(w) == drawn) { j } else { drawn };
+            out.push(self.window(flat));
+        }
+    }
+
+    fn window(&self, flat: usize) -> Window {
+        let series = self.offsets.partition_point(|&first| first <= flat) - 1;
+        Window { series, start: flat - self.offsets[series] }
+    }
+
+    fn flat(&self, w: &Window) -> usize {
+        self.offsets[w.series] + w.start
+    }
+
+    /// Number of training windows over all series.
+    fn len(&self) -> usize {
+        self.offsets[self.offsets.len() - 1]
     }
 
     fn observed_targets(&self, w: &Window) -> usize {
@@ -304,8 +340,9 @@ impl Validation {
             v.targets.extend(series.y[start + l..start + l + h].iter().map(|&x| x as f32));
             v.windows += 1;
         }
-        let (mut values, mut scratch) = (Vec::new(), Vec::new());
-        scale_windows(run.spec, run.isa, &mut v.inputs, &mut v.targets, &mut values, &mut scratch);
+        let (mut values, mut scratch, mut scales) = (Vec::new(), Vec::new(), Vec::new());
+        let buffers = WindowScaling { values: &mut values, scratch: &mut scratch, scales: &mut scales };
+        scale_windows(run.spec, run.isa, &mut v.inputs, &mut v.targets, buffers);
         Ok(Some(v))
     }
 

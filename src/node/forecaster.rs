@@ -45,7 +45,7 @@ const OPTION_KEYS: &[&str] = &[
 ];
 
 const FIT_KEYS: &[&str] =
-    &["maxSteps", "batchSize", "learningRate", "validationSize", "earlyStopping", "patience", "onProgress", "signal"];
+    &["maxSteps", "epochs", "batchSize", "learningRate", "validationSize", "earlyStopping", "patience", "onProgress", "signal"];
 
 /// The most threads a forecaster may ask for; more is surely a mistake.
 const MAX_THREADS: usize = 1024;
@@ -214,7 +214,7 @@ impl FitControl {
         let latest = self.state.latest.lock().unwrap_or_else(|p| p.into_inner());
         latest.as_ref().map(|e| FitProgress {
             model: e.model as u32,
-            alias: e.alias.clone(),
+            alias: e.alias.to_string(),
             step: e.step as u32,
             max_steps: e.max_steps as u32,
             train_loss: e.train_loss,
@@ -312,6 +312,22 @@ impl NativeForecaster {
         })
     }
 
+    /// Forecasts many windows at once (`windows`: n × inputSize values, one window after another) off the JS
+    /// thread; resolves to n × h values.
+    #[napi(catch_unwind, ts_args_type = "windows: Float64Array | Float32Array | number[], options?: { model?: number | string }")]
+    pub fn forecast_windows(&self, env: Env, windows: Unknown<'_>, options: Option<Unknown<'_>>) -> napi::Result<AsyncTask<WindowsTask>> {
+        with_js_errors(&env, "NeuralForecaster.forecastWindows", || {
+            self.shared.ensure_idle("forecastWindows")?;
+            let windows = args::numbers(&windows, "windows")?.to_f64().into_owned();
+            let engine = self.shared.read();
+            let model = match args::options(options.as_ref(), "options", &["model"])? {
+                Some(o) => optional(&o, "model", |v, n| model_index(&engine, v, n))?.unwrap_or(0),
+                None => 0,
+            };
+            Ok(AsyncTask::new(WindowsTask { shared: self.shared.clone(), model, windows }))
+        })
+    }
+
     /// Writes a safetensors checkpoint atomically (temporary file, then rename).
     #[napi(catch_unwind, ts_args_type = "path: string")]
     pub fn save(&self, env: Env, path: Unknown<'_>) -> napi::Result<AsyncTask<SaveTask>> {
@@ -370,6 +386,10 @@ fn fit_options(options: Option<&Unknown<'_>>) -> ArgResult<FitOptions> {
     let Some(options) = args::options(options, "options", FIT_KEYS)? else { return Ok(fit) };
     let count = |v: &Unknown<'_>, n: &str| args::integer(v, n, 1, u32::MAX as usize);
     fit.max_steps = optional(&options, "maxSteps", count)?;
+    fit.epochs = optional(&options, "epochs", count)?;
+    if fit.max_steps.is_some() && fit.epochs.is_some() {
+        return Err(ArgError::Type("options: give maxSteps or epochs, not both".into()));
+    }
     fit.batch_size = optional(&options, "batchSize", count)?;
     fit.learning_rate = optional(&options, "learningRate", args::positive_number)?;
     fit.validation_size =
@@ -468,6 +488,32 @@ impl Task for PredictTask {
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<ForecastObject> {
         settle(&env, "NeuralForecaster.predict", output).map(ForecastObject)
+    }
+}
+
+pub struct WindowsTask {
+    shared: Arc<Shared>,
+    model: usize,
+    windows: Vec<f64>,
+}
+
+impl Task for WindowsTask {
+    type Output = TaskResult<Vec<f64>>;
+    type JsValue = Float64Array;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let (shared, model, windows) = (&self.shared, self.model, &self.windows);
+        Ok(guarded("forecastWindows", || {
+            let engine = shared.read();
+            let h = engine.config().models[model].h;
+            let mut out = vec![0.0; windows.len() / engine.config().models[model].input_size.max(1) * h];
+            engine.forecast_windows(model, windows, &mut out)?;
+            Ok(out)
+        }))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Float64Array> {
+        settle(&env, "NeuralForecaster.forecastWindows", output).map(Float64Array::new)
     }
 }
 
