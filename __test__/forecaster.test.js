@@ -239,6 +239,10 @@ describe('bad input gives a typed error naming the problem', () => {
     ['unknown model type', () => new NeuralForecaster({ models: [{ type: 'Prophecy', h: 3 }] }), RangeError, /Prophecy.*LSTM/],
     ['horizon 0', () => new models.LSTM({ h: 0 }), RangeError, /\bh\b/],
     ['huge inputSize', () => new models.GRU({ h: 3, inputSize: 1e9 }), RangeError, /inputSize/],
+    ['huge hidden size', () => new models.LSTM({ h: 12, encoderHiddenSize: 1e6 }), RangeError, /parameters.*encoderHiddenSize/],
+    ['huge decoder depth', () => new models.GRU({ h: 12, decoderLayers: 1e6 }), RangeError, /parameters.*decoderLayers/],
+    ['huge horizon and input', () => new models.LSTM({ h: 1e6, inputSize: 1e6 }), RangeError, /activations.*inputSize/],
+    ['huge batch', () => new models.LSTM({ h: 12, batchSize: 1e6 }), RangeError, /batchSize/],
     ['fractional hidden size', () => new models.LSTM({ h: 3, encoderHiddenSize: 1.5 }), RangeError, /encoderHiddenSize/],
     ['non-finite learning rate', () => new models.LSTM({ h: 3, learningRate: NaN }), RangeError, /learningRate/],
     ['unknown model option', () => new models.LSTM({ h: 3, hiddenSize: 8 }), TypeError, /hiddenSize/],
@@ -275,6 +279,7 @@ describe('bad input gives a typed error naming the problem', () => {
     await expect(nf.fit(good, { maxSteps: -1 })).rejects.toThrow(RangeError)
     await expect(nf.fit(good, { steps: 3 })).rejects.toThrow(/steps.*maxSteps/)
     await expect(nf.fit(good, { onProgress: 3 })).rejects.toThrow(TypeError)
+    await expect(nf.fit(good, { batchSize: 1e6 })).rejects.toThrow(/batchSize.*MB/)
   })
 
   test('predict before fit is an error, and the forecaster is still usable after all the bad calls', async () => {

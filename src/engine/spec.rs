@@ -144,6 +144,7 @@ impl ModelSpec {
                 self.alias, self.learning_rate
             )));
         }
+        self.check_memory()?;
         if self.loss.outputs_per_point() != 1 {
             return Err(EngineError::Range(format!(
                 "model '{}': multi-quantile losses are not available yet",
@@ -151,6 +152,63 @@ impl ModelSpec {
             )));
         }
         Ok(())
+    }
+
+    /// Rejects configurations whose weights or activations would not fit in memory, by arithmetic alone, so
+    /// that a huge size is an error before anything is allocated.
+    fn check_memory(&self) -> Result<(), EngineError> {
+        const MAX_PARAMETERS: u128 = 1 << 27;
+        /// f32 activations of a 16-window forecast chunk.
+        const MAX_ACTIVATIONS: u128 = 1 << 28;
+        let (parameters, per_window) = self.memory_estimate();
+        if parameters > MAX_PARAMETERS {
+            return Err(EngineError::Range(format!(
+                "model '{}': about {parameters} parameters is too large (at most {MAX_PARAMETERS}); reduce encoderHiddenSize, encoderNLayers, decoderHiddenSize or decoderLayers",
+                self.alias
+            )));
+        }
+        if 16 * per_window > MAX_ACTIVATIONS {
+            return Err(EngineError::Range(format!(
+                "model '{}': inputSize {} with {} layers of {} units needs about {} MB of activations per 16 windows (at most {} MB); reduce inputSize or the model size",
+                self.alias,
+                self.input_size,
+                self.encoder_n_layers,
+                self.encoder_hidden_size,
+                16 * per_window * 4 >> 20,
+                MAX_ACTIVATIONS * 4 >> 20
+            )));
+        }
+        self.check_batch(self.batch_size)
+    }
+
+    /// Rejects a training batch whose per-shard gradients and activations would not fit in memory.
+    pub(crate) fn check_batch(&self, batch: usize) -> Result<(), EngineError> {
+        const MAX_TRAINING_FLOATS: u128 = 1 << 30;
+        const SHARD: u128 = 8;
+        let (parameters, per_window) = self.memory_estimate();
+        let floats = (batch as u128).div_ceil(SHARD) * (parameters + SHARD * per_window);
+        if floats > MAX_TRAINING_FLOATS {
+            return Err(EngineError::Range(format!(
+                "model '{}': batchSize {batch} needs about {} MB of gradients and activations (at most {} MB); use a smaller batchSize",
+                self.alias,
+                floats * 4 >> 20,
+                MAX_TRAINING_FLOATS * 4 >> 20
+            )));
+        }
+        Ok(())
+    }
+
+    /// Upper bounds of the parameter count and of the f32 activations one window keeps (LSTM's 4 gates).
+    fn memory_estimate(&self) -> (u128, u128) {
+        let [l, h, layers, hidden, dec, dec_layers] =
+            [self.input_size, self.h, self.encoder_n_layers, self.encoder_hidden_size, self.decoder_hidden_size, self.decoder_layers]
+                .map(|v| v as u128);
+        let gates = 4;
+        let encoder = gates * hidden * (1 + hidden + 2) + layers.saturating_sub(1) * gates * hidden * (2 * hidden + 2);
+        let decoder = (hidden + 1) * dec + dec_layers.saturating_sub(2) * (dec + 1) * dec + dec + 1;
+        let upsample = if h > l { (l + 1) * h } else { 0 };
+        let per_window = l.max(h) * layers * hidden * (gates + 3) + h * dec_layers * dec;
+        (encoder + decoder + upsample, per_window)
     }
 
     /// Trainable parameters of this configuration (as torch counts them).

@@ -247,3 +247,25 @@ fn batch_window_forecasts_equal_single_window_forecasts() {
     assert!(err.contains("whole number of windows"), "{err}");
     assert!(e.forecast_windows(0, &[], &mut batch).is_err());
 }
+
+#[test]
+fn huge_sizes_are_rejected_before_anything_is_allocated() {
+    let cases: [(&str, fn(&mut ModelSpec)); 4] = [
+        ("parameters", |s| s.encoder_hidden_size = 1 << 20),
+        ("parameters", |s| s.decoder_layers = 1 << 20),
+        ("parameters", |s| s.encoder_n_layers = 1 << 17),
+        ("activations", |s| s.input_size = 1 << 20),
+    ];
+    for (what, grow) in cases {
+        let mut spec = ModelSpec::new(ModelKind::Lstm, 12);
+        grow(&mut spec);
+        let err = spec.validate().unwrap_err();
+        assert!(matches!(err, EngineError::Range(_)) && err.to_string().contains(what), "{err}");
+        assert!(Engine::new(EngineConfig::new(vec![spec])).is_err());
+    }
+    assert!(ModelSpec::new(ModelKind::Lstm, 12).validate().is_ok());
+    let mut e = engine(vec![small_spec(ModelKind::Gru, 2)], 1);
+    let options = FitOptions { batch_size: Some(1 << 20), ..FitOptions::default() };
+    let err = e.fit(&sine_panel(1, 40), &options, &mut keep_going).unwrap_err().to_string();
+    assert!(err.contains("batchSize"), "{err}");
+}

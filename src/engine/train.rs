@@ -74,6 +74,7 @@ pub(crate) fn train(
 ) -> Result<Option<ModelFitReport>, EngineError> {
     let spec = run.spec;
     let batch = run.options.batch_size.unwrap_or(spec.batch_size);
+    spec.check_batch(batch)?;
     let learning_rate = run.options.learning_rate.unwrap_or(spec.learning_rate);
     let holdout = run.options.validation_size;
     if holdout > 0 && holdout < spec.h {
