@@ -96,39 +96,6 @@ impl fmt::Display for KernelError {
 
 impl std::error::Error for KernelError {}
 
-/// Visits every block of `w` consecutive indices of `0..n` in order (backwards within a block
-/// when `backward`), threading a state that `start(first index of block)` initialises.
-/// `CHAINS` full blocks are stepped in lockstep so their dependency chains overlap.
-#[inline(always)]
-fn scan_blocks<S: Copy, const CHAINS: usize>(
-    n: usize,
-    w: usize,
-    backward: bool,
-    start: impl Fn(usize) -> S,
-    mut step: impl FnMut(S, usize) -> S,
-) {
-    let full = n / w;
-    let mut b = 0;
-    while b + CHAINS <= full {
-        let mut st: [S; CHAINS] = std::array::from_fn(|k| start((b + k) * w));
-        for j in 0..w {
-            let off = if backward { w - 1 - j } else { j };
-            for (k, s) in st.iter_mut().enumerate() {
-                *s = step(*s, (b + k) * w + off);
-            }
-        }
-        b += CHAINS;
-    }
-    for first in (b * w..n).step_by(w) {
-        let (mut s, end) = (start(first), n.min(first + w));
-        if backward {
-            (first..end).rev().for_each(|i| s = step(s, i));
-        } else {
-            (first..end).for_each(|i| s = step(s, i));
-        }
-    }
-}
-
 /// Checks that `arg` has length `expected`.
 fn check_len(arg: &'static str, expected: usize, got: usize) -> Result<(), KernelError> {
     if expected == got {

@@ -1,194 +1,186 @@
 //! Rolling-window statistics over "valid" windows: `out[i]` summarises `x[i..i + w]`, so the
 //! output has `x.len() - w + 1` values.
 //!
-//! All four kernels are O(n) whatever the window, by van Herk/Gil-Werman block scans: cut `x`
-//! into blocks of `w`; a window then covers the tail of one block and the head of the next, so
-//! it is `suffix[i] ⊕ prefix[i + w]` (suffix: inclusive scan backwards within a block; prefix:
-//! exclusive scan forwards, so a window that starts a block combines with the empty prefix).
+//! All four kernels are O(n) whatever the window, by van Herk/Gil-Werman block scans arranged by
+//! window start: the starts are cut into blocks of `w`, and every window starting in block b is
+//! the tail `x[i..e)` of that block plus the head `x[e..i + w)` of the next, e = (b + 1)·w. A
+//! backward scan over the block gives every tail, a forward scan over the next block every
+//! head, both indexed by the window start, so a SIMD pass combines them element by element.
 //! The scans are sequential, so several blocks are scanned in lockstep to overlap their
-//! dependency chains; the combine pass is SIMD.
+//! dependency chains.
 //!
 //! Each window is built only from partial results over its own elements, which gives the NaN
 //! policy for free: a NaN affects exactly the windows that contain it. For the standard
-//! deviation the partial results are (mean, M2) pairs accumulated around a per-block shift (the
-//! block's first finite value) and merged with Chan's formula, so large offsets do not cancel.
+//! deviation the partial results are sums of d = x − c and d² around the shift c = x[e − 1],
+//! the last element of the block, which lies inside every window of the block: |d| is at most
+//! the window's range, so M2 = Σd² − (Σd)²/w cannot cancel catastrophically however large the
+//! offset of the data (and a non-finite c only turns windows that contain it into NaN).
 
-use super::{check_len, scan_blocks, KernelError};
+use super::{check_len, KernelError};
 use crate::simd::{active, simd_dispatch, Float, Isa, SimdVec};
 
 /// Blocks scanned in lockstep: enough independent chains to hide add latency.
 const CHAINS: usize = 4;
 
-/// Block suffix (inclusive, `suf`: n values) and exclusive prefix (`pre`: n + 1 values)
-/// scans of `op`.
-fn block_scans<T: Float>(x: &[T], w: usize, identity: T, op: impl Fn(T, T) -> T, suf: &mut [T], pre: &mut [T]) {
-    let n = x.len();
-    scan_blocks::<_, CHAINS>(n, w, true, |_| identity, |acc, i| {
-        let a = op(x[i], acc);
-        suf[i] = a;
-        a
-    });
-    // Index n is scanned too: it holds the head of the block after the last window.
-    scan_blocks::<_, CHAINS>(n + 1, w, false, |_| identity, |acc, i| {
-        pre[i] = acc;
-        x.get(i).map_or(acc, |&v| op(acc, v))
-    });
+/// Runs the tail and head folds of every block of window starts (see the module doc) for the
+/// `x.len() - w + 1` windows over `x`. Each fold starts from `start(e)`; `emit(false, i, acc)`
+/// receives the fold of the tail `x[i..e)` (i descending within a block), then
+/// `emit(true, i, acc)` the fold of the head `x[e..i + w)` (i ascending). [`CHAINS`] blocks are
+/// folded in lockstep while whole blocks remain. Every emitted index is below
+/// `x.len() - w + 1`, which callers rely on to write unchecked.
+#[inline(always)]
+fn window_scans<T: Float, S: Copy>(
+    x: &[T],
+    w: usize,
+    start: impl Fn(usize) -> S,
+    step: impl Fn(S, T) -> S,
+    mut emit: impl FnMut(bool, usize, S),
+) {
+    let m = x.len() + 1 - w;
+    let mut b = 0;
+    // Every block of the group is whole: its w window starts, and the w − 1 head elements
+    // after it (up to (b + CHAINS)·w + w − 2 ≤ x.len() − 1), exist.
+    while (b + CHAINS) * w <= m {
+        let first: [usize; CHAINS] = std::array::from_fn(|k| (b + k) * w);
+        let mut st = first.map(|f| start(f + w));
+        for j in (0..w).rev() {
+            for k in 0..CHAINS {
+                // SAFETY: first[k] + j < (b + CHAINS)·w ≤ m ≤ x.len() (loop condition).
+                st[k] = step(st[k], unsafe { *x.get_unchecked(first[k] + j) });
+                emit(false, first[k] + j, st[k]);
+            }
+        }
+        let mut st = first.map(|f| start(f + w));
+        for k in 0..CHAINS {
+            emit(true, first[k], st[k]);
+        }
+        for j in 1..w {
+            for k in 0..CHAINS {
+                // SAFETY: first[k] + w + j − 1 ≤ (b + CHAINS)·w + w − 2 ≤ m + w − 2 < x.len().
+                st[k] = step(st[k], unsafe { *x.get_unchecked(first[k] + w + j - 1) });
+                emit(true, first[k] + j, st[k]);
+            }
+        }
+        b += CHAINS;
+    }
+    for f in (b * w..m).step_by(w) {
+        // The block's last start is below m; its boundary e = f + w ≤ x.len() as f < m.
+        let (e, last) = (f + w, m.min(f + w));
+        let mut acc = start(e);
+        for i in (f..e).rev() {
+            acc = step(acc, x[i]);
+            if i < last {
+                emit(false, i, acc);
+            }
+        }
+        let mut acc = start(e);
+        emit(true, f, acc);
+        for i in f + 1..last {
+            acc = step(acc, x[i + w - 1]);
+            emit(true, i, acc);
+        }
+    }
 }
 
-/// Runs a suffix/prefix rolling kernel: scans into scratch, then `combine(suffix, prefix
-/// shifted to the window end, out)`.
-fn suffix_prefix<T: Float>(
+/// Rolling fold of an associative `op` with `identity`: tails into `out`, heads into
+/// scratch, then `combine(tails, heads, out)` in place (`out` holds the tails on entry).
+fn tail_head<T: Float>(
     x: &[T],
     w: usize,
     identity: T,
     op: impl Fn(T, T) -> T,
-    combine: impl FnOnce(&[T], &[T]),
+    out: &mut [T],
+    combine: impl FnOnce(&mut [T], &[T]),
 ) {
-    let n = x.len();
-    T::with_scratch(2 * n + 1, |buf| {
-        let (suf, pre) = buf.split_at_mut(n);
-        block_scans(x, w, identity, op, suf, pre);
-        combine(suf, pre.get(w..).unwrap_or(&[]));
+    // Upholds the unchecked writes below (callers have validated it with `check_window`).
+    assert_eq!(out.len() + w, x.len() + 1, "one output per window");
+    T::with_scratch(out.len(), |heads| {
+        window_scans(x, w, |_| identity, &op, |head, i, acc| {
+            // SAFETY: `window_scans` emits only i < x.len() − w + 1 = out.len() (asserted
+            // above), and `heads` holds as many values. Checked indexing would cost more than
+            // the fold itself.
+            unsafe {
+                *(if head { heads.get_unchecked_mut(i) } else { out.get_unchecked_mut(i) }) = acc;
+            }
+        });
+        combine(out, heads);
     });
 }
 
-/// Per-index (mean, M2) of the block tail `x[i..block end]` (n values each) and head
-/// `x[block start..k)` (n + 1 values each), plus the merge weight nₐn_b/w of the window
-/// that ends at `k`.
-struct Moments<'a, T> {
-    tail_mean: &'a mut [T],
-    tail_m2: &'a mut [T],
-    head_mean: &'a mut [T],
-    head_m2: &'a mut [T],
-    weight: &'a mut [T],
-}
-
-impl<'a, T> Moments<'a, T> {
-    /// Carves the five arrays for `n` values out of `buf` (at least 5n + 3 long).
-    fn split(buf: &'a mut [T], n: usize) -> Self {
-        let (tail_mean, rest) = buf.split_at_mut(n);
-        let (tail_m2, rest) = rest.split_at_mut(n);
-        let (head_mean, rest) = rest.split_at_mut(n + 1);
-        let (head_m2, rest) = rest.split_at_mut(n + 1);
-        Moments { tail_mean, tail_m2, head_mean, head_m2, weight: rest }
-    }
-}
-
-/// (shift, Σd, Σd², count) while scanning a block, d = x − shift.
-type MomentState<T> = (T, T, T, usize);
-
-fn block_moments<T: Float>(x: &[T], w: usize, m: &mut Moments<'_, T>) {
-    let n = x.len();
-    let wf = T::from_usize(w);
-    // inv[c] = 1/c (0 for an empty part); weight[c] = c·(w−c)/w for a head of c elements.
-    let inv: Vec<T> = (0..=w).map(|c| if c == 0 { T::ZERO } else { T::ONE / T::from_usize(c) }).collect();
-    let wtab: Vec<T> = (0..=w).map(|c| T::from_usize(c) * T::from_usize(w - c) / wf).collect();
-    // The shift is the block's first finite value, close to the block's data and never NaN.
-    let shift = |first: usize| {
-        let block = x.get(first..n.min(first + w)).unwrap_or(&[]);
-        let c = block.iter().copied().find(|v| v.is_finite()).unwrap_or(T::ZERO);
-        (c, T::ZERO, T::ZERO, 0)
-    };
-    let moments = |(c, s1, s2, cnt): MomentState<T>| {
-        let m = s1 * inv.get(cnt).copied().unwrap_or(T::ZERO);
-        let m2 = s2 - s1 * m;
-        (c + m, if m2 < T::ZERO { T::ZERO } else { m2 })
-    };
-    let add = |(c, s1, s2, cnt): MomentState<T>, v: T| {
-        let d = v - c;
-        (c, s1 + d, s2 + d * d, cnt + 1)
-    };
-    scan_blocks::<_, CHAINS>(n, w, true, shift, |st, i| {
-        let st = add(st, x[i]);
-        (m.tail_mean[i], m.tail_m2[i]) = moments(st);
-        st
-    });
-    scan_blocks::<_, CHAINS>(n + 1, w, false, shift, |st, i| {
-        (m.head_mean[i], m.head_m2[i]) = moments(st);
-        m.weight[i] = wtab.get(st.3).copied().unwrap_or(T::ZERO);
-        x.get(i).map_or(st, |&v| add(st, v))
-    });
-}
-
-/// out[i] = f(ins[0][i], ins[1][i], ...) vector by vector; every input is at least as long as
-/// `out` (the final partial vector is padded).
+/// out[i] = f(out[i], other[i]) vector by vector (`other` is at least as long as `out`; the
+/// final partial vector is padded).
 #[inline(always)]
-fn map_n<V: SimdVec, const K: usize>(ins: [&[V::Elem]; K], out: &mut [V::Elem], f: impl Fn([V; K]) -> V) {
+fn update<V: SimdVec>(out: &mut [V::Elem], other: &[V::Elem], f: impl Fn(V, V) -> V) {
     let l = V::LANES;
     let mut chunks = out.chunks_exact_mut(l);
-    let mut i = 0;
-    for o in &mut chunks {
-        f(ins.map(|s| V::load(&s[i..]))).store(o);
-        i += l;
+    let mut others = other.chunks_exact(l);
+    for (o, b) in (&mut chunks).zip(&mut others) {
+        f(V::load(o), V::load(b)).store(o);
     }
     let tail = chunks.into_remainder();
     if !tail.is_empty() {
-        f(ins.map(|s| V::load_partial(s.get(i..).unwrap_or(&[]), V::Elem::ZERO))).store_partial(tail);
+        let z = V::Elem::ZERO;
+        f(V::load_partial(tail, z), V::load_partial(others.remainder(), z)).store_partial(tail);
     }
 }
 
 #[inline(always)]
-fn mean_combine_body<V: SimdVec>(suf: &[V::Elem], pre: &[V::Elem], inv_w: V::Elem, out: &mut [V::Elem]) {
+fn mean_combine_body<V: SimdVec>(out: &mut [V::Elem], heads: &[V::Elem], inv_w: V::Elem) {
     let inv_w = V::splat(inv_w);
-    map_n([suf, pre], out, |[a, b]: [V; 2]| a.add(b).mul(inv_w));
+    update(out, heads, |a: V, b| a.add(b).mul(inv_w));
 }
 
 #[inline(always)]
-fn min_combine_body<V: SimdVec>(suf: &[V::Elem], pre: &[V::Elem], out: &mut [V::Elem]) {
-    map_n([suf, pre], out, |[a, b]: [V; 2]| a.min(b));
+fn min_combine_body<V: SimdVec>(out: &mut [V::Elem], heads: &[V::Elem]) {
+    update(out, heads, |a: V, b| a.min(b));
 }
 
 #[inline(always)]
-fn max_combine_body<V: SimdVec>(suf: &[V::Elem], pre: &[V::Elem], out: &mut [V::Elem]) {
-    map_n([suf, pre], out, |[a, b]: [V; 2]| a.max(b));
+fn max_combine_body<V: SimdVec>(out: &mut [V::Elem], heads: &[V::Elem]) {
+    update(out, heads, |a: V, b| a.max(b));
 }
 
-/// Chan's merge of tail and head moments: M2 = M2ₐ + M2_b + (mean_b − meanₐ)²·nₐn_b/w.
+/// std = √(max(Σd² − (Σd)²/w, 0)/(w − ddof)) from `out` = Σd² and `s1` = Σd per window (the
+/// clamp removes the rounding residue of a zero M2; NaN passes through it).
 #[inline(always)]
-fn std_combine_body<V: SimdVec>(parts: [&[V::Elem]; 5], inv_dof: V::Elem, out: &mut [V::Elem]) {
-    let inv_dof = V::splat(inv_dof);
-    map_n(parts, out, |[ma, m2a, mb, m2b, wt]: [V; 5]| {
-        let d = mb.sub(ma);
-        d.mul(d).mul_add(wt, m2a.add(m2b)).mul(inv_dof).sqrt()
-    });
+fn std_finish_body<V: SimdVec>(out: &mut [V::Elem], s1: &[V::Elem], inv_w: V::Elem, inv_dof: V::Elem) {
+    let (neg_inv_w, inv_dof, zero) = (V::splat(-inv_w), V::splat(inv_dof), V::splat(V::Elem::ZERO));
+    update(out, s1, |s2: V, s1| s1.mul(neg_inv_w).mul_add(s1, s2).max(zero).mul(inv_dof).sqrt());
 }
 
-simd_dispatch!(fn mean_combine(suf: &[T], pre: &[T], inv_w: T, out: &mut [T])
+simd_dispatch!(fn mean_combine(out: &mut [T], heads: &[T], inv_w: T)
     = mean_combine_body | scalar::mean_combine;);
-simd_dispatch!(fn min_combine(suf: &[T], pre: &[T], out: &mut [T])
-    = min_combine_body | scalar::min_combine;);
-simd_dispatch!(fn max_combine(suf: &[T], pre: &[T], out: &mut [T])
-    = max_combine_body | scalar::max_combine;);
-simd_dispatch!(fn std_combine(parts: [&[T]; 5], inv_dof: T, out: &mut [T])
-    = std_combine_body | scalar::std_combine;);
+simd_dispatch!(fn min_combine(out: &mut [T], heads: &[T]) = min_combine_body | scalar::min_combine;);
+simd_dispatch!(fn max_combine(out: &mut [T], heads: &[T]) = max_combine_body | scalar::max_combine;);
+simd_dispatch!(fn std_finish(out: &mut [T], s1: &[T], inv_w: T, inv_dof: T)
+    = std_finish_body | scalar::std_finish;);
 
 /// Plain-loop reference twins of the combine passes (the scans are shared).
 mod scalar {
     use crate::simd::Float;
 
-    pub fn mean_combine<T: Float>(suf: &[T], pre: &[T], inv_w: T, out: &mut [T]) {
-        for ((o, &a), &b) in out.iter_mut().zip(suf).zip(pre) {
-            *o = (a + b) * inv_w;
+    pub fn mean_combine<T: Float>(out: &mut [T], heads: &[T], inv_w: T) {
+        for (o, &b) in out.iter_mut().zip(heads) {
+            *o = (*o + b) * inv_w;
         }
     }
 
-    pub fn min_combine<T: Float>(suf: &[T], pre: &[T], out: &mut [T]) {
-        for ((o, &a), &b) in out.iter_mut().zip(suf).zip(pre) {
-            *o = a.min_nan(b);
+    pub fn min_combine<T: Float>(out: &mut [T], heads: &[T]) {
+        for (o, &b) in out.iter_mut().zip(heads) {
+            *o = o.min_nan(b);
         }
     }
 
-    pub fn max_combine<T: Float>(suf: &[T], pre: &[T], out: &mut [T]) {
-        for ((o, &a), &b) in out.iter_mut().zip(suf).zip(pre) {
-            *o = a.max_nan(b);
+    pub fn max_combine<T: Float>(out: &mut [T], heads: &[T]) {
+        for (o, &b) in out.iter_mut().zip(heads) {
+            *o = o.max_nan(b);
         }
     }
 
-    pub fn std_combine<T: Float>(parts: [&[T]; 5], inv_dof: T, out: &mut [T]) {
-        let [ma, m2a, mb, m2b, wt] = parts;
-        for (i, o) in out.iter_mut().enumerate() {
-            let d = mb[i] - ma[i];
-            *o = ((d * d * wt[i] + (m2a[i] + m2b[i])) * inv_dof).sqrt();
+    pub fn std_finish<T: Float>(out: &mut [T], s1: &[T], inv_w: T, inv_dof: T) {
+        for (o, &s) in out.iter_mut().zip(s1) {
+            let m2 = *o - s * s * inv_w;
+            *o = (m2.max_nan(T::ZERO) * inv_dof).sqrt();
         }
     }
 }
@@ -212,7 +204,7 @@ pub fn rolling_mean<T: Float>(x: &[T], window: usize, out: &mut [T]) -> Result<(
 pub fn rolling_mean_with<T: Float>(isa: Isa, x: &[T], window: usize, out: &mut [T]) -> Result<(), KernelError> {
     check_window(x, window, out)?;
     let inv_w = T::ONE / T::from_usize(window);
-    suffix_prefix(x, window, T::ZERO, |a, b| a + b, |suf, pre| mean_combine(isa, suf, pre, inv_w, out));
+    tail_head(x, window, T::ZERO, |a, b| a + b, out, |out, heads| mean_combine(isa, out, heads, inv_w));
     Ok(())
 }
 
@@ -234,15 +226,27 @@ pub fn rolling_std_with<T: Float>(
     if ddof >= window {
         return Err(KernelError::Ddof { ddof, count: window });
     }
-    let n = x.len();
+    let inv_w = T::ONE / T::from_usize(window);
     let inv_dof = T::ONE / T::from_usize(window - ddof);
-    T::with_scratch(5 * n + 3, |buf| {
-        let mut m = Moments::split(buf, n);
-        block_moments(x, window, &mut m);
-        // Head arrays are indexed by the window's end i + w.
-        let w = window.min(n);
-        let parts = [&*m.tail_mean, &*m.tail_m2, &m.head_mean[w..], &m.head_m2[w..], &m.weight[w..]];
-        std_combine(isa, parts, inv_dof, out);
+    T::with_scratch(out.len(), |s1| {
+        // State (c, Σd, Σd²) with d = v − c; Σd goes to `s1`, Σd² to `out`.
+        let start = |e: usize| (x[e - 1], T::ZERO, T::ZERO);
+        let step = |(c, a, b): (T, T, T), v: T| {
+            let d = v - c;
+            (c, a + d, b + d * d)
+        };
+        window_scans(x, window, start, step, |head, i, (_, a, b)| {
+            // SAFETY: `window_scans` emits only i < x.len() − w + 1 = out.len() (checked by
+            // `check_window` above), and `s1` holds as many values.
+            let (p1, p2) = unsafe { (s1.get_unchecked_mut(i), out.get_unchecked_mut(i)) };
+            if head {
+                *p1 += a;
+                *p2 += b;
+            } else {
+                (*p1, *p2) = (a, b);
+            }
+        });
+        std_finish(isa, out, s1, inv_w, inv_dof);
     });
     Ok(())
 }
@@ -255,7 +259,7 @@ pub fn rolling_min<T: Float>(x: &[T], window: usize, out: &mut [T]) -> Result<()
 /// [`rolling_min`] at a chosen instruction-set level.
 pub fn rolling_min_with<T: Float>(isa: Isa, x: &[T], window: usize, out: &mut [T]) -> Result<(), KernelError> {
     check_window(x, window, out)?;
-    suffix_prefix(x, window, T::INFINITY, T::min_nan, |suf, pre| min_combine(isa, suf, pre, out));
+    tail_head(x, window, T::INFINITY, T::min_nan, out, |out, heads| min_combine(isa, out, heads));
     Ok(())
 }
 
@@ -267,7 +271,7 @@ pub fn rolling_max<T: Float>(x: &[T], window: usize, out: &mut [T]) -> Result<()
 /// [`rolling_max`] at a chosen instruction-set level.
 pub fn rolling_max_with<T: Float>(isa: Isa, x: &[T], window: usize, out: &mut [T]) -> Result<(), KernelError> {
     check_window(x, window, out)?;
-    suffix_prefix(x, window, T::NEG_INFINITY, T::max_nan, |suf, pre| max_combine(isa, suf, pre, out));
+    tail_head(x, window, T::NEG_INFINITY, T::max_nan, out, |out, heads| max_combine(isa, out, heads));
     Ok(())
 }
 
@@ -372,6 +376,22 @@ mod tests {
                 let got = run_std(isa, &x, w, 1);
                 for (g, v) in got.iter().zip(&want) {
                     assert!((g - v).abs() <= 1e-6 * v.max(0.1), "w {w}: {g} vs {v}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rolling_std_is_stable_after_a_jump() {
+        // Zeros, then small noise on 1e9: a shift taken from outside a window (e.g. from the
+        // zeros) would leave M2 = Σd² − (Σd)²/w to cancel at the scale of 1e18·w.
+        let x: Vec<f64> = (0..400).map(|i| if i < 57 { 0.0 } else { 1e9 + ((i * 7919) % 13) as f64 * 0.1 }).collect();
+        for w in [3, 20, 100] {
+            let want = naive(&x, w, |s| naive_std(s, 0));
+            for isa in [Isa::Scalar].into_iter().chain(simd_isas()) {
+                let got = run_std(isa, &x, w, 0);
+                for (i, (g, v)) in got.iter().zip(&want).enumerate().filter(|(i, _)| *i >= 57) {
+                    assert!((g - v).abs() <= 1e-6 * v.max(0.1), "w {w} i {i}: {g} vs {v}");
                 }
             }
         }
