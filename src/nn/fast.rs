@@ -70,6 +70,30 @@ pub(crate) fn matmul(path: Path, a: &[f32], m: usize, k: usize, b: &[f32], n: us
     matmul_impl(path, a, m, k, b, n, c, false);
 }
 
+/// `c[m, n] += sum_p a[p, m] * b[p, n]`: a product with the transpose of a contiguous row-major
+/// `a` `[k, m]` (weight gradients `dY^T X` summed over all rows `p`), without a transposed copy.
+/// Each output element is accumulated in increasing `p`.
+pub(crate) fn matmul_tn_acc(path: Path, a: &[f32], k: usize, m: usize, b: &[f32], n: usize, c: &mut [f32]) {
+    assert!(a.len() >= k * m && b.len() >= k * n && c.len() >= m * n, "matmul_tn_acc: operand too short");
+    if n == 1 {
+        // One column: `c^T [1, m] += b^T [1, k] a [k, m]`, a plain product along rows of `a`.
+        return matmul_impl(path, b, 1, k, a, m, c, true);
+    }
+    match path {
+        Path::Scalar => {
+            for (a_row, b_row) in a.chunks_exact(m).zip(b.chunks_exact(n)).take(k) {
+                for (&x, c_row) in a_row.iter().zip(c.chunks_exact_mut(n)) {
+                    c_row.iter_mut().zip(b_row).for_each(|(c, y)| *c += x * y);
+                }
+            }
+        }
+        // SAFETY: `Path::Avx2` is only produced after avx2 and fma were detected; the assert above
+        // keeps every access inside the slices.
+        #[cfg(target_arch = "x86_64")]
+        Path::Avx2 => unsafe { avx2::matmul_tn_acc(a.as_ptr(), k, m, b.as_ptr(), n, c.as_mut_ptr()) },
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn matmul_impl(path: Path, a: &[f32], m: usize, k: usize, b: &[f32], n: usize, c: &mut [f32], accumulate: bool) {
     assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n, "matmul: operand too short");
@@ -109,6 +133,116 @@ fn matmul_acc_scalar(a: &[f32], m: usize, k: usize, b: &[f32], n: usize, c: &mut
     for (a_row, c_row) in a.chunks_exact(k).zip(c.chunks_exact_mut(n)).take(m) {
         for (&x, b_row) in a_row.iter().zip(b.chunks_exact(n)) {
             c_row.iter_mut().zip(b_row).for_each(|(c, y)| *c += x * y);
+        }
+    }
+}
+
+/// The right operand `b` `[k, n]` of repeated products (a weight matrix used at every timestep),
+/// prepared once per pass. With `n` a multiple of 16 it is stored as `n / 16` column panels `[k, 16]`,
+/// 64-byte aligned, so that each row of a panel is one cache line and a product streams a panel
+/// sequentially: read with its own row stride of 1 KiB (`n` = 256), a column block of `b` falls into
+/// 4 of the 64 sets of the L1 cache and is evicted between the row tiles that reuse it. Other widths
+/// keep the row-major layout. The products give the same bits either way.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PackedB {
+    data: Vec<f32>,
+    offset: usize,
+    k: usize,
+    n: usize,
+}
+
+impl PackedB {
+    fn panels(&self) -> bool {
+        self.n % 16 == 0
+    }
+
+    /// A zeroed-on-growth buffer of `len` values starting at a 64-byte boundary; grows only.
+    fn buffer(&mut self, k: usize, n: usize) -> &mut [f32] {
+        let len = k * n;
+        (self.k, self.n) = (k, n);
+        if self.data.len() < len + 16 {
+            self.data.resize(len + 16, 0.0);
+        }
+        let misalignment = (self.data.as_ptr() as usize / 4) % 16;
+        self.offset = (16 - misalignment) % 16;
+        &mut self.data[self.offset..self.offset + len]
+    }
+
+    fn as_slice(&self) -> &[f32] {
+        &self.data[self.offset..self.offset + self.k * self.n]
+    }
+
+    /// `b = w` for a row-major `w` `[k, n]`.
+    pub fn pack(&mut self, w: &[f32], k: usize, n: usize) {
+        assert!(w.len() >= k * n, "pack: input too short");
+        let panels = n % 16 == 0;
+        let out = self.buffer(k, n);
+        if !panels {
+            out.copy_from_slice(&w[..k * n]);
+            return;
+        }
+        for (j, panel) in out.chunks_exact_mut(16 * k).enumerate() {
+            for (p, row) in panel.chunks_exact_mut(16).enumerate() {
+                row.copy_from_slice(&w[p * n + 16 * j..][..16]);
+            }
+        }
+    }
+
+    /// `b = w^T` for a row-major `w` `[n, k]`.
+    pub fn pack_transposed(&mut self, path: Path, w: &[f32], n: usize, k: usize) {
+        assert!(w.len() >= k * n, "pack_transposed: input too short");
+        if n % 16 != 0 {
+            let mut data = std::mem::take(&mut self.data);
+            transpose(path, w, n, k, &mut data);
+            self.data = data;
+            (self.k, self.n, self.offset) = (k, n, 0);
+            return;
+        }
+        let out = self.buffer(k, n);
+        let done = match path {
+            Path::Scalar => 0,
+            // SAFETY: avx2 detected; `out` holds k * n values and `w` at least as many, and the
+            // kernel touches only whole 8 x 8 blocks of both.
+            #[cfg(target_arch = "x86_64")]
+            Path::Avx2 => unsafe {
+                avx2::pack_transposed_blocks(w.as_ptr(), n, k, out.as_mut_ptr());
+                k / 8 * 8
+            },
+        };
+        for (j, panel) in out.chunks_exact_mut(16 * k).enumerate() {
+            for p in done..k {
+                for c in 0..16 {
+                    panel[p * 16 + c] = w[(16 * j + c) * k + p];
+                }
+            }
+        }
+    }
+
+    /// `c[m, n] (+)= a[m, k] b`.
+    pub fn matmul(&self, path: Path, a: &[f32], m: usize, c: &mut [f32], accumulate: bool) {
+        let (k, n) = (self.k, self.n);
+        if !self.panels() {
+            return matmul_impl(path, a, m, k, self.as_slice(), n, c, accumulate);
+        }
+        let b = self.as_slice();
+        assert!(a.len() >= m * k && c.len() >= m * n, "packed matmul: operand too short");
+        match path {
+            Path::Scalar => {
+                if !accumulate {
+                    c[..m * n].fill(0.0);
+                }
+                for (a_row, c_row) in a.chunks_exact(k).zip(c.chunks_exact_mut(n)).take(m) {
+                    for (c_block, panel) in c_row.chunks_exact_mut(16).zip(b.chunks_exact(16 * k)) {
+                        for (&x, b_row) in a_row.iter().zip(panel.chunks_exact(16)) {
+                            c_block.iter_mut().zip(b_row).for_each(|(c, y)| *c += x * y);
+                        }
+                    }
+                }
+            }
+            // SAFETY: avx2 and fma detected; the assert above and the packed length k * n keep
+            // every access inside the slices.
+            #[cfg(target_arch = "x86_64")]
+            Path::Avx2 => unsafe { avx2::matmul_panels(a.as_ptr(), m, k, b.as_ptr(), n, c.as_mut_ptr(), accumulate) },
         }
     }
 }
@@ -222,9 +356,18 @@ pub(crate) mod avx2 {
         _mm256_fmsub_ps(two, sigmoid(_mm256_mul_ps(two, x)), _mm256_set1_ps(1.0))
     }
 
+    /// Where the operand `a` of a product keeps element (row `r`, inner index `p`): at
+    /// `r * row + p * inner`. Row-major `[m, k]` is `(k, 1)`; the transpose of a row-major `[k, m]` is `(1, m)`.
+    #[derive(Clone, Copy)]
+    struct Strides {
+        row: usize,
+        inner: usize,
+    }
+
     /// One `MR x 8*NV` block of `c += a b`: accumulators stay in registers across all of `k`.
     #[inline(always)]
-    unsafe fn tile<const MR: usize, const NV: usize>(a: *const f32, k: usize, b: *const f32, n: usize, c: *mut f32, accumulate: bool) {
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile<const MR: usize, const NV: usize>(a: *const f32, s: Strides, k: usize, b: *const f32, ldb: usize, c: *mut f32, n: usize, accumulate: bool) {
         let mut acc = [[_mm256_setzero_ps(); NV]; MR];
         if accumulate {
             for r in 0..MR {
@@ -236,10 +379,11 @@ pub(crate) mod avx2 {
         for p in 0..k {
             let mut bv = [_mm256_setzero_ps(); NV];
             for v in 0..NV {
-                bv[v] = _mm256_loadu_ps(b.add(p * n + 8 * v));
+                bv[v] = _mm256_loadu_ps(b.add(p * ldb + 8 * v));
             }
+            let a = a.add(p * s.inner);
             for r in 0..MR {
-                let x = _mm256_broadcast_ss(&*a.add(r * k + p));
+                let x = _mm256_broadcast_ss(&*a.add(r * s.row));
                 for v in 0..NV {
                     acc[r][v] = _mm256_fmadd_ps(x, bv[v], acc[r][v]);
                 }
@@ -254,7 +398,7 @@ pub(crate) mod avx2 {
 
     /// The last `n % 8` columns (selected by `mask`) of `MR` rows.
     #[inline(always)]
-    unsafe fn tile_masked<const MR: usize>(a: *const f32, k: usize, b: *const f32, n: usize, c: *mut f32, mask: __m256i, accumulate: bool) {
+    unsafe fn tile_masked<const MR: usize>(a: *const f32, s: Strides, k: usize, b: *const f32, n: usize, c: *mut f32, mask: __m256i, accumulate: bool) {
         let mut acc = [_mm256_setzero_ps(); MR];
         if accumulate {
             for r in 0..MR {
@@ -263,8 +407,9 @@ pub(crate) mod avx2 {
         }
         for p in 0..k {
             let bv = _mm256_maskload_ps(b.add(p * n), mask);
+            let a = a.add(p * s.inner);
             for r in 0..MR {
-                acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(&*a.add(r * k + p)), bv, acc[r]);
+                acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(&*a.add(r * s.row)), bv, acc[r]);
             }
         }
         for r in 0..MR {
@@ -272,24 +417,34 @@ pub(crate) mod avx2 {
         }
     }
 
-    /// All rows of one column block: 6 rows at a time, then the 1 to 5 left over. A 6 x 16 tile keeps
-    /// 12 accumulators, 2 rows of `b` and a broadcast in the 16 ymm registers (a 4 x 24 tile needs
-    /// 17 and spills an accumulator onto the critical path).
+    /// Rows of `m` split into `ceil(m / 6)` tiles of nearly equal height (8 rows as 4 + 4, not 6 + 2):
+    /// the row count of the `i`-th tile and the row it starts at.
     #[inline(always)]
-    unsafe fn column_block<const NV: usize>(a: *const f32, m: usize, k: usize, b: *const f32, n: usize, c: *mut f32, accumulate: bool) {
-        let mut r = 0;
-        while r + 6 <= m {
-            tile::<6, NV>(a.add(r * k), k, b, n, c.add(r * n), accumulate);
-            r += 6;
-        }
-        let (a, c) = (a.add(r * k), c.add(r * n));
-        match m - r {
-            5 => tile::<5, NV>(a, k, b, n, c, accumulate),
-            4 => tile::<4, NV>(a, k, b, n, c, accumulate),
-            3 => tile::<3, NV>(a, k, b, n, c, accumulate),
-            2 => tile::<2, NV>(a, k, b, n, c, accumulate),
-            1 => tile::<1, NV>(a, k, b, n, c, accumulate),
-            _ => {}
+    fn row_tiles(m: usize) -> impl Iterator<Item = (usize, usize)> {
+        let tiles = m.div_ceil(6);
+        (0..tiles).map(move |i| {
+            let (start, end) = (i * m / tiles, (i + 1) * m / tiles);
+            (start, end - start)
+        })
+    }
+
+    /// All rows of one column block. A tile of up to 6 x 16 keeps 12 accumulators, 2 rows of `b` and a
+    /// broadcast in the 16 ymm registers (a 4 x 24 tile needs 17 and spills an accumulator onto the
+    /// critical path); balanced tile heights keep at least 8 independent FMA chains per tile when m >= 4.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn column_block<const NV: usize>(a: *const f32, s: Strides, m: usize, k: usize, b: *const f32, ldb: usize, c: *mut f32, n: usize, accumulate: bool) {
+        for (r, rows) in row_tiles(m) {
+            let (a, c) = (a.add(r * s.row), c.add(r * n));
+            match rows {
+                6 => tile::<6, NV>(a, s, k, b, ldb, c, n, accumulate),
+                5 => tile::<5, NV>(a, s, k, b, ldb, c, n, accumulate),
+                4 => tile::<4, NV>(a, s, k, b, ldb, c, n, accumulate),
+                3 => tile::<3, NV>(a, s, k, b, ldb, c, n, accumulate),
+                2 => tile::<2, NV>(a, s, k, b, ldb, c, n, accumulate),
+                1 => tile::<1, NV>(a, s, k, b, ldb, c, n, accumulate),
+                _ => {}
+            }
         }
     }
 
@@ -300,23 +455,93 @@ pub(crate) mod avx2 {
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn matmul(a: *const f32, m: usize, k: usize, b: *const f32, n: usize, c: *mut f32, accumulate: bool) {
         let panel = (PANEL_BYTES / (4 * k.max(1))).max(6) / 6 * 6;
+        let s = Strides { row: k, inner: 1 };
         let mut r = 0;
         while r < m {
             let rows = panel.min(m - r);
-            matmul_panel(a.add(r * k), rows, k, b, n, c.add(r * n), accumulate);
+            matmul_panel(a.add(r * k), s, rows, k, b, n, c.add(r * n), accumulate);
             r += rows;
         }
     }
 
+    /// `c[m, n] (+)= a b` for row-major `a` `[m, k]` and `b` given as `n / 16` panels `[k, 16]`.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn matmul_panels(a: *const f32, m: usize, k: usize, panels: *const f32, n: usize, c: *mut f32, accumulate: bool) {
+        let panel_rows = (PANEL_BYTES / (4 * k.max(1))).max(6) / 6 * 6;
+        let s = Strides { row: k, inner: 1 };
+        let mut r = 0;
+        while r < m {
+            let rows = panel_rows.min(m - r);
+            for j in 0..n / 16 {
+                column_block::<2>(a.add(r * k), s, rows, k, panels.add(j * 16 * k), 16, c.add(r * n + 16 * j), n, accumulate);
+            }
+            r += rows;
+        }
+    }
+
+    /// Writes the transpose of the 8 x 8 block at `src` (row stride `src_stride`) to `dst` (row stride `dst_stride`).
     #[inline(always)]
-    unsafe fn matmul_panel(a: *const f32, m: usize, k: usize, b: *const f32, n: usize, c: *mut f32, accumulate: bool) {
+    pub unsafe fn transpose8(src: *const f32, src_stride: usize, dst: *mut f32, dst_stride: usize) {
+        let row = |i: usize| _mm256_loadu_ps(src.add(i * src_stride));
+        let (r0, r1, r2, r3, r4, r5, r6, r7) = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7));
+        let t0 = _mm256_unpacklo_ps(r0, r1);
+        let t1 = _mm256_unpackhi_ps(r0, r1);
+        let t2 = _mm256_unpacklo_ps(r2, r3);
+        let t3 = _mm256_unpackhi_ps(r2, r3);
+        let t4 = _mm256_unpacklo_ps(r4, r5);
+        let t5 = _mm256_unpackhi_ps(r4, r5);
+        let t6 = _mm256_unpacklo_ps(r6, r7);
+        let t7 = _mm256_unpackhi_ps(r6, r7);
+        let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+        let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+        let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+        let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+        let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+        let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+        let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+        let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+        let col = |i: usize, v: __m256| _mm256_storeu_ps(dst.add(i * dst_stride), v);
+        col(0, _mm256_permute2f128_ps::<0x20>(s0, s4));
+        col(1, _mm256_permute2f128_ps::<0x20>(s1, s5));
+        col(2, _mm256_permute2f128_ps::<0x20>(s2, s6));
+        col(3, _mm256_permute2f128_ps::<0x20>(s3, s7));
+        col(4, _mm256_permute2f128_ps::<0x31>(s0, s4));
+        col(5, _mm256_permute2f128_ps::<0x31>(s1, s5));
+        col(6, _mm256_permute2f128_ps::<0x31>(s2, s6));
+        col(7, _mm256_permute2f128_ps::<0x31>(s3, s7));
+    }
+
+    /// Panels of `w^T` for row-major `w` `[n, k]` (n a multiple of 16): panel `j` row `p` holds
+    /// `w[16 j .. 16 j + 16, p]`. Whole 8 x 8 blocks only; the caller fills the last `k % 8` rows.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn pack_transposed_blocks(w: *const f32, n: usize, k: usize, out: *mut f32) {
+        for j in 0..n / 16 {
+            let panel = out.add(j * 16 * k);
+            for half in 0..2 {
+                let src = w.add((16 * j + 8 * half) * k);
+                for p in (0..k / 8 * 8).step_by(8) {
+                    transpose8(src.add(p), k, panel.add(p * 16 + 8 * half), 16);
+                }
+            }
+        }
+    }
+
+    /// `c[m, n] += a^T b` for row-major `a` `[k, m]` and `b` `[k, n]`, as [`super::matmul_tn_acc`].
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn matmul_tn_acc(a: *const f32, k: usize, m: usize, b: *const f32, n: usize, c: *mut f32) {
+        matmul_panel(a, Strides { row: 1, inner: m }, m, k, b, n, c, true);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn matmul_panel(a: *const f32, s: Strides, m: usize, k: usize, b: *const f32, n: usize, c: *mut f32, accumulate: bool) {
         let mut j = 0;
         while j + 16 <= n {
-            column_block::<2>(a, m, k, b.add(j), n, c.add(j), accumulate);
+            column_block::<2>(a, s, m, k, b.add(j), n, c.add(j), n, accumulate);
             j += 16;
         }
         if j + 8 <= n {
-            column_block::<1>(a, m, k, b.add(j), n, c.add(j), accumulate);
+            column_block::<1>(a, s, m, k, b.add(j), n, c.add(j), n, accumulate);
             j += 8;
         }
         if j < n {
@@ -324,11 +549,11 @@ pub(crate) mod avx2 {
             let (b, c) = (b.add(j), c.add(j));
             let mut r = 0;
             while r + 4 <= m {
-                tile_masked::<4>(a.add(r * k), k, b, n, c.add(r * n), mask, accumulate);
+                tile_masked::<4>(a.add(r * s.row), s, k, b, n, c.add(r * n), mask, accumulate);
                 r += 4;
             }
             while r < m {
-                tile_masked::<1>(a.add(r * k), k, b, n, c.add(r * n), mask, accumulate);
+                tile_masked::<1>(a.add(r * s.row), s, k, b, n, c.add(r * n), mask, accumulate);
                 r += 1;
             }
         }
@@ -444,7 +669,7 @@ mod tests {
         if path() != Path::Scalar {
             paths.push(path());
         }
-        for &(m, k, n) in &[(1, 1, 1), (1, 64, 256), (3, 5, 7), (4, 64, 24), (5, 13, 40), (32, 64, 256), (7, 9, 61), (2, 256, 64)] {
+        for &(m, k, n) in &[(1, 1, 1), (1, 64, 256), (3, 5, 7), (4, 64, 24), (5, 13, 40), (32, 64, 256), (7, 9, 61), (2, 256, 64), (8, 64, 256), (13, 20, 17), (32, 184, 64), (16, 13, 48), (6, 256, 64)] {
             let a = random_vec(m * k, 1);
             let b = random_vec(k * n, 2);
             let c0 = random_vec(m * n, 3);
@@ -469,10 +694,32 @@ mod tests {
                 let mut c = c0.clone();
                 matmul_nt_acc(path, &a, m, k, &bt, n, &mut c);
                 close(&c, &expected, 1e-5);
+                let mut at = Vec::new();
+                transpose(Path::Scalar, &a, m, k, &mut at);
+                let mut c = c0.clone();
+                matmul_tn_acc(path, &at, k, m, &b, n, &mut c);
+                close(&c, &expected, 1e-5);
                 let mut c = vec![f32::NAN; m * n];
                 matmul(path, &a, m, k, &b, n, &mut c);
                 let product: Vec<f32> = expected.iter().zip(&c0).map(|(e, c)| e - c).collect();
                 close(&c, &product, 1e-5);
+            }
+            for &path in &paths {
+                let (mut packed, mut packed_t) = (PackedB::default(), PackedB::default());
+                packed.pack(&b, k, n);
+                packed_t.pack_transposed(path, &bt, n, k);
+                let mut reference = c0.clone();
+                matmul_acc(path, &a, m, k, &b, n, &mut reference);
+                for packed in [&packed, &packed_t] {
+                    let mut c = c0.clone();
+                    packed.matmul(path, &a, m, &mut c, true);
+                    assert_eq!(c, reference, "packed products give the bits of the plain ones");
+                    let mut c = vec![f32::NAN; m * n];
+                    packed.matmul(path, &a, m, &mut c, false);
+                    let mut plain = vec![0.0; m * n];
+                    matmul(path, &a, m, k, &b, n, &mut plain);
+                    assert_eq!(c, plain);
+                }
             }
             // Row independence: each row alone gives the same bits as within the whole call.
             let mut all = c0.clone();

@@ -122,9 +122,10 @@ pub struct RecurrentCache {
 #[derive(Debug, Clone, Default)]
 struct Scratch {
     zeros: Vec<f32>,
-    /// `W_ih^T` `[in, G*H]` and `W_hh^T` `[H, G*H]` of the layer being run forward.
-    weight_ih_t: Vec<f32>,
-    weight_hh_t: Vec<f32>,
+    /// The weights of the layer being run as the right operands of its products: forward `W_ih^T`
+    /// `[in, G*H]` and `W_hh^T` `[H, G*H]`, backward `W_ih` and `W_hh`.
+    weight_ih: fast::PackedB,
+    weight_hh: fast::PackedB,
     /// `b_ih + b_hh`, for cells with [`RecurrentCell::SHARES_PROJECTION_GRADIENT`].
     bias: Vec<f32>,
     h_proj: Vec<f32>,
@@ -224,15 +225,15 @@ impl<C: RecurrentCell> Recurrent<C> {
         } else {
             fill_rows_with(&mut saved.gates, bias_ih);
         }
-        // x W_ih^T through a transposed copy of W_ih (`[in, G*H]`, cheap next to the product).
-        fast::transpose(path, &params.get(layer.weight_ih).data, gate_width, layer.input_size, &mut scratch.weight_ih_t);
-        fast::matmul_acc(path, input, rows, layer.input_size, &scratch.weight_ih_t, gate_width, &mut saved.gates);
+        // x W_ih^T through a packed transposed copy of W_ih (`[in, G*H]`, cheap next to the product).
+        scratch.weight_ih.pack_transposed(path, &params.get(layer.weight_ih).data, gate_width, layer.input_size);
+        scratch.weight_ih.matmul(path, input, rows, &mut saved.gates, true);
         let weight_hh = &params.get(layer.weight_hh).data;
         // One or two rows take dot products against the rows of W_hh directly; larger batches
         // multiply by a transposed copy, made once per layer and pass.
         let transposed = batch > DOT_PRODUCT_MAX_BATCH;
         if transposed {
-            fast::transpose(path, weight_hh, gate_width, hidden, &mut scratch.weight_hh_t);
+            scratch.weight_hh.pack_transposed(path, weight_hh, gate_width, hidden);
         }
         scratch.h_proj.resize(if fused { 0 } else { batch * gate_width }, 0.0);
         let step_gates = batch * gate_width;
@@ -246,7 +247,7 @@ impl<C: RecurrentCell> Recurrent<C> {
             if t > 0 {
                 let h_proj: &mut [f32] = if fused { &mut *gates } else { &mut scratch.h_proj };
                 if transposed {
-                    fast::matmul_acc(path, h_prev, batch, hidden, &scratch.weight_hh_t, gate_width, h_proj);
+                    scratch.weight_hh.matmul(path, h_prev, batch, h_proj, true);
                 } else {
                     fast::matmul_nt_acc(path, h_prev, batch, hidden, weight_hh, gate_width, h_proj);
                 }
@@ -314,15 +315,16 @@ impl<C: RecurrentCell> Recurrent<C> {
         let gate_width = C::GATES * hidden;
         let rows = seq_len * batch;
         let (step_gates, step_hidden) = (batch * gate_width, batch * hidden);
-        let Scratch { zeros, d_x_proj, d_h_proj, d_hidden, d_below, dh, dh_carry, d_aux, .. } = scratch;
+        let Scratch { zeros, d_x_proj, d_h_proj, d_hidden, d_below, dh, dh_carry, d_aux, weight_ih: packed_ih, weight_hh: packed_hh, .. } =
+            scratch;
         d_x_proj.resize(rows * gate_width, 0.0);
         dh.resize(step_hidden, 0.0);
         for buffer in [&mut *dh_carry, &mut *d_aux] {
             buffer.clear();
             buffer.resize(step_hidden, 0.0);
         }
-        let weight_hh = &params.get(layer.weight_hh).data;
         let path = fast::path();
+        packed_hh.pack(&params.get(layer.weight_hh).data, gate_width, hidden);
         if C::SHARES_PROJECTION_GRADIENT {
             d_h_proj.clear();
         } else {
@@ -354,12 +356,14 @@ impl<C: RecurrentCell> Recurrent<C> {
                 let d_h_proj_now = if C::SHARES_PROJECTION_GRADIENT { &d_x_proj[gates_now] } else { &d_h_proj[gates_now] };
                 if C::SHARES_PROJECTION_GRADIENT {
                     // Such a cell has no dh_{t-1} term outside h_proj and leaves dh_carry as it was.
-                    fast::matmul(path, d_h_proj_now, batch, gate_width, weight_hh, hidden, dh_carry);
+                    packed_hh.matmul(path, d_h_proj_now, batch, dh_carry, false);
                 } else {
-                    fast::matmul_acc(path, d_h_proj_now, batch, gate_width, weight_hh, hidden, dh_carry);
+                    packed_hh.matmul(path, d_h_proj_now, batch, dh_carry, true);
                 }
             }
         }
+        // The weight gradients go through the packing GEMM: its packed panels avoid the cache-set
+        // conflicts of the 1 KiB row stride of the gate buffers, which a direct kernel suffers.
         gemm(
             Mat::transposed(d_x_proj, rows, gate_width),
             Mat::rows(input, rows, layer.input_size),
@@ -379,7 +383,8 @@ impl<C: RecurrentCell> Recurrent<C> {
         add_column_sums(d_h_proj_all, &mut grads.get_mut(layer.bias_hh).data);
         if needs_d_input {
             d_below.resize(rows * layer.input_size, 0.0);
-            fast::matmul(path, d_x_proj, rows, gate_width, &params.get(layer.weight_ih).data, layer.input_size, d_below);
+            packed_ih.pack(&params.get(layer.weight_ih).data, gate_width, layer.input_size);
+            packed_ih.matmul(path, d_x_proj, rows, d_below, false);
         }
     }
 }
