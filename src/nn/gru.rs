@@ -96,6 +96,8 @@ mod avx2 {
         assert!(step.gates.len() >= rows * 3 * hidden && step.h_proj.len() >= rows * 3 * hidden);
         assert!(step.h_prev.len() >= rows * hidden && step.aux.len() >= rows * hidden);
         let one = _mm256_set1_ps(1.0);
+        // Two passes, so that the chains of different vectors overlap: r and z (and n's pre-activation,
+        // parked in n's slot), then n = tanh(..) and h.
         for b in 0..rows {
             let gates = step.gates.as_mut_ptr().add(b * 3 * hidden);
             let h_proj = step.h_proj.as_ptr().add(b * 3 * hidden);
@@ -105,11 +107,20 @@ mod avx2 {
                 let r = sigmoid(_mm256_add_ps(l.load(gates.add(j)), l.load(h_proj.add(j))));
                 let z = sigmoid(_mm256_add_ps(l.load(gates.add(hidden + j)), l.load(h_proj.add(hidden + j))));
                 let h_proj_n = l.load(h_proj.add(2 * hidden + j));
-                let n = tanh(_mm256_fmadd_ps(r, h_proj_n, l.load(gates.add(2 * hidden + j))));
                 l.store(gates.add(j), r);
                 l.store(gates.add(hidden + j), z);
-                l.store(gates.add(2 * hidden + j), n);
+                l.store(gates.add(2 * hidden + j), _mm256_fmadd_ps(r, h_proj_n, l.load(gates.add(2 * hidden + j))));
                 l.store(step.aux.as_mut_ptr().add(at + j), h_proj_n);
+            }
+        }
+        for b in 0..rows {
+            let gates = step.gates.as_mut_ptr().add(b * 3 * hidden);
+            let at = b * hidden;
+            for j in (0..hidden).step_by(8) {
+                let l = Lanes::new(hidden, j);
+                let z = l.load(gates.add(hidden + j));
+                let n = tanh(l.load(gates.add(2 * hidden + j)));
+                l.store(gates.add(2 * hidden + j), n);
                 let h_prev = l.load(step.h_prev.as_ptr().add(at + j));
                 l.store(step.h.as_mut_ptr().add(at + j), _mm256_fmadd_ps(_mm256_sub_ps(one, z), n, _mm256_mul_ps(z, h_prev)));
             }

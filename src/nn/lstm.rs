@@ -95,6 +95,9 @@ mod avx2 {
         let with_h_proj = !step.h_proj.is_empty();
         assert!(step.gates.len() >= rows * 4 * hidden && (!with_h_proj || step.h_proj.len() >= rows * 4 * hidden));
         assert!(step.aux_prev.len() >= rows * hidden && step.aux.len() >= rows * hidden);
+        // Two passes: the four gate activations and c first (four independent chains per vector), then
+        // h = o tanh(c), whose chain depends on c. Done in one loop, each vector's serial exp-div-exp-div
+        // chain is longer than the out-of-order window can overlap with the next vector's.
         for b in 0..rows {
             let gates = step.gates.as_mut_ptr().add(b * 4 * hidden);
             let h_proj = if with_h_proj { step.h_proj.as_ptr().add(b * 4 * hidden) } else { std::ptr::null() };
@@ -116,7 +119,15 @@ mod avx2 {
                 l.store(gates.add(3 * hidden + j), o);
                 let c = _mm256_fmadd_ps(f, l.load(step.aux_prev.as_ptr().add(at + j)), _mm256_mul_ps(i, g));
                 l.store(step.aux.as_mut_ptr().add(at + j), c);
-                l.store(step.h.as_mut_ptr().add(at + j), _mm256_mul_ps(o, tanh(c)));
+            }
+        }
+        for b in 0..rows {
+            let o_gate = step.gates.as_ptr().add(b * 4 * hidden + 3 * hidden);
+            let at = b * hidden;
+            for j in (0..hidden).step_by(8) {
+                let l = Lanes::new(hidden, j);
+                let c = l.load(step.aux.as_ptr().add(at + j));
+                l.store(step.h.as_mut_ptr().add(at + j), _mm256_mul_ps(l.load(o_gate.add(j)), tanh(c)));
             }
         }
     }
@@ -129,6 +140,16 @@ mod avx2 {
         assert!(step.gates.len() >= rows * 4 * hidden && step.d_x_proj.len() >= rows * 4 * hidden);
         assert!(step.aux.len() >= rows * hidden && step.aux_prev.len() >= rows * hidden && step.d_aux.len() >= rows * hidden);
         let one = _mm256_set1_ps(1.0);
+        // First pass: tanh(c) of every element, parked in the o-gate slot of d_x_proj (which the second
+        // pass overwrites), so that the long tanh chains of different vectors overlap.
+        for b in 0..rows {
+            let parked = step.d_x_proj.as_mut_ptr().add(b * 4 * hidden + 3 * hidden);
+            let at = b * hidden;
+            for j in (0..hidden).step_by(8) {
+                let l = Lanes::new(hidden, j);
+                l.store(parked.add(j), tanh(l.load(step.aux.as_ptr().add(at + j))));
+            }
+        }
         for b in 0..rows {
             let gates = step.gates.as_ptr().add(b * 4 * hidden);
             let d_pre = step.d_x_proj.as_mut_ptr().add(b * 4 * hidden);
@@ -137,7 +158,7 @@ mod avx2 {
                 let l = Lanes::new(hidden, j);
                 let (i, f) = (l.load(gates.add(j)), l.load(gates.add(hidden + j)));
                 let (g, o) = (l.load(gates.add(2 * hidden + j)), l.load(gates.add(3 * hidden + j)));
-                let tanh_c = tanh(l.load(step.aux.as_ptr().add(at + j)));
+                let tanh_c = l.load(d_pre.add(3 * hidden + j));
                 let dh = l.load(step.dh.as_ptr().add(at + j));
                 let c_prev = l.load(step.aux_prev.as_ptr().add(at + j));
                 let d_aux = step.d_aux.as_mut_ptr().add(at + j);
