@@ -69,10 +69,19 @@ impl Engine {
             .get("engine")
             .ok_or_else(|| bad("the engine metadata is missing"))
             .and_then(|s| serde_json::from_str(s).map_err(|e| bad(format!("engine metadata is not JSON: {e}"))))?;
-        let mut engine = Engine::new(config_from_json(&state)?)?;
+        let config = config_from_json(&state)?;
         let tensors = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("damaged tensor data: {e}")))?;
+        // Compare sizes by arithmetic before the engine allocates and initialises weights for the metadata's
+        // models, so a damaged size costs nothing.
+        let needed: u128 = config.models.iter().map(|m| m.memory_estimate().0).sum();
+        let stored: u128 = tensors.tensors().iter().map(|(_, t)| t.data().len() as u128 / 4).sum();
+        if needed != stored {
+            return Err(bad(format!("the models described need {needed} weights but the file holds {stored}")));
+        }
+        let mut engine = Engine::new(config)?;
         load_weights(&mut engine, &tensors)?;
         engine.fitted = fitted_from_json(&state["fitted"])?;
+        check_fitted(&engine)?;
         Ok(engine)
     }
 
@@ -320,6 +329,21 @@ fn fitted_from_json(v: &Value) -> Result<Option<Fitted>, EngineError> {
         })
         .collect::<Result<Vec<_>, EngineError>>()?;
     Ok(Some(Fitted { freq: frequency(text(v, "freq")?)?, series }))
+}
+
+/// The stored series must be usable as they are: a tail as long as the longest input window, finite numbers.
+fn check_fitted(engine: &Engine) -> Result<(), EngineError> {
+    let needed = engine.max_input_size();
+    for series in engine.fitted.iter().flat_map(|f| &f.series) {
+        if series.tail.len() < needed {
+            return Err(bad(format!("series '{}' keeps {} values, fewer than inputSize {needed}", series.id, series.tail.len())));
+        }
+        let Scale { shift, scale } = series.scale;
+        if !(shift.is_finite() && scale.is_finite() && scale != 0.0) || series.tail.iter().any(|v| !v.is_finite()) {
+            return Err(bad(format!("series '{}' has a non-finite or zero scale or history value", series.id)));
+        }
+    }
+    Ok(())
 }
 
 fn ds_from_json(v: &Value) -> Result<Ds, EngineError> {

@@ -8,7 +8,7 @@ mod scaler;
 mod spec;
 mod train;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 pub use error::{EngineError, ErrorKind};
@@ -106,11 +106,34 @@ struct ForecastScratch {
     cache: ForecasterCache,
 }
 
+/// The most threads a forecaster may start; more is surely a mistake (or a damaged checkpoint).
+pub const MAX_THREADS: usize = 1024;
+
+/// The process-wide pool for a thread count and SIMD setting. Forecasters share pools instead of each starting
+/// and stopping threads of its own: fewer threads when many forecasters exist, and no memory growth from
+/// allocator arenas of threads that come and go.
+fn thread_pool(num_threads: usize, simd_enabled: bool) -> Result<Arc<rayon::ThreadPool>, EngineError> {
+    static POOLS: Mutex<Vec<((usize, bool), Arc<rayon::ThreadPool>)>> = Mutex::new(Vec::new());
+    let mut pools = POOLS.lock().unwrap_or_else(|p| p.into_inner());
+    let key = (num_threads, simd_enabled);
+    if let Some((_, pool)) = pools.iter().find(|(k, _)| *k == key) {
+        return Ok(pool.clone());
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(num_threads)
+        .thread_name(move |i| format!("neuro-divergent-{num_threads}-{i}"))
+        .start_handler(move |_| crate::nn::fast::set_thread_simd(simd_enabled))
+        .build()
+        .map_err(|e| EngineError::Range(format!("cannot start {num_threads} threads: {e}")))?;
+    pools.push((key, Arc::new(pool)));
+    Ok(pools[pools.len() - 1].1.clone())
+}
+
 pub struct Engine {
     config: EngineConfig,
     networks: Vec<Network>,
     fitted: Option<Fitted>,
-    threads: rayon::ThreadPool,
+    threads: Arc<rayon::ThreadPool>,
     window_scratch: Vec<Mutex<ForecastScratch>>,
 }
 
@@ -132,13 +155,11 @@ impl Engine {
                 )));
             }
         }
+        if config.num_threads > MAX_THREADS {
+            return Err(EngineError::Range(format!("numThreads must be at most {MAX_THREADS}, got {}", config.num_threads)));
+        }
         let networks = config.models.iter().map(Network::new).collect::<Result<Vec<_>, _>>()?;
-        let simd_enabled = config.simd_enabled;
-        let threads = rayon::ThreadPoolBuilder::new()
-            .num_threads(config.num_threads)
-            .start_handler(move |_| crate::nn::fast::set_thread_simd(simd_enabled))
-            .build()
-            .map_err(|e| EngineError::Range(format!("cannot start {} threads: {e}", config.num_threads)))?;
+        let threads = thread_pool(config.num_threads, config.simd_enabled)?;
         let window_scratch = config.models.iter().map(|_| Mutex::default()).collect();
         Ok(Engine { config, networks, fitted: None, threads, window_scratch })
     }
@@ -390,3 +411,5 @@ impl Engine {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod fuzz_tests;

@@ -198,14 +198,19 @@ impl ModelSpec {
         Ok(())
     }
 
-    /// Upper bounds of the parameter count and of the f32 activations one window keeps (LSTM's 4 gates).
-    fn memory_estimate(&self) -> (u128, u128) {
+    /// The parameter count (exact, by arithmetic: nothing is allocated) and an upper bound of the f32
+    /// activations one window keeps.
+    pub(crate) fn memory_estimate(&self) -> (u128, u128) {
         let [l, h, layers, hidden, dec, dec_layers] =
             [self.input_size, self.h, self.encoder_n_layers, self.encoder_hidden_size, self.decoder_hidden_size, self.decoder_layers]
                 .map(|v| v as u128);
-        let gates = 4;
+        let gates = match self.kind {
+            ModelKind::Lstm => 4,
+            ModelKind::Gru => 3,
+        };
         let encoder = gates * hidden * (1 + hidden + 2) + layers.saturating_sub(1) * gates * hidden * (2 * hidden + 2);
-        let decoder = (hidden + 1) * dec + dec_layers.saturating_sub(2) * (dec + 1) * dec + dec + 1;
+        // NeuralForecast's MLP: one Linear(in, out) for a single layer, else in → dec → … → dec → out.
+        let decoder = if dec_layers == 1 { hidden + 1 } else { (hidden + 1) * dec + dec_layers.saturating_sub(2) * (dec + 1) * dec + dec + 1 };
         let upsample = if h > l { (l + 1) * h } else { 0 };
         let per_window = l.max(h) * layers * hidden * (gates + 3) + h * dec_layers * dec;
         (encoder + decoder + upsample, per_window)

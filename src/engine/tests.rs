@@ -269,3 +269,15 @@ fn huge_sizes_are_rejected_before_anything_is_allocated() {
     let err = e.fit(&sine_panel(1, 40), &options, &mut keep_going).unwrap_err().to_string();
     assert!(err.contains("batchSize"), "{err}");
 }
+
+#[test]
+fn the_arithmetic_parameter_count_equals_the_built_models() {
+    for kind in [ModelKind::Lstm, ModelKind::Gru] {
+        for (h, input_size, layers, hidden, dec, dec_layers) in [(12, 24, 2, 64, 64, 2), (8, 4, 3, 5, 7, 1), (3, 9, 1, 2, 3, 4)] {
+            let mut spec = ModelSpec::new(kind, h);
+            (spec.input_size, spec.encoder_n_layers, spec.encoder_hidden_size) = (input_size, layers, hidden);
+            (spec.decoder_hidden_size, spec.decoder_layers) = (dec, dec_layers);
+            assert_eq!(spec.memory_estimate().0, spec.num_parameters().unwrap() as u128, "{kind:?} h {h} L {input_size}");
+        }
+    }
+}

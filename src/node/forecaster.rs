@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use napi::bindgen_prelude::{AsyncTask, Buffer, Float64Array, Object, ToNapiValue, TypeName, Unknown};
+use napi::bindgen_prelude::{AsyncTask, Buffer, Float64Array, Float64ArraySlice, Object, ToNapiValue, TypeName, Unknown};
 use napi::{Env, JsValue, Task, ValueType};
 use napi_derive::napi;
 
@@ -47,8 +47,6 @@ const OPTION_KEYS: &[&str] = &[
 const FIT_KEYS: &[&str] =
     &["maxSteps", "epochs", "batchSize", "learningRate", "validationSize", "earlyStopping", "patience", "onProgress", "signal"];
 
-/// The most threads a forecaster may ask for; more is surely a mistake.
-const MAX_THREADS: usize = 1024;
 
 /// Shared by a forecaster and its running tasks.
 struct Shared {
@@ -119,7 +117,7 @@ fn engine_config(options: &Unknown<'_>) -> ArgResult<EngineConfig> {
         freq: frequency_option(&options)?,
         local_scaler_type: optional(&options, "localScalerType", |v, n| scaler_type(v, n))?
             .unwrap_or(ScalerType::Identity),
-        num_threads: optional(&options, "numThreads", |v, n| args::integer(v, n, 1, MAX_THREADS))?.unwrap_or(0),
+        num_threads: optional(&options, "numThreads", |v, n| args::integer(v, n, 1, crate::engine::MAX_THREADS))?.unwrap_or(0),
         simd_enabled: optional(&options, "simdEnabled", args::boolean)?.unwrap_or(true),
         memory_pool: optional(&options, "memoryPool", args::boolean)?.unwrap_or(true),
         low_memory: optional(&options, "lowMemory", args::boolean)?.unwrap_or(false),
@@ -308,7 +306,8 @@ impl NativeForecaster {
             };
             let mut out = vec![0.0; engine.config().models[model].h];
             engine.forecast_window(model, &window.to_f64(), &mut out)?;
-            Ok(Float64Array::new(out))
+            // JS-owned memory: see `IntoFloatArray` in ops.rs for why not an external buffer.
+            Ok(Float64ArraySlice::copy_from(&env, &out)?.into_typed_array(&env)?)
         })
     }
 

@@ -1,6 +1,6 @@
 //! `ops`: the preprocessing kernels as plain functions over Float64Array, Float32Array or number[].
 
-use napi::bindgen_prelude::{Either, Float32Array, Float64Array, Unknown};
+use napi::bindgen_prelude::{Either, Float32Array, Float32ArraySlice, Float64Array, Float64ArraySlice, Unknown};
 use napi::Env;
 use napi_derive::napi;
 
@@ -20,19 +20,22 @@ impl From<KernelError> for ArgError {
 /// A typed array returned to JS; its element type follows the input's.
 type FloatArray = Either<Float64Array, Float32Array>;
 
+/// Results are copied into memory the JS engine owns rather than lent as external buffers: an external
+/// buffer is only freed by a finalizer that waits for the event loop, so a synchronous loop of calls
+/// would hold every result until it yields.
 trait IntoFloatArray {
-    fn into_js(self) -> FloatArray;
+    fn into_js(self, env: &Env) -> napi::Result<FloatArray>;
 }
 
 impl IntoFloatArray for Vec<f64> {
-    fn into_js(self) -> FloatArray {
-        Either::A(Float64Array::new(self))
+    fn into_js(self, env: &Env) -> napi::Result<FloatArray> {
+        Float64ArraySlice::copy_from(env, &self)?.into_typed_array(env).map(Either::A)
     }
 }
 
 impl IntoFloatArray for Vec<f32> {
-    fn into_js(self) -> FloatArray {
-        Either::B(Float32Array::new(self))
+    fn into_js(self, env: &Env) -> napi::Result<FloatArray> {
+        Float32ArraySlice::copy_from(env, &self)?.into_typed_array(env).map(Either::B)
     }
 }
 
@@ -75,13 +78,13 @@ macro_rules! on_pair {
 }
 
 /// Runs an `out`-writing kernel over a fresh output of `len` elements and hands the output to JS.
-fn fresh<T: Float>(len: usize, kernel: impl FnOnce(&mut [T]) -> Result<(), KernelError>) -> ArgResult<FloatArray>
+fn fresh<T: Float>(env: &Env, len: usize, kernel: impl FnOnce(&mut [T]) -> Result<(), KernelError>) -> ArgResult<FloatArray>
 where
     Vec<T>: IntoFloatArray,
 {
     let mut out = vec![T::default(); len];
     kernel(&mut out)?;
-    Ok(out.into_js())
+    Ok(out.into_js(env)?)
 }
 
 fn ddof_arg(ddof: Option<Unknown<'_>>) -> ArgResult<usize> {
@@ -174,7 +177,7 @@ pub fn dot(env: Env, a: Unknown<'_>, b: Unknown<'_>) -> napi::Result<f64> {
 pub fn add(env: Env, a: Unknown<'_>, b: Unknown<'_>) -> napi::Result<FloatArray> {
     with_js_errors(&env, "ops.add", || {
         let (a, b) = (args::numbers(&a, "a")?, args::numbers(&b, "b")?);
-        on_pair!(a, b, |p, q| fresh(p.len(), |out| kernels::add(p, q, out)))
+        on_pair!(a, b, |p, q| fresh(&env, p.len(), |out| kernels::add(p, q, out)))
     })
 }
 
@@ -188,7 +191,7 @@ pub fn add(env: Env, a: Unknown<'_>, b: Unknown<'_>) -> napi::Result<FloatArray>
 pub fn mul(env: Env, a: Unknown<'_>, b: Unknown<'_>) -> napi::Result<FloatArray> {
     with_js_errors(&env, "ops.mul", || {
         let (a, b) = (args::numbers(&a, "a")?, args::numbers(&b, "b")?);
-        on_pair!(a, b, |p, q| fresh(p.len(), |out| kernels::mul(p, q, out)))
+        on_pair!(a, b, |p, q| fresh(&env, p.len(), |out| kernels::mul(p, q, out)))
     })
 }
 
@@ -203,7 +206,7 @@ pub fn mul(env: Env, a: Unknown<'_>, b: Unknown<'_>) -> napi::Result<FloatArray>
 pub fn scale(env: Env, x: Unknown<'_>, s: Unknown<'_>) -> napi::Result<FloatArray> {
     with_js_errors(&env, "ops.scale", || {
         let (x, s) = (args::numbers(&x, "x")?, args::number(&s, "s")?);
-        on_elements!(x, |v| fresh(v.len(), |out| kernels::scale(v, Float::from_f64(s), out)))
+        on_elements!(x, |v| fresh(&env, v.len(), |out| kernels::scale(v, Float::from_f64(s), out)))
     })
 }
 
@@ -221,7 +224,7 @@ pub fn axpy(env: Env, alpha: Unknown<'_>, x: Unknown<'_>, y: Unknown<'_>) -> nap
         on_pair!(x, y, |p, q| {
             let mut out = q.to_vec();
             kernels::axpy(Float::from_f64(alpha), p, &mut out)?;
-            Ok(out.into_js())
+            Ok(out.into_js(&env)?)
         })
     })
 }
@@ -259,6 +262,7 @@ pub struct RobustScaled {
 
 /// Runs a scaler that writes `out` and returns two statistics.
 fn scaled<T: Float>(
+    env: &Env,
     len: usize,
     kernel: impl FnOnce(&mut [T]) -> Result<(T, T), KernelError>,
 ) -> ArgResult<(FloatArray, f64, f64)>
@@ -267,7 +271,7 @@ where
 {
     let mut out = vec![T::default(); len];
     let (first, second) = kernel(&mut out)?;
-    Ok((out.into_js(), first.to_f64(), second.to_f64()))
+    Ok((out.into_js(env)?, first.to_f64(), second.to_f64()))
 }
 
 /// Z-score normalization: returns `{ values, mean, std }`; `denormalize(values, { mean, std })` inverts it.
@@ -280,7 +284,7 @@ where
 pub fn normalize(env: Env, x: Unknown<'_>) -> napi::Result<Normalized> {
     with_js_errors(&env, "ops.normalize", || {
         let x = args::numbers(&x, "x")?;
-        let (values, mean, std) = on_elements!(x, |v| scaled(v.len(), |out| kernels::zscore_normalize(v, out)))?;
+        let (values, mean, std) = on_elements!(x, |v| scaled(&env, v.len(), |out| kernels::zscore_normalize(v, out)))?;
         Ok(Normalized { values, mean, std })
     })
 }
@@ -299,7 +303,7 @@ pub fn denormalize(env: Env, values: Unknown<'_>, stats: Unknown<'_>) -> napi::R
         let stats = args::object(&stats, "stats")?;
         let mean = args::required_number(&stats, "mean", "stats")?;
         let std = args::required_number(&stats, "std", "stats")?;
-        on_elements!(values, |v| fresh(v.len(), |out| kernels::zscore_denormalize(
+        on_elements!(values, |v| fresh(&env, v.len(), |out| kernels::zscore_denormalize(
             v,
             Float::from_f64(mean),
             Float::from_f64(std),
@@ -318,7 +322,7 @@ pub fn denormalize(env: Env, values: Unknown<'_>, stats: Unknown<'_>) -> napi::R
 pub fn min_max_normalize(env: Env, x: Unknown<'_>) -> napi::Result<MinMaxScaled> {
     with_js_errors(&env, "ops.minMaxNormalize", || {
         let x = args::numbers(&x, "x")?;
-        let (values, min, max) = on_elements!(x, |v| scaled(v.len(), |out| kernels::minmax_normalize(v, out)))?;
+        let (values, min, max) = on_elements!(x, |v| scaled(&env, v.len(), |out| kernels::minmax_normalize(v, out)))?;
         Ok(MinMaxScaled { values, min, max })
     })
 }
@@ -337,7 +341,7 @@ pub fn min_max_denormalize(env: Env, values: Unknown<'_>, stats: Unknown<'_>) ->
         let stats = args::object(&stats, "stats")?;
         let min = args::required_number(&stats, "min", "stats")?;
         let max = args::required_number(&stats, "max", "stats")?;
-        on_elements!(values, |v| fresh(v.len(), |out| kernels::minmax_denormalize(
+        on_elements!(values, |v| fresh(&env, v.len(), |out| kernels::minmax_denormalize(
             v,
             Float::from_f64(min),
             Float::from_f64(max),
@@ -356,7 +360,7 @@ pub fn min_max_denormalize(env: Env, values: Unknown<'_>, stats: Unknown<'_>) ->
 pub fn robust_scale(env: Env, x: Unknown<'_>) -> napi::Result<RobustScaled> {
     with_js_errors(&env, "ops.robustScale", || {
         let x = args::numbers(&x, "x")?;
-        let (values, median, iqr) = on_elements!(x, |v| scaled(v.len(), |out| kernels::robust_scale(v, out)))?;
+        let (values, median, iqr) = on_elements!(x, |v| scaled(&env, v.len(), |out| kernels::robust_scale(v, out)))?;
         Ok(RobustScaled { values, median, iqr })
     })
 }
@@ -375,7 +379,7 @@ pub fn robust_unscale(env: Env, values: Unknown<'_>, stats: Unknown<'_>) -> napi
         let stats = args::object(&stats, "stats")?;
         let median = args::required_number(&stats, "median", "stats")?;
         let iqr = args::required_number(&stats, "iqr", "stats")?;
-        on_elements!(values, |v| fresh(v.len(), |out| kernels::robust_denormalize(
+        on_elements!(values, |v| fresh(&env, v.len(), |out| kernels::robust_denormalize(
             v,
             Float::from_f64(median),
             Float::from_f64(iqr),
@@ -401,7 +405,7 @@ macro_rules! rolling_binding {
             with_js_errors(&env, $js, || {
                 let x = args::numbers(&x, "x")?;
                 let window = window_arg(&window, x.len())?;
-                on_elements!(x, |v| fresh(v.len() + 1 - window, |out| $kernel(v, window, out)))
+                on_elements!(x, |v| fresh(&env, v.len() + 1 - window, |out| $kernel(v, window, out)))
             })
         }
     };
@@ -438,7 +442,7 @@ pub fn rolling_std(
         let x = args::numbers(&x, "x")?;
         let window = window_arg(&window, x.len())?;
         let ddof = ddof_arg(ddof)?;
-        on_elements!(x, |v| fresh(v.len() + 1 - window, |out| kernels::rolling_std(v, window, ddof, out)))
+        on_elements!(x, |v| fresh(&env, v.len() + 1 - window, |out| kernels::rolling_std(v, window, ddof, out)))
     })
 }
 
@@ -477,7 +481,7 @@ pub fn ema(env: Env, x: Unknown<'_>, options: Unknown<'_>) -> napi::Result<Float
     with_js_errors(&env, "ops.ema", || {
         let x = args::numbers(&x, "x")?;
         let alpha = ema_alpha(&options)?;
-        on_elements!(x, |v| fresh(v.len(), |out| kernels::ema(v, Float::from_f64(alpha), out)))
+        on_elements!(x, |v| fresh(&env, v.len(), |out| kernels::ema(v, Float::from_f64(alpha), out)))
     })
 }
 
@@ -494,15 +498,15 @@ pub fn ema_batch(env: Env, series: Unknown<'_>, options: Unknown<'_>) -> napi::R
         let series = args::number_arrays(&series, "series")?;
         let alpha = ema_alpha(&options)?;
         if series.iter().all(|s| matches!(s, Numbers::F32(_))) {
-            ema_batch_as::<f32>(&series, alpha)
+            ema_batch_as::<f32>(&env, &series, alpha)
         } else {
-            ema_batch_as::<f64>(&series, alpha)
+            ema_batch_as::<f64>(&env, &series, alpha)
         }
     })
 }
 
 /// Concatenates the series into pooled buffers, smooths them in one kernel call and splits the result.
-fn ema_batch_as<T: Pooled>(series: &[Numbers<'_>], alpha: f64) -> ArgResult<Vec<FloatArray>>
+fn ema_batch_as<T: Pooled>(env: &Env, series: &[Numbers<'_>], alpha: f64) -> ArgResult<Vec<FloatArray>>
 where
     Vec<T>: IntoFloatArray,
 {
@@ -518,7 +522,7 @@ where
     }
     let mut out = T::pool().acquire(total);
     kernels::ema_batch(&values, &offsets, T::from_f64(alpha), &mut out)?;
-    Ok(offsets.windows(2).map(|r| out[r[0]..r[1]].to_vec().into_js()).collect())
+    Ok(offsets.windows(2).map(|r| out[r[0]..r[1]].to_vec().into_js(env)).collect::<napi::Result<_>>()?)
 }
 
 // ---- buffer pool --------------------------------------------------------------------------------------------
