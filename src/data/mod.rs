@@ -18,3 +18,5 @@ pub use error::DataError;
 pub use freq::{advance, infer_frequency, Frequency};
 pub use panel::{Panel, Series};
 pub use windows::{latest_inputs, Window, WindowIndex};
+#[cfg(test)]
+mod fuzz_tests;
