@@ -167,7 +167,11 @@ impl fmt::Display for DataError {
             DuplicateLabel { label, first_code, code } => {
                 write!(f, "unique_id label '{label}' is given twice (codes {first_code} and {code})")
             }
-            NonFiniteY { series, row, value } => write!(f, "series '{series}': y is {value} at row {row}"),
+            NonFiniteY { series, row, value } => {
+                // JavaScript's names, as users see them in their data.
+                let shown = if value.is_nan() { "NaN" } else if *value > 0.0 { "Infinity" } else { "-Infinity" };
+                write!(f, "series '{series}': y is {shown} at row {row}")
+            }
             DsNotIncreasing { series, row, value, prev } => {
                 write!(f, "series '{series}': ds is not increasing at row {row} ({value} after {prev})")
             }
@@ -194,7 +198,7 @@ impl fmt::Display for DataError {
             }
             TooFewToInfer { series, len } => write!(
                 f,
-                "series '{series}': {len} ds values are too few to infer a frequency (3 are needed); pass freq explicitly"
+                "series '{series}': {len} ds values are too few to infer a frequency (3 are needed); give the frequency explicitly"
             ),
             IrregularSpacing { series, row, prev, value } => write!(
                 f,

@@ -380,6 +380,11 @@ pub(crate) fn infer_frequency_with_rows(
     values: &[Ds],
     row_of: &dyn Fn(usize) -> usize,
 ) -> Result<Frequency, DataError> {
+    // Integer steps need no inference below three values: NeuralForecast's integer frequency is 1.
+    if values.len() < 3 && values.iter().all(|v| v.is_int()) {
+        check_strictly_increasing(series, values, row_of)?;
+        return Ok(Frequency(Unit::Step(1)));
+    }
     if values.len() < 3 {
         return Err(DataError::TooFewToInfer {
             series: series.to_string(),
@@ -745,8 +750,11 @@ mod tests {
         let err = inferred(&["2023-01-01", "2023-02-01"]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "series 'S': 2 ds values are too few to infer a frequency (3 are needed); pass freq explicitly"
+            "series 'S': 2 ds values are too few to infer a frequency (3 are needed); give the frequency explicitly"
         );
+        // One or two integer steps are step 1, as NeuralForecast's integer frequency.
+        assert_eq!(infer_frequency("S", &[Ds::Int(5)]).unwrap(), Frequency(Unit::Step(1)));
+        assert_eq!(infer_frequency("S", &[Ds::Int(5), Ds::Int(9)]).unwrap(), Frequency(Unit::Step(1)));
         let err = inferred(&["2023-01-01", "2023-03-01", "2023-02-01"]).unwrap_err();
         assert!(
             matches!(err, DataError::DsNotIncreasing { row: 2, .. }),

@@ -428,8 +428,8 @@ mod tests {
         let ds = dates(&["2020-01-01", "2020-01-02", "2020-01-03"]);
         for (value, shown) in [
             (f64::NAN, "NaN"),
-            (f64::INFINITY, "inf"),
-            (f64::NEG_INFINITY, "-inf"),
+            (f64::INFINITY, "Infinity"),
+            (f64::NEG_INFINITY, "-Infinity"),
         ] {
             let err =
                 Panel::from_columns(&["a", "b", "b"], &ds, &[1.0, 2.0, value], None).unwrap_err();

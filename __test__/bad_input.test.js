@@ -1,0 +1,158 @@
+// The bad-input matrix: every public function and option given hostile values. Each case must throw (or
+// reject with) a typed error whose message names the problem, leave the process alive, and leave the
+// forecaster it was called on usable.
+const os = require('node:os')
+const path = require('node:path')
+const { NeuralForecaster, models, ops } = require('..')
+
+function sinePanel(series = 2, length = 60) {
+  const data = { unique_id: [], ds: [], y: [] }
+  for (let s = 0; s < series; s++) {
+    for (let t = 0; t < length; t++) {
+      data.unique_id.push(`s${s}`)
+      data.ds.push(t)
+      data.y.push(10 + s + Math.sin(t / 2))
+    }
+  }
+  return data
+}
+
+const small = { type: 'LSTM', h: 4, inputSize: 8, encoderHiddenSize: 8, decoderHiddenSize: 8, maxSteps: 3 }
+/** The model options without `type`, for the model classes. */
+const without = ({ type, ...options }) => options
+const good = sinePanel()
+const withY = (f) => ({ ...good, y: good.y.map(f) })
+const withDs = (f) => ({ ...good, ds: good.ds.map(f) })
+const x = new Float64Array([1, 2, 3, 4, 5])
+
+/** [name, call (sync or async), error class, message pattern] — `nf` is a fitted forecaster. */
+const cases = [
+  // constructor
+  ['constructor: no options', () => new NeuralForecaster(), TypeError, /options/],
+  ['constructor: options a number', () => new NeuralForecaster(3), TypeError, /options/],
+  ['constructor: unknown key lists the accepted ones', () => new NeuralForecaster({ models: [small], modles: 1 }), TypeError, /modles.*models/],
+  ['constructor: models not an array', () => new NeuralForecaster({ models: 'LSTM' }), TypeError, /models/],
+  ['constructor: empty models', () => new NeuralForecaster({ models: [] }), RangeError, /models/],
+  ['constructor: model without type', () => new NeuralForecaster({ models: [{ h: 3 }] }), TypeError, /type/],
+  ['constructor: unknown model name', () => new NeuralForecaster({ models: [{ type: 'Prophecy', h: 3 }] }), RangeError, /Prophecy.*LSTM/],
+  ['constructor: two models one alias', () => new NeuralForecaster({ models: [new models.LSTM(without(small)), new models.LSTM(without(small))] }), RangeError, /alias/],
+  ['constructor: models with different h', () => new NeuralForecaster({ models: [new models.LSTM(without(small)), new models.GRU({ ...without(small), h: 5 })] }), RangeError, /horizon|\bh\b/],
+  ['constructor: numThreads 0', () => new NeuralForecaster({ models: [small], numThreads: 0 }), RangeError, /numThreads/],
+  ['constructor: numThreads fractional', () => new NeuralForecaster({ models: [small], numThreads: 1.5 }), RangeError, /numThreads/],
+  ['constructor: numThreads huge', () => new NeuralForecaster({ models: [small], numThreads: 1e6 }), RangeError, /numThreads/],
+  ['constructor: numThreads a string', () => new NeuralForecaster({ models: [small], numThreads: '2' }), TypeError, /numThreads/],
+  ['constructor: simdEnabled not boolean', () => new NeuralForecaster({ models: [small], simdEnabled: 'yes' }), TypeError, /simdEnabled/],
+  ['constructor: bad frequency', () => new NeuralForecaster({ models: [small], frequency: 'fortnightly' }), RangeError, /frequency/],
+  ['constructor: bad localScalerType', () => new NeuralForecaster({ models: [small], localScalerType: 'zscore' }), RangeError, /localScalerType|scaler/],
+  ['constructor: cuda backend', () => new NeuralForecaster({ models: [small], backend: 'cuda' }), Error, /cuda/],
+  ['constructor: unknown backend', () => new NeuralForecaster({ models: [small], backend: 'tpu' }), Error, /backend/],
+  ['constructor: negative seed', () => new NeuralForecaster({ models: [small], seed: -1 }), RangeError, /seed/],
+  // model options
+  ['model: h 0', () => new models.LSTM({ h: 0 }), RangeError, /\bh\b/],
+  ['model: h negative', () => new models.GRU({ h: -3 }), RangeError, /\bh\b/],
+  ['model: h fractional', () => new models.GRU({ h: 2.5 }), RangeError, /\bh\b/],
+  ['model: h NaN', () => new models.LSTM({ h: NaN }), RangeError, /\bh\b/],
+  ['model: h Infinity', () => new models.LSTM({ h: Infinity }), RangeError, /\bh\b/],
+  ['model: h a string', () => new models.LSTM({ h: '12' }), TypeError, /\bh\b/],
+  ['model: h 1e9', () => new models.LSTM({ h: 1e9 }), RangeError, /\bh\b/],
+  ['model: inputSize 1e9', () => new models.GRU({ h: 3, inputSize: 1e9 }), RangeError, /inputSize/],
+  ['model: inputSize 0', () => new models.GRU({ h: 3, inputSize: 0 }), RangeError, /inputSize/],
+  ['model: hidden size 1e6', () => new models.LSTM({ h: 12, encoderHiddenSize: 1e6 }), RangeError, /parameters/],
+  ['model: decoder layers 1e6', () => new models.GRU({ h: 12, decoderLayers: 1e6 }), RangeError, /parameters/],
+  ['model: encoder layers 0', () => new models.LSTM({ h: 3, encoderNLayers: 0 }), RangeError, /encoderNLayers/],
+  ['model: learningRate NaN', () => new models.LSTM({ h: 3, learningRate: NaN }), RangeError, /learningRate/],
+  ['model: learningRate Infinity', () => new models.LSTM({ h: 3, learningRate: Infinity }), RangeError, /learningRate/],
+  ['model: learningRate negative', () => new models.LSTM({ h: 3, learningRate: -0.1 }), RangeError, /learningRate/],
+  ['model: unknown option', () => new models.LSTM({ h: 3, hiddenSize: 8 }), TypeError, /hiddenSize/],
+  ['model: unknown scaler', () => new models.LSTM({ h: 3, scalerType: 'zscore' }), RangeError, /scalerType/],
+  ['model: unknown loss', () => new models.LSTM({ h: 3, loss: 'RMSLE' }), RangeError, /loss/],
+  ['model: MQLoss not yet available', () => new models.LSTM({ h: 3, loss: 'MQLoss' }), RangeError, /MQLoss/],
+  ['model: batchSize 1e6', () => new models.LSTM({ h: 12, batchSize: 1e6 }), RangeError, /batchSize/],
+  ['model: alias not a string', () => new models.LSTM({ h: 3, alias: 5 }), TypeError, /alias/],
+  // fit data
+  ['fit: no data', (nf) => nf.fit(), TypeError, /data/],
+  ['fit: data a string', (nf) => nf.fit('y'), TypeError, /data/],
+  ['fit: empty array', (nf) => nf.fit([]), RangeError, /empty|short|rows/],
+  ['fit: one-element series', (nf) => nf.fit([1]), RangeError, /series.*inputSize/],
+  ['fit: series shorter than inputSize + h', (nf) => nf.fit(sinePanel(1, 10)), RangeError, /s0.*inputSize/],
+  ['fit: NaN in y', (nf) => nf.fit(withY((v, i) => (i === 5 ? NaN : v))), RangeError, /s0.*NaN.*row 5/],
+  ['fit: Infinity in y', (nf) => nf.fit(withY((v, i) => (i === 7 ? Infinity : v))), RangeError, /y is Infinity at row 7/],
+  ['fit: non-numeric y', (nf) => nf.fit(withY((v, i) => (i === 2 ? 'a' : v))), TypeError, /y/],
+  ['fit: unsorted ds', (nf) => nf.fit(withDs((d, i) => (i === 3 ? 1 : d))), RangeError, /s0.*row 3/],
+  ['fit: duplicate ds', (nf) => nf.fit(withDs((d, i) => (i === 4 ? 3 : d))), RangeError, /duplicate/],
+  ['fit: mixed ds types', (nf) => nf.fit(withDs((d, i) => (i === 6 ? '2024-01-01' : d))), TypeError, /ds/],
+  ['fit: unparseable ds', (nf) => nf.fit({ unique_id: ['a', 'a', 'a'], ds: ['2024-01-01', 'yesterday', '2024-01-03'], y: [1, 2, 3] }), RangeError, /yesterday/],
+  ['fit: columns of different lengths', (nf) => nf.fit({ ...good, y: good.y.slice(1) }), RangeError, /length|rows/],
+  ['fit: missing y column', (nf) => nf.fit({ unique_id: good.unique_id, ds: good.ds }), TypeError, /\by\b.*missing/],
+  ['fit: row objects with a missing field', (nf) => nf.fit([{ unique_id: 'a', ds: 1 }]), TypeError, /y/],
+  // fit options
+  ['fit: maxSteps -1', (nf) => nf.fit(good, { maxSteps: -1 }), RangeError, /maxSteps/],
+  ['fit: maxSteps NaN', (nf) => nf.fit(good, { maxSteps: NaN }), RangeError, /maxSteps/],
+  ['fit: unknown fit option', (nf) => nf.fit(good, { steps: 3 }), TypeError, /steps.*maxSteps/],
+  ['fit: maxSteps and epochs', (nf) => nf.fit(good, { maxSteps: 3, epochs: 1 }), TypeError, /maxSteps or epochs/],
+  ['fit: learningRate 0', (nf) => nf.fit(good, { learningRate: 0 }), RangeError, /learningRate/],
+  ['fit: validationSize below h', (nf) => nf.fit(good, { validationSize: 2 }), RangeError, /validationSize/],
+  ['fit: batchSize 1e6', (nf) => nf.fit(good, { batchSize: 1e6 }), RangeError, /batchSize/],
+  ['fit: onProgress not a function', (nf) => nf.fit(good, { onProgress: 3 }), TypeError, /onProgress/],
+  ['fit: signal not an AbortSignal', (nf) => nf.fit(good, { signal: {} }), TypeError, /signal/],
+  // predict and window forecasts
+  ['predict: horizon 0', (nf) => nf.predict({ horizon: 0 }), RangeError, /horizon/],
+  ['predict: horizon beyond h', (nf) => nf.predict({ horizon: 99 }), RangeError, /horizon/],
+  ['predict: unknown option', (nf) => nf.predict({ h: 3 }), TypeError, /\bh\b.*horizon/],
+  ['predict: data with NaN', (nf) => nf.predict({ data: withY((v, i) => (i === 1 ? NaN : v)) }), RangeError, /NaN/],
+  ['forecastWindow: wrong length', (nf) => nf.forecastWindow([1, 2, 3]), RangeError, /inputSize/],
+  ['forecastWindow: NaN', (nf) => nf.forecastWindow([1, 2, 3, NaN, 5, 6, 7, 8]), RangeError, /NaN/],
+  ['forecastWindow: not an array', (nf) => nf.forecastWindow('12345678'), TypeError, /window/],
+  ['forecastWindow: unknown model', (nf) => nf.forecastWindow(new Array(8).fill(1), { model: 'TCN' }), RangeError, /TCN/],
+  ['forecastWindow: model index out of range', (nf) => nf.forecastWindow(new Array(8).fill(1), { model: 7 }), RangeError, /model/],
+  ['forecastWindows: ragged', (nf) => nf.forecastWindows(new Float64Array(13)), RangeError, /whole number/],
+  ['forecastWindows: empty', (nf) => nf.forecastWindows([]), RangeError, /windows/],
+  // checkpoints
+  ['save: path not a string', (nf) => nf.save(42), TypeError, /path/],
+  ['save: into a missing directory', (nf) => nf.save(path.join(os.tmpdir(), 'nd-no-such-dir', 'x', 'm.safetensors')), Error, /nd-no-such-dir/],
+  ['load: missing file', () => NeuralForecaster.load(path.join(os.tmpdir(), 'nd-missing.safetensors')), Error, /nd-missing/],
+  ['fromBuffer: random bytes', () => NeuralForecaster.fromBuffer(Buffer.from('definitely not a model')), Error, /checkpoint/i],
+  ['fromBuffer: not bytes', () => NeuralForecaster.fromBuffer('bytes'), TypeError, /buffer/],
+  // ops
+  ['ops.sum: a string', () => ops.sum('123'), TypeError, /\bx\b/],
+  ['ops.sum: non-numeric element', () => ops.sum([1, 'a']), TypeError, /\bx\b/],
+  ['ops.mean: empty', () => ops.mean([]), RangeError, /empty/],
+  ['ops.rollingMean: window 0', () => ops.rollingMean(x, 0), RangeError, /window/],
+  ['ops.rollingMean: window longer than input', () => ops.rollingMean(x, 6), RangeError, /window/],
+  ['ops.rollingStd: window fractional', () => ops.rollingStd(x, 2.5), RangeError, /window/],
+  ['ops.rollingMin: window a string', () => ops.rollingMin(x, '2'), TypeError, /window/],
+  ['ops.ema: neither alpha nor span', () => ops.ema(x, {}), TypeError, /alpha|span/],
+  ['ops.ema: alpha above 1', () => ops.ema(x, { alpha: 2 }), RangeError, /alpha/],
+  ['ops.add: different lengths', () => ops.add([1, 2], [1]), RangeError, /length/],
+  ['ops.denormalize: missing stats', () => ops.denormalize(x), TypeError, /stats/],
+  ['ops.variance: ddof negative', () => ops.variance(x, -1), RangeError, /ddof/],
+]
+
+describe('bad input gives a typed error naming the problem, and everything keeps working', () => {
+  let nf
+  beforeAll(async () => {
+    nf = new NeuralForecaster({ models: [new models.LSTM(without(small))] })
+    await nf.fit(good)
+  })
+
+  test(`the matrix has at least 60 cases (${cases.length})`, () => {
+    expect(cases.length).toBeGreaterThanOrEqual(60)
+  })
+
+  test.each(cases)('%s', async (_name, call, ErrorType, message) => {
+    let caught
+    try {
+      await call(nf)
+    } catch (err) {
+      caught = err
+    }
+    expect(caught).toBeInstanceOf(ErrorType)
+    expect(caught.message).toMatch(message)
+  })
+
+  test('the forecaster still fits, predicts and forecasts after all the bad calls', async () => {
+    await nf.fit(good)
+    expect((await nf.predict()).LSTM).toHaveLength(2 * 4)
+    expect(nf.forecastWindow(new Array(8).fill(10))).toHaveLength(4)
+  })
+})
