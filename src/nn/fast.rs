@@ -8,9 +8,9 @@
 //! only on the shapes, never on timing. In both products each output element is accumulated in
 //! increasing `k`, so a row's result does not depend on how many other rows share the call.
 
-use std::cell::Cell;
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
+use std::cell::Cell;
 
 /// Which implementation the kernels run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +53,10 @@ pub fn path() -> Path {
     }
     #[cfg(target_arch = "x86_64")]
     {
-        if crate::simd::detected() >= crate::simd::Isa::Avx2 && is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        if crate::simd::detected() >= crate::simd::Isa::Avx2
+            && is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+        {
             return Path::Avx2;
         }
     }
@@ -61,20 +64,47 @@ pub fn path() -> Path {
 }
 
 /// `c[m, n] += sum_p a[m, p] * b[p, n]` over contiguous row-major `a` `[m, k]`, `b` `[k, n]`, `c` `[m, n]`.
-pub(crate) fn matmul_acc(path: Path, a: &[f32], m: usize, k: usize, b: &[f32], n: usize, c: &mut [f32]) {
+pub(crate) fn matmul_acc(
+    path: Path,
+    a: &[f32],
+    m: usize,
+    k: usize,
+    b: &[f32],
+    n: usize,
+    c: &mut [f32],
+) {
     matmul_impl(path, a, m, k, b, n, c, true);
 }
 
 /// `c[m, n] = sum_p a[m, p] * b[p, n]`: [`matmul_acc`] onto zeros, without reading `c`.
-pub(crate) fn matmul(path: Path, a: &[f32], m: usize, k: usize, b: &[f32], n: usize, c: &mut [f32]) {
+pub(crate) fn matmul(
+    path: Path,
+    a: &[f32],
+    m: usize,
+    k: usize,
+    b: &[f32],
+    n: usize,
+    c: &mut [f32],
+) {
     matmul_impl(path, a, m, k, b, n, c, false);
 }
 
 /// `c[m, n] += sum_p a[p, m] * b[p, n]`: a product with the transpose of a contiguous row-major
 /// `a` `[k, m]` (weight gradients `dY^T X` summed over all rows `p`), without a transposed copy.
 /// Each output element is accumulated in increasing `p`.
-pub(crate) fn matmul_tn_acc(path: Path, a: &[f32], k: usize, m: usize, b: &[f32], n: usize, c: &mut [f32]) {
-    assert!(a.len() >= k * m && b.len() >= k * n && c.len() >= m * n, "matmul_tn_acc: operand too short");
+pub(crate) fn matmul_tn_acc(
+    path: Path,
+    a: &[f32],
+    k: usize,
+    m: usize,
+    b: &[f32],
+    n: usize,
+    c: &mut [f32],
+) {
+    assert!(
+        a.len() >= k * m && b.len() >= k * n && c.len() >= m * n,
+        "matmul_tn_acc: operand too short"
+    );
     if n == 1 {
         // One column: `c^T [1, m] += b^T [1, k] a [k, m]`, a plain product along rows of `a`.
         return matmul_impl(path, b, 1, k, a, m, c, true);
@@ -90,13 +120,27 @@ pub(crate) fn matmul_tn_acc(path: Path, a: &[f32], k: usize, m: usize, b: &[f32]
         // SAFETY: `Path::Avx2` is only produced after avx2 and fma were detected; the assert above
         // keeps every access inside the slices.
         #[cfg(target_arch = "x86_64")]
-        Path::Avx2 => unsafe { avx2::matmul_tn_acc(a.as_ptr(), k, m, b.as_ptr(), n, c.as_mut_ptr()) },
+        Path::Avx2 => unsafe {
+            avx2::matmul_tn_acc(a.as_ptr(), k, m, b.as_ptr(), n, c.as_mut_ptr())
+        },
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-fn matmul_impl(path: Path, a: &[f32], m: usize, k: usize, b: &[f32], n: usize, c: &mut [f32], accumulate: bool) {
-    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n, "matmul: operand too short");
+fn matmul_impl(
+    path: Path,
+    a: &[f32],
+    m: usize,
+    k: usize,
+    b: &[f32],
+    n: usize,
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    assert!(
+        a.len() >= m * k && b.len() >= k * n && c.len() >= m * n,
+        "matmul: operand too short"
+    );
     match path {
         Path::Scalar => {
             if !accumulate {
@@ -107,14 +151,27 @@ fn matmul_impl(path: Path, a: &[f32], m: usize, k: usize, b: &[f32], n: usize, c
         // SAFETY: `Path::Avx2` is only produced after avx2 and fma were detected; the assert above
         // keeps every access inside the slices.
         #[cfg(target_arch = "x86_64")]
-        Path::Avx2 => unsafe { avx2::matmul(a.as_ptr(), m, k, b.as_ptr(), n, c.as_mut_ptr(), accumulate) },
+        Path::Avx2 => unsafe {
+            avx2::matmul(a.as_ptr(), m, k, b.as_ptr(), n, c.as_mut_ptr(), accumulate)
+        },
     }
 }
 
 /// `c[m, n] += sum_p a[m, p] * w[n, p]` (a product with a transposed row-major `w` `[n, k]`), for
 /// few rows `m`: every output is a dot product, so `w` is streamed once per row without a transposed copy.
-pub(crate) fn matmul_nt_acc(path: Path, a: &[f32], m: usize, k: usize, w: &[f32], n: usize, c: &mut [f32]) {
-    assert!(a.len() >= m * k && w.len() >= n * k && c.len() >= m * n, "matmul_nt_acc: operand too short");
+pub(crate) fn matmul_nt_acc(
+    path: Path,
+    a: &[f32],
+    m: usize,
+    k: usize,
+    w: &[f32],
+    n: usize,
+    c: &mut [f32],
+) {
+    assert!(
+        a.len() >= m * k && w.len() >= n * k && c.len() >= m * n,
+        "matmul_nt_acc: operand too short"
+    );
     match path {
         Path::Scalar => {
             for (a_row, c_row) in a.chunks_exact(k).zip(c.chunks_exact_mut(n)).take(m) {
@@ -125,7 +182,9 @@ pub(crate) fn matmul_nt_acc(path: Path, a: &[f32], m: usize, k: usize, w: &[f32]
         }
         // SAFETY: as in `matmul_acc`.
         #[cfg(target_arch = "x86_64")]
-        Path::Avx2 => unsafe { avx2::matmul_nt_acc(a.as_ptr(), m, k, w.as_ptr(), n, c.as_mut_ptr()) },
+        Path::Avx2 => unsafe {
+            avx2::matmul_nt_acc(a.as_ptr(), m, k, w.as_ptr(), n, c.as_mut_ptr())
+        },
     }
 }
 
@@ -220,14 +279,35 @@ impl PackedB {
 
     /// `c[m, n] (+)= a[m, k] b`.
     pub fn matmul(&self, path: Path, a: &[f32], m: usize, c: &mut [f32], accumulate: bool) {
+        self.product(path, a, m, c, accumulate, None);
+    }
+
+    /// `c[m, n] = bias + a[m, k] b` for a `bias` row of `n` values: the same bits as filling every row
+    /// of `c` with `bias` and accumulating, without the separate pass over `c`.
+    pub fn matmul_bias(&self, path: Path, a: &[f32], m: usize, c: &mut [f32], bias: &[f32]) {
+        assert!(bias.len() >= self.n, "packed matmul: bias too short");
+        self.product(path, a, m, c, true, Some(bias));
+    }
+
+    fn product(&self, path: Path, a: &[f32], m: usize, c: &mut [f32], accumulate: bool, bias: Option<&[f32]>) {
         let (k, n) = (self.k, self.n);
+        assert!(
+            a.len() >= m * k && c.len() >= m * n,
+            "packed matmul: operand too short"
+        );
+        let fill_bias = |c: &mut [f32]| {
+            if let Some(bias) = bias {
+                c[..m * n].chunks_exact_mut(n).for_each(|row| row.copy_from_slice(&bias[..n]));
+            }
+        };
         if !self.panels() {
+            fill_bias(c);
             return matmul_impl(path, a, m, k, self.as_slice(), n, c, accumulate);
         }
         let b = self.as_slice();
-        assert!(a.len() >= m * k && c.len() >= m * n, "packed matmul: operand too short");
         match path {
             Path::Scalar => {
+                fill_bias(c);
                 if !accumulate {
                     c[..m * n].fill(0.0);
                 }
@@ -239,10 +319,13 @@ impl PackedB {
                     }
                 }
             }
-            // SAFETY: avx2 and fma detected; the assert above and the packed length k * n keep
-            // every access inside the slices.
+            // SAFETY: avx2 and fma detected; the asserts above and the packed length k * n keep
+            // every access inside the slices (the bias row holds at least n values).
             #[cfg(target_arch = "x86_64")]
-            Path::Avx2 => unsafe { avx2::matmul_panels(a.as_ptr(), m, k, b.as_ptr(), n, c.as_mut_ptr(), accumulate) },
+            Path::Avx2 => unsafe {
+                let bias = bias.map_or(std::ptr::null(), <[f32]>::as_ptr);
+                avx2::matmul_panels(a.as_ptr(), m, k, b.as_ptr(), n, c.as_mut_ptr(), accumulate, bias)
+            },
         }
     }
 }
@@ -287,7 +370,10 @@ pub(crate) mod avx2 {
     #[inline(always)]
     pub unsafe fn tail_mask(len: usize) -> __m256i {
         const IDX: [i32; 8] = [0, 1, 2, 3, 4, 5, 6, 7];
-        _mm256_cmpgt_epi32(_mm256_set1_epi32(len as i32), _mm256_loadu_si256(IDX.as_ptr() as *const __m256i))
+        _mm256_cmpgt_epi32(
+            _mm256_set1_epi32(len as i32),
+            _mm256_loadu_si256(IDX.as_ptr() as *const __m256i),
+        )
     }
 
     /// 8 lanes of `hidden` columns from `j` on; lanes past `hidden` are masked off.
@@ -300,7 +386,10 @@ pub(crate) mod avx2 {
         #[inline(always)]
         pub unsafe fn new(hidden: usize, j: usize) -> Self {
             let full = j + 8 <= hidden;
-            Lanes { mask: tail_mask(if full { 8 } else { hidden - j }), full }
+            Lanes {
+                mask: tail_mask(if full { 8 } else { hidden - j }),
+                full,
+            }
         }
 
         #[inline(always)]
@@ -327,8 +416,13 @@ pub(crate) mod avx2 {
     /// error is about 1 ulp.
     #[inline(always)]
     pub unsafe fn exp(x: __m256) -> __m256 {
-        let x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3)), _mm256_set1_ps(88.0));
-        let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(x, _mm256_set1_ps(std::f32::consts::LOG2_E)));
+        let x = _mm256_min_ps(
+            _mm256_max_ps(x, _mm256_set1_ps(-87.3)),
+            _mm256_set1_ps(88.0),
+        );
+        let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+            _mm256_mul_ps(x, _mm256_set1_ps(std::f32::consts::LOG2_E)),
+        );
         let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_359_375), x);
         let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.121_944_4e-4), r);
         let mut p = _mm256_set1_ps(1.987_569_1e-4);
@@ -337,8 +431,15 @@ pub(crate) mod avx2 {
         p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.166_579_6e-2));
         p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.666_666_5e-1));
         p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.000_000_1e-1));
-        p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0)));
-        let scale = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127))));
+        p = _mm256_fmadd_ps(
+            p,
+            _mm256_mul_ps(r, r),
+            _mm256_add_ps(r, _mm256_set1_ps(1.0)),
+        );
+        let scale = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(
+            _mm256_cvtps_epi32(n),
+            _mm256_set1_epi32(127),
+        )));
         _mm256_mul_ps(p, scale)
     }
 
@@ -346,7 +447,10 @@ pub(crate) mod avx2 {
     #[inline(always)]
     pub unsafe fn sigmoid(x: __m256) -> __m256 {
         let one = _mm256_set1_ps(1.0);
-        _mm256_div_ps(one, _mm256_add_ps(one, exp(_mm256_sub_ps(_mm256_setzero_ps(), x))))
+        _mm256_div_ps(
+            one,
+            _mm256_add_ps(one, exp(_mm256_sub_ps(_mm256_setzero_ps(), x))),
+        )
     }
 
     /// tanh(x) = 2 sigmoid(2x) - 1, as the scalar `activations::tanh`.
@@ -367,9 +471,26 @@ pub(crate) mod avx2 {
     /// One `MR x 8*NV` block of `c += a b`: accumulators stay in registers across all of `k`.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn tile<const MR: usize, const NV: usize>(a: *const f32, s: Strides, k: usize, b: *const f32, ldb: usize, c: *mut f32, n: usize, accumulate: bool) {
+    unsafe fn tile<const MR: usize, const NV: usize>(
+        a: *const f32,
+        s: Strides,
+        k: usize,
+        b: *const f32,
+        ldb: usize,
+        c: *mut f32,
+        n: usize,
+        accumulate: bool,
+        bias: *const f32,
+    ) {
         let mut acc = [[_mm256_setzero_ps(); NV]; MR];
-        if accumulate {
+        if !bias.is_null() {
+            // Every row starts from the bias row: the same sums as filling c with it and accumulating.
+            for r in 0..MR {
+                for v in 0..NV {
+                    acc[r][v] = _mm256_loadu_ps(bias.add(8 * v));
+                }
+            }
+        } else if accumulate {
             for r in 0..MR {
                 for v in 0..NV {
                     acc[r][v] = _mm256_loadu_ps(c.add(r * n + 8 * v));
@@ -398,7 +519,16 @@ pub(crate) mod avx2 {
 
     /// The last `n % 8` columns (selected by `mask`) of `MR` rows.
     #[inline(always)]
-    unsafe fn tile_masked<const MR: usize>(a: *const f32, s: Strides, k: usize, b: *const f32, n: usize, c: *mut f32, mask: __m256i, accumulate: bool) {
+    unsafe fn tile_masked<const MR: usize>(
+        a: *const f32,
+        s: Strides,
+        k: usize,
+        b: *const f32,
+        n: usize,
+        c: *mut f32,
+        mask: __m256i,
+        accumulate: bool,
+    ) {
         let mut acc = [_mm256_setzero_ps(); MR];
         if accumulate {
             for r in 0..MR {
@@ -433,16 +563,27 @@ pub(crate) mod avx2 {
     /// critical path); balanced tile heights keep at least 8 independent FMA chains per tile when m >= 4.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn column_block<const NV: usize>(a: *const f32, s: Strides, m: usize, k: usize, b: *const f32, ldb: usize, c: *mut f32, n: usize, accumulate: bool) {
+    unsafe fn column_block<const NV: usize>(
+        a: *const f32,
+        s: Strides,
+        m: usize,
+        k: usize,
+        b: *const f32,
+        ldb: usize,
+        c: *mut f32,
+        n: usize,
+        accumulate: bool,
+        bias: *const f32,
+    ) {
         for (r, rows) in row_tiles(m) {
             let (a, c) = (a.add(r * s.row), c.add(r * n));
             match rows {
-                6 => tile::<6, NV>(a, s, k, b, ldb, c, n, accumulate),
-                5 => tile::<5, NV>(a, s, k, b, ldb, c, n, accumulate),
-                4 => tile::<4, NV>(a, s, k, b, ldb, c, n, accumulate),
-                3 => tile::<3, NV>(a, s, k, b, ldb, c, n, accumulate),
-                2 => tile::<2, NV>(a, s, k, b, ldb, c, n, accumulate),
-                1 => tile::<1, NV>(a, s, k, b, ldb, c, n, accumulate),
+                6 => tile::<6, NV>(a, s, k, b, ldb, c, n, accumulate, bias),
+                5 => tile::<5, NV>(a, s, k, b, ldb, c, n, accumulate, bias),
+                4 => tile::<4, NV>(a, s, k, b, ldb, c, n, accumulate, bias),
+                3 => tile::<3, NV>(a, s, k, b, ldb, c, n, accumulate, bias),
+                2 => tile::<2, NV>(a, s, k, b, ldb, c, n, accumulate, bias),
+                1 => tile::<1, NV>(a, s, k, b, ldb, c, n, accumulate, bias),
                 _ => {}
             }
         }
@@ -453,7 +594,15 @@ pub(crate) mod avx2 {
     const PANEL_BYTES: usize = 64 * 1024;
 
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn matmul(a: *const f32, m: usize, k: usize, b: *const f32, n: usize, c: *mut f32, accumulate: bool) {
+    pub unsafe fn matmul(
+        a: *const f32,
+        m: usize,
+        k: usize,
+        b: *const f32,
+        n: usize,
+        c: *mut f32,
+        accumulate: bool,
+    ) {
         let panel = (PANEL_BYTES / (4 * k.max(1))).max(6) / 6 * 6;
         let s = Strides { row: k, inner: 1 };
         let mut r = 0;
@@ -466,14 +615,34 @@ pub(crate) mod avx2 {
 
     /// `c[m, n] (+)= a b` for row-major `a` `[m, k]` and `b` given as `n / 16` panels `[k, 16]`.
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn matmul_panels(a: *const f32, m: usize, k: usize, panels: *const f32, n: usize, c: *mut f32, accumulate: bool) {
+    pub unsafe fn matmul_panels(
+        a: *const f32,
+        m: usize,
+        k: usize,
+        panels: *const f32,
+        n: usize,
+        c: *mut f32,
+        accumulate: bool,
+        bias: *const f32,
+    ) {
         let panel_rows = (PANEL_BYTES / (4 * k.max(1))).max(6) / 6 * 6;
         let s = Strides { row: k, inner: 1 };
         let mut r = 0;
         while r < m {
             let rows = panel_rows.min(m - r);
             for j in 0..n / 16 {
-                column_block::<2>(a.add(r * k), s, rows, k, panels.add(j * 16 * k), 16, c.add(r * n + 16 * j), n, accumulate);
+                column_block::<2>(
+                    a.add(r * k),
+                    s,
+                    rows,
+                    k,
+                    panels.add(j * 16 * k),
+                    16,
+                    c.add(r * n + 16 * j),
+                    n,
+                    accumulate,
+                    if bias.is_null() { bias } else { bias.add(16 * j) },
+                );
             }
             r += rows;
         }
@@ -483,7 +652,16 @@ pub(crate) mod avx2 {
     #[inline(always)]
     pub unsafe fn transpose8(src: *const f32, src_stride: usize, dst: *mut f32, dst_stride: usize) {
         let row = |i: usize| _mm256_loadu_ps(src.add(i * src_stride));
-        let (r0, r1, r2, r3, r4, r5, r6, r7) = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7));
+        let (r0, r1, r2, r3, r4, r5, r6, r7) = (
+            row(0),
+            row(1),
+            row(2),
+            row(3),
+            row(4),
+            row(5),
+            row(6),
+            row(7),
+        );
         let t0 = _mm256_unpacklo_ps(r0, r1);
         let t1 = _mm256_unpackhi_ps(r0, r1);
         let t2 = _mm256_unpacklo_ps(r2, r3);
@@ -528,20 +706,36 @@ pub(crate) mod avx2 {
 
     /// `c[m, n] += a^T b` for row-major `a` `[k, m]` and `b` `[k, n]`, as [`super::matmul_tn_acc`].
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn matmul_tn_acc(a: *const f32, k: usize, m: usize, b: *const f32, n: usize, c: *mut f32) {
+    pub unsafe fn matmul_tn_acc(
+        a: *const f32,
+        k: usize,
+        m: usize,
+        b: *const f32,
+        n: usize,
+        c: *mut f32,
+    ) {
         matmul_panel(a, Strides { row: 1, inner: m }, m, k, b, n, c, true);
     }
 
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    unsafe fn matmul_panel(a: *const f32, s: Strides, m: usize, k: usize, b: *const f32, n: usize, c: *mut f32, accumulate: bool) {
+    unsafe fn matmul_panel(
+        a: *const f32,
+        s: Strides,
+        m: usize,
+        k: usize,
+        b: *const f32,
+        n: usize,
+        c: *mut f32,
+        accumulate: bool,
+    ) {
         let mut j = 0;
         while j + 16 <= n {
-            column_block::<2>(a, s, m, k, b.add(j), n, c.add(j), n, accumulate);
+            column_block::<2>(a, s, m, k, b.add(j), n, c.add(j), n, accumulate, std::ptr::null());
             j += 16;
         }
         if j + 8 <= n {
-            column_block::<1>(a, s, m, k, b.add(j), n, c.add(j), n, accumulate);
+            column_block::<1>(a, s, m, k, b.add(j), n, c.add(j), n, accumulate, std::ptr::null());
             j += 8;
         }
         if j < n {
@@ -565,7 +759,16 @@ pub(crate) mod avx2 {
         for r in (0..rows / 8 * 8).step_by(8) {
             for c in (0..cols / 8 * 8).step_by(8) {
                 let row = |i: usize| _mm256_loadu_ps(m.add((r + i) * cols + c));
-                let (r0, r1, r2, r3, r4, r5, r6, r7) = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7));
+                let (r0, r1, r2, r3, r4, r5, r6, r7) = (
+                    row(0),
+                    row(1),
+                    row(2),
+                    row(3),
+                    row(4),
+                    row(5),
+                    row(6),
+                    row(7),
+                );
                 let t0 = _mm256_unpacklo_ps(r0, r1);
                 let t1 = _mm256_unpackhi_ps(r0, r1);
                 let t2 = _mm256_unpacklo_ps(r2, r3);
@@ -604,7 +807,14 @@ pub(crate) mod avx2 {
     }
 
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn matmul_nt_acc(a: *const f32, m: usize, k: usize, w: *const f32, n: usize, c: *mut f32) {
+    pub unsafe fn matmul_nt_acc(
+        a: *const f32,
+        m: usize,
+        k: usize,
+        w: *const f32,
+        n: usize,
+        c: *mut f32,
+    ) {
         let full = k / 8 * 8;
         let mask = tail_mask(k - full);
         for i in 0..m {
@@ -624,7 +834,8 @@ pub(crate) mod avx2 {
                 if full < k {
                     let x = _mm256_maskload_ps(a.add(full), mask);
                     for (q, acc) in acc.iter_mut().enumerate() {
-                        *acc = _mm256_fmadd_ps(x, _mm256_maskload_ps(w.add(q * k + full), mask), *acc);
+                        *acc =
+                            _mm256_fmadd_ps(x, _mm256_maskload_ps(w.add(q * k + full), mask), *acc);
                     }
                 }
                 // Lanes of acc[q] summed into lane q: hadd pairs, then fold the two 128-bit halves.
@@ -640,11 +851,16 @@ pub(crate) mod avx2 {
                 let mut acc = _mm256_setzero_ps();
                 let mut p = 0;
                 while p < full {
-                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(a.add(p)), _mm256_loadu_ps(w.add(p)), acc);
+                    acc =
+                        _mm256_fmadd_ps(_mm256_loadu_ps(a.add(p)), _mm256_loadu_ps(w.add(p)), acc);
                     p += 8;
                 }
                 if full < k {
-                    acc = _mm256_fmadd_ps(_mm256_maskload_ps(a.add(full), mask), _mm256_maskload_ps(w.add(full), mask), acc);
+                    acc = _mm256_fmadd_ps(
+                        _mm256_maskload_ps(a.add(full), mask),
+                        _mm256_maskload_ps(w.add(full), mask),
+                        acc,
+                    );
                 }
                 *c.add(j) += hsum(acc);
                 j += 1;
@@ -660,7 +876,9 @@ mod tests {
 
     fn close(a: &[f32], b: &[f32], tol: f32) {
         assert_eq!(a.len(), b.len());
-        a.iter().zip(b).for_each(|(x, y)| assert!((x - y).abs() <= tol * (1.0 + y.abs()), "{x} vs {y}"));
+        a.iter()
+            .zip(b)
+            .for_each(|(x, y)| assert!((x - y).abs() <= tol * (1.0 + y.abs()), "{x} vs {y}"));
     }
 
     #[test]
@@ -669,7 +887,21 @@ mod tests {
         if path() != Path::Scalar {
             paths.push(path());
         }
-        for &(m, k, n) in &[(1, 1, 1), (1, 64, 256), (3, 5, 7), (4, 64, 24), (5, 13, 40), (32, 64, 256), (7, 9, 61), (2, 256, 64), (8, 64, 256), (13, 20, 17), (32, 184, 64), (16, 13, 48), (6, 256, 64)] {
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (1, 64, 256),
+            (3, 5, 7),
+            (4, 64, 24),
+            (5, 13, 40),
+            (32, 64, 256),
+            (7, 9, 61),
+            (2, 256, 64),
+            (8, 64, 256),
+            (13, 20, 17),
+            (32, 184, 64),
+            (16, 13, 48),
+            (6, 256, 64),
+        ] {
             let a = random_vec(m * k, 1);
             let b = random_vec(k * n, 2);
             let c0 = random_vec(m * n, 3);
@@ -684,7 +916,10 @@ mod tests {
             let expected: Vec<f32> = (0..m * n)
                 .map(|idx| {
                     let (i, j) = (idx / n, idx % n);
-                    c0[idx] + (0..k).map(|p| a[i * k + p] as f64 * b[p * n + j] as f64).sum::<f64>() as f32
+                    c0[idx]
+                        + (0..k)
+                            .map(|p| a[i * k + p] as f64 * b[p * n + j] as f64)
+                            .sum::<f64>() as f32
                 })
                 .collect();
             for &path in &paths {
@@ -713,7 +948,16 @@ mod tests {
                 for packed in [&packed, &packed_t] {
                     let mut c = c0.clone();
                     packed.matmul(path, &a, m, &mut c, true);
-                    assert_eq!(c, reference, "packed products give the bits of the plain ones");
+                    assert_eq!(
+                        c, reference,
+                        "packed products give the bits of the plain ones"
+                    );
+                    let bias = random_vec(n, 4);
+                    let mut filled: Vec<f32> = bias.iter().copied().cycle().take(m * n).collect();
+                    matmul_acc(path, &a, m, k, &b, n, &mut filled);
+                    let mut c = vec![f32::NAN; m * n];
+                    packed.matmul_bias(path, &a, m, &mut c, &bias);
+                    assert_eq!(c, filled, "bias-initialised products equal fill + accumulate");
                     let mut c = vec![f32::NAN; m * n];
                     packed.matmul(path, &a, m, &mut c, false);
                     let mut plain = vec![0.0; m * n];
@@ -738,7 +982,10 @@ mod tests {
         if path() == Path::Scalar {
             return;
         }
-        let xs: Vec<f32> = (-2000..=2000).map(|i| i as f32 * 0.05).chain([-1e30, -100.0, -87.0, 88.0, 1e30, 0.0, -0.0, 1e-6]).collect();
+        let xs: Vec<f32> = (-2000..=2000)
+            .map(|i| i as f32 * 0.05)
+            .chain([-1e30, -100.0, -87.0, 88.0, 1e30, 0.0, -0.0, 1e-6])
+            .collect();
         for x in xs {
             // SAFETY: path() confirmed avx2 and fma.
             let (e, s, t) = unsafe {
@@ -749,11 +996,21 @@ mod tests {
             let x64 = x as f64;
             if (-87.0..=88.0).contains(&x) {
                 let exact = x64.exp();
-                assert!(((e as f64 - exact) / exact).abs() < 3e-7, "exp({x}) = {e} vs {exact}");
+                assert!(
+                    ((e as f64 - exact) / exact).abs() < 3e-7,
+                    "exp({x}) = {e} vs {exact}"
+                );
             }
             let sig = 1.0 / (1.0 + (-x64).exp());
-            assert!((s as f64 - sig).abs() < 1e-7 + 3e-7 * sig, "sigmoid({x}) = {s} vs {sig}");
-            assert!((t as f64 - x64.tanh()).abs() < 2.5e-7, "tanh({x}) = {t} vs {}", x64.tanh());
+            assert!(
+                (s as f64 - sig).abs() < 1e-7 + 3e-7 * sig,
+                "sigmoid({x}) = {s} vs {sig}"
+            );
+            assert!(
+                (t as f64 - x64.tanh()).abs() < 2.5e-7,
+                "tanh({x}) = {t} vs {}",
+                x64.tanh()
+            );
             assert!(e.is_finite() && s.is_finite() && t.is_finite());
         }
     }

@@ -142,7 +142,12 @@ struct Scratch {
 
 impl<C: RecurrentCell> Recurrent<C> {
     /// Creates `<prefix>.{weight_ih,weight_hh,bias_ih,bias_hh}_l{k}` for k in 0..num_layers.
-    pub fn new(init: &mut ParamInit<'_>, input_size: usize, hidden_size: usize, num_layers: usize) -> Result<Self, NnError> {
+    pub fn new(
+        init: &mut ParamInit<'_>,
+        input_size: usize,
+        hidden_size: usize,
+        num_layers: usize,
+    ) -> Result<Self, NnError> {
         nonzero("recurrent input_size", input_size)?;
         nonzero("recurrent hidden_size", hidden_size)?;
         nonzero("recurrent num_layers", num_layers)?;
@@ -152,15 +157,27 @@ impl<C: RecurrentCell> Recurrent<C> {
             .map(|k| {
                 let layer_input = if k == 0 { input_size } else { hidden_size };
                 Ok(RecurrentLayer {
-                    weight_ih: init.uniform(&format!("weight_ih_l{k}"), &[gate_width, layer_input], bound)?,
-                    weight_hh: init.uniform(&format!("weight_hh_l{k}"), &[gate_width, hidden_size], bound)?,
+                    weight_ih: init.uniform(
+                        &format!("weight_ih_l{k}"),
+                        &[gate_width, layer_input],
+                        bound,
+                    )?,
+                    weight_hh: init.uniform(
+                        &format!("weight_hh_l{k}"),
+                        &[gate_width, hidden_size],
+                        bound,
+                    )?,
                     bias_ih: init.uniform(&format!("bias_ih_l{k}"), &[gate_width], bound)?,
                     bias_hh: init.uniform(&format!("bias_hh_l{k}"), &[gate_width], bound)?,
                     input_size: layer_input,
                 })
             })
             .collect::<Result<_, NnError>>()?;
-        Ok(Recurrent { layers, hidden_size, cell: PhantomData })
+        Ok(Recurrent {
+            layers,
+            hidden_size,
+            cell: PhantomData,
+        })
     }
 
     pub fn input_size(&self) -> usize {
@@ -182,16 +199,31 @@ impl<C: RecurrentCell> Recurrent<C> {
     ) -> Result<&'c [f32], NnError> {
         nonzero("batch size", batch)?;
         nonzero("sequence length", seq_len)?;
-        expect_len("recurrent input", batch * seq_len * self.input_size(), input.len())?;
+        expect_len(
+            "recurrent input",
+            batch * seq_len * self.input_size(),
+            input.len(),
+        )?;
         cache.extent = Extent { batch, seq_len };
-        cache.layers.resize_with(self.layers.len(), LayerCache::default);
+        cache
+            .layers
+            .resize_with(self.layers.len(), LayerCache::default);
         cache.scratch.zeros.clear();
         cache.scratch.zeros.resize(batch * self.hidden_size, 0.0);
         swap_leading_axes(input, batch, seq_len, self.input_size(), &mut cache.input);
         for (k, layer) in self.layers.iter().enumerate() {
             let (below, rest) = cache.layers.split_at_mut(k);
-            let layer_input = below.last().map_or(cache.input.as_slice(), |l| l.hidden.as_slice());
-            self.forward_layer(params, layer, layer_input, &mut rest[0], cache.extent, &mut cache.scratch);
+            let layer_input = below
+                .last()
+                .map_or(cache.input.as_slice(), |l| l.hidden.as_slice());
+            self.forward_layer(
+                params,
+                layer,
+                layer_input,
+                &mut rest[0],
+                cache.extent,
+                &mut cache.scratch,
+            );
         }
         let top = &cache.layers[self.layers.len() - 1].hidden;
         swap_leading_axes(top, seq_len, batch, self.hidden_size, &mut cache.output);
@@ -214,38 +246,64 @@ impl<C: RecurrentCell> Recurrent<C> {
         saved.aux.resize(rows * hidden, 0.0);
         saved.hidden.resize(rows * hidden, 0.0);
         let path = fast::path();
-        let (bias_ih, bias_hh) = (&params.get(layer.bias_ih).data, &params.get(layer.bias_hh).data);
+        let (bias_ih, bias_hh) = (
+            &params.get(layer.bias_ih).data,
+            &params.get(layer.bias_hh).data,
+        );
         // A cell that sees both projections only through their sum gets them summed in `gates`
         // directly: both biases up front, then x W_ih^T for all steps, then h W_hh^T step by step.
         let fused = C::SHARES_PROJECTION_GRADIENT;
         if fused {
             scratch.bias.clear();
-            scratch.bias.extend(bias_ih.iter().zip(bias_hh).map(|(a, b)| a + b));
-            fill_rows_with(&mut saved.gates, &scratch.bias);
-        } else {
-            fill_rows_with(&mut saved.gates, bias_ih);
+            scratch
+                .bias
+                .extend(bias_ih.iter().zip(bias_hh).map(|(a, b)| a + b));
         }
-        // x W_ih^T through a packed transposed copy of W_ih (`[in, G*H]`, cheap next to the product).
-        scratch.weight_ih.pack_transposed(path, &params.get(layer.weight_ih).data, gate_width, layer.input_size);
-        scratch.weight_ih.matmul(path, input, rows, &mut saved.gates, true);
+        // bias + x W_ih^T through a packed transposed copy of W_ih (`[in, G*H]`, cheap next to the
+        // product); the kernel starts every row from the bias instead of a separate fill pass.
+        scratch.weight_ih.pack_transposed(
+            path,
+            &params.get(layer.weight_ih).data,
+            gate_width,
+            layer.input_size,
+        );
+        let bias = if fused { &scratch.bias[..] } else { &bias_ih[..] };
+        scratch
+            .weight_ih
+            .matmul_bias(path, input, rows, &mut saved.gates, bias);
         let weight_hh = &params.get(layer.weight_hh).data;
         // One or two rows take dot products against the rows of W_hh directly; larger batches
         // multiply by a transposed copy, made once per layer and pass.
         let transposed = batch > DOT_PRODUCT_MAX_BATCH;
         if transposed {
-            scratch.weight_hh.pack_transposed(path, weight_hh, gate_width, hidden);
+            scratch
+                .weight_hh
+                .pack_transposed(path, weight_hh, gate_width, hidden);
         }
-        scratch.h_proj.resize(if fused { 0 } else { batch * gate_width }, 0.0);
+        scratch
+            .h_proj
+            .resize(if fused { 0 } else { batch * gate_width }, 0.0);
         let step_gates = batch * gate_width;
         for t in 0..seq_len {
-            let (h_prev, h) = previous_and_current(&mut saved.hidden, t, batch * hidden, &scratch.zeros);
-            let (aux_prev, aux) = previous_and_current(&mut saved.aux, t, batch * hidden, &scratch.zeros);
+            let (h_prev, h) =
+                previous_and_current(&mut saved.hidden, t, batch * hidden, &scratch.zeros);
+            let (aux_prev, aux) =
+                previous_and_current(&mut saved.aux, t, batch * hidden, &scratch.zeros);
             let gates = &mut saved.gates[t * step_gates..(t + 1) * step_gates];
-            if !fused {
+            if !fused && (t == 0 || !transposed) {
                 fill_rows_with(&mut scratch.h_proj, bias_hh);
             }
-            if t > 0 {
-                let h_proj: &mut [f32] = if fused { &mut *gates } else { &mut scratch.h_proj };
+            if t > 0 && !fused && transposed {
+                // h_proj = b_hh + h W_hh^T in one pass.
+                scratch
+                    .weight_hh
+                    .matmul_bias(path, h_prev, batch, &mut scratch.h_proj, bias_hh);
+            } else if t > 0 {
+                let h_proj: &mut [f32] = if fused {
+                    &mut *gates
+                } else {
+                    &mut scratch.h_proj
+                };
                 if transposed {
                     scratch.weight_hh.matmul(path, h_prev, batch, h_proj, true);
                 } else {
@@ -278,22 +336,58 @@ impl<C: RecurrentCell> Recurrent<C> {
         let Extent { batch, seq_len } = cache.extent;
         let hidden = self.hidden_size;
         if cache.layers.len() != self.layers.len() || batch == 0 {
-            return Err(NnError::InvalidValue { what: "recurrent cache", reason: "backward called before forward".into() });
+            return Err(NnError::InvalidValue {
+                what: "recurrent cache",
+                reason: "backward called before forward".into(),
+            });
         }
-        expect_len("recurrent output gradient", batch * seq_len * hidden, d_output.len())?;
+        expect_len(
+            "recurrent output gradient",
+            batch * seq_len * hidden,
+            d_output.len(),
+        )?;
         if let Some(d_input) = &d_input {
-            expect_len("recurrent input gradient", batch * seq_len * self.input_size(), d_input.len())?;
+            expect_len(
+                "recurrent input gradient",
+                batch * seq_len * self.input_size(),
+                d_input.len(),
+            )?;
         }
-        let RecurrentCache { extent, input, layers: saved, scratch, .. } = cache;
+        let RecurrentCache {
+            extent,
+            input,
+            layers: saved,
+            scratch,
+            ..
+        } = cache;
         swap_leading_axes(d_output, batch, seq_len, hidden, &mut scratch.d_hidden);
         for (k, layer) in self.layers.iter().enumerate().rev() {
-            let layer_input = if k == 0 { input.as_slice() } else { saved[k - 1].hidden.as_slice() };
+            let layer_input = if k == 0 {
+                input.as_slice()
+            } else {
+                saved[k - 1].hidden.as_slice()
+            };
             let needs_d_input = k > 0 || d_input.is_some();
-            self.backward_layer(params, layer, layer_input, &saved[k], *extent, scratch, grads, needs_d_input);
+            self.backward_layer(
+                params,
+                layer,
+                layer_input,
+                &saved[k],
+                *extent,
+                scratch,
+                grads,
+                needs_d_input,
+            );
             std::mem::swap(&mut scratch.d_hidden, &mut scratch.d_below);
         }
         if let Some(d_input) = d_input {
-            swap_leading_axes_into(&scratch.d_hidden, seq_len, batch, self.input_size(), d_input);
+            swap_leading_axes_into(
+                &scratch.d_hidden,
+                seq_len,
+                batch,
+                self.input_size(),
+                d_input,
+            );
         }
         Ok(())
     }
@@ -315,8 +409,19 @@ impl<C: RecurrentCell> Recurrent<C> {
         let gate_width = C::GATES * hidden;
         let rows = seq_len * batch;
         let (step_gates, step_hidden) = (batch * gate_width, batch * hidden);
-        let Scratch { zeros, d_x_proj, d_h_proj, d_hidden, d_below, dh, dh_carry, d_aux, weight_ih: packed_ih, weight_hh: packed_hh, .. } =
-            scratch;
+        let Scratch {
+            zeros,
+            d_x_proj,
+            d_h_proj,
+            d_hidden,
+            d_below,
+            dh,
+            dh_carry,
+            d_aux,
+            weight_ih: packed_ih,
+            weight_hh: packed_hh,
+            ..
+        } = scratch;
         d_x_proj.resize(rows * gate_width, 0.0);
         dh.resize(step_hidden, 0.0);
         for buffer in [&mut *dh_carry, &mut *d_aux] {
@@ -339,7 +444,10 @@ impl<C: RecurrentCell> Recurrent<C> {
                 let previous = (t - 1) * step_hidden..now.start;
                 (&saved.hidden[previous.clone()], &saved.aux[previous])
             };
-            dh.iter_mut().zip(&d_hidden[now.clone()]).zip(dh_carry.iter()).for_each(|((d, a), b)| *d = a + b);
+            dh.iter_mut()
+                .zip(&d_hidden[now.clone()])
+                .zip(dh_carry.iter())
+                .for_each(|((d, a), b)| *d = a + b);
             C::backward_step(BackwardStep {
                 hidden,
                 gates: &saved.gates[gates_now.clone()],
@@ -349,11 +457,19 @@ impl<C: RecurrentCell> Recurrent<C> {
                 dh,
                 d_aux,
                 d_x_proj: &mut d_x_proj[gates_now.clone()],
-                d_h_proj: if C::SHARES_PROJECTION_GRADIENT { &mut [] } else { &mut d_h_proj[gates_now.clone()] },
+                d_h_proj: if C::SHARES_PROJECTION_GRADIENT {
+                    &mut []
+                } else {
+                    &mut d_h_proj[gates_now.clone()]
+                },
                 dh_prev: dh_carry,
             });
             if t > 0 {
-                let d_h_proj_now = if C::SHARES_PROJECTION_GRADIENT { &d_x_proj[gates_now] } else { &d_h_proj[gates_now] };
+                let d_h_proj_now = if C::SHARES_PROJECTION_GRADIENT {
+                    &d_x_proj[gates_now]
+                } else {
+                    &d_h_proj[gates_now]
+                };
                 if C::SHARES_PROJECTION_GRADIENT {
                     // Such a cell has no dh_{t-1} term outside h_proj and leaves dh_carry as it was.
                     packed_hh.matmul(path, d_h_proj_now, batch, dh_carry, false);
@@ -368,10 +484,18 @@ impl<C: RecurrentCell> Recurrent<C> {
             Mat::transposed(d_x_proj, rows, gate_width),
             Mat::rows(input, rows, layer.input_size),
             1.0,
-            MatMut::rows(&mut grads.get_mut(layer.weight_ih).data, gate_width, layer.input_size),
+            MatMut::rows(
+                &mut grads.get_mut(layer.weight_ih).data,
+                gate_width,
+                layer.input_size,
+            ),
         );
         add_column_sums(d_x_proj, &mut grads.get_mut(layer.bias_ih).data);
-        let d_h_proj_all: &[f32] = if C::SHARES_PROJECTION_GRADIENT { d_x_proj } else { d_h_proj };
+        let d_h_proj_all: &[f32] = if C::SHARES_PROJECTION_GRADIENT {
+            d_x_proj
+        } else {
+            d_h_proj
+        };
         // h_{-1} = 0, so step 0 adds nothing to dW_hh: pair steps 1.. with hidden states 0..T-1.
         let later_rows = rows - batch;
         gemm(
@@ -383,7 +507,11 @@ impl<C: RecurrentCell> Recurrent<C> {
         add_column_sums(d_h_proj_all, &mut grads.get_mut(layer.bias_hh).data);
         if needs_d_input {
             d_below.resize(rows * layer.input_size, 0.0);
-            packed_ih.pack(&params.get(layer.weight_ih).data, gate_width, layer.input_size);
+            packed_ih.pack(
+                &params.get(layer.weight_ih).data,
+                gate_width,
+                layer.input_size,
+            );
             packed_ih.matmul(path, d_x_proj, rows, d_below, false);
         }
     }
@@ -391,9 +519,18 @@ impl<C: RecurrentCell> Recurrent<C> {
 
 /// The row blocks t-1 (read) and t (written) of a time-major buffer with `block` elements per step;
 /// block t-1 is `zeros` at t = 0 (the zero initial state).
-fn previous_and_current<'a>(buffer: &'a mut [f32], t: usize, block: usize, zeros: &'a [f32]) -> (&'a [f32], &'a mut [f32]) {
+fn previous_and_current<'a>(
+    buffer: &'a mut [f32],
+    t: usize,
+    block: usize,
+    zeros: &'a [f32],
+) -> (&'a [f32], &'a mut [f32]) {
     let (before, from_t) = buffer.split_at_mut(t * block);
-    let previous = if t == 0 { &zeros[..block] } else { &before[(t - 1) * block..] };
+    let previous = if t == 0 {
+        &zeros[..block]
+    } else {
+        &before[(t - 1) * block..]
+    };
     (previous, &mut from_t[..block])
 }
 
@@ -421,11 +558,17 @@ pub(crate) mod tests {
     use super::*;
     use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, weighted_sum};
 
-    pub fn recurrent<C: RecurrentCell>(input_size: usize, hidden: usize, layers: usize, seed: u64) -> (Recurrent<C>, ParamStore) {
+    pub fn recurrent<C: RecurrentCell>(
+        input_size: usize,
+        hidden: usize,
+        layers: usize,
+        seed: u64,
+    ) -> (Recurrent<C>, ParamStore) {
         let mut params = ParamStore::new();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut init = ParamInit::new(&mut params, &mut rng);
-        let net = Recurrent::<C>::new(&mut init.pp("hist_encoder"), input_size, hidden, layers).unwrap();
+        let net =
+            Recurrent::<C>::new(&mut init.pp("hist_encoder"), input_size, hidden, layers).unwrap();
         (net, params)
     }
 
@@ -437,13 +580,25 @@ pub(crate) mod tests {
         let weights = random_vec(batch * seq_len * hidden, 23);
         let objective = |params: &ParamStore, input: &[f32]| {
             let mut cache = RecurrentCache::default();
-            weighted_sum(net.forward(params, input, batch, seq_len, &mut cache).unwrap(), &weights)
+            weighted_sum(
+                net.forward(params, input, batch, seq_len, &mut cache)
+                    .unwrap(),
+                &weights,
+            )
         };
         let mut cache = RecurrentCache::default();
-        net.forward(&params, &input, batch, seq_len, &mut cache).unwrap();
+        net.forward(&params, &input, batch, seq_len, &mut cache)
+            .unwrap();
         let mut grads = params.zeros_like();
         let mut d_input = vec![0.0; input.len()];
-        net.backward(&params, &mut cache, &weights, &mut grads, Some(&mut d_input)).unwrap();
+        net.backward(
+            &params,
+            &mut cache,
+            &weights,
+            &mut grads,
+            Some(&mut d_input),
+        )
+        .unwrap();
         check_input_grads(&input, &d_input, usize::MAX, |x| objective(&params, x));
         check_param_grads(&mut params, &grads, 10, |p| objective(p, &input));
     }

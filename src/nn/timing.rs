@@ -4,8 +4,8 @@
 //! `ND_STEPS` overrides the number of timed steps (e.g. 20 under callgrind).
 
 use crate::models::recurrent_forecaster::tests::reference_config;
-use crate::models::{ForecasterCache, RecurrentForecaster};
 use crate::models::recurrent_forecaster::ForecasterCell;
+use crate::models::{ForecasterCache, RecurrentForecaster};
 use crate::nn::adam::{Adam, AdamConfig, StepLr};
 use crate::nn::gradcheck::random_vec;
 use crate::nn::gru::GruCell;
@@ -31,7 +31,10 @@ fn thread_cpu_seconds() -> f64 {
 }
 
 fn steps(default: usize) -> usize {
-    std::env::var("ND_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+    std::env::var("ND_STEPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
 }
 
 /// "median M (min m)": the minimum is the least disturbed by other load on the machine.
@@ -46,10 +49,16 @@ fn time_training_step<C: ForecasterCell>(name: &str, batch: usize) {
     let windows = random_vec(batch * 24, 1);
     let targets = random_vec(batch * 12, 2);
     let mut adam = Adam::new(model.params(), AdamConfig::default(), StepLr::constant()).unwrap();
-    let (mut cache, mut grads, mut d_forecast) = (ForecasterCache::default(), model.params().zeros_like(), vec![0.0; batch * 12]);
+    let (mut cache, mut grads, mut d_forecast) = (
+        ForecasterCache::default(),
+        model.params().zeros_like(),
+        vec![0.0; batch * 12],
+    );
     let mut step = |model: &mut RecurrentForecaster<C>| {
         let forecast = model.forward(&windows, batch, &mut cache).unwrap();
-        Loss::Mae.value_and_grad(forecast, &targets, None, &mut d_forecast).unwrap();
+        Loss::Mae
+            .value_and_grad(forecast, &targets, None, &mut d_forecast)
+            .unwrap();
         grads.fill_zero();
         model.backward(&mut cache, &d_forecast, &mut grads).unwrap();
         adam.step(model.params_mut(), &grads).unwrap();
@@ -71,9 +80,18 @@ fn time_training_step<C: ForecasterCell>(name: &str, batch: usize) {
 /// `ND_THREADS` threads (default 2), `ND_SHARD` windows per shard (default 8).
 fn time_parallel_step<C: ForecasterCell + Send + Sync>(name: &str, batch: usize) {
     use rayon::prelude::*;
-    let threads = std::env::var("ND_THREADS").ok().and_then(|s| s.parse().ok()).unwrap_or(2);
-    let shard = std::env::var("ND_SHARD").ok().and_then(|s| s.parse().ok()).unwrap_or(8usize);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let threads = std::env::var("ND_THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
+    let shard = std::env::var("ND_SHARD")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8usize);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
     let mut model = RecurrentForecaster::<C>::new(reference_config::<C>()).unwrap();
     let windows = random_vec(batch * 24, 1);
     let targets = random_vec(batch * 12, 2);
@@ -84,22 +102,38 @@ fn time_parallel_step<C: ForecasterCell + Send + Sync>(name: &str, batch: usize)
         d: Vec<f32>,
     }
     let mut shards: Vec<Shard> = (0..batch.div_ceil(shard))
-        .map(|_| Shard { cache: ForecasterCache::default(), grads: model.params().zeros_like(), d: vec![0.0; shard * 12] })
+        .map(|_| Shard {
+            cache: ForecasterCache::default(),
+            grads: model.params().zeros_like(),
+            d: vec![0.0; shard * 12],
+        })
         .collect();
     let mut total = model.params().zeros_like();
     let mut step = |model: &mut RecurrentForecaster<C>| {
         let m = &*model;
         pool.install(|| {
-            shards.par_iter_mut().zip(windows.par_chunks(shard * 24).zip(targets.par_chunks(shard * 12))).for_each(|(s, (w, t))| {
-                let n = w.len() / 24;
-                let forecast = m.forward(w, n, &mut s.cache).unwrap();
-                Loss::Mae.value_and_grad(forecast, t, None, &mut s.d[..n * 12]).unwrap();
-                s.grads.fill_zero();
-                m.backward(&mut s.cache, &s.d[..n * 12], &mut s.grads).unwrap();
-            })
+            shards
+                .par_iter_mut()
+                .zip(
+                    windows
+                        .par_chunks(shard * 24)
+                        .zip(targets.par_chunks(shard * 12)),
+                )
+                .for_each(|(s, (w, t))| {
+                    let n = w.len() / 24;
+                    let forecast = m.forward(w, n, &mut s.cache).unwrap();
+                    Loss::Mae
+                        .value_and_grad(forecast, t, None, &mut s.d[..n * 12])
+                        .unwrap();
+                    s.grads.fill_zero();
+                    m.backward(&mut s.cache, &s.d[..n * 12], &mut s.grads)
+                        .unwrap();
+                })
         });
         total.fill_zero();
-        shards.iter().for_each(|s| total.add_assign(&s.grads).unwrap());
+        shards
+            .iter()
+            .for_each(|s| total.add_assign(&s.grads).unwrap());
         adam.step(model.params_mut(), &total).unwrap();
     };
     (0..3).for_each(|_| step(&mut model));
@@ -116,21 +150,29 @@ fn time_parallel_step<C: ForecasterCell + Send + Sync>(name: &str, batch: usize)
 }
 
 fn time_inference<C: ForecasterCell>(name: &str) {
+    time_forward::<C>(name, 1, 2000);
+}
+
+/// Median thread CPU time of one forward pass over `batch` windows.
+fn time_forward<C: ForecasterCell>(name: &str, batch: usize, default_steps: usize) {
     let model = RecurrentForecaster::<C>::new(reference_config::<C>()).unwrap();
-    let windows = random_vec(24, 1);
+    let windows = random_vec(batch * 24, 1);
     let mut cache = ForecasterCache::default();
     let mut sink = 0.0;
-    (0..10).for_each(|_| sink += model.forward(&windows, 1, &mut cache).unwrap()[0]);
-    let n = steps(2000);
-    let reps = if n < 200 { 1 } else { 9 };
+    (0..10).for_each(|_| sink += model.forward(&windows, batch, &mut cache).unwrap()[0]);
+    let n = steps(default_steps);
+    let reps = if n < 10 { 1 } else { 9 };
     let samples: Vec<f64> = (0..reps)
         .map(|_| {
             let started = thread_cpu_seconds();
-            (0..n).for_each(|_| sink += model.forward(&windows, 1, &mut cache).unwrap()[0]);
+            (0..n).for_each(|_| sink += model.forward(&windows, batch, &mut cache).unwrap()[0]);
             (thread_cpu_seconds() - started) * 1e6 / n as f64
         })
         .collect();
-    eprintln!("{name} batch=1 forward: median {} us thread CPU time ({sink:.1})", median(samples));
+    eprintln!(
+        "{name} batch={batch} forward: median {} us thread CPU time ({sink:.1})",
+        median(samples)
+    );
 }
 
 #[test]
@@ -191,4 +233,16 @@ fn lstm_step_b8() {
 #[ignore = "timing"]
 fn gru_step_b8() {
     time_training_step::<GruCell>("GRU", 8);
+}
+
+#[test]
+#[ignore = "timing"]
+fn lstm_forward_b32() {
+    time_forward::<LstmCell>("LSTM", 32, 200);
+}
+
+#[test]
+#[ignore = "timing"]
+fn gru_forward_b32() {
+    time_forward::<GruCell>("GRU", 32, 200);
 }
