@@ -64,6 +64,8 @@ pub fn path() -> Path {
 }
 
 /// `c[m, n] += sum_p a[m, p] * b[p, n]` over contiguous row-major `a` `[m, k]`, `b` `[k, n]`, `c` `[m, n]`.
+/// The layers multiply through [`PackedB`]; the plain-layout products are the reference it is tested against.
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn matmul_acc(
     path: Path,
     a: &[f32],
@@ -77,6 +79,7 @@ pub(crate) fn matmul_acc(
 }
 
 /// `c[m, n] = sum_p a[m, p] * b[p, n]`: [`matmul_acc`] onto zeros, without reading `c`.
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn matmul(
     path: Path,
     a: &[f32],
@@ -87,43 +90,6 @@ pub(crate) fn matmul(
     c: &mut [f32],
 ) {
     matmul_impl(path, a, m, k, b, n, c, false);
-}
-
-/// `c[m, n] += sum_p a[p, m] * b[p, n]`: a product with the transpose of a contiguous row-major
-/// `a` `[k, m]` (weight gradients `dY^T X` summed over all rows `p`), without a transposed copy.
-/// Each output element is accumulated in increasing `p`.
-pub(crate) fn matmul_tn_acc(
-    path: Path,
-    a: &[f32],
-    k: usize,
-    m: usize,
-    b: &[f32],
-    n: usize,
-    c: &mut [f32],
-) {
-    assert!(
-        a.len() >= k * m && b.len() >= k * n && c.len() >= m * n,
-        "matmul_tn_acc: operand too short"
-    );
-    if n == 1 {
-        // One column: `c^T [1, m] += b^T [1, k] a [k, m]`, a plain product along rows of `a`.
-        return matmul_impl(path, b, 1, k, a, m, c, true);
-    }
-    match path {
-        Path::Scalar => {
-            for (a_row, b_row) in a.chunks_exact(m).zip(b.chunks_exact(n)).take(k) {
-                for (&x, c_row) in a_row.iter().zip(c.chunks_exact_mut(n)) {
-                    c_row.iter_mut().zip(b_row).for_each(|(c, y)| *c += x * y);
-                }
-            }
-        }
-        // SAFETY: `Path::Avx2` is only produced after avx2 and fma were detected; the assert above
-        // keeps every access inside the slices.
-        #[cfg(target_arch = "x86_64")]
-        Path::Avx2 => unsafe {
-            avx2::matmul_tn_acc(a.as_ptr(), k, m, b.as_ptr(), n, c.as_mut_ptr())
-        },
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -212,7 +178,7 @@ pub(crate) struct PackedB {
 
 impl PackedB {
     fn panels(&self) -> bool {
-        self.n % 16 == 0
+        self.n.is_multiple_of(16)
     }
 
     /// A zeroed-on-growth buffer of `len` values starting at a 64-byte boundary; grows only.
@@ -234,7 +200,7 @@ impl PackedB {
     /// `b = w` for a row-major `w` `[k, n]`.
     pub fn pack(&mut self, w: &[f32], k: usize, n: usize) {
         assert!(w.len() >= k * n, "pack: input too short");
-        let panels = n % 16 == 0;
+        let panels = n.is_multiple_of(16);
         let out = self.buffer(k, n);
         if !panels {
             out.copy_from_slice(&w[..k * n]);
@@ -250,7 +216,7 @@ impl PackedB {
     /// `b = w^T` for a row-major `w` `[n, k]`.
     pub fn pack_transposed(&mut self, path: Path, w: &[f32], n: usize, k: usize) {
         assert!(w.len() >= k * n, "pack_transposed: input too short");
-        if n % 16 != 0 {
+        if !n.is_multiple_of(16) {
             let mut data = std::mem::take(&mut self.data);
             transpose(path, w, n, k, &mut data);
             self.data = data;
@@ -363,6 +329,8 @@ pub(crate) fn transpose(path: Path, m: &[f32], rows: usize, cols: usize, out: &m
 pub(crate) mod avx2 {
     //! The AVX2+FMA kernels. Every function here is `unsafe`: callers must have checked that the CPU
     //! supports avx2 and fma (see [`super::path`]) and that the pointers cover the shapes passed.
+    // Register tiles are indexed [row][vector] on purpose: the loops unroll into named registers.
+    #![allow(clippy::needless_range_loop)]
 
     use super::*;
 
@@ -518,6 +486,7 @@ pub(crate) mod avx2 {
     }
 
     /// The last `n % 8` columns (selected by `mask`) of `MR` rows.
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     unsafe fn tile_masked<const MR: usize>(
         a: *const f32,
@@ -614,6 +583,7 @@ pub(crate) mod avx2 {
     }
 
     /// `c[m, n] (+)= a b` for row-major `a` `[m, k]` and `b` given as `n / 16` panels `[k, 16]`.
+    #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn matmul_panels(
         a: *const f32,
@@ -702,19 +672,6 @@ pub(crate) mod avx2 {
                 }
             }
         }
-    }
-
-    /// `c[m, n] += a^T b` for row-major `a` `[k, m]` and `b` `[k, n]`, as [`super::matmul_tn_acc`].
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn matmul_tn_acc(
-        a: *const f32,
-        k: usize,
-        m: usize,
-        b: *const f32,
-        n: usize,
-        c: *mut f32,
-    ) {
-        matmul_panel(a, Strides { row: 1, inner: m }, m, k, b, n, c, true);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -928,11 +885,6 @@ mod tests {
                 close(&c, &expected, 1e-5);
                 let mut c = c0.clone();
                 matmul_nt_acc(path, &a, m, k, &bt, n, &mut c);
-                close(&c, &expected, 1e-5);
-                let mut at = Vec::new();
-                transpose(Path::Scalar, &a, m, k, &mut at);
-                let mut c = c0.clone();
-                matmul_tn_acc(path, &at, k, m, &b, n, &mut c);
                 close(&c, &expected, 1e-5);
                 let mut c = vec![f32::NAN; m * n];
                 matmul(path, &a, m, k, &b, n, &mut c);
