@@ -86,6 +86,12 @@ export declare function modelTypes(): Array<string>
  */
 export declare function resolveModelOptions(type: string, options: Record<string, unknown>): Record<string, unknown>
 
+/**
+ * The version of the crate this addon was built from (Cargo.toml's `version`). The package entry point compares
+ * it with package.json's `version` and refuses to run a binary from another release.
+ */
+export declare function version(): string
+
 export declare namespace ops {
   /** Element-wise sum `a + b` as a new array. */
   export function add(a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[]): Float64Array | Float32Array

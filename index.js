@@ -840,4 +840,5 @@ module.exports.NeuralForecaster = nativeBinding.NeuralForecaster
 module.exports.NativeForecaster = nativeBinding.NativeForecaster
 module.exports.modelTypes = nativeBinding.modelTypes
 module.exports.resolveModelOptions = nativeBinding.resolveModelOptions
+module.exports.version = nativeBinding.version
 module.exports.ops = nativeBinding.ops

@@ -6,3 +6,10 @@ mod data;
 mod forecaster;
 mod models;
 mod ops;
+
+/// The version of the crate this addon was built from (Cargo.toml's `version`). The package entry point compares
+/// it with package.json's `version` and refuses to run a binary from another release.
+#[napi_derive::napi]
+pub fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
