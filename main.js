@@ -9,7 +9,7 @@
 // (typed arrays as zero-copy views of the same memory); in the ordinary single-realm case values pass through
 // untouched.
 
-const native = require('./index.js')
+const native = require('./lib/load.js').load()
 
 const ERROR_CLASSES = { Error, TypeError, RangeError, SyntaxError }
 

@@ -1,27 +1,94 @@
-// Type tests: `tsc -p __test__/types` must accept every use below and reject each line marked @ts-expect-error.
-import { NeuralForecaster, models, ops, type Forecast, type FitSummary, type FitProgress } from '../..'
+// Type tests of the CommonJS entry (`require('neuro-divergent')`, typed by main.d.ts): every export is used, and
+// `tsc -p __test__/types` must reject each line marked @ts-expect-error.
+import {
+  NeuralForecaster,
+  models,
+  ops,
+  type DsValue,
+  type FitOptions,
+  type FitProgress,
+  type FitSummary,
+  type Forecast,
+  type ForecastData,
+  type LongFormatColumns,
+  type LongFormatRow,
+  type Loss,
+  type ModelConfig,
+  type ModelFitSummary,
+  type NeuralForecasterOptions,
+  type PredictOptions,
+  type RecurrentModelOptions,
+  type ResolvedModelOptions,
+  type ScalerType,
+} from 'neuro-divergent'
+import * as entry from 'neuro-divergent'
+
+/** Fails to compile when the entry point gains a value export that this file does not cover. */
+type Covered = 'NeuralForecaster' | 'models' | 'ops'
+const entryCovered: [Exclude<keyof typeof entry, Covered>] extends [never] ? true : false = true
+
+/** Fails to compile when `ops` gains a function that opsUsage below does not call. */
+type CoveredOps =
+  | 'add' | 'axpy' | 'denormalize' | 'dot' | 'ema' | 'emaBatch' | 'max' | 'mean' | 'min' | 'minMaxDenormalize'
+  | 'minMaxNormalize' | 'mul' | 'normalize' | 'poolStats' | 'robustScale' | 'robustUnscale' | 'rollingMax'
+  | 'rollingMean' | 'rollingMin' | 'rollingStd' | 'scale' | 'setSimdEnabled' | 'simdInfo' | 'std' | 'sum' | 'variance'
+const opsCovered: [Exclude<keyof typeof ops, CoveredOps>] extends [never] ? true : false = true
 
 async function forecasterUsage(): Promise<void> {
   const lstm = new models.LSTM({ h: 12, inputSize: 24, scalerType: 'standard', loss: 'MAE' })
   const h: number = lstm.h
   const type: 'LSTM' = lstm.type
+  const resolved: ResolvedModelOptions<'LSTM'> = lstm
   const gru = new models.GRU({ horizon: 6, loss: { type: 'HuberLoss', delta: 0.5 } })
-  const nf = new NeuralForecaster({ models: [lstm, gru, { type: 'GRU', h: 3 }], frequency: 'MS', numThreads: 2 })
-  const report: FitSummary = await nf.fit(
-    { unique_id: ['a', 'a'], ds: ['2020-01-01', '2020-02-01'], y: [1, 2] },
-    { maxSteps: 10, onProgress: (p: FitProgress) => console.log(p.step, p.trainLoss), signal: new AbortController().signal },
-  )
-  await nf.fit([{ unique_id: 'a', ds: new Date(), y: 1 }])
-  await nf.fit(new Float64Array([1, 2, 3]))
-  const forecast: Forecast = await nf.predict({ horizon: 6 })
+  const gruType: 'GRU' = gru.type
+  const scaler: ScalerType = 'robust'
+  const loss: Loss = { type: 'QuantileLoss', q: 0.9 }
+  const recurrent: RecurrentModelOptions = { h: 3, scalerType: scaler, loss, earlyStopPatienceSteps: 3 }
+  const plain: ModelConfig = { type: 'GRU', ...recurrent }
+  const options: NeuralForecasterOptions = {
+    models: [lstm, gru, plain],
+    frequency: 'MS',
+    numThreads: 2,
+    localScalerType: 'standard',
+    simdEnabled: true,
+    memoryPool: true,
+    lowMemory: false,
+    seed: 7,
+    backend: 'cpu',
+  }
+  const nf = new NeuralForecaster(options)
+  const fitOptions: FitOptions = {
+    maxSteps: 10,
+    batchSize: 8,
+    learningRate: 1e-3,
+    validationSize: 12,
+    earlyStopping: true,
+    patience: 2,
+    onProgress: (p: FitProgress) => console.log(p.model, p.alias, p.step, p.maxSteps, p.trainLoss, p.valLoss),
+    signal: new AbortController().signal,
+  }
+  const columns: LongFormatColumns = { unique_id: ['a', 'a'], ds: ['2020-01-01', '2020-02-01'], y: [1, 2] }
+  const report: FitSummary = await nf.fit(columns, fitOptions)
+  const first: ModelFitSummary | undefined = report.models[0]
+  console.log(first?.alias, first?.steps, first?.trainLoss, first?.valLoss, first?.stoppedEarly, report.aborted)
+  const ds: DsValue = new Date()
+  const rows: LongFormatRow[] = [{ unique_id: 'a', ds, y: 1 }]
+  await nf.fit(rows, { epochs: 2 })
+  const bare: ForecastData = new Float64Array([1, 2, 3])
+  await nf.fit(bare)
+  const predictOptions: PredictOptions = { horizon: 6, data: new Float32Array([1, 2, 3]) }
+  const forecast: Forecast = await nf.predict(predictOptions)
+  await nf.predict()
   const ids: string[] = forecast.unique_id
+  const stamps: Array<string | number> = forecast.ds
   const one: Float64Array = nf.forecastWindow([1, 2, 3], { model: 'LSTM' })
+  const many: Float64Array = await nf.forecastWindows(new Float64Array(6), { model: 0 })
   await nf.save('model.safetensors')
   const buffer: Buffer = await nf.toBuffer()
   const loaded: NeuralForecaster = await NeuralForecaster.load('model.safetensors')
   const copy: NeuralForecaster = await NeuralForecaster.fromBuffer(buffer)
   const fitted: boolean = loaded.isFitted && copy.isFitted
-  console.log(h, type, report.elapsedMs, ids, one, fitted)
+  console.log(h, type, resolved.randomSeed, gruType, report.elapsedMs, ids, stamps, one, many, fitted)
 
   // @ts-expect-error: the models list is required
   new NeuralForecaster({})
@@ -29,25 +96,71 @@ async function forecasterUsage(): Promise<void> {
   new models.LSTM({ h: 3, scalerType: 'zscore' })
   // @ts-expect-error: unknown model type
   new NeuralForecaster({ models: [{ type: 'Prophecy', h: 3 }] })
+  // @ts-expect-error: only the cpu and cuda backends exist
+  new NeuralForecaster({ models: [lstm], backend: 'tpu' })
   // @ts-expect-error: y must be numeric
   await nf.fit({ y: ['a'] })
+  // @ts-expect-error: maxSteps is a number
+  await nf.fit(bare, { maxSteps: '10' })
   // @ts-expect-error: save needs a path
   await nf.save()
+  // @ts-expect-error: isFitted is read-only
+  nf.isFitted = true
+  // @ts-expect-error: resolved options are read-only
+  lstm.h = 4
+  // @ts-expect-error: a forecast column is not a number
+  const wrong: number = forecast.LSTM
+  console.log(wrong)
 }
 
 function opsUsage(): void {
   const f64: Float64Array = ops.rollingMean(new Float64Array([1, 2, 3]), 2)
   const f32: Float32Array = ops.rollingStd(new Float32Array([1, 2, 3]), 2, 1)
   const plain: Float64Array = ops.ema([1, 2, 3], { span: 3 })
+  const alpha: Float32Array = ops.ema(new Float32Array([1, 2]), { alpha: 0.5 })
+  const batch: Array<Float64Array | Float32Array> = ops.emaBatch([[1, 2], new Float32Array([3, 4])], { alpha: 0.3 })
   const z = ops.normalize([1, 2, 3])
-  const back = ops.denormalize(z.values as Float64Array, z)
-  const info: string = ops.simdInfo().active
-  const stats: number = ops.poolStats().highWaterBytes
-  console.log(f64, f32, plain, back, info, stats, ops.sum([1]), ops.dot([1], [2]))
+  const back: Float64Array = ops.denormalize(z.values as Float64Array, z)
+  const mm = ops.minMaxNormalize([1, 2, 3])
+  const mmBack: Float64Array = ops.minMaxDenormalize([0, 0.5, 1], mm)
+  const robust = ops.robustScale(new Float64Array([1, 2, 3, 10]))
+  const robustBack: Float64Array = ops.robustUnscale([0, 1], robust)
+  const lo: Float64Array = ops.rollingMin([3, 1, 2], 2)
+  const hi: Float32Array = ops.rollingMax(new Float32Array([3, 1, 2]), 2)
+  const scaled: Float64Array = ops.scale([1, 2], 3)
+  const sum: Float64Array | Float32Array = ops.add([1], [2])
+  const product: Float64Array | Float32Array = ops.mul([1], [2])
+  const axpy: Float64Array | Float32Array = ops.axpy(2, [1], [2])
+  const stats: number[] = [
+    ops.sum([1]),
+    ops.mean([1, 2]),
+    ops.variance([1, 2], 1),
+    ops.std([1, 2]),
+    ops.min([1]),
+    ops.max([1]),
+    ops.dot([1], [2]),
+  ]
+  ops.setSimdEnabled(true)
+  const info = ops.simdInfo()
+  const isa: string = info.active
+  const pool = ops.poolStats()
+  const poolNumbers: number[] = [pool.hits, pool.misses, pool.evictions, pool.bytesInUse, pool.bytesIdle, pool.highWaterBytes, pool.maxIdleBytes]
+  console.log(f64, f32, plain, alpha, batch, back, mmBack, robustBack, lo, hi, scaled, sum, product, axpy, stats)
+  console.log(info.enabled, info.detected, isa, poolNumbers)
+
   // @ts-expect-error: window must be a number
   ops.rollingMean([1, 2], '2')
   // @ts-expect-error: ema needs alpha or span
   ops.ema([1, 2], { beta: 0.5 })
+  // @ts-expect-error: a Float32Array input gives a Float32Array, not a Float64Array
+  const narrowed: Float64Array = ops.rollingMean(new Float32Array([1, 2]), 2)
+  // @ts-expect-error: strings are not numeric input
+  ops.sum('12')
+  // @ts-expect-error: denormalize needs the mean and std
+  ops.denormalize([1], { mean: 0 })
+  // @ts-expect-error: setSimdEnabled takes a boolean
+  ops.setSimdEnabled('yes')
+  console.log(narrowed)
 }
 
-export { forecasterUsage, opsUsage }
+export { forecasterUsage, opsUsage, entryCovered, opsCovered }

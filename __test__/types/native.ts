@@ -1,0 +1,60 @@
+// Type tests of the addon's generated declarations (index.d.ts, written by the napi CLI from the Rust exports):
+// every export is used, and tsc must reject each line marked @ts-expect-error. Users reach these through the
+// entry point (main.d.ts); main.js and lib/load.js use them directly.
+import * as native from '../../index'
+import {
+  FitControl,
+  NeuralForecaster,
+  __napiBindingTarget,
+  modelTypes,
+  ops,
+  resolveModelOptions,
+  version,
+  type FitProgress,
+  type FitSummary,
+  type ModelFitSummary,
+  type NativeForecaster,
+} from '../../index'
+
+/** Fails to compile when index.d.ts gains a value export that this file does not cover. */
+type Covered = 'FitControl' | 'NeuralForecaster' | '__napiBindingTarget' | 'modelTypes' | 'ops' | 'resolveModelOptions' | 'version'
+const covered: [Exclude<keyof typeof native, Covered>] extends [never] ? true : false = true
+
+async function nativeUsage(): Promise<void> {
+  const v: string = version()
+  const target: 'native' | 'wasm32-wasi' | 'wasm32-wasip1' = __napiBindingTarget
+  const types: string[] = modelTypes()
+  const options: Record<string, unknown> = resolveModelOptions('LSTM', { h: 12 })
+  const control = new FitControl()
+  const progress: FitProgress | null = control.progress()
+  control.abort()
+  const forecaster: NativeForecaster = new NeuralForecaster({ models: [options] })
+  const fitted: boolean = forecaster.isFitted
+  const result: unknown = await forecaster.fit({ y: [1, 2, 3] }, null, control)
+  const summary = result as FitSummary
+  const first: ModelFitSummary | undefined = summary.models[0]
+  const window: Float64Array = forecaster.forecastWindow(new Float64Array(3))
+  await forecaster.predict()
+  await forecaster.forecastWindows([1, 2, 3])
+  await forecaster.save('x.safetensors')
+  await forecaster.toBuffer()
+  await NeuralForecaster.load('x.safetensors')
+  await NeuralForecaster.fromBuffer(new Uint8Array(0))
+  const info: ops.SimdInfo = ops.simdInfo()
+  const stats: ops.PoolStats = ops.poolStats()
+  const z: ops.Normalized = ops.normalize([1, 2])
+  const mm: ops.MinMaxScaled = ops.minMaxNormalize([1, 2])
+  const rs: ops.RobustScaled = ops.robustScale([1, 2])
+  console.log(v, target, types, progress, fitted, first, window, info, stats, z, mm, rs)
+
+  // @ts-expect-error: version takes no arguments
+  version('0.1.0')
+  // @ts-expect-error: fit needs a FitControl
+  await forecaster.fit({ y: [1] }, null)
+  // @ts-expect-error: resolveModelOptions needs the model type
+  resolveModelOptions({ h: 12 })
+  // @ts-expect-error: isFitted has no setter
+  forecaster.isFitted = false
+}
+
+export { nativeUsage, covered }
