@@ -61,11 +61,14 @@ function firstLine(err) {
   return String((err && err.message) || err).split('\n')[0]
 }
 
-/** The generated loader's error chain (it links its attempts through `cause`) as one line per attempt. */
+/**
+ * The generated loader's error chain (its attempts linked through `cause`, last attempt first) as one line per
+ * attempt in the order they were made; its WASI fallbacks are left out, as this package builds no WASI target.
+ */
 function causeLines(err) {
   const lines = []
-  for (let e = err && err.cause, depth = 0; e && depth < 16; e = e.cause, depth++) lines.push(firstLine(e))
-  return lines
+  for (let e = err && err.cause, depth = 0; e && depth < 32; e = e.cause, depth++) lines.unshift(firstLine(e))
+  return lines.filter((line) => !/wasi/i.test(line))
 }
 
 function describePlatform(suffix) {
@@ -108,7 +111,7 @@ function notFoundError(cause, suffix = platformSuffix()) {
         ' package-lock.json, then run npm install again; see https://github.com/npm/cli/issues/4828), or',
     )
   } else {
-    lines.push(`  - no prebuilt binary is published for ${suffix} (prebuilt: ${published.join(', ')}); build one from source:`)
+    lines.push(`  - no prebuilt binary is published for ${suffix} (prebuilt: ${published.join(', ')}), so the binary has to be built here:`)
   }
   lines.push(
     '  - build from source: install a Rust toolchain (https://rustup.rs), then run `npm rebuild neuro-divergent`' +
