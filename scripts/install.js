@@ -1,61 +1,85 @@
 #!/usr/bin/env node
 // Runs on `npm install`: makes sure a native addon for this platform is present.
 //
-// A prebuilt platform package (neuro-divergent-<platform>) is used as is when one is installed. Otherwise the
-// addon is built from the Rust sources shipped in this package with `cargo build --release`, and copied to
-// `neuro-divergent.<platform>.node`, the local file that index.js loads first. In a git checkout the build always
-// runs (cargo makes it a no-op when nothing changed), so `npm install` and `npm test` never use a stale addon; there
-// it goes through the napi CLI, which also regenerates index.js and index.d.ts from the Rust exports.
+// A prebuilt platform package (neuro-divergent-<platform>, an optional dependency added at publish time) is used
+// as is when it is installed, loads, and reports this package's version. Otherwise the addon is built from the Rust
+// sources shipped in this package with `cargo build --release --locked` (crates from crates.io only; nothing else
+// is downloaded) and copied to `neuro-divergent.<platform>.node`, the local file that index.js loads first. In a
+// git checkout the build always runs (cargo makes it a no-op when nothing changed), so `npm install` and `npm test`
+// never use a stale addon; there it goes through the napi CLI, which also regenerates index.js and index.d.ts
+// from the Rust exports.
+//
+// The script never runs npm (so it cannot re-trigger itself), never reads stdin, and a nested run (a build that
+// somehow ends up installing this package again) returns at once.
 'use strict'
 
 const { spawnSync } = require('node:child_process')
-const { copyFileSync, existsSync, renameSync } = require('node:fs')
+const { copyFileSync, existsSync, mkdtempSync, renameSync, rmSync } = require('node:fs')
+const os = require('node:os')
 const path = require('node:path')
 
+const { platformSuffix, publishedPlatforms } = require('../lib/load.js')
+
 const root = path.resolve(__dirname, '..')
+const pkg = require('../package.json')
+const GUARD = 'NEURO_DIVERGENT_INSTALL_RUNNING'
 
-function isMusl() {
-  if (process.platform !== 'linux') return false
-  const report = process.report && typeof process.report.getReport === 'function' ? process.report.getReport() : null
-  return !(report && report.header && report.header.glibcVersionRuntime)
-}
-
-/** The platform suffix napi-rs uses in binary and package names, e.g. `linux-x64-gnu`. */
-function platformSuffix() {
-  const { platform, arch } = process
-  if (platform === 'linux') return `linux-${arch}-${isMusl() ? 'musl' : 'gnu'}`
-  if (platform === 'win32') return `win32-${arch}-msvc`
-  return `${platform}-${arch}`
-}
-
-function hasPrebuiltPackage(suffix) {
-  try {
-    require.resolve(`neuro-divergent-${suffix}`, { paths: [root] })
-    return true
-  } catch {
-    return false
-  }
+function log(message) {
+  console.error(`neuro-divergent: ${message}`)
 }
 
 function fail(message) {
-  console.error(`neuro-divergent: ${message}`)
+  log(message)
   process.exit(1)
 }
 
-function cargoAvailable() {
-  const probe = spawnSync('cargo', ['--version'], { encoding: 'utf8' })
-  return probe.status === 0
+/**
+ * The prebuilt package's binary if it is installed, loads in a fresh process and reports this package's version;
+ * otherwise null (with the reason logged when it is installed but unusable).
+ */
+function usablePrebuilt(suffix) {
+  const name = `${pkg.name}-${suffix}`
+  let entry
+  try {
+    entry = require.resolve(name, { paths: [root] })
+  } catch {
+    return null
+  }
+  const probe = spawnSync(process.execPath, ['-e', `process.stdout.write(String(require(${JSON.stringify(entry)}).version()))`], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  if (probe.status !== 0) {
+    log(`the prebuilt package ${name} is installed but its binary does not load here:\n${probe.stderr.trim()}`)
+    return null
+  }
+  if (probe.stdout !== pkg.version) {
+    log(`the prebuilt package ${name} holds version ${probe.stdout}, this package is ${pkg.version}`)
+    return null
+  }
+  return entry
 }
 
-/** Builds the addon and returns the path of the shared library cargo produced. */
-function cargoBuild() {
+function cargoVersion() {
+  const probe = spawnSync('cargo', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  return probe.status === 0 ? probe.stdout.trim() : null
+}
+
+/** Builds the addon into `targetDir` and returns the path of the shared library cargo produced. */
+function cargoBuild(targetDir) {
   const build = spawnSync(
     'cargo',
-    ['build', '--release', '--lib', '--features', 'node', '--message-format=json-render-diagnostics'],
-    { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 256 << 20 },
+    ['build', '--release', '--locked', '--lib', '--features', 'node', '--message-format=json-render-diagnostics'],
+    {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 256 << 20,
+      env: { ...process.env, CARGO_TARGET_DIR: targetDir, [GUARD]: '1' },
+    },
   )
-  if (build.error) fail(`could not run cargo: ${build.error.message}`)
-  if (build.status !== 0) fail(`cargo build failed (exit code ${build.status}); see the compiler output above`)
+  if (build.error) throw new Error(`could not run cargo: ${build.error.message}`)
+  if (build.status !== 0) throw new Error(`cargo build failed (exit code ${build.status}); see the compiler output above`)
   const library = build.stdout
     .split('\n')
     .filter((line) => line.startsWith('{'))
@@ -63,7 +87,7 @@ function cargoBuild() {
     .filter((msg) => msg.reason === 'compiler-artifact' && msg.target && msg.target.name === 'neuro_divergent')
     .flatMap((msg) => msg.filenames)
     .find((file) => /\.(so|dylib|dll)$/.test(file))
-  if (!library) fail('cargo build succeeded but produced no shared library for the addon')
+  if (!library) throw new Error('cargo build succeeded but produced no shared library for the addon')
   return library
 }
 
@@ -80,33 +104,54 @@ function napiBuild(cli) {
   const build = spawnSync(process.execPath, [cli, 'build', '--platform', '--release', '--features', 'node'], {
     cwd: root,
     stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, [GUARD]: '1' },
   })
   if (build.status !== 0) fail(`napi build failed (exit code ${build.status}); see the compiler output above`)
 }
 
 function main() {
+  if (process.env[GUARD]) return // a nested run inside our own build
   const suffix = platformSuffix()
   const isCheckout = existsSync(path.join(root, '.git'))
-  if (!isCheckout && hasPrebuiltPackage(suffix)) return
+  if (!isCheckout && usablePrebuilt(suffix)) return
   if (process.env.NEURO_DIVERGENT_SKIP_BUILD) {
-    console.error('neuro-divergent: NEURO_DIVERGENT_SKIP_BUILD is set; not building the native addon')
+    log('NEURO_DIVERGENT_SKIP_BUILD is set; not building the native addon')
     return
   }
-  if (!cargoAvailable()) {
+  const published = publishedPlatforms()
+  const why = isCheckout
+    ? 'building the native addon from source (git checkout)'
+    : published.includes(suffix)
+      ? `the prebuilt package ${pkg.name}-${suffix} is not installed or not usable (optional dependencies omitted?); building the native addon from source`
+      : `no prebuilt binary is published for ${suffix} (prebuilt: ${published.join(', ')}); building the native addon from source`
+  const cargo = cargoVersion()
+  if (!cargo) {
     fail(
-      `no prebuilt binary for ${suffix} is installed (looked for the package neuro-divergent-${suffix}) ` +
-        'and no Rust toolchain was found to build one from source. Install Rust (https://rustup.rs), ' +
-        'then run `npm rebuild neuro-divergent`.',
+      `${why}, but no Rust toolchain was found (cargo is not on PATH).\n` +
+        `  Detected platform: ${suffix}. Looked for the package ${pkg.name}-${suffix}@${pkg.version}.\n` +
+        '  Either install with optional dependencies enabled so that the prebuilt package is used, or install Rust ' +
+        '(https://rustup.rs) and run `npm rebuild neuro-divergent`.',
     )
   }
+  log(`${why} with ${cargo}; this takes a few minutes`)
   const cli = isCheckout && napiCli()
   if (cli) return napiBuild(cli)
-  const library = cargoBuild()
-  const target = path.join(root, `neuro-divergent.${suffix}.node`)
-  // Copy then rename, so that a concurrent `require` never sees a half-written addon.
-  const partial = `${target}.partial`
-  copyFileSync(library, partial)
-  renameSync(partial, target)
+  // Build outside node_modules (the target directory holds hundreds of MB) and keep only the addon.
+  const targetDir = process.env.CARGO_TARGET_DIR || mkdtempSync(path.join(os.tmpdir(), 'neuro-divergent-build-'))
+  try {
+    const library = cargoBuild(targetDir)
+    const target = path.join(root, `${pkg.napi.binaryName}.${suffix}.node`)
+    // Copy then rename, so that a concurrent `require` never sees a half-written addon.
+    const partial = `${target}.partial`
+    copyFileSync(library, partial)
+    renameSync(partial, target)
+    log(`built ${target}`)
+  } catch (err) {
+    process.exitCode = 1
+    log(err.message)
+  } finally {
+    if (!process.env.CARGO_TARGET_DIR) rmSync(targetDir, { recursive: true, force: true })
+  }
 }
 
 main()
