@@ -1,0 +1,141 @@
+'use strict'
+// Forecast accuracy per series and overall, as utilsforecast's `evaluate` (the companion of NeuralForecast's
+// cross_validation): MAE, MSE, RMSE, sMAPE and MASE.
+//
+//   mae   mean |y − ŷ|
+//   mse   mean (y − ŷ)²
+//   rmse  √mse (per series; "overall" is the mean of the per-series values, as every metric)
+//   smape mean 200·|y − ŷ| / (|y| + |ŷ|), in percent (0 to 200; a point with y = ŷ = 0 counts 0)
+//   mase  mae / mean |y_t − y_{t−m}| over the series' training data (`options.train`), m = `options.seasonality`
+//
+// "overall" is the mean over series of the per-series values (utilsforecast's agg_fn='mean'). A NaN actual or
+// forecast makes the metrics it enters NaN.
+
+const { toColumns, groupSeries } = require('./long_format.js')
+
+const METRICS = ['mae', 'mse', 'rmse', 'smape', 'mase']
+const RESERVED = new Set(['unique_id', 'ds', 'cutoff', 'y'])
+/** NeuralForecast's interval columns (`LSTM-lo-80`, `LSTM-hi-80`) and quantile columns are not point forecasts. */
+const INTERVAL = /-(lo|hi)-\d+(\.\d+)?$|-median$/
+
+function metricNames(metrics, haveTrain) {
+  if (metrics === undefined) return haveTrain ? METRICS : METRICS.filter((m) => m !== 'mase')
+  const list = typeof metrics === 'string' ? metrics.split(',') : metrics
+  if (!Array.isArray(list) || list.length === 0) throw new TypeError('evaluate: metrics must be a non-empty array of metric names')
+  return list.map((m) => {
+    const name = String(m).trim().toLowerCase()
+    if (!METRICS.includes(name)) throw new RangeError(`evaluate: unknown metric ${JSON.stringify(m)}; available: ${METRICS.join(', ')}`)
+    if (name === 'mase' && !haveTrain) throw new TypeError('evaluate: mase needs the training data as options.train (its scale is the in-sample seasonal naive error)')
+    return name
+  })
+}
+
+/** Mean |y_t − y_{t−m}| of each training series. */
+function maseScales(train, seasonality) {
+  const columns = toColumns(train, 'evaluate: options.train')
+  const scales = new Map()
+  for (const [id, rows] of groupSeries(columns.unique_id)) {
+    let sum = 0
+    let count = 0
+    for (let k = seasonality; k < rows.length; k++) {
+      sum += Math.abs(columns.y[rows[k]] - columns.y[rows[k - seasonality]])
+      count++
+    }
+    scales.set(id, count ? sum / count : NaN)
+  }
+  return scales
+}
+
+function seriesMetric(name, y, f, rows, scale) {
+  const n = rows.length
+  let acc = 0
+  for (const r of rows) {
+    const e = y[r] - f[r]
+    switch (name) {
+      case 'mae':
+      case 'mase':
+        acc += Math.abs(e)
+        break
+      case 'mse':
+      case 'rmse':
+        acc += e * e
+        break
+      case 'smape': {
+        const denom = Math.abs(y[r]) + Math.abs(f[r])
+        acc += denom === 0 ? (e === 0 ? 0 : NaN) : (200 * Math.abs(e)) / denom
+        break
+      }
+    }
+  }
+  const mean = acc / n
+  if (name === 'rmse') return Math.sqrt(mean)
+  if (name === 'mase') return mean / scale
+  return mean
+}
+
+/**
+ * @param {{ y: ArrayLike<number>, unique_id?: ArrayLike<string|number>, forecasts?: Record<string, ArrayLike<number>>,
+ *   [model: string]: unknown }} result a cross-validation result (columns `unique_id, ds, cutoff, y, <model>…`),
+ *   or `{ y, forecasts: { <model>: values }, unique_id? }`
+ * @param {string[] | string} [metrics] names among mae, mse, rmse, smape, mase [all but mase; all with options.train]
+ * @param {{ train?: object, seasonality?: number, models?: string[] }} [options]
+ */
+function evaluate(result, metrics, options = {}) {
+  if (result === null || typeof result !== 'object' || !result.y || typeof result.y.length !== 'number') {
+    throw new TypeError('evaluate: expected a cross-validation result or { y, forecasts }, with a y column of actual values')
+  }
+  const y = result.y
+  const n = y.length
+  let forecasts
+  if (result.forecasts !== undefined) {
+    if (result.forecasts === null || typeof result.forecasts !== 'object') throw new TypeError('evaluate: forecasts must be an object of model columns')
+    forecasts = result.forecasts
+  } else {
+    forecasts = {}
+    for (const [key, value] of Object.entries(result)) {
+      if (RESERVED.has(key) || INTERVAL.test(key)) continue
+      if (value && typeof value.length === 'number' && (ArrayBuffer.isView(value) || typeof value[0] === 'number')) forecasts[key] = value
+    }
+  }
+  const models = options.models ?? Object.keys(forecasts)
+  if (models.length === 0) throw new TypeError('evaluate: no forecast columns found')
+  for (const m of models) {
+    if (!forecasts[m]) throw new RangeError(`evaluate: no forecast column ${JSON.stringify(m)}`)
+    if (forecasts[m].length !== n) throw new RangeError(`evaluate: forecast column ${m} has ${forecasts[m].length} values, y has ${n}`)
+  }
+  if (result.unique_id !== undefined && result.unique_id.length !== n) {
+    throw new RangeError(`evaluate: unique_id has ${result.unique_id.length} values, y has ${n}`)
+  }
+  const names = metricNames(metrics, options.train !== undefined)
+  const seasonality = options.seasonality ?? 1
+  if (!Number.isInteger(seasonality) || seasonality < 1) throw new RangeError(`evaluate: seasonality must be an integer >= 1, got ${seasonality}`)
+  const scales = names.includes('mase') ? maseScales(options.train, seasonality) : new Map()
+
+  const ids = result.unique_id === undefined ? new Array(n).fill('series') : Array.from(result.unique_id, String)
+  const groups = groupSeries(ids)
+  const perSeries = { unique_id: [], metric: [] }
+  for (const m of models) perSeries[m] = []
+  for (const [id, rows] of groups) {
+    if (names.includes('mase') && !scales.has(id)) throw new RangeError(`evaluate: series '${id}' is missing from options.train (needed for mase)`)
+    for (const name of names) {
+      perSeries.unique_id.push(id)
+      perSeries.metric.push(name)
+      for (const m of models) perSeries[m].push(seriesMetric(name, y, forecasts[m], rows, scales.get(id)))
+    }
+  }
+  for (const m of models) perSeries[m] = Float64Array.from(perSeries[m])
+
+  const overall = {}
+  const nSeries = groups.size
+  for (let j = 0; j < names.length; j++) {
+    overall[names[j]] = {}
+    for (const m of models) {
+      let sum = 0
+      for (let s = 0; s < nSeries; s++) sum += perSeries[m][s * names.length + j]
+      overall[names[j]][m] = sum / nSeries
+    }
+  }
+  return { models, metrics: names, perSeries, overall }
+}
+
+module.exports = { evaluate, METRICS }
