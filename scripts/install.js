@@ -133,7 +133,7 @@ function main() {
         '(https://rustup.rs) and run `npm rebuild neuro-divergent`.',
     )
   }
-  log(`${why} with ${cargo}; this takes a few minutes`)
+  log(`${why} with ${cargo}${isCheckout ? '' : '; this takes a few minutes'}`)
   const cli = isCheckout && napiCli()
   if (cli) return napiBuild(cli)
   // Build outside node_modules (the target directory holds hundreds of MB) and keep only the addon.
