@@ -1,0 +1,228 @@
+'use strict'
+// The `neuro-divergent` command, run as a child process the way users run it.
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { execFile } = require('node:child_process')
+const { parseCsv } = require('../lib/csv.js')
+const { createProgress } = require('../lib/progress.js')
+const { models } = require('..')
+
+const BIN = path.join(__dirname, '..', 'bin', 'neuro-divergent.js')
+const FAST = ['--max-steps', '20', '--threads', '1']
+
+/** Runs the command; resolves to { code, stdout, stderr } whatever the exit status. */
+function run(args, options = {}) {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { cwd: options.cwd, env: { ...process.env, NEURO_DIVERGENT_DEBUG: '' }, timeout: 60000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr })
+    })
+  })
+}
+
+let dir
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nd-cli-'))
+})
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+const write = (name, text) => {
+  const file = path.join(dir, name)
+  fs.writeFileSync(file, text)
+  return file
+}
+
+/** Rows of a printed forecast table (after the header and rule). */
+const tableRows = (stdout) =>
+  stdout
+    .trim()
+    .split('\n')
+    .slice(2)
+    .map((l) => l.trim().split(/\s+/))
+
+test('the example forecast prints 12 months and writes forecast.csv and forecast.svg', async () => {
+  const r = await run(['forecast', '--out', 'forecast.csv', '--plot', 'forecast.svg', ...FAST], { cwd: dir })
+  expect(r.stderr).not.toMatch(/\n\s+at /)
+  expect(r.code).toBe(0)
+  const rows = tableRows(r.stdout)
+  expect(rows).toHaveLength(12)
+  expect(rows.map((row) => row[1])).toEqual(Array.from({ length: 12 }, (_, i) => `1961-${String(i + 1).padStart(2, '0')}-01`))
+  for (const row of rows) {
+    expect(row[0]).toBe('AirPassengers')
+    expect(Number(row[2])).toBeGreaterThan(100)
+  }
+  expect(r.stdout.split('\n')[0]).toMatch(/^unique_id\s+ds\s+LSTM$/)
+  // progress lines (stderr is a pipe, not a terminal) and notes
+  expect(r.stderr).toMatch(/LSTM step \d+\/20 loss [\d.]+/)
+  expect(r.stderr).toContain('wrote forecast.csv')
+
+  const csv = parseCsv(fs.readFileSync(path.join(dir, 'forecast.csv'), 'utf8')).records
+  expect(csv[0]).toEqual(['unique_id', 'ds', 'LSTM'])
+  expect(csv).toHaveLength(13)
+  // the CSV has full precision; the table rounds it
+  expect(Number(csv[1][2]).toFixed(2)).toBe(rows[0][2])
+  const svg = fs.readFileSync(path.join(dir, 'forecast.svg'), 'utf8')
+  expect(svg).toMatch(/^<svg /)
+  expect(svg).toContain('class="forecast" data-model="LSTM"')
+})
+
+test('several models, a CSV with its own column names, CRLF and quoting; --quiet; --out -', async () => {
+  const lines = ['"date","sales (units)"']
+  for (let t = 0; t < 60; t++) lines.push(`"${new Date(Date.UTC(2024, 0, 1 + t)).toISOString().slice(0, 10)}",${(20 + 5 * Math.sin(t)).toFixed(3)}`)
+  const file = write('shop.csv', lines.join('\r\n') + '\r\n')
+  const r = await run(['forecast', file, '--time-col', 'date', '--target-col', 'sales (units)', '--model', 'lstm', '--model', 'GRU', '-H', '5', '--quiet', '--out', '-', ...FAST])
+  expect(r.stderr).toBe('')
+  expect(r.code).toBe(0)
+  const csv = parseCsv(r.stdout).records
+  expect(csv[0]).toEqual(['unique_id', 'ds', 'LSTM', 'GRU'])
+  expect(csv.slice(1).map((row) => row[0])).toEqual(new Array(5).fill('shop'))
+  expect(csv[1][1]).toBe('2024-03-01')
+  for (const row of csv.slice(1)) expect(Number.isFinite(Number(row[2])) && Number.isFinite(Number(row[3]))).toBe(true)
+})
+
+test('--save then predict --load gives the same forecast; predict from new data', async () => {
+  const model = path.join(dir, 'model.safetensors')
+  const fitted = await run(['forecast', '--save', model, '--quiet', ...FAST])
+  expect(fitted.code).toBe(0)
+  expect(fs.existsSync(model)).toBe(true)
+  const loaded = await run(['predict', '--load', model])
+  expect(loaded.code).toBe(0)
+  expect(loaded.stdout).toBe(fitted.stdout)
+  const air = fs.readFileSync(path.join(__dirname, '..', 'data', 'air_passengers.csv'), 'utf8').trim().split('\n')
+  const file = write('air_to_1959.csv', air.slice(0, 1 + 132).join('\n'))
+  const fromData = await run(['predict', '--load', model, file, '--horizon', '3', '--plot', path.join(dir, 'p.svg')])
+  expect(fromData.code).toBe(0)
+  expect(tableRows(fromData.stdout).map((row) => row[1])).toEqual(['1960-01-01', '1960-02-01', '1960-03-01'])
+  expect(fs.readFileSync(path.join(dir, 'p.svg'), 'utf8')).toContain('class="history"')
+})
+
+test('cv prints a metrics table per model', async () => {
+  const r = await run(['cv', '--model', 'lstm,gru', '--n-windows', '2', '--quiet', '--out', path.join(dir, 'cv.csv'), ...FAST])
+  expect(r.stderr).toBe('')
+  expect(r.code).toBe(0)
+  const out = r.stdout.trim().split('\n')
+  expect(out[0]).toBe('AirPassengers: 2 window(s) × 12 steps, 1 series')
+  expect(out[1]).toMatch(/^metric\s+LSTM\s+GRU$/)
+  const names = out.slice(3).map((l) => l.split(/\s{2,}/)[0])
+  expect(names).toEqual(['MAE', 'MSE', 'RMSE', 'sMAPE %', 'MASE (m=12)'])
+  for (const line of out.slice(3)) {
+    const cells = line.split(/\s{2,}/)
+    expect(Number(cells[1])).toBeGreaterThan(0)
+    expect(Number(cells[2])).toBeGreaterThan(0)
+  }
+  const csv = parseCsv(fs.readFileSync(path.join(dir, 'cv.csv'), 'utf8')).records
+  expect(csv[0]).toEqual(['unique_id', 'ds', 'cutoff', 'y', 'LSTM', 'GRU'])
+  expect(csv).toHaveLength(1 + 24)
+  expect(new Set(csv.slice(1).map((row) => row[2]))).toEqual(new Set(['1958-12-01', '1959-12-01']))
+})
+
+test('info, --version and --help for every command', async () => {
+  const pkg = require('../package.json')
+  const [info, version, top, ...helps] = await Promise.all([
+    run(['info']),
+    run(['--version']),
+    run(['--help']),
+    ...['forecast', 'cv', 'predict', 'bench', 'info'].map((c) => run([c, '--help'])),
+  ])
+  expect(info.code).toBe(0)
+  expect(info.stdout).toMatch(new RegExp(`^version\\s+${pkg.version.replace(/\./g, '\\.')}$`, 'm'))
+  expect(info.stdout).toMatch(/^SIMD in use\s+\S+/m)
+  expect(info.stdout).toMatch(/^threads\s+\d+ available/m)
+  expect(info.stdout).toContain(Object.keys(models).join(', '))
+  expect(version.stdout.trim()).toBe(pkg.version)
+  expect(top.code).toBe(0)
+  expect(top.stdout).toMatch(/^Usage: neuro-divergent <command>/)
+  for (const h of helps) {
+    expect(h.code).toBe(0)
+    expect(h.stdout).toMatch(/^Usage: neuro-divergent (forecast|cv|predict|bench|info)/)
+  }
+  // the model list comes from the library
+  expect(helps[0].stdout).toContain(Object.keys(models).map((m) => m.toLowerCase()).join(', '))
+})
+
+test('bench prints a table', async () => {
+  const r = await run(['bench', '--model', 'gru', '--threads', '1'])
+  expect(r.code).toBe(0)
+  const lines = r.stdout.trim().split('\n')
+  expect(lines[1]).toMatch(/^model\s+impl\s+fit s\s+step ms\s+predict ms\s+1-window ms\s+b32 windows\/s\s+MAE$/)
+  const cells = lines[3].split(/\s{2,}/)
+  expect(cells[0]).toBe('GRU')
+  for (const c of cells.slice(2)) expect(Number(c.replace(/,/g, ''))).toBeGreaterThan(0)
+}, 60000)
+
+describe('bad input exits non-zero with one clear line on stderr and no stack trace', () => {
+  const cases = [
+    ['a missing file', () => ['forecast', path.join(dir, 'nope.csv')], 1, /^neuro-divergent: file not found: .*nope\.csv$/],
+    ['an unknown column', () => ['forecast', write('cols.csv', 'unique_id,date,y\na,2020-01-01,1\n'), '-q'], 1, /has no column "ds" \(columns: "unique_id", "date", "y"\); name the time column with --time-col$/],
+    ['an unknown --target-col', () => ['forecast', write('cols2.csv', 'unique_id,ds,y\na,2020-01-01,1\n'), '--target-col', 'sales'], 1, /has no column "sales"/],
+    ['a non-numeric y', () => ['forecast', write('nonnum.csv', 'unique_id,ds,y\na,2020-01-01,1\na,2020-01-02,n/a\n')], 1, /^neuro-divergent: nonnum\.csv line 3: target column "y" has "n\/a", not a number$/],
+    ['horizon 0', () => ['forecast', '--horizon', '0'], 2, /^neuro-divergent: --horizon must be an integer >= 1, got "0"/],
+    ['an unknown model', () => ['forecast', '--model', 'prophet'], 2, new RegExp(`unknown model "prophet"; available models: ${Object.keys(models).map((m) => m.toLowerCase()).join(', ')}`)],
+    ['--level', () => ['forecast', '--level', '80,95'], 2, /prediction intervals are not available yet/],
+    ['an unknown option', () => ['forecast', '--bogus'], 2, /^neuro-divergent: unknown option --bogus/],
+    ['an option without its value', () => ['cv', '--n-windows'], 2, /^neuro-divergent: option --n-windows needs a value/],
+    ['an unknown command', () => ['forcast'], 2, /^neuro-divergent: unknown command "forcast"/],
+    ['predict without --load', () => ['predict'], 2, /--load model\.safetensors is required/],
+    ['a damaged checkpoint', () => ['predict', '--load', write('bad.safetensors', 'not a checkpoint at all')], 1, /^neuro-divergent: cannot load .*bad\.safetensors: .*invalid checkpoint/],
+    ['unsorted duplicate ds (library error with the file line)', () => ['forecast', write('dup.csv', 'ds,y\n3,1\n1,2\n2,2\n2,4\n'), '-H', '1', '--input-size', '1', '-q'], 1, /duplicate ds 2 at rows 1 and 2 \(dup\.csv lines 4 and 5\)/],
+    ['a series too short', () => ['forecast', write('short.csv', 'ds,y\n2020-01-01,1\n2020-01-02,2\n2020-01-03,3\n2020-01-04,4\n'), '-q'], 1, /^neuro-divergent: NeuralForecaster\.fit: /],
+    ['an unwritable output', () => ['forecast', '--out', path.join(dir, 'no', 'such', 'dir', 'f.csv')], 1, /cannot write .*f\.csv: directory .* does not exist/],
+    ['too many windows', () => ['cv', '--n-windows', '30', '-q'], 1, /series 'AirPassengers' has 144 points; 30 window\(s\)/],
+  ]
+  let results
+  beforeAll(async () => {
+    results = await Promise.all(cases.map(([, args]) => run(args())))
+  }, 60000)
+  test.each(cases.map((c, i) => [c[0], i]))('%s', (name, i) => {
+    const [, , code, pattern] = cases[i]
+    const r = results[i]
+    const lines = r.stderr.split('\n').filter(Boolean)
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(pattern)
+    expect(lines[0]).toMatch(/^neuro-divergent: /)
+    expect(r.stderr).not.toMatch(/\bat .*\.js:\d+/)
+    expect(r.code).toBe(code)
+    expect(r.stdout).toBe('')
+  })
+})
+
+describe('progress display', () => {
+  const sink = (isTTY) => {
+    const chunks = []
+    return { isTTY, write: (s) => chunks.push(s), text: () => chunks.join('') }
+  }
+  test('a bar with step, loss and ETA redrawn in place on a terminal', () => {
+    const stream = sink(true)
+    let t = 0
+    const p = createProgress({ stream, totalSteps: 200, now: () => t })
+    t = 1000
+    p.onProgress({ model: 0, alias: 'LSTM', step: 50, maxSteps: 100, trainLoss: 0.5 })
+    t = 2000
+    p.onProgress({ model: 1, alias: 'GRU', step: 50, maxSteps: 100, trainLoss: 0.25, valLoss: 0.3 })
+    p.done('fitted')
+    const out = stream.text()
+    expect(out).toContain('\r\x1b[2KLSTM ██████░░░░░░░░░░░░░░░░░░ 50/100 loss 0.5000 ETA 3.0s')
+    expect(out).toContain('\r\x1b[2KGRU ██████████████████░░░░░░ 50/100 loss 0.2500 val 0.3000 ETA 0.7s')
+    expect(out.endsWith('\r\x1b[2Kfitted\n')).toBe(true)
+  })
+  test('plain lines at most every interval (and at each quarter) otherwise; nothing when quiet', () => {
+    const stream = sink(false)
+    let t = 0
+    const p = createProgress({ stream, totalSteps: 1000, intervalMs: 2000, now: () => t })
+    for (let step = 1; step <= 1000; step += 1) {
+      t = step * 10
+      p.onProgress({ model: 0, alias: 'GRU', step, maxSteps: 1000, trainLoss: 1 / step })
+    }
+    const lines = stream.text().trim().split('\n')
+    expect(lines.length).toBeGreaterThanOrEqual(5)
+    expect(lines.length).toBeLessThanOrEqual(10)
+    expect(lines[0]).toBe('GRU step 1/1000 loss 1.0000 elapsed 0.0s eta 10.0s')
+    expect(lines[lines.length - 1]).toMatch(/^GRU step 1000\/1000 .* eta 0\.0s$/)
+    expect(stream.text()).not.toContain('\r')
+    const quiet = sink(true)
+    const q = createProgress({ stream: quiet, quiet: true, totalSteps: 10 })
+    q.onProgress({ model: 0, alias: 'GRU', step: 1, maxSteps: 10, trainLoss: 1 })
+    q.done('fitted')
+    expect(quiet.text()).toBe('')
+  })
+})
