@@ -201,6 +201,14 @@ function installFromPrebuilt(mainTarball, platform) {
     `only the two packages are installed (${locked.join(', ')})`,
   )
 
+  step('the command-line tool from the installed package')
+  const bin = path.join(app, 'node_modules', '.bin', process.platform === 'win32' ? 'neuro-divergent.cmd' : 'neuro-divergent')
+  if (check(fs.existsSync(bin), 'npm linked the neuro-divergent command')) {
+    const info = run(bin, ['info'], { cwd: app, allowFail: true })
+    check(info.status === 0 && info.stdout.includes(pkg.version) && info.stdout.includes(path.join('node_modules', pkg.name, 'data', 'air_passengers.csv')), '`neuro-divergent info` runs and finds its example data in the installed package')
+    if (info.status !== 0) console.log(info.stdout, info.stderr)
+  }
+
   step('CommonJS, ES module and TypeScript consumers')
   for (const file of ['consumer.cjs', 'consumer.mjs', 'consumer.ts']) {
     fs.copyFileSync(path.join(fixtures, 'pack', file), path.join(app, file))
