@@ -449,7 +449,11 @@ async function fitWithProgress(io, forecaster, data, progress) {
     return await forecaster.fit(data, { onProgress: progress.onProgress, signal: controller.signal })
   } catch (err) {
     progress.done()
-    if (err && err.name === 'AbortError') throw new InputError('interrupted')
+    if (err && err.name === 'AbortError') {
+      const interrupted = new InputError('interrupted')
+      interrupted.exitCode = 130
+      throw interrupted
+    }
     throw err
   } finally {
     process.removeListener('SIGINT', onSigint)
@@ -594,6 +598,9 @@ async function commandCv(lib, argv, io) {
   )
   let progress
   let result
+  const controller = new AbortController()
+  const onSigint = () => controller.abort()
+  process.once('SIGINT', onSigint)
   try {
     result = await crossValidation(options, loaded.data, {
       nWindows,
@@ -603,12 +610,19 @@ async function commandCv(lib, argv, io) {
       fitOptions: (fit) => {
         progress?.done()
         progress = progressFor(io, values, types, maxSteps, fits > 1 ? `fit ${fit + 1}/${fits}` : undefined)
-        return { onProgress: progress.onProgress }
+        return { onProgress: progress.onProgress, signal: controller.signal }
       },
     })
   } catch (err) {
     progress?.done()
+    if (err && err.name === 'AbortError') {
+      const interrupted = new InputError('interrupted')
+      interrupted.exitCode = 130
+      throw interrupted
+    }
     throw withFileLine(err, loaded)
+  } finally {
+    process.removeListener('SIGINT', onSigint)
   }
   progress?.done()
 
@@ -746,7 +760,7 @@ async function main(argv, streams = {}) {
       return 2
     }
     io.stderr.write(`${PROGRAM}: ${firstLine(err)}\n`)
-    return 1
+    return err && Number.isInteger(err.exitCode) ? err.exitCode : 1
   }
 }
 

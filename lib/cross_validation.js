@@ -37,8 +37,8 @@ function withContext(err, context) {
 }
 
 /**
- * @param {object | (() => object)} forecasterOptions NeuralForecaster options, or a function returning a new
- *   (unfitted) forecaster; a function needs `options.horizon`
+ * @param {object | (() => object | Promise<object>)} forecasterOptions NeuralForecaster options, or a function
+ *   returning a new unfitted forecaster (or a Promise of one); a function needs `options.horizon`
  * @param {object} data long-format data (columns, rows or one series of numbers)
  * @param {{ nWindows?: number, stepSize?: number, refit?: boolean | number, horizon?: number,
  *   fitOptions?: object | ((fitIndex: number, window: number) => object) }} [options]
@@ -110,7 +110,7 @@ async function crossValidation(forecasterOptions, data, options = {}) {
     const context = `crossValidation window ${w + 1} of ${nWindows}`
     try {
       if (w % refitEvery === 0 || forecaster === undefined) {
-        forecaster = createForecaster()
+        forecaster = await createForecaster()
         await forecaster.fit(history, fitOptionsFor(fits, w))
         fits++
       }
