@@ -432,7 +432,8 @@ function writeForecastOutputs(io, values, forecast, history, title) {
     const horizon = groupSeries(forecast.unique_id).values().next().value?.length ?? 1
     const svg = plotForecast(history, forecast, { title, historyPoints: Math.max(240, 10 * horizon) })
     writeFileChecked(values.plot, svg)
-    io.note(`wrote ${values.plot}`)
+    const nSeries = groupSeries(forecast.unique_id).size
+    io.note(`wrote ${values.plot}${nSeries > 6 ? ` (the first 6 of ${nSeries} series)` : ''}`)
   }
 }
 
