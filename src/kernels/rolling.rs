@@ -5,9 +5,13 @@
 //! window start: the starts are cut into blocks of `w`, and every window starting in block b is
 //! the tail `x[i..e)` of that block plus the head `x[e..i + w)` of the next, e = (b + 1)·w. A
 //! backward scan over the block gives every tail, a forward scan over the next block every
-//! head, both indexed by the window start, so a SIMD pass combines them element by element.
-//! The scans are sequential, so several blocks are scanned in lockstep to overlap their
-//! dependency chains.
+//! head, and each window combines its tail and head.
+//!
+//! The scans are sequential, so the work is spread over independent blocks. The SIMD version
+//! gives each vector lane its own block (lane k scans block b + k: its loads and stores are
+//! gathers and scatters, but every add, min and square root is a full-width vector operation)
+//! and combines tail and head in registers during the head scan. The scalar twin scans
+//! [`CHAINS`] blocks in lockstep and combines in a separate pass.
 //!
 //! Each window is built only from partial results over its own elements, which gives the NaN
 //! policy for free: a NaN affects exactly the windows that contain it. For the standard
@@ -19,8 +23,110 @@
 use super::{check_len, KernelError};
 use crate::simd::{active, simd_dispatch, Float, Isa, SimdVec};
 
-/// Blocks scanned in lockstep: enough independent chains to hide add latency.
+/// Blocks the scalar twin scans in lockstep: enough independent chains to hide add latency
+/// (8 run out of registers for the addressing and spill).
 const CHAINS: usize = 4;
+
+/// The SIMD scans for `x.len() - w + 1` windows: lane k of a vector scans block b + k. The
+/// state of a scan is `K` vectors; `step(acc, values, shift)` folds in one value per lane
+/// (`shift` holds each lane's x[e − 1]), and `combine(tail, head, consts)` gives a window's
+/// result. (`step` and `combine` are meant to be `#[inline(always)]` fns: a closure the
+/// optimiser leaves out of line loses the wrapper's target features, and every intrinsic in it
+/// becomes a call.)
+/// The tails of a group of blocks wait in `scratch` (at least K·L·w values) until the head
+/// scan combines them. With fewer than L·w windows (most lanes would idle) it runs `fallback`
+/// instead (and returns false), which bounds K·L·w by K times the number of windows.
+#[inline(always)]
+fn vector_scans<V: SimdVec, const K: usize>(
+    x: &[V::Elem],
+    w: usize,
+    out: &mut [V::Elem],
+    scratch: &mut [V::Elem],
+    fallback: impl FnOnce(&[V::Elem], usize, &mut [V::Elem], &mut [V::Elem]),
+    identity: [V; K],
+    step: impl Fn([V; K], V, V) -> [V; K],
+    combine: impl Fn([V; K], [V; K], [V; 2]) -> V,
+    consts: [V; 2],
+) -> bool {
+    let (n, l) = (x.len(), V::LANES);
+    // Upholds the unchecked accesses below (callers have validated it with `check_window`).
+    assert!(w >= 1 && out.len() + w == n + 1, "one output per window");
+    let m = out.len();
+    let blocks = m.div_ceil(w);
+    if m < l * w {
+        fallback(x, w, out, scratch);
+        return false;
+    }
+    let tails = &mut scratch[..K * l * w];
+    for b in (0..blocks).step_by(l) {
+        let f0 = b * w;
+        if (b + l) * w <= m {
+            // A whole group: every lane's w window starts and w − 1 head values exist, so
+            // lane k reads x[f0 + k·w + j] for j < 2w − 1, all below (b + l)·w + w − 1 ≤ n,
+            // and writes out[f0 + k·w + j] for j < w, below (b + l)·w ≤ m.
+            // SAFETY (both closures): the bounds just stated; checked indexing here costs
+            // more integer work than the vector arithmetic.
+            let load = |j: usize| V::from_fn(|k| unsafe { *x.get_unchecked(f0 + k * w + j) });
+            let emit = |j: usize, r: V, out: &mut [V::Elem]| {
+                r.for_each_lane(|k, v| unsafe { *out.get_unchecked_mut(f0 + k * w + j) = v })
+            };
+            scan_group(w, tails, &load, &emit, out, identity, &step, &combine, consts);
+        } else {
+            // The last group: lanes past the last block repeat it, head reads past the end
+            // are clamped, and only the windows that exist are written.
+            let last = blocks - 1 - b;
+            let pos = |k: usize, j: usize| f0 + k.min(last) * w + j;
+            let load = |j: usize| V::from_fn(|k| x[pos(k, j).min(n - 1)]);
+            let emit = |j: usize, r: V, out: &mut [V::Elem]| {
+                r.for_each_lane(|k, v| {
+                    if k <= last && pos(k, j) < m {
+                        out[pos(k, j)] = v;
+                    }
+                })
+            };
+            scan_group(w, tails, &load, &emit, out, identity, &step, &combine, consts);
+        }
+    }
+    true
+}
+
+/// One group of [`vector_scans`]: `load(j)` gathers offset j of every lane's block (j < 2w − 1
+/// reaches into the next block for the heads), `emit(j, r, out)` scatters the results for the
+/// windows starting at offset j.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn scan_group<V: SimdVec, const K: usize>(
+    w: usize,
+    tails: &mut [V::Elem],
+    load: &impl Fn(usize) -> V,
+    emit: &impl Fn(usize, V, &mut [V::Elem]),
+    out: &mut [V::Elem],
+    identity: [V; K],
+    step: &impl Fn([V; K], V, V) -> [V; K],
+    combine: &impl Fn([V; K], [V; K], [V; 2]) -> V,
+    consts: [V; 2],
+) {
+    let l = V::LANES;
+    let shift = load(w - 1);
+    let mut acc = identity;
+    for (j, t) in tails.chunks_exact_mut(K * l).enumerate().rev() {
+        acc = step(acc, load(j), shift);
+        for (c, a) in acc.iter().enumerate() {
+            a.store(&mut t[c * l..]);
+        }
+    }
+    let mut acc = identity;
+    for (j, t) in tails.chunks_exact(K * l).enumerate() {
+        if j > 0 {
+            acc = step(acc, load(w + j - 1), shift);
+        }
+        emit(
+            j,
+            combine(std::array::from_fn(|c| V::load(&t[c * l..])), acc, consts),
+            out,
+        );
+    }
+}
 
 /// Runs the tail and head folds of every block of window starts (see the module doc) for the
 /// `x.len() - w + 1` windows over `x`. Each fold starts from `start(e)`; `emit(false, i, acc)`
@@ -82,103 +188,204 @@ fn window_scans<T: Float, S: Copy>(
     }
 }
 
-/// Rolling fold of an associative `op` with `identity`: tails into `out`, heads into
-/// scratch, then `combine(tails, heads, out)` in place (`out` holds the tails on entry).
-fn tail_head<T: Float>(
+/// Scalar rolling fold of an associative `op` with `identity`, then `combine(tail, head)` per
+/// window; the heads wait in `heads` (at least as long as `out`).
+#[inline(always)]
+fn scalar_fold<T: Float>(
     x: &[T],
     w: usize,
     identity: T,
     op: impl Fn(T, T) -> T,
+    combine: impl Fn(T, T) -> T,
     out: &mut [T],
-    combine: impl FnOnce(&mut [T], &[T]),
+    heads: &mut [T],
 ) {
     // Upholds the unchecked writes below (callers have validated it with `check_window`).
-    assert_eq!(out.len() + w, x.len() + 1, "one output per window");
-    T::with_scratch(out.len(), |heads| {
-        window_scans(x, w, |_| identity, &op, |head, i, acc| {
-            // SAFETY: `window_scans` emits only i < x.len() − w + 1 = out.len() (asserted
-            // above), and `heads` holds as many values. Checked indexing would cost more than
-            // the fold itself.
+    assert!(
+        out.len() + w == x.len() + 1 && heads.len() >= out.len(),
+        "one output per window"
+    );
+    window_scans(
+        x,
+        w,
+        |_| identity,
+        &op,
+        |head, i, acc| {
+            // SAFETY: `window_scans` emits only i < x.len() − w + 1 = out.len() ≤ heads.len()
+            // (asserted above). Checked indexing would cost more than the fold itself.
             unsafe {
-                *(if head { heads.get_unchecked_mut(i) } else { out.get_unchecked_mut(i) }) = acc;
+                *(if head {
+                    heads.get_unchecked_mut(i)
+                } else {
+                    out.get_unchecked_mut(i)
+                }) = acc;
             }
-        });
-        combine(out, heads);
-    });
+        },
+    );
+    for (o, &h) in out.iter_mut().zip(heads.iter()) {
+        *o = combine(*o, h);
+    }
 }
 
-/// out[i] = f(out[i], other[i]) vector by vector (`other` is at least as long as `out`; the
-/// final partial vector is padded).
+/// (Σd, Σd²) with d = v − c folded into the state, c being the lane's or block's shift.
 #[inline(always)]
-fn update<V: SimdVec>(out: &mut [V::Elem], other: &[V::Elem], f: impl Fn(V, V) -> V) {
-    let l = V::LANES;
-    let mut chunks = out.chunks_exact_mut(l);
-    let mut others = other.chunks_exact(l);
-    for (o, b) in (&mut chunks).zip(&mut others) {
-        f(V::load(o), V::load(b)).store(o);
+fn moments_step<V: SimdVec>([s1, s2]: [V; 2], v: V, c: V) -> [V; 2] {
+    let d = v.sub(c);
+    [s1.add(d), d.mul_add(d, s2)]
+}
+
+/// M2 = Σd² − (Σd)²/w from tail and head sums, with consts [−1/w, unused].
+#[inline(always)]
+fn m2_combine<V: SimdVec>([t1, t2]: [V; 2], [h1, h2]: [V; 2], [neg_inv_w, _]: [V; 2]) -> V {
+    let (s1, s2) = (t1.add(h1), t2.add(h2));
+    s1.mul(neg_inv_w).mul_add(s1, s2)
+}
+
+/// std = √(max(M2, 0)/(w − ddof)) in place; the clamp removes the rounding residue of a zero
+/// M2 and lets NaN through. (A separate pass: with the square root in the combine step the
+/// optimiser left it out of line, without the wrapper's target features.)
+#[inline(always)]
+fn std_finish<V: SimdVec>(out: &mut [V::Elem], inv_dof: V::Elem) {
+    let (inv_dof, zero) = (V::splat(inv_dof), V::splat(V::Elem::ZERO));
+    let f = |v: V| v.max(zero).mul(inv_dof).sqrt();
+    let mut chunks = out.chunks_exact_mut(V::LANES);
+    for o in &mut chunks {
+        f(V::load(o)).store(o);
     }
     let tail = chunks.into_remainder();
-    if !tail.is_empty() {
-        let z = V::Elem::ZERO;
-        f(V::load_partial(tail, z), V::load_partial(others.remainder(), z)).store_partial(tail);
+    f(V::load_partial(tail, V::Elem::ZERO)).store_partial(tail);
+}
+
+#[inline(always)]
+fn sum_step<V: SimdVec>([a]: [V; 1], v: V, _: V) -> [V; 1] {
+    [a.add(v)]
+}
+
+/// Mean from tail and head sums, with consts [1/w, unused].
+#[inline(always)]
+fn mean_combine<V: SimdVec>([t]: [V; 1], [h]: [V; 1], [inv_w, _]: [V; 2]) -> V {
+    t.add(h).mul(inv_w)
+}
+
+#[inline(always)]
+fn min_step<V: SimdVec>([a]: [V; 1], v: V, _: V) -> [V; 1] {
+    [v.min(a)]
+}
+
+#[inline(always)]
+fn min_combine<V: SimdVec>([t]: [V; 1], [h]: [V; 1], _: [V; 2]) -> V {
+    t.min(h)
+}
+
+#[inline(always)]
+fn max_step<V: SimdVec>([a]: [V; 1], v: V, _: V) -> [V; 1] {
+    [v.max(a)]
+}
+
+#[inline(always)]
+fn max_combine<V: SimdVec>([t]: [V; 1], [h]: [V; 1], _: [V; 2]) -> V {
+    t.max(h)
+}
+
+// The SIMD bodies take scratch from their callers: borrowing it here, inside the
+// `#[target_feature]` wrappers, would put the kernel into a closure that does not inherit the
+// features, and every intrinsic would become an out-of-line call.
+
+#[inline(always)]
+fn rolling_mean_body<V: SimdVec>(x: &[V::Elem], w: usize, out: &mut [V::Elem], scratch: &mut [V::Elem]) {
+    let (zero, inv_w) = (V::splat(V::Elem::ZERO), V::splat(V::Elem::ONE / V::Elem::from_usize(w)));
+    vector_scans(x, w, out, scratch, scalar::mean, [zero], sum_step, mean_combine, [inv_w, zero]);
+}
+
+#[inline(always)]
+fn rolling_std_body<V: SimdVec>(
+    x: &[V::Elem],
+    w: usize,
+    ddof: usize,
+    out: &mut [V::Elem],
+    scratch: &mut [V::Elem],
+) {
+    let neg_inv_w = V::splat(-(V::Elem::ONE / V::Elem::from_usize(w)));
+    let fallback = |x: &[V::Elem], w, out: &mut [V::Elem], s: &mut [V::Elem]| scalar::std(x, w, ddof, out, s);
+    let zero = V::splat(V::Elem::ZERO);
+    if vector_scans(x, w, out, scratch, fallback, [zero; 2], moments_step, m2_combine, [neg_inv_w, zero]) {
+        std_finish::<V>(out, V::Elem::ONE / V::Elem::from_usize(w - ddof));
     }
 }
 
 #[inline(always)]
-fn mean_combine_body<V: SimdVec>(out: &mut [V::Elem], heads: &[V::Elem], inv_w: V::Elem) {
-    let inv_w = V::splat(inv_w);
-    update(out, heads, |a: V, b| a.add(b).mul(inv_w));
+fn rolling_min_body<V: SimdVec>(x: &[V::Elem], w: usize, out: &mut [V::Elem], scratch: &mut [V::Elem]) {
+    let inf = V::splat(V::Elem::INFINITY);
+    vector_scans(x, w, out, scratch, scalar::min, [inf], min_step, min_combine, [inf; 2]);
 }
 
 #[inline(always)]
-fn min_combine_body<V: SimdVec>(out: &mut [V::Elem], heads: &[V::Elem]) {
-    update(out, heads, |a: V, b| a.min(b));
+fn rolling_max_body<V: SimdVec>(x: &[V::Elem], w: usize, out: &mut [V::Elem], scratch: &mut [V::Elem]) {
+    let ninf = V::splat(V::Elem::NEG_INFINITY);
+    vector_scans(x, w, out, scratch, scalar::max, [ninf], max_step, max_combine, [ninf; 2]);
 }
 
-#[inline(always)]
-fn max_combine_body<V: SimdVec>(out: &mut [V::Elem], heads: &[V::Elem]) {
-    update(out, heads, |a: V, b| a.max(b));
-}
+simd_dispatch!(fn mean_dispatch(x: &[T], w: usize, out: &mut [T], scratch: &mut [T])
+    = rolling_mean_body | scalar::mean;);
+simd_dispatch!(fn std_dispatch(x: &[T], w: usize, ddof: usize, out: &mut [T], scratch: &mut [T])
+    = rolling_std_body | scalar::std;);
+simd_dispatch!(fn min_dispatch(x: &[T], w: usize, out: &mut [T], scratch: &mut [T])
+    = rolling_min_body | scalar::min;);
+simd_dispatch!(fn max_dispatch(x: &[T], w: usize, out: &mut [T], scratch: &mut [T])
+    = rolling_max_body | scalar::max;);
 
-/// std = √(max(Σd² − (Σd)²/w, 0)/(w − ddof)) from `out` = Σd² and `s1` = Σd per window (the
-/// clamp removes the rounding residue of a zero M2; NaN passes through it).
-#[inline(always)]
-fn std_finish_body<V: SimdVec>(out: &mut [V::Elem], s1: &[V::Elem], inv_w: V::Elem, inv_dof: V::Elem) {
-    let (neg_inv_w, inv_dof, zero) = (V::splat(-inv_w), V::splat(inv_dof), V::splat(V::Elem::ZERO));
-    update(out, s1, |s2: V, s1| s1.mul(neg_inv_w).mul_add(s1, s2).max(zero).mul(inv_dof).sqrt());
-}
-
-simd_dispatch!(fn mean_combine(out: &mut [T], heads: &[T], inv_w: T)
-    = mean_combine_body | scalar::mean_combine;);
-simd_dispatch!(fn min_combine(out: &mut [T], heads: &[T]) = min_combine_body | scalar::min_combine;);
-simd_dispatch!(fn max_combine(out: &mut [T], heads: &[T]) = max_combine_body | scalar::max_combine;);
-simd_dispatch!(fn std_finish(out: &mut [T], s1: &[T], inv_w: T, inv_dof: T)
-    = std_finish_body | scalar::std_finish;);
-
-/// Plain-loop reference twins of the combine passes (the scans are shared).
+/// Plain-loop reference twins: lockstep scalar scans, then a combine pass. Each takes scratch
+/// at least as long as `out`.
 mod scalar {
+    use super::{scalar_fold, window_scans};
     use crate::simd::Float;
 
-    pub fn mean_combine<T: Float>(out: &mut [T], heads: &[T], inv_w: T) {
-        for (o, &b) in out.iter_mut().zip(heads) {
-            *o = (*o + b) * inv_w;
-        }
+    pub fn mean<T: Float>(x: &[T], w: usize, out: &mut [T], scratch: &mut [T]) {
+        let inv_w = T::ONE / T::from_usize(w);
+        scalar_fold(
+            x,
+            w,
+            T::ZERO,
+            |a, b| a + b,
+            |t, h| (t + h) * inv_w,
+            out,
+            scratch,
+        );
     }
 
-    pub fn min_combine<T: Float>(out: &mut [T], heads: &[T]) {
-        for (o, &b) in out.iter_mut().zip(heads) {
-            *o = o.min_nan(b);
-        }
+    pub fn min<T: Float>(x: &[T], w: usize, out: &mut [T], scratch: &mut [T]) {
+        scalar_fold(x, w, T::INFINITY, T::min_nan, T::min_nan, out, scratch);
     }
 
-    pub fn max_combine<T: Float>(out: &mut [T], heads: &[T]) {
-        for (o, &b) in out.iter_mut().zip(heads) {
-            *o = o.max_nan(b);
-        }
+    pub fn max<T: Float>(x: &[T], w: usize, out: &mut [T], scratch: &mut [T]) {
+        scalar_fold(x, w, T::NEG_INFINITY, T::max_nan, T::max_nan, out, scratch);
     }
 
-    pub fn std_finish<T: Float>(out: &mut [T], s1: &[T], inv_w: T, inv_dof: T) {
-        for (o, &s) in out.iter_mut().zip(s1) {
+    pub fn std<T: Float>(x: &[T], w: usize, ddof: usize, out: &mut [T], s1: &mut [T]) {
+        // Upholds the unchecked writes below (callers have validated it with `check_window`).
+        assert!(
+            out.len() + w == x.len() + 1 && s1.len() >= out.len(),
+            "one output per window"
+        );
+        let (inv_w, inv_dof) = (T::ONE / T::from_usize(w), T::ONE / T::from_usize(w - ddof));
+        // State (c, Σd, Σd²) with d = v − c; Σd goes to `s1`, Σd² to `out`.
+        let start = |e: usize| (x[e - 1], T::ZERO, T::ZERO);
+        let step = |(c, a, b): (T, T, T), v: T| {
+            let d = v - c;
+            (c, a + d, b + d * d)
+        };
+        window_scans(x, w, start, step, |head, i, (_, a, b)| {
+            // SAFETY: `window_scans` emits only i < x.len() − w + 1 = out.len() ≤ s1.len()
+            // (asserted above).
+            let (p1, p2) = unsafe { (s1.get_unchecked_mut(i), out.get_unchecked_mut(i)) };
+            if head {
+                *p1 += a;
+                *p2 += b;
+            } else {
+                (*p1, *p2) = (a, b);
+            }
+        });
+        for (o, &s) in out.iter_mut().zip(s1.iter()) {
             let m2 = *o - s * s * inv_w;
             *o = (m2.max_nan(T::ZERO) * inv_dof).sqrt();
         }
@@ -188,7 +395,10 @@ mod scalar {
 /// Validates the window and output length; returns the number of windows.
 fn check_window<T>(x: &[T], window: usize, out: &[T]) -> Result<usize, KernelError> {
     if window == 0 || window > x.len() {
-        return Err(KernelError::Window { window, len: x.len() });
+        return Err(KernelError::Window {
+            window,
+            len: x.len(),
+        });
     }
     let windows = x.len() - window + 1;
     check_len("out", windows, out.len())?;
@@ -201,16 +411,27 @@ pub fn rolling_mean<T: Float>(x: &[T], window: usize, out: &mut [T]) -> Result<(
 }
 
 /// [`rolling_mean`] at a chosen instruction-set level.
-pub fn rolling_mean_with<T: Float>(isa: Isa, x: &[T], window: usize, out: &mut [T]) -> Result<(), KernelError> {
-    check_window(x, window, out)?;
-    let inv_w = T::ONE / T::from_usize(window);
-    tail_head(x, window, T::ZERO, |a, b| a + b, out, |out, heads| mean_combine(isa, out, heads, inv_w));
+pub fn rolling_mean_with<T: Float>(
+    isa: Isa,
+    x: &[T],
+    window: usize,
+    out: &mut [T],
+) -> Result<(), KernelError> {
+    let windows = check_window(x, window, out)?;
+    T::with_scratch(windows, |scratch| {
+        mean_dispatch(isa, x, window, out, scratch)
+    });
     Ok(())
 }
 
 /// Rolling standard deviation with `ddof` (0: population, 1: sample). Errors unless
 /// `ddof < window`.
-pub fn rolling_std<T: Float>(x: &[T], window: usize, ddof: usize, out: &mut [T]) -> Result<(), KernelError> {
+pub fn rolling_std<T: Float>(
+    x: &[T],
+    window: usize,
+    ddof: usize,
+    out: &mut [T],
+) -> Result<(), KernelError> {
     rolling_std_with(active(), x, window, ddof, out)
 }
 
@@ -224,29 +445,14 @@ pub fn rolling_std_with<T: Float>(
 ) -> Result<(), KernelError> {
     check_window(x, window, out)?;
     if ddof >= window {
-        return Err(KernelError::Ddof { ddof, count: window });
-    }
-    let inv_w = T::ONE / T::from_usize(window);
-    let inv_dof = T::ONE / T::from_usize(window - ddof);
-    T::with_scratch(out.len(), |s1| {
-        // State (c, Σd, Σd²) with d = v − c; Σd goes to `s1`, Σd² to `out`.
-        let start = |e: usize| (x[e - 1], T::ZERO, T::ZERO);
-        let step = |(c, a, b): (T, T, T), v: T| {
-            let d = v - c;
-            (c, a + d, b + d * d)
-        };
-        window_scans(x, window, start, step, |head, i, (_, a, b)| {
-            // SAFETY: `window_scans` emits only i < x.len() − w + 1 = out.len() (checked by
-            // `check_window` above), and `s1` holds as many values.
-            let (p1, p2) = unsafe { (s1.get_unchecked_mut(i), out.get_unchecked_mut(i)) };
-            if head {
-                *p1 += a;
-                *p2 += b;
-            } else {
-                (*p1, *p2) = (a, b);
-            }
+        return Err(KernelError::Ddof {
+            ddof,
+            count: window,
         });
-        std_finish(isa, out, s1, inv_w, inv_dof);
+    }
+    // Two sums per window in the SIMD scans' scratch (see `vector_scans`), one in the scalar's.
+    T::with_scratch(2 * out.len(), |scratch| {
+        std_dispatch(isa, x, window, ddof, out, scratch)
     });
     Ok(())
 }
@@ -257,9 +463,16 @@ pub fn rolling_min<T: Float>(x: &[T], window: usize, out: &mut [T]) -> Result<()
 }
 
 /// [`rolling_min`] at a chosen instruction-set level.
-pub fn rolling_min_with<T: Float>(isa: Isa, x: &[T], window: usize, out: &mut [T]) -> Result<(), KernelError> {
-    check_window(x, window, out)?;
-    tail_head(x, window, T::INFINITY, T::min_nan, out, |out, heads| min_combine(isa, out, heads));
+pub fn rolling_min_with<T: Float>(
+    isa: Isa,
+    x: &[T],
+    window: usize,
+    out: &mut [T],
+) -> Result<(), KernelError> {
+    let windows = check_window(x, window, out)?;
+    T::with_scratch(windows, |scratch| {
+        min_dispatch(isa, x, window, out, scratch)
+    });
     Ok(())
 }
 
@@ -269,9 +482,16 @@ pub fn rolling_max<T: Float>(x: &[T], window: usize, out: &mut [T]) -> Result<()
 }
 
 /// [`rolling_max`] at a chosen instruction-set level.
-pub fn rolling_max_with<T: Float>(isa: Isa, x: &[T], window: usize, out: &mut [T]) -> Result<(), KernelError> {
-    check_window(x, window, out)?;
-    tail_head(x, window, T::NEG_INFINITY, T::max_nan, out, |out, heads| max_combine(isa, out, heads));
+pub fn rolling_max_with<T: Float>(
+    isa: Isa,
+    x: &[T],
+    window: usize,
+    out: &mut [T],
+) -> Result<(), KernelError> {
+    let windows = check_window(x, window, out)?;
+    T::with_scratch(windows, |scratch| {
+        max_dispatch(isa, x, window, out, scratch)
+    });
     Ok(())
 }
 
@@ -348,7 +568,9 @@ mod tests {
 
     #[test]
     fn rolling_nan_only_affects_its_windows() {
-        let mut x: Vec<f64> = (0..50).map(|i| (i as f64 * 0.7).sin() * 10.0 + 1e6).collect();
+        let mut x: Vec<f64> = (0..50)
+            .map(|i| (i as f64 * 0.7).sin() * 10.0 + 1e6)
+            .collect();
         x[17] = f64::NAN;
         for w in [1, 3, 7, 16, 50] {
             for isa in [Isa::Scalar].into_iter().chain(simd_isas()) {
@@ -360,7 +582,12 @@ mod tests {
                 ];
                 for out in outs {
                     for (i, v) in out.iter().enumerate() {
-                        assert_eq!(v.is_nan(), (i..i + w).contains(&17), "w {w} i {i} {}", isa.name());
+                        assert_eq!(
+                            v.is_nan(),
+                            (i..i + w).contains(&17),
+                            "w {w} i {i} {}",
+                            isa.name()
+                        );
                     }
                 }
             }
@@ -369,7 +596,9 @@ mod tests {
 
     #[test]
     fn rolling_std_is_stable_for_large_offsets() {
-        let x: Vec<f64> = (0..5000).map(|i| 1e9 + ((i * 7919) % 13) as f64 * 0.1).collect();
+        let x: Vec<f64> = (0..5000)
+            .map(|i| 1e9 + ((i * 7919) % 13) as f64 * 0.1)
+            .collect();
         for w in [5, 20, 1000] {
             let want = naive(&x, w, |s| naive_std(s, 1));
             for isa in [Isa::Scalar].into_iter().chain(simd_isas()) {
@@ -385,13 +614,24 @@ mod tests {
     fn rolling_std_is_stable_after_a_jump() {
         // Zeros, then small noise on 1e9: a shift taken from outside a window (e.g. from the
         // zeros) would leave M2 = Σd² − (Σd)²/w to cancel at the scale of 1e18·w.
-        let x: Vec<f64> = (0..400).map(|i| if i < 57 { 0.0 } else { 1e9 + ((i * 7919) % 13) as f64 * 0.1 }).collect();
+        let x: Vec<f64> = (0..400)
+            .map(|i| {
+                if i < 57 {
+                    0.0
+                } else {
+                    1e9 + ((i * 7919) % 13) as f64 * 0.1
+                }
+            })
+            .collect();
         for w in [3, 20, 100] {
             let want = naive(&x, w, |s| naive_std(s, 0));
             for isa in [Isa::Scalar].into_iter().chain(simd_isas()) {
                 let got = run_std(isa, &x, w, 0);
                 for (i, (g, v)) in got.iter().zip(&want).enumerate().filter(|(i, _)| *i >= 57) {
-                    assert!((g - v).abs() <= 1e-6 * v.max(0.1), "w {w} i {i}: {g} vs {v}");
+                    assert!(
+                        (g - v).abs() <= 1e-6 * v.max(0.1),
+                        "w {w} i {i}: {g} vs {v}"
+                    );
                 }
             }
         }
@@ -402,10 +642,19 @@ mod tests {
         let x = [1.0, 2.0, 3.0, 4.0];
         let mut out = [0.0; 4];
         let err = rolling_mean(&x, 0, &mut out).unwrap_err();
-        assert_eq!(err.to_string(), "window must be between 1 and the input length 4, got 0");
+        assert_eq!(
+            err.to_string(),
+            "window must be between 1 and the input length 4, got 0"
+        );
         assert!(rolling_min(&x, 5, &mut out).is_err());
-        assert!(rolling_max(&x, 2, &mut out).is_err(), "out must have 3 values");
-        assert_eq!(rolling_std(&x, 2, 2, &mut out[..3]), Err(KernelError::Ddof { ddof: 2, count: 2 }));
+        assert!(
+            rolling_max(&x, 2, &mut out).is_err(),
+            "out must have 3 values"
+        );
+        assert_eq!(
+            rolling_std(&x, 2, 2, &mut out[..3]),
+            Err(KernelError::Ddof { ddof: 2, count: 2 })
+        );
         rolling_max(&x, 2, &mut out[..3]).unwrap();
         assert_eq!(out[..3], [2.0, 3.0, 4.0]);
         let e: [f32; 0] = [];

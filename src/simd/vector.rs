@@ -31,6 +31,26 @@ pub trait SimdVec: Copy {
     fn max(self, o: Self) -> Self;
     fn sqrt(self) -> Self;
 
+    /// The vector whose lane k is `f(k)`: a gather from computed positions.
+    #[inline(always)]
+    fn from_fn(mut f: impl FnMut(usize) -> Self::Elem) -> Self {
+        let mut buf = [Self::Elem::ZERO; MAX_LANES];
+        for (k, b) in buf[..Self::LANES].iter_mut().enumerate() {
+            *b = f(k);
+        }
+        Self::load(&buf)
+    }
+
+    /// Calls `f(k, lane k)` for every lane in order: a scatter to computed positions.
+    #[inline(always)]
+    fn for_each_lane(self, mut f: impl FnMut(usize, Self::Elem)) {
+        let mut buf = [Self::Elem::ZERO; MAX_LANES];
+        self.store(&mut buf);
+        for (k, &v) in buf[..Self::LANES].iter().enumerate() {
+            f(k, v);
+        }
+    }
+
     /// Loads up to `LANES` elements, padding the missing lanes with `fill`.
     #[inline(always)]
     fn load_partial(s: &[Self::Elem], fill: Self::Elem) -> Self {
