@@ -189,3 +189,65 @@ export declare class NeuralForecaster {
   static load(path: string): Promise<NeuralForecaster>
   static fromBuffer(buffer: Uint8Array): Promise<NeuralForecaster>
 }
+
+export interface PlotOptions {
+  width?: number
+  /** Height of each series' panel. */
+  height?: number
+  title?: string
+  series?: string[]
+  /** Series drawn at most [6]. */
+  maxSeries?: number
+  historyPoints?: number
+  models?: string[]
+  colors?: string[]
+}
+/** SVG text: history, a line per model, bands for `<m>-lo-<level>`/`<m>-hi-<level>`, the split, a date axis, a legend. */
+export function plotForecast(history: ForecastData | null | undefined, forecast: Forecast, options?: PlotOptions): string
+
+export interface CrossValidationOptions {
+  /** Forecast windows [1]. */
+  nWindows?: number
+  /** Steps between window cutoffs [1]. */
+  stepSize?: number
+  /** false: one fit before the first window [false]; true: a fit per window; k: every k windows. */
+  refit?: boolean | number
+  /** Steps forecast per window [the models' h]. */
+  horizon?: number
+  fitOptions?: FitOptions | ((fitIndex: number, window: number) => FitOptions)
+}
+export interface CrossValidationResult {
+  unique_id: string[]
+  ds: Array<string | number>
+  cutoff: Array<string | number>
+  y: Float64Array
+  [model: string]: Float64Array | string[] | Array<string | number>
+}
+/** NeuralForecast's `cross_validation`; `forecaster` is constructor options or a factory of fresh forecasters. */
+export function crossValidation(
+  forecaster: NeuralForecasterOptions | (() => NeuralForecaster | Promise<NeuralForecaster>),
+  data: ForecastData,
+  options?: CrossValidationOptions,
+): Promise<CrossValidationResult>
+
+export type Metric = 'mae' | 'mse' | 'rmse' | 'smape' | 'mase'
+export interface EvaluateOptions {
+  /** Training data, required for MASE. */
+  train?: ForecastData
+  /** Season length for MASE's naive forecast [1]. */
+  seasonality?: number
+  models?: string[]
+}
+export interface Evaluation {
+  models: string[]
+  metrics: Metric[]
+  perSeries: { unique_id: string[]; metric: Metric[]; [model: string]: Float64Array | string[] }
+  /** Mean over series, by metric then model. */
+  overall: Partial<Record<Metric, Record<string, number>>>
+}
+/** MAE, MSE, RMSE, sMAPE (%) and MASE per series and overall. */
+export function evaluate(
+  result: CrossValidationResult | { y: ArrayLike<number>; forecasts: Record<string, ArrayLike<number>>; unique_id?: ArrayLike<string | number> },
+  metrics?: Metric[] | string,
+  options?: EvaluateOptions,
+): Evaluation

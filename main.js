@@ -202,3 +202,9 @@ module.exports = {
   models,
   NeuralForecaster,
 }
+// After the exports: cross-validation builds forecasters through this module.
+Object.assign(module.exports, {
+  crossValidation: require('./lib/cross_validation.js').crossValidation,
+  evaluate: require('./lib/evaluate.js').evaluate,
+  plotForecast: require('./lib/plot.js').plotForecast,
+})

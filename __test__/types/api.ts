@@ -24,7 +24,7 @@ import {
 import * as entry from 'neuro-divergent'
 
 /** Fails to compile when the entry point gains a value export that this file does not cover. */
-type Covered = 'NeuralForecaster' | 'models' | 'ops'
+type Covered = 'NeuralForecaster' | 'models' | 'ops' | 'crossValidation' | 'evaluate' | 'plotForecast'
 const entryCovered: [Exclude<keyof typeof entry, Covered>] extends [never] ? true : false = true
 
 /** Fails to compile when `ops` gains a function that opsUsage below does not call. */
@@ -164,3 +164,18 @@ function opsUsage(): void {
 }
 
 export { forecasterUsage, opsUsage, entryCovered, opsCovered }
+
+async function analysisUsage(): Promise<void> {
+  const data = { unique_id: ['a', 'a', 'a'], ds: [1, 2, 3], y: [1, 2, 3] }
+  const options = { models: [new entry.models.GRU({ h: 1, inputSize: 1 })] }
+  const cv: entry.CrossValidationResult = await entry.crossValidation(options, data, { nWindows: 2, refit: true })
+  const scores: entry.Evaluation = entry.evaluate(cv, ['mae', 'mase'], { train: data, seasonality: 1 })
+  const mae: number | undefined = scores.overall.mae?.GRU
+  const nf = new entry.NeuralForecaster(options)
+  const svg: string = entry.plotForecast(data, await nf.predict(), { width: 800 })
+  const windows: Promise<Float64Array> = nf.forecastWindows(new Float64Array(3))
+  // @ts-expect-error metrics are named
+  entry.evaluate(cv, ['r2'])
+  void [mae, svg, windows]
+}
+void analysisUsage
