@@ -128,7 +128,9 @@ function stringifyCsv(records, options = {}) {
   const eol = options.eol ?? '\n'
   let out = ''
   for (const record of records) {
-    out += Array.from(record, (v) => quoteField(v, delimiter)).join(delimiter) + eol
+    const line = Array.from(record, (v) => quoteField(v, delimiter)).join(delimiter)
+    // A lone empty field is quoted: written bare it would be a blank line, which readers skip.
+    out += (line === '' && record.length === 1 ? '""' : line) + eol
   }
   return out
 }
