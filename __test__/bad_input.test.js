@@ -5,22 +5,12 @@ const os = require('node:os')
 const path = require('node:path')
 const { NeuralForecaster, models, ops } = require('..')
 
-function sinePanel(series = 2, length = 60) {
-  const data = { unique_id: [], ds: [], y: [] }
-  for (let s = 0; s < series; s++) {
-    for (let t = 0; t < length; t++) {
-      data.unique_id.push(`s${s}`)
-      data.ds.push(t)
-      data.y.push(10 + s + Math.sin(t / 2))
-    }
-  }
-  return data
-}
+const { sinePanel } = require('./sine_panel.js')
 
 const small = { type: 'LSTM', h: 4, inputSize: 8, encoderHiddenSize: 8, decoderHiddenSize: 8, maxSteps: 3 }
 /** The model options without `type`, for the model classes. */
 const without = ({ type, ...options }) => options
-const good = sinePanel()
+const good = sinePanel(2, 60)
 const withY = (f) => ({ ...good, y: good.y.map(f) })
 const withDs = (f) => ({ ...good, ds: good.ds.map(f) })
 const x = new Float64Array([1, 2, 3, 4, 5])

@@ -42,18 +42,7 @@ function referenceModel(type, extra = {}) {
 
 const mae = (forecast, actual) => forecast.reduce((s, f, i) => s + Math.abs(f - actual[i]), 0) / actual.length
 
-/** A small sine panel: quick to fit. */
-function sinePanel(series = 2, length = 80) {
-  const data = { unique_id: [], ds: [], y: [] }
-  for (let s = 0; s < series; s++) {
-    for (let t = 0; t < length; t++) {
-      data.unique_id.push(`s${s}`)
-      data.ds.push(t)
-      data.y.push(10 + s + Math.sin((2 * Math.PI * t) / 12 + s))
-    }
-  }
-  return data
-}
+const { sinePanel } = require('./sine_panel.js')
 
 function smallModel(type = 'LSTM', extra = {}) {
   return new models[type]({ h: 6, inputSize: 12, encoderHiddenSize: 16, decoderHiddenSize: 16, maxSteps: 20, ...extra })

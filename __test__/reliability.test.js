@@ -8,24 +8,14 @@ const { NeuralForecaster, models } = require('..')
 
 const PACKAGE = path.join(__dirname, '..')
 
-function sinePanel(series = 3, length = 80) {
-  const data = { unique_id: [], ds: [], y: [] }
-  for (let s = 0; s < series; s++) {
-    for (let t = 0; t < length; t++) {
-      data.unique_id.push(`s${s}`)
-      data.ds.push(t)
-      data.y.push(10 + s + Math.sin((2 * Math.PI * t) / 12 + s))
-    }
-  }
-  return data
-}
+const { sinePanel } = require('./sine_panel.js')
 
 const small = { h: 6, inputSize: 12, encoderHiddenSize: 16, decoderHiddenSize: 16, maxSteps: 15, randomSeed: 7 }
 
 describe('concurrency', () => {
   test('100 concurrent predicts give the numbers of sequential ones', async () => {
     const nf = new NeuralForecaster({ models: [new models.GRU(small)] })
-    await nf.fit(sinePanel())
+    await nf.fit(sinePanel(3))
     const sequential = await nf.predict()
     const concurrent = await Promise.all(Array.from({ length: 100 }, () => nf.predict()))
     for (const forecast of concurrent) expect(Array.from(forecast.GRU)).toEqual(Array.from(sequential.GRU))
@@ -45,7 +35,7 @@ describe('concurrency', () => {
         parentPort.postMessage(Array.from(forecast.LSTM))
       })().catch((err) => parentPort.postMessage({ error: String(err) }))
     `
-    const data = sinePanel()
+    const data = sinePanel(3)
     const run = () =>
       new Promise((resolve, reject) => {
         const worker = new Worker(script, { eval: true, workerData: { pkg: PACKAGE, small, data } })
@@ -67,7 +57,7 @@ describe('checkpoints survive a killed save', () => {
     // A large model, so that a save takes long enough to be interrupted.
     const big = { ...small, encoderHiddenSize: 384, decoderHiddenSize: 384, maxSteps: 1 }
     const nf = new NeuralForecaster({ models: [new models.LSTM(big)] })
-    await nf.fit(sinePanel())
+    await nf.fit(sinePanel(3))
     await nf.save(file)
     const original = fs.readFileSync(file)
     const reference = Array.from((await nf.predict()).LSTM)
@@ -79,7 +69,7 @@ describe('checkpoints survive a killed save', () => {
         `const { NeuralForecaster, models } = require(${JSON.stringify(PACKAGE)})
          ;(async () => {
            const nf = new NeuralForecaster({ models: [new models.LSTM(${JSON.stringify({ ...big, randomSeed: 99 })})] })
-           await nf.fit(${JSON.stringify(sinePanel())})
+           await nf.fit(${JSON.stringify(sinePanel(3))})
            process.stdout.write('saving\\n')
            for (;;) await nf.save(${JSON.stringify(file)})
          })()`,
@@ -109,7 +99,7 @@ describe('memory stays flat (ND_LONG_TESTS=1)', () => {
     const file = path.join(dir, 'm.safetensors')
     const cycle = async () => {
       const nf = new NeuralForecaster({ models: [new models.GRU({ ...small, maxSteps: 5 })] })
-      await nf.fit(sinePanel())
+      await nf.fit(sinePanel(3))
       await nf.predict()
       await nf.save(file)
       return NeuralForecaster.load(file)
