@@ -60,6 +60,11 @@ describe('parseCsv (RFC 4180)', () => {
     }
   })
 
+  test('a record of one empty field survives the round trip (found by the CSV fuzz test)', () => {
+    const rows = [['a', 'b'], [''], ['c', 'd']]
+    expect(records(stringifyCsv(rows))).toEqual(rows)
+  })
+
   test('stringify quotes only what needs it', () => {
     expect(stringifyCsv([['a', 'b c', 'd,e', 'f"g', ' h', 1.5, null]])).toBe('a,b c,"d,e","f""g"," h",1.5,\n')
   })
