@@ -23,10 +23,8 @@ afterAll(() => {
 function packageCopy({ version } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nd-loader-'))
   tempDirs.push(dir)
-  for (const file of ['index.js', 'main.js', 'main.mjs', 'lib/load.js']) {
-    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true })
-    fs.copyFileSync(path.join(root, file), path.join(dir, file))
-  }
+  for (const file of ['index.js', 'main.js', 'main.mjs']) fs.copyFileSync(path.join(root, file), path.join(dir, file))
+  fs.cpSync(path.join(root, 'lib'), path.join(dir, 'lib'), { recursive: true })
   const manifest = { ...pkg, version: version ?? pkg.version }
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(manifest, null, 2))
   return dir
