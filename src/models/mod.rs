@@ -2,8 +2,12 @@
 
 pub mod gru;
 pub mod lstm;
+pub mod model;
+pub mod options;
 pub mod recurrent_forecaster;
 
 pub use gru::Gru;
+pub use model::{ExogSizes, Model, WindowBatch};
+pub use options::{ModelOptions, OptionError};
 pub use lstm::Lstm;
 pub use recurrent_forecaster::{ForecasterCache, RecurrentConfig, RecurrentForecaster};

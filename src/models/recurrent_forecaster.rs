@@ -19,6 +19,8 @@ use crate::nn::mlp::{Mlp, MlpCache};
 use crate::nn::recurrent::{Recurrent, RecurrentCache, RecurrentCell};
 use crate::nn::{Linear, NnError, ParamInit, ParamStore};
 
+use super::model::{ExogSizes, Model, WindowBatch};
+
 /// A recurrent cell together with the NeuralForecast model defaults that differ between LSTM and GRU.
 pub trait ForecasterCell: RecurrentCell {
     const DEFAULT_ENCODER_HIDDEN_SIZE: usize;
@@ -176,6 +178,27 @@ impl<C: ForecasterCell> RecurrentForecaster<C> {
             }
         }
         self.encoder.backward(&self.params, &mut cache.encoder, &cache.d_encoder_output, grads, None)
+    }
+}
+
+impl<C: ForecasterCell + Clone + Send + Sync + std::fmt::Debug + 'static> Model for RecurrentForecaster<C> {
+    type Cache = ForecasterCache;
+
+    fn params(&self) -> &ParamStore {
+        &self.params
+    }
+
+    fn params_mut(&mut self) -> &mut ParamStore {
+        &mut self.params
+    }
+
+    fn forward<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut ForecasterCache) -> Result<&'c [f32], NnError> {
+        batch.check(self.config.input_size, self.config.h, ExogSizes::none())?;
+        RecurrentForecaster::forward(self, batch.insample_y, batch.batch, cache)
+    }
+
+    fn backward(&self, cache: &mut ForecasterCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {
+        RecurrentForecaster::backward(self, cache, d_output, grads)
     }
 }
 

@@ -1,5 +1,6 @@
 //! `y = x W^T + b`, as torch.nn.Linear: weight `[out, in]`, bias `[out]`, both initialised from
-//! U(-1/sqrt(in), 1/sqrt(in)) (kaiming-uniform with a = sqrt(5), torch's default).
+//! U(-1/sqrt(in), 1/sqrt(in)) (kaiming-uniform with a = sqrt(5), torch's default). `bias=False` layers
+//! ([`Linear::without_bias`]) have only the weight.
 
 use super::error::{expect_len, nonzero, NnError};
 use super::gemm::{add_column_sums, fill_rows_with, gemm, Mat, MatMut};
@@ -8,7 +9,7 @@ use super::params::{ParamId, ParamInit, ParamStore};
 #[derive(Debug, Clone)]
 pub struct Linear {
     weight: ParamId,
-    bias: ParamId,
+    bias: Option<ParamId>,
     in_features: usize,
     out_features: usize,
 }
@@ -20,8 +21,17 @@ impl Linear {
         nonzero("Linear out_features", out_features)?;
         let bound = 1.0 / (in_features as f32).sqrt();
         let weight = init.uniform("weight", &[out_features, in_features], bound)?;
-        let bias = init.uniform("bias", &[out_features], bound)?;
+        let bias = Some(init.uniform("bias", &[out_features], bound)?);
         Ok(Linear { weight, bias, in_features, out_features })
+    }
+
+    /// Creates `<prefix>.weight` only: torch's `nn.Linear(in, out, bias=False)`.
+    pub fn without_bias(init: &mut ParamInit<'_>, in_features: usize, out_features: usize) -> Result<Self, NnError> {
+        nonzero("Linear in_features", in_features)?;
+        nonzero("Linear out_features", out_features)?;
+        let bound = 1.0 / (in_features as f32).sqrt();
+        let weight = init.uniform("weight", &[out_features, in_features], bound)?;
+        Ok(Linear { weight, bias: None, in_features, out_features })
     }
 
     pub fn in_features(&self) -> usize {
@@ -37,7 +47,10 @@ impl Linear {
         expect_len("Linear input", rows * self.in_features, input.len())?;
         expect_len("Linear output", rows * self.out_features, output.len())?;
         let weight = &params.get(self.weight).data;
-        fill_rows_with(output, &params.get(self.bias).data);
+        match self.bias {
+            Some(bias) => fill_rows_with(output, &params.get(bias).data),
+            None => output.fill(0.0),
+        }
         gemm(
             Mat::rows(input, rows, self.in_features),
             Mat::transposed(weight, self.out_features, self.in_features),
@@ -65,7 +78,9 @@ impl Linear {
             1.0,
             MatMut::rows(&mut grads.get_mut(self.weight).data, self.out_features, self.in_features),
         );
-        add_column_sums(d_output, &mut grads.get_mut(self.bias).data);
+        if let Some(bias) = self.bias {
+            add_column_sums(d_output, &mut grads.get_mut(bias).data);
+        }
         if let Some(d_input) = d_input {
             expect_len("Linear input gradient", rows * self.in_features, d_input.len())?;
             gemm(
@@ -100,6 +115,24 @@ mod tests {
         let names: Vec<_> = params.iter().map(|(n, t)| (n.to_string(), t.shape.clone())).collect();
         assert_eq!(names, [("proj.weight".to_string(), vec![3, 16]), ("proj.bias".to_string(), vec![3])]);
         assert!(params.iter().all(|(_, t)| t.data.iter().all(|v| v.abs() <= 0.25)));
+    }
+
+    #[test]
+    fn without_bias_has_only_a_weight_and_gradients_match() {
+        let mut params = ParamStore::new();
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let layer = Linear::without_bias(&mut ParamInit::new(&mut params, &mut rng).pp("embed"), 3, 2).unwrap();
+        assert_eq!(params.iter().map(|(n, _)| n).collect::<Vec<_>>(), ["embed.weight"]);
+        let input = random_vec(2 * 3, 4);
+        let weights = random_vec(2 * 2, 5);
+        let objective = |params: &ParamStore| {
+            let mut out = vec![0.0; 4];
+            layer.forward(params, &input, 2, &mut out).unwrap();
+            weighted_sum(&out, &weights)
+        };
+        let mut grads = params.zeros_like();
+        layer.backward(&params, &input, &weights, 2, &mut grads, None).unwrap();
+        check_param_grads(&mut params, &grads, usize::MAX, objective);
     }
 
     #[test]
