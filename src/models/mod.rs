@@ -2,6 +2,7 @@
 
 pub mod gru;
 pub mod lstm;
+pub mod mlp;
 pub mod model;
 pub mod options;
 pub mod recurrent_forecaster;

@@ -146,3 +146,108 @@ pub trait ModelConfig: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'stat
     /// Builds the network with freshly initialised weights (seeded by `shape().random_seed`).
     fn build(&self) -> Result<Self::Network, NnError>;
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::nn::adam::{Adam, AdamConfig, StepLr};
+    use crate::nn::gradcheck::{check_param_grads, random_vec, weighted_sum};
+    use crate::nn::loss::Loss;
+
+    /// A model shape with one output per point and seed 9.
+    pub fn shape(h: usize, input_size: usize, exog: ExogSizes) -> ModelShape {
+        ModelShape { h, input_size, outputs_per_point: 1, exog, random_seed: 9 }
+    }
+
+    /// Random inputs of every kind the shape asks for, `batch` windows.
+    pub struct RandomBatch {
+        pub batch: usize,
+        pub insample_y: Vec<f32>,
+        pub hist_exog: Vec<f32>,
+        pub futr_exog: Vec<f32>,
+        pub stat_exog: Vec<f32>,
+    }
+
+    impl RandomBatch {
+        pub fn new(shape: &ModelShape, batch: usize, seed: u64) -> Self {
+            let ModelShape { h, input_size: l, exog, .. } = *shape;
+            RandomBatch {
+                batch,
+                insample_y: random_vec(batch * l, seed),
+                hist_exog: random_vec(batch * l * exog.hist, seed + 1),
+                futr_exog: random_vec(batch * (l + h) * exog.futr, seed + 2),
+                stat_exog: random_vec(batch * exog.stat, seed + 3),
+            }
+        }
+
+        pub fn view(&self, train_seed: Option<u64>) -> WindowBatch<'_> {
+            WindowBatch {
+                batch: self.batch,
+                insample_y: &self.insample_y,
+                hist_exog: &self.hist_exog,
+                futr_exog: &self.futr_exog,
+                stat_exog: &self.stat_exog,
+                train_seed,
+            }
+        }
+    }
+
+    /// Finite-difference check of a whole model's parameter gradients (a sample of every tensor), on a random
+    /// batch with all the exogenous inputs the configuration has; a fixed training seed keeps dropout masks
+    /// the same across the perturbed passes.
+    pub fn check_model_gradients<C: ModelConfig>(config: &C) {
+        let batch = 3;
+        let shape = *config.shape();
+        let mut model = config.build().unwrap();
+        let inputs = RandomBatch::new(&shape, batch, 41);
+        let weights = random_vec(batch * shape.h * shape.outputs_per_point, 42);
+        let objective = |model: &C::Network| {
+            let mut cache = <C::Network as Model>::Cache::default();
+            weighted_sum(model.forward(&inputs.view(Some(5)), &mut cache).unwrap(), &weights)
+        };
+        let mut cache = <C::Network as Model>::Cache::default();
+        let output_len = model.forward(&inputs.view(Some(5)), &mut cache).unwrap().len();
+        assert_eq!(output_len, weights.len(), "forward output is [B, h, outputs_per_point]");
+        let mut grads = model.params().zeros_like();
+        model.backward(&mut cache, &weights, &mut grads).unwrap();
+        let mut params = model.params().clone();
+        check_param_grads(&mut params, &grads, 6, |p| {
+            *model.params_mut() = p.clone();
+            objective(&model)
+        });
+    }
+
+    /// Fits sine-wave windows (no exogenous inputs) with Adam and returns the MAE of the first and the last
+    /// ten steps.
+    pub fn fit_sine<C: ModelConfig>(config: &C, steps: usize, learning_rate: f32) -> (f32, f32) {
+        let ModelShape { h, input_size, .. } = *config.shape();
+        let batch = 16;
+        let mut model = config.build().unwrap();
+        let series: Vec<f32> = (0..400).map(|t| (t as f32 * 2.0 * std::f32::consts::PI / 20.0).sin()).collect();
+        let window_count = series.len() - input_size - h;
+        let mut adam = Adam::new(model.params(), AdamConfig { learning_rate, ..AdamConfig::default() }, StepLr::constant()).unwrap();
+        let mut grads = model.params().zeros_like();
+        let mut cache = <C::Network as Model>::Cache::default();
+        let (mut windows, mut targets) = (Vec::new(), Vec::new());
+        let mut d_forecast = vec![0.0; batch * h];
+        let mut losses = Vec::new();
+        for step in 0..steps {
+            windows.clear();
+            targets.clear();
+            for k in 0..batch {
+                // A deterministic stride through all window start positions.
+                let start = (step * batch + k) * 7 % window_count;
+                windows.extend_from_slice(&series[start..start + input_size]);
+                targets.extend_from_slice(&series[start + input_size..start + input_size + h]);
+            }
+            let input = WindowBatch { train_seed: Some(step as u64), ..WindowBatch::univariate(&windows, batch) };
+            let forecast = model.forward(&input, &mut cache).unwrap();
+            losses.push(Loss::Mae.value_and_grad(forecast, &targets, None, &mut d_forecast).unwrap());
+            grads.fill_zero();
+            model.backward(&mut cache, &d_forecast, &mut grads).unwrap();
+            adam.step(model.params_mut(), &grads).unwrap();
+        }
+        let mean = |losses: &[f32]| losses.iter().sum::<f32>() / losses.len() as f32;
+        (mean(&losses[..10]), mean(&losses[steps - 10..]))
+    }
+}

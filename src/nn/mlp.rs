@@ -54,6 +54,19 @@ impl Mlp {
         Ok(Mlp { layers })
     }
 
+    /// An MLP over given layers (ReLU after all but the last), for models whose torch modules name their
+    /// layers differently (NeuralForecast's `MLP` model: `mlp.0`, `mlp.1`, …, `out`).
+    pub fn from_layers(layers: Vec<Linear>) -> Result<Self, NnError> {
+        nonzero("MLP num_layers", layers.len())?;
+        if let Some(pair) = layers.windows(2).find(|p| p[0].out_features() != p[1].in_features()) {
+            return Err(NnError::InvalidValue {
+                what: "MLP layers",
+                reason: format!("a layer of {} outputs feeds one of {} inputs", pair[0].out_features(), pair[1].in_features()),
+            });
+        }
+        Ok(Mlp { layers })
+    }
+
     pub fn in_features(&self) -> usize {
         self.layers[0].in_features()
     }

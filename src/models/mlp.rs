@@ -1,0 +1,188 @@
+//! NeuralForecast's `MLP` model (neuralforecast/models/mlp.py): the window and its exogenous inputs flattened
+//! into one vector `[ y_{t-L..t} | X_{t-L..t} | F_{t-L..t+h} | S ]`, `num_layers` ReLU layers of `hidden_size`
+//! units, and a linear output of `h × outputs_per_point` values.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Map, Value};
+
+use super::model::{InputSizeDefault, Model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
+use super::options::{ModelOptions, OptionResult};
+use crate::nn::mlp::{Mlp, MlpCache};
+use crate::nn::{Linear, NnError, ParamInit, ParamStore};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MlpConfig {
+    pub shape: ModelShape,
+    pub num_layers: usize,
+    pub hidden_size: usize,
+}
+
+impl MlpConfig {
+    /// Width of the flattened input: NeuralForecast's `input_size_first_layer`.
+    fn in_features(&self) -> usize {
+        let ModelShape { h, input_size: l, exog, .. } = self.shape;
+        l + exog.hist * l + exog.futr * (l + h) + exog.stat
+    }
+
+    fn out_features(&self) -> usize {
+        self.shape.h * self.shape.outputs_per_point
+    }
+}
+
+impl ModelConfig for MlpConfig {
+    type Network = MlpModel;
+
+    const NAME: &'static str = "MLP";
+    const OPTION_KEYS: &'static [&'static str] = &["numLayers", "hiddenSize"];
+    /// mlp.py: `input_size` required, `scaler_type='identity'`, `windows_batch_size=1024`.
+    const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults {
+        input_size: InputSizeDefault::Required,
+        scaler_type: "identity",
+        learning_rate: 1e-3,
+        max_steps: 1000,
+        batch_size: 1024,
+        num_lr_decays: 0,
+    };
+
+    /// mlp.py: `num_layers=2`, `hidden_size=1024`.
+    fn new(shape: ModelShape) -> Self {
+        MlpConfig { shape, num_layers: 2, hidden_size: 1024 }
+    }
+
+    fn shape(&self) -> &ModelShape {
+        &self.shape
+    }
+
+    fn read_options(&mut self, options: &ModelOptions<'_>) -> OptionResult<()> {
+        self.num_layers = options.size("numLayers")?.unwrap_or(self.num_layers);
+        self.hidden_size = options.size("hiddenSize")?.unwrap_or(self.hidden_size);
+        Ok(())
+    }
+
+    fn write_options(&self, out: &mut Map<String, Value>) {
+        out.insert("numLayers".into(), self.num_layers.into());
+        out.insert("hiddenSize".into(), self.hidden_size.into());
+    }
+
+    fn memory_estimate(&self) -> (u128, u128) {
+        let [input, hidden, layers, output] =
+            [self.in_features(), self.hidden_size, self.num_layers, self.out_features()].map(|v| v as u128);
+        let parameters = (input + 1) * hidden + (layers - 1) * (hidden + 1) * hidden + (hidden + 1) * output;
+        (parameters, input + layers * hidden + output)
+    }
+
+    fn build(&self) -> Result<MlpModel, NnError> {
+        crate::nn::error::nonzero("num_layers", self.num_layers)?;
+        let mut params = ParamStore::new();
+        let mut rng = ChaCha8Rng::seed_from_u64(self.shape.random_seed);
+        let mut init = ParamInit::new(&mut params, &mut rng);
+        let mut layers = Vec::with_capacity(self.num_layers + 1);
+        for i in 0..self.num_layers {
+            let inputs = if i == 0 { self.in_features() } else { self.hidden_size };
+            layers.push(Linear::new(&mut init.pp(format!("mlp.{i}")), inputs, self.hidden_size)?);
+        }
+        layers.push(Linear::new(&mut init.pp("out"), self.hidden_size, self.out_features())?);
+        Ok(MlpModel { config: self.clone(), params, mlp: Mlp::from_layers(layers)? })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MlpModel {
+    config: MlpConfig,
+    params: ParamStore,
+    /// The hidden layers and `out`: ReLU after every layer but the last, as mlp.py's forward.
+    mlp: Mlp,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MlpModelCache {
+    /// The flattened inputs `[B, in_features]`.
+    inputs: Vec<f32>,
+    mlp: MlpCache,
+}
+
+impl MlpModel {
+    pub fn config(&self) -> &MlpConfig {
+        &self.config
+    }
+}
+
+/// Concatenates each window's `[ y | hist exog | futr exog | stat exog ]` (each flattened row-major, as torch's
+/// `reshape(batch_size, -1)`) into `out`.
+fn flatten_window_inputs(batch: &WindowBatch<'_>, shape: &ModelShape, out: &mut Vec<f32>) {
+    let ModelShape { h, input_size: l, exog, .. } = *shape;
+    out.clear();
+    for b in 0..batch.batch {
+        out.extend_from_slice(&batch.insample_y[b * l..(b + 1) * l]);
+        out.extend_from_slice(&batch.hist_exog[b * l * exog.hist..(b + 1) * l * exog.hist]);
+        out.extend_from_slice(&batch.futr_exog[b * (l + h) * exog.futr..(b + 1) * (l + h) * exog.futr]);
+        out.extend_from_slice(&batch.stat_exog[b * exog.stat..(b + 1) * exog.stat]);
+    }
+}
+
+impl Model for MlpModel {
+    type Cache = MlpModelCache;
+
+    fn params(&self) -> &ParamStore {
+        &self.params
+    }
+
+    fn params_mut(&mut self) -> &mut ParamStore {
+        &mut self.params
+    }
+
+    fn forward<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut MlpModelCache) -> Result<&'c [f32], NnError> {
+        let shape = &self.config.shape;
+        batch.check(shape.input_size, shape.h, shape.exog)?;
+        flatten_window_inputs(batch, shape, &mut cache.inputs);
+        self.mlp.forward(&self.params, &cache.inputs, batch.batch, &mut cache.mlp)
+    }
+
+    fn backward(&self, cache: &mut MlpModelCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {
+        self.params.check_same_layout(grads)?;
+        self.mlp.backward(&self.params, &cache.inputs, &mut cache.mlp, d_output, grads, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::model::tests::{check_model_gradients, fit_sine, shape};
+    use crate::models::ExogSizes;
+
+    #[test]
+    fn parameter_count_and_names_follow_torch() {
+        // NeuralForecast MLP(h=12, input_size=24, num_layers=2, hidden_size=1024):
+        // (24+1)*1024 + (1024+1)*1024 + (1024+1)*12 = 1,087,500 parameters.
+        let config = MlpConfig::new(shape(12, 24, ExogSizes::none()));
+        let model = config.build().unwrap();
+        assert_eq!(model.params().num_parameters(), 1_087_500);
+        assert_eq!(config.memory_estimate().0, 1_087_500);
+        let names: Vec<&str> = model.params().iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["mlp.0.weight", "mlp.0.bias", "mlp.1.weight", "mlp.1.bias", "out.weight", "out.bias"]);
+    }
+
+    #[test]
+    fn exogenous_inputs_widen_the_first_layer() {
+        let exog = ExogSizes { futr: 2, hist: 3, stat: 1 };
+        let config = MlpConfig { num_layers: 1, hidden_size: 8, ..MlpConfig::new(shape(4, 6, exog)) };
+        let model = config.build().unwrap();
+        assert_eq!(model.params().find("mlp.0.weight").unwrap().shape, [8, 6 + 3 * 6 + 2 * 10 + 1]);
+        assert_eq!(config.memory_estimate().0, model.params().num_parameters() as u128);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_with_exogenous_inputs_and_quantiles() {
+        let exog = ExogSizes { futr: 1, hist: 2, stat: 1 };
+        let config = MlpConfig { num_layers: 2, hidden_size: 5, ..MlpConfig::new(ModelShape { outputs_per_point: 3, ..shape(3, 4, exog) }) };
+        check_model_gradients(&config);
+    }
+
+    #[test]
+    fn adam_fits_a_sine_wave() {
+        let config = MlpConfig { num_layers: 2, hidden_size: 32, ..MlpConfig::new(shape(12, 24, ExogSizes::none())) };
+        let (before, after) = fit_sine(&config, 150, 1e-2);
+        assert!(after < 0.2 * before, "MAE {before} -> {after}");
+    }
+}
