@@ -10,13 +10,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde_json::{json, Value};
 
-use super::spec::{EngineConfig, ModelKind, ModelSpec, ScalerType};
+use super::spec::{EngineConfig, ModelSpec, ScalerType};
 use super::{Engine, EngineError, Fitted, Scale, SeriesState};
 use crate::data::{Ds, Frequency};
-use crate::nn::loss::Loss;
 
 const FORMAT: &str = "neuro-divergent";
-const FORMAT_VERSION: &str = "1";
+const FORMAT_VERSION: &str = "2";
 /// Larger headers are refused before they are parsed.
 const MAX_HEADER_BYTES: u64 = 64 << 20;
 
@@ -73,7 +72,7 @@ impl Engine {
         let tensors = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("damaged tensor data: {e}")))?;
         // Compare sizes by arithmetic before the engine allocates and initialises weights for the metadata's
         // models, so a damaged size costs nothing.
-        let needed: u128 = config.models.iter().map(|m| m.memory_estimate().0).sum();
+        let needed: u128 = config.models.iter().map(|m| m.architecture.memory_estimate().0).sum();
         let stored: u128 = tensors.tensors().iter().map(|(_, t)| t.data().len() as u128 / 4).sum();
         if needed != stored {
             return Err(bad(format!("the models described need {needed} weights but the file holds {stored}")));
@@ -118,7 +117,7 @@ impl Engine {
     fn state_json(&self) -> Value {
         let c = &self.config;
         json!({
-            "models": c.models.iter().map(spec_json).collect::<Vec<_>>(),
+            "models": c.models.iter().map(|m| Value::Object(m.to_options())).collect::<Vec<_>>(),
             "freq": c.freq.map(|f| f.to_string()),
             "local_scaler_type": c.local_scaler_type.name(),
             "num_threads": c.num_threads,
@@ -175,38 +174,6 @@ fn load_weights(engine: &mut Engine, tensors: &SafeTensors<'_>) -> Result<(), En
     Ok(())
 }
 
-fn spec_json(s: &ModelSpec) -> Value {
-    json!({
-        "kind": s.kind.name(),
-        "alias": s.alias,
-        "h": s.h,
-        "input_size": s.input_size,
-        "encoder_n_layers": s.encoder_n_layers,
-        "encoder_hidden_size": s.encoder_hidden_size,
-        "decoder_hidden_size": s.decoder_hidden_size,
-        "decoder_layers": s.decoder_layers,
-        "scaler_type": s.scaler_type.name(),
-        "loss": loss_json(&s.loss),
-        "learning_rate": s.learning_rate,
-        "max_steps": s.max_steps,
-        "batch_size": s.batch_size,
-        "num_lr_decays": s.num_lr_decays,
-        "early_stop_patience_steps": s.early_stop_patience_steps,
-        "val_check_steps": s.val_check_steps,
-        "random_seed": s.random_seed,
-    })
-}
-
-fn loss_json(loss: &Loss) -> Value {
-    match loss {
-        Loss::Mae => json!({ "type": "MAE" }),
-        Loss::Mse => json!({ "type": "MSE" }),
-        Loss::Huber { delta } => json!({ "type": "HuberLoss", "delta": delta }),
-        Loss::Quantile { q } => json!({ "type": "QuantileLoss", "q": q }),
-        Loss::MultiQuantile { quantiles } => json!({ "type": "MQLoss", "quantiles": quantiles }),
-    }
-}
-
 fn ds_json(ds: Ds) -> Value {
     match ds {
         Ds::Int(step) => json!({ "int": step }),
@@ -249,7 +216,8 @@ fn config_from_json(v: &Value) -> Result<EngineConfig, EngineError> {
         .as_array()
         .ok_or_else(|| bad("metadata field 'models' is not a list"))?
         .iter()
-        .map(spec_from_json)
+        .enumerate()
+        .map(|(i, m)| spec_from_json(m, i))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(EngineConfig {
         models,
@@ -262,47 +230,10 @@ fn config_from_json(v: &Value) -> Result<EngineConfig, EngineError> {
     })
 }
 
-fn spec_from_json(v: &Value) -> Result<ModelSpec, EngineError> {
-    let kind = ModelKind::parse(text(v, "kind")?).ok_or_else(|| bad("unknown model kind"))?;
-    let mut spec = ModelSpec::new(kind, uint(v, "h")?);
-    spec.alias = text(v, "alias")?.to_string();
-    spec.input_size = uint(v, "input_size")?;
-    spec.encoder_n_layers = uint(v, "encoder_n_layers")?;
-    spec.encoder_hidden_size = uint(v, "encoder_hidden_size")?;
-    spec.decoder_hidden_size = uint(v, "decoder_hidden_size")?;
-    spec.decoder_layers = uint(v, "decoder_layers")?;
-    spec.scaler_type = scaler(v, "scaler_type")?;
-    spec.loss = loss_from_json(field(v, "loss")?)?;
-    spec.learning_rate = float(v, "learning_rate")?;
-    spec.max_steps = uint(v, "max_steps")?;
-    spec.batch_size = uint(v, "batch_size")?;
-    spec.num_lr_decays = uint(v, "num_lr_decays")?;
-    spec.early_stop_patience_steps = match field(v, "early_stop_patience_steps")? {
-        Value::Null => None,
-        _ => Some(uint(v, "early_stop_patience_steps")?),
-    };
-    spec.val_check_steps = uint(v, "val_check_steps")?;
-    spec.random_seed = uint(v, "random_seed")? as u64;
-    // Sizes come from the file: cap them before anything is allocated for them.
-    const MAX_SIZE: usize = 1 << 20;
-    if [spec.h, spec.input_size, spec.encoder_hidden_size, spec.decoder_hidden_size, spec.encoder_n_layers, spec.decoder_layers]
-        .iter()
-        .any(|&s| s > MAX_SIZE)
-    {
-        return Err(bad(format!("model '{}' has sizes beyond {MAX_SIZE}", spec.alias)));
-    }
-    Ok(spec)
-}
-
-fn loss_from_json(v: &Value) -> Result<Loss, EngineError> {
-    let invalid = |e: crate::nn::NnError| bad(format!("loss: {e}"));
-    match text(v, "type")? {
-        "MAE" => Ok(Loss::Mae),
-        "MSE" => Ok(Loss::Mse),
-        "HuberLoss" => Loss::huber(float(v, "delta")? as f32).map_err(invalid),
-        "QuantileLoss" => Loss::quantile(float(v, "q")? as f32).map_err(invalid),
-        other => Err(bad(format!("unsupported loss '{other}'"))),
-    }
+/// A model's options as the file stores them, read as the API reads them (sizes capped, every field checked).
+fn spec_from_json(v: &Value, index: usize) -> Result<ModelSpec, EngineError> {
+    let options = v.as_object().ok_or_else(|| bad(format!("model {index} is not an options object")))?;
+    ModelSpec::from_options(options, &format!("models[{index}]")).map_err(|e| bad(format!("model {index}: {e}")))
 }
 
 fn fitted_from_json(v: &Value) -> Result<Option<Fitted>, EngineError> {

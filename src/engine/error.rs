@@ -6,6 +6,8 @@ use crate::nn::NnError;
 /// Why the engine refused a call. Messages name the model, series or file at fault.
 #[derive(Debug)]
 pub enum EngineError {
+    /// An option or argument of the wrong type (a JS TypeError).
+    Type(String),
     /// A value of the right type that is out of range or inconsistent (a JS RangeError).
     Range(String),
     /// Invalid data (names the series and row).
@@ -30,6 +32,7 @@ pub enum ErrorKind {
 impl EngineError {
     pub fn kind(&self) -> ErrorKind {
         match self {
+            EngineError::Type(_) => ErrorKind::Type,
             EngineError::Range(_) | EngineError::Data(_) | EngineError::Model(_) => ErrorKind::Range,
             EngineError::NotFitted | EngineError::Checkpoint(_) | EngineError::Io { .. } => ErrorKind::Other,
         }
@@ -39,7 +42,7 @@ impl EngineError {
 impl fmt::Display for EngineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            EngineError::Range(m) => f.write_str(m),
+            EngineError::Type(m) | EngineError::Range(m) => f.write_str(m),
             EngineError::Data(e) => write!(f, "{e}"),
             EngineError::Model(e) => write!(f, "{e}"),
             EngineError::NotFitted => f.write_str("the forecaster is not fitted: call fit() (or load a checkpoint) first"),

@@ -27,10 +27,10 @@ fn checkpoint() -> Vec<u8> {
     }
     let panel = Panel::from_columns(&ids, &ds, &y, None).unwrap();
     let specs = [ModelKind::Lstm, ModelKind::Gru].map(|kind| {
-        let mut spec = ModelSpec::new(kind, 3);
-        (spec.input_size, spec.encoder_hidden_size, spec.decoder_hidden_size, spec.max_steps) = (6, 3, 4, 2);
-        spec.scaler_type = ScalerType::Standard;
-        spec
+        super::tests::spec_of(serde_json::json!({
+            "type": kind.name(), "h": 3, "inputSize": 6, "encoderHiddenSize": 3, "decoderHiddenSize": 4, "maxSteps": 2,
+            "scalerType": "standard",
+        }))
     });
     let mut config = EngineConfig::new(specs.to_vec());
     config.num_threads = 1;

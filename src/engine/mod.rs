@@ -13,12 +13,12 @@ use std::time::Instant;
 
 pub use error::{EngineError, ErrorKind};
 pub use scaler::Scale;
-pub use spec::{EngineConfig, ModelKind, ModelSpec, ScalerType};
+pub use spec::{Architecture, EngineConfig, ExogLists, ModelKind, ModelSpec, ScalerType};
 
 use crate::data::{advance, Ds, Frequency, Panel};
 use crate::kernels::Isa;
-use crate::models::ForecasterCache;
-use network::Network;
+use crate::models::WindowBatch;
+use network::{Network, NetworkCache};
 use train::{scale_window, scale_windows, train, TrainRun, WindowScaling};
 
 /// Overrides of the models' training settings for one fit.
@@ -94,7 +94,6 @@ struct Fitted {
     series: Vec<SeriesState>,
 }
 
-/// Buffers of the single-window path, reused call after call.
 /// Reused buffers of a forecast: one per worker of a batch, one per model for single windows.
 #[derive(Default)]
 struct ForecastScratch {
@@ -103,7 +102,7 @@ struct ForecastScratch {
     values: Vec<f64>,
     median: Vec<f64>,
     scales: Vec<Scale>,
-    cache: ForecasterCache,
+    cache: NetworkCache,
 }
 
 /// The most threads a forecaster may start; more is surely a mistake (or a damaged checkpoint).
@@ -142,10 +141,13 @@ impl Engine {
         let first = config.models.first().ok_or_else(|| EngineError::Range("give at least one model".into()))?;
         for (i, spec) in config.models.iter().enumerate() {
             spec.validate()?;
-            if spec.h != first.h {
+            if spec.h() != first.h() {
                 return Err(EngineError::Range(format!(
                     "all models must share the horizon h: '{}' has {} but '{}' has {}",
-                    spec.alias, spec.h, first.alias, first.h
+                    spec.alias,
+                    spec.h(),
+                    first.alias,
+                    first.h()
                 )));
             }
             if config.models[..i].iter().any(|m| m.alias == spec.alias) {
@@ -158,7 +160,7 @@ impl Engine {
         if config.num_threads > MAX_THREADS {
             return Err(EngineError::Range(format!("numThreads must be at most {MAX_THREADS}, got {}", config.num_threads)));
         }
-        let networks = config.models.iter().map(Network::new).collect::<Result<Vec<_>, _>>()?;
+        let networks = config.models.iter().map(|spec| spec.architecture.build()).collect::<Result<Vec<_>, _>>()?;
         let threads = thread_pool(config.num_threads, config.simd_enabled)?;
         let window_scratch = config.models.iter().map(|_| Mutex::default()).collect();
         Ok(Engine { config, networks, fitted: None, threads, window_scratch })
@@ -186,11 +188,11 @@ impl Engine {
     }
 
     fn max_input_size(&self) -> usize {
-        self.config.models.iter().map(|m| m.input_size).max().unwrap_or(1)
+        self.config.models.iter().map(|m| m.input_size()).max().unwrap_or(1)
     }
 
     fn horizon(&self) -> usize {
-        self.config.models[0].h
+        self.config.models[0].h()
     }
 
     /// Trains every model on `panel`, one after another; a fitted engine continues from its weights. When
@@ -276,13 +278,16 @@ impl Engine {
         }
         for (network, spec) in self.networks.iter().zip(&self.config.models) {
             let values = self.forecast_series(network, spec, series, horizon)?;
-            forecast.columns.push((spec.alias.clone(), values));
+            let outputs = spec.shape().outputs_per_point;
+            for (k, column) in spec.output_columns().into_iter().enumerate() {
+                forecast.columns.push((column, values.iter().skip(k).step_by(outputs).copied().collect()));
+            }
         }
         Ok(forecast)
     }
 
-    /// One model's forecasts for every series: their stored tails through [`Engine::forecast_batch`], then
-    /// the local scaling inverted.
+    /// One model's forecasts for every series, `[series, horizon, outputs_per_point]`: their stored tails through
+    /// [`Engine::forecast_batch`], then the local scaling inverted.
     fn forecast_series(
         &self,
         network: &Network,
@@ -290,25 +295,27 @@ impl Engine {
         series: &[SeriesState],
         horizon: usize,
     ) -> Result<Vec<f64>, EngineError> {
-        let (l, h) = (spec.input_size, spec.h);
+        let (l, h, outputs) = (spec.input_size(), spec.h(), spec.shape().outputs_per_point);
         let inputs: Vec<f32> = series.iter().flat_map(|s| s.tail[s.tail.len() - l..].iter().map(|&v| v as f32)).collect();
-        let mut full = vec![0.0; series.len() * h];
+        let mut full = vec![0.0; series.len() * h * outputs];
         self.forecast_batch(network, spec, &inputs, &mut full)?;
-        let mut out = Vec::with_capacity(series.len() * horizon);
-        for (state, forecast) in series.iter().zip(full.chunks_exact(h)) {
-            out.extend(forecast[..horizon].iter().map(|&z| state.scale.invert(z)));
+        let mut out = Vec::with_capacity(series.len() * horizon * outputs);
+        for (state, forecast) in series.iter().zip(full.chunks_exact(h * outputs)) {
+            out.extend(forecast[..horizon * outputs].iter().map(|&z| state.scale.invert(z)));
         }
         Ok(out)
     }
 
-    /// Forecasts `h` values per window of `inputs` (`[n, input_size]`, window scaling inverted) into `out`
-    /// (`[n, h]`), in parallel over fixed chunks of windows, so the numbers do not depend on the thread count.
+    /// Forecasts `h × outputs_per_point` values per window of `inputs` (`[n, input_size]`, window scaling
+    /// inverted) into `out` (`[n, h, outputs_per_point]`), in parallel over fixed chunks of windows, so the numbers
+    /// do not depend on the thread count.
     fn forecast_batch(&self, network: &Network, spec: &ModelSpec, inputs: &[f32], out: &mut [f64]) -> Result<(), EngineError> {
         use rayon::prelude::*;
         const CHUNK: usize = 16;
-        let (l, h, isa) = (spec.input_size, spec.h, self.isa());
+        let (l, h, isa) = (spec.input_size(), spec.h(), self.isa());
+        let per_window = h * spec.shape().outputs_per_point;
         self.threads.install(|| {
-            let chunks = out.par_chunks_mut(CHUNK * h).zip(inputs.par_chunks(CHUNK * l));
+            let chunks = out.par_chunks_mut(CHUNK * per_window).zip(inputs.par_chunks(CHUNK * l));
             chunks.try_for_each_init(ForecastScratch::default, |scratch, (out, chunk)| {
                 let n = chunk.len() / l;
                 scratch.inputs.clear();
@@ -317,8 +324,8 @@ impl Engine {
                 let buffers =
                     WindowScaling { values: &mut scratch.values, scratch: &mut scratch.median, scales: &mut scratch.scales };
                 scale_windows(spec, isa, &mut scratch.inputs, &mut scratch.targets, buffers);
-                let forecast = network.forward(&scratch.inputs, n, &mut scratch.cache)?;
-                for (i, (out, z)) in out.chunks_exact_mut(h).zip(forecast.chunks_exact(h)).enumerate() {
+                let forecast = network.forward(&WindowBatch::univariate(&scratch.inputs, n), &mut scratch.cache)?;
+                for (i, (out, z)) in out.chunks_exact_mut(per_window).zip(forecast.chunks_exact(per_window)).enumerate() {
                     let scale = scratch.scales.get(i).copied().unwrap_or(Scale::IDENTITY);
                     out.iter_mut().zip(z).for_each(|(o, &z)| *o = scale.invert(z as f64));
                 }
@@ -327,29 +334,25 @@ impl Engine {
         })
     }
 
-    /// Forecasts `h` values per window of raw values (`windows`: `[n, inputSize]` row-major) into `out`
-    /// (`[n, h]`): the batch form of [`Engine::forecast_window`].
+    /// Forecasts `h × outputs_per_point` values per window of raw values (`windows`: `[n, inputSize]` row-major)
+    /// into `out` (`[n, h, outputs_per_point]`): the batch form of [`Engine::forecast_window`].
     pub fn forecast_windows(&self, model: usize, windows: &[f64], out: &mut [f64]) -> Result<(), EngineError> {
         let (network, spec) = self.window_model(model)?;
-        if windows.is_empty() || windows.len() % spec.input_size != 0 {
+        let l = spec.input_size();
+        if windows.is_empty() || windows.len() % l != 0 {
             return Err(EngineError::Range(format!(
-                "windows must hold a whole number of windows of inputSize = {} values for model '{}', got {} values",
-                spec.input_size,
+                "windows must hold a whole number of windows of inputSize = {l} values for model '{}', got {} values",
                 spec.alias,
                 windows.len()
             )));
         }
-        let n = windows.len() / spec.input_size;
+        let n = windows.len() / l;
         if let Some(i) = windows.iter().position(|v| !v.is_finite()) {
-            return Err(EngineError::Range(format!(
-                "window {} value {} is {}, not a finite number",
-                i / spec.input_size,
-                i % spec.input_size,
-                windows[i]
-            )));
+            return Err(EngineError::Range(format!("window {} value {} is {}, not a finite number", i / l, i % l, windows[i])));
         }
-        if out.len() != n * spec.h {
-            return Err(EngineError::Range(format!("out must hold {n} x h = {} values, got {}", n * spec.h, out.len())));
+        let per_window = spec.h() * spec.shape().outputs_per_point;
+        if out.len() != n * per_window {
+            return Err(EngineError::Range(format!("out must hold {n} x {per_window} = {} values, got {}", n * per_window, out.len())));
         }
         let _simd = crate::nn::fast::scoped_simd(self.config.simd_enabled);
         let inputs: Vec<f32> = windows.iter().map(|&v| v as f32).collect();
@@ -374,14 +377,14 @@ impl Engine {
         Ok((network, spec))
     }
 
-    /// Forecasts `h` values into `out` from one window of the last `inputSize` raw values, reusing buffers so a
-    /// steady stream of calls does not allocate.
+    /// Forecasts `h × outputs_per_point` values (`[h, outputs_per_point]`) into `out` from one window of the last
+    /// `inputSize` raw values, reusing buffers so a steady stream of calls does not allocate.
     pub fn forecast_window(&self, model: usize, window: &[f64], out: &mut [f64]) -> Result<(), EngineError> {
         let (network, spec) = self.window_model(model)?;
-        if window.len() != spec.input_size {
+        if window.len() != spec.input_size() {
             return Err(EngineError::Range(format!(
                 "window must hold inputSize = {} values for model '{}', got {}",
-                spec.input_size,
+                spec.input_size(),
                 spec.alias,
                 window.len()
             )));
@@ -389,8 +392,9 @@ impl Engine {
         if let Some(i) = window.iter().position(|v| !v.is_finite()) {
             return Err(EngineError::Range(format!("window[{i}] is {}, not a finite number", window[i])));
         }
-        if out.len() < spec.h {
-            return Err(EngineError::Range(format!("out must hold h = {} values, got {}", spec.h, out.len())));
+        let per_window = spec.h() * spec.shape().outputs_per_point;
+        if out.len() != per_window {
+            return Err(EngineError::Range(format!("out must hold {per_window} values, got {}", out.len())));
         }
         let _simd = crate::nn::fast::scoped_simd(self.config.simd_enabled);
         let mut guard = self.window_scratch[model].lock().unwrap_or_else(|p| p.into_inner());
@@ -401,11 +405,16 @@ impl Engine {
             ScalerType::Identity => Scale::IDENTITY,
             kind => scale_window(kind, self.isa(), &mut scratch.inputs, &mut [], &mut scratch.values, &mut scratch.median),
         };
-        let forecast = network.forward(&scratch.inputs, 1, &mut scratch.cache)?;
+        let forecast = network.forward(&WindowBatch::univariate(&scratch.inputs, 1), &mut scratch.cache)?;
         for (o, &z) in out.iter_mut().zip(forecast) {
             *o = scale.invert(z as f64);
         }
         Ok(())
+    }
+
+    /// Values a window forecast of `model` writes: `h × outputs_per_point`.
+    pub fn window_output_len(&self, model: usize) -> Option<usize> {
+        self.config.models.get(model).map(|spec| spec.h() * spec.shape().outputs_per_point)
     }
 }
 

@@ -1,5 +1,7 @@
 //! Engine tests: fitting, forecasting, determinism across thread counts, checkpoints and abort.
 
+use serde_json::json;
+
 use super::*;
 use crate::data::Ds;
 
@@ -15,14 +17,16 @@ fn sine_panel(series: usize, length: usize) -> Panel {
     Panel::from_columns(&ids, &ds, &y, None).unwrap()
 }
 
+/// A model from its options object, as the API reads it.
+pub(crate) fn spec_of(options: serde_json::Value) -> ModelSpec {
+    ModelSpec::from_options(options.as_object().expect("an options object"), "test").unwrap()
+}
+
 fn small_spec(kind: ModelKind, steps: usize) -> ModelSpec {
-    let mut spec = ModelSpec::new(kind, 6);
-    spec.input_size = 12;
-    spec.encoder_hidden_size = 16;
-    spec.decoder_hidden_size = 16;
-    spec.scaler_type = ScalerType::Standard;
-    spec.max_steps = steps;
-    spec
+    spec_of(json!({
+        "type": kind.name(), "h": 6, "inputSize": 12, "encoderHiddenSize": 16, "decoderHiddenSize": 16,
+        "scalerType": "standard", "maxSteps": steps, "batchSize": 32,
+    }))
 }
 
 fn engine(models: Vec<ModelSpec>, threads: usize) -> Engine {
@@ -171,9 +175,8 @@ fn validation_and_early_stopping() {
 #[test]
 fn bad_configurations_are_errors() {
     assert!(Engine::new(EngineConfig::new(vec![])).is_err());
-    let mut zero = small_spec(ModelKind::Lstm, 1);
-    zero.encoder_hidden_size = 0;
-    assert!(Engine::new(EngineConfig::new(vec![zero])).is_err());
+    let zero = ModelSpec::from_options(json!({ "type": "LSTM", "h": 3, "encoderHiddenSize": 0 }).as_object().unwrap(), "m");
+    assert!(zero.is_err());
     let twins = vec![small_spec(ModelKind::Lstm, 1), small_spec(ModelKind::Lstm, 1)];
     assert!(Engine::new(EngineConfig::new(twins)).err().unwrap().to_string().contains("alias"));
     let e = engine(vec![small_spec(ModelKind::Lstm, 1)], 1);
@@ -198,9 +201,10 @@ fn air_passengers_accuracy_over_five_seeds() {
     for kind in [ModelKind::Lstm, ModelKind::Gru] {
         let mut maes = Vec::new();
         for seed in 1..=5 {
-            let mut spec = ModelSpec::new(kind, 12);
-            (spec.input_size, spec.encoder_hidden_size, spec.decoder_hidden_size) = (24, 64, 64);
-            (spec.scaler_type, spec.max_steps, spec.random_seed) = (ScalerType::Standard, 200, seed);
+            let spec = spec_of(json!({
+                "type": kind.name(), "h": 12, "inputSize": 24, "encoderHiddenSize": 64, "decoderHiddenSize": 64,
+                "scalerType": "standard", "maxSteps": 200, "batchSize": 32, "randomSeed": seed,
+            }));
             let mut e = engine(vec![spec], 2);
             let report = e.fit(&train, &FitOptions::default(), &mut keep_going).unwrap();
             let forecast = e.predict(None, None).unwrap();
@@ -250,20 +254,18 @@ fn batch_window_forecasts_equal_single_window_forecasts() {
 
 #[test]
 fn huge_sizes_are_rejected_before_anything_is_allocated() {
-    let cases: [(&str, fn(&mut ModelSpec)); 4] = [
-        ("parameters", |s| s.encoder_hidden_size = 1 << 20),
-        ("parameters", |s| s.decoder_layers = 1 << 20),
-        ("parameters", |s| s.encoder_n_layers = 1 << 17),
-        ("activations", |s| s.input_size = 1 << 20),
+    let cases = [
+        ("parameters", json!({ "encoderHiddenSize": 1 << 20 })),
+        ("parameters", json!({ "decoderLayers": 1 << 20 })),
+        ("parameters", json!({ "encoderNLayers": 1 << 17 })),
+        ("activations", json!({ "inputSize": 1 << 20 })),
     ];
     for (what, grow) in cases {
-        let mut spec = ModelSpec::new(ModelKind::Lstm, 12);
-        grow(&mut spec);
-        let err = spec.validate().unwrap_err();
+        let mut options = json!({ "type": "LSTM", "h": 12 });
+        options.as_object_mut().unwrap().extend(grow.as_object().unwrap().clone());
+        let err = ModelSpec::from_options(options.as_object().unwrap(), "m").unwrap_err();
         assert!(matches!(err, EngineError::Range(_)) && err.to_string().contains(what), "{err}");
-        assert!(Engine::new(EngineConfig::new(vec![spec])).is_err());
     }
-    assert!(ModelSpec::new(ModelKind::Lstm, 12).validate().is_ok());
     let mut e = engine(vec![small_spec(ModelKind::Gru, 2)], 1);
     let options = FitOptions { batch_size: Some(1 << 20), ..FitOptions::default() };
     let err = e.fit(&sine_panel(1, 40), &options, &mut keep_going).unwrap_err().to_string();
@@ -271,13 +273,20 @@ fn huge_sizes_are_rejected_before_anything_is_allocated() {
 }
 
 #[test]
-fn the_arithmetic_parameter_count_equals_the_built_models() {
-    for kind in [ModelKind::Lstm, ModelKind::Gru] {
-        for (h, input_size, layers, hidden, dec, dec_layers) in [(12, 24, 2, 64, 64, 2), (8, 4, 3, 5, 7, 1), (3, 9, 1, 2, 3, 4)] {
-            let mut spec = ModelSpec::new(kind, h);
-            (spec.input_size, spec.encoder_n_layers, spec.encoder_hidden_size) = (input_size, layers, hidden);
-            (spec.decoder_hidden_size, spec.decoder_layers) = (dec, dec_layers);
-            assert_eq!(spec.memory_estimate().0, spec.num_parameters().unwrap() as u128, "{kind:?} h {h} L {input_size}");
-        }
-    }
+fn multi_quantile_models_forecast_one_column_per_quantile_in_order() {
+    let panel = sine_panel(2, 60);
+    let spec = spec_of(json!({
+        "type": "GRU", "h": 6, "inputSize": 12, "encoderHiddenSize": 16, "decoderHiddenSize": 16, "scalerType": "standard",
+        "maxSteps": 150, "batchSize": 32, "loss": { "type": "MQLoss", "level": [80] }, "learningRate": 0.01,
+    }));
+    let mut e = engine(vec![spec], 2);
+    e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap();
+    let forecast = e.predict(None, None).unwrap();
+    let names: Vec<&str> = forecast.columns.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["GRU-median", "GRU-lo-80", "GRU-hi-80"]);
+    let (median, lo, hi) = (&forecast.columns[0].1, &forecast.columns[1].1, &forecast.columns[2].1);
+    assert!(median.iter().zip(lo.iter().zip(hi)).all(|(m, (l, h))| l < m && m < h), "lo < median < hi: {lo:?} {median:?} {hi:?}");
+    let mut window = [0.0; 18];
+    e.forecast_window(0, &panel.series(0).unwrap().y[48..60], &mut window).unwrap();
+    assert_eq!(window[0], median[0]);
 }

@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::error::EngineError;
-use super::network::Network;
+use super::network::{Network, NetworkCache};
 use super::scaler::Scale;
 use super::spec::{ModelSpec, ScalerType};
 use super::{Control, FitOptions, ModelFitReport, ProgressEvent};
@@ -15,7 +15,7 @@ use rand::RngExt;
 
 use crate::data::Panel;
 use crate::kernels::Isa;
-use crate::models::ForecasterCache;
+use crate::models::WindowBatch;
 use crate::nn::adam::{Adam, AdamConfig, StepLr};
 use crate::nn::ParamStore;
 
@@ -25,7 +25,7 @@ const SHARD_WINDOWS: usize = 8;
 
 /// The per-shard buffers of a step, allocated once per fit.
 struct Shard {
-    cache: ForecasterCache,
+    cache: NetworkCache,
     grads: ParamStore,
     inputs: Vec<f32>,
     targets: Vec<f32>,
@@ -41,7 +41,7 @@ struct Shard {
 impl Shard {
     fn new(params: &ParamStore) -> Shard {
         Shard {
-            cache: ForecasterCache::default(),
+            cache: NetworkCache::default(),
             grads: params.zeros_like(),
             inputs: Vec::new(),
             targets: Vec::new(),
@@ -77,10 +77,10 @@ pub(crate) fn train(
     spec.check_batch(batch)?;
     let learning_rate = run.options.learning_rate.unwrap_or(spec.learning_rate);
     let holdout = run.options.validation_size;
-    if holdout > 0 && holdout < spec.h {
+    if holdout > 0 && holdout < spec.h() {
         return Err(EngineError::Range(format!(
             "validationSize must be 0 or at least the horizon h = {} of model '{}', got {holdout}",
-            spec.h, spec.alias
+            spec.h(), spec.alias
         )));
     }
     let index = TrainingWindows::new(run.panel, spec, holdout)?;
@@ -91,7 +91,7 @@ pub(crate) fn train(
     };
     let adam_config = AdamConfig { learning_rate: learning_rate as f32, ..AdamConfig::default() };
     let mut adam = Adam::new(network.params(), adam_config, StepLr::neuralforecast(max_steps, spec.num_lr_decays))?;
-    let mut rng = ChaCha8Rng::seed_from_u64(spec.random_seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(spec.random_seed());
     let mut shards: Vec<Shard> = (0..batch.div_ceil(SHARD_WINDOWS)).map(|_| Shard::new(network.params())).collect();
     let mut total = network.params().zeros_like();
     let validation = Validation::new(run, holdout)?;
@@ -115,7 +115,7 @@ pub(crate) fn train(
 
     for step in 1..=max_steps {
         index.sample(batch, &mut rng, &mut windows);
-        let train_loss = gradient(network, run, &index, &windows, &mut shards, &mut total)?;
+        let train_loss = gradient(network, run, &index, &windows, &mut shards, &mut total, step)?;
         adam.step(network.params_mut(), &total)?;
         report.train_loss.push(train_loss);
         report.steps = step;
@@ -159,12 +159,14 @@ fn gradient(
     windows: &[Window],
     shards: &mut [Shard],
     total: &mut ParamStore,
+    step: usize,
 ) -> Result<f64, EngineError> {
     let observed: usize = windows.iter().map(|w| index.observed_targets(w)).sum();
     run.threads.install(|| {
-        shards.par_iter_mut().zip(windows.par_chunks(SHARD_WINDOWS)).try_for_each(|(shard, chunk)| {
+        shards.par_iter_mut().zip(windows.par_chunks(SHARD_WINDOWS)).enumerate().try_for_each(|(k, (shard, chunk))| {
             let weight = chunk.iter().map(|w| index.observed_targets(w)).sum::<usize>() as f64 / observed as f64;
-            shard_gradient(network, run, index, chunk, shard, weight)
+            let seed = shard_seed(run.spec.random_seed(), step, k);
+            shard_gradient(network, run, index, chunk, shard, weight, seed)
         })
     })?;
     total.fill_zero();
@@ -183,16 +185,18 @@ fn shard_gradient(
     windows: &[Window],
     shard: &mut Shard,
     weight: f64,
+    train_seed: u64,
 ) -> Result<(), EngineError> {
     let spec = run.spec;
     let n = windows.len();
-    shard.inputs.resize(n * spec.input_size, 0.0);
-    shard.targets.resize(n * spec.h, 0.0);
-    shard.mask.resize(n * spec.h, 0.0);
+    shard.inputs.resize(n * spec.input_size(), 0.0);
+    shard.targets.resize(n * spec.h(), 0.0);
+    shard.mask.resize(n * spec.h(), 0.0);
     index.fill(run.panel, windows, &mut shard.inputs, &mut shard.targets, &mut shard.mask);
     let buffers = WindowScaling { values: &mut shard.window_values, scratch: &mut shard.median_scratch, scales: &mut shard.scales };
     scale_windows(spec, run.isa, &mut shard.inputs, &mut shard.targets, buffers);
-    let forecast = network.forward(&shard.inputs, n, &mut shard.cache)?;
+    let batch = WindowBatch { train_seed: Some(train_seed), ..WindowBatch::univariate(&shard.inputs, n) };
+    let forecast = network.forward(&batch, &mut shard.cache)?;
     shard.d_output.resize(forecast.len(), 0.0);
     let loss = spec.loss.value_and_grad(forecast, &shard.targets, Some(&shard.mask), &mut shard.d_output)?;
     // Each shard's loss is a masked mean over its own observed points; weighting by its share of the batch's
@@ -202,6 +206,16 @@ fn shard_gradient(
     shard.grads.fill_zero();
     network.backward(&mut shard.cache, &shard.d_output, &mut shard.grads)?;
     Ok(())
+}
+
+/// The seed of a shard's stochastic layers (dropout) at a step: a function of the model's seed, the step and
+/// the shard's place in the batch only (SplitMix64 finalizer over their combination), so any thread count draws
+/// the same masks.
+fn shard_seed(model_seed: u64, step: usize, shard: usize) -> u64 {
+    let mut z = model_seed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (shard as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// Reused buffers of [`scale_windows`]; `scales` receives one scale per window (none for `identity`).
@@ -218,7 +232,7 @@ pub(crate) fn scale_windows(spec: &ModelSpec, isa: Isa, inputs: &mut [f32], targ
     if spec.scaler_type == ScalerType::Identity {
         return;
     }
-    let windows = inputs.chunks_exact_mut(spec.input_size).zip(targets.chunks_exact_mut(spec.h));
+    let windows = inputs.chunks_exact_mut(spec.input_size()).zip(targets.chunks_exact_mut(spec.h()));
     scales.extend(windows.map(|(input, target)| scale_window(spec.scaler_type, isa, input, target, values, scratch)));
 }
 
@@ -259,15 +273,15 @@ struct TrainingWindows {
 
 impl TrainingWindows {
     fn new(panel: &Panel, spec: &ModelSpec, holdout: usize) -> Result<TrainingWindows, EngineError> {
-        let required = spec.input_size + spec.h + holdout;
+        let required = spec.input_size() + spec.h() + holdout;
         let what = if holdout > 0 { "inputSize + horizon + validationSize" } else { "inputSize + horizon" };
         panel.check_min_length(required, what)?;
         let train_lengths: Vec<usize> = panel.series_iter().map(|s| s.len() - holdout).collect();
         let mut offsets = vec![0];
         for &n in &train_lengths {
-            offsets.push(offsets[offsets.len() - 1] + n - spec.input_size);
+            offsets.push(offsets[offsets.len() - 1] + n - spec.input_size());
         }
-        Ok(TrainingWindows { input_size: spec.input_size, h: spec.h, train_lengths, offsets })
+        Ok(TrainingWindows { input_size: spec.input_size(), h: spec.h(), train_lengths, offsets })
     }
 
     /// Draws `batch` windows into `out` (deterministic for the rng state): distinct windows when there are at
@@ -333,7 +347,7 @@ impl Validation {
         if holdout == 0 {
             return Ok(None);
         }
-        let (l, h) = (run.spec.input_size, run.spec.h);
+        let (l, h) = (run.spec.input_size(), run.spec.h());
         let mut v = Validation { inputs: Vec::new(), targets: Vec::new(), windows: 0 };
         for series in run.panel.series_iter() {
             let start = series.len() - holdout - l;
@@ -348,7 +362,7 @@ impl Validation {
     }
 
     fn loss(&self, network: &Network, run: &TrainRun<'_>, shard: &mut Shard) -> Result<f64, EngineError> {
-        let forecast = network.forward(&self.inputs, self.windows, &mut shard.cache)?;
+        let forecast = network.forward(&WindowBatch::univariate(&self.inputs, self.windows), &mut shard.cache)?;
         shard.d_output.resize(forecast.len(), 0.0);
         // Validation uses the training loss, as NeuralForecast's default `valid_loss` does.
         let loss = run.spec.loss.value_and_grad(forecast, &self.targets, None, &mut shard.d_output)?;

@@ -6,9 +6,12 @@ pub mod mlp;
 pub mod model;
 pub mod options;
 pub mod recurrent_forecaster;
+#[cfg(test)]
+mod timing;
 
-pub use gru::Gru;
-pub use model::{ExogSizes, Model, WindowBatch};
+pub use gru::{Gru, GruConfig};
+pub use model::{ExogSizes, InputSizeDefault, Model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
 pub use options::{ModelOptions, OptionError};
-pub use lstm::Lstm;
+pub use lstm::{Lstm, LstmConfig};
+pub use mlp::{MlpConfig, MlpModel};
 pub use recurrent_forecaster::{ForecasterCache, RecurrentConfig, RecurrentForecaster};

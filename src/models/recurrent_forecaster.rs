@@ -1,52 +1,158 @@
 //! The architecture NeuralForecast's `LSTM` and `GRU` models share in their default, non-recurrent
 //! mode (`recurrent=False`; neuralforecast/models/lstm.py and gru.py, `__init__` and `forward`):
 //!
-//! 1. `hist_encoder`: a multi-layer batch-first RNN over the `input_size` past values `[B, L, 1]`
-//!    (univariate, no exogenous inputs here), from zero initial states; its output is the top layer's
-//!    hidden state at every step, `[B, L, H]`.
+//! 1. `hist_encoder`: a multi-layer batch-first RNN over the `input_size` past steps, from zero initial
+//!    states. Each step's input is `[y_t | hist exog_t | stat exog | futr exog_t]` (`1 + X + S + F` values);
+//!    the output is the top layer's hidden state at every step, `[B, L, H]`.
 //! 2. If `h > input_size`, `upsample_sequence = nn.Linear(input_size, h)` maps that sequence along the
 //!    time axis to `[B, h, H]`; otherwise the last `h` steps are kept: `hidden_state[:, -h:]`.
-//! 3. `mlp_decoder`: NeuralForecast's MLP (ReLU, `decoder_layers` layers of width
-//!    `decoder_hidden_size`), applied to each of the `h` hidden states separately, giving
-//!    `[B, h, outputs_per_point]` (one output per point, one per quantile for the multi-quantile loss).
+//! 3. The future exogenous values of the horizon are appended to each of the `h` hidden states
+//!    (`[B, h, H + F]`), and `mlp_decoder` (NeuralForecast's MLP: ReLU, `decoder_layers` layers of width
+//!    `decoder_hidden_size`) maps each to `outputs_per_point` values: `[B, h, outputs_per_point]`.
+
+use std::marker::PhantomData;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use serde_json::{Map, Value};
 
-use crate::nn::error::{expect_len, nonzero};
-use crate::nn::loss::Loss;
+use super::model::{InputSizeDefault, Model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
+use super::options::{ModelOptions, OptionResult};
+use crate::nn::error::nonzero;
 use crate::nn::mlp::{Mlp, MlpCache};
 use crate::nn::recurrent::{Recurrent, RecurrentCache, RecurrentCell};
 use crate::nn::{Linear, NnError, ParamInit, ParamStore};
 
-use super::model::{ExogSizes, Model, WindowBatch};
-
-/// A recurrent cell together with the NeuralForecast model defaults that differ between LSTM and GRU.
-pub trait ForecasterCell: RecurrentCell {
+/// A recurrent cell together with what differs between NeuralForecast's LSTM and GRU models.
+pub trait ForecasterCell: RecurrentCell + Clone + Copy + PartialEq + std::fmt::Debug + Send + Sync + 'static {
+    /// NeuralForecast's class name.
+    const NAME: &'static str;
+    /// The default `encoder_hidden_size` of its `__init__`.
     const DEFAULT_ENCODER_HIDDEN_SIZE: usize;
 }
 
-/// Hyper-parameters under NeuralForecast's names.
+/// Hyper-parameters under NeuralForecast's names, for cell `C`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RecurrentConfig {
-    /// Forecast horizon.
-    pub h: usize,
-    /// Length of the input window (NeuralForecast's default `-1` means `3 * h`).
-    pub input_size: usize,
+pub struct RecurrentConfig<C> {
+    pub shape: ModelShape,
     pub encoder_n_layers: usize,
     pub encoder_hidden_size: usize,
     pub decoder_hidden_size: usize,
     pub decoder_layers: usize,
-    /// The training loss; it fixes the number of outputs per forecast point.
-    pub loss: Loss,
-    /// Seeds the parameter initialisation.
-    pub random_seed: u64,
+    pub(crate) cell: PhantomData<C>,
+}
+
+impl<C: ForecasterCell> RecurrentConfig<C> {
+    /// Values per encoder step: `1 + X + S + F`.
+    fn encoder_input_size(&self) -> usize {
+        let exog = self.shape.exog;
+        1 + exog.hist + exog.stat + exog.futr
+    }
+
+    /// Values per decoder row: the hidden state and the step's future exogenous values.
+    fn decoder_input_size(&self) -> usize {
+        self.encoder_hidden_size + self.shape.exog.futr
+    }
+}
+
+impl<C: ForecasterCell> ModelConfig for RecurrentConfig<C> {
+    type Network = RecurrentForecaster<C>;
+
+    const NAME: &'static str = C::NAME;
+    const OPTION_KEYS: &'static [&'static str] = &["encoderNLayers", "encoderHiddenSize", "decoderHiddenSize", "decoderLayers"];
+    /// lstm.py / gru.py: `input_size=-1` (3 h), `scaler_type='robust'`, `windows_batch_size=128`.
+    const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults {
+        input_size: InputSizeDefault::TimesHorizon(3),
+        scaler_type: "robust",
+        learning_rate: 1e-3,
+        max_steps: 1000,
+        batch_size: 128,
+        num_lr_decays: 0,
+    };
+
+    /// NeuralForecast's defaults: 2 encoder layers, a decoder MLP of 2 layers with 128 units.
+    fn new(shape: ModelShape) -> Self {
+        RecurrentConfig {
+            shape,
+            encoder_n_layers: 2,
+            encoder_hidden_size: C::DEFAULT_ENCODER_HIDDEN_SIZE,
+            decoder_hidden_size: 128,
+            decoder_layers: 2,
+            cell: PhantomData,
+        }
+    }
+
+    fn shape(&self) -> &ModelShape {
+        &self.shape
+    }
+
+    fn read_options(&mut self, options: &ModelOptions<'_>) -> OptionResult<()> {
+        self.encoder_n_layers = options.size("encoderNLayers")?.unwrap_or(self.encoder_n_layers);
+        self.encoder_hidden_size = options.size("encoderHiddenSize")?.unwrap_or(self.encoder_hidden_size);
+        self.decoder_hidden_size = options.size("decoderHiddenSize")?.unwrap_or(self.decoder_hidden_size);
+        self.decoder_layers = options.size("decoderLayers")?.unwrap_or(self.decoder_layers);
+        Ok(())
+    }
+
+    fn write_options(&self, out: &mut Map<String, Value>) {
+        out.insert("encoderNLayers".into(), self.encoder_n_layers.into());
+        out.insert("encoderHiddenSize".into(), self.encoder_hidden_size.into());
+        out.insert("decoderHiddenSize".into(), self.decoder_hidden_size.into());
+        out.insert("decoderLayers".into(), self.decoder_layers.into());
+    }
+
+    fn memory_estimate(&self) -> (u128, u128) {
+        let [l, h, layers, hidden, dec, dec_layers, input, dec_in, outputs] = [
+            self.shape.input_size,
+            self.shape.h,
+            self.encoder_n_layers,
+            self.encoder_hidden_size,
+            self.decoder_hidden_size,
+            self.decoder_layers,
+            self.encoder_input_size(),
+            self.decoder_input_size(),
+            self.shape.outputs_per_point,
+        ]
+        .map(|v| v as u128);
+        let gates = C::GATES as u128;
+        let encoder = gates * hidden * (input + hidden + 2) + layers.saturating_sub(1) * gates * hidden * (2 * hidden + 2);
+        // NeuralForecast's MLP: one Linear(in, out) for a single layer, else in → dec → … → dec → out.
+        let decoder = if dec_layers == 1 {
+            (dec_in + 1) * outputs
+        } else {
+            (dec_in + 1) * dec + dec_layers.saturating_sub(2) * (dec + 1) * dec + (dec + 1) * outputs
+        };
+        let upsample = if h > l { (l + 1) * h } else { 0 };
+        let per_window = l.max(h) * (input + layers * hidden * (gates + 3)) + h * (dec_in + dec_layers * dec + outputs);
+        (encoder + decoder + upsample, per_window)
+    }
+
+    /// Creates the parameters, in torch's registration order, from the shape's seed.
+    fn build(&self) -> Result<RecurrentForecaster<C>, NnError> {
+        let ModelShape { h, input_size, outputs_per_point, random_seed, .. } = self.shape;
+        nonzero("h", h)?;
+        nonzero("input_size", input_size)?;
+        let mut params = ParamStore::new();
+        let mut rng = ChaCha8Rng::seed_from_u64(random_seed);
+        let mut init = ParamInit::new(&mut params, &mut rng);
+        let encoder =
+            Recurrent::new(&mut init.pp("hist_encoder"), self.encoder_input_size(), self.encoder_hidden_size, self.encoder_n_layers)?;
+        let decoder = Mlp::new(
+            &mut init.pp("mlp_decoder"),
+            self.decoder_input_size(),
+            outputs_per_point,
+            self.decoder_hidden_size,
+            self.decoder_layers,
+        )?;
+        let upsample = if h > input_size { Some(Linear::new(&mut init.pp("upsample_sequence"), input_size, h)?) } else { None };
+        Ok(RecurrentForecaster { config: self.clone(), params, encoder, decoder, upsample })
+    }
 }
 
 /// NeuralForecast's recurrent forecaster (see the module docs) with cell `C`.
 #[derive(Debug, Clone)]
 pub struct RecurrentForecaster<C> {
-    config: RecurrentConfig,
+    config: RecurrentConfig<C>,
     params: ParamStore,
     encoder: Recurrent<C>,
     decoder: Mlp,
@@ -57,131 +163,72 @@ pub struct RecurrentForecaster<C> {
 #[derive(Debug, Clone, Default)]
 pub struct ForecasterCache {
     batch: usize,
+    /// `[B, L, 1 + X + S + F]` when the model has exogenous inputs (otherwise the windows are the input).
+    encoder_input: Vec<f32>,
     encoder: RecurrentCache,
     /// Encoder output transposed to `[B, H, L]`, the upsampling layer's input.
     upsample_input: Vec<f32>,
     /// `[B, H, h]`.
     upsampled: Vec<f32>,
     /// The `h` hidden states per window the decoder reads, `[B, h, H]`.
+    hidden_states: Vec<f32>,
+    /// Each of those hidden states followed by its step's future exogenous values: `[B, h, H + F]`.
     decoder_input: Vec<f32>,
     decoder: MlpCache,
     d_decoder_input: Vec<f32>,
+    /// `[B, h, H]`: the hidden-state part of `d_decoder_input`.
+    d_hidden: Vec<f32>,
     d_upsampled: Vec<f32>,
     d_upsample_input: Vec<f32>,
     d_encoder_output: Vec<f32>,
 }
 
 impl<C: ForecasterCell> RecurrentForecaster<C> {
-    /// NeuralForecast's defaults for horizon `h`: `input_size = 3 h`, 2 encoder layers, decoder MLP of
-    /// 2 layers with 128 units, MAE loss, seed 1.
-    pub fn default_config(h: usize) -> RecurrentConfig {
-        RecurrentConfig {
-            h,
-            input_size: 3 * h,
-            encoder_n_layers: 2,
-            encoder_hidden_size: C::DEFAULT_ENCODER_HIDDEN_SIZE,
-            decoder_hidden_size: 128,
-            decoder_layers: 2,
-            loss: Loss::Mae,
-            random_seed: 1,
-        }
-    }
-
-    /// Creates the parameters, in torch's registration order, from `config.random_seed`.
-    pub fn new(config: RecurrentConfig) -> Result<Self, NnError> {
-        nonzero("h", config.h)?;
-        nonzero("input_size", config.input_size)?;
-        let mut params = ParamStore::new();
-        let mut rng = ChaCha8Rng::seed_from_u64(config.random_seed);
-        let mut init = ParamInit::new(&mut params, &mut rng);
-        let encoder = Recurrent::new(&mut init.pp("hist_encoder"), 1, config.encoder_hidden_size, config.encoder_n_layers)?;
-        let decoder = Mlp::new(
-            &mut init.pp("mlp_decoder"),
-            config.encoder_hidden_size,
-            config.loss.outputs_per_point(),
-            config.decoder_hidden_size,
-            config.decoder_layers,
-        )?;
-        let upsample = if config.h > config.input_size {
-            Some(Linear::new(&mut init.pp("upsample_sequence"), config.input_size, config.h)?)
-        } else {
-            None
-        };
-        Ok(RecurrentForecaster { config, params, encoder, decoder, upsample })
-    }
-
-    pub fn config(&self) -> &RecurrentConfig {
+    pub fn config(&self) -> &RecurrentConfig<C> {
         &self.config
-    }
-
-    pub fn params(&self) -> &ParamStore {
-        &self.params
-    }
-
-    /// For the optimizer and for loading checkpoints.
-    pub fn params_mut(&mut self) -> &mut ParamStore {
-        &mut self.params
     }
 
     pub fn num_parameters(&self) -> usize {
         self.params.num_parameters()
     }
 
-    /// Forecasts `[B, h, outputs_per_point]` from `windows` `[B, input_size]`.
-    pub fn forward<'c>(&self, windows: &[f32], batch: usize, cache: &'c mut ForecasterCache) -> Result<&'c [f32], NnError> {
-        nonzero("batch size", batch)?;
-        let (h, input_size, hidden) = (self.config.h, self.config.input_size, self.config.encoder_hidden_size);
-        expect_len("input windows", batch * input_size, windows.len())?;
-        cache.batch = batch;
-        let encoded = self.encoder.forward(&self.params, windows, batch, input_size, &mut cache.encoder)?;
-        cache.decoder_input.resize(batch * h * hidden, 0.0);
-        match &self.upsample {
-            Some(upsample) => {
-                transpose_inner(encoded, batch, input_size, hidden, &mut cache.upsample_input);
-                cache.upsampled.resize(batch * hidden * h, 0.0);
-                upsample.forward(&self.params, &cache.upsample_input, batch * hidden, &mut cache.upsampled)?;
-                transpose_inner(&cache.upsampled, batch, hidden, h, &mut cache.decoder_input);
-            }
-            None => {
-                let last_steps = encoded.chunks_exact(input_size * hidden).map(|window| &window[(input_size - h) * hidden..]);
-                cache.decoder_input.chunks_exact_mut(h * hidden).zip(last_steps).for_each(|(dst, src)| dst.copy_from_slice(src));
+    /// The encoder's input: the windows themselves, or each step's `[y | hist | stat | futr]` in the cache.
+    fn encoder_input<'a>(&self, batch: &WindowBatch<'a>, buffer: &'a mut Vec<f32>) -> &'a [f32] {
+        let ModelShape { h, input_size: l, exog, .. } = self.config.shape;
+        if exog.is_empty() {
+            return batch.insample_y;
+        }
+        buffer.clear();
+        for b in 0..batch.batch {
+            let stat = &batch.stat_exog[b * exog.stat..(b + 1) * exog.stat];
+            for t in 0..l {
+                buffer.push(batch.insample_y[b * l + t]);
+                buffer.extend_from_slice(&batch.hist_exog[(b * l + t) * exog.hist..(b * l + t + 1) * exog.hist]);
+                buffer.extend_from_slice(stat);
+                let futr_row = b * (l + h) + t;
+                buffer.extend_from_slice(&batch.futr_exog[futr_row * exog.futr..(futr_row + 1) * exog.futr]);
             }
         }
-        self.decoder.forward(&self.params, &cache.decoder_input, batch * h, &mut cache.decoder)
+        buffer
     }
 
-    /// Backpropagates `d_output` (d loss/d forecast, `[B, h, outputs_per_point]`) through the pass
-    /// saved in `cache`, accumulating into `grads` (a store shaped like [`Self::params`]).
-    pub fn backward(&self, cache: &mut ForecasterCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {
-        self.params.check_same_layout(grads)?;
-        let (h, input_size, hidden) = (self.config.h, self.config.input_size, self.config.encoder_hidden_size);
-        let batch = cache.batch;
-        nonzero("batch size of the cached forward pass", batch)?;
-        cache.d_decoder_input.resize(batch * h * hidden, 0.0);
-        self.decoder.backward(&self.params, &cache.decoder_input, &mut cache.decoder, d_output, grads, Some(&mut cache.d_decoder_input))?;
-        cache.d_encoder_output.resize(batch * input_size * hidden, 0.0);
-        match &self.upsample {
-            Some(upsample) => {
-                transpose_inner(&cache.d_decoder_input, batch, h, hidden, &mut cache.d_upsampled);
-                cache.d_upsample_input.resize(batch * hidden * input_size, 0.0);
-                upsample.backward(&self.params, &cache.upsample_input, &cache.d_upsampled, batch * hidden, grads, Some(&mut cache.d_upsample_input))?;
-                transpose_inner(&cache.d_upsample_input, batch, hidden, input_size, &mut cache.d_encoder_output);
-            }
-            None => {
-                // Only the last h steps reach the decoder; earlier outputs get no direct gradient.
-                let d_last_steps = cache.d_decoder_input.chunks_exact(h * hidden);
-                for (window, d_last) in cache.d_encoder_output.chunks_exact_mut(input_size * hidden).zip(d_last_steps) {
-                    let (earlier, last) = window.split_at_mut((input_size - h) * hidden);
-                    earlier.fill(0.0);
-                    last.copy_from_slice(d_last);
-                }
+    /// Writes the `h` hidden states of each window into the decoder input rows, followed by the horizon's future
+    /// exogenous values.
+    fn fill_decoder_input(&self, batch: &WindowBatch<'_>, hidden_states: &[f32], out: &mut Vec<f32>) {
+        let ModelShape { h, input_size: l, exog, .. } = self.config.shape;
+        let hidden = self.config.encoder_hidden_size;
+        out.clear();
+        for (b, states) in hidden_states.chunks_exact(h * hidden).enumerate() {
+            for (k, state) in states.chunks_exact(hidden).enumerate() {
+                out.extend_from_slice(state);
+                let futr_row = b * (l + h) + l + k;
+                out.extend_from_slice(&batch.futr_exog[futr_row * exog.futr..(futr_row + 1) * exog.futr]);
             }
         }
-        self.encoder.backward(&self.params, &mut cache.encoder, &cache.d_encoder_output, grads, None)
     }
 }
 
-impl<C: ForecasterCell + Clone + Send + Sync + std::fmt::Debug + 'static> Model for RecurrentForecaster<C> {
+impl<C: ForecasterCell> Model for RecurrentForecaster<C> {
     type Cache = ForecasterCache;
 
     fn params(&self) -> &ParamStore {
@@ -192,13 +239,63 @@ impl<C: ForecasterCell + Clone + Send + Sync + std::fmt::Debug + 'static> Model 
         &mut self.params
     }
 
+    /// Forecasts `[B, h, outputs_per_point]`.
     fn forward<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut ForecasterCache) -> Result<&'c [f32], NnError> {
-        batch.check(self.config.input_size, self.config.h, ExogSizes::none())?;
-        RecurrentForecaster::forward(self, batch.insample_y, batch.batch, cache)
+        let ModelShape { h, input_size, exog, .. } = self.config.shape;
+        batch.check(input_size, h, exog)?;
+        let (b, hidden) = (batch.batch, self.config.encoder_hidden_size);
+        cache.batch = b;
+        let input = self.encoder_input(batch, &mut cache.encoder_input);
+        let encoded = self.encoder.forward(&self.params, input, b, input_size, &mut cache.encoder)?;
+        let states = &mut cache.hidden_states;
+        match &self.upsample {
+            Some(upsample) => {
+                transpose_inner(encoded, b, input_size, hidden, &mut cache.upsample_input);
+                cache.upsampled.resize(b * hidden * h, 0.0);
+                upsample.forward(&self.params, &cache.upsample_input, b * hidden, &mut cache.upsampled)?;
+                transpose_inner(&cache.upsampled, b, hidden, h, states);
+            }
+            None => {
+                states.clear();
+                encoded.chunks_exact(input_size * hidden).for_each(|window| states.extend_from_slice(&window[(input_size - h) * hidden..]));
+            }
+        }
+        self.fill_decoder_input(batch, &cache.hidden_states, &mut cache.decoder_input);
+        self.decoder.forward(&self.params, &cache.decoder_input, b * h, &mut cache.decoder)
     }
 
+    /// Backpropagates `d_output` (`[B, h, outputs_per_point]`) through the pass saved in `cache`.
     fn backward(&self, cache: &mut ForecasterCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {
-        RecurrentForecaster::backward(self, cache, d_output, grads)
+        self.params.check_same_layout(grads)?;
+        let ModelShape { h, input_size, .. } = self.config.shape;
+        let hidden = self.config.encoder_hidden_size;
+        let batch = cache.batch;
+        nonzero("batch size of the cached forward pass", batch)?;
+        let decoder_width = self.config.decoder_input_size();
+        cache.d_decoder_input.resize(batch * h * decoder_width, 0.0);
+        self.decoder.backward(&self.params, &cache.decoder_input, &mut cache.decoder, d_output, grads, Some(&mut cache.d_decoder_input))?;
+        // The future exogenous columns are inputs, not parameters: only the hidden part flows back.
+        cache.d_hidden.clear();
+        cache.d_decoder_input.chunks_exact(decoder_width).for_each(|row| cache.d_hidden.extend_from_slice(&row[..hidden]));
+        cache.d_encoder_output.resize(batch * input_size * hidden, 0.0);
+        match &self.upsample {
+            Some(upsample) => {
+                transpose_inner(&cache.d_hidden, batch, h, hidden, &mut cache.d_upsampled);
+                cache.d_upsample_input.resize(batch * hidden * input_size, 0.0);
+                upsample.backward(&self.params, &cache.upsample_input, &cache.d_upsampled, batch * hidden, grads, Some(&mut cache.d_upsample_input))?;
+                transpose_inner(&cache.d_upsample_input, batch, hidden, input_size, &mut cache.d_encoder_output);
+            }
+            None => {
+                // Only the last h steps reach the decoder; earlier outputs get no direct gradient.
+                let d_last_steps = cache.d_hidden.chunks_exact(h * hidden);
+                for (window, d_last) in cache.d_encoder_output.chunks_exact_mut(input_size * hidden).zip(d_last_steps) {
+                    let (earlier, last) = window.split_at_mut((input_size - h) * hidden);
+                    earlier.fill(0.0);
+                    last.copy_from_slice(d_last);
+                }
+            }
+        }
+        self.encoder.backward(&self.params, &mut cache.encoder, &cache.d_encoder_output, grads, None)
     }
 }
 
@@ -217,85 +314,18 @@ fn transpose_inner(input: &[f32], batch: usize, rows: usize, cols: usize, out: &
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::nn::adam::{Adam, AdamConfig, StepLr};
-    use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, weighted_sum};
+    use crate::models::model::tests::shape;
+    use crate::models::ExogSizes;
 
     /// A small configuration for gradient checks and training tests.
-    pub fn small_config(h: usize, input_size: usize, loss: Loss) -> RecurrentConfig {
-        RecurrentConfig {
-            h,
-            input_size,
-            encoder_n_layers: 2,
-            encoder_hidden_size: 4,
-            decoder_hidden_size: 5,
-            decoder_layers: 2,
-            loss,
-            random_seed: 9,
-        }
+    pub fn small_config<C: ForecasterCell>(h: usize, input_size: usize, exog: ExogSizes) -> RecurrentConfig<C> {
+        RecurrentConfig { encoder_hidden_size: 4, decoder_hidden_size: 5, ..RecurrentConfig::new(shape(h, input_size, exog)) }
     }
 
-    /// NeuralForecast's reference configuration of the parameter-count tests.
-    pub fn reference_config<C: ForecasterCell>() -> RecurrentConfig {
-        RecurrentConfig { input_size: 24, encoder_hidden_size: 64, decoder_hidden_size: 64, ..RecurrentForecaster::<C>::default_config(12) }
-    }
-
-    /// Finite-difference check of the whole model: gradients w.r.t. a sample of every parameter and
-    /// w.r.t. every input value.
-    pub fn check_model_gradients<C: ForecasterCell + Clone>(config: RecurrentConfig) {
-        let batch = 3;
-        let mut model = RecurrentForecaster::<C>::new(config.clone()).unwrap();
-        let windows = random_vec(batch * config.input_size, 41);
-        let weights = random_vec(batch * config.h * config.loss.outputs_per_point(), 42);
-        let objective = |model: &RecurrentForecaster<C>, windows: &[f32]| {
-            let mut cache = ForecasterCache::default();
-            weighted_sum(model.forward(windows, batch, &mut cache).unwrap(), &weights)
-        };
-        let mut cache = ForecasterCache::default();
-        model.forward(&windows, batch, &mut cache).unwrap();
-        let mut grads = model.params().zeros_like();
-        model.backward(&mut cache, &weights, &mut grads).unwrap();
-        let mut params = model.params().clone();
-        check_param_grads(&mut params, &grads, 8, |p| {
-            *model.params_mut() = p.clone();
-            objective(&model, &windows)
-        });
-        *model.params_mut() = params;
-        // dL/d windows: rerun the encoder's backward with its input gradient exposed.
-        let mut d_windows = vec![0.0; windows.len()];
-        let mut unused_grads = grads.zeros_like();
-        model.encoder.backward(&model.params, &mut cache.encoder, &cache.d_encoder_output, &mut unused_grads, Some(&mut d_windows)).unwrap();
-        check_input_grads(&windows, &d_windows, usize::MAX, |w| objective(&model, w));
-    }
-
-    /// Fits sine-wave windows with Adam and returns the MAE before and after `steps` steps.
-    pub fn fit_sine<C: ForecasterCell>(config: RecurrentConfig, steps: usize, learning_rate: f32) -> (f32, f32) {
-        let (h, input_size, batch) = (config.h, config.input_size, 16);
-        let mut model = RecurrentForecaster::<C>::new(config).unwrap();
-        let series: Vec<f32> = (0..400).map(|t| (t as f32 * 2.0 * std::f32::consts::PI / 20.0).sin()).collect();
-        let window_count = series.len() - input_size - h;
-        let mut adam = Adam::new(model.params(), AdamConfig { learning_rate, ..AdamConfig::default() }, StepLr::constant()).unwrap();
-        let mut grads = model.params().zeros_like();
-        let mut cache = ForecasterCache::default();
-        let (mut windows, mut targets) = (Vec::new(), Vec::new());
-        let mut d_forecast = vec![0.0; batch * h];
-        let mut losses = Vec::new();
-        for step in 0..steps {
-            windows.clear();
-            targets.clear();
-            for k in 0..batch {
-                // A deterministic stride through all window start positions.
-                let start = (step * batch + k) * 7 % window_count;
-                windows.extend_from_slice(&series[start..start + input_size]);
-                targets.extend_from_slice(&series[start + input_size..start + input_size + h]);
-            }
-            let forecast = model.forward(&windows, batch, &mut cache).unwrap();
-            losses.push(Loss::Mae.value_and_grad(forecast, &targets, None, &mut d_forecast).unwrap());
-            grads.fill_zero();
-            model.backward(&mut cache, &d_forecast, &mut grads).unwrap();
-            adam.step(model.params_mut(), &grads).unwrap();
-        }
-        let mean = |losses: &[f32]| losses.iter().sum::<f32>() / losses.len() as f32;
-        (mean(&losses[..10]), mean(&losses[steps - 10..]))
+    /// NeuralForecast's reference configuration of the parameter-count tests and benchmarks.
+    pub fn reference_config<C: ForecasterCell>() -> RecurrentConfig<C> {
+        let shape = ModelShape { random_seed: 1, ..shape(12, 24, ExogSizes::none()) };
+        RecurrentConfig { encoder_hidden_size: 64, decoder_hidden_size: 64, ..RecurrentConfig::new(shape) }
     }
 
     #[test]

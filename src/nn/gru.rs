@@ -6,7 +6,7 @@ use super::activations::{sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from
 use super::fast;
 use super::recurrent::{BackwardStep, ForwardStep, Recurrent, RecurrentCell};
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GruCell;
 
 /// Multi-layer batch-first GRU with torch's parameter names and layout.

@@ -41,6 +41,30 @@ impl Loss {
         Ok(Loss::MultiQuantile { quantiles })
     }
 
+    /// NeuralForecast's `MQLoss(level=...)`: the median, then the bounds of each central prediction interval
+    /// (`level` in percent, 0 < level < 100), quantiles ascending after the median, as its `level_to_outputs`.
+    pub fn multi_quantile_levels(levels: &[f64]) -> Result<Self, NnError> {
+        let mut levels: Vec<f64> = levels.to_vec();
+        if let Some(bad) = levels.iter().find(|l| !(l.is_finite() && **l > 0.0 && **l < 100.0)) {
+            return Err(NnError::InvalidValue { what: "MQLoss level", reason: format!("must lie strictly between 0 and 100, got {bad}") });
+        }
+        levels.sort_by(|a, b| b.total_cmp(a));
+        levels.dedup();
+        let mut quantiles = vec![0.5];
+        quantiles.extend(levels.iter().map(|l| (50.0 - l / 2.0) / 100.0));
+        quantiles.extend(levels.iter().rev().map(|l| (50.0 + l / 2.0) / 100.0));
+        Loss::multi_quantile(quantiles.into_iter().map(|q| q as f32).collect())
+    }
+
+    /// The suffix of each output's column, as NeuralForecast names them (`-median`, `-lo-80`, `-hi-95`, …;
+    /// `quantiles_to_outputs`); empty for a point loss, whose one output is the model's column itself.
+    pub fn output_names(&self) -> Vec<String> {
+        match self {
+            Loss::MultiQuantile { quantiles } => quantiles.iter().map(|&q| quantile_output_name(q)).collect(),
+            _ => vec![String::new()],
+        }
+    }
+
     /// Forecast values per target point: NeuralForecast's `outputsize_multiplier`.
     pub fn outputs_per_point(&self) -> usize {
         match self {
@@ -98,6 +122,19 @@ impl Loss {
             }
         }
     }
+}
+
+/// `-median`, `-lo-<level>` or `-hi-<level>`: the central interval a quantile bounds, in percent, rounded to two
+/// decimals as NeuralForecast's `np.round(100 - 200 q, 2)`, printed without a zero fraction (`-lo-80`, as the
+/// names `level_to_outputs` gives).
+fn quantile_output_name(q: f32) -> String {
+    let q = q as f64;
+    if (q - 0.5).abs() < 1e-9 {
+        return "-median".into();
+    }
+    let level = ((100.0 - 200.0 * q.min(1.0 - q)) * 100.0).round() / 100.0;
+    let side = if q < 0.5 { "lo" } else { "hi" };
+    format!("-{side}-{level}")
 }
 
 fn check_quantile(q: f32) -> Result<(), NnError> {
@@ -178,6 +215,17 @@ mod tests {
         let value = loss.value_and_grad(&[0.0, 2.0], &[1.0], None, &mut grad).unwrap();
         assert!((value - 0.2).abs() < 1e-6);
         assert_all_close(&grad, &[-0.1, 0.1]);
+    }
+
+    #[test]
+    fn levels_give_neuralforecast_quantiles_and_names() {
+        let loss = Loss::multi_quantile_levels(&[80.0, 95.0]).unwrap();
+        let Loss::MultiQuantile { quantiles } = &loss else { panic!("not a multi-quantile loss") };
+        assert_all_close(quantiles, &[0.5, 0.025, 0.1, 0.9, 0.975]);
+        assert_eq!(loss.output_names(), ["-median", "-lo-95", "-lo-80", "-hi-80", "-hi-95"]);
+        assert_eq!(Loss::multi_quantile(vec![0.25, 0.5]).unwrap().output_names(), ["-lo-50", "-median"]);
+        assert_eq!(Loss::Mae.output_names(), [""]);
+        assert!(Loss::multi_quantile_levels(&[100.0]).is_err());
     }
 
     #[test]

@@ -21,8 +21,6 @@ pub mod mlp;
 pub mod params;
 pub mod recurrent;
 pub mod tensor;
-#[cfg(test)]
-mod timing;
 
 pub use error::NnError;
 pub use linear::Linear;

@@ -274,3 +274,56 @@ pub fn bytes(value: &Unknown<'_>, name: &str) -> ArgResult<Vec<u8>> {
     let raw = value.value();
     Ok(unsafe { <&[u8]>::from_napi_value(raw.env, raw.value) }?.to_vec())
 }
+
+/// Nesting deeper than this in an options object is refused (options are a few levels deep at most).
+const MAX_JSON_DEPTH: usize = 8;
+
+/// Converts an options value (plain objects, arrays, strings, finite numbers, booleans, null) into JSON for the
+/// core to validate; `undefined` properties are left out. Other values (functions, symbols, NaN, typed arrays)
+/// are refused with the property's path.
+pub fn json(value: &Unknown<'_>, name: &str) -> ArgResult<serde_json::Value> {
+    json_at(value, name, 0)
+}
+
+fn json_at(value: &Unknown<'_>, name: &str, depth: usize) -> ArgResult<serde_json::Value> {
+    use serde_json::Value;
+    if depth > MAX_JSON_DEPTH {
+        return Err(ArgError::Range(format!("{name} is nested too deeply")));
+    }
+    match value.get_type()? {
+        ValueType::Null => Ok(Value::Null),
+        ValueType::Boolean => Ok(Value::Bool(boolean(value, name)?)),
+        ValueType::String => Ok(Value::String(string(value, name)?)),
+        ValueType::Number => {
+            let x = number(value, name)?;
+            serde_json::Number::from_f64(x)
+                .map(Value::Number)
+                .ok_or_else(|| ArgError::Range(format!("{name} must be a finite number, got {x}")))
+        }
+        ValueType::Object if value.is_array()? => {
+            let items = elements(value, name, "values")?;
+            let values = items.iter().enumerate().map(|(i, item)| json_at(item, &format!("{name}[{i}]"), depth + 1));
+            values.collect::<ArgResult<Vec<_>>>().map(Value::Array)
+        }
+        ValueType::Object if !value.is_typedarray()? => {
+            let raw = value.value();
+            let object = Object::from_raw(raw.env, raw.value);
+            let mut map = serde_json::Map::new();
+            for key in Object::keys(&object)? {
+                if let Some(item) = property(&object, &key)? {
+                    map.insert(key.clone(), json_at(&item, &format!("{name}.{key}"), depth + 1)?);
+                }
+            }
+            Ok(Value::Object(map))
+        }
+        _ => Err(ArgError::Type(format!("{name} must be a plain value (object, array, string, number or boolean), got {}", describe(value)))),
+    }
+}
+
+/// An options object as JSON (`undefined` is "no options").
+pub fn json_object(value: &Unknown<'_>, name: &str) -> ArgResult<serde_json::Map<String, serde_json::Value>> {
+    match json(value, name)? {
+        serde_json::Value::Object(map) => Ok(map),
+        _ => Err(ArgError::Type(format!("{name} must be an object, got {}", describe(value)))),
+    }
+}

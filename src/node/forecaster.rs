@@ -102,11 +102,7 @@ fn engine_config(options: &Unknown<'_>) -> ArgResult<EngineConfig> {
     let seed = optional(&options, "seed", |v, n| args::integer(v, n, 0, u32::MAX as usize))?;
     let mut models = Vec::new();
     for (i, model) in args::elements(&models_value, "options.models", "models")?.iter().enumerate() {
-        let mut spec = model_spec(model, &format!("options.models[{i}]"))?;
-        if let Some(seed) = seed {
-            spec.random_seed = seed as u64;
-        }
-        models.push(spec);
+        models.push(model_spec(model, &format!("options.models[{i}]"), seed)?);
     }
     if models.is_empty() {
         return Err(ArgError::Range("options.models is empty: give at least one model".into()));
@@ -304,7 +300,7 @@ impl NativeForecaster {
                 Some(o) => optional(&o, "model", |v, n| model_index(&engine, v, n))?.unwrap_or(0),
                 None => 0,
             };
-            let mut out = vec![0.0; engine.config().models[model].h];
+            let mut out = vec![0.0; engine.window_output_len(model).unwrap_or(0)];
             engine.forecast_window(model, &window.to_f64(), &mut out)?;
             // JS-owned memory: see `IntoFloatArray` in ops.rs for why not an external buffer.
             Ok(Float64ArraySlice::copy_from(&env, &out)?.into_typed_array(&env)?)
@@ -504,8 +500,8 @@ impl Task for WindowsTask {
         let (shared, model, windows) = (&self.shared, self.model, &self.windows);
         Ok(guarded("forecastWindows", || {
             let engine = shared.read();
-            let h = engine.config().models[model].h;
-            let mut out = vec![0.0; windows.len() / engine.config().models[model].input_size.max(1) * h];
+            let spec = &engine.config().models[model];
+            let mut out = vec![0.0; windows.len() / spec.input_size() * engine.window_output_len(model).unwrap_or(0)];
             engine.forecast_windows(model, windows, &mut out)?;
             Ok(out)
         }))
