@@ -56,7 +56,8 @@ const cases = [
   ['model: unknown option', () => new models.LSTM({ h: 3, hiddenSize: 8 }), TypeError, /hiddenSize/],
   ['model: unknown scaler', () => new models.LSTM({ h: 3, scalerType: 'zscore' }), RangeError, /scalerType/],
   ['model: unknown loss', () => new models.LSTM({ h: 3, loss: 'RMSLE' }), RangeError, /loss/],
-  ['model: MQLoss not yet available', () => new models.LSTM({ h: 3, loss: 'MQLoss' }), RangeError, /MQLoss/],
+  ['model: MQLoss level out of range', () => new models.LSTM({ h: 3, loss: { type: 'MQLoss', level: [120] } }), RangeError, /level/],
+  ['model: MQLoss with level and quantiles', () => new models.LSTM({ h: 3, loss: { type: 'MQLoss', level: [80], quantiles: [0.1] } }), TypeError, /level or quantiles/],
   ['model: batchSize 1e6', () => new models.LSTM({ h: 12, batchSize: 1e6 }), RangeError, /batchSize/],
   ['model: alias not a string', () => new models.LSTM({ h: 3, alias: 5 }), TypeError, /alias/],
   // fit data

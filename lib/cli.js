@@ -48,6 +48,7 @@ const DEFAULTS = {
   horizon: 12,
   maxSteps: 300,
   hiddenSize: 64,
+  batchSize: 32,
   scaler: 'standard',
   seed: 1,
   nWindows: 3,
@@ -92,7 +93,7 @@ const MODEL_HELP = (models) => `Model:
   --hidden-size N      encoder and decoder units [${DEFAULTS.hiddenSize}]
   --scaler NAME        window scaler: identity, standard, robust, minmax [${DEFAULTS.scaler}]
   --learning-rate X    Adam learning rate [1e-3]
-  --batch-size N       windows per training step [32]
+  --batch-size N       windows per training step [${DEFAULTS.batchSize}]
   --seed N             random seed [${DEFAULTS.seed}]
   --threads N          worker threads [all cores]; results are the same for any value
   --level 80,95        prediction intervals: not available yet (fails with a message)`
@@ -266,6 +267,20 @@ function rejectLevel(values, command) {
   )
 }
 
+/** What --hidden-size sets for each model type: the width of its layers, NeuralForecast's option names. */
+function hiddenSizeOptions(type, n) {
+  switch (type) {
+    case 'MLP':
+    case 'VanillaTransformer':
+      return { hiddenSize: n }
+    case 'NBEATS':
+    case 'NHITS':
+      return { mlpUnits: [[n, n], [n, n], [n, n]] }
+    default:
+      return { encoderHiddenSize: n, decoderHiddenSize: n }
+  }
+}
+
 /** The NeuralForecaster options of a fitting command (forecast, cv) from its arguments. */
 function forecasterOptions(lib, values, command) {
   rejectLevel(values, command)
@@ -274,7 +289,7 @@ function forecasterOptions(lib, values, command) {
   const inputSize = integerOption(values, 'input-size', { command }) ?? 2 * horizon
   const maxSteps = integerOption(values, 'max-steps', { command }) ?? DEFAULTS.maxSteps
   const hidden = integerOption(values, 'hidden-size', { command }) ?? DEFAULTS.hiddenSize
-  const batchSize = integerOption(values, 'batch-size', { command })
+  const batchSize = integerOption(values, 'batch-size', { command }) ?? DEFAULTS.batchSize
   const learningRate = numberOption(values, 'learning-rate', { command })
   const seed = integerOption(values, 'seed', { min: 0, command }) ?? DEFAULTS.seed
   const numThreads = integerOption(values, 'threads', { command })
@@ -282,16 +297,7 @@ function forecasterOptions(lib, values, command) {
   const scalers = ['identity', 'standard', 'robust', 'minmax']
   if (!scalers.includes(scaler)) throw new UsageError(`--scaler must be one of ${scalers.join(', ')}, got ${JSON.stringify(scaler)}`, command)
   const models = types.map((type) => {
-    const options = {
-      h: horizon,
-      inputSize,
-      maxSteps,
-      encoderHiddenSize: hidden,
-      decoderHiddenSize: hidden,
-      scalerType: scaler,
-      randomSeed: seed,
-    }
-    if (batchSize !== undefined) options.batchSize = batchSize
+    const options = { h: horizon, inputSize, maxSteps, ...hiddenSizeOptions(type, hidden), scalerType: scaler, randomSeed: seed, batchSize }
     if (learningRate !== undefined) options.learningRate = learningRate
     return new lib.models[type](options)
   })

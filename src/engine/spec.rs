@@ -372,8 +372,9 @@ impl ModelSpec {
         let (parameters, per_window) = self.architecture.memory_estimate();
         if parameters > MAX_PARAMETERS {
             return Err(EngineError::Range(format!(
-                "model '{}': about {parameters} parameters is too large (at most {MAX_PARAMETERS}); reduce the model's sizes",
-                self.alias
+                "model '{}': about {parameters} parameters is too large (at most {MAX_PARAMETERS}); reduce {}",
+                self.alias,
+                self.kind().option_keys().join(", ")
             )));
         }
         if 16 * per_window > MAX_ACTIVATIONS {
