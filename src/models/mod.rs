@@ -4,6 +4,7 @@ pub mod gru;
 pub mod lstm;
 pub mod model;
 pub mod options;
+pub mod prophet;
 pub mod recurrent_forecaster;
 
 pub use gru::Gru;
