@@ -5,6 +5,7 @@ pub mod lstm;
 pub mod mlp;
 pub mod model;
 pub mod options;
+pub mod prophet;
 pub mod recurrent_forecaster;
 #[cfg(test)]
 mod timing;
