@@ -167,6 +167,26 @@ impl Panel {
             .collect()
     }
 
+    /// The panel without the last `n` rows of every series: the history up to a cross-validation cutoff. Errors
+    /// on a series of at most `n` rows; `what` says what needs them.
+    pub fn without_last(&self, n: usize, what: &str) -> Result<Panel, DataError> {
+        self.check_min_length(n + 1, what)?;
+        let (mut offsets, mut ds, mut y) = (vec![0], Vec::new(), Vec::new());
+        for series in self.series_iter() {
+            let keep = series.len() - n;
+            ds.extend_from_slice(&series.ds[..keep]);
+            y.extend_from_slice(&series.y[..keep]);
+            offsets.push(y.len());
+        }
+        Ok(Panel { ids: self.ids.clone(), offsets, ds, y, frequency: self.frequency })
+    }
+
+    /// The same series and ds with other values (`y` in storage order, as [`Panel::y`]); `None` when the length
+    /// differs or a value is not finite.
+    pub fn with_y(&self, y: Vec<f64>) -> Option<Panel> {
+        (y.len() == self.y.len() && y.iter().all(|v| v.is_finite())).then(|| Panel { y, ..self.clone() })
+    }
+
     /// Errors on the first series shorter than `required` rows; `what` says what needs them
     /// (e.g. "inputSize + horizon").
     pub fn check_min_length(&self, required: usize, what: &str) -> Result<(), DataError> {
@@ -328,6 +348,18 @@ mod tests {
             &y,
             freq.map(|alias| alias.parse().unwrap()),
         )
+    }
+
+    #[test]
+    fn without_last_keeps_each_series_prefix() {
+        let ids = ["a", "a", "a", "b", "b", "b", "b"];
+        let ds: Vec<Ds> = [0, 1, 2, 0, 1, 2, 3].map(Ds::Int).to_vec();
+        let panel = Panel::from_columns(&ids, &ds, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], None).unwrap();
+        let cut = panel.without_last(2, "h").unwrap();
+        assert_eq!((cut.y(), cut.offsets()), (&[1.0, 4.0, 5.0][..], &[0, 1, 3][..]));
+        assert!(panel.without_last(3, "h").is_err());
+        assert_eq!(panel.with_y(vec![0.0; 7]).unwrap().y(), &[0.0; 7]);
+        assert!(panel.with_y(vec![f64::NAN; 7]).is_none());
     }
 
     #[test]

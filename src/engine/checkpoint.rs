@@ -11,7 +11,9 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde_json::{json, Value};
 
 use super::spec::{EngineConfig, ModelSpec, ScalerType};
-use super::{Engine, EngineError, Fitted, Scale, SeriesState};
+use super::conformal::Conformal;
+use super::{Engine, EngineError, Fitted, Scale, SeriesState, Trained};
+use crate::models::prophet::ProphetFit;
 use crate::data::{Ds, Frequency};
 
 const FORMAT: &str = "neuro-divergent";
@@ -28,7 +30,8 @@ impl Engine {
         let mut names = Vec::new();
         let mut data: Vec<Vec<u8>> = Vec::new();
         let mut shapes = Vec::new();
-        for (network, spec) in self.networks.iter().zip(&self.config.models) {
+        let networks = self.models.iter().zip(&self.config.models).filter_map(|(m, spec)| Some((m.network()?, spec)));
+        for (network, spec) in networks {
             for (name, tensor) in network.params().iter() {
                 names.push(format!("{}.{name}", spec.alias));
                 data.push(tensor.data.iter().flat_map(|v| v.to_le_bytes()).collect());
@@ -72,14 +75,15 @@ impl Engine {
         let tensors = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("damaged tensor data: {e}")))?;
         // Compare sizes by arithmetic before the engine allocates and initialises weights for the metadata's
         // models, so a damaged size costs nothing.
-        let needed: u128 = config.models.iter().map(|m| m.architecture.memory_estimate().0).sum();
+        let needed: u128 = config.models.iter().map(|m| m.num_parameters() as u128).sum();
         let stored: u128 = tensors.tensors().iter().map(|(_, t)| t.data().len() as u128 / 4).sum();
         if needed != stored {
             return Err(bad(format!("the models described need {needed} weights but the file holds {stored}")));
         }
         let mut engine = Engine::new(config)?;
         load_weights(&mut engine, &tensors)?;
-        engine.fitted = fitted_from_json(&state["fitted"])?;
+        engine.fitted = fitted_from_json(&state["fitted"], engine.config.models.len())?;
+        load_local_fits(&mut engine, &state["local_fits"])?;
         check_fitted(&engine)?;
         Ok(engine)
     }
@@ -133,7 +137,12 @@ impl Engine {
                     "scale": s.scale.scale,
                     "tail": s.tail,
                 })).collect::<Vec<_>>(),
+                "conformal": f.conformal.as_ref().map(Conformal::to_json),
             })),
+            "local_fits": self.models.iter().map(|m| match m {
+                Trained::Prophet(fits) => Value::Array(fits.iter().map(ProphetFit::to_json).collect()),
+                Trained::Neural(_) => Value::Null,
+            }).collect::<Vec<_>>(),
         })
     }
 }
@@ -149,7 +158,11 @@ fn check_header_size(bytes: &[u8]) -> Result<(), EngineError> {
 
 fn load_weights(engine: &mut Engine, tensors: &SafeTensors<'_>) -> Result<(), EngineError> {
     let mut expected = 0;
-    for (network, spec) in engine.networks.iter_mut().zip(&engine.config.models) {
+    let networks = engine.models.iter_mut().zip(&engine.config.models).filter_map(|(m, spec)| match m {
+        Trained::Neural(network) => Some((network, spec)),
+        Trained::Prophet(_) => None,
+    });
+    for (network, spec) in networks {
         for (name, tensor) in network.params_mut().iter_mut() {
             expected += 1;
             let key = format!("{}.{name}", spec.alias);
@@ -236,7 +249,26 @@ fn spec_from_json(v: &Value, index: usize) -> Result<ModelSpec, EngineError> {
     ModelSpec::from_options(options, &format!("models[{index}]")).map_err(|e| bad(format!("model {index}: {e}")))
 }
 
-fn fitted_from_json(v: &Value) -> Result<Option<Fitted>, EngineError> {
+/// Each Prophet model's per-series fits (one per fitted series), `null` for the neural models.
+fn load_local_fits(engine: &mut Engine, v: &Value) -> Result<(), EngineError> {
+    let entries = v.as_array().filter(|a| a.len() == engine.models.len()).ok_or_else(|| bad("metadata field 'local_fits' must hold one entry per model"))?;
+    let n_series = engine.fitted.as_ref().map_or(0, |f| f.series.len());
+    for (index, (model, entry)) in engine.models.iter_mut().zip(entries).enumerate() {
+        match (model, entry) {
+            (Trained::Neural(_), Value::Null) => {}
+            (Trained::Prophet(fits), Value::Array(values)) if values.len() == n_series => {
+                *fits = values
+                    .iter()
+                    .map(|fit| ProphetFit::from_json(fit).map_err(|e| bad(format!("model {index}: {e}"))))
+                    .collect::<Result<_, _>>()?;
+            }
+            _ => return Err(bad(format!("model {index}: its local fits do not match the model or the {n_series} fitted series"))),
+        }
+    }
+    Ok(())
+}
+
+fn fitted_from_json(v: &Value, n_models: usize) -> Result<Option<Fitted>, EngineError> {
     if v.is_null() {
         return Ok(None);
     }
@@ -259,7 +291,11 @@ fn fitted_from_json(v: &Value) -> Result<Option<Fitted>, EngineError> {
             })
         })
         .collect::<Result<Vec<_>, EngineError>>()?;
-    Ok(Some(Fitted { freq: frequency(text(v, "freq")?)?, series }))
+    let conformal = match field(v, "conformal")? {
+        Value::Null => None,
+        c => Some(Conformal::from_json(c, n_models, series.len()).map_err(bad)?),
+    };
+    Ok(Some(Fitted { freq: frequency(text(v, "freq")?)?, series, conformal }))
 }
 
 /// The stored series must be usable as they are: a tail as long as the longest input window, finite numbers.

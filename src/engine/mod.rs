@@ -2,7 +2,10 @@
 //! each series' end or from new history, the single-window low-latency path, and safetensors checkpoints.
 
 mod checkpoint;
+mod conformal;
 mod error;
+mod forecast;
+mod local;
 mod network;
 mod scaler;
 mod spec;
@@ -13,13 +16,15 @@ use std::time::Instant;
 
 pub use error::{EngineError, ErrorKind};
 pub use scaler::Scale;
-pub use spec::{Architecture, EngineConfig, ExogLists, ModelKind, ModelSpec, ScalerType};
+pub use conformal::{IntervalMethod, PredictionIntervals};
+pub use spec::{Architecture, EngineConfig, ExogLists, Method, ModelKind, ModelSpec, NeuralSpec, ProphetSpec, ScalerType};
 
 use crate::data::{advance, Ds, Frequency, Panel};
 use crate::kernels::Isa;
-use crate::models::WindowBatch;
+use crate::models::prophet::ProphetFit;
+use conformal::Conformal;
 use network::{Network, NetworkCache};
-use train::{scale_window, scale_windows, train, TrainRun, WindowScaling};
+use train::{train, TrainRun};
 
 /// Overrides of the models' training settings for one fit.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -33,6 +38,8 @@ pub struct FitOptions {
     pub validation_size: usize,
     pub early_stopping: bool,
     pub patience: Option<usize>,
+    /// Conformal prediction intervals: calibrate on the last windows of every series (an extra fit).
+    pub prediction_intervals: Option<PredictionIntervals>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +99,31 @@ struct SeriesState {
 struct Fitted {
     freq: Frequency,
     series: Vec<SeriesState>,
+    /// Conformity scores of the point models, when fitted with prediction intervals.
+    conformal: Option<Conformal>,
+}
+
+/// A model's learned state: a global network, or one Prophet fit per fitted series (in series order).
+#[derive(Debug, Clone)]
+enum Trained {
+    Neural(Network),
+    Prophet(Vec<ProphetFit>),
+}
+
+impl Trained {
+    fn new(spec: &ModelSpec) -> Result<Trained, EngineError> {
+        Ok(match &spec.method {
+            Method::Neural(neural) => Trained::Neural(neural.architecture.build()?),
+            Method::Prophet(_) => Trained::Prophet(Vec::new()),
+        })
+    }
+
+    fn network(&self) -> Option<&Network> {
+        match self {
+            Trained::Neural(network) => Some(network),
+            Trained::Prophet(_) => None,
+        }
+    }
 }
 
 /// Reused buffers of a forecast: one per worker of a batch, one per model for single windows.
@@ -130,7 +162,7 @@ fn thread_pool(num_threads: usize, simd_enabled: bool) -> Result<Arc<rayon::Thre
 
 pub struct Engine {
     config: EngineConfig,
-    networks: Vec<Network>,
+    models: Vec<Trained>,
     fitted: Option<Fitted>,
     threads: Arc<rayon::ThreadPool>,
     window_scratch: Vec<Mutex<ForecastScratch>>,
@@ -150,20 +182,20 @@ impl Engine {
                     first.h()
                 )));
             }
-            if config.models[..i].iter().any(|m| m.alias == spec.alias) {
+            if let Some(other) = config.models[..i].iter().find(|m| m.output_columns().iter().any(|c| spec.output_columns().contains(c))) {
                 return Err(EngineError::Range(format!(
-                    "two models are called '{}'; give each an alias",
-                    spec.alias
+                    "two models are called '{}' (or name the same output column as '{}'); give each an alias",
+                    spec.alias, other.alias
                 )));
             }
         }
         if config.num_threads > MAX_THREADS {
             return Err(EngineError::Range(format!("numThreads must be at most {MAX_THREADS}, got {}", config.num_threads)));
         }
-        let networks = config.models.iter().map(|spec| spec.architecture.build()).collect::<Result<Vec<_>, _>>()?;
+        let models = config.models.iter().map(Trained::new).collect::<Result<Vec<_>, _>>()?;
         let threads = thread_pool(config.num_threads, config.simd_enabled)?;
         let window_scratch = config.models.iter().map(|_| Mutex::default()).collect();
-        Ok(Engine { config, networks, fitted: None, threads, window_scratch })
+        Ok(Engine { config, models, fitted: None, threads, window_scratch })
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -187,16 +219,19 @@ impl Engine {
         }
     }
 
+    /// The longest history a forecast reads (0 when only Prophet, which keeps its fit instead).
     fn max_input_size(&self) -> usize {
-        self.config.models.iter().map(|m| m.input_size()).max().unwrap_or(1)
+        self.config.models.iter().map(|m| m.input_size()).max().unwrap_or(0)
     }
 
     fn horizon(&self) -> usize {
         self.config.models[0].h()
     }
 
-    /// Trains every model on `panel`, one after another; a fitted engine continues from its weights. When
-    /// `progress` returns `Control::Stop`, the engine keeps the weights and state it had before this call.
+    /// Trains every model on `panel`, one after another; a fitted engine continues from its weights. With
+    /// `options.prediction_intervals`, the models are first trained on the panel without its last windows and
+    /// scored on them (the conformity scores), then trained on the whole panel from the same starting weights.
+    /// When `progress` returns `Control::Stop`, the engine keeps the weights and state it had before this call.
     pub fn fit(
         &mut self,
         panel: &Panel,
@@ -205,42 +240,71 @@ impl Engine {
     ) -> Result<FitReport, EngineError> {
         let started = Instant::now();
         let _simd = crate::nn::fast::scoped_simd(self.config.simd_enabled);
-        let isa = self.isa();
+        let conformal = match &options.prediction_intervals {
+            Some(intervals) => match self.calibrate(panel, options, intervals, progress)? {
+                Some(conformal) => Some(conformal),
+                None => return Ok(FitReport { aborted: true, elapsed_ms: started.elapsed().as_secs_f64() * 1e3, ..FitReport::default() }),
+            },
+            None => None,
+        };
         let (states, scaled) = self.local_scaling(panel)?;
-        let mut trained = self.networks.clone();
         let mut report = FitReport::default();
-        for (model_index, (network, spec)) in trained.iter_mut().zip(&self.config.models).enumerate() {
-            let run = TrainRun { spec, model_index, panel: &scaled, options, isa, threads: &self.threads };
-            // The loop runs on a pool thread, so each step's parallel work is forked from inside the pool
-            // (rayon's cross-pool injection queue would allocate).
-            match self.threads.install(|| train(network, &run, progress))? {
-                Some(model_report) => report.models.push(model_report),
-                None => {
-                    report.aborted = true;
-                    report.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
-                    return Ok(report);
-                }
+        match self.train_models(panel, &scaled, options, progress, &mut report)? {
+            Some(trained) => {
+                self.models = trained;
+                self.fitted = Some(Fitted { freq: panel.frequency(), series: states, conformal });
             }
+            None => report.aborted = true,
         }
-        self.networks = trained;
-        self.fitted = Some(Fitted { freq: panel.frequency(), series: states });
         report.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
         Ok(report)
+    }
+
+    /// The models trained on `panel` (`scaled`: after local scaling), from the current weights; `None` when the
+    /// progress callback stopped the fit.
+    fn train_models(
+        &self,
+        panel: &Panel,
+        scaled: &Panel,
+        options: &FitOptions,
+        progress: &mut (dyn FnMut(&ProgressEvent) -> Control + Send),
+        report: &mut FitReport,
+    ) -> Result<Option<Vec<Trained>>, EngineError> {
+        let isa = self.isa();
+        let mut trained = self.models.clone();
+        for (model_index, (model, spec)) in trained.iter_mut().zip(&self.config.models).enumerate() {
+            let model_report = match (model, &spec.method) {
+                (Trained::Neural(network), Method::Neural(neural)) => {
+                    let run = TrainRun { spec: neural, alias: &spec.alias, model_index, panel: scaled, options, isa, threads: &self.threads };
+                    // The loop runs on a pool thread, so each step's parallel work is forked from inside the pool
+                    // (rayon's cross-pool injection queue would allocate).
+                    self.threads.install(|| train(network, &run, progress))?
+                }
+                (Trained::Prophet(fits), Method::Prophet(prophet)) => {
+                    *fits = local::fit_prophet(prophet, panel, &self.threads)?;
+                    local::prophet_report(&spec.alias, model_index, fits, progress)
+                }
+                _ => unreachable!("a model's learned state always matches its method"),
+            };
+            match model_report {
+                Some(model_report) => report.models.push(model_report),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(trained))
     }
 
     /// Per-series local scaling: the states to forecast from, and the scaled panel to train on.
     fn local_scaling(&self, panel: &Panel) -> Result<(Vec<SeriesState>, Panel), EngineError> {
         let keep = self.max_input_size();
-        panel.check_min_length(keep, "inputSize")?;
+        panel.check_min_length(keep.max(1), "inputSize")?;
         let (isa, mut scratch) = (self.isa(), Vec::new());
         let mut states = Vec::with_capacity(panel.n_series());
         let mut scaled_y = Vec::with_capacity(panel.n_rows());
-        let mut row_ids = Vec::with_capacity(panel.n_rows());
         for series in panel.series_iter() {
             let scale = Scale::of(self.config.local_scaler_type, series.y, isa, &mut scratch);
             let start = scaled_y.len();
             scaled_y.extend(series.y.iter().map(|&v| scale.apply(v)));
-            row_ids.extend(std::iter::repeat_n(series.id, series.len()));
             states.push(SeriesState {
                 id: series.id.to_string(),
                 last_ds: series.last_ds().ok_or_else(|| EngineError::Range(format!("series '{}' is empty", series.id)))?,
@@ -248,19 +312,22 @@ impl Engine {
                 tail: scaled_y[start + series.len() - keep..].to_vec(),
             });
         }
-        let scaled = Panel::from_columns(&row_ids, panel.ds(), &scaled_y, Some(panel.frequency()))?;
+        let scaled = panel.with_y(scaled_y).ok_or_else(|| EngineError::Range("local scaling gave non-finite values".into()))?;
         Ok((states, scaled))
     }
 
     /// Forecasts `horizon` (≤ h, default h) steps after every series: the fitted ones, or those of `history`
-    /// (no refit).
-    pub fn predict(&self, history: Option<&Panel>, horizon: Option<usize>) -> Result<Forecast, EngineError> {
+    /// (no refit of the neural models; Prophet, a local model, is fitted to each series of `history`). With
+    /// `levels`, adds `<alias>-lo-<level>` and `<alias>-hi-<level>` columns: Prophet's own intervals, and
+    /// conformal intervals for point models fitted with prediction intervals.
+    pub fn predict(&self, history: Option<&Panel>, horizon: Option<usize>, levels: &[f64]) -> Result<Forecast, EngineError> {
         let fitted = self.fitted.as_ref().ok_or(EngineError::NotFitted)?;
         let h = self.horizon();
         let horizon = horizon.unwrap_or(h);
         if horizon == 0 || horizon > h {
             return Err(EngineError::Range(format!("horizon must be between 1 and the models' h = {h}, got {horizon}")));
         }
+        conformal::check_levels(levels)?;
         let owned;
         let (freq, series) = match history {
             Some(panel) => {
@@ -276,145 +343,37 @@ impl Engine {
                 forecast.ds.push(advance(state.last_ds, freq, k as i64)?);
             }
         }
-        for (network, spec) in self.networks.iter().zip(&self.config.models) {
-            let values = self.forecast_series(network, spec, series, horizon)?;
-            let outputs = spec.shape().outputs_per_point;
-            for (k, column) in spec.output_columns().into_iter().enumerate() {
-                forecast.columns.push((column, values.iter().skip(k).step_by(outputs).copied().collect()));
+        for (index, (model, spec)) in self.models.iter().zip(&self.config.models).enumerate() {
+            match (model, &spec.method) {
+                (Trained::Neural(network), Method::Neural(neural)) => {
+                    let values = self.forecast_series(network, neural, series, horizon)?;
+                    let outputs = neural.shape().outputs_per_point;
+                    for (k, column) in spec.output_columns().into_iter().enumerate() {
+                        forecast.columns.push((column, values.iter().skip(k).step_by(outputs).copied().collect()));
+                    }
+                    if !levels.is_empty() && outputs == 1 {
+                        let scores = fitted.conformal.as_ref().and_then(|c| c.scores(index, &fitted.series, series)).transpose()?;
+                        let scores = scores.ok_or_else(|| conformal::no_intervals(&spec.alias))?;
+                        let point = &forecast.columns[forecast.columns.len() - 1].1;
+                        let columns = conformal::intervals(&spec.alias, point, &scores, horizon, levels, fitted);
+                        forecast.columns.extend(columns);
+                    }
+                }
+                (Trained::Prophet(fits), Method::Prophet(prophet)) => {
+                    let fits_now;
+                    let fits = match history {
+                        Some(panel) => {
+                            fits_now = local::fit_prophet(prophet, panel, &self.threads)?;
+                            &fits_now
+                        }
+                        None => fits,
+                    };
+                    forecast.columns.extend(local::forecast_prophet(&spec.alias, prophet, fits, series, freq, horizon, levels)?);
+                }
+                _ => unreachable!("a model's learned state always matches its method"),
             }
         }
         Ok(forecast)
-    }
-
-    /// One model's forecasts for every series, `[series, horizon, outputs_per_point]`: their stored tails through
-    /// [`Engine::forecast_batch`], then the local scaling inverted.
-    fn forecast_series(
-        &self,
-        network: &Network,
-        spec: &ModelSpec,
-        series: &[SeriesState],
-        horizon: usize,
-    ) -> Result<Vec<f64>, EngineError> {
-        let (l, h, outputs) = (spec.input_size(), spec.h(), spec.shape().outputs_per_point);
-        let inputs: Vec<f32> = series.iter().flat_map(|s| s.tail[s.tail.len() - l..].iter().map(|&v| v as f32)).collect();
-        let mut full = vec![0.0; series.len() * h * outputs];
-        self.forecast_batch(network, spec, &inputs, &mut full)?;
-        let mut out = Vec::with_capacity(series.len() * horizon * outputs);
-        for (state, forecast) in series.iter().zip(full.chunks_exact(h * outputs)) {
-            out.extend(forecast[..horizon * outputs].iter().map(|&z| state.scale.invert(z)));
-        }
-        Ok(out)
-    }
-
-    /// Forecasts `h × outputs_per_point` values per window of `inputs` (`[n, input_size]`, window scaling
-    /// inverted) into `out` (`[n, h, outputs_per_point]`), in parallel over fixed chunks of windows, so the numbers
-    /// do not depend on the thread count.
-    fn forecast_batch(&self, network: &Network, spec: &ModelSpec, inputs: &[f32], out: &mut [f64]) -> Result<(), EngineError> {
-        use rayon::prelude::*;
-        const CHUNK: usize = 16;
-        let (l, h, isa) = (spec.input_size(), spec.h(), self.isa());
-        let per_window = h * spec.shape().outputs_per_point;
-        self.threads.install(|| {
-            let chunks = out.par_chunks_mut(CHUNK * per_window).zip(inputs.par_chunks(CHUNK * l));
-            chunks.try_for_each_init(ForecastScratch::default, |scratch, (out, chunk)| {
-                let n = chunk.len() / l;
-                scratch.inputs.clear();
-                scratch.inputs.extend_from_slice(chunk);
-                scratch.targets.resize(n * h, 0.0);
-                let buffers =
-                    WindowScaling { values: &mut scratch.values, scratch: &mut scratch.median, scales: &mut scratch.scales };
-                scale_windows(spec, isa, &mut scratch.inputs, &mut scratch.targets, buffers);
-                let forecast = network.forward(&WindowBatch::univariate(&scratch.inputs, n), &mut scratch.cache)?;
-                for (i, (out, z)) in out.chunks_exact_mut(per_window).zip(forecast.chunks_exact(per_window)).enumerate() {
-                    let scale = scratch.scales.get(i).copied().unwrap_or(Scale::IDENTITY);
-                    out.iter_mut().zip(z).for_each(|(o, &z)| *o = scale.invert(z as f64));
-                }
-                Ok::<(), EngineError>(())
-            })
-        })
-    }
-
-    /// Forecasts `h × outputs_per_point` values per window of raw values (`windows`: `[n, inputSize]` row-major)
-    /// into `out` (`[n, h, outputs_per_point]`): the batch form of [`Engine::forecast_window`].
-    pub fn forecast_windows(&self, model: usize, windows: &[f64], out: &mut [f64]) -> Result<(), EngineError> {
-        let (network, spec) = self.window_model(model)?;
-        let l = spec.input_size();
-        if windows.is_empty() || windows.len() % l != 0 {
-            return Err(EngineError::Range(format!(
-                "windows must hold a whole number of windows of inputSize = {l} values for model '{}', got {} values",
-                spec.alias,
-                windows.len()
-            )));
-        }
-        let n = windows.len() / l;
-        if let Some(i) = windows.iter().position(|v| !v.is_finite()) {
-            return Err(EngineError::Range(format!("window {} value {} is {}, not a finite number", i / l, i % l, windows[i])));
-        }
-        let per_window = spec.h() * spec.shape().outputs_per_point;
-        if out.len() != n * per_window {
-            return Err(EngineError::Range(format!("out must hold {n} x {per_window} = {} values, got {}", n * per_window, out.len())));
-        }
-        let _simd = crate::nn::fast::scoped_simd(self.config.simd_enabled);
-        let inputs: Vec<f32> = windows.iter().map(|&v| v as f32).collect();
-        self.forecast_batch(network, spec, &inputs, out)
-    }
-
-    /// The model a window forecast runs, once fitted and without local scaling (a bare window does not say
-    /// which series it is).
-    fn window_model(&self, model: usize) -> Result<(&Network, &ModelSpec), EngineError> {
-        if self.fitted.is_none() {
-            return Err(EngineError::NotFitted);
-        }
-        let (network, spec) = match (self.networks.get(model), self.config.models.get(model)) {
-            (Some(n), Some(s)) => (n, s),
-            _ => return Err(EngineError::Range(format!("model index {model} is out of range"))),
-        };
-        if self.config.local_scaler_type != ScalerType::Identity {
-            return Err(EngineError::Range(
-                "window forecasts need localScalerType 'identity' (a window does not say which series it is)".into(),
-            ));
-        }
-        Ok((network, spec))
-    }
-
-    /// Forecasts `h × outputs_per_point` values (`[h, outputs_per_point]`) into `out` from one window of the last
-    /// `inputSize` raw values, reusing buffers so a steady stream of calls does not allocate.
-    pub fn forecast_window(&self, model: usize, window: &[f64], out: &mut [f64]) -> Result<(), EngineError> {
-        let (network, spec) = self.window_model(model)?;
-        if window.len() != spec.input_size() {
-            return Err(EngineError::Range(format!(
-                "window must hold inputSize = {} values for model '{}', got {}",
-                spec.input_size(),
-                spec.alias,
-                window.len()
-            )));
-        }
-        if let Some(i) = window.iter().position(|v| !v.is_finite()) {
-            return Err(EngineError::Range(format!("window[{i}] is {}, not a finite number", window[i])));
-        }
-        let per_window = spec.h() * spec.shape().outputs_per_point;
-        if out.len() != per_window {
-            return Err(EngineError::Range(format!("out must hold {per_window} values, got {}", out.len())));
-        }
-        let _simd = crate::nn::fast::scoped_simd(self.config.simd_enabled);
-        let mut guard = self.window_scratch[model].lock().unwrap_or_else(|p| p.into_inner());
-        let scratch = &mut *guard;
-        scratch.inputs.clear();
-        scratch.inputs.extend(window.iter().map(|&v| v as f32));
-        let scale = match spec.scaler_type {
-            ScalerType::Identity => Scale::IDENTITY,
-            kind => scale_window(kind, self.isa(), &mut scratch.inputs, &mut [], &mut scratch.values, &mut scratch.median),
-        };
-        let forecast = network.forward(&WindowBatch::univariate(&scratch.inputs, 1), &mut scratch.cache)?;
-        for (o, &z) in out.iter_mut().zip(forecast) {
-            *o = scale.invert(z as f64);
-        }
-        Ok(())
-    }
-
-    /// Values a window forecast of `model` writes: `h × outputs_per_point`.
-    pub fn window_output_len(&self, model: usize) -> Option<usize> {
-        self.config.models.get(model).map(|spec| spec.h() * spec.shape().outputs_per_point)
     }
 }
 

@@ -14,6 +14,7 @@ use crate::models::lstm::LstmConfig;
 use crate::models::mlp::MlpConfig;
 use crate::models::model::{InputSizeDefault, ModelConfig, ModelShape, TrainingDefaults};
 use crate::models::options::{OptionError, MAX_SIZE};
+use crate::models::prophet::ProphetConfig;
 use crate::models::{ExogSizes, ModelOptions};
 use crate::nn::loss::Loss;
 use crate::nn::NnError;
@@ -21,9 +22,11 @@ use crate::nn::NnError;
 /// Declares the neural model kinds: each a [`ModelConfig`], its variant of [`ModelKind`] and [`Architecture`].
 macro_rules! architectures {
     ($($kind:ident => $config:ty),* $(,)?) => {
+        /// Every model type: the neural ones, each a [`ModelConfig`], and Prophet.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum ModelKind {
-            $($kind),*
+            $($kind,)*
+            Prophet,
         }
 
         /// A model's architecture: its configuration, shape included.
@@ -33,28 +36,33 @@ macro_rules! architectures {
         }
 
         impl ModelKind {
-            pub const ALL: &'static [ModelKind] = &[$(ModelKind::$kind),*];
+            pub const ALL: &'static [ModelKind] = &[$(ModelKind::$kind,)* ModelKind::Prophet];
 
-            /// NeuralForecast's class name, also the default alias.
+            /// NeuralForecast's class name (Prophet's own for Prophet), also the default alias.
             pub fn name(self) -> &'static str {
                 match self {
-                    $(ModelKind::$kind => <$config as ModelConfig>::NAME),*
+                    $(ModelKind::$kind => <$config as ModelConfig>::NAME,)*
+                    ModelKind::Prophet => ProphetConfig::NAME,
                 }
             }
 
+            /// The model's own options (architecture, or Prophet's).
             fn option_keys(self) -> &'static [&'static str] {
                 match self {
-                    $(ModelKind::$kind => <$config as ModelConfig>::OPTION_KEYS),*
+                    $(ModelKind::$kind => <$config as ModelConfig>::OPTION_KEYS,)*
+                    ModelKind::Prophet => ProphetConfig::OPTION_KEYS,
                 }
             }
 
-            fn training_defaults(self) -> TrainingDefaults {
+            /// The shared training defaults of a neural model; `None` for Prophet.
+            fn training_defaults(self) -> Option<TrainingDefaults> {
                 match self {
-                    $(ModelKind::$kind => <$config as ModelConfig>::TRAINING_DEFAULTS),*
+                    $(ModelKind::$kind => Some(<$config as ModelConfig>::TRAINING_DEFAULTS),)*
+                    ModelKind::Prophet => None,
                 }
             }
 
-            /// The model's default architecture for `shape`, overridden by `options`.
+            /// A neural model's default architecture for `shape`, overridden by `options`.
             fn architecture(self, shape: ModelShape, options: &ModelOptions<'_>) -> Result<Architecture, OptionError> {
                 match self {
                     $(ModelKind::$kind => {
@@ -62,6 +70,7 @@ macro_rules! architectures {
                         config.read_options(options)?;
                         Ok(Architecture::$kind(config))
                     })*
+                    ModelKind::Prophet => Err(OptionError::Type("Prophet is not a neural network".into())),
                 }
             }
         }
@@ -166,10 +175,10 @@ impl ExogLists {
     }
 }
 
-/// One model: its architecture and the training options every model shares, NeuralForecast defaults filled in.
+/// A neural model: its architecture and the training options every neural model shares, NeuralForecast defaults
+/// filled in.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ModelSpec {
-    pub alias: String,
+pub struct NeuralSpec {
     pub architecture: Architecture,
     pub scaler_type: ScalerType,
     pub loss: Loss,
@@ -185,12 +194,33 @@ pub struct ModelSpec {
     pub exog: ExogLists,
 }
 
+/// Prophet, a local model fitted to each series on its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProphetSpec {
+    pub h: usize,
+    pub config: ProphetConfig,
+    /// Seeds the simulation of its uncertainty intervals.
+    pub random_seed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Method {
+    Neural(NeuralSpec),
+    Prophet(ProphetSpec),
+}
+
+/// One model of a forecaster: its output column name and what it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSpec {
+    pub alias: String,
+    pub method: Method,
+}
+
 /// The options every model reads, besides its architecture's.
-const COMMON_KEYS: &[&str] = &[
-    "type",
-    "alias",
-    "h",
-    "horizon",
+const COMMON_KEYS: &[&str] = &["type", "alias", "h", "horizon", "randomSeed"];
+
+/// The training options every neural model reads.
+const NEURAL_KEYS: &[&str] = &[
     "inputSize",
     "scalerType",
     "loss",
@@ -200,7 +230,6 @@ const COMMON_KEYS: &[&str] = &[
     "numLrDecays",
     "earlyStopPatienceSteps",
     "valCheckSteps",
-    "randomSeed",
     "futrExogList",
     "histExogList",
     "statExogList",
@@ -235,53 +264,26 @@ impl ModelSpec {
     /// Reads the options of a model of `kind` (a `type` key, if present, is ignored).
     pub fn of_kind(kind: ModelKind, options: &Map<String, Value>, path: &str) -> Result<ModelSpec, EngineError> {
         let o = ModelOptions::new(path, options);
-        o.check_keys(&[COMMON_KEYS, kind.option_keys()])?;
-        let defaults = kind.training_defaults();
         let h = match (o.size("h")?, o.size("horizon")?) {
             (Some(_), Some(_)) => return Err(EngineError::Type(format!("{path}: give h or horizon, not both"))),
             (Some(h), None) | (None, Some(h)) => h,
             (None, None) => return Err(EngineError::Type(format!("{} is missing: the forecast horizon", o.field("h")))),
         };
-        let input_size = match (o.size("inputSize")?, defaults.input_size) {
-            (Some(size), _) => size,
-            (None, InputSizeDefault::TimesHorizon(k)) => (k * h).min(MAX_SIZE),
-            (None, InputSizeDefault::Required) => {
-                return Err(EngineError::Type(format!("{} is missing: {} has no default input size", o.field("inputSize"), kind.name())))
+        let random_seed = o.integer("randomSeed", 0, u32::MAX as usize)?.unwrap_or(1) as u64;
+        let alias = o.string("alias")?.unwrap_or(kind.name()).to_string();
+        let method = match kind.training_defaults() {
+            Some(defaults) => {
+                o.check_keys(&[COMMON_KEYS, NEURAL_KEYS, kind.option_keys()])?;
+                Method::Neural(neural_spec(kind, defaults, &o, h, random_seed)?)
+            }
+            None => {
+                o.check_keys(&[COMMON_KEYS, kind.option_keys()])?;
+                let mut config = ProphetConfig::default();
+                config.read_options(&o)?;
+                Method::Prophet(ProphetSpec { h, config, random_seed })
             }
         };
-        let loss = match o.get("loss") {
-            Some(value) => parse_loss(value, &o.field("loss"))?,
-            None => Loss::Mae,
-        };
-        let exog = ExogLists {
-            futr: exog_list(&o, "futrExogList")?,
-            hist: exog_list(&o, "histExogList")?,
-            stat: exog_list(&o, "statExogList")?,
-        };
-        let shape = ModelShape {
-            h,
-            input_size,
-            outputs_per_point: loss.outputs_per_point(),
-            exog: exog.sizes(),
-            random_seed: o.integer("randomSeed", 0, u32::MAX as usize)?.unwrap_or(1) as u64,
-        };
-        let scaler_type = match o.choice("scalerType", ScalerType::NAMES)? {
-            Some(name) => ScalerType::parse(name)?,
-            None => ScalerType::parse(defaults.scaler_type)?,
-        };
-        let spec = ModelSpec {
-            alias: o.string("alias")?.unwrap_or(kind.name()).to_string(),
-            architecture: kind.architecture(shape, &o)?,
-            scaler_type,
-            loss,
-            learning_rate: o.positive("learningRate")?.unwrap_or(defaults.learning_rate),
-            max_steps: o.size("maxSteps")?.unwrap_or(defaults.max_steps),
-            batch_size: o.size("batchSize")?.unwrap_or(defaults.batch_size),
-            num_lr_decays: o.integer("numLrDecays", 0, MAX_SIZE)?.unwrap_or(defaults.num_lr_decays),
-            early_stop_patience_steps: o.size("earlyStopPatienceSteps")?,
-            val_check_steps: o.size("valCheckSteps")?.unwrap_or(100),
-            exog,
-        };
+        let spec = ModelSpec { alias, method };
         spec.validate()?;
         Ok(spec)
     }
@@ -294,13 +296,135 @@ impl ModelSpec {
 
     /// Every option, defaults filled in, under the names [`ModelSpec::from_options`] reads.
     pub fn to_options(&self) -> Map<String, Value> {
-        let shape = self.shape();
         let mut o = Map::new();
         o.insert("type".into(), self.kind().name().into());
         o.insert("alias".into(), self.alias.clone().into());
-        o.insert("h".into(), shape.h.into());
+        o.insert("h".into(), self.h().into());
+        match &self.method {
+            Method::Neural(neural) => neural.write_options(&mut o),
+            Method::Prophet(prophet) => {
+                prophet.config.write_options(&mut o);
+                o.insert("randomSeed".into(), prophet.random_seed.into());
+            }
+        }
+        o
+    }
+
+    pub fn kind(&self) -> ModelKind {
+        match &self.method {
+            Method::Neural(neural) => neural.architecture.kind(),
+            Method::Prophet(_) => ModelKind::Prophet,
+        }
+    }
+
+    pub fn neural(&self) -> Option<&NeuralSpec> {
+        match &self.method {
+            Method::Neural(neural) => Some(neural),
+            Method::Prophet(_) => None,
+        }
+    }
+
+    pub fn h(&self) -> usize {
+        match &self.method {
+            Method::Neural(neural) => neural.h(),
+            Method::Prophet(prophet) => prophet.h,
+        }
+    }
+
+    /// The past values a forecast reads: the input window of a neural model, none for Prophet (which keeps its fit).
+    pub fn input_size(&self) -> usize {
+        self.neural().map_or(0, NeuralSpec::input_size)
+    }
+
+    pub fn random_seed(&self) -> u64 {
+        match &self.method {
+            Method::Neural(neural) => neural.shape().random_seed,
+            Method::Prophet(prophet) => prophet.random_seed,
+        }
+    }
+
+    /// Values per forecast point.
+    pub fn outputs_per_point(&self) -> usize {
+        self.neural().map_or(1, |n| n.shape().outputs_per_point)
+    }
+
+    /// Column names of this model's outputs: the alias, or `<alias>-median`, `<alias>-lo-80`, … for a
+    /// multi-quantile loss (NeuralForecast's names).
+    pub fn output_columns(&self) -> Vec<String> {
+        match self.neural() {
+            Some(neural) => neural.loss.output_names().iter().map(|suffix| format!("{}{suffix}", self.alias)).collect(),
+            None => vec![self.alias.clone()],
+        }
+    }
+
+    /// Checks sizes and rates; the error names the model and the field.
+    pub fn validate(&self) -> Result<(), EngineError> {
+        match &self.method {
+            Method::Neural(neural) => neural.validate(&self.alias),
+            Method::Prophet(_) => Ok(()),
+        }
+    }
+
+    /// Trainable parameters of this configuration (as torch counts them), by arithmetic; 0 for Prophet.
+    pub fn num_parameters(&self) -> usize {
+        self.neural().map_or(0, |n| n.architecture.memory_estimate().0 as usize)
+    }
+}
+
+/// The training options and architecture of a neural model of `kind`.
+fn neural_spec(kind: ModelKind, defaults: TrainingDefaults, o: &ModelOptions<'_>, h: usize, random_seed: u64) -> Result<NeuralSpec, EngineError> {
+    let input_size = match (o.size("inputSize")?, defaults.input_size) {
+        (Some(size), _) => size,
+        (None, InputSizeDefault::TimesHorizon(k)) => (k * h).min(MAX_SIZE),
+        (None, InputSizeDefault::Required) => {
+            return Err(EngineError::Type(format!("{} is missing: {} has no default input size", o.field("inputSize"), kind.name())))
+        }
+    };
+    let loss = match o.get("loss") {
+        Some(value) => parse_loss(value, &o.field("loss"))?,
+        None => Loss::Mae,
+    };
+    let exog = ExogLists { futr: exog_list(o, "futrExogList")?, hist: exog_list(o, "histExogList")?, stat: exog_list(o, "statExogList")? };
+    let shape = ModelShape { h, input_size, outputs_per_point: loss.outputs_per_point(), exog: exog.sizes(), random_seed };
+    let scaler_type = match o.choice("scalerType", ScalerType::NAMES)? {
+        Some(name) => ScalerType::parse(name)?,
+        None => ScalerType::parse(defaults.scaler_type)?,
+    };
+    Ok(NeuralSpec {
+        architecture: kind.architecture(shape, o)?,
+        scaler_type,
+        loss,
+        learning_rate: o.positive("learningRate")?.unwrap_or(defaults.learning_rate),
+        max_steps: o.size("maxSteps")?.unwrap_or(defaults.max_steps),
+        batch_size: o.size("batchSize")?.unwrap_or(defaults.batch_size),
+        num_lr_decays: o.integer("numLrDecays", 0, MAX_SIZE)?.unwrap_or(defaults.num_lr_decays),
+        early_stop_patience_steps: o.size("earlyStopPatienceSteps")?,
+        val_check_steps: o.size("valCheckSteps")?.unwrap_or(100),
+        exog,
+    })
+}
+
+impl NeuralSpec {
+    pub fn shape(&self) -> &ModelShape {
+        self.architecture.shape()
+    }
+
+    pub fn h(&self) -> usize {
+        self.shape().h
+    }
+
+    pub fn input_size(&self) -> usize {
+        self.shape().input_size
+    }
+
+    pub fn kind(&self) -> ModelKind {
+        self.architecture.kind()
+    }
+
+    fn write_options(&self, o: &mut Map<String, Value>) {
+        let shape = self.shape();
         o.insert("inputSize".into(), shape.input_size.into());
-        self.architecture.write_options(&mut o);
+        self.architecture.write_options(o);
         o.insert("scalerType".into(), self.scaler_type.name().into());
         o.insert("loss".into(), loss_options(&self.loss));
         o.insert("learningRate".into(), self.learning_rate.into());
@@ -317,99 +441,63 @@ impl ModelSpec {
                 o.insert(key.into(), list.clone().into());
             }
         }
-        o
     }
 
-    pub fn kind(&self) -> ModelKind {
-        self.architecture.kind()
-    }
-
-    pub fn shape(&self) -> &ModelShape {
-        self.architecture.shape()
-    }
-
-    pub fn h(&self) -> usize {
-        self.shape().h
-    }
-
-    pub fn input_size(&self) -> usize {
-        self.shape().input_size
-    }
-
-    pub fn random_seed(&self) -> u64 {
-        self.shape().random_seed
-    }
-
-    /// Column names of this model's outputs: the alias, or `<alias>-median`, `<alias>-lo-80`, … for a
-    /// multi-quantile loss (NeuralForecast's names).
-    pub fn output_columns(&self) -> Vec<String> {
-        self.loss.output_names().iter().map(|suffix| format!("{}{suffix}", self.alias)).collect()
-    }
-
-    /// Checks the sizes and rates; the error names the model and the field.
-    pub fn validate(&self) -> Result<(), EngineError> {
+    /// Checks the sizes and rates; the error names the model (`alias`) and the field.
+    fn validate(&self, alias: &str) -> Result<(), EngineError> {
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return Err(EngineError::Range(format!(
-                "model '{}': learningRate must be a finite number greater than 0, got {}",
-                self.alias, self.learning_rate
+                "model '{alias}': learningRate must be a finite number greater than 0, got {}",
+                self.learning_rate
             )));
         }
         if !self.exog.sizes().is_empty() {
             return Err(EngineError::Range(format!(
-                "model '{}': exogenous variables (futrExogList, histExogList, statExogList) are not available yet",
-                self.alias
+                "model '{alias}': exogenous variables (futrExogList, histExogList, statExogList) are not available yet"
             )));
         }
-        self.check_memory()
+        self.check_memory(alias)
     }
 
     /// Rejects configurations whose weights or activations would not fit in memory, by arithmetic alone, so
     /// that a huge size is an error before anything is allocated.
-    fn check_memory(&self) -> Result<(), EngineError> {
+    fn check_memory(&self, alias: &str) -> Result<(), EngineError> {
         const MAX_PARAMETERS: u128 = 1 << 27;
         /// f32 activations of a 16-window forecast chunk.
         const MAX_ACTIVATIONS: u128 = 1 << 28;
         let (parameters, per_window) = self.architecture.memory_estimate();
         if parameters > MAX_PARAMETERS {
             return Err(EngineError::Range(format!(
-                "model '{}': about {parameters} parameters is too large (at most {MAX_PARAMETERS}); reduce {}",
-                self.alias,
+                "model '{alias}': about {parameters} parameters is too large (at most {MAX_PARAMETERS}); reduce {}",
                 self.kind().option_keys().join(", ")
             )));
         }
         if 16 * per_window > MAX_ACTIVATIONS {
             return Err(EngineError::Range(format!(
-                "model '{}': inputSize {} and h {} need about {} MB of activations per 16 windows (at most {} MB); reduce inputSize or the model size",
-                self.alias,
+                "model '{alias}': inputSize {} and h {} need about {} MB of activations per 16 windows (at most {} MB); reduce inputSize or the model size",
                 self.input_size(),
                 self.h(),
                 16 * per_window * 4 >> 20,
                 MAX_ACTIVATIONS * 4 >> 20
             )));
         }
-        self.check_batch(self.batch_size)
+        self.check_batch(alias, self.batch_size)
     }
 
     /// Rejects a training batch whose per-shard gradients and activations would not fit in memory.
-    pub(crate) fn check_batch(&self, batch: usize) -> Result<(), EngineError> {
+    pub(crate) fn check_batch(&self, alias: &str, batch: usize) -> Result<(), EngineError> {
         const MAX_TRAINING_FLOATS: u128 = 1 << 30;
         const SHARD: u128 = 8;
         let (parameters, per_window) = self.architecture.memory_estimate();
         let floats = (batch as u128).div_ceil(SHARD) * (parameters + SHARD * per_window);
         if floats > MAX_TRAINING_FLOATS {
             return Err(EngineError::Range(format!(
-                "model '{}': batchSize {batch} needs about {} MB of gradients and activations (at most {} MB); use a smaller batchSize",
-                self.alias,
+                "model '{alias}': batchSize {batch} needs about {} MB of gradients and activations (at most {} MB); use a smaller batchSize",
                 floats * 4 >> 20,
                 MAX_TRAINING_FLOATS * 4 >> 20
             )));
         }
         Ok(())
-    }
-
-    /// Trainable parameters of this configuration (as torch counts them), by arithmetic.
-    pub fn num_parameters(&self) -> usize {
-        self.architecture.memory_estimate().0 as usize
     }
 }
 
@@ -528,9 +616,16 @@ mod tests {
     #[test]
     fn defaults_come_from_each_model() {
         let lstm = spec(json!({ "type": "lstm", "h": 12 })).unwrap();
-        assert_eq!((lstm.input_size(), lstm.scaler_type, lstm.batch_size), (36, ScalerType::Robust, 128));
+        let neural = lstm.neural().unwrap();
+        assert_eq!((lstm.input_size(), neural.scaler_type, neural.batch_size), (36, ScalerType::Robust, 128));
         let mlp = spec(json!({ "type": "MLP", "h": 12, "inputSize": 24 })).unwrap();
-        assert_eq!((mlp.scaler_type, mlp.batch_size, mlp.alias.as_str()), (ScalerType::Identity, 1024, "MLP"));
+        let neural = mlp.neural().unwrap();
+        assert_eq!((neural.scaler_type, neural.batch_size, mlp.alias.as_str()), (ScalerType::Identity, 1024, "MLP"));
+        let prophet = spec(json!({ "type": "Prophet", "h": 12, "seasonalityMode": "multiplicative" })).unwrap();
+        assert_eq!((prophet.h(), prophet.input_size(), prophet.output_columns()), (12, 0, vec!["Prophet".to_string()]));
+        assert_eq!(ModelSpec::from_options(&prophet.to_options(), "again").unwrap(), prophet);
+        let neural_option = spec(json!({ "type": "Prophet", "h": 12, "maxSteps": 3 })).unwrap_err();
+        assert!(matches!(neural_option, EngineError::Type(m) if m.contains("'maxSteps'")));
         let missing = spec(json!({ "type": "MLP", "h": 12 })).unwrap_err();
         assert!(matches!(missing, EngineError::Type(m) if m.contains("models[0].inputSize is missing")));
     }

@@ -6,11 +6,20 @@ use super::*;
 use crate::data::Ds;
 
 fn sine_panel(series: usize, length: usize) -> Panel {
+    sine_panel_at(series, length, |t| Ds::Int(t as i64))
+}
+
+/// The same sines, one point a month from January 2000: a yearly season of 12 points.
+fn monthly_sine_panel(series: usize, length: usize) -> Panel {
+    sine_panel_at(series, length, |t| Ds::parse(&format!("{}-{:02}-01", 2000 + t / 12, t % 12 + 1)).unwrap())
+}
+
+fn sine_panel_at(series: usize, length: usize, ds_of: impl Fn(usize) -> Ds) -> Panel {
     let (mut ids, mut ds, mut y) = (Vec::new(), Vec::new(), Vec::new());
     for s in 0..series {
         for t in 0..length {
             ids.push(format!("s{s}"));
-            ds.push(Ds::Int(t as i64));
+            ds.push(ds_of(t));
             y.push(10.0 + s as f64 + (2.0 * std::f64::consts::PI * t as f64 / 12.0 + s as f64).sin());
         }
     }
@@ -37,8 +46,9 @@ fn engine(models: Vec<ModelSpec>, threads: usize) -> Engine {
 
 /// Every weight's bits, by name: checkpoint bytes are not comparable (metadata key order varies).
 fn weights(e: &Engine) -> Vec<(String, Vec<u32>)> {
-    e.networks
+    e.models
         .iter()
+        .filter_map(Trained::network)
         .flat_map(|n| n.params().iter().map(|(name, t)| (name.to_string(), t.data.iter().map(|v| v.to_bits()).collect())))
         .collect()
 }
@@ -57,7 +67,7 @@ fn fitting_a_sine_panel_lowers_the_loss_and_forecasts_it() {
         let last = m.train_loss[m.steps - 10..].iter().sum::<f64>() / 10.0;
         assert!(last < 0.5 * first, "{}: loss {first} → {last}", m.alias);
     }
-    let forecast = e.predict(None, None).unwrap();
+    let forecast = e.predict(None, None, &[]).unwrap();
     assert_eq!(forecast.unique_id.len(), 3 * 6);
     assert_eq!(forecast.ds[0], Ds::Int(96));
     for (alias, values) in &forecast.columns {
@@ -75,7 +85,7 @@ fn results_are_bit_identical_for_any_thread_count() {
     let run = |threads| {
         let mut e = engine(vec![small_spec(ModelKind::Lstm, 12)], threads);
         e.fit(&panel, &FitOptions { batch_size: Some(20), ..FitOptions::default() }, &mut keep_going).unwrap();
-        (e.networks[0].params().clone(), e.predict(None, None).unwrap())
+        (e.models[0].network().unwrap().params().clone(), e.predict(None, None, &[]).unwrap())
     };
     let (w1, f1) = run(1);
     for threads in [2, 3] {
@@ -92,7 +102,7 @@ fn forecast_window_matches_predict_on_the_last_window() {
     let panel = sine_panel(1, 60);
     let mut e = engine(vec![small_spec(ModelKind::Gru, 5)], 1);
     e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap();
-    let forecast = e.predict(None, None).unwrap();
+    let forecast = e.predict(None, None, &[]).unwrap();
     let mut out = [0.0; 6];
     e.forecast_window(0, &panel.y()[48..], &mut out).unwrap();
     assert_eq!(out.to_vec(), forecast.columns[0].1);
@@ -109,7 +119,7 @@ fn checkpoints_round_trip_exactly_and_reject_damage() {
     e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap();
     let bytes = e.to_bytes().unwrap();
     let loaded = Engine::from_bytes(&bytes).unwrap();
-    assert_eq!(loaded.predict(None, None).unwrap(), e.predict(None, None).unwrap());
+    assert_eq!(loaded.predict(None, None, &[]).unwrap(), e.predict(None, None, &[]).unwrap());
     assert_eq!(weights(&loaded), weights(&e));
     for cut in [0, 7, 8, 100, bytes.len() / 2, bytes.len() - 1] {
         assert!(Engine::from_bytes(&bytes[..cut]).is_err(), "truncated at {cut}");
@@ -140,7 +150,7 @@ fn save_is_atomic_and_load_reads_it_back() {
     assert_eq!(std::fs::read(&path).unwrap(), before);
     let leftovers = std::fs::read_dir(&dir).unwrap().filter(|f| f.as_ref().unwrap().file_name() != "model.safetensors").count();
     assert_eq!(leftovers, 0);
-    assert_eq!(Engine::load(&path).unwrap().predict(None, None).unwrap(), e.predict(None, None).unwrap());
+    assert_eq!(Engine::load(&path).unwrap().predict(None, None, &[]).unwrap(), e.predict(None, None, &[]).unwrap());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -160,11 +170,12 @@ fn stopping_keeps_the_state_from_before_the_fit() {
 #[test]
 fn validation_and_early_stopping() {
     let panel = sine_panel(2, 80);
-    let mut e = engine(vec![small_spec(ModelKind::Gru, 400)], 1);
     let options = FitOptions { validation_size: 6, early_stopping: true, patience: Some(1), ..FitOptions::default() };
-    let mut spec_checks = e.config.models.clone();
-    spec_checks[0].val_check_steps = 10;
-    e = Engine::new(EngineConfig::new(spec_checks)).unwrap();
+    let spec = spec_of(json!({
+        "type": "GRU", "h": 6, "inputSize": 12, "encoderHiddenSize": 16, "decoderHiddenSize": 16,
+        "scalerType": "standard", "maxSteps": 400, "batchSize": 32, "valCheckSteps": 10,
+    }));
+    let mut e = engine(vec![spec], 1);
     let report = e.fit(&panel, &options, &mut keep_going).unwrap();
     let m = &report.models[0];
     assert!(!m.val_loss.is_empty());
@@ -180,7 +191,7 @@ fn bad_configurations_are_errors() {
     let twins = vec![small_spec(ModelKind::Lstm, 1), small_spec(ModelKind::Lstm, 1)];
     assert!(Engine::new(EngineConfig::new(twins)).err().unwrap().to_string().contains("alias"));
     let e = engine(vec![small_spec(ModelKind::Lstm, 1)], 1);
-    assert!(matches!(e.predict(None, None), Err(EngineError::NotFitted)));
+    assert!(matches!(e.predict(None, None, &[]), Err(EngineError::NotFitted)));
 }
 
 /// AirPassengers at the baselines' configuration, 5 seeds. Release only:
@@ -207,7 +218,7 @@ fn air_passengers_accuracy_over_five_seeds() {
             }));
             let mut e = engine(vec![spec], 2);
             let report = e.fit(&train, &FitOptions::default(), &mut keep_going).unwrap();
-            let forecast = e.predict(None, None).unwrap();
+            let forecast = e.predict(None, None, &[]).unwrap();
             let mae = forecast.columns[0].1.iter().zip(&y[132..]).map(|(f, a)| (f - a).abs()).sum::<f64>() / 12.0;
             eprintln!("{} seed {seed}: MAE {mae:.2}, {:.3} ms/step", kind.name(), report.elapsed_ms / 200.0);
             maes.push(mae);
@@ -281,7 +292,7 @@ fn multi_quantile_models_forecast_one_column_per_quantile_in_order() {
     }));
     let mut e = engine(vec![spec], 2);
     e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap();
-    let forecast = e.predict(None, None).unwrap();
+    let forecast = e.predict(None, None, &[]).unwrap();
     let names: Vec<&str> = forecast.columns.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["GRU-median", "GRU-lo-80", "GRU-hi-80"]);
     let (median, lo, hi) = (&forecast.columns[0].1, &forecast.columns[1].1, &forecast.columns[2].1);
@@ -289,4 +300,58 @@ fn multi_quantile_models_forecast_one_column_per_quantile_in_order() {
     let mut window = [0.0; 18];
     e.forecast_window(0, &panel.series(0).unwrap().y[48..60], &mut window).unwrap();
     assert_eq!(window[0], median[0]);
+}
+
+#[test]
+fn prophet_fits_each_series_and_forecasts_with_its_own_intervals() {
+    let panel = monthly_sine_panel(2, 96);
+    let prophet = spec_of(json!({ "type": "Prophet", "h": 6, "uncertaintySamples": 200 }));
+    let mut e = engine(vec![prophet.clone()], 2);
+    let report = e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap();
+    assert_eq!(report.models[0].steps, 1);
+    let forecast = e.predict(None, None, &[80.0, 95.0]).unwrap();
+    let names: Vec<&str> = forecast.columns.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(&names[..5], ["Prophet", "Prophet-lo-95", "Prophet-lo-80", "Prophet-hi-80", "Prophet-hi-95"]);
+    for row in 0..12 {
+        let (s, t) = (row / 6, 96 + row % 6);
+        let truth = 10.0 + s as f64 + (2.0 * std::f64::consts::PI * t as f64 / 12.0 + s as f64).sin();
+        let [point, lo95, lo80, hi80, hi95] = [0, 1, 2, 3, 4].map(|c| forecast.columns[c].1[row]);
+        assert!((point - truth).abs() < 0.3, "row {row}: {point} vs {truth}");
+        assert!(lo95 < lo80 && lo80 < point && point < hi80 && hi80 < hi95, "row {row}");
+    }
+    let loaded = Engine::from_bytes(&e.to_bytes().unwrap()).unwrap();
+    assert_eq!(loaded.predict(None, None, &[80.0]).unwrap(), e.predict(None, None, &[80.0]).unwrap());
+    let err = e.forecast_window(0, &[1.0; 12], &mut [0.0; 6]).unwrap_err().to_string();
+    assert!(err.contains("Prophet") && err.contains("neural"), "{err}");
+    let mut mixed = engine(vec![prophet, small_spec(ModelKind::Gru, 5)], 2);
+    mixed.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap();
+    assert_eq!(mixed.predict(None, None, &[]).unwrap().columns.len(), 2);
+    let err = mixed.predict(None, None, &[80.0]).map(|_| ()).unwrap_err();
+    assert!(err.to_string().contains("'GRU' has no prediction intervals"), "{err}");
+}
+
+#[test]
+fn conformal_intervals_come_from_calibration_windows_and_survive_a_checkpoint() {
+    let panel = sine_panel(3, 80);
+    let mut e = engine(vec![small_spec(ModelKind::Lstm, 60)], 2);
+    let intervals = PredictionIntervals { n_windows: 3, ..PredictionIntervals::default() };
+    let options = FitOptions { prediction_intervals: Some(intervals), ..FitOptions::default() };
+    let report = e.fit(&panel, &options, &mut keep_going).unwrap();
+    assert_eq!(report.models.len(), 1);
+    let forecast = e.predict(None, Some(4), &[50.0, 90.0]).unwrap();
+    let names: Vec<&str> = forecast.columns.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["LSTM", "LSTM-lo-90", "LSTM-lo-50", "LSTM-hi-50", "LSTM-hi-90"]);
+    let column = |c: usize| &forecast.columns[c].1;
+    assert!((0..12).all(|r| column(1)[r] <= column(2)[r] && column(2)[r] <= column(3)[r] && column(3)[r] <= column(4)[r]));
+    assert!((0..12).any(|r| column(1)[r] < column(4)[r]), "the intervals have width");
+    let loaded = Engine::from_bytes(&e.to_bytes().unwrap()).unwrap();
+    assert_eq!(loaded.predict(None, Some(4), &[50.0, 90.0]).unwrap(), forecast);
+    let error_method = PredictionIntervals { method: IntervalMethod::ConformalError, ..intervals };
+    let mut e = engine(vec![small_spec(ModelKind::Lstm, 20)], 1);
+    e.fit(&panel, &FitOptions { prediction_intervals: Some(error_method), ..FitOptions::default() }, &mut keep_going).unwrap();
+    let f = e.predict(None, None, &[80.0]).unwrap();
+    // conformal_error intervals are symmetric around the point forecast.
+    assert!((0..18).all(|r| ((f.columns[2].1[r] - f.columns[0].1[r]) - (f.columns[0].1[r] - f.columns[1].1[r])).abs() < 1e-9));
+    let short = sine_panel(1, 20);
+    assert!(e.fit(&short, &FitOptions { prediction_intervals: Some(intervals), ..FitOptions::default() }, &mut keep_going).is_err());
 }

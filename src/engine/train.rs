@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use super::error::EngineError;
 use super::network::{Network, NetworkCache};
 use super::scaler::Scale;
-use super::spec::{ModelSpec, ScalerType};
+use super::spec::{NeuralSpec, ScalerType};
 use super::{Control, FitOptions, ModelFitReport, ProgressEvent};
 use rand::RngExt;
 
@@ -57,7 +57,8 @@ impl Shard {
 
 /// What one model's training needs besides its network.
 pub(crate) struct TrainRun<'a> {
-    pub spec: &'a ModelSpec,
+    pub spec: &'a NeuralSpec,
+    pub alias: &'a str,
     pub model_index: usize,
     /// Series after local scaling.
     pub panel: &'a Panel,
@@ -74,13 +75,14 @@ pub(crate) fn train(
 ) -> Result<Option<ModelFitReport>, EngineError> {
     let spec = run.spec;
     let batch = run.options.batch_size.unwrap_or(spec.batch_size);
-    spec.check_batch(batch)?;
+    spec.check_batch(run.alias, batch)?;
     let learning_rate = run.options.learning_rate.unwrap_or(spec.learning_rate);
     let holdout = run.options.validation_size;
     if holdout > 0 && holdout < spec.h() {
         return Err(EngineError::Range(format!(
             "validationSize must be 0 or at least the horizon h = {} of model '{}', got {holdout}",
-            spec.h(), spec.alias
+            spec.h(),
+            run.alias
         )));
     }
     let index = TrainingWindows::new(run.panel, spec, holdout)?;
@@ -91,7 +93,7 @@ pub(crate) fn train(
     };
     let adam_config = AdamConfig { learning_rate: learning_rate as f32, ..AdamConfig::default() };
     let mut adam = Adam::new(network.params(), adam_config, StepLr::neuralforecast(max_steps, spec.num_lr_decays))?;
-    let mut rng = ChaCha8Rng::seed_from_u64(spec.random_seed());
+    let mut rng = ChaCha8Rng::seed_from_u64(spec.shape().random_seed);
     let mut shards: Vec<Shard> = (0..batch.div_ceil(SHARD_WINDOWS)).map(|_| Shard::new(network.params())).collect();
     let mut total = network.params().zeros_like();
     let validation = Validation::new(run, holdout)?;
@@ -104,12 +106,12 @@ pub(crate) fn train(
     // a huge `maxSteps` must not reserve gigabytes before the first step).
     let reserved = max_steps.min(1 << 20);
     let mut report = ModelFitReport {
-        alias: spec.alias.clone(),
+        alias: run.alias.to_string(),
         train_loss: Vec::with_capacity(reserved),
         val_loss: Vec::with_capacity(reserved / spec.val_check_steps + 1),
         ..ModelFitReport::default()
     };
-    let alias: std::sync::Arc<str> = spec.alias.as_str().into();
+    let alias: std::sync::Arc<str> = run.alias.into();
     let (mut best, mut checks_without_improvement) = (f64::INFINITY, 0usize);
     let mut windows = Vec::with_capacity(batch);
 
@@ -165,7 +167,7 @@ fn gradient(
     run.threads.install(|| {
         shards.par_iter_mut().zip(windows.par_chunks(SHARD_WINDOWS)).enumerate().try_for_each(|(k, (shard, chunk))| {
             let weight = chunk.iter().map(|w| index.observed_targets(w)).sum::<usize>() as f64 / observed as f64;
-            let seed = shard_seed(run.spec.random_seed(), step, k);
+            let seed = shard_seed(run.spec.shape().random_seed, step, k);
             shard_gradient(network, run, index, chunk, shard, weight, seed)
         })
     })?;
@@ -226,7 +228,7 @@ pub(crate) struct WindowScaling<'a> {
 }
 
 /// Normalises each window's input and target by the statistics of its input (NeuralForecast's `scaler_type`).
-pub(crate) fn scale_windows(spec: &ModelSpec, isa: Isa, inputs: &mut [f32], targets: &mut [f32], buffers: WindowScaling<'_>) {
+pub(crate) fn scale_windows(spec: &NeuralSpec, isa: Isa, inputs: &mut [f32], targets: &mut [f32], buffers: WindowScaling<'_>) {
     let WindowScaling { values, scratch, scales } = buffers;
     scales.clear();
     if spec.scaler_type == ScalerType::Identity {
@@ -272,7 +274,7 @@ struct TrainingWindows {
 }
 
 impl TrainingWindows {
-    fn new(panel: &Panel, spec: &ModelSpec, holdout: usize) -> Result<TrainingWindows, EngineError> {
+    fn new(panel: &Panel, spec: &NeuralSpec, holdout: usize) -> Result<TrainingWindows, EngineError> {
         let required = spec.input_size() + spec.h() + holdout;
         let what = if holdout > 0 { "inputSize + horizon + validationSize" } else { "inputSize + horizon" };
         panel.check_min_length(required, what)?;

@@ -107,7 +107,6 @@ pub struct ProphetFit {
     delta: Vec<f64>,
     beta: Vec<f64>,
     sigma_obs: f64,
-    interval_width: f64,
     uncertainty_samples: usize,
     diagnostics: Option<FitDiagnostics>,
 }
@@ -129,7 +128,7 @@ pub struct ProphetForecast {
     pub additive_terms: Vec<f64>,
     /// Sum of the multiplicative seasonal terms (a proportion of the trend).
     pub multiplicative_terms: Vec<f64>,
-    /// One per requested level; empty when `uncertainty_samples` is 0.
+    /// One per requested level; empty when none was requested or `uncertainty_samples` is 0.
     pub intervals: Vec<PredictionInterval>,
 }
 
@@ -165,7 +164,6 @@ pub fn fit(config: &ProphetConfig, t_seconds: &[f64], y: &[f64]) -> Result<Proph
         delta,
         beta: theta[layout.beta()..].to_vec(),
         sigma_obs: theta[layout.log_sigma()].exp(),
-        interval_width: config.interval_width,
         uncertainty_samples: config.uncertainty_samples,
         diagnostics: Some(diagnostics),
     })
@@ -199,7 +197,7 @@ fn map_estimate(posterior: &mut Posterior<'_>, history: &History) -> Result<(Vec
 
 impl ProphetFit {
     /// Forecasts at `t_seconds` (any order, past or future). `levels` are interval coverages in percent (80, 95);
-    /// empty asks for the configured `interval_width`. `seed` seeds the simulated futures: the same seed gives the
+    /// empty asks for none (no simulation). `seed` seeds the simulated futures: the same seed gives the
     /// same intervals. The simulations take `8 * uncertainty_samples * t_seconds.len()` bytes, at most
     /// [`MAX_SIMULATED_VALUES`] values.
     pub fn predict(&self, t_seconds: &[f64], levels: &[f64], seed: u64) -> Result<ProphetForecast, ProphetError> {
@@ -210,7 +208,7 @@ impl ProphetFit {
             return Err(ProphetError::Level(level));
         }
         let n = t_seconds.len();
-        if n.saturating_mul(self.uncertainty_samples) > MAX_SIMULATED_VALUES {
+        if !levels.is_empty() && n.saturating_mul(self.uncertainty_samples) > MAX_SIMULATED_VALUES {
             return Err(ProphetError::TooManySimulations { points: n, samples: self.uncertainty_samples });
         }
         let t: Vec<f64> = t_seconds.iter().map(|s| (s - self.start) / self.t_scale).collect();
@@ -220,7 +218,7 @@ impl ProphetFit {
         let (mut additive, mut multiplicative) = (vec![0.0; n], vec![0.0; n]);
         Features::new(&self.seasonalities, t_seconds).apply(&self.beta, &mut additive, &mut multiplicative);
 
-        let intervals = if self.uncertainty_samples == 0 {
+        let intervals = if self.uncertainty_samples == 0 || levels.is_empty() {
             Vec::new()
         } else {
             let scenario = Scenario {
@@ -234,8 +232,6 @@ impl ProphetFit {
                 sigma_obs: self.sigma_obs,
                 y_scale: self.y_scale,
             };
-            let default_level = [100.0 * self.interval_width];
-            let levels = if levels.is_empty() { &default_level[..] } else { levels };
             self.intervals(scenario.simulate(self.uncertainty_samples, seed), levels)
         };
         let yhat = (0..n).map(|i| (trend[i] * (1.0 + multiplicative[i]) + additive[i]) * self.y_scale).collect();
@@ -339,7 +335,7 @@ mod tests {
         let (t, y) = air_passengers();
         let config = ProphetConfig { seasonality_mode: mode, ..ProphetConfig::default() };
         let fit = fit(&config, &t[..132], &y[..132]).unwrap();
-        let forecast = fit.predict(&t[132..], &[], 0).unwrap();
+        let forecast = fit.predict(&t[132..], &[80.0], 0).unwrap();
         let actual = &y[132..];
         let mae = forecast.yhat.iter().zip(actual).map(|(f, a)| (f - a).abs()).sum::<f64>() / 12.0;
         let interval = &forecast.intervals[0];
@@ -449,7 +445,7 @@ mod tests {
         assert_eq!(fitted.predict(&[0.0], &[101.0], 0).unwrap_err(), ProphetError::Level(101.0));
         assert!(fitted.predict(&[f64::NAN], &[], 0).is_err());
         let many = vec![0.0; MAX_SIMULATED_VALUES / 1000 + 1];
-        assert!(matches!(fitted.predict(&many, &[], 0), Err(ProphetError::TooManySimulations { .. })));
+        assert!(matches!(fitted.predict(&many, &[80.0], 0), Err(ProphetError::TooManySimulations { .. })));
         let nothing = fitted.predict(&[], &[80.0], 0).unwrap();
         assert!(nothing.yhat.is_empty() && nothing.intervals[0].lower.is_empty());
     }

@@ -29,7 +29,6 @@ impl ProphetFit {
             "delta": self.delta,
             "beta": self.beta,
             "sigmaObs": self.sigma_obs,
-            "intervalWidth": self.interval_width,
             "uncertaintySamples": self.uncertainty_samples,
         })
     }
@@ -56,10 +55,6 @@ impl ProphetFit {
                 beta.len()
             )));
         }
-        let interval_width = object.number("intervalWidth")?;
-        if !(0.0..=1.0).contains(&interval_width) {
-            return Err(invalid("intervalWidth must be between 0 and 1".into()));
-        }
         Ok(ProphetFit {
             start: object.number("start")?,
             t_scale: object.positive("tScale")?,
@@ -71,7 +66,6 @@ impl ProphetFit {
             delta,
             beta,
             sigma_obs: object.non_negative("sigmaObs")?,
-            interval_width,
             uncertainty_samples: object.integer("uncertaintySamples", MAX_SIZE as u64)? as usize,
             diagnostics: None,
         })

@@ -91,8 +91,6 @@ pub struct ProphetConfig {
     pub weekly_seasonality: Seasonality,
     /// Period 1 day, default order 4.
     pub daily_seasonality: Seasonality,
-    /// Coverage, in `[0, 1]`, of the interval a forecast gives when no levels are asked for.
-    pub interval_width: f64,
     /// Simulated futures behind the intervals; 0 turns intervals off.
     pub uncertainty_samples: usize,
 }
@@ -109,7 +107,6 @@ impl Default for ProphetConfig {
             yearly_seasonality: Seasonality::Auto,
             weekly_seasonality: Seasonality::Auto,
             daily_seasonality: Seasonality::Auto,
-            interval_width: 0.8,
             uncertainty_samples: 1000,
         }
     }
@@ -127,7 +124,6 @@ impl ProphetConfig {
         "yearlySeasonality",
         "weeklySeasonality",
         "dailySeasonality",
-        "intervalWidth",
         "uncertaintySamples",
     ];
 
@@ -157,9 +153,6 @@ impl ProphetConfig {
                 *target = value;
             }
         }
-        if let Some(x) = options.number_in("intervalWidth", 0.0, 1.0)? {
-            self.interval_width = x;
-        }
         if let Some(n) = options.integer("uncertaintySamples", 0, MAX_SIZE)? {
             self.uncertainty_samples = n;
         }
@@ -176,7 +169,6 @@ impl ProphetConfig {
         out.insert("yearlySeasonality".into(), self.yearly_seasonality.to_value());
         out.insert("weeklySeasonality".into(), self.weekly_seasonality.to_value());
         out.insert("dailySeasonality".into(), self.daily_seasonality.to_value());
-        out.insert("intervalWidth".into(), self.interval_width.into());
         out.insert("uncertaintySamples".into(), self.uncertainty_samples.into());
     }
 
@@ -196,9 +188,6 @@ impl ProphetConfig {
             if !(value.is_finite() && value > 0.0) {
                 return bad(what, value, "a finite number greater than 0");
             }
-        }
-        if !(0.0..=1.0).contains(&self.interval_width) {
-            return bad("intervalWidth", self.interval_width, "a number between 0 and 1");
         }
         let orders = [self.yearly_seasonality, self.weekly_seasonality, self.daily_seasonality];
         if let Some(n) = orders.iter().find_map(|s| match s {
@@ -247,7 +236,7 @@ mod tests {
         let config = read(json!({
             "nChangepoints": 10, "changepointRange": 0.9, "changepointPriorScale": 0.5, "seasonalityPriorScale": 1,
             "seasonalityMode": "multiplicative", "yearlySeasonality": 5, "weeklySeasonality": false,
-            "dailySeasonality": true, "intervalWidth": 0.95, "uncertaintySamples": 200,
+            "dailySeasonality": true, "uncertaintySamples": 200,
         }))
         .unwrap();
         assert_eq!(config.yearly_seasonality, Seasonality::Order(5));
@@ -277,7 +266,6 @@ mod tests {
         let bad = [
             ProphetConfig { changepoint_range: f64::NAN, ..ProphetConfig::default() },
             ProphetConfig { seasonality_prior_scale: f64::INFINITY, ..ProphetConfig::default() },
-            ProphetConfig { interval_width: 1.2, ..ProphetConfig::default() },
             ProphetConfig { daily_seasonality: Seasonality::Order(MAX_FOURIER_ORDER + 1), ..ProphetConfig::default() },
         ];
         assert!(bad.iter().all(|c| matches!(c.validate(), Err(ProphetError::Config(_)))));
