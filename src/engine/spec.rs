@@ -12,6 +12,7 @@ use crate::data::Frequency;
 use crate::models::gru::GruConfig;
 use crate::models::lstm::LstmConfig;
 use crate::models::mlp::MlpConfig;
+use crate::models::tcn::TcnConfig;
 use crate::models::model::{InputSizeDefault, ModelConfig, ModelShape, TrainingDefaults};
 use crate::models::options::{OptionError, MAX_SIZE};
 use crate::models::prophet::ProphetConfig;
@@ -115,6 +116,7 @@ architectures! {
     Lstm => LstmConfig,
     Gru => GruConfig,
     Mlp => MlpConfig,
+    Tcn => TcnConfig,
 }
 
 impl ModelKind {

@@ -7,6 +7,7 @@ pub mod model;
 pub mod options;
 pub mod prophet;
 pub mod recurrent_forecaster;
+pub mod tcn;
 #[cfg(test)]
 mod timing;
 

@@ -25,9 +25,10 @@ pub fn relu_in_place(values: &mut [f32]) {
     values.iter_mut().for_each(|v| *v = v.max(0.0));
 }
 
-/// Zeroes the gradient where the ReLU output was 0 (PyTorch's convention at x = 0 as well).
+/// Zeroes the gradient where the ReLU output was 0 (PyTorch's convention at x = 0 as well). A select rather
+/// than a branch: it vectorises, and about half the units of a layer are off in no predictable pattern.
 pub fn relu_backward_in_place(grad: &mut [f32], output: &[f32]) {
-    grad.iter_mut().zip(output).filter(|(_, y)| **y <= 0.0).for_each(|(g, _)| *g = 0.0);
+    grad.iter_mut().zip(output).for_each(|(g, y)| *g = if *y <= 0.0 { 0.0 } else { *g });
 }
 
 #[cfg(test)]

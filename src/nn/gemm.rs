@@ -22,18 +22,39 @@ impl<'a> Mat<'a> {
     pub fn transposed(data: &'a [f32], rows: usize, cols: usize) -> Self {
         Mat { data, rows: cols, cols: rows, row_stride: 1, col_stride: cols }
     }
+
+    /// Any strided view, e.g. one kernel tap `W[:, :, j]` of a convolution weight `[out, in, k]`.
+    pub fn strided(data: &'a [f32], rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> Self {
+        Mat { data, rows, cols, row_stride, col_stride }
+    }
 }
 
-/// A mutable contiguous row-major `rows x cols` matrix.
+/// A mutable `rows x cols` matrix view: element (r, c) is `data[r * row_stride + c * col_stride]`.
 pub(crate) struct MatMut<'a> {
     data: &'a mut [f32],
     rows: usize,
     cols: usize,
+    row_stride: usize,
+    col_stride: usize,
 }
 
 impl<'a> MatMut<'a> {
+    /// A contiguous row-major matrix.
     pub fn rows(data: &'a mut [f32], rows: usize, cols: usize) -> Self {
-        MatMut { data, rows, cols }
+        MatMut { data, rows, cols, row_stride: cols, col_stride: 1 }
+    }
+
+    /// A strided view (a convolution weight's gradient, one tap at a time); its elements must be distinct.
+    pub fn strided(data: &'a mut [f32], rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> Self {
+        MatMut { data, rows, cols, row_stride, col_stride }
+    }
+
+    fn for_each(&mut self, mut f: impl FnMut(&mut f32)) {
+        for r in 0..self.rows {
+            for c in 0..self.cols {
+                f(&mut self.data[r * self.row_stride + c * self.col_stride]);
+            }
+        }
     }
 }
 
@@ -46,6 +67,15 @@ fn extent(rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> usi
     }
 }
 
+/// Whether no two elements of a non-empty strided view share a memory location (row-major-like or
+/// column-major-like nesting of the strides).
+fn elements_distinct(rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> bool {
+    let nested = |outer: usize, outer_stride: usize, inner: usize, inner_stride: usize| {
+        (inner == 1 || inner_stride >= 1) && (outer == 1 || outer_stride > (inner - 1) * inner_stride)
+    };
+    nested(rows, row_stride, cols, col_stride) || nested(cols, col_stride, rows, row_stride)
+}
+
 /// `c = a * b + beta * c`. Panics on inconsistent shapes: callers validate user input first,
 /// so a panic here is a bug in this crate, not bad input.
 pub(crate) fn gemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: MatMut<'_>) {
@@ -53,22 +83,19 @@ pub(crate) fn gemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: MatMut<'_>) {
     assert_eq!((a.rows, b.cols), (c.rows, c.cols), "gemm output shape");
     assert!(extent(a.rows, a.cols, a.row_stride, a.col_stride) <= a.data.len(), "gemm: A out of bounds");
     assert!(extent(b.rows, b.cols, b.row_stride, b.col_stride) <= b.data.len(), "gemm: B out of bounds");
-    assert!(c.rows * c.cols <= c.data.len(), "gemm: C out of bounds");
+    assert!(extent(c.rows, c.cols, c.row_stride, c.col_stride) <= c.data.len(), "gemm: C out of bounds");
     if c.rows == 0 || c.cols == 0 {
         return;
     }
+    assert!(elements_distinct(c.rows, c.cols, c.row_stride, c.col_stride), "gemm: C elements overlap");
+    let mut c = c;
     if a.cols == 0 {
         // An empty inner dimension makes a * b zero.
-        let c = &mut c.data[..c.rows * c.cols];
-        if beta == 0.0 {
-            c.fill(0.0);
-        } else {
-            c.iter_mut().for_each(|v| *v *= beta);
-        }
+        c.for_each(|v| *v = if beta == 0.0 { 0.0 } else { *v * beta });
         return;
     }
-    // SAFETY: the asserts above keep every index sgemm forms inside the three slices, and `c`
-    // is a unique borrow, so it aliases neither input.
+    // SAFETY: the asserts above keep every index sgemm forms inside the three slices and the elements of `c`
+    // distinct, and `c` is a unique borrow, so it aliases neither input.
     unsafe {
         matrixmultiply::sgemm(
             a.rows,
@@ -83,8 +110,8 @@ pub(crate) fn gemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: MatMut<'_>) {
             b.col_stride as isize,
             beta,
             c.data.as_mut_ptr(),
-            c.cols as isize,
-            1,
+            c.row_stride as isize,
+            c.col_stride as isize,
         );
     }
 }
@@ -94,6 +121,26 @@ pub(crate) fn add_column_sums(m: &[f32], sums: &mut [f32]) {
     for row in m.chunks_exact(sums.len()) {
         sums.iter_mut().zip(row).for_each(|(s, v)| *s += v);
     }
+}
+
+/// `sums[i] += sum_c m[i, c]` over a contiguous row-major matrix with `sums.len()` rows: bias gradients of a
+/// layer applied along the leading axis.
+pub(crate) fn add_row_sums(m: &[f32], sums: &mut [f32]) {
+    if let Some(cols) = row_length(m.len(), sums.len()) {
+        sums.iter_mut().zip(m.chunks_exact(cols)).for_each(|(s, row)| *s += row.iter().sum::<f32>());
+    }
+}
+
+/// Writes `bias[i]` into every element of row `i` of the contiguous matrix `m`: the starting value of `W x + b`.
+pub(crate) fn fill_columns_with(m: &mut [f32], bias: &[f32]) {
+    if let Some(cols) = row_length(m.len(), bias.len()) {
+        m.chunks_exact_mut(cols).zip(bias).for_each(|(row, b)| row.fill(*b));
+    }
+}
+
+/// The row length of a `len`-element matrix of `rows` rows; `None` when it has no elements.
+fn row_length(len: usize, rows: usize) -> Option<usize> {
+    len.checked_div(rows).filter(|&cols| cols > 0)
 }
 
 /// Writes `bias` into every row of the contiguous matrix `m`: the starting value of `x W^T + b`.
@@ -113,5 +160,17 @@ mod tests {
         let mut c = [0.0; 6];
         gemm(Mat::rows(&a, 2, 2), Mat::transposed(&w, 3, 2), 0.0, MatMut::rows(&mut c, 2, 3));
         assert_eq!(c, [1.0, 3.0, 4.0, 3.0, 7.0, 8.0]);
+    }
+
+    #[test]
+    fn writes_through_a_strided_output_view() {
+        // The same product written into the even elements of a 2x6 buffer, column by column.
+        let a = [1.0, 2.0, 3.0, 4.0];
+        let w = [1.0, 0.0, 1.0, 1.0, 0.0, 2.0];
+        let mut c = [-1.0; 12];
+        gemm(Mat::rows(&a, 2, 2), Mat::strided(&w, 2, 3, 1, 2), 0.0, MatMut::strided(&mut c, 2, 3, 2, 4));
+        assert_eq!(c, [1.0, -1.0, 3.0, -1.0, 3.0, -1.0, 7.0, -1.0, 4.0, -1.0, 8.0, -1.0]);
+        assert!(!elements_distinct(2, 3, 1, 1));
+        assert!(elements_distinct(1, 3, 0, 5) && !elements_distinct(3, 2, 5, 0));
     }
 }

@@ -3,7 +3,7 @@
 //! ([`Linear::without_bias`]) have only the weight.
 
 use super::error::{expect_len, nonzero, NnError};
-use super::gemm::{add_column_sums, fill_rows_with, gemm, Mat, MatMut};
+use super::gemm::{add_column_sums, add_row_sums, fill_columns_with, fill_rows_with, gemm, Mat, MatMut};
 use super::params::{ParamId, ParamInit, ParamStore};
 
 #[derive(Debug, Clone)]
@@ -92,6 +92,59 @@ impl Linear {
         }
         Ok(())
     }
+
+    /// `output[out, n] = W input[in, n] + b`: the layer applied to every column, i.e. along the leading axis
+    /// of `[in, n]` data (NeuralForecast's `Linear` over the time axis of a time-major sequence), so such a
+    /// model needs no transpose.
+    pub fn forward_columns(&self, params: &ParamStore, input: &[f32], n: usize, output: &mut [f32]) -> Result<(), NnError> {
+        expect_len("Linear input", self.in_features * n, input.len())?;
+        expect_len("Linear output", self.out_features * n, output.len())?;
+        match self.bias {
+            Some(bias) => fill_columns_with(output, &params.get(bias).data),
+            None => output.fill(0.0),
+        }
+        gemm(
+            Mat::rows(&params.get(self.weight).data, self.out_features, self.in_features),
+            Mat::rows(input, self.in_features, n),
+            1.0,
+            MatMut::rows(output, self.out_features, n),
+        );
+        Ok(())
+    }
+
+    /// The backward pass of [`Linear::forward_columns`]: accumulates dW += dY X^T and db += rowsum(dY) into
+    /// `grads`; writes dX = W^T dY into `d_input` if given.
+    pub fn backward_columns(
+        &self,
+        params: &ParamStore,
+        input: &[f32],
+        d_output: &[f32],
+        n: usize,
+        grads: &mut ParamStore,
+        d_input: Option<&mut [f32]>,
+    ) -> Result<(), NnError> {
+        expect_len("Linear input", self.in_features * n, input.len())?;
+        expect_len("Linear output gradient", self.out_features * n, d_output.len())?;
+        gemm(
+            Mat::rows(d_output, self.out_features, n),
+            Mat::transposed(input, self.in_features, n),
+            1.0,
+            MatMut::rows(&mut grads.get_mut(self.weight).data, self.out_features, self.in_features),
+        );
+        if let Some(bias) = self.bias {
+            add_row_sums(d_output, &mut grads.get_mut(bias).data);
+        }
+        if let Some(d_input) = d_input {
+            expect_len("Linear input gradient", self.in_features * n, d_input.len())?;
+            gemm(
+                Mat::transposed(&params.get(self.weight).data, self.out_features, self.in_features),
+                Mat::rows(d_output, self.out_features, n),
+                0.0,
+                MatMut::rows(d_input, self.in_features, n),
+            );
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -144,6 +197,32 @@ mod tests {
         let (layer, params) = linear(4, 2);
         let err = layer.forward(&params, &[0.0; 7], 2, &mut [0.0; 4]).unwrap_err();
         assert_eq!(err, NnError::LengthMismatch { what: "Linear input", expected: 8, actual: 7 });
+    }
+
+    #[test]
+    fn along_columns_equals_rows_of_the_transpose_and_gradients_match() {
+        let (layer, mut params) = linear(5, 3);
+        let n = 4;
+        let input = random_vec(5 * n, 1);
+        let transpose = |m: &[f32], rows: usize, cols: usize| -> Vec<f32> {
+            (0..cols * rows).map(|i| m[(i % rows) * cols + i / rows]).collect()
+        };
+        let (mut by_rows, mut by_columns) = (vec![0.0; n * 3], vec![0.0; 3 * n]);
+        layer.forward(&params, &transpose(&input, 5, n), n, &mut by_rows).unwrap();
+        layer.forward_columns(&params, &input, n, &mut by_columns).unwrap();
+        let expected = transpose(&by_rows, n, 3);
+        assert!(by_columns.iter().zip(&expected).all(|(a, b)| (a - b).abs() < 1e-6));
+        let weights = random_vec(3 * n, 2);
+        let objective = |params: &ParamStore, input: &[f32]| {
+            let mut out = vec![0.0; 3 * n];
+            layer.forward_columns(params, input, n, &mut out).unwrap();
+            weighted_sum(&out, &weights)
+        };
+        let mut grads = params.zeros_like();
+        let mut d_input = vec![0.0; 5 * n];
+        layer.backward_columns(&params, &input, &weights, n, &mut grads, Some(&mut d_input)).unwrap();
+        check_input_grads(&input, &d_input, usize::MAX, |x| objective(&params, x));
+        check_param_grads(&mut params, &grads, usize::MAX, |p| objective(p, &input));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod activations;
 pub mod adam;
+pub mod conv1d;
 pub mod dropout;
 pub mod error;
 pub mod fast;

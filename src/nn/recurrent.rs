@@ -535,7 +535,7 @@ fn previous_and_current<'a>(
 }
 
 /// `[a, b, width]` -> `[b, a, width]` into `out`: converts between batch-first and time-major.
-fn swap_leading_axes(input: &[f32], a: usize, b: usize, width: usize, out: &mut Vec<f32>) {
+pub(crate) fn swap_leading_axes(input: &[f32], a: usize, b: usize, width: usize, out: &mut Vec<f32>) {
     out.resize(a * b * width, 0.0);
     swap_leading_axes_into(input, a, b, width, out);
 }

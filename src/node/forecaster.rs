@@ -17,8 +17,8 @@ use super::data::panel_from_js;
 use super::models::model_spec;
 use crate::data::{format_ds_column, Frequency, Panel};
 use crate::engine::{
-    Control, Engine, EngineConfig, EngineError, ErrorKind, FitOptions, FitReport, Forecast, ProgressEvent,
-    ScalerType,
+    Control, Engine, EngineConfig, EngineError, ErrorKind, FitOptions, FitReport, Forecast, IntervalMethod,
+    PredictionIntervals, ProgressEvent, ScalerType,
 };
 
 impl From<EngineError> for ArgError {
@@ -44,8 +44,18 @@ const OPTION_KEYS: &[&str] = &[
     "backend",
 ];
 
-const FIT_KEYS: &[&str] =
-    &["maxSteps", "epochs", "batchSize", "learningRate", "validationSize", "earlyStopping", "patience", "onProgress", "signal"];
+const FIT_KEYS: &[&str] = &[
+    "maxSteps",
+    "epochs",
+    "batchSize",
+    "learningRate",
+    "validationSize",
+    "earlyStopping",
+    "patience",
+    "predictionIntervals",
+    "onProgress",
+    "signal",
+];
 
 
 /// Shared by a forecaster and its running tasks.
@@ -276,10 +286,11 @@ impl NativeForecaster {
     pub fn predict(&self, env: Env, options: Option<Unknown<'_>>) -> napi::Result<AsyncTask<PredictTask>> {
         with_js_errors(&env, "NeuralForecaster.predict", || {
             self.shared.ensure_idle("predict")?;
-            let options = args::options(options.as_ref(), "options", &["horizon", "data"])?;
-            let mut task = PredictTask { shared: self.shared.clone(), history: None, horizon: None };
+            let options = args::options(options.as_ref(), "options", &["horizon", "data", "level"])?;
+            let mut task = PredictTask { shared: self.shared.clone(), history: None, horizon: None, levels: Vec::new() };
             if let Some(options) = options {
                 task.horizon = optional(&options, "horizon", |v, n| args::integer(v, n, 1, u32::MAX as usize))?;
+                task.levels = optional(&options, "level", levels)?.unwrap_or_default();
                 if let Some(data) = args::property(&options, "data")? {
                     let freq = self.shared.read().config().freq;
                     task.history = Some(panel_from_js(&data, "options.data", freq)?);
@@ -391,7 +402,42 @@ fn fit_options(options: Option<&Unknown<'_>>) -> ArgResult<FitOptions> {
         optional(&options, "validationSize", |v, n| args::integer(v, n, 0, u32::MAX as usize))?.unwrap_or(0);
     fit.early_stopping = optional(&options, "earlyStopping", args::boolean)?.unwrap_or(false);
     fit.patience = optional(&options, "patience", count)?;
+    fit.prediction_intervals = optional(&options, "predictionIntervals", prediction_intervals)?;
     Ok(fit)
+}
+
+/// `{ nWindows, stepSize, method }`, NeuralForecast's `PredictionIntervals` (defaults 2, 1, 'conformal_distribution').
+fn prediction_intervals(value: &Unknown<'_>, name: &str) -> ArgResult<PredictionIntervals> {
+    let options = args::options(Some(value), name, &["nWindows", "stepSize", "method"])?
+        .ok_or_else(|| ArgError::Type(format!("{name} must be an object")))?;
+    let mut intervals = PredictionIntervals::default();
+    let field = |key: &str| format!("{name}.{key}");
+    if let Some(v) = args::property(&options, "nWindows")? {
+        intervals.n_windows = args::integer(&v, &field("nWindows"), 2, 1 << 16)?;
+    }
+    if let Some(v) = args::property(&options, "stepSize")? {
+        intervals.step_size = args::integer(&v, &field("stepSize"), 1, u32::MAX as usize)?;
+    }
+    if let Some(v) = args::property(&options, "method")? {
+        let text = args::string(&v, &field("method"))?;
+        intervals.method = IntervalMethod::parse(&text).ok_or_else(|| {
+            ArgError::Range(format!("{}: unknown method '{text}'; methods: {}", field("method"), IntervalMethod::NAMES.join(", ")))
+        })?;
+    }
+    Ok(intervals)
+}
+
+/// Interval levels in percent: a number or an array of numbers.
+fn levels(value: &Unknown<'_>, name: &str) -> ArgResult<Vec<f64>> {
+    let levels = if value.get_type()? == napi::ValueType::Number {
+        vec![args::number(value, name)?]
+    } else {
+        args::numbers(value, name)?.to_f64().into_owned()
+    };
+    if let Some(bad) = levels.iter().find(|l| !(l.is_finite() && **l > 0.0 && **l < 100.0)) {
+        return Err(ArgError::Range(format!("{name} must hold percentages between 0 and 100 (exclusive), got {bad}")));
+    }
+    Ok(levels)
 }
 
 // ---- tasks --------------------------------------------------------------------------------------------------
@@ -470,6 +516,7 @@ pub struct PredictTask {
     shared: Arc<Shared>,
     history: Option<Panel>,
     horizon: Option<usize>,
+    levels: Vec<f64>,
 }
 
 impl Task for PredictTask {
@@ -477,8 +524,8 @@ impl Task for PredictTask {
     type JsValue = ForecastObject;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
-        let (shared, history, horizon) = (&self.shared, self.history.as_ref(), self.horizon);
-        Ok(guarded("predict", || Ok(shared.read().predict(history, horizon)?)))
+        let (shared, history, horizon, levels) = (&self.shared, self.history.as_ref(), self.horizon, &self.levels);
+        Ok(guarded("predict", || Ok(shared.read().predict(history, horizon, levels)?)))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<ForecastObject> {
