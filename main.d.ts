@@ -16,20 +16,55 @@ export type Loss =
   | 'MAE'
   | 'MSE'
   | 'HuberLoss'
+  | 'MQLoss'
   | { type: 'MAE' }
   | { type: 'MSE' }
   | { type: 'HuberLoss'; delta?: number }
   | { type: 'QuantileLoss'; q: number }
+  /** Multi-quantile: the median and the bounds of each `level` interval [80, 90], or explicit `quantiles`. */
+  | { type: 'MQLoss'; level?: number[]; quantiles?: number[] }
 
-/** Hyper-parameters of the recurrent models, NeuralForecast's names in camelCase (defaults in brackets). */
-export interface RecurrentModelOptions {
-  /** Forecast horizon (also accepted as `horizon`). */
+/** What every model takes (defaults in brackets). */
+export interface BaseModelOptions {
+  /** Forecast horizon (also accepted as `horizon`); every model of a forecaster shares it. */
   h?: number
   horizon?: number
-  /** Length of the input window [3·h]. */
-  inputSize?: number
   /** Output column name [the model type]. */
   alias?: string
+  /** Seed of initialisation and window sampling (Prophet: of its simulated intervals) [1]. */
+  randomSeed?: number
+}
+
+/** The training options every neural model shares, NeuralForecast's names in camelCase; defaults per model. */
+export interface NeuralModelOptions extends BaseModelOptions {
+  /** Length of the input window [LSTM, GRU, TCN: 3·h; required for MLP, NBEATS, NHITS]. */
+  inputSize?: number
+  /** Window normalisation ['robust' for LSTM, GRU, TCN; 'identity' for MLP, NBEATS, NHITS]. */
+  scalerType?: ScalerType
+  /** Training loss ['MAE']; 'MQLoss' gives `<alias>-median`, `<alias>-lo-<level>`, `<alias>-hi-<level>` columns. */
+  loss?: Loss
+  /** Adam learning rate [1e-3]. */
+  learningRate?: number
+  /** Training steps [1000]. */
+  maxSteps?: number
+  /** Windows per training step (NeuralForecast's windows_batch_size) [128; 1024 for MLP, NBEATS, NHITS]. */
+  batchSize?: number
+  /** Times the learning rate is halved during training [0: never; 3 for NBEATS, NHITS]. */
+  numLrDecays?: number
+  /** Validation checks without improvement before stopping early [off]. */
+  earlyStopPatienceSteps?: number
+  /** Steps between validation checks [100]. */
+  valCheckSteps?: number
+  /** Exogenous columns known in the future (NeuralForecast's futr_exog_list): not available yet. */
+  futrExogList?: string[]
+  /** Exogenous columns known only in the past: not available yet. */
+  histExogList?: string[]
+  /** Static exogenous columns: not available yet. */
+  statExogList?: string[]
+}
+
+/** LSTM and GRU: a stacked recurrent encoder over the input window, an MLP decoder per horizon step. */
+export interface RecurrentModelOptions extends NeuralModelOptions {
   /** Stacked recurrent layers [2]. */
   encoderNLayers?: number
   /** Units per recurrent layer [LSTM 128, GRU 200]. */
@@ -38,62 +73,101 @@ export interface RecurrentModelOptions {
   decoderHiddenSize?: number
   /** Layers of the MLP decoder [2]. */
   decoderLayers?: number
-  /** Window normalisation ['robust']. */
-  scalerType?: ScalerType
-  /** Training loss ['MAE']. */
-  loss?: Loss
-  /** Adam learning rate [1e-3]. */
-  learningRate?: number
-  /** Training steps [1000]. */
-  maxSteps?: number
-  /** Windows per training step [32]. */
-  batchSize?: number
-  /** Times the learning rate is halved during training [0: never]. */
-  numLrDecays?: number
-  /** Validation checks without improvement before stopping early [off]. */
-  earlyStopPatienceSteps?: number
-  /** Steps between validation checks [100]. */
-  valCheckSteps?: number
-  /** Seed of initialisation and window sampling [1]. */
-  randomSeed?: number
+}
+
+/** NeuralForecast's MLP: the flattened window through ReLU layers. */
+export interface MLPOptions extends NeuralModelOptions {
+  /** Hidden layers [2]. */
+  numLayers?: number
+  /** Units per hidden layer [1024]. */
+  hiddenSize?: number
+}
+
+/** NeuralForecast's TCN: causal dilated convolutions, a context adapter over time, an MLP decoder. */
+export interface TCNOptions extends NeuralModelOptions {
+  /** Convolution kernel width [2]. */
+  kernelSize?: number
+  /** Dilation of each convolution layer [[1, 2, 4, 8, 16]]. */
+  dilations?: number[]
+  /** Channels of the convolutions [128]. */
+  encoderHiddenSize?: number
+  /** Activation after each convolution ['ReLU']. */
+  encoderActivation?: 'ReLU' | 'Tanh' | 'Sigmoid' | 'Identity'
+  /** Accepted for NeuralForecast compatibility; it changes nothing there either [10]. */
+  contextSize?: number
+  decoderHiddenSize?: number
+  decoderLayers?: number
+}
+
+/** Prophet: piecewise-linear trend with changepoints and Fourier seasonalities, fitted to each series (MAP). */
+export interface ProphetOptions extends BaseModelOptions {
+  /** Potential changepoints [25]. */
+  nChangepoints?: number
+  /** Share of the history the changepoints are placed in [0.8]. */
+  changepointRange?: number
+  /** Scale of the Laplace prior on trend changes [0.05]. */
+  changepointPriorScale?: number
+  /** Scale of the normal prior on the seasonal coefficients [10]. */
+  seasonalityPriorScale?: number
+  seasonalityMode?: 'additive' | 'multiplicative'
+  /** 'auto' (from the span and spacing of the data), on, off, or a Fourier order ['auto']. */
+  yearlySeasonality?: 'auto' | boolean | number
+  weeklySeasonality?: 'auto' | boolean | number
+  dailySeasonality?: 'auto' | boolean | number
+  /** Simulated futures behind the intervals of `predict({ level })` [1000]. */
+  uncertaintySamples?: number
 }
 
 /** A model's options with every default filled in, as the `models.*` classes hold them. */
-export interface ResolvedModelOptions<Type extends string> {
-  readonly type: Type
-  readonly alias: string
-  readonly h: number
-  readonly inputSize: number
-  readonly encoderNLayers: number
-  readonly encoderHiddenSize: number
-  readonly decoderHiddenSize: number
-  readonly decoderLayers: number
-  readonly scalerType: ScalerType
-  readonly loss: Exclude<Loss, string>
-  readonly learningRate: number
-  readonly maxSteps: number
-  readonly batchSize: number
-  readonly numLrDecays: number
-  readonly earlyStopPatienceSteps?: number
-  readonly valCheckSteps: number
-  readonly randomSeed: number
-}
+export type ResolvedModelOptions<Type extends string, Options> = Readonly<
+  Omit<Required<Options>, 'horizon' | 'loss' | 'earlyStopPatienceSteps' | 'futrExogList' | 'histExogList' | 'statExogList'> & {
+    type: Type
+    earlyStopPatienceSteps?: number
+    futrExogList?: string[]
+    histExogList?: string[]
+    statExogList?: string[]
+  } & (Options extends NeuralModelOptions ? { loss: Exclude<Loss, string> } : {})
+>
 
 export declare namespace models {
   /** NeuralForecast's LSTM: stacked LSTM encoder over the input window, MLP decoder per horizon step. */
   class LSTM {
     constructor(options: RecurrentModelOptions)
   }
-  interface LSTM extends ResolvedModelOptions<'LSTM'> {}
+  interface LSTM extends ResolvedModelOptions<'LSTM', RecurrentModelOptions> {}
   /** NeuralForecast's GRU: as LSTM with GRU cells. */
   class GRU {
     constructor(options: RecurrentModelOptions)
   }
-  interface GRU extends ResolvedModelOptions<'GRU'> {}
+  interface GRU extends ResolvedModelOptions<'GRU', RecurrentModelOptions> {}
+  /** NeuralForecast's MLP. */
+  class MLP {
+    constructor(options: MLPOptions)
+  }
+  interface MLP extends ResolvedModelOptions<'MLP', MLPOptions> {}
+  /** NeuralForecast's TCN. */
+  class TCN {
+    constructor(options: TCNOptions)
+  }
+  interface TCN extends ResolvedModelOptions<'TCN', TCNOptions> {}
+  /** Prophet, a local model (one fit per series); `predict({ level })` gives its own intervals. */
+  class Prophet {
+    constructor(options: ProphetOptions)
+  }
+  interface Prophet extends ResolvedModelOptions<'Prophet', ProphetOptions> {}
 }
 
 /** A model: a `models.*` instance, or plain options with a `type`. */
-export type ModelConfig = models.LSTM | models.GRU | (RecurrentModelOptions & { type: 'LSTM' | 'GRU' })
+export type ModelConfig =
+  | models.LSTM
+  | models.GRU
+  | models.MLP
+  | models.TCN
+  | models.Prophet
+  | (RecurrentModelOptions & { type: 'LSTM' | 'GRU' })
+  | (MLPOptions & { type: 'MLP' })
+  | (TCNOptions & { type: 'TCN' })
+  | (ProphetOptions & { type: 'Prophet' })
 
 export interface NeuralForecasterOptions {
   models: ModelConfig[]
@@ -150,6 +224,19 @@ export interface FitOptions {
   earlyStopping?: boolean
   /** Validation checks without improvement before stopping. */
   patience?: number
+  /**
+   * Conformal prediction intervals for the point models (NeuralForecast's PredictionIntervals): the models are
+   * first trained on each series without its last `h + stepSize·(nWindows − 1)` points and scored on those
+   * windows, then trained on everything; `predict({ level })` uses the scores.
+   */
+  predictionIntervals?: {
+    /** Calibration windows, at least 2 [2]. */
+    nWindows?: number
+    /** Steps between them [1]. */
+    stepSize?: number
+    /** Quantiles of ŷ ± score ('conformal_distribution'), or ŷ ∓ the score quantile ['conformal_distribution']. */
+    method?: 'conformal_distribution' | 'conformal_error'
+  }
   /** Called with the latest step at most every 100 ms. */
   onProgress?: (progress: FitProgress) => void
   /** Aborting rejects the fit with an AbortError; the forecaster keeps the weights it had before. */
@@ -159,8 +246,13 @@ export interface FitOptions {
 export interface PredictOptions {
   /** Steps to forecast, at most the models' `h` [h]. */
   horizon?: number
-  /** Forecast from this history instead of the fitted data (no refit). */
+  /** Forecast from this history instead of the fitted data (no refit of the neural models; Prophet is fitted to it). */
   data?: ForecastData
+  /**
+   * Interval levels in percent: adds `<alias>-lo-<level>` and `<alias>-hi-<level>` columns (Prophet's own intervals;
+   * conformal ones for point models fitted with `predictionIntervals`; an error for other point models).
+   */
+  level?: number | number[]
 }
 
 /** Long format: one row per series and step; one Float64Array column per model alias. */
@@ -176,7 +268,7 @@ export declare class NeuralForecaster {
   readonly isFitted: boolean
   fit(data: ForecastData, options?: FitOptions): Promise<FitSummary>
   predict(options?: PredictOptions): Promise<Forecast>
-  /** Forecast of one window of the last `inputSize` values, synchronously. */
+  /** Forecast of one window of the last `inputSize` values, synchronously: h values (h × quantiles for MQLoss). */
   forecastWindow(window: Float64Array | Float32Array | number[], options?: { model?: number | string }): Float64Array
   /**
    * Forecasts n windows at once, off the JS thread: `windows` holds n × inputSize values (window after window),
@@ -214,6 +306,8 @@ export interface CrossValidationOptions {
   refit?: boolean | number
   /** Steps forecast per window [the models' h]. */
   horizon?: number
+  /** Interval levels for `predict` (see PredictOptions.level). */
+  level?: number[]
   fitOptions?: FitOptions | ((fitIndex: number, window: number) => FitOptions)
 }
 export interface CrossValidationResult {
@@ -245,6 +339,8 @@ export interface Evaluation {
   /** Mean over series, by metric then model. */
   overall: Partial<Record<Metric, Record<string, number>>>
 }
+/** Share of actuals inside each `<model>-lo-<level>`/`<model>-hi-<level>` interval: `{ [model]: { [level]: share } }`. */
+export function coverage(result: CrossValidationResult): Record<string, Record<string, number>>
 /** MAE, MSE, RMSE, sMAPE (%) and MASE per series and overall. */
 export function evaluate(
   result: CrossValidationResult | { y: ArrayLike<number>; forecasts: Record<string, ArrayLike<number>>; unique_id?: ArrayLike<string | number> },

@@ -206,5 +206,6 @@ module.exports = {
 Object.assign(module.exports, {
   crossValidation: require('./lib/cross_validation.js').crossValidation,
   evaluate: require('./lib/evaluate.js').evaluate,
+  coverage: require('./lib/evaluate.js').coverage,
   plotForecast: require('./lib/plot.js').plotForecast,
 })

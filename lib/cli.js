@@ -18,7 +18,7 @@ const { plotForecast } = require('./plot.js')
 const { createProgress, formatSeconds } = require('./progress.js')
 const { formatTable } = require('./table.js')
 const { crossValidation } = require('./cross_validation.js')
-const { evaluate, METRICS } = require('./evaluate.js')
+const { evaluate, coverage, METRICS } = require('./evaluate.js')
 const { dsToNumber, groupSeries } = require('./long_format.js')
 
 const PROGRAM = 'neuro-divergent'
@@ -96,7 +96,8 @@ const MODEL_HELP = (models) => `Model:
   --batch-size N       windows per training step [${DEFAULTS.batchSize}]
   --seed N             random seed [${DEFAULTS.seed}]
   --threads N          worker threads [all cores]; results are the same for any value
-  --level 80,95        prediction intervals: not available yet (fails with a message)`
+  --level 80,95        prediction intervals at these levels (%): conformal for the neural models (calibrated
+                       on each series' last windows, an extra fit), Prophet's own for prophet`
 
 function help(command, models) {
   const m = models
@@ -259,12 +260,22 @@ function resolveModelNames(lib, values, command) {
   })
 }
 
-function rejectLevel(values, command) {
-  if (values.level === undefined) return
-  throw new UsageError(
-    `--level ${values.level}: prediction intervals are not available yet (no interval or multi-quantile loss in this release); drop --level for point forecasts`,
-    command,
-  )
+/** The --level list: percentages strictly between 0 and 100 (undefined without --level). */
+function levelOption(values, command) {
+  if (values.level === undefined) return undefined
+  const levels = values.level.split(',').map((part) => part.trim())
+  return levels.map((text) => {
+    const level = Number(text)
+    if (text === '' || !Number.isFinite(level) || level <= 0 || level >= 100) {
+      throw new UsageError(`--level needs percentages between 0 and 100 separated by commas, got ${JSON.stringify(values.level)}`, command)
+    }
+    return level
+  })
+}
+
+/** The fit options that prediction intervals at `levels` need: conformal calibration for the neural models. */
+function intervalFitOptions(levels, types) {
+  return levels && types.some((type) => type !== 'Prophet') ? { predictionIntervals: { nWindows: 2 } } : {}
 }
 
 /** What --hidden-size sets for each model type: the width of its layers, NeuralForecast's option names. */
@@ -283,7 +294,7 @@ function hiddenSizeOptions(type, n) {
 
 /** The NeuralForecaster options of a fitting command (forecast, cv) from its arguments. */
 function forecasterOptions(lib, values, command) {
-  rejectLevel(values, command)
+  const levels = levelOption(values, command)
   const types = resolveModelNames(lib, values, command)
   const horizon = integerOption(values, 'horizon', { command }) ?? DEFAULTS.horizon
   const inputSize = integerOption(values, 'input-size', { command }) ?? 2 * horizon
@@ -297,6 +308,8 @@ function forecasterOptions(lib, values, command) {
   const scalers = ['identity', 'standard', 'robust', 'minmax']
   if (!scalers.includes(scaler)) throw new UsageError(`--scaler must be one of ${scalers.join(', ')}, got ${JSON.stringify(scaler)}`, command)
   const models = types.map((type) => {
+    // Prophet, a local statistical model, has no window, steps or layers.
+    if (type === 'Prophet') return new lib.models.Prophet({ h: horizon, randomSeed: seed })
     const options = { h: horizon, inputSize, maxSteps, ...hiddenSizeOptions(type, hidden), scalerType: scaler, randomSeed: seed, batchSize }
     if (learningRate !== undefined) options.learningRate = learningRate
     return new lib.models[type](options)
@@ -304,7 +317,7 @@ function forecasterOptions(lib, values, command) {
   const options = { models, seed }
   if (values.freq !== undefined) options.frequency = values.freq
   if (numThreads !== undefined) options.numThreads = numThreads
-  return { options, horizon, inputSize, maxSteps, types }
+  return { options, horizon, inputSize, maxSteps, types, levels, fitOptions: intervalFitOptions(levels, types) }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -443,17 +456,20 @@ function writeForecastOutputs(io, values, forecast, history, title) {
   }
 }
 
-function progressFor(io, values, types, maxSteps, label) {
-  return createProgress({ stream: io.stderr, quiet: values.quiet, label, totalSteps: types.length * maxSteps })
+/** Progress over every training step: a neural model's steps (twice with conformal calibration), one for Prophet. */
+function progressFor(io, values, types, maxSteps, label, fitOptions = {}) {
+  const passes = fitOptions.predictionIntervals ? 2 : 1
+  const totalSteps = types.reduce((sum, type) => sum + (type === 'Prophet' ? passes : passes * maxSteps), 0)
+  return createProgress({ stream: io.stderr, quiet: values.quiet, label, totalSteps })
 }
 
 /** Runs fit with progress and Ctrl-C handling. */
-async function fitWithProgress(io, forecaster, data, progress) {
+async function fitWithProgress(io, forecaster, data, progress, fitOptions = {}) {
   const controller = new AbortController()
   const onSigint = () => controller.abort()
   process.once('SIGINT', onSigint)
   try {
-    return await forecaster.fit(data, { onProgress: progress.onProgress, signal: controller.signal })
+    return await forecaster.fit(data, { ...fitOptions, onProgress: progress.onProgress, signal: controller.signal })
   } catch (err) {
     progress.done()
     if (err && err.name === 'AbortError') {
@@ -489,20 +505,21 @@ async function commandForecast(lib, argv, io) {
   if (values.help) return io.stdout.write(help(command, modelTypes(lib)))
   if (positionals.length > 1) throw new UsageError(`one data file at most, got ${positionals.length}`, command)
   io.quiet = values.quiet
-  const { options, types, maxSteps, horizon } = forecasterOptions(lib, values, command)
+  const { options, types, maxSteps, horizon, levels, fitOptions } = forecasterOptions(lib, values, command)
   checkOutputPaths(values)
   const loaded = loadData(positionals[0], values)
   const forecaster = new lib.NeuralForecaster(options)
   io.note(`fitting ${types.join(', ')} on ${loaded.name} (${loaded.data.y.length} rows, ${groupSeries(loaded.data.unique_id).size} series), horizon ${horizon}`)
-  const progress = progressFor(io, values, types, maxSteps)
+  if (fitOptions.predictionIntervals) io.note('calibrating conformal prediction intervals on the last 2 windows of each series first')
+  const progress = progressFor(io, values, types, maxSteps, undefined, fitOptions)
   let summary
   try {
-    summary = await fitWithProgress(io, forecaster, loaded.data, progress)
+    summary = await fitWithProgress(io, forecaster, loaded.data, progress, fitOptions)
   } catch (err) {
     throw withFileLine(err, loaded)
   }
   progress.done(`fitted ${fitSummaryLine(summary)}`)
-  const forecast = await forecaster.predict()
+  const forecast = await forecaster.predict(levels ? { level: levels } : undefined)
   if (values.out !== '-') io.stdout.write(forecastTable(forecast) + '\n')
   writeForecastOutputs(io, values, forecast, loaded.data, `${loaded.name}: ${horizon}-step forecast`)
   if (values.save !== undefined) {
@@ -588,7 +605,7 @@ async function commandCv(lib, argv, io) {
   if (values.help) return io.stdout.write(help(command, modelTypes(lib)))
   if (positionals.length > 1) throw new UsageError(`one data file at most, got ${positionals.length}`, command)
   io.quiet = values.quiet
-  const { options, types, maxSteps, horizon } = forecasterOptions(lib, values, command)
+  const { options, types, maxSteps, horizon, levels, fitOptions: intervalOptions } = forecasterOptions(lib, values, command)
   const nWindows = integerOption(values, 'n-windows', { command }) ?? DEFAULTS.nWindows
   const stepSize = integerOption(values, 'step-size', { command }) ?? horizon
   const metrics = values.metrics === undefined ? METRICS : values.metrics.split(',').map((m) => m.trim().toLowerCase())
@@ -614,10 +631,11 @@ async function commandCv(lib, argv, io) {
       stepSize,
       horizon,
       refit: Boolean(values.refit),
+      level: levels,
       fitOptions: (fit) => {
         progress?.done()
-        progress = progressFor(io, values, types, maxSteps, fits > 1 ? `fit ${fit + 1}/${fits}` : undefined)
-        return { onProgress: progress.onProgress, signal: controller.signal }
+        progress = progressFor(io, values, types, maxSteps, fits > 1 ? `fit ${fit + 1}/${fits}` : undefined, intervalOptions)
+        return { ...intervalOptions, onProgress: progress.onProgress, signal: controller.signal }
       },
     })
   } catch (err) {
@@ -646,6 +664,11 @@ async function commandCv(lib, argv, io) {
   const scores = evaluate(result, metrics, { train, seasonality: season })
   const label = (m) => (m === 'smape' ? 'sMAPE %' : m === 'mase' ? `MASE (m=${season})` : m.toUpperCase())
   const rows = scores.metrics.map((m) => [label(m), ...scores.models.map((model) => formatValue(scores.overall[m][model]))])
+  // Interval coverage: the share of actuals inside each model's intervals.
+  const covered = coverage(result)
+  for (const level of levels ?? []) {
+    rows.push([`coverage ${level}%`, ...scores.models.map((model) => (covered[model]?.[level] === undefined ? '' : formatValue(covered[model][level])))])
+  }
   const nSeries = groupSeries(result.unique_id).size
   io.stdout.write(`${loaded.name}: ${nWindows} window(s) × ${horizon} steps, ${nSeries} series${nSeries > 1 ? ' (mean over series)' : ''}\n`)
   io.stdout.write(formatTable(['metric', ...scores.models], rows) + '\n')

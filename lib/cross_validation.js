@@ -40,8 +40,9 @@ function withContext(err, context) {
  * @param {object | (() => object | Promise<object>)} forecasterOptions NeuralForecaster options, or a function
  *   returning a new unfitted forecaster (or a Promise of one); a function needs `options.horizon`
  * @param {object} data long-format data (columns, rows or one series of numbers)
- * @param {{ nWindows?: number, stepSize?: number, refit?: boolean | number, horizon?: number,
- *   fitOptions?: object | ((fitIndex: number, window: number) => object) }} [options]
+ * @param {{ nWindows?: number, stepSize?: number, refit?: boolean | number, horizon?: number, level?: number[],
+ *   fitOptions?: object | ((fitIndex: number, window: number) => object) }} [options] `level` adds interval
+ *   columns (Prophet's own; the neural models need `fitOptions.predictionIntervals` or a multi-quantile loss)
  * @returns {Promise<{ unique_id: string[], ds: Array<string|number>, cutoff: Array<string|number>, y: Float64Array, [model: string]: any }>}
  */
 async function crossValidation(forecasterOptions, data, options = {}) {
@@ -114,7 +115,7 @@ async function crossValidation(forecasterOptions, data, options = {}) {
         await forecaster.fit(history, fitOptionsFor(fits, w))
         fits++
       }
-      windows.push(await forecaster.predict({ data: history, horizon }))
+      windows.push(await forecaster.predict({ data: history, horizon, ...(options.level ? { level: options.level } : {}) }))
     } catch (err) {
       throw withContext(err, context)
     }

@@ -15,8 +15,9 @@ const { toColumns, groupSeries } = require('./long_format.js')
 
 const METRICS = ['mae', 'mse', 'rmse', 'smape', 'mase']
 const RESERVED = new Set(['unique_id', 'ds', 'cutoff', 'y'])
-/** NeuralForecast's interval columns (`LSTM-lo-80`, `LSTM-hi-80`) and quantile columns are not point forecasts. */
-const INTERVAL = /-(lo|hi)-\d+(\.\d+)?$|-median$/
+/** NeuralForecast's interval bound columns (`LSTM-lo-80`, `LSTM-hi-80`) are not point forecasts; a multi-quantile
+ * model's `-median` is its point forecast. */
+const INTERVAL = /-(lo|hi)-(\d+(\.\d+)?)$/
 
 function metricNames(metrics, haveTrain) {
   if (metrics === undefined) return haveTrain ? METRICS : METRICS.filter((m) => m !== 'mase')
@@ -138,4 +139,24 @@ function evaluate(result, metrics, options = {}) {
   return { models, metrics: names, perSeries, overall }
 }
 
-module.exports = { evaluate, METRICS }
+/**
+ * The share of actual values inside each prediction interval of a cross-validation result: for every pair of
+ * columns `<model>-lo-<level>` and `<model>-hi-<level>`, `{ [model]: { [level]: share } }` (a nominal 80 %
+ * interval should cover about 0.8).
+ */
+function coverage(result) {
+  if (result === null || typeof result !== 'object' || !result.y) throw new TypeError('coverage: expected a cross-validation result with a y column')
+  const out = {}
+  for (const key of Object.keys(result)) {
+    const match = /^(.*)-lo-(\d+(\.\d+)?)$/.exec(key)
+    const high = match && result[`${match[1]}-hi-${match[2]}`]
+    if (!high) continue
+    const low = result[key]
+    let inside = 0
+    for (let i = 0; i < result.y.length; i++) if (low[i] <= result.y[i] && result.y[i] <= high[i]) inside++
+    out[match[1]] = { ...out[match[1]], [match[2]]: inside / result.y.length }
+  }
+  return out
+}
+
+module.exports = { evaluate, coverage, METRICS }

@@ -24,7 +24,7 @@ import {
 import * as entry from 'neuro-divergent'
 
 /** Fails to compile when the entry point gains a value export that this file does not cover. */
-type Covered = 'NeuralForecaster' | 'models' | 'ops' | 'crossValidation' | 'evaluate' | 'plotForecast'
+type Covered = 'NeuralForecaster' | 'models' | 'ops' | 'crossValidation' | 'evaluate' | 'coverage' | 'plotForecast'
 const entryCovered: [Exclude<keyof typeof entry, Covered>] extends [never] ? true : false = true
 
 /** Fails to compile when `ops` gains a function that opsUsage below does not call. */
@@ -38,15 +38,28 @@ async function forecasterUsage(): Promise<void> {
   const lstm = new models.LSTM({ h: 12, inputSize: 24, scalerType: 'standard', loss: 'MAE' })
   const h: number = lstm.h
   const type: 'LSTM' = lstm.type
-  const resolved: ResolvedModelOptions<'LSTM'> = lstm
+  const resolved: ResolvedModelOptions<'LSTM', RecurrentModelOptions> = lstm
   const gru = new models.GRU({ horizon: 6, loss: { type: 'HuberLoss', delta: 0.5 } })
   const gruType: 'GRU' = gru.type
   const scaler: ScalerType = 'robust'
   const loss: Loss = { type: 'QuantileLoss', q: 0.9 }
   const recurrent: RecurrentModelOptions = { h: 3, scalerType: scaler, loss, earlyStopPatienceSteps: 3 }
   const plain: ModelConfig = { type: 'GRU', ...recurrent }
+  const quantiles = new models.LSTM({ h: 12, loss: { type: 'MQLoss', level: [80, 95] } })
+  const quantileLoss: Exclude<Loss, string> = quantiles.loss
+  const mlp = new models.MLP({ h: 12, inputSize: 24, numLayers: 2, hiddenSize: 64 })
+  const mlpWidth: number = mlp.hiddenSize
+  const tcn = new models.TCN({ h: 12, dilations: [1, 2, 4], encoderActivation: 'Tanh' })
+  const tcnDilations: readonly number[] = tcn.dilations
+  const prophet = new models.Prophet({ h: 12, seasonalityMode: 'multiplicative', yearlySeasonality: 'auto' })
+  const prophetMode: 'additive' | 'multiplicative' = prophet.seasonalityMode
+  // @ts-expect-error Prophet has no training steps
+  new models.Prophet({ h: 12, maxSteps: 10 })
+  // @ts-expect-error an unknown activation
+  new models.TCN({ h: 12, encoderActivation: 'Swish' })
+  void [quantileLoss, mlpWidth, tcnDilations, prophetMode]
   const options: NeuralForecasterOptions = {
-    models: [lstm, gru, plain],
+    models: [lstm, gru, plain, quantiles, mlp, tcn, prophet],
     frequency: 'MS',
     numThreads: 2,
     localScalerType: 'standard',
@@ -76,6 +89,9 @@ async function forecasterUsage(): Promise<void> {
   await nf.fit(rows, { epochs: 2 })
   const bare: ForecastData = new Float64Array([1, 2, 3])
   await nf.fit(bare)
+  await nf.fit(bare, { predictionIntervals: { nWindows: 3, method: 'conformal_error' } })
+  await nf.predict({ level: [80, 95] })
+  await nf.predict({ level: 90 })
   const predictOptions: PredictOptions = { horizon: 6, data: new Float32Array([1, 2, 3]) }
   const forecast: Forecast = await nf.predict(predictOptions)
   await nf.predict()
@@ -170,6 +186,8 @@ async function analysisUsage(): Promise<void> {
   const options = { models: [new entry.models.GRU({ h: 1, inputSize: 1 })] }
   const cv: entry.CrossValidationResult = await entry.crossValidation(options, data, { nWindows: 2, refit: true })
   const scores: entry.Evaluation = entry.evaluate(cv, ['mae', 'mase'], { train: data, seasonality: 1 })
+  const covered: Record<string, Record<string, number>> = entry.coverage(cv)
+  void covered
   const mae: number | undefined = scores.overall.mae?.GRU
   const nf = new entry.NeuralForecaster(options)
   const svg: string = entry.plotForecast(data, await nf.predict(), { width: 800 })
