@@ -80,6 +80,24 @@ test('several models, a CSV with its own column names, CRLF and quoting; --quiet
   for (const row of csv.slice(1)) expect(Number.isFinite(Number(row[2])) && Number.isFinite(Number(row[3]))).toBe(true)
 })
 
+test('--level adds interval columns: conformal for the neural models, Prophet its own; the plot draws bands', async () => {
+  const r = await run(['forecast', '--model', 'lstm,prophet', '--level', '80,95', '--out', '-', '--plot', path.join(dir, 'bands.svg'), '--quiet', ...FAST])
+  expect(r.code).toBe(0)
+  const csv = parseCsv(r.stdout).records
+  const names = ['LSTM', 'LSTM-lo-95', 'LSTM-lo-80', 'LSTM-hi-80', 'LSTM-hi-95', 'Prophet', 'Prophet-lo-95', 'Prophet-lo-80', 'Prophet-hi-80', 'Prophet-hi-95']
+  expect(csv[0]).toEqual(['unique_id', 'ds', ...names])
+  for (const row of csv.slice(1)) {
+    const v = Object.fromEntries(names.map((n, i) => [n, Number(row[2 + i])]))
+    for (const m of ['LSTM', 'Prophet']) {
+      expect(v[`${m}-lo-95`]).toBeLessThanOrEqual(v[`${m}-lo-80`])
+      expect(v[`${m}-lo-80`]).toBeLessThanOrEqual(v[m])
+      expect(v[m]).toBeLessThanOrEqual(v[`${m}-hi-80`])
+      expect(v[`${m}-hi-80`]).toBeLessThanOrEqual(v[`${m}-hi-95`])
+    }
+  }
+  expect(fs.readFileSync(path.join(dir, 'bands.svg'), 'utf8')).toContain('class="band"')
+})
+
 test('--save then predict --load gives the same forecast; predict from new data', async () => {
   const model = path.join(dir, 'model.safetensors')
   const fitted = await run(['forecast', '--save', model, '--quiet', ...FAST])
@@ -157,8 +175,8 @@ describe('bad input exits non-zero with one clear line on stderr and no stack tr
     ['an unknown --target-col', () => ['forecast', write('cols2.csv', 'unique_id,ds,y\na,2020-01-01,1\n'), '--target-col', 'sales'], 1, /has no column "sales"/],
     ['a non-numeric y', () => ['forecast', write('nonnum.csv', 'unique_id,ds,y\na,2020-01-01,1\na,2020-01-02,n/a\n')], 1, /^neuro-divergent: nonnum\.csv line 3: target column "y" has "n\/a", not a number$/],
     ['horizon 0', () => ['forecast', '--horizon', '0'], 2, /^neuro-divergent: --horizon must be an integer >= 1, got "0"/],
-    ['an unknown model', () => ['forecast', '--model', 'prophet'], 2, new RegExp(`unknown model "prophet"; available models: ${Object.keys(models).map((m) => m.toLowerCase()).join(', ')}`)],
-    ['--level', () => ['forecast', '--level', '80,95'], 2, /prediction intervals are not available yet/],
+    ['an unknown model', () => ['forecast', '--model', 'arima'], 2, new RegExp(`unknown model "arima"; available models: ${Object.keys(models).map((m) => m.toLowerCase()).join(', ')}`)],
+    ['a level out of range', () => ['forecast', '--level', '80,150'], 2, /^neuro-divergent: --level needs percentages between 0 and 100/],
     ['an unknown option', () => ['forecast', '--bogus'], 2, /^neuro-divergent: unknown option --bogus/],
     ['an option without its value', () => ['cv', '--n-windows'], 2, /^neuro-divergent: option --n-windows needs a value/],
     ['an unknown command', () => ['forcast'], 2, /^neuro-divergent: unknown command "forcast"/],
