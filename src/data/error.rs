@@ -117,20 +117,27 @@ pub enum DataError {
         index: usize,
         n_series: usize,
     },
-    InvalidWindow {
-        input_size: usize,
-        horizon: usize,
-    },
-    BufferLength {
-        buffer: &'static str,
-        expected: usize,
-        got: usize,
-    },
-    /// A window that is not in the index (or not in the panel given).
-    NoSuchWindow {
-        series: usize,
-        start: usize,
+    /// An exogenous column whose length differs from y's.
+    ExogLength {
+        column: String,
         len: usize,
+        rows: usize,
+    },
+    /// NaN or ±Infinity in an exogenous column (`row`: the input row, or the series' index for static data).
+    NonFiniteExog {
+        column: String,
+        series: String,
+        row: usize,
+        value: f64,
+    },
+    /// Static data without a row for a series of the panel.
+    MissingStatic {
+        series: String,
+    },
+    /// Two static rows for one series.
+    DuplicateStatic {
+        series: String,
+        row: usize,
     },
 }
 
@@ -217,16 +224,14 @@ impl fmt::Display for DataError {
             NoSuchSeries { index, n_series } => {
                 write!(f, "series index {index} is out of range (the panel has {n_series} series)")
             }
-            InvalidWindow { input_size, horizon } => write!(
-                f,
-                "inputSize and horizon must both be at least 1 (got inputSize = {input_size}, horizon = {horizon})"
-            ),
-            BufferLength { buffer, expected, got } => {
-                write!(f, "the {buffer} buffer holds {got} values; {expected} are needed")
+            ExogLength { column, len, rows } => {
+                write!(f, "exogenous column '{column}' has {len} values but y has {rows}")
             }
-            NoSuchWindow { series, start, len } => {
-                write!(f, "there is no training window of {len} values at position {start} of series {series}")
+            NonFiniteExog { column, series, row, value } => {
+                write!(f, "exogenous column '{column}' is {value} at row {row} (series '{series}'); exogenous values must be finite")
             }
+            MissingStatic { series } => write!(f, "the static data has no row for series '{series}'"),
+            DuplicateStatic { series, row } => write!(f, "the static data has a second row for series '{series}' at row {row}"),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The data layer: NeuralForecast's long format (`unique_id`, `ds`, `y`) validated into a
-//! [`Panel`] of contiguous series, with frequencies and an index of training windows.
+//! [`Panel`] of contiguous series, with frequencies.
 //! Nothing here panics on bad input; every error names the series and row at fault.
 
 pub mod ds;
@@ -8,7 +8,6 @@ pub mod freq;
 pub mod panel;
 #[cfg(test)]
 mod test_data;
-pub mod windows;
 
 pub use ds::{
     check_uniform_kind, ds_from_epoch_millis, ds_from_numbers, format_ds_column, parse_ds_column,
@@ -16,7 +15,6 @@ pub use ds::{
 };
 pub use error::DataError;
 pub use freq::{advance, infer_frequency, Frequency};
-pub use panel::{Panel, Series};
-pub use windows::{latest_inputs, Window, WindowIndex};
+pub use panel::{Column, Panel, Series};
 #[cfg(test)]
 mod fuzz_tests;

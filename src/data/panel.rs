@@ -16,6 +16,17 @@ pub struct Panel {
     ds: Vec<Ds>,
     y: Vec<f64>,
     frequency: Frequency,
+    /// Exogenous columns over time, in the storage order of `y`.
+    exog: Vec<Column>,
+    /// Static exogenous columns: one value per series, in series order.
+    statics: Vec<Column>,
+}
+
+/// A named column of finite values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub values: Vec<f64>,
 }
 
 /// One series of a [`Panel`]; never empty.
@@ -51,6 +62,17 @@ impl Panel {
         y: &[f64],
         freq: Option<Frequency>,
     ) -> Result<Panel, DataError> {
+        Self::with_exogenous(unique_id, ds, y, Vec::new(), freq)
+    }
+
+    /// As [`Panel::from_columns`], with exogenous columns over time (`exog`, in input row order like `y`).
+    pub fn with_exogenous<S: AsRef<str>>(
+        unique_id: &[S],
+        ds: &[Ds],
+        y: &[f64],
+        exog: Vec<Column>,
+        freq: Option<Frequency>,
+    ) -> Result<Panel, DataError> {
         check_lengths(unique_id.len(), ds.len(), y.len())?;
         let mut code_of_label: HashMap<&str, usize> = HashMap::new();
         let mut labels: Vec<&str> = Vec::new();
@@ -63,7 +85,7 @@ impl Panel {
                 })
             })
             .collect();
-        build(&codes, &labels, ds, y, freq)
+        build(&codes, &labels, ds, y, exog, freq)
     }
 
     /// Builds a panel from integer `unique_id` codes indexing `labels` (a categorical column,
@@ -100,7 +122,49 @@ impl Panel {
             })
             .collect::<Result<Vec<usize>, DataError>>()?;
         let labels: Vec<&str> = labels.iter().map(AsRef::as_ref).collect();
-        build(&codes, &labels, ds, y, freq)
+        build(&codes, &labels, ds, y, Vec::new(), freq)
+    }
+
+    /// The panel with static exogenous columns, given as a table of one row per series: `ids` and, per column,
+    /// one value per row. Every series of the panel needs exactly one row; rows of other series are ignored.
+    pub fn with_statics<S: AsRef<str>>(mut self, ids: &[S], columns: Vec<Column>) -> Result<Panel, DataError> {
+        for column in &columns {
+            if column.values.len() != ids.len() {
+                return Err(DataError::ExogLength { column: column.name.clone(), len: column.values.len(), rows: ids.len() });
+            }
+        }
+        let mut row_of: HashMap<&str, usize> = HashMap::new();
+        for (row, id) in ids.iter().enumerate() {
+            if row_of.insert(id.as_ref(), row).is_some() {
+                return Err(DataError::DuplicateStatic { series: id.as_ref().to_string(), row });
+            }
+        }
+        let rows = self
+            .ids
+            .iter()
+            .map(|id| row_of.get(id.as_str()).copied().ok_or_else(|| DataError::MissingStatic { series: id.clone() }))
+            .collect::<Result<Vec<usize>, _>>()?;
+        self.statics = columns
+            .into_iter()
+            .map(|column| {
+                let values: Vec<f64> = rows.iter().map(|&row| column.values[row]).collect();
+                match values.iter().position(|v| !v.is_finite()) {
+                    Some(s) => Err(DataError::NonFiniteExog { column: column.name.clone(), series: self.ids[s].clone(), row: rows[s], value: values[s] }),
+                    None => Ok(Column { name: column.name, values }),
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(self)
+    }
+
+    /// The exogenous columns over time, in the storage order of [`Panel::y`].
+    pub fn exogenous(&self) -> &[Column] {
+        &self.exog
+    }
+
+    /// The static exogenous columns, one value per series.
+    pub fn statics(&self) -> &[Column] {
+        &self.statics
     }
 
     pub fn n_series(&self) -> usize {
@@ -171,14 +235,21 @@ impl Panel {
     /// on a series of at most `n` rows; `what` says what needs them.
     pub fn without_last(&self, n: usize, what: &str) -> Result<Panel, DataError> {
         self.check_min_length(n + 1, what)?;
-        let (mut offsets, mut ds, mut y) = (vec![0], Vec::new(), Vec::new());
-        for series in self.series_iter() {
-            let keep = series.len() - n;
-            ds.extend_from_slice(&series.ds[..keep]);
-            y.extend_from_slice(&series.y[..keep]);
-            offsets.push(y.len());
+        let mut kept = Vec::with_capacity(self.n_rows());
+        for (s, series) in self.series_iter().enumerate() {
+            kept.extend(self.offsets[s]..self.offsets[s] + series.len() - n);
         }
-        Ok(Panel { ids: self.ids.clone(), offsets, ds, y, frequency: self.frequency })
+        let offsets = self.offsets.iter().enumerate().map(|(s, &offset)| offset - s * n).collect();
+        let take = |values: &[f64]| kept.iter().map(|&row| values[row]).collect::<Vec<f64>>();
+        Ok(Panel {
+            ids: self.ids.clone(),
+            offsets,
+            ds: kept.iter().map(|&row| self.ds[row]).collect(),
+            y: take(&self.y),
+            frequency: self.frequency,
+            exog: self.exog.iter().map(|c| Column { name: c.name.clone(), values: take(&c.values) }).collect(),
+            statics: self.statics.clone(),
+        })
     }
 
     /// The same series and ds with other values (`y` in storage order, as [`Panel::y`]); `None` when the length
@@ -218,6 +289,7 @@ fn build(
     labels: &[&str],
     ds: &[Ds],
     y: &[f64],
+    exog: Vec<Column>,
     freq: Option<Frequency>,
 ) -> Result<Panel, DataError> {
     check_uniform_kind(ds)?;
@@ -227,6 +299,15 @@ fn build(
             row,
             value: y[row],
         });
+    }
+    for column in &exog {
+        if column.values.len() != y.len() {
+            return Err(DataError::ExogLength { column: column.name.clone(), len: column.values.len(), rows: y.len() });
+        }
+        if let Some(row) = column.values.iter().position(|value| !value.is_finite()) {
+            let series = labels[codes[row]].to_string();
+            return Err(DataError::NonFiniteExog { column: column.name.clone(), series, row, value: column.values[row] });
+        }
     }
     let grouping = Grouping::new(codes, labels.len());
     let ids: Vec<String> = grouping
@@ -272,13 +353,16 @@ fn build(
             return Err(spacing_break.into_error(id, values, frequency, &input_row));
         }
     }
-    let grouped_y = grouping.rows.iter().map(|&row| y[row]).collect();
+    let group = |values: &[f64]| grouping.rows.iter().map(|&row| values[row]).collect::<Vec<f64>>();
+    let exog = exog.into_iter().map(|c| Column { values: group(&c.values), name: c.name }).collect();
     Ok(Panel {
         ids,
+        y: group(y),
         offsets: grouping.offsets,
         ds: grouped_ds,
-        y: grouped_y,
         frequency,
+        exog,
+        statics: Vec::new(),
     })
 }
 
@@ -348,6 +432,27 @@ mod tests {
             &y,
             freq.map(|alias| alias.parse().unwrap()),
         )
+    }
+
+    #[test]
+    fn exogenous_columns_follow_their_rows() {
+        let ids = ["b", "a", "b", "a"];
+        let ds: Vec<Ds> = [0, 0, 1, 1].map(Ds::Int).to_vec();
+        let price = Column { name: "price".into(), values: vec![10.0, 20.0, 11.0, 21.0] };
+        let panel = Panel::with_exogenous(&ids, &ds, &[1.0, 2.0, 3.0, 4.0], vec![price], None).unwrap();
+        assert_eq!((panel.y(), &panel.exogenous()[0].values[..]), (&[1.0, 3.0, 2.0, 4.0][..], &[10.0, 11.0, 20.0, 21.0][..]));
+        let cut = panel.without_last(1, "h").unwrap();
+        assert_eq!(cut.exogenous()[0].values, [10.0, 20.0]);
+        let size = Column { name: "size".into(), values: vec![7.0, 8.0, 9.0] };
+        let with = panel.clone().with_statics(&["a", "c", "b"], vec![size.clone()]).unwrap();
+        assert_eq!(with.statics()[0].values, [9.0, 7.0]);
+        assert!(matches!(panel.clone().with_statics(&["a"], vec![Column { values: vec![1.0], ..size.clone() }]), Err(DataError::MissingStatic { .. })));
+        assert!(matches!(panel.clone().with_statics(&["a", "a", "b"], vec![size]), Err(DataError::DuplicateStatic { .. })));
+        let nan = Column { name: "price".into(), values: vec![1.0, f64::NAN, 1.0, 1.0] };
+        let err = Panel::with_exogenous(&ids, &ds, &[1.0; 4], vec![nan], None).unwrap_err();
+        assert_eq!(err.to_string(), "exogenous column 'price' is NaN at row 1 (series 'a'); exogenous values must be finite");
+        let short = Column { name: "price".into(), values: vec![1.0] };
+        assert!(matches!(Panel::with_exogenous(&ids, &ds, &[1.0; 4], vec![short], None), Err(DataError::ExogLength { .. })));
     }
 
     #[test]

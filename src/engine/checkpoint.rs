@@ -136,7 +136,11 @@ impl Engine {
                     "shift": s.scale.shift,
                     "scale": s.scale.scale,
                     "tail": s.tail,
+                    "exog_tail": s.exog_tail,
+                    "statics": s.statics,
                 })).collect::<Vec<_>>(),
+                "temporal": f.temporal,
+                "statics": f.statics,
                 "conformal": f.conformal.as_ref().map(Conformal::to_json),
             })),
             "local_fits": self.models.iter().map(|m| match m {
@@ -277,25 +281,41 @@ fn fitted_from_json(v: &Value, n_models: usize) -> Result<Option<Fitted>, Engine
         .ok_or_else(|| bad("metadata field 'series' is not a list"))?
         .iter()
         .map(|s| {
-            let tail = field(s, "tail")?
+            let exog_tail = field(s, "exog_tail")?
                 .as_array()
-                .ok_or_else(|| bad("metadata field 'tail' is not a list"))?
+                .ok_or_else(|| bad("metadata field 'exog_tail' is not a list"))?
                 .iter()
-                .map(|x| x.as_f64().ok_or_else(|| bad("metadata field 'tail' holds a non-number")))
+                .map(|column| numbers(column, "exog_tail"))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(SeriesState {
                 id: text(s, "id")?.to_string(),
                 last_ds: ds_from_json(field(s, "last_ds")?)?,
                 scale: Scale { shift: float(s, "shift")?, scale: float(s, "scale")? },
-                tail,
+                tail: numbers(field(s, "tail")?, "tail")?,
+                exog_tail,
+                statics: numbers(field(s, "statics")?, "statics")?,
             })
         })
         .collect::<Result<Vec<_>, EngineError>>()?;
+    let names = |key: &str| -> Result<Vec<String>, EngineError> {
+        let list = field(v, key)?.as_array().ok_or_else(|| bad(format!("metadata field '{key}' is not a list")))?;
+        list.iter().map(|n| n.as_str().map(String::from).ok_or_else(|| bad(format!("metadata field '{key}' holds a non-string")))).collect()
+    };
+    let (temporal, statics) = (names("temporal")?, names("statics")?);
+    if let Some(s) = series.iter().find(|s| s.exog_tail.len() != temporal.len() || s.statics.len() != statics.len()) {
+        return Err(bad(format!("series '{}' keeps exogenous values that do not match the stored columns", s.id)));
+    }
     let conformal = match field(v, "conformal")? {
         Value::Null => None,
         c => Some(Conformal::from_json(c, n_models, series.len()).map_err(bad)?),
     };
-    Ok(Some(Fitted { freq: frequency(text(v, "freq")?)?, series, conformal }))
+    Ok(Some(Fitted { freq: frequency(text(v, "freq")?)?, series, temporal, statics, conformal }))
+}
+
+/// A list of numbers.
+fn numbers(v: &Value, key: &str) -> Result<Vec<f64>, EngineError> {
+    let list = v.as_array().ok_or_else(|| bad(format!("metadata field '{key}' is not a list")))?;
+    list.iter().map(|x| x.as_f64().ok_or_else(|| bad(format!("metadata field '{key}' holds a non-number")))).collect()
 }
 
 /// The stored series must be usable as they are: a tail as long as the longest input window, finite numbers.
@@ -306,7 +326,11 @@ fn check_fitted(engine: &Engine) -> Result<(), EngineError> {
             return Err(bad(format!("series '{}' keeps {} values, fewer than inputSize {needed}", series.id, series.tail.len())));
         }
         let Scale { shift, scale } = series.scale;
-        if !(shift.is_finite() && scale.is_finite() && scale != 0.0) || series.tail.iter().any(|v| !v.is_finite()) {
+        let values = series.tail.iter().chain(series.exog_tail.iter().flatten()).chain(&series.statics);
+        if series.exog_tail.iter().any(|t| t.len() < needed) {
+            return Err(bad(format!("series '{}' keeps exogenous tails shorter than inputSize {needed}", series.id)));
+        }
+        if !(shift.is_finite() && scale.is_finite() && scale != 0.0) || values.clone().any(|v| !v.is_finite()) {
             return Err(bad(format!("series '{}' has a non-finite or zero scale or history value", series.id)));
         }
     }

@@ -8,7 +8,7 @@
 
 use serde_json::{json, Value};
 
-use super::{Engine, EngineError, FitOptions, ProgressEvent, SeriesState};
+use super::{Engine, EngineError, FitOptions, FutureExog, ProgressEvent, SeriesState};
 use super::{Control, Fitted, Mutex};
 use crate::data::Panel;
 
@@ -152,9 +152,10 @@ impl Engine {
             return Ok(None);
         }
         let mut errors: Vec<Vec<f64>> = point.iter().map(|_| vec![0.0; panel.n_series() * n_windows * h]).collect();
+        let future = FutureExog::from_panel(panel);
         for window in 0..n_windows {
             let cut = h + step_size * (n_windows - 1 - window);
-            let forecast = calibration.predict(Some(&panel.without_last(cut, needed)?), None, &[])?;
+            let forecast = calibration.predict(Some(&panel.without_last(cut, needed)?), None, &[], Some(&future))?;
             for (errors, (_, values)) in errors.iter_mut().zip(&forecast.columns) {
                 for (s, series) in panel.series_iter().enumerate() {
                     let truth = &series.y[series.len() - cut..][..h];

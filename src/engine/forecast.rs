@@ -1,59 +1,84 @@
-//! The neural models' forecasts: every series after its stored tail, batches of raw windows, and the
-//! single-window low-latency path. All run on fixed chunks of windows, so the numbers do not depend on the
-//! thread count.
+//! The neural models' forecasts: every series after its stored tail (with its exogenous values), batches of raw
+//! windows, and the single-window low-latency path. Batches run on fixed chunks of windows, so the numbers do not
+//! depend on the thread count.
 
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use super::batch::{Batch, ExogColumns, ExogSource};
 use super::network::Network;
 use super::spec::{NeuralSpec, ScalerType};
-use super::train::{scale_window, scale_windows, WindowScaling};
-use super::{Engine, EngineError, ForecastScratch, Scale, SeriesState};
-use crate::models::WindowBatch;
+use super::{Engine, EngineError, Fitted, ForecastScratch, FutureExog, Scale, SeriesState};
+
+/// Windows per parallel chunk of a batch forecast.
+const CHUNK: usize = 16;
 
 impl Engine {
-    /// One model's forecasts for every series, `[series, horizon, outputs_per_point]`: their stored tails through
-    /// [`Engine::forecast_batch`], then the local scaling inverted.
+    /// One model's forecasts for every series, `[series, horizon, outputs_per_point]`: their stored tails (and
+    /// exogenous values, `future` over the horizon) through the network, then the local scaling inverted.
     pub(super) fn forecast_series(
         &self,
         network: &Network,
         spec: &NeuralSpec,
+        alias: &str,
+        fitted: &Fitted,
         series: &[SeriesState],
+        future: Option<&FutureExog>,
         horizon: usize,
     ) -> Result<Vec<f64>, EngineError> {
-        let (l, h, outputs) = (spec.input_size(), spec.h(), spec.shape().outputs_per_point);
-        let inputs: Vec<f32> = series.iter().flat_map(|s| s.tail[s.tail.len() - l..].iter().map(|&v| v as f32)).collect();
-        let mut full = vec![0.0; series.len() * h * outputs];
-        self.forecast_batch(network, spec, &inputs, &mut full)?;
+        let columns = fitted.exog_columns(alias, spec)?;
+        let futures = match (columns.futr.is_empty(), future) {
+            (true, _) => None,
+            (false, Some(future)) => Some(future.per_series(&fitted.temporal, &columns, series, spec.h(), fitted.freq)?),
+            (false, None) => {
+                return Err(EngineError::Range(format!(
+                    "model '{alias}' has future exogenous variables ({}): give predict({{ futrData }}) with the next h = {} values of each series",
+                    spec.exog.futr.join(", "),
+                    spec.h()
+                )))
+            }
+        };
+        let per_window = spec.h() * spec.shape().outputs_per_point;
+        let mut full = vec![0.0; series.len() * per_window];
+        self.forecast_chunks(network, spec, series.len(), &mut full, |batch, windows| {
+            for (k, s) in windows.enumerate() {
+                let values = futures.as_ref().map(|f| &f[s]);
+                let future = |c: usize, step: usize| values.map_or(0.0, |v| v[c * spec.h() + step]);
+                let source = ExogSource { temporal: &series[s].exog_tail, statics: &series[s].statics, future: Some(&future) };
+                batch.fill_from_tail(k, &series[s].tail, &columns, &source);
+            }
+        })?;
+        let outputs = spec.shape().outputs_per_point;
         let mut out = Vec::with_capacity(series.len() * horizon * outputs);
-        for (state, forecast) in series.iter().zip(full.chunks_exact(h * outputs)) {
+        for (state, forecast) in series.iter().zip(full.chunks_exact(per_window)) {
             out.extend(forecast[..horizon * outputs].iter().map(|&z| state.scale.invert(z)));
         }
         Ok(out)
     }
 
-    /// Forecasts `h × outputs_per_point` values per window of `inputs` (`[n, input_size]`, window scaling
-    /// inverted) into `out` (`[n, h, outputs_per_point]`), in parallel over fixed chunks of windows, so the numbers
-    /// do not depend on the thread count.
-    fn forecast_batch(&self, network: &Network, spec: &NeuralSpec, inputs: &[f32], out: &mut [f64]) -> Result<(), EngineError> {
-        use rayon::prelude::*;
-        const CHUNK: usize = 16;
-        let (l, h, isa) = (spec.input_size(), spec.h(), self.isa());
-        let per_window = h * spec.shape().outputs_per_point;
+    /// Forecasts `n` windows into `out` (`[n, h, outputs_per_point]`, window scaling inverted) in parallel over
+    /// fixed chunks of windows; `fill(batch, windows)` fills a chunk's batch with the windows of that range.
+    fn forecast_chunks(
+        &self,
+        network: &Network,
+        spec: &NeuralSpec,
+        n: usize,
+        out: &mut [f64],
+        fill: impl Fn(&mut Batch, Range<usize>) + Sync,
+    ) -> Result<(), EngineError> {
+        let per_window = spec.h() * spec.shape().outputs_per_point;
+        let isa = self.isa();
         self.threads.install(|| {
-            let chunks = out.par_chunks_mut(CHUNK * per_window).zip(inputs.par_chunks(CHUNK * l));
-            chunks.try_for_each_init(ForecastScratch::default, |scratch, (out, chunk)| {
-                let n = chunk.len() / l;
-                scratch.inputs.clear();
-                scratch.inputs.extend_from_slice(chunk);
-                scratch.targets.resize(n * h, 0.0);
-                let buffers =
-                    WindowScaling { values: &mut scratch.values, scratch: &mut scratch.median, scales: &mut scratch.scales };
-                scale_windows(spec, isa, &mut scratch.inputs, &mut scratch.targets, buffers);
-                let forecast = network.forward(&WindowBatch::univariate(&scratch.inputs, n), &mut scratch.cache)?;
-                for (i, (out, z)) in out.chunks_exact_mut(per_window).zip(forecast.chunks_exact(per_window)).enumerate() {
-                    let scale = scratch.scales.get(i).copied().unwrap_or(Scale::IDENTITY);
-                    out.iter_mut().zip(z).for_each(|(o, &z)| *o = scale.invert(z as f64));
-                }
-                Ok::<(), EngineError>(())
-            })
+            out[..n * per_window].par_chunks_mut(CHUNK * per_window).enumerate().try_for_each_init(
+                ForecastScratch::default,
+                |scratch, (chunk, out)| {
+                    let windows = chunk * CHUNK..chunk * CHUNK + out.len() / per_window;
+                    scratch.batch.reset(windows.len(), spec.shape());
+                    fill(&mut scratch.batch, windows);
+                    forecast_filled(network, spec, isa, scratch, out)
+                },
+            )
         })
     }
 
@@ -77,12 +102,16 @@ impl Engine {
             return Err(EngineError::Range(format!("out must hold {n} x {per_window} = {} values, got {}", n * per_window, out.len())));
         }
         let _simd = crate::nn::fast::scoped_simd(self.config.simd_enabled);
-        let inputs: Vec<f32> = windows.iter().map(|&v| v as f32).collect();
-        self.forecast_batch(network, spec, &inputs, out)
+        let none = ExogColumns::default();
+        self.forecast_chunks(network, spec, n, out, |batch, range| {
+            for (k, w) in range.enumerate() {
+                batch.fill_from_tail(k, &windows[w * l..(w + 1) * l], &none, &ExogSource::NONE);
+            }
+        })
     }
 
     /// The network a window forecast runs, its spec and alias: a fitted neural model without local scaling (a bare
-    /// window does not say which series it is).
+    /// window does not say which series it is) and without exogenous variables (a window holds only y).
     fn window_model(&self, model: usize) -> Result<(&Network, &NeuralSpec, &str), EngineError> {
         if self.fitted.is_none() {
             return Err(EngineError::NotFitted);
@@ -98,6 +127,12 @@ impl Engine {
                 spec.kind().name()
             )));
         };
+        if !neural.exog.sizes().is_empty() {
+            return Err(EngineError::Range(format!(
+                "model '{}' uses exogenous variables, which a window of y values does not carry; use update() and predict()",
+                spec.alias
+            )));
+        }
         if self.config.local_scaler_type != ScalerType::Identity {
             return Err(EngineError::Range(
                 "window forecasts need localScalerType 'identity' (a window does not say which series it is)".into(),
@@ -127,21 +162,26 @@ impl Engine {
         let _simd = crate::nn::fast::scoped_simd(self.config.simd_enabled);
         let mut guard = self.window_scratch[model].lock().unwrap_or_else(|p| p.into_inner());
         let scratch = &mut *guard;
-        scratch.inputs.clear();
-        scratch.inputs.extend(window.iter().map(|&v| v as f32));
-        let scale = match spec.scaler_type {
-            ScalerType::Identity => Scale::IDENTITY,
-            kind => scale_window(kind, self.isa(), &mut scratch.inputs, &mut [], &mut scratch.values, &mut scratch.median),
-        };
-        let forecast = network.forward(&WindowBatch::univariate(&scratch.inputs, 1), &mut scratch.cache)?;
-        for (o, &z) in out.iter_mut().zip(forecast) {
-            *o = scale.invert(z as f64);
-        }
-        Ok(())
+        scratch.batch.reset(1, spec.shape());
+        scratch.batch.fill_from_tail(0, window, &ExogColumns::default(), &ExogSource::NONE);
+        forecast_filled(network, spec, self.isa(), scratch, out)
     }
 
     /// Values a window forecast of `model` writes: `h × outputs_per_point`.
     pub fn window_output_len(&self, model: usize) -> Option<usize> {
         self.config.models.get(model).map(|spec| spec.h() * spec.outputs_per_point())
     }
+}
+
+/// Scales the filled batch of `scratch`, runs the network and writes its forecasts, window scaling inverted, into
+/// `out` (`[windows, h, outputs_per_point]`).
+fn forecast_filled(network: &Network, spec: &NeuralSpec, isa: crate::kernels::Isa, scratch: &mut ForecastScratch, out: &mut [f64]) -> Result<(), EngineError> {
+    let per_window = spec.h() * spec.shape().outputs_per_point;
+    scratch.batch.scale(spec.scaler_type, isa);
+    let forecast = network.forward(&scratch.batch.view(None), &mut scratch.cache)?;
+    for (i, (out, z)) in out.chunks_exact_mut(per_window).zip(forecast.chunks_exact(per_window)).enumerate() {
+        let scale = scratch.batch.scales.get(i).copied().unwrap_or(Scale::IDENTITY);
+        out.iter_mut().zip(z).for_each(|(o, &z)| *o = scale.invert(z as f64));
+    }
+    Ok(())
 }

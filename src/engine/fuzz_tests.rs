@@ -136,7 +136,7 @@ fn damaged_checkpoints_give_errors_never_panics() {
         let outcome = std::panic::catch_unwind(|| {
             let Ok(engine) = Engine::from_bytes(&bytes) else { return false };
             // Whatever loads must also forecast without panicking.
-            let _ = engine.predict(None, None, &[]);
+            let _ = engine.predict(None, None, &[], None);
             let _ = engine.forecast_window(0, &[1.0; 6], &mut [0.0; 3]);
             true
         });

@@ -1,6 +1,7 @@
 //! The training engine behind `NeuralForecaster`: global models fitted over a panel of series, forecasts after
 //! each series' end or from new history, the single-window low-latency path, and safetensors checkpoints.
 
+mod batch;
 mod checkpoint;
 mod conformal;
 mod error;
@@ -19,10 +20,11 @@ pub use scaler::Scale;
 pub use conformal::{IntervalMethod, PredictionIntervals};
 pub use spec::{Architecture, EngineConfig, ExogLists, Method, ModelKind, ModelSpec, NeuralSpec, ProphetSpec, ScalerType};
 
-use crate::data::{advance, Ds, Frequency, Panel};
+use crate::data::{advance, Column, DataError, Ds, Frequency, Panel};
 use crate::kernels::Isa;
 use crate::models::prophet::ProphetFit;
 use conformal::Conformal;
+use batch::{Batch, ExogColumns};
 use network::{Network, NetworkCache};
 use train::{train, TrainRun};
 
@@ -93,14 +95,100 @@ struct SeriesState {
     scale: Scale,
     /// The last `max inputSize` values, locally scaled.
     tail: Vec<f64>,
+    /// The last `max inputSize` values of each stored exogenous column over time ([`Fitted::temporal`]).
+    exog_tail: Vec<Vec<f64>>,
+    /// The series' value of each stored static column ([`Fitted::statics`]).
+    statics: Vec<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 struct Fitted {
     freq: Frequency,
     series: Vec<SeriesState>,
+    /// The exogenous columns over time the models read, whose tails each series keeps.
+    temporal: Vec<String>,
+    /// The static exogenous columns the models read.
+    statics: Vec<String>,
     /// Conformity scores of the point models, when fitted with prediction intervals.
     conformal: Option<Conformal>,
+}
+
+impl Fitted {
+    /// Where model `alias`'s exogenous columns are among the stored ones.
+    fn exog_columns(&self, alias: &str, spec: &NeuralSpec) -> Result<ExogColumns, EngineError> {
+        let temporal: Vec<&str> = self.temporal.iter().map(String::as_str).collect();
+        let statics: Vec<&str> = self.statics.iter().map(String::as_str).collect();
+        ExogColumns::resolve(alias, &spec.exog, &temporal, &statics)
+    }
+}
+
+/// Future values of exogenous variables (NeuralForecast's `futr_df`): rows of a series id and a ds, with one
+/// value per column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FutureExog {
+    unique_id: Vec<String>,
+    ds: Vec<Ds>,
+    columns: Vec<Column>,
+}
+
+impl FutureExog {
+    /// Checks that the columns have one finite value per row.
+    pub fn new(unique_id: Vec<String>, ds: Vec<Ds>, columns: Vec<Column>) -> Result<FutureExog, DataError> {
+        if unique_id.len() != ds.len() {
+            return Err(DataError::ColumnLengths { unique_id: unique_id.len(), ds: ds.len(), y: ds.len() });
+        }
+        for column in &columns {
+            if column.values.len() != ds.len() {
+                return Err(DataError::ExogLength { column: column.name.clone(), len: column.values.len(), rows: ds.len() });
+            }
+            if let Some(row) = column.values.iter().position(|v| !v.is_finite()) {
+                let series = unique_id[row].clone();
+                return Err(DataError::NonFiniteExog { column: column.name.clone(), series, row, value: column.values[row] });
+            }
+        }
+        Ok(FutureExog { unique_id, ds, columns })
+    }
+
+    /// Every row of `panel` with its exogenous columns over time: the future of any earlier cutoff.
+    fn from_panel(panel: &Panel) -> FutureExog {
+        let ids = panel.series_iter().flat_map(|s| std::iter::repeat_n(s.id.to_string(), s.len())).collect();
+        FutureExog { unique_id: ids, ds: panel.ds().to_vec(), columns: panel.exogenous().to_vec() }
+    }
+
+    /// For each of `series`, the next `h` values of the future columns `columns.futr` (indices into `temporal`)
+    /// as `[temporal column, step]`, 0 elsewhere; the error names the missing column, or the series and ds.
+    fn per_series(&self, temporal: &[String], columns: &ExogColumns, series: &[SeriesState], h: usize, freq: Frequency) -> Result<Vec<Vec<f64>>, EngineError> {
+        let rows: std::collections::HashMap<(&str, Ds), usize> =
+            self.unique_id.iter().zip(&self.ds).enumerate().map(|(row, (id, &ds))| ((id.as_str(), ds), row)).collect();
+        let sources = columns
+            .futr
+            .iter()
+            .map(|&c| {
+                let column = self.columns.iter().find(|column| column.name == temporal[c]);
+                column.map(|column| (c, column)).ok_or_else(|| EngineError::Range(format!("futrData has no column '{}'", temporal[c])))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        series
+            .iter()
+            .map(|state| {
+                let mut values = vec![0.0; temporal.len() * h];
+                for step in 0..h {
+                    let ds = advance(state.last_ds, freq, step as i64 + 1)?;
+                    let row = rows.get(&(state.id.as_str(), ds)).ok_or_else(|| {
+                        EngineError::Range(format!(
+                            "futrData has no row for series '{}' at ds {ds} (the model reads the next {h} values of {})",
+                            state.id,
+                            sources.iter().map(|(_, c)| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                        ))
+                    })?;
+                    for (c, column) in &sources {
+                        values[c * h + step] = column.values[*row];
+                    }
+                }
+                Ok(values)
+            })
+            .collect()
+    }
 }
 
 /// A model's learned state: a global network, or one Prophet fit per fitted series (in series order).
@@ -129,11 +217,7 @@ impl Trained {
 /// Reused buffers of a forecast: one per worker of a batch, one per model for single windows.
 #[derive(Default)]
 struct ForecastScratch {
-    inputs: Vec<f32>,
-    targets: Vec<f32>,
-    values: Vec<f64>,
-    median: Vec<f64>,
-    scales: Vec<Scale>,
+    batch: Batch,
     cache: NetworkCache,
 }
 
@@ -247,17 +331,29 @@ impl Engine {
             },
             None => None,
         };
-        let (states, scaled) = self.local_scaling(panel)?;
+        let (temporal, statics) = self.exog_names(panel);
+        let (states, scaled) = self.local_scaling(panel, &temporal, &statics)?;
         let mut report = FitReport::default();
         match self.train_models(panel, &scaled, options, progress, &mut report)? {
             Some(trained) => {
                 self.models = trained;
-                self.fitted = Some(Fitted { freq: panel.frequency(), series: states, conformal });
+                self.fitted = Some(Fitted { freq: panel.frequency(), series: states, temporal, statics, conformal });
             }
             None => report.aborted = true,
         }
         report.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
         Ok(report)
+    }
+
+    /// The exogenous columns of `panel` that some model reads: over time (in the panel's order), and static.
+    fn exog_names(&self, panel: &Panel) -> (Vec<String>, Vec<String>) {
+        let lists: Vec<&ExogLists> = self.config.models.iter().filter_map(|m| m.neural()).map(|n| &n.exog).collect();
+        let used = |name: &String, static_list: bool| {
+            lists.iter().any(|l| if static_list { l.stat.contains(name) } else { l.futr.contains(name) || l.hist.contains(name) })
+        };
+        let temporal = panel.exogenous().iter().map(|c| &c.name).filter(|n| used(n, false)).cloned().collect();
+        let statics = panel.statics().iter().map(|c| &c.name).filter(|n| used(n, true)).cloned().collect();
+        (temporal, statics)
     }
 
     /// The models trained on `panel` (`scaled`: after local scaling), from the current weights; `None` when the
@@ -275,7 +371,10 @@ impl Engine {
         for (model_index, (model, spec)) in trained.iter_mut().zip(&self.config.models).enumerate() {
             let model_report = match (model, &spec.method) {
                 (Trained::Neural(network), Method::Neural(neural)) => {
-                    let run = TrainRun { spec: neural, alias: &spec.alias, model_index, panel: scaled, options, isa, threads: &self.threads };
+                    let temporal: Vec<&str> = scaled.exogenous().iter().map(|c| c.name.as_str()).collect();
+                    let statics: Vec<&str> = scaled.statics().iter().map(|c| c.name.as_str()).collect();
+                    let exog = ExogColumns::resolve(&spec.alias, &neural.exog, &temporal, &statics)?;
+                    let run = TrainRun { spec: neural, alias: &spec.alias, model_index, panel: scaled, exog: &exog, options, isa, threads: &self.threads };
                     // The loop runs on a pool thread, so each step's parallel work is forked from inside the pool
                     // (rayon's cross-pool injection queue would allocate).
                     self.threads.install(|| train(network, &run, progress))?
@@ -294,22 +393,32 @@ impl Engine {
         Ok(Some(trained))
     }
 
-    /// Per-series local scaling: the states to forecast from, and the scaled panel to train on.
-    fn local_scaling(&self, panel: &Panel) -> Result<(Vec<SeriesState>, Panel), EngineError> {
+    /// Per-series local scaling: the states to forecast from (with the tails of the `temporal` exogenous columns
+    /// and the values of the `statics`), and the scaled panel to train on.
+    fn local_scaling(&self, panel: &Panel, temporal: &[String], statics: &[String]) -> Result<(Vec<SeriesState>, Panel), EngineError> {
         let keep = self.max_input_size();
         panel.check_min_length(keep.max(1), "inputSize")?;
+        let column = |columns: &[Column], name: &String, kind: &str| {
+            let found = columns.iter().position(|c| &c.name == name);
+            found.ok_or_else(|| EngineError::Range(format!("the data has no {kind} exogenous column '{name}', which the models read")))
+        };
+        let temporal = temporal.iter().map(|n| column(panel.exogenous(), n, "temporal")).collect::<Result<Vec<_>, _>>()?;
+        let statics = statics.iter().map(|n| column(panel.statics(), n, "static")).collect::<Result<Vec<_>, _>>()?;
         let (isa, mut scratch) = (self.isa(), Vec::new());
         let mut states = Vec::with_capacity(panel.n_series());
         let mut scaled_y = Vec::with_capacity(panel.n_rows());
-        for series in panel.series_iter() {
+        for (s, series) in panel.series_iter().enumerate() {
             let scale = Scale::of(self.config.local_scaler_type, series.y, isa, &mut scratch);
             let start = scaled_y.len();
             scaled_y.extend(series.y.iter().map(|&v| scale.apply(v)));
+            let end = panel.offsets()[s + 1];
             states.push(SeriesState {
                 id: series.id.to_string(),
                 last_ds: series.last_ds().ok_or_else(|| EngineError::Range(format!("series '{}' is empty", series.id)))?,
                 scale,
                 tail: scaled_y[start + series.len() - keep..].to_vec(),
+                exog_tail: temporal.iter().map(|&c| panel.exogenous()[c].values[end - keep..end].to_vec()).collect(),
+                statics: statics.iter().map(|&c| panel.statics()[c].values[s]).collect(),
             });
         }
         let scaled = panel.with_y(scaled_y).ok_or_else(|| EngineError::Range("local scaling gave non-finite values".into()))?;
@@ -320,7 +429,7 @@ impl Engine {
     /// (no refit of the neural models; Prophet, a local model, is fitted to each series of `history`). With
     /// `levels`, adds `<alias>-lo-<level>` and `<alias>-hi-<level>` columns: Prophet's own intervals, and
     /// conformal intervals for point models fitted with prediction intervals.
-    pub fn predict(&self, history: Option<&Panel>, horizon: Option<usize>, levels: &[f64]) -> Result<Forecast, EngineError> {
+    pub fn predict(&self, history: Option<&Panel>, horizon: Option<usize>, levels: &[f64], future: Option<&FutureExog>) -> Result<Forecast, EngineError> {
         let fitted = self.fitted.as_ref().ok_or(EngineError::NotFitted)?;
         let h = self.horizon();
         let horizon = horizon.unwrap_or(h);
@@ -331,7 +440,7 @@ impl Engine {
         let owned;
         let (freq, series) = match history {
             Some(panel) => {
-                owned = self.local_scaling(panel)?.0;
+                owned = self.local_scaling(panel, &fitted.temporal, &fitted.statics)?.0;
                 (panel.frequency(), &owned)
             }
             None => (fitted.freq, &fitted.series),
@@ -346,7 +455,7 @@ impl Engine {
         for (index, (model, spec)) in self.models.iter().zip(&self.config.models).enumerate() {
             match (model, &spec.method) {
                 (Trained::Neural(network), Method::Neural(neural)) => {
-                    let values = self.forecast_series(network, neural, series, horizon)?;
+                    let values = self.forecast_series(network, neural, &spec.alias, fitted, series, future, horizon)?;
                     let outputs = neural.shape().outputs_per_point;
                     for (k, column) in spec.output_columns().into_iter().enumerate() {
                         forecast.columns.push((column, values.iter().skip(k).step_by(outputs).copied().collect()));

@@ -453,11 +453,6 @@ impl NeuralSpec {
                 self.learning_rate
             )));
         }
-        if !self.exog.sizes().is_empty() {
-            return Err(EngineError::Range(format!(
-                "model '{alias}': exogenous variables (futrExogList, histExogList, statExogList) are not available yet"
-            )));
-        }
         self.check_memory(alias)
     }
 

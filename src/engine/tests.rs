@@ -67,7 +67,7 @@ fn fitting_a_sine_panel_lowers_the_loss_and_forecasts_it() {
         let last = m.train_loss[m.steps - 10..].iter().sum::<f64>() / 10.0;
         assert!(last < 0.5 * first, "{}: loss {first} → {last}", m.alias);
     }
-    let forecast = e.predict(None, None, &[]).unwrap();
+    let forecast = e.predict(None, None, &[], None).unwrap();
     assert_eq!(forecast.unique_id.len(), 3 * 6);
     assert_eq!(forecast.ds[0], Ds::Int(96));
     for (alias, values) in &forecast.columns {
@@ -85,7 +85,7 @@ fn results_are_bit_identical_for_any_thread_count() {
     let run = |threads| {
         let mut e = engine(vec![small_spec(ModelKind::Lstm, 12)], threads);
         e.fit(&panel, &FitOptions { batch_size: Some(20), ..FitOptions::default() }, &mut keep_going).unwrap();
-        (e.models[0].network().unwrap().params().clone(), e.predict(None, None, &[]).unwrap())
+        (e.models[0].network().unwrap().params().clone(), e.predict(None, None, &[], None).unwrap())
     };
     let (w1, f1) = run(1);
     for threads in [2, 3] {
@@ -102,7 +102,7 @@ fn forecast_window_matches_predict_on_the_last_window() {
     let panel = sine_panel(1, 60);
     let mut e = engine(vec![small_spec(ModelKind::Gru, 5)], 1);
     e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap();
-    let forecast = e.predict(None, None, &[]).unwrap();
+    let forecast = e.predict(None, None, &[], None).unwrap();
     let mut out = [0.0; 6];
     e.forecast_window(0, &panel.y()[48..], &mut out).unwrap();
     assert_eq!(out.to_vec(), forecast.columns[0].1);
@@ -119,7 +119,7 @@ fn checkpoints_round_trip_exactly_and_reject_damage() {
     e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap();
     let bytes = e.to_bytes().unwrap();
     let loaded = Engine::from_bytes(&bytes).unwrap();
-    assert_eq!(loaded.predict(None, None, &[]).unwrap(), e.predict(None, None, &[]).unwrap());
+    assert_eq!(loaded.predict(None, None, &[], None).unwrap(), e.predict(None, None, &[], None).unwrap());
     assert_eq!(weights(&loaded), weights(&e));
     for cut in [0, 7, 8, 100, bytes.len() / 2, bytes.len() - 1] {
         assert!(Engine::from_bytes(&bytes[..cut]).is_err(), "truncated at {cut}");
@@ -150,7 +150,7 @@ fn save_is_atomic_and_load_reads_it_back() {
     assert_eq!(std::fs::read(&path).unwrap(), before);
     let leftovers = std::fs::read_dir(&dir).unwrap().filter(|f| f.as_ref().unwrap().file_name() != "model.safetensors").count();
     assert_eq!(leftovers, 0);
-    assert_eq!(Engine::load(&path).unwrap().predict(None, None, &[]).unwrap(), e.predict(None, None, &[]).unwrap());
+    assert_eq!(Engine::load(&path).unwrap().predict(None, None, &[], None).unwrap(), e.predict(None, None, &[], None).unwrap());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -191,7 +191,7 @@ fn bad_configurations_are_errors() {
     let twins = vec![small_spec(ModelKind::Lstm, 1), small_spec(ModelKind::Lstm, 1)];
     assert!(Engine::new(EngineConfig::new(twins)).err().unwrap().to_string().contains("alias"));
     let e = engine(vec![small_spec(ModelKind::Lstm, 1)], 1);
-    assert!(matches!(e.predict(None, None, &[]), Err(EngineError::NotFitted)));
+    assert!(matches!(e.predict(None, None, &[], None), Err(EngineError::NotFitted)));
 }
 
 /// AirPassengers at the baselines' configuration, 5 seeds. Release only:
@@ -218,7 +218,7 @@ fn air_passengers_accuracy_over_five_seeds() {
             }));
             let mut e = engine(vec![spec], 2);
             let report = e.fit(&train, &FitOptions::default(), &mut keep_going).unwrap();
-            let forecast = e.predict(None, None, &[]).unwrap();
+            let forecast = e.predict(None, None, &[], None).unwrap();
             let mae = forecast.columns[0].1.iter().zip(&y[132..]).map(|(f, a)| (f - a).abs()).sum::<f64>() / 12.0;
             eprintln!("{} seed {seed}: MAE {mae:.2}, {:.3} ms/step", kind.name(), report.elapsed_ms / 200.0);
             maes.push(mae);
@@ -292,7 +292,7 @@ fn multi_quantile_models_forecast_one_column_per_quantile_in_order() {
     }));
     let mut e = engine(vec![spec], 2);
     e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap();
-    let forecast = e.predict(None, None, &[]).unwrap();
+    let forecast = e.predict(None, None, &[], None).unwrap();
     let names: Vec<&str> = forecast.columns.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["GRU-median", "GRU-lo-80", "GRU-hi-80"]);
     let (median, lo, hi) = (&forecast.columns[0].1, &forecast.columns[1].1, &forecast.columns[2].1);
@@ -309,7 +309,7 @@ fn prophet_fits_each_series_and_forecasts_with_its_own_intervals() {
     let mut e = engine(vec![prophet.clone()], 2);
     let report = e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap();
     assert_eq!(report.models[0].steps, 1);
-    let forecast = e.predict(None, None, &[80.0, 95.0]).unwrap();
+    let forecast = e.predict(None, None, &[80.0, 95.0], None).unwrap();
     let names: Vec<&str> = forecast.columns.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(&names[..5], ["Prophet", "Prophet-lo-95", "Prophet-lo-80", "Prophet-hi-80", "Prophet-hi-95"]);
     for row in 0..12 {
@@ -320,13 +320,13 @@ fn prophet_fits_each_series_and_forecasts_with_its_own_intervals() {
         assert!(lo95 < lo80 && lo80 < point && point < hi80 && hi80 < hi95, "row {row}");
     }
     let loaded = Engine::from_bytes(&e.to_bytes().unwrap()).unwrap();
-    assert_eq!(loaded.predict(None, None, &[80.0]).unwrap(), e.predict(None, None, &[80.0]).unwrap());
+    assert_eq!(loaded.predict(None, None, &[80.0], None).unwrap(), e.predict(None, None, &[80.0], None).unwrap());
     let err = e.forecast_window(0, &[1.0; 12], &mut [0.0; 6]).unwrap_err().to_string();
     assert!(err.contains("Prophet") && err.contains("neural"), "{err}");
     let mut mixed = engine(vec![prophet, small_spec(ModelKind::Gru, 5)], 2);
     mixed.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap();
-    assert_eq!(mixed.predict(None, None, &[]).unwrap().columns.len(), 2);
-    let err = mixed.predict(None, None, &[80.0]).map(|_| ()).unwrap_err();
+    assert_eq!(mixed.predict(None, None, &[], None).unwrap().columns.len(), 2);
+    let err = mixed.predict(None, None, &[80.0], None).map(|_| ()).unwrap_err();
     assert!(err.to_string().contains("'GRU' has no prediction intervals"), "{err}");
 }
 
@@ -338,18 +338,18 @@ fn conformal_intervals_come_from_calibration_windows_and_survive_a_checkpoint() 
     let options = FitOptions { prediction_intervals: Some(intervals), ..FitOptions::default() };
     let report = e.fit(&panel, &options, &mut keep_going).unwrap();
     assert_eq!(report.models.len(), 1);
-    let forecast = e.predict(None, Some(4), &[50.0, 90.0]).unwrap();
+    let forecast = e.predict(None, Some(4), &[50.0, 90.0], None).unwrap();
     let names: Vec<&str> = forecast.columns.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["LSTM", "LSTM-lo-90", "LSTM-lo-50", "LSTM-hi-50", "LSTM-hi-90"]);
     let column = |c: usize| &forecast.columns[c].1;
     assert!((0..12).all(|r| column(1)[r] <= column(2)[r] && column(2)[r] <= column(3)[r] && column(3)[r] <= column(4)[r]));
     assert!((0..12).any(|r| column(1)[r] < column(4)[r]), "the intervals have width");
     let loaded = Engine::from_bytes(&e.to_bytes().unwrap()).unwrap();
-    assert_eq!(loaded.predict(None, Some(4), &[50.0, 90.0]).unwrap(), forecast);
+    assert_eq!(loaded.predict(None, Some(4), &[50.0, 90.0], None).unwrap(), forecast);
     let error_method = PredictionIntervals { method: IntervalMethod::ConformalError, ..intervals };
     let mut e = engine(vec![small_spec(ModelKind::Lstm, 20)], 1);
     e.fit(&panel, &FitOptions { prediction_intervals: Some(error_method), ..FitOptions::default() }, &mut keep_going).unwrap();
-    let f = e.predict(None, None, &[80.0]).unwrap();
+    let f = e.predict(None, None, &[80.0], None).unwrap();
     // conformal_error intervals are symmetric around the point forecast.
     assert!((0..18).all(|r| ((f.columns[2].1[r] - f.columns[0].1[r]) - (f.columns[0].1[r] - f.columns[1].1[r])).abs() < 1e-9));
     let short = sine_panel(1, 20);

@@ -7,15 +7,14 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::error::EngineError;
+use super::batch::{Batch, ExogColumns};
 use super::network::{Network, NetworkCache};
-use super::scaler::Scale;
-use super::spec::{NeuralSpec, ScalerType};
+use super::spec::NeuralSpec;
 use super::{Control, FitOptions, ModelFitReport, ProgressEvent};
 use rand::RngExt;
 
 use crate::data::Panel;
 use crate::kernels::Isa;
-use crate::models::WindowBatch;
 use crate::nn::adam::{Adam, AdamConfig, StepLr};
 use crate::nn::ParamStore;
 
@@ -27,31 +26,14 @@ const SHARD_WINDOWS: usize = 8;
 struct Shard {
     cache: NetworkCache,
     grads: ParamStore,
-    inputs: Vec<f32>,
-    targets: Vec<f32>,
-    /// 1 for observed target points, 0 for the padding past a series' end.
-    mask: Vec<f32>,
+    batch: Batch,
     d_output: Vec<f32>,
-    median_scratch: Vec<f64>,
-    window_values: Vec<f64>,
-    scales: Vec<Scale>,
     loss: f64,
 }
 
 impl Shard {
     fn new(params: &ParamStore) -> Shard {
-        Shard {
-            cache: NetworkCache::default(),
-            grads: params.zeros_like(),
-            inputs: Vec::new(),
-            targets: Vec::new(),
-            mask: Vec::new(),
-            d_output: Vec::new(),
-            median_scratch: Vec::new(),
-            window_values: Vec::new(),
-            scales: Vec::new(),
-            loss: 0.0,
-        }
+        Shard { cache: NetworkCache::default(), grads: params.zeros_like(), batch: Batch::default(), d_output: Vec::new(), loss: 0.0 }
     }
 }
 
@@ -62,6 +44,8 @@ pub(crate) struct TrainRun<'a> {
     pub model_index: usize,
     /// Series after local scaling.
     pub panel: &'a Panel,
+    /// The model's exogenous columns in `panel`.
+    pub exog: &'a ExogColumns,
     pub options: &'a FitOptions,
     pub isa: Isa,
     pub threads: &'a rayon::ThreadPool,
@@ -190,17 +174,14 @@ fn shard_gradient(
     train_seed: u64,
 ) -> Result<(), EngineError> {
     let spec = run.spec;
-    let n = windows.len();
-    shard.inputs.resize(n * spec.input_size(), 0.0);
-    shard.targets.resize(n * spec.h(), 0.0);
-    shard.mask.resize(n * spec.h(), 0.0);
-    index.fill(run.panel, windows, &mut shard.inputs, &mut shard.targets, &mut shard.mask);
-    let buffers = WindowScaling { values: &mut shard.window_values, scratch: &mut shard.median_scratch, scales: &mut shard.scales };
-    scale_windows(spec, run.isa, &mut shard.inputs, &mut shard.targets, buffers);
-    let batch = WindowBatch { train_seed: Some(train_seed), ..WindowBatch::univariate(&shard.inputs, n) };
-    let forecast = network.forward(&batch, &mut shard.cache)?;
+    shard.batch.reset(windows.len(), spec.shape());
+    for (k, w) in windows.iter().enumerate() {
+        shard.batch.fill_from_panel(k, run.panel, run.exog, w.series, w.start, index.train_lengths[w.series]);
+    }
+    shard.batch.scale(spec.scaler_type, run.isa);
+    let forecast = network.forward(&shard.batch.view(Some(train_seed)), &mut shard.cache)?;
     shard.d_output.resize(forecast.len(), 0.0);
-    let loss = spec.loss.value_and_grad(forecast, &shard.targets, Some(&shard.mask), &mut shard.d_output)?;
+    let loss = spec.loss.value_and_grad(forecast, &shard.batch.targets, Some(&shard.batch.mask), &mut shard.d_output)?;
     // Each shard's loss is a masked mean over its own observed points; weighting by its share of the batch's
     // observed points makes the shard gradients sum to the gradient of the batch's masked mean.
     shard.d_output.iter_mut().for_each(|g| *g *= weight as f32);
@@ -218,40 +199,6 @@ fn shard_seed(model_seed: u64, step: usize, shard: usize) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
-}
-
-/// Reused buffers of [`scale_windows`]; `scales` receives one scale per window (none for `identity`).
-pub(crate) struct WindowScaling<'a> {
-    pub values: &'a mut Vec<f64>,
-    pub scratch: &'a mut Vec<f64>,
-    pub scales: &'a mut Vec<Scale>,
-}
-
-/// Normalises each window's input and target by the statistics of its input (NeuralForecast's `scaler_type`).
-pub(crate) fn scale_windows(spec: &NeuralSpec, isa: Isa, inputs: &mut [f32], targets: &mut [f32], buffers: WindowScaling<'_>) {
-    let WindowScaling { values, scratch, scales } = buffers;
-    scales.clear();
-    if spec.scaler_type == ScalerType::Identity {
-        return;
-    }
-    let windows = inputs.chunks_exact_mut(spec.input_size()).zip(targets.chunks_exact_mut(spec.h()));
-    scales.extend(windows.map(|(input, target)| scale_window(spec.scaler_type, isa, input, target, values, scratch)));
-}
-
-/// Normalises one window (its f32 input, as the network sees it, gives the statistics) and returns the scale.
-pub(crate) fn scale_window(
-    kind: ScalerType,
-    isa: Isa,
-    input: &mut [f32],
-    target: &mut [f32],
-    values: &mut Vec<f64>,
-    scratch: &mut Vec<f64>,
-) -> Scale {
-    values.clear();
-    values.extend(input.iter().map(|&v| v as f64));
-    let scale = Scale::of(kind, values, isa, scratch);
-    input.iter_mut().chain(target.iter_mut()).for_each(|v| *v = scale.apply(*v as f64) as f32);
-    scale
 }
 
 /// A training window: `input_size` values from `start` in series `series`, then up to `h` targets.
@@ -321,27 +268,11 @@ impl TrainingWindows {
     fn observed_targets(&self, w: &Window) -> usize {
         (self.train_lengths[w.series] - w.start - self.input_size).min(self.h)
     }
-
-    /// Copies the windows into row-major inputs, targets (0 past the end) and the target mask.
-    fn fill(&self, panel: &Panel, windows: &[Window], inputs: &mut [f32], targets: &mut [f32], mask: &mut [f32]) {
-        let rows = inputs.chunks_exact_mut(self.input_size).zip(targets.chunks_exact_mut(self.h).zip(mask.chunks_exact_mut(self.h)));
-        for (w, (input, (target, mask))) in windows.iter().zip(rows) {
-            let Some(series) = panel.series(w.series) else { continue };
-            let y = &series.y[w.start..];
-            let observed = self.observed_targets(w);
-            input.iter_mut().zip(y).for_each(|(i, &v)| *i = v as f32);
-            for k in 0..self.h {
-                (target[k], mask[k]) = if k < observed { (y[self.input_size + k] as f32, 1.0) } else { (0.0, 0.0) };
-            }
-        }
-    }
 }
 
 /// The validation windows: per series, the window whose horizon starts where the held-out part begins.
 struct Validation {
-    inputs: Vec<f32>,
-    targets: Vec<f32>,
-    windows: usize,
+    batch: Batch,
 }
 
 impl Validation {
@@ -349,26 +280,21 @@ impl Validation {
         if holdout == 0 {
             return Ok(None);
         }
-        let (l, h) = (run.spec.input_size(), run.spec.h());
-        let mut v = Validation { inputs: Vec::new(), targets: Vec::new(), windows: 0 };
-        for series in run.panel.series_iter() {
-            let start = series.len() - holdout - l;
-            v.inputs.extend(series.y[start..start + l].iter().map(|&x| x as f32));
-            v.targets.extend(series.y[start + l..start + l + h].iter().map(|&x| x as f32));
-            v.windows += 1;
+        let l = run.spec.input_size();
+        let mut batch = Batch::default();
+        batch.reset(run.panel.n_series(), run.spec.shape());
+        for (s, series) in run.panel.series_iter().enumerate() {
+            batch.fill_from_panel(s, run.panel, run.exog, s, series.len() - holdout - l, series.len());
         }
-        let (mut values, mut scratch, mut scales) = (Vec::new(), Vec::new(), Vec::new());
-        let buffers = WindowScaling { values: &mut values, scratch: &mut scratch, scales: &mut scales };
-        scale_windows(run.spec, run.isa, &mut v.inputs, &mut v.targets, buffers);
-        Ok(Some(v))
+        batch.scale(run.spec.scaler_type, run.isa);
+        Ok(Some(Validation { batch }))
     }
 
     fn loss(&self, network: &Network, run: &TrainRun<'_>, shard: &mut Shard) -> Result<f64, EngineError> {
-        let forecast = network.forward(&WindowBatch::univariate(&self.inputs, self.windows), &mut shard.cache)?;
+        let forecast = network.forward(&self.batch.view(None), &mut shard.cache)?;
         shard.d_output.resize(forecast.len(), 0.0);
         // Validation uses the training loss, as NeuralForecast's default `valid_loss` does.
-        let loss = run.spec.loss.value_and_grad(forecast, &self.targets, None, &mut shard.d_output)?;
+        let loss = run.spec.loss.value_and_grad(forecast, &self.batch.targets, Some(&self.batch.mask), &mut shard.d_output)?;
         Ok(loss as f64)
     }
 }
-

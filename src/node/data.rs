@@ -5,7 +5,8 @@ use napi::bindgen_prelude::{Array, FromNapiValue, Object, Unknown};
 use napi::{JsValue, ValueType};
 
 use super::args::{self, describe, ArgError, ArgResult};
-use crate::data::{ds_from_epoch_millis, ds_from_numbers, parse_ds_column, DataError, Ds, Frequency, Panel};
+use crate::data::{ds_from_epoch_millis, ds_from_numbers, parse_ds_column, Column, DataError, Ds, Frequency, Panel};
+use crate::engine::FutureExog;
 
 /// The id given to the single series of a bare numeric array (or of columns without `unique_id`).
 pub const DEFAULT_SERIES_ID: &str = "series";
@@ -35,22 +36,63 @@ impl RawDs {
     }
 }
 
-/// Columns gathered from any of the accepted shapes.
+/// Columns gathered from any of the accepted shapes; any other numeric column is an exogenous variable.
 #[derive(Default)]
 struct Columns {
     unique_id: Vec<String>,
     ds: Vec<RawDs>,
     y: Vec<f64>,
+    exog: Vec<Column>,
 }
 
-/// Reads `data` (named `name` in messages) into a panel at frequency `freq` (inferred when `None`).
+/// Reads `data` (named `name` in messages) into a panel at frequency `freq` (inferred when `None`); columns besides
+/// `unique_id`, `ds` and `y` are exogenous variables over time.
 pub fn panel_from_js(data: &Unknown<'_>, name: &str, freq: Option<Frequency>) -> ArgResult<Panel> {
-    let columns = read_columns(data, name)?;
+    let columns = read_columns(data, name, Target::Required)?;
     let ds = ds_column(columns.ds, name)?;
-    Ok(Panel::from_columns(&columns.unique_id, &ds, &columns.y, freq)?)
+    Ok(Panel::with_exogenous(&columns.unique_id, &ds, &columns.y, columns.exog, freq)?)
 }
 
-fn read_columns(data: &Unknown<'_>, name: &str) -> ArgResult<Columns> {
+/// Adds static exogenous variables to `panel` from a table of one row per series (`{ unique_id, <column>… }` as
+/// columns or rows; NeuralForecast's `static_df`).
+pub fn with_static_from_js(panel: Panel, data: &Unknown<'_>, name: &str) -> ArgResult<Panel> {
+    let columns = read_table(data, name)?;
+    Ok(panel.with_statics(&columns.unique_id, columns.exog)?)
+}
+
+/// Reads future values of exogenous variables (`{ unique_id, ds, <column>… }` as columns or rows; NeuralForecast's
+/// `futr_df`).
+pub fn future_from_js(data: &Unknown<'_>, name: &str) -> ArgResult<FutureExog> {
+    let columns = read_columns(data, name, Target::Absent)?;
+    let ds = ds_column(columns.ds, name)?;
+    Ok(FutureExog::new(columns.unique_id, ds, columns.exog)?)
+}
+
+/// Whether a table has the target column `y`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Required,
+    Absent,
+}
+
+/// A table without ds: one row per series.
+fn read_table(data: &Unknown<'_>, name: &str) -> ArgResult<Columns> {
+    if data.get_type()? != ValueType::Object || data.is_typedarray()? {
+        return Err(ArgError::Type(format!("{name} must be columns {{ unique_id, <column>… }} or an array of rows, got {}", describe(data))));
+    }
+    let columns = if data.is_array()? {
+        let raw = data.value();
+        read_rows(&unsafe { Array::from_napi_value(raw.env, raw.value) }?, name, &["unique_id"], Target::Absent)?
+    } else {
+        read_column_object(&args::object(data, name)?, name, &["unique_id"], Target::Absent)?
+    };
+    if columns.unique_id.is_empty() {
+        return Err(ArgError::Range(format!("{name} is empty")));
+    }
+    Ok(columns)
+}
+
+fn read_columns(data: &Unknown<'_>, name: &str, target: Target) -> ArgResult<Columns> {
     let shape_error = || {
         ArgError::Type(format!(
             "{name} must be columns {{ unique_id, ds, y }}, an array of {{ unique_id, ds, y }} rows, or a numeric \
@@ -61,22 +103,25 @@ fn read_columns(data: &Unknown<'_>, name: &str) -> ArgResult<Columns> {
     if data.get_type()? != ValueType::Object {
         return Err(shape_error());
     }
-    if data.is_typedarray()? {
+    if data.is_typedarray()? && target == Target::Required {
         return Ok(bare_series(args::numbers(data, name)?.to_f64().into_owned()));
     }
+    let keys: &[&str] = if target == Target::Required { COLUMN_KEYS } else { &COLUMN_KEYS[..2] };
     if data.is_array()? {
         let raw = data.value();
         let rows = unsafe { Array::from_napi_value(raw.env, raw.value) }?;
         return match rows.get::<Unknown>(0)? {
             None => Err(ArgError::Range(format!("{name} is empty"))),
-            Some(first) if first.get_type()? == ValueType::Number => {
+            Some(first) if first.get_type()? == ValueType::Number && target == Target::Required => {
                 Ok(bare_series(args::numbers(data, name)?.to_f64().into_owned()))
             }
-            Some(_) => read_rows(&rows, name),
+            Some(_) => read_rows(&rows, name, keys, target),
         };
     }
-    let object = args::options(Some(data), name, COLUMN_KEYS)?.ok_or_else(shape_error)?;
-    read_column_object(&object, name)
+    if data.is_typedarray()? {
+        return Err(shape_error());
+    }
+    read_column_object(&args::object(data, name)?, name, keys, target)
 }
 
 fn bare_series(y: Vec<f64>) -> Columns {
@@ -84,26 +129,49 @@ fn bare_series(y: Vec<f64>) -> Columns {
         unique_id: vec![DEFAULT_SERIES_ID.to_string(); y.len()],
         ds: (0..y.len()).map(|i| RawDs::Number(i as f64)).collect(),
         y,
+        exog: Vec::new(),
     }
 }
 
-fn read_column_object(object: &Object<'_>, name: &str) -> ArgResult<Columns> {
-    let y_name = format!("{name}.y");
-    let y = args::property(object, "y")?
-        .ok_or_else(|| ArgError::Type(format!("{y_name} is missing: the target column is required")))?;
-    let y = args::numbers(&y, &y_name)?.to_f64().into_owned();
-    let unique_id = match args::property(object, "unique_id")? {
-        Some(ids) => string_column(&ids, &format!("{name}.unique_id"))?,
-        None => vec![DEFAULT_SERIES_ID.to_string(); y.len()],
-    };
-    let ds = match args::property(object, "ds")? {
-        Some(ds) => ds_values(&ds, &format!("{name}.ds"))?,
-        None => steps_within_series(&unique_id),
-    };
-    if unique_id.len() != y.len() || ds.len() != y.len() {
-        return Err(DataError::ColumnLengths { unique_id: unique_id.len(), ds: ds.len(), y: y.len() }.into());
+/// Columns of an object: `keys` (`unique_id`, and `ds` and `y` when listed) and any other key as a numeric
+/// exogenous column.
+fn read_column_object(object: &Object<'_>, name: &str, keys: &[&str], target: Target) -> ArgResult<Columns> {
+    let mut exog = Vec::new();
+    for key in Object::keys(object)? {
+        if keys.contains(&key.as_str()) {
+            continue;
+        }
+        if let Some(values) = args::property(object, &key)? {
+            let column = format!("{name}.{key}");
+            let values = args::numbers(&values, &column)
+                .map_err(|_| ArgError::Type(format!("{column} must be a numeric column (an exogenous variable), got {}", describe(&values))))?;
+            exog.push(Column { name: key, values: values.to_f64().into_owned() });
+        }
     }
-    Ok(Columns { unique_id, ds, y })
+    let y = match target {
+        Target::Required => {
+            let y_name = format!("{name}.y");
+            let y = args::property(object, "y")?
+                .ok_or_else(|| ArgError::Type(format!("{y_name} is missing: the target column is required")))?;
+            args::numbers(&y, &y_name)?.to_f64().into_owned()
+        }
+        Target::Absent => Vec::new(),
+    };
+    let unique_id = match (args::property(object, "unique_id")?, target) {
+        (Some(ids), _) => string_column(&ids, &format!("{name}.unique_id"))?,
+        (None, Target::Required) => vec![DEFAULT_SERIES_ID.to_string(); y.len()],
+        (None, Target::Absent) => return Err(ArgError::Type(format!("{name}.unique_id is missing"))),
+    };
+    let ds = match (keys.contains(&"ds"), args::property(object, "ds")?, target) {
+        (true, Some(ds), _) => ds_values(&ds, &format!("{name}.ds"))?,
+        (true, None, Target::Absent) => return Err(ArgError::Type(format!("{name}.ds is missing"))),
+        _ => steps_within_series(&unique_id),
+    };
+    let rows = if target == Target::Required { y.len() } else { unique_id.len() };
+    if unique_id.len() != rows || ds.len() != rows {
+        return Err(DataError::ColumnLengths { unique_id: unique_id.len(), ds: ds.len(), y: rows }.into());
+    }
+    Ok(Columns { unique_id, ds, y, exog })
 }
 
 /// Integer steps 0, 1, 2, … counted separately within each series (ds omitted).
@@ -119,19 +187,37 @@ fn steps_within_series(unique_id: &[String]) -> Vec<RawDs> {
         .collect()
 }
 
-fn read_rows(rows: &Array<'_>, name: &str) -> ArgResult<Columns> {
+/// Rows of objects with `keys` (among `unique_id`, `ds`, `y`) and the same other keys, numeric exogenous values,
+/// in every row (those of the first row).
+fn read_rows(rows: &Array<'_>, name: &str, keys: &[&str], target: Target) -> ArgResult<Columns> {
     let mut columns = Columns::default();
     for i in 0..rows.len() {
         let row_name = format!("{name}[{i}]");
         let row: Unknown = rows.get(i)?.ok_or_else(|| ArgError::Type(format!("{row_name} is missing")))?;
-        let row = args::options(Some(&row), &row_name, COLUMN_KEYS)?
-            .ok_or_else(|| ArgError::Type(format!("{row_name} must be a {{ unique_id, ds, y }} object, got undefined")))?;
+        let row = args::object(&row, &row_name)?;
         let field = |key: &str| {
             args::property(&row, key)?.ok_or_else(|| ArgError::Type(format!("{row_name}.{key} is missing")))
         };
         columns.unique_id.push(id_value(&field("unique_id")?, &format!("{row_name}.unique_id"))?);
-        columns.ds.push(ds_value(&field("ds")?, &format!("{row_name}.ds"))?);
-        columns.y.push(args::number(&field("y")?, &format!("{row_name}.y"))?);
+        if keys.contains(&"ds") {
+            columns.ds.push(ds_value(&field("ds")?, &format!("{row_name}.ds"))?);
+        }
+        if target == Target::Required {
+            columns.y.push(args::number(&field("y")?, &format!("{row_name}.y"))?);
+        }
+        let others: Vec<String> = Object::keys(&row)?.into_iter().filter(|k| !COLUMN_KEYS.contains(&k.as_str())).collect();
+        if i == 0 {
+            columns.exog = others.iter().map(|k| Column { name: k.clone(), values: Vec::with_capacity(rows.len() as usize) }).collect();
+        } else if let Some(extra) = others.iter().find(|k| !columns.exog.iter().any(|c| &c.name == *k)) {
+            return Err(ArgError::Type(format!("{row_name}.{extra} is not a column of the first row; every row needs the same columns")));
+        }
+        for column in &mut columns.exog {
+            let value = field(&column.name)?;
+            column.values.push(args::number(&value, &format!("{row_name}.{}", column.name))?);
+        }
+    }
+    if !keys.contains(&"ds") {
+        columns.ds = steps_within_series(&columns.unique_id);
     }
     Ok(columns)
 }

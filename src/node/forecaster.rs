@@ -13,11 +13,11 @@ use napi::{Env, JsValue, Task, ValueType};
 use napi_derive::napi;
 
 use super::args::{self, describe, with_js_errors, ArgError, ArgResult};
-use super::data::panel_from_js;
+use super::data::{future_from_js, panel_from_js, with_static_from_js};
 use super::models::model_spec;
 use crate::data::{format_ds_column, Frequency, Panel};
 use crate::engine::{
-    Control, Engine, EngineConfig, EngineError, ErrorKind, FitOptions, FitReport, Forecast, IntervalMethod,
+    Control, Engine, EngineConfig, EngineError, ErrorKind, FitOptions, FitReport, Forecast, FutureExog, IntervalMethod,
     PredictionIntervals, ProgressEvent, ScalerType,
 };
 
@@ -53,6 +53,7 @@ const FIT_KEYS: &[&str] = &[
     "earlyStopping",
     "patience",
     "predictionIntervals",
+    "staticData",
     "onProgress",
     "signal",
 ];
@@ -269,7 +270,10 @@ impl NativeForecaster {
         with_js_errors(&env, "NeuralForecaster.fit", || {
             self.shared.ensure_idle("fit")?;
             let freq = self.shared.read().config().freq;
-            let panel = panel_from_js(&data, "data", freq)?;
+            let mut panel = panel_from_js(&data, "data", freq)?;
+            if let Some(statics) = static_data(options.as_ref())? {
+                panel = with_static_from_js(panel, &statics, "options.staticData")?;
+            }
             let options = fit_options(options.as_ref())?;
             self.shared.fitting.store(true, Ordering::Release);
             Ok(AsyncTask::new(FitTask {
@@ -286,14 +290,19 @@ impl NativeForecaster {
     pub fn predict(&self, env: Env, options: Option<Unknown<'_>>) -> napi::Result<AsyncTask<PredictTask>> {
         with_js_errors(&env, "NeuralForecaster.predict", || {
             self.shared.ensure_idle("predict")?;
-            let options = args::options(options.as_ref(), "options", &["horizon", "data", "level"])?;
-            let mut task = PredictTask { shared: self.shared.clone(), history: None, horizon: None, levels: Vec::new() };
+            let options = args::options(options.as_ref(), "options", &["horizon", "data", "staticData", "futrData", "level"])?;
+            let mut task = PredictTask { shared: self.shared.clone(), history: None, horizon: None, levels: Vec::new(), future: None };
             if let Some(options) = options {
                 task.horizon = optional(&options, "horizon", |v, n| args::integer(v, n, 1, u32::MAX as usize))?;
                 task.levels = optional(&options, "level", levels)?.unwrap_or_default();
+                task.future = optional(&options, "futrData", future_from_js)?;
                 if let Some(data) = args::property(&options, "data")? {
                     let freq = self.shared.read().config().freq;
-                    task.history = Some(panel_from_js(&data, "options.data", freq)?);
+                    let mut panel = panel_from_js(&data, "options.data", freq)?;
+                    if let Some(statics) = args::property(&options, "staticData")? {
+                        panel = with_static_from_js(panel, &statics, "options.staticData")?;
+                    }
+                    task.history = Some(panel);
                 }
             }
             Ok(AsyncTask::new(task))
@@ -404,6 +413,14 @@ fn fit_options(options: Option<&Unknown<'_>>) -> ArgResult<FitOptions> {
     fit.patience = optional(&options, "patience", count)?;
     fit.prediction_intervals = optional(&options, "predictionIntervals", prediction_intervals)?;
     Ok(fit)
+}
+
+/// The fit's `staticData` option, if given.
+fn static_data<'a>(options: Option<&Unknown<'a>>) -> ArgResult<Option<Unknown<'a>>> {
+    match args::options(options, "options", FIT_KEYS)? {
+        Some(options) => args::property(&options, "staticData"),
+        None => Ok(None),
+    }
 }
 
 /// `{ nWindows, stepSize, method }`, NeuralForecast's `PredictionIntervals` (defaults 2, 1, 'conformal_distribution').
@@ -517,6 +534,7 @@ pub struct PredictTask {
     history: Option<Panel>,
     horizon: Option<usize>,
     levels: Vec<f64>,
+    future: Option<FutureExog>,
 }
 
 impl Task for PredictTask {
@@ -524,8 +542,8 @@ impl Task for PredictTask {
     type JsValue = ForecastObject;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
-        let (shared, history, horizon, levels) = (&self.shared, self.history.as_ref(), self.horizon, &self.levels);
-        Ok(guarded("predict", || Ok(shared.read().predict(history, horizon, levels)?)))
+        let (shared, history, horizon, levels, future) = (&self.shared, self.history.as_ref(), self.horizon, &self.levels, self.future.as_ref());
+        Ok(guarded("predict", || Ok(shared.read().predict(history, horizon, levels, future)?)))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<ForecastObject> {
