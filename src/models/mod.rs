@@ -6,6 +6,7 @@ pub mod mlp;
 pub mod model;
 pub mod options;
 pub mod recurrent_forecaster;
+pub mod transformer;
 
 pub use gru::Gru;
 pub use model::{ExogSizes, Model, WindowBatch};

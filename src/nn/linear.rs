@@ -34,6 +34,17 @@ impl Linear {
         Ok(Linear { weight, bias: None, in_features, out_features })
     }
 
+    /// torch's `nn.Conv1d(in, out, kernel_size=1)` over `[rows, in]` positions: the same map as a Linear, with
+    /// the weight stored as torch's `[out, in, 1]` (same init, fan_in = in) so checkpoints keep torch's shapes.
+    pub fn pointwise_conv1d(init: &mut ParamInit<'_>, in_features: usize, out_features: usize) -> Result<Self, NnError> {
+        nonzero("Conv1d in_channels", in_features)?;
+        nonzero("Conv1d out_channels", out_features)?;
+        let bound = 1.0 / (in_features as f32).sqrt();
+        let weight = init.uniform("weight", &[out_features, in_features, 1], bound)?;
+        let bias = Some(init.uniform("bias", &[out_features], bound)?);
+        Ok(Linear { weight, bias, in_features, out_features })
+    }
+
     pub fn in_features(&self) -> usize {
         self.in_features
     }

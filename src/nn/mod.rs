@@ -7,13 +7,17 @@
 
 pub mod activations;
 pub mod adam;
+pub mod attention;
 pub mod dropout;
+pub mod embedding;
 pub mod error;
 pub mod fast;
+pub mod gelu;
 mod gemm;
 #[cfg(test)]
 pub(crate) mod gradcheck;
 pub mod gru;
+pub mod layer_norm;
 pub mod linear;
 pub mod loss;
 pub mod lstm;
