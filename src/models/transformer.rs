@@ -28,6 +28,7 @@ use crate::nn::attention::{AttentionCache, MultiHeadAttention};
 use crate::nn::dropout::Dropout;
 use crate::nn::embedding::{DataEmbedding, DataEmbeddingCache, WindowRows};
 use crate::nn::error::{expect_len, nonzero};
+use crate::nn::fast::PackedB;
 use crate::nn::gelu::{gelu_backward_in_place, gelu_forward};
 use crate::nn::layer_norm::{LayerNorm, LayerNormCache};
 use crate::nn::{Linear, NnError, ParamInit, ParamStore};
@@ -190,13 +191,16 @@ impl ModelConfig for TransformerConfig {
             + norm
             + d * out
             + out;
-        // Every buffer the caches keep per window, backward scratch included (see the cache structs).
-        let attention_block = |q: u128, k: u128| 6 * q * w + 6 * k * w + k * d + 4 * heads * q * k + 8 * q * d + 2 * q;
-        let feed_forward_block = |rows: u128| rows * (4 * c + 6 * d + 2);
-        let embedding_kept = |rows: u128| rows * (2 * d + 2 * futr + 3 + 3);
-        let encoder = enc * (attention_block(l, l) + feed_forward_block(l) + l * d);
-        let decoder = dec * (2 * attention_block(t, t.max(l)) + feed_forward_block(t) + 3 * t * d);
-        let activations = embedding_kept(l) + embedding_kept(t) + t + encoder + 3 * l * d + decoder + 4 * t * d + h * (2 * d + 1) + h * out;
+        // Every buffer the caches keep per window, backward scratch included, counting each decoder layer at
+        // full length (see the cache structs).
+        let attention_block = |q: u128, k: u128| 4 * q * w + 4 * k * w + k * d + 4 * heads * q * k + 7 * q * d + q;
+        let feed_forward_block = |rows: u128| 4 * rows * c + 7 * rows * d + rows;
+        let embedding_rows = |rows: u128| rows * (3 + futr + 3 * d);
+        let encoder_layer = attention_block(l, l) + feed_forward_block(l) + 2 * l * d;
+        let decoder_layer = attention_block(t, t) + attention_block(t, l) + feed_forward_block(t) + 4 * t * d + l * d;
+        let norms_and_heads = (2 * l * d + l) + (3 * h * d + h) + h * out;
+        let gradients_down = l * d + 2 * t.max(l) * d;
+        let activations = t + embedding_rows(l) + embedding_rows(t) + enc * encoder_layer + dec * decoder_layer + norms_and_heads + gradients_down;
         (parameters, activations)
     }
 
@@ -300,6 +304,7 @@ struct FeedForwardBlock {
 
 #[derive(Debug, Clone, Default)]
 struct FeedForwardCache {
+    packed: PackedB,
     /// `conv1(x)` `[rows, conv_hidden]`, then the activated and dropped-out values `conv2` reads.
     pre_activation: Vec<f32>,
     hidden: Vec<f32>,
@@ -318,7 +323,7 @@ impl FeedForwardBlock {
     fn forward(&self, params: &ParamStore, input: &[f32], rows: usize, train_seed: Option<u64>, cache: &mut FeedForwardCache) -> Result<(), NnError> {
         let c = self.conv1.out_features();
         cache.pre_activation.resize(rows * c, 0.0);
-        self.conv1.forward(params, input, rows, &mut cache.pre_activation)?;
+        self.conv1.forward_packed(params, &mut cache.packed, input, rows, &mut cache.pre_activation)?;
         cache.hidden.resize(rows * c, 0.0);
         match self.activation {
             Activation::Gelu => gelu_forward(&cache.pre_activation, &mut cache.hidden),
@@ -329,7 +334,7 @@ impl FeedForwardBlock {
         }
         self.dropout_hidden.forward_in_place(&mut cache.hidden, train_seed, &mut cache.hidden_mask);
         cache.transformed.resize(input.len(), 0.0);
-        self.conv2.forward(params, &cache.hidden, rows, &mut cache.transformed)?;
+        self.conv2.forward_packed(params, &mut cache.packed, &cache.hidden, rows, &mut cache.transformed)?;
         self.dropout_out.forward_in_place(&mut cache.transformed, train_seed, &mut cache.out_mask);
         add_into(input, &cache.transformed, &mut cache.sum);
         cache.output.resize(input.len(), 0.0);
@@ -532,6 +537,7 @@ pub struct TransformerCache {
     decoder: Vec<DecoderLayerCache>,
     decoder_norm: LayerNormCache,
     decoded: Vec<f32>,
+    packed: PackedB,
     forecast: Vec<f32>,
     d_decoded: Vec<f32>,
     d_encoded: Vec<f32>,
@@ -656,7 +662,7 @@ impl VanillaTransformer {
         cache.decoded.resize(b * h * d, 0.0);
         self.decoder_norm.forward(&self.params, top, b * h, &mut cache.decoded, &mut cache.decoder_norm)?;
         cache.forecast.resize(b * h * self.config.shape.outputs_per_point, 0.0);
-        self.projection.forward(&self.params, &cache.decoded, b * h, &mut cache.forecast)
+        self.projection.forward_packed(&self.params, &mut cache.packed, &cache.decoded, b * h, &mut cache.forecast)
     }
 
     /// Backpropagates from `cache.d_above` (the gradient of the decoder's top layer output) to the decoder's
@@ -937,14 +943,16 @@ mod tests {
         assert!(after < 0.3 * before, "MAE {before} -> {after}");
     }
 
-    /// Median over 11 repetitions of the mean time of `iterations` calls of `run`, in microseconds.
+    /// Median over 11 repetitions of the mean thread CPU time of `iterations` calls of `run`, in microseconds
+    /// (CPU time leaves out the waits of a shared machine).
     fn median_micros(iterations: usize, mut run: impl FnMut()) -> f64 {
+        use crate::nn::timing::thread_cpu_seconds;
         (0..iterations).for_each(|_| run());
         let mut times: Vec<f64> = (0..11)
             .map(|_| {
-                let started = std::time::Instant::now();
+                let started = thread_cpu_seconds();
                 (0..iterations).for_each(|_| run());
-                started.elapsed().as_secs_f64() * 1e6 / iterations as f64
+                (thread_cpu_seconds() - started) * 1e6 / iterations as f64
             })
             .collect();
         times.sort_by(f64::total_cmp);

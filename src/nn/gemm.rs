@@ -22,29 +22,18 @@ impl<'a> Mat<'a> {
     pub fn transposed(data: &'a [f32], rows: usize, cols: usize) -> Self {
         Mat { data, rows: cols, cols: rows, row_stride: 1, col_stride: cols }
     }
-
-    /// Any strided view: one attention head's `[L, E]` block inside `[L, H * E]` rows, or its transpose.
-    pub fn strided(data: &'a [f32], rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> Self {
-        Mat { data, rows, cols, row_stride, col_stride }
-    }
 }
 
-/// A mutable row-major `rows x cols` matrix whose rows start `row_stride` elements apart.
+/// A mutable contiguous row-major `rows x cols` matrix.
 pub(crate) struct MatMut<'a> {
     data: &'a mut [f32],
     rows: usize,
     cols: usize,
-    row_stride: usize,
 }
 
 impl<'a> MatMut<'a> {
     pub fn rows(data: &'a mut [f32], rows: usize, cols: usize) -> Self {
-        MatMut { data, rows, cols, row_stride: cols }
-    }
-
-    /// Rows `row_stride` apart (`row_stride >= cols`): one attention head's block of `[L, H * E]` rows.
-    pub fn strided(data: &'a mut [f32], rows: usize, cols: usize, row_stride: usize) -> Self {
-        MatMut { data, rows, cols, row_stride }
+        MatMut { data, rows, cols }
     }
 }
 
@@ -64,20 +53,17 @@ pub(crate) fn gemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: MatMut<'_>) {
     assert_eq!((a.rows, b.cols), (c.rows, c.cols), "gemm output shape");
     assert!(extent(a.rows, a.cols, a.row_stride, a.col_stride) <= a.data.len(), "gemm: A out of bounds");
     assert!(extent(b.rows, b.cols, b.row_stride, b.col_stride) <= b.data.len(), "gemm: B out of bounds");
-    assert!(c.cols <= c.row_stride, "gemm: C rows overlap");
-    assert!(extent(c.rows, c.cols, c.row_stride, 1) <= c.data.len(), "gemm: C out of bounds");
+    assert!(c.rows * c.cols <= c.data.len(), "gemm: C out of bounds");
     if c.rows == 0 || c.cols == 0 {
         return;
     }
     if a.cols == 0 {
         // An empty inner dimension makes a * b zero.
-        for row in c.data.chunks_mut(c.row_stride).take(c.rows) {
-            let row = &mut row[..c.cols];
-            if beta == 0.0 {
-                row.fill(0.0);
-            } else {
-                row.iter_mut().for_each(|v| *v *= beta);
-            }
+        let c = &mut c.data[..c.rows * c.cols];
+        if beta == 0.0 {
+            c.fill(0.0);
+        } else {
+            c.iter_mut().for_each(|v| *v *= beta);
         }
         return;
     }
@@ -97,7 +83,7 @@ pub(crate) fn gemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: MatMut<'_>) {
             b.col_stride as isize,
             beta,
             c.data.as_mut_ptr(),
-            c.row_stride as isize,
+            c.cols as isize,
             1,
         );
     }
@@ -127,15 +113,5 @@ mod tests {
         let mut c = [0.0; 6];
         gemm(Mat::rows(&a, 2, 2), Mat::transposed(&w, 3, 2), 0.0, MatMut::rows(&mut c, 2, 3));
         assert_eq!(c, [1.0, 3.0, 4.0, 3.0, 7.0, 8.0]);
-    }
-
-    #[test]
-    fn multiplies_blocks_of_wider_rows() {
-        // Rows of 4 holding two 2-wide blocks: the second block of each operand, and of the output.
-        let a = [0.0, 0.0, 1.0, 2.0, 0.0, 0.0, 3.0, 4.0];
-        let b = [9.0, 9.0, 1.0, 1.0, 9.0, 9.0, 0.0, 2.0];
-        let mut c = [5.0; 8];
-        gemm(Mat::strided(&a[2..], 2, 2, 4, 1), Mat::strided(&b[2..], 2, 2, 4, 1), 0.0, MatMut::strided(&mut c[2..], 2, 2, 4));
-        assert_eq!(c, [5.0, 5.0, 1.0, 5.0, 5.0, 5.0, 3.0, 11.0]);
     }
 }

@@ -52,8 +52,8 @@ impl LayerNorm {
         cache.inv_std.resize(rows, 0.0);
         let rows_iter = input.chunks_exact(n).zip(output.chunks_exact_mut(n)).zip(cache.normalized.chunks_exact_mut(n));
         for (((x, y), x_hat), inv_std) in rows_iter.zip(cache.inv_std.iter_mut()) {
-            let mean = x.iter().sum::<f32>() / n as f32;
-            let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n as f32;
+            let mean = lane_sum(x, |v| v) / n as f32;
+            let var = lane_sum(x, |v| (v - mean) * (v - mean)) / n as f32;
             *inv_std = 1.0 / (var + EPS).sqrt();
             for ((((y, x_hat), &x), &w), &b) in y.iter_mut().zip(x_hat.iter_mut()).zip(x).zip(weight).zip(bias) {
                 *x_hat = (x - mean) * *inv_std;
@@ -80,11 +80,7 @@ impl LayerNorm {
         let weight = &params.get(self.weight).data;
         let row_iter = d_output.chunks_exact(n).zip(cache.normalized.chunks_exact(n)).zip(d_input.chunks_exact_mut(n));
         for (((dy, x_hat), dx), &inv_std) in row_iter.zip(&cache.inv_std) {
-            let (mut g_sum, mut gx_sum) = (0.0, 0.0);
-            for ((&dy, &x_hat), &w) in dy.iter().zip(x_hat).zip(weight) {
-                g_sum += dy * w;
-                gx_sum += dy * w * x_hat;
-            }
+            let (g_sum, gx_sum) = gradient_sums(dy, weight, x_hat);
             let (g_mean, gx_mean) = (g_sum / n as f32, gx_sum / n as f32);
             for (((dx, &dy), &x_hat), &w) in dx.iter_mut().zip(dy).zip(x_hat).zip(weight) {
                 *dx = inv_std * (dy * w - g_mean - x_hat * gx_mean);
@@ -97,6 +93,41 @@ impl LayerNorm {
         super::gemm::add_column_sums(d_output, &mut grads.get_mut(self.bias).data);
         Ok(())
     }
+}
+
+/// Independent partial sums: the additions vectorise instead of waiting on one another.
+const LANES: usize = 8;
+
+/// `sum f(x_i)`, in [`LANES`] interleaved partial sums.
+#[inline(always)]
+fn lane_sum(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let tail: f32 = chunks.remainder().iter().map(|&v| f(v)).sum();
+    for chunk in chunks {
+        acc.iter_mut().zip(chunk).for_each(|(a, &v)| *a += f(v));
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `(sum dy w, sum dy w x_hat)`, in [`LANES`] interleaved partial sums.
+#[inline(always)]
+fn gradient_sums(dy: &[f32], weight: &[f32], x_hat: &[f32]) -> (f32, f32) {
+    let (mut g, mut gx) = ([0.0f32; LANES], [0.0f32; LANES]);
+    let mut chunks = dy.chunks_exact(LANES).zip(weight.chunks_exact(LANES)).zip(x_hat.chunks_exact(LANES));
+    for ((dy, w), x) in chunks.by_ref() {
+        for l in 0..LANES {
+            g[l] += dy[l] * w[l];
+            gx[l] += dy[l] * w[l] * x[l];
+        }
+    }
+    let full = dy.len() / LANES * LANES;
+    let (mut g_tail, mut gx_tail) = (0.0, 0.0);
+    for ((&dy, &w), &x) in dy[full..].iter().zip(&weight[full..]).zip(&x_hat[full..]) {
+        g_tail += dy * w;
+        gx_tail += dy * w * x;
+    }
+    (g.iter().sum::<f32>() + g_tail, gx.iter().sum::<f32>() + gx_tail)
 }
 
 #[cfg(test)]
@@ -128,21 +159,22 @@ mod tests {
 
     #[test]
     fn gradients_match_finite_differences() {
-        let (layer, mut params) = layer_norm(5);
+        // 13 features: one block of the partial sums and a tail.
+        let (n, rows) = (13, 3);
+        let (layer, mut params) = layer_norm(n);
         // Away from the initial ones and zeros, so that a mix-up of weight and bias shows.
-        params.iter_mut().enumerate().for_each(|(i, (_, t))| t.data = random_vec(5, 10 + i as u64));
-        let rows = 3;
-        let input = random_vec(rows * 5, 2);
-        let weights = random_vec(rows * 5, 3);
+        params.iter_mut().enumerate().for_each(|(i, (_, t))| t.data = random_vec(n, 10 + i as u64));
+        let input = random_vec(rows * n, 2);
+        let weights = random_vec(rows * n, 3);
         let objective = |params: &ParamStore, input: &[f32]| {
-            let mut out = vec![0.0; rows * 5];
+            let mut out = vec![0.0; rows * n];
             layer.forward(params, input, rows, &mut out, &mut LayerNormCache::default()).unwrap();
             weighted_sum(&out, &weights)
         };
         let mut cache = LayerNormCache::default();
-        layer.forward(&params, &input, rows, &mut vec![0.0; rows * 5], &mut cache).unwrap();
+        layer.forward(&params, &input, rows, &mut vec![0.0; rows * n], &mut cache).unwrap();
         let mut grads = params.zeros_like();
-        let mut d_input = vec![0.0; rows * 5];
+        let mut d_input = vec![0.0; rows * n];
         layer.backward(&params, &cache, &weights, &mut grads, &mut d_input).unwrap();
         check_input_grads(&input, &d_input, usize::MAX, |x| objective(&params, x));
         check_param_grads(&mut params, &grads, usize::MAX, |p| objective(p, &input));

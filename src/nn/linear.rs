@@ -3,6 +3,7 @@
 //! ([`Linear::without_bias`]) have only the weight.
 
 use super::error::{expect_len, nonzero, NnError};
+use super::fast::{self, PackedB};
 use super::gemm::{add_column_sums, fill_rows_with, gemm, Mat, MatMut};
 use super::params::{ParamId, ParamInit, ParamStore};
 
@@ -68,6 +69,29 @@ impl Linear {
             1.0,
             MatMut::rows(output, rows, self.out_features),
         );
+        Ok(())
+    }
+
+    /// [`Linear::forward`] through the register-tiled kernels of [`super::fast`], with `W^T` packed into the
+    /// caller's `packed` buffer: about twice as fast for a few dozen rows (one window's steps), where the packing
+    /// GEMM's set-up dominates, and as fast for hundreds. Each output is summed in the same order whatever the
+    /// number of rows, so a row's result does not depend on the batch it is in.
+    pub(crate) fn forward_packed(
+        &self,
+        params: &ParamStore,
+        packed: &mut PackedB,
+        input: &[f32],
+        rows: usize,
+        output: &mut [f32],
+    ) -> Result<(), NnError> {
+        expect_len("Linear input", rows * self.in_features, input.len())?;
+        expect_len("Linear output", rows * self.out_features, output.len())?;
+        let path = fast::path();
+        packed.pack_transposed(path, &params.get(self.weight).data, self.out_features, self.in_features);
+        match self.bias {
+            Some(bias) => packed.matmul_bias(path, input, rows, output, &params.get(bias).data),
+            None => packed.matmul(path, input, rows, output, false),
+        }
         Ok(())
     }
 
@@ -144,6 +168,20 @@ mod tests {
         let mut grads = params.zeros_like();
         layer.backward(&params, &input, &weights, 2, &mut grads, None).unwrap();
         check_param_grads(&mut params, &grads, usize::MAX, objective);
+    }
+
+    #[test]
+    fn the_packed_forward_matches_the_gemm_forward() {
+        for (in_features, out_features, rows) in [(5, 3, 4), (64, 32, 25), (20, 1, 3)] {
+            let (layer, params) = linear(in_features, out_features);
+            let input = random_vec(rows * in_features, 6);
+            let (mut expected, mut packed_out) = (vec![0.0; rows * out_features], vec![0.0; rows * out_features]);
+            layer.forward(&params, &input, rows, &mut expected).unwrap();
+            layer.forward_packed(&params, &mut PackedB::default(), &input, rows, &mut packed_out).unwrap();
+            assert!(expected.iter().zip(&packed_out).all(|(a, b)| (a - b).abs() < 1e-5), "{in_features}x{out_features}");
+        }
+        let (layer, params) = linear(4, 2);
+        assert!(layer.forward_packed(&params, &mut PackedB::default(), &[0.0; 7], 2, &mut [0.0; 4]).is_err());
     }
 
     #[test]

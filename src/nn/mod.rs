@@ -26,7 +26,7 @@ pub mod params;
 pub mod recurrent;
 pub mod tensor;
 #[cfg(test)]
-mod timing;
+pub(crate) mod timing;
 
 pub use error::NnError;
 pub use linear::Linear;
