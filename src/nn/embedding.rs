@@ -13,6 +13,7 @@
 
 use super::dropout::Dropout;
 use super::error::{expect_len, nonzero, NnError};
+use super::fast::{self, PackedB};
 use super::gemm::{gemm, Mat, MatMut};
 use super::params::{ParamId, ParamInit, ParamStore};
 use super::Linear;
@@ -44,6 +45,8 @@ pub struct DataEmbedding {
 pub struct DataEmbeddingCache {
     batch: usize,
     len: usize,
+    /// The weights of the product being computed, packed for the [`fast`] kernels.
+    packed: PackedB,
     /// The convolution's input windows `[B T, c_in * 3]`, ordered as the weight's `(c_in, 3)`.
     taps: Vec<f32>,
     /// The gathered exogenous rows `[B T, F]`.
@@ -117,20 +120,16 @@ impl DataEmbedding {
         expect_len("embedding output", batch * len * hidden, output.len())?;
         (cache.batch, cache.len) = (batch, len);
         gather_taps(values, batch, len, c_in, &mut cache.taps);
-        let weight = &params.get(self.token_weight).data;
-        gemm(
-            Mat::rows(&cache.taps, batch * len, c_in * KERNEL),
-            Mat::transposed(weight, hidden, c_in * KERNEL),
-            0.0,
-            MatMut::rows(output, batch * len, hidden),
-        );
+        let path = fast::path();
+        cache.packed.pack_transposed(path, &params.get(self.token_weight).data, hidden, c_in * KERNEL);
+        cache.packed.matmul(path, &cache.taps, batch * len, output, false);
         let positions = &self.positions[..len * hidden];
         output.chunks_exact_mut(len * hidden).for_each(|w| w.iter_mut().zip(positions).for_each(|(o, p)| *o += p));
         match (&self.temporal, marks) {
             (Some(temporal), Some(marks)) => {
                 gather_rows(marks, batch, len, temporal.in_features(), &mut cache.marks)?;
                 cache.temporal.resize(output.len(), 0.0);
-                temporal.forward(params, &cache.marks, batch * len, &mut cache.temporal)?;
+                temporal.forward_packed(params, &mut cache.packed, &cache.marks, batch * len, &mut cache.temporal)?;
                 output.iter_mut().zip(&cache.temporal).for_each(|(o, t)| *o += t);
             }
             (None, None) => {}

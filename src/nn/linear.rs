@@ -180,8 +180,15 @@ mod tests {
             layer.forward_packed(&params, &mut PackedB::default(), &input, rows, &mut packed_out).unwrap();
             assert!(expected.iter().zip(&packed_out).all(|(a, b)| (a - b).abs() < 1e-5), "{in_features}x{out_features}");
         }
-        let (layer, params) = linear(4, 2);
-        assert!(layer.forward_packed(&params, &mut PackedB::default(), &[0.0; 7], 2, &mut [0.0; 4]).is_err());
+        let mut params = ParamStore::new();
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let layer = Linear::without_bias(&mut ParamInit::new(&mut params, &mut rng), 16, 32).unwrap();
+        let input = random_vec(3 * 16, 9);
+        let (mut expected, mut packed_out) = (vec![0.0; 3 * 32], vec![1.0; 3 * 32]);
+        layer.forward(&params, &input, 3, &mut expected).unwrap();
+        layer.forward_packed(&params, &mut PackedB::default(), &input, 3, &mut packed_out).unwrap();
+        assert!(expected.iter().zip(&packed_out).all(|(a, b)| (a - b).abs() < 1e-5), "without bias");
+        assert!(layer.forward_packed(&params, &mut PackedB::default(), &[0.0; 47], 3, &mut packed_out).is_err());
     }
 
     #[test]
