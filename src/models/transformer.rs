@@ -902,8 +902,7 @@ mod tests {
         layer.forward(&model.params, &input, &encoded, b, (t, l, t), None, &mut full).unwrap();
         layer.forward(&model.params, &input, &encoded, b, (t, l, h), None, &mut tail).unwrap();
         let full_tail: Vec<f32> = full.output().chunks_exact(t * d).flat_map(|w| w[(t - h) * d..].to_vec()).collect();
-        assert_eq!(full_tail.len(), tail.output().len());
-        assert!(full_tail.iter().zip(tail.output()).all(|(a, b)| (a - b).abs() < 1e-5));
+        assert_eq!(full_tail, tail.output());
     }
 
     #[test]
@@ -911,19 +910,20 @@ mod tests {
         let model = small(ExogSizes { futr: 2, ..ExogSizes::none() }, 2).build().unwrap();
         let shape = *model.config().shape();
         let inputs = RandomBatch::new(&shape, 5, 3);
-        let mut cache = TransformerCache::default();
-        let all = model.forward(&inputs.view(None), &mut cache).unwrap().to_vec();
-        let k = 3;
-        let (l, h, f) = (shape.input_size, shape.h, shape.exog.futr);
+        let (k, l, h, f) = (3, shape.input_size, shape.h, shape.exog.futr);
         let one = WindowBatch {
             batch: 1,
             insample_y: &inputs.insample_y[k * l..(k + 1) * l],
             futr_exog: &inputs.futr_exog[k * (l + h) * f..(k + 1) * (l + h) * f],
             ..inputs.view(None)
         };
-        let single = model.forward(&one, &mut TransformerCache::default()).unwrap().to_vec();
-        let row = &all[k * h * 2..(k + 1) * h * 2];
-        assert!(single.iter().zip(row).all(|(a, b)| (a - b).abs() < 1e-5), "{single:?} vs {row:?}");
+        for simd in [true, false] {
+            let _path = crate::nn::fast::scoped_simd(simd);
+            let all = model.forward(&inputs.view(None), &mut TransformerCache::default()).unwrap().to_vec();
+            let single = model.forward(&one, &mut TransformerCache::default()).unwrap().to_vec();
+            // Bit for bit: every product and reduction treats a row alike whatever the batch.
+            assert_eq!(single, &all[k * h * 2..(k + 1) * h * 2], "simd {simd}");
+        }
     }
 
     #[test]
