@@ -13,6 +13,7 @@ use crate::models::gru::GruConfig;
 use crate::models::lstm::LstmConfig;
 use crate::models::mlp::MlpConfig;
 use crate::models::tcn::TcnConfig;
+use crate::models::transformer::TransformerConfig;
 use crate::models::model::{InputSizeDefault, ModelConfig, ModelShape, TrainingDefaults};
 use crate::models::options::{OptionError, MAX_SIZE};
 use crate::models::prophet::ProphetConfig;
@@ -117,11 +118,15 @@ architectures! {
     Gru => GruConfig,
     Mlp => MlpConfig,
     Tcn => TcnConfig,
+    VanillaTransformer => TransformerConfig,
 }
 
 impl ModelKind {
-    /// A kind by its class name (any case) or one of NeuralForecast's other names for it.
+    /// A kind by its class name (any case) or one of NeuralForecast's other names for it (`Transformer`).
     pub fn parse(name: &str) -> Option<ModelKind> {
+        if name.eq_ignore_ascii_case("Transformer") {
+            return Some(ModelKind::VanillaTransformer);
+        }
         ModelKind::ALL.iter().copied().find(|k| k.name().eq_ignore_ascii_case(name))
     }
 

@@ -9,7 +9,8 @@ pub mod prophet;
 pub mod recurrent_forecaster;
 pub mod tcn;
 #[cfg(test)]
-mod timing;
+pub(crate) mod timing;
+pub mod transformer;
 
 pub use gru::{Gru, GruConfig};
 pub use model::{ExogSizes, InputSizeDefault, Model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};

@@ -7,14 +7,18 @@
 
 pub mod activations;
 pub mod adam;
+pub mod attention;
 pub mod conv1d;
 pub mod dropout;
+pub mod embedding;
 pub mod error;
 pub mod fast;
+pub mod gelu;
 mod gemm;
 #[cfg(test)]
 pub(crate) mod gradcheck;
 pub mod gru;
+pub mod layer_norm;
 pub mod linear;
 pub mod loss;
 pub mod lstm;

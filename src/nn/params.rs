@@ -127,6 +127,20 @@ impl<'a> ParamInit<'a> {
         self.store.insert(path, tensor)
     }
 
+    /// Adds a parameter of `shape` with every element `value` (LayerNorm's weight 1 and bias 0).
+    pub fn constant(&mut self, name: &str, shape: &[usize], value: f32) -> Result<ParamId, NnError> {
+        let tensor = Tensor { shape: shape.to_vec(), data: vec![value; shape.iter().product()] };
+        let path = self.path(name);
+        self.store.insert(path, tensor)
+    }
+
+    /// Adds a parameter of `shape` drawn from N(0, std^2) (torch's `kaiming_normal_`, given its std).
+    pub fn normal(&mut self, name: &str, shape: &[usize], std: f32) -> Result<ParamId, NnError> {
+        let tensor = Tensor::normal(shape, std, self.rng);
+        let path = self.path(name);
+        self.store.insert(path, tensor)
+    }
+
     fn path(&self, name: &str) -> String {
         if self.prefix.is_empty() {
             name.to_string()

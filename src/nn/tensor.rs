@@ -22,6 +22,19 @@ impl Tensor {
         Tensor { shape: shape.to_vec(), data }
     }
 
+    /// Elements drawn from N(0, std^2) by the Box-Muller transform (in f64, then rounded).
+    pub fn normal(shape: &[usize], std: f32, rng: &mut ChaCha8Rng) -> Self {
+        let len = shape.iter().product();
+        let mut draw = || {
+            // u1 in (0, 1] keeps the logarithm finite.
+            let u1 = 1.0 - rng.random::<f64>();
+            let u2 = rng.random::<f64>();
+            ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos() * std as f64) as f32
+        };
+        let data = (0..len).map(|_| draw()).collect();
+        Tensor { shape: shape.to_vec(), data }
+    }
+
     pub fn len(&self) -> usize {
         self.data.len()
     }

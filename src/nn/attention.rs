@@ -1,0 +1,446 @@
+//! NeuralForecast's `AttentionLayer` around `FullAttention` (common/_modules.py) as its default path runs it
+//! (`output_attention=False`: `F.scaled_dot_product_attention` without a mask): queries, keys and values
+//! projected by `query_projection`, `key_projection`, `value_projection` (`nn.Linear(hidden, H E)`,
+//! `E = hidden // H`), per head `softmax(Q K^T / sqrt(E))` with dropout on the attention weights while
+//! training, the weighted values of all heads concatenated and mapped back by `out_projection`.
+//!
+//! Keys and values always come from the same sequence (itself, or the encoder output for cross-attention), as in
+//! every NeuralForecast use. All batches are `[B, L, hidden]` row-major. The projections are one product over all
+//! rows; their outputs are then laid out head by head (`[B, H, L, E]`), so that the per-head products, a few
+//! hundred values each, run through the register-tiled kernels of [`super::fast`] on contiguous blocks instead of
+//! paying a packing GEMM's set-up (and allocation) per head.
+
+use super::dropout::Dropout;
+use super::error::{expect_len, nonzero, NnError};
+use super::fast;
+use super::params::{ParamInit, ParamStore};
+use super::Linear;
+
+#[derive(Debug, Clone)]
+pub struct MultiHeadAttention {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    out: Linear,
+    heads: usize,
+    head_dim: usize,
+    dropout: Dropout,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AttentionCache {
+    batch: usize,
+    q_len: usize,
+    kv_len: usize,
+    /// The weights of the projection being applied, packed for [`Linear::forward_packed`].
+    packed: fast::PackedB,
+    /// A projection's output rows `[B L, H E]`, before they are laid out by head.
+    projected: Vec<f32>,
+    /// Projected queries `[B, H, Lq, E]`, keys and values `[B, H, Lk, E]`.
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    /// Softmax weights `[B, H, Lq, Lk]`.
+    probs: Vec<f32>,
+    /// The dropout mask of `probs` (empty when dropout is off) and the weights after it.
+    dropout_mask: Vec<f32>,
+    dropped: Vec<f32>,
+    /// Head outputs `[B, H, Lq, E]`, and concatenated `[B Lq, H E]`: the input of `out_projection`.
+    context_heads: Vec<f32>,
+    context: Vec<f32>,
+    d_rows: Vec<f32>,
+    d_context: Vec<f32>,
+    d_probs: Vec<f32>,
+    d_q: Vec<f32>,
+    d_k: Vec<f32>,
+    d_v: Vec<f32>,
+    d_from_values: Vec<f32>,
+    /// One head's transposed weights or score gradients `[Lk, Lq]`.
+    transposed: Vec<f32>,
+}
+
+/// Converts between projection rows `[B L, H E]` and head blocks `[B, H, L, E]`.
+#[derive(Debug, Clone, Copy)]
+struct HeadLayout {
+    len: usize,
+    heads: usize,
+    head_dim: usize,
+}
+
+impl HeadLayout {
+    /// `heads[b, h, i, :] = rows[b L + i, h E..(h + 1) E]`.
+    fn split(&self, rows: &[f32], out: &mut Vec<f32>) {
+        let (len, e) = (self.len, self.head_dim);
+        out.resize(rows.len(), 0.0);
+        for (window_rows, window_heads) in rows.chunks_exact(len * self.heads * e).zip(out.chunks_exact_mut(len * self.heads * e)) {
+            for (h, block) in window_heads.chunks_exact_mut(len * e).enumerate() {
+                for (row, dst) in window_rows.chunks_exact(self.heads * e).zip(block.chunks_exact_mut(e)) {
+                    dst.copy_from_slice(&row[h * e..(h + 1) * e]);
+                }
+            }
+        }
+    }
+
+    /// The inverse of [`HeadLayout::split`].
+    fn merge(&self, heads: &[f32], out: &mut Vec<f32>) {
+        let (len, e) = (self.len, self.head_dim);
+        out.resize(heads.len(), 0.0);
+        for (window_heads, window_rows) in heads.chunks_exact(len * self.heads * e).zip(out.chunks_exact_mut(len * self.heads * e)) {
+            for (h, block) in window_heads.chunks_exact(len * e).enumerate() {
+                for (src, row) in block.chunks_exact(e).zip(window_rows.chunks_exact_mut(self.heads * e)) {
+                    row[h * e..(h + 1) * e].copy_from_slice(src);
+                }
+            }
+        }
+    }
+}
+
+impl MultiHeadAttention {
+    /// Creates `<prefix>.{query,key,value,out}_projection.{weight,bias}` in torch's order.
+    pub fn new(init: &mut ParamInit<'_>, hidden: usize, heads: usize, dropout: Dropout) -> Result<Self, NnError> {
+        nonzero("attention heads", heads)?;
+        let head_dim = hidden / heads;
+        if head_dim == 0 {
+            return Err(NnError::InvalidValue { what: "attention heads", reason: format!("{heads} heads exceed hidden_size {hidden}") });
+        }
+        let width = heads * head_dim;
+        let query = Linear::new(&mut init.pp("query_projection"), hidden, width)?;
+        let key = Linear::new(&mut init.pp("key_projection"), hidden, width)?;
+        let value = Linear::new(&mut init.pp("value_projection"), hidden, width)?;
+        let out = Linear::new(&mut init.pp("out_projection"), width, hidden)?;
+        Ok(MultiHeadAttention { query, key, value, out, heads, head_dim, dropout })
+    }
+
+    fn hidden(&self) -> usize {
+        self.query.in_features()
+    }
+
+    fn width(&self) -> usize {
+        self.heads * self.head_dim
+    }
+
+    fn layout(&self, len: usize) -> HeadLayout {
+        HeadLayout { len, heads: self.heads, head_dim: self.head_dim }
+    }
+
+    /// `output[B Lq, hidden]`: the attention of `queries` `[B, Lq, hidden]` over `keys_values` `[B, Lk, hidden]`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward(
+        &self,
+        params: &ParamStore,
+        queries: &[f32],
+        keys_values: &[f32],
+        batch: usize,
+        q_len: usize,
+        kv_len: usize,
+        train_seed: Option<u64>,
+        output: &mut [f32],
+        cache: &mut AttentionCache,
+    ) -> Result<(), NnError> {
+        nonzero("attention query length", q_len)?;
+        nonzero("attention key length", kv_len)?;
+        expect_len("attention queries", batch * q_len * self.hidden(), queries.len())?;
+        expect_len("attention keys", batch * kv_len * self.hidden(), keys_values.len())?;
+        expect_len("attention output", batch * q_len * self.hidden(), output.len())?;
+        (cache.batch, cache.q_len, cache.kv_len) = (batch, q_len, kv_len);
+        let (width, e) = (self.width(), self.head_dim);
+        for (projection, input, len, heads) in [
+            (&self.query, queries, q_len, &mut cache.q),
+            (&self.key, keys_values, kv_len, &mut cache.k),
+            (&self.value, keys_values, kv_len, &mut cache.v),
+        ] {
+            cache.projected.resize(batch * len * width, 0.0);
+            projection.forward_packed(params, &mut cache.packed, input, batch * len, &mut cache.projected)?;
+            self.layout(len).split(&cache.projected, heads);
+        }
+
+        let path = fast::path();
+        let scores_len = q_len * kv_len;
+        cache.probs.resize(batch * self.heads * scores_len, 0.0);
+        cache.probs.fill(0.0);
+        let blocks = cache.q.chunks_exact(q_len * e).zip(cache.k.chunks_exact(kv_len * e));
+        for (scores, (q, k)) in cache.probs.chunks_exact_mut(scores_len).zip(blocks) {
+            fast::matmul_nt_acc(path, q, q_len, e, k, kv_len, scores);
+        }
+        let scale = 1.0 / (e as f32).sqrt();
+        softmax_rows(&mut cache.probs, kv_len, scale);
+        cache.dropout_mask.clear();
+        if train_seed.is_some() && self.dropout.p() > 0.0 {
+            cache.dropped.clear();
+            cache.dropped.extend_from_slice(&cache.probs);
+            self.dropout.forward_in_place(&mut cache.dropped, train_seed, &mut cache.dropout_mask);
+        }
+        let weights = if cache.dropout_mask.is_empty() { &cache.probs } else { &cache.dropped };
+
+        cache.context_heads.resize(cache.q.len(), 0.0);
+        let blocks = weights.chunks_exact(scores_len).zip(cache.v.chunks_exact(kv_len * e));
+        for (context, (w, v)) in cache.context_heads.chunks_exact_mut(q_len * e).zip(blocks) {
+            fast::matmul(path, w, q_len, kv_len, v, e, context);
+        }
+        self.layout(q_len).merge(&cache.context_heads, &mut cache.context);
+        self.out.forward_packed(params, &mut cache.packed, &cache.context, batch * q_len, output)
+    }
+
+    /// Accumulates the parameter gradients of the pass in `cache` and writes the gradients of its two inputs.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward(
+        &self,
+        params: &ParamStore,
+        queries: &[f32],
+        keys_values: &[f32],
+        cache: &mut AttentionCache,
+        d_output: &[f32],
+        grads: &mut ParamStore,
+        d_queries: &mut [f32],
+        d_keys_values: &mut [f32],
+    ) -> Result<(), NnError> {
+        let (batch, q_len, kv_len, width, e) = (cache.batch, cache.q_len, cache.kv_len, self.width(), self.head_dim);
+        nonzero("attention batch (run forward first)", batch)?;
+        expect_len("attention output gradient", batch * q_len * self.hidden(), d_output.len())?;
+        cache.d_rows.resize(batch * q_len * width, 0.0);
+        self.out.backward(params, &cache.context, d_output, batch * q_len, grads, Some(&mut cache.d_rows))?;
+        self.layout(q_len).split(&cache.d_rows, &mut cache.d_context);
+
+        let path = fast::path();
+        let scores_len = q_len * kv_len;
+        let weights = if cache.dropout_mask.is_empty() { &cache.probs } else { &cache.dropped };
+        cache.d_probs.resize(cache.probs.len(), 0.0);
+        cache.d_probs.fill(0.0);
+        cache.d_v.resize(cache.v.len(), 0.0);
+        let blocks = cache.d_context.chunks_exact(q_len * e).zip(cache.v.chunks_exact(kv_len * e)).zip(weights.chunks_exact(scores_len));
+        for ((d_w, d_v), ((d_context, v), w)) in cache.d_probs.chunks_exact_mut(scores_len).zip(cache.d_v.chunks_exact_mut(kv_len * e)).zip(blocks) {
+            // d weights = d context V^T; d V = weights^T d context.
+            fast::matmul_nt_acc(path, d_context, q_len, e, v, kv_len, d_w);
+            fast::transpose(path, w, q_len, kv_len, &mut cache.transposed);
+            fast::matmul(path, &cache.transposed, kv_len, q_len, d_context, e, d_v);
+        }
+        self.dropout.backward_in_place(&mut cache.d_probs, &cache.dropout_mask)?;
+        let scale = 1.0 / (e as f32).sqrt();
+        for (d_row, p_row) in cache.d_probs.chunks_exact_mut(kv_len).zip(cache.probs.chunks_exact(kv_len)) {
+            softmax_backward_in_place(d_row, p_row, scale);
+        }
+
+        cache.d_q.resize(cache.q.len(), 0.0);
+        cache.d_k.resize(cache.k.len(), 0.0);
+        let blocks = cache.d_probs.chunks_exact(scores_len).zip(cache.q.chunks_exact(q_len * e)).zip(cache.k.chunks_exact(kv_len * e));
+        for ((d_q, d_k), ((d_scores, q), k)) in cache.d_q.chunks_exact_mut(q_len * e).zip(cache.d_k.chunks_exact_mut(kv_len * e)).zip(blocks) {
+            // d Q = d scores K; d K = d scores^T Q.
+            fast::matmul(path, d_scores, q_len, kv_len, k, e, d_q);
+            fast::transpose(path, d_scores, q_len, kv_len, &mut cache.transposed);
+            fast::matmul(path, &cache.transposed, kv_len, q_len, q, e, d_k);
+        }
+        for (projection, input, len, d_heads, d_input) in [
+            (&self.query, queries, q_len, &cache.d_q, d_queries),
+            (&self.key, keys_values, kv_len, &cache.d_k, d_keys_values),
+        ] {
+            self.layout(len).merge(d_heads, &mut cache.d_rows);
+            projection.backward(params, input, &cache.d_rows, batch * len, grads, Some(d_input))?;
+        }
+        self.layout(kv_len).merge(&cache.d_v, &mut cache.d_rows);
+        cache.d_from_values.resize(d_keys_values.len(), 0.0);
+        self.value.backward(params, keys_values, &cache.d_rows, batch * kv_len, grads, Some(&mut cache.d_from_values))?;
+        d_keys_values.iter_mut().zip(&cache.d_from_values).for_each(|(d, v)| *d += v);
+        Ok(())
+    }
+}
+
+/// `row = softmax(scale * row)` for every `len`-long row of `data`, shifted by the row maximum so that no
+/// exponent overflows; the AVX2 path of [`fast`] runs 8 lanes at a time with its vector exp.
+fn softmax_rows(data: &mut [f32], len: usize, scale: f32) {
+    match fast::path() {
+        // SAFETY: `Path::Avx2` is only returned after avx2 and fma were detected.
+        #[cfg(target_arch = "x86_64")]
+        fast::Path::Avx2 => unsafe { avx2::softmax_rows(data, len, scale) },
+        fast::Path::Scalar => data.chunks_exact_mut(len).for_each(|row| softmax_in_place(row, scale)),
+    }
+}
+
+fn softmax_in_place(row: &mut [f32], scale: f32) {
+    let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let mut sum = 0.0;
+    for v in row.iter_mut() {
+        *v = (scale * (*v - max)).exp();
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    row.iter_mut().for_each(|v| *v *= inv);
+}
+
+/// d scores from d probabilities (in place): `scale * p * (dp - sum(dp * p))`, the sum in 8 partial sums.
+fn softmax_backward_in_place(d_row: &mut [f32], p_row: &[f32], scale: f32) {
+    let mut partial = [0.0f32; 8];
+    let (d_chunks, p_chunks) = (d_row.chunks_exact(8), p_row.chunks_exact(8));
+    let tail: f32 = d_chunks.remainder().iter().zip(p_chunks.remainder()).map(|(d, p)| d * p).sum();
+    for (d, p) in d_chunks.zip(p_chunks) {
+        partial.iter_mut().zip(d.iter().zip(p)).for_each(|(s, (d, p))| *s += d * p);
+    }
+    let dot = partial.iter().sum::<f32>() + tail;
+    d_row.iter_mut().zip(p_row).for_each(|(d, p)| *d = scale * p * (*d - dot));
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use crate::nn::fast::avx2::{exp, tail_mask};
+
+    #[inline(always)]
+    unsafe fn max_lane(v: __m256) -> f32 {
+        let m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)))
+    }
+
+    #[inline(always)]
+    unsafe fn sum_lanes(v: __m256) -> f32 {
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn softmax_rows(data: &mut [f32], len: usize, scale: f32) {
+        let full = len / 8 * 8;
+        let mask = tail_mask(len - full);
+        let lanes = _mm256_castsi256_ps(mask);
+        let neg_inf = _mm256_set1_ps(f32::NEG_INFINITY);
+        for row in data.chunks_exact_mut(len) {
+            let p = row.as_mut_ptr();
+            let mut max = neg_inf;
+            for j in (0..full).step_by(8) {
+                max = _mm256_max_ps(max, _mm256_loadu_ps(p.add(j)));
+            }
+            if full < len {
+                max = _mm256_max_ps(max, _mm256_blendv_ps(neg_inf, _mm256_maskload_ps(p.add(full), mask), lanes));
+            }
+            let (scale, shift) = (_mm256_set1_ps(scale), _mm256_set1_ps(max_lane(max)));
+            let mut sum = _mm256_setzero_ps();
+            for j in (0..full).step_by(8) {
+                let e = exp(_mm256_mul_ps(scale, _mm256_sub_ps(_mm256_loadu_ps(p.add(j)), shift)));
+                _mm256_storeu_ps(p.add(j), e);
+                sum = _mm256_add_ps(sum, e);
+            }
+            if full < len {
+                let e = exp(_mm256_mul_ps(scale, _mm256_sub_ps(_mm256_maskload_ps(p.add(full), mask), shift)));
+                let e = _mm256_and_ps(e, lanes);
+                _mm256_maskstore_ps(p.add(full), mask, e);
+                sum = _mm256_add_ps(sum, e);
+            }
+            let inv = _mm256_set1_ps(1.0 / sum_lanes(sum));
+            for j in (0..full).step_by(8) {
+                _mm256_storeu_ps(p.add(j), _mm256_mul_ps(_mm256_loadu_ps(p.add(j)), inv));
+            }
+            if full < len {
+                _mm256_maskstore_ps(p.add(full), mask, _mm256_mul_ps(_mm256_maskload_ps(p.add(full), mask), inv));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+    use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, weighted_sum};
+
+    fn attention(hidden: usize, heads: usize, p: f32) -> (MultiHeadAttention, ParamStore) {
+        let mut params = ParamStore::new();
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let layer = MultiHeadAttention::new(&mut ParamInit::new(&mut params, &mut rng).pp("attention"), hidden, heads, Dropout::new(p, 3).unwrap()).unwrap();
+        (layer, params)
+    }
+
+    #[test]
+    fn names_and_shapes_follow_torch() {
+        let (_, params) = attention(10, 3, 0.0);
+        let shapes: Vec<_> = params.iter().map(|(n, t)| (n, t.shape.clone())).collect();
+        assert_eq!(shapes[0], ("attention.query_projection.weight", vec![9, 10]));
+        assert_eq!(shapes[5], ("attention.value_projection.bias", vec![9]));
+        assert_eq!(shapes[6], ("attention.out_projection.weight", vec![10, 9]));
+        assert_eq!(shapes.len(), 8);
+    }
+
+    #[test]
+    fn one_head_of_identity_projections_averages_values_by_similarity() {
+        let (layer, mut params) = attention(2, 1, 0.0);
+        for (name, t) in params.iter_mut() {
+            t.data = if name.ends_with("weight") { vec![1.0, 0.0, 0.0, 1.0] } else { vec![0.0; 2] };
+        }
+        let (queries, keys) = ([1.0, 0.0], [1.0, 0.0, 0.0, 1.0]);
+        let mut out = [0.0; 2];
+        layer.forward(&params, &queries, &keys, 1, 1, 2, None, &mut out, &mut AttentionCache::default()).unwrap();
+        // scores (1, 0) / sqrt(2) -> weights (e^a, 1) / (e^a + 1), a = 1/sqrt(2); output = weights.
+        let a = (0.5f32).sqrt().exp();
+        assert!((out[0] - a / (a + 1.0)).abs() < 1e-6 && (out[1] - 1.0 / (a + 1.0)).abs() < 1e-6, "{out:?}");
+    }
+
+    fn check_gradients(p: f32, train_seed: Option<u64>) {
+        let (hidden, heads, batch, q_len, kv_len) = (6, 2, 2, 3, 4);
+        let (layer, mut params) = attention(hidden, heads, p);
+        let queries = random_vec(batch * q_len * hidden, 1);
+        let keys_values = random_vec(batch * kv_len * hidden, 2);
+        let weights = random_vec(batch * q_len * hidden, 3);
+        let objective = |params: &ParamStore, queries: &[f32], keys_values: &[f32]| {
+            let mut out = vec![0.0; batch * q_len * hidden];
+            layer.forward(params, queries, keys_values, batch, q_len, kv_len, train_seed, &mut out, &mut AttentionCache::default()).unwrap();
+            weighted_sum(&out, &weights)
+        };
+        let mut cache = AttentionCache::default();
+        let mut out = vec![0.0; batch * q_len * hidden];
+        layer.forward(&params, &queries, &keys_values, batch, q_len, kv_len, train_seed, &mut out, &mut cache).unwrap();
+        let mut grads = params.zeros_like();
+        let (mut d_q, mut d_kv) = (vec![0.0; queries.len()], vec![0.0; keys_values.len()]);
+        layer.backward(&params, &queries, &keys_values, &mut cache, &weights, &mut grads, &mut d_q, &mut d_kv).unwrap();
+        check_input_grads(&queries, &d_q, usize::MAX, |x| objective(&params, x, &keys_values));
+        check_input_grads(&keys_values, &d_kv, usize::MAX, |x| objective(&params, &queries, x));
+        check_param_grads(&mut params, &grads, usize::MAX, |p| objective(p, &queries, &keys_values));
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        check_gradients(0.0, None);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_with_attention_dropout() {
+        check_gradients(0.4, Some(11));
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_on_the_scalar_kernels() {
+        let _scalar = fast::scoped_simd(false);
+        check_gradients(0.4, Some(12));
+    }
+
+    #[test]
+    fn the_vector_softmax_matches_the_scalar_one() {
+        for len in [1, 5, 8, 24, 29] {
+            let mut scalar = random_vec(3 * len, len as u64);
+            scalar.iter_mut().step_by(3).for_each(|v| *v *= 30.0);
+            let mut vector = scalar.clone();
+            {
+                let _scalar = fast::scoped_simd(false);
+                softmax_rows(&mut scalar, len, 0.7);
+            }
+            softmax_rows(&mut vector, len, 0.7);
+            assert!(scalar.iter().zip(&vector).all(|(a, b)| (a - b).abs() < 1e-6), "{len}: {scalar:?} vs {vector:?}");
+            let row_sums: Vec<f32> = vector.chunks_exact(len).map(|r| r.iter().sum()).collect();
+            assert!(row_sums.iter().all(|s| (s - 1.0).abs() < 1e-5));
+        }
+    }
+
+    #[test]
+    fn rejects_bad_sizes_and_a_backward_without_forward() {
+        let mut params = ParamStore::new();
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let mut init = ParamInit::new(&mut params, &mut rng);
+        assert!(MultiHeadAttention::new(&mut init, 3, 4, Dropout::new(0.0, 0).unwrap()).is_err());
+        let (layer, params) = attention(4, 2, 0.0);
+        let mut cache = AttentionCache::default();
+        assert!(layer.forward(&params, &[0.0; 8], &[0.0; 7], 1, 2, 2, None, &mut [0.0; 8], &mut cache).is_err());
+        let mut grads = params.zeros_like();
+        assert!(layer.backward(&params, &[0.0; 8], &[0.0; 8], &mut cache, &[0.0; 8], &mut grads, &mut [0.0; 8], &mut [0.0; 8]).is_err());
+    }
+}
