@@ -34,6 +34,14 @@ impl Linear {
         Ok(Linear { weight, bias: None, in_features, out_features })
     }
 
+    pub fn weight(&self) -> ParamId {
+        self.weight
+    }
+
+    pub fn bias(&self) -> Option<ParamId> {
+        self.bias
+    }
+
     pub fn in_features(&self) -> usize {
         self.in_features
     }

@@ -127,6 +127,13 @@ impl<'a> ParamInit<'a> {
         self.store.insert(path, tensor)
     }
 
+    /// Adds a parameter of `shape` with every element `value` (torch's `nn.PReLU` slope starts at 0.25).
+    pub fn constant(&mut self, name: &str, shape: &[usize], value: f32) -> Result<ParamId, NnError> {
+        let tensor = Tensor { shape: shape.to_vec(), data: vec![value; shape.iter().product()] };
+        let path = self.path(name);
+        self.store.insert(path, tensor)
+    }
+
     fn path(&self, name: &str) -> String {
         if self.prefix.is_empty() {
             name.to_string()
