@@ -12,6 +12,7 @@ use crate::data::Frequency;
 use crate::models::gru::GruConfig;
 use crate::models::lstm::LstmConfig;
 use crate::models::mlp::MlpConfig;
+use crate::models::nhits::NhitsConfig;
 use crate::models::tcn::TcnConfig;
 use crate::models::transformer::TransformerConfig;
 use crate::models::model::{InputSizeDefault, ModelConfig, ModelShape, TrainingDefaults};
@@ -118,6 +119,7 @@ architectures! {
     Gru => GruConfig,
     Mlp => MlpConfig,
     Tcn => TcnConfig,
+    Nhits => NhitsConfig,
     VanillaTransformer => TransformerConfig,
 }
 

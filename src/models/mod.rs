@@ -4,6 +4,7 @@ pub mod gru;
 pub mod lstm;
 pub mod mlp;
 pub mod model;
+pub mod nhits;
 pub mod options;
 pub mod prophet;
 pub mod recurrent_forecaster;

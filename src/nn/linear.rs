@@ -46,6 +46,14 @@ impl Linear {
         Ok(Linear { weight, bias, in_features, out_features })
     }
 
+    pub fn weight(&self) -> ParamId {
+        self.weight
+    }
+
+    pub fn bias(&self) -> Option<ParamId> {
+        self.bias
+    }
+
     pub fn in_features(&self) -> usize {
         self.in_features
     }

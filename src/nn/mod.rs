@@ -5,6 +5,7 @@
 //! caller-owned cache, and backward passes accumulate into a separate gradient store, so one set of
 //! weights can serve several threads at once.
 
+pub mod activation_layer;
 pub mod activations;
 pub mod adam;
 pub mod attention;
@@ -18,14 +19,17 @@ mod gemm;
 #[cfg(test)]
 pub(crate) mod gradcheck;
 pub mod gru;
+pub mod interpolate;
 pub mod layer_norm;
 pub mod linear;
 pub mod loss;
 pub mod lstm;
 pub mod mlp;
 pub mod params;
+pub mod pooling;
 pub mod recurrent;
 pub mod tensor;
+pub mod wide_linear;
 
 pub use error::NnError;
 pub use linear::Linear;

@@ -127,7 +127,7 @@ impl<'a> ParamInit<'a> {
         self.store.insert(path, tensor)
     }
 
-    /// Adds a parameter of `shape` with every element `value` (LayerNorm's weight 1 and bias 0).
+    /// Adds a parameter of `shape` with every element `value` (LayerNorm's weight 1 and bias 0, PReLU's 0.25).
     pub fn constant(&mut self, name: &str, shape: &[usize], value: f32) -> Result<ParamId, NnError> {
         let tensor = Tensor { shape: shape.to_vec(), data: vec![value; shape.iter().product()] };
         let path = self.path(name);
