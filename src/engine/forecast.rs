@@ -11,22 +11,24 @@ use super::network::Network;
 use super::spec::{NeuralSpec, ScalerType};
 use super::{Engine, EngineError, Fitted, ForecastScratch, FutureExog, Scale, SeriesState};
 
+/// What a forecast of the series needs besides the model: the fit, the series to forecast (the fitted ones or new
+/// history), future exogenous values, and the steps.
+#[derive(Clone, Copy)]
+pub(super) struct SeriesRequest<'a> {
+    pub fitted: &'a Fitted,
+    pub series: &'a [SeriesState],
+    pub future: Option<&'a FutureExog>,
+    pub horizon: usize,
+}
+
 /// Windows per parallel chunk of a batch forecast.
 const CHUNK: usize = 16;
 
 impl Engine {
     /// One model's forecasts for every series, `[series, horizon, outputs_per_point]`: their stored tails (and
     /// exogenous values, `future` over the horizon) through the network, then the local scaling inverted.
-    pub(super) fn forecast_series(
-        &self,
-        network: &Network,
-        spec: &NeuralSpec,
-        alias: &str,
-        fitted: &Fitted,
-        series: &[SeriesState],
-        future: Option<&FutureExog>,
-        horizon: usize,
-    ) -> Result<Vec<f64>, EngineError> {
+    pub(super) fn forecast_series(&self, network: &Network, spec: &NeuralSpec, alias: &str, request: &SeriesRequest<'_>) -> Result<Vec<f64>, EngineError> {
+        let SeriesRequest { fitted, series, future, horizon } = *request;
         let columns = fitted.exog_columns(alias, spec)?;
         let futures = match (columns.futr.is_empty(), future) {
             (true, _) => None,
@@ -87,7 +89,7 @@ impl Engine {
     pub fn forecast_windows(&self, model: usize, windows: &[f64], out: &mut [f64]) -> Result<(), EngineError> {
         let (network, spec, alias) = self.window_model(model)?;
         let l = spec.input_size();
-        if windows.is_empty() || windows.len() % l != 0 {
+        if windows.is_empty() || !windows.len().is_multiple_of(l) {
             return Err(EngineError::Range(format!(
                 "windows must hold a whole number of windows of inputSize = {l} values for model '{alias}', got {} values",
                 windows.len()

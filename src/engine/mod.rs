@@ -455,7 +455,8 @@ impl Engine {
         for (index, (model, spec)) in self.models.iter().zip(&self.config.models).enumerate() {
             match (model, &spec.method) {
                 (Trained::Neural(network), Method::Neural(neural)) => {
-                    let values = self.forecast_series(network, neural, &spec.alias, fitted, series, future, horizon)?;
+                    let request = forecast::SeriesRequest { fitted, series, future, horizon };
+                    let values = self.forecast_series(network, neural, &spec.alias, &request)?;
                     let outputs = neural.shape().outputs_per_point;
                     for (k, column) in spec.output_columns().into_iter().enumerate() {
                         forecast.columns.push((column, values.iter().skip(k).step_by(outputs).copied().collect()));

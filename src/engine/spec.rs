@@ -214,7 +214,7 @@ pub struct ProphetSpec {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Method {
-    Neural(NeuralSpec),
+    Neural(Box<NeuralSpec>),
     Prophet(ProphetSpec),
 }
 
@@ -283,7 +283,7 @@ impl ModelSpec {
         let method = match kind.training_defaults() {
             Some(defaults) => {
                 o.check_keys(&[COMMON_KEYS, NEURAL_KEYS, kind.option_keys()])?;
-                Method::Neural(neural_spec(kind, defaults, &o, h, random_seed)?)
+                Method::Neural(Box::new(neural_spec(kind, defaults, &o, h, random_seed)?))
             }
             None => {
                 o.check_keys(&[COMMON_KEYS, kind.option_keys()])?;
@@ -481,8 +481,8 @@ impl NeuralSpec {
                 "model '{alias}': inputSize {} and h {} need about {} MB of activations per 16 windows (at most {} MB); reduce inputSize or the model size",
                 self.input_size(),
                 self.h(),
-                16 * per_window * 4 >> 20,
-                MAX_ACTIVATIONS * 4 >> 20
+                (16 * per_window * 4) >> 20,
+                (MAX_ACTIVATIONS * 4) >> 20
             )));
         }
         self.check_batch(alias, self.batch_size)
@@ -497,8 +497,8 @@ impl NeuralSpec {
         if floats > MAX_TRAINING_FLOATS {
             return Err(EngineError::Range(format!(
                 "model '{alias}': batchSize {batch} needs about {} MB of gradients and activations (at most {} MB); use a smaller batchSize",
-                floats * 4 >> 20,
-                MAX_TRAINING_FLOATS * 4 >> 20
+                (floats * 4) >> 20,
+                (MAX_TRAINING_FLOATS * 4) >> 20
             )));
         }
         Ok(())
