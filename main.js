@@ -85,7 +85,10 @@ function modelClass(type) {
   return named[type]
 }
 
-const models = Object.freeze(Object.fromEntries(native.modelTypes().map((type) => [type, modelClass(type)])))
+const modelClasses = Object.fromEntries(native.modelTypes().map((type) => [type, modelClass(type)]))
+// NeuralForecast also calls VanillaTransformer `Transformer`.
+if (modelClasses.VanillaTransformer) modelClasses.Transformer = modelClasses.VanillaTransformer
+const models = Object.freeze(modelClasses)
 
 /** How often `onProgress` is called during fit, at most. */
 const PROGRESS_INTERVAL_MS = 100

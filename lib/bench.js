@@ -1,8 +1,8 @@
 'use strict'
 // The self-benchmark behind `npm run bench` and `neuro-divergent bench`: the configuration of
 // ../shared/reference/baselines.md (AirPassengers, train on the first 132 months, forecast the last 12;
-// inputSize 24, h 12, 2×64 encoder, 64×2 decoder, standard window scaling, batch 32, lr 1e-3, MAE loss,
-// 200 steps, seed 1), timed from JavaScript.
+// inputSize 24, h 12, standard window scaling, 32 windows a step, lr 1e-3, MAE loss, 200 steps, seed 1, and each
+// model's architecture as listed there), timed from JavaScript.
 
 const { airPassengers } = require('./datasets.js')
 
@@ -10,6 +10,23 @@ const { airPassengers } = require('./datasets.js')
 const NEURALFORECAST = {
   LSTM: { fit: 0.7, step: 3.05, predict: 4.0, window: 0.18, b32: 72100, mae: 12.76 },
   GRU: { fit: 1.81, step: 8.43, predict: 4.2, window: 0.38, b32: 21600, mae: 21.06 },
+  TCN: { fit: 0.9, step: 4.03, predict: 4.7, window: 0.38, b32: 43300, mae: 11.93 },
+  NBEATS: { fit: 2.32, step: 10.79, predict: 4.8, window: 0.28, b32: 24300, mae: 11.3 },
+  NHITS: { fit: 2.25, step: 10.52, predict: 6.1, window: 0.29, b32: 21400, mae: 20.06 },
+  VanillaTransformer: { fit: 3.74, step: 17.45, predict: 5.4, window: 0.62, b32: 9800, mae: 16.98 },
+  /** Prophet 1.x with cmdstan, multiplicative seasonality (the additive default: 29 ms, MAE 33.78). */
+  Prophet: { fit: 0.02, mae: 21.66 },
+}
+
+/** Each model's architecture in baselines.md (the shared training options are added by benchModel). */
+const ARCHITECTURES = {
+  LSTM: { encoderNLayers: 2, encoderHiddenSize: 64, decoderHiddenSize: 64, decoderLayers: 2 },
+  GRU: { encoderNLayers: 2, encoderHiddenSize: 64, decoderHiddenSize: 64, decoderLayers: 2 },
+  TCN: { kernelSize: 2, dilations: [1, 2, 4, 8, 16], encoderHiddenSize: 64, decoderHiddenSize: 64 },
+  NBEATS: { stackTypes: ['identity', 'trend', 'seasonality'], mlpUnits: [[512, 512], [512, 512], [512, 512]] },
+  NHITS: { mlpUnits: [[512, 512], [512, 512], [512, 512]] },
+  VanillaTransformer: { hiddenSize: 64, nHead: 4, encoderLayers: 2, decoderLayers: 1 },
+  MLP: { numLayers: 2, hiddenSize: 1024 },
 }
 
 const median = (xs) => {
@@ -19,36 +36,27 @@ const median = (xs) => {
 
 const elapsedMs = (started) => Number(process.hrtime.bigint() - started) / 1e6
 
-/** The baselines' model configuration. */
-function benchModel(models, type, maxSteps = 200) {
+/** The baselines' configuration of `type` (Prophet: multiplicative seasonality, as its baseline row). */
+function benchModel(models, type, maxSteps = 200, randomSeed = 1) {
+  if (type === 'Prophet') return new models.Prophet({ h: 12, seasonalityMode: 'multiplicative', randomSeed })
   return new models[type]({
     h: 12,
     inputSize: 24,
-    encoderHiddenSize: 64,
-    decoderHiddenSize: 64,
+    ...ARCHITECTURES[type],
     scalerType: 'standard',
     maxSteps,
     batchSize: 32,
     learningRate: 1e-3,
-    randomSeed: 1,
+    randomSeed,
   })
-}
-
-/** 32 series: the training part scaled, so a batch forecast sees 32 distinct windows. */
-function panelOf32(train) {
-  const data = { unique_id: [], ds: [], y: [] }
-  for (let s = 0; s < 32; s++) {
-    data.unique_id.push(...train.unique_id.map(() => `s${s}`))
-    data.ds.push(...train.ds)
-    data.y.push(...Array.from(train.y, (v) => v * (1 + s / 100)))
-  }
-  return data
 }
 
 /**
  * Benchmarks one model type.
- * @returns {Promise<{ fit: number, step: number, predict: number, window: number, b32: number, mae: number }>}
- *   fit s (median of `fits` fresh fits), step ms, predict ms (median), 1-window ms (median), b32 windows/s, MAE
+ * @returns {Promise<{ fit: number, step?: number, predict: number, window?: number, b32?: number, mae: number }>}
+ *   fit s (median of `fits` fresh fits), step ms, predict ms (median), 1-window ms (median), b32: windows/s of
+ *   forecastWindows over 32 windows (NeuralForecast's figure is its module's forward on 32 windows), MAE; Prophet,
+ *   a local model, has no steps and no window forecasts
  */
 async function benchType(type, options = {}) {
   const { NeuralForecaster, models } = require('../main.js')
@@ -79,6 +87,8 @@ async function benchType(type, options = {}) {
     predictMs.push(elapsedMs(started))
   }
 
+  if (type === 'Prophet') return { fit: median(fitSeconds), predict: median(predictMs), mae }
+
   const window = Float64Array.from(train.y.slice(-24))
   for (let i = 0; i < Math.min(1000, windowCalls); i++) nf.forecastWindow(window)
   const windowUs = []
@@ -88,11 +98,11 @@ async function benchType(type, options = {}) {
     windowUs.push(elapsedMs(started) * 1000)
   }
 
-  const batch = panelOf32(train)
+  const windows32 = windowsOf32(train.y)
   const batchMs = []
   for (let i = 0; i < batchCalls; i++) {
     const started = process.hrtime.bigint()
-    await nf.predict({ data: batch })
+    await nf.forecastWindows(windows32)
     batchMs.push(elapsedMs(started))
   }
 
@@ -106,10 +116,19 @@ async function benchType(type, options = {}) {
   }
 }
 
+/** 32 distinct input windows of 24 values from the training series, one after another. */
+function windowsOf32(y) {
+  const out = new Float64Array(32 * 24)
+  for (let w = 0; w < 32; w++) out.set(y.subarray(y.length - 24 - 3 * w, y.length - 3 * w), w * 24)
+  return out
+}
+
 /** Header and formatted cells of one result row. */
 const BENCH_HEADER = ['model', 'impl', 'fit s', 'step ms', 'predict ms', '1-window ms', 'b32 windows/s', 'MAE']
 function benchRow(type, impl, r) {
-  return [type, impl, r.fit.toFixed(3), r.step.toFixed(3), r.predict.toFixed(3), r.window.toFixed(4), Math.round(r.b32).toLocaleString('en-US'), r.mae.toFixed(2)]
+  const cell = (v, digits) => (v === undefined ? '—' : v.toFixed(digits))
+  const rate = r.b32 === undefined ? '—' : Math.round(r.b32).toLocaleString('en-US')
+  return [type, impl, cell(r.fit, 3), cell(r.step, 3), cell(r.predict, 3), cell(r.window, 4), rate, cell(r.mae, 2)]
 }
 
-module.exports = { NEURALFORECAST, benchType, benchModel, panelOf32, BENCH_HEADER, benchRow }
+module.exports = { NEURALFORECAST, benchType, benchModel, BENCH_HEADER, benchRow }
