@@ -26,6 +26,7 @@ use crate::models::prophet::ProphetFit;
 use conformal::Conformal;
 use batch::{Batch, ExogColumns};
 use network::{Network, NetworkCache};
+pub(crate) use train::shard_windows;
 use train::{train, TrainRun};
 
 /// Overrides of the models' training settings for one fit.

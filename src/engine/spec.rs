@@ -491,9 +491,9 @@ impl NeuralSpec {
     /// Rejects a training batch whose per-shard gradients and activations would not fit in memory.
     pub(crate) fn check_batch(&self, alias: &str, batch: usize) -> Result<(), EngineError> {
         const MAX_TRAINING_FLOATS: u128 = 1 << 30;
-        const SHARD: u128 = 8;
         let (parameters, per_window) = self.architecture.memory_estimate();
-        let floats = (batch as u128).div_ceil(SHARD) * (parameters + SHARD * per_window);
+        let shard = super::train::shard_windows(batch, parameters) as u128;
+        let floats = (batch as u128).div_ceil(shard) * (parameters + shard * per_window);
         if floats > MAX_TRAINING_FLOATS {
             return Err(EngineError::Range(format!(
                 "model '{alias}': batchSize {batch} needs about {} MB of gradients and activations (at most {} MB); use a smaller batchSize",

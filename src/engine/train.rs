@@ -18,9 +18,16 @@ use crate::kernels::Isa;
 use crate::nn::adam::{Adam, AdamConfig, StepLr};
 use crate::nn::ParamStore;
 
-/// Windows per shard. Fixed, so the partial sums, and with them every bit of the result, do not depend on how
-/// many threads run the shards.
-const SHARD_WINDOWS: usize = 8;
+/// Windows per shard: 8, or more for large models, whose per-shard gradient stores would otherwise cost more memory
+/// traffic than their windows cost compute (a step writes at most about 2 M gradient floats, in at least 2 shards).
+/// The layout depends on the batch size and the model alone, so the partial sums, and with them every bit of the
+/// result, do not depend on how many threads run the shards.
+pub(crate) fn shard_windows(batch: usize, parameters: u128) -> usize {
+    const WINDOWS: usize = 8;
+    const GRADIENT_FLOATS: u128 = 1 << 21;
+    let max_shards = (GRADIENT_FLOATS / parameters.max(1)).clamp(2, batch.max(2) as u128) as usize;
+    WINDOWS.max(batch.div_ceil(max_shards))
+}
 
 /// The per-shard buffers of a step, allocated once per fit.
 struct Shard {
@@ -78,8 +85,8 @@ pub(crate) fn train(
     let adam_config = AdamConfig { learning_rate: learning_rate as f32, ..AdamConfig::default() };
     let mut adam = Adam::new(network.params(), adam_config, StepLr::neuralforecast(max_steps, spec.num_lr_decays))?;
     let mut rng = ChaCha8Rng::seed_from_u64(spec.shape().random_seed);
-    let mut shards: Vec<Shard> = (0..batch.div_ceil(SHARD_WINDOWS)).map(|_| Shard::new(network.params())).collect();
-    let mut total = network.params().zeros_like();
+    let per_shard = shard_windows(batch, network.params().num_parameters() as u128);
+    let mut shards: Vec<Shard> = (0..batch.div_ceil(per_shard)).map(|_| Shard::new(network.params())).collect();
     let validation = Validation::new(run, holdout)?;
     let patience = if run.options.early_stopping || spec.early_stop_patience_steps.is_some() {
         run.options.patience.or(spec.early_stop_patience_steps)
@@ -101,8 +108,10 @@ pub(crate) fn train(
 
     for step in 1..=max_steps {
         index.sample(batch, &mut rng, &mut windows);
-        let train_loss = gradient(network, run, &index, &windows, &mut shards, &mut total, step)?;
-        adam.step(network.params_mut(), &total)?;
+        let train_loss = gradient(network, run, &index, &windows, per_shard, &mut shards, step)?;
+        let parts: Vec<&ParamStore> = shards.iter().map(|s| &s.grads).collect();
+        let norm = if adam.clips() { Adam::summed_norm(&parts) } else { 0.0 };
+        run.threads.install(|| adam.step_summed(network.params_mut(), &parts, norm))?;
         report.train_loss.push(train_loss);
         report.steps = step;
         let mut val_loss = None;
@@ -137,31 +146,26 @@ pub(crate) fn train(
     Ok(Some(report))
 }
 
-/// Computes the full-batch gradient into `total` (fixed shard order) and returns the batch loss.
+/// Computes each shard's part of the batch gradient (summed, in shard order, by the optimizer step) and returns the
+/// batch loss.
 fn gradient(
     network: &Network,
     run: &TrainRun<'_>,
     index: &TrainingWindows,
     windows: &[Window],
+    per_shard: usize,
     shards: &mut [Shard],
-    total: &mut ParamStore,
     step: usize,
 ) -> Result<f64, EngineError> {
     let observed: usize = windows.iter().map(|w| index.observed_targets(w)).sum();
     run.threads.install(|| {
-        shards.par_iter_mut().zip(windows.par_chunks(SHARD_WINDOWS)).enumerate().try_for_each(|(k, (shard, chunk))| {
+        shards.par_iter_mut().zip(windows.par_chunks(per_shard)).enumerate().try_for_each(|(k, (shard, chunk))| {
             let weight = chunk.iter().map(|w| index.observed_targets(w)).sum::<usize>() as f64 / observed as f64;
             let seed = shard_seed(run.spec.shape().random_seed, step, k);
             shard_gradient(network, run, index, chunk, shard, weight, seed)
         })
     })?;
-    total.fill_zero();
-    let mut loss = 0.0;
-    for shard in shards.iter() {
-        total.add_assign(&shard.grads)?;
-        loss += shard.loss;
-    }
-    Ok(loss)
+    Ok(shards.iter().map(|s| s.loss).sum())
 }
 
 fn shard_gradient(

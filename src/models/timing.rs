@@ -79,12 +79,13 @@ pub fn time_training_step<C: ModelConfig>(config: &C, batch: usize) {
     });
 }
 
-/// The engine's data-parallel step: fixed shards on a rayon pool, a fixed-order reduction, Adam (wall time).
+/// The engine's data-parallel step: fixed shards on a rayon pool, Adam over their summed gradients (wall time).
 pub fn time_parallel_step<C: ModelConfig>(config: &C, batch: usize) {
-    let (threads, shard) = (env_or("ND_THREADS", 2), env_or("ND_SHARD", 8));
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
     let shape = *config.shape();
     let mut model = config.build().unwrap();
+    let default_shard = crate::engine::shard_windows(batch, model.params().num_parameters() as u128);
+    let (threads, shard) = (env_or("ND_THREADS", 2), env_or("ND_SHARD", default_shard));
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
     let mut adam = Adam::new(model.params(), AdamConfig::default(), StepLr::constant()).unwrap();
     struct Shard<M: Model> {
         inputs: RandomBatch,
@@ -105,7 +106,6 @@ pub fn time_parallel_step<C: ModelConfig>(config: &C, batch: usize) {
             }
         })
         .collect();
-    let mut total = model.params().zeros_like();
     let what = format!("{} batch={batch} parallel step ({threads} threads, shards of {shard})", C::NAME);
     report(&what, 50, 1e3, "ms wall time", wall_seconds, || {
         let m = &model;
@@ -117,9 +117,8 @@ pub fn time_parallel_step<C: ModelConfig>(config: &C, batch: usize) {
                 m.backward(&mut s.cache, &s.d, &mut s.grads).unwrap();
             })
         });
-        total.fill_zero();
-        shards.iter().for_each(|s| total.add_assign(&s.grads).unwrap());
-        adam.step(model.params_mut(), &total).unwrap();
+        let parts: Vec<&ParamStore> = shards.iter().map(|s| &s.grads).collect();
+        pool.install(|| adam.step_summed(model.params_mut(), &parts, 0.0)).unwrap();
     });
 }
 

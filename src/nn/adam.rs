@@ -89,6 +89,11 @@ impl Adam {
         Ok(Adam { config, schedule, first_moment: params.zeros_like(), second_moment: params.zeros_like(), steps_taken: 0 })
     }
 
+    /// Whether steps clip the gradient norm (and so need [`Adam::summed_norm`]).
+    pub fn clips(&self) -> bool {
+        self.config.max_grad_norm.is_some()
+    }
+
     /// The learning rate the next step will use.
     pub fn learning_rate(&self) -> f32 {
         self.config.learning_rate * self.schedule.factor(self.steps_taken)
@@ -102,8 +107,26 @@ impl Adam {
     /// gradient norm before clipping.
     pub fn step(&mut self, params: &mut ParamStore, grads: &ParamStore) -> Result<f32, NnError> {
         params.check_same_layout(grads)?;
-        params.check_same_layout(&self.first_moment)?;
         let grad_norm = global_norm(grads);
+        self.step_summed(params, &[grads], grad_norm)?;
+        Ok(grad_norm as f32)
+    }
+
+    /// Updates `params` from the sum of `parts` (per-shard gradients, summed element by element in their order
+    /// while updating, without a summed copy), in parallel over chunks of the parameters on the current rayon
+    /// pool: each element's update is the same whatever the thread count. `grad_norm` is the global norm of the
+    /// sum, read only when clipping (see [`Adam::summed_norm`]).
+    pub fn step_summed(&mut self, params: &mut ParamStore, parts: &[&ParamStore], grad_norm: f64) -> Result<(), NnError> {
+        use rayon::prelude::*;
+        /// Elements per parallel job: big enough to amortise the job, small enough to split large tensors.
+        const CHUNK: usize = 1 << 14;
+        params.check_same_layout(&self.first_moment)?;
+        for part in parts {
+            params.check_same_layout(part)?;
+        }
+        if parts.is_empty() {
+            return Err(NnError::ZeroSize { what: "gradient parts" });
+        }
         // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
         let clip_scale = self.config.max_grad_norm.map_or(1.0, |max_norm| (max_norm as f64 / (grad_norm + 1e-6)).min(1.0)) as f32;
         let lr = self.learning_rate();
@@ -113,11 +136,36 @@ impl Adam {
         let step_size = (lr as f64 / (1.0 - (beta1 as f64).powi(step))) as f32;
         let bias_correction2_sqrt = (1.0 - (beta2 as f64).powi(step)).sqrt() as f32;
         let update = AdamUpdate { beta1, beta2, clip_scale, step_size, bias_correction2_sqrt, eps: self.config.eps };
-        let tensors = params.iter_mut().zip(grads.iter()).zip(self.first_moment.iter_mut().zip(self.second_moment.iter_mut()));
-        for (((_, param), (_, grad)), ((_, m), (_, v))) in tensors {
-            update.apply(&mut param.data, &grad.data, &mut m.data, &mut v.data);
+        let path = fast::path();
+        let moments = self.first_moment.iter_mut().zip(self.second_moment.iter_mut());
+        let mut jobs = Vec::new();
+        for (t, ((_, param), ((_, m), (_, v)))) in params.iter_mut().zip(moments).enumerate() {
+            let chunks = param.data.chunks_mut(CHUNK).zip(m.data.chunks_mut(CHUNK).zip(v.data.chunks_mut(CHUNK)));
+            jobs.extend(chunks.enumerate().map(|(c, (p, (m, v)))| (t, c * CHUNK, p, m, v)));
         }
-        Ok(grad_norm as f32)
+        let grads: Vec<Vec<&[f32]>> = parts.iter().map(|part| part.iter().map(|(_, g)| g.data.as_slice()).collect()).collect();
+        let run = |(t, start, p, m, v): (usize, usize, &mut [f32], &mut [f32], &mut [f32])| {
+            let g: Vec<&[f32]> = grads.iter().map(|part| &part[t][start..start + p.len()]).collect();
+            update.apply(path, p, &g, m, v);
+        };
+        if jobs.len() > 1 {
+            jobs.into_par_iter().for_each(run);
+        } else {
+            jobs.into_iter().for_each(run);
+        }
+        Ok(())
+    }
+
+    /// The global L2 norm of the sum of `parts` (for clipping; the same on every path).
+    pub fn summed_norm(parts: &[&ParamStore]) -> f64 {
+        match parts {
+            [single] => global_norm(single),
+            _ => {
+                let mut sum = parts[0].clone();
+                parts[1..].iter().for_each(|p| sum.add_assign(p).expect("parts share a layout"));
+                global_norm(&sum)
+            }
+        }
     }
 }
 
@@ -133,14 +181,18 @@ struct AdamUpdate {
 }
 
 impl AdamUpdate {
-    /// The element-wise update of one tensor. The same operations in the same order run on every path
-    /// (no fused multiply-add), so the AVX2 build only widens the loop and the bits do not change.
-    fn apply(self, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
-        match fast::path() {
+    /// The element-wise update of a chunk of one tensor from the sum of the gradient `parts` (added in order).
+    /// The same operations in the same order run on every path (no fused multiply-add), so the AVX2 build only
+    /// widens the loop and the bits do not change.
+    fn apply(self, path: fast::Path, p: &mut [f32], parts: &[&[f32]], m: &mut [f32], v: &mut [f32]) {
+        match (path, parts) {
             // SAFETY: `Path::Avx2` means avx2 was detected.
             #[cfg(target_arch = "x86_64")]
-            fast::Path::Avx2 => unsafe { self.apply_avx2(p, g, m, v) },
-            fast::Path::Scalar => self.apply_plain(p, g, m, v),
+            (fast::Path::Avx2, [g]) => unsafe { self.apply_avx2(p, g, m, v) },
+            #[cfg(target_arch = "x86_64")]
+            (fast::Path::Avx2, _) => unsafe { self.apply_summed_avx2(p, parts, m, v) },
+            (_, [g]) => self.apply_plain(p, g, m, v),
+            _ => self.apply_summed(p, parts, m, v),
         }
     }
 
@@ -148,6 +200,28 @@ impl AdamUpdate {
     #[target_feature(enable = "avx2")]
     unsafe fn apply_avx2(self, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
         self.apply_plain(p, g, m, v)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn apply_summed_avx2(self, p: &mut [f32], parts: &[&[f32]], m: &mut [f32], v: &mut [f32]) {
+        self.apply_summed(p, parts, m, v)
+    }
+
+    /// Sums the parts in blocks (on the stack), then updates the block.
+    #[inline(always)]
+    fn apply_summed(self, p: &mut [f32], parts: &[&[f32]], m: &mut [f32], v: &mut [f32]) {
+        const BLOCK: usize = 256;
+        let mut sum = [0.0f32; BLOCK];
+        for start in (0..p.len()).step_by(BLOCK) {
+            let end = (start + BLOCK).min(p.len());
+            let block = &mut sum[..end - start];
+            block.copy_from_slice(&parts[0][start..end]);
+            for part in &parts[1..] {
+                block.iter_mut().zip(&part[start..end]).for_each(|(s, g)| *s += g);
+            }
+            self.apply_plain(&mut p[start..end], block, &mut m[start..end], &mut v[start..end]);
+        }
     }
 
     #[inline(always)]
@@ -219,6 +293,29 @@ mod tests {
 
     fn values(params: &ParamStore) -> Vec<f32> {
         params.iter().next().unwrap().1.data.clone()
+    }
+
+    #[test]
+    fn a_summed_step_equals_a_step_on_the_sum() {
+        let (mut a, mut parts) = (ParamStore::new(), Vec::new());
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        ParamInit::new(&mut a, &mut rng).uniform("w", &[40_000], 1.0).unwrap();
+        for seed in 2..5u64 {
+            let mut g = a.zeros_like();
+            g.iter_mut().for_each(|(_, t)| t.data.iter_mut().enumerate().for_each(|(i, x)| *x = ((i as u64 * seed) % 97) as f32 / 50.0 - 1.0));
+            parts.push(g);
+        }
+        let mut total = a.zeros_like();
+        parts.iter().for_each(|p| total.add_assign(p).unwrap());
+        let mut b = a.clone();
+        let (mut adam_a, mut adam_b) = (Adam::new(&a, AdamConfig::default(), StepLr::constant()).unwrap(), Adam::new(&b, AdamConfig::default(), StepLr::constant()).unwrap());
+        for _ in 0..3 {
+            adam_a.step(&mut a, &total).unwrap();
+            let refs: Vec<&ParamStore> = parts.iter().collect();
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+            pool.install(|| adam_b.step_summed(&mut b, &refs, Adam::summed_norm(&refs))).unwrap();
+        }
+        assert_eq!(a, b);
     }
 
     #[test]
