@@ -27,7 +27,7 @@ const CHUNK: usize = 16;
 impl Engine {
     /// One model's forecasts for every series, `[series, horizon, outputs_per_point]`: their stored tails (and
     /// exogenous values, `future` over the horizon) through the network, then the local scaling inverted.
-    pub(super) fn forecast_series(&self, network: &Network, spec: &NeuralSpec, alias: &str, request: &SeriesRequest<'_>) -> Result<Vec<f64>, EngineError> {
+    pub(super) fn forecast_series(&self, model: usize, network: &Network, spec: &NeuralSpec, alias: &str, request: &SeriesRequest<'_>) -> Result<Vec<f64>, EngineError> {
         let SeriesRequest { fitted, series, future, horizon } = *request;
         let columns = fitted.exog_columns(alias, spec)?;
         let futures = match (columns.futr.is_empty(), future) {
@@ -43,7 +43,7 @@ impl Engine {
         };
         let per_window = spec.h() * spec.shape().outputs_per_point;
         let mut full = vec![0.0; series.len() * per_window];
-        self.forecast_chunks(network, spec, series.len(), &mut full, |batch, windows| {
+        self.forecast_chunks(model, network, spec, series.len(), &mut full, |batch, windows| {
             for (k, s) in windows.enumerate() {
                 let values = futures.as_ref().map(|f| &f[s]);
                 let future = |c: usize, step: usize| values.map_or(0.0, |v| v[c * spec.h() + step]);
@@ -60,9 +60,11 @@ impl Engine {
     }
 
     /// Forecasts `n` windows into `out` (`[n, h, outputs_per_point]`, window scaling inverted) in parallel over
-    /// fixed chunks of windows; `fill(batch, windows)` fills a chunk's batch with the windows of that range.
+    /// fixed chunks of windows; `fill(batch, windows)` fills a chunk's batch with the windows of that range. A single
+    /// chunk runs on the calling thread with `model`'s reused buffers (no thread hop, no allocation).
     fn forecast_chunks(
         &self,
+        model: usize,
         network: &Network,
         spec: &NeuralSpec,
         n: usize,
@@ -71,6 +73,12 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let per_window = spec.h() * spec.shape().outputs_per_point;
         let isa = self.isa();
+        if n <= CHUNK {
+            let mut guard = self.window_scratch[model].lock().unwrap_or_else(|p| p.into_inner());
+            guard.batch.reset(n, spec.shape());
+            fill(&mut guard.batch, 0..n);
+            return forecast_filled(network, spec, isa, &mut guard, &mut out[..n * per_window]);
+        }
         self.threads.install(|| {
             out[..n * per_window].par_chunks_mut(CHUNK * per_window).enumerate().try_for_each_init(
                 ForecastScratch::default,
@@ -105,7 +113,7 @@ impl Engine {
         }
         let _simd = crate::nn::fast::scoped_simd(self.config.simd_enabled);
         let none = ExogColumns::default();
-        self.forecast_chunks(network, spec, n, out, |batch, range| {
+        self.forecast_chunks(model, network, spec, n, out, |batch, range| {
             for (k, w) in range.enumerate() {
                 batch.fill_from_tail(k, &windows[w * l..(w + 1) * l], &none, &ExogSource::NONE);
             }

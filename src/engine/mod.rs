@@ -11,6 +11,7 @@ mod network;
 mod scaler;
 mod spec;
 mod train;
+mod update;
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -26,6 +27,7 @@ use crate::models::prophet::ProphetFit;
 use conformal::Conformal;
 use batch::{Batch, ExogColumns};
 use network::{Network, NetworkCache};
+#[cfg(test)]
 pub(crate) use train::shard_windows;
 use train::{train, TrainRun};
 
@@ -432,20 +434,42 @@ impl Engine {
     /// conformal intervals for point models fitted with prediction intervals.
     pub fn predict(&self, history: Option<&Panel>, horizon: Option<usize>, levels: &[f64], future: Option<&FutureExog>) -> Result<Forecast, EngineError> {
         let fitted = self.fitted.as_ref().ok_or(EngineError::NotFitted)?;
+        match history {
+            Some(panel) => {
+                let series = self.local_scaling(panel, &fitted.temporal, &fitted.statics)?.0;
+                let request = Request { freq: panel.frequency(), series: &series, local_fits: Refit(panel), horizon, levels, future };
+                self.forecast(fitted, request)
+            }
+            None => {
+                let request = Request { freq: fitted.freq, series: &fitted.series, local_fits: Stored(None), horizon, levels, future };
+                self.forecast(fitted, request)
+            }
+        }
+    }
+
+    /// As [`Engine::predict`] for the fitted series `ids` only (in that order), on the calling thread for a few
+    /// series: the per-bar path after [`Engine::update`].
+    pub fn predict_series(&self, ids: &[&str], horizon: Option<usize>, levels: &[f64], future: Option<&FutureExog>) -> Result<Forecast, EngineError> {
+        let fitted = self.fitted.as_ref().ok_or(EngineError::NotFitted)?;
+        let indices = ids
+            .iter()
+            .map(|id| fitted.series.iter().position(|s| s.id == *id).ok_or_else(|| EngineError::Range(format!("series '{id}' was not fitted"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let series: Vec<SeriesState> = indices.iter().map(|&i| fitted.series[i].clone()).collect();
+        let request = Request { freq: fitted.freq, series: &series, local_fits: Stored(Some(&indices)), horizon, levels, future };
+        self.forecast(fitted, request)
+    }
+
+    /// The forecast columns of every model for `request.series`.
+    fn forecast(&self, fitted: &Fitted, request: Request<'_>) -> Result<Forecast, EngineError> {
+        let Request { freq, series, local_fits, horizon, levels, future } = request;
         let h = self.horizon();
         let horizon = horizon.unwrap_or(h);
         if horizon == 0 || horizon > h {
             return Err(EngineError::Range(format!("horizon must be between 1 and the models' h = {h}, got {horizon}")));
         }
         conformal::check_levels(levels)?;
-        let owned;
-        let (freq, series) = match history {
-            Some(panel) => {
-                owned = self.local_scaling(panel, &fitted.temporal, &fitted.statics)?.0;
-                (panel.frequency(), &owned)
-            }
-            None => (fitted.freq, &fitted.series),
-        };
+        let _simd = crate::nn::fast::scoped_simd(self.config.simd_enabled);
         let mut forecast = Forecast { unique_id: Vec::new(), ds: Vec::new(), columns: Vec::new() };
         for state in series {
             for k in 1..=horizon {
@@ -457,7 +481,7 @@ impl Engine {
             match (model, &spec.method) {
                 (Trained::Neural(network), Method::Neural(neural)) => {
                     let request = forecast::SeriesRequest { fitted, series, future, horizon };
-                    let values = self.forecast_series(network, neural, &spec.alias, &request)?;
+                    let values = self.forecast_series(index, network, neural, &spec.alias, &request)?;
                     let outputs = neural.shape().outputs_per_point;
                     for (k, column) in spec.output_columns().into_iter().enumerate() {
                         forecast.columns.push((column, values.iter().skip(k).step_by(outputs).copied().collect()));
@@ -471,21 +495,37 @@ impl Engine {
                     }
                 }
                 (Trained::Prophet(fits), Method::Prophet(prophet)) => {
-                    let fits_now;
-                    let fits = match history {
-                        Some(panel) => {
-                            fits_now = local::fit_prophet(prophet, panel, &self.threads)?;
-                            &fits_now
-                        }
-                        None => fits,
+                    let fits: Vec<ProphetFit> = match local_fits {
+                        Refit(panel) => local::fit_prophet(prophet, panel, &self.threads)?,
+                        Stored(None) => fits.clone(),
+                        Stored(Some(indices)) => indices.iter().map(|&i| fits[i].clone()).collect(),
                     };
-                    forecast.columns.extend(local::forecast_prophet(&spec.alias, prophet, fits, series, freq, horizon, levels)?);
+                    forecast.columns.extend(local::forecast_prophet(&spec.alias, prophet, &fits, series, freq, horizon, levels)?);
                 }
                 _ => unreachable!("a model's learned state always matches its method"),
             }
         }
         Ok(forecast)
     }
+}
+
+/// Where a forecast's Prophet fits come from: the stored ones (all, or those of some fitted series), or fresh fits to
+/// new history.
+#[derive(Clone, Copy)]
+enum LocalFits<'a> {
+    Stored(Option<&'a [usize]>),
+    Refit(&'a Panel),
+}
+use LocalFits::{Refit, Stored};
+
+/// What a forecast is of: series (with their frequency and local fits), horizon, interval levels, future values.
+struct Request<'a> {
+    freq: Frequency,
+    series: &'a [SeriesState],
+    local_fits: LocalFits<'a>,
+    horizon: Option<usize>,
+    levels: &'a [f64],
+    future: Option<&'a FutureExog>,
 }
 
 #[cfg(test)]
