@@ -3,6 +3,8 @@
 pub mod gru;
 pub mod lstm;
 pub mod mlp;
+pub mod nbeats;
+pub mod nbeats_basis;
 pub mod model;
 pub mod options;
 pub mod recurrent_forecaster;

@@ -5,12 +5,13 @@
 //! caller-owned cache, and backward passes accumulate into a separate gradient store, so one set of
 //! weights can serve several threads at once.
 
+pub mod activation;
 pub mod activations;
 pub mod adam;
 pub mod dropout;
 pub mod error;
 pub mod fast;
-mod gemm;
+pub(crate) mod gemm;
 #[cfg(test)]
 pub(crate) mod gradcheck;
 pub mod gru;
@@ -22,7 +23,7 @@ pub mod params;
 pub mod recurrent;
 pub mod tensor;
 #[cfg(test)]
-mod timing;
+pub(crate) mod timing;
 
 pub use error::NnError;
 pub use linear::Linear;

@@ -127,6 +127,14 @@ impl<'a> ParamInit<'a> {
         self.store.insert(path, tensor)
     }
 
+    /// Adds a parameter of `shape` holding `data` (row-major): constant initialisations such as PReLU's 0.25,
+    /// and tensors torch registers with fixed values (NBEATS' basis templates).
+    pub fn with_values(&mut self, name: &str, shape: &[usize], data: Vec<f32>) -> Result<ParamId, NnError> {
+        super::error::expect_len("parameter values", shape.iter().product(), data.len())?;
+        let path = self.path(name);
+        self.store.insert(path, Tensor { shape: shape.to_vec(), data })
+    }
+
     fn path(&self, name: &str) -> String {
         if self.prefix.is_empty() {
             name.to_string()

@@ -14,7 +14,7 @@ use crate::nn::lstm::LstmCell;
 
 /// CPU time of the calling thread, in seconds: unlike wall time it leaves out the time this thread
 /// waits while other processes run, which is most of the noise on a shared machine.
-fn thread_cpu_seconds() -> f64 {
+pub(crate) fn thread_cpu_seconds() -> f64 {
     #[repr(C)]
     struct Timespec {
         sec: i64,
