@@ -19,6 +19,7 @@ use super::nbeats_basis::{seasonality_size, seasonality_template, trend_template
 use super::options::{ModelOptions, OptionError, OptionResult, MAX_SIZE};
 use crate::nn::activation::{Activation, ActivationKind};
 use crate::nn::error::{expect_len, nonzero};
+use crate::nn::skinny;
 use crate::nn::{Linear, NnError, ParamInit, ParamStore};
 
 /// A stack's basis (`stack_types` in NeuralForecast).
@@ -355,7 +356,7 @@ impl BlockMlp {
             let layer_input = done.last().map_or(input, Vec::as_slice);
             let output = &mut rest[0];
             output.resize(rows * linear.out_features(), 0.0);
-            linear.forward(params, layer_input, rows, output)?;
+            skinny::linear_forward(linear, params, layer_input, rows, output)?;
             // `layers.0` feeds `layers.1` directly.
             if i > 0 {
                 if let Some(pre) = cache.pre_activation.get_mut(i) {
@@ -366,7 +367,7 @@ impl BlockMlp {
             }
         }
         cache.theta.resize(rows * self.n_theta(), 0.0);
-        self.linears[hidden_count].forward(params, &cache.hidden[hidden_count - 1], rows, &mut cache.theta)
+        skinny::linear_forward(&self.linears[hidden_count], params, &cache.hidden[hidden_count - 1], rows, &mut cache.theta)
     }
 
     /// Accumulates the parameter gradients of d loss / d theta (`cache.d_theta`) into `grads`, and writes d loss / d input into
@@ -385,15 +386,15 @@ impl BlockMlp {
         let hidden_count = self.linears.len() - 1;
         let last_input = &cache.hidden[hidden_count - 1];
         d_current.resize(last_input.len(), 0.0);
-        self.linears[hidden_count].backward(params, last_input, &cache.d_theta, rows, grads, Some(d_current))?;
+        skinny::linear_backward(&self.linears[hidden_count], params, last_input, &cache.d_theta, rows, grads, Some(d_current))?;
         for i in (1..hidden_count).rev() {
             let pre = cache.pre_activation.get(i).map_or(&[][..], Vec::as_slice);
             self.activation.backward_in_place(params, d_current, &cache.hidden[i], pre, grads)?;
             d_below.resize(cache.hidden[i - 1].len(), 0.0);
-            self.linears[i].backward(params, &cache.hidden[i - 1], d_current, rows, grads, Some(d_below))?;
+            skinny::linear_backward(&self.linears[i], params, &cache.hidden[i - 1], d_current, rows, grads, Some(d_below))?;
             std::mem::swap(d_current, d_below);
         }
-        self.linears[0].backward(params, input, d_current, rows, grads, d_input)
+        skinny::linear_backward(&self.linears[0], params, input, d_current, rows, grads, d_input)
     }
 }
 

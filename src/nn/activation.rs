@@ -6,7 +6,7 @@
 //! Derivatives are taken from the activation's output, which the layers keep anyway as the next layer's input;
 //! only PReLU needs the input as well, since a slope that training turns negative hides the input's sign.
 
-use super::activations::{relu_backward_in_place, relu_in_place, sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output};
+use super::activations::{relu_in_place, sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output};
 use super::error::{expect_len, NnError};
 use super::params::{ParamId, ParamInit, ParamStore};
 
@@ -108,7 +108,8 @@ impl Activation {
         expect_len("activation output", grad.len(), output.len())?;
         let scale = |f: &dyn Fn(f32) -> f32, grad: &mut [f32]| grad.iter_mut().zip(output).for_each(|(g, &y)| *g *= f(y));
         match self.kind {
-            ActivationKind::Relu => relu_backward_in_place(grad, output),
+            // A select rather than activations' filtered loop: no branch to mispredict on half-zero outputs.
+            ActivationKind::Relu => grad.iter_mut().zip(output).for_each(|(g, &y)| *g = if y > 0.0 { *g } else { 0.0 }),
             // d softplus/dx = sigmoid(x) = 1 - exp(-y); the identity above the threshold.
             ActivationKind::Softplus => scale(&|y| if y > SOFTPLUS_THRESHOLD { 1.0 } else { -(-y).exp_m1() }, grad),
             ActivationKind::Tanh => scale(&tanh_grad_from_output, grad),

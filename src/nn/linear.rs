@@ -34,6 +34,15 @@ impl Linear {
         Ok(Linear { weight, bias: None, in_features, out_features })
     }
 
+    /// The `[out, in]` weight, for kernels that multiply by it in place ([`crate::nn::skinny`]).
+    pub fn weight(&self) -> ParamId {
+        self.weight
+    }
+
+    pub fn bias(&self) -> Option<ParamId> {
+        self.bias
+    }
+
     pub fn in_features(&self) -> usize {
         self.in_features
     }

@@ -21,6 +21,7 @@ pub mod lstm;
 pub mod mlp;
 pub mod params;
 pub mod recurrent;
+pub mod skinny;
 pub mod tensor;
 #[cfg(test)]
 pub(crate) mod timing;
