@@ -23,11 +23,37 @@ use super::params::ParamStore;
 /// The most rows the kernels take (their packed strips hold 64 rows); gemm takes larger batches.
 pub const MAX_ROWS: usize = 64;
 
-/// Whether this call takes the AVX-512F kernels.
-#[cfg(target_arch = "x86_64")]
-fn skinny_path(rows: usize) -> bool {
-    use crate::simd::{detected, Isa};
-    rows <= MAX_ROWS && super::fast::path() != super::fast::Path::Scalar && detected() >= Isa::Avx512 && is_x86_feature_detected!("avx512f")
+/// The implementation a call takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kernel {
+    /// The AVX-512F kernels below.
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    /// A single row without AVX-512F but with AVX2: [`super::fast::matmul_nt_acc`]'s dot products, which read
+    /// the weight once instead of packing it into a mostly empty 8-row tile (forward only).
+    #[cfg(target_arch = "x86_64")]
+    Avx2Row,
+    /// [`Linear::forward`] and [`Linear::backward`].
+    Gemm,
+}
+
+/// The fastest kernel for `rows` rows on this CPU and thread.
+fn kernel(rows: usize) -> Kernel {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use super::fast::{path, Path};
+        use crate::simd::{detected, Isa};
+        let path = path();
+        if path != Path::Scalar && rows <= MAX_ROWS && detected() >= Isa::Avx512 && is_x86_feature_detected!("avx512f") {
+            return Kernel::Avx512;
+        }
+        if path == Path::Avx2 && rows == 1 {
+            return Kernel::Avx2Row;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = rows;
+    Kernel::Gemm
 }
 
 /// The weight's values, checked against the layer's shape (a checkpoint could have replaced them).
@@ -38,27 +64,47 @@ fn weight_data<'p>(layer: &Linear, params: &'p ParamStore) -> Result<&'p [f32], 
     Ok(weight)
 }
 
+/// The bias's values, checked against the layer's shape.
+#[cfg(target_arch = "x86_64")]
+fn bias_data<'p>(layer: &Linear, params: &'p ParamStore) -> Result<Option<&'p [f32]>, NnError> {
+    let Some(id) = layer.bias() else { return Ok(None) };
+    let bias = &params.get(id).data;
+    expect_len("Linear bias", layer.out_features(), bias.len())?;
+    Ok(Some(bias))
+}
+
 /// `output[rows, out] = input[rows, in] W^T + b`, as [`Linear::forward`].
 pub fn linear_forward(layer: &Linear, params: &ParamStore, input: &[f32], rows: usize, output: &mut [f32]) -> Result<(), NnError> {
-    #[cfg(target_arch = "x86_64")]
-    if skinny_path(rows) {
-        let (k, n) = (layer.in_features(), layer.out_features());
-        expect_len("Linear input", rows * k, input.len())?;
-        expect_len("Linear output", rows * n, output.len())?;
-        let weight = weight_data(layer, params)?.as_ptr();
-        let bias = match layer.bias() {
-            Some(id) => {
-                expect_len("Linear bias", n, params.get(id).len())?;
-                params.get(id).data.as_ptr()
+    forward_with(kernel(rows), layer, params, input, rows, output)
+}
+
+fn forward_with(kernel: Kernel, layer: &Linear, params: &ParamStore, input: &[f32], rows: usize, output: &mut [f32]) -> Result<(), NnError> {
+    let (k, n) = (layer.in_features(), layer.out_features());
+    match kernel {
+        Kernel::Gemm => layer.forward(params, input, rows, output),
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512 => {
+            expect_len("Linear input", rows * k, input.len())?;
+            expect_len("Linear output", rows * n, output.len())?;
+            let weight = weight_data(layer, params)?.as_ptr();
+            let bias = bias_data(layer, params)?.map_or(std::ptr::null(), <[f32]>::as_ptr);
+            // SAFETY: `kernel` confirmed AVX-512F; the lengths checked above cover every element the kernel
+            // touches.
+            unsafe { avx512::forward(input.as_ptr(), rows, k, weight, n, bias, output.as_mut_ptr()) };
+            Ok(())
+        }
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2Row => {
+            expect_len("Linear input", rows * k, input.len())?;
+            expect_len("Linear output", rows * n, output.len())?;
+            match bias_data(layer, params)? {
+                Some(bias) => super::gemm::fill_rows_with(output, bias),
+                None => output.fill(0.0),
             }
-            None => std::ptr::null(),
-        };
-        // SAFETY: `skinny_path` confirmed AVX-512F; the lengths checked above cover every element the kernel
-        // touches.
-        unsafe { avx512::forward(input.as_ptr(), rows, k, weight, n, bias, output.as_mut_ptr()) };
-        return Ok(());
+            super::fast::matmul_nt_acc(super::fast::Path::Avx2, input, rows, k, weight_data(layer, params)?, n, output);
+            Ok(())
+        }
     }
-    layer.forward(params, input, rows, output)
 }
 
 /// As [`Linear::backward`]: accumulates dW and db into `grads` and writes d input into `d_input` if given.
@@ -72,7 +118,7 @@ pub fn linear_backward(
     d_input: Option<&mut [f32]>,
 ) -> Result<(), NnError> {
     #[cfg(target_arch = "x86_64")]
-    if skinny_path(rows) {
+    if kernel(rows) == Kernel::Avx512 {
         let (k, n) = (layer.in_features(), layer.out_features());
         expect_len("Linear input", rows * k, input.len())?;
         expect_len("Linear output gradient", rows * n, d_output.len())?;
@@ -82,7 +128,7 @@ pub fn linear_backward(
         let weight = weight_data(layer, params)?.as_ptr();
         let d_weight = &mut grads.get_mut(layer.weight()).data;
         expect_len("Linear weight gradient", n * k, d_weight.len())?;
-        // SAFETY: as in `linear_forward`.
+        // SAFETY: as in `forward_with`.
         unsafe { avx512::weight_grad(d_output.as_ptr(), rows, n, input.as_ptr(), k, d_weight.as_mut_ptr()) };
         if let Some(bias) = layer.bias() {
             add_column_sums(d_output, &mut grads.get_mut(bias).data);
@@ -395,7 +441,24 @@ mod tests {
         a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-5 * (1.0 + y.abs()))
     }
 
-    /// Every tile and tail combination against gemm; on a CPU without AVX-512F both sides are gemm.
+    fn available_kernels() -> Vec<Kernel> {
+        #[allow(unused_mut)]
+        let mut kernels = vec![Kernel::Gemm];
+        #[cfg(target_arch = "x86_64")]
+        {
+            use crate::nn::fast::{path, Path};
+            if path() == Path::Avx2 {
+                kernels.push(Kernel::Avx2Row);
+            }
+            if kernel(1) == Kernel::Avx512 {
+                kernels.push(Kernel::Avx512);
+            }
+        }
+        kernels
+    }
+
+    /// Every tile and tail combination against gemm, for each kernel this CPU runs (the backward pass takes the
+    /// AVX-512F kernels where they run, gemm elsewhere).
     #[test]
     fn products_match_gemm() {
         // Shapes with every tail: k around the 16- and 64-lane strips, n around the 4-column tiles and across
@@ -409,10 +472,13 @@ mod tests {
             for rows in [1, 2, 3, 4, 5, 8, 9, 32, 63, MAX_ROWS, MAX_ROWS + 1] {
                 let input = random_vec(rows * k, 1);
                 let d_output = random_vec(rows * n, 2);
-                let (mut expected, mut actual) = (vec![0.0; rows * n], vec![0.0; rows * n]);
+                let mut expected = vec![0.0; rows * n];
                 layer.forward(&params, &input, rows, &mut expected).unwrap();
-                linear_forward(&layer, &params, &input, rows, &mut actual).unwrap();
-                assert!(close(&actual, &expected), "forward k={k} n={n} rows={rows}");
+                for kernel in available_kernels() {
+                    let mut actual = vec![9.0; rows * n];
+                    forward_with(kernel, &layer, &params, &input, rows, &mut actual).unwrap();
+                    assert!(close(&actual, &expected), "{kernel:?} forward k={k} n={n} rows={rows}");
+                }
                 let (mut grads_expected, mut grads_actual) = (params.zeros_like(), params.zeros_like());
                 let (mut d_expected, mut d_actual) = (vec![0.0; rows * k], vec![9.0; rows * k]);
                 layer.backward(&params, &input, &d_output, rows, &mut grads_expected, Some(&mut d_expected)).unwrap();
