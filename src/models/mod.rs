@@ -5,6 +5,8 @@ pub mod lstm;
 pub mod mlp;
 pub mod nbeats;
 pub mod nbeats_basis;
+pub mod nbeats_stack;
+pub mod nbeatsx;
 pub mod model;
 pub mod options;
 pub mod recurrent_forecaster;

@@ -1,177 +1,31 @@
-//! NeuralForecast's `NBEATS` (neuralforecast/models/nbeats.py): stacks of blocks, each an MLP from the (flipped)
-//! residual window to basis coefficients `theta`, expanded into a backcast and a forecast. The backcast is
-//! subtracted from the block's input to form the next block's input and the forecasts are summed on top of the
-//! window's last value (doubly residual stacking). Stacks are `identity` (generic), `trend` (a polynomial or other
-//! `basis` of `n_basis + 1` functions) or `seasonality` (Fourier terms from `n_harmonics`).
-//!
-//! Each block is torch's `nn.Sequential`: `layers.0` Linear(L, mlp_units[0][0]) with no activation, then for every
-//! `[a, b]` in `mlp_units` a Linear(a, b) followed by the activation (one module instance, at indices 2, 4, ...),
-//! then Linear(mlp_units[-1][1], n_theta). NeuralForecast leaves torch's default initialisation in place.
-//! `insample_mask` is all ones for the windows the engine builds, so `(residual - backcast) * mask` is the
-//! plain difference.
+//! NeuralForecast's `NBEATS` (neuralforecast/models/nbeats.py): the doubly residual stack of
+//! [`super::nbeats_stack`] over the window alone, with `identity` (generic), `trend` (a polynomial or other
+//! `basis` of `n_basis + 1` functions) and `seasonality` (Fourier terms from `n_harmonics`) stacks. It takes no
+//! exogenous variables, and NeuralForecast raises `NotImplementedError("dropout")` for `dropout_prob_theta > 0`.
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
 use super::model::{InputSizeDefault, Model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
-use super::nbeats_basis::{seasonality_size, seasonality_template, trend_template, BasisExpansion, TrendBasisKind};
+use super::nbeats_basis::TrendBasisKind;
+use super::nbeats_stack::{Stack, StackCache, StackOptions, StackSpec, StackType};
 use super::options::{ModelOptions, OptionError, OptionResult, MAX_SIZE};
-use crate::nn::activation::{Activation, ActivationKind};
-use crate::nn::error::{expect_len, nonzero};
-use crate::nn::skinny;
-use crate::nn::{Linear, NnError, ParamInit, ParamStore};
+use crate::nn::{NnError, ParamStore};
 
-/// A stack's basis (`stack_types` in NeuralForecast).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StackType {
-    Identity,
-    Trend,
-    Seasonality,
-}
-
-impl StackType {
-    pub const ALL: [StackType; 3] = [Self::Identity, Self::Trend, Self::Seasonality];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Identity => "identity",
-            Self::Trend => "trend",
-            Self::Seasonality => "seasonality",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|kind| kind.name() == name)
-    }
-}
+/// The stack types NBEATS accepts.
+const STACK_TYPES: [StackType; 3] = [StackType::Identity, StackType::Trend, StackType::Seasonality];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NbeatsConfig {
     pub shape: ModelShape,
-    pub n_harmonics: usize,
     pub n_basis: usize,
     pub basis: TrendBasisKind,
-    pub stack_types: Vec<StackType>,
-    pub n_blocks: Vec<usize>,
-    /// `[in, out]` of each hidden layer after `layers.0`; every block of every stack uses the same list.
-    pub mlp_units: Vec<[usize; 2]>,
-    /// NeuralForecast's NBEATS raises `NotImplementedError("dropout")` for anything but 0.
-    pub dropout_prob_theta: f64,
-    pub activation: ActivationKind,
-    /// All blocks of a stack reuse its first block.
-    pub shared_weights: bool,
+    pub stacks: StackOptions,
 }
 
 impl NbeatsConfig {
-    /// `n_theta` of a block of `stack` (`create_stack`).
-    fn n_theta(&self, stack: StackType) -> u128 {
-        let ModelShape { h, input_size, outputs_per_point, .. } = self.shape;
-        match stack {
-            StackType::Identity => input_size as u128 + outputs_per_point as u128 * h as u128,
-            _ => (outputs_per_point as u128 + 1) * self.template_rows(stack),
-        }
+    fn spec(&self) -> StackSpec<'_> {
+        StackSpec { shape: &self.shape, options: &self.stacks, trend_basis: self.basis, n_basis: self.n_basis, exclude_insample_y: false }
     }
-
-    /// Rows of the fixed basis templates of `stack` (none for identity).
-    fn template_rows(&self, stack: StackType) -> u128 {
-        match stack {
-            StackType::Identity => 0,
-            StackType::Trend => self.n_basis as u128 + 1,
-            StackType::Seasonality => seasonality_size(self.n_harmonics, self.shape.h),
-        }
-    }
-
-    /// `(stack, distinct blocks with their own parameters, blocks run)` for each stack.
-    fn stacks(&self) -> impl Iterator<Item = (StackType, usize, usize)> + '_ {
-        self.stack_types.iter().zip(&self.n_blocks).map(|(&stack, &blocks)| {
-            let distinct = if self.shared_weights { blocks.min(1) } else { blocks };
-            (stack, distinct, blocks)
-        })
-    }
-
-    /// Widths of the block's layers: the input, `layers.0`'s output, each hidden layer's output, `n_theta`.
-    fn widths(&self, stack: StackType) -> Vec<u128> {
-        let first = self.mlp_units.first().map_or(0, |u| u[0]);
-        let hidden = self.mlp_units.iter().map(|u| u[1] as u128);
-        [self.shape.input_size as u128, first as u128].into_iter().chain(hidden).chain([self.n_theta(stack)]).collect()
-    }
-
-    /// Parameters of one block of `stack` (with each hidden layer's `in` equal to the previous `out`, as `build`
-    /// requires).
-    fn block_parameters(&self, stack: StackType) -> u128 {
-        let linear: u128 = self.widths(stack).windows(2).map(|pair| (pair[0] + 1) * pair[1]).sum();
-        let prelu = u128::from(self.activation == ActivationKind::Prelu);
-        let templates = self.template_rows(stack) * (self.shape.input_size as u128 + self.shape.h as u128);
-        linear + prelu + templates
-    }
-
-    fn validate(&self) -> Result<(), NnError> {
-        let invalid = |what, reason: String| Err(NnError::InvalidValue { what, reason });
-        let ModelShape { h, input_size, outputs_per_point, exog, .. } = self.shape;
-        nonzero("h", h)?;
-        nonzero("input_size", input_size)?;
-        nonzero("outputs_per_point", outputs_per_point)?;
-        nonzero("n_harmonics", self.n_harmonics)?;
-        if !exog.is_empty() {
-            return invalid("exogenous inputs", "NeuralForecast's NBEATS takes no exogenous variables (NBEATSx does)".into());
-        }
-        if self.stack_types.len() != self.n_blocks.len() {
-            let reason = format!("{} stack types but {} entries in n_blocks", self.stack_types.len(), self.n_blocks.len());
-            return invalid("n_blocks", reason);
-        }
-        nonzero("total number of blocks", self.n_blocks.iter().sum())?;
-        if h == 1 && self.stack_types.iter().any(|s| *s != StackType::Identity) {
-            return invalid("h", "horizon h=1 is incompatible with seasonality or trend stacks".into());
-        }
-        nonzero("mlp_units layers", self.mlp_units.len())?;
-        if let Some(k) = (1..self.mlp_units.len()).find(|&k| self.mlp_units[k][0] != self.mlp_units[k - 1][1]) {
-            let reason = format!("mlp_units[{k}] takes {} inputs but mlp_units[{}] gives {}", self.mlp_units[k][0], k - 1, self.mlp_units[k - 1][1]);
-            return invalid("mlp_units", reason);
-        }
-        if self.dropout_prob_theta != 0.0 {
-            return invalid("dropout_prob_theta", "NeuralForecast's NBEATS does not implement dropout (NBEATSx does)".into());
-        }
-        Ok(())
-    }
-
-    /// The basis of a block of `stack`, with its fixed templates registered as `basis.backcast_basis` and
-    /// `basis.forecast_basis` (torch parameters with `requires_grad=False`; the model computes with its own copy,
-    /// so neither an optimizer step nor a gradient can touch them).
-    fn basis(&self, init: &mut ParamInit<'_>, stack: StackType) -> Result<BasisExpansion, NnError> {
-        let ModelShape { h, input_size: l, outputs_per_point: q, .. } = self.shape;
-        let (backcast, forecast) = match stack {
-            StackType::Identity => return Ok(BasisExpansion::identity(l, h, q)),
-            StackType::Trend => (trend_template(self.basis, l, self.n_basis)?, trend_template(self.basis, h, self.n_basis)?),
-            StackType::Seasonality => {
-                (seasonality_template(self.n_harmonics, l, h, -1.0), seasonality_template(self.n_harmonics, h, h, 1.0))
-            }
-        };
-        let p = forecast.len() / h;
-        let expansion = BasisExpansion::from_templates(&backcast, &forecast, p, h, q);
-        init.with_values("backcast_basis", &[p, l], backcast)?;
-        init.with_values("forecast_basis", &[p, h], forecast)?;
-        Ok(expansion)
-    }
-}
-
-/// Each `[a, b]` of an `mlpUnits` option.
-fn unit_pairs(options: &ModelOptions<'_>, lists: Vec<Vec<usize>>) -> OptionResult<Vec<[usize; 2]>> {
-    let pair = |(i, list): (usize, Vec<usize>)| match list[..] {
-        [a, b] => Ok([a, b]),
-        _ => Err(OptionError::Range(format!("{} must be a pair [in, out], got {} numbers", options.field(&format!("mlpUnits[{i}]")), list.len()))),
-    };
-    lists.into_iter().enumerate().map(pair).collect()
-}
-
-fn stack_types(options: &ModelOptions<'_>, names: Vec<String>) -> OptionResult<Vec<StackType>> {
-    let parse = |(i, name): (usize, String)| {
-        StackType::from_name(&name).ok_or_else(|| {
-            let expected = StackType::ALL.map(StackType::name).join(", ");
-            OptionError::Range(format!("{}: unknown value '{name}'; expected one of {expected}", options.field(&format!("stackTypes[{i}]"))))
-        })
-    };
-    names.into_iter().enumerate().map(parse).collect()
 }
 
 impl ModelConfig for NbeatsConfig {
@@ -190,22 +44,9 @@ impl ModelConfig for NbeatsConfig {
         num_lr_decays: 3,
     };
 
-    /// nbeats.py: `n_harmonics=2`, `n_basis=2`, `basis='polynomial'`, `stack_types=['identity', 'trend',
-    /// 'seasonality']`, `n_blocks=[1, 1, 1]`, `mlp_units=3 * [[512, 512]]`, `dropout_prob_theta=0.0`,
-    /// `activation='ReLU'`, `shared_weights=False`.
+    /// nbeats.py: `n_basis=2`, `basis='polynomial'` and the [`StackOptions`] defaults.
     fn new(shape: ModelShape) -> Self {
-        NbeatsConfig {
-            shape,
-            n_harmonics: 2,
-            n_basis: 2,
-            basis: TrendBasisKind::Polynomial,
-            stack_types: StackType::ALL.to_vec(),
-            n_blocks: vec![1; 3],
-            mlp_units: vec![[512, 512]; 3],
-            dropout_prob_theta: 0.0,
-            activation: ActivationKind::Relu,
-            shared_weights: false,
-        }
+        NbeatsConfig { shape, n_basis: 2, basis: TrendBasisKind::Polynomial, stacks: StackOptions::default() }
     }
 
     fn shape(&self) -> &ModelShape {
@@ -213,217 +54,49 @@ impl ModelConfig for NbeatsConfig {
     }
 
     fn read_options(&mut self, options: &ModelOptions<'_>) -> OptionResult<()> {
-        self.n_harmonics = options.size("nHarmonics")?.unwrap_or(self.n_harmonics);
         self.n_basis = options.integer("nBasis", 0, MAX_SIZE)?.unwrap_or(self.n_basis);
         if let Some(name) = options.choice("basis", &TrendBasisKind::ALL.map(TrendBasisKind::name))? {
             self.basis = TrendBasisKind::from_name(name).unwrap_or(self.basis);
         }
-        if let Some(names) = options.strings("stackTypes")? {
-            self.stack_types = stack_types(options, names)?;
+        self.stacks.read(options, &STACK_TYPES)?;
+        if self.stacks.dropout_prob_theta != 0.0 {
+            let field = options.field("dropoutProbTheta");
+            return Err(OptionError::Range(format!("{field}: NeuralForecast's NBEATS does not implement dropout (NBEATSx does)")));
         }
-        self.n_blocks = options.integers("nBlocks", 0, MAX_SIZE)?.unwrap_or_else(|| self.n_blocks.clone());
-        if let Some(lists) = options.integer_lists("mlpUnits", 1, MAX_SIZE)? {
-            self.mlp_units = unit_pairs(options, lists)?;
-        }
-        if let Some(p) = options.number_in("dropoutProbTheta", 0.0, 1.0)? {
-            if p != 0.0 {
-                let field = options.field("dropoutProbTheta");
-                return Err(OptionError::Range(format!("{field}: NeuralForecast's NBEATS does not implement dropout (NBEATSx does), got {p}")));
-            }
-            self.dropout_prob_theta = p;
-        }
-        if let Some(name) = options.choice("activation", &ActivationKind::ALL.map(ActivationKind::name))? {
-            self.activation = ActivationKind::from_name(name).unwrap_or(self.activation);
-        }
-        self.shared_weights = options.boolean("sharedWeights")?.unwrap_or(self.shared_weights);
         Ok(())
     }
 
     fn write_options(&self, out: &mut Map<String, Value>) {
-        out.insert("nHarmonics".into(), self.n_harmonics.into());
         out.insert("nBasis".into(), self.n_basis.into());
         out.insert("basis".into(), self.basis.name().into());
-        out.insert("stackTypes".into(), self.stack_types.iter().map(|s| s.name()).collect::<Vec<_>>().into());
-        out.insert("nBlocks".into(), self.n_blocks.clone().into());
-        out.insert("mlpUnits".into(), self.mlp_units.iter().map(|u| u.to_vec()).collect::<Vec<_>>().into());
-        out.insert("dropoutProbTheta".into(), self.dropout_prob_theta.into());
-        out.insert("activation".into(), self.activation.name().into());
-        out.insert("sharedWeights".into(), self.shared_weights.into());
+        self.stacks.write(out);
     }
 
     fn memory_estimate(&self) -> (u128, u128) {
-        let parameters = self.stacks().map(|(stack, distinct, _)| distinct as u128 * self.block_parameters(stack)).sum();
-        let ModelShape { h, input_size, outputs_per_point, .. } = self.shape;
-        let forecast = h as u128 * outputs_per_point as u128;
-        let prelu_inputs = u128::from(self.activation == ActivationKind::Prelu);
-        let per_block = |stack| {
-            let widths = self.widths(stack);
-            // The residual input, every layer's output and d theta (PReLU also keeps the hidden layers' inputs).
-            let hidden: u128 = widths[2..widths.len() - 1].iter().sum();
-            widths.iter().sum::<u128>() + widths[widths.len() - 1] + prelu_inputs * hidden
-        };
-        let blocks: u128 = self.stacks().map(|(stack, _, run)| run as u128 * per_block(stack)).sum();
-        let widest = self.stack_types.iter().flat_map(|&s| self.widths(s)).max().unwrap_or(0);
-        // Backward scratch: two layer gradients, two residual gradients.
-        (parameters, blocks + forecast + 2 * widest + 2 * input_size as u128)
+        self.spec().memory_estimate()
     }
 
     fn build(&self) -> Result<Nbeats, NnError> {
-        self.validate()?;
-        let mut params = ParamStore::new();
-        let mut rng = ChaCha8Rng::seed_from_u64(self.shape.random_seed);
-        let mut init = ParamInit::new(&mut params, &mut rng);
-        let mut blocks: Vec<NbeatsBlock> = Vec::with_capacity(self.n_blocks.iter().sum());
-        for (stack, distinct, run) in self.stacks() {
-            let n_theta = usize::try_from(self.n_theta(stack))
-                .map_err(|_| NnError::InvalidValue { what: "n_theta", reason: "too many basis coefficients".into() })?;
-            for block_id in 0..run {
-                if let Some(previous) = blocks.last().filter(|_| block_id >= distinct) {
-                    blocks.push(previous.clone());
-                    continue;
-                }
-                let mut block_init = init.pp(format!("blocks.{}", blocks.len()));
-                let mlp = BlockMlp::new(&mut block_init.pp("layers"), self.shape.input_size, &self.mlp_units, n_theta, self.activation)?;
-                let basis = self.basis(&mut block_init.pp("basis"), stack)?;
-                blocks.push(NbeatsBlock { mlp, basis });
-            }
+        let invalid = |what, reason: &str| Err(NnError::InvalidValue { what, reason: reason.into() });
+        if !self.shape.exog.is_empty() {
+            return invalid("exogenous inputs", "NeuralForecast's NBEATS takes no exogenous variables (NBEATSx does)");
         }
-        Ok(Nbeats { config: self.clone(), params, blocks })
-    }
-}
-
-/// A block's `layers`: torch's `nn.Sequential` of Linear layers with one activation module.
-#[derive(Debug, Clone)]
-pub(crate) struct BlockMlp {
-    /// `layers.0` (no activation), the hidden layers `layers.1, 3, ..` (each followed by the activation), and
-    /// the output layer giving theta.
-    linears: Vec<Linear>,
-    activation: Activation,
-}
-
-/// What [`BlockMlp::backward`] needs from [`BlockMlp::forward`].
-#[derive(Debug, Clone, Default)]
-pub(crate) struct BlockMlpCache {
-    rows: usize,
-    /// The output of every layer but the last, after its activation where it has one: `[B, width]`.
-    hidden: Vec<Vec<f32>>,
-    /// The hidden layers' outputs before the activation, kept only for PReLU.
-    pre_activation: Vec<Vec<f32>>,
-    theta: Vec<f32>,
-    /// d loss / d theta, written by the caller before [`BlockMlp::backward`].
-    d_theta: Vec<f32>,
-}
-
-/// Gradient buffers shared by the blocks of one backward pass.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct MlpScratch {
-    d_current: Vec<f32>,
-    d_below: Vec<f32>,
-}
-
-impl BlockMlp {
-    /// Creates `<prefix>.{0, 1, 2 (PReLU only), 3, .., 2 n + 1}` in torch's registration order.
-    pub(crate) fn new(
-        init: &mut ParamInit<'_>,
-        in_features: usize,
-        mlp_units: &[[usize; 2]],
-        n_theta: usize,
-        activation: ActivationKind,
-    ) -> Result<Self, NnError> {
-        let (&[a, b], later) = mlp_units.split_first().ok_or(NnError::ZeroSize { what: "mlp_units layers" })?;
-        let mut linears = vec![Linear::new(&mut init.pp("0"), in_features, a)?, Linear::new(&mut init.pp("1"), a, b)?];
-        let activation = Activation::new(&mut init.pp("2"), activation)?;
-        for (k, &[a, b]) in later.iter().enumerate() {
-            linears.push(Linear::new(&mut init.pp(format!("{}", 3 + 2 * k)), a, b)?);
+        if self.stacks.dropout_prob_theta != 0.0 {
+            return invalid("dropout_prob_theta", "NeuralForecast's NBEATS does not implement dropout (NBEATSx does)");
         }
-        let last_width = later.last().map_or(b, |u| u[1]);
-        linears.push(Linear::new(&mut init.pp(format!("{}", 1 + 2 * mlp_units.len())), last_width, n_theta)?);
-        Ok(BlockMlp { linears, activation })
-    }
-
-    fn n_theta(&self) -> usize {
-        self.linears[self.linears.len() - 1].out_features()
-    }
-
-    /// theta `[rows, n_theta]` of `input[rows, in]`, kept in the cache with every intermediate output.
-    pub(crate) fn forward(&self, params: &ParamStore, input: &[f32], rows: usize, cache: &mut BlockMlpCache) -> Result<(), NnError> {
-        cache.rows = rows;
-        let hidden_count = self.linears.len() - 1;
-        cache.hidden.resize_with(hidden_count, Vec::new);
-        cache.pre_activation.resize_with(if self.activation.needs_input() { hidden_count } else { 0 }, Vec::new);
-        for (i, linear) in self.linears[..hidden_count].iter().enumerate() {
-            let (done, rest) = cache.hidden.split_at_mut(i);
-            let layer_input = done.last().map_or(input, Vec::as_slice);
-            let output = &mut rest[0];
-            output.resize(rows * linear.out_features(), 0.0);
-            skinny::linear_forward(linear, params, layer_input, rows, output)?;
-            // `layers.0` feeds `layers.1` directly.
-            if i > 0 {
-                if let Some(pre) = cache.pre_activation.get_mut(i) {
-                    pre.clear();
-                    pre.extend_from_slice(output);
-                }
-                self.activation.forward_in_place(params, output);
-            }
+        if self.stacks.stack_types.contains(&StackType::Exogenous) {
+            return invalid("stack_types", "exogenous stacks are NBEATSx's");
         }
-        cache.theta.resize(rows * self.n_theta(), 0.0);
-        skinny::linear_forward(&self.linears[hidden_count], params, &cache.hidden[hidden_count - 1], rows, &mut cache.theta)
+        let (params, stack) = self.spec().build()?;
+        Ok(Nbeats { config: self.clone(), params, stack })
     }
-
-    /// Accumulates the parameter gradients of d loss / d theta (`cache.d_theta`) into `grads`, and writes d loss / d input into
-    /// `d_input` when given (the first block's input is data, whose gradient nobody needs).
-    pub(crate) fn backward(
-        &self,
-        params: &ParamStore,
-        input: &[f32],
-        cache: &BlockMlpCache,
-        scratch: &mut MlpScratch,
-        grads: &mut ParamStore,
-        d_input: Option<&mut [f32]>,
-    ) -> Result<(), NnError> {
-        let MlpScratch { d_current, d_below } = scratch;
-        let rows = cache.rows;
-        let hidden_count = self.linears.len() - 1;
-        let last_input = &cache.hidden[hidden_count - 1];
-        d_current.resize(last_input.len(), 0.0);
-        skinny::linear_backward(&self.linears[hidden_count], params, last_input, &cache.d_theta, rows, grads, Some(d_current))?;
-        for i in (1..hidden_count).rev() {
-            let pre = cache.pre_activation.get(i).map_or(&[][..], Vec::as_slice);
-            self.activation.backward_in_place(params, d_current, &cache.hidden[i], pre, grads)?;
-            d_below.resize(cache.hidden[i - 1].len(), 0.0);
-            skinny::linear_backward(&self.linears[i], params, &cache.hidden[i - 1], d_current, rows, grads, Some(d_below))?;
-            std::mem::swap(d_current, d_below);
-        }
-        skinny::linear_backward(&self.linears[0], params, input, d_current, rows, grads, d_input)
-    }
-}
-
-#[derive(Debug, Clone)]
-struct NbeatsBlock {
-    mlp: BlockMlp,
-    basis: BasisExpansion,
 }
 
 #[derive(Debug, Clone)]
 pub struct Nbeats {
     config: NbeatsConfig,
     params: ParamStore,
-    /// In forward order; with `shared_weights` the later blocks of a stack are clones of its first.
-    blocks: Vec<NbeatsBlock>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct NbeatsCache {
-    /// Windows of the last forward pass; 0 before the first.
-    batch: usize,
-    /// Each block's input `[blocks, B, L]`: the window reversed in time, minus the earlier blocks' backcasts.
-    residuals: Vec<f32>,
-    blocks: Vec<BlockMlpCache>,
-    forecast: Vec<f32>,
-    /// d loss / d input of the block being differentiated and of the one after it.
-    d_residual: Vec<f32>,
-    d_next_residual: Vec<f32>,
-    mlp_scratch: MlpScratch,
+    stack: Stack,
 }
 
 impl Nbeats {
@@ -433,7 +106,7 @@ impl Nbeats {
 }
 
 impl Model for Nbeats {
-    type Cache = NbeatsCache;
+    type Cache = StackCache;
 
     fn params(&self) -> &ParamStore {
         &self.params
@@ -443,61 +116,12 @@ impl Model for Nbeats {
         &mut self.params
     }
 
-    fn forward<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut NbeatsCache) -> Result<&'c [f32], NnError> {
-        let ModelShape { h, input_size: l, outputs_per_point: q, exog, .. } = self.config.shape;
-        batch.check(l, h, exog)?;
-        let rows = batch.batch;
-        cache.batch = 0;
-        let window_len = rows * l;
-        cache.residuals.resize(self.blocks.len() * window_len, 0.0);
-        cache.forecast.resize(rows * h * q, 0.0);
-        let windows = batch.insample_y.chunks_exact(l);
-        for ((window, residual), forecast) in windows.zip(cache.residuals.chunks_exact_mut(l)).zip(cache.forecast.chunks_exact_mut(h * q)) {
-            residual.iter_mut().zip(window.iter().rev()).for_each(|(r, y)| *r = *y);
-            // The level: the naive forecast from the window's last value.
-            forecast.fill(window[l - 1]);
-        }
-        cache.blocks.resize_with(self.blocks.len(), Default::default);
-        for (k, (block, block_cache)) in self.blocks.iter().zip(&mut cache.blocks).enumerate() {
-            let (done, later) = cache.residuals.split_at_mut((k + 1) * window_len);
-            let input = &done[k * window_len..];
-            block.mlp.forward(&self.params, input, rows, block_cache)?;
-            let mut next_residual = later.get_mut(..window_len);
-            if let Some(next) = next_residual.as_deref_mut() {
-                next.copy_from_slice(input);
-            }
-            block.basis.forward(&block_cache.theta, rows, next_residual, &mut cache.forecast);
-        }
-        cache.batch = rows;
-        Ok(&cache.forecast)
+    fn forward<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut StackCache) -> Result<&'c [f32], NnError> {
+        self.stack.forward(&self.params, batch, cache)
     }
 
-    fn backward(&self, cache: &mut NbeatsCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {
-        self.params.check_same_layout(grads)?;
-        let rows = nonzero("windows of the forward pass (backward needs a forward pass first)", cache.batch)?;
-        let ModelShape { h, input_size: l, outputs_per_point: q, .. } = self.config.shape;
-        expect_len("forecast gradient", rows * h * q, d_output.len())?;
-        let NbeatsCache { residuals, blocks, d_residual, d_next_residual, mlp_scratch, .. } = cache;
-        let window_len = rows * l;
-        d_residual.resize(window_len, 0.0);
-        d_next_residual.resize(window_len, 0.0);
-        let last = self.blocks.len() - 1;
-        for (k, (block, block_cache)) in self.blocks.iter().zip(blocks.iter_mut()).enumerate().rev() {
-            block_cache.d_theta.resize(rows * block.basis.n_theta(), 0.0);
-            let d_next = (k < last).then_some(&d_next_residual[..]);
-            block.basis.backward(d_output, d_next, rows, &mut block_cache.d_theta);
-            let input = &residuals[k * window_len..(k + 1) * window_len];
-            let d_input = (k > 0).then_some(&mut d_residual[..]);
-            block.mlp.backward(&self.params, input, block_cache, mlp_scratch, grads, d_input)?;
-            if k > 0 {
-                // The block's input reaches the next block directly as well as through its backcast.
-                if k < last {
-                    d_residual.iter_mut().zip(d_next_residual.iter()).for_each(|(d, n)| *d += n);
-                }
-                std::mem::swap(d_residual, d_next_residual);
-            }
-        }
-        Ok(())
+    fn backward(&self, cache: &mut StackCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {
+        self.stack.backward(&self.params, cache, d_output, grads)
     }
 }
 
@@ -506,6 +130,7 @@ mod tests {
     use super::*;
     use crate::models::model::tests::{check_model_gradients, fit_sine, shape, RandomBatch};
     use crate::models::ExogSizes;
+    use crate::nn::activation::ActivationKind;
     use crate::nn::adam::{Adam, AdamConfig, StepLr};
     use crate::nn::gradcheck::random_vec;
     use serde_json::json;
@@ -515,13 +140,16 @@ mod tests {
     }
 
     fn small(stack_types: Vec<StackType>, outputs_per_point: usize) -> NbeatsConfig {
-        let n_blocks = vec![1; stack_types.len()];
-        NbeatsConfig {
-            stack_types,
-            n_blocks,
-            mlp_units: vec![[6, 5], [5, 4]],
-            ..NbeatsConfig::new(ModelShape { outputs_per_point, ..shape(4, 7, ExogSizes::none()) })
-        }
+        with(NbeatsConfig::new(ModelShape { outputs_per_point, ..shape(4, 7, ExogSizes::none()) }), |c| {
+            c.stacks.n_blocks = vec![1; stack_types.len()];
+            c.stacks.stack_types = stack_types;
+            c.stacks.mlp_units = vec![[6, 5], [5, 4]];
+        })
+    }
+
+    fn with(mut config: NbeatsConfig, edit: impl FnOnce(&mut NbeatsConfig)) -> NbeatsConfig {
+        edit(&mut config);
+        config
     }
 
     fn assert_count_matches_estimate(config: &NbeatsConfig) -> usize {
@@ -557,19 +185,25 @@ mod tests {
 
     #[test]
     fn estimate_is_exact_for_other_configurations() {
-        let quantiles = NbeatsConfig { n_harmonics: 3, n_basis: 4, basis: TrendBasisKind::Spline, ..small(StackType::ALL.to_vec(), 3) };
+        let quantiles = with(small(STACK_TYPES.to_vec(), 3), |c| {
+            c.stacks.n_harmonics = 3;
+            (c.n_basis, c.basis) = (4, TrendBasisKind::Spline);
+        });
         assert_count_matches_estimate(&quantiles);
-        let prelu = NbeatsConfig { activation: ActivationKind::Prelu, n_blocks: vec![2, 1, 3], ..small(StackType::ALL.to_vec(), 1) };
+        let prelu = with(small(STACK_TYPES.to_vec(), 1), |c| {
+            c.stacks.activation = ActivationKind::Prelu;
+            c.stacks.n_blocks = vec![2, 1, 3];
+        });
         // One shared slope per block: layers.2.weight.
         let count = assert_count_matches_estimate(&prelu);
         assert_eq!(prelu.build().unwrap().params().find("blocks.3.layers.2.weight").unwrap().data, [0.25]);
-        let shared = NbeatsConfig { shared_weights: true, ..prelu.clone() };
+        let shared = with(prelu.clone(), |c| c.stacks.shared_weights = true);
         let shared_count = assert_count_matches_estimate(&shared);
         assert!(shared_count < count);
         // blocks 0, 2 (stack 1) and 3 (stack 2) own parameters; 1, 4 and 5 reuse them.
         let model = shared.build().unwrap();
         assert!(model.params().find("blocks.3.layers.0.weight").is_some() && model.params().find("blocks.4.layers.0.weight").is_none());
-        let wide = NbeatsConfig { mlp_units: vec![[8, 3]], ..small(vec![StackType::Trend, StackType::Identity], 2) };
+        let wide = with(small(vec![StackType::Trend, StackType::Identity], 2), |c| c.stacks.mlp_units = vec![[8, 3]]);
         assert_count_matches_estimate(&wide);
     }
 
@@ -581,9 +215,17 @@ mod tests {
             "mlpUnits": [[16, 8], [8, 8]], "dropoutProbTheta": 0.0, "activation": "SELU", "sharedWeights": true
         });
         config.read_options(&ModelOptions::new("NBEATS", options.as_object().unwrap())).unwrap();
-        assert_eq!((config.n_harmonics, config.n_basis, config.basis), (3, 4, TrendBasisKind::Legendre));
-        assert_eq!((config.stack_types.clone(), config.n_blocks.clone()), (vec![StackType::Trend, StackType::Identity], vec![2, 1]));
-        assert_eq!((config.mlp_units.clone(), config.activation, config.shared_weights), (vec![[16, 8], [8, 8]], ActivationKind::Selu, true));
+        assert_eq!((config.n_basis, config.basis), (4, TrendBasisKind::Legendre));
+        let expected = StackOptions {
+            n_harmonics: 3,
+            stack_types: vec![StackType::Trend, StackType::Identity],
+            n_blocks: vec![2, 1],
+            mlp_units: vec![[16, 8], [8, 8]],
+            dropout_prob_theta: 0.0,
+            activation: ActivationKind::Selu,
+            shared_weights: true,
+        };
+        assert_eq!(config.stacks, expected);
         let mut written = Map::new();
         config.write_options(&mut written);
         assert_eq!(Value::Object(written.clone()), options);
@@ -598,6 +240,7 @@ mod tests {
             json!({ "activation": "GELU" }),
             json!({ "basis": "fourier" }),
             json!({ "nHarmonics": 0 }),
+            json!({ "nBlocks": [1, -1] }),
         ] {
             assert!(baseline().read_options(&ModelOptions::new("NBEATS", bad.as_object().unwrap())).is_err(), "{bad}");
         }
@@ -609,16 +252,17 @@ mod tests {
         assert!(matches!(exog.build(), Err(NnError::InvalidValue { what: "exogenous inputs", .. })));
         let h1 = NbeatsConfig::new(shape(1, 24, ExogSizes::none()));
         assert!(matches!(h1.build(), Err(NnError::InvalidValue { what: "h", .. })));
-        assert!(NbeatsConfig { stack_types: vec![StackType::Identity], n_blocks: vec![1], ..h1 }.build().is_ok());
-        let broken_chain = NbeatsConfig { mlp_units: vec![[8, 8], [4, 8]], ..baseline() };
+        assert!(with(h1, |c| (c.stacks.stack_types, c.stacks.n_blocks) = (vec![StackType::Identity], vec![1])).build().is_ok());
+        let broken_chain = with(baseline(), |c| c.stacks.mlp_units = vec![[8, 8], [4, 8]]);
         assert!(matches!(broken_chain.build(), Err(NnError::InvalidValue { what: "mlp_units", .. })));
         let cases = [
-            NbeatsConfig { mlp_units: vec![], ..baseline() },
-            NbeatsConfig { n_blocks: vec![1, 1], ..baseline() },
-            NbeatsConfig { n_blocks: vec![0, 0, 0], ..baseline() },
-            NbeatsConfig { dropout_prob_theta: 0.2, ..baseline() },
-            NbeatsConfig { basis: TrendBasisKind::Spline, ..baseline() },
-            NbeatsConfig { mlp_units: vec![[0, 4]], ..baseline() },
+            with(baseline(), |c| c.stacks.mlp_units = vec![]),
+            with(baseline(), |c| c.stacks.n_blocks = vec![1, 1]),
+            with(baseline(), |c| c.stacks.n_blocks = vec![0, 0, 0]),
+            with(baseline(), |c| c.stacks.dropout_prob_theta = 0.2),
+            with(baseline(), |c| c.stacks.stack_types[0] = StackType::Exogenous),
+            with(baseline(), |c| c.basis = TrendBasisKind::Spline),
+            with(baseline(), |c| c.stacks.mlp_units = vec![[0, 4]]),
             NbeatsConfig::new(shape(12, 0, ExogSizes::none())),
             NbeatsConfig::new(ModelShape { outputs_per_point: 0, ..shape(12, 24, ExogSizes::none()) }),
         ];
@@ -627,7 +271,7 @@ mod tests {
             assert!(config.build().is_err(), "{config:?}");
         }
         let model = small(vec![StackType::Identity], 1).build().unwrap();
-        let mut cache = NbeatsCache::default();
+        let mut cache = StackCache::default();
         let mut grads = model.params().zeros_like();
         assert!(model.backward(&mut cache, &[0.0; 4], &mut grads).is_err(), "backward before forward");
         assert!(model.forward(&WindowBatch::univariate(&[0.0; 13], 2), &mut cache).is_err());
@@ -640,7 +284,7 @@ mod tests {
     /// last value plus the biases expanded through the bases, as NeuralForecast's forward adds them up.
     #[test]
     fn forecast_is_the_level_plus_the_expanded_thetas() {
-        let config = small(StackType::ALL.to_vec(), 2);
+        let config = small(STACK_TYPES.to_vec(), 2);
         let mut model = config.build().unwrap();
         let (h, q) = (4, 2);
         for k in 0..3 {
@@ -648,7 +292,7 @@ mod tests {
             weight.data.fill(0.0);
         }
         let window = random_vec(7, 3);
-        let forecast = model.forward(&WindowBatch::univariate(&window, 1), &mut NbeatsCache::default()).unwrap().to_vec();
+        let forecast = model.forward(&WindowBatch::univariate(&window, 1), &mut StackCache::default()).unwrap().to_vec();
         let bias = |k: usize| model.params().find(&format!("blocks.{k}.layers.5.bias")).unwrap().data.clone();
         let template = |k: usize| model.params().find(&format!("blocks.{k}.basis.forecast_basis")).unwrap().data.clone();
         for t in 0..h {
@@ -663,44 +307,43 @@ mod tests {
 
     #[test]
     fn gradients_match_finite_differences() {
-        check_model_gradients(&small(StackType::ALL.to_vec(), 1));
-        check_model_gradients(&NbeatsConfig { n_blocks: vec![2, 1, 2], ..small(StackType::ALL.to_vec(), 3) });
+        check_model_gradients(&small(STACK_TYPES.to_vec(), 1));
+        check_model_gradients(&with(small(STACK_TYPES.to_vec(), 3), |c| c.stacks.n_blocks = vec![2, 1, 2]));
     }
 
     #[test]
     fn gradients_match_with_shared_weights_and_each_activation() {
         for activation in ActivationKind::ALL {
-            let config = NbeatsConfig {
-                activation,
-                shared_weights: activation == ActivationKind::Prelu,
-                n_blocks: vec![2, 2],
-                basis: TrendBasisKind::Chebyshev,
-                ..small(vec![StackType::Seasonality, StackType::Trend], 2)
-            };
+            let config = with(small(vec![StackType::Seasonality, StackType::Trend], 2), |c| {
+                c.stacks.activation = activation;
+                c.stacks.shared_weights = activation == ActivationKind::Prelu;
+                c.stacks.n_blocks = vec![2, 2];
+                c.basis = TrendBasisKind::Chebyshev;
+            });
             check_model_gradients(&config);
         }
     }
 
     #[test]
     fn a_batch_of_one_equals_its_row_in_a_batch_of_five() {
-        let config = small(StackType::ALL.to_vec(), 3);
+        let config = small(STACK_TYPES.to_vec(), 3);
         let model = config.build().unwrap();
         let batch = RandomBatch::new(&config.shape, 5, 8);
-        let all = model.forward(&batch.view(None), &mut NbeatsCache::default()).unwrap().to_vec();
+        let all = model.forward(&batch.view(None), &mut StackCache::default()).unwrap().to_vec();
         let row = 3;
         let window = &batch.insample_y[row * 7..(row + 1) * 7];
-        let one = model.forward(&WindowBatch::univariate(window, 1), &mut NbeatsCache::default()).unwrap().to_vec();
+        let one = model.forward(&WindowBatch::univariate(window, 1), &mut StackCache::default()).unwrap().to_vec();
         let expected = &all[row * 12..(row + 1) * 12];
         assert_eq!(one, expected);
     }
 
     #[test]
     fn training_leaves_the_basis_templates_alone() {
-        let config = small(StackType::ALL.to_vec(), 1);
+        let config = small(STACK_TYPES.to_vec(), 1);
         let mut model = config.build().unwrap();
         let before = model.params().clone();
         let batch = RandomBatch::new(&config.shape, 4, 2);
-        let mut cache = NbeatsCache::default();
+        let mut cache = StackCache::default();
         let mut grads = model.params().zeros_like();
         let mut adam = Adam::new(model.params(), AdamConfig::default(), StepLr::constant()).unwrap();
         for _ in 0..3 {
@@ -716,7 +359,7 @@ mod tests {
 
     #[test]
     fn adam_fits_a_sine_wave() {
-        let config = NbeatsConfig { mlp_units: vec![[32, 32]; 2], ..NbeatsConfig::new(shape(12, 24, ExogSizes::none())) };
+        let config = with(baseline(), |c| c.stacks.mlp_units = vec![[32, 32]; 2]);
         let (before, after) = fit_sine(&config, 150, 1e-3);
         assert!(after < 0.2 * before, "MAE {before} -> {after}");
     }
@@ -743,7 +386,7 @@ mod tests {
         let config = baseline();
         let model = config.build().unwrap();
         let mut grads = model.params().zeros_like();
-        let mut cache = NbeatsCache::default();
+        let mut cache = StackCache::default();
         for batch in [8, 32] {
             let inputs = RandomBatch::new(&config.shape, batch, 1);
             let d_output = random_vec(batch * 12, 2);

@@ -294,6 +294,70 @@ impl BasisExpansion {
     }
 }
 
+/// NBEATSx' `ExogenousBasis`: each window's exogenous values `E [L + h, F]` (future exogenous variables, then the
+/// static ones repeated over time) are the basis. `theta = [forecast coefficients (F) | backcast coefficients (F)]`:
+/// `backcast[t] = sum_p theta[F + p] E[t, p]` over the window (in the window's own time order, as NeuralForecast
+/// subtracts it from the reversed residual), and `forecast[t] = sum_p theta[p] E[L + t, p]`, a single series
+/// that NeuralForecast's broadcasting adds to every output of the point.
+#[derive(Debug, Clone)]
+pub struct ExogenousBasis {
+    width: usize,
+    backcast_size: usize,
+    h: usize,
+    outputs: usize,
+}
+
+impl ExogenousBasis {
+    pub fn new(width: usize, backcast_size: usize, h: usize, outputs: usize) -> Self {
+        ExogenousBasis { width, backcast_size, h, outputs }
+    }
+
+    pub fn n_theta(&self) -> usize {
+        2 * self.width
+    }
+
+    /// `residual -= backcast(theta)` when a residual is given, and `forecast += forecast(theta)`, over `rows`
+    /// windows with exogenous basis `basis [rows, L + h, F]`.
+    pub fn forward(&self, theta: &[f32], rows: usize, basis: &[f32], mut residual: Option<&mut [f32]>, forecast: &mut [f32]) {
+        let (f, l, q) = (self.width, self.backcast_size, self.outputs);
+        let dot = |coefficients: &[f32], values: &[f32]| coefficients.iter().zip(values).map(|(c, v)| c * v).sum::<f32>();
+        let steps = l + self.h;
+        for b in 0..rows {
+            let basis = &basis[b * steps * f..(b + 1) * steps * f];
+            let (forecast_theta, backcast_theta) = theta[b * 2 * f..(b + 1) * 2 * f].split_at(f);
+            if let Some(residual) = residual.as_deref_mut() {
+                for (t, r) in residual[b * l..(b + 1) * l].iter_mut().enumerate() {
+                    *r -= dot(backcast_theta, &basis[t * f..(t + 1) * f]);
+                }
+            }
+            for (t, point) in forecast[b * self.h * q..(b + 1) * self.h * q].chunks_exact_mut(q).enumerate() {
+                let value = dot(forecast_theta, &basis[(l + t) * f..(l + t + 1) * f]);
+                point.iter_mut().for_each(|v| *v += value);
+            }
+        }
+    }
+
+    /// `d_theta` from `d_forecast [rows, h, outputs]` and, for all but the last block, d loss / d next residual.
+    pub fn backward(&self, d_forecast: &[f32], d_residual: Option<&[f32]>, rows: usize, basis: &[f32], d_theta: &mut [f32]) {
+        let (f, l, q) = (self.width, self.backcast_size, self.outputs);
+        d_theta.fill(0.0);
+        let steps = l + self.h;
+        for b in 0..rows {
+            let basis = &basis[b * steps * f..(b + 1) * steps * f];
+            let (d_forecast_theta, d_backcast_theta) = d_theta[b * 2 * f..(b + 1) * 2 * f].split_at_mut(f);
+            for (t, point) in d_forecast[b * self.h * q..(b + 1) * self.h * q].chunks_exact(q).enumerate() {
+                let d_value: f32 = point.iter().sum();
+                d_forecast_theta.iter_mut().zip(&basis[(l + t) * f..(l + t + 1) * f]).for_each(|(d, e)| *d += d_value * e);
+            }
+            if let Some(d_residual) = d_residual {
+                for (t, d_r) in d_residual[b * l..(b + 1) * l].iter().enumerate() {
+                    d_backcast_theta.iter_mut().zip(&basis[t * f..(t + 1) * f]).for_each(|(d, e)| *d -= d_r * e);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
