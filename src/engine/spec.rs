@@ -12,6 +12,8 @@ use crate::data::Frequency;
 use crate::models::gru::GruConfig;
 use crate::models::lstm::LstmConfig;
 use crate::models::mlp::MlpConfig;
+use crate::models::nbeats::NbeatsConfig;
+use crate::models::nbeatsx::NbeatsxConfig;
 use crate::models::nhits::NhitsConfig;
 use crate::models::tcn::TcnConfig;
 use crate::models::transformer::TransformerConfig;
@@ -119,6 +121,8 @@ architectures! {
     Gru => GruConfig,
     Mlp => MlpConfig,
     Tcn => TcnConfig,
+    Nbeats => NbeatsConfig,
+    Nbeatsx => NbeatsxConfig,
     Nhits => NhitsConfig,
     VanillaTransformer => TransformerConfig,
 }

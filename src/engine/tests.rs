@@ -201,6 +201,9 @@ fn baseline_spec(kind: ModelKind, seed: u64) -> ModelSpec {
         ModelKind::Lstm | ModelKind::Gru => json!({ "encoderHiddenSize": 64, "decoderHiddenSize": 64 }),
         ModelKind::Tcn => json!({ "kernelSize": 2, "dilations": [1, 2, 4, 8, 16], "encoderHiddenSize": 64, "decoderHiddenSize": 64 }),
         ModelKind::Nhits => json!({ "mlpUnits": [[512, 512], [512, 512], [512, 512]] }),
+        ModelKind::Nbeats | ModelKind::Nbeatsx => {
+            json!({ "stackTypes": ["identity", "trend", "seasonality"], "mlpUnits": [[512, 512], [512, 512], [512, 512]] })
+        }
         ModelKind::VanillaTransformer => json!({ "hiddenSize": 64, "nHead": 4, "encoderLayers": 2, "decoderLayers": 1 }),
         ModelKind::Mlp => json!({}),
         ModelKind::Prophet => return spec_of(json!({ "type": "Prophet", "h": 12, "seasonalityMode": "multiplicative", "randomSeed": seed })),

@@ -3,6 +3,10 @@
 pub mod gru;
 pub mod lstm;
 pub mod mlp;
+pub mod nbeats;
+pub mod nbeats_basis;
+pub mod nbeats_stack;
+pub mod nbeatsx;
 pub mod model;
 pub mod nhits;
 pub mod options;

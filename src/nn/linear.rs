@@ -46,6 +46,7 @@ impl Linear {
         Ok(Linear { weight, bias, in_features, out_features })
     }
 
+    /// The `[out, in]` weight, for kernels that multiply by it in place ([`crate::nn::skinny`]).
     pub fn weight(&self) -> ParamId {
         self.weight
     }

@@ -5,6 +5,7 @@
 //! caller-owned cache, and backward passes accumulate into a separate gradient store, so one set of
 //! weights can serve several threads at once.
 
+pub mod activation;
 pub mod activation_layer;
 pub mod activations;
 pub mod adam;
@@ -15,7 +16,7 @@ pub mod embedding;
 pub mod error;
 pub mod fast;
 pub mod gelu;
-mod gemm;
+pub(crate) mod gemm;
 #[cfg(test)]
 pub(crate) mod gradcheck;
 pub mod gru;
@@ -28,6 +29,7 @@ pub mod mlp;
 pub mod params;
 pub mod pooling;
 pub mod recurrent;
+pub mod skinny;
 pub mod tensor;
 pub mod wide_linear;
 

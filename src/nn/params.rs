@@ -129,9 +129,7 @@ impl<'a> ParamInit<'a> {
 
     /// Adds a parameter of `shape` with every element `value` (LayerNorm's weight 1 and bias 0, PReLU's 0.25).
     pub fn constant(&mut self, name: &str, shape: &[usize], value: f32) -> Result<ParamId, NnError> {
-        let tensor = Tensor { shape: shape.to_vec(), data: vec![value; shape.iter().product()] };
-        let path = self.path(name);
-        self.store.insert(path, tensor)
+        self.with_values(name, shape, vec![value; shape.iter().product()])
     }
 
     /// Adds a parameter of `shape` drawn from N(0, std^2) (torch's `kaiming_normal_`, given its std).
@@ -139,6 +137,14 @@ impl<'a> ParamInit<'a> {
         let tensor = Tensor::normal(shape, std, self.rng);
         let path = self.path(name);
         self.store.insert(path, tensor)
+    }
+
+    /// Adds a parameter of `shape` holding `data` (row-major): constant initialisations such as PReLU's 0.25,
+    /// and tensors torch registers with fixed values (NBEATS' basis templates).
+    pub fn with_values(&mut self, name: &str, shape: &[usize], data: Vec<f32>) -> Result<ParamId, NnError> {
+        super::error::expect_len("parameter values", shape.iter().product(), data.len())?;
+        let path = self.path(name);
+        self.store.insert(path, Tensor { shape: shape.to_vec(), data })
     }
 
     fn path(&self, name: &str) -> String {
