@@ -30,6 +30,14 @@ export declare class NeuralForecaster {
   fit(data: unknown, options: unknown | undefined | null, control: FitControl): Promise<unknown>
   /** Forecasts every series: after the fitted data, or from `options.data` (new history, no refit). */
   predict(options?: unknown | undefined | null): Promise<unknown>
+  /**
+   * Appends new observations (`{ unique_id, ds, y, <exogenous column>… }` as columns or rows) to fitted series,
+   * synchronously: each series must continue right after its last ds at the fitted frequency. The next
+   * forecast starts after them, without a refit.
+   */
+  update(data: unknown): void
+  /** Forecasts the fitted series `ids` (one id or an array), synchronously: the per-bar path after `update`. */
+  forecastSeries(ids: string | string[], options?: { horizon?: number, level?: number | number[], futrData?: unknown }): Record<string, unknown>
   /** Forecasts one window of the last `inputSize` raw values, synchronously (the low-latency path). */
   forecastWindow(window: Float64Array | Float32Array | number[], options?: { model?: number | string }): Float64Array
   /**

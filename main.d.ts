@@ -55,11 +55,12 @@ export interface NeuralModelOptions extends BaseModelOptions {
   earlyStopPatienceSteps?: number
   /** Steps between validation checks [100]. */
   valCheckSteps?: number
-  /** Exogenous columns known in the future (NeuralForecast's futr_exog_list): not available yet. */
+  /** Exogenous columns known in the future too (NeuralForecast's futr_exog_list): numeric columns of the data, and
+   * of `predict({ futrData })` for the horizon. */
   futrExogList?: string[]
-  /** Exogenous columns known only in the past: not available yet. */
+  /** Exogenous columns known only in the past (hist_exog_list): numeric columns of the data. */
   histExogList?: string[]
-  /** Static exogenous columns: not available yet. */
+  /** Static exogenous columns (stat_exog_list): columns of `fit(data, { staticData })`. */
   statExogList?: string[]
 }
 
@@ -193,18 +194,31 @@ export interface NeuralForecasterOptions {
 
 export type DsValue = string | number | Date
 
-/** NeuralForecast's long format as columns; without `unique_id` one series, without `ds` integer steps. */
+/** NeuralForecast's long format as columns; without `unique_id` one series, without `ds` integer steps. Any other
+ * key is a numeric exogenous column (read by the models that list it). */
 export interface LongFormatColumns {
   unique_id?: Array<string | number>
   ds?: DsValue[] | Float64Array
   y: Float64Array | Float32Array | number[]
+  [exogenous: string]: Array<string | number> | DsValue[] | Float64Array | Float32Array | number[] | undefined
 }
 
 export interface LongFormatRow {
   unique_id: string | number
   ds: DsValue
   y: number
+  [exogenous: string]: string | number | Date
 }
+
+/** Future values of exogenous variables (NeuralForecast's futr_df): the next h rows of each series. */
+export type FutureData =
+  | { unique_id: Array<string | number>; ds: DsValue[] | Float64Array; [column: string]: Array<string | number> | DsValue[] | Float64Array | number[] }
+  | Array<{ unique_id: string | number; ds: DsValue; [column: string]: string | number | Date }>
+
+/** Static exogenous variables (NeuralForecast's static_df): one row per series. */
+export type StaticData =
+  | { unique_id: Array<string | number>; [column: string]: Array<string | number> | Float64Array | number[] }
+  | Array<{ unique_id: string | number; [column: string]: string | number }>
 
 /** Columns, rows, or one bare series of numbers. */
 export type ForecastData = LongFormatColumns | LongFormatRow[] | Float64Array | Float32Array | number[]
@@ -237,6 +251,10 @@ export interface FitOptions {
     /** Quantiles of ŷ ± score ('conformal_distribution'), or ŷ ∓ the score quantile ['conformal_distribution']. */
     method?: 'conformal_distribution' | 'conformal_error'
   }
+  /** Static exogenous variables, one row per series. */
+  staticData?: StaticData
+  /** Continue from the current weights [true, NeuralForecast's default]; false starts from the seeded initial ones. */
+  warmStart?: boolean
   /** Called with the latest step at most every 100 ms. */
   onProgress?: (progress: FitProgress) => void
   /** Aborting rejects the fit with an AbortError; the forecaster keeps the weights it had before. */
@@ -248,6 +266,10 @@ export interface PredictOptions {
   horizon?: number
   /** Forecast from this history instead of the fitted data (no refit of the neural models; Prophet is fitted to it). */
   data?: ForecastData
+  /** Static exogenous variables of the series of `data`. */
+  staticData?: StaticData
+  /** The next h values of the future exogenous variables of each series. */
+  futrData?: FutureData
   /**
    * Interval levels in percent: adds `<alias>-lo-<level>` and `<alias>-hi-<level>` columns (Prophet's own intervals;
    * conformal ones for point models fitted with `predictionIntervals`; an error for other point models).
@@ -268,6 +290,10 @@ export declare class NeuralForecaster {
   readonly isFitted: boolean
   fit(data: ForecastData, options?: FitOptions): Promise<FitSummary>
   predict(options?: PredictOptions): Promise<Forecast>
+  /** Appends new observations (each series continuing at the fitted frequency) to fitted series, synchronously. */
+  update(data: LongFormatColumns | LongFormatRow[]): void
+  /** Forecast of some fitted series, synchronously (the per-bar path after `update`). */
+  forecastSeries(ids: string | string[], options?: { horizon?: number; level?: number | number[]; futrData?: FutureData }): Forecast
   /** Forecast of one window of the last `inputSize` values, synchronously: h values (h × quantiles for MQLoss). */
   forecastWindow(window: Float64Array | Float32Array | number[], options?: { model?: number | string }): Float64Array
   /**

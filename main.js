@@ -171,6 +171,16 @@ class NeuralForecaster {
     return awaitNative(callNative(() => natives.get(this).predict(options)))
   }
 
+  /** Appends new observations to fitted series (synchronous); the next forecast starts after them, no refit. */
+  update(data) {
+    return callNative(() => natives.get(this).update(data))
+  }
+
+  /** Synchronous forecast of some fitted series (one id or an array): the per-bar path after `update`. */
+  forecastSeries(ids, options) {
+    return callNative(() => natives.get(this).forecastSeries(ids, options))
+  }
+
   /** Synchronous forecast of one window of the last `inputSize` values: the low-latency path. */
   forecastWindow(window, options) {
     return callNative(() => natives.get(this).forecastWindow(window, options))

@@ -92,6 +92,16 @@ async function forecasterUsage(): Promise<void> {
   await nf.fit(bare, { predictionIntervals: { nWindows: 3, method: 'conformal_error' } })
   await nf.predict({ level: [80, 95] })
   await nf.predict({ level: 90 })
+  const withExog = new models.NHITS({ h: 2, inputSize: 4, futrExogList: ['price'], histExogList: ['volume'], statExogList: ['size'] })
+  const exogForecaster = new NeuralForecaster({ models: [withExog] })
+  await exogForecaster.fit(
+    { unique_id: ['a', 'a'], ds: [1, 2], y: [1, 2], price: [3, 4], volume: new Float64Array([5, 6]) },
+    { staticData: { unique_id: ['a'], size: [7] }, warmStart: false },
+  )
+  await exogForecaster.predict({ futrData: { unique_id: ['a', 'a'], ds: [3, 4], price: [1, 2] } })
+  exogForecaster.update([{ unique_id: 'a', ds: 3, y: 3, price: 1, volume: 2 }])
+  const bar: Forecast = exogForecaster.forecastSeries('a', { futrData: [{ unique_id: 'a', ds: 4, price: 2 }] })
+  void bar
   const predictOptions: PredictOptions = { horizon: 6, data: new Float32Array([1, 2, 3]) }
   const forecast: Forecast = await nf.predict(predictOptions)
   await nf.predict()

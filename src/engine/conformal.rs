@@ -172,7 +172,7 @@ impl Engine {
     }
 
     /// A copy of this engine with only the models at `indices`, at their current weights, not fitted.
-    fn subset(&self, indices: &[usize]) -> Result<Engine, EngineError> {
+    pub(super) fn subset(&self, indices: &[usize]) -> Result<Engine, EngineError> {
         let mut config = self.config.clone();
         config.models = indices.iter().map(|&m| self.config.models[m].clone()).collect();
         Ok(Engine {

@@ -32,7 +32,7 @@ pub(crate) use train::shard_windows;
 use train::{train, TrainRun};
 
 /// Overrides of the models' training settings for one fit.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FitOptions {
     pub max_steps: Option<usize>,
     /// Passes over all training windows; overrides `max_steps` (the caller rejects giving both).
@@ -45,6 +45,25 @@ pub struct FitOptions {
     pub patience: Option<usize>,
     /// Conformal prediction intervals: calibrate on the last windows of every series (an extra fit).
     pub prediction_intervals: Option<PredictionIntervals>,
+    /// Continue from the current weights (NeuralForecast's default, `use_init_models=False`); `false` starts from
+    /// the seeded initial weights.
+    pub warm_start: bool,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        FitOptions {
+            max_steps: None,
+            epochs: None,
+            batch_size: None,
+            learning_rate: None,
+            validation_size: 0,
+            early_stopping: false,
+            patience: None,
+            prediction_intervals: None,
+            warm_start: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -293,6 +312,11 @@ impl Engine {
         self.fitted.is_some()
     }
 
+    /// The frequency the series were fitted at (`None` before fit).
+    pub fn fitted_frequency(&self) -> Option<Frequency> {
+        self.fitted.as_ref().map(|f| f.freq)
+    }
+
     /// Ids of the fitted series (empty before fit).
     pub fn series_ids(&self) -> Vec<&str> {
         self.fitted.iter().flat_map(|f| f.series.iter().map(|s| s.id.as_str())).collect()
@@ -327,6 +351,17 @@ impl Engine {
     ) -> Result<FitReport, EngineError> {
         let started = Instant::now();
         let _simd = crate::nn::fast::scoped_simd(self.config.simd_enabled);
+        if !options.warm_start {
+            // A failed or stopped fit keeps the fitted weights: the fresh ones are only swapped in at the end.
+            let fresh = self.config.models.iter().map(Trained::new).collect::<Result<Vec<_>, _>>()?;
+            let mut restart = self.subset(&(0..self.models.len()).collect::<Vec<_>>())?;
+            restart.models = fresh;
+            let report = restart.fit(panel, &FitOptions { warm_start: true, ..options.clone() }, progress)?;
+            if !report.aborted {
+                (self.models, self.fitted) = (restart.models, restart.fitted);
+            }
+            return Ok(report);
+        }
         let conformal = match &options.prediction_intervals {
             Some(intervals) => match self.calibrate(panel, options, intervals, progress)? {
                 Some(conformal) => Some(conformal),

@@ -54,6 +54,7 @@ const FIT_KEYS: &[&str] = &[
     "patience",
     "predictionIntervals",
     "staticData",
+    "warmStart",
     "onProgress",
     "signal",
 ];
@@ -309,6 +310,36 @@ impl NativeForecaster {
         })
     }
 
+    /// Appends new observations (`{ unique_id, ds, y, <exogenous column>… }` as columns or rows) to fitted series,
+    /// synchronously: each series must continue right after its last ds at the fitted frequency. The next
+    /// forecast starts after them, without a refit.
+    #[napi(catch_unwind, ts_args_type = "data: unknown")]
+    pub fn update(&self, env: Env, data: Unknown<'_>) -> napi::Result<()> {
+        with_js_errors(&env, "NeuralForecaster.update", || {
+            self.shared.ensure_idle("update")?;
+            let freq = self.shared.read().fitted_frequency().ok_or(ArgError::from(EngineError::NotFitted))?;
+            let rows = panel_from_js(&data, "data", Some(freq))?;
+            Ok(self.shared.write().update(&rows)?)
+        })
+    }
+
+    /// Forecasts the fitted series `ids` (one id or an array), synchronously: the per-bar path after `update`.
+    #[napi(catch_unwind, ts_args_type = "ids: string | string[], options?: { horizon?: number, level?: number | number[], futrData?: unknown }", ts_return_type = "Record<string, unknown>")]
+    pub fn forecast_series(&self, env: Env, ids: Unknown<'_>, options: Option<Unknown<'_>>) -> napi::Result<ForecastObject> {
+        with_js_errors(&env, "NeuralForecaster.forecastSeries", || {
+            self.shared.ensure_idle("forecastSeries")?;
+            let ids = if ids.get_type()? == napi::ValueType::String { vec![args::string(&ids, "ids")?] } else { string_list(&ids, "ids")? };
+            let (mut horizon, mut levels, mut future) = (None, Vec::new(), None);
+            if let Some(options) = args::options(options.as_ref(), "options", &["horizon", "level", "futrData"])? {
+                horizon = optional(&options, "horizon", |v, n| args::integer(v, n, 1, u32::MAX as usize))?;
+                levels = optional(&options, "level", self::levels)?.unwrap_or_default();
+                future = optional(&options, "futrData", future_from_js)?;
+            }
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            Ok(ForecastObject(self.shared.read().predict_series(&ids, horizon, &levels, future.as_ref())?))
+        })
+    }
+
     /// Forecasts one window of the last `inputSize` raw values, synchronously (the low-latency path).
     #[napi(catch_unwind, ts_args_type = "window: Float64Array | Float32Array | number[], options?: { model?: number | string }")]
     pub fn forecast_window(&self, env: Env, window: Unknown<'_>, options: Option<Unknown<'_>>) -> napi::Result<Float64Array> {
@@ -412,6 +443,7 @@ fn fit_options(options: Option<&Unknown<'_>>) -> ArgResult<FitOptions> {
     fit.early_stopping = optional(&options, "earlyStopping", args::boolean)?.unwrap_or(false);
     fit.patience = optional(&options, "patience", count)?;
     fit.prediction_intervals = optional(&options, "predictionIntervals", prediction_intervals)?;
+    fit.warm_start = optional(&options, "warmStart", args::boolean)?.unwrap_or(true);
     Ok(fit)
 }
 
@@ -442,6 +474,12 @@ fn prediction_intervals(value: &Unknown<'_>, name: &str) -> ArgResult<Prediction
         })?;
     }
     Ok(intervals)
+}
+
+/// An array of strings.
+fn string_list(value: &Unknown<'_>, name: &str) -> ArgResult<Vec<String>> {
+    let items = args::elements(value, name, "strings")?;
+    items.iter().enumerate().map(|(i, v)| args::string(v, &format!("{name}[{i}]"))).collect()
 }
 
 /// Interval levels in percent: a number or an array of numbers.
