@@ -100,6 +100,72 @@ export interface TCNOptions extends NeuralModelOptions {
   decoderLayers?: number
 }
 
+/** NeuralForecast's activation names (NBEATS, NBEATSx, NHITS). */
+export type Activation = 'ReLU' | 'Softplus' | 'Tanh' | 'SELU' | 'LeakyReLU' | 'PReLU' | 'Sigmoid'
+
+/** Options NBEATS, NBEATSx and NHITS share: stacks of doubly residual MLP blocks. */
+export interface StackModelOptions extends NeuralModelOptions {
+  /** Blocks per stack [[1, 1, 1]]. */
+  nBlocks?: number[]
+  /** The two hidden widths of each stack's block MLPs [3 × [512, 512]]. */
+  mlpUnits?: number[][]
+  /** Dropout on the basis coefficients [0]. */
+  dropoutProbTheta?: number
+  activation?: Activation
+}
+
+/** NeuralForecast's NBEATS: identity, trend (polynomial) and seasonality (Fourier) stacks. */
+export interface NBEATSOptions extends StackModelOptions {
+  stackTypes?: Array<'identity' | 'trend' | 'seasonality'>
+  /** Fourier terms of the seasonality basis [2]. */
+  nHarmonics?: number
+  /** Degree of the trend basis [2]. */
+  nBasis?: number
+  /** The trend basis ['polynomial']. */
+  basis?: string
+  /** One set of weights for all blocks of a stack [false]. */
+  sharedWeights?: boolean
+}
+
+/** NeuralForecast's NBEATSx: NBEATS with exogenous inputs and an exogenous stack. */
+export interface NBEATSxOptions extends StackModelOptions {
+  stackTypes?: Array<'identity' | 'trend' | 'seasonality' | 'exogenous'>
+  nHarmonics?: number
+  /** Degree of the trend basis [2]. */
+  nPolynomials?: number
+  sharedWeights?: boolean
+  /** Leave y out of the blocks' inputs [false]. */
+  excludeInsampleY?: boolean
+}
+
+/** NeuralForecast's NHITS: multi-rate input pooling and hierarchical interpolation. */
+export interface NHITSOptions extends StackModelOptions {
+  /** ['identity', 'identity', 'identity'] (NHITS has no other). */
+  stackTypes?: Array<'identity'>
+  /** Pooling kernel per stack [[2, 2, 1]]. */
+  nPoolKernelSize?: number[]
+  /** Downsampling of the forecast coefficients per stack [[4, 2, 1]]. */
+  nFreqDownsample?: number[]
+  poolingMode?: 'MaxPool1d' | 'AvgPool1d'
+  interpolationMode?: 'linear' | 'nearest' | 'cubic'
+}
+
+/** NeuralForecast's VanillaTransformer: encoder–decoder attention over the window. */
+export interface VanillaTransformerOptions extends NeuralModelOptions {
+  /** Model width [128]. */
+  hiddenSize?: number
+  /** Attention heads [4]. */
+  nHead?: number
+  /** Width of the feed-forward convolutions [32]. */
+  convHiddenSize?: number
+  encoderLayers?: number
+  decoderLayers?: number
+  dropout?: number
+  activation?: 'gelu' | 'relu'
+  /** Share of the window the decoder starts from [0.5]. */
+  decoderInputSizeMultiplier?: number
+}
+
 /** Prophet: piecewise-linear trend with changepoints and Fourier seasonalities, fitted to each series (MAP). */
 export interface ProphetOptions extends BaseModelOptions {
   /** Potential changepoints [25]. */
@@ -151,6 +217,28 @@ export declare namespace models {
     constructor(options: TCNOptions)
   }
   interface TCN extends ResolvedModelOptions<'TCN', TCNOptions> {}
+  /** NeuralForecast's NBEATS. */
+  class NBEATS {
+    constructor(options: NBEATSOptions)
+  }
+  interface NBEATS extends ResolvedModelOptions<'NBEATS', NBEATSOptions> {}
+  /** NeuralForecast's NBEATSx. */
+  class NBEATSx {
+    constructor(options: NBEATSxOptions)
+  }
+  interface NBEATSx extends ResolvedModelOptions<'NBEATSx', NBEATSxOptions> {}
+  /** NeuralForecast's NHITS. */
+  class NHITS {
+    constructor(options: NHITSOptions)
+  }
+  interface NHITS extends ResolvedModelOptions<'NHITS', NHITSOptions> {}
+  /** NeuralForecast's VanillaTransformer. */
+  class VanillaTransformer {
+    constructor(options: VanillaTransformerOptions)
+  }
+  interface VanillaTransformer extends ResolvedModelOptions<'VanillaTransformer', VanillaTransformerOptions> {}
+  /** The same class as VanillaTransformer (NeuralForecast's other name for it). */
+  const Transformer: typeof VanillaTransformer
   /** Prophet, a local model (one fit per series); `predict({ level })` gives its own intervals. */
   class Prophet {
     constructor(options: ProphetOptions)
@@ -165,7 +253,15 @@ export type ModelConfig =
   | models.MLP
   | models.TCN
   | models.Prophet
+  | models.NBEATS
+  | models.NBEATSx
+  | models.NHITS
+  | models.VanillaTransformer
   | (RecurrentModelOptions & { type: 'LSTM' | 'GRU' })
+  | (NBEATSOptions & { type: 'NBEATS' })
+  | (NBEATSxOptions & { type: 'NBEATSx' })
+  | (NHITSOptions & { type: 'NHITS' })
+  | (VanillaTransformerOptions & { type: 'VanillaTransformer' | 'Transformer' })
   | (MLPOptions & { type: 'MLP' })
   | (TCNOptions & { type: 'TCN' })
   | (ProphetOptions & { type: 'Prophet' })
