@@ -27,8 +27,15 @@ const FAMILIES = [
   ['GRU', () => new models.GRU({ h: 6, inputSize: 24, encoderHiddenSize: 16, decoderHiddenSize: 16, scalerType: 'standard', maxSteps: 150, batchSize: 32, learningRate: 0.01 }), 1.0],
   ['MLP', () => new models.MLP({ h: 6, inputSize: 24, hiddenSize: 32, scalerType: 'standard', maxSteps: 200, batchSize: 32, learningRate: 0.01 }), 1.0],
   ['TCN', () => new models.TCN({ h: 6, inputSize: 24, encoderHiddenSize: 16, decoderHiddenSize: 16, scalerType: 'standard', maxSteps: 150, batchSize: 32, learningRate: 0.01 }), 1.0],
+  ['NBEATS', () => new models.NBEATS({ h: 6, inputSize: 24, mlpUnits: [[32, 32], [32, 32], [32, 32]], scalerType: 'standard', maxSteps: 150, batchSize: 32, learningRate: 0.005 }), 1.0],
+  ['NBEATSx', () => new models.NBEATSx({ h: 6, inputSize: 24, mlpUnits: [[32, 32], [32, 32], [32, 32]], scalerType: 'standard', maxSteps: 150, batchSize: 32, learningRate: 0.005 }), 1.0],
+  ['NHITS', () => new models.NHITS({ h: 6, inputSize: 24, mlpUnits: [[32, 32], [32, 32], [32, 32]], scalerType: 'standard', maxSteps: 150, batchSize: 32, learningRate: 0.005 }), 1.0],
+  ['VanillaTransformer', () => new models.Transformer({ h: 6, inputSize: 24, hiddenSize: 16, scalerType: 'standard', maxSteps: 150, batchSize: 32, learningRate: 0.005 }), 1.0],
   ['Prophet', () => new models.Prophet({ h: 6, uncertaintySamples: 300 }), 0.5],
 ]
+
+/** A fresh model of the family `type`. */
+const make = (type) => FAMILIES.find(([t]) => t === type)[1]()
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nd-models-'))
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }))
@@ -42,9 +49,9 @@ function mae(forecast, alias) {
   return sum / forecast.unique_id.length
 }
 
-describe.each(FAMILIES)('%s', (type, make, limit) => {
+describe.each(FAMILIES)('%s', (type, create, limit) => {
   const fitted = (async () => {
-    const nf = new NeuralForecaster({ models: [make()], numThreads: 2 })
+    const nf = new NeuralForecaster({ models: [create()], numThreads: 2 })
     await nf.fit(panel)
     return nf
   })()
@@ -68,7 +75,7 @@ describe.each(FAMILIES)('%s', (type, make, limit) => {
   })
 
   test('the same seed gives the same forecast', async () => {
-    const other = new NeuralForecaster({ models: [make()], numThreads: 1 })
+    const other = new NeuralForecaster({ models: [create()], numThreads: 1 })
     await other.fit(panel)
     expect((await other.predict())[type]).toEqual((await (await fitted).predict())[type])
   })
@@ -89,8 +96,7 @@ describe('prediction intervals', () => {
   })
 
   test('conformal intervals come from fit({ predictionIntervals }) and survive a checkpoint', async () => {
-    const [, make] = FAMILIES[3]
-    const nf = new NeuralForecaster({ models: [make()] })
+    const nf = new NeuralForecaster({ models: [make('TCN')] })
     await expect(nf.fit(panel, { predictionIntervals: { nWindows: 1 } })).rejects.toThrow(RangeError)
     await nf.fit(panel, { predictionIntervals: { nWindows: 4, stepSize: 2 } })
     const f = await nf.predict({ level: [80] })
@@ -105,7 +111,7 @@ describe('prediction intervals', () => {
   })
 
   test('a point model without calibration says how to get intervals', async () => {
-    const nf = new NeuralForecaster({ models: [FAMILIES[2][1]()] })
+    const nf = new NeuralForecaster({ models: [make('MLP')] })
     await nf.fit(panel, { maxSteps: 5 })
     await expect(nf.predict({ level: 80 })).rejects.toThrow(/MLP.*no prediction intervals.*predictionIntervals/)
   })
@@ -126,7 +132,7 @@ describe('prediction intervals', () => {
 })
 
 test('crossValidation of several families with intervals, and their coverage', async () => {
-  const options = { models: [FAMILIES[4][1](), FAMILIES[2][1]()] }
+  const options = { models: [make('Prophet'), make('MLP')] }
   const cv = await crossValidation(options, panel, { nWindows: 2, stepSize: 6, level: [80], fitOptions: { predictionIntervals: { nWindows: 3 } } })
   expect(Object.keys(cv)).toEqual(['unique_id', 'ds', 'cutoff', 'y', 'Prophet', 'Prophet-lo-80', 'Prophet-hi-80', 'MLP', 'MLP-lo-80', 'MLP-hi-80'])
   expect(cv.y).toHaveLength(2 * 2 * 6)

@@ -242,8 +242,9 @@ function parse(command, argv, options, allowPositionals = true) {
 }
 
 /** Model classes by lower-case name, read from the library so new models appear here by themselves. */
+/** The model types of this build, without aliases (models.Transformer is models.VanillaTransformer). */
 function modelTypes(lib) {
-  return Object.keys(lib.models)
+  return Object.keys(lib.models).filter((type) => lib.models[type].name === type)
 }
 
 function resolveModelNames(lib, values, command) {
@@ -252,7 +253,7 @@ function resolveModelNames(lib, values, command) {
   if (names.length === 0) throw new UsageError('--model needs a model name', command)
   const seen = new Set()
   return names.map((name) => {
-    const type = types.find((t) => t.toLowerCase() === name.toLowerCase())
+    const type = name.toLowerCase() === 'transformer' ? 'VanillaTransformer' : types.find((t) => t.toLowerCase() === name.toLowerCase())
     if (!type) throw new UsageError(`unknown model ${JSON.stringify(name)}; available models: ${types.map((t) => t.toLowerCase()).join(', ')}`, command)
     if (seen.has(type)) throw new UsageError(`--model ${name} is given twice`, command)
     seen.add(type)
@@ -285,6 +286,7 @@ function hiddenSizeOptions(type, n) {
     case 'VanillaTransformer':
       return { hiddenSize: n }
     case 'NBEATS':
+    case 'NBEATSx':
     case 'NHITS':
       return { mlpUnits: [[n, n], [n, n], [n, n]] }
     default:
