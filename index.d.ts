@@ -38,6 +38,11 @@ export declare class NeuralForecaster {
   update(data: unknown): void
   /** Forecasts the fitted series `ids` (one id or an array), synchronously: the per-bar path after `update`. */
   forecastSeries(ids: string | string[], options?: { horizon?: number, level?: number | number[], futrData?: unknown }): Record<string, unknown>
+  /**
+   * The next `horizon` (default h) `{ unique_id, ds }` rows of every fitted series: the frame to fill with future
+   * exogenous values (NeuralForecast's `make_future_dataframe`).
+   */
+  futureFrame(horizon?: unknown | undefined | null): { unique_id: string[], ds: Array<string | number> }
   /** Forecasts one window of the last `inputSize` raw values, synchronously (the low-latency path). */
   forecastWindow(window: Float64Array | Float32Array | number[], options?: { model?: number | string }): Float64Array
   /**

@@ -388,6 +388,8 @@ export declare class NeuralForecaster {
   predict(options?: PredictOptions): Promise<Forecast>
   /** Appends new observations (each series continuing at the fitted frequency) to fitted series, synchronously. */
   update(data: LongFormatColumns | LongFormatRow[]): void
+  /** The next `horizon` [h] rows of every fitted series, to fill with future exogenous values (make_future_dataframe). */
+  futureFrame(horizon?: number): { unique_id: string[]; ds: Array<string | number> }
   /** Forecast of some fitted series, synchronously (the per-bar path after `update`). */
   forecastSeries(ids: string | string[], options?: { horizon?: number; level?: number | number[]; futrData?: FutureData }): Forecast
   /** Forecast of one window of the last `inputSize` values, synchronously: h values (h × quantiles for MQLoss). */
@@ -461,6 +463,15 @@ export interface Evaluation {
   /** Mean over series, by metric then model. */
   overall: Partial<Record<Metric, Record<string, number>>>
 }
+export type CalendarFeature = 'minute' | 'hour' | 'dayofweek' | 'dayofmonth' | 'dayofyear' | 'weekofyear' | 'month' | 'quarter'
+/**
+ * Calendar features of dates, as future exogenous columns: `<feature>_sin<k>`/`<feature>_cos<k>` Fourier terms
+ * (k = 1…harmonics) or `<feature>_<position>` one-hot indicators.
+ */
+export function calendarFeatures(
+  ds: ArrayLike<string | Date | number>,
+  options?: { features?: CalendarFeature[]; encoding?: 'fourier' | 'onehot'; harmonics?: number },
+): Record<string, Float64Array>
 /** Share of actuals inside each `<model>-lo-<level>`/`<model>-hi-<level>` interval: `{ [model]: { [level]: share } }`. */
 export function coverage(result: CrossValidationResult): Record<string, Record<string, number>>
 /** MAE, MSE, RMSE, sMAPE (%) and MASE per series and overall. */

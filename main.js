@@ -176,6 +176,11 @@ class NeuralForecaster {
     return callNative(() => natives.get(this).update(data))
   }
 
+  /** The next `horizon` [h] `{ unique_id, ds }` rows of every fitted series, to fill with future exogenous values. */
+  futureFrame(horizon) {
+    return callNative(() => natives.get(this).futureFrame(horizon))
+  }
+
   /** Synchronous forecast of some fitted series (one id or an array): the per-bar path after `update`. */
   forecastSeries(ids, options) {
     return callNative(() => natives.get(this).forecastSeries(ids, options))
@@ -220,5 +225,6 @@ Object.assign(module.exports, {
   crossValidation: require('./lib/cross_validation.js').crossValidation,
   evaluate: require('./lib/evaluate.js').evaluate,
   coverage: require('./lib/evaluate.js').coverage,
+  calendarFeatures: require('./lib/calendar.js').calendarFeatures,
   plotForecast: require('./lib/plot.js').plotForecast,
 })

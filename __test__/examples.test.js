@@ -22,3 +22,10 @@ test('the global visnights model forecasts every series', async () => {
   const out = await runExample('visnights_global.js')
   expect(out).toMatch(/^20 series, 160 forecasts: MAE [\d.]+, sMAPE [\d.]+ %/)
 })
+
+test('the DAX forecast with the other indices as historical exogenous variables updates bar by bar', async () => {
+  const out = await runExample('eustock_exogenous.js')
+  const [, model, naive] = out.match(/model MAE ([\d.]+), last-close MAE ([\d.]+)/)
+  expect(Number(naive)).toBeCloseTo(46.6, 1)
+  expect(Number.isFinite(Number(model))).toBe(true)
+})

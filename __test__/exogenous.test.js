@@ -219,3 +219,34 @@ describe('live updates', () => {
     expect((await fresh.predict()).GRU).toEqual(first)
   })
 })
+
+describe('calendar features and the future frame', () => {
+  const { calendarFeatures } = require('..')
+
+  test('Fourier and one-hot terms of dates', () => {
+    const f = calendarFeatures(['2024-01-01', '2024-04-01', new Date(Date.UTC(2024, 6, 1))], { features: ['month', 'quarter'], harmonics: 2 })
+    expect(Object.keys(f)).toEqual(['month_sin1', 'month_cos1', 'month_sin2', 'month_cos2', 'quarter_sin1', 'quarter_cos1', 'quarter_sin2', 'quarter_cos2'])
+    expect(Array.from(f.month_sin1)).toEqual([0, Math.sin((2 * Math.PI * 3) / 12), Math.sin((2 * Math.PI * 6) / 12)])
+    expect(f.quarter_cos1[2]).toBeCloseTo(-1, 12)
+    const onehot = calendarFeatures(['2024-03-04 10:00', '2024-03-10'], { features: ['dayofweek'], encoding: 'onehot' })
+    expect(Array.from(onehot.dayofweek_0)).toEqual([1, 0]) // a Monday
+    expect(Array.from(onehot.dayofweek_6)).toEqual([0, 1]) // a Sunday
+    expect(() => calendarFeatures([3], {})).toThrow(TypeError)
+    expect(() => calendarFeatures(['2024-01-01'], { features: ['fortnight'] })).toThrow(/unknown feature "fortnight"/)
+  })
+
+  test('a model with calendar features as future variables, fed through futureFrame()', async () => {
+    // Daily data with a weekday effect only the calendar explains (no trend, no noise).
+    const ds = Array.from({ length: 120 }, (_, t) => new Date(Date.UTC(2024, 0, 1 + t)).toISOString().slice(0, 10))
+    const weekday = calendarFeatures(ds, { features: ['dayofweek'], encoding: 'onehot' })
+    const data = { unique_id: ds.map(() => 'shop'), ds, y: ds.map((_, t) => (weekday.dayofweek_5[t] || weekday.dayofweek_6[t] ? 20 : 10)), ...weekday }
+    const futrExogList = Object.keys(weekday)
+    const nf = new NeuralForecaster({ models: [new models.MLP({ h: 7, inputSize: 14, hiddenSize: 32, maxSteps: 300, batchSize: 32, learningRate: 0.01, futrExogList })] })
+    await nf.fit(data)
+    const frame = nf.futureFrame()
+    expect(frame.ds).toEqual(['2024-04-30', '2024-05-01', '2024-05-02', '2024-05-03', '2024-05-04', '2024-05-05', '2024-05-06'])
+    const f = await nf.predict({ futrData: { ...frame, ...calendarFeatures(frame.ds, { features: ['dayofweek'], encoding: 'onehot' }) } })
+    const expected = [10, 10, 10, 10, 20, 20, 10]
+    expect(mean(Array.from(f.MLP, (v, i) => Math.abs(v - expected[i])))).toBeLessThan(1)
+  })
+})

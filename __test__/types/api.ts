@@ -24,7 +24,7 @@ import {
 import * as entry from 'neuro-divergent'
 
 /** Fails to compile when the entry point gains a value export that this file does not cover. */
-type Covered = 'NeuralForecaster' | 'models' | 'ops' | 'crossValidation' | 'evaluate' | 'coverage' | 'plotForecast'
+type Covered = 'NeuralForecaster' | 'models' | 'ops' | 'crossValidation' | 'evaluate' | 'coverage' | 'calendarFeatures' | 'plotForecast'
 const entryCovered: [Exclude<keyof typeof entry, Covered>] extends [never] ? true : false = true
 
 /** Fails to compile when `ops` gains a function that opsUsage below does not call. */
@@ -101,7 +101,11 @@ async function forecasterUsage(): Promise<void> {
   await exogForecaster.predict({ futrData: { unique_id: ['a', 'a'], ds: [3, 4], price: [1, 2] } })
   exogForecaster.update([{ unique_id: 'a', ds: 3, y: 3, price: 1, volume: 2 }])
   const bar: Forecast = exogForecaster.forecastSeries('a', { futrData: [{ unique_id: 'a', ds: 4, price: 2 }] })
-  void bar
+  const frame = exogForecaster.futureFrame(2)
+  const calendar: Record<string, Float64Array> = entry.calendarFeatures(frame.ds, { features: ['month', 'dayofweek'], harmonics: 2 })
+  // @ts-expect-error an unknown calendar feature
+  entry.calendarFeatures(frame.ds, { features: ['fortnight'] })
+  void [bar, calendar]
   const predictOptions: PredictOptions = { horizon: 6, data: new Float32Array([1, 2, 3]) }
   const forecast: Forecast = await nf.predict(predictOptions)
   await nf.predict()

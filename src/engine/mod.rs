@@ -317,6 +317,13 @@ impl Engine {
         self.fitted.as_ref().map(|f| f.freq)
     }
 
+    /// The next `horizon` (default h) ids and ds of every fitted series, as `futrData` needs them (NeuralForecast's
+    /// `make_future_dataframe`).
+    pub fn future_frame(&self, horizon: Option<usize>) -> Result<Forecast, EngineError> {
+        let fitted = self.fitted.as_ref().ok_or(EngineError::NotFitted)?;
+        future_rows(&fitted.series, fitted.freq, horizon.unwrap_or(self.horizon()))
+    }
+
     /// Ids of the fitted series (empty before fit).
     pub fn series_ids(&self) -> Vec<&str> {
         self.fitted.iter().flat_map(|f| f.series.iter().map(|s| s.id.as_str())).collect()
@@ -505,13 +512,7 @@ impl Engine {
         }
         conformal::check_levels(levels)?;
         let _simd = crate::nn::fast::scoped_simd(self.config.simd_enabled);
-        let mut forecast = Forecast { unique_id: Vec::new(), ds: Vec::new(), columns: Vec::new() };
-        for state in series {
-            for k in 1..=horizon {
-                forecast.unique_id.push(state.id.clone());
-                forecast.ds.push(advance(state.last_ds, freq, k as i64)?);
-            }
-        }
+        let mut forecast = future_rows(series, freq, horizon)?;
         for (index, (model, spec)) in self.models.iter().zip(&self.config.models).enumerate() {
             match (model, &spec.method) {
                 (Trained::Neural(network), Method::Neural(neural)) => {
@@ -542,6 +543,18 @@ impl Engine {
         }
         Ok(forecast)
     }
+}
+
+/// The `horizon` rows after each series (ids and ds), without forecast columns yet.
+fn future_rows(series: &[SeriesState], freq: Frequency, horizon: usize) -> Result<Forecast, EngineError> {
+    let mut rows = Forecast { unique_id: Vec::with_capacity(series.len() * horizon), ds: Vec::with_capacity(series.len() * horizon), columns: Vec::new() };
+    for state in series {
+        for k in 1..=horizon {
+            rows.unique_id.push(state.id.clone());
+            rows.ds.push(advance(state.last_ds, freq, k as i64)?);
+        }
+    }
+    Ok(rows)
 }
 
 /// Where a forecast's Prophet fits come from: the stored ones (all, or those of some fitted series), or fresh fits to

@@ -340,6 +340,19 @@ impl NativeForecaster {
         })
     }
 
+    /// The next `horizon` (default h) `{ unique_id, ds }` rows of every fitted series: the frame to fill with future
+    /// exogenous values (NeuralForecast's `make_future_dataframe`).
+    #[napi(catch_unwind, ts_return_type = "{ unique_id: string[], ds: Array<string | number> }")]
+    pub fn future_frame(&self, env: Env, horizon: Option<Unknown<'_>>) -> napi::Result<ForecastObject> {
+        with_js_errors(&env, "NeuralForecaster.futureFrame", || {
+            let horizon = match &horizon {
+                Some(h) if h.get_type()? != napi::ValueType::Undefined => Some(args::integer(h, "horizon", 1, 1 << 20)?),
+                _ => None,
+            };
+            Ok(ForecastObject(self.shared.read().future_frame(horizon)?))
+        })
+    }
+
     /// Forecasts one window of the last `inputSize` raw values, synchronously (the low-latency path).
     #[napi(catch_unwind, ts_args_type = "window: Float64Array | Float32Array | number[], options?: { model?: number | string }")]
     pub fn forecast_window(&self, env: Env, window: Unknown<'_>, options: Option<Unknown<'_>>) -> napi::Result<Float64Array> {
