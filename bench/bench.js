@@ -6,7 +6,7 @@
 'use strict'
 
 const { ops, models } = require('..')
-const { NEURALFORECAST, benchType, BENCH_HEADER, benchRow } = require('../lib/bench.js')
+const { NEURALFORECAST, benchType, benchBar, BENCH_HEADER, benchRow } = require('../lib/bench.js')
 const { formatTable } = require('../lib/table.js')
 
 const quick = process.argv.includes('--quick')
@@ -20,6 +20,11 @@ async function main() {
     if (NEURALFORECAST[type]) rows.push(benchRow(type, 'NeuralForecast', NEURALFORECAST[type]))
   }
   console.log(formatTable(BENCH_HEADER, rows))
+  const barCalls = quick ? 2000 : 20000
+  const bars = []
+  for (const type of ['LSTM', 'GRU', 'TCN', 'NHITS']) bars.push([type, (await benchBar(type, { barCalls })).toFixed(1)])
+  console.log('\nPer bar from JS: update() of one observation + forecastSeries() of that series (NeuralForecast predict: ~4 ms)')
+  console.log(formatTable(['model', 'µs per bar (median)'], bars))
   console.log('step ms: fit wall time inside the engine / steps; b32: forecastWindows over 32 windows, end to end from JS; Prophet: fit s per series, no steps.')
 }
 

@@ -116,6 +116,37 @@ async function benchType(type, options = {}) {
   }
 }
 
+/**
+ * The live per-bar path at the baselines' configuration: after fitting on AirPassengers' first 132 months, each
+ * call appends one observation with `update()` and forecasts the series with `forecastSeries()`.
+ * @returns {Promise<number>} median µs per bar (update + forecast)
+ */
+async function benchBar(type, options = {}) {
+  const { NeuralForecaster, models } = require('../main.js')
+  const air = options.data ?? airPassengers()
+  const train = { unique_id: air.unique_id.slice(0, 132), ds: air.ds.slice(0, 132), y: Float64Array.from(air.y.slice(0, 132)) }
+  const nf = new NeuralForecaster({ models: [benchModel(models, type, 20)], frequency: 'MS', numThreads: options.numThreads ?? 2 })
+  await nf.fit(train)
+  const frame = nf.futureFrame(1)
+  let ds = frame.ds[0]
+  const calls = options.barCalls ?? 20000
+  const micros = []
+  for (let i = 0; i < calls; i++) {
+    const started = process.hrtime.bigint()
+    nf.update({ unique_id: ['AirPassengers'], ds: [ds], y: [400 + (i % 50)] })
+    nf.forecastSeries('AirPassengers')
+    micros.push(elapsedMs(started) * 1000)
+    ds = nextMonth(ds)
+  }
+  return median(micros)
+}
+
+/** `YYYY-MM-01` one month later. */
+function nextMonth(ds) {
+  const [year, month] = ds.split('-').map(Number)
+  return month === 12 ? `${year + 1}-01-01` : `${year}-${String(month + 1).padStart(2, '0')}-01`
+}
+
 /** 32 distinct input windows of 24 values from the training series, one after another. */
 function windowsOf32(y) {
   const out = new Float64Array(32 * 24)
@@ -131,4 +162,4 @@ function benchRow(type, impl, r) {
   return [type, impl, cell(r.fit, 3), cell(r.step, 3), cell(r.predict, 3), cell(r.window, 4), rate, cell(r.mae, 2)]
 }
 
-module.exports = { NEURALFORECAST, benchType, benchModel, BENCH_HEADER, benchRow }
+module.exports = { NEURALFORECAST, benchType, benchBar, benchModel, BENCH_HEADER, benchRow }
