@@ -80,7 +80,9 @@ def run_neural(name):
 def run_prophet():
     from prophet import Prophet
 
-    logging.getLogger("cmdstanpy").setLevel(logging.ERROR)  # it sets up its own INFO handler on import
+    stan_log = logging.getLogger("cmdstanpy")  # a handler of ours keeps cmdstanpy from adding its INFO one
+    stan_log.addHandler(logging.NullHandler())
+    stan_log.setLevel(logging.ERROR)
 
     for mode in ("multiplicative", "additive"):
         model = Prophet(seasonality_mode=mode)

@@ -17,11 +17,11 @@ trait AnyModel: Send + Sync + std::fmt::Debug {
 
 /// A thread's activations and scratch buffers for whichever network it last ran.
 #[derive(Default)]
-pub struct NetworkCache(Option<Box<dyn Any + Send>>);
+pub struct NetworkCache(Option<Box<dyn Any + Send + Sync>>);
 
 impl NetworkCache {
     /// The cache as `C`, replaced by an empty one if it held another model's.
-    fn get<C: Default + Send + 'static>(&mut self) -> &mut C {
+    fn get<C: Default + Send + Sync + 'static>(&mut self) -> &mut C {
         if !self.0.as_ref().is_some_and(|c| c.is::<C>()) {
             self.0 = Some(Box::new(C::default()));
         }

@@ -38,6 +38,13 @@ struct Shard {
     loss: f64,
 }
 
+impl AsRef<ParamStore> for Shard {
+    /// The shard's part of the batch gradient.
+    fn as_ref(&self) -> &ParamStore {
+        &self.grads
+    }
+}
+
 impl Shard {
     fn new(params: &ParamStore) -> Shard {
         Shard { cache: NetworkCache::default(), grads: params.zeros_like(), batch: Batch::default(), d_output: Vec::new(), loss: 0.0 }
@@ -109,9 +116,8 @@ pub(crate) fn train(
     for step in 1..=max_steps {
         index.sample(batch, &mut rng, &mut windows);
         let train_loss = gradient(network, run, &index, &windows, per_shard, &mut shards, step)?;
-        let parts: Vec<&ParamStore> = shards.iter().map(|s| &s.grads).collect();
-        let norm = if adam.clips() { Adam::summed_norm(&parts) } else { 0.0 };
-        run.threads.install(|| adam.step_summed(network.params_mut(), &parts, norm))?;
+        let norm = if adam.clips() { Adam::summed_norm(&shards) } else { 0.0 };
+        run.threads.install(|| adam.step_summed(network.params_mut(), &shards, norm))?;
         report.train_loss.push(train_loss);
         report.steps = step;
         let mut val_loss = None;

@@ -63,7 +63,7 @@ impl<'a> WindowBatch<'a> {
 /// each with its own cache and gradient store.
 pub trait Model: Clone + Send + Sync + std::fmt::Debug + 'static {
     /// Per-thread activations and scratch buffers, reused across calls.
-    type Cache: Default + Send + 'static;
+    type Cache: Default + Send + Sync + 'static;
 
     fn params(&self) -> &ParamStore;
 

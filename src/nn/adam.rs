@@ -108,21 +108,21 @@ impl Adam {
     pub fn step(&mut self, params: &mut ParamStore, grads: &ParamStore) -> Result<f32, NnError> {
         params.check_same_layout(grads)?;
         let grad_norm = global_norm(grads);
-        self.step_summed(params, &[grads], grad_norm)?;
+        self.step_summed(params, std::slice::from_ref(grads), grad_norm)?;
         Ok(grad_norm as f32)
     }
 
     /// Updates `params` from the sum of `parts` (per-shard gradients, summed element by element in their order
-    /// while updating, without a summed copy), in parallel over chunks of the parameters on the current rayon
-    /// pool: each element's update is the same whatever the thread count. `grad_norm` is the global norm of the
-    /// sum, read only when clipping (see [`Adam::summed_norm`]).
-    pub fn step_summed(&mut self, params: &mut ParamStore, parts: &[&ParamStore], grad_norm: f64) -> Result<(), NnError> {
+    /// while updating, without a summed copy), in parallel over chunks of the larger tensors on the current rayon
+    /// pool: each element's update is the same whatever the thread count, and nothing is allocated. `grad_norm`
+    /// is the global norm of the sum, read only when clipping (see [`Adam::summed_norm`]).
+    pub fn step_summed<P: AsRef<ParamStore> + Sync>(&mut self, params: &mut ParamStore, parts: &[P], grad_norm: f64) -> Result<(), NnError> {
         use rayon::prelude::*;
         /// Elements per parallel job: big enough to amortise the job, small enough to split large tensors.
         const CHUNK: usize = 1 << 14;
         params.check_same_layout(&self.first_moment)?;
         for part in parts {
-            params.check_same_layout(part)?;
+            params.check_same_layout(part.as_ref())?;
         }
         if parts.is_empty() {
             return Err(NnError::ZeroSize { what: "gradient parts" });
@@ -138,34 +138,44 @@ impl Adam {
         let update = AdamUpdate { beta1, beta2, clip_scale, step_size, bias_correction2_sqrt, eps: self.config.eps };
         let path = fast::path();
         let moments = self.first_moment.iter_mut().zip(self.second_moment.iter_mut());
-        let mut jobs = Vec::new();
         for (t, ((_, param), ((_, m), (_, v)))) in params.iter_mut().zip(moments).enumerate() {
-            let chunks = param.data.chunks_mut(CHUNK).zip(m.data.chunks_mut(CHUNK).zip(v.data.chunks_mut(CHUNK)));
-            jobs.extend(chunks.enumerate().map(|(c, (p, (m, v)))| (t, c * CHUNK, p, m, v)));
-        }
-        let grads: Vec<Vec<&[f32]>> = parts.iter().map(|part| part.iter().map(|(_, g)| g.data.as_slice()).collect()).collect();
-        let run = |(t, start, p, m, v): (usize, usize, &mut [f32], &mut [f32], &mut [f32])| {
-            let g: Vec<&[f32]> = grads.iter().map(|part| &part[t][start..start + p.len()]).collect();
-            update.apply(path, p, &g, m, v);
-        };
-        if jobs.len() > 1 {
-            jobs.into_par_iter().for_each(run);
-        } else {
-            jobs.into_iter().for_each(run);
+            let run = |c: usize, (p, (m, v)): (&mut [f32], (&mut [f32], &mut [f32]))| {
+                update.apply(path, p, GradParts { parts, tensor: t, start: c * CHUNK }, m, v)
+            };
+            if param.data.len() > CHUNK {
+                let chunks = param.data.par_chunks_mut(CHUNK).zip(m.data.par_chunks_mut(CHUNK).zip(v.data.par_chunks_mut(CHUNK)));
+                chunks.enumerate().for_each(|(c, chunk)| run(c, chunk));
+            } else {
+                run(0, (&mut param.data, (&mut m.data, &mut v.data)));
+            }
         }
         Ok(())
     }
 
     /// The global L2 norm of the sum of `parts` (for clipping; the same on every path).
-    pub fn summed_norm(parts: &[&ParamStore]) -> f64 {
+    pub fn summed_norm<P: AsRef<ParamStore>>(parts: &[P]) -> f64 {
         match parts {
-            [single] => global_norm(single),
+            [single] => global_norm(single.as_ref()),
             _ => {
-                let mut sum = parts[0].clone();
-                parts[1..].iter().for_each(|p| sum.add_assign(p).expect("parts share a layout"));
+                let mut sum = parts[0].as_ref().clone();
+                parts[1..].iter().for_each(|p| sum.add_assign(p.as_ref()).expect("parts share a layout"));
                 global_norm(&sum)
             }
         }
+    }
+}
+
+/// The gradient of a chunk of tensor `tensor` (from element `start`) as the sum of `parts`' values.
+#[derive(Clone, Copy)]
+struct GradParts<'a, P> {
+    parts: &'a [P],
+    tensor: usize,
+    start: usize,
+}
+
+impl<P: AsRef<ParamStore>> GradParts<'_, P> {
+    fn slice(&self, part: usize, len: usize) -> &[f32] {
+        &self.parts[part].as_ref().tensor_at(self.tensor).data[self.start..self.start + len]
     }
 }
 
@@ -184,14 +194,15 @@ impl AdamUpdate {
     /// The element-wise update of a chunk of one tensor from the sum of the gradient `parts` (added in order).
     /// The same operations in the same order run on every path (no fused multiply-add), so the AVX2 build only
     /// widens the loop and the bits do not change.
-    fn apply(self, path: fast::Path, p: &mut [f32], parts: &[&[f32]], m: &mut [f32], v: &mut [f32]) {
-        match (path, parts) {
+    fn apply<P: AsRef<ParamStore>>(self, path: fast::Path, p: &mut [f32], parts: GradParts<'_, P>, m: &mut [f32], v: &mut [f32]) {
+        let single = parts.parts.len() == 1;
+        match path {
             // SAFETY: `Path::Avx2` means avx2 was detected.
             #[cfg(target_arch = "x86_64")]
-            (fast::Path::Avx2, [g]) => unsafe { self.apply_avx2(p, g, m, v) },
+            fast::Path::Avx2 if single => unsafe { self.apply_avx2(p, parts.slice(0, p.len()), m, v) },
             #[cfg(target_arch = "x86_64")]
-            (fast::Path::Avx2, _) => unsafe { self.apply_summed_avx2(p, parts, m, v) },
-            (_, [g]) => self.apply_plain(p, g, m, v),
+            fast::Path::Avx2 => unsafe { self.apply_summed_avx2(p, parts, m, v) },
+            _ if single => self.apply_plain(p, parts.slice(0, p.len()), m, v),
             _ => self.apply_summed(p, parts, m, v),
         }
     }
@@ -204,21 +215,22 @@ impl AdamUpdate {
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn apply_summed_avx2(self, p: &mut [f32], parts: &[&[f32]], m: &mut [f32], v: &mut [f32]) {
+    unsafe fn apply_summed_avx2<P: AsRef<ParamStore>>(self, p: &mut [f32], parts: GradParts<'_, P>, m: &mut [f32], v: &mut [f32]) {
         self.apply_summed(p, parts, m, v)
     }
 
     /// Sums the parts in blocks (on the stack), then updates the block.
     #[inline(always)]
-    fn apply_summed(self, p: &mut [f32], parts: &[&[f32]], m: &mut [f32], v: &mut [f32]) {
+    fn apply_summed<P: AsRef<ParamStore>>(self, p: &mut [f32], parts: GradParts<'_, P>, m: &mut [f32], v: &mut [f32]) {
         const BLOCK: usize = 256;
         let mut sum = [0.0f32; BLOCK];
-        for start in (0..p.len()).step_by(BLOCK) {
-            let end = (start + BLOCK).min(p.len());
+        let len = p.len();
+        for start in (0..len).step_by(BLOCK) {
+            let end = (start + BLOCK).min(len);
             let block = &mut sum[..end - start];
-            block.copy_from_slice(&parts[0][start..end]);
-            for part in &parts[1..] {
-                block.iter_mut().zip(&part[start..end]).for_each(|(s, g)| *s += g);
+            block.copy_from_slice(&parts.slice(0, len)[start..end]);
+            for part in 1..parts.parts.len() {
+                block.iter_mut().zip(&parts.slice(part, len)[start..end]).for_each(|(s, g)| *s += g);
             }
             self.apply_plain(&mut p[start..end], block, &mut m[start..end], &mut v[start..end]);
         }
@@ -311,9 +323,8 @@ mod tests {
         let (mut adam_a, mut adam_b) = (Adam::new(&a, AdamConfig::default(), StepLr::constant()).unwrap(), Adam::new(&b, AdamConfig::default(), StepLr::constant()).unwrap());
         for _ in 0..3 {
             adam_a.step(&mut a, &total).unwrap();
-            let refs: Vec<&ParamStore> = parts.iter().collect();
             let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
-            pool.install(|| adam_b.step_summed(&mut b, &refs, Adam::summed_norm(&refs))).unwrap();
+            pool.install(|| adam_b.step_summed(&mut b, &parts, Adam::summed_norm(&parts))).unwrap();
         }
         assert_eq!(a, b);
     }

@@ -19,6 +19,12 @@ pub struct ParamStore {
     tensors: Vec<Tensor>,
 }
 
+impl AsRef<ParamStore> for ParamStore {
+    fn as_ref(&self) -> &ParamStore {
+        self
+    }
+}
+
 impl ParamStore {
     pub fn new() -> Self {
         Self::default()
@@ -39,6 +45,11 @@ impl ParamStore {
 
     pub fn get_mut(&mut self, id: ParamId) -> &mut Tensor {
         &mut self.tensors[id.0]
+    }
+
+    /// The tensor at position `index` (in [`ParamStore::iter`] order); panics past the end, as slice indexing.
+    pub fn tensor_at(&self, index: usize) -> &Tensor {
+        &self.tensors[index]
     }
 
     /// The tensor stored under `name`, if any.
