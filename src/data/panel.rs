@@ -89,12 +89,13 @@ impl Panel {
     }
 
     /// Builds a panel from integer `unique_id` codes indexing `labels` (a categorical column,
-    /// as JS typed arrays carry it). Otherwise as [`Panel::from_columns`].
+    /// as JS typed arrays carry it), with exogenous columns as [`Panel::with_exogenous`].
     pub fn from_codes<S: AsRef<str>>(
         codes: &[u32],
         labels: &[S],
         ds: &[Ds],
         y: &[f64],
+        exog: Vec<Column>,
         freq: Option<Frequency>,
     ) -> Result<Panel, DataError> {
         check_lengths(codes.len(), ds.len(), y.len())?;
@@ -122,7 +123,7 @@ impl Panel {
             })
             .collect::<Result<Vec<usize>, DataError>>()?;
         let labels: Vec<&str> = labels.iter().map(AsRef::as_ref).collect();
-        build(&codes, &labels, ds, y, Vec::new(), freq)
+        build(&codes, &labels, ds, y, exog, freq)
     }
 
     /// The panel with static exogenous columns, given as a table of one row per series: `ids` and, per column,
@@ -521,7 +522,7 @@ mod tests {
         ]);
         let y = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
         let from_codes =
-            Panel::from_codes(&[1, 0, 1, 0, 1, 0], &["x", "y"], &ds, &y, None).unwrap();
+            Panel::from_codes(&[1, 0, 1, 0, 1, 0], &["x", "y"], &ds, &y, Vec::new(), None).unwrap();
         let from_strings =
             Panel::from_columns(&["y", "x", "y", "x", "y", "x"], &ds, &y, None).unwrap();
         assert_eq!(from_codes, from_strings);
@@ -531,12 +532,12 @@ mod tests {
     #[test]
     fn code_and_label_errors_name_the_row_or_label() {
         let ds = dates(&["2020-01-01", "2020-01-02"]);
-        let err = Panel::from_codes(&[0, 3], &["x", "y"], &ds, &[1.0, 2.0], None).unwrap_err();
+        let err = Panel::from_codes(&[0, 3], &["x", "y"], &ds, &[1.0, 2.0], Vec::new(), None).unwrap_err();
         assert_eq!(
             err.to_string(),
             "row 1: unique_id code 3 has no label (there are 2 labels)"
         );
-        let err = Panel::from_codes(&[0, 1], &["x", "y", "x"], &ds, &[1.0, 2.0], None).unwrap_err();
+        let err = Panel::from_codes(&[0, 1], &["x", "y", "x"], &ds, &[1.0, 2.0], Vec::new(), None).unwrap_err();
         assert_eq!(
             err.to_string(),
             "unique_id label 'x' is given twice (codes 0 and 2)"
@@ -764,7 +765,7 @@ mod tests {
             let ds: Vec<Ds> = rows.iter().map(|row| row.1).collect();
             let y: Vec<f64> = rows.iter().map(|row| row.2).collect();
             let freq = alias.parse().ok();
-            if let Ok(panel) = Panel::from_codes(&codes, &["a", "b", "c"], &ds, &y, freq) {
+            if let Ok(panel) = Panel::from_codes(&codes, &["a", "b", "c"], &ds, &y, Vec::new(), freq) {
                 prop_assert_eq!(panel.n_rows(), rows.len());
                 prop_assert_eq!(panel.offsets().last(), Some(&rows.len()));
                 for index in 0..panel.n_series() {

@@ -11,7 +11,7 @@ use crate::engine::FutureExog;
 /// The id given to the single series of a bare numeric array (or of columns without `unique_id`).
 pub const DEFAULT_SERIES_ID: &str = "series";
 
-const COLUMN_KEYS: &[&str] = &["unique_id", "ds", "y"];
+const COLUMN_KEYS: &[&str] = &["unique_id", "ds", "y", "labels"];
 
 impl From<DataError> for ArgError {
     fn from(e: DataError) -> Self {
@@ -40,17 +40,22 @@ impl RawDs {
 #[derive(Default)]
 struct Columns {
     unique_id: Vec<String>,
+    /// `unique_id` given as integer codes into `labels` (typed-array data): `unique_id` is then empty.
+    codes: Option<(Vec<u32>, Vec<String>)>,
     ds: Vec<RawDs>,
     y: Vec<f64>,
     exog: Vec<Column>,
 }
 
 /// Reads `data` (named `name` in messages) into a panel at frequency `freq` (inferred when `None`); columns besides
-/// `unique_id`, `ds` and `y` are exogenous variables over time.
+/// `unique_id`, `ds`, `y` (and `labels`, the names of integer `unique_id` codes) are exogenous variables over time.
 pub fn panel_from_js(data: &Unknown<'_>, name: &str, freq: Option<Frequency>) -> ArgResult<Panel> {
     let columns = read_columns(data, name, Target::Required)?;
     let ds = ds_column(columns.ds, name)?;
-    Ok(Panel::with_exogenous(&columns.unique_id, &ds, &columns.y, columns.exog, freq)?)
+    Ok(match columns.codes {
+        Some((codes, labels)) => Panel::from_codes(&codes, &labels, &ds, &columns.y, columns.exog, freq)?,
+        None => Panel::with_exogenous(&columns.unique_id, &ds, &columns.y, columns.exog, freq)?,
+    })
 }
 
 /// Adds static exogenous variables to `panel` from a table of one row per series (`{ unique_id, <column>… }` as
@@ -130,7 +135,40 @@ fn bare_series(y: Vec<f64>) -> Columns {
         ds: (0..y.len()).map(|i| RawDs::Number(i as f64)).collect(),
         y,
         exog: Vec::new(),
+        codes: None,
     }
+}
+
+/// `unique_id` as integer codes (a Uint32Array, Int32Array or Float64Array of whole numbers) with their names in
+/// `labels` (by default the codes' decimal forms): the fast form of large panels, no string per row.
+fn series_codes(object: &Object<'_>, ids: &Unknown<'_>, name: &str) -> ArgResult<Option<(Vec<u32>, Vec<String>)>> {
+    if !(ids.get_type()? == ValueType::Object && ids.is_typedarray()?) {
+        return Ok(None);
+    }
+    let field = format!("{name}.unique_id");
+    let raw = ids.value();
+    let info = unsafe { napi::bindgen_prelude::TypedArray::from_napi_value(raw.env, raw.value) }?;
+    let codes: Vec<u32> = match info.typed_array_type {
+        napi::bindgen_prelude::TypedArrayType::Uint32 => unsafe { <&[u32]>::from_napi_value(raw.env, raw.value) }?.to_vec(),
+        napi::bindgen_prelude::TypedArrayType::Int32 => {
+            let values = unsafe { <&[i32]>::from_napi_value(raw.env, raw.value) }?;
+            values.iter().enumerate().map(|(i, &c)| u32::try_from(c).map_err(|_| code_error(&field, i, c as f64))).collect::<ArgResult<_>>()?
+        }
+        _ => {
+            let values = args::numbers(ids, &field)?.to_f64().into_owned();
+            let code = |(i, &c): (usize, &f64)| if c.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&c) { Ok(c as u32) } else { Err(code_error(&field, i, c)) };
+            values.iter().enumerate().map(code).collect::<ArgResult<_>>()?
+        }
+    };
+    let labels = match args::property(object, "labels")? {
+        Some(labels) => string_column(&labels, &format!("{name}.labels"))?,
+        None => (0..codes.iter().max().map_or(0, |&m| m as usize + 1)).map(|c| c.to_string()).collect(),
+    };
+    Ok(Some((codes, labels)))
+}
+
+fn code_error(field: &str, row: usize, value: f64) -> ArgError {
+    ArgError::Range(format!("{field}[{row}] is {value}: integer series codes must be whole numbers from 0 to 4294967295"))
 }
 
 /// Columns of an object: `keys` (`unique_id`, and `ds` and `y` when listed) and any other key as a numeric
@@ -157,21 +195,47 @@ fn read_column_object(object: &Object<'_>, name: &str, keys: &[&str], target: Ta
         }
         Target::Absent => Vec::new(),
     };
-    let unique_id = match (args::property(object, "unique_id")?, target) {
-        (Some(ids), _) => string_column(&ids, &format!("{name}.unique_id"))?,
-        (None, Target::Required) => vec![DEFAULT_SERIES_ID.to_string(); y.len()],
-        (None, Target::Absent) => return Err(ArgError::Type(format!("{name}.unique_id is missing"))),
+    let ids = args::property(object, "unique_id")?;
+    let codes = match (&ids, target) {
+        (Some(ids), Target::Required) => series_codes(object, ids, name)?,
+        _ => None,
     };
+    if codes.is_none() && args::property(object, "labels")?.is_some() {
+        return Err(ArgError::Type(format!("{name}.labels names integer unique_id codes; give unique_id as a Uint32Array or Int32Array")));
+    }
+    let unique_id = match (ids, &codes, target) {
+        (_, Some(_), _) => Vec::new(),
+        (Some(ids), None, _) => string_column(&ids, &format!("{name}.unique_id"))?,
+        (None, None, Target::Required) => vec![DEFAULT_SERIES_ID.to_string(); y.len()],
+        (None, None, Target::Absent) => return Err(ArgError::Type(format!("{name}.unique_id is missing"))),
+    };
+    let id_count = codes.as_ref().map_or(unique_id.len(), |(c, _)| c.len());
     let ds = match (keys.contains(&"ds"), args::property(object, "ds")?, target) {
         (true, Some(ds), _) => ds_values(&ds, &format!("{name}.ds"))?,
         (true, None, Target::Absent) => return Err(ArgError::Type(format!("{name}.ds is missing"))),
-        _ => steps_within_series(&unique_id),
+        _ => match &codes {
+            Some((c, _)) => steps_within_codes(c),
+            None => steps_within_series(&unique_id),
+        },
     };
-    let rows = if target == Target::Required { y.len() } else { unique_id.len() };
-    if unique_id.len() != rows || ds.len() != rows {
-        return Err(DataError::ColumnLengths { unique_id: unique_id.len(), ds: ds.len(), y: rows }.into());
+    let rows = if target == Target::Required { y.len() } else { id_count };
+    if id_count != rows || ds.len() != rows {
+        return Err(DataError::ColumnLengths { unique_id: id_count, ds: ds.len(), y: rows }.into());
     }
-    Ok(Columns { unique_id, ds, y, exog })
+    Ok(Columns { unique_id, codes, ds, y, exog })
+}
+
+/// As [`steps_within_series`] for integer series codes.
+fn steps_within_codes(codes: &[u32]) -> Vec<RawDs> {
+    let mut seen = std::collections::HashMap::<u32, usize>::new();
+    codes
+        .iter()
+        .map(|&code| {
+            let count = seen.entry(code).or_insert(0);
+            *count += 1;
+            RawDs::Number((*count - 1) as f64)
+        })
+        .collect()
 }
 
 /// Integer steps 0, 1, 2, … counted separately within each series (ds omitted).
