@@ -9,6 +9,19 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** A validated panel of series (long format), shared without copying by the calls that read it. */
+export declare class Dataset {
+  /** Rows (observations) over all series. */
+  get nRows(): number
+  get nSeries(): number
+  /** Series ids in storage order (first appearance in the file). */
+  get ids(): Array<string>
+  /** The exogenous columns over time (every column besides the id, time and target columns). */
+  get exogenous(): Array<string>
+  /** The frequency of the series (a pandas alias, or the integer step). */
+  get frequency(): string
+}
+
 /**
  * Handle of a running fit: the JS wrapper polls `progress()` for `onProgress` and calls `abort()` when its
  * AbortSignal fires.
@@ -92,6 +105,13 @@ export interface ModelFitSummary {
 
 /** The model types this build provides (`models.<type>` classes). */
 export declare function modelTypes(): Array<string>
+
+/**
+ * Reads a long-format CSV file off the JS thread: `idCol` ['unique_id'; null for a file of one series], `timeCol`
+ * ['ds'], `targetCol` ['y'], `delimiter` [','], `frequency` [inferred]; every other column is a numeric exogenous
+ * variable.
+ */
+export declare function readCsvFile(path: string, options?: { idCol?: string | null, timeCol?: string, targetCol?: string, delimiter?: string, frequency?: string }): Promise<Dataset>
 
 /**
  * Validates a model's options and returns them with NeuralForecast's defaults filled in (used by the

@@ -835,10 +835,12 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.Dataset = nativeBinding.Dataset
 module.exports.FitControl = nativeBinding.FitControl
 module.exports.NeuralForecaster = nativeBinding.NeuralForecaster
 module.exports.NativeForecaster = nativeBinding.NativeForecaster
 module.exports.modelTypes = nativeBinding.modelTypes
+module.exports.readCsvFile = nativeBinding.readCsvFile
 module.exports.resolveModelOptions = nativeBinding.resolveModelOptions
 module.exports.version = nativeBinding.version
 module.exports.ops = nativeBinding.ops

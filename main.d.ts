@@ -293,10 +293,12 @@ export type DsValue = string | number | Date
 /** NeuralForecast's long format as columns; without `unique_id` one series, without `ds` integer steps. Any other
  * key is a numeric exogenous column (read by the models that list it). */
 export interface LongFormatColumns {
-  unique_id?: Array<string | number>
+  unique_id?: Array<string | number> | Uint32Array | Int32Array
+  /** The names of integer `unique_id` codes (code i is `labels[i]`). */
+  labels?: string[]
   ds?: DsValue[] | Float64Array
   y: Float64Array | Float32Array | number[]
-  [exogenous: string]: Array<string | number> | DsValue[] | Float64Array | Float32Array | number[] | undefined
+  [exogenous: string]: Array<string | number> | DsValue[] | Float64Array | Float32Array | Uint32Array | Int32Array | number[] | undefined
 }
 
 export interface LongFormatRow {
@@ -316,8 +318,30 @@ export type StaticData =
   | { unique_id: Array<string | number>; [column: string]: Array<string | number> | Float64Array | number[] }
   | Array<{ unique_id: string | number; [column: string]: string | number }>
 
-/** Columns, rows, or one bare series of numbers. */
-export type ForecastData = LongFormatColumns | LongFormatRow[] | Float64Array | Float32Array | number[]
+/** A panel read and validated in Rust (see `readCsv`): fit, predict({ data }) and update accept it. */
+export declare class Dataset {
+  private constructor()
+  readonly nRows: number
+  readonly nSeries: number
+  /** Series ids, in order of first appearance. */
+  readonly ids: string[]
+  /** The exogenous columns over time (every column besides the id, time and target columns). */
+  readonly exogenous: string[]
+  /** The series' frequency (a pandas alias, or the integer step). */
+  readonly frequency: string
+}
+
+/** Reads a long-format CSV file into a Dataset, off the JS thread. */
+export function readCsv(
+  path: string,
+  options?: { idCol?: string | null; timeCol?: string; targetCol?: string; delimiter?: string; frequency?: string },
+): Promise<Dataset>
+
+/**
+ * Columns, rows, one bare series of numbers, or a Dataset. Columns may give `unique_id` as integer codes (a
+ * Uint32Array or Int32Array) with their names in `labels`: the fast form for large panels.
+ */
+export type ForecastData = LongFormatColumns | LongFormatRow[] | Float64Array | Float32Array | number[] | Dataset
 
 export interface FitOptions {
   /** Overrides every model's `maxSteps`. */
@@ -387,7 +411,7 @@ export declare class NeuralForecaster {
   fit(data: ForecastData, options?: FitOptions): Promise<FitSummary>
   predict(options?: PredictOptions): Promise<Forecast>
   /** Appends new observations (each series continuing at the fitted frequency) to fitted series, synchronously. */
-  update(data: LongFormatColumns | LongFormatRow[]): void
+  update(data: LongFormatColumns | LongFormatRow[] | Dataset): void
   /** The next `horizon` [h] rows of every fitted series, to fill with future exogenous values (make_future_dataframe). */
   futureFrame(horizon?: number): { unique_id: string[]; ds: Array<string | number> }
   /** Forecast of some fitted series, synchronously (the per-bar path after `update`). */

@@ -215,10 +215,20 @@ class NeuralForecaster {
   }
 }
 
+/**
+ * Reads a long-format CSV file into a `Dataset` off the JS thread (no JS object per row); `fit`, `predict({ data })`
+ * and `update` accept it in place of columns.
+ */
+async function readCsv(path, options) {
+  return awaitNative(callNative(() => native.readCsvFile(path, options)))
+}
+
 module.exports = {
   ops: wrapNamespace(native.ops),
   models,
   NeuralForecaster,
+  Dataset: native.Dataset,
+  readCsv,
 }
 // After the exports: cross-validation builds forecasters through this module.
 Object.assign(module.exports, {

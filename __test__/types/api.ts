@@ -24,7 +24,7 @@ import {
 import * as entry from 'neuro-divergent'
 
 /** Fails to compile when the entry point gains a value export that this file does not cover. */
-type Covered = 'NeuralForecaster' | 'models' | 'ops' | 'crossValidation' | 'evaluate' | 'coverage' | 'calendarFeatures' | 'plotForecast'
+type Covered = 'NeuralForecaster' | 'models' | 'ops' | 'Dataset' | 'readCsv' | 'crossValidation' | 'evaluate' | 'coverage' | 'calendarFeatures' | 'plotForecast'
 const entryCovered: [Exclude<keyof typeof entry, Covered>] extends [never] ? true : false = true
 
 /** Fails to compile when `ops` gains a function that opsUsage below does not call. */
@@ -105,7 +105,11 @@ async function forecasterUsage(): Promise<void> {
   const calendar: Record<string, Float64Array> = entry.calendarFeatures(frame.ds, { features: ['month', 'dayofweek'], harmonics: 2 })
   // @ts-expect-error an unknown calendar feature
   entry.calendarFeatures(frame.ds, { features: ['fortnight'] })
-  void [bar, calendar]
+  const dataset: entry.Dataset = await entry.readCsv('sales.csv', { idCol: null, timeCol: 'date', targetCol: 'units' })
+  const datasetRows: number = dataset.nRows
+  await exogForecaster.fit(dataset)
+  await exogForecaster.fit({ unique_id: new Uint32Array([0, 0, 1]), labels: ['a', 'b'], ds: new Float64Array([0, 1, 0]), y: new Float64Array(3) })
+  void [bar, calendar, datasetRows]
   const predictOptions: PredictOptions = { horizon: 6, data: new Float32Array([1, 2, 3]) }
   const forecast: Forecast = await nf.predict(predictOptions)
   await nf.predict()

@@ -3,11 +3,13 @@
 // entry point (main.d.ts); main.js and lib/load.js use them directly.
 import * as native from '../../index'
 import {
+  Dataset,
   FitControl,
   NeuralForecaster,
   __napiBindingTarget,
   modelTypes,
   ops,
+  readCsvFile,
   resolveModelOptions,
   version,
   type FitProgress,
@@ -17,7 +19,7 @@ import {
 } from '../../index'
 
 /** Fails to compile when index.d.ts gains a value export that this file does not cover. */
-type Covered = 'FitControl' | 'NeuralForecaster' | '__napiBindingTarget' | 'modelTypes' | 'ops' | 'resolveModelOptions' | 'version'
+type Covered = 'Dataset' | 'FitControl' | 'NeuralForecaster' | '__napiBindingTarget' | 'modelTypes' | 'ops' | 'readCsvFile' | 'resolveModelOptions' | 'version'
 const covered: [Exclude<keyof typeof native, Covered>] extends [never] ? true : false = true
 
 async function nativeUsage(): Promise<void> {
@@ -38,6 +40,13 @@ async function nativeUsage(): Promise<void> {
   await forecaster.forecastWindows([1, 2, 3])
   await forecaster.save('x.safetensors')
   await forecaster.toBuffer()
+  const dataset: Dataset = await readCsvFile('data.csv', { idCol: null, frequency: 'D' })
+  const sizes: number[] = [dataset.nRows, dataset.nSeries]
+  const named: string[] = [...dataset.ids, ...dataset.exogenous, dataset.frequency]
+  forecaster.update(dataset)
+  forecaster.forecastSeries('a', { horizon: 2 })
+  forecaster.futureFrame(3)
+  void [sizes, named]
   await NeuralForecaster.load('x.safetensors')
   await NeuralForecaster.fromBuffer(new Uint8Array(0))
   const info: ops.SimdInfo = ops.simdInfo()

@@ -2,6 +2,7 @@
 //! [`Panel`] of contiguous series, with frequencies.
 //! Nothing here panics on bad input; every error names the series and row at fault.
 
+pub mod csv;
 pub mod ds;
 pub mod error;
 pub mod freq;
@@ -13,6 +14,7 @@ pub use ds::{
     check_uniform_kind, ds_from_epoch_millis, ds_from_numbers, format_ds_column, parse_ds_column,
     Ds,
 };
+pub use csv::{read_csv, CsvError, CsvOptions};
 pub use error::DataError;
 pub use freq::{advance, infer_frequency, Frequency};
 pub use panel::{Column, Panel, Series};

@@ -50,6 +50,16 @@ struct Columns {
 /// Reads `data` (named `name` in messages) into a panel at frequency `freq` (inferred when `None`); columns besides
 /// `unique_id`, `ds`, `y` (and `labels`, the names of integer `unique_id` codes) are exogenous variables over time.
 pub fn panel_from_js(data: &Unknown<'_>, name: &str, freq: Option<Frequency>) -> ArgResult<Panel> {
+    let raw = data.value();
+    if let Some(panel) = super::dataset::dataset_panel(&napi::Env::from_raw(raw.env), data)? {
+        return match freq {
+            Some(freq) if freq != panel.frequency() => Err(ArgError::Range(format!(
+                "{name}: the dataset's series step by {} but the forecaster's frequency is {freq}",
+                panel.frequency()
+            ))),
+            _ => Ok(Panel::clone(&panel)),
+        };
+    }
     let columns = read_columns(data, name, Target::Required)?;
     let ds = ds_column(columns.ds, name)?;
     Ok(match columns.codes {

@@ -3,6 +3,7 @@
 
 mod args;
 mod data;
+mod dataset;
 mod forecaster;
 mod models;
 mod ops;
