@@ -29,12 +29,9 @@ pub(crate) fn shard_windows(batch: usize, parameters: u128) -> usize {
     WINDOWS.max(batch.div_ceil(max_shards))
 }
 
-/// The per-shard buffers of a step, allocated once per fit.
+/// A shard's part of a step's gradient and loss, kept until the optimizer step sums them in shard order.
 struct Shard {
-    cache: NetworkCache,
     grads: ParamStore,
-    batch: Batch,
-    d_output: Vec<f32>,
     loss: f64,
 }
 
@@ -45,9 +42,26 @@ impl AsRef<ParamStore> for Shard {
     }
 }
 
-impl Shard {
-    fn new(params: &ParamStore) -> Shard {
-        Shard { cache: NetworkCache::default(), grads: params.zeros_like(), batch: Batch::default(), d_output: Vec::new(), loss: 0.0 }
+/// The activations and buffers of one shard's forward and backward pass. Whichever thread runs a shard borrows one
+/// from a [`ScratchPool`], so only as many are alive as threads run shards, however many shards a batch has (their
+/// contents are rewritten by every pass, so which one a shard gets does not change any result).
+#[derive(Default)]
+struct Scratch {
+    cache: NetworkCache,
+    batch: Batch,
+    d_output: Vec<f32>,
+}
+
+#[derive(Default)]
+struct ScratchPool(std::sync::Mutex<Vec<Scratch>>);
+
+impl ScratchPool {
+    fn take(&self) -> Scratch {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default()
+    }
+
+    fn give(&self, scratch: Scratch) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(scratch);
     }
 }
 
@@ -93,7 +107,8 @@ pub(crate) fn train(
     let mut adam = Adam::new(network.params(), adam_config, StepLr::neuralforecast(max_steps, spec.num_lr_decays))?;
     let mut rng = ChaCha8Rng::seed_from_u64(spec.shape().random_seed);
     let per_shard = shard_windows(batch, network.params().num_parameters() as u128);
-    let mut shards: Vec<Shard> = (0..batch.div_ceil(per_shard)).map(|_| Shard::new(network.params())).collect();
+    let mut shards: Vec<Shard> = (0..batch.div_ceil(per_shard)).map(|_| Shard { grads: network.params().zeros_like(), loss: 0.0 }).collect();
+    let scratch = ScratchPool::default();
     let validation = Validation::new(run, holdout)?;
     let patience = if run.options.early_stopping || spec.early_stop_patience_steps.is_some() {
         run.options.patience.or(spec.early_stop_patience_steps)
@@ -115,7 +130,7 @@ pub(crate) fn train(
 
     for step in 1..=max_steps {
         index.sample(batch, &mut rng, &mut windows);
-        let train_loss = gradient(network, run, &index, &windows, per_shard, &mut shards, step)?;
+        let train_loss = gradient(network, run, &index, &windows, per_shard, &mut shards, &scratch, step)?;
         let norm = if adam.clips() { Adam::summed_norm(&shards) } else { 0.0 };
         run.threads.install(|| adam.step_summed(network.params_mut(), &shards, norm))?;
         report.train_loss.push(train_loss);
@@ -123,7 +138,10 @@ pub(crate) fn train(
         let mut val_loss = None;
         if let Some(v) = &validation {
             if step % spec.val_check_steps == 0 || step == max_steps {
-                let loss = v.loss(network, run, &mut shards[0])?;
+                let mut buffers = scratch.take();
+                let loss = v.loss(network, run, &mut buffers);
+                scratch.give(buffers);
+                let loss = loss?;
                 report.val_loss.push(loss);
                 val_loss = Some(loss);
                 if loss < best {
@@ -161,6 +179,7 @@ fn gradient(
     windows: &[Window],
     per_shard: usize,
     shards: &mut [Shard],
+    scratch: &ScratchPool,
     step: usize,
 ) -> Result<f64, EngineError> {
     let observed: usize = windows.iter().map(|w| index.observed_targets(w)).sum();
@@ -168,7 +187,10 @@ fn gradient(
         shards.par_iter_mut().zip(windows.par_chunks(per_shard)).enumerate().try_for_each(|(k, (shard, chunk))| {
             let weight = chunk.iter().map(|w| index.observed_targets(w)).sum::<usize>() as f64 / observed as f64;
             let seed = shard_seed(run.spec.shape().random_seed, step, k);
-            shard_gradient(network, run, index, chunk, shard, weight, seed)
+            let mut buffers = scratch.take();
+            let result = shard_gradient(network, run, index, chunk, shard, &mut buffers, weight, seed);
+            scratch.give(buffers);
+            result
         })
     })?;
     Ok(shards.iter().map(|s| s.loss).sum())
@@ -180,24 +202,26 @@ fn shard_gradient(
     index: &TrainingWindows,
     windows: &[Window],
     shard: &mut Shard,
+    scratch: &mut Scratch,
     weight: f64,
     train_seed: u64,
 ) -> Result<(), EngineError> {
     let spec = run.spec;
-    shard.batch.reset(windows.len(), spec.shape());
+    let Scratch { cache, batch, d_output } = scratch;
+    batch.reset(windows.len(), spec.shape());
     for (k, w) in windows.iter().enumerate() {
-        shard.batch.fill_from_panel(k, run.panel, run.exog, w.series, w.start, index.train_lengths[w.series]);
+        batch.fill_from_panel(k, run.panel, run.exog, w.series, w.start, index.train_lengths[w.series]);
     }
-    shard.batch.scale(spec.scaler_type, run.isa);
-    let forecast = network.forward(&shard.batch.view(Some(train_seed)), &mut shard.cache)?;
-    shard.d_output.resize(forecast.len(), 0.0);
-    let loss = spec.loss.value_and_grad(forecast, &shard.batch.targets, Some(&shard.batch.mask), &mut shard.d_output)?;
+    batch.scale(spec.scaler_type, run.isa);
+    let forecast = network.forward(&batch.view(Some(train_seed)), cache)?;
+    d_output.resize(forecast.len(), 0.0);
+    let loss = spec.loss.value_and_grad(forecast, &batch.targets, Some(&batch.mask), d_output)?;
     // Each shard's loss is a masked mean over its own observed points; weighting by its share of the batch's
     // observed points makes the shard gradients sum to the gradient of the batch's masked mean.
-    shard.d_output.iter_mut().for_each(|g| *g *= weight as f32);
+    d_output.iter_mut().for_each(|g| *g *= weight as f32);
     shard.loss = loss as f64 * weight;
     shard.grads.fill_zero();
-    network.backward(&mut shard.cache, &shard.d_output, &mut shard.grads)?;
+    network.backward(cache, d_output, &mut shard.grads)?;
     Ok(())
 }
 
@@ -300,11 +324,11 @@ impl Validation {
         Ok(Some(Validation { batch }))
     }
 
-    fn loss(&self, network: &Network, run: &TrainRun<'_>, shard: &mut Shard) -> Result<f64, EngineError> {
-        let forecast = network.forward(&self.batch.view(None), &mut shard.cache)?;
-        shard.d_output.resize(forecast.len(), 0.0);
+    fn loss(&self, network: &Network, run: &TrainRun<'_>, scratch: &mut Scratch) -> Result<f64, EngineError> {
+        let forecast = network.forward(&self.batch.view(None), &mut scratch.cache)?;
+        scratch.d_output.resize(forecast.len(), 0.0);
         // Validation uses the training loss, as NeuralForecast's default `valid_loss` does.
-        let loss = run.spec.loss.value_and_grad(forecast, &self.batch.targets, Some(&self.batch.mask), &mut shard.d_output)?;
+        let loss = run.spec.loss.value_and_grad(forecast, &self.batch.targets, Some(&self.batch.mask), &mut scratch.d_output)?;
         Ok(loss as f64)
     }
 }
