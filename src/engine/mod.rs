@@ -419,7 +419,17 @@ impl Engine {
                     let temporal: Vec<&str> = scaled.exogenous().iter().map(|c| c.name.as_str()).collect();
                     let statics: Vec<&str> = scaled.statics().iter().map(|c| c.name.as_str()).collect();
                     let exog = ExogColumns::resolve(&spec.alias, &neural.exog, &temporal, &statics)?;
-                    let run = TrainRun { spec: neural, alias: &spec.alias, model_index, panel: scaled, exog: &exog, options, isa, threads: &self.threads };
+                    let run = TrainRun {
+                        spec: neural,
+                        alias: &spec.alias,
+                        model_index,
+                        panel: scaled,
+                        exog: &exog,
+                        options,
+                        isa,
+                        threads: &self.threads,
+                        low_memory: self.config.low_memory,
+                    };
                     // The loop runs on a pool thread, so each step's parallel work is forked from inside the pool
                     // (rayon's cross-pool injection queue would allocate).
                     self.threads.install(|| train(network, &run, progress))?

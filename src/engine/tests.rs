@@ -374,3 +374,18 @@ fn conformal_intervals_come_from_calibration_windows_and_survive_a_checkpoint() 
     let short = sine_panel(1, 20);
     assert!(e.fit(&short, &FitOptions { prediction_intervals: Some(intervals), ..FitOptions::default() }, &mut keep_going).is_err());
 }
+
+#[test]
+fn low_memory_keeps_two_shards_of_gradients_and_gives_the_same_bits() {
+    let panel = sine_panel(3, 80);
+    let run = |low_memory: bool, threads: usize| {
+        let mut config = EngineConfig::new(vec![small_spec(ModelKind::Gru, 15)]);
+        (config.low_memory, config.num_threads) = (low_memory, threads);
+        let mut e = Engine::new(config).unwrap();
+        e.fit(&panel, &FitOptions { batch_size: Some(60), ..FitOptions::default() }, &mut keep_going).unwrap();
+        weights(&e)
+    };
+    let default = run(false, 2);
+    assert_eq!(run(true, 2), default);
+    assert_eq!(run(true, 1), default);
+}

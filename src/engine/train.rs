@@ -77,7 +77,13 @@ pub(crate) struct TrainRun<'a> {
     pub options: &'a FitOptions,
     pub isa: Isa,
     pub threads: &'a rayon::ThreadPool,
+    /// Keep the gradients of only [`LOW_MEMORY_WAVE`] shards at a time (`lowMemory`).
+    pub low_memory: bool,
 }
+
+/// Shards whose gradients exist at once under `lowMemory`: they are computed this many at a time and added into a
+/// running total in shard order, the same sum, bit for bit, as keeping every shard's gradient.
+const LOW_MEMORY_WAVE: usize = 2;
 
 /// Trains `network` in place; `Ok(None)` when the progress callback asked to stop.
 pub(crate) fn train(
@@ -107,7 +113,10 @@ pub(crate) fn train(
     let mut adam = Adam::new(network.params(), adam_config, StepLr::neuralforecast(max_steps, spec.num_lr_decays))?;
     let mut rng = ChaCha8Rng::seed_from_u64(spec.shape().random_seed);
     let per_shard = shard_windows(batch, network.params().num_parameters() as u128);
-    let mut shards: Vec<Shard> = (0..batch.div_ceil(per_shard)).map(|_| Shard { grads: network.params().zeros_like(), loss: 0.0 }).collect();
+    let shard_count = batch.div_ceil(per_shard);
+    let kept = if run.low_memory { shard_count.min(LOW_MEMORY_WAVE) } else { shard_count };
+    let mut shards: Vec<Shard> = (0..kept).map(|_| Shard { grads: network.params().zeros_like(), loss: 0.0 }).collect();
+    let mut total = (kept < shard_count).then(|| Shard { grads: network.params().zeros_like(), loss: 0.0 });
     let scratch = ScratchPool::default();
     let validation = Validation::new(run, holdout)?;
     let patience = if run.options.early_stopping || spec.early_stop_patience_steps.is_some() {
@@ -130,9 +139,20 @@ pub(crate) fn train(
 
     for step in 1..=max_steps {
         index.sample(batch, &mut rng, &mut windows);
-        let train_loss = gradient(network, run, &index, &windows, per_shard, &mut shards, &scratch, step)?;
-        let norm = if adam.clips() { Adam::summed_norm(&shards) } else { 0.0 };
-        run.threads.install(|| adam.step_summed(network.params_mut(), &shards, norm))?;
+        let parts = match &mut total {
+            None => {
+                let part = StepPart { step, first: 0, observed: index.observed_in(&windows) };
+                gradient(network, run, &index, &windows, per_shard, &mut shards, &scratch, part)?;
+                &shards[..]
+            }
+            Some(total) => {
+                gradient_in_waves(network, run, &index, &windows, per_shard, &mut shards, total, &scratch, step)?;
+                std::slice::from_ref(&*total)
+            }
+        };
+        let train_loss = parts.iter().map(|s| s.loss).sum();
+        let norm = if adam.clips() { Adam::summed_norm(parts) } else { 0.0 };
+        run.threads.install(|| adam.step_summed(network.params_mut(), parts, norm))?;
         report.train_loss.push(train_loss);
         report.steps = step;
         let mut val_loss = None;
@@ -170,8 +190,18 @@ pub(crate) fn train(
     Ok(Some(report))
 }
 
-/// Computes each shard's part of the batch gradient (summed, in shard order, by the optimizer step) and returns the
-/// batch loss.
+/// Where a step's shards are: the step, the place of the first shard of these windows in the whole batch (for its
+/// seed), and the observed target points of the whole batch (each shard's loss is weighted by its share of them).
+#[derive(Clone, Copy)]
+struct StepPart {
+    step: usize,
+    first: usize,
+    observed: usize,
+}
+
+/// Computes each shard's part of the batch gradient (summed, in shard order, by the optimizer step) into `shards`, one
+/// shard per `per_shard` windows.
+#[allow(clippy::too_many_arguments)]
 fn gradient(
     network: &Network,
     run: &TrainRun<'_>,
@@ -180,20 +210,51 @@ fn gradient(
     per_shard: usize,
     shards: &mut [Shard],
     scratch: &ScratchPool,
-    step: usize,
-) -> Result<f64, EngineError> {
-    let observed: usize = windows.iter().map(|w| index.observed_targets(w)).sum();
+    part: StepPart,
+) -> Result<(), EngineError> {
+    let StepPart { step, first, observed } = part;
     run.threads.install(|| {
         shards.par_iter_mut().zip(windows.par_chunks(per_shard)).enumerate().try_for_each(|(k, (shard, chunk))| {
             let weight = chunk.iter().map(|w| index.observed_targets(w)).sum::<usize>() as f64 / observed as f64;
-            let seed = shard_seed(run.spec.shape().random_seed, step, k);
+            let seed = shard_seed(run.spec.shape().random_seed, step, first + k);
             let mut buffers = scratch.take();
             let result = shard_gradient(network, run, index, chunk, shard, &mut buffers, weight, seed);
             scratch.give(buffers);
             result
         })
-    })?;
-    Ok(shards.iter().map(|s| s.loss).sum())
+    })
+}
+
+/// [`gradient`] a few shards at a time (`shards` holds one wave), each wave's gradients added into `total` in shard
+/// order: the batch gradient and loss of the whole batch.
+#[allow(clippy::too_many_arguments)]
+fn gradient_in_waves(
+    network: &Network,
+    run: &TrainRun<'_>,
+    index: &TrainingWindows,
+    windows: &[Window],
+    per_shard: usize,
+    shards: &mut [Shard],
+    total: &mut Shard,
+    scratch: &ScratchPool,
+    step: usize,
+) -> Result<(), EngineError> {
+    let observed = index.observed_in(windows);
+    total.loss = 0.0;
+    for (wave, chunk) in windows.chunks(per_shard * shards.len()).enumerate() {
+        let count = chunk.len().div_ceil(per_shard);
+        let first = wave * shards.len();
+        gradient(network, run, index, chunk, per_shard, &mut shards[..count], scratch, StepPart { step, first, observed })?;
+        for (k, shard) in shards[..count].iter().enumerate() {
+            if first + k == 0 {
+                total.grads.clone_from(&shard.grads);
+            } else {
+                total.grads.add_assign(&shard.grads)?;
+            }
+            total.loss += shard.loss;
+        }
+    }
+    Ok(())
 }
 
 fn shard_gradient(
@@ -297,6 +358,11 @@ impl TrainingWindows {
     /// Number of training windows over all series.
     fn len(&self) -> usize {
         self.offsets[self.offsets.len() - 1]
+    }
+
+    /// Observed target points of `windows`.
+    fn observed_in(&self, windows: &[Window]) -> usize {
+        windows.iter().map(|w| self.observed_targets(w)).sum()
     }
 
     fn observed_targets(&self, w: &Window) -> usize {
