@@ -11,6 +11,11 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /** A validated panel of series (long format), shared without copying by the calls that read it. */
 export declare class Dataset {
+  /**
+   * Validates long-format data (columns, rows or one numeric series, as `fit` takes it) once into a Dataset that
+   * later calls read without converting again; `frequency` [inferred].
+   */
+  static fromColumns(data: unknown, frequency?: string): Dataset
   /** Rows (observations) over all series. */
   get nRows(): number
   get nSeries(): number

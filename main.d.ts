@@ -321,6 +321,8 @@ export type StaticData =
 /** A panel read and validated in Rust (see `readCsv`): fit, predict({ data }) and update accept it. */
 export declare class Dataset {
   private constructor()
+  /** Validates long-format data once (as fit takes it); later calls read it without converting again. */
+  static fromColumns(data: LongFormatColumns | LongFormatRow[] | Float64Array | Float32Array | number[], frequency?: string): Dataset
   readonly nRows: number
   readonly nSeries: number
   /** Series ids, in order of first appearance. */

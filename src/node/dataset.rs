@@ -19,6 +19,16 @@ pub struct Dataset {
 
 #[napi]
 impl Dataset {
+    /// Validates long-format data (columns, rows or one numeric series, as `fit` takes it) once into a Dataset that
+    /// later calls read without converting again; `frequency` [inferred].
+    #[napi(factory, catch_unwind, ts_args_type = "data: unknown, frequency?: string")]
+    pub fn from_columns(env: Env, data: Unknown<'_>, frequency: Option<String>) -> napi::Result<Self> {
+        with_js_errors(&env, "Dataset.fromColumns", || {
+            let freq = frequency.map(|f| Frequency::parse(&f).map_err(|e| ArgError::Range(format!("frequency: {e}")))).transpose()?;
+            Ok(Dataset { panel: Arc::new(super::data::panel_from_js(&data, "data", freq)?) })
+        })
+    }
+
     /// Rows (observations) over all series.
     #[napi(getter)]
     pub fn n_rows(&self) -> f64 {
