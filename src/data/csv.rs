@@ -130,7 +130,7 @@ impl ColumnsBuilder {
     }
 
     fn into_panel(self, freq: Option<Frequency>) -> Result<Panel, DataError> {
-        Panel::from_codes(&self.codes, &self.labels, &self.ds, &self.y, self.exog, freq)
+        Panel::from_codes(&self.codes, &self.labels, self.ds, self.y, self.exog, freq)
     }
 }
 

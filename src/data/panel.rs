@@ -1,6 +1,7 @@
 //! A validated panel of series in long format, stored contiguously series by series.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::ds::{check_strictly_increasing, check_uniform_kind, Ds};
 use super::error::DataError;
@@ -11,13 +12,14 @@ use super::freq::{advance, first_break, infer_frequency_with_rows, Frequency};
 /// the panel's one frequency.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Panel {
-    ids: Vec<String>,
-    offsets: Vec<usize>,
-    ds: Vec<Ds>,
+    // Shared, so that a panel with other values (local scaling) or other columns costs no copy of them.
+    ids: Arc<[String]>,
+    offsets: Arc<[usize]>,
+    ds: Arc<[Ds]>,
     y: Vec<f64>,
     frequency: Frequency,
     /// Exogenous columns over time, in the storage order of `y`.
-    exog: Vec<Column>,
+    exog: Arc<[Column]>,
     /// Static exogenous columns: one value per series, in series order.
     statics: Vec<Column>,
 }
@@ -74,27 +76,29 @@ impl Panel {
         freq: Option<Frequency>,
     ) -> Result<Panel, DataError> {
         check_lengths(unique_id.len(), ds.len(), y.len())?;
-        let mut code_of_label: HashMap<&str, usize> = HashMap::new();
+        let mut code_of_label: HashMap<&str, u32> = HashMap::new();
         let mut labels: Vec<&str> = Vec::new();
-        let codes: Vec<usize> = unique_id
+        let codes: Vec<u32> = unique_id
             .iter()
             .map(|id| {
                 *code_of_label.entry(id.as_ref()).or_insert_with(|| {
                     labels.push(id.as_ref());
-                    labels.len() - 1
+                    labels.len() as u32 - 1
                 })
             })
             .collect();
-        build(&codes, &labels, ds, y, exog, freq)
+        build(&codes, &labels, ds.to_vec(), y.to_vec(), exog, freq)
     }
 
     /// Builds a panel from integer `unique_id` codes indexing `labels` (a categorical column,
-    /// as JS typed arrays carry it), with exogenous columns as [`Panel::with_exogenous`].
+    /// as JS typed arrays carry it), with exogenous columns as [`Panel::with_exogenous`]. Takes the
+    /// columns: rows already grouped by series (the usual layout of large panels) are kept without
+    /// a copy.
     pub fn from_codes<S: AsRef<str>>(
         codes: &[u32],
         labels: &[S],
-        ds: &[Ds],
-        y: &[f64],
+        ds: Vec<Ds>,
+        y: Vec<f64>,
         exog: Vec<Column>,
         freq: Option<Frequency>,
     ) -> Result<Panel, DataError> {
@@ -110,20 +114,11 @@ impl Panel {
             }
             first_code_of_label.insert(label.as_ref(), code);
         }
-        let codes = codes
-            .iter()
-            .enumerate()
-            .map(|(row, &code)| match usize::try_from(code) {
-                Ok(index) if index < labels.len() => Ok(index),
-                _ => Err(DataError::UnknownSeriesCode {
-                    row,
-                    code,
-                    n_labels: labels.len(),
-                }),
-            })
-            .collect::<Result<Vec<usize>, DataError>>()?;
+        if let Some(row) = codes.iter().position(|&code| code as usize >= labels.len()) {
+            return Err(DataError::UnknownSeriesCode { row, code: codes[row], n_labels: labels.len() });
+        }
         let labels: Vec<&str> = labels.iter().map(AsRef::as_ref).collect();
-        build(&codes, &labels, ds, y, exog, freq)
+        build(codes, &labels, ds, y, exog, freq)
     }
 
     /// The panel with static exogenous columns, given as a table of one row per series: `ids` and, per column,
@@ -248,7 +243,7 @@ impl Panel {
             ds: kept.iter().map(|&row| self.ds[row]).collect(),
             y: take(&self.y),
             frequency: self.frequency,
-            exog: self.exog.iter().map(|c| Column { name: c.name.clone(), values: take(&c.values) }).collect(),
+            exog: self.exog.iter().map(|c| Column { name: c.name.clone(), values: take(&c.values) }).collect::<Vec<_>>().into(),
             statics: self.statics.clone(),
         })
     }
@@ -286,50 +281,40 @@ fn check_lengths(unique_id: usize, ds: usize, y: usize) -> Result<(), DataError>
 
 /// `codes[row]` indexes `labels`; column lengths are checked and equal.
 fn build(
-    codes: &[usize],
+    codes: &[u32],
     labels: &[&str],
-    ds: &[Ds],
-    y: &[f64],
+    ds: Vec<Ds>,
+    y: Vec<f64>,
     exog: Vec<Column>,
     freq: Option<Frequency>,
 ) -> Result<Panel, DataError> {
-    check_uniform_kind(ds)?;
+    check_uniform_kind(&ds)?;
+    let label_of = |row: usize| labels[codes[row] as usize].to_string();
     if let Some(row) = y.iter().position(|value| !value.is_finite()) {
-        return Err(DataError::NonFiniteY {
-            series: labels[codes[row]].to_string(),
-            row,
-            value: y[row],
-        });
+        return Err(DataError::NonFiniteY { series: label_of(row), row, value: y[row] });
     }
     for column in &exog {
         if column.values.len() != y.len() {
             return Err(DataError::ExogLength { column: column.name.clone(), len: column.values.len(), rows: y.len() });
         }
         if let Some(row) = column.values.iter().position(|value| !value.is_finite()) {
-            let series = labels[codes[row]].to_string();
-            return Err(DataError::NonFiniteExog { column: column.name.clone(), series, row, value: column.values[row] });
+            return Err(DataError::NonFiniteExog { column: column.name.clone(), series: label_of(row), row, value: column.values[row] });
         }
     }
     let grouping = Grouping::new(codes, labels.len());
-    let ids: Vec<String> = grouping
-        .series_codes
-        .iter()
-        .map(|&code| labels[code].to_string())
-        .collect();
-    let grouped_ds: Vec<Ds> = grouping.rows.iter().map(|&row| ds[row]).collect();
+    let ids: Vec<String> = grouping.series_codes.iter().map(|&code| labels[code as usize].to_string()).collect();
+    let ds = grouping.group(ds);
     // Each series as (id, its range in the grouped columns, position in it → input row).
-    let input_rows = &grouping.rows;
+    let grouping_ref = &grouping;
     let series = || {
-        ids.iter()
-            .zip(grouping.offsets.windows(2))
-            .map(move |(id, pair)| {
-                let start = pair[0];
-                let input_row = move |position: usize| input_rows[start + position];
-                (id.as_str(), start..pair[1], input_row)
-            })
+        ids.iter().zip(grouping_ref.offsets.windows(2)).map(move |(id, pair)| {
+            let start = pair[0];
+            let input_row = move |position: usize| grouping_ref.input_row(start + position);
+            (id.as_str(), start..pair[1], input_row)
+        })
     };
     for (id, rows, input_row) in series() {
-        check_strictly_increasing(id, &grouped_ds[rows], &input_row)?;
+        check_strictly_increasing(id, &ds[rows], &input_row)?;
     }
     let frequency = match freq {
         Some(freq) => freq,
@@ -339,30 +324,26 @@ fn build(
                 .find(|(_, rows, _)| rows.len() >= 3)
                 .or_else(|| series().max_by_key(|(_, rows, _)| rows.len()))
                 .ok_or(DataError::Empty)?;
-            infer_frequency_with_rows(id, &grouped_ds[rows], &input_row)?
+            infer_frequency_with_rows(id, &ds[rows], &input_row)?
         }
     };
-    if frequency.is_step() != grouped_ds[0].is_int() {
-        return Err(DataError::FrequencyDsKind {
-            freq: frequency,
-            ds: grouped_ds[0],
-        });
+    if frequency.is_step() != ds[0].is_int() {
+        return Err(DataError::FrequencyDsKind { freq: frequency, ds: ds[0] });
     }
     for (id, rows, input_row) in series() {
-        let values = &grouped_ds[rows];
+        let values = &ds[rows];
         if let Some(spacing_break) = first_break(values, frequency) {
             return Err(spacing_break.into_error(id, values, frequency, &input_row));
         }
     }
-    let group = |values: &[f64]| grouping.rows.iter().map(|&row| values[row]).collect::<Vec<f64>>();
-    let exog = exog.into_iter().map(|c| Column { values: group(&c.values), name: c.name }).collect();
+    let exog: Vec<Column> = exog.into_iter().map(|c| Column { values: grouping.group(c.values), name: c.name }).collect();
     Ok(Panel {
-        ids,
-        y: group(y),
-        offsets: grouping.offsets,
-        ds: grouped_ds,
+        ids: ids.into(),
+        y: grouping.group(y),
+        offsets: grouping.offsets.into(),
+        ds: ds.into(),
         frequency,
-        exog,
+        exog: exog.into(),
         statics: Vec::new(),
     })
 }
@@ -370,25 +351,30 @@ fn build(
 /// A stable grouping of rows by series code, series in first-appearance order.
 struct Grouping {
     /// The code of each series, in first-appearance order.
-    series_codes: Vec<usize>,
-    /// `n_series + 1` offsets into `rows`.
+    series_codes: Vec<u32>,
+    /// `n_series + 1` offsets into the grouped rows.
     offsets: Vec<usize>,
-    /// Input rows, series after series, each series in input order.
-    rows: Vec<usize>,
+    /// Input rows, series after series, each series in input order; `None` when the input is already grouped (every
+    /// series' rows contiguous), so the columns are kept as they are.
+    rows: Option<Vec<usize>>,
 }
 
 impl Grouping {
     /// `codes[row] < n_codes` for every row.
-    fn new(codes: &[usize], n_codes: usize) -> Grouping {
+    fn new(codes: &[u32], n_codes: usize) -> Grouping {
         let mut series_of_code: Vec<Option<usize>> = vec![None; n_codes];
         let mut series_codes = Vec::new();
         let mut counts: Vec<usize> = Vec::new();
+        let mut contiguous = true;
         for &code in codes {
-            let series = *series_of_code[code].get_or_insert_with(|| {
+            let new = series_of_code[code as usize].is_none();
+            let series = *series_of_code[code as usize].get_or_insert_with(|| {
                 series_codes.push(code);
                 counts.push(0);
                 counts.len() - 1
             });
+            // A row of an earlier series after another series began: the input is not grouped.
+            contiguous &= new || series + 1 == counts.len();
             counts[series] += 1;
         }
         let offsets: Vec<usize> = std::iter::once(0)
@@ -397,19 +383,31 @@ impl Grouping {
                 Some(*end)
             }))
             .collect();
-        // A counting sort: each row goes to the next free slot of its series.
-        let mut next_slot = offsets.clone();
-        let mut rows = vec![0; codes.len()];
-        for (row, &code) in codes.iter().enumerate() {
-            // Set for every code by the first pass.
-            let series = series_of_code[code].unwrap_or_default();
-            rows[next_slot[series]] = row;
-            next_slot[series] += 1;
-        }
-        Grouping {
-            series_codes,
-            offsets,
-            rows,
+        let rows = (!contiguous).then(|| {
+            // A counting sort: each row goes to the next free slot of its series.
+            let mut next_slot = offsets.clone();
+            let mut rows = vec![0; codes.len()];
+            for (row, &code) in codes.iter().enumerate() {
+                // Set for every code by the first pass.
+                let series = series_of_code[code as usize].unwrap_or_default();
+                rows[next_slot[series]] = row;
+                next_slot[series] += 1;
+            }
+            rows
+        });
+        Grouping { series_codes, offsets, rows }
+    }
+
+    /// The input row at grouped position `position`.
+    fn input_row(&self, position: usize) -> usize {
+        self.rows.as_ref().map_or(position, |rows| rows[position])
+    }
+
+    /// A column in grouped order (moved when the input is already grouped).
+    fn group<T: Copy>(&self, values: Vec<T>) -> Vec<T> {
+        match &self.rows {
+            None => values,
+            Some(rows) => rows.iter().map(|&row| values[row]).collect(),
         }
     }
 }
@@ -522,7 +520,7 @@ mod tests {
         ]);
         let y = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
         let from_codes =
-            Panel::from_codes(&[1, 0, 1, 0, 1, 0], &["x", "y"], &ds, &y, Vec::new(), None).unwrap();
+            Panel::from_codes(&[1, 0, 1, 0, 1, 0], &["x", "y"], ds.clone(), y.to_vec(), Vec::new(), None).unwrap();
         let from_strings =
             Panel::from_columns(&["y", "x", "y", "x", "y", "x"], &ds, &y, None).unwrap();
         assert_eq!(from_codes, from_strings);
@@ -532,12 +530,12 @@ mod tests {
     #[test]
     fn code_and_label_errors_name_the_row_or_label() {
         let ds = dates(&["2020-01-01", "2020-01-02"]);
-        let err = Panel::from_codes(&[0, 3], &["x", "y"], &ds, &[1.0, 2.0], Vec::new(), None).unwrap_err();
+        let err = Panel::from_codes(&[0, 3], &["x", "y"], ds.clone(), vec![1.0, 2.0], Vec::new(), None).unwrap_err();
         assert_eq!(
             err.to_string(),
             "row 1: unique_id code 3 has no label (there are 2 labels)"
         );
-        let err = Panel::from_codes(&[0, 1], &["x", "y", "x"], &ds, &[1.0, 2.0], Vec::new(), None).unwrap_err();
+        let err = Panel::from_codes(&[0, 1], &["x", "y", "x"], ds.clone(), vec![1.0, 2.0], Vec::new(), None).unwrap_err();
         assert_eq!(
             err.to_string(),
             "unique_id label 'x' is given twice (codes 0 and 2)"
@@ -765,7 +763,7 @@ mod tests {
             let ds: Vec<Ds> = rows.iter().map(|row| row.1).collect();
             let y: Vec<f64> = rows.iter().map(|row| row.2).collect();
             let freq = alias.parse().ok();
-            if let Ok(panel) = Panel::from_codes(&codes, &["a", "b", "c"], &ds, &y, Vec::new(), freq) {
+            if let Ok(panel) = Panel::from_codes(&codes, &["a", "b", "c"], ds.clone(), y.clone(), Vec::new(), freq) {
                 prop_assert_eq!(panel.n_rows(), rows.len());
                 prop_assert_eq!(panel.offsets().last(), Some(&rows.len()));
                 for index in 0..panel.n_series() {

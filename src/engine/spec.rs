@@ -495,6 +495,11 @@ impl NeuralSpec {
     /// Rejects a training batch whose per-shard gradients and activations would not fit in memory.
     pub(crate) fn check_batch(&self, alias: &str, batch: usize) -> Result<(), EngineError> {
         const MAX_TRAINING_FLOATS: u128 = 1 << 30;
+        /// More windows a step than any forecasting setup uses (NeuralForecast's largest default is 1024).
+        const MAX_BATCH: usize = 1 << 16;
+        if batch > MAX_BATCH {
+            return Err(EngineError::Range(format!("model '{alias}': batchSize must be at most {MAX_BATCH} windows a step, got {batch}")));
+        }
         let (parameters, per_window) = self.architecture.memory_estimate();
         let shard = super::train::shard_windows(batch, parameters) as u128;
         let floats = (batch as u128).div_ceil(shard) * (parameters + shard * per_window);

@@ -136,9 +136,10 @@ pub(crate) fn train(
     let alias: std::sync::Arc<str> = run.alias.into();
     let (mut best, mut checks_without_improvement) = (f64::INFINITY, 0usize);
     let mut windows = Vec::with_capacity(batch);
+    let mut drawn_set = std::collections::HashSet::with_capacity(batch);
 
     for step in 1..=max_steps {
-        index.sample(batch, &mut rng, &mut windows);
+        index.sample(batch, &mut rng, &mut windows, &mut drawn_set);
         let parts = match &mut total {
             None => {
                 let part = StepPart { step, first: 0, observed: index.observed_in(&windows) };
@@ -331,7 +332,7 @@ impl TrainingWindows {
     /// Draws `batch` windows into `out` (deterministic for the rng state): distinct windows when there are at
     /// least `batch` of them, as NeuralForecast's `np.random.choice(n, batch, replace=n < batch)`, else with
     /// replacement.
-    fn sample(&self, batch: usize, rng: &mut ChaCha8Rng, out: &mut Vec<Window>) {
+    fn sample(&self, batch: usize, rng: &mut ChaCha8Rng, out: &mut Vec<Window>, drawn_set: &mut std::collections::HashSet<usize>) {
         let total = self.len();
         out.clear();
         if total < batch {
@@ -339,9 +340,13 @@ impl TrainingWindows {
             return;
         }
         // Floyd's algorithm: a uniform `batch`-subset of 0..total in `batch` draws, no table of all windows.
+        drawn_set.clear();
         for j in total - batch..total {
             let drawn = rng.random_range(0..=j);
-            let flat = if out.iter().any(|w| self.flat(w) == drawn) { j } else { drawn };
+            let flat = if drawn_set.insert(drawn) { drawn } else { j };
+            if flat == j {
+                drawn_set.insert(j);
+            }
             out.push(self.window(flat));
         }
     }
@@ -349,10 +354,6 @@ impl TrainingWindows {
     fn window(&self, flat: usize) -> Window {
         let series = self.offsets.partition_point(|&first| first <= flat) - 1;
         Window { series, start: flat - self.offsets[series] }
-    }
-
-    fn flat(&self, w: &Window) -> usize {
-        self.offsets[w.series] + w.start
     }
 
     /// Number of training windows over all series.

@@ -60,7 +60,7 @@ pub enum Numbers<'a> {
     Array(Vec<f64>),
 }
 
-impl Numbers<'_> {
+impl<'a> Numbers<'a> {
     pub fn len(&self) -> usize {
         match self {
             Numbers::F64(x) => x.len(),
@@ -74,6 +74,15 @@ impl Numbers<'_> {
         match self {
             Numbers::F32(x) => out.iter_mut().zip(x.iter()).for_each(|(o, &v)| *o = T::from_f64(v as f64)),
             wide => out.iter_mut().zip(wide.to_f64().iter()).for_each(|(o, &v)| *o = T::from_f64(v)),
+        }
+    }
+
+    /// The values as f64, borrowing the JS array's memory when they already are (for the call's duration).
+    pub fn into_f64(self) -> std::borrow::Cow<'a, [f64]> {
+        match self {
+            Numbers::F64(x) => std::borrow::Cow::Borrowed(x),
+            Numbers::Array(x) => std::borrow::Cow::Owned(x),
+            Numbers::F32(x) => std::borrow::Cow::Owned(x.iter().map(|&v| v as f64).collect()),
         }
     }
 

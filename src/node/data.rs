@@ -4,6 +4,8 @@
 use napi::bindgen_prelude::{Array, FromNapiValue, Object, Unknown};
 use napi::{JsValue, ValueType};
 
+use std::borrow::Cow;
+
 use super::args::{self, describe, ArgError, ArgResult};
 use crate::data::{ds_from_epoch_millis, ds_from_numbers, parse_ds_column, Column, DataError, Ds, Frequency, Panel};
 use crate::engine::FutureExog;
@@ -36,13 +38,35 @@ impl RawDs {
     }
 }
 
+/// A ds column as JS gave it: values of any kind, or integer steps read straight from a typed array (no value per
+/// row to check for its kind).
+enum DsColumn<'a> {
+    Raw(Vec<RawDs>),
+    Steps(Cow<'a, [f64]>),
+}
+
+impl Default for DsColumn<'_> {
+    fn default() -> Self {
+        DsColumn::Raw(Vec::new())
+    }
+}
+
+impl DsColumn<'_> {
+    fn len(&self) -> usize {
+        match self {
+            DsColumn::Raw(values) => values.len(),
+            DsColumn::Steps(steps) => steps.len(),
+        }
+    }
+}
+
 /// Columns gathered from any of the accepted shapes; any other numeric column is an exogenous variable.
 #[derive(Default)]
-struct Columns {
+struct Columns<'a> {
     unique_id: Vec<String>,
     /// `unique_id` given as integer codes into `labels` (typed-array data): `unique_id` is then empty.
-    codes: Option<(Vec<u32>, Vec<String>)>,
-    ds: Vec<RawDs>,
+    codes: Option<(Cow<'a, [u32]>, Vec<String>)>,
+    ds: DsColumn<'a>,
     y: Vec<f64>,
     exog: Vec<Column>,
 }
@@ -63,7 +87,7 @@ pub fn panel_from_js(data: &Unknown<'_>, name: &str, freq: Option<Frequency>) ->
     let columns = read_columns(data, name, Target::Required)?;
     let ds = ds_column(columns.ds, name)?;
     Ok(match columns.codes {
-        Some((codes, labels)) => Panel::from_codes(&codes, &labels, &ds, &columns.y, columns.exog, freq)?,
+        Some((codes, labels)) => Panel::from_codes(&codes, &labels, ds, columns.y, columns.exog, freq)?,
         None => Panel::with_exogenous(&columns.unique_id, &ds, &columns.y, columns.exog, freq)?,
     })
 }
@@ -91,7 +115,7 @@ enum Target {
 }
 
 /// A table without ds: one row per series.
-fn read_table(data: &Unknown<'_>, name: &str) -> ArgResult<Columns> {
+fn read_table<'a>(data: &Unknown<'a>, name: &str) -> ArgResult<Columns<'a>> {
     if data.get_type()? != ValueType::Object || data.is_typedarray()? {
         return Err(ArgError::Type(format!("{name} must be columns {{ unique_id, <column>… }} or an array of rows, got {}", describe(data))));
     }
@@ -107,7 +131,7 @@ fn read_table(data: &Unknown<'_>, name: &str) -> ArgResult<Columns> {
     Ok(columns)
 }
 
-fn read_columns(data: &Unknown<'_>, name: &str, target: Target) -> ArgResult<Columns> {
+fn read_columns<'a>(data: &Unknown<'a>, name: &str, target: Target) -> ArgResult<Columns<'a>> {
     let shape_error = || {
         ArgError::Type(format!(
             "{name} must be columns {{ unique_id, ds, y }}, an array of {{ unique_id, ds, y }} rows, or a numeric \
@@ -139,10 +163,10 @@ fn read_columns(data: &Unknown<'_>, name: &str, target: Target) -> ArgResult<Col
     read_column_object(&args::object(data, name)?, name, keys, target)
 }
 
-fn bare_series(y: Vec<f64>) -> Columns {
+fn bare_series(y: Vec<f64>) -> Columns<'static> {
     Columns {
         unique_id: vec![DEFAULT_SERIES_ID.to_string(); y.len()],
-        ds: (0..y.len()).map(|i| RawDs::Number(i as f64)).collect(),
+        ds: DsColumn::Steps(Cow::Owned((0..y.len()).map(|i| i as f64).collect())),
         y,
         exog: Vec::new(),
         codes: None,
@@ -151,23 +175,23 @@ fn bare_series(y: Vec<f64>) -> Columns {
 
 /// `unique_id` as integer codes (a Uint32Array, Int32Array or Float64Array of whole numbers) with their names in
 /// `labels` (by default the codes' decimal forms): the fast form of large panels, no string per row.
-fn series_codes(object: &Object<'_>, ids: &Unknown<'_>, name: &str) -> ArgResult<Option<(Vec<u32>, Vec<String>)>> {
+fn series_codes<'a>(object: &Object<'_>, ids: &Unknown<'a>, name: &str) -> ArgResult<Option<(Cow<'a, [u32]>, Vec<String>)>> {
     if !(ids.get_type()? == ValueType::Object && ids.is_typedarray()?) {
         return Ok(None);
     }
     let field = format!("{name}.unique_id");
     let raw = ids.value();
     let info = unsafe { napi::bindgen_prelude::TypedArray::from_napi_value(raw.env, raw.value) }?;
-    let codes: Vec<u32> = match info.typed_array_type {
-        napi::bindgen_prelude::TypedArrayType::Uint32 => unsafe { <&[u32]>::from_napi_value(raw.env, raw.value) }?.to_vec(),
+    let codes: Cow<'a, [u32]> = match info.typed_array_type {
+        napi::bindgen_prelude::TypedArrayType::Uint32 => Cow::Borrowed(unsafe { <&'a [u32]>::from_napi_value(raw.env, raw.value) }?),
         napi::bindgen_prelude::TypedArrayType::Int32 => {
             let values = unsafe { <&[i32]>::from_napi_value(raw.env, raw.value) }?;
-            values.iter().enumerate().map(|(i, &c)| u32::try_from(c).map_err(|_| code_error(&field, i, c as f64))).collect::<ArgResult<_>>()?
+            Cow::Owned(values.iter().enumerate().map(|(i, &c)| u32::try_from(c).map_err(|_| code_error(&field, i, c as f64))).collect::<ArgResult<_>>()?)
         }
         _ => {
             let values = args::numbers(ids, &field)?.to_f64().into_owned();
             let code = |(i, &c): (usize, &f64)| if c.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&c) { Ok(c as u32) } else { Err(code_error(&field, i, c)) };
-            values.iter().enumerate().map(code).collect::<ArgResult<_>>()?
+            Cow::Owned(values.iter().enumerate().map(code).collect::<ArgResult<_>>()?)
         }
     };
     let labels = match args::property(object, "labels")? {
@@ -183,7 +207,7 @@ fn code_error(field: &str, row: usize, value: f64) -> ArgError {
 
 /// Columns of an object: `keys` (`unique_id`, and `ds` and `y` when listed) and any other key as a numeric
 /// exogenous column.
-fn read_column_object(object: &Object<'_>, name: &str, keys: &[&str], target: Target) -> ArgResult<Columns> {
+fn read_column_object<'a>(object: &Object<'a>, name: &str, keys: &[&str], target: Target) -> ArgResult<Columns<'a>> {
     let mut exog = Vec::new();
     for key in Object::keys(object)? {
         if keys.contains(&key.as_str()) {
@@ -236,34 +260,38 @@ fn read_column_object(object: &Object<'_>, name: &str, keys: &[&str], target: Ta
 }
 
 /// As [`steps_within_series`] for integer series codes.
-fn steps_within_codes(codes: &[u32]) -> Vec<RawDs> {
+fn steps_within_codes(codes: &[u32]) -> DsColumn<'static> {
     let mut seen = std::collections::HashMap::<u32, usize>::new();
-    codes
-        .iter()
-        .map(|&code| {
-            let count = seen.entry(code).or_insert(0);
-            *count += 1;
-            RawDs::Number((*count - 1) as f64)
-        })
-        .collect()
+    DsColumn::Steps(Cow::Owned(
+        codes
+            .iter()
+            .map(|&code| {
+                let count = seen.entry(code).or_insert(0);
+                *count += 1;
+                (*count - 1) as f64
+            })
+            .collect(),
+    ))
 }
 
 /// Integer steps 0, 1, 2, … counted separately within each series (ds omitted).
-fn steps_within_series(unique_id: &[String]) -> Vec<RawDs> {
+fn steps_within_series(unique_id: &[String]) -> DsColumn<'static> {
     let mut seen = std::collections::HashMap::<&str, usize>::new();
-    unique_id
-        .iter()
-        .map(|id| {
-            let count = seen.entry(id.as_str()).or_insert(0);
-            *count += 1;
-            RawDs::Number((*count - 1) as f64)
-        })
-        .collect()
+    DsColumn::Steps(Cow::Owned(
+        unique_id
+            .iter()
+            .map(|id| {
+                let count = seen.entry(id.as_str()).or_insert(0);
+                *count += 1;
+                (*count - 1) as f64
+            })
+            .collect(),
+    ))
 }
 
 /// Rows of objects with `keys` (among `unique_id`, `ds`, `y`) and the same other keys, numeric exogenous values,
 /// in every row (those of the first row).
-fn read_rows(rows: &Array<'_>, name: &str, keys: &[&str], target: Target) -> ArgResult<Columns> {
+fn read_rows(rows: &Array<'_>, name: &str, keys: &[&str], target: Target) -> ArgResult<Columns<'static>> {
     let mut columns = Columns::default();
     for i in 0..rows.len() {
         let row_name = format!("{name}[{i}]");
@@ -274,7 +302,9 @@ fn read_rows(rows: &Array<'_>, name: &str, keys: &[&str], target: Target) -> Arg
         };
         columns.unique_id.push(id_value(&field("unique_id")?, &format!("{row_name}.unique_id"))?);
         if keys.contains(&"ds") {
-            columns.ds.push(ds_value(&field("ds")?, &format!("{row_name}.ds"))?);
+            if let DsColumn::Raw(values) = &mut columns.ds {
+                values.push(ds_value(&field("ds")?, &format!("{row_name}.ds"))?);
+            }
         }
         if target == Target::Required {
             columns.y.push(args::number(&field("y")?, &format!("{row_name}.y"))?);
@@ -322,15 +352,16 @@ fn string_column(value: &Unknown<'_>, name: &str) -> ArgResult<Vec<String>> {
         .collect()
 }
 
-fn ds_values(value: &Unknown<'_>, name: &str) -> ArgResult<Vec<RawDs>> {
+fn ds_values<'a>(value: &Unknown<'a>, name: &str) -> ArgResult<DsColumn<'a>> {
     if value.get_type()? == ValueType::Object && value.is_typedarray()? {
-        return Ok(args::numbers(value, name)?.to_f64().iter().map(|&x| RawDs::Number(x)).collect());
+        return Ok(DsColumn::Steps(args::numbers(value, name)?.into_f64()));
     }
-    args::elements(value, name, "strings, numbers or Dates")?
+    let values = args::elements(value, name, "strings, numbers or Dates")?
         .iter()
         .enumerate()
         .map(|(i, v)| ds_value(v, &format!("{name}[{i}]")))
-        .collect()
+        .collect::<ArgResult<Vec<_>>>()?;
+    Ok(DsColumn::Raw(values))
 }
 
 fn ds_value(value: &Unknown<'_>, name: &str) -> ArgResult<RawDs> {
@@ -347,7 +378,11 @@ fn ds_value(value: &Unknown<'_>, name: &str) -> ArgResult<RawDs> {
 }
 
 /// Checks that every ds has the kind of the first and converts the column.
-fn ds_column(values: Vec<RawDs>, name: &str) -> ArgResult<Vec<Ds>> {
+fn ds_column(column: DsColumn<'_>, name: &str) -> ArgResult<Vec<Ds>> {
+    let values = match column {
+        DsColumn::Steps(steps) => return Ok(ds_from_numbers(&steps)?),
+        DsColumn::Raw(values) => values,
+    };
     let Some(first) = values.first() else { return Ok(Vec::new()) };
     if let Some((row, odd)) =
         values.iter().enumerate().find(|(_, v)| std::mem::discriminant(*v) != std::mem::discriminant(first))
