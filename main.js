@@ -215,6 +215,21 @@ class NeuralForecaster {
   }
 }
 
+/** The native `Dataset` with its errors re-created in this realm; instances are the native class's. */
+class Dataset {
+  constructor() {
+    throw new TypeError('Dataset: use Dataset.fromColumns(data) or readCsv(path) to make one')
+  }
+
+  static fromColumns(data, frequency) {
+    return callNative(() => native.Dataset.fromColumns(data, frequency))
+  }
+
+  static [Symbol.hasInstance](value) {
+    return value instanceof native.Dataset
+  }
+}
+
 /**
  * Reads a long-format CSV file into a `Dataset` off the JS thread (no JS object per row); `fit`, `predict({ data })`
  * and `update` accept it in place of columns.
@@ -227,7 +242,7 @@ module.exports = {
   ops: wrapNamespace(native.ops),
   models,
   NeuralForecaster,
-  Dataset: native.Dataset,
+  Dataset,
   readCsv,
 }
 // After the exports: cross-validation builds forecasters through this module.

@@ -3,7 +3,8 @@
 // forecaster it was called on usable.
 const os = require('node:os')
 const path = require('node:path')
-const { NeuralForecaster, models, ops } = require('..')
+const fs = require('node:fs')
+const { NeuralForecaster, models, ops, Dataset, readCsv, crossValidation, evaluate, calendarFeatures, plotForecast } = require('..')
 
 const { sinePanel } = require('./sine_panel.js')
 
@@ -14,6 +15,13 @@ const good = sinePanel(2, 60)
 const withY = (f) => ({ ...good, y: good.y.map(f) })
 const withDs = (f) => ({ ...good, ds: good.ds.map(f) })
 const x = new Float64Array([1, 2, 3, 4, 5])
+/** Writes `text` to a fresh CSV file and returns its path. */
+const csvFile = (name, text) => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nd-bad-')), name)
+  fs.writeFileSync(file, text)
+  return file
+}
+const sine = { unique_id: ['a', 'a'], ds: [1, 2], y: [1, 2] }
 
 /** [name, call (sync or async), error class, message pattern] — `nf` is a fitted forecaster. */
 const cases = [
@@ -59,6 +67,15 @@ const cases = [
   ['model: MQLoss level out of range', () => new models.LSTM({ h: 3, loss: { type: 'MQLoss', level: [120] } }), RangeError, /level/],
   ['model: MQLoss with level and quantiles', () => new models.LSTM({ h: 3, loss: { type: 'MQLoss', level: [80], quantiles: [0.1] } }), TypeError, /level or quantiles/],
   ['model: batchSize 1e6', () => new models.LSTM({ h: 12, batchSize: 1e6 }), RangeError, /batchSize/],
+  ['model: unknown NBEATS stack type', () => new models.NBEATS({ h: 4, inputSize: 8, stackTypes: ['fourier'] }), RangeError, /stackTypes\[0\].*fourier.*identity/],
+  ['model: NBEATS stackTypes and nBlocks disagree', () => new NeuralForecaster({ models: [new models.NBEATS({ h: 4, inputSize: 8, stackTypes: ['identity'], nBlocks: [1, 2] })] }), RangeError, /NBEATS.*n_?[bB]locks/],
+  ['model: NBEATSx exogenous stack without exogenous variables', () => new NeuralForecaster({ models: [new models.NBEATSx({ h: 4, inputSize: 8, stackTypes: ['exogenous'], nBlocks: [1] })] }), RangeError, /NBEATSx.*exogenous/],
+  ['model: unknown NHITS interpolation', () => new models.NHITS({ h: 4, inputSize: 8, interpolationMode: 'spline' }), RangeError, /interpolationMode.*spline/],
+  ['model: unknown Prophet seasonality mode', () => new models.Prophet({ h: 4, seasonalityMode: 'mixed' }), RangeError, /seasonalityMode.*mixed/],
+  ['model: negative TCN dilation', () => new models.TCN({ h: 4, inputSize: 8, dilations: [1, -2] }), RangeError, /dilations\[1\]/],
+  ['model: no TCN dilations', () => new models.TCN({ h: 4, inputSize: 8, dilations: [] }), RangeError, /dilations/],
+  ['model: Transformer nHead above hiddenSize', () => new models.VanillaTransformer({ h: 4, inputSize: 8, hiddenSize: 4, nHead: 8 }), RangeError, /nHead/],
+  ['model: futrExogList a string', () => new models.LSTM({ h: 4, futrExogList: 'temp' }), TypeError, /futrExogList/],
   ['model: alias not a string', () => new models.LSTM({ h: 3, alias: 5 }), TypeError, /alias/],
   // fit data
   ['fit: no data', (nf) => nf.fit(), TypeError, /data/],
@@ -86,7 +103,14 @@ const cases = [
   ['fit: batchSize 1e6', (nf) => nf.fit(good, { batchSize: 1e6 }), RangeError, /batchSize/],
   ['fit: onProgress not a function', (nf) => nf.fit(good, { onProgress: 3 }), TypeError, /onProgress/],
   ['fit: signal not an AbortSignal', (nf) => nf.fit(good, { signal: {} }), TypeError, /signal/],
+  ['fit: futrExogList column missing from the data', () => new NeuralForecaster({ models: [new models.LSTM({ ...without(small), futrExogList: ['temp'] })] }).fit(good), RangeError, /futrExogList.*temp/],
+  ['fit: predictionIntervals nWindows 1', (nf) => nf.fit(good, { predictionIntervals: { nWindows: 1 } }), RangeError, /nWindows/],
+  ['fit: unknown interval method', (nf) => nf.fit(good, { predictionIntervals: { method: 'bootstrap' } }), RangeError, /bootstrap.*conformal/],
+  ['fit: staticData without a fitted series', (nf) => nf.fit(good, { staticData: { unique_id: ['zz'], x: [1] } }), RangeError, /static.*s0/],
+  ['fit: warmStart not boolean', (nf) => nf.fit(good, { warmStart: 'yes' }), TypeError, /warmStart/],
   // predict and window forecasts
+  ['predict: level without intervals', (nf) => nf.predict({ level: [80] }), RangeError, /no prediction intervals.*predictionIntervals/],
+  ['predict: level 150', (nf) => nf.predict({ level: [150] }), RangeError, /level/],
   ['predict: horizon 0', (nf) => nf.predict({ horizon: 0 }), RangeError, /horizon/],
   ['predict: horizon beyond h', (nf) => nf.predict({ horizon: 99 }), RangeError, /horizon/],
   ['predict: unknown option', (nf) => nf.predict({ h: 3 }), TypeError, /\bh\b.*horizon/],
@@ -98,6 +122,32 @@ const cases = [
   ['forecastWindow: model index out of range', (nf) => nf.forecastWindow(new Array(8).fill(1), { model: 7 }), RangeError, /model/],
   ['forecastWindows: ragged', (nf) => nf.forecastWindows(new Float64Array(13)), RangeError, /whole number/],
   ['forecastWindows: empty', (nf) => nf.forecastWindows([]), RangeError, /windows/],
+  // live updates
+  ['update: NaN', (nf) => nf.update({ unique_id: ['s0'], ds: [60], y: [NaN] }), RangeError, /s0.*NaN/],
+  ['update: rows before the end of the series', (nf) => nf.update({ unique_id: ['s0'], ds: [3], y: [1] }), RangeError, /s0.*59/],
+  ['update: unknown series', (nf) => nf.update({ unique_id: ['zz'], ds: [60], y: [1] }), RangeError, /zz.*not fitted/],
+  ['update: not data', (nf) => nf.update(5), TypeError, /data/],
+  ['forecastSeries: unknown series', (nf) => nf.forecastSeries('nope'), RangeError, /nope/],
+  ['forecastSeries: ids a number', (nf) => nf.forecastSeries(5), TypeError, /ids/],
+  ['forecastSeries: horizon beyond h', (nf) => nf.forecastSeries('s0', { horizon: 99 }), RangeError, /horizon/],
+  ['futureFrame: horizon 0', (nf) => nf.futureFrame(0), RangeError, /horizon/],
+  ['futureFrame: horizon a string', (nf) => nf.futureFrame('3'), TypeError, /horizon/],
+  // data sets and CSV files
+  ['readCsv: missing file', () => readCsv(path.join(os.tmpdir(), 'nd-no-such.csv')), Error, /nd-no-such\.csv/],
+  ['readCsv: text in y names the line', () => readCsv(csvFile('text.csv', 'unique_id,ds,y\na,1,2\na,2,x\n')), RangeError, /text\.csv line 3.*"x"/],
+  ['readCsv: no y column', () => readCsv(csvFile('noy.csv', 'unique_id,ds\na,1\n')), RangeError, /no column "y"/],
+  ['Dataset.fromColumns: NaN', () => Dataset.fromColumns({ ...sine, y: [1, NaN] }), RangeError, /NaN at row 1/],
+  ['Dataset.fromColumns: a string', () => Dataset.fromColumns('abc'), TypeError, /data/],
+  ['Dataset.fromColumns: bad frequency', () => Dataset.fromColumns(sine, 'fortnightly'), RangeError, /fortnightly/],
+  // cross-validation, evaluation, calendar features, plots
+  ['crossValidation: nWindows 0', () => crossValidation({ models: [small] }, good, { nWindows: 0 }), RangeError, /nWindows/],
+  ['crossValidation: unknown option', () => crossValidation({ models: [small] }, good, { windows: 2 }), TypeError, /windows.*nWindows/],
+  ['crossValidation: forecaster a number', () => crossValidation(5, good), TypeError, /forecaster/],
+  ['evaluate: unknown option', () => evaluate({ y: [1], forecasts: { m: [1] } }, ['mae'], { seasonalty: 2 }), TypeError, /seasonalty.*seasonality/],
+  ['calendarFeatures: not a date', () => calendarFeatures(['x']), TypeError, /ds\[0\]/],
+  ['calendarFeatures: unknown feature', () => calendarFeatures(['2024-01-01'], { features: ['moonphase'] }), RangeError, /moonphase/],
+  ['calendarFeatures: unknown option', () => calendarFeatures(['2024-01-01'], { feature: ['month'] }), TypeError, /feature.*features/],
+  ['plotForecast: unknown option', () => plotForecast(good, { unique_id: ['s0'], ds: [61], M: [1] }, { heigth: 3 }), TypeError, /heigth/],
   // checkpoints
   ['save: path not a string', (nf) => nf.save(42), TypeError, /path/],
   ['save: into a missing directory', (nf) => nf.save(path.join(os.tmpdir(), 'nd-no-such-dir', 'x', 'm.safetensors')), Error, /nd-no-such-dir/],

@@ -3,6 +3,8 @@
 // week, month, … of each time stamp, encoded as Fourier terms (sin/cos of the position in the cycle, smooth across
 // the cycle's end) or one-hot columns. Ready to pass as columns of the data and of `futrData`.
 
+const { checkOptions } = require('./options.js')
+
 /** Each feature's cycle: length and the position of a UTC date in it (0-based). */
 const FEATURES = {
   minute: { period: 60, of: (d) => d.getUTCMinutes() },
@@ -43,7 +45,8 @@ function toDate(value, index) {
  *   `<feature>_<position>` indicators
  * @returns {Record<string, Float64Array>}
  */
-function calendarFeatures(ds, options = {}) {
+function calendarFeatures(ds, options) {
+  options = checkOptions(options, ['features', 'encoding', 'harmonics'], 'calendarFeatures')
   if (!ds || typeof ds.length !== 'number') throw new TypeError('calendarFeatures: ds must be an array of dates')
   const features = options.features ?? ['month']
   const encoding = options.encoding ?? 'fourier'

@@ -10,6 +10,7 @@
 // positive integer): refitted every k windows, as NeuralForecast's integer `refit`.
 
 const { toColumns, groupSeries, formatDs } = require('./long_format.js')
+const { checkOptions } = require('./options.js')
 
 function positiveInteger(value, name, min = 1) {
   if (!Number.isInteger(value) || value < min) {
@@ -45,7 +46,8 @@ function withContext(err, context) {
  *   columns (Prophet's own; the neural models need `fitOptions.predictionIntervals` or a multi-quantile loss)
  * @returns {Promise<{ unique_id: string[], ds: Array<string|number>, cutoff: Array<string|number>, y: Float64Array, [model: string]: any }>}
  */
-async function crossValidation(forecasterOptions, data, options = {}) {
+async function crossValidation(forecasterOptions, data, options) {
+  options = checkOptions(options, ['nWindows', 'stepSize', 'refit', 'horizon', 'level', 'fitOptions'], 'crossValidation')
   const factory = typeof forecasterOptions === 'function'
   let createForecaster
   let h

@@ -12,6 +12,7 @@
 // forecast makes the metrics it enters NaN.
 
 const { toColumns, groupSeries } = require('./long_format.js')
+const { checkOptions } = require('./options.js')
 
 const METRICS = ['mae', 'mse', 'rmse', 'smape', 'mase']
 const RESERVED = new Set(['unique_id', 'ds', 'cutoff', 'y'])
@@ -81,7 +82,8 @@ function seriesMetric(name, y, f, rows, scale) {
  * @param {string[] | string} [metrics] names among mae, mse, rmse, smape, mase [all but mase; all with options.train]
  * @param {{ train?: object, seasonality?: number, models?: string[] }} [options]
  */
-function evaluate(result, metrics, options = {}) {
+function evaluate(result, metrics, options) {
+  options = checkOptions(options, ['train', 'seasonality', 'models'], 'evaluate')
   if (result === null || typeof result !== 'object' || !result.y || typeof result.y.length !== 'number') {
     throw new TypeError('evaluate: expected a cross-validation result or { y, forecasts }, with a y column of actual values')
   }

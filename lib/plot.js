@@ -5,6 +5,7 @@
 // legend. A panel has one series; several series give panels stacked vertically.
 
 const { toColumns, groupSeries, dsToNumber } = require('./long_format.js')
+const { checkOptions } = require('./options.js')
 
 /** Colours of the model lines, in order (Tableau 10). The history is drawn in dark grey. */
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#7f7f7f']
@@ -150,7 +151,8 @@ function pathOf(points) {
  *   historyPoints?: number, models?: string[], colors?: string[] }} [options]
  * @returns {string} SVG text
  */
-function plotForecast(history, forecast, options = {}) {
+function plotForecast(history, forecast, options) {
+  options = checkOptions(options, ['width', 'height', 'colors', 'models', 'maxSeries', 'series', 'title', 'historyPoints'], 'plotForecast')
   if (forecast === null || typeof forecast !== 'object' || !forecast.ds || typeof forecast.ds.length !== 'number') {
     throw new TypeError('plotForecast: forecast must be a forecast result with ds and model columns')
   }

@@ -223,7 +223,9 @@ enum Trained {
 impl Trained {
     fn new(spec: &ModelSpec) -> Result<Trained, EngineError> {
         Ok(match &spec.method {
-            Method::Neural(neural) => Trained::Neural(neural.architecture.build()?),
+            Method::Neural(neural) => Trained::Neural(
+                neural.architecture.build().map_err(|e| EngineError::Range(format!("model '{}': {e}", spec.alias)))?,
+            ),
             Method::Prophet(_) => Trained::Prophet(Vec::new()),
         })
     }
