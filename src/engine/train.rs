@@ -42,9 +42,7 @@ impl AsRef<ParamStore> for Shard {
     }
 }
 
-/// The activations and buffers of one shard's forward and backward pass. Whichever thread runs a shard borrows one
-/// from a [`ScratchPool`], so only as many are alive as threads run shards, however many shards a batch has (their
-/// contents are rewritten by every pass, so which one a shard gets does not change any result).
+/// The activations and buffers of one shard's forward and backward pass (or of a validation pass).
 #[derive(Default)]
 struct Scratch {
     cache: NetworkCache,
@@ -52,16 +50,19 @@ struct Scratch {
     d_output: Vec<f32>,
 }
 
-#[derive(Default)]
-struct ScratchPool(std::sync::Mutex<Vec<Scratch>>);
+/// One [`Scratch`] per thread that runs shards. Shard `k` of a wave of `n` always takes slot `k * slots / n`, the
+/// contiguous run of shards rayon's splitting hands each thread, so every slot is sized in the first step whatever
+/// the scheduling, and later steps allocate nothing. Contents are rewritten by every pass, so which slot a shard
+/// gets does not change any result.
+struct ScratchSlots(Vec<std::sync::Mutex<Scratch>>);
 
-impl ScratchPool {
-    fn take(&self) -> Scratch {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default()
+impl ScratchSlots {
+    fn new(threads: usize, shards: usize) -> ScratchSlots {
+        ScratchSlots((0..threads.min(shards).max(1)).map(|_| Default::default()).collect())
     }
 
-    fn give(&self, scratch: Scratch) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(scratch);
+    fn lock(&self, shard: usize, shards: usize) -> std::sync::MutexGuard<'_, Scratch> {
+        self.0[shard * self.0.len() / shards].lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -117,7 +118,8 @@ pub(crate) fn train(
     let kept = if run.low_memory { shard_count.min(LOW_MEMORY_WAVE) } else { shard_count };
     let mut shards: Vec<Shard> = (0..kept).map(|_| Shard { grads: network.params().zeros_like(), loss: 0.0 }).collect();
     let mut total = (kept < shard_count).then(|| Shard { grads: network.params().zeros_like(), loss: 0.0 });
-    let scratch = ScratchPool::default();
+    let scratch = ScratchSlots::new(run.threads.current_num_threads(), kept);
+    let mut validation_scratch = Scratch::default();
     let validation = Validation::new(run, holdout)?;
     let patience = if run.options.early_stopping || spec.early_stop_patience_steps.is_some() {
         run.options.patience.or(spec.early_stop_patience_steps)
@@ -159,10 +161,7 @@ pub(crate) fn train(
         let mut val_loss = None;
         if let Some(v) = &validation {
             if step % spec.val_check_steps == 0 || step == max_steps {
-                let mut buffers = scratch.take();
-                let loss = v.loss(network, run, &mut buffers);
-                scratch.give(buffers);
-                let loss = loss?;
+                let loss = v.loss(network, run, &mut validation_scratch)?;
                 report.val_loss.push(loss);
                 val_loss = Some(loss);
                 if loss < best {
@@ -210,18 +209,16 @@ fn gradient(
     windows: &[Window],
     per_shard: usize,
     shards: &mut [Shard],
-    scratch: &ScratchPool,
+    scratch: &ScratchSlots,
     part: StepPart,
 ) -> Result<(), EngineError> {
     let StepPart { step, first, observed } = part;
+    let count = windows.len().div_ceil(per_shard).min(shards.len());
     run.threads.install(|| {
         shards.par_iter_mut().zip(windows.par_chunks(per_shard)).enumerate().try_for_each(|(k, (shard, chunk))| {
             let weight = chunk.iter().map(|w| index.observed_targets(w)).sum::<usize>() as f64 / observed as f64;
             let seed = shard_seed(run.spec.shape().random_seed, step, first + k);
-            let mut buffers = scratch.take();
-            let result = shard_gradient(network, run, index, chunk, shard, &mut buffers, weight, seed);
-            scratch.give(buffers);
-            result
+            shard_gradient(network, run, index, chunk, shard, &mut scratch.lock(k, count), weight, seed)
         })
     })
 }
@@ -237,7 +234,7 @@ fn gradient_in_waves(
     per_shard: usize,
     shards: &mut [Shard],
     total: &mut Shard,
-    scratch: &ScratchPool,
+    scratch: &ScratchSlots,
     step: usize,
 ) -> Result<(), EngineError> {
     let observed = index.observed_in(windows);

@@ -1,6 +1,6 @@
-//! A bounds-checked, stride-aware wrapper over `matrixmultiply::sgemm` (run-time dispatched
-//! AVX/FMA kernels with a portable fallback). Strides let the layers multiply by transposes
-//! (`W^T`, `dY^T`) without copying.
+//! A bounds-checked, stride-aware matrix product over two run-time dispatched crates: nano-gemm for small
+//! products (AVX2/AVX-512 kernels, no packing buffers, so no heap allocation) and `matrixmultiply::sgemm` for
+//! large ones. Strides let the layers multiply by transposes (`W^T`, `dY^T`) without copying.
 
 /// A read-only `rows x cols` matrix view: element (r, c) is `data[r * row_stride + c * col_stride]`.
 #[derive(Clone, Copy)]
@@ -94,8 +94,52 @@ pub(crate) fn gemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: MatMut<'_>) {
         c.for_each(|v| *v = if beta == 0.0 { 0.0 } else { *v * beta });
         return;
     }
-    // SAFETY: the asserts above keep every index sgemm forms inside the three slices and the elements of `c`
-    // distinct, and `c` is a unique borrow, so it aliases neither input.
+    if use_small_kernel(a.rows, a.cols, b.cols) {
+        small_gemm(a, b, beta, c);
+    } else {
+        packed_gemm(a, b, beta, c);
+    }
+}
+
+/// Products whose row operand `A` fits in L2 go to nano-gemm: it rereads `A` once per column tile of `C` and
+/// streams `B` and `C` once, without packing (so with no heap allocation: training steps and window forecasts at
+/// the usual sizes allocate nothing). Larger ones go to matrixmultiply, whose cache blocking pays off there.
+fn use_small_kernel(m: usize, k: usize, n: usize) -> bool {
+    const L2_FLOATS: usize = 1 << 16;
+    m * k <= L2_FLOATS && k * n <= 4 * L2_FLOATS
+}
+
+/// nano-gemm works on column-major views and computes `dst = alpha dst + beta lhs rhs`: row-major `C = A B` is
+/// column-major `C^T = B^T A^T`, the same memory read with the strides swapped.
+fn small_gemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: MatMut<'_>) {
+    let (m, k, n) = (c.cols, a.cols, c.rows);
+    let plan = nano_gemm::Plan::new_f32(m, n, k);
+    // SAFETY: gemm's asserts keep every index formed from these shapes and strides inside the three slices and the
+    // elements of `c` distinct; `c` is a unique borrow, so it aliases neither input.
+    unsafe {
+        plan.execute_unchecked(
+            m,
+            n,
+            k,
+            c.data.as_mut_ptr(),
+            c.col_stride as isize,
+            c.row_stride as isize,
+            b.data.as_ptr(),
+            b.col_stride as isize,
+            b.row_stride as isize,
+            a.data.as_ptr(),
+            a.col_stride as isize,
+            a.row_stride as isize,
+            beta,
+            1.0,
+            false,
+            false,
+        );
+    }
+}
+
+fn packed_gemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: MatMut<'_>) {
+    // SAFETY: as in small_gemm.
     unsafe {
         matrixmultiply::sgemm(
             a.rows,
@@ -172,5 +216,46 @@ mod tests {
         assert_eq!(c, [1.0, -1.0, 3.0, -1.0, 3.0, -1.0, 7.0, -1.0, 4.0, -1.0, 8.0, -1.0]);
         assert!(!elements_distinct(2, 3, 1, 1));
         assert!(elements_distinct(1, 3, 0, 5) && !elements_distinct(3, 2, 5, 0));
+    }
+
+    /// `beta c + a b` element by element in f64.
+    fn reference(a: Mat<'_>, b: Mat<'_>, beta: f32, c: &[f32], c_strides: (usize, usize)) -> Vec<f32> {
+        let mut out = c.to_vec();
+        for i in 0..a.rows {
+            for j in 0..b.cols {
+                let at = |m: Mat<'_>, r: usize, col: usize| f64::from(m.data[r * m.row_stride + col * m.col_stride]);
+                let dot: f64 = (0..a.cols).map(|p| at(a, i, p) * at(b, p, j)).sum();
+                let o = i * c_strides.0 + j * c_strides.1;
+                out[o] = if beta == 0.0 { dot as f32 } else { (f64::from(beta) * f64::from(c[o]) + dot) as f32 };
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// Both kernels (nano-gemm below the size limit, matrixmultiply above it) agree with the definition for any
+        /// shape, either operand transposed, and beta 0 (the old contents, NaN here, ignored) or not.
+        #[test]
+        fn both_kernels_match_the_definition(
+            m in 1usize..80, k in 0usize..80, n in 1usize..80, scale in 1usize..12,
+            a_t: bool, b_t: bool, c_t: bool, keep: bool, seed: u64,
+        ) {
+            let (m, k, n) = if scale > 9 { (m * 13, k * 11, n) } else { (m, k, n) };
+            let values = |len: usize, salt: u64| -> Vec<f32> {
+                (0..len).map(|i| (((i as u64 * 2654435761 + seed + salt) % 1000) as f32 - 500.0) / 250.0).collect()
+            };
+            let (a_data, b_data) = (values(m * k, 1), values(k * n, 2));
+            let a = if a_t { Mat::transposed(&a_data, k, m) } else { Mat::rows(&a_data, m, k) };
+            let b = if b_t { Mat::transposed(&b_data, n, k) } else { Mat::rows(&b_data, k, n) };
+            let beta = if keep { 0.5 } else { 0.0 };
+            let start = if keep { values(m * n, 3) } else { vec![f32::NAN; m * n] };
+            let strides = if c_t { (1, m) } else { (n, 1) };
+            let expected = reference(a, b, beta, &start, strides);
+            let mut c = start.clone();
+            gemm(a, b, beta, MatMut::strided(&mut c, m, n, strides.0, strides.1));
+            for (got, want) in c.iter().zip(&expected) {
+                proptest::prop_assert!((got - want).abs() <= 1e-4 * (1.0 + k as f32) * (1.0 + want.abs()), "{got} vs {want}");
+            }
+        }
     }
 }

@@ -1,0 +1,119 @@
+//! A steady-state training step and a single-window forecast allocate nothing, for every model, small and at
+//! baselines.md's configuration: counted by a global allocator over every thread (this test binary only), comparing
+//! fits that differ only in their number of steps.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use neuro_divergent::data::{Ds, Panel};
+use neuro_divergent::engine::{Control, Engine, EngineConfig, FitOptions, ModelSpec};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// The counter is global: tests that count take this lock so that they do not count each other.
+static COUNTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn allocations_during(work: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    work();
+    ALLOCATIONS.load(Ordering::SeqCst) - before
+}
+
+fn panel() -> Panel {
+    let (mut ids, mut ds, mut y) = (Vec::new(), Vec::new(), Vec::new());
+    for s in 0..3 {
+        for t in 0..120 {
+            ids.push(format!("s{s}"));
+            ds.push(Ds::Int(t));
+            y.push(10.0 + s as f64 + (t as f64 / 2.0).sin());
+        }
+    }
+    Panel::from_columns(&ids, &ds, &y, None).unwrap()
+}
+
+/// Each model at a small size (baseline-like layer shapes, few parameters) with the usual batch of 32 windows;
+/// `LSTM@baseline` and `GRU@baseline` at baselines.md's configuration.
+fn engine(model: &str) -> Engine {
+    let (model, baseline) = model.split_once('@').map_or((model, false), |(m, _)| (m, true));
+    let sizes = match model {
+        "TCN" if baseline => serde_json::json!({ "encoderHiddenSize": 64, "decoderHiddenSize": 64, "kernelSize": 2, "dilations": [1, 2, 4, 8, 16] }),
+        "NHITS" | "NBEATS" | "VanillaTransformer" if baseline => serde_json::json!({}),
+        _ if baseline => serde_json::json!({ "encoderHiddenSize": 64, "decoderHiddenSize": 64 }),
+        "LSTM" | "GRU" => serde_json::json!({ "encoderHiddenSize": 16, "decoderHiddenSize": 16 }),
+        "MLP" => serde_json::json!({ "hiddenSize": 32, "numLayers": 2 }),
+        "TCN" => serde_json::json!({ "encoderHiddenSize": 16, "decoderHiddenSize": 16, "kernelSize": 2, "dilations": [1, 2, 4] }),
+        "NHITS" | "NBEATS" => serde_json::json!({ "mlpUnits": [[32, 32], [32, 32], [32, 32]] }),
+        _ => serde_json::json!({ "hiddenSize": 16, "nHead": 2, "convHiddenSize": 8 }),
+    };
+    let mut options = serde_json::json!({ "type": model, "h": 12, "inputSize": 24, "scalerType": "standard", "batchSize": 32 });
+    options.as_object_mut().unwrap().extend(sizes.as_object().unwrap().clone());
+    let spec = ModelSpec::from_options(options.as_object().unwrap(), "model").unwrap();
+    let mut config = EngineConfig::new(vec![spec]);
+    config.num_threads = 2;
+    Engine::new(config).unwrap()
+}
+
+const MODELS: [&str; 13] = ["LSTM", "GRU", "MLP", "TCN", "NHITS", "NBEATS", "VanillaTransformer", "LSTM@baseline", "GRU@baseline", "TCN@baseline", "NHITS@baseline", "NBEATS@baseline", "VanillaTransformer@baseline"];
+
+/// The allocations of 100 steady-state training steps: a fit of 120 steps less one of 20, both after a first fit
+/// that starts the thread pool's workers and sizes their buffers. Setup (loss curves, window index, shard
+/// gradients) allocates the same in both.
+fn allocations_of_100_steps(model: &str) -> i64 {
+    let panel = panel();
+    let mut e = engine(model);
+    let fit = |e: &mut Engine, steps| {
+        let options = FitOptions { max_steps: Some(steps), ..FitOptions::default() };
+        allocations_during(|| {
+            e.fit(&panel, &options, &mut |_| Control::Continue).unwrap();
+        }) as i64
+    };
+    fit(&mut e, 20);
+    fit(&mut e, 120) - fit(&mut e, 20)
+}
+
+#[test]
+fn steady_state_training_steps_do_not_allocate() {
+    let _serial = COUNTING.lock().unwrap_or_else(|p| p.into_inner());
+    for model in MODELS {
+        assert_eq!(allocations_of_100_steps(model), 0, "{model}: 100 more training steps allocated");
+    }
+}
+
+#[test]
+fn window_forecasts_do_not_allocate() {
+    let _serial = COUNTING.lock().unwrap_or_else(|p| p.into_inner());
+    for model in MODELS {
+        let mut e = engine(model);
+        e.fit(&panel(), &FitOptions { max_steps: Some(5), ..FitOptions::default() }, &mut |_| Control::Continue).unwrap();
+        let window = [10.0; 24];
+        let mut out = [0.0; 12];
+        e.forecast_window(0, &window, &mut out).unwrap();
+        let during = allocations_during(|| {
+            for _ in 0..1000 {
+                e.forecast_window(0, &window, &mut out).unwrap();
+            }
+        });
+        assert_eq!(during, 0, "{model}: 1000 window forecasts allocated {during} times");
+    }
+}
