@@ -31,7 +31,6 @@ pub mod pooling;
 pub mod recurrent;
 pub mod skinny;
 pub mod tensor;
-pub mod wide_linear;
 
 pub use error::NnError;
 pub use linear::Linear;
