@@ -98,7 +98,7 @@ impl StackOptions {
             }
             self.dropout_prob_theta = p;
         }
-        if let Some(name) = options.choice("activation", &ActivationKind::ALL.map(ActivationKind::name))? {
+        if let Some(name) = options.choice("activation", &ActivationKind::BLOCK_MLP.map(ActivationKind::name))? {
             self.activation = ActivationKind::from_name(name).unwrap_or(self.activation);
         }
         self.shared_weights = options.boolean("sharedWeights")?.unwrap_or(self.shared_weights);

@@ -6,7 +6,6 @@
 //! weights can serve several threads at once.
 
 pub mod activation;
-pub mod activation_layer;
 pub mod activations;
 pub mod adam;
 pub mod attention;
