@@ -93,7 +93,7 @@ export interface TCNOptions extends NeuralModelOptions {
   /** Channels of the convolutions [128]. */
   encoderHiddenSize?: number
   /** Activation after each convolution ['ReLU']. */
-  encoderActivation?: 'ReLU' | 'Tanh' | 'Sigmoid' | 'Identity'
+  encoderActivation?: 'ReLU' | 'Softplus' | 'Tanh' | 'SELU' | 'LeakyReLU' | 'PReLU' | 'Sigmoid' | 'Identity'
   /** Accepted for NeuralForecast compatibility; it changes nothing there either [10]. */
   contextSize?: number
   decoderHiddenSize?: number

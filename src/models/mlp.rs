@@ -185,4 +185,10 @@ mod tests {
         let (before, after) = fit_sine(&config, 150, 1e-2);
         assert!(after < 0.2 * before, "MAE {before} -> {after}");
     }
+
+    #[test]
+    #[ignore = "timing, meaningful only in release: cargo test --release --lib models::mlp -- --ignored --nocapture"]
+    fn timing_at_the_baseline() {
+        crate::models::timing::time_all(&MlpConfig::new(shape(12, 24, ExogSizes::none())));
+    }
 }

@@ -313,7 +313,7 @@ mod tests {
 
     #[test]
     fn gradients_match_with_shared_weights_and_each_activation() {
-        for activation in ActivationKind::ALL {
+        for activation in ActivationKind::BLOCK_MLP {
             let config = with(small(vec![StackType::Seasonality, StackType::Trend], 2), |c| {
                 c.stacks.activation = activation;
                 c.stacks.shared_weights = activation == ActivationKind::Prelu;

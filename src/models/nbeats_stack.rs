@@ -20,7 +20,6 @@ use super::options::{ModelOptions, OptionError, OptionResult};
 use crate::nn::activation::{Activation, ActivationKind};
 use crate::nn::dropout::Dropout;
 use crate::nn::error::{expect_len, nonzero};
-use crate::nn::skinny;
 use crate::nn::{Linear, NnError, ParamInit, ParamStore};
 
 /// A stack's basis (`stack_types` in NeuralForecast; `exogenous` is NBEATSx's only).
@@ -99,7 +98,7 @@ impl StackOptions {
             }
             self.dropout_prob_theta = p;
         }
-        if let Some(name) = options.choice("activation", &ActivationKind::ALL.map(ActivationKind::name))? {
+        if let Some(name) = options.choice("activation", &ActivationKind::BLOCK_MLP.map(ActivationKind::name))? {
             self.activation = ActivationKind::from_name(name).unwrap_or(self.activation);
         }
         self.shared_weights = options.boolean("sharedWeights")?.unwrap_or(self.shared_weights);
@@ -390,7 +389,7 @@ impl BlockMlp {
             let mut output = std::mem::take(&mut cache.hidden[i]);
             output.resize(rows * linear.out_features(), 0.0);
             let layer_input = if i == 0 { input } else { cache.layer_output(i - 1) };
-            skinny::linear_forward(linear, params, layer_input, rows, &mut output)?;
+            linear.forward(params, layer_input, rows, &mut output)?;
             // `layers.0` feeds `layers.1` directly.
             if i > 0 {
                 if let Some(pre) = cache.pre_activation.get_mut(i) {
@@ -410,7 +409,7 @@ impl BlockMlp {
         }
         let mut theta = std::mem::take(&mut cache.theta);
         theta.resize(rows * self.n_theta(), 0.0);
-        let result = skinny::linear_forward(&self.linears[hidden_count], params, cache.layer_output(hidden_count - 1), rows, &mut theta);
+        let result = self.linears[hidden_count].forward(params, cache.layer_output(hidden_count - 1), rows, &mut theta);
         cache.theta = theta;
         result
     }
@@ -431,7 +430,7 @@ impl BlockMlp {
         let hidden_count = self.linears.len() - 1;
         let last_input = cache.layer_output(hidden_count - 1);
         d_current.resize(last_input.len(), 0.0);
-        skinny::linear_backward(&self.linears[hidden_count], params, last_input, &cache.d_theta, rows, grads, Some(d_current))?;
+        self.linears[hidden_count].backward(params, last_input, &cache.d_theta, rows, grads, Some(d_current))?;
         for i in (1..hidden_count).rev() {
             if let Some(dropout) = self.dropouts.get(i - 1) {
                 dropout.backward_in_place(d_current, &cache.masks[i])?;
@@ -440,10 +439,10 @@ impl BlockMlp {
             self.activation.backward_in_place(params, d_current, &cache.hidden[i], pre, grads)?;
             let below = cache.layer_output(i - 1);
             d_below.resize(below.len(), 0.0);
-            skinny::linear_backward(&self.linears[i], params, below, d_current, rows, grads, Some(d_below))?;
+            self.linears[i].backward(params, below, d_current, rows, grads, Some(d_below))?;
             std::mem::swap(d_current, d_below);
         }
-        skinny::linear_backward(&self.linears[0], params, input, d_current, rows, grads, d_input)
+        self.linears[0].backward(params, input, d_current, rows, grads, d_input)
     }
 }
 

@@ -26,13 +26,12 @@ use serde_json::{Map, Value};
 
 use super::model::{InputSizeDefault, Model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
 use super::options::{ModelOptions, OptionError, OptionResult, MAX_SIZE};
-use crate::nn::activation_layer::{Activation, PRELU_INITIAL_SLOPE};
+use crate::nn::activation::{Activation, ActivationKind};
 use crate::nn::dropout::Dropout;
 use crate::nn::error::{expect_len, nonzero};
 use crate::nn::interpolate::{Interpolate1d, InterpolationMode};
 use crate::nn::pooling::{Pool1d, PoolMode};
-use crate::nn::wide_linear::{self, WideLinearScratch};
-use crate::nn::{Linear, NnError, ParamId, ParamInit, ParamStore};
+use crate::nn::{Linear, NnError, ParamInit, ParamStore};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NhitsConfig {
@@ -48,7 +47,7 @@ pub struct NhitsConfig {
     pub pooling_mode: PoolMode,
     pub interpolation_mode: InterpolationMode,
     pub dropout_prob_theta: f64,
-    pub activation: Activation,
+    pub activation: ActivationKind,
 }
 
 /// The sizes of a block of one stack.
@@ -185,7 +184,7 @@ impl ModelConfig for NhitsConfig {
             pooling_mode: PoolMode::Max,
             interpolation_mode: InterpolationMode::Linear,
             dropout_prob_theta: 0.0,
-            activation: Activation::ReLU,
+            activation: ActivationKind::Relu,
         }
     }
 
@@ -220,8 +219,8 @@ impl ModelConfig for NhitsConfig {
             self.interpolation_mode = InterpolationMode::from_name(mode).unwrap_or(self.interpolation_mode);
         }
         self.dropout_prob_theta = options.number_in("dropoutProbTheta", 0.0, 1.0)?.unwrap_or(self.dropout_prob_theta);
-        if let Some(name) = options.choice("activation", &Activation::NAMES)? {
-            self.activation = Activation::from_name(name).unwrap_or(self.activation);
+        if let Some(name) = options.choice("activation", &ActivationKind::BLOCK_MLP.map(ActivationKind::name))? {
+            self.activation = ActivationKind::from_name(name).unwrap_or(self.activation);
         }
         if let Some(types) = stack_types.filter(|t| t.len() != self.n_blocks.len()) {
             return Err(OptionError::Range(format!(
@@ -249,7 +248,7 @@ impl ModelConfig for NhitsConfig {
     fn memory_estimate(&self) -> (u128, u128) {
         let ModelShape { h, input_size: l, outputs_per_point: q, .. } = self.shape;
         let [h, l, q] = [h, l, q].map(|v| v as u128);
-        let prelu = u128::from(self.activation == Activation::PReLU);
+        let prelu = u128::from(self.activation == ActivationKind::Prelu);
         // Values kept per hidden layer: its output, PReLU's input, the dropout mask and the dropped output.
         let per_hidden = 1 + prelu + 2 * u128::from(self.dropout_prob_theta > 0.0);
         let hidden: u128 = self.mlp_units.iter().map(|&[a, b]| (a as u128 + 1) * b as u128).sum();
@@ -295,8 +294,8 @@ struct Block {
     pool: Pool1d,
     /// The input layer (no activation), the hidden layers (activation and dropout after each), the output.
     layers: Vec<Linear>,
-    /// PReLU's slope, shared by the block's activations.
-    slope: Option<ParamId>,
+    /// The activation module shared by the hidden layers (with PReLU's single slope).
+    activation: Activation,
     /// One per hidden layer when `dropout_prob_theta > 0`.
     dropouts: Vec<Dropout>,
     basis: Interpolate1d,
@@ -308,14 +307,16 @@ impl Block {
         let stride = config.sequential_stride();
         let units = &config.mlp_units;
         let mut layers = vec![Linear::new(&mut init.pp("0"), dims.in_features, units[0][0])?];
-        let mut slope = None;
+        let mut activation = None;
         for (j, &[inputs, outputs]) in units.iter().enumerate() {
             let at = 1 + j * stride;
             layers.push(Linear::new(&mut init.pp(at.to_string()), inputs, outputs)?);
-            if j == 0 && config.activation == Activation::PReLU {
-                slope = Some(init.pp((at + 1).to_string()).constant("weight", &[1], PRELU_INITIAL_SLOPE)?);
+            if j == 0 {
+                // Registered at its first index, after the first hidden Linear.
+                activation = Some(Activation::new(&mut init.pp((at + 1).to_string()), config.activation)?);
             }
         }
+        let activation = activation.ok_or(NnError::ZeroSize { what: "mlp_units layers" })?;
         let last = units[units.len() - 1][1];
         layers.push(Linear::new(&mut init.pp((1 + units.len() * stride).to_string()), last, dims.n_theta)?);
         let dropouts = if config.dropout_prob_theta > 0.0 {
@@ -328,7 +329,7 @@ impl Block {
             dims,
             pool: Pool1d::new(config.pooling_mode, dims.kernel)?,
             layers,
-            slope,
+            activation,
             dropouts,
             basis: Interpolate1d::new(config.interpolation_mode, dims.knots, config.shape.h)?,
         })
@@ -341,10 +342,6 @@ impl Block {
 
     fn dropout(&self, i: usize) -> Option<&Dropout> {
         self.dropouts.get(i.wrapping_sub(1)).filter(|_| self.is_hidden(i))
-    }
-
-    fn slope_value(&self, params: &ParamStore) -> f32 {
-        self.slope.map_or(0.0, |id| params.get(id).data[0])
     }
 }
 
@@ -407,7 +404,6 @@ struct Scratch {
     d_upper: Vec<f32>,
     d_lower: Vec<f32>,
     d_pooled: Vec<f32>,
-    products: WideLinearScratch,
 }
 
 #[derive(Debug, Clone)]
@@ -454,19 +450,18 @@ impl Nhits {
     }
 
     /// The block's MLP over `cache.input`, each layer's output kept in `cache.outputs`.
-    fn block_mlp(&self, block: &Block, rows: usize, train_seed: Option<u64>, cache: &mut BlockCache, products: &mut WideLinearScratch) -> Result<(), NnError> {
-        let activation = self.config.activation;
-        let slope = block.slope_value(&self.params);
+    fn block_mlp(&self, block: &Block, rows: usize, train_seed: Option<u64>, cache: &mut BlockCache) -> Result<(), NnError> {
+        let activation = &block.activation;
         cache.resize(block.layers.len());
         for (i, layer) in block.layers.iter().enumerate() {
             let mut output = std::mem::take(&mut cache.outputs[i]);
             output.resize(rows * layer.out_features(), 0.0);
-            wide_linear::forward(layer, &self.params, cache.layer_input(i), rows, &mut output, products)?;
+            layer.forward(&self.params, cache.layer_input(i), rows, &mut output)?;
             if block.is_hidden(i) {
                 if activation.needs_input() {
                     cache.pre_activations[i].clone_from(&output);
                 }
-                activation.forward_in_place(&mut output, slope);
+                activation.forward_in_place(&self.params, &mut output);
                 cache.masks[i].clear();
                 if let (Some(dropout), Some(_)) = (block.dropout(i), train_seed) {
                     cache.dropped[i].clone_from(&output);
@@ -511,17 +506,12 @@ impl Nhits {
                 block.basis.backward_row(d_out, d_knots)?;
             }
         }
-        let activation = self.config.activation;
-        let slope = block.slope_value(&self.params);
         for (i, layer) in block.layers.iter().enumerate().rev() {
             if block.is_hidden(i) {
                 if let Some(dropout) = block.dropout(i) {
                     dropout.backward_in_place(d_upper, &cache.masks[i])?;
                 }
-                let d_slope = activation.backward_in_place(d_upper, &cache.outputs[i], &cache.pre_activations[i], slope)?;
-                if let Some(id) = block.slope {
-                    grads.get_mut(id).data[0] += d_slope;
-                }
+                block.activation.backward_in_place(&self.params, d_upper, &cache.outputs[i], &cache.pre_activations[i], grads)?;
             }
             let d_input = if i > 0 || input_gradient {
                 d_lower.resize(rows * layer.in_features(), 0.0);
@@ -529,7 +519,7 @@ impl Nhits {
             } else {
                 None
             };
-            wide_linear::backward(layer, &self.params, cache.layer_input(i), d_upper, rows, grads, d_input)?;
+            layer.backward(&self.params, cache.layer_input(i), d_upper, rows, grads, d_input)?;
             std::mem::swap(d_upper, d_lower);
         }
         if input_gradient {
@@ -571,7 +561,7 @@ impl Model for Nhits {
         blocks.resize_with(self.blocks.len(), BlockCache::default);
         for (block, block_cache) in self.blocks.iter().zip(blocks.iter_mut()) {
             self.block_input(block, batch, residual, block_cache, scratch)?;
-            self.block_mlp(block, rows, batch.train_seed, block_cache, &mut scratch.products)?;
+            self.block_mlp(block, rows, batch.train_seed, block_cache)?;
             let theta = &block_cache.outputs[block.layers.len() - 1];
             self.apply_basis(block, theta, residual, forecast, &mut scratch.knots_out)?;
         }
@@ -654,7 +644,7 @@ mod tests {
 
     #[test]
     fn dropout_and_prelu_shift_the_sequential_indices() {
-        let config = NhitsConfig { dropout_prob_theta: 0.1, activation: Activation::PReLU, ..small(ExogSizes::none(), 1) };
+        let config = NhitsConfig { dropout_prob_theta: 0.1, activation: ActivationKind::Prelu, ..small(ExogSizes::none(), 1) };
         let model = config.build().unwrap();
         let block: Vec<&str> = names(&model).into_iter().filter(|n| n.starts_with("blocks.0.")).collect();
         assert_eq!(
@@ -686,7 +676,7 @@ mod tests {
         assert_eq!(model.params().find("blocks.2.layers.5.bias").unwrap().shape, [7 + 3]);
         let configs = [
             small(exog, 3),
-            NhitsConfig { activation: Activation::PReLU, dropout_prob_theta: 0.3, ..small(exog, 2) },
+            NhitsConfig { activation: ActivationKind::Prelu, dropout_prob_theta: 0.3, ..small(exog, 2) },
             NhitsConfig::new(ModelShape { outputs_per_point: 3, ..shape(12, 24, exog) }),
             NhitsConfig { n_blocks: vec![2, 0, 1], ..baseline() },
         ];
@@ -770,11 +760,11 @@ mod tests {
 
     // The gradient checks use smooth activations: the small layers keep pre-activations within a
     // finite-difference step of 0 often enough that ReLU's kink would make the numeric side meaningless. ReLU
-    // itself is checked by `forward_matches_a_plain_transcription_of_nhits_py` and in `activation_layer`.
+    // itself is checked by `forward_matches_a_plain_transcription_of_nhits_py` and in `nn::activation`.
 
     #[test]
     fn gradients_match_finite_differences_with_exogenous_inputs_and_quantiles() {
-        let config = NhitsConfig { activation: Activation::Softplus, ..small(ExogSizes { futr: 1, hist: 2, stat: 1 }, 3) };
+        let config = NhitsConfig { activation: ActivationKind::Softplus, ..small(ExogSizes { futr: 1, hist: 2, stat: 1 }, 3) };
         check_model_gradients(&config);
     }
 
@@ -783,7 +773,7 @@ mod tests {
         let config = NhitsConfig {
             pooling_mode: PoolMode::Avg,
             interpolation_mode: InterpolationMode::Nearest,
-            activation: Activation::Tanh,
+            activation: ActivationKind::Tanh,
             ..small(ExogSizes { futr: 2, hist: 0, stat: 0 }, 2)
         };
         check_model_gradients(&config);
@@ -793,7 +783,7 @@ mod tests {
     fn gradients_match_with_cubic_interpolation_and_dropout() {
         let config = NhitsConfig {
             interpolation_mode: InterpolationMode::Cubic,
-            activation: Activation::Tanh,
+            activation: ActivationKind::Tanh,
             dropout_prob_theta: 0.2,
             ..small(ExogSizes { futr: 0, hist: 1, stat: 1 }, 1)
         };
@@ -803,7 +793,7 @@ mod tests {
     #[test]
     fn the_shared_prelu_slope_collects_the_gradient_of_every_layer() {
         use crate::nn::gradcheck::{check_param_grads, random_vec, weighted_sum};
-        let config = NhitsConfig { activation: Activation::PReLU, ..small(ExogSizes::none(), 1) };
+        let config = NhitsConfig { activation: ActivationKind::Prelu, ..small(ExogSizes::none(), 1) };
         let mut model = config.build().unwrap();
         // At slope 1 PReLU is the identity, without a kink, while d loss/d slope (the sum of x * g over x <= 0
         // in every hidden layer) is not 0.
@@ -844,28 +834,29 @@ mod tests {
     #[test]
     fn a_window_gives_the_same_forecast_alone_and_in_a_batch() {
         let exog = ExogSizes { futr: 1, hist: 2, stat: 1 };
-        let config = NhitsConfig { mlp_units: vec![[64, 64]; 2], ..NhitsConfig::new(ModelShape { outputs_per_point: 3, ..shape(12, 24, exog) }) };
+        // Layers of fewer and of more inputs than nn::skinny::DOT_MIN_INPUTS, which take different kernels.
+        let mlp_units = vec![[160, 160], [160, 64]];
+        let config = NhitsConfig { mlp_units, ..NhitsConfig::new(ModelShape { outputs_per_point: 3, ..shape(12, 24, exog) }) };
         let model = config.build().unwrap();
-        let all = RandomBatch::new(&config.shape, 8, 3);
+        let all = RandomBatch::new(&config.shape, 70, 3);
         let per_window = 12 * 3;
         let mut cache = NhitsCache::default();
         let mut forecast = |range: std::ops::Range<usize>, window: usize| {
             let forecast = model.forward(&sub_batch(&all, range.clone()).view(None), &mut cache).unwrap();
             forecast[(window - range.start) * per_window..][..per_window].to_vec()
         };
+        // The same bits in any batch: Linear's forward kernel does not depend on the rows (see nn::skinny).
         let alone = forecast(2..3, 2);
-        let in_eight = forecast(0..8, 2);
-        assert!(alone.iter().zip(&in_eight).all(|(a, b)| (a - b).abs() <= 1e-6 * b.abs().max(1.0)), "{alone:?} vs {in_eight:?}");
-        // The same bits within each product kernel's range of batch sizes (see nn::wide_linear).
+        assert_eq!(alone, forecast(0..70, 2));
         assert_eq!(alone, forecast(1..3, 2));
-        assert_eq!(in_eight, forecast(2..7, 2));
+        assert_eq!(alone, forecast(2..7, 2));
     }
 
     #[test]
     fn options_round_trip_and_defaults_follow_neuralforecast() {
         let config = baseline();
         assert_eq!((config.n_pool_kernel_size.as_slice(), config.n_freq_downsample.as_slice()), ([2, 2, 1].as_slice(), [4, 2, 1].as_slice()));
-        assert_eq!((config.pooling_mode, config.interpolation_mode, config.activation), (PoolMode::Max, InterpolationMode::Linear, Activation::ReLU));
+        assert_eq!((config.pooling_mode, config.interpolation_mode, config.activation), (PoolMode::Max, InterpolationMode::Linear, ActivationKind::Relu));
         let changed = NhitsConfig {
             n_blocks: vec![2, 1],
             mlp_units: vec![[64, 32], [32, 16]],
@@ -874,7 +865,7 @@ mod tests {
             pooling_mode: PoolMode::Avg,
             interpolation_mode: InterpolationMode::Cubic,
             dropout_prob_theta: 0.25,
-            activation: Activation::SELU,
+            activation: ActivationKind::Selu,
             ..baseline()
         };
         let mut written = Map::new();

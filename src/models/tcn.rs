@@ -20,53 +20,12 @@ use serde_json::{Map, Value};
 
 use super::model::{InputSizeDefault, Model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
 use super::options::{ModelOptions, OptionError, OptionResult};
-use crate::nn::activations::{relu_backward_in_place, relu_in_place, sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output};
+use crate::nn::activation::{Activation, ActivationKind};
 use crate::nn::conv1d::{Conv1d, Conv1dSpec, Padding};
 use crate::nn::error::{expect_len, nonzero};
 use crate::nn::mlp::{Mlp, MlpCache};
 use crate::nn::recurrent::swap_leading_axes;
 use crate::nn::{Linear, NnError, ParamInit, ParamStore};
-
-/// The encoder's activation (`encoder_activation`), under NeuralForecast's (torch's) names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EncoderActivation {
-    Relu,
-    Tanh,
-    Sigmoid,
-    Identity,
-}
-
-impl EncoderActivation {
-    const ALL: [EncoderActivation; 4] = [Self::Relu, Self::Tanh, Self::Sigmoid, Self::Identity];
-    const NAMES: [&'static str; 4] = ["ReLU", "Tanh", "Sigmoid", "Identity"];
-
-    pub fn name(self) -> &'static str {
-        Self::NAMES[self as usize]
-    }
-
-    fn from_name(name: &str) -> Option<Self> {
-        Self::NAMES.iter().position(|n| *n == name).map(|i| Self::ALL[i])
-    }
-
-    fn apply_in_place(self, values: &mut [f32]) {
-        match self {
-            Self::Relu => relu_in_place(values),
-            Self::Tanh => values.iter_mut().for_each(|v| *v = tanh(*v)),
-            Self::Sigmoid => values.iter_mut().for_each(|v| *v = sigmoid(*v)),
-            Self::Identity => {}
-        }
-    }
-
-    /// Multiplies `grad` by the derivative, from the activation's `output`.
-    fn backward_in_place(self, grad: &mut [f32], output: &[f32]) {
-        match self {
-            Self::Relu => relu_backward_in_place(grad, output),
-            Self::Tanh => grad.iter_mut().zip(output).for_each(|(g, y)| *g *= tanh_grad_from_output(*y)),
-            Self::Sigmoid => grad.iter_mut().zip(output).for_each(|(g, y)| *g *= sigmoid_grad_from_output(*y)),
-            Self::Identity => {}
-        }
-    }
-}
 
 /// NeuralForecast `TCN`'s architecture options.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,7 +34,8 @@ pub struct TcnConfig {
     pub kernel_size: usize,
     pub dilations: Vec<usize>,
     pub encoder_hidden_size: usize,
-    pub encoder_activation: EncoderActivation,
+    /// `encoder_activation`: any of [`ActivationKind::ALL`], under torch's names.
+    pub encoder_activation: ActivationKind,
     /// Unused by NeuralForecast's TCN (its context adapter maps `L` steps to `h`); kept for option parity.
     pub context_size: usize,
     pub decoder_hidden_size: usize,
@@ -145,7 +105,7 @@ impl ModelConfig for TcnConfig {
             kernel_size: 2,
             dilations: vec![1, 2, 4, 8, 16],
             encoder_hidden_size: 128,
-            encoder_activation: EncoderActivation::Relu,
+            encoder_activation: ActivationKind::Relu,
             context_size: 10,
             decoder_hidden_size: 128,
             decoder_layers: 2,
@@ -166,8 +126,8 @@ impl ModelConfig for TcnConfig {
             self.dilations = dilations;
         }
         self.encoder_hidden_size = options.size("encoderHiddenSize")?.unwrap_or(self.encoder_hidden_size);
-        let activation = options.choice("encoderActivation", &EncoderActivation::NAMES)?;
-        if let Some(activation) = activation.and_then(EncoderActivation::from_name) {
+        let activation = options.choice("encoderActivation", &ActivationKind::ALL.map(ActivationKind::name))?;
+        if let Some(activation) = activation.and_then(ActivationKind::from_name) {
             self.encoder_activation = activation;
         }
         self.context_size = options.size("contextSize")?.unwrap_or(self.context_size);
@@ -200,7 +160,9 @@ impl ModelConfig for TcnConfig {
         ]
         .map(|v| v as u128);
         let convolutions = self.dilations.len() as u128;
-        let encoder = (channels * k + 1) * hidden + convolutions.saturating_sub(1) * (hidden * k + 1) * hidden;
+        // A PReLU per convolution has one slope and keeps its input for the backward pass.
+        let prelu = u128::from(self.encoder_activation == ActivationKind::Prelu);
+        let encoder = (channels * k + 1) * hidden + convolutions.saturating_sub(1) * (hidden * k + 1) * hidden + prelu * convolutions;
         let decoder = if layers <= 1 {
             (decoder_in + 1) * outputs
         } else {
@@ -212,7 +174,7 @@ impl ModelConfig for TcnConfig {
         // its reordered gradient.
         let widest = decoder_in.max(decoder_hidden).max(outputs);
         let activations = l * channels
-            + (convolutions + 2) * l * hidden
+            + ((1 + prelu) * convolutions + 2) * l * hidden
             + 2 * h * (hidden + decoder_in)
             + h * (layers.saturating_sub(1) * decoder_hidden + outputs + 2 * widest)
             + 2 * h * outputs;
@@ -238,9 +200,12 @@ impl ModelConfig for TcnConfig {
                     padding: Padding::Causal,
                     bias: true,
                 };
-                Conv1d::new(&mut init.pp(format!("hist_encoder.tcn.{i}.conv")), spec)
+                let conv = Conv1d::new(&mut init.pp(format!("hist_encoder.tcn.{i}.conv")), spec)?;
+                // CausalConv1d registers its own activation module after the convolution.
+                Ok((conv, Activation::new(&mut init.pp(format!("hist_encoder.tcn.{i}.activation")), self.encoder_activation)?))
             })
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<_>, NnError>>()?;
+        let (encoder, activations) = encoder.into_iter().unzip();
         let context_adapter = Linear::new(&mut init.pp("context_adapter"), input_size, h)?;
         let decoder = Mlp::new(
             &mut init.pp("mlp_decoder"),
@@ -249,7 +214,7 @@ impl ModelConfig for TcnConfig {
             self.decoder_hidden_size,
             self.decoder_layers,
         )?;
-        Ok(Tcn { config: self.clone(), params, encoder, context_adapter, decoder })
+        Ok(Tcn { config: self.clone(), params, encoder, activations, context_adapter, decoder })
     }
 }
 
@@ -259,6 +224,8 @@ pub struct Tcn {
     params: ParamStore,
     /// `hist_encoder.tcn.{i}.conv`, one per dilation.
     encoder: Vec<Conv1d>,
+    /// `hist_encoder.tcn.{i}.activation`, after each convolution.
+    activations: Vec<Activation>,
     context_adapter: Linear,
     decoder: Mlp,
 }
@@ -271,6 +238,8 @@ pub struct TcnCache {
     encoder_input: Vec<f32>,
     /// Each convolution's output after the activation, `[L, B, hidden]`.
     encoded: Vec<Vec<f32>>,
+    /// PReLU only: each convolution's output before the activation.
+    pre_activations: Vec<Vec<f32>>,
     /// The context adapter's output, `[h, B, hidden]`: the decoder's input when there are no future exogenous
     /// variables.
     context: Vec<f32>,
@@ -339,13 +308,17 @@ impl Model for Tcn {
         cache.batch = b;
         gather_encoder_input(batch, shape, &mut cache.encoder_input);
         cache.encoded.resize_with(self.encoder.len(), Vec::new);
-        for (i, conv) in self.encoder.iter().enumerate() {
+        cache.pre_activations.resize_with(self.encoder.len(), Vec::new);
+        for (i, (conv, activation)) in self.encoder.iter().zip(&self.activations).enumerate() {
             let (done, rest) = cache.encoded.split_at_mut(i);
             let input = done.last().map_or(cache.encoder_input.as_slice(), Vec::as_slice);
             let output = &mut rest[0];
             output.resize(l * b * hidden, 0.0);
             conv.forward(&self.params, input, l, b, output)?;
-            self.config.encoder_activation.apply_in_place(output);
+            if activation.needs_input() {
+                cache.pre_activations[i].clone_from(output);
+            }
+            activation.forward_in_place(&self.params, output);
         }
         let encoded = cache.encoded.last().expect("at least one convolution");
         cache.context.resize(h * b * hidden, 0.0);
@@ -368,7 +341,18 @@ impl Model for Tcn {
         let b = nonzero("batch size of the cached forward pass", cache.batch)?;
         expect_len("forecast gradient", b * h * shape.outputs_per_point, d_output.len())?;
         let TcnCache {
-            encoder_input, encoded, context, decoder_input, decoder, d_decoder_output, d_decoder_input, d_context, d_encoded, d_below, ..
+            encoder_input,
+            encoded,
+            pre_activations,
+            context,
+            decoder_input,
+            decoder,
+            d_decoder_output,
+            d_decoder_input,
+            d_context,
+            d_encoded,
+            d_below,
+            ..
         } = cache;
         expect_len("cached encoder layers", self.encoder.len(), encoded.len())?;
         swap_leading_axes(d_output, b, h, shape.outputs_per_point, d_decoder_output);
@@ -385,8 +369,9 @@ impl Model for Tcn {
         d_encoded.resize(l * b * hidden, 0.0);
         let top = encoded.last().expect("at least one convolution");
         self.context_adapter.backward_columns(&self.params, top, d_context, b * hidden, grads, Some(d_encoded))?;
-        for (i, conv) in self.encoder.iter().enumerate().rev() {
-            self.config.encoder_activation.backward_in_place(d_encoded, &encoded[i]);
+        for (i, (conv, activation)) in self.encoder.iter().zip(&self.activations).enumerate().rev() {
+            let pre_activation = pre_activations.get(i).map_or(&[][..], Vec::as_slice);
+            activation.backward_in_place(&self.params, d_encoded, &encoded[i], pre_activation, grads)?;
             if i == 0 {
                 conv.backward(&self.params, encoder_input, d_encoded, l, b, grads, None)?;
             } else {
@@ -456,7 +441,7 @@ mod tests {
                             .collect()
                     })
                     .collect();
-                y.iter_mut().for_each(|row| config.encoder_activation.apply_in_place(row));
+                y.iter_mut().for_each(|row| model.activations[i].forward_in_place(model.params(), row));
                 x = y;
             }
             let (wc, bc) = (param("context_adapter.weight".into()), param("context_adapter.bias".into()));
@@ -497,6 +482,7 @@ mod tests {
             TcnConfig { decoder_layers: 1, ..small(exog, 3) },
             TcnConfig { decoder_layers: 4, kernel_size: 4, dilations: vec![3], ..small(ExogSizes { futr: 1, hist: 0, stat: 0 }, 1) },
             TcnConfig { dilations: vec![1, 1, 5, 40], ..small(ExogSizes { futr: 0, hist: 2, stat: 2 }, 2) },
+            TcnConfig { encoder_activation: ActivationKind::Prelu, ..small(exog, 2) },
         ];
         for config in configs {
             let (parameters, activations) = config.memory_estimate();
@@ -525,13 +511,20 @@ mod tests {
         assert_eq!(shape_of(&with_exog, "hist_encoder.tcn.0.conv.weight"), [8, 1 + 3 + 1 + 2, 2]);
         assert_eq!(shape_of(&with_exog, "mlp_decoder.layers.0.weight"), [128, 8 + 2]);
         assert_eq!(shape_of(&with_exog, "mlp_decoder.layers.3.weight"), [3, 128]);
+        // A PReLU per CausalConv1d, registered after its convolution: torch's `tcn.{i}.activation.weight`.
+        let prelu = TcnConfig { encoder_activation: ActivationKind::Prelu, ..baseline() }.build().unwrap();
+        let names: Vec<&str> = prelu.params().iter().map(|(n, _)| n).take(6).collect();
+        let layer = |i: usize| ["conv.weight", "conv.bias", "activation.weight"].map(|n| format!("hist_encoder.tcn.{i}.{n}"));
+        assert_eq!(names, [layer(0), layer(1)].concat());
+        assert_eq!(prelu.params().find("hist_encoder.tcn.4.activation.weight").unwrap().data, [0.25]);
+        assert_eq!(prelu.params().num_parameters(), 37_741 + 5);
     }
 
     #[test]
     fn defaults_and_options_follow_neuralforecast() {
         let config = TcnConfig::new(shape(12, 36, ExogSizes::none()));
         assert_eq!((config.kernel_size, config.dilations.as_slice(), config.encoder_hidden_size), (2, &[1, 2, 4, 8, 16][..], 128));
-        assert_eq!((config.encoder_activation, config.context_size), (EncoderActivation::Relu, 10));
+        assert_eq!((config.encoder_activation, config.context_size), (ActivationKind::Relu, 10));
         assert_eq!((config.decoder_hidden_size, config.decoder_layers), (128, 2));
         assert_eq!(TcnConfig::TRAINING_DEFAULTS.input_size, InputSizeDefault::TimesHorizon(3));
         assert_eq!((TcnConfig::TRAINING_DEFAULTS.scaler_type, TcnConfig::TRAINING_DEFAULTS.batch_size), ("robust", 128));
@@ -540,12 +533,19 @@ mod tests {
             "contextSize": 4, "decoderHiddenSize": 8, "decoderLayers": 3 });
         let mut read = config.clone();
         read.read_options(&ModelOptions::new("TCN", options.as_object().unwrap())).unwrap();
-        assert_eq!((read.kernel_size, read.dilations.as_slice(), read.encoder_activation), (3, &[1, 3][..], EncoderActivation::Tanh));
+        assert_eq!((read.kernel_size, read.dilations.as_slice(), read.encoder_activation), (3, &[1, 3][..], ActivationKind::Tanh));
         let mut written = Map::new();
         read.write_options(&mut written);
         assert_eq!(Value::Object(written.clone()), options);
         assert_eq!(written.len(), TcnConfig::OPTION_KEYS.len());
         assert!(TcnConfig::OPTION_KEYS.iter().all(|k| written.contains_key(*k)));
+
+        for kind in ActivationKind::ALL {
+            let options = json!({ "encoderActivation": kind.name() });
+            let mut read = config.clone();
+            read.read_options(&ModelOptions::new("TCN", options.as_object().unwrap())).unwrap();
+            assert_eq!(read.encoder_activation, kind);
+        }
 
         let invalid = [
             json!({ "kernelSize": 1 }),
@@ -563,7 +563,7 @@ mod tests {
     #[test]
     fn forward_matches_neuralforecast_with_every_exogenous_kind() {
         let exog = ExogSizes { futr: 2, hist: 1, stat: 2 };
-        for activation in EncoderActivation::ALL {
+        for activation in ActivationKind::ALL {
             let config = TcnConfig { encoder_activation: activation, dilations: vec![1, 2, 7], ..small(exog, 2) };
             let model = config.build().unwrap();
             let inputs = RandomBatch::new(&config.shape, 3, 11);
@@ -584,9 +584,12 @@ mod tests {
     fn gradients_match_finite_differences_with_exogenous_inputs_and_quantiles() {
         let exog = ExogSizes { futr: 2, hist: 1, stat: 1 };
         check_model_gradients(&small(exog, 3));
-        check_model_gradients(&TcnConfig { encoder_activation: EncoderActivation::Tanh, decoder_layers: 3, ..small(exog, 3) });
-        check_model_gradients(&TcnConfig { encoder_activation: EncoderActivation::Sigmoid, decoder_layers: 1, ..small(exog, 2) });
-        check_model_gradients(&TcnConfig { encoder_activation: EncoderActivation::Identity, ..small(exog, 2) });
+        check_model_gradients(&TcnConfig { encoder_activation: ActivationKind::Tanh, decoder_layers: 3, ..small(exog, 3) });
+        check_model_gradients(&TcnConfig { encoder_activation: ActivationKind::Sigmoid, decoder_layers: 1, ..small(exog, 2) });
+        check_model_gradients(&TcnConfig { encoder_activation: ActivationKind::Identity, ..small(exog, 2) });
+        for encoder_activation in [ActivationKind::Softplus, ActivationKind::Selu, ActivationKind::LeakyRelu, ActivationKind::Prelu] {
+            check_model_gradients(&TcnConfig { encoder_activation, ..small(exog, 2) });
+        }
     }
 
     #[test]

@@ -28,7 +28,6 @@ use crate::nn::attention::{AttentionCache, MultiHeadAttention};
 use crate::nn::dropout::Dropout;
 use crate::nn::embedding::{DataEmbedding, DataEmbeddingCache, WindowRows};
 use crate::nn::error::{expect_len, nonzero};
-use crate::nn::fast::PackedB;
 use crate::nn::gelu::{gelu_backward_in_place, gelu_forward};
 use crate::nn::layer_norm::{LayerNorm, LayerNormCache};
 use crate::nn::{Linear, NnError, ParamInit, ParamStore};
@@ -305,7 +304,6 @@ struct FeedForwardBlock {
 
 #[derive(Debug, Clone, Default)]
 struct FeedForwardCache {
-    packed: PackedB,
     /// `conv1(x)` `[rows, conv_hidden]`, then the activated and dropped-out values `conv2` reads.
     pre_activation: Vec<f32>,
     hidden: Vec<f32>,
@@ -324,7 +322,7 @@ impl FeedForwardBlock {
     fn forward(&self, params: &ParamStore, input: &[f32], rows: usize, train_seed: Option<u64>, cache: &mut FeedForwardCache) -> Result<(), NnError> {
         let c = self.conv1.out_features();
         cache.pre_activation.resize(rows * c, 0.0);
-        self.conv1.forward_packed(params, &mut cache.packed, input, rows, &mut cache.pre_activation)?;
+        self.conv1.forward(params, input, rows, &mut cache.pre_activation)?;
         cache.hidden.resize(rows * c, 0.0);
         match self.activation {
             Activation::Gelu => gelu_forward(&cache.pre_activation, &mut cache.hidden),
@@ -335,7 +333,7 @@ impl FeedForwardBlock {
         }
         self.dropout_hidden.forward_in_place(&mut cache.hidden, train_seed, &mut cache.hidden_mask);
         cache.transformed.resize(input.len(), 0.0);
-        self.conv2.forward_packed(params, &mut cache.packed, &cache.hidden, rows, &mut cache.transformed)?;
+        self.conv2.forward(params, &cache.hidden, rows, &mut cache.transformed)?;
         self.dropout_out.forward_in_place(&mut cache.transformed, train_seed, &mut cache.out_mask);
         add_into(input, &cache.transformed, &mut cache.sum);
         cache.output.resize(input.len(), 0.0);
@@ -538,7 +536,6 @@ pub struct TransformerCache {
     decoder: Vec<DecoderLayerCache>,
     decoder_norm: LayerNormCache,
     decoded: Vec<f32>,
-    packed: PackedB,
     forecast: Vec<f32>,
     d_decoded: Vec<f32>,
     d_encoded: Vec<f32>,
@@ -663,7 +660,7 @@ impl VanillaTransformer {
         cache.decoded.resize(b * h * d, 0.0);
         self.decoder_norm.forward(&self.params, top, b * h, &mut cache.decoded, &mut cache.decoder_norm)?;
         cache.forecast.resize(b * h * self.config.shape.outputs_per_point, 0.0);
-        self.projection.forward_packed(&self.params, &mut cache.packed, &cache.decoded, b * h, &mut cache.forecast)
+        self.projection.forward(&self.params, &cache.decoded, b * h, &mut cache.forecast)
     }
 
     /// Backpropagates from `cache.d_above` (the gradient of the decoder's top layer output) to the decoder's

@@ -1,12 +1,13 @@
 //! NeuralForecast's choice of activation (`ACTIVATIONS` in nbeats.py, nbeatsx.py, nhits.py: "ReLU", "Softplus",
-//! "Tanh", "SELU", "LeakyReLU", "PReLU", "Sigmoid"), each as torch's module with its default arguments:
-//! Softplus(beta=1, threshold=20), LeakyReLU(0.01), PReLU(num_parameters=1, init=0.25). The models build one
-//! instance and reuse it after several layers, so a PReLU's single slope is shared by all of them.
+//! "Tanh", "SELU", "LeakyReLU", "PReLU", "Sigmoid"; common/_modules.py's list, which TCN's encoder takes, also
+//! has "Identity"), each as torch's module with its default arguments: Softplus(beta=1, threshold=20),
+//! LeakyReLU(0.01), PReLU(num_parameters=1, init=0.25). NBEATS and NHITS build one instance per block and reuse
+//! it after several layers, so a PReLU's single slope is shared by all of them; TCN builds one per convolution.
 //!
 //! Derivatives are taken from the activation's output, which the layers keep anyway as the next layer's input;
 //! only PReLU needs the input as well, since a slope that training turns negative hides the input's sign.
 
-use super::activations::{relu_in_place, sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output};
+use super::activations::{relu_backward_in_place, relu_in_place, sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output};
 use super::error::{expect_len, NnError};
 use super::params::{ParamId, ParamInit, ParamStore};
 
@@ -25,10 +26,17 @@ pub enum ActivationKind {
     LeakyRelu,
     Prelu,
     Sigmoid,
+    /// torch's `nn.Identity`.
+    Identity,
 }
 
 impl ActivationKind {
-    pub const ALL: [ActivationKind; 7] = [Self::Relu, Self::Softplus, Self::Tanh, Self::Selu, Self::LeakyRelu, Self::Prelu, Self::Sigmoid];
+    /// `ACTIVATIONS` of nbeats.py, nbeatsx.py and nhits.py: what NBEATS, NBEATSx and NHITS accept.
+    pub const BLOCK_MLP: [ActivationKind; 7] = [Self::Relu, Self::Softplus, Self::Tanh, Self::Selu, Self::LeakyRelu, Self::Prelu, Self::Sigmoid];
+    /// Every kind: [`ActivationKind::BLOCK_MLP`] and Identity, the part of common/_modules.py's `ACTIVATIONS`
+    /// (TCN's `encoder_activation`) implemented here.
+    pub const ALL: [ActivationKind; 8] =
+        [Self::Relu, Self::Softplus, Self::Tanh, Self::Selu, Self::LeakyRelu, Self::Prelu, Self::Sigmoid, Self::Identity];
 
     /// torch's class name, as NeuralForecast's `activation` argument takes it.
     pub fn name(self) -> &'static str {
@@ -40,6 +48,7 @@ impl ActivationKind {
             Self::LeakyRelu => "LeakyReLU",
             Self::Prelu => "PReLU",
             Self::Sigmoid => "Sigmoid",
+            Self::Identity => "Identity",
         }
     }
 
@@ -92,6 +101,7 @@ impl Activation {
                 map(&|x| if x > 0.0 { x } else { a * x }, values)
             }
             ActivationKind::Sigmoid => map(&sigmoid, values),
+            ActivationKind::Identity => {}
         }
     }
 
@@ -108,8 +118,7 @@ impl Activation {
         expect_len("activation output", grad.len(), output.len())?;
         let scale = |f: &dyn Fn(f32) -> f32, grad: &mut [f32]| grad.iter_mut().zip(output).for_each(|(g, &y)| *g *= f(y));
         match self.kind {
-            // A select rather than activations' filtered loop: no branch to mispredict on half-zero outputs.
-            ActivationKind::Relu => grad.iter_mut().zip(output).for_each(|(g, &y)| *g = if y > 0.0 { *g } else { 0.0 }),
+            ActivationKind::Relu => relu_backward_in_place(grad, output),
             // d softplus/dx = sigmoid(x) = 1 - exp(-y); the identity above the threshold.
             ActivationKind::Softplus => scale(&|y| if y > SOFTPLUS_THRESHOLD { 1.0 } else { -(-y).exp_m1() }, grad),
             ActivationKind::Tanh => scale(&tanh_grad_from_output, grad),
@@ -118,6 +127,7 @@ impl Activation {
             ActivationKind::LeakyRelu => scale(&|y| if y > 0.0 { 1.0 } else { LEAKY_RELU_SLOPE }, grad),
             ActivationKind::Prelu => self.prelu_backward(params, grad, input, grads)?,
             ActivationKind::Sigmoid => scale(&sigmoid_grad_from_output, grad),
+            ActivationKind::Identity => {}
         }
         Ok(())
     }
@@ -161,6 +171,7 @@ mod tests {
             assert_eq!(ActivationKind::from_name(kind.name()), Some(kind));
         }
         assert_eq!(ActivationKind::from_name("relu"), None);
+        assert_eq!(ActivationKind::BLOCK_MLP, ActivationKind::ALL[..7]);
         let (_, params) = activation(ActivationKind::Prelu);
         assert_eq!(params.iter().map(|(n, t)| (n, t.data.clone())).collect::<Vec<_>>(), [("layers.2.weight", vec![0.25])]);
         assert_eq!(activation(ActivationKind::Selu).1.num_parameters(), 0);
@@ -184,6 +195,7 @@ mod tests {
         assert!((out(ActivationKind::Tanh, -1.5) - -0.905_148_3).abs() < 1e-6);
         assert!((out(ActivationKind::Sigmoid, 2.0) - 0.880_797_1).abs() < 1e-6);
         assert_eq!(out(ActivationKind::Relu, -1.5), 0.0);
+        assert_eq!(out(ActivationKind::Identity, -1.5), -1.5);
     }
 
     #[test]
@@ -210,9 +222,11 @@ mod tests {
 
     #[test]
     fn rejects_mismatched_buffers() {
-        let (activation, params) = activation(ActivationKind::Prelu);
+        let (prelu, params) = activation(ActivationKind::Prelu);
         let mut grads = params.zeros_like();
-        assert!(activation.backward_in_place(&params, &mut [1.0; 3], &[0.0; 3], &[0.0; 2], &mut grads).is_err());
-        assert!(activation.backward_in_place(&params, &mut [1.0; 3], &[0.0; 2], &[0.0; 3], &mut grads).is_err());
+        assert!(prelu.backward_in_place(&params, &mut [1.0; 3], &[0.0; 3], &[0.0; 2], &mut grads).is_err());
+        assert!(prelu.backward_in_place(&params, &mut [1.0; 3], &[0.0; 2], &[0.0; 3], &mut grads).is_err());
+        let (identity, params) = activation(ActivationKind::Identity);
+        assert!(identity.backward_in_place(&params, &mut [1.0; 3], &[0.0; 2], &[], &mut params.zeros_like()).is_err());
     }
 }

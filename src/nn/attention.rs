@@ -32,8 +32,6 @@ pub struct AttentionCache {
     batch: usize,
     q_len: usize,
     kv_len: usize,
-    /// The weights of the projection being applied, packed for [`Linear::forward_packed`].
-    packed: fast::PackedB,
     /// A projection's output rows `[B L, H E]`, before they are laid out by head.
     projected: Vec<f32>,
     /// Projected queries `[B, H, Lq, E]`, keys and values `[B, H, Lk, E]`.
@@ -150,7 +148,7 @@ impl MultiHeadAttention {
             (&self.value, keys_values, kv_len, &mut cache.v),
         ] {
             cache.projected.resize(batch * len * width, 0.0);
-            projection.forward_packed(params, &mut cache.packed, input, batch * len, &mut cache.projected)?;
+            projection.forward(params, input, batch * len, &mut cache.projected)?;
             self.layout(len).split(&cache.projected, heads);
         }
 
@@ -178,7 +176,7 @@ impl MultiHeadAttention {
             fast::matmul(path, w, q_len, kv_len, v, e, context);
         }
         self.layout(q_len).merge(&cache.context_heads, &mut cache.context);
-        self.out.forward_packed(params, &mut cache.packed, &cache.context, batch * q_len, output)
+        self.out.forward(params, &cache.context, batch * q_len, output)
     }
 
     /// Accumulates the parameter gradients of the pass in `cache` and writes the gradients of its two inputs.

@@ -45,7 +45,7 @@ pub struct DataEmbedding {
 pub struct DataEmbeddingCache {
     batch: usize,
     len: usize,
-    /// The weights of the product being computed, packed for the [`fast`] kernels.
+    /// The token convolution's weights, packed for the [`fast`] kernels.
     packed: PackedB,
     /// The convolution's input windows `[B T, c_in * 3]`, ordered as the weight's `(c_in, 3)`.
     taps: Vec<f32>,
@@ -129,7 +129,7 @@ impl DataEmbedding {
             (Some(temporal), Some(marks)) => {
                 gather_rows(marks, batch, len, temporal.in_features(), &mut cache.marks)?;
                 cache.temporal.resize(output.len(), 0.0);
-                temporal.forward_packed(params, &mut cache.packed, &cache.marks, batch * len, &mut cache.temporal)?;
+                temporal.forward(params, &cache.marks, batch * len, &mut cache.temporal)?;
                 output.iter_mut().zip(&cache.temporal).for_each(|(o, t)| *o += t);
             }
             (None, None) => {}

@@ -123,8 +123,10 @@ fn matmul_impl(
     }
 }
 
-/// `c[m, n] += sum_p a[m, p] * w[n, p]` (a product with a transposed row-major `w` `[n, k]`), for
-/// few rows `m`: every output is a dot product, so `w` is streamed once per row without a transposed copy.
+/// `c[m, n] += sum_p a[m, p] * w[n, p]` (a product with a transposed row-major `w` `[n, k]`): every output is
+/// a dot product, so `w` is read as stored, without a transposed copy, in blocks that serve pairs of rows
+/// from L1. Each output is summed in an order fixed by `k` and its column, so a row gives the same bits
+/// alone or among any others.
 pub(crate) fn matmul_nt_acc(
     path: Path,
     a: &[f32],
@@ -763,6 +765,10 @@ pub(crate) mod avx2 {
         _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
     }
 
+    /// Rows of `w` per block of [`matmul_nt_acc`]: 16 rows of 512 inputs (32 KiB) stay in L1 while every row
+    /// tile passes over them, so `w` is read from memory once per call, not once per row tile.
+    const NT_COLUMN_BLOCK: usize = 16;
+
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn matmul_nt_acc(
         a: *const f32,
@@ -774,54 +780,108 @@ pub(crate) mod avx2 {
     ) {
         let full = k / 8 * 8;
         let mask = tail_mask(k - full);
-        for i in 0..m {
-            let (a, c) = (a.add(i * k), c.add(i * n));
-            let mut j = 0;
-            while j + 4 <= n {
-                let w = w.add(j * k);
-                let mut acc = [_mm256_setzero_ps(); 4];
-                let mut p = 0;
-                while p < full {
-                    let x = _mm256_loadu_ps(a.add(p));
-                    for (q, acc) in acc.iter_mut().enumerate() {
-                        *acc = _mm256_fmadd_ps(x, _mm256_loadu_ps(w.add(q * k + p)), *acc);
-                    }
-                    p += 8;
+        let d = NtDims { k, n, full, mask };
+        let mut j0 = 0;
+        while j0 < n {
+            // A multiple of 4 but in the last block, so the 4-column groups fall where a single row's do.
+            let columns = NT_COLUMN_BLOCK.min(n - j0);
+            let mut i = 0;
+            while i + 2 <= m {
+                nt_rows::<2>(a.add(i * k), w, j0, columns, c.add(i * n), d);
+                i += 2;
+            }
+            if i < m {
+                nt_rows::<1>(a.add(i * k), w, j0, columns, c.add(i * n), d);
+            }
+            j0 += columns;
+        }
+    }
+
+    #[derive(Clone, Copy)]
+    struct NtDims {
+        k: usize,
+        n: usize,
+        /// `k` rounded down to whole vectors, and the mask of the rest.
+        full: usize,
+        mask: __m256i,
+    }
+
+    /// Columns `j0..j0 + columns` of `R` rows of [`matmul_nt_acc`] (rows of `a` and `c` from the given
+    /// pointers). Every output is summed over `p` in one vector accumulator and reduced as a single row's is
+    /// (4-column groups from column 0 through `hadd`, the last `n % 4` columns through [`hsum`]), so the row
+    /// tiles give the bits of one row at a time.
+    #[inline(always)]
+    unsafe fn nt_rows<const R: usize>(
+        a: *const f32,
+        w: *const f32,
+        j0: usize,
+        columns: usize,
+        c: *mut f32,
+        d: NtDims,
+    ) {
+        let NtDims { k, n, full, mask } = d;
+        let mut j = j0;
+        while j + 4 <= j0 + columns {
+            let w = w.add(j * k);
+            let mut acc = [[_mm256_setzero_ps(); 4]; R];
+            let mut p = 0;
+            while p < full {
+                let mut wv = [_mm256_setzero_ps(); 4];
+                for (q, v) in wv.iter_mut().enumerate() {
+                    *v = _mm256_loadu_ps(w.add(q * k + p));
                 }
-                if full < k {
-                    let x = _mm256_maskload_ps(a.add(full), mask);
-                    for (q, acc) in acc.iter_mut().enumerate() {
-                        *acc =
-                            _mm256_fmadd_ps(x, _mm256_maskload_ps(w.add(q * k + full), mask), *acc);
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let x = _mm256_loadu_ps(a.add(r * k + p));
+                    for (acc, v) in acc.iter_mut().zip(&wv) {
+                        *acc = _mm256_fmadd_ps(x, *v, *acc);
                     }
                 }
+                p += 8;
+            }
+            if full < k {
+                let mut wv = [_mm256_setzero_ps(); 4];
+                for (q, v) in wv.iter_mut().enumerate() {
+                    *v = _mm256_maskload_ps(w.add(q * k + full), mask);
+                }
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let x = _mm256_maskload_ps(a.add(r * k + full), mask);
+                    for (acc, v) in acc.iter_mut().zip(&wv) {
+                        *acc = _mm256_fmadd_ps(x, *v, *acc);
+                    }
+                }
+            }
+            for (r, acc) in acc.iter().enumerate() {
                 // Lanes of acc[q] summed into lane q: hadd pairs, then fold the two 128-bit halves.
                 let h01 = _mm256_hadd_ps(acc[0], acc[1]);
                 let h23 = _mm256_hadd_ps(acc[2], acc[3]);
                 let h = _mm256_hadd_ps(h01, h23);
                 let sums = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps::<1>(h));
-                _mm_storeu_ps(c.add(j), _mm_add_ps(_mm_loadu_ps(c.add(j)), sums));
-                j += 4;
+                let c = c.add(r * n + j);
+                _mm_storeu_ps(c, _mm_add_ps(_mm_loadu_ps(c), sums));
             }
-            while j < n {
-                let w = w.add(j * k);
-                let mut acc = _mm256_setzero_ps();
-                let mut p = 0;
-                while p < full {
-                    acc =
-                        _mm256_fmadd_ps(_mm256_loadu_ps(a.add(p)), _mm256_loadu_ps(w.add(p)), acc);
-                    p += 8;
+            j += 4;
+        }
+        while j < j0 + columns {
+            let w = w.add(j * k);
+            let mut acc = [_mm256_setzero_ps(); R];
+            let mut p = 0;
+            while p < full {
+                let wv = _mm256_loadu_ps(w.add(p));
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    *acc = _mm256_fmadd_ps(_mm256_loadu_ps(a.add(r * k + p)), wv, *acc);
                 }
-                if full < k {
-                    acc = _mm256_fmadd_ps(
-                        _mm256_maskload_ps(a.add(full), mask),
-                        _mm256_maskload_ps(w.add(full), mask),
-                        acc,
-                    );
-                }
-                *c.add(j) += hsum(acc);
-                j += 1;
+                p += 8;
             }
+            if full < k {
+                let wv = _mm256_maskload_ps(w.add(full), mask);
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    *acc = _mm256_fmadd_ps(_mm256_maskload_ps(a.add(r * k + full), mask), wv, *acc);
+                }
+            }
+            for (r, acc) in acc.iter().enumerate() {
+                *c.add(r * n + j) += hsum(*acc);
+            }
+            j += 1;
         }
     }
 }
@@ -858,6 +918,7 @@ mod tests {
             (32, 184, 64),
             (16, 13, 48),
             (6, 256, 64),
+            (9, 37, 70),
         ] {
             let a = random_vec(m * k, 1);
             let b = random_vec(k * n, 2);
@@ -918,12 +979,16 @@ mod tests {
                 }
             }
             // Row independence: each row alone gives the same bits as within the whole call.
-            let mut all = c0.clone();
+            let (mut all, mut all_nt) = (c0.clone(), c0.clone());
             matmul_acc(path(), &a, m, k, &b, n, &mut all);
+            matmul_nt_acc(path(), &a, m, k, &bt, n, &mut all_nt);
             for i in 0..m {
                 let mut row = c0[i * n..(i + 1) * n].to_vec();
                 matmul_acc(path(), &a[i * k..(i + 1) * k], 1, k, &b, n, &mut row);
                 assert_eq!(row, &all[i * n..(i + 1) * n]);
+                let mut row = c0[i * n..(i + 1) * n].to_vec();
+                matmul_nt_acc(path(), &a[i * k..(i + 1) * k], 1, k, &bt, n, &mut row);
+                assert_eq!(row, &all_nt[i * n..(i + 1) * n]);
             }
         }
     }
@@ -967,3 +1032,4 @@ mod tests {
         }
     }
 }
+

@@ -3,9 +3,9 @@
 //! ([`Linear::without_bias`]) have only the weight.
 
 use super::error::{expect_len, nonzero, NnError};
-use super::fast::{self, PackedB};
 use super::gemm::{add_column_sums, add_row_sums, fill_columns_with, fill_rows_with, gemm, Mat, MatMut};
 use super::params::{ParamId, ParamInit, ParamStore};
+use super::skinny;
 
 #[derive(Debug, Clone)]
 pub struct Linear {
@@ -46,7 +46,7 @@ impl Linear {
         Ok(Linear { weight, bias, in_features, out_features })
     }
 
-    /// The `[out, in]` weight, for kernels that multiply by it in place ([`crate::nn::skinny`]).
+    /// The `[out, in]` weight.
     pub fn weight(&self) -> ParamId {
         self.weight
     }
@@ -63,8 +63,14 @@ impl Linear {
         self.out_features
     }
 
-    /// `output[rows, out] = input[rows, in] W^T + b`.
+    /// `output[rows, out] = input[rows, in] W^T + b`, through the kernel [`super::skinny`] picks for the layer's
+    /// inputs and the CPU, whatever the rows: a row gives the same bits alone or in any batch.
     pub fn forward(&self, params: &ParamStore, input: &[f32], rows: usize, output: &mut [f32]) -> Result<(), NnError> {
+        skinny::forward(self, params, input, rows, output)
+    }
+
+    /// [`Linear::forward`] through gemm, whatever the rows.
+    pub(super) fn gemm_forward(&self, params: &ParamStore, input: &[f32], rows: usize, output: &mut [f32]) -> Result<(), NnError> {
         expect_len("Linear input", rows * self.in_features, input.len())?;
         expect_len("Linear output", rows * self.out_features, output.len())?;
         let weight = &params.get(self.weight).data;
@@ -81,31 +87,22 @@ impl Linear {
         Ok(())
     }
 
-    /// [`Linear::forward`] through the register-tiled kernels of [`super::fast`], with `W^T` packed into the
-    /// caller's `packed` buffer: about twice as fast for a few dozen rows (one window's steps), where the packing
-    /// GEMM's set-up dominates, and as fast for hundreds. Each output is summed in the same order whatever the
-    /// number of rows, so a row's result does not depend on the batch it is in.
-    pub(crate) fn forward_packed(
+    /// Accumulates dW += dY^T X and db += colsum(dY) into `grads`; writes dX = dY W into `d_input` if given.
+    /// Through [`super::skinny`]'s kernels for up to [`super::skinny::MAX_ROWS`] rows, gemm beyond.
+    pub fn backward(
         &self,
         params: &ParamStore,
-        packed: &mut PackedB,
         input: &[f32],
+        d_output: &[f32],
         rows: usize,
-        output: &mut [f32],
+        grads: &mut ParamStore,
+        d_input: Option<&mut [f32]>,
     ) -> Result<(), NnError> {
-        expect_len("Linear input", rows * self.in_features, input.len())?;
-        expect_len("Linear output", rows * self.out_features, output.len())?;
-        let path = fast::path();
-        packed.pack_transposed(path, &params.get(self.weight).data, self.out_features, self.in_features);
-        match self.bias {
-            Some(bias) => packed.matmul_bias(path, input, rows, output, &params.get(bias).data),
-            None => packed.matmul(path, input, rows, output, false),
-        }
-        Ok(())
+        skinny::backward(self, params, input, d_output, rows, grads, d_input)
     }
 
-    /// Accumulates dW += dY^T X and db += colsum(dY) into `grads`; writes dX = dY W into `d_input` if given.
-    pub fn backward(
+    /// [`Linear::backward`] through gemm, whatever the rows.
+    pub(super) fn gemm_backward(
         &self,
         params: &ParamStore,
         input: &[f32],
@@ -230,27 +227,6 @@ mod tests {
         let mut grads = params.zeros_like();
         layer.backward(&params, &input, &weights, 2, &mut grads, None).unwrap();
         check_param_grads(&mut params, &grads, usize::MAX, objective);
-    }
-
-    #[test]
-    fn the_packed_forward_matches_the_gemm_forward() {
-        for (in_features, out_features, rows) in [(5, 3, 4), (64, 32, 25), (20, 1, 3)] {
-            let (layer, params) = linear(in_features, out_features);
-            let input = random_vec(rows * in_features, 6);
-            let (mut expected, mut packed_out) = (vec![0.0; rows * out_features], vec![0.0; rows * out_features]);
-            layer.forward(&params, &input, rows, &mut expected).unwrap();
-            layer.forward_packed(&params, &mut PackedB::default(), &input, rows, &mut packed_out).unwrap();
-            assert!(expected.iter().zip(&packed_out).all(|(a, b)| (a - b).abs() < 1e-5), "{in_features}x{out_features}");
-        }
-        let mut params = ParamStore::new();
-        let mut rng = ChaCha8Rng::seed_from_u64(8);
-        let layer = Linear::without_bias(&mut ParamInit::new(&mut params, &mut rng), 16, 32).unwrap();
-        let input = random_vec(3 * 16, 9);
-        let (mut expected, mut packed_out) = (vec![0.0; 3 * 32], vec![1.0; 3 * 32]);
-        layer.forward(&params, &input, 3, &mut expected).unwrap();
-        layer.forward_packed(&params, &mut PackedB::default(), &input, 3, &mut packed_out).unwrap();
-        assert!(expected.iter().zip(&packed_out).all(|(a, b)| (a - b).abs() < 1e-5), "without bias");
-        assert!(layer.forward_packed(&params, &mut PackedB::default(), &[0.0; 47], 3, &mut packed_out).is_err());
     }
 
     #[test]

@@ -6,7 +6,6 @@
 //! weights can serve several threads at once.
 
 pub mod activation;
-pub mod activation_layer;
 pub mod activations;
 pub mod adam;
 pub mod attention;
@@ -31,7 +30,6 @@ pub mod pooling;
 pub mod recurrent;
 pub mod skinny;
 pub mod tensor;
-pub mod wide_linear;
 
 pub use error::NnError;
 pub use linear::Linear;

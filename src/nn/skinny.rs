@@ -1,27 +1,52 @@
-//! [`Linear`] products for a few rows (a shard of windows, or a single one) that read the row-major weight
-//! `w [out, in]` in place, with AVX-512F.
+//! The kernels behind [`Linear::forward`] and [`Linear::backward`]. gemm (matrixmultiply) packs both operands of
+//! every product into 16 x 16 tiles: for a shard of 8 rows half of each tile is padding, for one row fifteen
+//! sixteenths, and every product makes an extra pass over the weight to pack it (the forward pass's `W^T` is a
+//! strided view whose packing gathers every column of `W`). For NBEATS' 512 x 512 layers that overhead dominated.
 //!
-//! matrixmultiply packs both operands of every product and computes 16 x 16 tiles on this instruction set: for a
-//! shard of 8 rows half of each tile is padding, for a single row fifteen sixteenths, and every product makes an
-//! extra pass over the weight to pack it. For large layers (NBEATS' 512 x 512) that overhead dominated the pass.
-//! Here the forward pass takes dot products of input rows with weight rows (`y = x w^T`), the input gradient
-//! accumulates weight rows scaled by output gradients (`dx = dy w`) and the weight gradient accumulates input
-//! rows scaled by output gradients (`dW += dy^T x`), tiling only over the rows there are. Each call reads the
-//! weight once and passes over its gradient once, for all rows together.
+//! The forward kernel depends on the CPU, the thread's SIMD setting and the layer's inputs, never on the rows, so
+//! that a row gives the same bits alone or in any batch:
 //!
-//! Without AVX-512F (or with SIMD disabled on the thread, or for more rows than [`MAX_ROWS`]) both functions
-//! are [`Linear::forward`] and [`Linear::backward`]. Each output is summed in a fixed order that depends on the
-//! shapes only (a row's result does not depend on the other rows), so results are reproducible; they differ
-//! from gemm's in the last bits.
+//! | forward | AVX-512F | AVX2 + FMA | SIMD off |
+//! | --- | --- | --- | --- |
+//! | at least [`DOT_MIN_INPUTS`] inputs | AVX-512F dot products | [`Kernel::Dot`] | gemm |
+//! | fewer inputs | [`Kernel::Tiles`] | [`Kernel::Tiles`] | gemm |
+//!
+//! Dot products read the row-major weight `w [out, in]` in place (`y = x w^T`), tiled over rows and columns so
+//! that each block of weight rows serves every row from L1; below [`DOT_MIN_INPUTS`] inputs a product is too short
+//! for its horizontal sum to pay off, and [`fast::PackedB`]'s register tiles over `W^T` (packed into a per-thread
+//! buffer, at most `DOT_MIN_INPUTS x out` values) are faster. The backward pass, whose results are summed over the
+//! rows anyway, is chosen by the rows:
+//!
+//! | backward | AVX-512F | AVX2 + FMA | SIMD off |
+//! | --- | --- | --- | --- |
+//! | up to [`TILED_BACKWARD_ROWS`] rows | AVX-512F | gemm dW, [`Kernel::Tiles`] dX | gemm |
+//! | up to [`MAX_ROWS`] rows | AVX-512F | gemm | gemm |
+//! | more rows | gemm | gemm | gemm |
+//!
+//! The AVX-512F backward kernels accumulate weight rows scaled by output gradients into the input gradient
+//! (`dx = dy w`) and input rows scaled by output gradients into the weight gradient (`dW += dy^T x`), tiling only
+//! over the rows there are: each call reads the weight once and passes over its gradient once, for all rows
+//! together. `time_the_kernels` below measures every kernel on the layers of the models.
+//!
+//! Each output is summed in an order fixed by the kernel and the shapes, never by the other rows of the call, so
+//! results are reproducible on a given CPU; kernels differ from each other, and from gemm, in the last bits.
+
+use std::cell::RefCell;
 
 use super::error::{expect_len, NnError};
-#[cfg(target_arch = "x86_64")]
-use super::gemm::add_column_sums;
+use super::fast::{self, PackedB, Path};
+use super::gemm::{add_column_sums, fill_rows_with};
 use super::linear::Linear;
 use super::params::ParamStore;
 
-/// The most rows the kernels take (their packed strips hold 64 rows); gemm takes larger batches.
+/// The most rows the backward kernels take (the AVX-512F kernels' packed strips hold 64 rows); gemm takes larger
+/// batches.
 pub const MAX_ROWS: usize = 64;
+/// The fewest inputs for which a forward pass takes dot products (AVX-512F or [`Kernel::Dot`]); below, the
+/// horizontal sum of each short product costs more than packing `W^T` for [`Kernel::Tiles`].
+pub const DOT_MIN_INPUTS: usize = 128;
+/// Input gradients over at most this many rows take [`Kernel::Tiles`] (without AVX-512F).
+pub const TILED_BACKWARD_ROWS: usize = 16;
 
 /// The implementation a call takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,35 +54,69 @@ enum Kernel {
     /// The AVX-512F kernels below.
     #[cfg(target_arch = "x86_64")]
     Avx512,
-    /// A single row without AVX-512F but with AVX2: [`super::fast::matmul_nt_acc`]'s dot products, which read
-    /// the weight once instead of packing it into a mostly empty 8-row tile (forward only).
-    #[cfg(target_arch = "x86_64")]
-    Avx2Row,
-    /// [`Linear::forward`] and [`Linear::backward`].
+    /// Forward only: [`fast::matmul_nt_acc`]'s AVX2 dot products, which read the weight as stored.
+    Dot,
+    /// [`fast`]'s register tiles: the forward pass over `W^T` packed into the thread's [`PackedB`], the input
+    /// gradient over `W` as stored (with gemm's weight gradient).
+    Tiles,
+    /// matrixmultiply through [`super::gemm`].
     Gemm,
 }
 
-/// The fastest kernel for `rows` rows on this CPU and thread.
-fn kernel(rows: usize) -> Kernel {
+thread_local! {
+    /// [`Kernel::Tiles`]' packed `W^T`: grows to the largest such layer the thread multiplies, then is reused.
+    static PACKED: RefCell<PackedB> = RefCell::new(PackedB::default());
+}
+
+/// Whether the AVX-512F kernels may run on this thread.
+fn avx512(path: Path) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        use super::fast::{path, Path};
         use crate::simd::{detected, Isa};
-        let path = path();
-        if path != Path::Scalar && rows <= MAX_ROWS && detected() >= Isa::Avx512 && is_x86_feature_detected!("avx512f") {
-            return Kernel::Avx512;
-        }
-        if path == Path::Avx2 && rows == 1 {
-            return Kernel::Avx2Row;
-        }
+        path != Path::Scalar && detected() >= Isa::Avx512 && is_x86_feature_detected!("avx512f")
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = rows;
-    Kernel::Gemm
+    {
+        let _ = path;
+        false
+    }
+}
+
+/// The forward kernel for a layer of `inputs` inputs on this CPU and thread: never chosen by the rows, so that
+/// a row gives the same bits alone or in any batch (a window's forecast does not depend on the others').
+fn forward_kernel(inputs: usize) -> Kernel {
+    let path = fast::path();
+    if path == Path::Scalar {
+        return Kernel::Gemm;
+    }
+    if inputs < DOT_MIN_INPUTS {
+        return Kernel::Tiles;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if avx512(path) {
+        return Kernel::Avx512;
+    }
+    Kernel::Dot
+}
+
+/// The fastest backward kernel for `rows` rows on this CPU and thread.
+fn backward_kernel(rows: usize) -> Kernel {
+    let path = fast::path();
+    if path == Path::Scalar || rows == 0 || rows > MAX_ROWS {
+        return Kernel::Gemm;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if avx512(path) {
+        return Kernel::Avx512;
+    }
+    if rows <= TILED_BACKWARD_ROWS {
+        Kernel::Tiles
+    } else {
+        Kernel::Gemm
+    }
 }
 
 /// The weight's values, checked against the layer's shape (a checkpoint could have replaced them).
-#[cfg(target_arch = "x86_64")]
 fn weight_data<'p>(layer: &Linear, params: &'p ParamStore) -> Result<&'p [f32], NnError> {
     let weight = &params.get(layer.weight()).data;
     expect_len("Linear weight", layer.in_features() * layer.out_features(), weight.len())?;
@@ -65,7 +124,6 @@ fn weight_data<'p>(layer: &Linear, params: &'p ParamStore) -> Result<&'p [f32], 
 }
 
 /// The bias's values, checked against the layer's shape.
-#[cfg(target_arch = "x86_64")]
 fn bias_data<'p>(layer: &Linear, params: &'p ParamStore) -> Result<Option<&'p [f32]>, NnError> {
     let Some(id) = layer.bias() else { return Ok(None) };
     let bias = &params.get(id).data;
@@ -73,42 +131,49 @@ fn bias_data<'p>(layer: &Linear, params: &'p ParamStore) -> Result<Option<&'p [f
     Ok(Some(bias))
 }
 
-/// `output[rows, out] = input[rows, in] W^T + b`, as [`Linear::forward`].
-pub fn linear_forward(layer: &Linear, params: &ParamStore, input: &[f32], rows: usize, output: &mut [f32]) -> Result<(), NnError> {
-    forward_with(kernel(rows), layer, params, input, rows, output)
+/// [`Linear::forward`]: `output[rows, out] = input[rows, in] W^T + b`.
+pub(super) fn forward(layer: &Linear, params: &ParamStore, input: &[f32], rows: usize, output: &mut [f32]) -> Result<(), NnError> {
+    forward_with(forward_kernel(layer.in_features()), layer, params, input, rows, output)
 }
 
 fn forward_with(kernel: Kernel, layer: &Linear, params: &ParamStore, input: &[f32], rows: usize, output: &mut [f32]) -> Result<(), NnError> {
     let (k, n) = (layer.in_features(), layer.out_features());
+    expect_len("Linear input", rows * k, input.len())?;
+    expect_len("Linear output", rows * n, output.len())?;
+    let (weight, bias) = (weight_data(layer, params)?, bias_data(layer, params)?);
+    let path = fast::path();
     match kernel {
-        Kernel::Gemm => layer.forward(params, input, rows, output),
+        Kernel::Gemm => return layer.gemm_forward(params, input, rows, output),
         #[cfg(target_arch = "x86_64")]
         Kernel::Avx512 => {
-            expect_len("Linear input", rows * k, input.len())?;
-            expect_len("Linear output", rows * n, output.len())?;
-            let weight = weight_data(layer, params)?.as_ptr();
-            let bias = bias_data(layer, params)?.map_or(std::ptr::null(), <[f32]>::as_ptr);
-            // SAFETY: `kernel` confirmed AVX-512F; the lengths checked above cover every element the kernel
-            // touches.
-            unsafe { avx512::forward(input.as_ptr(), rows, k, weight, n, bias, output.as_mut_ptr()) };
-            Ok(())
+            if !avx512(path) {
+                return layer.gemm_forward(params, input, rows, output);
+            }
+            let bias = bias.map_or(std::ptr::null(), <[f32]>::as_ptr);
+            // SAFETY: AVX-512F is confirmed just above; the lengths checked above cover every element the
+            // kernel touches.
+            unsafe { avx512::forward(input.as_ptr(), rows, k, weight.as_ptr(), n, bias, output.as_mut_ptr()) };
         }
-        #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2Row => {
-            expect_len("Linear input", rows * k, input.len())?;
-            expect_len("Linear output", rows * n, output.len())?;
-            match bias_data(layer, params)? {
-                Some(bias) => super::gemm::fill_rows_with(output, bias),
+        Kernel::Dot => {
+            match bias {
+                Some(bias) => fill_rows_with(output, bias),
                 None => output.fill(0.0),
             }
-            super::fast::matmul_nt_acc(super::fast::Path::Avx2, input, rows, k, weight_data(layer, params)?, n, output);
-            Ok(())
+            fast::matmul_nt_acc(path, input, rows, k, weight, n, output);
         }
+        Kernel::Tiles => PACKED.with_borrow_mut(|packed| {
+            packed.pack_transposed(path, weight, n, k);
+            match bias {
+                Some(bias) => packed.matmul_bias(path, input, rows, output, bias),
+                None => packed.matmul(path, input, rows, output, false),
+            }
+        }),
     }
+    Ok(())
 }
 
-/// As [`Linear::backward`]: accumulates dW and db into `grads` and writes d input into `d_input` if given.
-pub fn linear_backward(
+/// [`Linear::backward`]: accumulates dW and db into `grads` and writes d input into `d_input` if given.
+pub(super) fn backward(
     layer: &Linear,
     params: &ParamStore,
     input: &[f32],
@@ -117,29 +182,57 @@ pub fn linear_backward(
     grads: &mut ParamStore,
     d_input: Option<&mut [f32]>,
 ) -> Result<(), NnError> {
-    #[cfg(target_arch = "x86_64")]
-    if kernel(rows) == Kernel::Avx512 {
-        let (k, n) = (layer.in_features(), layer.out_features());
-        expect_len("Linear input", rows * k, input.len())?;
-        expect_len("Linear output gradient", rows * n, d_output.len())?;
-        if let Some(d_input) = &d_input {
+    backward_with(backward_kernel(rows), layer, params, input, d_output, rows, grads, d_input)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn backward_with(
+    kernel: Kernel,
+    layer: &Linear,
+    params: &ParamStore,
+    input: &[f32],
+    d_output: &[f32],
+    rows: usize,
+    grads: &mut ParamStore,
+    d_input: Option<&mut [f32]>,
+) -> Result<(), NnError> {
+    let (k, n) = (layer.in_features(), layer.out_features());
+    match kernel {
+        Kernel::Gemm | Kernel::Dot => layer.gemm_backward(params, input, d_output, rows, grads, d_input),
+        Kernel::Tiles => {
+            let Some(d_input) = d_input else { return layer.gemm_backward(params, input, d_output, rows, grads, None) };
             expect_len("Linear input gradient", rows * k, d_input.len())?;
+            layer.gemm_backward(params, input, d_output, rows, grads, None)?;
+            fast::matmul(fast::path(), d_output, rows, n, weight_data(layer, params)?, k, d_input);
+            Ok(())
         }
-        let weight = weight_data(layer, params)?.as_ptr();
-        let d_weight = &mut grads.get_mut(layer.weight()).data;
-        expect_len("Linear weight gradient", n * k, d_weight.len())?;
-        // SAFETY: as in `forward_with`.
-        unsafe { avx512::weight_grad(d_output.as_ptr(), rows, n, input.as_ptr(), k, d_weight.as_mut_ptr()) };
-        if let Some(bias) = layer.bias() {
-            add_column_sums(d_output, &mut grads.get_mut(bias).data);
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512 => {
+            // The strips hold MAX_ROWS rows.
+            if !avx512(fast::path()) || rows > MAX_ROWS {
+                return layer.gemm_backward(params, input, d_output, rows, grads, d_input);
+            }
+            expect_len("Linear input", rows * k, input.len())?;
+            expect_len("Linear output gradient", rows * n, d_output.len())?;
+            if let Some(d_input) = &d_input {
+                expect_len("Linear input gradient", rows * k, d_input.len())?;
+            }
+            let weight = weight_data(layer, params)?.as_ptr();
+            let d_weight = &mut grads.get_mut(layer.weight()).data;
+            expect_len("Linear weight gradient", n * k, d_weight.len())?;
+            // SAFETY: AVX-512F and at most MAX_ROWS rows are confirmed just above; the lengths checked above
+            // cover every element the kernels touch.
+            unsafe { avx512::weight_grad(d_output.as_ptr(), rows, n, input.as_ptr(), k, d_weight.as_mut_ptr()) };
+            if let Some(bias) = layer.bias() {
+                add_column_sums(d_output, &mut grads.get_mut(bias).data);
+            }
+            if let Some(d_input) = d_input {
+                // SAFETY: as above.
+                unsafe { avx512::input_grad(d_output.as_ptr(), rows, n, weight, k, d_input.as_mut_ptr()) };
+            }
+            Ok(())
         }
-        if let Some(d_input) = d_input {
-            // SAFETY: as above.
-            unsafe { avx512::input_grad(d_output.as_ptr(), rows, n, weight, k, d_input.as_mut_ptr()) };
-        }
-        return Ok(());
     }
-    layer.backward(params, input, d_output, rows, grads, d_input)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -216,6 +309,12 @@ mod avx512 {
     unsafe fn row_tile<const R: usize>(x: *const f32, w: *const f32, columns: usize, bias: *const f32, y: *mut f32, d: Dims) {
         let column_bias = |j: usize| if bias.is_null() { bias } else { bias.add(j) };
         let mut j = 0;
+        // A single row takes 8 columns at a time: 8 independent accumulator chains keep both FMA ports busy,
+        // where 4 rows x 4 columns have 16.
+        while R == 1 && j + 8 <= columns {
+            dot_tile::<1, 8>(x, w.add(j * d.k), column_bias(j), y.add(j), d);
+            j += 8;
+        }
         while j + 4 <= columns {
             dot_tile::<R, 4>(x, w.add(j * d.k), column_bias(j), y.add(j), d);
             j += 4;
@@ -441,70 +540,165 @@ mod tests {
         a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-5 * (1.0 + y.abs()))
     }
 
+    /// Every kernel this CPU runs (Dot and Tiles run everywhere, on the scalar path without AVX2).
     fn available_kernels() -> Vec<Kernel> {
         #[allow(unused_mut)]
-        let mut kernels = vec![Kernel::Gemm];
+        let mut kernels = vec![Kernel::Gemm, Kernel::Dot, Kernel::Tiles];
         #[cfg(target_arch = "x86_64")]
-        {
-            use crate::nn::fast::{path, Path};
-            if path() == Path::Avx2 {
-                kernels.push(Kernel::Avx2Row);
-            }
-            if kernel(1) == Kernel::Avx512 {
-                kernels.push(Kernel::Avx512);
-            }
+        if avx512(fast::path()) {
+            kernels.push(Kernel::Avx512);
         }
         kernels
     }
 
-    /// Every tile and tail combination against gemm, for each kernel this CPU runs (the backward pass takes the
-    /// AVX-512F kernels where they run, gemm elsewhere).
+    fn layer(k: usize, n: usize, bias: bool, seed: u64) -> (Linear, ParamStore) {
+        let mut params = ParamStore::new();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut init = ParamInit::new(&mut params, &mut rng);
+        let layer = if bias { Linear::new(&mut init, k, n) } else { Linear::without_bias(&mut init, k, n) }.unwrap();
+        (layer, params)
+    }
+
+    /// Every kernel, with every tile and tail combination, against gemm, forward and backward.
     #[test]
     fn products_match_gemm() {
-        // Shapes with every tail: k around the 16- and 64-lane strips, n around the 4-column tiles and across
-        // several 64-row weight chunks, rows around the 4-row tiles and the packing threshold, up to MAX_ROWS.
-        let shapes = [(1, 1, true), (15, 5, true), (16, 4, false), (17, 9, true), (24, 36, true), (70, 13, false), (130, 7, true), (64, 130, true), (81, 200, false)];
+        // Shapes with every tail: k around the 16- and 64-lane strips and the AVX-512F forward threshold, n
+        // around the 4- and 8-column tiles, the 16-column panels and across several 64-row weight chunks, rows
+        // around the 4-row tiles, the packing threshold and the other kernels' limits, up to MAX_ROWS.
+        let shapes = [
+            (1, 1, true),
+            (15, 5, true),
+            (16, 4, false),
+            (17, 9, true),
+            (24, 36, true),
+            (70, 13, false),
+            (130, 7, true),
+            (64, 130, true),
+            (81, 200, false),
+            (128, 32, true),
+            (137, 19, false),
+        ];
         for (k, n, bias) in shapes {
-            let mut params = ParamStore::new();
-            let mut rng = ChaCha8Rng::seed_from_u64(k as u64);
-            let mut init = ParamInit::new(&mut params, &mut rng);
-            let layer = if bias { Linear::new(&mut init, k, n) } else { Linear::without_bias(&mut init, k, n) }.unwrap();
-            for rows in [1, 2, 3, 4, 5, 8, 9, 32, 63, MAX_ROWS, MAX_ROWS + 1] {
+            let (layer, params) = layer(k, n, bias, k as u64);
+            for rows in [1, 2, 3, 4, 5, 8, 9, 16, 17, 32, 63, MAX_ROWS, MAX_ROWS + 1] {
                 let input = random_vec(rows * k, 1);
                 let d_output = random_vec(rows * n, 2);
                 let mut expected = vec![0.0; rows * n];
-                layer.forward(&params, &input, rows, &mut expected).unwrap();
+                layer.gemm_forward(&params, &input, rows, &mut expected).unwrap();
+                let (mut grads_expected, mut d_expected) = (params.zeros_like(), vec![0.0; rows * k]);
+                layer.gemm_backward(&params, &input, &d_output, rows, &mut grads_expected, Some(&mut d_expected)).unwrap();
+                // Accumulating onto earlier gradients, as the models' layers do.
+                let mut again_expected = grads_expected.clone();
+                layer.gemm_backward(&params, &input, &d_output, rows, &mut again_expected, None).unwrap();
                 for kernel in available_kernels() {
                     let mut actual = vec![9.0; rows * n];
                     forward_with(kernel, &layer, &params, &input, rows, &mut actual).unwrap();
                     assert!(close(&actual, &expected), "{kernel:?} forward k={k} n={n} rows={rows}");
-                }
-                let (mut grads_expected, mut grads_actual) = (params.zeros_like(), params.zeros_like());
-                let (mut d_expected, mut d_actual) = (vec![0.0; rows * k], vec![9.0; rows * k]);
-                layer.backward(&params, &input, &d_output, rows, &mut grads_expected, Some(&mut d_expected)).unwrap();
-                linear_backward(&layer, &params, &input, &d_output, rows, &mut grads_actual, Some(&mut d_actual)).unwrap();
-                assert!(close(&d_actual, &d_expected), "input gradient k={k} n={n} rows={rows}");
-                // Accumulating onto earlier gradients, as the model's blocks do.
-                let (mut again_expected, mut again_actual) = (grads_expected.clone(), grads_actual.clone());
-                layer.backward(&params, &input, &d_output, rows, &mut again_expected, None).unwrap();
-                linear_backward(&layer, &params, &input, &d_output, rows, &mut again_actual, None).unwrap();
-                for ((name, a), (_, e)) in again_actual.iter().zip(again_expected.iter()) {
-                    assert!(close(&a.data, &e.data), "{name} k={k} n={n} rows={rows}");
+                    let (mut grads, mut d_actual) = (params.zeros_like(), vec![9.0; rows * k]);
+                    backward_with(kernel, &layer, &params, &input, &d_output, rows, &mut grads, Some(&mut d_actual)).unwrap();
+                    assert!(close(&d_actual, &d_expected), "{kernel:?} input gradient k={k} n={n} rows={rows}");
+                    backward_with(kernel, &layer, &params, &input, &d_output, rows, &mut grads, None).unwrap();
+                    for ((name, a), (_, e)) in grads.iter().zip(again_expected.iter()) {
+                        assert!(close(&a.data, &e.data), "{kernel:?} {name} k={k} n={n} rows={rows}");
+                    }
                 }
             }
         }
     }
 
     #[test]
+    fn every_kernel_gives_a_row_the_same_bits_in_any_batch() {
+        for (k, n) in [(40, 50), (150, 48)] {
+            let (layer, params) = layer(k, n, true, 2);
+            let input = random_vec((MAX_ROWS + 6) * k, 1);
+            for kernel in available_kernels() {
+                let run = |rows: usize| {
+                    let mut output = vec![0.0; rows * n];
+                    forward_with(kernel, &layer, &params, &input[..rows * k], rows, &mut output).unwrap();
+                    output[..n].to_vec()
+                };
+                let alone = run(1);
+                assert!([2, 3, 4, 5, 20, MAX_ROWS + 6].into_iter().all(|rows| run(rows) == alone), "{kernel:?} k={k}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_kernel_follows_the_inputs_the_rows_and_the_simd_setting() {
+        assert_eq!((backward_kernel(MAX_ROWS + 1), backward_kernel(0)), (Kernel::Gemm, Kernel::Gemm));
+        if fast::path() != Path::Scalar {
+            assert_eq!(forward_kernel(DOT_MIN_INPUTS - 1), Kernel::Tiles);
+            assert!(matches!(forward_kernel(DOT_MIN_INPUTS), Kernel::Dot) || avx512(fast::path()));
+            #[cfg(target_arch = "x86_64")]
+            if avx512(fast::path()) {
+                assert_eq!((forward_kernel(DOT_MIN_INPUTS), backward_kernel(MAX_ROWS)), (Kernel::Avx512, Kernel::Avx512));
+            } else {
+                assert_eq!((backward_kernel(TILED_BACKWARD_ROWS), backward_kernel(TILED_BACKWARD_ROWS + 1)), (Kernel::Tiles, Kernel::Gemm));
+            }
+        }
+        let _scalar = fast::scoped_simd(false);
+        assert_eq!((forward_kernel(512), forward_kernel(24), backward_kernel(8)), (Kernel::Gemm, Kernel::Gemm, Kernel::Gemm));
+    }
+
+    #[test]
     fn checks_lengths() {
-        let mut params = ParamStore::new();
-        let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let layer = Linear::new(&mut ParamInit::new(&mut params, &mut rng), 4, 3).unwrap();
-        assert!(linear_forward(&layer, &params, &[0.0; 7], 2, &mut [0.0; 6]).is_err());
-        assert!(linear_forward(&layer, &params, &[0.0; 8], 2, &mut [0.0; 5]).is_err());
+        let (layer, params) = layer(4, 3, true, 0);
         let mut grads = params.zeros_like();
-        assert!(linear_backward(&layer, &params, &[0.0; 8], &[0.0; 6], 2, &mut grads, Some(&mut [0.0; 7])).is_err());
-        assert!(linear_backward(&layer, &params, &[0.0; 8], &[0.0; 5], 2, &mut grads, Some(&mut [0.0; 8])).is_err());
+        for kernel in available_kernels() {
+            assert!(forward_with(kernel, &layer, &params, &[0.0; 7], 2, &mut [0.0; 6]).is_err());
+            assert!(forward_with(kernel, &layer, &params, &[0.0; 8], 2, &mut [0.0; 5]).is_err());
+            assert!(backward_with(kernel, &layer, &params, &[0.0; 8], &[0.0; 6], 2, &mut grads, Some(&mut [0.0; 7])).is_err());
+            assert!(backward_with(kernel, &layer, &params, &[0.0; 8], &[0.0; 5], 2, &mut grads, Some(&mut [0.0; 8])).is_err());
+        }
+        // A checkpoint's weight of the wrong size.
+        let mut params = params;
+        params.get_mut(layer.weight()).data.pop();
+        for kernel in available_kernels().into_iter().filter(|&kernel| kernel != Kernel::Gemm) {
+            assert!(forward_with(kernel, &layer, &params, &[0.0; 8], 2, &mut [0.0; 6]).is_err(), "{kernel:?}");
+        }
+    }
+
+    /// Each kernel's time (the 10th percentile of many calls, in us) for the layers of the models, the weights
+    /// rotating through enough copies to come from L3 as in a model.
+    #[test]
+    #[ignore = "timing, meaningful only in release: cargo test --release --lib nn::skinny -- --ignored --nocapture"]
+    fn time_the_kernels() {
+        use std::time::Instant;
+        // NBEATS/NHITS (512), MLP (24 -> 1024 -> 1024 -> 12), TCN's decoder (64), the Transformer's (128, 32).
+        for (k, n) in [(512, 512), (12, 512), (512, 36), (24, 1024), (1024, 1024), (1024, 12), (64, 64), (128, 128), (128, 32), (32, 128)] {
+            let copies = ((8 << 20) / (4 * k * n)).clamp(1, 16);
+            let mut params = ParamStore::new();
+            let mut rng = ChaCha8Rng::seed_from_u64(2);
+            let mut init = ParamInit::new(&mut params, &mut rng);
+            let layers: Vec<Linear> = (0..copies).map(|i| Linear::new(&mut init.pp(format!("l{i}")), k, n).unwrap()).collect();
+            let mut grads = params.zeros_like();
+            let calls = (1 << 29) / (k * n * 32).max(1);
+            let time = |f: &mut dyn FnMut(&Linear)| {
+                let mut times: Vec<f64> = (0..calls.clamp(20, 400))
+                    .map(|i| {
+                        let started = Instant::now();
+                        f(&layers[i % copies]);
+                        started.elapsed().as_secs_f64() * 1e6
+                    })
+                    .collect();
+                times.sort_by(f64::total_cmp);
+                times[times.len() / 10]
+            };
+            for rows in [1, 2, 4, 8, 16, 32, 64, 256] {
+                let (x, dy) = (random_vec(rows * k, 9), random_vec(rows * n, 3));
+                let (mut y, mut dx) = (vec![0.0; rows * n], vec![0.0; rows * k]);
+                let mut line = format!("{k:4} x {n:4}, {rows:2} rows: forward");
+                for kernel in available_kernels() {
+                    let t = time(&mut |l| forward_with(kernel, l, &params, &x, rows, &mut y).unwrap());
+                    line += &format!(" {kernel:?} {t:.1}");
+                }
+                line += &format!(" (chosen {:?}); backward", forward_kernel(k));
+                for kernel in available_kernels().into_iter().filter(|&kernel| kernel != Kernel::Dot) {
+                    let t = time(&mut |l| backward_with(kernel, l, &params, &x, &dy, rows, &mut grads, Some(&mut dx)).unwrap());
+                    line += &format!(" {kernel:?} {t:.1}");
+                }
+                eprintln!("{line} (chosen {:?})", backward_kernel(rows));
+            }
+        }
     }
 }
-
