@@ -9,7 +9,7 @@
 use serde_json::{json, Value};
 
 use super::{Engine, EngineError, FitOptions, FutureExog, ProgressEvent, SeriesState};
-use super::{Control, Fitted, Mutex};
+use super::{Control, Fitted};
 use crate::data::Panel;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,7 +180,7 @@ impl Engine {
             models: indices.iter().map(|&m| self.models[m].clone()).collect(),
             fitted: None,
             threads: self.threads.clone(),
-            window_scratch: indices.iter().map(|_| Mutex::default()).collect(),
+            forecast_scratch: indices.iter().map(|_| super::slots::Slots::new(self.threads.current_num_threads())).collect(),
         })
     }
 }

@@ -73,22 +73,22 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let per_window = spec.h() * spec.shape().outputs_per_point;
         let isa = self.isa();
+        let slots = &self.forecast_scratch[model];
         if n <= CHUNK {
-            let mut guard = self.window_scratch[model].lock().unwrap_or_else(|p| p.into_inner());
+            let mut guard = slots.lock(0, 1);
             guard.batch.reset(n, spec.shape());
             fill(&mut guard.batch, 0..n);
             return forecast_filled(network, spec, isa, &mut guard, &mut out[..n * per_window]);
         }
+        let chunks = n.div_ceil(CHUNK);
         self.threads.install(|| {
-            out[..n * per_window].par_chunks_mut(CHUNK * per_window).enumerate().try_for_each_init(
-                ForecastScratch::default,
-                |scratch, (chunk, out)| {
-                    let windows = chunk * CHUNK..chunk * CHUNK + out.len() / per_window;
-                    scratch.batch.reset(windows.len(), spec.shape());
-                    fill(&mut scratch.batch, windows);
-                    forecast_filled(network, spec, isa, scratch, out)
-                },
-            )
+            out[..n * per_window].par_chunks_mut(CHUNK * per_window).enumerate().try_for_each(|(chunk, out)| {
+                let mut scratch = slots.lock(chunk, chunks);
+                let windows = chunk * CHUNK..chunk * CHUNK + out.len() / per_window;
+                scratch.batch.reset(windows.len(), spec.shape());
+                fill(&mut scratch.batch, windows);
+                forecast_filled(network, spec, isa, &mut scratch, out)
+            })
         })
     }
 
@@ -170,7 +170,7 @@ impl Engine {
             return Err(EngineError::Range(format!("out must hold {per_window} values, got {}", out.len())));
         }
         let _simd = crate::nn::fast::scoped_simd(self.config.simd_enabled);
-        let mut guard = self.window_scratch[model].lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.forecast_scratch[model].lock(0, 1);
         let scratch = &mut *guard;
         scratch.batch.reset(1, spec.shape());
         scratch.batch.fill_from_tail(0, window, &ExogColumns::default(), &ExogSource::NONE);

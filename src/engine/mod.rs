@@ -9,6 +9,7 @@ mod forecast;
 mod local;
 mod network;
 mod scaler;
+mod slots;
 mod spec;
 mod train;
 mod update;
@@ -238,7 +239,7 @@ impl Trained {
     }
 }
 
-/// Reused buffers of a forecast: one per worker of a batch, one per model for single windows.
+/// Reused buffers of a forecast: per model, one per thread of a batch forecast (the first also for single windows).
 #[derive(Default)]
 struct ForecastScratch {
     batch: Batch,
@@ -273,7 +274,7 @@ pub struct Engine {
     models: Vec<Trained>,
     fitted: Option<Fitted>,
     threads: Arc<rayon::ThreadPool>,
-    window_scratch: Vec<Mutex<ForecastScratch>>,
+    forecast_scratch: Vec<slots::Slots<ForecastScratch>>,
 }
 
 impl Engine {
@@ -302,8 +303,8 @@ impl Engine {
         }
         let models = config.models.iter().map(Trained::new).collect::<Result<Vec<_>, _>>()?;
         let threads = thread_pool(config.num_threads, config.simd_enabled)?;
-        let window_scratch = config.models.iter().map(|_| Mutex::default()).collect();
-        Ok(Engine { config, models, fitted: None, threads, window_scratch })
+        let forecast_scratch = config.models.iter().map(|_| slots::Slots::new(threads.current_num_threads())).collect();
+        Ok(Engine { config, models, fitted: None, threads, forecast_scratch })
     }
 
     pub fn config(&self) -> &EngineConfig {

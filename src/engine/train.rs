@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use super::error::EngineError;
 use super::batch::{Batch, ExogColumns};
 use super::network::{Network, NetworkCache};
+use super::slots::Slots;
 use super::spec::NeuralSpec;
 use super::{Control, FitOptions, ModelFitReport, ProgressEvent};
 use rand::RngExt;
@@ -48,22 +49,6 @@ struct Scratch {
     cache: NetworkCache,
     batch: Batch,
     d_output: Vec<f32>,
-}
-
-/// One [`Scratch`] per thread that runs shards. Shard `k` of a wave of `n` always takes slot `k * slots / n`, the
-/// contiguous run of shards rayon's splitting hands each thread, so every slot is sized in the first step whatever
-/// the scheduling, and later steps allocate nothing. Contents are rewritten by every pass, so which slot a shard
-/// gets does not change any result.
-struct ScratchSlots(Vec<std::sync::Mutex<Scratch>>);
-
-impl ScratchSlots {
-    fn new(threads: usize, shards: usize) -> ScratchSlots {
-        ScratchSlots((0..threads.min(shards).max(1)).map(|_| Default::default()).collect())
-    }
-
-    fn lock(&self, shard: usize, shards: usize) -> std::sync::MutexGuard<'_, Scratch> {
-        self.0[shard * self.0.len() / shards].lock().unwrap_or_else(|p| p.into_inner())
-    }
 }
 
 /// What one model's training needs besides its network.
@@ -118,7 +103,8 @@ pub(crate) fn train(
     let kept = if run.low_memory { shard_count.min(LOW_MEMORY_WAVE) } else { shard_count };
     let mut shards: Vec<Shard> = (0..kept).map(|_| Shard { grads: network.params().zeros_like(), loss: 0.0 }).collect();
     let mut total = (kept < shard_count).then(|| Shard { grads: network.params().zeros_like(), loss: 0.0 });
-    let scratch = ScratchSlots::new(run.threads.current_num_threads(), kept);
+    // One scratch per thread that runs shards (see Slots: all sized in the first step).
+    let scratch = Slots::new(run.threads.current_num_threads().min(kept));
     let mut validation_scratch = Scratch::default();
     let validation = Validation::new(run, holdout)?;
     let patience = if run.options.early_stopping || spec.early_stop_patience_steps.is_some() {
@@ -209,7 +195,7 @@ fn gradient(
     windows: &[Window],
     per_shard: usize,
     shards: &mut [Shard],
-    scratch: &ScratchSlots,
+    scratch: &Slots<Scratch>,
     part: StepPart,
 ) -> Result<(), EngineError> {
     let StepPart { step, first, observed } = part;
@@ -234,7 +220,7 @@ fn gradient_in_waves(
     per_shard: usize,
     shards: &mut [Shard],
     total: &mut Shard,
-    scratch: &ScratchSlots,
+    scratch: &Slots<Scratch>,
     step: usize,
 ) -> Result<(), EngineError> {
     let observed = index.observed_in(windows);

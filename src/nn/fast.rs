@@ -289,10 +289,15 @@ impl PackedB {
             }
             // SAFETY: avx2 and fma detected; the asserts above and the packed length k * n keep
             // every access inside the slices (the bias row holds at least n values).
+            // AVX-512 where present: the same sums in the same order, so the same bits.
             #[cfg(target_arch = "x86_64")]
             Path::Avx2 => unsafe {
                 let bias = bias.map_or(std::ptr::null(), <[f32]>::as_ptr);
-                avx2::matmul_panels(a.as_ptr(), m, k, b.as_ptr(), n, c.as_mut_ptr(), accumulate, bias)
+                if crate::simd::detected() >= crate::simd::Isa::Avx512 {
+                    avx512::matmul_panels(a.as_ptr(), m, k, b.as_ptr(), n, c.as_mut_ptr(), accumulate, bias)
+                } else {
+                    avx2::matmul_panels(a.as_ptr(), m, k, b.as_ptr(), n, c.as_mut_ptr(), accumulate, bias)
+                }
             },
         }
     }
@@ -339,96 +344,13 @@ pub(crate) mod avx2 {
     /// Lane mask selecting the first `len` (< 8) lanes, for maskload/maskstore.
     #[inline(always)]
     pub unsafe fn tail_mask(len: usize) -> __m256i {
-        const IDX: [i32; 8] = [0, 1, 2, 3, 4, 5, 6, 7];
-        _mm256_cmpgt_epi32(
-            _mm256_set1_epi32(len as i32),
-            _mm256_loadu_si256(IDX.as_ptr() as *const __m256i),
-        )
+        <__m256 as crate::nn::lanes::F32s>::mask(len)
     }
 
     /// 8 lanes of `hidden` columns from `j` on; lanes past `hidden` are masked off.
-    pub struct Lanes {
-        mask: __m256i,
-        full: bool,
-    }
+    pub(crate) type Lanes = crate::nn::lanes::Lanes<__m256>;
 
-    impl Lanes {
-        #[inline(always)]
-        pub unsafe fn new(hidden: usize, j: usize) -> Self {
-            let full = j + 8 <= hidden;
-            Lanes {
-                mask: tail_mask(if full { 8 } else { hidden - j }),
-                full,
-            }
-        }
-
-        #[inline(always)]
-        pub unsafe fn load(&self, p: *const f32) -> __m256 {
-            if self.full {
-                _mm256_loadu_ps(p)
-            } else {
-                _mm256_maskload_ps(p, self.mask)
-            }
-        }
-
-        #[inline(always)]
-        pub unsafe fn store(&self, p: *mut f32, v: __m256) {
-            if self.full {
-                _mm256_storeu_ps(p, v)
-            } else {
-                _mm256_maskstore_ps(p, self.mask, v)
-            }
-        }
-    }
-
-    /// e^x, Cephes-style: x = n ln2 + r with |r| <= ln2/2, a degree-7 polynomial in r, times 2^n.
-    /// The input is clamped to [-87.3, 88], so the result is always finite and normal; the relative
-    /// error is about 1 ulp.
-    #[inline(always)]
-    pub unsafe fn exp(x: __m256) -> __m256 {
-        let x = _mm256_min_ps(
-            _mm256_max_ps(x, _mm256_set1_ps(-87.3)),
-            _mm256_set1_ps(88.0),
-        );
-        let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
-            _mm256_mul_ps(x, _mm256_set1_ps(std::f32::consts::LOG2_E)),
-        );
-        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_359_375), x);
-        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.121_944_4e-4), r);
-        let mut p = _mm256_set1_ps(1.987_569_1e-4);
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.398_199_9e-3));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.333_452e-3));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.166_579_6e-2));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.666_666_5e-1));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.000_000_1e-1));
-        p = _mm256_fmadd_ps(
-            p,
-            _mm256_mul_ps(r, r),
-            _mm256_add_ps(r, _mm256_set1_ps(1.0)),
-        );
-        let scale = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(
-            _mm256_cvtps_epi32(n),
-            _mm256_set1_epi32(127),
-        )));
-        _mm256_mul_ps(p, scale)
-    }
-
-    /// 1 / (1 + e^-x).
-    #[inline(always)]
-    pub unsafe fn sigmoid(x: __m256) -> __m256 {
-        let one = _mm256_set1_ps(1.0);
-        _mm256_div_ps(
-            one,
-            _mm256_add_ps(one, exp(_mm256_sub_ps(_mm256_setzero_ps(), x))),
-        )
-    }
-
-    /// tanh(x) = 2 sigmoid(2x) - 1, as the scalar `activations::tanh`.
-    #[inline(always)]
-    pub unsafe fn tanh(x: __m256) -> __m256 {
-        let two = _mm256_set1_ps(2.0);
-        _mm256_fmsub_ps(two, sigmoid(_mm256_mul_ps(two, x)), _mm256_set1_ps(1.0))
-    }
+    pub(crate) use crate::nn::lanes::exp;
 
     /// Where the operand `a` of a product keeps element (row `r`, inner index `p`): at
     /// `r * row + p * inner`. Row-major `[m, k]` is `(k, 1)`; the transpose of a row-major `[k, m]` is `(1, m)`.
@@ -562,7 +484,7 @@ pub(crate) mod avx2 {
 
     /// Rows of `a` per panel: a panel (at most 64 KiB of `a`) stays in cache while every column block
     /// of `b` passes over it.
-    const PANEL_BYTES: usize = 64 * 1024;
+    pub(super) const PANEL_BYTES: usize = 64 * 1024;
 
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn matmul(
@@ -886,10 +808,152 @@ pub(crate) mod avx2 {
     }
 }
 
+/// The packed products on 512-bit registers: tiles of up to 8 rows by two panels (or 2 rows by four, for the
+/// one- and two-row products of single windows), each output accumulated in increasing `k` by FMA, exactly as
+/// the AVX2 tiles do.
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512 {
+    use std::arch::x86_64::*;
+
+    /// `MR` rows by `NP` panels of `c (+)= a b`, with `b` as panels `[k, 16]` `16 k` apart.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile<const MR: usize, const NP: usize>(
+        a: *const f32,
+        k: usize,
+        b: *const f32,
+        c: *mut f32,
+        n: usize,
+        accumulate: bool,
+        bias: *const f32,
+    ) {
+        let mut acc = [[_mm512_setzero_ps(); NP]; MR];
+        for (r, row) in acc.iter_mut().enumerate() {
+            for (v, acc) in row.iter_mut().enumerate() {
+                if !bias.is_null() {
+                    *acc = _mm512_loadu_ps(bias.add(16 * v));
+                } else if accumulate {
+                    *acc = _mm512_loadu_ps(c.add(r * n + 16 * v));
+                }
+            }
+        }
+        for p in 0..k {
+            let mut bv = [_mm512_setzero_ps(); NP];
+            for (v, bv) in bv.iter_mut().enumerate() {
+                *bv = _mm512_loadu_ps(b.add(v * 16 * k + p * 16));
+            }
+            for (r, row) in acc.iter_mut().enumerate() {
+                let x = _mm512_set1_ps(*a.add(r * k + p));
+                for (acc, bv) in row.iter_mut().zip(&bv) {
+                    *acc = _mm512_fmadd_ps(x, *bv, *acc);
+                }
+            }
+        }
+        for (r, row) in acc.iter().enumerate() {
+            for (v, acc) in row.iter().enumerate() {
+                _mm512_storeu_ps(c.add(r * n + 16 * v), *acc);
+            }
+        }
+    }
+
+    /// All `m` rows of `NP` panels, in balanced tiles of at most 8 rows (`NP` = 4: at most 2).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn column_block<const NP: usize>(
+        a: *const f32,
+        m: usize,
+        k: usize,
+        b: *const f32,
+        c: *mut f32,
+        n: usize,
+        accumulate: bool,
+        bias: *const f32,
+    ) {
+        let tiles = m.div_ceil(if NP > 2 { 2 } else { 8 });
+        for i in 0..tiles {
+            let (start, end) = (i * m / tiles, (i + 1) * m / tiles);
+            let (a, c) = (a.add(start * k), c.add(start * n));
+            match end - start {
+                8 => tile::<8, NP>(a, k, b, c, n, accumulate, bias),
+                7 => tile::<7, NP>(a, k, b, c, n, accumulate, bias),
+                6 => tile::<6, NP>(a, k, b, c, n, accumulate, bias),
+                5 => tile::<5, NP>(a, k, b, c, n, accumulate, bias),
+                4 => tile::<4, NP>(a, k, b, c, n, accumulate, bias),
+                3 => tile::<3, NP>(a, k, b, c, n, accumulate, bias),
+                2 => tile::<2, NP>(a, k, b, c, n, accumulate, bias),
+                1 => tile::<1, NP>(a, k, b, c, n, accumulate, bias),
+                _ => {}
+            }
+        }
+    }
+
+    /// `c[m, n] (+)= a b` (from `bias` rows when given) for row-major `a` `[m, k]` and `b` as `n / 16` panels.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn matmul_panels(
+        a: *const f32,
+        m: usize,
+        k: usize,
+        panels: *const f32,
+        n: usize,
+        c: *mut f32,
+        accumulate: bool,
+        bias: *const f32,
+    ) {
+        let panel_rows = (super::avx2::PANEL_BYTES / (4 * k.max(1))).max(8) / 8 * 8;
+        let mut r = 0;
+        while r < m {
+            let rows = panel_rows.min(m - r);
+            let (a, c) = (a.add(r * k), c.add(r * n));
+            let mut j = 0;
+            while j < n / 16 {
+                let width = match n / 16 - j {
+                    left if left >= 4 && rows <= 2 => 4,
+                    left if left >= 2 => 2,
+                    _ => 1,
+                };
+                let (b, c, bias) = (panels.add(j * 16 * k), c.add(16 * j), if bias.is_null() { bias } else { bias.add(16 * j) });
+                match width {
+                    4 => column_block::<4>(a, rows, k, b, c, n, accumulate, bias),
+                    2 => column_block::<2>(a, rows, k, b, c, n, accumulate, bias),
+                    _ => column_block::<1>(a, rows, k, b, c, n, accumulate, bias),
+                }
+                j += width;
+            }
+            r += rows;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::nn::gradcheck::random_vec;
+
+    /// The AVX-512 packed products give the AVX2 ones' bits (so a forecaster's results do not depend on which
+    /// of the two a CPU runs), for row counts that exercise every tile height and width.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx512_packed_products_equal_the_avx2_ones() {
+        if crate::simd::detected() < crate::simd::Isa::Avx512 {
+            return;
+        }
+        for &(m, k, n) in &[(1, 64, 256), (2, 7, 64), (3, 64, 48), (9, 1, 16), (17, 33, 80), (32, 64, 256), (45, 300, 32)] {
+            let (a, w, c0, bias) = (random_vec(m * k, 1), random_vec(k * n, 2), random_vec(m * n, 3), random_vec(n, 4));
+            let mut packed = PackedB::default();
+            packed.pack(&w, k, n);
+            let b = packed.as_slice().as_ptr();
+            for (accumulate, bias) in [(false, std::ptr::null()), (true, std::ptr::null()), (true, bias.as_ptr())] {
+                let (mut wide, mut narrow) = (c0.clone(), c0.clone());
+                // SAFETY: avx512f (and so avx2 and fma on every CPU that has it) detected; shapes match the slices.
+                unsafe {
+                    avx512::matmul_panels(a.as_ptr(), m, k, b, n, wide.as_mut_ptr(), accumulate, bias);
+                    avx2::matmul_panels(a.as_ptr(), m, k, b, n, narrow.as_mut_ptr(), accumulate, bias);
+                }
+                assert_eq!(wide, narrow, "m={m} k={k} n={n} accumulate={accumulate}");
+            }
+        }
+    }
 
     fn close(a: &[f32], b: &[f32], tol: f32) {
         assert_eq!(a.len(), b.len());
@@ -1008,7 +1072,7 @@ mod tests {
             let (e, s, t) = unsafe {
                 let v = _mm256_set1_ps(x);
                 let f = |v: __m256| _mm256_cvtss_f32(v);
-                (f(avx2::exp(v)), f(avx2::sigmoid(v)), f(avx2::tanh(v)))
+                (f(crate::nn::lanes::exp(v)), f(crate::nn::lanes::sigmoid(v)), f(crate::nn::lanes::tanh(v)))
             };
             let x64 = x as f64;
             if (-87.0..=88.0).contains(&x) {

@@ -85,44 +85,47 @@ fn backward_step_scalar(step: BackwardStep<'_>) {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::super::fast::avx2::{sigmoid, tanh, Lanes};
+    use super::super::fast::avx2::Lanes;
+    use crate::nn::lanes::{sigmoid, tanh, F32s, Lanes as LanesOf};
     use super::{BackwardStep, ForwardStep};
 
-    /// Caller: avx2 and fma available.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn forward_step(step: ForwardStep<'_>) {
+    crate::nn::lanes::widest!(pub unsafe fn forward_step(step: ForwardStep<'_>) = forward_step_lanes);
+
+    /// Caller: the width's instructions enabled.
+    #[inline(always)]
+    unsafe fn forward_step_lanes<V: F32s>(step: ForwardStep<'_>) {
         let hidden = step.hidden;
         let rows = step.h.len() / hidden;
         assert!(step.gates.len() >= rows * 3 * hidden && step.h_proj.len() >= rows * 3 * hidden);
         assert!(step.h_prev.len() >= rows * hidden && step.aux.len() >= rows * hidden);
-        let one = _mm256_set1_ps(1.0);
+        let one = V::splat(1.0);
         // Two passes, so that the chains of different vectors overlap: r and z (and n's pre-activation,
         // parked in n's slot), then n = tanh(..) and h.
         for b in 0..rows {
             let gates = step.gates.as_mut_ptr().add(b * 3 * hidden);
             let h_proj = step.h_proj.as_ptr().add(b * 3 * hidden);
             let at = b * hidden;
-            for j in (0..hidden).step_by(8) {
-                let l = Lanes::new(hidden, j);
-                let r = sigmoid(_mm256_add_ps(l.load(gates.add(j)), l.load(h_proj.add(j))));
-                let z = sigmoid(_mm256_add_ps(l.load(gates.add(hidden + j)), l.load(h_proj.add(hidden + j))));
+            for j in (0..hidden).step_by(V::LANES) {
+                let l = LanesOf::<V>::new(hidden, j);
+                let r = sigmoid(l.load(gates.add(j)).add(l.load(h_proj.add(j))));
+                let z = sigmoid(l.load(gates.add(hidden + j)).add(l.load(h_proj.add(hidden + j))));
                 let h_proj_n = l.load(h_proj.add(2 * hidden + j));
                 l.store(gates.add(j), r);
                 l.store(gates.add(hidden + j), z);
-                l.store(gates.add(2 * hidden + j), _mm256_fmadd_ps(r, h_proj_n, l.load(gates.add(2 * hidden + j))));
+                l.store(gates.add(2 * hidden + j), r.mul_add(h_proj_n, l.load(gates.add(2 * hidden + j))));
                 l.store(step.aux.as_mut_ptr().add(at + j), h_proj_n);
             }
         }
         for b in 0..rows {
             let gates = step.gates.as_mut_ptr().add(b * 3 * hidden);
             let at = b * hidden;
-            for j in (0..hidden).step_by(8) {
-                let l = Lanes::new(hidden, j);
+            for j in (0..hidden).step_by(V::LANES) {
+                let l = LanesOf::<V>::new(hidden, j);
                 let z = l.load(gates.add(hidden + j));
                 let n = tanh(l.load(gates.add(2 * hidden + j)));
                 l.store(gates.add(2 * hidden + j), n);
                 let h_prev = l.load(step.h_prev.as_ptr().add(at + j));
-                l.store(step.h.as_mut_ptr().add(at + j), _mm256_fmadd_ps(_mm256_sub_ps(one, z), n, _mm256_mul_ps(z, h_prev)));
+                l.store(step.h.as_mut_ptr().add(at + j), one.sub(z).mul_add(n, z.mul(h_prev)));
             }
         }
     }

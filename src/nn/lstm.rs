@@ -84,12 +84,15 @@ fn backward_step_scalar(step: BackwardStep<'_>) {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::super::fast::avx2::{sigmoid, tanh, Lanes};
+    use super::super::fast::avx2::Lanes;
+    use crate::nn::lanes::{sigmoid, tanh, F32s, Lanes as LanesOf};
     use super::{BackwardStep, ForwardStep};
 
-    /// Caller: avx2 and fma available.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn forward_step(step: ForwardStep<'_>) {
+    crate::nn::lanes::widest!(pub unsafe fn forward_step(step: ForwardStep<'_>) = forward_step_lanes);
+
+    /// Caller: the width's instructions enabled.
+    #[inline(always)]
+    unsafe fn forward_step_lanes<V: F32s>(step: ForwardStep<'_>) {
         let hidden = step.hidden;
         let rows = step.h.len() / hidden;
         let with_h_proj = !step.h_proj.is_empty();
@@ -102,12 +105,12 @@ mod avx2 {
             let gates = step.gates.as_mut_ptr().add(b * 4 * hidden);
             let h_proj = if with_h_proj { step.h_proj.as_ptr().add(b * 4 * hidden) } else { std::ptr::null() };
             let at = b * hidden;
-            for j in (0..hidden).step_by(8) {
-                let l = Lanes::new(hidden, j);
+            for j in (0..hidden).step_by(V::LANES) {
+                let l = LanesOf::<V>::new(hidden, j);
                 let pre = |gate: usize| {
                     let x = l.load(gates.add(gate * hidden + j));
                     if with_h_proj {
-                        _mm256_add_ps(x, l.load(h_proj.add(gate * hidden + j)))
+                        x.add(l.load(h_proj.add(gate * hidden + j)))
                     } else {
                         x
                     }
@@ -117,17 +120,17 @@ mod avx2 {
                 l.store(gates.add(hidden + j), f);
                 l.store(gates.add(2 * hidden + j), g);
                 l.store(gates.add(3 * hidden + j), o);
-                let c = _mm256_fmadd_ps(f, l.load(step.aux_prev.as_ptr().add(at + j)), _mm256_mul_ps(i, g));
+                let c = f.mul_add(l.load(step.aux_prev.as_ptr().add(at + j)), i.mul(g));
                 l.store(step.aux.as_mut_ptr().add(at + j), c);
             }
         }
         for b in 0..rows {
             let o_gate = step.gates.as_ptr().add(b * 4 * hidden + 3 * hidden);
             let at = b * hidden;
-            for j in (0..hidden).step_by(8) {
-                let l = Lanes::new(hidden, j);
+            for j in (0..hidden).step_by(V::LANES) {
+                let l = LanesOf::<V>::new(hidden, j);
                 let c = l.load(step.aux.as_ptr().add(at + j));
-                l.store(step.h.as_mut_ptr().add(at + j), _mm256_mul_ps(l.load(o_gate.add(j)), tanh(c)));
+                l.store(step.h.as_mut_ptr().add(at + j), l.load(o_gate.add(j)).mul(tanh(c)));
             }
         }
     }

@@ -18,6 +18,8 @@ pub mod gelu;
 pub(crate) mod gemm;
 #[cfg(test)]
 pub(crate) mod gradcheck;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod lanes;
 pub mod gru;
 pub mod interpolate;
 pub mod layer_norm;
