@@ -60,7 +60,7 @@ export declare class NeuralForecaster {
    * The next `horizon` (default h) `{ unique_id, ds }` rows of every fitted series: the frame to fill with future
    * exogenous values (NeuralForecast's `make_future_dataframe`).
    */
-  futureFrame(horizon?: unknown | undefined | null): { unique_id: string[], ds: Array<string | number> }
+  futureFrame(horizon?: unknown | undefined | null): { unique_id: { labels: string[], counts: Uint32Array }, ds: Float64Array | string[] }
   /** Forecasts one window of the last `inputSize` raw values, synchronously (the low-latency path). */
   forecastWindow(window: Float64Array | Float32Array | number[], options?: { model?: number | string }): Float64Array
   /**

@@ -90,24 +90,37 @@ async function main() {
   for (let r = 0; r < repeats; r++) reads.push(await time(() => readCsv(csv)))
   console.log(`ingestion from a CSV file (readCsv, ${(fs.statSync(csv).size / 1e6).toFixed(0)} MB): ${median(reads).toFixed(3)} s`)
 
+  // Thread scaling: the 1- and 2-thread runs alternate and each reports its median, so that a slow spell of a shared
+  // machine does not land on one thread count only.
   const dataset = Dataset.fromColumns(data)
+  const forecasters = []
   for (const numThreads of [1, 2]) {
     const nf = new NeuralForecaster({ models: [lstm(models, { maxSteps: 1, batchSize: 32 })], numThreads })
     await nf.fit(dataset)
     await nf.predict()
-    const runs = []
-    for (let r = 0; r < repeats; r++) runs.push(await time(() => nf.predict()))
-    console.log(`predict all ${SERIES} series, ${numThreads} thread(s): ${median(runs).toFixed(3)} s, ${Math.round(SERIES / median(runs)).toLocaleString('en-US')} series/s`)
+    forecasters.push(nf)
   }
+  const predictRuns = [[], []]
+  for (let r = 0; r < 2 * repeats + 1; r++) {
+    for (const [t, nf] of forecasters.entries()) predictRuns[t].push(await time(() => nf.predict()))
+  }
+  const predictSeconds = predictRuns.map(median)
+  for (const [t, secs] of predictSeconds.entries()) {
+    console.log(`predict all ${SERIES} series, ${t + 1} thread(s): ${secs.toFixed(3)} s, ${Math.round(SERIES / secs).toLocaleString('en-US')} series/s`)
+  }
+  console.log(`prediction thread scaling: ${(predictSeconds[0] / predictSeconds[1]).toFixed(2)}×`)
 
-  const steps = quick ? 200 : 1000
+  const steps = quick ? 100 : 300
   for (const batchSize of [32, 256]) {
-    const perStep = []
-    for (const numThreads of [1, 2]) {
-      const nf = new NeuralForecaster({ models: [lstm(models, { maxSteps: steps, batchSize })], numThreads })
-      const report = await nf.fit(dataset)
-      perStep.push(report.elapsedMs / steps)
+    const runs = [[], []]
+    for (let r = 0; r < repeats; r++) {
+      for (const numThreads of [1, 2]) {
+        const nf = new NeuralForecaster({ models: [lstm(models, { maxSteps: steps, batchSize })], numThreads })
+        const report = await nf.fit(dataset)
+        runs[numThreads - 1].push(report.elapsedMs / steps)
+      }
     }
+    const perStep = runs.map(median)
     const windows = (batchSize * 1000) / perStep[1]
     console.log(
       `training over the panel, batch ${batchSize}: ${perStep[0].toFixed(2)} ms/step on 1 thread, ${perStep[1].toFixed(2)} ms/step on 2 ` +

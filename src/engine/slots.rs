@@ -1,6 +1,6 @@
 //! Reused buffers for work split across the thread pool.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 
 /// One value per thread (buffers that only grow). Part `k` of `n` always takes slot `k * slots / n`, the contiguous
 /// run of parts rayon's splitting hands each thread, so every slot is sized by the first call whatever the
@@ -14,10 +14,18 @@ impl<T: Default> Slots<T> {
         Slots((0..count.max(1)).map(|_| Mutex::default()).collect())
     }
 
-    /// The slot of part `part` of `parts`.
+    /// The slot of part `part` of `parts`; when another thread holds it (a thread that finished its own run of
+    /// parts steals from another's), any free slot instead, so stolen parts run at once rather than waiting.
     pub fn lock(&self, part: usize, parts: usize) -> MutexGuard<'_, T> {
-        let slot = (part * self.0.len() / parts.max(1)).min(self.0.len() - 1);
-        self.0[slot].lock().unwrap_or_else(|p| p.into_inner())
+        let preferred = (part * self.0.len() / parts.max(1)).min(self.0.len() - 1);
+        for slot in (preferred..self.0.len()).chain(0..preferred) {
+            match self.0[slot].try_lock() {
+                Ok(guard) => return guard,
+                Err(TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        self.0[preferred].lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -34,5 +42,8 @@ mod tests {
         assert_eq!(*slots.lock(0, 1), [0, 1, 2]);
         assert_eq!(*slots.lock(4, 5), [3, 4]);
         assert_eq!(*Slots::<Vec<usize>>::new(0).lock(3, 2), Vec::<usize>::new(), "at least one slot, indices clamped");
+        let held = slots.lock(4, 5);
+        assert_eq!(*slots.lock(4, 5), [0, 1, 2], "a held slot passes the part to a free one");
+        drop(held);
     }
 }
