@@ -12,11 +12,13 @@ use super::freq::{advance, first_break, infer_frequency_with_rows, Frequency};
 /// the panel's one frequency.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Panel {
-    // Shared, so that a panel with other values (local scaling) or other columns costs no copy of them.
+    // Shared, so that a clone (a Dataset handed to fit) or a panel with other values (local scaling) or other
+    // columns costs no copy of them; ds and y in an Arc<Vec>, which takes over the parsed column's buffer (an
+    // Arc<[T]> would copy it).
     ids: Arc<[String]>,
     offsets: Arc<[usize]>,
-    ds: Arc<[Ds]>,
-    y: Vec<f64>,
+    ds: Arc<Vec<Ds>>,
+    y: Arc<Vec<f64>>,
     frequency: Frequency,
     /// Exogenous columns over time, in the storage order of `y`.
     exog: Arc<[Column]>,
@@ -240,8 +242,8 @@ impl Panel {
         Ok(Panel {
             ids: self.ids.clone(),
             offsets,
-            ds: kept.iter().map(|&row| self.ds[row]).collect(),
-            y: take(&self.y),
+            ds: Arc::new(kept.iter().map(|&row| self.ds[row]).collect()),
+            y: Arc::new(take(&self.y)),
             frequency: self.frequency,
             exog: self.exog.iter().map(|c| Column { name: c.name.clone(), values: take(&c.values) }).collect::<Vec<_>>().into(),
             statics: self.statics.clone(),
@@ -251,7 +253,15 @@ impl Panel {
     /// The same series and ds with other values (`y` in storage order, as [`Panel::y`]); `None` when the length
     /// differs or a value is not finite.
     pub fn with_y(&self, y: Vec<f64>) -> Option<Panel> {
-        (y.len() == self.y.len() && y.iter().all(|v| v.is_finite())).then(|| Panel { y, ..self.clone() })
+        (y.len() == self.y.len() && y.iter().all(|v| v.is_finite())).then(|| Panel {
+            ids: self.ids.clone(),
+            offsets: self.offsets.clone(),
+            ds: self.ds.clone(),
+            y: Arc::new(y),
+            frequency: self.frequency,
+            exog: self.exog.clone(),
+            statics: self.statics.clone(),
+        })
     }
 
     /// Errors on the first series shorter than `required` rows; `what` says what needs them
@@ -339,9 +349,9 @@ fn build(
     let exog: Vec<Column> = exog.into_iter().map(|c| Column { values: grouping.group(c.values), name: c.name }).collect();
     Ok(Panel {
         ids: ids.into(),
-        y: grouping.group(y),
+        y: Arc::new(grouping.group(y)),
         offsets: grouping.offsets.into(),
-        ds: ds.into(),
+        ds: Arc::new(ds),
         frequency,
         exog: exog.into(),
         statics: Vec::new(),

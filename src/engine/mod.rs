@@ -14,6 +14,7 @@ mod spec;
 mod train;
 mod update;
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -452,8 +453,9 @@ impl Engine {
     }
 
     /// Per-series local scaling: the states to forecast from (with the tails of the `temporal` exogenous columns
-    /// and the values of the `statics`), and the scaled panel to train on.
-    fn local_scaling(&self, panel: &Panel, temporal: &[String], statics: &[String]) -> Result<(Vec<SeriesState>, Panel), EngineError> {
+    /// and the values of the `statics`), and the scaled panel to train on (`panel` itself for the identity scaler,
+    /// which saves a copy of y the size of the data).
+    fn local_scaling<'p>(&self, panel: &'p Panel, temporal: &[String], statics: &[String]) -> Result<(Vec<SeriesState>, Cow<'p, Panel>), EngineError> {
         let keep = self.max_input_size();
         panel.check_min_length(keep.max(1), "inputSize")?;
         let column = |columns: &[Column], name: &String, kind: &str| {
@@ -463,24 +465,33 @@ impl Engine {
         let temporal = temporal.iter().map(|n| column(panel.exogenous(), n, "temporal")).collect::<Result<Vec<_>, _>>()?;
         let statics = statics.iter().map(|n| column(panel.statics(), n, "static")).collect::<Result<Vec<_>, _>>()?;
         let (isa, mut scratch) = (self.isa(), Vec::new());
+        let identity = self.config.local_scaler_type == ScalerType::Identity;
         let mut states = Vec::with_capacity(panel.n_series());
-        let mut scaled_y = Vec::with_capacity(panel.n_rows());
+        let mut scaled_y = Vec::with_capacity(if identity { 0 } else { panel.n_rows() });
         for (s, series) in panel.series_iter().enumerate() {
             let scale = Scale::of(self.config.local_scaler_type, series.y, isa, &mut scratch);
-            let start = scaled_y.len();
-            scaled_y.extend(series.y.iter().map(|&v| scale.apply(v)));
+            let scaled = if identity {
+                series.y
+            } else {
+                let start = scaled_y.len();
+                scaled_y.extend(series.y.iter().map(|&v| scale.apply(v)));
+                &scaled_y[start..]
+            };
             let end = panel.offsets()[s + 1];
             states.push(SeriesState {
                 id: series.id.to_string(),
                 last_ds: series.last_ds().ok_or_else(|| EngineError::Range(format!("series '{}' is empty", series.id)))?,
                 scale,
-                tail: scaled_y[start + series.len() - keep..].to_vec(),
+                tail: scaled[series.len() - keep..].to_vec(),
                 exog_tail: temporal.iter().map(|&c| panel.exogenous()[c].values[end - keep..end].to_vec()).collect(),
                 statics: statics.iter().map(|&c| panel.statics()[c].values[s]).collect(),
             });
         }
+        if identity {
+            return Ok((states, Cow::Borrowed(panel)));
+        }
         let scaled = panel.with_y(scaled_y).ok_or_else(|| EngineError::Range("local scaling gave non-finite values".into()))?;
-        Ok((states, scaled))
+        Ok((states, Cow::Owned(scaled)))
     }
 
     /// Forecasts `horizon` (≤ h, default h) steps after every series: the fitted ones, or those of `history`
