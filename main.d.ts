@@ -280,7 +280,10 @@ export interface NeuralForecasterOptions {
   simdEnabled?: boolean
   /** Reuse buffers across steps [true]. */
   memoryPool?: boolean
-  /** Keep the buffer pool small [false]. */
+  /**
+   * Train in half-size shards of windows, keep the gradients of two shards at a time and the buffer pool small
+   * [false]: less memory, somewhat slower steps, weights equal to the default's up to rounding.
+   */
   lowMemory?: boolean
   /** Replaces every model's `randomSeed`. */
   seed?: number

@@ -63,13 +63,20 @@ pub(crate) struct TrainRun<'a> {
     pub options: &'a FitOptions,
     pub isa: Isa,
     pub threads: &'a rayon::ThreadPool,
-    /// Keep the gradients of only [`LOW_MEMORY_WAVE`] shards at a time (`lowMemory`).
+    /// Shards of half the windows, and the gradients of only [`LOW_MEMORY_WAVE`] of them at a time (`lowMemory`).
     pub low_memory: bool,
 }
 
 /// Shards whose gradients exist at once under `lowMemory`: they are computed this many at a time and added into a
-/// running total in shard order, the same sum, bit for bit, as keeping every shard's gradient.
+/// running total in shard order.
 const LOW_MEMORY_WAVE: usize = 2;
+
+/// Windows per shard under `lowMemory`: half of [`shard_windows`], which halves the activations each thread keeps for
+/// backward, at some speed. The shard layout, and so the rounding of the summed gradient, differs from the default
+/// one; it still depends on the batch size and the model alone, not on the threads.
+fn low_memory_shard_windows(batch: usize, parameters: u128) -> usize {
+    shard_windows(batch, parameters).div_ceil(2)
+}
 
 /// Trains `network` in place; `Ok(None)` when the progress callback asked to stop.
 pub(crate) fn train(
@@ -98,7 +105,8 @@ pub(crate) fn train(
     let adam_config = AdamConfig { learning_rate: learning_rate as f32, ..AdamConfig::default() };
     let mut adam = Adam::new(network.params(), adam_config, StepLr::neuralforecast(max_steps, spec.num_lr_decays))?;
     let mut rng = ChaCha8Rng::seed_from_u64(spec.shape().random_seed);
-    let per_shard = shard_windows(batch, network.params().num_parameters() as u128);
+    let parameters = network.params().num_parameters() as u128;
+    let per_shard = if run.low_memory { low_memory_shard_windows(batch, parameters) } else { shard_windows(batch, parameters) };
     let shard_count = batch.div_ceil(per_shard);
     let kept = if run.low_memory { shard_count.min(LOW_MEMORY_WAVE) } else { shard_count };
     let mut shards: Vec<Shard> = (0..kept).map(|_| Shard { grads: network.params().zeros_like(), loss: 0.0 }).collect();
