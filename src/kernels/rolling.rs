@@ -543,6 +543,17 @@ mod tests {
         }
     }
 
+    /// Every count of blocks in the last group of lanes, at windows of 1 to 20.
+    #[test]
+    fn last_groups_of_every_size_match_naive() {
+        for w in [1usize, 2, 3, 7, 20] {
+            for m in 8 * w..16 * w {
+                let x: Vec<f64> = (0..m + w - 1).map(|i| ((i * 7919 % 1009) as f64 - 500.0) * 0.37 + 1e3).collect();
+                check(&x, w);
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(config())]
         #[test]
