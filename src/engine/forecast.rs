@@ -24,10 +24,6 @@ pub(super) struct SeriesRequest<'a> {
 /// Windows per parallel chunk of a batch forecast.
 const CHUNK: usize = 16;
 
-/// Networks of at least this many parameters run a forecast of one chunk inside the pool, where a one-row pass
-/// splits their large layers over the threads (see `nn::skinny`); for smaller ones the hop costs more than it saves.
-const POOLED_CHUNK_PARAMETERS: usize = 1 << 20;
-
 impl Engine {
     /// One model's forecasts for every series, `[series, horizon, outputs_per_point]`: their stored tails (and
     /// exogenous values, `future` over the horizon) through the network, then the local scaling inverted.
@@ -80,10 +76,9 @@ impl Engine {
         let slots = &self.forecast_scratch[model];
         if n <= CHUNK {
             let mut guard = slots.lock(0, 1);
-            let scratch = &mut *guard;
-            scratch.batch.reset(n, spec.shape());
-            fill(&mut scratch.batch, 0..n);
-            return self.one_chunk(network, || forecast_filled(network, spec, isa, scratch, &mut out[..n * per_window]));
+            guard.batch.reset(n, spec.shape());
+            fill(&mut guard.batch, 0..n);
+            return forecast_filled(network, spec, isa, &mut guard, &mut out[..n * per_window]);
         }
         let chunks = n.div_ceil(CHUNK);
         self.threads.install(|| {
@@ -179,17 +174,7 @@ impl Engine {
         let scratch = &mut *guard;
         scratch.batch.reset(1, spec.shape());
         scratch.batch.fill_from_tail(0, window, &ExogColumns::default(), &ExogSource::NONE);
-        let isa = self.isa();
-        self.one_chunk(network, || forecast_filled(network, spec, isa, scratch, out))
-    }
-
-    /// Runs the forecast of one chunk on the calling thread, or inside the pool for a large network.
-    fn one_chunk<R: Send>(&self, network: &Network, forecast: impl FnOnce() -> R + Send) -> R {
-        if network.params().num_parameters() >= POOLED_CHUNK_PARAMETERS && self.threads.current_num_threads() > 1 {
-            self.threads.install(forecast)
-        } else {
-            forecast()
-        }
+        forecast_filled(network, spec, self.isa(), scratch, out)
     }
 
     /// Values a window forecast of `model` writes: `h × outputs_per_point`.

@@ -47,10 +47,6 @@ pub const MAX_ROWS: usize = 64;
 pub const DOT_MIN_INPUTS: usize = 128;
 /// Input gradients over at most this many rows take [`Kernel::Tiles`] (without AVX-512F).
 pub const TILED_BACKWARD_ROWS: usize = 16;
-/// The fewest weights (k x n) for which a one-row AVX-512F forward pass on a rayon worker splits its columns over
-/// two threads: a 512 x 512 layer (1 MB) streams from L3 at about the rate one core reads it, so NBEATS' single-window
-/// forecast is bound by one core's cache bandwidth; two cores read their halves at once.
-pub const SPLIT_MIN_WEIGHTS: usize = 1 << 17;
 
 /// The implementation a call takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,19 +148,6 @@ fn forward_with(kernel: Kernel, layer: &Linear, params: &ParamStore, input: &[f3
         Kernel::Avx512 => {
             if !avx512(path) {
                 return layer.gemm_forward(params, input, rows, output);
-            }
-            if rows == 1 && k * n >= SPLIT_MIN_WEIGHTS && rayon::current_thread_index().is_some() && rayon::current_num_threads() > 1 {
-                // SAFETY: AVX-512F is confirmed just above; each half's slices hold what its kernel touches.
-                let half = |w: &[f32], b: Option<&[f32]>, y: &mut [f32]| unsafe {
-                    avx512::forward(input.as_ptr(), 1, k, w.as_ptr(), y.len(), b.map_or(std::ptr::null(), <[f32]>::as_ptr), y.as_mut_ptr())
-                };
-                // Split on a column block, so that each output is summed exactly as in one call.
-                let first = (n / 2).next_multiple_of(avx512::COLUMN_BLOCK).min(n);
-                let (w_first, w_rest) = weight.split_at(first * k);
-                let (b_first, b_rest) = bias.map(|b| b.split_at(first)).unzip();
-                let (y_first, y_rest) = output.split_at_mut(first);
-                rayon::join(|| half(w_first, b_first, y_first), || half(w_rest, b_rest, y_rest));
-                return Ok(());
             }
             let bias = bias.map_or(std::ptr::null(), <[f32]>::as_ptr);
             // SAFETY: AVX-512F is confirmed just above; the lengths checked above cover every element the
@@ -344,7 +327,7 @@ mod avx512 {
 
     /// Weight rows per block: 16 rows of 512 (32 KiB) stay in L1 with a row tile of `x` while every row tile
     /// passes, so `x`, which exceeds L1 beyond a dozen rows, is streamed from L2 once per 16 columns.
-    pub(super) const COLUMN_BLOCK: usize = 16;
+    const COLUMN_BLOCK: usize = 16;
 
     /// `y[m, n] = bias + x[m, k] w[n, k]^T` (`bias` may be null: none).
     #[target_feature(enable = "avx512f")]
@@ -637,25 +620,6 @@ mod tests {
                 let alone = run(1);
                 assert!([2, 3, 4, 5, 20, MAX_ROWS + 6].into_iter().all(|rows| run(rows) == alone), "{kernel:?} k={k}");
             }
-        }
-    }
-
-    /// A large layer's one-row pass on a pool of two threads (its columns split between them) gives the bits of the
-    /// same pass on one thread, at every split of the column blocks (n not a multiple of the block, odd halves).
-    #[test]
-    fn a_row_split_over_two_threads_gives_the_same_bits() {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-        for (k, n) in [(512, 512), (256, 520), (300, 437)] {
-            assert!(k * n >= SPLIT_MIN_WEIGHTS);
-            let (layer, params) = layer(k, n, true, 3);
-            let input = random_vec(k, 4);
-            let run = || {
-                let mut output = vec![0.0; n];
-                layer.forward(&params, &input, 1, &mut output).unwrap();
-                output
-            };
-            let split = pool.install(run);
-            assert_eq!(split, run(), "k={k} n={n}");
         }
     }
 
