@@ -2,10 +2,11 @@
 
 use std::sync::{Mutex, MutexGuard, TryLockError};
 
-/// One value per thread (buffers that only grow). Part `k` of `n` always takes slot `k * slots / n`, the contiguous
-/// run of parts rayon's splitting hands each thread, so every slot is sized by the first call whatever the
-/// scheduling, and later calls of the same shape allocate nothing. Callers rewrite a slot's contents on every
-/// use, so which slot a part gets does not change any result.
+/// One value per thread (buffers that only grow). Part `k` of `n` takes slot `k * slots / n`, the contiguous run of
+/// parts rayon's splitting hands each thread, or a free one when another thread holds it; a slot is only ever passed
+/// over while in use, so every slot is sized by the first call whatever the scheduling, and later calls of the same
+/// shape allocate nothing. Callers rewrite a slot's contents on every use, so which slot a part gets does not change
+/// any result.
 pub(crate) struct Slots<T>(Vec<Mutex<T>>);
 
 impl<T: Default> Slots<T> {
