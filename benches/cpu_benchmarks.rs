@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use neuro_divergent::data::{Ds, Panel};
-use neuro_divergent::engine::{Control, Engine, EngineConfig, FitOptions, ModelSpec};
+use neuro_divergent::engine::{Control, Engine, FitOptions};
+
+mod baseline;
 
 /// 20 series of 500 points.
 fn panel() -> Panel {
@@ -22,14 +24,7 @@ fn panel() -> Panel {
 }
 
 fn engine(threads: usize, batch: usize) -> Engine {
-    let options = serde_json::json!({
-        "type": "LSTM", "h": 12, "inputSize": 24, "encoderHiddenSize": 64, "decoderHiddenSize": 64,
-        "scalerType": "standard", "batchSize": batch,
-    });
-    let spec = ModelSpec::from_options(options.as_object().expect("an object"), "LSTM").expect("valid options");
-    let mut config = EngineConfig::new(vec![spec]);
-    config.num_threads = threads;
-    Engine::new(config).expect("a valid engine")
+    baseline::engine("LSTM", &baseline::architecture("LSTM"), threads, batch)
 }
 
 fn training_step(c: &mut Criterion) {

@@ -13,7 +13,7 @@ fn forecasts(c: &mut Criterion) {
     let window: Vec<f64> = panel.y()[panel.y().len() - 24..].to_vec();
     let windows: Vec<f64> = (0..32).flat_map(|_| window.iter().copied()).collect();
     for (model, architecture) in baseline::models() {
-        let mut engine = baseline::engine(model, &architecture);
+        let mut engine = baseline::engine(model, &architecture, 2, 32);
         engine.fit(&panel, &FitOptions { max_steps: Some(5), ..FitOptions::default() }, &mut |_| Control::Continue).expect("fit");
         let mut group = c.benchmark_group(format!("forecast/{model}"));
         group.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1)).sample_size(30);

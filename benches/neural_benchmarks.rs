@@ -13,7 +13,7 @@ fn training_step(c: &mut Criterion) {
     let mut group = c.benchmark_group("training_step");
     group.warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2)).sample_size(10);
     for (model, architecture) in baseline::models() {
-        let mut engine = baseline::engine(model, &architecture);
+        let mut engine = baseline::engine(model, &architecture, 2, 32);
         group.bench_function(model, |b| {
             b.iter_custom(|steps| {
                 let options = FitOptions { max_steps: Some(steps as usize), ..FitOptions::default() };

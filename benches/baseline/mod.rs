@@ -1,6 +1,10 @@
 //! The configuration of `../shared/reference/baselines.md`, shared by the neural benchmarks: AirPassengers, train on
 //! the first 132 months; inputSize 24, h 12, standard window scaling, 32 windows a step, lr 1e-3, MAE, seed 1, each
-//! model's architecture as listed there, 2 threads.
+//! model's architecture as listed there, on 2 threads (`engine` takes the threads and batch size, for the thread
+//! scaling benchmarks).
+// Each bench binary compiles this module and uses part of it.
+#![allow(dead_code)]
+
 use std::path::Path;
 
 use neuro_divergent::data::{read_csv, CsvOptions, Panel};
@@ -26,13 +30,18 @@ pub fn air_passengers() -> Panel {
     panel.without_last(12, "the test months").expect("144 months")
 }
 
-/// An engine of one model of the baselines on 2 threads.
-pub fn engine(model: &str, architecture: &Value) -> Engine {
-    let mut options = json!({ "type": model, "h": 12, "inputSize": 24, "scalerType": "standard", "batchSize": 32, "learningRate": 1e-3, "randomSeed": 1 });
+/// The architecture of `model` in [`models`].
+pub fn architecture(model: &str) -> Value {
+    models().into_iter().find(|(name, _)| *name == model).map(|(_, architecture)| architecture).expect("a model of the baselines")
+}
+
+/// An engine of one model of the baselines on `threads` threads, `batch` windows a step (the baselines: 2, 32).
+pub fn engine(model: &str, architecture: &Value, threads: usize, batch: usize) -> Engine {
+    let mut options = json!({ "type": model, "h": 12, "inputSize": 24, "scalerType": "standard", "batchSize": batch, "learningRate": 1e-3, "randomSeed": 1 });
     let options = options.as_object_mut().expect("an object");
     options.extend(architecture.as_object().expect("an object").clone());
     let spec = ModelSpec::from_options(options, model).expect("the baselines' options are valid");
     let mut config = EngineConfig::new(vec![spec]);
-    config.num_threads = 2;
+    config.num_threads = threads;
     Engine::new(config).expect("a valid engine")
 }
