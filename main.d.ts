@@ -274,7 +274,12 @@ export interface NeuralForecasterOptions {
   freq?: string
   /** Per-series scaling before training, inverted on output ['identity']. */
   localScalerType?: ScalerType
-  /** Threads for training and batch prediction [all cores]; results are identical for any value. */
+  /**
+   * Threads for training and batch prediction [all cores]; results are identical for any value. With 2 or more, a
+   * forecast made on the calling thread (`forecastWindow`, `forecastSeries`, a predict of up to 16 windows) shares
+   * its large layers (NBEATS, NHITS, MLP) with a second core: one process-wide thread that spins for 200 µs after
+   * its last piece of work, then sleeps.
+   */
   numThreads?: number
   /** false runs the scalar twins of the SIMD kernels [true]. */
   simdEnabled?: boolean

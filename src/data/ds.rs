@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 
 use super::error::DataError;
 
@@ -62,9 +62,7 @@ impl fmt::Display for Ds {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Ds::Int(step) => write!(f, "{step}"),
-            Ds::Time(time) if time.time() == NaiveTime::MIN => {
-                write!(f, "{}", time.format("%Y-%m-%d"))
-            }
+            Ds::Time(time) if time.time() == NaiveTime::MIN => f.write_str(&format_date(time.date())),
             Ds::Time(time) => write!(f, "{}", time.format("%Y-%m-%d %H:%M:%S%.f")),
         }
     }
@@ -204,9 +202,18 @@ pub fn format_ds_column(values: &[Ds]) -> Vec<String> {
         .iter()
         .map(|value| match value {
             Ds::Int(step) => step.to_string(),
+            Ds::Time(time) if format == "%Y-%m-%d" => format_date(time.date()),
             Ds::Time(time) => time.format(format).to_string(),
         })
         .collect()
+}
+
+/// `YYYY-MM-DD` (as chrono's `%Y-%m-%d`), without parsing a format string: a live forecast prints a date per row.
+fn format_date(date: NaiveDate) -> String {
+    match date.year() {
+        year @ 0..=9999 => format!("{year:04}-{:02}-{:02}", date.month(), date.day()),
+        _ => date.format("%Y-%m-%d").to_string(),
+    }
 }
 
 /// How many fraction-of-second digits (0, 3, 6 or 9) print `nanos` exactly.
@@ -358,6 +365,15 @@ mod tests {
             ["2014-01-01 00:00:00.500000", "2014-01-01 00:00:00.000001"]
         );
         assert_eq!(format_ds_column(&[Ds::Int(0), Ds::Int(-4)]), ["0", "-4"]);
+    }
+
+    #[test]
+    fn dates_print_as_chrono_prints_them() {
+        for (year, month, day) in [(0, 1, 1), (7, 2, 3), (999, 12, 31), (1949, 1, 1), (2024, 2, 29), (9999, 12, 31), (-44, 3, 15), (10000, 1, 1)] {
+            let date = NaiveDate::from_ymd_opt(year, month, day).unwrap();
+            assert_eq!(format_date(date), date.format("%Y-%m-%d").to_string());
+            assert_eq!(Ds::Time(date.and_time(NaiveTime::MIN)).to_string(), date.format("%Y-%m-%d").to_string());
+        }
     }
 
     #[test]

@@ -75,6 +75,7 @@ impl Engine {
         let isa = self.isa();
         let slots = &self.forecast_scratch[model];
         if n <= CHUNK {
+            let _assist = self.assist_scope();
             let mut guard = slots.lock(0, 1);
             guard.batch.reset(n, spec.shape());
             fill(&mut guard.batch, 0..n);
@@ -170,11 +171,18 @@ impl Engine {
             return Err(EngineError::Range(format!("out must hold {per_window} values, got {}", out.len())));
         }
         let _simd = crate::nn::fast::scoped_simd(self.config.simd_enabled);
+        let _assist = self.assist_scope();
         let mut guard = self.forecast_scratch[model].lock(0, 1);
         let scratch = &mut *guard;
         scratch.batch.reset(1, spec.shape());
         scratch.batch.fill_from_tail(0, window, &ExogColumns::default(), &ExogSource::NONE);
         forecast_filled(network, spec, self.isa(), scratch, out)
+    }
+
+    /// Lets a forecast on the calling thread share its large layers with a second core, when the forecaster may
+    /// use two threads or more (the pool's threads are idle meanwhile).
+    fn assist_scope(&self) -> crate::nn::assist::AssistScope {
+        crate::nn::assist::scoped(self.threads.current_num_threads() >= 2)
     }
 
     /// Values a window forecast of `model` writes: `h × outputs_per_point`.

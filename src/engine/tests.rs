@@ -109,6 +109,22 @@ fn results_are_bit_identical_for_any_thread_count() {
 }
 
 #[test]
+fn forecasts_through_layers_shared_with_a_second_core_have_the_bits_of_one_thread() {
+    // NBEATS' default 512 x 512 layers are large enough to share (nn::assist) on two threads.
+    let panel = sine_panel(2, 60);
+    let run = |threads| {
+        let spec = spec_of(json!({ "type": "NBEATS", "h": 6, "inputSize": 12, "maxSteps": 2, "batchSize": 8 }));
+        let mut e = engine(vec![spec], threads);
+        e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap();
+        let mut window = [0.0; 6];
+        e.forecast_window(0, &panel.y()[48..60], &mut window).unwrap();
+        (e.predict(None, None, &[], None).unwrap(), window)
+    };
+    let alone = run(1);
+    assert!((0..3).all(|_| run(2) == alone));
+}
+
+#[test]
 fn forecast_window_matches_predict_on_the_last_window() {
     let panel = sine_panel(1, 60);
     let mut e = engine(vec![small_spec(ModelKind::Gru, 5)], 1);

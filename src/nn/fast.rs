@@ -11,6 +11,7 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 use std::cell::Cell;
+use std::ops::Range;
 
 /// Which implementation the kernels run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,23 +137,42 @@ pub(crate) fn matmul_nt_acc(
     n: usize,
     c: &mut [f32],
 ) {
+    assert!(c.len() >= m * n, "matmul_nt_acc: operand too short");
+    // SAFETY: `c` is borrowed mutably for the call and holds every output.
+    unsafe { matmul_nt_acc_columns(path, a, m, k, w, n, 0..n, c.as_mut_ptr()) }
+}
+
+/// [`matmul_nt_acc`] for output columns `columns` only (each output's bits as in the whole product), so that
+/// threads may share one product by columns. `columns.start` must be a multiple of 4.
+///
+/// # Safety
+/// `c` must point to `m x n` values that no one else reads or writes in columns `columns` during the call.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn matmul_nt_acc_columns(
+    path: Path,
+    a: &[f32],
+    m: usize,
+    k: usize,
+    w: &[f32],
+    n: usize,
+    columns: Range<usize>,
+    c: *mut f32,
+) {
     assert!(
-        a.len() >= m * k && w.len() >= n * k && c.len() >= m * n,
+        a.len() >= m * k && w.len() >= n * k && columns.end <= n && columns.start.is_multiple_of(4),
         "matmul_nt_acc: operand too short"
     );
     match path {
         Path::Scalar => {
-            for (a_row, c_row) in a.chunks_exact(k).zip(c.chunks_exact_mut(n)).take(m) {
-                for (c, w_row) in c_row.iter_mut().zip(w.chunks_exact(k)) {
-                    *c += a_row.iter().zip(w_row).map(|(x, y)| x * y).sum::<f32>();
+            for (i, a_row) in a.chunks_exact(k).take(m).enumerate() {
+                for j in columns.clone() {
+                    *c.add(i * n + j) += a_row.iter().zip(&w[j * k..(j + 1) * k]).map(|(x, y)| x * y).sum::<f32>();
                 }
             }
         }
         // SAFETY: as in `matmul_acc`.
         #[cfg(target_arch = "x86_64")]
-        Path::Avx2 => unsafe {
-            avx2::matmul_nt_acc(a.as_ptr(), m, k, w.as_ptr(), n, c.as_mut_ptr())
-        },
+        Path::Avx2 => avx2::matmul_nt_acc(a.as_ptr(), m, k, w.as_ptr(), n, columns, c),
     }
 }
 
@@ -698,15 +718,16 @@ pub(crate) mod avx2 {
         k: usize,
         w: *const f32,
         n: usize,
+        range: std::ops::Range<usize>,
         c: *mut f32,
     ) {
         let full = k / 8 * 8;
         let mask = tail_mask(k - full);
         let d = NtDims { k, n, full, mask };
-        let mut j0 = 0;
-        while j0 < n {
+        let mut j0 = range.start;
+        while j0 < range.end {
             // A multiple of 4 but in the last block, so the 4-column groups fall where a single row's do.
-            let columns = NT_COLUMN_BLOCK.min(n - j0);
+            let columns = NT_COLUMN_BLOCK.min(range.end - j0);
             let mut i = 0;
             while i + 2 <= m {
                 nt_rows::<2>(a.add(i * k), w, j0, columns, c.add(i * n), d);

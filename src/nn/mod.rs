@@ -8,6 +8,7 @@
 pub mod activation;
 pub mod activations;
 pub mod adam;
+pub mod assist;
 pub mod attention;
 pub mod conv1d;
 pub mod dropout;

@@ -32,7 +32,9 @@
 //! results are reproducible on a given CPU; kernels differ from each other, and from gemm, in the last bits.
 
 use std::cell::RefCell;
+use std::ops::Range;
 
+use super::assist;
 use super::error::{expect_len, NnError};
 use super::fast::{self, PackedB, Path};
 use super::gemm::{add_column_sums, fill_rows_with};
@@ -131,6 +133,36 @@ fn bias_data<'p>(layer: &Linear, params: &'p ParamStore) -> Result<Option<&'p [f
     Ok(Some(bias))
 }
 
+/// Layers of at least this many weights (512 KiB) share their output columns with [`assist`]'s second core when
+/// the thread allows it: they stream from L3, where two cores read twice as fast as one.
+const SHARED_MIN_WEIGHTS: usize = 1 << 17;
+/// Output columns per shared chunk (a multiple of every column block, so chunks split no block): 32 columns of
+/// 512 inputs are 64 KiB of weights, about half a microsecond.
+const SHARED_CHUNK_COLUMNS: usize = 32;
+
+/// A pointer that the chunks of one product share, each touching only its own columns.
+#[derive(Clone, Copy)]
+struct SharedPtr<T>(*const T);
+// SAFETY: every user writes through it only the columns of its own chunk.
+unsafe impl<T> Sync for SharedPtr<T> {}
+
+impl<T> SharedPtr<T> {
+    /// The pointer (a method, so that closures capture the whole `SharedPtr`, not its field).
+    fn get(self) -> *const T {
+        self.0
+    }
+}
+
+/// Runs `columns` over the `n` output columns of a layer of `k` inputs: split into chunks with [`assist`] for large
+/// layers, all at once otherwise.
+fn over_columns(k: usize, n: usize, columns: &(dyn Fn(Range<usize>) + Sync)) {
+    if k * n >= SHARED_MIN_WEIGHTS {
+        assist::for_chunks(n, SHARED_CHUNK_COLUMNS, columns);
+    } else {
+        columns(0..n);
+    }
+}
+
 /// [`Linear::forward`]: `output[rows, out] = input[rows, in] W^T + b`.
 pub(super) fn forward(layer: &Linear, params: &ParamStore, input: &[f32], rows: usize, output: &mut [f32]) -> Result<(), NnError> {
     forward_with(forward_kernel(layer.in_features()), layer, params, input, rows, output)
@@ -149,17 +181,19 @@ fn forward_with(kernel: Kernel, layer: &Linear, params: &ParamStore, input: &[f3
             if !avx512(path) {
                 return layer.gemm_forward(params, input, rows, output);
             }
-            let bias = bias.map_or(std::ptr::null(), <[f32]>::as_ptr);
+            let (bias, y) = (SharedPtr(bias.map_or(std::ptr::null(), <[f32]>::as_ptr)), SharedPtr(output.as_mut_ptr()));
             // SAFETY: AVX-512F is confirmed just above; the lengths checked above cover every element the
-            // kernel touches.
-            unsafe { avx512::forward(input.as_ptr(), rows, k, weight.as_ptr(), n, bias, output.as_mut_ptr()) };
+            // kernel touches, and each chunk of columns writes only its own outputs.
+            over_columns(k, n, &|columns| unsafe { avx512::forward(input.as_ptr(), rows, k, weight.as_ptr(), n, columns, bias.get(), y.get().cast_mut()) });
         }
         Kernel::Dot => {
             match bias {
                 Some(bias) => fill_rows_with(output, bias),
                 None => output.fill(0.0),
             }
-            fast::matmul_nt_acc(path, input, rows, k, weight, n, output);
+            let y = SharedPtr(output.as_mut_ptr());
+            // SAFETY: `output` holds rows x n values (checked above) and each chunk of columns writes only its own.
+            over_columns(k, n, &|columns| unsafe { fast::matmul_nt_acc_columns(path, input, rows, k, weight, n, columns, y.get().cast_mut()) });
         }
         Kernel::Tiles => PACKED.with_borrow_mut(|packed| {
             packed.pack_transposed(path, weight, n, k);
@@ -239,6 +273,7 @@ fn backward_with(
 mod avx512 {
     use std::arch::x86_64::*;
     use std::mem::MaybeUninit;
+    use std::ops::Range;
 
     /// Lanes of one vector.
     const L: usize = 16;
@@ -282,24 +317,42 @@ mod avx512 {
     #[inline(always)]
     unsafe fn dot_tile<const R: usize, const C: usize>(x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, d: Dims) {
         let mut acc = [[_mm512_setzero_ps(); C]; R];
+        // Whole vectors first, with no tail test in the loop; then the masked tail, if any.
+        let whole = d.k / L * L;
         let mut p = 0;
-        while p < d.k {
-            let mut wv = [_mm512_setzero_ps(); C];
-            for (c, v) in wv.iter_mut().enumerate() {
-                *v = load(w.add(c * d.k), p, d.k);
-            }
-            for (r, acc) in acc.iter_mut().enumerate() {
-                let xv = load(x.add(r * d.k), p, d.k);
-                for (a, v) in acc.iter_mut().zip(&wv) {
-                    *a = _mm512_fmadd_ps(xv, *v, *a);
-                }
-            }
+        while p < whole {
+            dot_step::<R, C>(x, w, p, d, &mut acc, |row, p| _mm512_loadu_ps(row.add(p)));
             p += L;
+        }
+        if p < d.k {
+            dot_step::<R, C>(x, w, p, d, &mut acc, |row, p| load(row, p, d.k));
         }
         for (r, acc) in acc.iter().enumerate() {
             for (c, a) in acc.iter().enumerate() {
                 let b = if bias.is_null() { 0.0 } else { *bias.add(c) };
                 *y.add(r * d.n + c) = b + _mm512_reduce_add_ps(*a);
+            }
+        }
+    }
+
+    /// `acc[r][c] += x[r, p..p + 16] * w[c, p..p + 16]` lane by lane, with lanes read by `load`.
+    #[inline(always)]
+    unsafe fn dot_step<const R: usize, const C: usize>(
+        x: *const f32,
+        w: *const f32,
+        p: usize,
+        d: Dims,
+        acc: &mut [[__m512; C]; R],
+        load: impl Fn(*const f32, usize) -> __m512,
+    ) {
+        let mut wv = [_mm512_setzero_ps(); C];
+        for (c, v) in wv.iter_mut().enumerate() {
+            *v = load(w.add(c * d.k), p);
+        }
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let xv = load(x.add(r * d.k), p);
+            for (a, v) in acc.iter_mut().zip(&wv) {
+                *a = _mm512_fmadd_ps(xv, *v, *a);
             }
         }
     }
@@ -329,13 +382,14 @@ mod avx512 {
     /// passes, so `x`, which exceeds L1 beyond a dozen rows, is streamed from L2 once per 16 columns.
     const COLUMN_BLOCK: usize = 16;
 
-    /// `y[m, n] = bias + x[m, k] w[n, k]^T` (`bias` may be null: none).
+    /// Columns `range` of `y[m, n] = bias + x[m, k] w[n, k]^T` (`bias` may be null: none).
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn forward(x: *const f32, m: usize, k: usize, w: *const f32, n: usize, bias: *const f32, y: *mut f32) {
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn forward(x: *const f32, m: usize, k: usize, w: *const f32, n: usize, range: Range<usize>, bias: *const f32, y: *mut f32) {
         let d = Dims { m, n, k };
-        let mut j = 0;
-        while j < n {
-            let columns = COLUMN_BLOCK.min(n - j);
+        let mut j = range.start;
+        while j < range.end {
+            let columns = COLUMN_BLOCK.min(range.end - j);
             let (w, bias, y) = (w.add(j * k), if bias.is_null() { bias } else { bias.add(j) }, y.add(j));
             let mut r = 0;
             while r + 4 <= m {
@@ -624,6 +678,30 @@ mod tests {
     }
 
     #[test]
+    fn a_large_layer_shared_with_the_assistant_keeps_its_bits() {
+        // 530 outputs: chunks of 32 and a last one of 18, which ends in columns outside any group of 4.
+        let (k, n) = (300, 530);
+        assert!(k * n >= SHARED_MIN_WEIGHTS);
+        let (layer, params) = layer(k, n, true, 5);
+        let input = random_vec(5 * k, 6);
+        for simd in [true, false] {
+            let _simd = fast::scoped_simd(simd);
+            for kernel in available_kernels() {
+                for rows in [1, 3, 5] {
+                    let run = |shared: bool| {
+                        let _assist = assist::scoped(shared);
+                        let mut output = vec![0.0; rows * n];
+                        forward_with(kernel, &layer, &params, &input[..rows * k], rows, &mut output).unwrap();
+                        output
+                    };
+                    let alone = run(false);
+                    assert!((0..20).all(|_| run(true) == alone), "{kernel:?}, {rows} rows, SIMD {simd}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn the_kernel_follows_the_inputs_the_rows_and_the_simd_setting() {
         assert_eq!((backward_kernel(MAX_ROWS + 1), backward_kernel(0)), (Kernel::Gemm, Kernel::Gemm));
         if fast::path() != Path::Scalar {
@@ -655,6 +733,42 @@ mod tests {
         params.get_mut(layer.weight()).data.pop();
         for kernel in available_kernels().into_iter().filter(|&kernel| kernel != Kernel::Gemm) {
             assert!(forward_with(kernel, &layer, &params, &[0.0; 8], 2, &mut [0.0; 6]).is_err(), "{kernel:?}");
+        }
+    }
+
+    /// A chain of NBEATS' 512 x 512 layers on one row, alone and shared with the assistant (alternating, so that
+    /// both see the same machine).
+    #[test]
+    #[ignore = "timing, meaningful only in release: cargo test --release --lib nn::skinny -- --ignored --nocapture"]
+    fn time_shared_layers() {
+        use std::time::Instant;
+        let (k, layers) = (512, 9);
+        let mut params = ParamStore::new();
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let mut init = ParamInit::new(&mut params, &mut rng);
+        let chain: Vec<Linear> = (0..layers).map(|i| Linear::new(&mut init.pp(format!("l{i}")), k, k).unwrap()).collect();
+        let x0 = random_vec(k, 4);
+        let run = |shared: bool| {
+            let _scope = assist::scoped(shared);
+            let (mut x, mut y) = (x0.clone(), vec![0.0f32; k]);
+            let started = Instant::now();
+            for l in &chain {
+                l.forward(&params, &x, 1, &mut y).unwrap();
+                std::mem::swap(&mut x, &mut y);
+            }
+            (started.elapsed().as_secs_f64() * 1e6, x)
+        };
+        let (mut alone, mut shared) = (vec![], vec![]);
+        for _ in 0..5000 {
+            let (t, a) = run(false);
+            alone.push(t);
+            let (t, b) = run(true);
+            shared.push(t);
+            assert_eq!(a, b);
+        }
+        for (name, t) in [("alone", &mut alone), ("shared", &mut shared)] {
+            t.sort_by(f64::total_cmp);
+            eprintln!("{name}: p10 {:.1} median {:.1} us", t[t.len() / 10], t[t.len() / 2]);
         }
     }
 
