@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use napi::bindgen_prelude::{AsyncTask, Buffer, Float64Array, Float64ArraySlice, Object, ToNapiValue, TypeName, Uint32Array, Unknown};
+use napi::bindgen_prelude::{AsyncTask, Buffer, Float64Array, Float64ArraySlice, Object, ToNapiValue, TypeName, Uint32ArraySlice, Unknown};
 use napi::{Env, JsValue, Task, ValueType};
 use napi_derive::napi;
 
@@ -648,15 +648,18 @@ impl ToNapiValue for ForecastObject {
     unsafe fn to_napi_value(raw_env: napi::sys::napi_env, value: Self) -> napi::Result<napi::sys::napi_value> {
         let env = Env::from_raw(raw_env);
         let forecast = value.0;
+        // Typed arrays in JS-owned memory, as forecastWindow's: an external buffer waits for a finalizer on the
+        // event loop, so a synchronous loop of forecasts would hold every result until it yields.
+        let floats = |values: &[f64]| Float64ArraySlice::copy_from(&env, values)?.into_typed_array(&env);
         let mut object = Object::new(&env)?;
         object.set("unique_id", packed_ids(&env, &forecast.unique_id)?)?;
         if forecast.ds.iter().all(|d| d.is_int()) {
-            object.set("ds", Float64Array::new(forecast.ds.iter().map(|d| d.to_epoch_millis()).collect()))?;
+            object.set("ds", floats(&forecast.ds.iter().map(|d| d.to_epoch_millis()).collect::<Vec<_>>())?)?;
         } else {
             object.set("ds", format_ds_column(&forecast.ds))?;
         }
         for (alias, values) in forecast.columns {
-            object.set(alias, Float64Array::new(values))?;
+            object.set(alias, floats(&values)?)?;
         }
         Ok(object.raw())
     }
@@ -677,7 +680,7 @@ fn packed_ids<'e>(env: &'e Env, ids: &[String]) -> napi::Result<Object<'e>> {
     }
     let mut packed = Object::new(env)?;
     packed.set("labels", labels)?;
-    packed.set("counts", Uint32Array::new(counts))?;
+    packed.set("counts", Uint32ArraySlice::copy_from(env, &counts)?.into_typed_array(env)?)?;
     Ok(packed)
 }
 
