@@ -10,8 +10,11 @@
 //! The scans are sequential, so the work is spread over independent blocks. The SIMD version
 //! gives each vector lane its own block (lane k scans block b + k: its loads and stores are
 //! gathers and scatters, but every add, min and square root is a full-width vector operation)
-//! and combines tail and head in registers during the head scan. The scalar twin scans
-//! [`CHAINS`] blocks in lockstep and combines in a separate pass.
+//! and combines tail and head in registers during the head scan. A last group of at most half
+//! as many blocks as lanes cuts each block's starts into runs, a lane each ([`SplitGroup`]), so
+//! that a few leftover blocks (10k values at w = 1000: 10 blocks for 8 lanes) cost a fraction of
+//! a group, not two. The scalar twin scans [`CHAINS`] blocks in lockstep and combines in a
+//! separate pass.
 //!
 //! Each window is built only from partial results over its own elements, which gives the NaN
 //! policy for free: a NaN affects exactly the windows that contain it. For the standard
@@ -21,7 +24,7 @@
 //! offset of the data (and a non-finite c only turns windows that contain it into NaN).
 
 use super::{check_len, KernelError};
-use crate::simd::{active, simd_dispatch, Float, Isa, SimdVec};
+use crate::simd::{active, simd_dispatch, Float, Isa, SimdVec, MAX_LANES};
 
 /// Blocks the scalar twin scans in lockstep: enough independent chains to hide add latency
 /// (8 run out of registers for the addressing and spill).
@@ -44,10 +47,11 @@ fn vector_scans<V: SimdVec, const K: usize>(
     scratch: &mut [V::Elem],
     fallback: impl FnOnce(&[V::Elem], usize, &mut [V::Elem], &mut [V::Elem]),
     identity: [V; K],
-    step: impl Fn([V; K], V, V) -> [V; K],
+    ops: FoldOps<impl Fn([V; K], V, V) -> [V; K], impl Fn([V; K], [V; K]) -> [V; K], impl Fn(V::Elem) -> V::Elem>,
     combine: impl Fn([V; K], [V; K], [V; 2]) -> V,
     consts: [V; 2],
 ) -> bool {
+    let FoldOps { step, merge, neutral } = ops;
     let (n, l) = (x.len(), V::LANES);
     // Upholds the unchecked accesses below (callers have validated it with `check_window`).
     assert!(w >= 1 && out.len() + w == n + 1, "one output per window");
@@ -71,6 +75,9 @@ fn vector_scans<V: SimdVec, const K: usize>(
                 r.for_each_lane(|k, v| unsafe { *out.get_unchecked_mut(f0 + k * w + j) = v })
             };
             scan_group(w, tails, &load, &emit, out, identity, &step, &combine, consts);
+        } else if 2 * (blocks - b) <= l {
+            let group = SplitGroup { x, w, first: f0, blocks: blocks - b, m };
+            group.scan(out, tails, identity, &step, &merge, &neutral, &combine, consts);
         } else {
             // The last group: lanes past the last block repeat it, head reads past the end
             // are clamped, and only the windows that exist are written.
@@ -88,6 +95,125 @@ fn vector_scans<V: SimdVec, const K: usize>(
         }
     }
     true
+}
+
+/// How a fold runs: `step(state, values, shift)` folds one value per lane, `merge(a, b)` joins
+/// the states of two adjacent runs of values (a before b), and `neutral(shift)` is a value that
+/// `step` folds without changing the state.
+struct FoldOps<S, M, N> {
+    step: S,
+    merge: M,
+    neutral: N,
+}
+
+/// The last group of [`vector_scans`] when it has at most L/2 blocks. One lane per block would
+/// leave most lanes idle while each scans 2w values; instead each block's window starts are cut
+/// into `parts` = L / blocks runs of `c` = ⌈w / parts⌉ starts, a lane each. A lane folds its
+/// run's part of the block's tail and of the next block's head (c values each). The other
+/// parts reach it as carries: the tail of start i is the lane's fold from i to the end of its
+/// part merged with the totals of the later parts of the block, and the head is the totals of
+/// the earlier parts of the head merged with the lane's fold. About 3c vector steps instead
+/// of 2w. Each window is still built only from its own elements (the NaN policy holds).
+struct SplitGroup<'x, E> {
+    x: &'x [E],
+    w: usize,
+    /// The first window start of the group's first block.
+    first: usize,
+    blocks: usize,
+    /// The number of windows.
+    m: usize,
+}
+
+impl<E: Float> SplitGroup<'_, E> {
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn scan<V: SimdVec<Elem = E>, const K: usize>(
+        &self,
+        out: &mut [E],
+        tails: &mut [E],
+        identity: [V; K],
+        step: &impl Fn([V; K], V, V) -> [V; K],
+        merge: &impl Fn([V; K], [V; K]) -> [V; K],
+        neutral: &impl Fn(E) -> E,
+        combine: &impl Fn([V; K], [V; K], [V; 2]) -> V,
+        consts: [V; 2],
+    ) {
+        let (x, w, n, l) = (self.x, self.w, self.x.len(), V::LANES);
+        let parts = l / self.blocks;
+        let c = w.div_ceil(parts);
+        // Lane k: part k % parts of block k / parts. Lanes past the last block repeat lane 0 and
+        // write nothing (their states merge only among themselves).
+        let used = self.blocks * parts;
+        let block_of = |k: usize| self.first + if k < used { k / parts * w } else { 0 };
+        let part_of = |k: usize| if k < used { k % parts } else { 0 };
+        let lane = |f: &dyn Fn(usize, usize) -> usize| -> [usize; MAX_LANES] { std::array::from_fn(|k| f(block_of(k), block_of(k) + part_of(k) * c)) };
+        // Per lane: its run of starts, the end of its tail part (within the block), its head part
+        // (c values from e + part·c) and the end of its starts that exist.
+        let run_start = lane(&|_, run| run);
+        let tail_end = lane(&|block, run| (run + c).min(block + w));
+        let head_start = lane(&|_, run| run + w);
+        let last_start: [usize; MAX_LANES] = std::array::from_fn(|k| if k < used { tail_end[k].min(self.m) } else { 0 });
+        // The block's shift (for the moments): its last element, inside every window of the block.
+        let shifts: [E; MAX_LANES] = std::array::from_fn(|k| x[block_of(k) + w - 1]);
+        let pads = shifts.map(neutral);
+        let shift = V::from_fn(|k| shifts[k]);
+        // Tail parts are whole below `whole` (only a block's last part can be shorter). Head reads
+        // are clamped into x: a head value past its end is read only by a part whose starts do
+        // not exist, and whose total no part with existing starts merges.
+        let whole = (0..l).map(|k| tail_end[k].saturating_sub(run_start[k])).min().unwrap_or(0);
+        let tail_value = |j: usize| {
+            V::from_fn(|k| if j < whole || run_start[k] + j < tail_end[k] { x[run_start[k] + j] } else { pads[k] })
+        };
+        let head_value = |j: usize| V::from_fn(|k| x[(head_start[k] + j).min(n - 1)]);
+        let tails = &mut tails[..K * l * c];
+
+        let mut acc = identity;
+        for (j, t) in tails.chunks_exact_mut(K * l).enumerate().rev() {
+            acc = step(acc, tail_value(j), shift);
+            for (a, t) in acc.iter().zip(t.chunks_exact_mut(l)) {
+                a.store(t);
+            }
+        }
+        let tail_totals = acc;
+        let mut head_totals = identity;
+        for j in 0..c {
+            head_totals = step(head_totals, head_value(j), shift);
+        }
+        // Carries: the merged totals of the block's later tail parts and of its earlier head parts.
+        let lanes_of = |v: [V; K]| {
+            let mut lanes = [[E::ZERO; MAX_LANES]; K];
+            v.iter().zip(&mut lanes).for_each(|(v, lanes)| v.store(lanes));
+            lanes
+        };
+        let (tail_totals, head_totals) = (lanes_of(tail_totals), lanes_of(head_totals));
+        let splat = |lanes: &[[E; MAX_LANES]; K], k: usize| -> [V; K] { std::array::from_fn(|i| V::splat(lanes[i][k])) };
+        let mut tail_carry = [[E::ZERO; MAX_LANES]; K];
+        let mut head_carry = [[E::ZERO; MAX_LANES]; K];
+        for k in 0..l {
+            let block = k - k % parts;
+            let (later, earlier) = (k + 1..(block + parts).min(l), block..k);
+            let t = later.fold(identity, |carry, q| merge(carry, splat(&tail_totals, q)));
+            let h = earlier.fold(identity, |carry, q| merge(carry, splat(&head_totals, q)));
+            let (t, h) = (lanes_of(t), lanes_of(h));
+            for i in 0..K {
+                (tail_carry[i][k], head_carry[i][k]) = (t[i][0], h[i][0]);
+            }
+        }
+        let tail_carry: [V; K] = std::array::from_fn(|i| V::load(&tail_carry[i]));
+        let head_carry: [V; K] = std::array::from_fn(|i| V::load(&head_carry[i]));
+
+        let mut acc = identity;
+        for (j, t) in tails.chunks_exact(K * l).enumerate() {
+            let tail = merge(std::array::from_fn(|i| V::load(&t[i * l..])), tail_carry);
+            let window = combine(tail, merge(head_carry, acc), consts);
+            window.for_each_lane(|k, v| {
+                if run_start[k] + j < last_start[k] {
+                    out[run_start[k] + j] = v;
+                }
+            });
+            acc = step(acc, head_value(j), shift);
+        }
+    }
 }
 
 /// One group of [`vector_scans`]: `load(j)` gathers offset j of every lane's block (j < 2w − 1
@@ -261,6 +387,27 @@ fn sum_step<V: SimdVec>([a]: [V; 1], v: V, _: V) -> [V; 1] {
     [a.add(v)]
 }
 
+#[inline(always)]
+fn sum_merge<V: SimdVec>([a]: [V; 1], [b]: [V; 1]) -> [V; 1] {
+    [a.add(b)]
+}
+
+/// The moments of two runs around the same shift: their sums add.
+#[inline(always)]
+fn moments_merge<V: SimdVec>([a1, a2]: [V; 2], [b1, b2]: [V; 2]) -> [V; 2] {
+    [a1.add(b1), a2.add(b2)]
+}
+
+#[inline(always)]
+fn min_merge<V: SimdVec>([a]: [V; 1], [b]: [V; 1]) -> [V; 1] {
+    [a.min(b)]
+}
+
+#[inline(always)]
+fn max_merge<V: SimdVec>([a]: [V; 1], [b]: [V; 1]) -> [V; 1] {
+    [a.max(b)]
+}
+
 /// Mean from tail and head sums, with consts [1/w, unused].
 #[inline(always)]
 fn mean_combine<V: SimdVec>([t]: [V; 1], [h]: [V; 1], [inv_w, _]: [V; 2]) -> V {
@@ -294,7 +441,8 @@ fn max_combine<V: SimdVec>([t]: [V; 1], [h]: [V; 1], _: [V; 2]) -> V {
 #[inline(always)]
 fn rolling_mean_body<V: SimdVec>(x: &[V::Elem], w: usize, out: &mut [V::Elem], scratch: &mut [V::Elem]) {
     let (zero, inv_w) = (V::splat(V::Elem::ZERO), V::splat(V::Elem::ONE / V::Elem::from_usize(w)));
-    vector_scans(x, w, out, scratch, scalar::mean, [zero], sum_step, mean_combine, [inv_w, zero]);
+    let ops = FoldOps { step: sum_step, merge: sum_merge, neutral: |_| V::Elem::ZERO };
+    vector_scans(x, w, out, scratch, scalar::mean, [zero], ops, mean_combine, [inv_w, zero]);
 }
 
 #[inline(always)]
@@ -308,7 +456,8 @@ fn rolling_std_body<V: SimdVec>(
     let neg_inv_w = V::splat(-(V::Elem::ONE / V::Elem::from_usize(w)));
     let fallback = |x: &[V::Elem], w, out: &mut [V::Elem], s: &mut [V::Elem]| scalar::std(x, w, ddof, out, s);
     let zero = V::splat(V::Elem::ZERO);
-    if vector_scans(x, w, out, scratch, fallback, [zero; 2], moments_step, m2_combine, [neg_inv_w, zero]) {
+    let ops = FoldOps { step: moments_step, merge: moments_merge, neutral: |shift| shift };
+    if vector_scans(x, w, out, scratch, fallback, [zero; 2], ops, m2_combine, [neg_inv_w, zero]) {
         std_finish::<V>(out, V::Elem::ONE / V::Elem::from_usize(w - ddof));
     }
 }
@@ -316,13 +465,15 @@ fn rolling_std_body<V: SimdVec>(
 #[inline(always)]
 fn rolling_min_body<V: SimdVec>(x: &[V::Elem], w: usize, out: &mut [V::Elem], scratch: &mut [V::Elem]) {
     let inf = V::splat(V::Elem::INFINITY);
-    vector_scans(x, w, out, scratch, scalar::min, [inf], min_step, min_combine, [inf; 2]);
+    let ops = FoldOps { step: min_step, merge: min_merge, neutral: |_| V::Elem::INFINITY };
+    vector_scans(x, w, out, scratch, scalar::min, [inf], ops, min_combine, [inf; 2]);
 }
 
 #[inline(always)]
 fn rolling_max_body<V: SimdVec>(x: &[V::Elem], w: usize, out: &mut [V::Elem], scratch: &mut [V::Elem]) {
     let ninf = V::splat(V::Elem::NEG_INFINITY);
-    vector_scans(x, w, out, scratch, scalar::max, [ninf], max_step, max_combine, [ninf; 2]);
+    let ops = FoldOps { step: max_step, merge: max_merge, neutral: |_| V::Elem::NEG_INFINITY };
+    vector_scans(x, w, out, scratch, scalar::max, [ninf], ops, max_combine, [ninf; 2]);
 }
 
 simd_dispatch!(fn mean_dispatch(x: &[T], w: usize, out: &mut [T], scratch: &mut [T])
@@ -543,10 +694,11 @@ mod tests {
         }
     }
 
-    /// Every count of blocks in the last group of lanes, at windows of 1 to 20.
+    /// Every count of blocks in the last group of lanes, at windows of 1 to 33 (33: the split last
+    /// group's parts of 9 starts leave a shorter last part).
     #[test]
     fn last_groups_of_every_size_match_naive() {
-        for w in [1usize, 2, 3, 7, 20] {
+        for w in [1usize, 2, 3, 7, 20, 33] {
             for m in 8 * w..16 * w {
                 let x: Vec<f64> = (0..m + w - 1).map(|i| ((i * 7919 % 1009) as f64 - 500.0) * 0.37 + 1e3).collect();
                 check(&x, w);
@@ -599,6 +751,26 @@ mod tests {
                             "w {w} i {i} {}",
                             isa.name()
                         );
+                    }
+                }
+            }
+        }
+    }
+
+    /// A NaN anywhere in a last group split into parts (10 blocks: 2 past the full groups of 4 or
+    /// 8 lanes), or just before it, reaches exactly the windows that contain it.
+    #[test]
+    fn a_nan_in_a_split_last_group_only_affects_its_windows() {
+        let w = 20;
+        let clean: Vec<f64> = (0..190 + w - 1).map(|i| (i as f64 * 0.3).cos() * 5.0 + 1e4).collect();
+        for p in (150..clean.len()).step_by(3) {
+            let mut x = clean.clone();
+            x[p] = f64::NAN;
+            for isa in simd_isas() {
+                let outs = [run(rolling_mean_with, isa, &x, w), run(rolling_min_with, isa, &x, w), run(rolling_max_with, isa, &x, w), run_std(isa, &x, w, 1)];
+                for out in outs {
+                    for (i, v) in out.iter().enumerate() {
+                        assert_eq!(v.is_nan(), (i..i + w).contains(&p), "NaN at {p}, window {i}, {}", isa.name());
                     }
                 }
             }
@@ -672,3 +844,4 @@ mod tests {
         assert!(rolling_mean(&e, 1, &mut []).is_err());
     }
 }
+

@@ -20,7 +20,7 @@ pub use float::Float;
 pub(crate) use float::Lanes;
 // Crate-private: the AVX vector types run their instructions from safe methods, so code
 // outside the dispatch wrappers must not be able to call them (see `x86`).
-pub(crate) use vector::SimdVec;
+pub(crate) use vector::{SimdVec, MAX_LANES};
 
 /// An instruction-set level, ordered from least to most capable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
