@@ -278,7 +278,8 @@ export interface NeuralForecasterOptions {
    * Threads for training and batch prediction [all cores]; results are identical for any value. With 2 or more, a
    * forecast made on the calling thread (`forecastWindow`, `forecastSeries`, a predict of up to 16 windows) shares
    * its large layers (NBEATS, NHITS, MLP) with a second core: one process-wide thread that spins for 200 µs after
-   * its last piece of work, then sleeps.
+   * its last piece of work, then sleeps. Only a forecast within 1 ms of the previous one wakes it, so back-to-back
+   * calls share the work and an occasional call runs alone, as fast as with `numThreads: 1`.
    */
   numThreads?: number
   /** false runs the scalar twins of the SIMD kernels [true]. */

@@ -4,9 +4,9 @@
 //! the L3 bandwidth of one core, and each layer is a few µs, too short to hand to a pool thread (one that sleeps
 //! takes longer to wake than the whole forecast). Here the calling thread does the work itself, in chunks of
 //! output columns, and one process-wide assistant thread takes chunks too while it is awake. The assistant spins
-//! for [`SPIN`] after its last chunk, then parks; a call that finds it parked wakes it and goes on alone until it
-//! joins. So a call is never slower than alone by more than a wake-up, and back-to-back calls share the layers
-//! between two cores.
+//! for [`SPIN`] after its last chunk, then parks. A call soon after another (within [`WAKE_WINDOW`]) that finds it
+//! parked wakes it and goes on alone until it joins; a lone call leaves it parked. So back-to-back calls share the
+//! layers between two cores, and an occasional call costs what it costs alone.
 //!
 //! Which thread computes a chunk never changes its bits: every output is computed by the same kernel, in the same
 //! order, alone or split.
@@ -23,28 +23,72 @@ use std::time::{Duration, Instant};
 /// forecast and between back-to-back calls from JS, short enough that an idle process does not keep a core busy.
 const SPIN: Duration = Duration::from_micros(200);
 
+/// A shared forecast that starts within this long of the end of the last one may wake the parked assistant: calls
+/// are coming back to back, and the next ones will find it awake. A lone call (a bar every second) leaves it parked
+/// and runs alone: on this machine kind a freshly woken assistant joined so slowly that the call took longer than
+/// alone.
+const WAKE_WINDOW: Duration = Duration::from_millis(1);
+
+/// How a thread's large layers run.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Sharing {
+    Alone,
+    /// With the assistant if it is awake.
+    WithAwake,
+    /// With the assistant, waking it if it is parked.
+    Waking,
+}
+
 thread_local! {
-    /// Whether work on this thread may be shared with the assistant (set by [`scoped`]).
-    static ENABLED: Cell<bool> = const { Cell::new(false) };
+    static SHARING: Cell<Sharing> = const { Cell::new(Sharing::Alone) };
+}
+
+/// When the last shared scope ended, in nanoseconds after [`epoch`] (0: never).
+static LAST_END: AtomicU64 = AtomicU64::new(0);
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn nanos_since_epoch() -> u64 {
+    (epoch().elapsed().as_nanos() as u64).max(1)
 }
 
 /// Lets (or stops) this thread share its large layers with the assistant until the scope is dropped.
 pub fn scoped(enabled: bool) -> AssistScope {
-    AssistScope(ENABLED.replace(enabled))
+    let sharing = sharing_for(enabled, LAST_END.load(SeqCst), nanos_since_epoch());
+    AssistScope { previous: SHARING.replace(sharing), enabled }
+}
+
+/// A scope's sharing, `now` nanoseconds after [`epoch`], the last shared scope having ended at `last_end` (0: never).
+fn sharing_for(enabled: bool, last_end: u64, now: u64) -> Sharing {
+    let recent = last_end != 0 && now.saturating_sub(last_end) < WAKE_WINDOW.as_nanos() as u64;
+    match (enabled, recent) {
+        (false, _) => Sharing::Alone,
+        (true, true) => Sharing::Waking,
+        (true, false) => Sharing::WithAwake,
+    }
 }
 
 /// Restores the thread's previous setting on drop.
-pub struct AssistScope(bool);
+pub struct AssistScope {
+    previous: Sharing,
+    enabled: bool,
+}
 
 impl Drop for AssistScope {
     fn drop(&mut self) {
-        ENABLED.set(self.0);
+        SHARING.set(self.previous);
+        if self.enabled {
+            LAST_END.store(nanos_since_epoch(), SeqCst);
+        }
     }
 }
 
 /// Whether this thread shares its large layers.
 pub fn enabled() -> bool {
-    ENABLED.get()
+    SHARING.get() != Sharing::Alone
 }
 
 /// One call's work: `work` over chunks of `chunk` items of `0..len`.
@@ -195,7 +239,7 @@ pub fn for_chunks(len: usize, chunk: usize, work: &(dyn Fn(Range<usize>) + Sync)
     assistant.job.store(&job as *const Job<'_> as *mut Job<'static>, SeqCst);
     let claim = Claim::new(Claim(assistant.claim.load(SeqCst)).generation() + 1, chunks);
     assistant.claim.store(claim.0, SeqCst);
-    if assistant.parked.load(SeqCst) {
+    if SHARING.get() == Sharing::Waking && assistant.parked.load(SeqCst) {
         if let Some(thread) = assistant.thread.get() {
             thread.unpark();
         }
@@ -250,12 +294,24 @@ mod tests {
             count.load(SeqCst)
         };
         // 200 chunks of 50 µs: the assistant wakes long before the caller is through (tries again while other
-        // tests hold the assistant).
-        assert!((0..100).any(|_| on_assistant(200) > 0));
+        // tests hold the assistant). A scope right after another may wake it from park.
         assert!((0..100).any(|_| {
             std::thread::sleep(SPIN * 20);
+            drop(scoped(true));
+            let _soon_after = scoped(true);
             on_assistant(200) > 0
         }), "woken from park");
+    }
+
+    #[test]
+    fn only_a_call_soon_after_another_may_wake_the_assistant() {
+        let window = WAKE_WINDOW.as_nanos() as u64;
+        assert_eq!(sharing_for(true, 0, 5), Sharing::WithAwake);
+        assert_eq!(sharing_for(true, 100, 100 + window - 1), Sharing::Waking);
+        assert_eq!(sharing_for(true, 100, 100 + window), Sharing::WithAwake);
+        assert_eq!(sharing_for(false, 100, 101), Sharing::Alone);
+        let _scope = scoped(true);
+        assert!(enabled());
     }
 
     #[test]

@@ -758,17 +758,21 @@ mod tests {
             }
             (started.elapsed().as_secs_f64() * 1e6, x)
         };
-        let (mut alone, mut shared) = (vec![], vec![]);
-        for _ in 0..5000 {
-            let (t, a) = run(false);
-            alone.push(t);
-            let (t, b) = run(true);
-            shared.push(t);
-            assert_eq!(a, b);
-        }
-        for (name, t) in [("alone", &mut alone), ("shared", &mut shared)] {
-            t.sort_by(f64::total_cmp);
-            eprintln!("{name}: p10 {:.1} median {:.1} us", t[t.len() / 10], t[t.len() / 2]);
+        for idle in [0, 1000, 10_000] {
+            let (mut alone, mut shared) = (vec![], vec![]);
+            for _ in 0..if idle == 0 { 5000 } else { 300 } {
+                std::thread::sleep(std::time::Duration::from_micros(idle));
+                let (t, a) = run(false);
+                alone.push(t);
+                std::thread::sleep(std::time::Duration::from_micros(idle));
+                let (t, b) = run(true);
+                shared.push(t);
+                assert_eq!(a, b);
+            }
+            for (name, t) in [("alone", &mut alone), ("shared", &mut shared)] {
+                t.sort_by(f64::total_cmp);
+                eprintln!("{idle} us idle before each, {name}: p10 {:.1} median {:.1} us", t[t.len() / 10], t[t.len() / 2]);
+            }
         }
     }
 
