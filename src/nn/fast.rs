@@ -160,7 +160,7 @@ pub(crate) unsafe fn matmul_nt_acc_columns(
 ) {
     assert!(
         a.len() >= m * k && w.len() >= n * k && columns.end <= n && columns.start.is_multiple_of(4),
-        "matmul_nt_acc: operand too short"
+        "matmul_nt_acc: operand too short, or columns not starting on a group of 4"
     );
     match path {
         Path::Scalar => {
