@@ -73,7 +73,7 @@ impl ModelConfig for MlpConfig {
     }
 
     fn build(&self) -> Result<MlpModel, NnError> {
-        crate::nn::error::nonzero("num_layers", self.num_layers)?;
+        crate::nn::error::nonzero("numLayers", self.num_layers)?;
         let mut params = ParamStore::new();
         let mut rng = ChaCha8Rng::seed_from_u64(self.shape.random_seed);
         let mut init = ParamInit::new(&mut params, &mut rng);

@@ -82,10 +82,10 @@ impl ModelConfig for NbeatsConfig {
             return invalid("exogenous inputs", "NeuralForecast's NBEATS takes no exogenous variables (NBEATSx does)");
         }
         if self.stacks.dropout_prob_theta != 0.0 {
-            return invalid("dropout_prob_theta", "NeuralForecast's NBEATS does not implement dropout (NBEATSx does)");
+            return invalid("dropoutProbTheta", "NeuralForecast's NBEATS does not implement dropout (NBEATSx does)");
         }
         if self.stacks.stack_types.contains(&StackType::Exogenous) {
-            return invalid("stack_types", "exogenous stacks are NBEATSx's");
+            return invalid("stackTypes", "exogenous stacks are NBEATSx's");
         }
         let (params, stack) = self.spec().build()?;
         Ok(Nbeats { config: self.clone(), params, stack })
@@ -254,7 +254,7 @@ mod tests {
         assert!(matches!(h1.build(), Err(NnError::InvalidValue { what: "h", .. })));
         assert!(with(h1, |c| (c.stacks.stack_types, c.stacks.n_blocks) = (vec![StackType::Identity], vec![1])).build().is_ok());
         let broken_chain = with(baseline(), |c| c.stacks.mlp_units = vec![[8, 8], [4, 8]]);
-        assert!(matches!(broken_chain.build(), Err(NnError::InvalidValue { what: "mlp_units", .. })));
+        assert!(matches!(broken_chain.build(), Err(NnError::InvalidValue { what: "mlpUnits", .. })));
         let cases = [
             with(baseline(), |c| c.stacks.mlp_units = vec![]),
             with(baseline(), |c| c.stacks.n_blocks = vec![1, 1]),

@@ -222,28 +222,28 @@ impl StackSpec<'_> {
         let ModelShape { h, input_size, outputs_per_point, exog, .. } = *self.shape;
         let options = self.options;
         nonzero("h", h)?;
-        nonzero("input_size", input_size)?;
+        nonzero("inputSize", input_size)?;
         nonzero("outputs_per_point", outputs_per_point)?;
-        nonzero("n_harmonics", options.n_harmonics)?;
+        nonzero("nHarmonics", options.n_harmonics)?;
         if options.stack_types.len() != options.n_blocks.len() {
-            let reason = format!("{} stack types but {} entries in n_blocks", options.stack_types.len(), options.n_blocks.len());
-            return invalid("n_blocks", reason);
+            let reason = format!("{} stack types but {} entries in nBlocks", options.stack_types.len(), options.n_blocks.len());
+            return invalid("nBlocks", reason);
         }
         nonzero("total number of blocks", options.n_blocks.iter().sum())?;
         if h == 1 && options.stack_types.iter().any(|s| matches!(s, StackType::Trend | StackType::Seasonality)) {
             return invalid("h", "horizon h=1 is incompatible with seasonality or trend stacks".into());
         }
         if options.stack_types.contains(&StackType::Exogenous) && exog.futr + exog.stat == 0 {
-            return invalid("stack_types", "an exogenous stack needs future or static exogenous variables".into());
+            return invalid("stackTypes", "an exogenous stack needs future or static exogenous variables".into());
         }
-        nonzero("mlp_units layers", options.mlp_units.len())?;
+        nonzero("mlpUnits layers", options.mlp_units.len())?;
         let units = &options.mlp_units;
         if let Some(k) = (1..units.len()).find(|&k| units[k][0] != units[k - 1][1]) {
-            let reason = format!("mlp_units[{k}] takes {} inputs but mlp_units[{}] gives {}", units[k][0], k - 1, units[k - 1][1]);
-            return invalid("mlp_units", reason);
+            let reason = format!("mlpUnits[{k}] takes {} inputs but mlpUnits[{}] gives {}", units[k][0], k - 1, units[k - 1][1]);
+            return invalid("mlpUnits", reason);
         }
         if !(0.0..1.0).contains(&options.dropout_prob_theta) {
-            return invalid("dropout_prob_theta", format!("must be in [0, 1), got {}", options.dropout_prob_theta));
+            return invalid("dropoutProbTheta", format!("must be in [0, 1), got {}", options.dropout_prob_theta));
         }
         Ok(())
     }
@@ -350,7 +350,7 @@ impl BlockMlp {
     /// Linear, the activation (PReLU's slope at index 2, its first place) and a Dropout when there is dropout.
     fn new(init: &mut ParamInit<'_>, in_features: usize, options: &StackOptions, n_theta: usize, slot: usize) -> Result<Self, NnError> {
         let units = &options.mlp_units;
-        let (&[a, b], later) = units.split_first().ok_or(NnError::ZeroSize { what: "mlp_units layers" })?;
+        let (&[a, b], later) = units.split_first().ok_or(NnError::ZeroSize { what: "mlpUnits layers" })?;
         let stride = if options.dropout_prob_theta > 0.0 { 3 } else { 2 };
         let mut linears = vec![Linear::new(&mut init.pp("0"), in_features, a)?, Linear::new(&mut init.pp("1"), a, b)?];
         let activation = Activation::new(&mut init.pp("2"), options.activation)?;

@@ -207,7 +207,7 @@ mod tests {
     #[test]
     fn invalid_configurations_are_errors() {
         let no_basis = with(small(ExogSizes { futr: 0, hist: 2, stat: 0 }, 1), |_| {});
-        assert!(matches!(no_basis.build(), Err(NnError::InvalidValue { what: "stack_types", .. })));
+        assert!(matches!(no_basis.build(), Err(NnError::InvalidValue { what: "stackTypes", .. })));
         assert!(with(small(EXOG, 1), |c| c.stacks.dropout_prob_theta = 1.0).build().is_err());
         assert!(with(small(EXOG, 1), |c| c.stacks.n_blocks.truncate(3)).build().is_err());
         let model = small(EXOG, 1).build().unwrap();

@@ -272,7 +272,7 @@ impl ModelConfig for NhitsConfig {
     fn build(&self) -> Result<Nhits, NnError> {
         let ModelShape { h, input_size, outputs_per_point, .. } = self.shape;
         nonzero("h", h)?;
-        nonzero("input_size", input_size)?;
+        nonzero("inputSize", input_size)?;
         nonzero("outputs_per_point", outputs_per_point)?;
         self.validate().map_err(|reason| NnError::InvalidValue { what: "NHITS configuration", reason })?;
         let mut params = ParamStore::new();
@@ -316,7 +316,7 @@ impl Block {
                 activation = Some(Activation::new(&mut init.pp((at + 1).to_string()), config.activation)?);
             }
         }
-        let activation = activation.ok_or(NnError::ZeroSize { what: "mlp_units layers" })?;
+        let activation = activation.ok_or(NnError::ZeroSize { what: "mlpUnits layers" })?;
         let last = units[units.len() - 1][1];
         layers.push(Linear::new(&mut init.pp((1 + units.len() * stride).to_string()), last, dims.n_theta)?);
         let dropouts = if config.dropout_prob_theta > 0.0 {
@@ -903,7 +903,7 @@ mod tests {
 
     #[test]
     fn invalid_sizes_and_inputs_give_errors() {
-        assert_eq!(NhitsConfig::new(shape(12, 0, ExogSizes::none())).build().unwrap_err(), NnError::ZeroSize { what: "input_size" });
+        assert_eq!(NhitsConfig::new(shape(12, 0, ExogSizes::none())).build().unwrap_err(), NnError::ZeroSize { what: "inputSize" });
         let cubic_quantiles = NhitsConfig {
             interpolation_mode: InterpolationMode::Cubic,
             ..NhitsConfig::new(ModelShape { outputs_per_point: 3, ..shape(12, 24, ExogSizes::none()) })

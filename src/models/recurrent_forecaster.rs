@@ -131,7 +131,7 @@ impl<C: ForecasterCell> ModelConfig for RecurrentConfig<C> {
     fn build(&self) -> Result<RecurrentForecaster<C>, NnError> {
         let ModelShape { h, input_size, outputs_per_point, random_seed, .. } = self.shape;
         nonzero("h", h)?;
-        nonzero("input_size", input_size)?;
+        nonzero("inputSize", input_size)?;
         let mut params = ParamStore::new();
         let mut rng = ChaCha8Rng::seed_from_u64(random_seed);
         let mut init = ParamInit::new(&mut params, &mut rng);

@@ -58,7 +58,7 @@ impl TcnConfig {
     /// (`x[:, :, :-0]`), and without dilations the encoder has no layer producing `encoder_hidden_size` channels.
     fn check(&self) -> Result<(), NnError> {
         nonzero("h", self.shape.h)?;
-        nonzero("input_size", self.shape.input_size)?;
+        nonzero("inputSize", self.shape.input_size)?;
         nonzero("outputs_per_point", self.shape.outputs_per_point)?;
         if self.kernel_size < 2 {
             return Err(NnError::InvalidValue {

@@ -72,7 +72,7 @@ impl TransformerConfig {
             return Err(NnError::InvalidValue {
                 what: "decoder_input_size_multiplier",
                 reason: format!(
-                    "{} gives {label_len} decoder input steps for input_size {}; it must give between 1 and input_size - 1",
+                    "{} gives {label_len} decoder input steps for inputSize {}; it must give between 1 and inputSize - 1",
                     self.decoder_input_size_multiplier, self.shape.input_size
                 ),
             });
@@ -569,11 +569,11 @@ impl VanillaTransformer {
     pub fn new(config: TransformerConfig) -> Result<Self, NnError> {
         let ModelShape { h, input_size, outputs_per_point, exog, random_seed } = config.shape;
         nonzero("h", h)?;
-        nonzero("input_size", input_size)?;
+        nonzero("inputSize", input_size)?;
         nonzero("outputs_per_point", outputs_per_point)?;
-        nonzero("conv_hidden_size", config.conv_hidden_size)?;
-        nonzero("encoder_layers", config.encoder_layers)?;
-        nonzero("decoder_layers", config.decoder_layers)?;
+        nonzero("convHiddenSize", config.conv_hidden_size)?;
+        nonzero("encoderLayers", config.encoder_layers)?;
+        nonzero("decoderLayers", config.decoder_layers)?;
         if exog.hist + exog.stat > 0 {
             return Err(NnError::InvalidValue { what: "exogenous inputs", reason: "VanillaTransformer takes future exogenous inputs only".into() });
         }
