@@ -172,10 +172,11 @@ impl Assistant {
         if !claim.has_work() {
             return false;
         }
-        let job = self.job.load(SeqCst);
-        // The claim succeeds only while `claim`'s job has unclaimed chunks, so its caller is still waiting and
-        // `job`, stored before the claim word was, is that job.
         let Some(index) = self.try_claim(claim) else { return false };
+        // The chunk just claimed belongs to the job running now: its caller stored it before the claim word and
+        // cannot store another until this chunk is done. (Read before the claim, the pointer could be a finished
+        // job's, were the generation to wrap while this thread waited.)
+        let job = self.job.load(SeqCst);
         // SAFETY: as above; the caller returns only after this chunk is counted done.
         unsafe { &*job }.run(index);
         true
