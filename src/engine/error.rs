@@ -1,3 +1,5 @@
+//! The engine's error type: why a fit, forecast or checkpoint call was refused, and which JS error class it maps to.
+
 use std::fmt;
 
 use crate::data::DataError;
