@@ -43,6 +43,8 @@ const MODEL_OPTIONS = {
   level: { type: 'string' },
 }
 const COMMON = { help: { type: 'boolean', short: 'h' }, quiet: { type: 'boolean', short: 'q' } }
+/** The options of the commands that fit models on a data file (forecast, cv). */
+const FIT_OPTIONS = { ...COMMON, ...MODEL_OPTIONS, ...DATA_OPTIONS }
 
 function integerOption(values, name, { min = 1, command } = {}) {
   const raw = values[name]
@@ -170,6 +172,7 @@ module.exports = {
   DATA_OPTIONS,
   MODEL_OPTIONS,
   COMMON,
+  FIT_OPTIONS,
   integerOption,
   parse,
   dataFileArgument,

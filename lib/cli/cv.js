@@ -2,7 +2,7 @@
 // `neuro-divergent cv`: cross-validation as NeuralForecast's cross_validation, then a table of metrics (and
 // interval coverage) per model, averaged over series, and optionally the cross-validation rows as CSV.
 
-const { DEFAULTS, COMMON, MODEL_OPTIONS, DATA_OPTIONS, integerOption, parse, dataFileArgument, modelTypes, forecasterOptions } = require('./args.js')
+const { DEFAULTS, FIT_OPTIONS, integerOption, parse, dataFileArgument, modelTypes, forecasterOptions } = require('./args.js')
 const { loadData, withFileLine } = require('./data.js')
 const { UsageError, interruptible } = require('./errors.js')
 const { help } = require('./help.js')
@@ -33,9 +33,7 @@ function seasonOf(data) {
 async function commandCv(lib, argv, io) {
   const command = 'cv'
   const { values, positionals } = parse(command, argv, {
-    ...COMMON,
-    ...MODEL_OPTIONS,
-    ...DATA_OPTIONS,
+    ...FIT_OPTIONS,
     'n-windows': { type: 'string' },
     'step-size': { type: 'string' },
     refit: { type: 'boolean' },

@@ -2,7 +2,7 @@
 // `neuro-divergent forecast`: fits the models on every series and forecasts the next --horizon steps; prints the
 // forecast table and writes the CSV, the plot and the checkpoint asked for.
 
-const { COMMON, MODEL_OPTIONS, DATA_OPTIONS, parse, dataFileArgument, modelTypes, forecasterOptions } = require('./args.js')
+const { FIT_OPTIONS, parse, dataFileArgument, modelTypes, forecasterOptions } = require('./args.js')
 const { loadData, withFileLine } = require('./data.js')
 const { InputError, firstLine, interruptible } = require('./errors.js')
 const { help } = require('./help.js')
@@ -12,9 +12,7 @@ const { groupSeries } = require('../long_format.js')
 async function commandForecast(lib, argv, io) {
   const command = 'forecast'
   const { values, positionals } = parse(command, argv, {
-    ...COMMON,
-    ...MODEL_OPTIONS,
-    ...DATA_OPTIONS,
+    ...FIT_OPTIONS,
     out: { type: 'string', short: 'o' },
     plot: { type: 'string' },
     save: { type: 'string' },
