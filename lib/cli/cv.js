@@ -116,4 +116,4 @@ async function commandCv(lib, argv, io) {
   return 0
 }
 
-module.exports = { commandCv, seasonOf }
+module.exports = { commandCv }
