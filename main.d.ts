@@ -196,75 +196,64 @@ export type ResolvedModelOptions<Type extends string, Options> = Readonly<
   } & (Options extends NeuralModelOptions ? { loss: Exclude<Loss, string> } : {})
 >
 
-export declare namespace models {
+/** The options of each model type, by the name of its class in `models`. */
+export interface ModelOptionsByType {
   /** NeuralForecast's LSTM: stacked LSTM encoder over the input window, MLP decoder per horizon step. */
-  class LSTM {
-    constructor(options: RecurrentModelOptions)
-  }
-  interface LSTM extends ResolvedModelOptions<'LSTM', RecurrentModelOptions> {}
+  LSTM: RecurrentModelOptions
   /** NeuralForecast's GRU: as LSTM with GRU cells. */
-  class GRU {
-    constructor(options: RecurrentModelOptions)
-  }
-  interface GRU extends ResolvedModelOptions<'GRU', RecurrentModelOptions> {}
+  GRU: RecurrentModelOptions
   /** NeuralForecast's MLP. */
-  class MLP {
-    constructor(options: MLPOptions)
-  }
-  interface MLP extends ResolvedModelOptions<'MLP', MLPOptions> {}
+  MLP: MLPOptions
   /** NeuralForecast's TCN. */
-  class TCN {
-    constructor(options: TCNOptions)
-  }
-  interface TCN extends ResolvedModelOptions<'TCN', TCNOptions> {}
+  TCN: TCNOptions
   /** NeuralForecast's NBEATS. */
-  class NBEATS {
-    constructor(options: NBEATSOptions)
-  }
-  interface NBEATS extends ResolvedModelOptions<'NBEATS', NBEATSOptions> {}
+  NBEATS: NBEATSOptions
   /** NeuralForecast's NBEATSx. */
-  class NBEATSx {
-    constructor(options: NBEATSxOptions)
-  }
-  interface NBEATSx extends ResolvedModelOptions<'NBEATSx', NBEATSxOptions> {}
+  NBEATSx: NBEATSxOptions
   /** NeuralForecast's NHITS. */
-  class NHITS {
-    constructor(options: NHITSOptions)
-  }
-  interface NHITS extends ResolvedModelOptions<'NHITS', NHITSOptions> {}
+  NHITS: NHITSOptions
   /** NeuralForecast's VanillaTransformer. */
-  class VanillaTransformer {
-    constructor(options: VanillaTransformerOptions)
-  }
-  interface VanillaTransformer extends ResolvedModelOptions<'VanillaTransformer', VanillaTransformerOptions> {}
-  /** The same class as VanillaTransformer (NeuralForecast's other name for it). */
-  const Transformer: typeof VanillaTransformer
+  VanillaTransformer: VanillaTransformerOptions
   /** Prophet, a local model (one fit per series); `predict({ level })` gives its own intervals. */
-  class Prophet {
-    constructor(options: ProphetOptions)
-  }
-  interface Prophet extends ResolvedModelOptions<'Prophet', ProphetOptions> {}
+  Prophet: ProphetOptions
 }
 
-/** A model: a `models.*` instance, or plain options with a `type`. */
+/** The name of a model type ('LSTM', 'NHITS', 'Prophet', …). */
+export type ModelType = keyof ModelOptionsByType
+
+/** An instance of `models[Type]`: the model's options, validated, with every default filled in. */
+export type Model<Type extends ModelType> = ResolvedModelOptions<Type, ModelOptionsByType[Type]>
+
+/** The class `models[Type]`: `new models.LSTM(options)` validates the options and fills in the defaults. */
+export interface ModelClass<Type extends ModelType> {
+  new (options: ModelOptionsByType[Type]): Model<Type>
+  readonly name: Type
+}
+
+/** One class per model type. */
+export declare const models: { readonly [Type in ModelType]: ModelClass<Type> } & {
+  /** The same class as VanillaTransformer (NeuralForecast's other name for it). */
+  readonly Transformer: ModelClass<'VanillaTransformer'>
+}
+
+/** The instance types of the `models` classes by their class names: `models.LSTM` is `Model<'LSTM'>`. */
+export declare namespace models {
+  type LSTM = Model<'LSTM'>
+  type GRU = Model<'GRU'>
+  type MLP = Model<'MLP'>
+  type TCN = Model<'TCN'>
+  type NBEATS = Model<'NBEATS'>
+  type NBEATSx = Model<'NBEATSx'>
+  type NHITS = Model<'NHITS'>
+  type VanillaTransformer = Model<'VanillaTransformer'>
+  type Transformer = Model<'VanillaTransformer'>
+  type Prophet = Model<'Prophet'>
+}
+
+/** A model: a `models.*` instance, or plain options with a `type` (VanillaTransformer's also as 'Transformer'). */
 export type ModelConfig =
-  | models.LSTM
-  | models.GRU
-  | models.MLP
-  | models.TCN
-  | models.Prophet
-  | models.NBEATS
-  | models.NBEATSx
-  | models.NHITS
-  | models.VanillaTransformer
-  | (RecurrentModelOptions & { type: 'LSTM' | 'GRU' })
-  | (NBEATSOptions & { type: 'NBEATS' })
-  | (NBEATSxOptions & { type: 'NBEATSx' })
-  | (NHITSOptions & { type: 'NHITS' })
-  | (VanillaTransformerOptions & { type: 'VanillaTransformer' | 'Transformer' })
-  | (MLPOptions & { type: 'MLP' })
-  | (TCNOptions & { type: 'TCN' })
-  | (ProphetOptions & { type: 'Prophet' })
+  | { [Type in ModelType]: Model<Type> | (ModelOptionsByType[Type] & { type: Type }) }[ModelType]
+  | (VanillaTransformerOptions & { type: 'Transformer' })
 
 export interface NeuralForecasterOptions {
   models: ModelConfig[]

@@ -3,41 +3,21 @@
 // The full install from the packed tarballs is `npm run test:pack` (scripts/pack-test.js).
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
-const os = require('node:os')
 const path = require('node:path')
 
-const root = path.join(__dirname, '..')
-const pkg = require('../package.json')
-const { platformSuffix } = require('../lib/load.js')
+const { root, pkg, suffix, builtBinary, sandbox, removeSandboxes, addPlatformPackage } = require('./package_sandbox.js')
 
-const suffix = platformSuffix()
-const binaryName = `neuro-divergent.${suffix}.node`
-const builtBinary = path.join(root, binaryName)
-
-const tempDirs = []
-afterAll(() => {
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true })
-})
+afterAll(removeSandboxes)
 
 /** The install script with what it needs, as in node_modules/neuro-divergent (no .git, no sources). */
 function installedCopy({ version = pkg.version } = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nd-install-'))
-  tempDirs.push(dir)
+  const dir = sandbox('install')
   for (const file of ['scripts/install.js', 'lib/load.js']) {
     fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true })
     fs.copyFileSync(path.join(root, file), path.join(dir, file))
   }
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ ...pkg, version }, null, 2))
   return dir
-}
-
-/** A platform package for this machine in `dir`'s node_modules holding `binary` (a path, or file contents). */
-function addPlatformPackage(dir, binary) {
-  const platformDir = path.join(dir, 'node_modules', `neuro-divergent-${suffix}`)
-  fs.mkdirSync(platformDir, { recursive: true })
-  fs.copyFileSync(path.join(root, 'npm', suffix, 'package.json'), path.join(platformDir, 'package.json'))
-  if (fs.existsSync(binary)) fs.copyFileSync(binary, path.join(platformDir, binaryName))
-  else fs.writeFileSync(path.join(platformDir, binaryName), binary)
 }
 
 /** PATH without the directories that hold cargo or rustc, plus node's own. */

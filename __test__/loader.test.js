@@ -3,26 +3,16 @@
 // checkout (which other processes use) is never moved or deleted.
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
-const os = require('node:os')
 const path = require('node:path')
 
-const root = path.join(__dirname, '..')
-const pkg = require('../package.json')
 const { platformSuffix, suffixOfTriple, publishedPlatforms } = require('../lib/load.js')
+const { root, pkg, suffix, binaryName, builtBinary, sandbox, removeSandboxes, addPlatformPackage } = require('./package_sandbox.js')
 
-const suffix = platformSuffix()
-const binaryName = `neuro-divergent.${suffix}.node`
-const builtBinary = path.join(root, binaryName)
-
-const tempDirs = []
-afterAll(() => {
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true })
-})
+afterAll(removeSandboxes)
 
 /** A copy of the package's JavaScript (no binary, no node_modules) in a fresh temporary directory. */
 function packageCopy({ version } = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nd-loader-'))
-  tempDirs.push(dir)
+  const dir = sandbox('loader')
   for (const file of ['index.js', 'main.js', 'main.mjs']) fs.copyFileSync(path.join(root, file), path.join(dir, file))
   fs.cpSync(path.join(root, 'lib'), path.join(dir, 'lib'), { recursive: true })
   const manifest = { ...pkg, version: version ?? pkg.version }
@@ -129,10 +119,7 @@ describe('loading', () => {
 
   test('the prebuilt platform package is used when no local binary exists', () => {
     const dir = packageCopy()
-    const platformDir = path.join(dir, 'node_modules', `neuro-divergent-${suffix}`)
-    fs.mkdirSync(platformDir, { recursive: true })
-    fs.copyFileSync(path.join(root, 'npm', suffix, 'package.json'), path.join(platformDir, 'package.json'))
-    fs.copyFileSync(builtBinary, path.join(platformDir, binaryName))
+    const platformDir = addPlatformPackage(dir, builtBinary)
     const run = runNode(
       dir,
       `const nd = require('./main.js')

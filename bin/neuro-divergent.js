@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `neuro-divergent` command (package.json `bin`). Everything it does is in lib/cli.js.
+// The `neuro-divergent` command (package.json `bin`). Everything it does is in lib/cli/.
 'use strict'
 
 // Piping into `head` closes stdout early: stop quietly instead of failing with EPIPE.
@@ -8,7 +8,7 @@ process.stdout.on('error', (err) => {
   throw err
 })
 
-require('../lib/cli.js')
+require('../lib/cli/index.js')
   .main(process.argv.slice(2))
   .then((status) => {
     process.exitCode = status

@@ -213,7 +213,7 @@ function installFromPrebuilt(mainTarball, platform) {
   }
 
   step('CommonJS, ES module and TypeScript consumers')
-  for (const file of ['consumer.cjs', 'consumer.mjs', 'consumer.ts']) {
+  for (const file of ['air_passengers_forecast.cjs', 'consumer.cjs', 'consumer.mjs', 'consumer.ts']) {
     fs.copyFileSync(path.join(fixtures, 'pack', file), path.join(app, file))
   }
   const cjs = runConsumer(app, 'cjs', 'consumer.cjs')
@@ -282,7 +282,7 @@ function installFromSource(mainTarball) {
     return
   }
   check(fs.existsSync(path.join(app, 'node_modules', pkg.name, binaryName)), `${binaryName} built into the installed package`)
-  fs.copyFileSync(path.join(fixtures, 'pack', 'consumer.cjs'), path.join(app, 'consumer.cjs'))
+  for (const file of ['air_passengers_forecast.cjs', 'consumer.cjs']) fs.copyFileSync(path.join(fixtures, 'pack', file), path.join(app, file))
   runConsumer(app, 'cjs', 'consumer.cjs')
 }
 

@@ -1,0 +1,182 @@
+'use strict'
+// Argument parsing of the command line: the option tables every command shares, the checks of numeric and list
+// options (a bad value is a UsageError naming the option), and the NeuralForecaster options they make.
+
+const { parseArgs } = require('node:util')
+
+const { UsageError } = require('./errors.js')
+
+// Defaults of the command line. They differ from the library's model defaults (NeuralForecast's: 128/200
+// units, robust scaling, 1000 steps) so that the built-in example gives a good forecast in well under a second
+// of training: AirPassengers, h 12 → LSTM MAE about 15 on the 1960 hold-out in ~0.6 s on 2 cores.
+const DEFAULTS = {
+  model: 'lstm',
+  horizon: 12,
+  maxSteps: 300,
+  hiddenSize: 64,
+  batchSize: 32,
+  scaler: 'standard',
+  seed: 1,
+  nWindows: 3,
+}
+
+const SCALERS = ['identity', 'standard', 'robust', 'minmax']
+
+const DATA_OPTIONS = {
+  'id-col': { type: 'string' },
+  'time-col': { type: 'string' },
+  'target-col': { type: 'string' },
+  delimiter: { type: 'string' },
+}
+const MODEL_OPTIONS = {
+  model: { type: 'string', short: 'm', multiple: true },
+  horizon: { type: 'string', short: 'H' },
+  'input-size': { type: 'string' },
+  freq: { type: 'string' },
+  'max-steps': { type: 'string' },
+  'hidden-size': { type: 'string' },
+  scaler: { type: 'string' },
+  'learning-rate': { type: 'string' },
+  'batch-size': { type: 'string' },
+  seed: { type: 'string' },
+  threads: { type: 'string' },
+  level: { type: 'string' },
+}
+const COMMON = { help: { type: 'boolean', short: 'h' }, quiet: { type: 'boolean', short: 'q' } }
+/** The options of the commands that fit models on a data file (forecast, cv). */
+const FIT_OPTIONS = { ...COMMON, ...MODEL_OPTIONS, ...DATA_OPTIONS }
+
+function integerOption(values, name, { min = 1, command } = {}) {
+  const raw = values[name]
+  if (raw === undefined) return undefined
+  const n = Number(raw)
+  if (!/^\s*[+-]?\d+\s*$/.test(raw) || !Number.isSafeInteger(n) || n < min) {
+    throw new UsageError(`--${name} must be an integer ${min === 1 ? '>= 1' : `>= ${min}`}, got ${JSON.stringify(raw)}`, command)
+  }
+  return n
+}
+
+function numberOption(values, name, { command, positive = true } = {}) {
+  const raw = values[name]
+  if (raw === undefined) return undefined
+  const n = Number(raw)
+  if (raw.trim() === '' || !Number.isFinite(n) || (positive && n <= 0)) {
+    throw new UsageError(`--${name} must be a ${positive ? 'positive ' : ''}number, got ${JSON.stringify(raw)}`, command)
+  }
+  return n
+}
+
+/** `node:util` parseArgs with its errors as one-line UsageErrors. */
+function parse(command, argv, options, allowPositionals = true) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals, strict: true })
+  } catch (err) {
+    const opt = /option '([^']+)'/i.exec(err.message)
+    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && opt) throw new UsageError(`unknown option ${opt[1].split(' ')[0]}`, command)
+    if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && opt) {
+      const name = opt[1].split(' ').find((s) => s.startsWith('--')) ?? opt[1]
+      throw new UsageError(`option ${name} ${/argument missing/.test(err.message) ? 'needs a value' : 'takes no value'}`, command)
+    }
+    if (err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') throw new UsageError(`unexpected argument ${JSON.stringify(/'([^']*)'/.exec(err.message)?.[1] ?? '')}`, command)
+    throw new UsageError(err.message.split('\n')[0], command)
+  }
+}
+
+/** The data file of a command that takes at most one. */
+function dataFileArgument(positionals, command) {
+  if (positionals.length > 1) throw new UsageError(`one data file at most, got ${positionals.length}`, command)
+  return positionals[0]
+}
+
+/** The model types of this build, read from the library (so new models appear by themselves), without aliases. */
+function modelTypes(lib) {
+  return Object.keys(lib.models).filter((type) => lib.models[type].name === type)
+}
+
+function resolveModelNames(lib, values, command) {
+  const types = modelTypes(lib)
+  const names = (values.model ?? [DEFAULTS.model]).flatMap((m) => m.split(',')).map((m) => m.trim()).filter(Boolean)
+  if (names.length === 0) throw new UsageError('--model needs a model name', command)
+  const seen = new Set()
+  return names.map((name) => {
+    const type = name.toLowerCase() === 'transformer' ? 'VanillaTransformer' : types.find((t) => t.toLowerCase() === name.toLowerCase())
+    if (!type) throw new UsageError(`unknown model ${JSON.stringify(name)}; available models: ${types.map((t) => t.toLowerCase()).join(', ')}`, command)
+    if (seen.has(type)) throw new UsageError(`--model ${name} is given twice`, command)
+    seen.add(type)
+    return type
+  })
+}
+
+/** The --level list: percentages strictly between 0 and 100 (undefined without --level). */
+function levelOption(values, command) {
+  if (values.level === undefined) return undefined
+  const levels = values.level.split(',').map((part) => part.trim())
+  return levels.map((text) => {
+    const level = Number(text)
+    if (text === '' || !Number.isFinite(level) || level <= 0 || level >= 100) {
+      throw new UsageError(`--level needs percentages between 0 and 100 separated by commas, got ${JSON.stringify(values.level)}`, command)
+    }
+    return level
+  })
+}
+
+/** The fit options that prediction intervals at `levels` need: conformal calibration for the neural models. */
+function intervalFitOptions(levels, types) {
+  return levels && types.some((type) => type !== 'Prophet') ? { predictionIntervals: { nWindows: 2 } } : {}
+}
+
+/** What --hidden-size sets for each model type: the width of its layers, NeuralForecast's option names. */
+function hiddenSizeOptions(type, n) {
+  switch (type) {
+    case 'MLP':
+    case 'VanillaTransformer':
+      return { hiddenSize: n }
+    case 'NBEATS':
+    case 'NBEATSx':
+    case 'NHITS':
+      return { mlpUnits: [[n, n], [n, n], [n, n]] }
+    default:
+      return { encoderHiddenSize: n, decoderHiddenSize: n }
+  }
+}
+
+/** The NeuralForecaster options of a fitting command (forecast, cv) from its arguments. */
+function forecasterOptions(lib, values, command) {
+  const levels = levelOption(values, command)
+  const types = resolveModelNames(lib, values, command)
+  const horizon = integerOption(values, 'horizon', { command }) ?? DEFAULTS.horizon
+  const inputSize = integerOption(values, 'input-size', { command }) ?? 2 * horizon
+  const maxSteps = integerOption(values, 'max-steps', { command }) ?? DEFAULTS.maxSteps
+  const hidden = integerOption(values, 'hidden-size', { command }) ?? DEFAULTS.hiddenSize
+  const batchSize = integerOption(values, 'batch-size', { command }) ?? DEFAULTS.batchSize
+  const learningRate = numberOption(values, 'learning-rate', { command })
+  const seed = integerOption(values, 'seed', { min: 0, command }) ?? DEFAULTS.seed
+  const numThreads = integerOption(values, 'threads', { command })
+  const scaler = values.scaler ?? DEFAULTS.scaler
+  if (!SCALERS.includes(scaler)) throw new UsageError(`--scaler must be one of ${SCALERS.join(', ')}, got ${JSON.stringify(scaler)}`, command)
+  const models = types.map((type) => {
+    // Prophet, a local statistical model, has no window, steps or layers.
+    if (type === 'Prophet') return new lib.models.Prophet({ h: horizon, randomSeed: seed })
+    const options = { h: horizon, inputSize, maxSteps, ...hiddenSizeOptions(type, hidden), scalerType: scaler, randomSeed: seed, batchSize }
+    if (learningRate !== undefined) options.learningRate = learningRate
+    return new lib.models[type](options)
+  })
+  const options = { models, seed }
+  if (values.freq !== undefined) options.frequency = values.freq
+  if (numThreads !== undefined) options.numThreads = numThreads
+  return { options, horizon, inputSize, maxSteps, types, levels, fitOptions: intervalFitOptions(levels, types) }
+}
+
+module.exports = {
+  DEFAULTS,
+  DATA_OPTIONS,
+  MODEL_OPTIONS,
+  COMMON,
+  FIT_OPTIONS,
+  integerOption,
+  parse,
+  dataFileArgument,
+  modelTypes,
+  resolveModelNames,
+  forecasterOptions,
+}

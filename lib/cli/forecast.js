@@ -1,0 +1,52 @@
+'use strict'
+// `neuro-divergent forecast`: fits the models on every series and forecasts the next --horizon steps; prints the
+// forecast table and writes the CSV, the plot and the checkpoint asked for.
+
+const { FIT_OPTIONS, parse, dataFileArgument, modelTypes, forecasterOptions } = require('./args.js')
+const { loadData, withFileLine } = require('./data.js')
+const { InputError, firstLine, interruptible } = require('./errors.js')
+const { help } = require('./help.js')
+const { forecastTable, checkOutputPaths, writeForecastOutputs, progressFor, fitSummaryLine } = require('./output.js')
+const { groupSeries } = require('../long_format.js')
+
+async function commandForecast(lib, argv, io) {
+  const command = 'forecast'
+  const { values, positionals } = parse(command, argv, {
+    ...FIT_OPTIONS,
+    out: { type: 'string', short: 'o' },
+    plot: { type: 'string' },
+    save: { type: 'string' },
+  })
+  if (values.help) return io.stdout.write(help(command, modelTypes(lib)))
+  const file = dataFileArgument(positionals, command)
+  io.quiet = values.quiet
+  const { options, types, maxSteps, horizon, levels, fitOptions } = forecasterOptions(lib, values, command)
+  checkOutputPaths(values)
+  const loaded = loadData(file, values)
+  const forecaster = new lib.NeuralForecaster(options)
+  io.note(`fitting ${types.join(', ')} on ${loaded.name} (${loaded.data.y.length} rows, ${groupSeries(loaded.data.unique_id).size} series), horizon ${horizon}`)
+  if (fitOptions.predictionIntervals) io.note('calibrating conformal prediction intervals on the last 2 windows of each series first')
+  const progress = progressFor(io, values, types, maxSteps, undefined, fitOptions)
+  let summary
+  try {
+    summary = await interruptible((signal) => forecaster.fit(loaded.data, { ...fitOptions, onProgress: progress.onProgress, signal }))
+  } catch (err) {
+    progress.done()
+    throw withFileLine(err, loaded)
+  }
+  progress.done(`fitted ${fitSummaryLine(summary)}`)
+  const forecast = await forecaster.predict(levels ? { level: levels } : undefined)
+  if (values.out !== '-') io.stdout.write(forecastTable(forecast) + '\n')
+  writeForecastOutputs(io, values, forecast, loaded.data, `${loaded.name}: ${horizon}-step forecast`)
+  if (values.save !== undefined) {
+    try {
+      await forecaster.save(values.save)
+    } catch (err) {
+      throw new InputError(`cannot save ${values.save}: ${firstLine(err)}`)
+    }
+    io.note(`saved ${values.save}`)
+  }
+  return 0
+}
+
+module.exports = { commandForecast }

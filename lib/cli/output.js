@@ -1,0 +1,86 @@
+'use strict'
+// What the commands write: numbers and forecast tables for the terminal, CSV and SVG files (checked for a
+// writable directory before any work), progress over the training steps and the one-line fit summary.
+
+const fs = require('node:fs')
+const path = require('node:path')
+
+const { columnsToCsv } = require('../csv.js')
+const { groupSeries } = require('../long_format.js')
+const { plotForecast } = require('../plot.js')
+const { createProgress, formatSeconds } = require('../progress.js')
+const { formatTable } = require('../table.js')
+const { InputError } = require('./errors.js')
+
+/** A number for a table cell: 4 significant digits or 2 decimals, exponents for very large and small values. */
+function formatValue(v) {
+  if (!Number.isFinite(v)) return String(v)
+  const a = Math.abs(v)
+  if (a !== 0 && (a >= 1e9 || a < 1e-4)) return v.toExponential(4)
+  if (a >= 1000) return v.toFixed(1)
+  if (a >= 1) return v.toFixed(2)
+  return v.toPrecision(4)
+}
+
+function forecastTable(forecast) {
+  const models = Object.keys(forecast).filter((k) => k !== 'unique_id' && k !== 'ds')
+  const rows = forecast.ds.map((ds, i) => [forecast.unique_id[i], ds, ...models.map((m) => formatValue(forecast[m][i]))])
+  return formatTable(['unique_id', 'ds', ...models], rows)
+}
+
+/** Fails before any work when an output file's directory does not exist. */
+function checkOutputPaths(values) {
+  for (const flag of ['out', 'plot', 'save']) {
+    const file = values[flag]
+    if (file === undefined || file === '-') continue
+    const dir = path.dirname(path.resolve(file))
+    let stat
+    try {
+      stat = fs.statSync(dir)
+    } catch {
+      throw new InputError(`cannot write ${file}: directory ${dir} does not exist`)
+    }
+    if (!stat.isDirectory()) throw new InputError(`cannot write ${file}: ${dir} is not a directory`)
+  }
+}
+
+function writeFileChecked(file, content) {
+  try {
+    fs.writeFileSync(file, content)
+  } catch (err) {
+    throw new InputError(`cannot write ${file}: ${err.code === 'ENOENT' ? 'no such directory' : err.message}`)
+  }
+}
+
+function writeForecastOutputs(io, values, forecast, history, title) {
+  if (values.out !== undefined) {
+    const csv = columnsToCsv(forecast)
+    if (values.out === '-') io.stdout.write(csv)
+    else {
+      writeFileChecked(values.out, csv)
+      io.note(`wrote ${values.out}`)
+    }
+  }
+  if (values.plot !== undefined) {
+    const horizon = groupSeries(forecast.unique_id).values().next().value?.length ?? 1
+    const svg = plotForecast(history, forecast, { title, historyPoints: Math.max(240, 10 * horizon) })
+    writeFileChecked(values.plot, svg)
+    const nSeries = groupSeries(forecast.unique_id).size
+    io.note(`wrote ${values.plot}${nSeries > 6 ? ` (the first 6 of ${nSeries} series)` : ''}`)
+  }
+}
+
+/** Progress over every training step: a neural model's steps (twice with conformal calibration), one for Prophet. */
+function progressFor(io, values, types, maxSteps, label, fitOptions = {}) {
+  const passes = fitOptions.predictionIntervals ? 2 : 1
+  const totalSteps = types.reduce((sum, type) => sum + (type === 'Prophet' ? passes : passes * maxSteps), 0)
+  return createProgress({ stream: io.stderr, quiet: values.quiet, label, totalSteps })
+}
+
+function fitSummaryLine(summary) {
+  return summary.models
+    .map((m) => `${m.alias}: ${m.steps} steps, final loss ${m.trainLoss.length ? m.trainLoss[m.trainLoss.length - 1].toFixed(4) : '?'}`)
+    .join('; ') + ` (${formatSeconds(summary.elapsedMs / 1000)})`
+}
+
+module.exports = { formatValue, forecastTable, checkOutputPaths, writeFileChecked, writeForecastOutputs, progressFor, fitSummaryLine }

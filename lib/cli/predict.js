@@ -1,0 +1,52 @@
+'use strict'
+// `neuro-divergent predict`: forecasts with models saved by `forecast --save` (or NeuralForecaster.save), after
+// the series they were fitted on or after the series of a data file.
+
+const fs = require('node:fs')
+const path = require('node:path')
+
+const { COMMON, DATA_OPTIONS, integerOption, parse, dataFileArgument, modelTypes } = require('./args.js')
+const { loadData, withFileLine } = require('./data.js')
+const { UsageError, InputError, firstLine } = require('./errors.js')
+const { help } = require('./help.js')
+const { forecastTable, checkOutputPaths, writeForecastOutputs } = require('./output.js')
+
+async function commandPredict(lib, argv, io) {
+  const command = 'predict'
+  const { values, positionals } = parse(command, argv, {
+    ...COMMON,
+    ...DATA_OPTIONS,
+    load: { type: 'string' },
+    horizon: { type: 'string', short: 'H' },
+    out: { type: 'string', short: 'o' },
+    plot: { type: 'string' },
+  })
+  if (values.help) return io.stdout.write(help(command, modelTypes(lib)))
+  if (values.load === undefined) throw new UsageError('--load model.safetensors is required', command)
+  const file = dataFileArgument(positionals, command)
+  io.quiet = values.quiet
+  const horizon = integerOption(values, 'horizon', { command })
+  checkOutputPaths(values)
+  if (!fs.existsSync(values.load)) throw new InputError(`file not found: ${values.load}`)
+  let forecaster
+  try {
+    forecaster = await lib.NeuralForecaster.load(values.load)
+  } catch (err) {
+    throw new InputError(`cannot load ${values.load}: ${firstLine(err)}`)
+  }
+  const loaded = file === undefined ? null : loadData(file, values)
+  const options = {}
+  if (horizon !== undefined) options.horizon = horizon
+  if (loaded) options.data = loaded.data
+  let forecast
+  try {
+    forecast = await forecaster.predict(options)
+  } catch (err) {
+    throw withFileLine(err, loaded)
+  }
+  if (values.out !== '-') io.stdout.write(forecastTable(forecast) + '\n')
+  writeForecastOutputs(io, values, forecast, loaded ? loaded.data : null, `${loaded ? loaded.name : path.basename(values.load)}: forecast`)
+  return 0
+}
+
+module.exports = { commandPredict }
