@@ -8,15 +8,18 @@
 //! [`Isa`] the CPU lacks silently falls back to the best one it has, so no call can fault with
 //! an illegal instruction.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod f32s;
 mod float;
+mod switch;
 mod vector;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
 pub use float::Float;
+pub use switch::{active, is_enabled, scoped_simd, set_enabled, set_thread_simd, thread_isa, SimdScope};
 pub(crate) use float::Lanes;
 // Crate-private: the AVX vector types run their instructions from safe methods, so code
 // outside the dispatch wrappers must not be able to call them (see `x86`).
@@ -61,8 +64,6 @@ impl std::fmt::Display for Isa {
     }
 }
 
-static ENABLED: AtomicBool = AtomicBool::new(true);
-
 /// The best instruction set this CPU supports (probed once, then cached).
 pub fn detected() -> Isa {
     static DETECTED: OnceLock<Isa> = OnceLock::new();
@@ -71,9 +72,11 @@ pub fn detected() -> Isa {
 
 #[cfg(target_arch = "x86_64")]
 fn probe() -> Isa {
-    if is_x86_feature_detected!("avx512f") {
+    let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+    // Every level includes the ones below it (the kernels run AVX2+FMA code at Avx512 too).
+    if avx2 && is_x86_feature_detected!("avx512f") {
         Isa::Avx512
-    } else if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+    } else if avx2 {
         Isa::Avx2
     } else {
         Isa::Portable
@@ -83,25 +86,6 @@ fn probe() -> Isa {
 #[cfg(not(target_arch = "x86_64"))]
 fn probe() -> Isa {
     Isa::Portable
-}
-
-/// The level the convenience kernels use: [`Isa::Scalar`] while SIMD is disabled, else [`detected`].
-pub fn active() -> Isa {
-    if is_enabled() {
-        detected()
-    } else {
-        Isa::Scalar
-    }
-}
-
-/// Globally enables or disables the SIMD paths (for every thread).
-pub fn set_enabled(enabled: bool) {
-    ENABLED.store(enabled, Ordering::Relaxed);
-}
-
-/// Whether the SIMD paths are globally enabled (the default).
-pub fn is_enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
 }
 
 /// Defines `fn $name<T: Float>(isa: Isa, args...) -> R` that runs the scalar twin for
