@@ -197,7 +197,7 @@ impl AdamUpdate {
     fn apply<P: AsRef<ParamStore>>(self, isa: Isa, p: &mut [f32], parts: GradParts<'_, P>, m: &mut [f32], v: &mut [f32]) {
         let single = parts.parts.len() == 1;
         match isa {
-            // SAFETY: `Path::Avx2` means avx2 was detected.
+            // SAFETY: `thread_isa` returns Avx2 or above only after avx2 and fma were detected.
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 | Isa::Avx512 if single => unsafe { self.apply_avx2(p, parts.slice(0, p.len()), m, v) },
             #[cfg(target_arch = "x86_64")]
@@ -272,7 +272,7 @@ fn global_norm(grads: &ParamStore) -> f64 {
     let mut acc = [0.0f64; 8];
     for (_, tensor) in grads.iter() {
         match thread_isa() {
-            // SAFETY: `Path::Avx2` means avx2 was detected.
+            // SAFETY: `thread_isa` returns Avx2 or above only after avx2 and fma were detected.
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 | Isa::Avx512 => unsafe { partial_sums_avx2(&tensor.data, &mut acc) },
             _ => partial_sums(&tensor.data, &mut acc),

@@ -7,7 +7,7 @@
 //! Keys and values always come from the same sequence (itself, or the encoder output for cross-attention), as in
 //! every NeuralForecast use. All batches are `[B, L, hidden]` row-major. The projections are one product over all
 //! rows; their outputs are then laid out head by head (`[B, H, L, E]`), so that the per-head products, a few
-//! hundred values each, run through the register-tiled kernels of [`super::fast`] on contiguous blocks instead of
+//! hundred values each, run through the register-tiled kernels of [`super::matmul`] on contiguous blocks instead of
 //! paying a packing GEMM's set-up (and allocation) per head.
 
 use super::dropout::Dropout;
@@ -244,10 +244,10 @@ impl MultiHeadAttention {
 }
 
 /// `row = softmax(scale * row)` for every `len`-long row of `data`, shifted by the row maximum so that no
-/// exponent overflows; the AVX2 path of [`fast`] runs 8 lanes at a time with its vector exp.
+/// exponent overflows; the AVX2 path runs 8 lanes at a time with `simd::f32s`' vector exp.
 fn softmax_rows(data: &mut [f32], len: usize, scale: f32) {
     match thread_isa() {
-        // SAFETY: `Path::Avx2` is only returned after avx2 and fma were detected.
+        // SAFETY: `thread_isa` returns Avx2 or above only after avx2 and fma were detected.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 | Isa::Avx512 => unsafe { avx2::softmax_rows(data, len, scale) },
         _ => data.chunks_exact_mut(len).for_each(|row| softmax_in_place(row, scale)),

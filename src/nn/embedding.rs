@@ -44,7 +44,7 @@ pub struct DataEmbedding {
 pub struct DataEmbeddingCache {
     batch: usize,
     len: usize,
-    /// The token convolution's weights, packed for the [`fast`] kernels.
+    /// The token convolution's weights, packed for the [`super::matmul`] register tiles.
     packed: PackedB,
     /// The convolution's input windows `[B T, c_in * 3]`, ordered as the weight's `(c_in, 3)`.
     taps: Vec<f32>,

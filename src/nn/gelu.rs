@@ -2,7 +2,7 @@
 //! its derivative `Φ(x) + x φ(x)`. `Φ` is computed from erfc by Abramowitz & Stegun 7.1.26 (absolute error
 //! below 1.5e-7, f32 rounding level), in the form that keeps the negative tail accurate instead of cancelling
 //! `1 + erf` as torch does; both share the one `exp(-x²/2)`. The slice functions run 8 lanes at a time on the
-//! AVX2 path of [`super::fast`] (its vector exp), tails included, so every element takes the same arithmetic.
+//! AVX2 path (with `simd::f32s`' vector exp), tails included, so every element takes the same arithmetic.
 
 use crate::simd::{thread_isa, Isa};
 
@@ -39,7 +39,7 @@ pub fn gelu_grad(x: f32) -> f32 {
 pub fn gelu_forward(input: &[f32], output: &mut [f32]) {
     assert_eq!(input.len(), output.len(), "gelu_forward: lengths differ");
     match thread_isa() {
-        // SAFETY: `Path::Avx2` is only returned after avx2 and fma were detected; the lengths are equal.
+        // SAFETY: `thread_isa` returns Avx2 or above only after avx2 and fma were detected; the lengths are equal.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 | Isa::Avx512 => unsafe { avx2::forward(input, output) },
         _ => output.iter_mut().zip(input).for_each(|(y, &x)| *y = gelu(x)),

@@ -1,5 +1,9 @@
-//! SIMD foundation: run-time instruction-set selection, the element trait [`Float`] and the
-//! vector trait `SimdVec` (crate-private).
+//! The one place that decides which instruction set runs: detection ([`detected`], probed once), the switches that
+//! turn SIMD off (the process-wide [`set_enabled`] of the `ops` kernels and the per-thread [`scoped_simd`] /
+//! [`set_thread_simd`] of forecasters with `simdEnabled: false`; see `switch`), and the vector abstractions every
+//! kernel is written against: the element trait [`Float`] with the vector trait `SimdVec` over `wide` and the
+//! AVX types (crate-private), and `f32s`, the masked f32 lanes of the hand-written `nn` kernels. The `nn` kernels
+//! ask [`thread_isa`] which level runs on their thread.
 //!
 //! `wide` fixes its instruction set at compile time (SSE2 for a baseline x86-64 build), so the
 //! wider paths are chosen at run time instead: every kernel body is written once, generic over

@@ -13,15 +13,7 @@ use super::dot_avx2 as avx2;
 /// a dot product, so `w` is read as stored, without a transposed copy, in blocks that serve pairs of rows
 /// from L1. Each output is summed in an order fixed by `k` and its column, so a row gives the same bits
 /// alone or among any others.
-pub(crate) fn matmul_nt_acc(
-    isa: Isa,
-    a: &[f32],
-    m: usize,
-    k: usize,
-    w: &[f32],
-    n: usize,
-    c: &mut [f32],
-) {
+pub(crate) fn matmul_nt_acc(isa: Isa, a: &[f32], m: usize, k: usize, w: &[f32], n: usize, c: &mut [f32]) {
     assert!(c.len() >= m * n, "matmul_nt_acc: operand too short");
     // SAFETY: `c` is borrowed mutably for the call and holds every output.
     unsafe { matmul_nt_acc_columns(isa, a, m, k, w, n, 0..n, c.as_mut_ptr()) }
@@ -33,16 +25,7 @@ pub(crate) fn matmul_nt_acc(
 /// # Safety
 /// `c` must point to `m x n` values that no one else reads or writes in columns `columns` during the call.
 #[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn matmul_nt_acc_columns(
-    isa: Isa,
-    a: &[f32],
-    m: usize,
-    k: usize,
-    w: &[f32],
-    n: usize,
-    columns: Range<usize>,
-    c: *mut f32,
-) {
+pub(crate) unsafe fn matmul_nt_acc_columns(isa: Isa, a: &[f32], m: usize, k: usize, w: &[f32], n: usize, columns: Range<usize>, c: *mut f32) {
     assert!(
         a.len() >= m * k && w.len() >= n * k && columns.end <= n && columns.start.is_multiple_of(4),
         "matmul_nt_acc: operand too short, or columns not starting on a group of 4"
@@ -59,4 +42,11 @@ pub(crate) unsafe fn matmul_nt_acc_columns(
             }
         }
     }
+}
+
+/// The blocks of at most `block` columns that `range` splits into, in order: (first column, width).
+#[cfg(target_arch = "x86_64")]
+pub(super) fn column_blocks(range: Range<usize>, block: usize) -> impl Iterator<Item = (usize, usize)> {
+    let end = range.end;
+    range.step_by(block).map(move |j| (j, block.min(end - j)))
 }

@@ -5,6 +5,7 @@
 
 use std::arch::x86_64::*;
 
+use super::dot::column_blocks;
 use crate::simd::f32s::tail_mask;
 
 /// Sum of the 8 lanes, in a fixed order.
@@ -20,22 +21,12 @@ unsafe fn hsum(v: __m256) -> f32 {
 const NT_COLUMN_BLOCK: usize = 16;
 
 #[target_feature(enable = "avx2,fma")]
-pub unsafe fn matmul_nt_acc(
-    a: *const f32,
-    m: usize,
-    k: usize,
-    w: *const f32,
-    n: usize,
-    range: std::ops::Range<usize>,
-    c: *mut f32,
-) {
+pub unsafe fn matmul_nt_acc(a: *const f32, m: usize, k: usize, w: *const f32, n: usize, range: std::ops::Range<usize>, c: *mut f32) {
     let full = k / 8 * 8;
     let mask = tail_mask(k - full);
     let d = NtDims { k, n, full, mask };
-    let mut j0 = range.start;
-    while j0 < range.end {
-        // A multiple of 4 but in the last block, so the 4-column groups fall where a single row's do.
-        let columns = NT_COLUMN_BLOCK.min(range.end - j0);
+    // Blocks of a multiple of 4 but the last, so the 4-column groups fall where a single row's do.
+    for (j0, columns) in column_blocks(range, NT_COLUMN_BLOCK) {
         let mut i = 0;
         while i + 2 <= m {
             nt_rows::<2>(a.add(i * k), w, j0, columns, c.add(i * n), d);
@@ -44,7 +35,6 @@ pub unsafe fn matmul_nt_acc(
         if i < m {
             nt_rows::<1>(a.add(i * k), w, j0, columns, c.add(i * n), d);
         }
-        j0 += columns;
     }
 }
 
@@ -107,14 +97,7 @@ unsafe fn nt_groups<const R: usize, const C: usize>(a: *const f32, w: *const f32
 /// (4-column groups from column 0 through `hadd`, the last `n % 4` columns through [`hsum`]), so the row
 /// tiles give the bits of one row at a time.
 #[inline(always)]
-unsafe fn nt_rows<const R: usize>(
-    a: *const f32,
-    w: *const f32,
-    j0: usize,
-    columns: usize,
-    c: *mut f32,
-    d: NtDims,
-) {
+unsafe fn nt_rows<const R: usize>(a: *const f32, w: *const f32, j0: usize, columns: usize, c: *mut f32, d: NtDims) {
     let NtDims { k, n, full, mask } = d;
     let mut j = j0;
     // A single row takes 8 columns (two groups of 4) at a time: 8 accumulator chains keep the FMA

@@ -7,6 +7,7 @@ use std::arch::x86_64::*;
 use std::ops::Range;
 
 use super::avx512_rows::{load, Dims, L};
+use super::dot::column_blocks;
 
 /// `y[r, c] = bias[c] + sum_p x[r, p] w[c, p]` for `R` rows of `x` and `C` rows of `w`.
 #[inline(always)]
@@ -82,9 +83,7 @@ const COLUMN_BLOCK: usize = 16;
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn forward(x: *const f32, m: usize, k: usize, w: *const f32, n: usize, range: Range<usize>, bias: *const f32, y: *mut f32) {
     let d = Dims { m, n, k };
-    let mut j = range.start;
-    while j < range.end {
-        let columns = COLUMN_BLOCK.min(range.end - j);
+    for (j, columns) in column_blocks(range, COLUMN_BLOCK) {
         let (w, bias, y) = (w.add(j * k), if bias.is_null() { bias } else { bias.add(j) }, y.add(j));
         let mut r = 0;
         while r + 4 <= m {
@@ -95,7 +94,6 @@ pub unsafe fn forward(x: *const f32, m: usize, k: usize, w: *const f32, n: usize
             row_tile::<1>(x.add(r * k), w, columns, bias, y.add(r * n), d);
             r += 1;
         }
-        j += columns;
     }
 }
 

@@ -17,43 +17,18 @@ use super::{tiles_avx2 as avx2, tiles_avx512};
 /// `c[m, n] += sum_p a[m, p] * b[p, n]` over contiguous row-major `a` `[m, k]`, `b` `[k, n]`, `c` `[m, n]`.
 /// The layers multiply through [`PackedB`]; the plain-layout products are the reference it is tested against.
 #[cfg_attr(not(test), allow(dead_code))]
-pub(crate) fn matmul_acc(
-    isa: Isa,
-    a: &[f32],
-    m: usize,
-    k: usize,
-    b: &[f32],
-    n: usize,
-    c: &mut [f32],
-) {
+pub(crate) fn matmul_acc(isa: Isa, a: &[f32], m: usize, k: usize, b: &[f32], n: usize, c: &mut [f32]) {
     matmul_impl(isa, a, m, k, b, n, c, true);
 }
 
 /// `c[m, n] = sum_p a[m, p] * b[p, n]`: [`matmul_acc`] onto zeros, without reading `c`.
 #[cfg_attr(not(test), allow(dead_code))]
-pub(crate) fn matmul(
-    isa: Isa,
-    a: &[f32],
-    m: usize,
-    k: usize,
-    b: &[f32],
-    n: usize,
-    c: &mut [f32],
-) {
+pub(crate) fn matmul(isa: Isa, a: &[f32], m: usize, k: usize, b: &[f32], n: usize, c: &mut [f32]) {
     matmul_impl(isa, a, m, k, b, n, c, false);
 }
 
 #[allow(clippy::too_many_arguments)]
-fn matmul_impl(
-    isa: Isa,
-    a: &[f32],
-    m: usize,
-    k: usize,
-    b: &[f32],
-    n: usize,
-    c: &mut [f32],
-    accumulate: bool,
-) {
+fn matmul_impl(isa: Isa, a: &[f32], m: usize, k: usize, b: &[f32], n: usize, c: &mut [f32], accumulate: bool) {
     assert!(
         a.len() >= m * k && b.len() >= k * n && c.len() >= m * n,
         "matmul: operand too short"

@@ -21,17 +21,7 @@ struct Strides {
 /// One `MR x 8*NV` block of `c += a b`: accumulators stay in registers across all of `k`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn tile<const MR: usize, const NV: usize>(
-    a: *const f32,
-    s: Strides,
-    k: usize,
-    b: *const f32,
-    ldb: usize,
-    c: *mut f32,
-    n: usize,
-    accumulate: bool,
-    bias: *const f32,
-) {
+unsafe fn tile<const MR: usize, const NV: usize>(a: *const f32, s: Strides, k: usize, b: *const f32, ldb: usize, c: *mut f32, n: usize, accumulate: bool, bias: *const f32) {
     let mut acc = [[_mm256_setzero_ps(); NV]; MR];
     if !bias.is_null() {
         // Every row starts from the bias row: the same sums as filling c with it and accumulating.
@@ -70,16 +60,7 @@ unsafe fn tile<const MR: usize, const NV: usize>(
 /// The last `n % 8` columns (selected by `mask`) of `MR` rows.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn tile_masked<const MR: usize>(
-    a: *const f32,
-    s: Strides,
-    k: usize,
-    b: *const f32,
-    n: usize,
-    c: *mut f32,
-    mask: __m256i,
-    accumulate: bool,
-) {
+unsafe fn tile_masked<const MR: usize>(a: *const f32, s: Strides, k: usize, b: *const f32, n: usize, c: *mut f32, mask: __m256i, accumulate: bool) {
     let mut acc = [_mm256_setzero_ps(); MR];
     if accumulate {
         for r in 0..MR {
@@ -114,18 +95,7 @@ fn row_tiles(m: usize) -> impl Iterator<Item = (usize, usize)> {
 /// critical path); balanced tile heights keep at least 8 independent FMA chains per tile when m >= 4.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn column_block<const NV: usize>(
-    a: *const f32,
-    s: Strides,
-    m: usize,
-    k: usize,
-    b: *const f32,
-    ldb: usize,
-    c: *mut f32,
-    n: usize,
-    accumulate: bool,
-    bias: *const f32,
-) {
+unsafe fn column_block<const NV: usize>(a: *const f32, s: Strides, m: usize, k: usize, b: *const f32, ldb: usize, c: *mut f32, n: usize, accumulate: bool, bias: *const f32) {
     for (r, rows) in row_tiles(m) {
         let (a, c) = (a.add(r * s.row), c.add(r * n));
         match rows {
@@ -145,15 +115,7 @@ unsafe fn column_block<const NV: usize>(
 pub(super) const PANEL_BYTES: usize = 64 * 1024;
 
 #[target_feature(enable = "avx2,fma")]
-pub unsafe fn matmul(
-    a: *const f32,
-    m: usize,
-    k: usize,
-    b: *const f32,
-    n: usize,
-    c: *mut f32,
-    accumulate: bool,
-) {
+pub unsafe fn matmul(a: *const f32, m: usize, k: usize, b: *const f32, n: usize, c: *mut f32, accumulate: bool) {
     let panel = (PANEL_BYTES / (4 * k.max(1))).max(6) / 6 * 6;
     let s = Strides { row: k, inner: 1 };
     let mut r = 0;
@@ -167,16 +129,7 @@ pub unsafe fn matmul(
 /// `c[m, n] (+)= a b` for row-major `a` `[m, k]` and `b` given as `n / 16` panels `[k, 16]`.
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,fma")]
-pub unsafe fn matmul_panels(
-    a: *const f32,
-    m: usize,
-    k: usize,
-    panels: *const f32,
-    n: usize,
-    c: *mut f32,
-    accumulate: bool,
-    bias: *const f32,
-) {
+pub unsafe fn matmul_panels(a: *const f32, m: usize, k: usize, panels: *const f32, n: usize, c: *mut f32, accumulate: bool, bias: *const f32) {
     let panel_rows = (PANEL_BYTES / (4 * k.max(1))).max(6) / 6 * 6;
     let s = Strides { row: k, inner: 1 };
     let mut r = 0;
@@ -202,16 +155,7 @@ pub unsafe fn matmul_panels(
 
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn matmul_panel(
-    a: *const f32,
-    s: Strides,
-    m: usize,
-    k: usize,
-    b: *const f32,
-    n: usize,
-    c: *mut f32,
-    accumulate: bool,
-) {
+unsafe fn matmul_panel(a: *const f32, s: Strides, m: usize, k: usize, b: *const f32, n: usize, c: *mut f32, accumulate: bool) {
     let mut j = 0;
     while j + 16 <= n {
         column_block::<2>(a, s, m, k, b.add(j), n, c.add(j), n, accumulate, std::ptr::null());

@@ -7,15 +7,7 @@ use std::arch::x86_64::*;
 /// `MR` rows by `NP` panels of `c (+)= a b`, with `b` as panels `[k, 16]` `16 k` apart.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn tile<const MR: usize, const NP: usize>(
-    a: *const f32,
-    k: usize,
-    b: *const f32,
-    c: *mut f32,
-    n: usize,
-    accumulate: bool,
-    bias: *const f32,
-) {
+unsafe fn tile<const MR: usize, const NP: usize>(a: *const f32, k: usize, b: *const f32, c: *mut f32, n: usize, accumulate: bool, bias: *const f32) {
     let mut acc = [[_mm512_setzero_ps(); NP]; MR];
     for (r, row) in acc.iter_mut().enumerate() {
         for (v, acc) in row.iter_mut().enumerate() {
@@ -48,16 +40,7 @@ unsafe fn tile<const MR: usize, const NP: usize>(
 /// All `m` rows of `NP` panels, in balanced tiles of at most 8 rows (`NP` = 4: at most 2).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn column_block<const NP: usize>(
-    a: *const f32,
-    m: usize,
-    k: usize,
-    b: *const f32,
-    c: *mut f32,
-    n: usize,
-    accumulate: bool,
-    bias: *const f32,
-) {
+unsafe fn column_block<const NP: usize>(a: *const f32, m: usize, k: usize, b: *const f32, c: *mut f32, n: usize, accumulate: bool, bias: *const f32) {
     let tiles = m.div_ceil(if NP > 2 { 2 } else { 8 });
     for i in 0..tiles {
         let (start, end) = (i * m / tiles, (i + 1) * m / tiles);
@@ -79,16 +62,7 @@ unsafe fn column_block<const NP: usize>(
 /// `c[m, n] (+)= a b` (from `bias` rows when given) for row-major `a` `[m, k]` and `b` as `n / 16` panels.
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f")]
-pub unsafe fn matmul_panels(
-    a: *const f32,
-    m: usize,
-    k: usize,
-    panels: *const f32,
-    n: usize,
-    c: *mut f32,
-    accumulate: bool,
-    bias: *const f32,
-) {
+pub unsafe fn matmul_panels(a: *const f32, m: usize, k: usize, panels: *const f32, n: usize, c: *mut f32, accumulate: bool, bias: *const f32) {
     let panel_rows = (super::tiles_avx2::PANEL_BYTES / (4 * k.max(1))).max(8) / 8 * 8;
     let mut r = 0;
     while r < m {
