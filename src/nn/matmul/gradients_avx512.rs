@@ -28,6 +28,25 @@ unsafe fn copy_strip<const V: usize>(row: *const f32, p: usize, len: usize, out:
     }
 }
 
+/// Runs `$strip::<4>` on each whole strip of 64 lanes of `0..$k` from `p` = 0, then `$strip::<1>` on each 16 lanes
+/// of the rest, with `$scratch` pointing to a [`Strip`] on the stack.
+macro_rules! over_strips {
+    ($k:expr, |$p:ident, $scratch:ident| $strip:ident($($arg:expr),*)) => {{
+        let mut strip = MaybeUninit::<Strip>::uninit();
+        let $scratch = strip.as_mut_ptr().cast::<f32>();
+        let mut $p = 0;
+        while $p < $k {
+            if $p + STRIP_LANES <= $k {
+                $strip::<4>($($arg),*);
+                $p += STRIP_LANES;
+            } else {
+                $strip::<1>($($arg),*);
+                $p += L;
+            }
+        }
+    }};
+}
+
 /// Lanes `p..p + 16 V` (zeros at or beyond `len`) of `T` rows `stride` apart from `rows`: a register tile.
 #[inline(always)]
 unsafe fn load_tile<const T: usize, const V: usize>(rows: *const f32, stride: usize, p: usize, len: usize) -> [[__m512; V]; T] {
@@ -96,18 +115,7 @@ unsafe fn weight_grad_strip<const V: usize>(dy: *const f32, x: *const f32, p: us
 #[target_feature(enable = "avx512f")]
 pub unsafe fn weight_grad(dy: *const f32, m: usize, n: usize, x: *const f32, k: usize, dw: *mut f32) {
     let d = Dims { m, n, k };
-    let mut strip = MaybeUninit::<Strip>::uninit();
-    let xs = strip.as_mut_ptr().cast::<f32>();
-    let mut p = 0;
-    while p < k {
-        if p + STRIP_LANES <= k {
-            weight_grad_strip::<4>(dy, x, p, dw, xs, d);
-            p += STRIP_LANES;
-        } else {
-            weight_grad_strip::<1>(dy, x, p, dw, xs, d);
-            p += L;
-        }
-    }
+    over_strips!(k, |p, xs| weight_grad_strip(dy, x, p, dw, xs, d));
 }
 
 /// Where an input-gradient tile reads weight row `j`'s lanes: `rows + j * stride`, from `offset`, `len` long.
@@ -173,16 +181,5 @@ unsafe fn input_grad_strip<const V: usize>(dy: *const f32, w: *const f32, p: usi
 #[target_feature(enable = "avx512f")]
 pub unsafe fn input_grad(dy: *const f32, m: usize, n: usize, w: *const f32, k: usize, dx: *mut f32) {
     let d = Dims { m, n, k };
-    let mut strip = MaybeUninit::<Strip>::uninit();
-    let ws = strip.as_mut_ptr().cast::<f32>();
-    let mut p = 0;
-    while p < k {
-        if p + STRIP_LANES <= k {
-            input_grad_strip::<4>(dy, w, p, dx, ws, d);
-            p += STRIP_LANES;
-        } else {
-            input_grad_strip::<1>(dy, w, p, dx, ws, d);
-            p += L;
-        }
-    }
+    over_strips!(k, |p, ws| input_grad_strip(dy, w, p, dx, ws, d));
 }
