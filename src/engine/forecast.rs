@@ -112,7 +112,7 @@ impl Engine {
         if out.len() != n * per_window {
             return Err(EngineError::Range(format!("out must hold {n} x {per_window} = {} values, got {}", n * per_window, out.len())));
         }
-        let _simd = crate::nn::fast::scoped_simd(self.config.simd_enabled);
+        let _simd = crate::simd::scoped_simd(self.config.simd_enabled);
         let none = ExogColumns::default();
         self.forecast_chunks(model, network, spec, n, out, |batch, range| {
             for (k, w) in range.enumerate() {
@@ -170,7 +170,7 @@ impl Engine {
         if out.len() != per_window {
             return Err(EngineError::Range(format!("out must hold {per_window} values, got {}", out.len())));
         }
-        let _simd = crate::nn::fast::scoped_simd(self.config.simd_enabled);
+        let _simd = crate::simd::scoped_simd(self.config.simd_enabled);
         let _assist = self.assist_scope();
         let mut guard = self.forecast_scratch[model].lock(0, 1);
         let scratch = &mut *guard;
@@ -181,8 +181,8 @@ impl Engine {
 
     /// Lets a forecast on the calling thread share its large layers with a second core, when the forecaster may
     /// use two threads or more (the pool's threads are idle meanwhile).
-    fn assist_scope(&self) -> crate::nn::assist::AssistScope {
-        crate::nn::assist::scoped(self.threads.current_num_threads() >= 2)
+    fn assist_scope(&self) -> crate::nn::matmul::assist::AssistScope {
+        crate::nn::matmul::assist::scoped(self.threads.current_num_threads() >= 2)
     }
 
     /// Values a window forecast of `model` writes: `h × outputs_per_point`.

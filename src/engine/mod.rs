@@ -263,7 +263,7 @@ fn thread_pool(num_threads: usize, simd_enabled: bool) -> Result<Arc<rayon::Thre
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(num_threads)
         .thread_name(move |i| format!("neuro-divergent-{num_threads}-{i}"))
-        .start_handler(move |_| crate::nn::fast::set_thread_simd(simd_enabled))
+        .start_handler(move |_| crate::simd::set_thread_simd(simd_enabled))
         .build()
         .map_err(|e| EngineError::Range(format!("cannot start {num_threads} threads: {e}")))?;
     pools.push((key, Arc::new(pool)));
@@ -361,7 +361,7 @@ impl Engine {
         progress: &mut (dyn FnMut(&ProgressEvent) -> Control + Send),
     ) -> Result<FitReport, EngineError> {
         let started = Instant::now();
-        let _simd = crate::nn::fast::scoped_simd(self.config.simd_enabled);
+        let _simd = crate::simd::scoped_simd(self.config.simd_enabled);
         if !options.warm_start {
             // A failed or stopped fit keeps the fitted weights: the fresh ones are only swapped in at the end.
             let fresh = self.config.models.iter().map(Trained::new).collect::<Result<Vec<_>, _>>()?;
@@ -535,7 +535,7 @@ impl Engine {
             return Err(EngineError::Range(format!("horizon must be between 1 and the models' h = {h}, got {horizon}")));
         }
         conformal::check_levels(levels)?;
-        let _simd = crate::nn::fast::scoped_simd(self.config.simd_enabled);
+        let _simd = crate::simd::scoped_simd(self.config.simd_enabled);
         let mut forecast = future_rows(series, freq, horizon)?;
         for (index, (model, spec)) in self.models.iter().zip(&self.config.models).enumerate() {
             match (model, &spec.method) {

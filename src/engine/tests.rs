@@ -110,7 +110,7 @@ fn results_are_bit_identical_for_any_thread_count() {
 
 #[test]
 fn forecasts_through_layers_shared_with_a_second_core_have_the_bits_of_one_thread() {
-    // NBEATS' default 512 x 512 layers are large enough to share (nn::assist) on two threads.
+    // NBEATS' default 512 x 512 layers are large enough to share (nn::matmul::assist) on two threads.
     let panel = sine_panel(2, 60);
     let run = |threads| {
         let spec = spec_of(json!({ "type": "NBEATS", "h": 6, "inputSize": 12, "maxSteps": 2, "batchSize": 8 }));
@@ -275,17 +275,17 @@ fn air_passengers_accuracy_over_five_seeds() {
 
 #[test]
 fn simd_disabled_runs_the_scalar_kernels_on_every_engine_thread() {
-    use crate::nn::fast::{path, Path};
+    use crate::simd::{thread_isa, Isa};
     let mut config = EngineConfig::new(vec![small_spec(ModelKind::Gru, 2)]);
     config.simd_enabled = false;
     let e = Engine::new(config).unwrap();
-    assert_eq!(e.threads.install(path), Path::Scalar);
-    let default_path = path();
+    assert_eq!(e.threads.install(thread_isa), Isa::Scalar);
+    let default_isa = thread_isa();
     {
-        let _simd = crate::nn::fast::scoped_simd(false);
-        assert_eq!(path(), Path::Scalar);
+        let _simd = crate::simd::scoped_simd(false);
+        assert_eq!(thread_isa(), Isa::Scalar);
     }
-    assert_eq!(path(), default_path, "the caller's setting comes back after the scope");
+    assert_eq!(thread_isa(), default_isa, "the caller's setting comes back after the scope");
 }
 
 #[test]

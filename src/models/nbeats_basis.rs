@@ -5,7 +5,7 @@
 //! fixed matrices and applied with one matrix product per direction. The templates are computed in f64 as
 //! NeuralForecast computes them with numpy and rounded to f32 as its `torch.tensor(..., dtype=torch.float32)`.
 
-use crate::nn::gemm::{gemm, Mat, MatMut};
+use crate::nn::matmul::{gemm, Mat, MatMut};
 use crate::nn::NnError;
 
 /// NeuralForecast's `basis` choices for the trend stack (`get_basis` in nbeats.py).

@@ -834,7 +834,7 @@ mod tests {
     #[test]
     fn a_window_gives_the_same_forecast_alone_and_in_a_batch() {
         let exog = ExogSizes { futr: 1, hist: 2, stat: 1 };
-        // Layers of fewer and of more inputs than nn::skinny::DOT_MIN_INPUTS, which take different kernels.
+        // Layers of fewer and of more inputs than nn::matmul::DOT_MIN_INPUTS, which take different kernels.
         let mlp_units = vec![[160, 160], [160, 64]];
         let config = NhitsConfig { mlp_units, ..NhitsConfig::new(ModelShape { outputs_per_point: 3, ..shape(12, 24, exog) }) };
         let model = config.build().unwrap();
@@ -845,7 +845,7 @@ mod tests {
             let forecast = model.forward(&sub_batch(&all, range.clone()).view(None), &mut cache).unwrap();
             forecast[(window - range.start) * per_window..][..per_window].to_vec()
         };
-        // The same bits in any batch: Linear's forward kernel does not depend on the rows (see nn::skinny).
+        // The same bits in any batch: Linear's forward kernel does not depend on the rows (see nn::matmul).
         let alone = forecast(2..3, 2);
         assert_eq!(alone, forecast(0..70, 2));
         assert_eq!(alone, forecast(1..3, 2));

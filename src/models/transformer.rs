@@ -915,7 +915,7 @@ mod tests {
             ..inputs.view(None)
         };
         for simd in [true, false] {
-            let _path = crate::nn::fast::scoped_simd(simd);
+            let _path = crate::simd::scoped_simd(simd);
             let all = model.forward(&inputs.view(None), &mut TransformerCache::default()).unwrap().to_vec();
             let single = model.forward(&one, &mut TransformerCache::default()).unwrap().to_vec();
             // Bit for bit: every product and reduction treats a row alike whatever the batch.

@@ -4,7 +4,7 @@
 //! `gradient_clip_val`).
 
 use super::error::NnError;
-use super::fast;
+use crate::simd::{thread_isa, Isa};
 use super::params::ParamStore;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -136,11 +136,11 @@ impl Adam {
         let step_size = (lr as f64 / (1.0 - (beta1 as f64).powi(step))) as f32;
         let bias_correction2_sqrt = (1.0 - (beta2 as f64).powi(step)).sqrt() as f32;
         let update = AdamUpdate { beta1, beta2, clip_scale, step_size, bias_correction2_sqrt, eps: self.config.eps };
-        let path = fast::path();
+        let isa = thread_isa();
         let moments = self.first_moment.iter_mut().zip(self.second_moment.iter_mut());
         for (t, ((_, param), ((_, m), (_, v)))) in params.iter_mut().zip(moments).enumerate() {
             let run = |c: usize, (p, (m, v)): (&mut [f32], (&mut [f32], &mut [f32]))| {
-                update.apply(path, p, GradParts { parts, tensor: t, start: c * CHUNK }, m, v)
+                update.apply(isa, p, GradParts { parts, tensor: t, start: c * CHUNK }, m, v)
             };
             if param.data.len() > CHUNK {
                 let chunks = param.data.par_chunks_mut(CHUNK).zip(m.data.par_chunks_mut(CHUNK).zip(v.data.par_chunks_mut(CHUNK)));
@@ -194,14 +194,14 @@ impl AdamUpdate {
     /// The element-wise update of a chunk of one tensor from the sum of the gradient `parts` (added in order).
     /// The same operations in the same order run on every path (no fused multiply-add), so the AVX2 build only
     /// widens the loop and the bits do not change.
-    fn apply<P: AsRef<ParamStore>>(self, path: fast::Path, p: &mut [f32], parts: GradParts<'_, P>, m: &mut [f32], v: &mut [f32]) {
+    fn apply<P: AsRef<ParamStore>>(self, isa: Isa, p: &mut [f32], parts: GradParts<'_, P>, m: &mut [f32], v: &mut [f32]) {
         let single = parts.parts.len() == 1;
-        match path {
-            // SAFETY: `Path::Avx2` means avx2 was detected.
+        match isa {
+            // SAFETY: `thread_isa` returns Avx2 or above only after avx2 and fma were detected.
             #[cfg(target_arch = "x86_64")]
-            fast::Path::Avx2 if single => unsafe { self.apply_avx2(p, parts.slice(0, p.len()), m, v) },
+            Isa::Avx2 | Isa::Avx512 if single => unsafe { self.apply_avx2(p, parts.slice(0, p.len()), m, v) },
             #[cfg(target_arch = "x86_64")]
-            fast::Path::Avx2 => unsafe { self.apply_summed_avx2(p, parts, m, v) },
+            Isa::Avx2 | Isa::Avx512 => unsafe { self.apply_summed_avx2(p, parts, m, v) },
             _ if single => self.apply_plain(p, parts.slice(0, p.len()), m, v),
             _ => self.apply_summed(p, parts, m, v),
         }
@@ -271,11 +271,11 @@ fn global_norm(grads: &ParamStore) -> f64 {
     }
     let mut acc = [0.0f64; 8];
     for (_, tensor) in grads.iter() {
-        match fast::path() {
-            // SAFETY: `Path::Avx2` means avx2 was detected.
+        match thread_isa() {
+            // SAFETY: `thread_isa` returns Avx2 or above only after avx2 and fma were detected.
             #[cfg(target_arch = "x86_64")]
-            fast::Path::Avx2 => unsafe { partial_sums_avx2(&tensor.data, &mut acc) },
-            fast::Path::Scalar => partial_sums(&tensor.data, &mut acc),
+            Isa::Avx2 | Isa::Avx512 => unsafe { partial_sums_avx2(&tensor.data, &mut acc) },
+            _ => partial_sums(&tensor.data, &mut acc),
         }
     }
     (((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))).sqrt()

@@ -7,12 +7,13 @@
 //! Keys and values always come from the same sequence (itself, or the encoder output for cross-attention), as in
 //! every NeuralForecast use. All batches are `[B, L, hidden]` row-major. The projections are one product over all
 //! rows; their outputs are then laid out head by head (`[B, H, L, E]`), so that the per-head products, a few
-//! hundred values each, run through the register-tiled kernels of [`super::fast`] on contiguous blocks instead of
+//! hundred values each, run through the register-tiled kernels of [`super::matmul`] on contiguous blocks instead of
 //! paying a packing GEMM's set-up (and allocation) per head.
 
 use super::dropout::Dropout;
 use super::error::{expect_len, nonzero, NnError};
-use super::fast;
+use super::matmul::{matmul, matmul_nt_acc, transpose};
+use crate::simd::{thread_isa, Isa};
 use super::params::{ParamInit, ParamStore};
 use super::Linear;
 
@@ -152,13 +153,13 @@ impl MultiHeadAttention {
             self.layout(len).split(&cache.projected, heads);
         }
 
-        let path = fast::path();
+        let isa = thread_isa();
         let scores_len = q_len * kv_len;
         cache.probs.resize(batch * self.heads * scores_len, 0.0);
         cache.probs.fill(0.0);
         let blocks = cache.q.chunks_exact(q_len * e).zip(cache.k.chunks_exact(kv_len * e));
         for (scores, (q, k)) in cache.probs.chunks_exact_mut(scores_len).zip(blocks) {
-            fast::matmul_nt_acc(path, q, q_len, e, k, kv_len, scores);
+            matmul_nt_acc(isa, q, q_len, e, k, kv_len, scores);
         }
         let scale = 1.0 / (e as f32).sqrt();
         softmax_rows(&mut cache.probs, kv_len, scale);
@@ -173,7 +174,7 @@ impl MultiHeadAttention {
         cache.context_heads.resize(cache.q.len(), 0.0);
         let blocks = weights.chunks_exact(scores_len).zip(cache.v.chunks_exact(kv_len * e));
         for (context, (w, v)) in cache.context_heads.chunks_exact_mut(q_len * e).zip(blocks) {
-            fast::matmul(path, w, q_len, kv_len, v, e, context);
+            matmul(isa, w, q_len, kv_len, v, e, context);
         }
         self.layout(q_len).merge(&cache.context_heads, &mut cache.context);
         self.out.forward(params, &cache.context, batch * q_len, output)
@@ -199,7 +200,7 @@ impl MultiHeadAttention {
         self.out.backward(params, &cache.context, d_output, batch * q_len, grads, Some(&mut cache.d_rows))?;
         self.layout(q_len).split(&cache.d_rows, &mut cache.d_context);
 
-        let path = fast::path();
+        let isa = thread_isa();
         let scores_len = q_len * kv_len;
         let weights = if cache.dropout_mask.is_empty() { &cache.probs } else { &cache.dropped };
         cache.d_probs.resize(cache.probs.len(), 0.0);
@@ -208,9 +209,9 @@ impl MultiHeadAttention {
         let blocks = cache.d_context.chunks_exact(q_len * e).zip(cache.v.chunks_exact(kv_len * e)).zip(weights.chunks_exact(scores_len));
         for ((d_w, d_v), ((d_context, v), w)) in cache.d_probs.chunks_exact_mut(scores_len).zip(cache.d_v.chunks_exact_mut(kv_len * e)).zip(blocks) {
             // d weights = d context V^T; d V = weights^T d context.
-            fast::matmul_nt_acc(path, d_context, q_len, e, v, kv_len, d_w);
-            fast::transpose(path, w, q_len, kv_len, &mut cache.transposed);
-            fast::matmul(path, &cache.transposed, kv_len, q_len, d_context, e, d_v);
+            matmul_nt_acc(isa, d_context, q_len, e, v, kv_len, d_w);
+            transpose(isa, w, q_len, kv_len, &mut cache.transposed);
+            matmul(isa, &cache.transposed, kv_len, q_len, d_context, e, d_v);
         }
         self.dropout.backward_in_place(&mut cache.d_probs, &cache.dropout_mask)?;
         let scale = 1.0 / (e as f32).sqrt();
@@ -223,9 +224,9 @@ impl MultiHeadAttention {
         let blocks = cache.d_probs.chunks_exact(scores_len).zip(cache.q.chunks_exact(q_len * e)).zip(cache.k.chunks_exact(kv_len * e));
         for ((d_q, d_k), ((d_scores, q), k)) in cache.d_q.chunks_exact_mut(q_len * e).zip(cache.d_k.chunks_exact_mut(kv_len * e)).zip(blocks) {
             // d Q = d scores K; d K = d scores^T Q.
-            fast::matmul(path, d_scores, q_len, kv_len, k, e, d_q);
-            fast::transpose(path, d_scores, q_len, kv_len, &mut cache.transposed);
-            fast::matmul(path, &cache.transposed, kv_len, q_len, q, e, d_k);
+            matmul(isa, d_scores, q_len, kv_len, k, e, d_q);
+            transpose(isa, d_scores, q_len, kv_len, &mut cache.transposed);
+            matmul(isa, &cache.transposed, kv_len, q_len, q, e, d_k);
         }
         for (projection, input, len, d_heads, d_input) in [
             (&self.query, queries, q_len, &cache.d_q, d_queries),
@@ -243,13 +244,13 @@ impl MultiHeadAttention {
 }
 
 /// `row = softmax(scale * row)` for every `len`-long row of `data`, shifted by the row maximum so that no
-/// exponent overflows; the AVX2 path of [`fast`] runs 8 lanes at a time with its vector exp.
+/// exponent overflows; the AVX2 path runs 8 lanes at a time with `simd::f32s`' vector exp.
 fn softmax_rows(data: &mut [f32], len: usize, scale: f32) {
-    match fast::path() {
-        // SAFETY: `Path::Avx2` is only returned after avx2 and fma were detected.
+    match thread_isa() {
+        // SAFETY: `thread_isa` returns Avx2 or above only after avx2 and fma were detected.
         #[cfg(target_arch = "x86_64")]
-        fast::Path::Avx2 => unsafe { avx2::softmax_rows(data, len, scale) },
-        fast::Path::Scalar => data.chunks_exact_mut(len).for_each(|row| softmax_in_place(row, scale)),
+        Isa::Avx2 | Isa::Avx512 => unsafe { avx2::softmax_rows(data, len, scale) },
+        _ => data.chunks_exact_mut(len).for_each(|row| softmax_in_place(row, scale)),
     }
 }
 
@@ -280,7 +281,7 @@ fn softmax_backward_in_place(d_row: &mut [f32], p_row: &[f32], scale: f32) {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use crate::nn::fast::avx2::{exp, tail_mask};
+    use crate::simd::f32s::{exp, tail_mask};
 
     #[inline(always)]
     unsafe fn max_lane(v: __m256) -> f32 {
@@ -408,7 +409,7 @@ mod tests {
 
     #[test]
     fn gradients_match_finite_differences_on_the_scalar_kernels() {
-        let _scalar = fast::scoped_simd(false);
+        let _scalar = crate::simd::scoped_simd(false);
         check_gradients(0.4, Some(12));
     }
 
@@ -419,7 +420,7 @@ mod tests {
             scalar.iter_mut().step_by(3).for_each(|v| *v *= 30.0);
             let mut vector = scalar.clone();
             {
-                let _scalar = fast::scoped_simd(false);
+                let _scalar = crate::simd::scoped_simd(false);
                 softmax_rows(&mut scalar, len, 0.7);
             }
             softmax_rows(&mut vector, len, 0.7);

@@ -8,7 +8,7 @@
 //! read from zero padding are left out of the product instead of being multiplied by zeros.
 
 use super::error::{expect_len, nonzero, NnError};
-use super::gemm::{add_column_sums, fill_rows_with, gemm, Mat, MatMut};
+use super::matmul::{add_column_sums, fill_rows_with, gemm, Mat, MatMut};
 use super::params::{ParamId, ParamInit, ParamStore};
 
 /// How the input is extended at its ends.

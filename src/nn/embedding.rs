@@ -13,8 +13,7 @@
 
 use super::dropout::Dropout;
 use super::error::{expect_len, nonzero, NnError};
-use super::fast::{self, PackedB};
-use super::gemm::{gemm, Mat, MatMut};
+use super::matmul::{gemm, Mat, MatMut, PackedB};
 use super::params::{ParamId, ParamInit, ParamStore};
 use super::Linear;
 
@@ -45,7 +44,7 @@ pub struct DataEmbedding {
 pub struct DataEmbeddingCache {
     batch: usize,
     len: usize,
-    /// The token convolution's weights, packed for the [`fast`] kernels.
+    /// The token convolution's weights, packed for the [`super::matmul`] register tiles.
     packed: PackedB,
     /// The convolution's input windows `[B T, c_in * 3]`, ordered as the weight's `(c_in, 3)`.
     taps: Vec<f32>,
@@ -120,9 +119,9 @@ impl DataEmbedding {
         expect_len("embedding output", batch * len * hidden, output.len())?;
         (cache.batch, cache.len) = (batch, len);
         gather_taps(values, batch, len, c_in, &mut cache.taps);
-        let path = fast::path();
-        cache.packed.pack_transposed(path, &params.get(self.token_weight).data, hidden, c_in * KERNEL);
-        cache.packed.matmul(path, &cache.taps, batch * len, output, false);
+        let isa = crate::simd::thread_isa();
+        cache.packed.pack_transposed(isa, &params.get(self.token_weight).data, hidden, c_in * KERNEL);
+        cache.packed.matmul(isa, &cache.taps, batch * len, output, false);
         let positions = &self.positions[..len * hidden];
         output.chunks_exact_mut(len * hidden).for_each(|w| w.iter_mut().zip(positions).for_each(|(o, p)| *o += p));
         match (&self.temporal, marks) {

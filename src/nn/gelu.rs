@@ -2,9 +2,9 @@
 //! its derivative `Φ(x) + x φ(x)`. `Φ` is computed from erfc by Abramowitz & Stegun 7.1.26 (absolute error
 //! below 1.5e-7, f32 rounding level), in the form that keeps the negative tail accurate instead of cancelling
 //! `1 + erf` as torch does; both share the one `exp(-x²/2)`. The slice functions run 8 lanes at a time on the
-//! AVX2 path of [`super::fast`] (its vector exp), tails included, so every element takes the same arithmetic.
+//! AVX2 path (with `simd::f32s`' vector exp), tails included, so every element takes the same arithmetic.
 
-use super::fast;
+use crate::simd::{thread_isa, Isa};
 
 const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
 /// 1 / sqrt(2 π).
@@ -38,22 +38,22 @@ pub fn gelu_grad(x: f32) -> f32 {
 /// `output = gelu(input)`, element-wise (the input is what the backward pass needs).
 pub fn gelu_forward(input: &[f32], output: &mut [f32]) {
     assert_eq!(input.len(), output.len(), "gelu_forward: lengths differ");
-    match fast::path() {
-        // SAFETY: `Path::Avx2` is only returned after avx2 and fma were detected; the lengths are equal.
+    match thread_isa() {
+        // SAFETY: `thread_isa` returns Avx2 or above only after avx2 and fma were detected; the lengths are equal.
         #[cfg(target_arch = "x86_64")]
-        fast::Path::Avx2 => unsafe { avx2::forward(input, output) },
-        fast::Path::Scalar => output.iter_mut().zip(input).for_each(|(y, &x)| *y = gelu(x)),
+        Isa::Avx2 | Isa::Avx512 => unsafe { avx2::forward(input, output) },
+        _ => output.iter_mut().zip(input).for_each(|(y, &x)| *y = gelu(x)),
     }
 }
 
 /// `grad *= gelu'(input)`, element-wise.
 pub fn gelu_backward_in_place(grad: &mut [f32], input: &[f32]) {
     assert_eq!(input.len(), grad.len(), "gelu_backward_in_place: lengths differ");
-    match fast::path() {
+    match thread_isa() {
         // SAFETY: as in `gelu_forward`.
         #[cfg(target_arch = "x86_64")]
-        fast::Path::Avx2 => unsafe { avx2::backward(grad, input) },
-        fast::Path::Scalar => grad.iter_mut().zip(input).for_each(|(g, &x)| *g *= gelu_grad(x)),
+        Isa::Avx2 | Isa::Avx512 => unsafe { avx2::backward(grad, input) },
+        _ => grad.iter_mut().zip(input).for_each(|(g, &x)| *g *= gelu_grad(x)),
     }
 }
 
@@ -62,7 +62,7 @@ mod avx2 {
     use std::arch::x86_64::*;
 
     use super::{A, FRAC_1_SQRT_2, FRAC_1_SQRT_2PI, P};
-    use crate::nn::fast::avx2::{exp, tail_mask};
+    use crate::simd::f32s::{exp, tail_mask};
 
     /// `(Φ(x), e^{-x²/2})` of 8 lanes, as the scalar `normal_cdf_and_density`.
     #[inline(always)]
@@ -142,7 +142,7 @@ mod tests {
     fn the_vector_path_matches_the_scalar_one() {
         let input: Vec<f32> = (-61..=61).map(|i| i as f32 * 0.11).collect();
         let run = |simd| {
-            let _path = fast::scoped_simd(simd);
+            let _path = crate::simd::scoped_simd(simd);
             let mut out = vec![0.0; input.len()];
             gelu_forward(&input, &mut out);
             let mut grad = vec![1.5; input.len()];

@@ -3,7 +3,7 @@
 //! n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h' = (1 - z) ⊙ n + z ⊙ h.
 
 use super::activations::{sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output};
-use super::fast;
+use crate::simd::{thread_isa, Isa};
 use super::recurrent::{BackwardStep, ForwardStep, Recurrent, RecurrentCell};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,20 +17,20 @@ impl RecurrentCell for GruCell {
 
     /// `aux` is `W_hn h + b_hn`, which the gradient of r needs.
     fn forward_step(step: ForwardStep<'_>) {
-        match fast::path() {
-            // SAFETY: `Path::Avx2` means avx2 and fma were detected.
+        match thread_isa() {
+            // SAFETY: `thread_isa` returns Avx2 or above only after avx2 and fma were detected.
             #[cfg(target_arch = "x86_64")]
-            fast::Path::Avx2 => unsafe { avx2::forward_step(step) },
-            fast::Path::Scalar => forward_step_scalar(step),
+            Isa::Avx2 | Isa::Avx512 => unsafe { avx2::forward_step(step) },
+            _ => forward_step_scalar(step),
         }
     }
 
     fn backward_step(step: BackwardStep<'_>) {
-        match fast::path() {
+        match thread_isa() {
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
-            fast::Path::Avx2 => unsafe { avx2::backward_step(step) },
-            fast::Path::Scalar => backward_step_scalar(step),
+            Isa::Avx2 | Isa::Avx512 => unsafe { avx2::backward_step(step) },
+            _ => backward_step_scalar(step),
         }
         // The GRU carries no state besides h; aux_prev and d_aux stay unused.
     }
@@ -85,11 +85,10 @@ fn backward_step_scalar(step: BackwardStep<'_>) {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::super::fast::avx2::Lanes;
-    use crate::nn::lanes::{sigmoid, tanh, F32s, Lanes as LanesOf};
+    use crate::simd::f32s::{sigmoid, tanh, F32s, Lanes as LanesOf, Lanes256 as Lanes};
     use super::{BackwardStep, ForwardStep};
 
-    crate::nn::lanes::widest!(pub unsafe fn forward_step(step: ForwardStep<'_>) = forward_step_lanes);
+    crate::simd::f32s::widest!(pub unsafe fn forward_step(step: ForwardStep<'_>) = forward_step_lanes);
 
     /// Caller: the width's instructions enabled.
     #[inline(always)]

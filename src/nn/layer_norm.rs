@@ -90,7 +90,7 @@ impl LayerNorm {
         for (dy, x_hat) in d_output.chunks_exact(n).zip(cache.normalized.chunks_exact(n)) {
             d_weight.iter_mut().zip(dy).zip(x_hat).for_each(|((g, dy), x_hat)| *g += dy * x_hat);
         }
-        super::gemm::add_column_sums(d_output, &mut grads.get_mut(self.bias).data);
+        super::matmul::add_column_sums(d_output, &mut grads.get_mut(self.bias).data);
         Ok(())
     }
 }

@@ -3,9 +3,8 @@
 //! ([`Linear::without_bias`]) have only the weight.
 
 use super::error::{expect_len, nonzero, NnError};
-use super::gemm::{add_column_sums, add_row_sums, fill_columns_with, fill_rows_with, gemm, Mat, MatMut};
+use super::matmul::{self, add_row_sums, fill_columns_with, gemm, Mat, MatMut};
 use super::params::{ParamId, ParamInit, ParamStore};
-use super::skinny;
 
 #[derive(Debug, Clone)]
 pub struct Linear {
@@ -63,32 +62,14 @@ impl Linear {
         self.out_features
     }
 
-    /// `output[rows, out] = input[rows, in] W^T + b`, through the kernel [`super::skinny`] picks for the layer's
+    /// `output[rows, out] = input[rows, in] W^T + b`, through the kernel [`super::matmul`] picks for the layer's
     /// inputs and the CPU, whatever the rows: a row gives the same bits alone or in any batch.
     pub fn forward(&self, params: &ParamStore, input: &[f32], rows: usize, output: &mut [f32]) -> Result<(), NnError> {
-        skinny::forward(self, params, input, rows, output)
-    }
-
-    /// [`Linear::forward`] through gemm, whatever the rows.
-    pub(super) fn gemm_forward(&self, params: &ParamStore, input: &[f32], rows: usize, output: &mut [f32]) -> Result<(), NnError> {
-        expect_len("Linear input", rows * self.in_features, input.len())?;
-        expect_len("Linear output", rows * self.out_features, output.len())?;
-        let weight = &params.get(self.weight).data;
-        match self.bias {
-            Some(bias) => fill_rows_with(output, &params.get(bias).data),
-            None => output.fill(0.0),
-        }
-        gemm(
-            Mat::rows(input, rows, self.in_features),
-            Mat::transposed(weight, self.out_features, self.in_features),
-            1.0,
-            MatMut::rows(output, rows, self.out_features),
-        );
-        Ok(())
+        matmul::forward(self, params, input, rows, output)
     }
 
     /// Accumulates dW += dY^T X and db += colsum(dY) into `grads`; writes dX = dY W into `d_input` if given.
-    /// Through [`super::skinny`]'s kernels for up to [`super::skinny::MAX_ROWS`] rows, gemm beyond.
+    /// Through [`super::matmul`]'s kernels for up to [`super::matmul::MAX_ROWS`] rows, gemm beyond.
     pub fn backward(
         &self,
         params: &ParamStore,
@@ -98,40 +79,7 @@ impl Linear {
         grads: &mut ParamStore,
         d_input: Option<&mut [f32]>,
     ) -> Result<(), NnError> {
-        skinny::backward(self, params, input, d_output, rows, grads, d_input)
-    }
-
-    /// [`Linear::backward`] through gemm, whatever the rows.
-    pub(super) fn gemm_backward(
-        &self,
-        params: &ParamStore,
-        input: &[f32],
-        d_output: &[f32],
-        rows: usize,
-        grads: &mut ParamStore,
-        d_input: Option<&mut [f32]>,
-    ) -> Result<(), NnError> {
-        expect_len("Linear input", rows * self.in_features, input.len())?;
-        expect_len("Linear output gradient", rows * self.out_features, d_output.len())?;
-        gemm(
-            Mat::transposed(d_output, rows, self.out_features),
-            Mat::rows(input, rows, self.in_features),
-            1.0,
-            MatMut::rows(&mut grads.get_mut(self.weight).data, self.out_features, self.in_features),
-        );
-        if let Some(bias) = self.bias {
-            add_column_sums(d_output, &mut grads.get_mut(bias).data);
-        }
-        if let Some(d_input) = d_input {
-            expect_len("Linear input gradient", rows * self.in_features, d_input.len())?;
-            gemm(
-                Mat::rows(d_output, rows, self.out_features),
-                Mat::rows(&params.get(self.weight).data, self.out_features, self.in_features),
-                0.0,
-                MatMut::rows(d_input, rows, self.in_features),
-            );
-        }
-        Ok(())
+        matmul::backward(matmul::Backward { layer: self, params, input, d_output, rows }, grads, d_input)
     }
 
     /// `output[out, n] = W input[in, n] + b`: the layer applied to every column, i.e. along the leading axis

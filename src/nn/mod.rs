@@ -8,30 +8,25 @@
 pub mod activation;
 pub mod activations;
 pub mod adam;
-pub mod assist;
 pub mod attention;
 pub mod conv1d;
 pub mod dropout;
 pub mod embedding;
 pub mod error;
-pub mod fast;
 pub mod gelu;
-pub(crate) mod gemm;
 #[cfg(test)]
 pub(crate) mod gradcheck;
-#[cfg(target_arch = "x86_64")]
-pub(crate) mod lanes;
 pub mod gru;
 pub mod interpolate;
 pub mod layer_norm;
 pub mod linear;
 pub mod loss;
 pub mod lstm;
+pub mod matmul;
 pub mod mlp;
 pub mod params;
 pub mod pooling;
 pub mod recurrent;
-pub mod skinny;
 pub mod tensor;
 
 pub use error::NnError;

@@ -11,15 +11,16 @@
 use std::marker::PhantomData;
 
 use super::error::{expect_len, nonzero, NnError};
-use super::fast;
-use super::gemm::{add_column_sums, fill_rows_with, gemm, Mat, MatMut};
+use super::matmul::{matmul_nt_acc, PackedB};
+use crate::simd::{thread_isa, Isa};
+use super::matmul::{add_column_sums, fill_rows_with, gemm, Mat, MatMut};
 use super::params::{ParamId, ParamInit, ParamStore};
 
 /// Batches up to this size multiply `h_{t-1}` by `W_hh^T` as dot products with the rows of `W_hh`; larger ones
 /// through a transposed copy of `W_hh`, as every batch does on AVX-512, whose packed tiles keep four 16-lane FMA
 /// chains busy even for one row (a single LSTM window: 48 → 35 µs).
-fn dot_product_max_batch(path: fast::Path) -> usize {
-    if path != fast::Path::Scalar && crate::simd::detected() >= crate::simd::Isa::Avx512 {
+fn dot_product_max_batch(isa: Isa) -> usize {
+    if isa == Isa::Avx512 {
         0
     } else {
         2
@@ -131,8 +132,8 @@ struct Scratch {
     zeros: Vec<f32>,
     /// The weights of the layer being run as the right operands of its products: forward `W_ih^T`
     /// `[in, G*H]` and `W_hh^T` `[H, G*H]`, backward `W_ih` and `W_hh`.
-    weight_ih: fast::PackedB,
-    weight_hh: fast::PackedB,
+    weight_ih: PackedB,
+    weight_hh: PackedB,
     /// `b_ih + b_hh`, for cells with [`RecurrentCell::SHARES_PROJECTION_GRADIENT`].
     bias: Vec<f32>,
     h_proj: Vec<f32>,
@@ -252,7 +253,7 @@ impl<C: RecurrentCell> Recurrent<C> {
         saved.gates.resize(rows * gate_width, 0.0);
         saved.aux.resize(rows * hidden, 0.0);
         saved.hidden.resize(rows * hidden, 0.0);
-        let path = fast::path();
+        let isa = thread_isa();
         let (bias_ih, bias_hh) = (
             &params.get(layer.bias_ih).data,
             &params.get(layer.bias_hh).data,
@@ -269,7 +270,7 @@ impl<C: RecurrentCell> Recurrent<C> {
         // bias + x W_ih^T through a packed transposed copy of W_ih (`[in, G*H]`, cheap next to the
         // product); the kernel starts every row from the bias instead of a separate fill pass.
         scratch.weight_ih.pack_transposed(
-            path,
+            isa,
             &params.get(layer.weight_ih).data,
             gate_width,
             layer.input_size,
@@ -277,15 +278,15 @@ impl<C: RecurrentCell> Recurrent<C> {
         let bias = if fused { &scratch.bias[..] } else { &bias_ih[..] };
         scratch
             .weight_ih
-            .matmul_bias(path, input, rows, &mut saved.gates, bias);
+            .matmul_bias(isa, input, rows, &mut saved.gates, bias);
         let weight_hh = &params.get(layer.weight_hh).data;
         // Small batches (see dot_product_max_batch) take dot products against the rows of W_hh directly;
         // larger ones multiply by a transposed copy, made once per layer and pass.
-        let transposed = batch > dot_product_max_batch(path);
+        let transposed = batch > dot_product_max_batch(isa);
         if transposed {
             scratch
                 .weight_hh
-                .pack_transposed(path, weight_hh, gate_width, hidden);
+                .pack_transposed(isa, weight_hh, gate_width, hidden);
         }
         scratch
             .h_proj
@@ -304,7 +305,7 @@ impl<C: RecurrentCell> Recurrent<C> {
                 // h_proj = b_hh + h W_hh^T in one pass.
                 scratch
                     .weight_hh
-                    .matmul_bias(path, h_prev, batch, &mut scratch.h_proj, bias_hh);
+                    .matmul_bias(isa, h_prev, batch, &mut scratch.h_proj, bias_hh);
             } else if t > 0 {
                 let h_proj: &mut [f32] = if fused {
                     &mut *gates
@@ -312,9 +313,9 @@ impl<C: RecurrentCell> Recurrent<C> {
                     &mut scratch.h_proj
                 };
                 if transposed {
-                    scratch.weight_hh.matmul(path, h_prev, batch, h_proj, true);
+                    scratch.weight_hh.matmul(isa, h_prev, batch, h_proj, true);
                 } else {
-                    fast::matmul_nt_acc(path, h_prev, batch, hidden, weight_hh, gate_width, h_proj);
+                    matmul_nt_acc(isa, h_prev, batch, hidden, weight_hh, gate_width, h_proj);
                 }
             }
             C::forward_step(ForwardStep {
@@ -435,7 +436,7 @@ impl<C: RecurrentCell> Recurrent<C> {
             buffer.clear();
             buffer.resize(step_hidden, 0.0);
         }
-        let path = fast::path();
+        let isa = thread_isa();
         packed_hh.pack(&params.get(layer.weight_hh).data, gate_width, hidden);
         if C::SHARES_PROJECTION_GRADIENT {
             d_h_proj.clear();
@@ -479,9 +480,9 @@ impl<C: RecurrentCell> Recurrent<C> {
                 };
                 if C::SHARES_PROJECTION_GRADIENT {
                     // Such a cell has no dh_{t-1} term outside h_proj and leaves dh_carry as it was.
-                    packed_hh.matmul(path, d_h_proj_now, batch, dh_carry, false);
+                    packed_hh.matmul(isa, d_h_proj_now, batch, dh_carry, false);
                 } else {
-                    packed_hh.matmul(path, d_h_proj_now, batch, dh_carry, true);
+                    packed_hh.matmul(isa, d_h_proj_now, batch, dh_carry, true);
                 }
             }
         }
@@ -519,7 +520,7 @@ impl<C: RecurrentCell> Recurrent<C> {
                 gate_width,
                 layer.input_size,
             );
-            packed_ih.matmul(path, d_x_proj, rows, d_below, false);
+            packed_ih.matmul(isa, d_x_proj, rows, d_below, false);
         }
     }
 }

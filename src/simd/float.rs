@@ -91,6 +91,9 @@ pub trait Float:
 
 macro_rules! impl_float {
     ($t:ident, $portable:ty, $avx2:ident, $avx512:ident) => {
+        impl_float!($t, $portable, $avx2, $avx512, [sqrt -> Self, abs -> Self, is_nan -> bool, is_finite -> bool]);
+    };
+    ($t:ident, $portable:ty, $avx2:ident, $avx512:ident, [$($method:ident -> $ret:ty),*]) => {
         impl Lanes for $t {
             type Portable = $portable;
             #[cfg(target_arch = "x86_64")]
@@ -131,22 +134,13 @@ macro_rules! impl_float {
             fn to_f64(self) -> f64 {
                 self as f64
             }
-            #[inline(always)]
-            fn sqrt(self) -> Self {
-                $t::sqrt(self)
-            }
-            #[inline(always)]
-            fn abs(self) -> Self {
-                $t::abs(self)
-            }
-            #[inline(always)]
-            fn is_nan(self) -> bool {
-                $t::is_nan(self)
-            }
-            #[inline(always)]
-            fn is_finite(self) -> bool {
-                $t::is_finite(self)
-            }
+            // The inherent methods of the same names.
+            $(
+                #[inline(always)]
+                fn $method(self) -> $ret {
+                    $t::$method(self)
+                }
+            )*
             #[inline(always)]
             fn total_cmp(&self, other: &Self) -> Ordering {
                 $t::total_cmp(self, other)

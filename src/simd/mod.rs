@@ -1,5 +1,9 @@
-//! SIMD foundation: run-time instruction-set selection, the element trait [`Float`] and the
-//! vector trait `SimdVec` (crate-private).
+//! The one place that decides which instruction set runs: detection ([`detected`], probed once), the switches that
+//! turn SIMD off (the process-wide [`set_enabled`] of the `ops` kernels and the per-thread [`scoped_simd`] /
+//! [`set_thread_simd`] of forecasters with `simdEnabled: false`; see `switch`), and the vector abstractions every
+//! kernel is written against: the element trait [`Float`] with the vector trait `SimdVec` over `wide` and the
+//! AVX types (crate-private), and `f32s`, the masked f32 lanes of the hand-written `nn` kernels. The `nn` kernels
+//! ask [`thread_isa`] which level runs on their thread.
 //!
 //! `wide` fixes its instruction set at compile time (SSE2 for a baseline x86-64 build), so the
 //! wider paths are chosen at run time instead: every kernel body is written once, generic over
@@ -8,15 +12,18 @@
 //! [`Isa`] the CPU lacks silently falls back to the best one it has, so no call can fault with
 //! an illegal instruction.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod f32s;
 mod float;
+mod switch;
 mod vector;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
 pub use float::Float;
+pub use switch::{active, is_enabled, scoped_simd, set_enabled, set_thread_simd, thread_isa, SimdScope};
 pub(crate) use float::Lanes;
 // Crate-private: the AVX vector types run their instructions from safe methods, so code
 // outside the dispatch wrappers must not be able to call them (see `x86`).
@@ -61,8 +68,6 @@ impl std::fmt::Display for Isa {
     }
 }
 
-static ENABLED: AtomicBool = AtomicBool::new(true);
-
 /// The best instruction set this CPU supports (probed once, then cached).
 pub fn detected() -> Isa {
     static DETECTED: OnceLock<Isa> = OnceLock::new();
@@ -71,9 +76,11 @@ pub fn detected() -> Isa {
 
 #[cfg(target_arch = "x86_64")]
 fn probe() -> Isa {
-    if is_x86_feature_detected!("avx512f") {
+    let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+    // Every level includes the ones below it (the kernels run AVX2+FMA code at Avx512 too).
+    if avx2 && is_x86_feature_detected!("avx512f") {
         Isa::Avx512
-    } else if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+    } else if avx2 {
         Isa::Avx2
     } else {
         Isa::Portable
@@ -83,25 +90,6 @@ fn probe() -> Isa {
 #[cfg(not(target_arch = "x86_64"))]
 fn probe() -> Isa {
     Isa::Portable
-}
-
-/// The level the convenience kernels use: [`Isa::Scalar`] while SIMD is disabled, else [`detected`].
-pub fn active() -> Isa {
-    if is_enabled() {
-        detected()
-    } else {
-        Isa::Scalar
-    }
-}
-
-/// Globally enables or disables the SIMD paths (for every thread).
-pub fn set_enabled(enabled: bool) {
-    ENABLED.store(enabled, Ordering::Relaxed);
-}
-
-/// Whether the SIMD paths are globally enabled (the default).
-pub fn is_enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
 }
 
 /// Defines `fn $name<T: Float>(isa: Isa, args...) -> R` that runs the scalar twin for

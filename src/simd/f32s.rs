@@ -1,7 +1,8 @@
-//! The f32 vector operations of the gate kernels (exp, sigmoid, tanh and the recurrent cells' steps), for
-//! 256-bit AVX2+FMA and 512-bit AVX-512F registers. Kernels are written once over [`F32s`] and instantiated
-//! inside `#[target_feature]` functions entered only after run-time detection. Both widths run the same
-//! operations lane by lane, so they give the same bits.
+//! The f32 lanes of the hand-written `nn` kernels (the gate activations, the recurrent cells' steps, softmax,
+//! GELU): 256-bit AVX2+FMA and 512-bit AVX-512F registers behind one trait, [`F32s`], with tail masks, and the
+//! vector exp, sigmoid and tanh written once over it. Kernels are instantiated inside `#[target_feature]`
+//! functions ([`widest!`]) entered only after run-time detection. Both widths run the same operations lane by
+//! lane, so they give the same bits.
 //!
 //! Every method is `unsafe`: the caller's `#[target_feature]` context must enable the width's instructions, and
 //! pointers must cover the lanes read or written.
@@ -40,9 +41,8 @@ pub(crate) trait F32s: Copy {
 macro_rules! f32s {
     ($raw:ty, $lanes:expr, $mask:ty, mask: |$len:ident| $make_mask:expr, loadu: $loadu:ident, storeu: $storeu:ident,
      maskload: |$mp:ident, $mm:ident| $maskload:expr, maskstore: |$sp:ident, $sm:ident, $sv:ident| $maskstore:expr,
-     set1: $set1:ident, add: $add:ident, sub: $sub:ident, mul: $mul:ident, div: $div:ident, min: $min:ident,
-     max: $max:ident, fmadd: $fmadd:ident, fnmadd: $fnmadd:ident, fmsub: $fmsub:ident, round: |$rx:ident| $round:expr,
-     exp2: |$ex:ident| $exp2:expr) => {
+     set1: $set1:ident, binary: [$($binary:ident: $binary_op:ident),*], fused: [$($fused:ident: $fused_op:ident),*],
+     round: |$rx:ident| $round:expr, exp2: |$ex:ident| $exp2:expr) => {
         impl F32s for $raw {
             const LANES: usize = $lanes;
             type Mask = $mask;
@@ -71,42 +71,18 @@ macro_rules! f32s {
             unsafe fn splat(v: f32) -> Self {
                 $set1(v)
             }
-            #[inline(always)]
-            unsafe fn add(self, o: Self) -> Self {
-                $add(self, o)
-            }
-            #[inline(always)]
-            unsafe fn sub(self, o: Self) -> Self {
-                $sub(self, o)
-            }
-            #[inline(always)]
-            unsafe fn mul(self, o: Self) -> Self {
-                $mul(self, o)
-            }
-            #[inline(always)]
-            unsafe fn div(self, o: Self) -> Self {
-                $div(self, o)
-            }
-            #[inline(always)]
-            unsafe fn min(self, o: Self) -> Self {
-                $min(self, o)
-            }
-            #[inline(always)]
-            unsafe fn max(self, o: Self) -> Self {
-                $max(self, o)
-            }
-            #[inline(always)]
-            unsafe fn mul_add(self, a: Self, b: Self) -> Self {
-                $fmadd(self, a, b)
-            }
-            #[inline(always)]
-            unsafe fn neg_mul_add(self, a: Self, b: Self) -> Self {
-                $fnmadd(self, a, b)
-            }
-            #[inline(always)]
-            unsafe fn mul_sub(self, a: Self, b: Self) -> Self {
-                $fmsub(self, a, b)
-            }
+            $(
+                #[inline(always)]
+                unsafe fn $binary(self, o: Self) -> Self {
+                    $binary_op(self, o)
+                }
+            )*
+            $(
+                #[inline(always)]
+                unsafe fn $fused(self, a: Self, b: Self) -> Self {
+                    $fused_op(self, a, b)
+                }
+            )*
             #[inline(always)]
             unsafe fn round(self) -> Self {
                 let $rx = self;
@@ -128,8 +104,9 @@ f32s!(__m256, 8, __m256i,
     },
     loadu: _mm256_loadu_ps, storeu: _mm256_storeu_ps,
     maskload: |p, m| _mm256_maskload_ps(p, m), maskstore: |p, m, v| _mm256_maskstore_ps(p, m, v),
-    set1: _mm256_set1_ps, add: _mm256_add_ps, sub: _mm256_sub_ps, mul: _mm256_mul_ps, div: _mm256_div_ps,
-    min: _mm256_min_ps, max: _mm256_max_ps, fmadd: _mm256_fmadd_ps, fnmadd: _mm256_fnmadd_ps, fmsub: _mm256_fmsub_ps,
+    set1: _mm256_set1_ps,
+    binary: [add: _mm256_add_ps, sub: _mm256_sub_ps, mul: _mm256_mul_ps, div: _mm256_div_ps, min: _mm256_min_ps, max: _mm256_max_ps],
+    fused: [mul_add: _mm256_fmadd_ps, neg_mul_add: _mm256_fnmadd_ps, mul_sub: _mm256_fmsub_ps],
     round: |x| _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(x),
     exp2: |n| _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127))))
 );
@@ -138,8 +115,9 @@ f32s!(__m512, 16, __mmask16,
     mask: |len| ((1u32 << len) - 1) as __mmask16,
     loadu: _mm512_loadu_ps, storeu: _mm512_storeu_ps,
     maskload: |p, m| _mm512_maskz_loadu_ps(m, p), maskstore: |p, m, v| _mm512_mask_storeu_ps(p, m, v),
-    set1: _mm512_set1_ps, add: _mm512_add_ps, sub: _mm512_sub_ps, mul: _mm512_mul_ps, div: _mm512_div_ps,
-    min: _mm512_min_ps, max: _mm512_max_ps, fmadd: _mm512_fmadd_ps, fnmadd: _mm512_fnmadd_ps, fmsub: _mm512_fmsub_ps,
+    set1: _mm512_set1_ps,
+    binary: [add: _mm512_add_ps, sub: _mm512_sub_ps, mul: _mm512_mul_ps, div: _mm512_div_ps, min: _mm512_min_ps, max: _mm512_max_ps],
+    fused: [mul_add: _mm512_fmadd_ps, neg_mul_add: _mm512_fnmadd_ps, mul_sub: _mm512_fmsub_ps],
     round: |x| _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(x),
     exp2: |n| _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127))))
 );
@@ -176,6 +154,15 @@ impl<V: F32s> Lanes<V> {
     }
 }
 
+/// 8 lanes of a row (the AVX2 kernels').
+pub(crate) type Lanes256 = Lanes<__m256>;
+
+/// Lane mask selecting the first `len` (<= 8) lanes of a 256-bit vector, for maskload/maskstore.
+#[inline(always)]
+pub(crate) unsafe fn tail_mask(len: usize) -> __m256i {
+    <__m256 as F32s>::mask(len)
+}
+
 /// e^x, Cephes-style: x = n ln2 + r with |r| <= ln2/2, a degree-7 polynomial in r, times 2^n. The input is
 /// clamped to [-87.3, 88], so the result is always finite and normal; the relative error is about 1 ulp.
 #[inline(always)]
@@ -201,7 +188,7 @@ pub(crate) unsafe fn sigmoid<V: F32s>(x: V) -> V {
     one.div(one.add(exp(V::splat(0.0).sub(x))))
 }
 
-/// tanh(x) = 2 sigmoid(2x) - 1, as the scalar `activations::tanh`.
+/// tanh(x) = 2 sigmoid(2x) - 1, as the scalar `nn::activations::tanh`.
 #[inline(always)]
 pub(crate) unsafe fn tanh<V: F32s>(x: V) -> V {
     let two = V::splat(2.0);
@@ -275,5 +262,43 @@ mod tests {
         // SAFETY: avx512f detected (and with it avx2 and fma on every CPU that has it).
         let (a, b) = unsafe { (narrow(xs), wide(xs)) };
         assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+    }
+
+    #[test]
+    fn vector_exp_sigmoid_and_tanh_are_accurate() {
+        if crate::simd::detected() < crate::simd::Isa::Avx2 {
+            return;
+        }
+        let xs: Vec<f32> = (-2000..=2000)
+            .map(|i| i as f32 * 0.05)
+            .chain([-1e30, -100.0, -87.0, 88.0, 1e30, 0.0, -0.0, 1e-6])
+            .collect();
+        for x in xs {
+            // SAFETY: avx2 and fma detected.
+            let (e, s, t) = unsafe {
+                let v = _mm256_set1_ps(x);
+                let f = |v: __m256| _mm256_cvtss_f32(v);
+                (f(exp(v)), f(sigmoid(v)), f(tanh(v)))
+            };
+            let x64 = x as f64;
+            if (-87.0..=88.0).contains(&x) {
+                let exact = x64.exp();
+                assert!(
+                    ((e as f64 - exact) / exact).abs() < 3e-7,
+                    "exp({x}) = {e} vs {exact}"
+                );
+            }
+            let sig = 1.0 / (1.0 + (-x64).exp());
+            assert!(
+                (s as f64 - sig).abs() < 1e-7 + 3e-7 * sig,
+                "sigmoid({x}) = {s} vs {sig}"
+            );
+            assert!(
+                (t as f64 - x64.tanh()).abs() < 2.5e-7,
+                "tanh({x}) = {t} vs {}",
+                x64.tanh()
+            );
+            assert!(e.is_finite() && s.is_finite() && t.is_finite());
+        }
     }
 }

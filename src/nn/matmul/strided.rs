@@ -1,4 +1,4 @@
-//! A bounds-checked, stride-aware matrix product over two run-time dispatched crates: nano-gemm for small
+//! The general product [`gemm`]: bounds-checked and stride-aware, over two run-time dispatched crates: nano-gemm for small
 //! products (AVX2/AVX-512 kernels, no packing buffers, so no heap allocation) and `matrixmultiply::sgemm` for
 //! large ones. Strides let the layers multiply by transposes (`W^T`, `dY^T`) without copying.
 
@@ -109,54 +109,34 @@ fn use_small_kernel(m: usize, k: usize, n: usize) -> bool {
     m * k <= L2_FLOATS && k * n <= 4 * L2_FLOATS
 }
 
+/// A view's element strides `(row, column)` as the products' pointer offsets.
+fn offsets(row_stride: usize, col_stride: usize) -> (isize, isize) {
+    (row_stride as isize, col_stride as isize)
+}
+
 /// nano-gemm works on column-major views and computes `dst = alpha dst + beta lhs rhs`: row-major `C = A B` is
 /// column-major `C^T = B^T A^T`, the same memory read with the strides swapped.
 fn small_gemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: MatMut<'_>) {
     let (m, k, n) = (c.cols, a.cols, c.rows);
     let plan = nano_gemm::Plan::new_f32(m, n, k);
+    let ((a_row, a_col), (b_row, b_col)) = (offsets(a.row_stride, a.col_stride), offsets(b.row_stride, b.col_stride));
+    let (c_row, c_col) = offsets(c.row_stride, c.col_stride);
     // SAFETY: gemm's asserts keep every index formed from these shapes and strides inside the three slices and the
     // elements of `c` distinct; `c` is a unique borrow, so it aliases neither input.
     unsafe {
-        plan.execute_unchecked(
-            m,
-            n,
-            k,
-            c.data.as_mut_ptr(),
-            c.col_stride as isize,
-            c.row_stride as isize,
-            b.data.as_ptr(),
-            b.col_stride as isize,
-            b.row_stride as isize,
-            a.data.as_ptr(),
-            a.col_stride as isize,
-            a.row_stride as isize,
-            beta,
-            1.0,
-            false,
-            false,
-        );
+        let (c, b, a) = (c.data.as_mut_ptr(), b.data.as_ptr(), a.data.as_ptr());
+        plan.execute_unchecked(m, n, k, c, c_col, c_row, b, b_col, b_row, a, a_col, a_row, beta, 1.0, false, false);
     }
 }
 
 fn packed_gemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: MatMut<'_>) {
+    let ((a_row, a_col), (b_row, b_col)) = (offsets(a.row_stride, a.col_stride), offsets(b.row_stride, b.col_stride));
+    let (c_row, c_col) = offsets(c.row_stride, c.col_stride);
+    let (m, k, n) = (a.rows, a.cols, b.cols);
     // SAFETY: as in small_gemm.
     unsafe {
-        matrixmultiply::sgemm(
-            a.rows,
-            a.cols,
-            b.cols,
-            1.0,
-            a.data.as_ptr(),
-            a.row_stride as isize,
-            a.col_stride as isize,
-            b.data.as_ptr(),
-            b.row_stride as isize,
-            b.col_stride as isize,
-            beta,
-            c.data.as_mut_ptr(),
-            c.row_stride as isize,
-            c.col_stride as isize,
-        );
+        let (a, b, c) = (a.data.as_ptr(), b.data.as_ptr(), c.data.as_mut_ptr());
+        matrixmultiply::sgemm(m, k, n, 1.0, a, a_row, a_col, b, b_row, b_col, beta, c, c_row, c_col);
     }
 }
 
