@@ -28,70 +28,32 @@ unsafe fn copy_strip<const V: usize>(row: *const f32, p: usize, len: usize, out:
     }
 }
 
-/// Runs `$strip::<4>` on each whole strip of 64 lanes of `0..$k` from `p` = 0, then `$strip::<1>` on each 16 lanes
-/// of the rest, with `$scratch` pointing to a [`Strip`] on the stack.
-macro_rules! over_strips {
-    ($k:expr, |$p:ident, $scratch:ident| $strip:ident($($arg:expr),*)) => {{
-        let mut strip = MaybeUninit::<Strip>::uninit();
-        let $scratch = strip.as_mut_ptr().cast::<f32>();
-        let mut $p = 0;
-        while $p < $k {
-            if $p + STRIP_LANES <= $k {
-                $strip::<4>($($arg),*);
-                $p += STRIP_LANES;
-            } else {
-                $strip::<1>($($arg),*);
-                $p += L;
-            }
-        }
-    }};
-}
-
-/// Lanes `p..p + 16 V` (zeros at or beyond `len`) of `T` rows `stride` apart from `rows`: a register tile.
-#[inline(always)]
-unsafe fn load_tile<const T: usize, const V: usize>(rows: *const f32, stride: usize, p: usize, len: usize) -> [[__m512; V]; T] {
-    let mut tile = [[_mm512_setzero_ps(); V]; T];
-    for (t, row) in tile.iter_mut().enumerate() {
-        for (v, value) in row.iter_mut().enumerate() {
-            *value = load(rows.add(t * stride), p + v * L, len);
-        }
-    }
-    tile
-}
-
-/// Stores a tile where [`load_tile`] reads it, leaving the lanes at or beyond `len` alone.
-#[inline(always)]
-unsafe fn store_tile<const T: usize, const V: usize>(tile: &[[__m512; V]; T], rows: *mut f32, stride: usize, p: usize, len: usize) {
-    for (t, row) in tile.iter().enumerate() {
-        for (v, value) in row.iter().enumerate() {
-            store(rows.add(t * stride), p + v * L, len, *value);
-        }
-    }
-}
-
-/// `tile[t] += scale(t) * vectors` for every row `t` of the tile, by FMA.
-#[inline(always)]
-unsafe fn add_scaled<const T: usize, const V: usize>(tile: &mut [[__m512; V]; T], vectors: &[__m512; V], scale: impl Fn(usize) -> f32) {
-    for (t, row) in tile.iter_mut().enumerate() {
-        let g = _mm512_set1_ps(scale(t));
-        for (a, x) in row.iter_mut().zip(vectors) {
-            *a = _mm512_fmadd_ps(g, *x, *a);
-        }
-    }
-}
-
 /// `dw[c, p..p + 16 V] += sum_r dy[r, c] x[r, p..]` for `C` rows of `dw`, with `x`'s strip packed in `xs`.
 #[inline(always)]
 unsafe fn weight_grad_tile<const C: usize, const V: usize>(dy: *const f32, xs: *const f32, p: usize, dw: *mut f32, d: Dims) {
-    let mut acc = load_tile::<C, V>(dw, d.k, p, d.k);
+    let mut acc = [[_mm512_setzero_ps(); V]; C];
+    for (c, acc) in acc.iter_mut().enumerate() {
+        for (v, a) in acc.iter_mut().enumerate() {
+            *a = load(dw.add(c * d.k), p + v * L, d.k);
+        }
+    }
     for r in 0..d.m {
         let mut xv = [_mm512_setzero_ps(); V];
         for (v, value) in xv.iter_mut().enumerate() {
             *value = _mm512_load_ps(xs.add((r * V + v) * L));
         }
-        add_scaled(&mut acc, &xv, |c| *dy.add(r * d.n + c));
+        for (c, acc) in acc.iter_mut().enumerate() {
+            let g = _mm512_set1_ps(*dy.add(r * d.n + c));
+            for (a, x) in acc.iter_mut().zip(&xv) {
+                *a = _mm512_fmadd_ps(g, *x, *a);
+            }
+        }
     }
-    store_tile(&acc, dw, d.k, p, d.k);
+    for (c, acc) in acc.iter().enumerate() {
+        for (v, a) in acc.iter().enumerate() {
+            store(dw.add(c * d.k), p + v * L, d.k, *a);
+        }
+    }
 }
 
 /// Columns `p..p + 16 V` of `dw` for all its rows: `x`'s strip stays in L1 while `dw` streams past once.
@@ -115,7 +77,18 @@ unsafe fn weight_grad_strip<const V: usize>(dy: *const f32, x: *const f32, p: us
 #[target_feature(enable = "avx512f")]
 pub unsafe fn weight_grad(dy: *const f32, m: usize, n: usize, x: *const f32, k: usize, dw: *mut f32) {
     let d = Dims { m, n, k };
-    over_strips!(k, |p, xs| weight_grad_strip(dy, x, p, dw, xs, d));
+    let mut strip = MaybeUninit::<Strip>::uninit();
+    let xs = strip.as_mut_ptr().cast::<f32>();
+    let mut p = 0;
+    while p < k {
+        if p + STRIP_LANES <= k {
+            weight_grad_strip::<4>(dy, x, p, dw, xs, d);
+            p += STRIP_LANES;
+        } else {
+            weight_grad_strip::<1>(dy, x, p, dw, xs, d);
+            p += L;
+        }
+    }
 }
 
 /// Where an input-gradient tile reads weight row `j`'s lanes: `rows + j * stride`, from `offset`, `len` long.
@@ -133,15 +106,31 @@ struct WeightRows {
 /// in order either way.
 #[inline(always)]
 unsafe fn input_grad_tile<const R: usize, const V: usize>(dy: *const f32, w: WeightRows, p: usize, dx: *mut f32, first: bool, d: Dims) {
-    let mut acc = if first { [[_mm512_setzero_ps(); V]; R] } else { load_tile::<R, V>(dx, d.k, p, d.k) };
+    let mut acc = [[_mm512_setzero_ps(); V]; R];
+    if !first {
+        for (r, acc) in acc.iter_mut().enumerate() {
+            for (v, a) in acc.iter_mut().enumerate() {
+                *a = load(dx.add(r * d.k), p + v * L, d.k);
+            }
+        }
+    }
     for j in 0..w.count {
         let mut wv = [_mm512_setzero_ps(); V];
         for (v, value) in wv.iter_mut().enumerate() {
             *value = load(w.rows.add(j * w.stride), w.offset + v * L, w.len);
         }
-        add_scaled(&mut acc, &wv, |r| *dy.add(r * d.n + j));
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let g = _mm512_set1_ps(*dy.add(r * d.n + j));
+            for (a, w) in acc.iter_mut().zip(&wv) {
+                *a = _mm512_fmadd_ps(g, *w, *a);
+            }
+        }
     }
-    store_tile(&acc, dx, d.k, p, d.k);
+    for (r, acc) in acc.iter().enumerate() {
+        for (v, a) in acc.iter().enumerate() {
+            store(dx.add(r * d.k), p + v * L, d.k, *a);
+        }
+    }
 }
 
 /// Row tiles sharing a packed weight chunk beyond this many rows: below it the strip is read in place.
@@ -181,5 +170,16 @@ unsafe fn input_grad_strip<const V: usize>(dy: *const f32, w: *const f32, p: usi
 #[target_feature(enable = "avx512f")]
 pub unsafe fn input_grad(dy: *const f32, m: usize, n: usize, w: *const f32, k: usize, dx: *mut f32) {
     let d = Dims { m, n, k };
-    over_strips!(k, |p, ws| input_grad_strip(dy, w, p, dx, ws, d));
+    let mut strip = MaybeUninit::<Strip>::uninit();
+    let ws = strip.as_mut_ptr().cast::<f32>();
+    let mut p = 0;
+    while p < k {
+        if p + STRIP_LANES <= k {
+            input_grad_strip::<4>(dy, w, p, dx, ws, d);
+            p += STRIP_LANES;
+        } else {
+            input_grad_strip::<1>(dy, w, p, dx, ws, d);
+            p += L;
+        }
+    }
 }
