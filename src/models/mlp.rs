@@ -6,7 +6,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
-use super::model::{InputSizeDefault, Model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
+use super::model::{impl_model, InputSizeDefault, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
 use super::options::{ModelOptions, OptionResult};
 use crate::nn::mlp::{Mlp, MlpCache};
 use crate::nn::{Linear, NnError, ParamInit, ParamStore};
@@ -108,6 +108,8 @@ impl MlpModel {
     }
 }
 
+impl_model!(MlpModel, MlpModelCache);
+
 /// Concatenates each window's `[ y | hist exog | futr exog | stat exog ]` (each flattened row-major, as torch's
 /// `reshape(batch_size, -1)`) into `out`.
 fn flatten_window_inputs(batch: &WindowBatch<'_>, shape: &ModelShape, out: &mut Vec<f32>) {
@@ -121,26 +123,13 @@ fn flatten_window_inputs(batch: &WindowBatch<'_>, shape: &ModelShape, out: &mut 
     }
 }
 
-impl Model for MlpModel {
-    type Cache = MlpModelCache;
-
-    fn params(&self) -> &ParamStore {
-        &self.params
-    }
-
-    fn params_mut(&mut self) -> &mut ParamStore {
-        &mut self.params
-    }
-
-    fn forward<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut MlpModelCache) -> Result<&'c [f32], NnError> {
-        let shape = &self.config.shape;
-        batch.check(shape.input_size, shape.h, shape.exog)?;
-        flatten_window_inputs(batch, shape, &mut cache.inputs);
+impl MlpModel {
+    fn forward_pass<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut MlpModelCache) -> Result<&'c [f32], NnError> {
+        flatten_window_inputs(batch, &self.config.shape, &mut cache.inputs);
         self.mlp.forward(&self.params, &cache.inputs, batch.batch, &mut cache.mlp)
     }
 
-    fn backward(&self, cache: &mut MlpModelCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {
-        self.params.check_same_layout(grads)?;
+    fn backward_pass(&self, cache: &mut MlpModelCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {
         self.mlp.backward(&self.params, &cache.inputs, &mut cache.mlp, d_output, grads, None)
     }
 }
@@ -148,6 +137,7 @@ impl Model for MlpModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::Model;
     use crate::models::model::tests::{check_model_gradients, fit_sine, shape};
     use crate::models::ExogSizes;
 

@@ -78,6 +78,44 @@ pub trait Model: Clone + Send + Sync + std::fmt::Debug + 'static {
     fn backward(&self, cache: &mut Self::Cache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError>;
 }
 
+/// Implements [`Model`] for a network struct that keeps its configuration (a [`ModelConfig`]) in `config` and
+/// its parameters in `params`, with inherent methods for the two passes:
+/// `forward_pass(&self, batch, cache) -> Result<&[f32], NnError>` on a batch already checked against the
+/// configuration's shape, and `backward_pass(&self, cache, d_output, grads) -> Result<(), NnError>` on a gradient
+/// store already checked to be shaped like the parameters. `impl_model!(Network, Cache)`, or for a generic
+/// network `impl_model!(Network<C>, Cache, C: Bound)`.
+macro_rules! impl_model {
+    ($network:ty, $cache:ty $(, $param:ident: $bound:path)?) => {
+        impl$(<$param: $bound>)? $crate::models::model::Model for $network {
+            type Cache = $cache;
+
+            fn params(&self) -> &$crate::nn::ParamStore {
+                &self.params
+            }
+
+            fn params_mut(&mut self) -> &mut $crate::nn::ParamStore {
+                &mut self.params
+            }
+
+            fn forward<'c>(
+                &self,
+                batch: &$crate::models::model::WindowBatch<'_>,
+                cache: &'c mut $cache,
+            ) -> Result<&'c [f32], $crate::nn::NnError> {
+                let shape = $crate::models::model::ModelConfig::shape(&self.config);
+                batch.check(shape.input_size, shape.h, shape.exog)?;
+                self.forward_pass(batch, cache)
+            }
+
+            fn backward(&self, cache: &mut $cache, d_output: &[f32], grads: &mut $crate::nn::ParamStore) -> Result<(), $crate::nn::NnError> {
+                self.params.check_same_layout(grads)?;
+                self.backward_pass(cache, d_output, grads)
+            }
+        }
+    };
+}
+pub(crate) use impl_model;
+
 /// What every model's configuration shares: the forecasting problem it is built for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ModelShape {

@@ -8,11 +8,11 @@
 
 use serde_json::{Map, Value};
 
-use super::model::{InputSizeDefault, Model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
+use super::model::{ModelConfig, ModelShape, TrainingDefaults};
 use super::nbeats_basis::TrendBasisKind;
-use super::nbeats_stack::{Stack, StackCache, StackOptions, StackSpec, StackType};
+use super::nbeats_stack::{StackConfig, StackModel, StackOptions, StackSpec, StackType, STACK_TRAINING_DEFAULTS};
 use super::options::{ModelOptions, OptionResult, MAX_SIZE};
-use crate::nn::{NnError, ParamStore};
+use crate::nn::NnError;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NbeatsxConfig {
@@ -24,7 +24,7 @@ pub struct NbeatsxConfig {
     pub stacks: StackOptions,
 }
 
-impl NbeatsxConfig {
+impl StackConfig for NbeatsxConfig {
     fn spec(&self) -> StackSpec<'_> {
         StackSpec {
             shape: &self.shape,
@@ -51,15 +51,8 @@ impl ModelConfig for NbeatsxConfig {
         "sharedWeights",
         "excludeInsampleY",
     ];
-    /// nbeatsx.py: `input_size` required, `scaler_type='identity'`, `windows_batch_size=1024`, `num_lr_decays=3`.
-    const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults {
-        input_size: InputSizeDefault::Required,
-        scaler_type: "identity",
-        learning_rate: 1e-3,
-        max_steps: 1000,
-        batch_size: 1024,
-        num_lr_decays: 3,
-    };
+    /// nbeatsx.py's, the same as nbeats.py's.
+    const TRAINING_DEFAULTS: TrainingDefaults = STACK_TRAINING_DEFAULTS;
 
     /// nbeatsx.py: `n_polynomials=2`, `exclude_insample_y=False` and the [`StackOptions`] defaults.
     fn new(shape: ModelShape) -> Self {
@@ -87,48 +80,18 @@ impl ModelConfig for NbeatsxConfig {
     }
 
     fn build(&self) -> Result<Nbeatsx, NnError> {
-        let (params, stack) = self.spec().build()?;
-        Ok(Nbeatsx { config: self.clone(), params, stack })
+        StackModel::build(self)
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Nbeatsx {
-    config: NbeatsxConfig,
-    params: ParamStore,
-    stack: Stack,
-}
-
-impl Nbeatsx {
-    pub fn config(&self) -> &NbeatsxConfig {
-        &self.config
-    }
-}
-
-impl Model for Nbeatsx {
-    type Cache = StackCache;
-
-    fn params(&self) -> &ParamStore {
-        &self.params
-    }
-
-    fn params_mut(&mut self) -> &mut ParamStore {
-        &mut self.params
-    }
-
-    fn forward<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut StackCache) -> Result<&'c [f32], NnError> {
-        self.stack.forward(&self.params, batch, cache)
-    }
-
-    fn backward(&self, cache: &mut StackCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {
-        self.stack.backward(&self.params, cache, d_output, grads)
-    }
-}
+pub type Nbeatsx = StackModel<NbeatsxConfig>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::models::model::tests::{check_model_gradients, fit_sine, shape, RandomBatch};
+    use crate::models::model::{Model, WindowBatch};
+    use crate::models::nbeats_stack::StackCache;
     use crate::models::ExogSizes;
     use crate::nn::activation::ActivationKind;
     use serde_json::json;

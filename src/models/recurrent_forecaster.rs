@@ -16,7 +16,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
-use super::model::{InputSizeDefault, Model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
+use super::model::{impl_model, InputSizeDefault, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
 use super::options::{ModelOptions, OptionResult};
 use crate::nn::error::nonzero;
 use crate::nn::mlp::{Mlp, MlpCache};
@@ -228,21 +228,12 @@ impl<C: ForecasterCell> RecurrentForecaster<C> {
     }
 }
 
-impl<C: ForecasterCell> Model for RecurrentForecaster<C> {
-    type Cache = ForecasterCache;
+impl_model!(RecurrentForecaster<C>, ForecasterCache, C: ForecasterCell);
 
-    fn params(&self) -> &ParamStore {
-        &self.params
-    }
-
-    fn params_mut(&mut self) -> &mut ParamStore {
-        &mut self.params
-    }
-
+impl<C: ForecasterCell> RecurrentForecaster<C> {
     /// Forecasts `[B, h, outputs_per_point]`.
-    fn forward<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut ForecasterCache) -> Result<&'c [f32], NnError> {
-        let ModelShape { h, input_size, exog, .. } = self.config.shape;
-        batch.check(input_size, h, exog)?;
+    fn forward_pass<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut ForecasterCache) -> Result<&'c [f32], NnError> {
+        let ModelShape { h, input_size, .. } = self.config.shape;
         let (b, hidden) = (batch.batch, self.config.encoder_hidden_size);
         cache.batch = b;
         let input = self.encoder_input(batch, &mut cache.encoder_input);
@@ -265,8 +256,7 @@ impl<C: ForecasterCell> Model for RecurrentForecaster<C> {
     }
 
     /// Backpropagates `d_output` (`[B, h, outputs_per_point]`) through the pass saved in `cache`.
-    fn backward(&self, cache: &mut ForecasterCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {
-        self.params.check_same_layout(grads)?;
+    fn backward_pass(&self, cache: &mut ForecasterCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {
         let ModelShape { h, input_size, .. } = self.config.shape;
         let hidden = self.config.encoder_hidden_size;
         let batch = cache.batch;

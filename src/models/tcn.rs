@@ -18,7 +18,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
-use super::model::{InputSizeDefault, Model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
+use super::model::{impl_model, InputSizeDefault, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
 use super::options::{ModelOptions, OptionError, OptionResult};
 use crate::nn::activation::{Activation, ActivationKind};
 use crate::nn::conv1d::{Conv1d, Conv1dSpec, Padding};
@@ -263,6 +263,8 @@ impl Tcn {
     }
 }
 
+impl_model!(Tcn, TcnCache);
+
 /// tcn.py's encoder input, time-major: row `(t, b)` is `[y_t | hist_t | stat | futr_t]` of window `b`.
 fn gather_encoder_input(batch: &WindowBatch<'_>, shape: &ModelShape, out: &mut Vec<f32>) {
     let ModelShape { h, input_size: l, exog, .. } = *shape;
@@ -289,21 +291,10 @@ fn gather_decoder_input(batch: &WindowBatch<'_>, shape: &ModelShape, context: &[
     }
 }
 
-impl Model for Tcn {
-    type Cache = TcnCache;
-
-    fn params(&self) -> &ParamStore {
-        &self.params
-    }
-
-    fn params_mut(&mut self) -> &mut ParamStore {
-        &mut self.params
-    }
-
-    fn forward<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut TcnCache) -> Result<&'c [f32], NnError> {
+impl Tcn {
+    fn forward_pass<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut TcnCache) -> Result<&'c [f32], NnError> {
         let shape = &self.config.shape;
         let (l, h, hidden, futr) = (shape.input_size, shape.h, self.config.encoder_hidden_size, shape.exog.futr);
-        batch.check(l, h, shape.exog)?;
         let b = batch.batch;
         cache.batch = b;
         gather_encoder_input(batch, shape, &mut cache.encoder_input);
@@ -334,8 +325,7 @@ impl Model for Tcn {
         Ok(&cache.forecast)
     }
 
-    fn backward(&self, cache: &mut TcnCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {
-        self.params.check_same_layout(grads)?;
+    fn backward_pass(&self, cache: &mut TcnCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {
         let shape = &self.config.shape;
         let (l, h, hidden, futr) = (shape.input_size, shape.h, self.config.encoder_hidden_size, shape.exog.futr);
         let b = nonzero("batch size of the cached forward pass", cache.batch)?;
@@ -389,6 +379,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::models::Model;
     use crate::models::model::tests::{check_model_gradients, fit_sine, shape, RandomBatch};
     use crate::models::ExogSizes;
 
