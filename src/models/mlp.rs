@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::model::{impl_model, InputSizeDefault, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
 use super::options::{ModelOptions, OptionResult};
-use crate::nn::mlp::{Mlp, MlpCache};
+use crate::nn::relu_mlp::{ReluMlp, ReluMlpCache};
 use crate::nn::{Linear, NnError, ParamInit, ParamStore};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -83,7 +83,7 @@ impl ModelConfig for MlpConfig {
             layers.push(Linear::new(&mut init.pp(format!("mlp.{i}")), inputs, self.hidden_size)?);
         }
         layers.push(Linear::new(&mut init.pp("out"), self.hidden_size, self.out_features())?);
-        Ok(MlpModel { config: self.clone(), params, mlp: Mlp::from_layers(layers)? })
+        Ok(MlpModel { config: self.clone(), params, mlp: ReluMlp::from_layers(layers)? })
     }
 }
 
@@ -92,14 +92,14 @@ pub struct MlpModel {
     config: MlpConfig,
     params: ParamStore,
     /// The hidden layers and `out`: ReLU after every layer but the last, as mlp.py's forward.
-    mlp: Mlp,
+    mlp: ReluMlp,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct MlpModelCache {
     /// The flattened inputs `[B, in_features]`.
     inputs: Vec<f32>,
-    mlp: MlpCache,
+    mlp: ReluMlpCache,
 }
 
 impl MlpModel {

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use super::model::{impl_model, InputSizeDefault, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
 use super::options::{ModelOptions, OptionResult};
 use crate::nn::error::nonzero;
-use crate::nn::mlp::{Mlp, MlpCache};
+use crate::nn::relu_mlp::{ReluMlp, ReluMlpCache};
 use crate::nn::recurrent::{Recurrent, RecurrentCache, RecurrentCell};
 use crate::nn::{Linear, NnError, ParamInit, ParamStore};
 
@@ -137,7 +137,7 @@ impl<C: ForecasterCell> ModelConfig for RecurrentConfig<C> {
         let mut init = ParamInit::new(&mut params, &mut rng);
         let encoder =
             Recurrent::new(&mut init.pp("hist_encoder"), self.encoder_input_size(), self.encoder_hidden_size, self.encoder_n_layers)?;
-        let decoder = Mlp::new(
+        let decoder = ReluMlp::new(
             &mut init.pp("mlp_decoder"),
             self.decoder_input_size(),
             outputs_per_point,
@@ -155,7 +155,7 @@ pub struct RecurrentForecaster<C> {
     config: RecurrentConfig<C>,
     params: ParamStore,
     encoder: Recurrent<C>,
-    decoder: Mlp,
+    decoder: ReluMlp,
     upsample: Option<Linear>,
 }
 
@@ -174,7 +174,7 @@ pub struct ForecasterCache {
     hidden_states: Vec<f32>,
     /// Each of those hidden states followed by its step's future exogenous values: `[B, h, H + F]`.
     decoder_input: Vec<f32>,
-    decoder: MlpCache,
+    decoder: ReluMlpCache,
     d_decoder_input: Vec<f32>,
     /// `[B, h, H]`: the hidden-state part of `d_decoder_input`.
     d_hidden: Vec<f32>,

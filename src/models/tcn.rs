@@ -23,7 +23,7 @@ use super::options::{ModelOptions, OptionError, OptionResult};
 use crate::nn::activation::{Activation, ActivationKind};
 use crate::nn::conv1d::{Conv1d, Conv1dSpec, Padding};
 use crate::nn::error::{expect_len, nonzero};
-use crate::nn::mlp::{Mlp, MlpCache};
+use crate::nn::relu_mlp::{ReluMlp, ReluMlpCache};
 use crate::nn::recurrent::swap_leading_axes;
 use crate::nn::{Linear, NnError, ParamInit, ParamStore};
 
@@ -207,7 +207,7 @@ impl ModelConfig for TcnConfig {
             .collect::<Result<Vec<_>, NnError>>()?;
         let (encoder, activations) = encoder.into_iter().unzip();
         let context_adapter = Linear::new(&mut init.pp("context_adapter"), input_size, h)?;
-        let decoder = Mlp::new(
+        let decoder = ReluMlp::new(
             &mut init.pp("mlp_decoder"),
             self.decoder_in_features(),
             outputs_per_point,
@@ -227,7 +227,7 @@ pub struct Tcn {
     /// `hist_encoder.tcn.{i}.activation`, after each convolution.
     activations: Vec<Activation>,
     context_adapter: Linear,
-    decoder: Mlp,
+    decoder: ReluMlp,
 }
 
 /// The activations of one pass (time-major) and the backward pass's scratch, resized, never shrunk.
@@ -245,7 +245,7 @@ pub struct TcnCache {
     context: Vec<f32>,
     /// `[h, B, hidden + F]`, with future exogenous variables only.
     decoder_input: Vec<f32>,
-    decoder: MlpCache,
+    decoder: ReluMlpCache,
     /// `[B, h, outputs_per_point]`.
     forecast: Vec<f32>,
     /// `[h, B, outputs_per_point]`.

@@ -2,7 +2,7 @@
 //! r = σ(W_ir x + b_ir + W_hr h + b_hr), z = σ(W_iz x + b_iz + W_hz h + b_hz),
 //! n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h' = (1 - z) ⊙ n + z ⊙ h.
 
-use super::activations::{sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output};
+use super::activation::{sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output};
 use super::fast;
 use super::recurrent::{BackwardStep, ForwardStep, Recurrent, RecurrentCell};
 

@@ -2,7 +2,7 @@
 //! i = σ(W_ii x + b_ii + W_hi h + b_hi), f = σ(..), g = tanh(..), o = σ(..),
 //! c' = f ⊙ c + i ⊙ g, h' = o ⊙ tanh(c').
 
-use super::activations::{sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output};
+use super::activation::{sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output};
 use super::fast;
 use super::recurrent::{BackwardStep, ForwardStep, Recurrent, RecurrentCell};
 

@@ -6,7 +6,6 @@
 //! weights can serve several threads at once.
 
 pub mod activation;
-pub mod activations;
 pub mod adam;
 pub mod assist;
 pub mod attention;
@@ -27,10 +26,10 @@ pub mod layer_norm;
 pub mod linear;
 pub mod loss;
 pub mod lstm;
-pub mod mlp;
 pub mod params;
 pub mod pooling;
 pub mod recurrent;
+pub mod relu_mlp;
 pub mod skinny;
 pub mod tensor;
 

@@ -3,7 +3,7 @@
 //! convolutions with dropout, residual and LayerNorm), and their constructors in torch's registration order.
 
 use super::{Activation, TransformerConfig};
-use crate::nn::activations::{relu_backward_in_place, relu_in_place};
+use crate::nn::activation::{relu_backward_in_place, relu_in_place};
 use crate::nn::attention::{AttentionCache, MultiHeadAttention};
 use crate::nn::dropout::Dropout;
 use crate::nn::gelu::{gelu_backward_in_place, gelu_forward};
