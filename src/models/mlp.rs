@@ -6,7 +6,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
-use super::model::{impl_model, InputSizeDefault, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
+use super::model::{impl_model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
 use super::options::{ModelOptions, OptionResult};
 use crate::nn::relu_mlp::{ReluMlp, ReluMlpCache};
 use crate::nn::{Linear, NnError, ParamInit, ParamStore};
@@ -36,14 +36,7 @@ impl ModelConfig for MlpConfig {
     const NAME: &'static str = "MLP";
     const OPTION_KEYS: &'static [&'static str] = &["numLayers", "hiddenSize"];
     /// mlp.py: `input_size` required, `scaler_type='identity'`, `windows_batch_size=1024`.
-    const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults {
-        input_size: InputSizeDefault::Required,
-        scaler_type: "identity",
-        learning_rate: 1e-3,
-        max_steps: 1000,
-        batch_size: 1024,
-        num_lr_decays: 0,
-    };
+    const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults::WINDOWS;
 
     /// mlp.py: `num_layers=2`, `hidden_size=1024`.
     fn new(shape: ModelShape) -> Self {

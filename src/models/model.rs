@@ -154,6 +154,20 @@ pub struct TrainingDefaults {
     pub num_lr_decays: usize,
 }
 
+impl TrainingDefaults {
+    /// NeuralForecast's `BaseWindows` defaults, which a model's `__init__` changes in part: `input_size`
+    /// required, `scaler_type='identity'`, `learning_rate=1e-3`, `max_steps=1000`, `windows_batch_size=1024`,
+    /// `num_lr_decays=-1`.
+    pub const WINDOWS: TrainingDefaults = TrainingDefaults {
+        input_size: InputSizeDefault::Required,
+        scaler_type: "identity",
+        learning_rate: 1e-3,
+        max_steps: 1000,
+        batch_size: 1024,
+        num_lr_decays: 0,
+    };
+}
+
 /// A model's configuration: NeuralForecast's defaults, its architecture options under camelCase names, an
 /// arithmetic size estimate (so a huge configuration is refused before anything is allocated) and the network.
 pub trait ModelConfig: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'static {

@@ -14,7 +14,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
-use super::model::{impl_model, ExogSizes, InputSizeDefault, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
+use super::model::{impl_model, ExogSizes, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
 use super::nbeats_basis::{seasonality_size, seasonality_template, trend_template, BasisExpansion, ExogenousBasis, TrendBasisKind};
 use super::options::{ModelOptions, OptionError, OptionResult};
 use crate::nn::activation::{Activation, ActivationKind};
@@ -623,14 +623,7 @@ impl Stack {
 
 /// NBEATS' and NBEATSx' training defaults (nbeats.py, nbeatsx.py): `input_size` required,
 /// `scaler_type='identity'`, `windows_batch_size=1024`, `num_lr_decays=3`.
-pub const STACK_TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults {
-    input_size: InputSizeDefault::Required,
-    scaler_type: "identity",
-    learning_rate: 1e-3,
-    max_steps: 1000,
-    batch_size: 1024,
-    num_lr_decays: 3,
-};
+pub const STACK_TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults { num_lr_decays: 3, ..TrainingDefaults::WINDOWS };
 
 /// A configuration that lays out a [`Stack`]: NBEATS' or NBEATSx'.
 pub trait StackConfig: ModelConfig {

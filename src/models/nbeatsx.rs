@@ -41,15 +41,8 @@ impl ModelConfig for NbeatsxConfig {
 
     const NAME: &'static str = "NBEATSx";
     const OPTION_KEYS: &'static [&'static str] = &[
-        "nHarmonics",
-        "nPolynomials",
-        "stackTypes",
-        "nBlocks",
-        "mlpUnits",
-        "dropoutProbTheta",
-        "activation",
-        "sharedWeights",
-        "excludeInsampleY",
+        "nHarmonics", "nPolynomials", "stackTypes", "nBlocks", "mlpUnits",
+        "dropoutProbTheta", "activation", "sharedWeights", "excludeInsampleY",
     ];
     /// nbeatsx.py's, the same as nbeats.py's.
     const TRAINING_DEFAULTS: TrainingDefaults = STACK_TRAINING_DEFAULTS;

@@ -61,14 +61,8 @@ impl<C: ForecasterCell> ModelConfig for RecurrentConfig<C> {
     const NAME: &'static str = C::NAME;
     const OPTION_KEYS: &'static [&'static str] = &["encoderNLayers", "encoderHiddenSize", "decoderHiddenSize", "decoderLayers"];
     /// lstm.py / gru.py: `input_size=-1` (3 h), `scaler_type='robust'`, `windows_batch_size=128`.
-    const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults {
-        input_size: InputSizeDefault::TimesHorizon(3),
-        scaler_type: "robust",
-        learning_rate: 1e-3,
-        max_steps: 1000,
-        batch_size: 128,
-        num_lr_decays: 0,
-    };
+    const TRAINING_DEFAULTS: TrainingDefaults =
+        TrainingDefaults { input_size: InputSizeDefault::TimesHorizon(3), scaler_type: "robust", batch_size: 128, ..TrainingDefaults::WINDOWS };
 
     /// NeuralForecast's defaults: 2 encoder layers, a decoder MLP of 2 layers with 128 units.
     fn new(shape: ModelShape) -> Self {

@@ -77,25 +77,12 @@ impl ModelConfig for TcnConfig {
     type Network = Tcn;
 
     const NAME: &'static str = "TCN";
-    const OPTION_KEYS: &'static [&'static str] = &[
-        "kernelSize",
-        "dilations",
-        "encoderHiddenSize",
-        "encoderActivation",
-        "contextSize",
-        "decoderHiddenSize",
-        "decoderLayers",
-    ];
+    const OPTION_KEYS: &'static [&'static str] =
+        &["kernelSize", "dilations", "encoderHiddenSize", "encoderActivation", "contextSize", "decoderHiddenSize", "decoderLayers"];
     /// tcn.py: `input_size=-1` (3 h), `scaler_type='robust'`, `learning_rate=1e-3`, `max_steps=1000`,
     /// `windows_batch_size=128`, `num_lr_decays=-1`.
-    const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults {
-        input_size: InputSizeDefault::TimesHorizon(3),
-        scaler_type: "robust",
-        learning_rate: 1e-3,
-        max_steps: 1000,
-        batch_size: 128,
-        num_lr_decays: 0,
-    };
+    const TRAINING_DEFAULTS: TrainingDefaults =
+        TrainingDefaults { input_size: InputSizeDefault::TimesHorizon(3), scaler_type: "robust", batch_size: 128, ..TrainingDefaults::WINDOWS };
 
     /// tcn.py: `kernel_size=2`, `dilations=[1, 2, 4, 8, 16]`, `encoder_hidden_size=128`,
     /// `encoder_activation='ReLU'`, `context_size=10`, `decoder_hidden_size=128`, `decoder_layers=2`.

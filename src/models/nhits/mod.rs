@@ -24,7 +24,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
-use super::model::{impl_model, InputSizeDefault, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
+use super::model::{impl_model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
 use super::options::{ModelOptions, OptionError, OptionResult, MAX_SIZE};
 use crate::nn::activation::{Activation, ActivationKind};
 use crate::nn::dropout::Dropout;
@@ -151,26 +151,12 @@ impl ModelConfig for NhitsConfig {
 
     const NAME: &'static str = "NHITS";
     const OPTION_KEYS: &'static [&'static str] = &[
-        "stackTypes",
-        "nBlocks",
-        "mlpUnits",
-        "nPoolKernelSize",
-        "nFreqDownsample",
-        "poolingMode",
-        "interpolationMode",
-        "dropoutProbTheta",
-        "activation",
+        "stackTypes", "nBlocks", "mlpUnits", "nPoolKernelSize", "nFreqDownsample",
+        "poolingMode", "interpolationMode", "dropoutProbTheta", "activation",
     ];
     /// nhits.py: `input_size` required, `scaler_type='identity'`, `learning_rate=1e-3`, `max_steps=1000`,
     /// `windows_batch_size=1024`, `num_lr_decays=3`.
-    const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults {
-        input_size: InputSizeDefault::Required,
-        scaler_type: "identity",
-        learning_rate: 1e-3,
-        max_steps: 1000,
-        batch_size: 1024,
-        num_lr_decays: 3,
-    };
+    const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults { num_lr_decays: 3, ..TrainingDefaults::WINDOWS };
 
     /// nhits.py: three 'identity' stacks of one block, `mlp_units=3 * [[512, 512]]`,
     /// `n_pool_kernel_size=[2, 2, 1]`, `n_freq_downsample=[4, 2, 1]`, 'MaxPool1d', 'linear', no dropout, ReLU.

@@ -21,7 +21,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
-use super::model::{impl_model, InputSizeDefault, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
+use super::model::{impl_model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
 use super::options::{ModelOptions, OptionError, OptionResult};
 use crate::nn::embedding::{DataEmbedding, DataEmbeddingCache, WindowRows};
 use crate::nn::error::{expect_len, nonzero};
@@ -93,26 +93,11 @@ impl ModelConfig for TransformerConfig {
     type Network = VanillaTransformer;
 
     const NAME: &'static str = "VanillaTransformer";
-    const OPTION_KEYS: &'static [&'static str] = &[
-        "hiddenSize",
-        "nHead",
-        "convHiddenSize",
-        "encoderLayers",
-        "decoderLayers",
-        "dropout",
-        "activation",
-        "decoderInputSizeMultiplier",
-    ];
+    const OPTION_KEYS: &'static [&'static str] =
+        &["hiddenSize", "nHead", "convHiddenSize", "encoderLayers", "decoderLayers", "dropout", "activation", "decoderInputSizeMultiplier"];
     /// vanillatransformer.py: `input_size` required, `scaler_type='identity'`, `learning_rate=1e-4`,
     /// `max_steps=5000`, `windows_batch_size=1024`, `num_lr_decays=-1`.
-    const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults {
-        input_size: InputSizeDefault::Required,
-        scaler_type: "identity",
-        learning_rate: 1e-4,
-        max_steps: 5000,
-        batch_size: 1024,
-        num_lr_decays: 0,
-    };
+    const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults { learning_rate: 1e-4, max_steps: 5000, ..TrainingDefaults::WINDOWS };
 
     /// vanillatransformer.py: `hidden_size=128`, `n_head=4`, `conv_hidden_size=32`, `encoder_layers=2`,
     /// `decoder_layers=1`, `dropout=0.05`, `activation='gelu'`, `decoder_input_size_multiplier=0.5`.
