@@ -128,10 +128,10 @@ impl MlpModel {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::models::Model;
-    use crate::models::model::tests::{check_model_gradients, fit_sine, shape};
+    use crate::models::model::tests::{check_model_gradients, assert_fits_sine, shape};
     use crate::models::ExogSizes;
 
     #[test]
@@ -165,13 +165,6 @@ mod tests {
     #[test]
     fn adam_fits_a_sine_wave() {
         let config = MlpConfig { num_layers: 2, hidden_size: 32, ..MlpConfig::new(shape(12, 24, ExogSizes::none())) };
-        let (before, after) = fit_sine(&config, 150, 1e-2);
-        assert!(after < 0.2 * before, "MAE {before} -> {after}");
-    }
-
-    #[test]
-    #[ignore = "timing, meaningful only in release: cargo test --release --lib models::mlp -- --ignored --nocapture"]
-    fn timing_at_the_baseline() {
-        crate::models::timing::time_all(&MlpConfig::new(shape(12, 24, ExogSizes::none())));
+        assert_fits_sine(&config, 150, 1e-2, 0.2);
     }
 }

@@ -269,9 +269,16 @@ pub(crate) mod tests {
         });
     }
 
+    /// Fits sine-wave windows with Adam (see [`fit_sine`]) and asserts that the MAE of the last ten steps is
+    /// under `ratio` times that of the first ten.
+    pub fn assert_fits_sine<C: ModelConfig>(config: &C, steps: usize, learning_rate: f32, ratio: f32) {
+        let (before, after) = fit_sine(config, steps, learning_rate);
+        assert!(after < ratio * before, "MAE {before} -> {after}");
+    }
+
     /// Fits sine-wave windows (no exogenous inputs) with Adam and returns the MAE of the first and the last
     /// ten steps.
-    pub fn fit_sine<C: ModelConfig>(config: &C, steps: usize, learning_rate: f32) -> (f32, f32) {
+    fn fit_sine<C: ModelConfig>(config: &C, steps: usize, learning_rate: f32) -> (f32, f32) {
         let ModelShape { h, input_size, .. } = *config.shape();
         let batch = 16;
         let mut model = config.build().unwrap();

@@ -87,9 +87,9 @@ impl ModelConfig for NbeatsConfig {
 pub type Nbeats = StackModel<NbeatsConfig>;
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::models::model::tests::{check_model_gradients, fit_sine, shape, RandomBatch};
+    use crate::models::model::tests::{check_model_gradients, assert_fits_sine, shape, RandomBatch};
     use crate::models::model::{Model, WindowBatch};
     use crate::models::nbeats_stack::StackCache;
     use crate::models::ExogSizes;
@@ -99,7 +99,7 @@ mod tests {
     use crate::nn::gradcheck::random_vec;
     use serde_json::json;
 
-    fn baseline() -> NbeatsConfig {
+    pub(crate) fn baseline() -> NbeatsConfig {
         NbeatsConfig::new(shape(12, 24, ExogSizes::none()))
     }
 
@@ -324,13 +324,6 @@ mod tests {
     #[test]
     fn adam_fits_a_sine_wave() {
         let config = with(baseline(), |c| c.stacks.mlp_units = vec![[32, 32]; 2]);
-        let (before, after) = fit_sine(&config, 150, 1e-3);
-        assert!(after < 0.2 * before, "MAE {before} -> {after}");
-    }
-
-    #[test]
-    #[ignore = "timing, meaningful only in release: cargo test --release --lib models::nbeats -- --ignored --nocapture"]
-    fn timing_at_the_baseline() {
-        crate::models::timing::time_all(&baseline());
+        assert_fits_sine(&config, 150, 1e-3, 0.2);
     }
 }

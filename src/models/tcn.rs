@@ -362,16 +362,16 @@ impl Tcn {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use serde_json::json;
 
     use super::*;
     use crate::models::Model;
-    use crate::models::model::tests::{check_model_gradients, fit_sine, shape, RandomBatch};
+    use crate::models::model::tests::{check_model_gradients, assert_fits_sine, shape, RandomBatch};
     use crate::models::ExogSizes;
 
     /// The baseline of baselines.md: h 12, input_size 24, encoder and decoder of 64.
-    fn baseline() -> TcnConfig {
+    pub(crate) fn baseline() -> TcnConfig {
         TcnConfig { encoder_hidden_size: 64, decoder_hidden_size: 64, ..TcnConfig::new(shape(12, 24, ExogSizes::none())) }
     }
 
@@ -633,13 +633,6 @@ mod tests {
     #[test]
     fn adam_fits_a_sine_wave() {
         let config = TcnConfig { encoder_hidden_size: 16, decoder_hidden_size: 16, ..TcnConfig::new(shape(12, 24, ExogSizes::none())) };
-        let (before, after) = fit_sine(&config, 150, 1e-2);
-        assert!(after < 0.2 * before, "MAE {before} -> {after}");
-    }
-
-    #[test]
-    #[ignore = "timing, meaningful only in release: cargo test --release --lib models::tcn -- --ignored --nocapture"]
-    fn timing_at_the_baseline() {
-        crate::models::timing::time_all(&baseline());
+        assert_fits_sine(&config, 150, 1e-2, 0.2);
     }
 }

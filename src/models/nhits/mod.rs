@@ -567,4 +567,4 @@ impl Nhits {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

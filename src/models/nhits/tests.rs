@@ -4,10 +4,10 @@ use serde_json::json;
 
 use super::*;
 use crate::models::Model;
-use crate::models::model::tests::{check_model_gradients, fit_sine, shape, RandomBatch};
+use crate::models::model::tests::{check_model_gradients, assert_fits_sine, shape, RandomBatch};
 use crate::models::ExogSizes;
 
-fn baseline() -> NhitsConfig {
+pub(crate) fn baseline() -> NhitsConfig {
     NhitsConfig::new(shape(12, 24, ExogSizes::none()))
 }
 
@@ -224,8 +224,7 @@ fn the_shared_prelu_slope_collects_the_gradient_of_every_layer() {
 #[test]
 fn adam_fits_a_sine_wave() {
     let config = NhitsConfig { mlp_units: vec![[32, 32], [32, 32]], ..baseline() };
-    let (before, after) = fit_sine(&config, 150, 1e-3);
-    assert!(after < 0.2 * before, "MAE {before} -> {after}");
+    assert_fits_sine(&config, 150, 1e-3, 0.2);
 }
 
 /// Windows `range` of `batch` as a batch of their own.
@@ -342,10 +341,4 @@ fn invalid_sizes_and_inputs_give_errors() {
     let other = NhitsConfig { mlp_units: vec![[6, 6]], ..small(ExogSizes { futr: 1, hist: 0, stat: 0 }, 1) }.build().unwrap();
     other.forward(&inputs.view(None), &mut cache).unwrap();
     assert!(model.backward(&mut cache, &[0.0; 10], &mut grads).is_err());
-}
-
-#[test]
-#[ignore = "timing, meaningful only in release: cargo test --release --lib models::nhits -- --ignored --nocapture"]
-fn timing_at_the_baseline() {
-    crate::models::timing::time_all(&baseline());
 }

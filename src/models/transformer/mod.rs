@@ -369,4 +369,4 @@ impl VanillaTransformer {
 impl_model!(VanillaTransformer, TransformerCache);
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

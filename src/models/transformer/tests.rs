@@ -4,11 +4,11 @@ use serde_json::json;
 
 use super::*;
 use crate::models::Model;
-use crate::models::model::tests::{check_model_gradients, fit_sine, shape, RandomBatch};
+use crate::models::model::tests::{check_model_gradients, assert_fits_sine, shape, RandomBatch};
 use crate::models::ExogSizes;
 
 /// The baseline of baselines.md: h 12, input_size 24, hidden_size 64, 4 heads, 2 encoder and 1 decoder layer.
-fn baseline() -> TransformerConfig {
+pub(crate) fn baseline() -> TransformerConfig {
     TransformerConfig { hidden_size: 64, ..TransformerConfig::new(shape(12, 24, ExogSizes::none())) }
 }
 
@@ -207,12 +207,5 @@ fn dropout_is_seeded_and_off_at_inference() {
 #[test]
 fn adam_fits_a_sine_wave() {
     let config = TransformerConfig { hidden_size: 16, conv_hidden_size: 16, ..TransformerConfig::new(shape(12, 24, ExogSizes::none())) };
-    let (before, after) = fit_sine(&config, 200, 3e-3);
-    assert!(after < 0.3 * before, "MAE {before} -> {after}");
-}
-
-#[test]
-#[ignore = "timing, meaningful only in release: cargo test --release --lib models::transformer -- --ignored --nocapture"]
-fn timing_at_the_baseline() {
-    crate::models::timing::time_all(&baseline());
+    assert_fits_sine(&config, 200, 3e-3, 0.3);
 }
