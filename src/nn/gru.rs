@@ -3,9 +3,10 @@
 //! n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h' = (1 - z) ⊙ n + z ⊙ h.
 
 use super::activation::{sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output};
-use super::fast;
 use super::recurrent::{BackwardStep, ForwardStep, Recurrent, RecurrentCell};
 
+/// The GRU's step: its `aux` is `W_hn h + b_hn`, which the gradient of r needs; the GRU carries no state
+/// besides h, so backward leaves `aux_prev` and `d_aux` unused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GruCell;
 
@@ -15,25 +16,7 @@ pub type Gru = Recurrent<GruCell>;
 impl RecurrentCell for GruCell {
     const GATES: usize = 3;
 
-    /// `aux` is `W_hn h + b_hn`, which the gradient of r needs.
-    fn forward_step(step: ForwardStep<'_>) {
-        match fast::path() {
-            // SAFETY: `Path::Avx2` means avx2 and fma were detected.
-            #[cfg(target_arch = "x86_64")]
-            fast::Path::Avx2 => unsafe { avx2::forward_step(step) },
-            fast::Path::Scalar => forward_step_scalar(step),
-        }
-    }
-
-    fn backward_step(step: BackwardStep<'_>) {
-        match fast::path() {
-            // SAFETY: as above.
-            #[cfg(target_arch = "x86_64")]
-            fast::Path::Avx2 => unsafe { avx2::backward_step(step) },
-            fast::Path::Scalar => backward_step_scalar(step),
-        }
-        // The GRU carries no state besides h; aux_prev and d_aux stay unused.
-    }
+    crate::nn::recurrent::dispatch_steps!();
 }
 
 fn forward_step_scalar(step: ForwardStep<'_>) {

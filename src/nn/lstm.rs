@@ -3,9 +3,9 @@
 //! c' = f ⊙ c + i ⊙ g, h' = o ⊙ tanh(c').
 
 use super::activation::{sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output};
-use super::fast;
 use super::recurrent::{BackwardStep, ForwardStep, Recurrent, RecurrentCell};
 
+/// The LSTM's step: its `aux` is the cell state c.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LstmCell;
 
@@ -15,24 +15,7 @@ pub type Lstm = Recurrent<LstmCell>;
 impl RecurrentCell for LstmCell {
     const GATES: usize = 4;
 
-    /// `aux` is the cell state c.
-    fn forward_step(step: ForwardStep<'_>) {
-        match fast::path() {
-            // SAFETY: `Path::Avx2` means avx2 and fma were detected.
-            #[cfg(target_arch = "x86_64")]
-            fast::Path::Avx2 => unsafe { avx2::forward_step(step) },
-            fast::Path::Scalar => forward_step_scalar(step),
-        }
-    }
-
-    fn backward_step(step: BackwardStep<'_>) {
-        match fast::path() {
-            // SAFETY: as above.
-            #[cfg(target_arch = "x86_64")]
-            fast::Path::Avx2 => unsafe { avx2::backward_step(step) },
-            fast::Path::Scalar => backward_step_scalar(step),
-        }
-    }
+    crate::nn::recurrent::dispatch_steps!();
 
     const SHARES_PROJECTION_GRADIENT: bool = true;
 }

@@ -32,6 +32,7 @@ pub trait RecurrentCell {
     /// Number of gate blocks (LSTM 4: i, f, g, o; GRU 3: r, z, n).
     const GATES: usize;
 
+    /// One time step forward (see [`ForwardStep`]); [`dispatch_steps`] writes it and `backward_step`.
     fn forward_step(step: ForwardStep<'_>);
 
     fn backward_step(step: BackwardStep<'_>);
@@ -43,6 +44,32 @@ pub trait RecurrentCell {
     /// leaves `dh_prev` untouched.
     const SHARES_PROJECTION_GRADIENT: bool = false;
 }
+
+/// The `forward_step` and `backward_step` of a [`RecurrentCell`] impl, dispatching on [`crate::nn::fast::path`]:
+/// to the cell module's `avx2::forward_step` and `avx2::backward_step` (unsafe, with avx2 and fma enabled) where
+/// the AVX2 path was detected, to its `forward_step_scalar` and `backward_step_scalar` otherwise.
+macro_rules! dispatch_steps {
+    () => {
+        fn forward_step(step: $crate::nn::recurrent::ForwardStep<'_>) {
+            match $crate::nn::fast::path() {
+                // SAFETY: `Path::Avx2` means avx2 and fma were detected.
+                #[cfg(target_arch = "x86_64")]
+                $crate::nn::fast::Path::Avx2 => unsafe { avx2::forward_step(step) },
+                $crate::nn::fast::Path::Scalar => forward_step_scalar(step),
+            }
+        }
+
+        fn backward_step(step: $crate::nn::recurrent::BackwardStep<'_>) {
+            match $crate::nn::fast::path() {
+                // SAFETY: as above.
+                #[cfg(target_arch = "x86_64")]
+                $crate::nn::fast::Path::Avx2 => unsafe { avx2::backward_step(step) },
+                $crate::nn::fast::Path::Scalar => backward_step_scalar(step),
+            }
+        }
+    };
+}
+pub(crate) use dispatch_steps;
 
 /// Buffers of one forward step; every `[B, ..]` slice holds this step's rows only.
 pub struct ForwardStep<'a> {
