@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
 use super::model::{impl_model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
-use super::options::{ModelOptions, OptionResult};
+use super::options::{write_entries, ModelOptions, OptionResult};
 use crate::nn::relu_mlp::{ReluMlp, ReluMlpCache};
 use crate::nn::{Linear, NnError, ParamInit, ParamStore};
 
@@ -48,14 +48,12 @@ impl ModelConfig for MlpConfig {
     }
 
     fn read_options(&mut self, options: &ModelOptions<'_>) -> OptionResult<()> {
-        self.num_layers = options.size("numLayers")?.unwrap_or(self.num_layers);
-        self.hidden_size = options.size("hiddenSize")?.unwrap_or(self.hidden_size);
+        options.read_sizes([("numLayers", &mut self.num_layers), ("hiddenSize", &mut self.hidden_size)])?;
         Ok(())
     }
 
     fn write_options(&self, out: &mut Map<String, Value>) {
-        out.insert("numLayers".into(), self.num_layers.into());
-        out.insert("hiddenSize".into(), self.hidden_size.into());
+        write_entries(out, [("numLayers", self.num_layers.into()), ("hiddenSize", self.hidden_size.into())]);
     }
 
     fn memory_estimate(&self) -> (u128, u128) {
@@ -95,13 +93,7 @@ pub struct MlpModelCache {
     mlp: ReluMlpCache,
 }
 
-impl MlpModel {
-    pub fn config(&self) -> &MlpConfig {
-        &self.config
-    }
-}
-
-impl_model!(MlpModel, MlpModelCache);
+impl_model!(MlpModel, MlpConfig, MlpModelCache);
 
 /// Concatenates each window's `[ y | hist exog | futr exog | stat exog ]` (each flattened row-major, as torch's
 /// `reshape(batch_size, -1)`) into `out`.

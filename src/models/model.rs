@@ -82,10 +82,16 @@ pub trait Model: Clone + Send + Sync + std::fmt::Debug + 'static {
 /// its parameters in `params`, with inherent methods for the two passes:
 /// `forward_pass(&self, batch, cache) -> Result<&[f32], NnError>` on a batch already checked against the
 /// configuration's shape, and `backward_pass(&self, cache, d_output, grads) -> Result<(), NnError>` on a gradient
-/// store already checked to be shaped like the parameters. `impl_model!(Network, Cache)`, or for a generic
-/// network `impl_model!(Network<C>, Cache, C: Bound)`.
+/// store already checked to be shaped like the parameters. Also gives the network a `config()` accessor.
+/// `impl_model!(Network, Config, Cache)`, or for a generic network `impl_model!(Network<C>, Config, Cache, C: Bound)`.
 macro_rules! impl_model {
-    ($network:ty, $cache:ty $(, $param:ident: $bound:path)?) => {
+    ($network:ty, $config:ty, $cache:ty $(, $param:ident: $bound:path)?) => {
+        impl$(<$param: $bound>)? $network {
+            pub fn config(&self) -> &$config {
+                &self.config
+            }
+        }
+
         impl$(<$param: $bound>)? $crate::models::model::Model for $network {
             type Cache = $cache;
 

@@ -645,10 +645,6 @@ impl<C: StackConfig> StackModel<C> {
         Ok(StackModel { config: config.clone(), params, stack })
     }
 
-    pub fn config(&self) -> &C {
-        &self.config
-    }
-
     fn forward_pass<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut StackCache) -> Result<&'c [f32], NnError> {
         self.stack.forward(&self.params, batch, cache)
     }
@@ -658,7 +654,7 @@ impl<C: StackConfig> StackModel<C> {
     }
 }
 
-impl_model!(StackModel<C>, StackCache, C: StackConfig);
+impl_model!(StackModel<C>, C, StackCache, C: StackConfig);
 
 #[cfg(test)]
 mod tests {

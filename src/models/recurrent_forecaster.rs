@@ -17,7 +17,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
 use super::model::{impl_model, InputSizeDefault, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
-use super::options::{ModelOptions, OptionResult};
+use super::options::{write_entries, ModelOptions, OptionResult};
 use crate::nn::error::nonzero;
 use crate::nn::relu_mlp::{ReluMlp, ReluMlpCache};
 use crate::nn::recurrent::{Recurrent, RecurrentCache, RecurrentCell};
@@ -81,18 +81,18 @@ impl<C: ForecasterCell> ModelConfig for RecurrentConfig<C> {
     }
 
     fn read_options(&mut self, options: &ModelOptions<'_>) -> OptionResult<()> {
-        self.encoder_n_layers = options.size("encoderNLayers")?.unwrap_or(self.encoder_n_layers);
-        self.encoder_hidden_size = options.size("encoderHiddenSize")?.unwrap_or(self.encoder_hidden_size);
-        self.decoder_hidden_size = options.size("decoderHiddenSize")?.unwrap_or(self.decoder_hidden_size);
-        self.decoder_layers = options.size("decoderLayers")?.unwrap_or(self.decoder_layers);
+        options.read_sizes([
+            ("encoderNLayers", &mut self.encoder_n_layers), ("encoderHiddenSize", &mut self.encoder_hidden_size),
+            ("decoderHiddenSize", &mut self.decoder_hidden_size), ("decoderLayers", &mut self.decoder_layers),
+        ])?;
         Ok(())
     }
 
     fn write_options(&self, out: &mut Map<String, Value>) {
-        out.insert("encoderNLayers".into(), self.encoder_n_layers.into());
-        out.insert("encoderHiddenSize".into(), self.encoder_hidden_size.into());
-        out.insert("decoderHiddenSize".into(), self.decoder_hidden_size.into());
-        out.insert("decoderLayers".into(), self.decoder_layers.into());
+        write_entries(out, [
+            ("encoderNLayers", self.encoder_n_layers.into()), ("encoderHiddenSize", self.encoder_hidden_size.into()),
+            ("decoderHiddenSize", self.decoder_hidden_size.into()), ("decoderLayers", self.decoder_layers.into()),
+        ]);
     }
 
     fn memory_estimate(&self) -> (u128, u128) {
@@ -178,10 +178,6 @@ pub struct ForecasterCache {
 }
 
 impl<C: ForecasterCell> RecurrentForecaster<C> {
-    pub fn config(&self) -> &RecurrentConfig<C> {
-        &self.config
-    }
-
     pub fn num_parameters(&self) -> usize {
         self.params.num_parameters()
     }
@@ -222,7 +218,7 @@ impl<C: ForecasterCell> RecurrentForecaster<C> {
     }
 }
 
-impl_model!(RecurrentForecaster<C>, ForecasterCache, C: ForecasterCell);
+impl_model!(RecurrentForecaster<C>, RecurrentConfig<C>, ForecasterCache, C: ForecasterCell);
 
 impl<C: ForecasterCell> RecurrentForecaster<C> {
     /// Forecasts `[B, h, outputs_per_point]`.

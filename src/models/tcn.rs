@@ -19,7 +19,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
 use super::model::{impl_model, InputSizeDefault, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
-use super::options::{ModelOptions, OptionError, OptionResult};
+use super::options::{write_entries, ModelOptions, OptionError, OptionResult};
 use crate::nn::activation::{Activation, ActivationKind};
 use crate::nn::conv1d::{Conv1d, Conv1dSpec, Padding};
 use crate::nn::error::{expect_len, nonzero};
@@ -112,25 +112,25 @@ impl ModelConfig for TcnConfig {
             }
             self.dilations = dilations;
         }
-        self.encoder_hidden_size = options.size("encoderHiddenSize")?.unwrap_or(self.encoder_hidden_size);
+        options.read_sizes([("encoderHiddenSize", &mut self.encoder_hidden_size)])?;
         let activation = options.choice("encoderActivation", &ActivationKind::ALL.map(ActivationKind::name))?;
         if let Some(activation) = activation.and_then(ActivationKind::from_name) {
             self.encoder_activation = activation;
         }
-        self.context_size = options.size("contextSize")?.unwrap_or(self.context_size);
-        self.decoder_hidden_size = options.size("decoderHiddenSize")?.unwrap_or(self.decoder_hidden_size);
-        self.decoder_layers = options.size("decoderLayers")?.unwrap_or(self.decoder_layers);
+        options.read_sizes([
+            ("contextSize", &mut self.context_size), ("decoderHiddenSize", &mut self.decoder_hidden_size),
+            ("decoderLayers", &mut self.decoder_layers),
+        ])?;
         Ok(())
     }
 
     fn write_options(&self, out: &mut Map<String, Value>) {
-        out.insert("kernelSize".into(), self.kernel_size.into());
-        out.insert("dilations".into(), self.dilations.clone().into());
-        out.insert("encoderHiddenSize".into(), self.encoder_hidden_size.into());
-        out.insert("encoderActivation".into(), self.encoder_activation.name().into());
-        out.insert("contextSize".into(), self.context_size.into());
-        out.insert("decoderHiddenSize".into(), self.decoder_hidden_size.into());
-        out.insert("decoderLayers".into(), self.decoder_layers.into());
+        write_entries(out, [
+            ("kernelSize", self.kernel_size.into()), ("dilations", self.dilations.clone().into()),
+            ("encoderHiddenSize", self.encoder_hidden_size.into()),
+            ("encoderActivation", self.encoder_activation.name().into()), ("contextSize", self.context_size.into()),
+            ("decoderHiddenSize", self.decoder_hidden_size.into()), ("decoderLayers", self.decoder_layers.into()),
+        ]);
     }
 
     fn memory_estimate(&self) -> (u128, u128) {
@@ -244,13 +244,7 @@ pub struct TcnCache {
     d_below: Vec<f32>,
 }
 
-impl Tcn {
-    pub fn config(&self) -> &TcnConfig {
-        &self.config
-    }
-}
-
-impl_model!(Tcn, TcnCache);
+impl_model!(Tcn, TcnConfig, TcnCache);
 
 /// tcn.py's encoder input, time-major: row `(t, b)` is `[y_t | hist_t | stat | futr_t]` of window `b`.
 fn gather_encoder_input(batch: &WindowBatch<'_>, shape: &ModelShape, out: &mut Vec<f32>) {

@@ -410,10 +410,6 @@ fn concat_rows(out: &mut Vec<f32>, rows: usize, parts: &[(&[f32], usize)]) {
 }
 
 impl Nhits {
-    pub fn config(&self) -> &NhitsConfig {
-        &self.config
-    }
-
     /// Pools the residual and the exogenous inputs and concatenates them into the block's MLP input.
     fn block_input(&self, block: &Block, batch: &WindowBatch<'_>, residual: &[f32], cache: &mut BlockCache, scratch: &mut Scratch) -> Result<(), NnError> {
         let ModelShape { h, input_size: l, exog, .. } = self.config.shape;
@@ -520,7 +516,7 @@ impl Nhits {
     }
 }
 
-impl_model!(Nhits, NhitsCache);
+impl_model!(Nhits, NhitsConfig, NhitsCache);
 
 impl Nhits {
     fn forward_pass<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut NhitsCache) -> Result<&'c [f32], NnError> {

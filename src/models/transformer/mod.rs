@@ -22,7 +22,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
 use super::model::{impl_model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
-use super::options::{ModelOptions, OptionError, OptionResult};
+use super::options::{write_entries, ModelOptions, OptionError, OptionResult};
 use crate::nn::embedding::{DataEmbedding, DataEmbeddingCache, WindowRows};
 use crate::nn::error::{expect_len, nonzero};
 use crate::nn::layer_norm::{LayerNorm, LayerNormCache};
@@ -120,11 +120,11 @@ impl ModelConfig for TransformerConfig {
     }
 
     fn read_options(&mut self, options: &ModelOptions<'_>) -> OptionResult<()> {
-        self.hidden_size = options.size("hiddenSize")?.unwrap_or(self.hidden_size);
-        self.n_head = options.size("nHead")?.unwrap_or(self.n_head);
-        self.conv_hidden_size = options.size("convHiddenSize")?.unwrap_or(self.conv_hidden_size);
-        self.encoder_layers = options.size("encoderLayers")?.unwrap_or(self.encoder_layers);
-        self.decoder_layers = options.size("decoderLayers")?.unwrap_or(self.decoder_layers);
+        options.read_sizes([
+            ("hiddenSize", &mut self.hidden_size), ("nHead", &mut self.n_head),
+            ("convHiddenSize", &mut self.conv_hidden_size), ("encoderLayers", &mut self.encoder_layers),
+            ("decoderLayers", &mut self.decoder_layers),
+        ])?;
         if let Some(p) = options.number_in("dropout", 0.0, 1.0)? {
             if p >= 1.0 {
                 return Err(OptionError::Range(format!("{} must be below 1, got {p}", options.field("dropout"))));
@@ -148,14 +148,13 @@ impl ModelConfig for TransformerConfig {
     }
 
     fn write_options(&self, out: &mut Map<String, Value>) {
-        out.insert("hiddenSize".into(), self.hidden_size.into());
-        out.insert("nHead".into(), self.n_head.into());
-        out.insert("convHiddenSize".into(), self.conv_hidden_size.into());
-        out.insert("encoderLayers".into(), self.encoder_layers.into());
-        out.insert("decoderLayers".into(), self.decoder_layers.into());
-        out.insert("dropout".into(), self.dropout.into());
-        out.insert("activation".into(), self.activation.name().into());
-        out.insert("decoderInputSizeMultiplier".into(), self.decoder_input_size_multiplier.into());
+        write_entries(out, [
+            ("hiddenSize", self.hidden_size.into()), ("nHead", self.n_head.into()),
+            ("convHiddenSize", self.conv_hidden_size.into()), ("encoderLayers", self.encoder_layers.into()),
+            ("decoderLayers", self.decoder_layers.into()), ("dropout", self.dropout.into()),
+            ("activation", self.activation.name().into()),
+            ("decoderInputSizeMultiplier", self.decoder_input_size_multiplier.into()),
+        ]);
     }
 
     fn memory_estimate(&self) -> (u128, u128) {
@@ -266,10 +265,6 @@ impl VanillaTransformer {
         Ok(VanillaTransformer { config, params, label_len, enc_embedding, dec_embedding, encoder, encoder_norm, decoder, decoder_norm, projection })
     }
 
-    pub fn config(&self) -> &TransformerConfig {
-        &self.config
-    }
-
     fn encode(&self, batch: &WindowBatch<'_>, cache: &mut TransformerCache) -> Result<(), NnError> {
         let ModelShape { h, input_size: l, exog, .. } = self.config.shape;
         let (b, d) = (batch.batch, self.config.hidden_size);
@@ -366,7 +361,7 @@ impl VanillaTransformer {
     }
 }
 
-impl_model!(VanillaTransformer, TransformerCache);
+impl_model!(VanillaTransformer, TransformerConfig, TransformerCache);
 
 #[cfg(test)]
 pub(crate) mod tests;
