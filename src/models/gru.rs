@@ -16,7 +16,7 @@ pub type Gru = RecurrentForecaster<GruCell>;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::model::tests::{check_model_gradients, assert_fits_sine, shape};
+    use crate::models::model::tests::{assert_fits_sine, check_model_gradients, shape};
     use crate::models::recurrent_forecaster::tests::{reference_config, small_config};
     use crate::models::{ExogSizes, Model, ModelConfig, ModelShape};
 

@@ -16,7 +16,7 @@ pub type Lstm = RecurrentForecaster<LstmCell>;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::model::tests::{check_model_gradients, assert_fits_sine, shape, RandomBatch};
+    use crate::models::model::tests::{assert_fits_sine, check_model_gradients, shape, RandomBatch};
     use crate::models::recurrent_forecaster::tests::{reference_config, small_config};
     use crate::models::{ExogSizes, ForecasterCache, Model, ModelConfig, ModelShape, WindowBatch};
     use crate::nn::NnError;

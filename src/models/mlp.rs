@@ -123,7 +123,7 @@ impl MlpModel {
 pub(crate) mod tests {
     use super::*;
     use crate::models::Model;
-    use crate::models::model::tests::{check_model_gradients, assert_fits_sine, shape};
+    use crate::models::model::tests::{assert_fits_sine, check_model_gradients, shape};
     use crate::models::ExogSizes;
 
     #[test]

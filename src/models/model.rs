@@ -217,6 +217,19 @@ pub(crate) mod tests {
         ModelShape { h, input_size, outputs_per_point: 1, exog, random_seed: 9 }
     }
 
+    /// `config` after `edit`.
+    pub fn with<C>(mut config: C, edit: impl FnOnce(&mut C)) -> C {
+        edit(&mut config);
+        config
+    }
+
+    /// Builds `config`, asserts that its estimate counts exactly the parameters built, and returns the count.
+    pub fn assert_count_matches_estimate<C: ModelConfig>(config: &C) -> usize {
+        let count = config.build().unwrap().params().num_parameters();
+        assert_eq!(config.memory_estimate().0, count as u128, "{config:?}");
+        count
+    }
+
     /// Random inputs of every kind the shape asks for, `batch` windows.
     pub struct RandomBatch {
         pub batch: usize,

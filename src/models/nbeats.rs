@@ -89,7 +89,7 @@ pub type Nbeats = StackModel<NbeatsConfig>;
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::models::model::tests::{check_model_gradients, assert_fits_sine, shape, RandomBatch};
+    use crate::models::model::tests::{assert_count_matches_estimate, assert_fits_sine, check_model_gradients, shape, with, RandomBatch};
     use crate::models::model::{Model, WindowBatch};
     use crate::models::nbeats_stack::StackCache;
     use crate::models::ExogSizes;
@@ -109,17 +109,6 @@ pub(crate) mod tests {
             c.stacks.stack_types = stack_types;
             c.stacks.mlp_units = vec![[6, 5], [5, 4]];
         })
-    }
-
-    fn with(mut config: NbeatsConfig, edit: impl FnOnce(&mut NbeatsConfig)) -> NbeatsConfig {
-        edit(&mut config);
-        config
-    }
-
-    fn assert_count_matches_estimate(config: &NbeatsConfig) -> usize {
-        let count = config.build().unwrap().params().num_parameters();
-        assert_eq!(config.memory_estimate().0, count as u128, "{config:?}");
-        count
     }
 
     #[test]

@@ -40,10 +40,8 @@ impl ModelConfig for NbeatsxConfig {
     type Network = Nbeatsx;
 
     const NAME: &'static str = "NBEATSx";
-    const OPTION_KEYS: &'static [&'static str] = &[
-        "nHarmonics", "nPolynomials", "stackTypes", "nBlocks", "mlpUnits",
-        "dropoutProbTheta", "activation", "sharedWeights", "excludeInsampleY",
-    ];
+    const OPTION_KEYS: &'static [&'static str] = &["nHarmonics", "nPolynomials", "stackTypes", "nBlocks", "mlpUnits",
+        "dropoutProbTheta", "activation", "sharedWeights", "excludeInsampleY"];
     /// nbeatsx.py's, the same as nbeats.py's.
     const TRAINING_DEFAULTS: TrainingDefaults = STACK_TRAINING_DEFAULTS;
 
@@ -82,7 +80,7 @@ pub type Nbeatsx = StackModel<NbeatsxConfig>;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::model::tests::{check_model_gradients, assert_fits_sine, shape, RandomBatch};
+    use crate::models::model::tests::{assert_count_matches_estimate, assert_fits_sine, check_model_gradients, shape, with, RandomBatch};
     use crate::models::model::{Model, WindowBatch};
     use crate::models::nbeats_stack::StackCache;
     use crate::models::ExogSizes;
@@ -91,11 +89,6 @@ mod tests {
 
     const EXOG: ExogSizes = ExogSizes { futr: 2, hist: 3, stat: 1 };
 
-    fn with(mut config: NbeatsxConfig, edit: impl FnOnce(&mut NbeatsxConfig)) -> NbeatsxConfig {
-        edit(&mut config);
-        config
-    }
-
     /// Every stack type, small layers, `outputs_per_point` outputs.
     fn small(exog: ExogSizes, outputs_per_point: usize) -> NbeatsxConfig {
         with(NbeatsxConfig::new(ModelShape { outputs_per_point, ..shape(4, 6, exog) }), |c| {
@@ -103,12 +96,6 @@ mod tests {
             c.stacks.n_blocks = vec![1; 4];
             c.stacks.mlp_units = vec![[6, 5], [5, 4]];
         })
-    }
-
-    fn assert_count_matches_estimate(config: &NbeatsxConfig) -> usize {
-        let count = config.build().unwrap().params().num_parameters();
-        assert_eq!(config.memory_estimate().0, count as u128, "{config:?}");
-        count
     }
 
     #[test]

@@ -97,14 +97,8 @@ impl<C: ForecasterCell> ModelConfig for RecurrentConfig<C> {
 
     fn memory_estimate(&self) -> (u128, u128) {
         let [l, h, layers, hidden, dec, dec_layers, input, dec_in, outputs] = [
-            self.shape.input_size,
-            self.shape.h,
-            self.encoder_n_layers,
-            self.encoder_hidden_size,
-            self.decoder_hidden_size,
-            self.decoder_layers,
-            self.encoder_input_size(),
-            self.decoder_input_size(),
+            self.shape.input_size, self.shape.h, self.encoder_n_layers, self.encoder_hidden_size,
+            self.decoder_hidden_size, self.decoder_layers, self.encoder_input_size(), self.decoder_input_size(),
             self.shape.outputs_per_point,
         ]
         .map(|v| v as u128);
