@@ -172,6 +172,11 @@ impl TrainingDefaults {
         batch_size: 1024,
         num_lr_decays: 0,
     };
+
+    /// What lstm.py, gru.py and tcn.py change in [`TrainingDefaults::WINDOWS`]: `input_size=-1` (3 h),
+    /// `scaler_type='robust'`, `windows_batch_size=128`.
+    pub const SEQUENCE_ENCODERS: TrainingDefaults =
+        TrainingDefaults { input_size: InputSizeDefault::TimesHorizon(3), scaler_type: "robust", batch_size: 128, ..TrainingDefaults::WINDOWS };
 }
 
 /// A model's configuration: NeuralForecast's defaults, its architecture options under camelCase names, an

@@ -16,7 +16,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
-use super::model::{impl_model, InputSizeDefault, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
+use super::model::{impl_model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
 use super::options::{write_entries, ModelOptions, OptionResult};
 use crate::nn::error::nonzero;
 use crate::nn::relu_mlp::{ReluMlp, ReluMlpCache};
@@ -61,19 +61,12 @@ impl<C: ForecasterCell> ModelConfig for RecurrentConfig<C> {
     const NAME: &'static str = C::NAME;
     const OPTION_KEYS: &'static [&'static str] = &["encoderNLayers", "encoderHiddenSize", "decoderHiddenSize", "decoderLayers"];
     /// lstm.py / gru.py: `input_size=-1` (3 h), `scaler_type='robust'`, `windows_batch_size=128`.
-    const TRAINING_DEFAULTS: TrainingDefaults =
-        TrainingDefaults { input_size: InputSizeDefault::TimesHorizon(3), scaler_type: "robust", batch_size: 128, ..TrainingDefaults::WINDOWS };
+    const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults::SEQUENCE_ENCODERS;
 
     /// NeuralForecast's defaults: 2 encoder layers, a decoder MLP of 2 layers with 128 units.
     fn new(shape: ModelShape) -> Self {
-        RecurrentConfig {
-            shape,
-            encoder_n_layers: 2,
-            encoder_hidden_size: C::DEFAULT_ENCODER_HIDDEN_SIZE,
-            decoder_hidden_size: 128,
-            decoder_layers: 2,
-            cell: PhantomData,
-        }
+        let encoder_hidden_size = C::DEFAULT_ENCODER_HIDDEN_SIZE;
+        RecurrentConfig { shape, encoder_n_layers: 2, encoder_hidden_size, decoder_hidden_size: 128, decoder_layers: 2, cell: PhantomData }
     }
 
     fn shape(&self) -> &ModelShape {

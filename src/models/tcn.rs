@@ -18,7 +18,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
-use super::model::{impl_model, InputSizeDefault, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
+use super::model::{impl_model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
 use super::options::{write_entries, ModelOptions, OptionError, OptionResult};
 use crate::nn::activation::{Activation, ActivationKind};
 use crate::nn::conv1d::{Conv1d, Conv1dSpec, Padding};
@@ -81,8 +81,7 @@ impl ModelConfig for TcnConfig {
         &["kernelSize", "dilations", "encoderHiddenSize", "encoderActivation", "contextSize", "decoderHiddenSize", "decoderLayers"];
     /// tcn.py: `input_size=-1` (3 h), `scaler_type='robust'`, `learning_rate=1e-3`, `max_steps=1000`,
     /// `windows_batch_size=128`, `num_lr_decays=-1`.
-    const TRAINING_DEFAULTS: TrainingDefaults =
-        TrainingDefaults { input_size: InputSizeDefault::TimesHorizon(3), scaler_type: "robust", batch_size: 128, ..TrainingDefaults::WINDOWS };
+    const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults::SEQUENCE_ENCODERS;
 
     /// tcn.py: `kernel_size=2`, `dilations=[1, 2, 4, 8, 16]`, `encoder_hidden_size=128`,
     /// `encoder_activation='ReLU'`, `context_size=10`, `decoder_hidden_size=128`, `decoder_layers=2`.
@@ -490,7 +489,7 @@ pub(crate) mod tests {
         assert_eq!((config.kernel_size, config.dilations.as_slice(), config.encoder_hidden_size), (2, &[1, 2, 4, 8, 16][..], 128));
         assert_eq!((config.encoder_activation, config.context_size), (ActivationKind::Relu, 10));
         assert_eq!((config.decoder_hidden_size, config.decoder_layers), (128, 2));
-        assert_eq!(TcnConfig::TRAINING_DEFAULTS.input_size, InputSizeDefault::TimesHorizon(3));
+        assert_eq!(TcnConfig::TRAINING_DEFAULTS.input_size, crate::models::InputSizeDefault::TimesHorizon(3));
         assert_eq!((TcnConfig::TRAINING_DEFAULTS.scaler_type, TcnConfig::TRAINING_DEFAULTS.batch_size), ("robust", 128));
 
         let options = json!({ "kernelSize": 3, "dilations": [1, 3], "encoderHiddenSize": 16, "encoderActivation": "Tanh",
