@@ -183,17 +183,11 @@ impl Activation {
 
 #[cfg(test)]
 mod tests {
-    use rand::SeedableRng;
-    use rand_chacha::ChaCha8Rng;
-
     use super::*;
-    use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, weighted_sum};
+    use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, seeded_layer, weighted_sum};
 
     fn activation(kind: ActivationKind) -> (Activation, ParamStore) {
-        let mut params = ParamStore::new();
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let activation = Activation::new(&mut ParamInit::new(&mut params, &mut rng).pp("layers.2"), kind).unwrap();
-        (activation, params)
+        seeded_layer(1, "layers.2", |init| Activation::new(init, kind))
     }
 
     #[test]

@@ -341,13 +341,10 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     use super::*;
-    use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, weighted_sum};
+    use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, seeded_layer, weighted_sum};
 
     fn attention(hidden: usize, heads: usize, p: f32) -> (MultiHeadAttention, ParamStore) {
-        let mut params = ParamStore::new();
-        let mut rng = ChaCha8Rng::seed_from_u64(5);
-        let layer = MultiHeadAttention::new(&mut ParamInit::new(&mut params, &mut rng).pp("attention"), hidden, heads, Dropout::new(p, 3).unwrap()).unwrap();
-        (layer, params)
+        seeded_layer(5, "attention", |init| MultiHeadAttention::new(init, hidden, heads, Dropout::new(p, 3).unwrap()))
     }
 
     #[test]

@@ -586,11 +586,8 @@ fn swap_leading_axes_into(input: &[f32], a: usize, b: usize, width: usize, out: 
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use rand::SeedableRng;
-    use rand_chacha::ChaCha8Rng;
-
     use super::*;
-    use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, weighted_sum};
+    use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, seeded_layer, weighted_sum};
 
     pub fn recurrent<C: RecurrentCell>(
         input_size: usize,
@@ -598,12 +595,7 @@ pub(crate) mod tests {
         layers: usize,
         seed: u64,
     ) -> (Recurrent<C>, ParamStore) {
-        let mut params = ParamStore::new();
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut init = ParamInit::new(&mut params, &mut rng);
-        let net =
-            Recurrent::<C>::new(&mut init.pp("hist_encoder"), input_size, hidden, layers).unwrap();
-        (net, params)
+        seeded_layer(seed, "hist_encoder", |init| Recurrent::<C>::new(init, input_size, hidden, layers))
     }
 
     /// Finite-difference check of dL/d input and of a sample of every parameter, 2 layers, 4 steps.

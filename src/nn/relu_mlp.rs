@@ -138,14 +138,10 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     use super::*;
-    use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, weighted_sum};
+    use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, seeded_layer, weighted_sum};
 
     fn mlp(in_features: usize, out_features: usize, hidden: usize, num_layers: usize) -> (ReluMlp, ParamStore) {
-        let mut params = ParamStore::new();
-        let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let mut init = ParamInit::new(&mut params, &mut rng);
-        let mlp = ReluMlp::new(&mut init.pp("mlp_decoder"), in_features, out_features, hidden, num_layers).unwrap();
-        (mlp, params)
+        seeded_layer(3, "mlp_decoder", |init| ReluMlp::new(init, in_features, out_features, hidden, num_layers))
     }
 
     #[test]
