@@ -118,13 +118,8 @@ impl<C: ForecasterCell> ModelConfig for RecurrentConfig<C> {
         let mut init = ParamInit::new(&mut params, &mut rng);
         let encoder =
             Recurrent::new(&mut init.pp("hist_encoder"), self.encoder_input_size(), self.encoder_hidden_size, self.encoder_n_layers)?;
-        let decoder = ReluMlp::new(
-            &mut init.pp("mlp_decoder"),
-            self.decoder_input_size(),
-            outputs_per_point,
-            self.decoder_hidden_size,
-            self.decoder_layers,
-        )?;
+        let decoder = ReluMlp::new(&mut init.pp("mlp_decoder"), self.decoder_input_size(), outputs_per_point,
+            self.decoder_hidden_size, self.decoder_layers)?;
         let upsample = if h > input_size { Some(Linear::new(&mut init.pp("upsample_sequence"), input_size, h)?) } else { None };
         Ok(RecurrentForecaster { config: self.clone(), params, encoder, decoder, upsample })
     }

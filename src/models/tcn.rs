@@ -187,13 +187,8 @@ impl ModelConfig for TcnConfig {
             .collect::<Result<Vec<_>, NnError>>()?;
         let (encoder, activations) = encoder.into_iter().unzip();
         let context_adapter = Linear::new(&mut init.pp("context_adapter"), input_size, h)?;
-        let decoder = ReluMlp::new(
-            &mut init.pp("mlp_decoder"),
-            self.decoder_in_features(),
-            outputs_per_point,
-            self.decoder_hidden_size,
-            self.decoder_layers,
-        )?;
+        let decoder = ReluMlp::new(&mut init.pp("mlp_decoder"), self.decoder_in_features(), outputs_per_point,
+            self.decoder_hidden_size, self.decoder_layers)?;
         Ok(Tcn { config: self.clone(), params, encoder, activations, context_adapter, decoder })
     }
 }

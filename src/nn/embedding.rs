@@ -73,14 +73,7 @@ fn sinusoids(len: usize, hidden: usize) -> Vec<f32> {
 impl DataEmbedding {
     /// Creates `<prefix>.value_embedding.tokenConv.weight` and, when `exog_features > 0`,
     /// `<prefix>.temporal_embedding.embed.weight`, for windows of up to `max_len` steps.
-    pub fn new(
-        init: &mut ParamInit<'_>,
-        c_in: usize,
-        exog_features: usize,
-        hidden: usize,
-        max_len: usize,
-        dropout: Dropout,
-    ) -> Result<Self, NnError> {
+    pub fn new(init: &mut ParamInit<'_>, c_in: usize, exog_features: usize, hidden: usize, max_len: usize, dropout: Dropout) -> Result<Self, NnError> {
         nonzero("embedding input channels", c_in)?;
         nonzero("embedding window length", max_len)?;
         if hidden == 0 || hidden % 2 == 1 {

@@ -176,12 +176,7 @@ struct Scratch {
 
 impl<C: RecurrentCell> Recurrent<C> {
     /// Creates `<prefix>.{weight_ih,weight_hh,bias_ih,bias_hh}_l{k}` for k in 0..num_layers.
-    pub fn new(
-        init: &mut ParamInit<'_>,
-        input_size: usize,
-        hidden_size: usize,
-        num_layers: usize,
-    ) -> Result<Self, NnError> {
+    pub fn new(init: &mut ParamInit<'_>, input_size: usize, hidden_size: usize, num_layers: usize) -> Result<Self, NnError> {
         nonzero("recurrent input_size", input_size)?;
         nonzero("recurrent hidden_size", hidden_size)?;
         nonzero("recurrent num_layers", num_layers)?;

@@ -31,13 +31,7 @@ pub struct ReluMlpCache {
 
 impl ReluMlp {
     /// Creates `<prefix>.layers.{0,3,6,..}.{weight,bias}`.
-    pub fn new(
-        init: &mut ParamInit<'_>,
-        in_features: usize,
-        out_features: usize,
-        hidden_size: usize,
-        num_layers: usize,
-    ) -> Result<Self, NnError> {
+    pub fn new(init: &mut ParamInit<'_>, in_features: usize, out_features: usize, hidden_size: usize, num_layers: usize) -> Result<Self, NnError> {
         nonzero("MLP num_layers", num_layers)?;
         if num_layers > 1 {
             nonzero("MLP hidden_size", hidden_size)?;
