@@ -4,7 +4,7 @@
 
 use super::{Activation, TransformerConfig};
 use crate::nn::activation::{relu_backward_in_place, relu_in_place};
-use crate::nn::attention::{AttentionCache, MultiHeadAttention};
+use crate::nn::attention::{AttentionCache, AttentionInputs, MultiHeadAttention};
 use crate::nn::dropout::Dropout;
 use crate::nn::gelu::{gelu_backward_in_place, gelu_forward};
 use crate::nn::layer_norm::{LayerNorm, LayerNormCache};
@@ -50,22 +50,11 @@ struct AttentionBlockCache {
 }
 
 impl AttentionBlock {
-    #[allow(clippy::too_many_arguments)]
-    fn forward(
-        &self,
-        params: &ParamStore,
-        queries: &[f32],
-        keys_values: &[f32],
-        batch: usize,
-        q_len: usize,
-        kv_len: usize,
-        train_seed: Option<u64>,
-        cache: &mut AttentionBlockCache,
-    ) -> Result<(), NnError> {
-        let rows = batch * q_len;
+    fn forward(&self, params: &ParamStore, inputs: AttentionInputs<'_>, train_seed: Option<u64>, cache: &mut AttentionBlockCache) -> Result<(), NnError> {
+        let (queries, rows) = (inputs.queries, inputs.batch * inputs.q_len);
         let len = queries.len();
         cache.attended.resize(len, 0.0);
-        self.attention.forward(params, queries, keys_values, batch, q_len, kv_len, train_seed, &mut cache.attended, &mut cache.attention)?;
+        self.attention.forward(params, inputs, train_seed, &mut cache.attended, &mut cache.attention)?;
         self.dropout.forward_in_place(&mut cache.attended, train_seed, &mut cache.dropout_mask);
         add_into(queries, &cache.attended, &mut cache.sum);
         cache.output.resize(len, 0.0);
@@ -216,7 +205,8 @@ impl EncoderLayer {
     }
 
     pub(super) fn forward(&self, params: &ParamStore, input: &[f32], batch: usize, len: usize, train_seed: Option<u64>, cache: &mut EncoderLayerCache) -> Result<(), NnError> {
-        self.attention.forward(params, input, input, batch, len, len, train_seed, &mut cache.attention)?;
+        let inputs = AttentionInputs { queries: input, keys_values: input, batch, q_len: len, kv_len: len };
+        self.attention.forward(params, inputs, train_seed, &mut cache.attention)?;
         self.feed_forward.forward(params, &cache.attention.output, batch * len, train_seed, &mut cache.feed_forward)
     }
 
@@ -299,9 +289,11 @@ impl DecoderLayer {
             gather_tail(input, len, rows_out, width, &mut cache.tail);
         }
         let queries = if rows_out < len { &cache.tail[..] } else { input };
-        self.self_attention.forward(params, queries, input, batch, rows_out, len, train_seed, &mut cache.self_attention)?;
+        let inputs = AttentionInputs { queries, keys_values: input, batch, q_len: rows_out, kv_len: len };
+        self.self_attention.forward(params, inputs, train_seed, &mut cache.self_attention)?;
         let attended = &cache.self_attention.output;
-        self.cross_attention.forward(params, attended, encoded, batch, rows_out, enc_len, train_seed, &mut cache.cross_attention)?;
+        let inputs = AttentionInputs { queries: attended, keys_values: encoded, batch, q_len: rows_out, kv_len: enc_len };
+        self.cross_attention.forward(params, inputs, train_seed, &mut cache.cross_attention)?;
         self.feed_forward.forward(params, &cache.cross_attention.output, batch * rows_out, train_seed, &mut cache.feed_forward)
     }
 
