@@ -178,23 +178,19 @@ mod tests {
         check_model_gradients(&smooth(with(small(EXOG, 2), |c| c.exclude_insample_y = true)));
     }
 
+    /// [`small`] with shared weights, dropout `p` and `n_blocks`.
+    fn shared_with_dropout(outputs_per_point: usize, p: f64, n_blocks: Vec<usize>) -> NbeatsxConfig {
+        with(small(EXOG, outputs_per_point), |c| (c.stacks.dropout_prob_theta, c.stacks.shared_weights, c.stacks.n_blocks) = (p, true, n_blocks))
+    }
+
     #[test]
     fn gradients_match_with_dropout_and_shared_weights() {
-        let config = with(small(EXOG, 2), |c| {
-            c.stacks.dropout_prob_theta = 0.3;
-            c.stacks.shared_weights = true;
-            c.stacks.n_blocks = vec![2, 1, 1, 2];
-        });
-        check_model_gradients(&smooth(config));
+        check_model_gradients(&smooth(shared_with_dropout(2, 0.3, vec![2, 1, 1, 2])));
     }
 
     #[test]
     fn dropout_depends_on_the_training_seed_only_and_is_off_at_inference() {
-        let config = with(small(EXOG, 1), |c| {
-            c.stacks.dropout_prob_theta = 0.5;
-            c.stacks.shared_weights = true;
-            c.stacks.n_blocks = vec![1, 1, 1, 3];
-        });
+        let config = shared_with_dropout(1, 0.5, vec![1, 1, 1, 3]);
         let model = config.build().unwrap();
         let batch = RandomBatch::new(&config.shape, 3, 4);
         let run = |seed| model.forward(&batch.view(seed), &mut StackCache::default()).unwrap().to_vec();
