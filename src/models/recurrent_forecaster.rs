@@ -276,8 +276,10 @@ fn transpose_inner(input: &[f32], batch: usize, rows: usize, cols: usize, out: &
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::models::model::tests::shape;
-    use crate::models::ExogSizes;
+    use crate::models::model::tests::{assert_fits_sine, check_model_gradients, shape};
+    use crate::models::{ExogSizes, Model};
+    use crate::nn::gru::GruCell;
+    use crate::nn::lstm::LstmCell;
 
     /// A small configuration for gradient checks and training tests.
     pub fn small_config<C: ForecasterCell>(h: usize, input_size: usize, exog: ExogSizes) -> RecurrentConfig<C> {
@@ -288,6 +290,47 @@ pub(crate) mod tests {
     pub fn reference_config<C: ForecasterCell>() -> RecurrentConfig<C> {
         let shape = ModelShape { random_seed: 1, ..shape(12, 24, ExogSizes::none()) };
         RecurrentConfig { encoder_hidden_size: 64, decoder_hidden_size: 64, ..RecurrentConfig::new(shape) }
+    }
+
+    /// [`small_config`] with `h` 6 over 4 inputs (upsampled) and `outputs_per_point` values per step.
+    fn upsampled_with_quantiles<C: ForecasterCell>(exog: ExogSizes, outputs_per_point: usize) -> RecurrentConfig<C> {
+        let config = small_config::<C>(6, 4, exog);
+        RecurrentConfig { shape: ModelShape { outputs_per_point, ..config.shape }, ..config }
+    }
+
+    /// The same seed gives the same weights, another seed others.
+    fn assert_weights_follow_the_seed<C: ForecasterCell>() {
+        let config = reference_config::<C>();
+        assert_eq!(config.build().unwrap().params(), config.build().unwrap().params());
+        let reseeded = RecurrentConfig { shape: ModelShape { random_seed: 2, ..config.shape }, ..config.clone() };
+        assert_ne!(config.build().unwrap().params(), reseeded.build().unwrap().params());
+    }
+
+    #[test]
+    fn same_seed_gives_identical_weights() {
+        assert_weights_follow_the_seed::<GruCell>();
+        assert_weights_follow_the_seed::<LstmCell>();
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        check_model_gradients(&small_config::<GruCell>(3, 5, ExogSizes::none()));
+        check_model_gradients(&small_config::<LstmCell>(3, 5, ExogSizes::none()));
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_with_exogenous_inputs_upsampling_and_quantiles() {
+        check_model_gradients(&upsampled_with_quantiles::<GruCell>(ExogSizes { futr: 2, hist: 2, stat: 1 }, 2));
+        check_model_gradients(&upsampled_with_quantiles::<LstmCell>(ExogSizes { futr: 2, hist: 1, stat: 2 }, 3));
+    }
+
+    #[test]
+    fn adam_fits_a_sine_wave() {
+        fn sine_config<C: ForecasterCell>() -> RecurrentConfig<C> {
+            RecurrentConfig { encoder_hidden_size: 16, decoder_hidden_size: 16, ..small_config(12, 24, ExogSizes::none()) }
+        }
+        assert_fits_sine(&sine_config::<GruCell>(), 150, 1e-2, 0.2);
+        assert_fits_sine(&sine_config::<LstmCell>(), 150, 1e-2, 0.2);
     }
 
     #[test]
