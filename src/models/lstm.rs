@@ -16,9 +16,9 @@ pub type Lstm = RecurrentForecaster<LstmCell>;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::model::tests::{check_model_gradients, fit_sine, shape, RandomBatch};
+    use crate::models::model::tests::{shape, RandomBatch};
     use crate::models::recurrent_forecaster::tests::{reference_config, small_config};
-    use crate::models::{ExogSizes, ForecasterCache, Model, ModelConfig, ModelShape, WindowBatch};
+    use crate::models::{ExogSizes, ForecasterCache, Model, ModelConfig, WindowBatch};
     use crate::nn::NnError;
 
     #[test]
@@ -63,14 +63,6 @@ mod tests {
     }
 
     #[test]
-    fn same_seed_gives_identical_weights() {
-        let config = reference_config::<LstmCell>();
-        assert_eq!(config.build().unwrap().params(), config.build().unwrap().params());
-        let reseeded = LstmConfig { shape: ModelShape { random_seed: 2, ..config.shape }, ..config.clone() };
-        assert_ne!(config.build().unwrap().params(), reseeded.build().unwrap().params());
-    }
-
-    #[test]
     fn rejects_invalid_sizes_and_inputs() {
         assert_eq!(small_config::<LstmCell>(0, 4, ExogSizes::none()).build().unwrap_err(), NnError::ZeroSize { what: "h" });
         let zero_hidden = LstmConfig { encoder_hidden_size: 0, ..small_config(2, 4, ExogSizes::none()) };
@@ -96,23 +88,5 @@ mod tests {
             stat_exog: five.stat_exog[1..2].to_vec(),
         };
         assert_eq!(model.forward(&one.view(None), &mut ForecasterCache::default()).unwrap(), &all[3..6]);
-    }
-
-    #[test]
-    fn gradients_match_finite_differences() {
-        check_model_gradients(&small_config::<LstmCell>(3, 5, ExogSizes::none()));
-    }
-
-    #[test]
-    fn gradients_match_finite_differences_with_exogenous_inputs_upsampling_and_quantiles() {
-        let config = small_config::<LstmCell>(6, 4, ExogSizes { futr: 2, hist: 1, stat: 2 });
-        check_model_gradients(&LstmConfig { shape: ModelShape { outputs_per_point: 3, ..config.shape }, ..config });
-    }
-
-    #[test]
-    fn adam_fits_a_sine_wave() {
-        let config = LstmConfig { encoder_hidden_size: 16, decoder_hidden_size: 16, ..small_config(12, 24, ExogSizes::none()) };
-        let (before, after) = fit_sine(&config, 150, 1e-2);
-        assert!(after < 0.2 * before, "MAE {before} -> {after}");
     }
 }

@@ -6,9 +6,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
-use super::model::{InputSizeDefault, Model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
-use super::options::{ModelOptions, OptionResult};
-use crate::nn::mlp::{Mlp, MlpCache};
+use super::model::{impl_model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
+use super::options::{write_entries, ModelOptions, OptionResult};
+use crate::nn::relu_mlp::{ReluMlp, ReluMlpCache};
 use crate::nn::{Linear, NnError, ParamInit, ParamStore};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -36,14 +36,7 @@ impl ModelConfig for MlpConfig {
     const NAME: &'static str = "MLP";
     const OPTION_KEYS: &'static [&'static str] = &["numLayers", "hiddenSize"];
     /// mlp.py: `input_size` required, `scaler_type='identity'`, `windows_batch_size=1024`.
-    const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults {
-        input_size: InputSizeDefault::Required,
-        scaler_type: "identity",
-        learning_rate: 1e-3,
-        max_steps: 1000,
-        batch_size: 1024,
-        num_lr_decays: 0,
-    };
+    const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults::WINDOWS;
 
     /// mlp.py: `num_layers=2`, `hidden_size=1024`.
     fn new(shape: ModelShape) -> Self {
@@ -55,14 +48,12 @@ impl ModelConfig for MlpConfig {
     }
 
     fn read_options(&mut self, options: &ModelOptions<'_>) -> OptionResult<()> {
-        self.num_layers = options.size("numLayers")?.unwrap_or(self.num_layers);
-        self.hidden_size = options.size("hiddenSize")?.unwrap_or(self.hidden_size);
+        options.read_sizes([("numLayers", &mut self.num_layers), ("hiddenSize", &mut self.hidden_size)])?;
         Ok(())
     }
 
     fn write_options(&self, out: &mut Map<String, Value>) {
-        out.insert("numLayers".into(), self.num_layers.into());
-        out.insert("hiddenSize".into(), self.hidden_size.into());
+        write_entries(out, [("numLayers", self.num_layers.into()), ("hiddenSize", self.hidden_size.into())]);
     }
 
     fn memory_estimate(&self) -> (u128, u128) {
@@ -83,7 +74,7 @@ impl ModelConfig for MlpConfig {
             layers.push(Linear::new(&mut init.pp(format!("mlp.{i}")), inputs, self.hidden_size)?);
         }
         layers.push(Linear::new(&mut init.pp("out"), self.hidden_size, self.out_features())?);
-        Ok(MlpModel { config: self.clone(), params, mlp: Mlp::from_layers(layers)? })
+        Ok(MlpModel { config: self.clone(), params, mlp: ReluMlp::from_layers(layers)? })
     }
 }
 
@@ -92,21 +83,17 @@ pub struct MlpModel {
     config: MlpConfig,
     params: ParamStore,
     /// The hidden layers and `out`: ReLU after every layer but the last, as mlp.py's forward.
-    mlp: Mlp,
+    mlp: ReluMlp,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct MlpModelCache {
     /// The flattened inputs `[B, in_features]`.
     inputs: Vec<f32>,
-    mlp: MlpCache,
+    mlp: ReluMlpCache,
 }
 
-impl MlpModel {
-    pub fn config(&self) -> &MlpConfig {
-        &self.config
-    }
-}
+impl_model!(MlpModel, MlpConfig, MlpModelCache);
 
 /// Concatenates each window's `[ y | hist exog | futr exog | stat exog ]` (each flattened row-major, as torch's
 /// `reshape(batch_size, -1)`) into `out`.
@@ -121,34 +108,22 @@ fn flatten_window_inputs(batch: &WindowBatch<'_>, shape: &ModelShape, out: &mut 
     }
 }
 
-impl Model for MlpModel {
-    type Cache = MlpModelCache;
-
-    fn params(&self) -> &ParamStore {
-        &self.params
-    }
-
-    fn params_mut(&mut self) -> &mut ParamStore {
-        &mut self.params
-    }
-
-    fn forward<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut MlpModelCache) -> Result<&'c [f32], NnError> {
-        let shape = &self.config.shape;
-        batch.check(shape.input_size, shape.h, shape.exog)?;
-        flatten_window_inputs(batch, shape, &mut cache.inputs);
+impl MlpModel {
+    fn forward_pass<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut MlpModelCache) -> Result<&'c [f32], NnError> {
+        flatten_window_inputs(batch, &self.config.shape, &mut cache.inputs);
         self.mlp.forward(&self.params, &cache.inputs, batch.batch, &mut cache.mlp)
     }
 
-    fn backward(&self, cache: &mut MlpModelCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {
-        self.params.check_same_layout(grads)?;
+    fn backward_pass(&self, cache: &mut MlpModelCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {
         self.mlp.backward(&self.params, &cache.inputs, &mut cache.mlp, d_output, grads, None)
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::models::model::tests::{check_model_gradients, fit_sine, shape};
+    use crate::models::Model;
+    use crate::models::model::tests::{assert_fits_sine, check_model_gradients, shape};
     use crate::models::ExogSizes;
 
     #[test]
@@ -182,13 +157,6 @@ mod tests {
     #[test]
     fn adam_fits_a_sine_wave() {
         let config = MlpConfig { num_layers: 2, hidden_size: 32, ..MlpConfig::new(shape(12, 24, ExogSizes::none())) };
-        let (before, after) = fit_sine(&config, 150, 1e-2);
-        assert!(after < 0.2 * before, "MAE {before} -> {after}");
-    }
-
-    #[test]
-    #[ignore = "timing, meaningful only in release: cargo test --release --lib models::mlp -- --ignored --nocapture"]
-    fn timing_at_the_baseline() {
-        crate::models::timing::time_all(&MlpConfig::new(shape(12, 24, ExogSizes::none())));
+        assert_fits_sine(&config, 150, 1e-2, 0.2);
     }
 }

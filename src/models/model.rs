@@ -78,6 +78,50 @@ pub trait Model: Clone + Send + Sync + std::fmt::Debug + 'static {
     fn backward(&self, cache: &mut Self::Cache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError>;
 }
 
+/// Implements [`Model`] for a network struct that keeps its configuration (a [`ModelConfig`]) in `config` and
+/// its parameters in `params`, with inherent methods for the two passes:
+/// `forward_pass(&self, batch, cache) -> Result<&[f32], NnError>` on a batch already checked against the
+/// configuration's shape, and `backward_pass(&self, cache, d_output, grads) -> Result<(), NnError>` on a gradient
+/// store already checked to be shaped like the parameters. Also gives the network a `config()` accessor.
+/// `impl_model!(Network, Config, Cache)`, or for a generic network `impl_model!(Network<C>, Config, Cache, C: Bound)`.
+macro_rules! impl_model {
+    ($network:ty, $config:ty, $cache:ty $(, $param:ident: $bound:path)?) => {
+        impl$(<$param: $bound>)? $network {
+            pub fn config(&self) -> &$config {
+                &self.config
+            }
+        }
+
+        impl$(<$param: $bound>)? $crate::models::model::Model for $network {
+            type Cache = $cache;
+
+            fn params(&self) -> &$crate::nn::ParamStore {
+                &self.params
+            }
+
+            fn params_mut(&mut self) -> &mut $crate::nn::ParamStore {
+                &mut self.params
+            }
+
+            fn forward<'c>(
+                &self,
+                batch: &$crate::models::model::WindowBatch<'_>,
+                cache: &'c mut $cache,
+            ) -> Result<&'c [f32], $crate::nn::NnError> {
+                let shape = $crate::models::model::ModelConfig::shape(&self.config);
+                batch.check(shape.input_size, shape.h, shape.exog)?;
+                self.forward_pass(batch, cache)
+            }
+
+            fn backward(&self, cache: &mut $cache, d_output: &[f32], grads: &mut $crate::nn::ParamStore) -> Result<(), $crate::nn::NnError> {
+                self.params.check_same_layout(grads)?;
+                self.backward_pass(cache, d_output, grads)
+            }
+        }
+    };
+}
+pub(crate) use impl_model;
+
 /// What every model's configuration shares: the forecasting problem it is built for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ModelShape {
@@ -114,6 +158,25 @@ pub struct TrainingDefaults {
     pub batch_size: usize,
     /// Times the learning rate is halved over training (NeuralForecast's `num_lr_decays`; its -1 is 0).
     pub num_lr_decays: usize,
+}
+
+impl TrainingDefaults {
+    /// NeuralForecast's `BaseWindows` defaults, which a model's `__init__` changes in part: `input_size`
+    /// required, `scaler_type='identity'`, `learning_rate=1e-3`, `max_steps=1000`, `windows_batch_size=1024`,
+    /// `num_lr_decays=-1`.
+    pub const WINDOWS: TrainingDefaults = TrainingDefaults {
+        input_size: InputSizeDefault::Required,
+        scaler_type: "identity",
+        learning_rate: 1e-3,
+        max_steps: 1000,
+        batch_size: 1024,
+        num_lr_decays: 0,
+    };
+
+    /// What lstm.py, gru.py and tcn.py change in [`TrainingDefaults::WINDOWS`]: `input_size=-1` (3 h),
+    /// `scaler_type='robust'`, `windows_batch_size=128`.
+    pub const SEQUENCE_ENCODERS: TrainingDefaults =
+        TrainingDefaults { input_size: InputSizeDefault::TimesHorizon(3), scaler_type: "robust", batch_size: 128, ..TrainingDefaults::WINDOWS };
 }
 
 /// A model's configuration: NeuralForecast's defaults, its architecture options under camelCase names, an
@@ -157,6 +220,19 @@ pub(crate) mod tests {
     /// A model shape with one output per point and seed 9.
     pub fn shape(h: usize, input_size: usize, exog: ExogSizes) -> ModelShape {
         ModelShape { h, input_size, outputs_per_point: 1, exog, random_seed: 9 }
+    }
+
+    /// `config` after `edit`.
+    pub fn with<C>(mut config: C, edit: impl FnOnce(&mut C)) -> C {
+        edit(&mut config);
+        config
+    }
+
+    /// Builds `config`, asserts that its estimate counts exactly the parameters built, and returns the count.
+    pub fn assert_count_matches_estimate<C: ModelConfig>(config: &C) -> usize {
+        let count = config.build().unwrap().params().num_parameters();
+        assert_eq!(config.memory_estimate().0, count as u128, "{config:?}");
+        count
     }
 
     /// Random inputs of every kind the shape asks for, `batch` windows.
@@ -217,9 +293,16 @@ pub(crate) mod tests {
         });
     }
 
+    /// Fits sine-wave windows with Adam (see [`fit_sine`]) and asserts that the MAE of the last ten steps is
+    /// under `ratio` times that of the first ten.
+    pub fn assert_fits_sine<C: ModelConfig>(config: &C, steps: usize, learning_rate: f32, ratio: f32) {
+        let (before, after) = fit_sine(config, steps, learning_rate);
+        assert!(after < ratio * before, "MAE {before} -> {after}");
+    }
+
     /// Fits sine-wave windows (no exogenous inputs) with Adam and returns the MAE of the first and the last
     /// ten steps.
-    pub fn fit_sine<C: ModelConfig>(config: &C, steps: usize, learning_rate: f32) -> (f32, f32) {
+    fn fit_sine<C: ModelConfig>(config: &C, steps: usize, learning_rate: f32) -> (f32, f32) {
         let ModelShape { h, input_size, .. } = *config.shape();
         let batch = 16;
         let mut model = config.build().unwrap();

@@ -5,11 +5,11 @@
 
 use serde_json::{Map, Value};
 
-use super::model::{InputSizeDefault, Model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
+use super::model::{ModelConfig, ModelShape, TrainingDefaults};
 use super::nbeats_basis::TrendBasisKind;
-use super::nbeats_stack::{Stack, StackCache, StackOptions, StackSpec, StackType};
+use super::nbeats_stack::{StackConfig, StackModel, StackOptions, StackSpec, StackType, STACK_TRAINING_DEFAULTS};
 use super::options::{ModelOptions, OptionError, OptionResult, MAX_SIZE};
-use crate::nn::{NnError, ParamStore};
+use crate::nn::NnError;
 
 /// The stack types NBEATS accepts.
 const STACK_TYPES: [StackType; 3] = [StackType::Identity, StackType::Trend, StackType::Seasonality];
@@ -22,7 +22,7 @@ pub struct NbeatsConfig {
     pub stacks: StackOptions,
 }
 
-impl NbeatsConfig {
+impl StackConfig for NbeatsConfig {
     fn spec(&self) -> StackSpec<'_> {
         StackSpec { shape: &self.shape, options: &self.stacks, trend_basis: self.basis, n_basis: self.n_basis, exclude_insample_y: false }
     }
@@ -34,15 +34,8 @@ impl ModelConfig for NbeatsConfig {
     const NAME: &'static str = "NBEATS";
     const OPTION_KEYS: &'static [&'static str] =
         &["nHarmonics", "nBasis", "basis", "stackTypes", "nBlocks", "mlpUnits", "dropoutProbTheta", "activation", "sharedWeights"];
-    /// nbeats.py: `input_size` required, `scaler_type='identity'`, `windows_batch_size=1024`, `num_lr_decays=3`.
-    const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults {
-        input_size: InputSizeDefault::Required,
-        scaler_type: "identity",
-        learning_rate: 1e-3,
-        max_steps: 1000,
-        batch_size: 1024,
-        num_lr_decays: 3,
-    };
+    /// nbeats.py's, the same as nbeatsx.py's.
+    const TRAINING_DEFAULTS: TrainingDefaults = STACK_TRAINING_DEFAULTS;
 
     /// nbeats.py: `n_basis=2`, `basis='polynomial'` and the [`StackOptions`] defaults.
     fn new(shape: ModelShape) -> Self {
@@ -87,55 +80,26 @@ impl ModelConfig for NbeatsConfig {
         if self.stacks.stack_types.contains(&StackType::Exogenous) {
             return invalid("stackTypes", "exogenous stacks are NBEATSx's");
         }
-        let (params, stack) = self.spec().build()?;
-        Ok(Nbeats { config: self.clone(), params, stack })
+        StackModel::build(self)
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Nbeats {
-    config: NbeatsConfig,
-    params: ParamStore,
-    stack: Stack,
-}
-
-impl Nbeats {
-    pub fn config(&self) -> &NbeatsConfig {
-        &self.config
-    }
-}
-
-impl Model for Nbeats {
-    type Cache = StackCache;
-
-    fn params(&self) -> &ParamStore {
-        &self.params
-    }
-
-    fn params_mut(&mut self) -> &mut ParamStore {
-        &mut self.params
-    }
-
-    fn forward<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut StackCache) -> Result<&'c [f32], NnError> {
-        self.stack.forward(&self.params, batch, cache)
-    }
-
-    fn backward(&self, cache: &mut StackCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {
-        self.stack.backward(&self.params, cache, d_output, grads)
-    }
-}
+pub type Nbeats = StackModel<NbeatsConfig>;
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::models::model::tests::{check_model_gradients, fit_sine, shape, RandomBatch};
+    use crate::models::model::tests::{assert_count_matches_estimate, assert_fits_sine, check_model_gradients, shape, with, RandomBatch};
+    use crate::models::model::{Model, WindowBatch};
+    use crate::models::nbeats_stack::StackCache;
     use crate::models::ExogSizes;
+    use crate::nn::ParamStore;
     use crate::nn::activation::ActivationKind;
     use crate::nn::adam::{Adam, AdamConfig, StepLr};
     use crate::nn::gradcheck::random_vec;
     use serde_json::json;
 
-    fn baseline() -> NbeatsConfig {
+    pub(crate) fn baseline() -> NbeatsConfig {
         NbeatsConfig::new(shape(12, 24, ExogSizes::none()))
     }
 
@@ -145,17 +109,6 @@ mod tests {
             c.stacks.stack_types = stack_types;
             c.stacks.mlp_units = vec![[6, 5], [5, 4]];
         })
-    }
-
-    fn with(mut config: NbeatsConfig, edit: impl FnOnce(&mut NbeatsConfig)) -> NbeatsConfig {
-        edit(&mut config);
-        config
-    }
-
-    fn assert_count_matches_estimate(config: &NbeatsConfig) -> usize {
-        let count = config.build().unwrap().params().num_parameters();
-        assert_eq!(config.memory_estimate().0, count as u128, "{config:?}");
-        count
     }
 
     #[test]
@@ -288,7 +241,7 @@ mod tests {
         let mut model = config.build().unwrap();
         let (h, q) = (4, 2);
         for k in 0..3 {
-            let weight = model.params.iter_mut().find(|(n, _)| *n == format!("blocks.{k}.layers.5.weight")).unwrap().1;
+            let weight = model.params_mut().iter_mut().find(|(n, _)| *n == format!("blocks.{k}.layers.5.weight")).unwrap().1;
             weight.data.fill(0.0);
         }
         let window = random_vec(7, 3);
@@ -360,13 +313,6 @@ mod tests {
     #[test]
     fn adam_fits_a_sine_wave() {
         let config = with(baseline(), |c| c.stacks.mlp_units = vec![[32, 32]; 2]);
-        let (before, after) = fit_sine(&config, 150, 1e-3);
-        assert!(after < 0.2 * before, "MAE {before} -> {after}");
-    }
-
-    #[test]
-    #[ignore = "timing, meaningful only in release: cargo test --release --lib models::nbeats -- --ignored --nocapture"]
-    fn timing_at_the_baseline() {
-        crate::models::timing::time_all(&baseline());
+        assert_fits_sine(&config, 150, 1e-3, 0.2);
     }
 }

@@ -14,7 +14,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
-use super::model::{ExogSizes, ModelShape, WindowBatch};
+use super::model::{impl_model, ExogSizes, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
 use super::nbeats_basis::{seasonality_size, seasonality_template, trend_template, BasisExpansion, ExogenousBasis, TrendBasisKind};
 use super::options::{ModelOptions, OptionError, OptionResult};
 use crate::nn::activation::{Activation, ActivationKind};
@@ -133,7 +133,7 @@ fn unit_pair(options: &ModelOptions<'_>, i: usize, list: &[usize]) -> OptionResu
 /// Everything that fixes a stack's layout: the problem, the shared options and the trend basis (NBEATS'
 /// `basis` and `n_basis`; NBEATSx' polynomial of degree `n_polynomials`).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct StackSpec<'a> {
+pub struct StackSpec<'a> {
     pub shape: &'a ModelShape,
     pub options: &'a StackOptions,
     pub trend_basis: TrendBasisKind,
@@ -540,10 +540,9 @@ impl Stack {
         }
     }
 
-    /// Forecasts `[B, h, outputs]` of `batch`.
+    /// Forecasts `[B, h, outputs]` of `batch` (checked against the stack's shape).
     pub fn forward<'c>(&self, params: &ParamStore, batch: &WindowBatch<'_>, cache: &'c mut StackCache) -> Result<&'c [f32], NnError> {
         let (l, h, q) = (self.input_size, self.h, self.outputs);
-        batch.check(l, h, self.exog)?;
         let rows = batch.batch;
         cache.batch = 0;
         let (window_len, exog_width) = (rows * l, self.exog_width());
@@ -581,9 +580,9 @@ impl Stack {
         Ok(&cache.forecast)
     }
 
-    /// Backpropagates `d_output` through the pass saved in `cache`, accumulating into `grads`.
+    /// Backpropagates `d_output` through the pass saved in `cache`, accumulating into `grads` (shaped like
+    /// `params`).
     pub fn backward(&self, params: &ParamStore, cache: &mut StackCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {
-        params.check_same_layout(grads)?;
         let rows = nonzero("windows of the forward pass (backward needs a forward pass first)", cache.batch)?;
         let (l, h, q) = (self.input_size, self.h, self.outputs);
         expect_len("forecast gradient", rows * h * q, d_output.len())?;
@@ -621,6 +620,41 @@ impl Stack {
         Ok(())
     }
 }
+
+/// NBEATS' and NBEATSx' training defaults (nbeats.py, nbeatsx.py): `input_size` required,
+/// `scaler_type='identity'`, `windows_batch_size=1024`, `num_lr_decays=3`.
+pub const STACK_TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults { num_lr_decays: 3, ..TrainingDefaults::WINDOWS };
+
+/// A configuration that lays out a [`Stack`]: NBEATS' or NBEATSx'.
+pub trait StackConfig: ModelConfig {
+    fn spec(&self) -> StackSpec<'_>;
+}
+
+/// An NBEATS or NBEATSx network, by its configuration `C`: the doubly residual [`Stack`] and its parameters.
+#[derive(Debug, Clone)]
+pub struct StackModel<C> {
+    config: C,
+    params: ParamStore,
+    stack: Stack,
+}
+
+impl<C: StackConfig> StackModel<C> {
+    /// The network `config` lays out, with freshly initialised weights.
+    pub fn build(config: &C) -> Result<Self, NnError> {
+        let (params, stack) = config.spec().build()?;
+        Ok(StackModel { config: config.clone(), params, stack })
+    }
+
+    fn forward_pass<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut StackCache) -> Result<&'c [f32], NnError> {
+        self.stack.forward(&self.params, batch, cache)
+    }
+
+    fn backward_pass(&self, cache: &mut StackCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {
+        self.stack.backward(&self.params, cache, d_output, grads)
+    }
+}
+
+impl_model!(StackModel<C>, C, StackCache, C: StackConfig);
 
 #[cfg(test)]
 mod tests {

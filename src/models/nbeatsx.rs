@@ -8,11 +8,11 @@
 
 use serde_json::{Map, Value};
 
-use super::model::{InputSizeDefault, Model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
+use super::model::{ModelConfig, ModelShape, TrainingDefaults};
 use super::nbeats_basis::TrendBasisKind;
-use super::nbeats_stack::{Stack, StackCache, StackOptions, StackSpec, StackType};
+use super::nbeats_stack::{StackConfig, StackModel, StackOptions, StackSpec, StackType, STACK_TRAINING_DEFAULTS};
 use super::options::{ModelOptions, OptionResult, MAX_SIZE};
-use crate::nn::{NnError, ParamStore};
+use crate::nn::NnError;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NbeatsxConfig {
@@ -24,7 +24,7 @@ pub struct NbeatsxConfig {
     pub stacks: StackOptions,
 }
 
-impl NbeatsxConfig {
+impl StackConfig for NbeatsxConfig {
     fn spec(&self) -> StackSpec<'_> {
         StackSpec {
             shape: &self.shape,
@@ -40,26 +40,10 @@ impl ModelConfig for NbeatsxConfig {
     type Network = Nbeatsx;
 
     const NAME: &'static str = "NBEATSx";
-    const OPTION_KEYS: &'static [&'static str] = &[
-        "nHarmonics",
-        "nPolynomials",
-        "stackTypes",
-        "nBlocks",
-        "mlpUnits",
-        "dropoutProbTheta",
-        "activation",
-        "sharedWeights",
-        "excludeInsampleY",
-    ];
-    /// nbeatsx.py: `input_size` required, `scaler_type='identity'`, `windows_batch_size=1024`, `num_lr_decays=3`.
-    const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults {
-        input_size: InputSizeDefault::Required,
-        scaler_type: "identity",
-        learning_rate: 1e-3,
-        max_steps: 1000,
-        batch_size: 1024,
-        num_lr_decays: 3,
-    };
+    const OPTION_KEYS: &'static [&'static str] = &["nHarmonics", "nPolynomials", "stackTypes", "nBlocks", "mlpUnits",
+        "dropoutProbTheta", "activation", "sharedWeights", "excludeInsampleY"];
+    /// nbeatsx.py's, the same as nbeats.py's.
+    const TRAINING_DEFAULTS: TrainingDefaults = STACK_TRAINING_DEFAULTS;
 
     /// nbeatsx.py: `n_polynomials=2`, `exclude_insample_y=False` and the [`StackOptions`] defaults.
     fn new(shape: ModelShape) -> Self {
@@ -87,58 +71,23 @@ impl ModelConfig for NbeatsxConfig {
     }
 
     fn build(&self) -> Result<Nbeatsx, NnError> {
-        let (params, stack) = self.spec().build()?;
-        Ok(Nbeatsx { config: self.clone(), params, stack })
+        StackModel::build(self)
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Nbeatsx {
-    config: NbeatsxConfig,
-    params: ParamStore,
-    stack: Stack,
-}
-
-impl Nbeatsx {
-    pub fn config(&self) -> &NbeatsxConfig {
-        &self.config
-    }
-}
-
-impl Model for Nbeatsx {
-    type Cache = StackCache;
-
-    fn params(&self) -> &ParamStore {
-        &self.params
-    }
-
-    fn params_mut(&mut self) -> &mut ParamStore {
-        &mut self.params
-    }
-
-    fn forward<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut StackCache) -> Result<&'c [f32], NnError> {
-        self.stack.forward(&self.params, batch, cache)
-    }
-
-    fn backward(&self, cache: &mut StackCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {
-        self.stack.backward(&self.params, cache, d_output, grads)
-    }
-}
+pub type Nbeatsx = StackModel<NbeatsxConfig>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::model::tests::{check_model_gradients, fit_sine, shape, RandomBatch};
+    use crate::models::model::tests::{assert_count_matches_estimate, assert_fits_sine, check_model_gradients, shape, with, RandomBatch};
+    use crate::models::model::{Model, WindowBatch};
+    use crate::models::nbeats_stack::StackCache;
     use crate::models::ExogSizes;
     use crate::nn::activation::ActivationKind;
     use serde_json::json;
 
     const EXOG: ExogSizes = ExogSizes { futr: 2, hist: 3, stat: 1 };
-
-    fn with(mut config: NbeatsxConfig, edit: impl FnOnce(&mut NbeatsxConfig)) -> NbeatsxConfig {
-        edit(&mut config);
-        config
-    }
 
     /// Every stack type, small layers, `outputs_per_point` outputs.
     fn small(exog: ExogSizes, outputs_per_point: usize) -> NbeatsxConfig {
@@ -147,12 +96,6 @@ mod tests {
             c.stacks.n_blocks = vec![1; 4];
             c.stacks.mlp_units = vec![[6, 5], [5, 4]];
         })
-    }
-
-    fn assert_count_matches_estimate(config: &NbeatsxConfig) -> usize {
-        let count = config.build().unwrap().params().num_parameters();
-        assert_eq!(config.memory_estimate().0, count as u128, "{config:?}");
-        count
     }
 
     #[test]
@@ -235,23 +178,19 @@ mod tests {
         check_model_gradients(&smooth(with(small(EXOG, 2), |c| c.exclude_insample_y = true)));
     }
 
+    /// [`small`] with shared weights, dropout `p` and `n_blocks`.
+    fn shared_with_dropout(outputs_per_point: usize, p: f64, n_blocks: Vec<usize>) -> NbeatsxConfig {
+        with(small(EXOG, outputs_per_point), |c| (c.stacks.dropout_prob_theta, c.stacks.shared_weights, c.stacks.n_blocks) = (p, true, n_blocks))
+    }
+
     #[test]
     fn gradients_match_with_dropout_and_shared_weights() {
-        let config = with(small(EXOG, 2), |c| {
-            c.stacks.dropout_prob_theta = 0.3;
-            c.stacks.shared_weights = true;
-            c.stacks.n_blocks = vec![2, 1, 1, 2];
-        });
-        check_model_gradients(&smooth(config));
+        check_model_gradients(&smooth(shared_with_dropout(2, 0.3, vec![2, 1, 1, 2])));
     }
 
     #[test]
     fn dropout_depends_on_the_training_seed_only_and_is_off_at_inference() {
-        let config = with(small(EXOG, 1), |c| {
-            c.stacks.dropout_prob_theta = 0.5;
-            c.stacks.shared_weights = true;
-            c.stacks.n_blocks = vec![1, 1, 1, 3];
-        });
+        let config = shared_with_dropout(1, 0.5, vec![1, 1, 1, 3]);
         let model = config.build().unwrap();
         let batch = RandomBatch::new(&config.shape, 3, 4);
         let run = |seed| model.forward(&batch.view(seed), &mut StackCache::default()).unwrap().to_vec();
@@ -293,7 +232,6 @@ mod tests {
     #[test]
     fn adam_fits_a_sine_wave() {
         let config = with(NbeatsxConfig::new(shape(12, 24, ExogSizes::none())), |c| c.stacks.mlp_units = vec![[32, 32]; 2]);
-        let (before, after) = fit_sine(&config, 150, 1e-3);
-        assert!(after < 0.2 * before, "MAE {before} -> {after}");
+        assert_fits_sine(&config, 150, 1e-3, 0.2);
     }
 }

@@ -39,6 +39,13 @@ pub fn describe(value: &Value) -> String {
     }
 }
 
+/// Writes the `(key, value)` entries into `out`, in order: a configuration's `write_options`.
+pub fn write_entries<const N: usize>(out: &mut Map<String, Value>, entries: [(&str, Value); N]) {
+    for (key, value) in entries {
+        out.insert(key.into(), value);
+    }
+}
+
 /// The options of one model, under a path used in messages (`models[0]`, `LSTM`).
 #[derive(Debug, Clone, Copy)]
 pub struct ModelOptions<'a> {
@@ -129,6 +136,17 @@ impl<'a> ModelOptions<'a> {
     /// A size: an integer in `1..=MAX_SIZE`.
     pub fn size(&self, key: &str) -> OptionResult<Option<usize>> {
         self.integer(key, 1, MAX_SIZE)
+    }
+
+    /// Reads each `(key, field)` in turn: a size (see [`ModelOptions::size`]) replaces the field where the key is
+    /// present.
+    pub fn read_sizes<const N: usize>(&self, fields: [(&str, &mut usize); N]) -> OptionResult<()> {
+        for (key, field) in fields {
+            if let Some(value) = self.size(key)? {
+                *field = value;
+            }
+        }
+        Ok(())
     }
 
     pub fn boolean(&self, key: &str) -> OptionResult<Option<bool>> {

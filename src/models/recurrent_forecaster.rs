@@ -16,10 +16,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
-use super::model::{InputSizeDefault, Model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
-use super::options::{ModelOptions, OptionResult};
+use super::model::{impl_model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
+use super::options::{write_entries, ModelOptions, OptionResult};
 use crate::nn::error::nonzero;
-use crate::nn::mlp::{Mlp, MlpCache};
+use crate::nn::relu_mlp::{ReluMlp, ReluMlpCache};
 use crate::nn::recurrent::{Recurrent, RecurrentCache, RecurrentCell};
 use crate::nn::{Linear, NnError, ParamInit, ParamStore};
 
@@ -61,25 +61,12 @@ impl<C: ForecasterCell> ModelConfig for RecurrentConfig<C> {
     const NAME: &'static str = C::NAME;
     const OPTION_KEYS: &'static [&'static str] = &["encoderNLayers", "encoderHiddenSize", "decoderHiddenSize", "decoderLayers"];
     /// lstm.py / gru.py: `input_size=-1` (3 h), `scaler_type='robust'`, `windows_batch_size=128`.
-    const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults {
-        input_size: InputSizeDefault::TimesHorizon(3),
-        scaler_type: "robust",
-        learning_rate: 1e-3,
-        max_steps: 1000,
-        batch_size: 128,
-        num_lr_decays: 0,
-    };
+    const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults::SEQUENCE_ENCODERS;
 
     /// NeuralForecast's defaults: 2 encoder layers, a decoder MLP of 2 layers with 128 units.
     fn new(shape: ModelShape) -> Self {
-        RecurrentConfig {
-            shape,
-            encoder_n_layers: 2,
-            encoder_hidden_size: C::DEFAULT_ENCODER_HIDDEN_SIZE,
-            decoder_hidden_size: 128,
-            decoder_layers: 2,
-            cell: PhantomData,
-        }
+        let encoder_hidden_size = C::DEFAULT_ENCODER_HIDDEN_SIZE;
+        RecurrentConfig { shape, encoder_n_layers: 2, encoder_hidden_size, decoder_hidden_size: 128, decoder_layers: 2, cell: PhantomData }
     }
 
     fn shape(&self) -> &ModelShape {
@@ -87,30 +74,24 @@ impl<C: ForecasterCell> ModelConfig for RecurrentConfig<C> {
     }
 
     fn read_options(&mut self, options: &ModelOptions<'_>) -> OptionResult<()> {
-        self.encoder_n_layers = options.size("encoderNLayers")?.unwrap_or(self.encoder_n_layers);
-        self.encoder_hidden_size = options.size("encoderHiddenSize")?.unwrap_or(self.encoder_hidden_size);
-        self.decoder_hidden_size = options.size("decoderHiddenSize")?.unwrap_or(self.decoder_hidden_size);
-        self.decoder_layers = options.size("decoderLayers")?.unwrap_or(self.decoder_layers);
+        options.read_sizes([
+            ("encoderNLayers", &mut self.encoder_n_layers), ("encoderHiddenSize", &mut self.encoder_hidden_size),
+            ("decoderHiddenSize", &mut self.decoder_hidden_size), ("decoderLayers", &mut self.decoder_layers),
+        ])?;
         Ok(())
     }
 
     fn write_options(&self, out: &mut Map<String, Value>) {
-        out.insert("encoderNLayers".into(), self.encoder_n_layers.into());
-        out.insert("encoderHiddenSize".into(), self.encoder_hidden_size.into());
-        out.insert("decoderHiddenSize".into(), self.decoder_hidden_size.into());
-        out.insert("decoderLayers".into(), self.decoder_layers.into());
+        write_entries(out, [
+            ("encoderNLayers", self.encoder_n_layers.into()), ("encoderHiddenSize", self.encoder_hidden_size.into()),
+            ("decoderHiddenSize", self.decoder_hidden_size.into()), ("decoderLayers", self.decoder_layers.into()),
+        ]);
     }
 
     fn memory_estimate(&self) -> (u128, u128) {
         let [l, h, layers, hidden, dec, dec_layers, input, dec_in, outputs] = [
-            self.shape.input_size,
-            self.shape.h,
-            self.encoder_n_layers,
-            self.encoder_hidden_size,
-            self.decoder_hidden_size,
-            self.decoder_layers,
-            self.encoder_input_size(),
-            self.decoder_input_size(),
+            self.shape.input_size, self.shape.h, self.encoder_n_layers, self.encoder_hidden_size,
+            self.decoder_hidden_size, self.decoder_layers, self.encoder_input_size(), self.decoder_input_size(),
             self.shape.outputs_per_point,
         ]
         .map(|v| v as u128);
@@ -137,13 +118,8 @@ impl<C: ForecasterCell> ModelConfig for RecurrentConfig<C> {
         let mut init = ParamInit::new(&mut params, &mut rng);
         let encoder =
             Recurrent::new(&mut init.pp("hist_encoder"), self.encoder_input_size(), self.encoder_hidden_size, self.encoder_n_layers)?;
-        let decoder = Mlp::new(
-            &mut init.pp("mlp_decoder"),
-            self.decoder_input_size(),
-            outputs_per_point,
-            self.decoder_hidden_size,
-            self.decoder_layers,
-        )?;
+        let decoder = ReluMlp::new(&mut init.pp("mlp_decoder"), self.decoder_input_size(), outputs_per_point,
+            self.decoder_hidden_size, self.decoder_layers)?;
         let upsample = if h > input_size { Some(Linear::new(&mut init.pp("upsample_sequence"), input_size, h)?) } else { None };
         Ok(RecurrentForecaster { config: self.clone(), params, encoder, decoder, upsample })
     }
@@ -155,7 +131,7 @@ pub struct RecurrentForecaster<C> {
     config: RecurrentConfig<C>,
     params: ParamStore,
     encoder: Recurrent<C>,
-    decoder: Mlp,
+    decoder: ReluMlp,
     upsample: Option<Linear>,
 }
 
@@ -174,7 +150,7 @@ pub struct ForecasterCache {
     hidden_states: Vec<f32>,
     /// Each of those hidden states followed by its step's future exogenous values: `[B, h, H + F]`.
     decoder_input: Vec<f32>,
-    decoder: MlpCache,
+    decoder: ReluMlpCache,
     d_decoder_input: Vec<f32>,
     /// `[B, h, H]`: the hidden-state part of `d_decoder_input`.
     d_hidden: Vec<f32>,
@@ -184,10 +160,6 @@ pub struct ForecasterCache {
 }
 
 impl<C: ForecasterCell> RecurrentForecaster<C> {
-    pub fn config(&self) -> &RecurrentConfig<C> {
-        &self.config
-    }
-
     pub fn num_parameters(&self) -> usize {
         self.params.num_parameters()
     }
@@ -228,21 +200,12 @@ impl<C: ForecasterCell> RecurrentForecaster<C> {
     }
 }
 
-impl<C: ForecasterCell> Model for RecurrentForecaster<C> {
-    type Cache = ForecasterCache;
+impl_model!(RecurrentForecaster<C>, RecurrentConfig<C>, ForecasterCache, C: ForecasterCell);
 
-    fn params(&self) -> &ParamStore {
-        &self.params
-    }
-
-    fn params_mut(&mut self) -> &mut ParamStore {
-        &mut self.params
-    }
-
+impl<C: ForecasterCell> RecurrentForecaster<C> {
     /// Forecasts `[B, h, outputs_per_point]`.
-    fn forward<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut ForecasterCache) -> Result<&'c [f32], NnError> {
-        let ModelShape { h, input_size, exog, .. } = self.config.shape;
-        batch.check(input_size, h, exog)?;
+    fn forward_pass<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut ForecasterCache) -> Result<&'c [f32], NnError> {
+        let ModelShape { h, input_size, .. } = self.config.shape;
         let (b, hidden) = (batch.batch, self.config.encoder_hidden_size);
         cache.batch = b;
         let input = self.encoder_input(batch, &mut cache.encoder_input);
@@ -265,8 +228,7 @@ impl<C: ForecasterCell> Model for RecurrentForecaster<C> {
     }
 
     /// Backpropagates `d_output` (`[B, h, outputs_per_point]`) through the pass saved in `cache`.
-    fn backward(&self, cache: &mut ForecasterCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {
-        self.params.check_same_layout(grads)?;
+    fn backward_pass(&self, cache: &mut ForecasterCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {
         let ModelShape { h, input_size, .. } = self.config.shape;
         let hidden = self.config.encoder_hidden_size;
         let batch = cache.batch;
@@ -314,8 +276,10 @@ fn transpose_inner(input: &[f32], batch: usize, rows: usize, cols: usize, out: &
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::models::model::tests::shape;
-    use crate::models::ExogSizes;
+    use crate::models::model::tests::{assert_fits_sine, check_model_gradients, shape};
+    use crate::models::{ExogSizes, Model};
+    use crate::nn::gru::GruCell;
+    use crate::nn::lstm::LstmCell;
 
     /// A small configuration for gradient checks and training tests.
     pub fn small_config<C: ForecasterCell>(h: usize, input_size: usize, exog: ExogSizes) -> RecurrentConfig<C> {
@@ -326,6 +290,47 @@ pub(crate) mod tests {
     pub fn reference_config<C: ForecasterCell>() -> RecurrentConfig<C> {
         let shape = ModelShape { random_seed: 1, ..shape(12, 24, ExogSizes::none()) };
         RecurrentConfig { encoder_hidden_size: 64, decoder_hidden_size: 64, ..RecurrentConfig::new(shape) }
+    }
+
+    /// [`small_config`] with `h` 6 over 4 inputs (upsampled) and `outputs_per_point` values per step.
+    fn upsampled_with_quantiles<C: ForecasterCell>(exog: ExogSizes, outputs_per_point: usize) -> RecurrentConfig<C> {
+        let config = small_config::<C>(6, 4, exog);
+        RecurrentConfig { shape: ModelShape { outputs_per_point, ..config.shape }, ..config }
+    }
+
+    /// The same seed gives the same weights, another seed others.
+    fn assert_weights_follow_the_seed<C: ForecasterCell>() {
+        let config = reference_config::<C>();
+        assert_eq!(config.build().unwrap().params(), config.build().unwrap().params());
+        let reseeded = RecurrentConfig { shape: ModelShape { random_seed: 2, ..config.shape }, ..config.clone() };
+        assert_ne!(config.build().unwrap().params(), reseeded.build().unwrap().params());
+    }
+
+    #[test]
+    fn same_seed_gives_identical_weights() {
+        assert_weights_follow_the_seed::<GruCell>();
+        assert_weights_follow_the_seed::<LstmCell>();
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        check_model_gradients(&small_config::<GruCell>(3, 5, ExogSizes::none()));
+        check_model_gradients(&small_config::<LstmCell>(3, 5, ExogSizes::none()));
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_with_exogenous_inputs_upsampling_and_quantiles() {
+        check_model_gradients(&upsampled_with_quantiles::<GruCell>(ExogSizes { futr: 2, hist: 2, stat: 1 }, 2));
+        check_model_gradients(&upsampled_with_quantiles::<LstmCell>(ExogSizes { futr: 2, hist: 1, stat: 2 }, 3));
+    }
+
+    #[test]
+    fn adam_fits_a_sine_wave() {
+        fn sine_config<C: ForecasterCell>() -> RecurrentConfig<C> {
+            RecurrentConfig { encoder_hidden_size: 16, decoder_hidden_size: 16, ..small_config(12, 24, ExogSizes::none()) }
+        }
+        assert_fits_sine(&sine_config::<GruCell>(), 150, 1e-2, 0.2);
+        assert_fits_sine(&sine_config::<LstmCell>(), 150, 1e-2, 0.2);
     }
 
     #[test]

@@ -18,12 +18,12 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
-use super::model::{InputSizeDefault, Model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
-use super::options::{ModelOptions, OptionError, OptionResult};
+use super::model::{impl_model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
+use super::options::{write_entries, ModelOptions, OptionError, OptionResult};
 use crate::nn::activation::{Activation, ActivationKind};
 use crate::nn::conv1d::{Conv1d, Conv1dSpec, Padding};
 use crate::nn::error::{expect_len, nonzero};
-use crate::nn::mlp::{Mlp, MlpCache};
+use crate::nn::relu_mlp::{ReluMlp, ReluMlpCache};
 use crate::nn::recurrent::swap_leading_axes;
 use crate::nn::{Linear, NnError, ParamInit, ParamStore};
 
@@ -77,25 +77,11 @@ impl ModelConfig for TcnConfig {
     type Network = Tcn;
 
     const NAME: &'static str = "TCN";
-    const OPTION_KEYS: &'static [&'static str] = &[
-        "kernelSize",
-        "dilations",
-        "encoderHiddenSize",
-        "encoderActivation",
-        "contextSize",
-        "decoderHiddenSize",
-        "decoderLayers",
-    ];
+    const OPTION_KEYS: &'static [&'static str] =
+        &["kernelSize", "dilations", "encoderHiddenSize", "encoderActivation", "contextSize", "decoderHiddenSize", "decoderLayers"];
     /// tcn.py: `input_size=-1` (3 h), `scaler_type='robust'`, `learning_rate=1e-3`, `max_steps=1000`,
     /// `windows_batch_size=128`, `num_lr_decays=-1`.
-    const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults {
-        input_size: InputSizeDefault::TimesHorizon(3),
-        scaler_type: "robust",
-        learning_rate: 1e-3,
-        max_steps: 1000,
-        batch_size: 128,
-        num_lr_decays: 0,
-    };
+    const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults::SEQUENCE_ENCODERS;
 
     /// tcn.py: `kernel_size=2`, `dilations=[1, 2, 4, 8, 16]`, `encoder_hidden_size=128`,
     /// `encoder_activation='ReLU'`, `context_size=10`, `decoder_hidden_size=128`, `decoder_layers=2`.
@@ -125,37 +111,31 @@ impl ModelConfig for TcnConfig {
             }
             self.dilations = dilations;
         }
-        self.encoder_hidden_size = options.size("encoderHiddenSize")?.unwrap_or(self.encoder_hidden_size);
+        options.read_sizes([("encoderHiddenSize", &mut self.encoder_hidden_size)])?;
         let activation = options.choice("encoderActivation", &ActivationKind::ALL.map(ActivationKind::name))?;
         if let Some(activation) = activation.and_then(ActivationKind::from_name) {
             self.encoder_activation = activation;
         }
-        self.context_size = options.size("contextSize")?.unwrap_or(self.context_size);
-        self.decoder_hidden_size = options.size("decoderHiddenSize")?.unwrap_or(self.decoder_hidden_size);
-        self.decoder_layers = options.size("decoderLayers")?.unwrap_or(self.decoder_layers);
+        options.read_sizes([
+            ("contextSize", &mut self.context_size), ("decoderHiddenSize", &mut self.decoder_hidden_size),
+            ("decoderLayers", &mut self.decoder_layers),
+        ])?;
         Ok(())
     }
 
     fn write_options(&self, out: &mut Map<String, Value>) {
-        out.insert("kernelSize".into(), self.kernel_size.into());
-        out.insert("dilations".into(), self.dilations.clone().into());
-        out.insert("encoderHiddenSize".into(), self.encoder_hidden_size.into());
-        out.insert("encoderActivation".into(), self.encoder_activation.name().into());
-        out.insert("contextSize".into(), self.context_size.into());
-        out.insert("decoderHiddenSize".into(), self.decoder_hidden_size.into());
-        out.insert("decoderLayers".into(), self.decoder_layers.into());
+        write_entries(out, [
+            ("kernelSize", self.kernel_size.into()), ("dilations", self.dilations.clone().into()),
+            ("encoderHiddenSize", self.encoder_hidden_size.into()),
+            ("encoderActivation", self.encoder_activation.name().into()), ("contextSize", self.context_size.into()),
+            ("decoderHiddenSize", self.decoder_hidden_size.into()), ("decoderLayers", self.decoder_layers.into()),
+        ]);
     }
 
     fn memory_estimate(&self) -> (u128, u128) {
         let [h, l, k, hidden, decoder_in, decoder_hidden, layers, outputs, channels] = [
-            self.shape.h,
-            self.shape.input_size,
-            self.kernel_size,
-            self.encoder_hidden_size,
-            self.decoder_in_features(),
-            self.decoder_hidden_size,
-            self.decoder_layers,
-            self.shape.outputs_per_point,
+            self.shape.h, self.shape.input_size, self.kernel_size, self.encoder_hidden_size,
+            self.decoder_in_features(), self.decoder_hidden_size, self.decoder_layers, self.shape.outputs_per_point,
             self.encoder_in_channels(),
         ]
         .map(|v| v as u128);
@@ -207,13 +187,8 @@ impl ModelConfig for TcnConfig {
             .collect::<Result<Vec<_>, NnError>>()?;
         let (encoder, activations) = encoder.into_iter().unzip();
         let context_adapter = Linear::new(&mut init.pp("context_adapter"), input_size, h)?;
-        let decoder = Mlp::new(
-            &mut init.pp("mlp_decoder"),
-            self.decoder_in_features(),
-            outputs_per_point,
-            self.decoder_hidden_size,
-            self.decoder_layers,
-        )?;
+        let decoder = ReluMlp::new(&mut init.pp("mlp_decoder"), self.decoder_in_features(), outputs_per_point,
+            self.decoder_hidden_size, self.decoder_layers)?;
         Ok(Tcn { config: self.clone(), params, encoder, activations, context_adapter, decoder })
     }
 }
@@ -227,7 +202,7 @@ pub struct Tcn {
     /// `hist_encoder.tcn.{i}.activation`, after each convolution.
     activations: Vec<Activation>,
     context_adapter: Linear,
-    decoder: Mlp,
+    decoder: ReluMlp,
 }
 
 /// The activations of one pass (time-major) and the backward pass's scratch, resized, never shrunk.
@@ -245,7 +220,7 @@ pub struct TcnCache {
     context: Vec<f32>,
     /// `[h, B, hidden + F]`, with future exogenous variables only.
     decoder_input: Vec<f32>,
-    decoder: MlpCache,
+    decoder: ReluMlpCache,
     /// `[B, h, outputs_per_point]`.
     forecast: Vec<f32>,
     /// `[h, B, outputs_per_point]`.
@@ -257,11 +232,7 @@ pub struct TcnCache {
     d_below: Vec<f32>,
 }
 
-impl Tcn {
-    pub fn config(&self) -> &TcnConfig {
-        &self.config
-    }
-}
+impl_model!(Tcn, TcnConfig, TcnCache);
 
 /// tcn.py's encoder input, time-major: row `(t, b)` is `[y_t | hist_t | stat | futr_t]` of window `b`.
 fn gather_encoder_input(batch: &WindowBatch<'_>, shape: &ModelShape, out: &mut Vec<f32>) {
@@ -289,21 +260,10 @@ fn gather_decoder_input(batch: &WindowBatch<'_>, shape: &ModelShape, context: &[
     }
 }
 
-impl Model for Tcn {
-    type Cache = TcnCache;
-
-    fn params(&self) -> &ParamStore {
-        &self.params
-    }
-
-    fn params_mut(&mut self) -> &mut ParamStore {
-        &mut self.params
-    }
-
-    fn forward<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut TcnCache) -> Result<&'c [f32], NnError> {
+impl Tcn {
+    fn forward_pass<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut TcnCache) -> Result<&'c [f32], NnError> {
         let shape = &self.config.shape;
         let (l, h, hidden, futr) = (shape.input_size, shape.h, self.config.encoder_hidden_size, shape.exog.futr);
-        batch.check(l, h, shape.exog)?;
         let b = batch.batch;
         cache.batch = b;
         gather_encoder_input(batch, shape, &mut cache.encoder_input);
@@ -334,8 +294,7 @@ impl Model for Tcn {
         Ok(&cache.forecast)
     }
 
-    fn backward(&self, cache: &mut TcnCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {
-        self.params.check_same_layout(grads)?;
+    fn backward_pass(&self, cache: &mut TcnCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {
         let shape = &self.config.shape;
         let (l, h, hidden, futr) = (shape.input_size, shape.h, self.config.encoder_hidden_size, shape.exog.futr);
         let b = nonzero("batch size of the cached forward pass", cache.batch)?;
@@ -385,15 +344,16 @@ impl Model for Tcn {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::models::model::tests::{check_model_gradients, fit_sine, shape, RandomBatch};
+    use crate::models::Model;
+    use crate::models::model::tests::{assert_count_matches_estimate, assert_fits_sine, check_model_gradients, shape, RandomBatch};
     use crate::models::ExogSizes;
 
     /// The baseline of baselines.md: h 12, input_size 24, encoder and decoder of 64.
-    fn baseline() -> TcnConfig {
+    pub(crate) fn baseline() -> TcnConfig {
         TcnConfig { encoder_hidden_size: 64, decoder_hidden_size: 64, ..TcnConfig::new(shape(12, 24, ExogSizes::none())) }
     }
 
@@ -468,9 +428,7 @@ mod tests {
         // baselines.md: TCN(h=12, input_size=24, kernel_size=2, dilations=[1,2,4,8,16], encoder_hidden_size=64,
         // decoder_hidden_size=64) has 37,741 parameters.
         let config = baseline();
-        let model = config.build().unwrap();
-        assert_eq!(model.params().num_parameters(), 37_741);
-        assert_eq!(config.memory_estimate().0, 37_741);
+        assert_eq!(assert_count_matches_estimate(&config), 37_741);
     }
 
     #[test]
@@ -526,7 +484,7 @@ mod tests {
         assert_eq!((config.kernel_size, config.dilations.as_slice(), config.encoder_hidden_size), (2, &[1, 2, 4, 8, 16][..], 128));
         assert_eq!((config.encoder_activation, config.context_size), (ActivationKind::Relu, 10));
         assert_eq!((config.decoder_hidden_size, config.decoder_layers), (128, 2));
-        assert_eq!(TcnConfig::TRAINING_DEFAULTS.input_size, InputSizeDefault::TimesHorizon(3));
+        assert_eq!(TcnConfig::TRAINING_DEFAULTS.input_size, crate::models::InputSizeDefault::TimesHorizon(3));
         assert_eq!((TcnConfig::TRAINING_DEFAULTS.scaler_type, TcnConfig::TRAINING_DEFAULTS.batch_size), ("robust", 128));
 
         let options = json!({ "kernelSize": 3, "dilations": [1, 3], "encoderHiddenSize": 16, "encoderActivation": "Tanh",
@@ -655,13 +613,6 @@ mod tests {
     #[test]
     fn adam_fits_a_sine_wave() {
         let config = TcnConfig { encoder_hidden_size: 16, decoder_hidden_size: 16, ..TcnConfig::new(shape(12, 24, ExogSizes::none())) };
-        let (before, after) = fit_sine(&config, 150, 1e-2);
-        assert!(after < 0.2 * before, "MAE {before} -> {after}");
-    }
-
-    #[test]
-    #[ignore = "timing, meaningful only in release: cargo test --release --lib models::tcn -- --ignored --nocapture"]
-    fn timing_at_the_baseline() {
-        crate::models::timing::time_all(&baseline());
+        assert_fits_sine(&config, 150, 1e-2, 0.2);
     }
 }

@@ -1,13 +1,14 @@
 //! Ignored timing and profiling harness for every model at the baselines' configuration (input_size 24, h 12):
-//! `cargo test --release --lib models::timing -- --ignored --nocapture --test-threads=1`.
+//! `cargo test --release --lib models::timing -- --ignored --nocapture --test-threads=1` (or `models::timing::tcn`
+//! for one model).
 //! `ND_STEPS` overrides the number of timed steps (e.g. 20 under callgrind); `ND_THREADS` and `ND_SHARD` set the
 //! data-parallel step's threads (2) and windows per shard (8).
 
 use rayon::prelude::*;
 
-use super::model::tests::RandomBatch;
+use super::model::tests::{shape, RandomBatch};
 use super::recurrent_forecaster::tests::reference_config;
-use super::{Model, ModelConfig};
+use super::{ExogSizes, MlpConfig, Model, ModelConfig};
 use crate::nn::adam::{Adam, AdamConfig, StepLr};
 use crate::nn::gradcheck::random_vec;
 use crate::nn::gru::GruCell;
@@ -143,14 +144,25 @@ pub fn time_all<C: ModelConfig>(config: &C) {
     time_forward(config, 32);
 }
 
-#[test]
-#[ignore = "timing"]
-fn lstm() {
-    time_all(&reference_config::<LstmCell>());
+/// One ignored test per model, at its baseline configuration.
+macro_rules! timing_tests {
+    ($($model:ident: $config:expr;)*) => {
+        $(
+            #[test]
+            #[ignore = "timing, meaningful only in release: see the module docs"]
+            fn $model() {
+                time_all(&$config);
+            }
+        )*
+    };
 }
 
-#[test]
-#[ignore = "timing"]
-fn gru() {
-    time_all(&reference_config::<GruCell>());
+timing_tests! {
+    lstm: reference_config::<LstmCell>();
+    gru: reference_config::<GruCell>();
+    mlp: MlpConfig::new(shape(12, 24, ExogSizes::none()));
+    nbeats: super::nbeats::tests::baseline();
+    nhits: super::nhits::tests::baseline();
+    tcn: super::tcn::tests::baseline();
+    transformer: super::transformer::tests::baseline();
 }

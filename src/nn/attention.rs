@@ -17,6 +17,16 @@ use crate::simd::{thread_isa, Isa};
 use super::params::{ParamInit, ParamStore};
 use super::Linear;
 
+/// What one attention pass reads: `queries` `[B, Lq, hidden]` attending over `keys_values` `[B, Lk, hidden]`.
+#[derive(Debug, Clone, Copy)]
+pub struct AttentionInputs<'a> {
+    pub queries: &'a [f32],
+    pub keys_values: &'a [f32],
+    pub batch: usize,
+    pub q_len: usize,
+    pub kv_len: usize,
+}
+
 #[derive(Debug, Clone)]
 pub struct MultiHeadAttention {
     query: Linear,
@@ -123,19 +133,8 @@ impl MultiHeadAttention {
     }
 
     /// `output[B Lq, hidden]`: the attention of `queries` `[B, Lq, hidden]` over `keys_values` `[B, Lk, hidden]`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn forward(
-        &self,
-        params: &ParamStore,
-        queries: &[f32],
-        keys_values: &[f32],
-        batch: usize,
-        q_len: usize,
-        kv_len: usize,
-        train_seed: Option<u64>,
-        output: &mut [f32],
-        cache: &mut AttentionCache,
-    ) -> Result<(), NnError> {
+    pub fn forward(&self, params: &ParamStore, inputs: AttentionInputs<'_>, train_seed: Option<u64>, output: &mut [f32], cache: &mut AttentionCache) -> Result<(), NnError> {
+        let AttentionInputs { queries, keys_values, batch, q_len, kv_len } = inputs;
         nonzero("attention query length", q_len)?;
         nonzero("attention key length", kv_len)?;
         expect_len("attention queries", batch * q_len * self.hidden(), queries.len())?;
@@ -342,13 +341,10 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     use super::*;
-    use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, weighted_sum};
+    use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, seeded_layer, weighted_sum};
 
     fn attention(hidden: usize, heads: usize, p: f32) -> (MultiHeadAttention, ParamStore) {
-        let mut params = ParamStore::new();
-        let mut rng = ChaCha8Rng::seed_from_u64(5);
-        let layer = MultiHeadAttention::new(&mut ParamInit::new(&mut params, &mut rng).pp("attention"), hidden, heads, Dropout::new(p, 3).unwrap()).unwrap();
-        (layer, params)
+        seeded_layer(5, "attention", |init| MultiHeadAttention::new(init, hidden, heads, Dropout::new(p, 3).unwrap()))
     }
 
     #[test]
@@ -369,7 +365,7 @@ mod tests {
         }
         let (queries, keys) = ([1.0, 0.0], [1.0, 0.0, 0.0, 1.0]);
         let mut out = [0.0; 2];
-        layer.forward(&params, &queries, &keys, 1, 1, 2, None, &mut out, &mut AttentionCache::default()).unwrap();
+        layer.forward(&params, AttentionInputs { queries: &queries, keys_values: &keys, batch: 1, q_len: 1, kv_len: 2 }, None, &mut out, &mut AttentionCache::default()).unwrap();
         // scores (1, 0) / sqrt(2) -> weights (e^a, 1) / (e^a + 1), a = 1/sqrt(2); output = weights.
         let a = (0.5f32).sqrt().exp();
         assert!((out[0] - a / (a + 1.0)).abs() < 1e-6 && (out[1] - 1.0 / (a + 1.0)).abs() < 1e-6, "{out:?}");
@@ -383,12 +379,12 @@ mod tests {
         let weights = random_vec(batch * q_len * hidden, 3);
         let objective = |params: &ParamStore, queries: &[f32], keys_values: &[f32]| {
             let mut out = vec![0.0; batch * q_len * hidden];
-            layer.forward(params, queries, keys_values, batch, q_len, kv_len, train_seed, &mut out, &mut AttentionCache::default()).unwrap();
+            layer.forward(params, AttentionInputs { queries, keys_values, batch, q_len, kv_len }, train_seed, &mut out, &mut AttentionCache::default()).unwrap();
             weighted_sum(&out, &weights)
         };
         let mut cache = AttentionCache::default();
         let mut out = vec![0.0; batch * q_len * hidden];
-        layer.forward(&params, &queries, &keys_values, batch, q_len, kv_len, train_seed, &mut out, &mut cache).unwrap();
+        layer.forward(&params, AttentionInputs { queries: &queries, keys_values: &keys_values, batch, q_len, kv_len }, train_seed, &mut out, &mut cache).unwrap();
         let mut grads = params.zeros_like();
         let (mut d_q, mut d_kv) = (vec![0.0; queries.len()], vec![0.0; keys_values.len()]);
         layer.backward(&params, &queries, &keys_values, &mut cache, &weights, &mut grads, &mut d_q, &mut d_kv).unwrap();
@@ -438,7 +434,7 @@ mod tests {
         assert!(MultiHeadAttention::new(&mut init, 3, 4, Dropout::new(0.0, 0).unwrap()).is_err());
         let (layer, params) = attention(4, 2, 0.0);
         let mut cache = AttentionCache::default();
-        assert!(layer.forward(&params, &[0.0; 8], &[0.0; 7], 1, 2, 2, None, &mut [0.0; 8], &mut cache).is_err());
+        assert!(layer.forward(&params, AttentionInputs { queries: &[0.0; 8], keys_values: &[0.0; 7], batch: 1, q_len: 2, kv_len: 2 }, None, &mut [0.0; 8], &mut cache).is_err());
         let mut grads = params.zeros_like();
         assert!(layer.backward(&params, &[0.0; 8], &[0.0; 8], &mut cache, &[0.0; 8], &mut grads, &mut [0.0; 8], &mut [0.0; 8]).is_err());
     }

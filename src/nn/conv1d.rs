@@ -209,17 +209,14 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     use super::*;
-    use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, weighted_sum};
+    use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, seeded_layer, weighted_sum};
 
     fn spec(in_channels: usize, out_channels: usize, kernel_size: usize, dilation: usize, padding: Padding) -> Conv1dSpec {
         Conv1dSpec { in_channels, out_channels, kernel_size, dilation, padding, bias: true }
     }
 
     fn conv(spec: Conv1dSpec) -> (Conv1d, ParamStore) {
-        let mut params = ParamStore::new();
-        let mut rng = ChaCha8Rng::seed_from_u64(5);
-        let layer = Conv1d::new(&mut ParamInit::new(&mut params, &mut rng).pp("conv"), spec).unwrap();
-        (layer, params)
+        seeded_layer(5, "conv", |init| Conv1d::new(init, spec))
     }
 
     /// torch's Conv1d written out: each sequence padded as torch pads it, every output a sum over channels and

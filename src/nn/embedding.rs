@@ -72,14 +72,7 @@ fn sinusoids(len: usize, hidden: usize) -> Vec<f32> {
 impl DataEmbedding {
     /// Creates `<prefix>.value_embedding.tokenConv.weight` and, when `exog_features > 0`,
     /// `<prefix>.temporal_embedding.embed.weight`, for windows of up to `max_len` steps.
-    pub fn new(
-        init: &mut ParamInit<'_>,
-        c_in: usize,
-        exog_features: usize,
-        hidden: usize,
-        max_len: usize,
-        dropout: Dropout,
-    ) -> Result<Self, NnError> {
+    pub fn new(init: &mut ParamInit<'_>, c_in: usize, exog_features: usize, hidden: usize, max_len: usize, dropout: Dropout) -> Result<Self, NnError> {
         nonzero("embedding input channels", c_in)?;
         nonzero("embedding window length", max_len)?;
         if hidden == 0 || hidden % 2 == 1 {
@@ -229,13 +222,10 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     use super::*;
-    use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, weighted_sum};
+    use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, seeded_layer, weighted_sum};
 
     fn embedding(c_in: usize, exog: usize, hidden: usize, p: f32) -> (DataEmbedding, ParamStore) {
-        let mut params = ParamStore::new();
-        let mut rng = ChaCha8Rng::seed_from_u64(4);
-        let layer = DataEmbedding::new(&mut ParamInit::new(&mut params, &mut rng).pp("enc_embedding"), c_in, exog, hidden, 16, Dropout::new(p, 0).unwrap()).unwrap();
-        (layer, params)
+        seeded_layer(4, "enc_embedding", |init| DataEmbedding::new(init, c_in, exog, hidden, 16, Dropout::new(p, 0).unwrap()))
     }
 
     #[test]

@@ -13,11 +13,21 @@
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::params::ParamStore;
+use super::error::NnError;
+use super::params::{ParamInit, ParamStore};
 
 pub const EPS: f32 = 2e-3;
 pub const ABS_TOL: f64 = 2e-3;
 pub const REL_TOL: f64 = 1e-2;
+
+/// A layer that `build` creates under `prefix` in a fresh store whose initialisation is seeded by `seed`, and
+/// that store.
+pub fn seeded_layer<T>(seed: u64, prefix: &str, build: impl FnOnce(&mut ParamInit<'_>) -> Result<T, NnError>) -> (T, ParamStore) {
+    let mut params = ParamStore::new();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let layer = build(&mut ParamInit::new(&mut params, &mut rng).pp(prefix)).unwrap();
+    (layer, params)
+}
 
 pub fn random_vec(len: usize, seed: u64) -> Vec<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);

@@ -2,10 +2,11 @@
 //! r = σ(W_ir x + b_ir + W_hr h + b_hr), z = σ(W_iz x + b_iz + W_hz h + b_hz),
 //! n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h' = (1 - z) ⊙ n + z ⊙ h.
 
-use super::activations::{sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output};
-use crate::simd::{thread_isa, Isa};
+use super::activation::{sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output};
 use super::recurrent::{BackwardStep, ForwardStep, Recurrent, RecurrentCell};
 
+/// The GRU's step: its `aux` is `W_hn h + b_hn`, which the gradient of r needs; the GRU carries no state
+/// besides h, so backward leaves `aux_prev` and `d_aux` unused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GruCell;
 
@@ -15,25 +16,7 @@ pub type Gru = Recurrent<GruCell>;
 impl RecurrentCell for GruCell {
     const GATES: usize = 3;
 
-    /// `aux` is `W_hn h + b_hn`, which the gradient of r needs.
-    fn forward_step(step: ForwardStep<'_>) {
-        match thread_isa() {
-            // SAFETY: `thread_isa` returns Avx2 or above only after avx2 and fma were detected.
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 | Isa::Avx512 => unsafe { avx2::forward_step(step) },
-            _ => forward_step_scalar(step),
-        }
-    }
-
-    fn backward_step(step: BackwardStep<'_>) {
-        match thread_isa() {
-            // SAFETY: as above.
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 | Isa::Avx512 => unsafe { avx2::backward_step(step) },
-            _ => backward_step_scalar(step),
-        }
-        // The GRU carries no state besides h; aux_prev and d_aux stay unused.
-    }
+    crate::nn::recurrent::dispatch_steps!();
 }
 
 fn forward_step_scalar(step: ForwardStep<'_>) {

@@ -132,17 +132,11 @@ fn gradient_sums(dy: &[f32], weight: &[f32], x_hat: &[f32]) -> (f32, f32) {
 
 #[cfg(test)]
 mod tests {
-    use rand::SeedableRng;
-    use rand_chacha::ChaCha8Rng;
-
     use super::*;
-    use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, weighted_sum};
+    use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, seeded_layer, weighted_sum};
 
     fn layer_norm(features: usize) -> (LayerNorm, ParamStore) {
-        let mut params = ParamStore::new();
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let layer = LayerNorm::new(&mut ParamInit::new(&mut params, &mut rng).pp("norm1"), features).unwrap();
-        (layer, params)
+        seeded_layer(1, "norm1", |init| LayerNorm::new(init, features))
     }
 
     #[test]

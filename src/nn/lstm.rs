@@ -2,10 +2,10 @@
 //! i = σ(W_ii x + b_ii + W_hi h + b_hi), f = σ(..), g = tanh(..), o = σ(..),
 //! c' = f ⊙ c + i ⊙ g, h' = o ⊙ tanh(c').
 
-use super::activations::{sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output};
-use crate::simd::{thread_isa, Isa};
+use super::activation::{sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output};
 use super::recurrent::{BackwardStep, ForwardStep, Recurrent, RecurrentCell};
 
+/// The LSTM's step: its `aux` is the cell state c.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LstmCell;
 
@@ -15,24 +15,7 @@ pub type Lstm = Recurrent<LstmCell>;
 impl RecurrentCell for LstmCell {
     const GATES: usize = 4;
 
-    /// `aux` is the cell state c.
-    fn forward_step(step: ForwardStep<'_>) {
-        match thread_isa() {
-            // SAFETY: `thread_isa` returns Avx2 or above only after avx2 and fma were detected.
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 | Isa::Avx512 => unsafe { avx2::forward_step(step) },
-            _ => forward_step_scalar(step),
-        }
-    }
-
-    fn backward_step(step: BackwardStep<'_>) {
-        match thread_isa() {
-            // SAFETY: as above.
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 | Isa::Avx512 => unsafe { avx2::backward_step(step) },
-            _ => backward_step_scalar(step),
-        }
-    }
+    crate::nn::recurrent::dispatch_steps!();
 
     const SHARES_PROJECTION_GRADIENT: bool = true;
 }

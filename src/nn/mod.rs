@@ -6,7 +6,6 @@
 //! weights can serve several threads at once.
 
 pub mod activation;
-pub mod activations;
 pub mod adam;
 pub mod attention;
 pub mod conv1d;
@@ -23,10 +22,10 @@ pub mod linear;
 pub mod loss;
 pub mod lstm;
 pub mod matmul;
-pub mod mlp;
 pub mod params;
 pub mod pooling;
 pub mod recurrent;
+pub mod relu_mlp;
 pub mod tensor;
 
 pub use error::NnError;

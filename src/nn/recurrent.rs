@@ -33,6 +33,7 @@ pub trait RecurrentCell {
     /// Number of gate blocks (LSTM 4: i, f, g, o; GRU 3: r, z, n).
     const GATES: usize;
 
+    /// One time step forward (see [`ForwardStep`]); [`dispatch_steps`] writes it and `backward_step`.
     fn forward_step(step: ForwardStep<'_>);
 
     fn backward_step(step: BackwardStep<'_>);
@@ -44,6 +45,32 @@ pub trait RecurrentCell {
     /// leaves `dh_prev` untouched.
     const SHARES_PROJECTION_GRADIENT: bool = false;
 }
+
+/// The `forward_step` and `backward_step` of a [`RecurrentCell`] impl, dispatching on [`crate::simd::thread_isa`]:
+/// to the cell module's `avx2::forward_step` and `avx2::backward_step` (unsafe, with avx2 and fma enabled) at
+/// AVX2 or above, to its `forward_step_scalar` and `backward_step_scalar` otherwise.
+macro_rules! dispatch_steps {
+    () => {
+        fn forward_step(step: $crate::nn::recurrent::ForwardStep<'_>) {
+            match $crate::simd::thread_isa() {
+                // SAFETY: `thread_isa` returns Avx2 or above only after avx2 and fma were detected.
+                #[cfg(target_arch = "x86_64")]
+                $crate::simd::Isa::Avx2 | $crate::simd::Isa::Avx512 => unsafe { avx2::forward_step(step) },
+                _ => forward_step_scalar(step),
+            }
+        }
+
+        fn backward_step(step: $crate::nn::recurrent::BackwardStep<'_>) {
+            match $crate::simd::thread_isa() {
+                // SAFETY: as above.
+                #[cfg(target_arch = "x86_64")]
+                $crate::simd::Isa::Avx2 | $crate::simd::Isa::Avx512 => unsafe { avx2::backward_step(step) },
+                _ => backward_step_scalar(step),
+            }
+        }
+    };
+}
+pub(crate) use dispatch_steps;
 
 /// Buffers of one forward step; every `[B, ..]` slice holds this step's rows only.
 pub struct ForwardStep<'a> {
@@ -150,12 +177,7 @@ struct Scratch {
 
 impl<C: RecurrentCell> Recurrent<C> {
     /// Creates `<prefix>.{weight_ih,weight_hh,bias_ih,bias_hh}_l{k}` for k in 0..num_layers.
-    pub fn new(
-        init: &mut ParamInit<'_>,
-        input_size: usize,
-        hidden_size: usize,
-        num_layers: usize,
-    ) -> Result<Self, NnError> {
+    pub fn new(init: &mut ParamInit<'_>, input_size: usize, hidden_size: usize, num_layers: usize) -> Result<Self, NnError> {
         nonzero("recurrent input_size", input_size)?;
         nonzero("recurrent hidden_size", hidden_size)?;
         nonzero("recurrent num_layers", num_layers)?;
@@ -560,11 +582,8 @@ fn swap_leading_axes_into(input: &[f32], a: usize, b: usize, width: usize, out: 
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use rand::SeedableRng;
-    use rand_chacha::ChaCha8Rng;
-
     use super::*;
-    use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, weighted_sum};
+    use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, seeded_layer, weighted_sum};
 
     pub fn recurrent<C: RecurrentCell>(
         input_size: usize,
@@ -572,12 +591,7 @@ pub(crate) mod tests {
         layers: usize,
         seed: u64,
     ) -> (Recurrent<C>, ParamStore) {
-        let mut params = ParamStore::new();
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut init = ParamInit::new(&mut params, &mut rng);
-        let net =
-            Recurrent::<C>::new(&mut init.pp("hist_encoder"), input_size, hidden, layers).unwrap();
-        (net, params)
+        seeded_layer(seed, "hist_encoder", |init| Recurrent::<C>::new(init, input_size, hidden, layers))
     }
 
     /// Finite-difference check of dL/d input and of a sample of every parameter, 2 layers, 4 steps.

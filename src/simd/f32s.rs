@@ -188,7 +188,7 @@ pub(crate) unsafe fn sigmoid<V: F32s>(x: V) -> V {
     one.div(one.add(exp(V::splat(0.0).sub(x))))
 }
 
-/// tanh(x) = 2 sigmoid(2x) - 1, as the scalar `nn::activations::tanh`.
+/// tanh(x) = 2 sigmoid(2x) - 1, as the scalar `nn::activation::tanh`.
 #[inline(always)]
 pub(crate) unsafe fn tanh<V: F32s>(x: V) -> V {
     let two = V::splat(2.0);

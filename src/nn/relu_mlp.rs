@@ -5,7 +5,7 @@
 //! its Linear layers sit at indices 0, 3, 6, ...; the parameter names keep those indices
 //! (`layers.0.weight`, `layers.3.weight`) so that a NeuralForecast state_dict maps one-to-one.
 
-use super::activations::{relu_backward_in_place, relu_in_place};
+use super::activation::{relu_backward_in_place, relu_in_place};
 use super::error::{expect_len, nonzero, NnError};
 use super::linear::Linear;
 use super::params::{ParamInit, ParamStore};
@@ -14,14 +14,14 @@ use super::params::{ParamInit, ParamStore};
 const TORCH_SEQUENTIAL_STRIDE: usize = 3;
 
 #[derive(Debug, Clone)]
-pub struct Mlp {
+pub struct ReluMlp {
     /// ReLU follows every layer except the last.
     layers: Vec<Linear>,
 }
 
-/// What [`Mlp::backward`] needs from [`Mlp::forward`], plus its scratch buffers.
+/// What [`ReluMlp::backward`] needs from [`ReluMlp::forward`], plus its scratch buffers.
 #[derive(Debug, Clone, Default)]
-pub struct MlpCache {
+pub struct ReluMlpCache {
     rows: usize,
     /// Output of each layer, after its ReLU for all but the last.
     outputs: Vec<Vec<f32>>,
@@ -29,15 +29,9 @@ pub struct MlpCache {
     d_below: Vec<f32>,
 }
 
-impl Mlp {
+impl ReluMlp {
     /// Creates `<prefix>.layers.{0,3,6,..}.{weight,bias}`.
-    pub fn new(
-        init: &mut ParamInit<'_>,
-        in_features: usize,
-        out_features: usize,
-        hidden_size: usize,
-        num_layers: usize,
-    ) -> Result<Self, NnError> {
+    pub fn new(init: &mut ParamInit<'_>, in_features: usize, out_features: usize, hidden_size: usize, num_layers: usize) -> Result<Self, NnError> {
         nonzero("MLP num_layers", num_layers)?;
         if num_layers > 1 {
             nonzero("MLP hidden_size", hidden_size)?;
@@ -51,7 +45,7 @@ impl Mlp {
             .enumerate()
             .map(|(i, pair)| Linear::new(&mut init.pp(format!("layers.{}", i * TORCH_SEQUENTIAL_STRIDE)), pair[0], pair[1]))
             .collect::<Result<_, _>>()?;
-        Ok(Mlp { layers })
+        Ok(ReluMlp { layers })
     }
 
     /// An MLP over given layers (ReLU after all but the last), for models whose torch modules name their
@@ -64,7 +58,7 @@ impl Mlp {
                 reason: format!("a layer of {} outputs feeds one of {} inputs", pair[0].out_features(), pair[1].in_features()),
             });
         }
-        Ok(Mlp { layers })
+        Ok(ReluMlp { layers })
     }
 
     pub fn in_features(&self) -> usize {
@@ -81,7 +75,7 @@ impl Mlp {
         params: &ParamStore,
         input: &[f32],
         rows: usize,
-        cache: &'c mut MlpCache,
+        cache: &'c mut ReluMlpCache,
     ) -> Result<&'c [f32], NnError> {
         expect_len("MLP input", rows * self.in_features(), input.len())?;
         cache.rows = rows;
@@ -105,7 +99,7 @@ impl Mlp {
         &self,
         params: &ParamStore,
         input: &[f32],
-        cache: &mut MlpCache,
+        cache: &mut ReluMlpCache,
         d_output: &[f32],
         grads: &mut ParamStore,
         mut d_input: Option<&mut [f32]>,
@@ -113,7 +107,7 @@ impl Mlp {
         let rows = cache.rows;
         expect_len("MLP input", rows * self.in_features(), input.len())?;
         expect_len("MLP output gradient", rows * self.out_features(), d_output.len())?;
-        let MlpCache { outputs, d_current, d_below, .. } = cache;
+        let ReluMlpCache { outputs, d_current, d_below, .. } = cache;
         d_current.clear();
         d_current.extend_from_slice(d_output);
         for (i, layer) in self.layers.iter().enumerate().rev() {
@@ -138,14 +132,10 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     use super::*;
-    use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, weighted_sum};
+    use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, seeded_layer, weighted_sum};
 
-    fn mlp(in_features: usize, out_features: usize, hidden: usize, num_layers: usize) -> (Mlp, ParamStore) {
-        let mut params = ParamStore::new();
-        let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let mut init = ParamInit::new(&mut params, &mut rng);
-        let mlp = Mlp::new(&mut init.pp("mlp_decoder"), in_features, out_features, hidden, num_layers).unwrap();
-        (mlp, params)
+    fn mlp(in_features: usize, out_features: usize, hidden: usize, num_layers: usize) -> (ReluMlp, ParamStore) {
+        seeded_layer(3, "mlp_decoder", |init| ReluMlp::new(init, in_features, out_features, hidden, num_layers))
     }
 
     #[test]
@@ -173,7 +163,7 @@ mod tests {
     fn rejects_zero_layers() {
         let mut params = ParamStore::new();
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let err = Mlp::new(&mut ParamInit::new(&mut params, &mut rng), 4, 1, 8, 0).unwrap_err();
+        let err = ReluMlp::new(&mut ParamInit::new(&mut params, &mut rng), 4, 1, 8, 0).unwrap_err();
         assert_eq!(err, NnError::ZeroSize { what: "MLP num_layers" });
     }
 
@@ -184,10 +174,10 @@ mod tests {
         let input = random_vec(rows * 6, 11);
         let weights = random_vec(rows * 2, 12);
         let objective = |params: &ParamStore, input: &[f32]| {
-            let mut cache = MlpCache::default();
+            let mut cache = ReluMlpCache::default();
             weighted_sum(mlp.forward(params, input, rows, &mut cache).unwrap(), &weights)
         };
-        let mut cache = MlpCache::default();
+        let mut cache = ReluMlpCache::default();
         mlp.forward(&params, &input, rows, &mut cache).unwrap();
         let mut grads = params.zeros_like();
         let mut d_input = vec![0.0; input.len()];
