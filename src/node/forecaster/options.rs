@@ -1,7 +1,7 @@
 //! The options of `NeuralForecaster`'s constructor and calls, read from JS values into the engine's types:
 //! the forecaster (models, frequency, threads, …), fit, predict's levels and cross-validation.
 
-use napi::bindgen_prelude::{FromNapiValue, Function, Object, Unknown};
+use napi::bindgen_prelude::{FnArgs, FromNapiValue, Function, Object, Unknown};
 use napi::{JsValue, ValueType};
 
 use super::super::args::{self, describe, ArgError, ArgResult};
@@ -226,8 +226,8 @@ pub(super) fn cross_validation_fit(given: Option<&Unknown<'_>>, fit: usize, wind
     let returned;
     let options = if value.get_type()? == ValueType::Function {
         let raw = value.value();
-        let function = unsafe { Function::<(u32, u32), Unknown<'_>>::from_napi_value(raw.env, raw.value) }?;
-        returned = function.call((fit as u32, window as u32))?;
+        let function = unsafe { Function::<FnArgs<(u32, u32)>, Unknown<'_>>::from_napi_value(raw.env, raw.value) }?;
+        returned = function.call(FnArgs::from((fit as u32, window as u32)))?;
         &returned
     } else {
         value
