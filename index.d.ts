@@ -37,6 +37,8 @@ export declare class FitControl {
   abort(): void
   /** The latest progress, or null before the first step. */
   progress(): FitProgress | null
+  /** The latest progress of a cross-validation with its fit and window, or null before the first step. */
+  crossValidationProgress(): CrossValidationProgress | null
 }
 
 export declare class NeuralForecaster {
@@ -68,6 +70,12 @@ export declare class NeuralForecaster {
    * thread; resolves to n × h values.
    */
   forecastWindows(windows: Float64Array | Float32Array | number[], options?: { model?: number | string }): Promise<unknown>
+  /**
+   * Cross-validates copies of this forecaster (at its current weights; the forecaster is left as it is) on the
+   * last windows of every series of `data` (NeuralForecast's `cross_validation`); resolves with the forecasts
+   * beside the actual values, or null when `control` stopped a fit.
+   */
+  crossValidation(data: unknown, options: unknown | undefined | null, control: FitControl): Promise<Record<string, unknown> | null>
   /** Writes a safetensors checkpoint atomically (temporary file, then rename). */
   save(path: string): Promise<unknown>
   /** The checkpoint as bytes (the same safetensors content `save` writes). */
@@ -78,6 +86,15 @@ export declare class NeuralForecaster {
   static fromBuffer(buffer: Uint8Array): Promise<unknown>
 }
 export type NativeForecaster = NeuralForecaster
+
+/** One training step of a cross-validation. */
+export interface CrossValidationProgress {
+  /** Index of the fit (0 for the first; one fit in all without refit). */
+  fit: number
+  /** The window whose history the fit trains on. */
+  window: number
+  progress: FitProgress
+}
 
 /** One training step's progress. */
 export interface FitProgress {

@@ -445,6 +445,13 @@ export interface PlotOptions {
 /** SVG text: history, a line per model, bands for `<m>-lo-<level>`/`<m>-hi-<level>`, the split, a date axis, a legend. */
 export function plotForecast(history: ForecastData | null | undefined, forecast: Forecast, options?: PlotOptions): string
 
+/** A training step of a cross-validation: a fit's progress with the fit and the window it trains for. */
+export interface CrossValidationProgress extends FitProgress {
+  /** Index of the fit (0 for the first; a single fit without refit). */
+  fit: number
+  /** The window whose history the fit trains on (0 is the first, oldest window). */
+  window: number
+}
 export interface CrossValidationOptions {
   /** Forecast windows [1]. */
   nWindows?: number
@@ -456,7 +463,17 @@ export interface CrossValidationOptions {
   horizon?: number
   /** Interval levels for `predict` (see PredictOptions.level). */
   level?: number[]
-  fitOptions?: FitOptions | ((fitIndex: number, window: number) => FitOptions)
+  /**
+   * Options of each fit, or a function of the fit index and the window it is made for (called for every fit before
+   * training starts). `staticData` goes to crossValidation itself; `onProgress` and `signal` serve that fit.
+   */
+  fitOptions?: Omit<FitOptions, 'staticData'> | ((fitIndex: number, window: number) => Omit<FitOptions, 'staticData'>)
+  /** Static exogenous variables, one row per series (the models' statExogList columns). */
+  staticData?: StaticData
+  /** Called with the latest training step at most every 100 ms. */
+  onProgress?: (progress: CrossValidationProgress) => void
+  /** Aborting stops the training and rejects with an AbortError. */
+  signal?: AbortSignal
 }
 export interface CrossValidationResult {
   unique_id: string[]
@@ -465,7 +482,11 @@ export interface CrossValidationResult {
   y: Float64Array
   [model: string]: Float64Array | string[] | Array<string | number>
 }
-/** NeuralForecast's `cross_validation`; `forecaster` is constructor options or a factory of fresh forecasters. */
+/**
+ * NeuralForecast's `cross_validation`, run in the engine off the JS thread: `forecaster` is constructor options or a
+ * factory of a fresh forecaster (then `options.horizon` is required). `data` is what `fit` takes (a Dataset or
+ * long-format data, exogenous columns included); the future exogenous values of each window come from `data`.
+ */
 export function crossValidation(
   forecaster: NeuralForecasterOptions | (() => NeuralForecaster | Promise<NeuralForecaster>),
   data: ForecastData,

@@ -120,20 +120,76 @@ function fromNative(nativeForecaster) {
   return forecaster
 }
 
-function checkFitHooks(onProgress, signal) {
+function checkHooks(what, onProgress, signal) {
   if (onProgress !== undefined && typeof onProgress !== 'function') {
-    throw new TypeError(`NeuralForecaster.fit: options.onProgress must be a function, got ${typeof onProgress}`)
+    throw new TypeError(`${what}: options.onProgress must be a function, got ${typeof onProgress}`)
   }
   if (signal !== undefined && !(signal && typeof signal.addEventListener === 'function' && 'aborted' in signal)) {
-    throw new TypeError('NeuralForecaster.fit: options.signal must be an AbortSignal')
+    throw new TypeError(`${what}: options.signal must be an AbortSignal`)
   }
 }
 
-function abortError(signal) {
+function abortError(signal, what) {
   if (signal.reason !== undefined) return signal.reason
-  const err = new Error('NeuralForecaster.fit was aborted')
+  const err = new Error(`${what} was aborted`)
   err.name = 'AbortError'
   return err
+}
+
+/**
+ * Runs `call(control)`, a native call that trains through `control` (a FitControl), to its result: `onProgress`
+ * gets the latest step from `latest(control)` (a `[key, progress]` pair, or nothing) at most every 100 ms; any of
+ * `signals` aborting (those `call` adds included) or `onProgress` throwing stops the training. A result that
+ * `stopped(result)` says was stopped by a signal rejects with the AbortError.
+ */
+async function runControlled(what, { onProgress, signals, latest, stopped }, call) {
+  const aborted = () => signals.find((signal) => signal.aborted)
+  if (aborted()) throw abortError(aborted(), what)
+  const control = new native.FitControl()
+  const pending = callNative(() => call(control))
+  const onAbort = () => control.abort()
+  for (const signal of signals) signal.addEventListener('abort', onAbort, { once: true })
+  if (aborted()) control.abort()
+  let callbackError
+  let lastKey
+  const report = () => {
+    const step = latest(control)
+    if (!step || !onProgress) return
+    const [key, progress] = step
+    if (key === lastKey) return
+    lastKey = key
+    try {
+      onProgress(inThisRealm(progress))
+    } catch (err) {
+      callbackError = err
+      control.abort()
+    }
+  }
+  const timer = onProgress ? setInterval(report, PROGRESS_INTERVAL_MS) : undefined
+  try {
+    const result = await awaitNative(pending)
+    if (callbackError === undefined) report()
+    if (callbackError !== undefined) throw callbackError
+    if (stopped(result) && aborted()) throw abortError(aborted(), what)
+    return result
+  } finally {
+    clearInterval(timer)
+    for (const signal of signals) signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/** A fit's latest step. */
+function fitStep(control) {
+  const progress = control.progress()
+  return progress && [`${progress.model}:${progress.step}`, progress]
+}
+
+/** A cross-validation's latest step: `{ fit, window, …a fit's progress }`. */
+function crossValidationStep(control) {
+  const latest = control.crossValidationProgress()
+  if (!latest) return undefined
+  const { fit, window, progress } = latest
+  return [`${fit}:${progress.model}:${progress.step}`, { fit, window, ...inThisRealm(progress) }]
 }
 
 /**
@@ -152,37 +208,9 @@ class NeuralForecaster {
   /** Trains the models; `onProgress` is called with the latest step at most every 100 ms, `signal` aborts. */
   async fit(data, options = {}) {
     const { onProgress, signal, ...fitOptions } = options ?? {}
-    checkFitHooks(onProgress, signal)
-    if (signal?.aborted) throw abortError(signal)
-    const control = new native.FitControl()
-    const onAbort = () => control.abort()
-    signal?.addEventListener('abort', onAbort, { once: true })
-    let callbackError
-    let lastStep
-    const report = () => {
-      const progress = control.progress()
-      if (!progress || !onProgress) return
-      const step = `${progress.model}:${progress.step}`
-      if (step === lastStep) return
-      lastStep = step
-      try {
-        onProgress(inThisRealm(progress))
-      } catch (err) {
-        callbackError = err
-        control.abort()
-      }
-    }
-    const timer = onProgress ? setInterval(report, PROGRESS_INTERVAL_MS) : undefined
-    try {
-      const result = await awaitNative(callNative(() => natives.get(this).fit(data, fitOptions, control)))
-      if (callbackError === undefined) report()
-      if (callbackError !== undefined) throw callbackError
-      if (result.aborted && signal?.aborted) throw abortError(signal)
-      return result
-    } finally {
-      clearInterval(timer)
-      signal?.removeEventListener('abort', onAbort)
-    }
+    checkHooks('NeuralForecaster.fit', onProgress, signal)
+    const hooks = { onProgress, signals: signal ? [signal] : [], latest: fitStep, stopped: (report) => report.aborted }
+    return runControlled('NeuralForecaster.fit', hooks, (control) => natives.get(this).fit(data, fitOptions, control))
   }
 
   /** Forecasts every series after its history (or after `options.data`). */
@@ -257,16 +285,69 @@ async function readCsv(path, options) {
   return awaitNative(callNative(() => native.readCsvFile(path, options)))
 }
 
+/** The native forecaster that cross-validation copies: a factory's forecaster, or one made from options. */
+async function crossValidationForecaster(forecaster, options) {
+  if (typeof forecaster === 'function') {
+    if (options?.horizon === undefined) throw new TypeError('crossValidation: with a forecaster factory, options.horizon is required')
+    const made = natives.get(await forecaster())
+    if (made === undefined) throw new TypeError('crossValidation: the forecaster factory must return a NeuralForecaster')
+    return made
+  }
+  if (forecaster === null || typeof forecaster !== 'object') {
+    throw new TypeError('crossValidation: forecasterOptions must be NeuralForecaster options or a function returning a forecaster')
+  }
+  if (!Array.isArray(forecaster.models) || forecaster.models.length === 0) {
+    throw new TypeError('crossValidation: forecasterOptions.models must be a non-empty array of models')
+  }
+  return callNative(() => new native.NeuralForecaster(forecaster))
+}
+
+/**
+ * NeuralForecast's `cross_validation`, run in the Rust engine off the JS thread (see main.d.ts): forecasts of the
+ * last `nWindows` windows of every series, each from the history before it, beside the actual values.
+ * `fitOptions` (an object, or a function of the fit and window index) may hold an `onProgress` and `signal` of
+ * each fit.
+ */
+async function crossValidation(forecasterOptions, data, options) {
+  const what = 'crossValidation'
+  if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
+    throw new TypeError(`${what}: options must be an object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`)
+  }
+  const { onProgress, signal, fitOptions, ...windows } = options ?? {}
+  checkHooks(what, onProgress, signal)
+  const forecaster = await crossValidationForecaster(forecasterOptions, options)
+  const signals = signal ? [signal] : []
+  const fitHooks = []
+  const optionsOfFit = (fit, window) => {
+    const given = typeof fitOptions === 'function' ? fitOptions(fit, window) : fitOptions
+    if (given === null || typeof given !== 'object') return given
+    const { onProgress: fitProgress, signal: fitSignal, ...rest } = given
+    checkHooks(`${what}: fitOptions`, fitProgress, fitSignal)
+    fitHooks[fit] = fitProgress
+    if (fitSignal) signals.push(fitSignal)
+    return rest
+  }
+  const report = (progress) => {
+    onProgress?.(progress)
+    fitHooks[progress.fit]?.(progress)
+  }
+  const hooks = { onProgress: report, signals, latest: crossValidationStep, stopped: (frame) => frame === null }
+  const nativeOptions = { ...windows, fitOptions: fitOptions === undefined ? undefined : optionsOfFit }
+  const frame = await runControlled(what, hooks, (control) => forecaster.crossValidation(data, nativeOptions, control))
+  const result = unpackFrame(frame)
+  result.cutoff = ArrayBuffer.isView(frame.cutoff) ? plainArray(frame.cutoff) : frame.cutoff
+  return result
+}
+
 module.exports = {
   ops: wrapNamespace(native.ops),
   models,
   NeuralForecaster,
   Dataset,
   readCsv,
+  crossValidation,
 }
-// After the exports: cross-validation builds forecasters through this module.
 Object.assign(module.exports, {
-  crossValidation: require('./lib/cross_validation.js').crossValidation,
   evaluate: require('./lib/evaluate.js').evaluate,
   coverage: require('./lib/evaluate.js').coverage,
   calendarFeatures: require('./lib/calendar.js').calendarFeatures,

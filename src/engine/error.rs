@@ -21,6 +21,8 @@ pub enum EngineError {
     /// A checkpoint that is not ours, damaged, or does not fit the models.
     Checkpoint(String),
     Io { path: String, error: std::io::Error },
+    /// A cross-validation window's fit or forecast failed (`window` counts from 0).
+    InWindow { window: usize, n_windows: usize, error: Box<EngineError> },
 }
 
 /// Which JS error class the binding should throw.
@@ -37,6 +39,7 @@ impl EngineError {
             EngineError::Type(_) => ErrorKind::Type,
             EngineError::Range(_) | EngineError::Data(_) | EngineError::Model(_) => ErrorKind::Range,
             EngineError::NotFitted | EngineError::Checkpoint(_) | EngineError::Io { .. } => ErrorKind::Other,
+            EngineError::InWindow { error, .. } => error.kind(),
         }
     }
 }
@@ -50,6 +53,7 @@ impl fmt::Display for EngineError {
             EngineError::NotFitted => f.write_str("the forecaster is not fitted: call fit() (or load a checkpoint) first"),
             EngineError::Checkpoint(m) => write!(f, "invalid checkpoint: {m}"),
             EngineError::Io { path, error } => write!(f, "{path}: {error}"),
+            EngineError::InWindow { window, n_windows, error } => write!(f, "window {} of {n_windows}: {error}", window + 1),
         }
     }
 }

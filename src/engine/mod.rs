@@ -4,6 +4,7 @@
 mod batch;
 mod checkpoint;
 mod conformal;
+mod cross_validation;
 mod error;
 mod forecast;
 mod local;
@@ -21,6 +22,7 @@ use std::time::Instant;
 pub use error::{EngineError, ErrorKind};
 pub use scaler::Scale;
 pub use conformal::{IntervalMethod, PredictionIntervals};
+pub use cross_validation::{CrossValidation, CrossValidationResult, CrossValidationStep, RefitPolicy};
 pub use spec::{Architecture, EngineConfig, ExogLists, Method, ModelKind, ModelSpec, NeuralSpec, ProphetSpec, ScalerType};
 
 use crate::data::{advance, Column, DataError, Ds, Frequency, Panel};

@@ -5,7 +5,7 @@ use serde_json::json;
 use super::*;
 use crate::data::Ds;
 
-fn sine_panel(series: usize, length: usize) -> Panel {
+pub(super) fn sine_panel(series: usize, length: usize) -> Panel {
     sine_panel_at(series, length, |t| Ds::Int(t as i64))
 }
 
@@ -42,14 +42,14 @@ pub(crate) fn spec_of(options: serde_json::Value) -> ModelSpec {
     ModelSpec::from_options(options.as_object().expect("an options object"), "test").unwrap()
 }
 
-fn small_spec(kind: ModelKind, steps: usize) -> ModelSpec {
+pub(super) fn small_spec(kind: ModelKind, steps: usize) -> ModelSpec {
     spec_of(json!({
         "type": kind.name(), "h": 6, "inputSize": 12, "encoderHiddenSize": 16, "decoderHiddenSize": 16,
         "scalerType": "standard", "maxSteps": steps, "batchSize": 32,
     }))
 }
 
-fn engine(models: Vec<ModelSpec>, threads: usize) -> Engine {
+pub(super) fn engine(models: Vec<ModelSpec>, threads: usize) -> Engine {
     let mut config = EngineConfig::new(models);
     config.num_threads = threads;
     Engine::new(config).unwrap()
@@ -64,7 +64,7 @@ fn weights(e: &Engine) -> Vec<(String, Vec<u32>)> {
         .collect()
 }
 
-fn keep_going(_: &ProgressEvent) -> Control {
+pub(super) fn keep_going(_: &ProgressEvent) -> Control {
     Control::Continue
 }
 

@@ -1,0 +1,290 @@
+//! `NeuralForecaster`: the engine behind a JS class. Heavy calls (fit, predict, crossValidation, save, load,
+//! toBuffer, fromBuffer) run as async tasks on libuv's thread pool and return Promises; `forecastWindow` is the
+//! synchronous low-latency path. One engine serves one call at a time: a call made while `fit` runs is rejected
+//! with a clear error instead of waiting behind it. The options are read in `options`, the tasks live in `tasks`,
+//! and their results become JS objects in `frames`.
+
+mod frames;
+mod options;
+mod tasks;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use napi::bindgen_prelude::{AsyncTask, Float64Array, Float64ArraySlice, Unknown};
+use napi::Env;
+use napi_derive::napi;
+
+use super::args::{self, with_js_errors, ArgError, ArgResult};
+use super::data::{future_from_js, panel_from_js, with_static_from_js};
+use crate::data::Panel;
+use crate::engine::{Engine, EngineError, ErrorKind, Forecast};
+use frames::Frame;
+use options::{engine_config, fit_options, levels, model_index, optional, static_data, string_list, CROSS_VALIDATION_KEYS};
+use tasks::{CheckpointSource, CrossValidationTask, FitControl, FitTask, LoadTask, PredictTask, SaveTask, ToBufferTask, WindowsTask};
+
+impl From<EngineError> for ArgError {
+    fn from(e: EngineError) -> Self {
+        match e.kind() {
+            ErrorKind::Type => ArgError::Type(e.to_string()),
+            ErrorKind::Range => ArgError::Range(e.to_string()),
+            ErrorKind::Other => ArgError::Napi(napi::Error::from_reason(e.to_string())),
+        }
+    }
+}
+
+
+/// Shared by a forecaster and its running tasks.
+struct Shared {
+    engine: RwLock<Engine>,
+    /// Set while a fit runs (from the call until its Promise settles).
+    fitting: AtomicBool,
+}
+
+impl Shared {
+    fn new(engine: Engine) -> Arc<Shared> {
+        Arc::new(Shared { engine: RwLock::new(engine), fitting: AtomicBool::new(false) })
+    }
+
+    fn ensure_idle(&self, what: &str) -> ArgResult<()> {
+        if self.fitting.load(Ordering::Acquire) {
+            return Err(ArgError::Napi(napi::Error::from_reason(format!(
+                "cannot {what} while fit() is running on this forecaster; await the fit first"
+            ))));
+        }
+        Ok(())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Engine> {
+        self.engine.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Engine> {
+        self.engine.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Runs core work on a worker thread, turning a panic into an error instead of letting it unwind into libuv.
+fn guarded<T>(what: &str, work: impl FnOnce() -> Result<T, ArgError>) -> Result<T, ArgError> {
+    catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|_| {
+        Err(ArgError::Napi(napi::Error::from_reason(format!("{what}: internal error (a bug in neuro-divergent)"))))
+    })
+}
+
+/// A task's failure, kept until `reject` runs on the JS thread where the typed JS error can be created.
+type TaskResult<T> = Result<T, ArgError>;
+
+fn settle<T>(env: &Env, function: &str, outcome: TaskResult<T>) -> napi::Result<T> {
+    outcome.map_err(|e| e.context(function).into_napi(env))
+}
+
+#[napi(js_name = "NeuralForecaster")]
+pub struct NativeForecaster {
+    shared: Arc<Shared>,
+}
+
+#[napi]
+impl NativeForecaster {
+    /// Creates a forecaster; see `NeuralForecasterOptions`.
+    #[napi(constructor, catch_unwind)]
+    pub fn new(env: Env, options: Unknown<'_>) -> napi::Result<Self> {
+        with_js_errors(&env, "new NeuralForecaster", || {
+            let engine = Engine::new(engine_config(&options)?)?;
+            Ok(NativeForecaster { shared: Shared::new(engine) })
+        })
+    }
+
+    /// Whether the forecaster has been fitted (or loaded from a fitted checkpoint).
+    #[napi(getter)]
+    pub fn is_fitted(&self) -> bool {
+        self.shared.engine.try_read().map(|e| e.is_fitted()).unwrap_or(false)
+    }
+
+    /// Trains every model on `data`; resolves with the fit report. A fitted forecaster continues from its weights.
+    #[napi(catch_unwind)]
+    pub fn fit(
+        &self,
+        env: Env,
+        data: Unknown<'_>,
+        options: Option<Unknown<'_>>,
+        control: &FitControl,
+    ) -> napi::Result<AsyncTask<FitTask>> {
+        with_js_errors(&env, "NeuralForecaster.fit", || {
+            self.shared.ensure_idle("fit")?;
+            let panel = self.panel_of(&data, "data", static_data(options.as_ref())?)?;
+            let options = fit_options(options.as_ref())?;
+            self.shared.fitting.store(true, Ordering::Release);
+            Ok(AsyncTask::new(FitTask {
+                shared: self.shared.clone(),
+                panel,
+                options,
+                state: control.state.clone(),
+            }))
+        })
+    }
+
+    /// Forecasts every series: after the fitted data, or from `options.data` (new history, no refit).
+    #[napi(catch_unwind)]
+    pub fn predict(&self, env: Env, options: Option<Unknown<'_>>) -> napi::Result<AsyncTask<PredictTask>> {
+        with_js_errors(&env, "NeuralForecaster.predict", || {
+            self.shared.ensure_idle("predict")?;
+            let options = args::options(options.as_ref(), "options", &["horizon", "data", "staticData", "futrData", "level"])?;
+            let mut task = PredictTask { shared: self.shared.clone(), history: None, horizon: None, levels: Vec::new(), future: None };
+            if let Some(options) = options {
+                task.horizon = optional(&options, "horizon", |v, n| args::integer(v, n, 1, u32::MAX as usize))?;
+                task.levels = optional(&options, "level", levels)?.unwrap_or_default();
+                task.future = optional(&options, "futrData", future_from_js)?;
+                if let Some(data) = args::property(&options, "data")? {
+                    task.history = Some(self.panel_of(&data, "options.data", args::property(&options, "staticData")?)?);
+                }
+            }
+            Ok(AsyncTask::new(task))
+        })
+    }
+
+    /// Appends new observations (`{ unique_id, ds, y, <exogenous column>… }` as columns or rows) to fitted series,
+    /// synchronously: each series must continue right after its last ds at the fitted frequency. The next
+    /// forecast starts after them, without a refit.
+    #[napi(catch_unwind, ts_args_type = "data: unknown")]
+    pub fn update(&self, env: Env, data: Unknown<'_>) -> napi::Result<()> {
+        with_js_errors(&env, "NeuralForecaster.update", || {
+            self.shared.ensure_idle("update")?;
+            let freq = self.shared.read().fitted_frequency().ok_or(ArgError::from(EngineError::NotFitted))?;
+            let rows = panel_from_js(&data, "data", Some(freq))?;
+            Ok(self.shared.write().update(&rows)?)
+        })
+    }
+
+    /// Forecasts the fitted series `ids` (one id or an array), synchronously: the per-bar path after `update`.
+    #[napi(catch_unwind, ts_args_type = "ids: string | string[], options?: { horizon?: number, level?: number | number[], futrData?: unknown }", ts_return_type = "Record<string, unknown>")]
+    pub fn forecast_series(&self, env: Env, ids: Unknown<'_>, options: Option<Unknown<'_>>) -> napi::Result<Frame<Forecast>> {
+        with_js_errors(&env, "NeuralForecaster.forecastSeries", || {
+            self.shared.ensure_idle("forecastSeries")?;
+            let ids = if ids.get_type()? == napi::ValueType::String { vec![args::string(&ids, "ids")?] } else { string_list(&ids, "ids")? };
+            let (mut horizon, mut levels, mut future) = (None, Vec::new(), None);
+            if let Some(options) = args::options(options.as_ref(), "options", &["horizon", "level", "futrData"])? {
+                horizon = optional(&options, "horizon", |v, n| args::integer(v, n, 1, u32::MAX as usize))?;
+                levels = optional(&options, "level", options::levels)?.unwrap_or_default();
+                future = optional(&options, "futrData", future_from_js)?;
+            }
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            Ok(Frame(self.shared.read().predict_series(&ids, horizon, &levels, future.as_ref())?))
+        })
+    }
+
+    /// The next `horizon` (default h) `{ unique_id, ds }` rows of every fitted series: the frame to fill with future
+    /// exogenous values (NeuralForecast's `make_future_dataframe`).
+    #[napi(catch_unwind, ts_return_type = "{ unique_id: { labels: string[], counts: Uint32Array }, ds: Float64Array | string[] }")]
+    pub fn future_frame(&self, env: Env, horizon: Option<Unknown<'_>>) -> napi::Result<Frame<Forecast>> {
+        with_js_errors(&env, "NeuralForecaster.futureFrame", || {
+            let horizon = match &horizon {
+                Some(h) if h.get_type()? != napi::ValueType::Undefined => Some(args::integer(h, "horizon", 1, 1 << 20)?),
+                _ => None,
+            };
+            Ok(Frame(self.shared.read().future_frame(horizon)?))
+        })
+    }
+
+    /// Forecasts one window of the last `inputSize` raw values, synchronously (the low-latency path).
+    #[napi(catch_unwind, ts_args_type = "window: Float64Array | Float32Array | number[], options?: { model?: number | string }")]
+    pub fn forecast_window(&self, env: Env, window: Unknown<'_>, options: Option<Unknown<'_>>) -> napi::Result<Float64Array> {
+        with_js_errors(&env, "NeuralForecaster.forecastWindow", || {
+            self.shared.ensure_idle("forecastWindow")?;
+            let window = args::numbers(&window, "window")?;
+            let engine = self.shared.read();
+            let model = match args::options(options.as_ref(), "options", &["model"])? {
+                Some(o) => optional(&o, "model", |v, n| model_index(&engine, v, n))?.unwrap_or(0),
+                None => 0,
+            };
+            let mut out = vec![0.0; engine.window_output_len(model).unwrap_or(0)];
+            engine.forecast_window(model, &window.to_f64(), &mut out)?;
+            // JS-owned memory: see `IntoFloatArray` in ops.rs for why not an external buffer.
+            Ok(Float64ArraySlice::copy_from(&env, &out)?.into_typed_array(&env)?)
+        })
+    }
+
+    /// Forecasts many windows at once (`windows`: n × inputSize values, one window after another) off the JS
+    /// thread; resolves to n × h values.
+    #[napi(catch_unwind, ts_args_type = "windows: Float64Array | Float32Array | number[], options?: { model?: number | string }")]
+    pub fn forecast_windows(&self, env: Env, windows: Unknown<'_>, options: Option<Unknown<'_>>) -> napi::Result<AsyncTask<WindowsTask>> {
+        with_js_errors(&env, "NeuralForecaster.forecastWindows", || {
+            self.shared.ensure_idle("forecastWindows")?;
+            let windows = args::numbers(&windows, "windows")?.to_f64().into_owned();
+            let engine = self.shared.read();
+            let model = match args::options(options.as_ref(), "options", &["model"])? {
+                Some(o) => optional(&o, "model", |v, n| model_index(&engine, v, n))?.unwrap_or(0),
+                None => 0,
+            };
+            Ok(AsyncTask::new(WindowsTask { shared: self.shared.clone(), model, windows }))
+        })
+    }
+
+    /// Cross-validates copies of this forecaster (at its current weights; the forecaster is left as it is) on the
+    /// last windows of every series of `data` (NeuralForecast's `cross_validation`); resolves with the forecasts
+    /// beside the actual values, or null when `control` stopped a fit.
+    #[napi(catch_unwind, ts_return_type = "Promise<Record<string, unknown> | null>")]
+    pub fn cross_validation(&self, env: Env, data: Unknown<'_>, options: Option<Unknown<'_>>, control: &FitControl) -> napi::Result<AsyncTask<CrossValidationTask>> {
+        with_js_errors(&env, "crossValidation", || {
+            self.shared.ensure_idle("crossValidation")?;
+            let options = args::options(options.as_ref(), "options", CROSS_VALIDATION_KEYS)?;
+            let cv = options::cross_validation(options.as_ref())?;
+            let property = |key: &str| options.as_ref().map(|o| args::property(o, key)).transpose().map(Option::flatten);
+            let panel = self.panel_of(&data, "data", property("staticData")?)?;
+            let fit_options = property("fitOptions")?;
+            let fits = cv.fit_windows().into_iter().enumerate();
+            let fit_options = fits.map(|(fit, window)| options::cross_validation_fit(fit_options.as_ref(), fit, window)).collect::<ArgResult<_>>()?;
+            Ok(AsyncTask::new(CrossValidationTask { shared: self.shared.clone(), panel, cv, fit_options, state: control.state.clone() }))
+        })
+    }
+
+    /// Writes a safetensors checkpoint atomically (temporary file, then rename).
+    #[napi(catch_unwind, ts_args_type = "path: string")]
+    pub fn save(&self, env: Env, path: Unknown<'_>) -> napi::Result<AsyncTask<SaveTask>> {
+        with_js_errors(&env, "NeuralForecaster.save", || {
+            self.shared.ensure_idle("save")?;
+            let path = PathBuf::from(args::string(&path, "path")?);
+            Ok(AsyncTask::new(SaveTask { shared: self.shared.clone(), path }))
+        })
+    }
+
+    /// The checkpoint as bytes (the same safetensors content `save` writes).
+    #[napi(catch_unwind)]
+    pub fn to_buffer(&self, env: Env) -> napi::Result<AsyncTask<ToBufferTask>> {
+        with_js_errors(&env, "NeuralForecaster.toBuffer", || {
+            self.shared.ensure_idle("toBuffer")?;
+            Ok(AsyncTask::new(ToBufferTask { shared: self.shared.clone() }))
+        })
+    }
+
+    /// Loads a forecaster from a checkpoint file written by `save`.
+    #[napi(catch_unwind, ts_args_type = "path: string")]
+    pub fn load(env: Env, path: Unknown<'_>) -> napi::Result<AsyncTask<LoadTask>> {
+        with_js_errors(&env, "NeuralForecaster.load", || {
+            let path = PathBuf::from(args::string(&path, "path")?);
+            Ok(AsyncTask::new(LoadTask { source: CheckpointSource::File(path) }))
+        })
+    }
+
+    /// Loads a forecaster from checkpoint bytes made by `toBuffer`.
+    #[napi(catch_unwind, ts_args_type = "buffer: Uint8Array")]
+    pub fn from_buffer(env: Env, buffer: Unknown<'_>) -> napi::Result<AsyncTask<LoadTask>> {
+        with_js_errors(&env, "NeuralForecaster.fromBuffer", || {
+            let bytes = args::bytes(&buffer, "buffer")?;
+            Ok(AsyncTask::new(LoadTask { source: CheckpointSource::Bytes(bytes) }))
+        })
+    }
+}
+
+impl NativeForecaster {
+    /// `data` (named `name` in messages) as a panel at the forecaster's frequency, with the `staticData` option added.
+    fn panel_of(&self, data: &Unknown<'_>, name: &str, statics: Option<Unknown<'_>>) -> ArgResult<Panel> {
+        let freq = self.shared.read().config().freq;
+        let panel = panel_from_js(data, name, freq)?;
+        match statics {
+            Some(statics) => with_static_from_js(panel, &statics, "options.staticData"),
+            None => Ok(panel),
+        }
+    }
+}
