@@ -102,6 +102,9 @@ fn window_arg(window: &Unknown<'_>, len: usize) -> ArgResult<usize> {
 /// - `T`: a new array of the first argument's element type (TypeScript's `T`, that argument's type);
 /// - `FloatArray`: a new array of either element type;
 /// - `$object as $ts_object`: an object of the `#[napi(object)]` struct `$object`.
+///
+/// The ops' docs are written `#[doc = "…"]`: a `///` comment passed through a macro reaches napi as a raw string,
+/// whose `r"` it would copy into index.d.ts.
 macro_rules! op {
     ($(#[$doc:meta])* $js:literal fn $name:ident($($params:tt)*) -> f64, ts_args $ts_args:tt $body:block) => {
         op!(@fn [$(#[$doc])* #[napi(namespace = "ops", catch_unwind, ts_args_type = $ts_args)]]
@@ -142,7 +145,7 @@ macro_rules! op {
 // ---- reductions ---------------------------------------------------------------------------------------------
 
 op! {
-    /// Sum of the values (0 for an empty array). Compensated/pairwise, so it stays accurate for long inputs.
+    #[doc = " Sum of the values (0 for an empty array). Compensated/pairwise, so it stays accurate for long inputs."]
     "ops.sum" fn sum(env, x) -> f64, ts_args "x: Float64Array | Float32Array | number[]" {
         let x = args::numbers(&x, "x")?;
         Ok(on_elements!(x, |v| kernels::sum(v).to_f64()))
@@ -150,7 +153,7 @@ op! {
 }
 
 op! {
-    /// Arithmetic mean. Throws a RangeError for an empty array.
+    #[doc = " Arithmetic mean. Throws a RangeError for an empty array."]
     "ops.mean" fn mean(env, x) -> f64, ts_args "x: Float64Array | Float32Array | number[]" {
         let x = args::numbers(&x, "x")?;
         Ok(on_elements!(x, |v| kernels::mean(v)?.to_f64()))
@@ -158,8 +161,8 @@ op! {
 }
 
 op! {
-    /// Variance around the mean, divided by `n - ddof` (default ddof 0, the population variance; 1 gives the
-    /// sample variance). Two-pass, so large offsets do not cancel.
+    #[doc = " Variance around the mean, divided by `n - ddof` (default ddof 0, the population variance; 1 gives the"]
+    #[doc = " sample variance). Two-pass, so large offsets do not cancel."]
     "ops.variance" fn variance(env, x; ddof) -> f64, ts_args "x: Float64Array | Float32Array | number[], ddof?: number" {
         let (x, ddof) = (args::numbers(&x, "x")?, ddof_arg(ddof)?);
         Ok(on_elements!(x, |v| kernels::variance(v, ddof)?.to_f64()))
@@ -167,7 +170,7 @@ op! {
 }
 
 op! {
-    /// Standard deviation: the square root of `variance(x, ddof)`.
+    #[doc = " Standard deviation: the square root of `variance(x, ddof)`."]
     "ops.std" fn std(env, x; ddof) -> f64, ts_args "x: Float64Array | Float32Array | number[], ddof?: number" {
         let (x, ddof) = (args::numbers(&x, "x")?, ddof_arg(ddof)?);
         Ok(on_elements!(x, |v| kernels::std(v, ddof)?.to_f64()))
@@ -175,7 +178,7 @@ op! {
 }
 
 op! {
-    /// Smallest value; NaN if any value is NaN (like numpy's `min`).
+    #[doc = " Smallest value; NaN if any value is NaN (like numpy's `min`)."]
     "ops.min" fn min(env, x) -> f64, ts_args "x: Float64Array | Float32Array | number[]" {
         let x = args::numbers(&x, "x")?;
         Ok(on_elements!(x, |v| kernels::min(v)?.to_f64()))
@@ -183,7 +186,7 @@ op! {
 }
 
 op! {
-    /// Largest value; NaN if any value is NaN (like numpy's `max`).
+    #[doc = " Largest value; NaN if any value is NaN (like numpy's `max`)."]
     "ops.max" fn max(env, x) -> f64, ts_args "x: Float64Array | Float32Array | number[]" {
         let x = args::numbers(&x, "x")?;
         Ok(on_elements!(x, |v| kernels::max(v)?.to_f64()))
@@ -191,7 +194,7 @@ op! {
 }
 
 op! {
-    /// Dot product of two arrays of the same length.
+    #[doc = " Dot product of two arrays of the same length."]
     "ops.dot" fn dot(env, a, b) -> f64,
     ts_args "a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[]" {
         let (a, b) = (args::numbers(&a, "a")?, args::numbers(&b, "b")?);
@@ -202,7 +205,7 @@ op! {
 // ---- element-wise -----------------------------------------------------------------------------------------
 
 op! {
-    /// Element-wise sum `a + b` as a new array.
+    #[doc = " Element-wise sum `a + b` as a new array."]
     "ops.add" fn add(env, a, b) -> FloatArray,
     ts_args "a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[]" {
         let (a, b) = (args::numbers(&a, "a")?, args::numbers(&b, "b")?);
@@ -211,7 +214,7 @@ op! {
 }
 
 op! {
-    /// Element-wise product `a * b` as a new array.
+    #[doc = " Element-wise product `a * b` as a new array."]
     "ops.mul" fn mul(env, a, b) -> FloatArray,
     ts_args "a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[]" {
         let (a, b) = (args::numbers(&a, "a")?, args::numbers(&b, "b")?);
@@ -220,7 +223,7 @@ op! {
 }
 
 op! {
-    /// `x * s` as a new array.
+    #[doc = " `x * s` as a new array."]
     "ops.scale" fn scale(env, x, s) -> T, ts_args "x: T, s: number" {
         let (x, s) = (args::numbers(&x, "x")?, args::number(&s, "s")?);
         on_elements!(x, |v| fresh(&env, v.len(), |out| kernels::scale(v, Float::from_f64(s), out)))
@@ -228,7 +231,7 @@ op! {
 }
 
 op! {
-    /// `alpha * x + y` as a new array (BLAS axpy; `y` is not modified).
+    #[doc = " `alpha * x + y` as a new array (BLAS axpy; `y` is not modified)."]
     "ops.axpy" fn axpy(env, alpha, x, y) -> FloatArray,
     ts_args "alpha: number, x: Float64Array | Float32Array | number[], y: Float64Array | Float32Array | number[]" {
         let alpha = args::number(&alpha, "alpha")?;
@@ -329,26 +332,26 @@ macro_rules! scaler_ops {
 }
 
 scaler_ops! {
-    /// Z-score normalization: returns `{ values, mean, std }`; `denormalize(values, { mean, std })` inverts it.
+    #[doc = " Z-score normalization: returns `{ values, mean, std }`; `denormalize(values, { mean, std })` inverts it."]
     "ops.normalize" fn normalize -> Normalized as "ops.Normalized", kernels::zscore_normalize;
-    /// Inverse of `normalize`: `values * std + mean`. `stats` may be the object `normalize` returned.
+    #[doc = " Inverse of `normalize`: `values * std + mean`. `stats` may be the object `normalize` returned."]
     "ops.denormalize" fn denormalize, ts_args "values: T, stats: { mean: number; std: number }", kernels::zscore_denormalize;
     stats mean, std
 }
 
 scaler_ops! {
-    /// Min-max scaling to [0, 1]: returns `{ values, min, max }`; `minMaxDenormalize` inverts it.
+    #[doc = " Min-max scaling to [0, 1]: returns `{ values, min, max }`; `minMaxDenormalize` inverts it."]
     "ops.minMaxNormalize" fn min_max_normalize -> MinMaxScaled as "ops.MinMaxScaled", kernels::minmax_normalize;
-    /// Inverse of `minMaxNormalize`: `values * (max - min) + min`.
+    #[doc = " Inverse of `minMaxNormalize`: `values * (max - min) + min`."]
     "ops.minMaxDenormalize" fn min_max_denormalize, ts_args "values: T, stats: { min: number; max: number }",
     kernels::minmax_denormalize;
     stats min, max
 }
 
 scaler_ops! {
-    /// Robust scaling: returns `{ values, median, iqr }`; `robustUnscale` inverts it.
+    #[doc = " Robust scaling: returns `{ values, median, iqr }`; `robustUnscale` inverts it."]
     "ops.robustScale" fn robust_scale -> RobustScaled as "ops.RobustScaled", kernels::robust_scale;
-    /// Inverse of `robustScale`: `values * iqr + median`.
+    #[doc = " Inverse of `robustScale`: `values * iqr + median`."]
     "ops.robustUnscale" fn robust_unscale, ts_args "values: T, stats: { median: number; iqr: number }",
     kernels::robust_denormalize;
     stats median, iqr
@@ -371,20 +374,20 @@ macro_rules! rolling_op {
 }
 
 rolling_op!(
-    /// Rolling mean over `window` values, in O(n) whatever the window. A window containing NaN gives NaN.
+    #[doc = " Rolling mean over `window` values, in O(n) whatever the window. A window containing NaN gives NaN."]
     "ops.rollingMean" fn rolling_mean, kernels::rolling_mean
 );
 rolling_op!(
-    /// Rolling minimum over `window` values (van Herk/Gil-Werman, O(n)). NaN propagates to its windows.
+    #[doc = " Rolling minimum over `window` values (van Herk/Gil-Werman, O(n)). NaN propagates to its windows."]
     "ops.rollingMin" fn rolling_min, kernels::rolling_min
 );
 rolling_op!(
-    /// Rolling maximum over `window` values (van Herk/Gil-Werman, O(n)). NaN propagates to its windows.
+    #[doc = " Rolling maximum over `window` values (van Herk/Gil-Werman, O(n)). NaN propagates to its windows."]
     "ops.rollingMax" fn rolling_max, kernels::rolling_max
 );
 
 op! {
-    /// Rolling standard deviation over `window` values, divided by `window - ddof` (default ddof 0), in O(n).
+    #[doc = " Rolling standard deviation over `window` values, divided by `window - ddof` (default ddof 0), in O(n)."]
     "ops.rollingStd" fn rolling_std(env, x, window; ddof) -> T, ts_args "x: T, window: number, ddof?: number" {
         let x = args::numbers(&x, "x")?;
         let window = window_arg(&window, x.len())?;
@@ -416,8 +419,8 @@ fn ema_alpha(options: &Unknown<'_>) -> ArgResult<f64> {
 }
 
 op! {
-    /// Exponential moving average `y[0] = x[0]`, `y[t] = alpha * x[t] + (1 - alpha) * y[t - 1]` (pandas
-    /// `ewm(adjust=False)`), with `{ alpha }` or `{ span }` (alpha = 2 / (span + 1)).
+    #[doc = " Exponential moving average `y[0] = x[0]`, `y[t] = alpha * x[t] + (1 - alpha) * y[t - 1]` (pandas"]
+    #[doc = " `ewm(adjust=False)`), with `{ alpha }` or `{ span }` (alpha = 2 / (span + 1))."]
     "ops.ema" fn ema(env, x, options) -> T, ts_args "x: T, options: { alpha: number } | { span: number }" {
         let x = args::numbers(&x, "x")?;
         let alpha = ema_alpha(&options)?;
