@@ -144,6 +144,19 @@ macro_rules! op {
 
 // ---- reductions ---------------------------------------------------------------------------------------------
 
+/// Defines a reduction of one array to a number by `$kernel(x)`, which fails on an empty array.
+macro_rules! reduction_ops {
+    ($($(#[$doc:meta])* $js:literal fn $name:ident = $kernel:path;)*) => {$(
+        op! {
+            $(#[$doc])*
+            $js fn $name(env, x) -> f64, ts_args "x: Float64Array | Float32Array | number[]" {
+                let x = args::numbers(&x, "x")?;
+                Ok(on_elements!(x, |v| $kernel(v)?.to_f64()))
+            }
+        }
+    )*};
+}
+
 op! {
     #[doc = " Sum of the values (0 for an empty array). Compensated/pairwise, so it stays accurate for long inputs."]
     "ops.sum" fn sum(env, x) -> f64, ts_args "x: Float64Array | Float32Array | number[]" {
@@ -152,12 +165,13 @@ op! {
     }
 }
 
-op! {
+reduction_ops! {
     #[doc = " Arithmetic mean. Throws a RangeError for an empty array."]
-    "ops.mean" fn mean(env, x) -> f64, ts_args "x: Float64Array | Float32Array | number[]" {
-        let x = args::numbers(&x, "x")?;
-        Ok(on_elements!(x, |v| kernels::mean(v)?.to_f64()))
-    }
+    "ops.mean" fn mean = kernels::mean;
+    #[doc = " Smallest value; NaN if any value is NaN (like numpy's `min`)."]
+    "ops.min" fn min = kernels::min;
+    #[doc = " Largest value; NaN if any value is NaN (like numpy's `max`)."]
+    "ops.max" fn max = kernels::max;
 }
 
 op! {
@@ -178,22 +192,6 @@ op! {
 }
 
 op! {
-    #[doc = " Smallest value; NaN if any value is NaN (like numpy's `min`)."]
-    "ops.min" fn min(env, x) -> f64, ts_args "x: Float64Array | Float32Array | number[]" {
-        let x = args::numbers(&x, "x")?;
-        Ok(on_elements!(x, |v| kernels::min(v)?.to_f64()))
-    }
-}
-
-op! {
-    #[doc = " Largest value; NaN if any value is NaN (like numpy's `max`)."]
-    "ops.max" fn max(env, x) -> f64, ts_args "x: Float64Array | Float32Array | number[]" {
-        let x = args::numbers(&x, "x")?;
-        Ok(on_elements!(x, |v| kernels::max(v)?.to_f64()))
-    }
-}
-
-op! {
     #[doc = " Dot product of two arrays of the same length."]
     "ops.dot" fn dot(env, a, b) -> f64,
     ts_args "a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[]" {
@@ -204,22 +202,25 @@ op! {
 
 // ---- element-wise -----------------------------------------------------------------------------------------
 
-op! {
-    #[doc = " Element-wise sum `a + b` as a new array."]
-    "ops.add" fn add(env, a, b) -> FloatArray,
-    ts_args "a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[]" {
-        let (a, b) = (args::numbers(&a, "a")?, args::numbers(&b, "b")?);
-        on_pair!(a, b, |p, q| fresh(&env, p.len(), |out| kernels::add(p, q, out)))
-    }
+/// Defines an element-wise op of two arrays of the same length, `$kernel(a, b, out)`, into a new array.
+macro_rules! zip_ops {
+    ($($(#[$doc:meta])* $js:literal fn $name:ident = $kernel:path;)*) => {$(
+        op! {
+            $(#[$doc])*
+            $js fn $name(env, a, b) -> FloatArray,
+            ts_args "a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[]" {
+                let (a, b) = (args::numbers(&a, "a")?, args::numbers(&b, "b")?);
+                on_pair!(a, b, |p, q| fresh(&env, p.len(), |out| $kernel(p, q, out)))
+            }
+        }
+    )*};
 }
 
-op! {
+zip_ops! {
+    #[doc = " Element-wise sum `a + b` as a new array."]
+    "ops.add" fn add = kernels::add;
     #[doc = " Element-wise product `a * b` as a new array."]
-    "ops.mul" fn mul(env, a, b) -> FloatArray,
-    ts_args "a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[]" {
-        let (a, b) = (args::numbers(&a, "a")?, args::numbers(&b, "b")?);
-        on_pair!(a, b, |p, q| fresh(&env, p.len(), |out| kernels::mul(p, q, out)))
-    }
+    "ops.mul" fn mul = kernels::mul;
 }
 
 op! {
@@ -360,8 +361,8 @@ scaler_ops! {
 // ---- rolling windows ----------------------------------------------------------------------------------------
 
 /// Defines a rolling-window op: output `out[i]` covers `x[i..i + window]`, length `x.length - window + 1`.
-macro_rules! rolling_op {
-    ($(#[$doc:meta])* $js:literal fn $name:ident, $kernel:path) => {
+macro_rules! rolling_ops {
+    ($($(#[$doc:meta])* $js:literal fn $name:ident = $kernel:path;)*) => {$(
         op! {
             $(#[$doc])*
             $js fn $name(env, x, window) -> T, ts_args "x: T, window: number" {
@@ -370,21 +371,17 @@ macro_rules! rolling_op {
                 on_elements!(x, |v| fresh(&env, v.len() + 1 - window, |out| $kernel(v, window, out)))
             }
         }
-    };
+    )*};
 }
 
-rolling_op!(
+rolling_ops! {
     #[doc = " Rolling mean over `window` values, in O(n) whatever the window. A window containing NaN gives NaN."]
-    "ops.rollingMean" fn rolling_mean, kernels::rolling_mean
-);
-rolling_op!(
+    "ops.rollingMean" fn rolling_mean = kernels::rolling_mean;
     #[doc = " Rolling minimum over `window` values (van Herk/Gil-Werman, O(n)). NaN propagates to its windows."]
-    "ops.rollingMin" fn rolling_min, kernels::rolling_min
-);
-rolling_op!(
+    "ops.rollingMin" fn rolling_min = kernels::rolling_min;
     #[doc = " Rolling maximum over `window` values (van Herk/Gil-Werman, O(n)). NaN propagates to its windows."]
-    "ops.rollingMax" fn rolling_max, kernels::rolling_max
-);
+    "ops.rollingMax" fn rolling_max = kernels::rolling_max;
+}
 
 op! {
     #[doc = " Rolling standard deviation over `window` values, divided by `window - ddof` (default ddof 0), in O(n)."]
