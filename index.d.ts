@@ -227,11 +227,11 @@ export declare namespace ops {
   }
   /** Inverse of `robustScale`: `values * iqr + median`. */
   export function robustUnscale<T extends Float64Array | Float32Array | number[]>(values: T, stats: { median: number; iqr: number }): T extends Float32Array ? Float32Array : Float64Array
-  /** r" Rolling maximum over `window` values (van Herk/Gil-Werman, O(n)). NaN propagates to its windows. */
+  /** Rolling maximum over `window` values (van Herk/Gil-Werman, O(n)). NaN propagates to its windows. */
   export function rollingMax<T extends Float64Array | Float32Array | number[]>(x: T, window: number): T extends Float32Array ? Float32Array : Float64Array
-  /** r" Rolling mean over `window` values, in O(n) whatever the window. A window containing NaN gives NaN. */
+  /** Rolling mean over `window` values, in O(n) whatever the window. A window containing NaN gives NaN. */
   export function rollingMean<T extends Float64Array | Float32Array | number[]>(x: T, window: number): T extends Float32Array ? Float32Array : Float64Array
-  /** r" Rolling minimum over `window` values (van Herk/Gil-Werman, O(n)). NaN propagates to its windows. */
+  /** Rolling minimum over `window` values (van Herk/Gil-Werman, O(n)). NaN propagates to its windows. */
   export function rollingMin<T extends Float64Array | Float32Array | number[]>(x: T, window: number): T extends Float32Array ? Float32Array : Float64Array
   /** Rolling standard deviation over `window` values, divided by `window - ddof` (default ddof 0), in O(n). */
   export function rollingStd<T extends Float64Array | Float32Array | number[]>(x: T, window: number, ddof?: number): T extends Float32Array ? Float32Array : Float64Array

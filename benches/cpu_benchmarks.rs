@@ -5,22 +5,14 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use neuro_divergent::data::{Ds, Panel};
+use neuro_divergent::data::Panel;
 use neuro_divergent::engine::{Control, Engine, FitOptions};
 
 mod baseline;
 
 /// 20 series of 500 points.
 fn panel() -> Panel {
-    let (mut ids, mut ds, mut y) = (Vec::new(), Vec::new(), Vec::new());
-    for s in 0..20 {
-        for t in 0..500 {
-            ids.push(format!("s{s}"));
-            ds.push(Ds::Int(t));
-            y.push(100.0 + s as f64 + 10.0 * (t as f64 / 4.0 + s as f64).sin());
-        }
-    }
-    Panel::from_columns(&ids, &ds, &y, None).expect("a valid panel")
+    Panel::from_fn(20, 500, |s, t| 100.0 + s as f64 + 10.0 * (t as f64 / 4.0 + s as f64).sin()).expect("a valid panel")
 }
 
 fn engine(threads: usize, batch: usize) -> Engine {

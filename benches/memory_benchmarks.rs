@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use neuro_divergent::data::{Ds, Panel};
+use neuro_divergent::data::Panel;
 use neuro_divergent::engine::{Control, Engine, EngineConfig, FitOptions, ModelSpec};
 use neuro_divergent::pool::{MemoryPool, PoolConfig};
 
@@ -47,15 +47,7 @@ fn lstm(options: serde_json::Value) -> ModelSpec {
 }
 
 fn panel(series: usize, length: usize) -> Panel {
-    let (mut ids, mut ds, mut y) = (Vec::new(), Vec::new(), Vec::new());
-    for s in 0..series {
-        for t in 0..length {
-            ids.push(format!("s{s}"));
-            ds.push(Ds::Int(t as i64));
-            y.push(3.0 + (t as f64 / 7.6).sin() + 0.1 * s as f64);
-        }
-    }
-    Panel::from_columns(&ids, &ds, &y, None).expect("a valid panel")
+    Panel::from_fn(series, length, |s, t| 3.0 + (t as f64 / 7.6).sin() + 0.1 * s as f64).expect("a valid panel")
 }
 
 /// Peak heap of training at elecdemand's shape (one series of 17,520 half-hours, inputSize 336, h 48, batch 256)

@@ -42,14 +42,19 @@ fn pair(g: &mut BenchmarkGroup<'_, WallTime>, op: &str, n: usize, mut f: impl Fn
     }
 }
 
-fn reductions(c: &mut Criterion) {
-    let mut g = configure(c, "reduce_f64");
+/// The sum and the dot product over `T` values, as the group `name`.
+fn sum_and_dot<T: Float>(c: &mut Criterion, name: &str) {
+    let mut g = configure(c, name);
     for n in SIZES {
-        let (x, y) = (series::<f64>(n), series::<f64>(n));
+        let (x, y) = (series::<T>(n), series::<T>(n));
         pair(&mut g, "sum", n, |isa| _ = black_box(k::sum_with(isa, black_box(&x))));
         pair(&mut g, "dot", n, |isa| _ = black_box(k::dot_with(isa, black_box(&x), &y)));
     }
     g.finish();
+}
+
+fn reductions(c: &mut Criterion) {
+    sum_and_dot::<f64>(c, "reduce_f64");
     for (name, op) in [
         ("variance", (|isa, x| k::variance_with(isa, x, 1)) as fn(Isa, &[f64]) -> Result<f64, k::KernelError>),
         ("min", k::min_with),
@@ -63,21 +68,21 @@ fn reductions(c: &mut Criterion) {
         }
         g.finish();
     }
-    let mut g = configure(c, "reduce_f32");
-    for n in SIZES {
-        let (x, y) = (series::<f32>(n), series::<f32>(n));
-        pair(&mut g, "sum", n, |isa| _ = black_box(k::sum_with(isa, black_box(&x))));
-        pair(&mut g, "dot", n, |isa| _ = black_box(k::dot_with(isa, black_box(&x), &y)));
-    }
-    g.finish();
+    sum_and_dot::<f32>(c, "reduce_f32");
+}
+
+/// Two operands and an output of `n` `T` values, after benchmarking the `memcpy` of an operand (the yardstick).
+fn operands<T: Float>(g: &mut BenchmarkGroup<'_, WallTime>, n: usize) -> (Vec<T>, Vec<T>, Vec<T>) {
+    let (a, b, mut out) = (series::<T>(n), series::<T>(n), vec![T::ZERO; n]);
+    g.throughput(Throughput::Bytes((n * std::mem::size_of::<T>()) as u64));
+    g.bench_function(BenchmarkId::new("memcpy", n), |bch| bch.iter(|| out.copy_from_slice(black_box(&a))));
+    (a, b, out)
 }
 
 fn elementwise(c: &mut Criterion) {
     let mut g = configure(c, "elementwise_f64");
     for n in SIZES {
-        let (a, b, mut out) = (series::<f64>(n), series::<f64>(n), vec![0.0; n]);
-        g.throughput(Throughput::Bytes((n * 8) as u64));
-        g.bench_function(BenchmarkId::new("memcpy", n), |bch| bch.iter(|| out.copy_from_slice(black_box(&a))));
+        let (a, b, mut out) = operands::<f64>(&mut g, n);
         for (isa, label) in levels() {
             let mut bench = |op: &str, f: &mut dyn FnMut()| {
                 g.bench_function(BenchmarkId::new(format!("{op}/{label}"), n), |bch| bch.iter(&mut *f));
@@ -91,9 +96,7 @@ fn elementwise(c: &mut Criterion) {
     g.finish();
     let mut g = configure(c, "elementwise_f32");
     for n in SIZES {
-        let (a, b, mut out) = (series::<f32>(n), series::<f32>(n), vec![0.0; n]);
-        g.throughput(Throughput::Bytes((n * 4) as u64));
-        g.bench_function(BenchmarkId::new("memcpy", n), |bch| bch.iter(|| out.copy_from_slice(black_box(&a))));
+        let (a, b, mut out) = operands::<f32>(&mut g, n);
         for (isa, label) in levels() {
             let id = BenchmarkId::new(format!("add/{label}"), n);
             g.bench_function(id, |bch| bch.iter(|| k::add_with(isa, black_box(&a), &b, &mut out)));

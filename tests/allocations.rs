@@ -6,7 +6,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use neuro_divergent::data::{Ds, Panel};
+use neuro_divergent::data::Panel;
 use neuro_divergent::engine::{Control, Engine, EngineConfig, FitOptions, ModelSpec};
 
 struct Counting;
@@ -54,15 +54,7 @@ fn allocations_during(work: impl FnOnce()) -> usize {
 }
 
 fn panel() -> Panel {
-    let (mut ids, mut ds, mut y) = (Vec::new(), Vec::new(), Vec::new());
-    for s in 0..3 {
-        for t in 0..120 {
-            ids.push(format!("s{s}"));
-            ds.push(Ds::Int(t));
-            y.push(10.0 + s as f64 + (t as f64 / 2.0).sin());
-        }
-    }
-    Panel::from_columns(&ids, &ds, &y, None).unwrap()
+    Panel::from_fn(3, 120, |s, t| 10.0 + s as f64 + (t as f64 / 2.0).sin()).unwrap()
 }
 
 /// Allocations on this thread while `work` runs.

@@ -9,7 +9,6 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
 use super::*;
-use crate::data::Ds;
 
 fn iterations() -> usize {
     std::env::var("ND_FUZZ_ITERS").ok().and_then(|s| s.parse().ok()).unwrap_or(2000)
@@ -17,15 +16,7 @@ fn iterations() -> usize {
 
 /// A small fitted engine's checkpoint.
 fn checkpoint() -> Vec<u8> {
-    let (mut ids, mut ds, mut y) = (Vec::new(), Vec::new(), Vec::new());
-    for s in 0..2 {
-        for t in 0..30 {
-            ids.push(format!("s{s}"));
-            ds.push(Ds::Int(t));
-            y.push(5.0 + s as f64 + (t as f64 / 3.0).sin());
-        }
-    }
-    let panel = Panel::from_columns(&ids, &ds, &y, None).unwrap();
+    let panel = Panel::from_fn(2, 30, |s, t| 5.0 + s as f64 + (t as f64 / 3.0).sin()).unwrap();
     let specs = [ModelKind::Lstm, ModelKind::Gru].map(|kind| {
         super::tests::spec_of(serde_json::json!({
             "type": kind.name(), "h": 3, "inputSize": 6, "encoderHiddenSize": 3, "decoderHiddenSize": 4, "maxSteps": 2,

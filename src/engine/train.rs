@@ -113,6 +113,7 @@ pub(crate) fn train(
     let mut total = (kept < shard_count).then(|| Shard { grads: network.params().zeros_like(), loss: 0.0 });
     // One scratch per thread that runs shards (see Slots: all sized in the first step).
     let scratch = Slots::new(run.threads.current_num_threads().min(kept));
+    let gradients = Gradients { run, index: &index, per_shard, scratch: &scratch };
     let mut validation_scratch = Scratch::default();
     let validation = Validation::new(run, holdout)?;
     let patience = if run.options.early_stopping || spec.early_stop_patience_steps.is_some() {
@@ -139,11 +140,11 @@ pub(crate) fn train(
         let parts = match &mut total {
             None => {
                 let part = StepPart { step, first: 0, observed: index.observed_in(&windows) };
-                gradient(network, run, &index, &windows, per_shard, &mut shards, &scratch, part)?;
+                gradients.compute(network, &windows, &mut shards, part)?;
                 &shards[..]
             }
             Some(total) => {
-                gradient_in_waves(network, run, &index, &windows, per_shard, &mut shards, total, &scratch, step)?;
+                gradients.compute_in_waves(network, &windows, &mut shards, total, step)?;
                 std::slice::from_ref(&*total)
             }
         };
@@ -193,60 +194,59 @@ struct StepPart {
     observed: usize,
 }
 
-/// Computes each shard's part of the batch gradient (summed, in shard order, by the optimizer step) into `shards`, one
-/// shard per `per_shard` windows.
-#[allow(clippy::too_many_arguments)]
-fn gradient(
-    network: &Network,
-    run: &TrainRun<'_>,
-    index: &TrainingWindows,
-    windows: &[Window],
+/// What computes a step's gradient besides the network: the run, its training windows, how many windows a shard
+/// takes and the per-thread scratch.
+#[derive(Clone, Copy)]
+struct Gradients<'a, 'r> {
+    run: &'a TrainRun<'r>,
+    index: &'a TrainingWindows,
     per_shard: usize,
-    shards: &mut [Shard],
-    scratch: &Slots<Scratch>,
-    part: StepPart,
-) -> Result<(), EngineError> {
-    let StepPart { step, first, observed } = part;
-    let count = windows.len().div_ceil(per_shard).min(shards.len());
-    run.threads.install(|| {
-        shards.par_iter_mut().zip(windows.par_chunks(per_shard)).enumerate().try_for_each(|(k, (shard, chunk))| {
-            let weight = chunk.iter().map(|w| index.observed_targets(w)).sum::<usize>() as f64 / observed as f64;
-            let seed = shard_seed(run.spec.shape().random_seed, step, first + k);
-            shard_gradient(network, run, index, chunk, shard, &mut scratch.lock(k, count), weight, seed)
-        })
-    })
+    scratch: &'a Slots<Scratch>,
 }
 
-/// [`gradient`] a few shards at a time (`shards` holds one wave), each wave's gradients added into `total` in shard
-/// order: the batch gradient and loss of the whole batch.
-#[allow(clippy::too_many_arguments)]
-fn gradient_in_waves(
-    network: &Network,
-    run: &TrainRun<'_>,
-    index: &TrainingWindows,
-    windows: &[Window],
-    per_shard: usize,
-    shards: &mut [Shard],
-    total: &mut Shard,
-    scratch: &Slots<Scratch>,
-    step: usize,
-) -> Result<(), EngineError> {
-    let observed = index.observed_in(windows);
-    total.loss = 0.0;
-    for (wave, chunk) in windows.chunks(per_shard * shards.len()).enumerate() {
-        let count = chunk.len().div_ceil(per_shard);
-        let first = wave * shards.len();
-        gradient(network, run, index, chunk, per_shard, &mut shards[..count], scratch, StepPart { step, first, observed })?;
-        for (k, shard) in shards[..count].iter().enumerate() {
-            if first + k == 0 {
-                total.grads.clone_from(&shard.grads);
-            } else {
-                total.grads.add_assign(&shard.grads)?;
-            }
-            total.loss += shard.loss;
-        }
+impl Gradients<'_, '_> {
+    /// Computes each shard's part of the batch gradient (summed, in shard order, by the optimizer step) into
+    /// `shards`, one shard per `per_shard` windows.
+    fn compute(&self, network: &Network, windows: &[Window], shards: &mut [Shard], part: StepPart) -> Result<(), EngineError> {
+        let Gradients { run, index, per_shard, scratch } = *self;
+        let StepPart { step, first, observed } = part;
+        let count = windows.len().div_ceil(per_shard).min(shards.len());
+        run.threads.install(|| {
+            shards.par_iter_mut().zip(windows.par_chunks(per_shard)).enumerate().try_for_each(|(k, (shard, chunk))| {
+                let weight = chunk.iter().map(|w| index.observed_targets(w)).sum::<usize>() as f64 / observed as f64;
+                let seed = shard_seed(run.spec.shape().random_seed, step, first + k);
+                shard_gradient(network, run, index, chunk, shard, &mut scratch.lock(k, count), weight, seed)
+            })
+        })
     }
-    Ok(())
+
+    /// [`Gradients::compute`] a few shards at a time (`shards` holds one wave), each wave's gradients added into
+    /// `total` in shard order: the batch gradient and loss of the whole batch.
+    fn compute_in_waves(
+        &self,
+        network: &Network,
+        windows: &[Window],
+        shards: &mut [Shard],
+        total: &mut Shard,
+        step: usize,
+    ) -> Result<(), EngineError> {
+        let observed = self.index.observed_in(windows);
+        total.loss = 0.0;
+        for (wave, chunk) in windows.chunks(self.per_shard * shards.len()).enumerate() {
+            let count = chunk.len().div_ceil(self.per_shard);
+            let first = wave * shards.len();
+            self.compute(network, chunk, &mut shards[..count], StepPart { step, first, observed })?;
+            for (k, shard) in shards[..count].iter().enumerate() {
+                if first + k == 0 {
+                    total.grads.clone_from(&shard.grads);
+                } else {
+                    total.grads.add_assign(&shard.grads)?;
+                }
+                total.loss += shard.loss;
+            }
+        }
+        Ok(())
+    }
 }
 
 fn shard_gradient(

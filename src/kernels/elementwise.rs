@@ -89,6 +89,20 @@ mod scalar {
     }
 }
 
+/// Runs `dispatch`, an element-wise map of `a` and `b` into `out`, once the three lengths agree.
+fn zip_with<T: Float>(
+    isa: Isa,
+    a: &[T],
+    b: &[T],
+    out: &mut [T],
+    dispatch: fn(Isa, &[T], &[T], &mut [T]),
+) -> Result<(), KernelError> {
+    check_len("b", a.len(), b.len())?;
+    check_len("out", a.len(), out.len())?;
+    dispatch(isa, a, b, out);
+    Ok(())
+}
+
 /// out = a + b. Errors unless all three lengths agree.
 pub fn add<T: Float>(a: &[T], b: &[T], out: &mut [T]) -> Result<(), KernelError> {
     add_with(active(), a, b, out)
@@ -96,10 +110,7 @@ pub fn add<T: Float>(a: &[T], b: &[T], out: &mut [T]) -> Result<(), KernelError>
 
 /// [`add`] at a chosen instruction-set level.
 pub fn add_with<T: Float>(isa: Isa, a: &[T], b: &[T], out: &mut [T]) -> Result<(), KernelError> {
-    check_len("b", a.len(), b.len())?;
-    check_len("out", a.len(), out.len())?;
-    add_dispatch(isa, a, b, out);
-    Ok(())
+    zip_with(isa, a, b, out, add_dispatch::<T>)
 }
 
 /// out = a · b element-wise. Errors unless all three lengths agree.
@@ -109,10 +120,7 @@ pub fn mul<T: Float>(a: &[T], b: &[T], out: &mut [T]) -> Result<(), KernelError>
 
 /// [`mul`] at a chosen instruction-set level.
 pub fn mul_with<T: Float>(isa: Isa, a: &[T], b: &[T], out: &mut [T]) -> Result<(), KernelError> {
-    check_len("b", a.len(), b.len())?;
-    check_len("out", a.len(), out.len())?;
-    mul_dispatch(isa, a, b, out);
-    Ok(())
+    zip_with(isa, a, b, out, mul_dispatch::<T>)
 }
 
 /// out = x · s. Errors unless the lengths agree.
@@ -143,7 +151,6 @@ pub fn axpy_with<T: Float>(isa: Isa, alpha: T, x: &[T], y: &mut [T]) -> Result<(
 mod tests {
     use super::*;
     use crate::kernels::testutil::*;
-    use proptest::prelude::*;
 
     fn check_all<T: Float>(a: &[T]) {
         let b: Vec<T> = a.iter().rev().map(|&v| v - T::from_f64(0.25)).collect();
@@ -171,14 +178,7 @@ mod tests {
         }
     }
 
-    proptest! {
-        #![proptest_config(config())]
-        #[test]
-        fn elementwise_simd_matches_scalar_f64(x in vec_f64()) { check_all(&x); }
-
-        #[test]
-        fn elementwise_simd_matches_scalar_f32(x in vec_f32()) { check_all(&x); }
-    }
+    proptest_f64_f32!(elementwise_simd_matches_scalar_f64, elementwise_simd_matches_scalar_f32, check_all);
 
     #[test]
     fn elementwise_nan_policy_and_errors() {

@@ -282,7 +282,6 @@ pub fn dot_with<T: Float>(isa: Isa, a: &[T], b: &[T]) -> Result<T, KernelError> 
 mod tests {
     use super::*;
     use crate::kernels::testutil::*;
-    use proptest::prelude::*;
 
     fn check_all<T: Float>(x: &[T]) {
         let y: Vec<T> = x.iter().map(|&v| v * T::from_f64(0.5) - T::ONE).collect();
@@ -308,14 +307,7 @@ mod tests {
         }
     }
 
-    proptest! {
-        #![proptest_config(config())]
-        #[test]
-        fn reduce_simd_matches_scalar_f64(x in vec_f64()) { check_all(&x); }
-
-        #[test]
-        fn reduce_simd_matches_scalar_f32(x in vec_f32()) { check_all(&x); }
-    }
+    proptest_f64_f32!(reduce_simd_matches_scalar_f64, reduce_simd_matches_scalar_f32, check_all);
 
     /// Two-pass f64 variance with recursive pairwise sums, the accuracy reference.
     fn reference_variance(x: &[f64], ddof: usize) -> f64 {

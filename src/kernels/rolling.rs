@@ -398,40 +398,35 @@ fn moments_merge<V: SimdVec>([a1, a2]: [V; 2], [b1, b2]: [V; 2]) -> [V; 2] {
     [a1.add(b1), a2.add(b2)]
 }
 
-#[inline(always)]
-fn min_merge<V: SimdVec>([a]: [V; 1], [b]: [V; 1]) -> [V; 1] {
-    [a.min(b)]
-}
-
-#[inline(always)]
-fn max_merge<V: SimdVec>([a]: [V; 1], [b]: [V; 1]) -> [V; 1] {
-    [a.max(b)]
-}
-
 /// Mean from tail and head sums, with consts [1/w, unused].
 #[inline(always)]
 fn mean_combine<V: SimdVec>([t]: [V; 1], [h]: [V; 1], [inv_w, _]: [V; 2]) -> V {
     t.add(h).mul(inv_w)
 }
 
+/// The lane-wise maximum of `a` and `b` if `MAX`, else the minimum (NaN where either is NaN).
 #[inline(always)]
-fn min_step<V: SimdVec>([a]: [V; 1], v: V, _: V) -> [V; 1] {
-    [v.min(a)]
+fn extreme<V: SimdVec, const MAX: bool>(a: V, b: V) -> V {
+    if MAX {
+        a.max(b)
+    } else {
+        a.min(b)
+    }
 }
 
 #[inline(always)]
-fn min_combine<V: SimdVec>([t]: [V; 1], [h]: [V; 1], _: [V; 2]) -> V {
-    t.min(h)
+fn extreme_step<V: SimdVec, const MAX: bool>([a]: [V; 1], v: V, _: V) -> [V; 1] {
+    [extreme::<V, MAX>(v, a)]
 }
 
 #[inline(always)]
-fn max_step<V: SimdVec>([a]: [V; 1], v: V, _: V) -> [V; 1] {
-    [v.max(a)]
+fn extreme_merge<V: SimdVec, const MAX: bool>([a]: [V; 1], [b]: [V; 1]) -> [V; 1] {
+    [extreme::<V, MAX>(a, b)]
 }
 
 #[inline(always)]
-fn max_combine<V: SimdVec>([t]: [V; 1], [h]: [V; 1], _: [V; 2]) -> V {
-    t.max(h)
+fn extreme_combine<V: SimdVec, const MAX: bool>([t]: [V; 1], [h]: [V; 1], _: [V; 2]) -> V {
+    extreme::<V, MAX>(t, h)
 }
 
 // The SIMD bodies take scratch from their callers: borrowing it here, inside the
@@ -462,18 +457,30 @@ fn rolling_std_body<V: SimdVec>(
     }
 }
 
+/// Rolling maximum if `MAX`, else minimum: a fold from the identity −∞ (maximum) or +∞ (minimum).
+#[inline(always)]
+fn rolling_extreme_body<V: SimdVec, const MAX: bool>(x: &[V::Elem], w: usize, out: &mut [V::Elem], scratch: &mut [V::Elem]) {
+    let identity = if MAX { V::Elem::NEG_INFINITY } else { V::Elem::INFINITY };
+    let fallback = |x: &[V::Elem], w, out: &mut [V::Elem], s: &mut [V::Elem]| {
+        if MAX {
+            scalar::max(x, w, out, s)
+        } else {
+            scalar::min(x, w, out, s)
+        }
+    };
+    let ops = FoldOps { step: extreme_step::<V, MAX>, merge: extreme_merge::<V, MAX>, neutral: |_| identity };
+    let splat = V::splat(identity);
+    vector_scans(x, w, out, scratch, fallback, [splat], ops, extreme_combine::<V, MAX>, [splat; 2]);
+}
+
 #[inline(always)]
 fn rolling_min_body<V: SimdVec>(x: &[V::Elem], w: usize, out: &mut [V::Elem], scratch: &mut [V::Elem]) {
-    let inf = V::splat(V::Elem::INFINITY);
-    let ops = FoldOps { step: min_step, merge: min_merge, neutral: |_| V::Elem::INFINITY };
-    vector_scans(x, w, out, scratch, scalar::min, [inf], ops, min_combine, [inf; 2]);
+    rolling_extreme_body::<V, false>(x, w, out, scratch);
 }
 
 #[inline(always)]
 fn rolling_max_body<V: SimdVec>(x: &[V::Elem], w: usize, out: &mut [V::Elem], scratch: &mut [V::Elem]) {
-    let ninf = V::splat(V::Elem::NEG_INFINITY);
-    let ops = FoldOps { step: max_step, merge: max_merge, neutral: |_| V::Elem::NEG_INFINITY };
-    vector_scans(x, w, out, scratch, scalar::max, [ninf], ops, max_combine, [ninf; 2]);
+    rolling_extreme_body::<V, true>(x, w, out, scratch);
 }
 
 simd_dispatch!(fn mean_dispatch(x: &[T], w: usize, out: &mut [T], scratch: &mut [T])
@@ -556,23 +563,28 @@ fn check_window<T>(x: &[T], window: usize, out: &[T]) -> Result<usize, KernelErr
     Ok(windows)
 }
 
+/// Checks the window and runs `dispatch`, a fold that keeps one value per window in its scratch
+/// (a sum, a minimum or a maximum).
+fn rolling_fold_with<T: Float>(
+    isa: Isa,
+    x: &[T],
+    window: usize,
+    out: &mut [T],
+    dispatch: fn(Isa, &[T], usize, &mut [T], &mut [T]),
+) -> Result<(), KernelError> {
+    let windows = check_window(x, window, out)?;
+    T::with_scratch(windows, |scratch| dispatch(isa, x, window, out, scratch));
+    Ok(())
+}
+
 /// Rolling mean over windows of `window` values into `out` (length `x.len() - window + 1`).
 pub fn rolling_mean<T: Float>(x: &[T], window: usize, out: &mut [T]) -> Result<(), KernelError> {
     rolling_mean_with(active(), x, window, out)
 }
 
 /// [`rolling_mean`] at a chosen instruction-set level.
-pub fn rolling_mean_with<T: Float>(
-    isa: Isa,
-    x: &[T],
-    window: usize,
-    out: &mut [T],
-) -> Result<(), KernelError> {
-    let windows = check_window(x, window, out)?;
-    T::with_scratch(windows, |scratch| {
-        mean_dispatch(isa, x, window, out, scratch)
-    });
-    Ok(())
+pub fn rolling_mean_with<T: Float>(isa: Isa, x: &[T], window: usize, out: &mut [T]) -> Result<(), KernelError> {
+    rolling_fold_with(isa, x, window, out, mean_dispatch::<T>)
 }
 
 /// Rolling standard deviation with `ddof` (0: population, 1: sample). Errors unless
@@ -614,17 +626,8 @@ pub fn rolling_min<T: Float>(x: &[T], window: usize, out: &mut [T]) -> Result<()
 }
 
 /// [`rolling_min`] at a chosen instruction-set level.
-pub fn rolling_min_with<T: Float>(
-    isa: Isa,
-    x: &[T],
-    window: usize,
-    out: &mut [T],
-) -> Result<(), KernelError> {
-    let windows = check_window(x, window, out)?;
-    T::with_scratch(windows, |scratch| {
-        min_dispatch(isa, x, window, out, scratch)
-    });
-    Ok(())
+pub fn rolling_min_with<T: Float>(isa: Isa, x: &[T], window: usize, out: &mut [T]) -> Result<(), KernelError> {
+    rolling_fold_with(isa, x, window, out, min_dispatch::<T>)
 }
 
 /// Rolling maximum (NaN for windows containing a NaN).
@@ -633,215 +636,10 @@ pub fn rolling_max<T: Float>(x: &[T], window: usize, out: &mut [T]) -> Result<()
 }
 
 /// [`rolling_max`] at a chosen instruction-set level.
-pub fn rolling_max_with<T: Float>(
-    isa: Isa,
-    x: &[T],
-    window: usize,
-    out: &mut [T],
-) -> Result<(), KernelError> {
-    let windows = check_window(x, window, out)?;
-    T::with_scratch(windows, |scratch| {
-        max_dispatch(isa, x, window, out, scratch)
-    });
-    Ok(())
+pub fn rolling_max_with<T: Float>(isa: Isa, x: &[T], window: usize, out: &mut [T]) -> Result<(), KernelError> {
+    rolling_fold_with(isa, x, window, out, max_dispatch::<T>)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::kernels::testutil::*;
-    use proptest::prelude::*;
-
-    type Rolling = fn(Isa, &[f64], usize, &mut [f64]) -> Result<(), KernelError>;
-
-    fn naive(x: &[f64], w: usize, f: impl Fn(&[f64]) -> f64) -> Vec<f64> {
-        x.windows(w).map(f).collect()
-    }
-
-    fn naive_std(win: &[f64], ddof: usize) -> f64 {
-        let m = win.iter().sum::<f64>() / win.len() as f64;
-        (win.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (win.len() - ddof) as f64).sqrt()
-    }
-
-    fn run(f: Rolling, isa: Isa, x: &[f64], w: usize) -> Vec<f64> {
-        let mut out = vec![0.0; x.len() - w + 1];
-        f(isa, x, w, &mut out).unwrap();
-        out
-    }
-
-    fn run_std(isa: Isa, x: &[f64], w: usize, ddof: usize) -> Vec<f64> {
-        let mut out = vec![0.0; x.len() - w + 1];
-        rolling_std_with(isa, x, w, ddof, &mut out).unwrap();
-        out
-    }
-
-    /// Every level (scalar twin included) against the naive O(n·w) windows.
-    fn check(x: &[f64], w: usize) {
-        let scale = max_abs(x);
-        let mean_want = naive(x, w, |s| s.iter().sum::<f64>() / w as f64);
-        let min_want = naive(x, w, |s| s.iter().copied().reduce(f64::min_nan).unwrap());
-        let max_want = naive(x, w, |s| s.iter().copied().reduce(f64::max_nan).unwrap());
-        let ddof = usize::from(w > 1);
-        let var_want: Vec<f64> = naive(x, w, |s| naive_std(s, ddof).powi(2));
-        for isa in [Isa::Scalar].into_iter().chain(simd_isas()) {
-            let what = isa.name();
-            assert_all_close(&run(rolling_mean_with, isa, x, w), &mean_want, scale, what);
-            assert_eq!(run(rolling_min_with, isa, x, w), min_want, "min {what}");
-            assert_eq!(run(rolling_max_with, isa, x, w), max_want, "max {what}");
-            // Compare variances: sqrt near 0 would amplify harmless rounding.
-            let var: Vec<f64> = run_std(isa, x, w, ddof).iter().map(|s| s * s).collect();
-            assert_all_close(&var, &var_want, scale * scale * w as f64, what);
-        }
-    }
-
-    /// Every count of blocks in the last group of lanes, at windows of 1 to 33 (33: the split last
-    /// group's parts of 9 starts leave a shorter last part).
-    #[test]
-    fn last_groups_of_every_size_match_naive() {
-        for w in [1usize, 2, 3, 7, 20, 33] {
-            for m in 8 * w..16 * w {
-                let x: Vec<f64> = (0..m + w - 1).map(|i| ((i * 7919 % 1009) as f64 - 500.0) * 0.37 + 1e3).collect();
-                check(&x, w);
-            }
-        }
-    }
-
-    proptest! {
-        #![proptest_config(config())]
-        #[test]
-        fn rolling_matches_naive((x, w) in vec_and_window()) { check(&x, w); }
-
-        #[test]
-        fn rolling_f32_simd_matches_scalar(x in vec_f32(), w in 1usize..50) {
-            let w = w.min(x.len().max(1));
-            if x.len() >= w {
-                let m = x.len() - w + 1;
-                let (mut std_want, mut mean_want, mut got) = (vec![0f32; m], vec![0f32; m], vec![0f32; m]);
-                rolling_std_with(Isa::Scalar, &x, w, 0, &mut std_want).unwrap();
-                rolling_mean_with(Isa::Scalar, &x, w, &mut mean_want).unwrap();
-                for isa in simd_isas() {
-                    rolling_std_with(isa, &x, w, 0, &mut got).unwrap();
-                    assert_all_close(&got, &std_want, max_abs(&x), isa.name());
-                    rolling_mean_with(isa, &x, w, &mut got).unwrap();
-                    assert_all_close(&got, &mean_want, max_abs(&x), isa.name());
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn rolling_nan_only_affects_its_windows() {
-        let mut x: Vec<f64> = (0..50)
-            .map(|i| (i as f64 * 0.7).sin() * 10.0 + 1e6)
-            .collect();
-        x[17] = f64::NAN;
-        for w in [1, 3, 7, 16, 50] {
-            for isa in [Isa::Scalar].into_iter().chain(simd_isas()) {
-                let outs = [
-                    run(rolling_mean_with, isa, &x, w),
-                    run(rolling_min_with, isa, &x, w),
-                    run(rolling_max_with, isa, &x, w),
-                    run_std(isa, &x, w, 0),
-                ];
-                for out in outs {
-                    for (i, v) in out.iter().enumerate() {
-                        assert_eq!(
-                            v.is_nan(),
-                            (i..i + w).contains(&17),
-                            "w {w} i {i} {}",
-                            isa.name()
-                        );
-                    }
-                }
-            }
-        }
-    }
-
-    /// A NaN anywhere in a last group split into parts (10 blocks: 2 past the full groups of 4 or
-    /// 8 lanes), or just before it, reaches exactly the windows that contain it.
-    #[test]
-    fn a_nan_in_a_split_last_group_only_affects_its_windows() {
-        let w = 20;
-        let clean: Vec<f64> = (0..190 + w - 1).map(|i| (i as f64 * 0.3).cos() * 5.0 + 1e4).collect();
-        for p in (150..clean.len()).step_by(3) {
-            let mut x = clean.clone();
-            x[p] = f64::NAN;
-            for isa in simd_isas() {
-                let outs = [run(rolling_mean_with, isa, &x, w), run(rolling_min_with, isa, &x, w), run(rolling_max_with, isa, &x, w), run_std(isa, &x, w, 1)];
-                for out in outs {
-                    for (i, v) in out.iter().enumerate() {
-                        assert_eq!(v.is_nan(), (i..i + w).contains(&p), "NaN at {p}, window {i}, {}", isa.name());
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn rolling_std_is_stable_for_large_offsets() {
-        let x: Vec<f64> = (0..5000)
-            .map(|i| 1e9 + ((i * 7919) % 13) as f64 * 0.1)
-            .collect();
-        for w in [5, 20, 1000] {
-            let want = naive(&x, w, |s| naive_std(s, 1));
-            for isa in [Isa::Scalar].into_iter().chain(simd_isas()) {
-                let got = run_std(isa, &x, w, 1);
-                for (g, v) in got.iter().zip(&want) {
-                    assert!((g - v).abs() <= 1e-6 * v.max(0.1), "w {w}: {g} vs {v}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn rolling_std_is_stable_after_a_jump() {
-        // Zeros, then small noise on 1e9: a shift taken from outside a window (e.g. from the
-        // zeros) would leave M2 = Σd² − (Σd)²/w to cancel at the scale of 1e18·w.
-        let x: Vec<f64> = (0..400)
-            .map(|i| {
-                if i < 57 {
-                    0.0
-                } else {
-                    1e9 + ((i * 7919) % 13) as f64 * 0.1
-                }
-            })
-            .collect();
-        for w in [3, 20, 100] {
-            let want = naive(&x, w, |s| naive_std(s, 0));
-            for isa in [Isa::Scalar].into_iter().chain(simd_isas()) {
-                let got = run_std(isa, &x, w, 0);
-                for (i, (g, v)) in got.iter().zip(&want).enumerate().filter(|(i, _)| *i >= 57) {
-                    assert!(
-                        (g - v).abs() <= 1e-6 * v.max(0.1),
-                        "w {w} i {i}: {g} vs {v}"
-                    );
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn rolling_errors() {
-        let x = [1.0, 2.0, 3.0, 4.0];
-        let mut out = [0.0; 4];
-        let err = rolling_mean(&x, 0, &mut out).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "window must be between 1 and the input length 4, got 0"
-        );
-        assert!(rolling_min(&x, 5, &mut out).is_err());
-        assert!(
-            rolling_max(&x, 2, &mut out).is_err(),
-            "out must have 3 values"
-        );
-        assert_eq!(
-            rolling_std(&x, 2, 2, &mut out[..3]),
-            Err(KernelError::Ddof { ddof: 2, count: 2 })
-        );
-        rolling_max(&x, 2, &mut out[..3]).unwrap();
-        assert_eq!(out[..3], [2.0, 3.0, 4.0]);
-        let e: [f32; 0] = [];
-        assert!(rolling_mean(&e, 1, &mut []).is_err());
-    }
-}
-
+#[path = "rolling_tests.rs"]
+mod tests;

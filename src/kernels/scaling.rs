@@ -54,6 +54,27 @@ fn nonzero<T: Float>(scale: T) -> T {
     }
 }
 
+/// out = (x − shift)/scale for the (shift, scale) that `stats(x)` gives (a `scale` of 0 taken as
+/// 1), which it returns; errors unless `x` is non-empty and the lengths agree.
+fn normalize_by<T: Float>(
+    isa: Isa,
+    x: &[T],
+    out: &mut [T],
+    stats: impl FnOnce(&[T]) -> (T, T),
+) -> Result<(T, T), KernelError> {
+    check_io(x, out)?;
+    let (shift, scale) = stats(x);
+    normalize(isa, x, shift, T::ONE / nonzero(scale), out);
+    Ok((shift, scale))
+}
+
+/// out = x·scale + shift, with a `scale` of 0 taken as 1; errors unless the lengths agree.
+fn checked_denormalize<T: Float>(isa: Isa, x: &[T], shift: T, scale: T, out: &mut [T]) -> Result<(), KernelError> {
+    check_len("out", x.len(), out.len())?;
+    denormalize(isa, x, shift, nonzero(scale), out);
+    Ok(())
+}
+
 fn check_io<T>(x: &[T], out: &[T]) -> Result<(), KernelError> {
     check_nonempty("x", x)?;
     check_len("out", x.len(), out.len())
@@ -66,11 +87,10 @@ pub fn zscore_normalize<T: Float>(x: &[T], out: &mut [T]) -> Result<(T, T), Kern
 
 /// [`zscore_normalize`] at a chosen instruction-set level.
 pub fn zscore_normalize_with<T: Float>(isa: Isa, x: &[T], out: &mut [T]) -> Result<(T, T), KernelError> {
-    check_io(x, out)?;
-    let (mean, m2) = mean_m2(isa, x);
-    let std = (m2 / T::from_usize(x.len())).sqrt();
-    normalize(isa, x, mean, T::ONE / nonzero(std), out);
-    Ok((mean, std))
+    normalize_by(isa, x, out, |x| {
+        let (mean, m2) = mean_m2(isa, x);
+        (mean, (m2 / T::from_usize(x.len())).sqrt())
+    })
 }
 
 /// Inverse of [`zscore_normalize`]: out = x·std + mean.
@@ -80,9 +100,7 @@ pub fn zscore_denormalize<T: Float>(x: &[T], mean: T, std: T, out: &mut [T]) -> 
 
 /// [`zscore_denormalize`] at a chosen instruction-set level.
 pub fn zscore_denormalize_with<T: Float>(isa: Isa, x: &[T], mean: T, std: T, out: &mut [T]) -> Result<(), KernelError> {
-    check_len("out", x.len(), out.len())?;
-    denormalize(isa, x, mean, nonzero(std), out);
-    Ok(())
+    checked_denormalize(isa, x, mean, std, out)
 }
 
 /// out = (x − min)/(max − min) in [0, 1]; returns (min, max).
@@ -105,9 +123,7 @@ pub fn minmax_denormalize<T: Float>(x: &[T], min: T, max: T, out: &mut [T]) -> R
 
 /// [`minmax_denormalize`] at a chosen instruction-set level.
 pub fn minmax_denormalize_with<T: Float>(isa: Isa, x: &[T], min: T, max: T, out: &mut [T]) -> Result<(), KernelError> {
-    check_len("out", x.len(), out.len())?;
-    denormalize(isa, x, min, nonzero(max - min), out);
-    Ok(())
+    checked_denormalize(isa, x, min, max - min, out)
 }
 
 /// out = (x − median)/IQR with IQR = q75 − q25 (numpy's default linear interpolation);
@@ -118,11 +134,10 @@ pub fn robust_scale<T: Float>(x: &[T], out: &mut [T]) -> Result<(T, T), KernelEr
 
 /// [`robust_scale`] at a chosen instruction-set level.
 pub fn robust_scale_with<T: Float>(isa: Isa, x: &[T], out: &mut [T]) -> Result<(T, T), KernelError> {
-    check_io(x, out)?;
-    let [q25, median, q75] = quantiles(x, [0.25, 0.5, 0.75]);
-    let iqr = q75 - q25;
-    normalize(isa, x, median, T::ONE / nonzero(iqr), out);
-    Ok((median, iqr))
+    normalize_by(isa, x, out, |x| {
+        let [q25, median, q75] = quantiles(x, [0.25, 0.5, 0.75]);
+        (median, q75 - q25)
+    })
 }
 
 /// Inverse of [`robust_scale`]: out = x·IQR + median.
@@ -132,9 +147,7 @@ pub fn robust_denormalize<T: Float>(x: &[T], median: T, iqr: T, out: &mut [T]) -
 
 /// [`robust_denormalize`] at a chosen instruction-set level.
 pub fn robust_denormalize_with<T: Float>(isa: Isa, x: &[T], median: T, iqr: T, out: &mut [T]) -> Result<(), KernelError> {
-    check_len("out", x.len(), out.len())?;
-    denormalize(isa, x, median, nonzero(iqr), out);
-    Ok(())
+    checked_denormalize(isa, x, median, iqr, out)
 }
 
 /// Quantiles `qs` (ascending) of non-empty `x` with numpy's default linear interpolation; all
@@ -207,14 +220,10 @@ mod tests {
         }
     }
 
+    proptest_f64_f32!(scaling_simd_matches_scalar_f64, scaling_simd_matches_scalar_f32, check);
+
     proptest! {
         #![proptest_config(config())]
-        #[test]
-        fn scaling_simd_matches_scalar_f64(x in vec_f64()) { check(&x); }
-
-        #[test]
-        fn scaling_simd_matches_scalar_f32(x in vec_f32()) { check(&x); }
-
         #[test]
         fn robust_matches_sorting(x in prop::collection::vec(-1e3..1e3f64, 1..300)) {
             let mut s = x.clone();

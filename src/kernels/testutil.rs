@@ -77,6 +77,22 @@ pub fn vec_and_window() -> impl Strategy<Value = (Vec<f64>, usize)> {
     })
 }
 
+/// Property tests `$f64_test` and `$f32_test`: `$check(&x)` (generic over the float type) holds
+/// for random f64 and f32 vectors (`vec_f64`, `vec_f32`).
+macro_rules! proptest_f64_f32 {
+    ($f64_test:ident, $f32_test:ident, $check:ident) => {
+        proptest::proptest! {
+            #![proptest_config($crate::kernels::testutil::config())]
+            #[test]
+            fn $f64_test(x in $crate::kernels::testutil::vec_f64()) { $check(&x); }
+
+            #[test]
+            fn $f32_test(x in $crate::kernels::testutil::vec_f32()) { $check(&x); }
+        }
+    };
+}
+pub(crate) use proptest_f64_f32;
+
 /// Proptest configuration with a moderate case count (debug builds are slow).
 pub fn config() -> ProptestConfig {
     ProptestConfig { cases: 96, ..ProptestConfig::default() }

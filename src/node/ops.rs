@@ -95,130 +95,146 @@ fn window_arg(window: &Unknown<'_>, len: usize) -> ArgResult<usize> {
     args::integer(window, "window", 1, len.max(1))
 }
 
+/// Defines the `#[napi]` function of an op in the `ops` namespace: its arguments are JS values (`Unknown`), those
+/// after `;` optional, and `$body` runs under `with_js_errors`, whose messages name the op `$js`. What follows `->`
+/// sets the return type and its TypeScript type, the arguments' being `$ts_args`:
+/// - `f64`: a number;
+/// - `T`: a new array of the first argument's element type (TypeScript's `T`, that argument's type);
+/// - `FloatArray`: a new array of either element type;
+/// - `$object as $ts_object`: an object of the `#[napi(object)]` struct `$object`.
+///
+/// The ops' docs are written `#[doc = "…"]`: a `///` comment passed through a macro reaches napi as a raw string,
+/// whose `r"` it would copy into index.d.ts.
+macro_rules! op {
+    ($(#[$doc:meta])* $js:literal fn $name:ident($($params:tt)*) -> f64, ts_args $ts_args:tt $body:block) => {
+        op!(@fn [$(#[$doc])* #[napi(namespace = "ops", catch_unwind, ts_args_type = $ts_args)]]
+            $js $name($($params)*) -> f64 $body);
+    };
+    ($(#[$doc:meta])* $js:literal fn $name:ident($($params:tt)*) -> T, ts_args $ts_args:tt $body:block) => {
+        op!(@fn [
+            $(#[$doc])*
+            #[napi(
+                namespace = "ops",
+                catch_unwind,
+                ts_generic_types = "T extends Float64Array | Float32Array | number[]",
+                ts_args_type = $ts_args,
+                ts_return_type = "T extends Float32Array ? Float32Array : Float64Array"
+            )]
+        ] $js $name($($params)*) -> FloatArray $body);
+    };
+    ($(#[$doc:meta])* $js:literal fn $name:ident($($params:tt)*) -> FloatArray, ts_args $ts_args:tt $body:block) => {
+        op!(@fn [
+            $(#[$doc])*
+            #[napi(namespace = "ops", catch_unwind, ts_args_type = $ts_args, ts_return_type = "Float64Array | Float32Array")]
+        ] $js $name($($params)*) -> FloatArray $body);
+    };
+    ($(#[$doc:meta])* $js:literal fn $name:ident($($params:tt)*) -> $object:ident as $ts_object:tt, ts_args $ts_args:tt $body:block) => {
+        op!(@fn [
+            $(#[$doc])*
+            #[napi(namespace = "ops", catch_unwind, ts_args_type = $ts_args, ts_return_type = $ts_object)]
+        ] $js $name($($params)*) -> $object $body);
+    };
+    (@fn [$($attrs:tt)*] $js:tt $name:ident($env:ident $(, $arg:ident)* $(; $optional:ident)?) -> $ret:ident $body:block) => {
+        $($attrs)*
+        pub fn $name($env: Env $(, $arg: Unknown<'_>)* $(, $optional: Option<Unknown<'_>>)?) -> napi::Result<$ret> {
+            with_js_errors(&$env, $js, || $body)
+        }
+    };
+}
+
 // ---- reductions ---------------------------------------------------------------------------------------------
 
-/// Sum of the values (0 for an empty array). Compensated/pairwise, so it stays accurate for long inputs.
-#[napi(namespace = "ops", catch_unwind, ts_args_type = "x: Float64Array | Float32Array | number[]")]
-pub fn sum(env: Env, x: Unknown<'_>) -> napi::Result<f64> {
-    with_js_errors(&env, "ops.sum", || {
+/// Defines a reduction of one array to a number by `$kernel(x)`, which fails on an empty array.
+macro_rules! reduction_ops {
+    ($($(#[$doc:meta])* $js:literal fn $name:ident = $kernel:path;)*) => {$(
+        op! {
+            $(#[$doc])*
+            $js fn $name(env, x) -> f64, ts_args "x: Float64Array | Float32Array | number[]" {
+                let x = args::numbers(&x, "x")?;
+                Ok(on_elements!(x, |v| $kernel(v)?.to_f64()))
+            }
+        }
+    )*};
+}
+
+op! {
+    #[doc = " Sum of the values (0 for an empty array). Compensated/pairwise, so it stays accurate for long inputs."]
+    "ops.sum" fn sum(env, x) -> f64, ts_args "x: Float64Array | Float32Array | number[]" {
         let x = args::numbers(&x, "x")?;
         Ok(on_elements!(x, |v| kernels::sum(v).to_f64()))
-    })
+    }
 }
 
-/// Arithmetic mean. Throws a RangeError for an empty array.
-#[napi(namespace = "ops", catch_unwind, ts_args_type = "x: Float64Array | Float32Array | number[]")]
-pub fn mean(env: Env, x: Unknown<'_>) -> napi::Result<f64> {
-    with_js_errors(&env, "ops.mean", || {
-        let x = args::numbers(&x, "x")?;
-        Ok(on_elements!(x, |v| kernels::mean(v)?.to_f64()))
-    })
+reduction_ops! {
+    #[doc = " Arithmetic mean. Throws a RangeError for an empty array."]
+    "ops.mean" fn mean = kernels::mean;
+    #[doc = " Smallest value; NaN if any value is NaN (like numpy's `min`)."]
+    "ops.min" fn min = kernels::min;
+    #[doc = " Largest value; NaN if any value is NaN (like numpy's `max`)."]
+    "ops.max" fn max = kernels::max;
 }
 
-/// Variance around the mean, divided by `n - ddof` (default ddof 0, the population variance; 1 gives the
-/// sample variance). Two-pass, so large offsets do not cancel.
-#[napi(namespace = "ops", catch_unwind, ts_args_type = "x: Float64Array | Float32Array | number[], ddof?: number")]
-pub fn variance(env: Env, x: Unknown<'_>, ddof: Option<Unknown<'_>>) -> napi::Result<f64> {
-    with_js_errors(&env, "ops.variance", || {
+op! {
+    #[doc = " Variance around the mean, divided by `n - ddof` (default ddof 0, the population variance; 1 gives the"]
+    #[doc = " sample variance). Two-pass, so large offsets do not cancel."]
+    "ops.variance" fn variance(env, x; ddof) -> f64, ts_args "x: Float64Array | Float32Array | number[], ddof?: number" {
         let (x, ddof) = (args::numbers(&x, "x")?, ddof_arg(ddof)?);
         Ok(on_elements!(x, |v| kernels::variance(v, ddof)?.to_f64()))
-    })
+    }
 }
 
-/// Standard deviation: the square root of `variance(x, ddof)`.
-#[napi(namespace = "ops", catch_unwind, ts_args_type = "x: Float64Array | Float32Array | number[], ddof?: number")]
-pub fn std(env: Env, x: Unknown<'_>, ddof: Option<Unknown<'_>>) -> napi::Result<f64> {
-    with_js_errors(&env, "ops.std", || {
+op! {
+    #[doc = " Standard deviation: the square root of `variance(x, ddof)`."]
+    "ops.std" fn std(env, x; ddof) -> f64, ts_args "x: Float64Array | Float32Array | number[], ddof?: number" {
         let (x, ddof) = (args::numbers(&x, "x")?, ddof_arg(ddof)?);
         Ok(on_elements!(x, |v| kernels::std(v, ddof)?.to_f64()))
-    })
+    }
 }
 
-/// Smallest value; NaN if any value is NaN (like numpy's `min`).
-#[napi(namespace = "ops", catch_unwind, ts_args_type = "x: Float64Array | Float32Array | number[]")]
-pub fn min(env: Env, x: Unknown<'_>) -> napi::Result<f64> {
-    with_js_errors(&env, "ops.min", || {
-        let x = args::numbers(&x, "x")?;
-        Ok(on_elements!(x, |v| kernels::min(v)?.to_f64()))
-    })
-}
-
-/// Largest value; NaN if any value is NaN (like numpy's `max`).
-#[napi(namespace = "ops", catch_unwind, ts_args_type = "x: Float64Array | Float32Array | number[]")]
-pub fn max(env: Env, x: Unknown<'_>) -> napi::Result<f64> {
-    with_js_errors(&env, "ops.max", || {
-        let x = args::numbers(&x, "x")?;
-        Ok(on_elements!(x, |v| kernels::max(v)?.to_f64()))
-    })
-}
-
-/// Dot product of two arrays of the same length.
-#[napi(
-    namespace = "ops",
-    catch_unwind,
-    ts_args_type = "a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[]"
-)]
-pub fn dot(env: Env, a: Unknown<'_>, b: Unknown<'_>) -> napi::Result<f64> {
-    with_js_errors(&env, "ops.dot", || {
+op! {
+    #[doc = " Dot product of two arrays of the same length."]
+    "ops.dot" fn dot(env, a, b) -> f64,
+    ts_args "a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[]" {
         let (a, b) = (args::numbers(&a, "a")?, args::numbers(&b, "b")?);
         Ok(on_pair!(a, b, |p, q| kernels::dot(p, q)?.to_f64()))
-    })
+    }
 }
 
 // ---- element-wise -----------------------------------------------------------------------------------------
 
-/// Element-wise sum `a + b` as a new array.
-#[napi(
-    namespace = "ops",
-    catch_unwind,
-    ts_args_type = "a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[]",
-    ts_return_type = "Float64Array | Float32Array"
-)]
-pub fn add(env: Env, a: Unknown<'_>, b: Unknown<'_>) -> napi::Result<FloatArray> {
-    with_js_errors(&env, "ops.add", || {
-        let (a, b) = (args::numbers(&a, "a")?, args::numbers(&b, "b")?);
-        on_pair!(a, b, |p, q| fresh(&env, p.len(), |out| kernels::add(p, q, out)))
-    })
+/// Defines an element-wise op of two arrays of the same length, `$kernel(a, b, out)`, into a new array.
+macro_rules! zip_ops {
+    ($($(#[$doc:meta])* $js:literal fn $name:ident = $kernel:path;)*) => {$(
+        op! {
+            $(#[$doc])*
+            $js fn $name(env, a, b) -> FloatArray,
+            ts_args "a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[]" {
+                let (a, b) = (args::numbers(&a, "a")?, args::numbers(&b, "b")?);
+                on_pair!(a, b, |p, q| fresh(&env, p.len(), |out| $kernel(p, q, out)))
+            }
+        }
+    )*};
 }
 
-/// Element-wise product `a * b` as a new array.
-#[napi(
-    namespace = "ops",
-    catch_unwind,
-    ts_args_type = "a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[]",
-    ts_return_type = "Float64Array | Float32Array"
-)]
-pub fn mul(env: Env, a: Unknown<'_>, b: Unknown<'_>) -> napi::Result<FloatArray> {
-    with_js_errors(&env, "ops.mul", || {
-        let (a, b) = (args::numbers(&a, "a")?, args::numbers(&b, "b")?);
-        on_pair!(a, b, |p, q| fresh(&env, p.len(), |out| kernels::mul(p, q, out)))
-    })
+zip_ops! {
+    #[doc = " Element-wise sum `a + b` as a new array."]
+    "ops.add" fn add = kernels::add;
+    #[doc = " Element-wise product `a * b` as a new array."]
+    "ops.mul" fn mul = kernels::mul;
 }
 
-/// `x * s` as a new array.
-#[napi(
-    namespace = "ops",
-    catch_unwind,
-    ts_generic_types = "T extends Float64Array | Float32Array | number[]",
-    ts_args_type = "x: T, s: number",
-    ts_return_type = "T extends Float32Array ? Float32Array : Float64Array"
-)]
-pub fn scale(env: Env, x: Unknown<'_>, s: Unknown<'_>) -> napi::Result<FloatArray> {
-    with_js_errors(&env, "ops.scale", || {
+op! {
+    #[doc = " `x * s` as a new array."]
+    "ops.scale" fn scale(env, x, s) -> T, ts_args "x: T, s: number" {
         let (x, s) = (args::numbers(&x, "x")?, args::number(&s, "s")?);
         on_elements!(x, |v| fresh(&env, v.len(), |out| kernels::scale(v, Float::from_f64(s), out)))
-    })
+    }
 }
 
-/// `alpha * x + y` as a new array (BLAS axpy; `y` is not modified).
-#[napi(
-    namespace = "ops",
-    catch_unwind,
-    ts_args_type = "alpha: number, x: Float64Array | Float32Array | number[], y: Float64Array | Float32Array | number[]",
-    ts_return_type = "Float64Array | Float32Array"
-)]
-pub fn axpy(env: Env, alpha: Unknown<'_>, x: Unknown<'_>, y: Unknown<'_>) -> napi::Result<FloatArray> {
-    with_js_errors(&env, "ops.axpy", || {
+op! {
+    #[doc = " `alpha * x + y` as a new array (BLAS axpy; `y` is not modified)."]
+    "ops.axpy" fn axpy(env, alpha, x, y) -> FloatArray,
+    ts_args "alpha: number, x: Float64Array | Float32Array | number[], y: Float64Array | Float32Array | number[]" {
         let alpha = args::number(&alpha, "alpha")?;
         let (x, y) = (args::numbers(&x, "x")?, args::numbers(&y, "y")?);
         on_pair!(x, y, |p, q| {
@@ -226,7 +242,7 @@ pub fn axpy(env: Env, alpha: Unknown<'_>, x: Unknown<'_>, y: Unknown<'_>) -> nap
             kernels::axpy(Float::from_f64(alpha), p, &mut out)?;
             Ok(out.into_js(&env)?)
         })
-    })
+    }
 }
 
 // ---- scaling ------------------------------------------------------------------------------------------------
@@ -274,176 +290,107 @@ where
     Ok((out.into_js(env)?, first.to_f64(), second.to_f64()))
 }
 
-/// Z-score normalization: returns `{ values, mean, std }`; `denormalize(values, { mean, std })` inverts it.
-#[napi(
-    namespace = "ops",
-    catch_unwind,
-    ts_args_type = "x: Float64Array | Float32Array | number[]",
-    ts_return_type = "ops.Normalized"
-)]
-pub fn normalize(env: Env, x: Unknown<'_>) -> napi::Result<Normalized> {
-    with_js_errors(&env, "ops.normalize", || {
-        let x = args::numbers(&x, "x")?;
-        let (values, mean, std) = on_elements!(x, |v| scaled(&env, v.len(), |out| kernels::zscore_normalize(v, out)))?;
-        Ok(Normalized { values, mean, std })
-    })
+/// Reads the arguments of an inverse scaler: `values`, and the two statistics `keys` of the object `stats`.
+fn unscale_args<'a>(
+    values: &Unknown<'a>,
+    stats: &Unknown<'_>,
+    [first, second]: [&str; 2],
+) -> ArgResult<(Numbers<'a>, f64, f64)> {
+    let values = args::numbers(values, "values")?;
+    let stats = args::object(stats, "stats")?;
+    let first = args::required_number(&stats, first, "stats")?;
+    Ok((values, first, args::required_number(&stats, second, "stats")?))
 }
 
-/// Inverse of `normalize`: `values * std + mean`. `stats` may be the object `normalize` returned.
-#[napi(
-    namespace = "ops",
-    catch_unwind,
-    ts_generic_types = "T extends Float64Array | Float32Array | number[]",
-    ts_args_type = "values: T, stats: { mean: number; std: number }",
-    ts_return_type = "T extends Float32Array ? Float32Array : Float64Array"
-)]
-pub fn denormalize(env: Env, values: Unknown<'_>, stats: Unknown<'_>) -> napi::Result<FloatArray> {
-    with_js_errors(&env, "ops.denormalize", || {
-        let values = args::numbers(&values, "values")?;
-        let stats = args::object(&stats, "stats")?;
-        let mean = args::required_number(&stats, "mean", "stats")?;
-        let std = args::required_number(&stats, "std", "stats")?;
-        on_elements!(values, |v| fresh(&env, v.len(), |out| kernels::zscore_denormalize(
-            v,
-            Float::from_f64(mean),
-            Float::from_f64(std),
-            out
-        )))
-    })
-}
-
-/// Min-max scaling to [0, 1]: returns `{ values, min, max }`; `minMaxDenormalize` inverts it.
-#[napi(
-    namespace = "ops",
-    catch_unwind,
-    ts_args_type = "x: Float64Array | Float32Array | number[]",
-    ts_return_type = "ops.MinMaxScaled"
-)]
-pub fn min_max_normalize(env: Env, x: Unknown<'_>) -> napi::Result<MinMaxScaled> {
-    with_js_errors(&env, "ops.minMaxNormalize", || {
-        let x = args::numbers(&x, "x")?;
-        let (values, min, max) = on_elements!(x, |v| scaled(&env, v.len(), |out| kernels::minmax_normalize(v, out)))?;
-        Ok(MinMaxScaled { values, min, max })
-    })
-}
-
-/// Inverse of `minMaxNormalize`: `values * (max - min) + min`.
-#[napi(
-    namespace = "ops",
-    catch_unwind,
-    ts_generic_types = "T extends Float64Array | Float32Array | number[]",
-    ts_args_type = "values: T, stats: { min: number; max: number }",
-    ts_return_type = "T extends Float32Array ? Float32Array : Float64Array"
-)]
-pub fn min_max_denormalize(env: Env, values: Unknown<'_>, stats: Unknown<'_>) -> napi::Result<FloatArray> {
-    with_js_errors(&env, "ops.minMaxDenormalize", || {
-        let values = args::numbers(&values, "values")?;
-        let stats = args::object(&stats, "stats")?;
-        let min = args::required_number(&stats, "min", "stats")?;
-        let max = args::required_number(&stats, "max", "stats")?;
-        on_elements!(values, |v| fresh(&env, v.len(), |out| kernels::minmax_denormalize(
-            v,
-            Float::from_f64(min),
-            Float::from_f64(max),
-            out
-        )))
-    })
-}
-
-/// Robust scaling: returns `{ values, median, iqr }`; `robustUnscale` inverts it.
-#[napi(
-    namespace = "ops",
-    catch_unwind,
-    ts_args_type = "x: Float64Array | Float32Array | number[]",
-    ts_return_type = "ops.RobustScaled"
-)]
-pub fn robust_scale(env: Env, x: Unknown<'_>) -> napi::Result<RobustScaled> {
-    with_js_errors(&env, "ops.robustScale", || {
-        let x = args::numbers(&x, "x")?;
-        let (values, median, iqr) = on_elements!(x, |v| scaled(&env, v.len(), |out| kernels::robust_scale(v, out)))?;
-        Ok(RobustScaled { values, median, iqr })
-    })
-}
-
-/// Inverse of `robustScale`: `values * iqr + median`.
-#[napi(
-    namespace = "ops",
-    catch_unwind,
-    ts_generic_types = "T extends Float64Array | Float32Array | number[]",
-    ts_args_type = "values: T, stats: { median: number; iqr: number }",
-    ts_return_type = "T extends Float32Array ? Float32Array : Float64Array"
-)]
-pub fn robust_unscale(env: Env, values: Unknown<'_>, stats: Unknown<'_>) -> napi::Result<FloatArray> {
-    with_js_errors(&env, "ops.robustUnscale", || {
-        let values = args::numbers(&values, "values")?;
-        let stats = args::object(&stats, "stats")?;
-        let median = args::required_number(&stats, "median", "stats")?;
-        let iqr = args::required_number(&stats, "iqr", "stats")?;
-        on_elements!(values, |v| fresh(&env, v.len(), |out| kernels::robust_denormalize(
-            v,
-            Float::from_f64(median),
-            Float::from_f64(iqr),
-            out
-        )))
-    })
-}
-
-// ---- rolling windows ----------------------------------------------------------------------------------------
-
-/// Defines a rolling-window binding: output `out[i]` covers `x[i..i + window]`, length `x.length - window + 1`.
-macro_rules! rolling_binding {
-    ($(#[$doc:meta])* $name:ident, $js:literal, $kernel:path) => {
-        $(#[$doc])*
-        #[napi(
-            namespace = "ops",
-            catch_unwind,
-            ts_generic_types = "T extends Float64Array | Float32Array | number[]",
-            ts_args_type = "x: T, window: number",
-            ts_return_type = "T extends Float32Array ? Float32Array : Float64Array"
-        )]
-        pub fn $name(env: Env, x: Unknown<'_>, window: Unknown<'_>) -> napi::Result<FloatArray> {
-            with_js_errors(&env, $js, || {
+/// Defines a scaler's two ops: `$forward` scales `x` by `$kernel` and returns the values with the statistics
+/// `$first` and `$second` as a `$object`; `$inverse` maps values back by `$inverse_kernel` from those statistics
+/// (the object `$forward` returned will do).
+macro_rules! scaler_ops {
+    (
+        $(#[$forward_doc:meta])* $forward_js:literal fn $forward:ident -> $object:ident as $ts_object:tt, $kernel:path;
+        $(#[$inverse_doc:meta])* $inverse_js:literal fn $inverse:ident, ts_args $ts_args:tt, $inverse_kernel:path;
+        stats $first:ident, $second:ident
+    ) => {
+        op! {
+            $(#[$forward_doc])*
+            $forward_js fn $forward(env, x) -> $object as $ts_object, ts_args "x: Float64Array | Float32Array | number[]" {
                 let x = args::numbers(&x, "x")?;
-                let window = window_arg(&window, x.len())?;
-                on_elements!(x, |v| fresh(&env, v.len() + 1 - window, |out| $kernel(v, window, out)))
-            })
+                let (values, $first, $second) = on_elements!(x, |v| scaled(&env, v.len(), |out| $kernel(v, out)))?;
+                Ok($object { values, $first, $second })
+            }
+        }
+
+        op! {
+            $(#[$inverse_doc])*
+            $inverse_js fn $inverse(env, values, stats) -> T, ts_args $ts_args {
+                let (values, $first, $second) = unscale_args(&values, &stats, [stringify!($first), stringify!($second)])?;
+                on_elements!(values, |v| fresh(&env, v.len(), |out| {
+                    $inverse_kernel(v, Float::from_f64($first), Float::from_f64($second), out)
+                }))
+            }
         }
     };
 }
 
-rolling_binding!(
-    /// Rolling mean over `window` values, in O(n) whatever the window. A window containing NaN gives NaN.
-    rolling_mean, "ops.rollingMean", kernels::rolling_mean
-);
-rolling_binding!(
-    /// Rolling minimum over `window` values (van Herk/Gil-Werman, O(n)). NaN propagates to its windows.
-    rolling_min, "ops.rollingMin", kernels::rolling_min
-);
-rolling_binding!(
-    /// Rolling maximum over `window` values (van Herk/Gil-Werman, O(n)). NaN propagates to its windows.
-    rolling_max, "ops.rollingMax", kernels::rolling_max
-);
+scaler_ops! {
+    #[doc = " Z-score normalization: returns `{ values, mean, std }`; `denormalize(values, { mean, std })` inverts it."]
+    "ops.normalize" fn normalize -> Normalized as "ops.Normalized", kernels::zscore_normalize;
+    #[doc = " Inverse of `normalize`: `values * std + mean`. `stats` may be the object `normalize` returned."]
+    "ops.denormalize" fn denormalize, ts_args "values: T, stats: { mean: number; std: number }", kernels::zscore_denormalize;
+    stats mean, std
+}
 
-/// Rolling standard deviation over `window` values, divided by `window - ddof` (default ddof 0), in O(n).
-#[napi(
-    namespace = "ops",
-    catch_unwind,
-    ts_generic_types = "T extends Float64Array | Float32Array | number[]",
-    ts_args_type = "x: T, window: number, ddof?: number",
-    ts_return_type = "T extends Float32Array ? Float32Array : Float64Array"
-)]
-pub fn rolling_std(
-    env: Env,
-    x: Unknown<'_>,
-    window: Unknown<'_>,
-    ddof: Option<Unknown<'_>>,
-) -> napi::Result<FloatArray> {
-    with_js_errors(&env, "ops.rollingStd", || {
+scaler_ops! {
+    #[doc = " Min-max scaling to [0, 1]: returns `{ values, min, max }`; `minMaxDenormalize` inverts it."]
+    "ops.minMaxNormalize" fn min_max_normalize -> MinMaxScaled as "ops.MinMaxScaled", kernels::minmax_normalize;
+    #[doc = " Inverse of `minMaxNormalize`: `values * (max - min) + min`."]
+    "ops.minMaxDenormalize" fn min_max_denormalize, ts_args "values: T, stats: { min: number; max: number }",
+    kernels::minmax_denormalize;
+    stats min, max
+}
+
+scaler_ops! {
+    #[doc = " Robust scaling: returns `{ values, median, iqr }`; `robustUnscale` inverts it."]
+    "ops.robustScale" fn robust_scale -> RobustScaled as "ops.RobustScaled", kernels::robust_scale;
+    #[doc = " Inverse of `robustScale`: `values * iqr + median`."]
+    "ops.robustUnscale" fn robust_unscale, ts_args "values: T, stats: { median: number; iqr: number }",
+    kernels::robust_denormalize;
+    stats median, iqr
+}
+
+// ---- rolling windows ----------------------------------------------------------------------------------------
+
+/// Defines a rolling-window op: output `out[i]` covers `x[i..i + window]`, length `x.length - window + 1`.
+macro_rules! rolling_ops {
+    ($($(#[$doc:meta])* $js:literal fn $name:ident = $kernel:path;)*) => {$(
+        op! {
+            $(#[$doc])*
+            $js fn $name(env, x, window) -> T, ts_args "x: T, window: number" {
+                let x = args::numbers(&x, "x")?;
+                let window = window_arg(&window, x.len())?;
+                on_elements!(x, |v| fresh(&env, v.len() + 1 - window, |out| $kernel(v, window, out)))
+            }
+        }
+    )*};
+}
+
+rolling_ops! {
+    #[doc = " Rolling mean over `window` values, in O(n) whatever the window. A window containing NaN gives NaN."]
+    "ops.rollingMean" fn rolling_mean = kernels::rolling_mean;
+    #[doc = " Rolling minimum over `window` values (van Herk/Gil-Werman, O(n)). NaN propagates to its windows."]
+    "ops.rollingMin" fn rolling_min = kernels::rolling_min;
+    #[doc = " Rolling maximum over `window` values (van Herk/Gil-Werman, O(n)). NaN propagates to its windows."]
+    "ops.rollingMax" fn rolling_max = kernels::rolling_max;
+}
+
+op! {
+    #[doc = " Rolling standard deviation over `window` values, divided by `window - ddof` (default ddof 0), in O(n)."]
+    "ops.rollingStd" fn rolling_std(env, x, window; ddof) -> T, ts_args "x: T, window: number, ddof?: number" {
         let x = args::numbers(&x, "x")?;
         let window = window_arg(&window, x.len())?;
         let ddof = ddof_arg(ddof)?;
         on_elements!(x, |v| fresh(&env, v.len() + 1 - window, |out| kernels::rolling_std(v, window, ddof, out)))
-    })
+    }
 }
 
 // ---- exponential moving average -----------------------------------------------------------------------------
@@ -468,21 +415,14 @@ fn ema_alpha(options: &Unknown<'_>) -> ArgResult<f64> {
     }
 }
 
-/// Exponential moving average `y[0] = x[0]`, `y[t] = alpha * x[t] + (1 - alpha) * y[t - 1]` (pandas
-/// `ewm(adjust=False)`), with `{ alpha }` or `{ span }` (alpha = 2 / (span + 1)).
-#[napi(
-    namespace = "ops",
-    catch_unwind,
-    ts_generic_types = "T extends Float64Array | Float32Array | number[]",
-    ts_args_type = "x: T, options: { alpha: number } | { span: number }",
-    ts_return_type = "T extends Float32Array ? Float32Array : Float64Array"
-)]
-pub fn ema(env: Env, x: Unknown<'_>, options: Unknown<'_>) -> napi::Result<FloatArray> {
-    with_js_errors(&env, "ops.ema", || {
+op! {
+    #[doc = " Exponential moving average `y[0] = x[0]`, `y[t] = alpha * x[t] + (1 - alpha) * y[t - 1]` (pandas"]
+    #[doc = " `ewm(adjust=False)`), with `{ alpha }` or `{ span }` (alpha = 2 / (span + 1))."]
+    "ops.ema" fn ema(env, x, options) -> T, ts_args "x: T, options: { alpha: number } | { span: number }" {
         let x = args::numbers(&x, "x")?;
         let alpha = ema_alpha(&options)?;
         on_elements!(x, |v| fresh(&env, v.len(), |out| kernels::ema(v, Float::from_f64(alpha), out)))
-    })
+    }
 }
 
 /// The `ema` of each series in `series`, computed in one batched, parallel pass. Computed in f32 (and returned

@@ -1,0 +1,147 @@
+//! A neural model's specification ([`NeuralSpec`]): its architecture and the training options every neural model
+//! shares, read from and written back to its options object.
+
+use serde_json::{Map, Value};
+
+use super::kinds::{Architecture, ModelKind};
+use super::loss::{loss_options, parse_loss};
+use super::ScalerType;
+use crate::engine::error::EngineError;
+use crate::models::model::{InputSizeDefault, ModelShape, TrainingDefaults};
+use crate::models::options::MAX_SIZE;
+use crate::models::{ExogSizes, ModelOptions};
+use crate::nn::loss::Loss;
+
+/// Names of a model's exogenous columns (NeuralForecast's `futr_exog_list`, `hist_exog_list`, `stat_exog_list`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExogLists {
+    pub futr: Vec<String>,
+    pub hist: Vec<String>,
+    pub stat: Vec<String>,
+}
+
+impl ExogLists {
+    pub fn sizes(&self) -> ExogSizes {
+        ExogSizes { futr: self.futr.len(), hist: self.hist.len(), stat: self.stat.len() }
+    }
+}
+
+/// A neural model: its architecture and the training options every neural model shares, NeuralForecast defaults
+/// filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NeuralSpec {
+    pub architecture: Architecture,
+    pub scaler_type: ScalerType,
+    pub loss: Loss,
+    pub learning_rate: f64,
+    pub max_steps: usize,
+    /// Windows per training step.
+    pub batch_size: usize,
+    /// Times the learning rate is halved over `max_steps` (0: constant, NeuralForecast's -1).
+    pub num_lr_decays: usize,
+    /// Validation checks without improvement before stopping (None: off).
+    pub early_stop_patience_steps: Option<usize>,
+    pub val_check_steps: usize,
+    pub exog: ExogLists,
+}
+
+/// The training options every neural model reads.
+pub(super) const NEURAL_KEYS: &[&str] = &[
+    "inputSize",
+    "scalerType",
+    "loss",
+    "learningRate",
+    "maxSteps",
+    "batchSize",
+    "numLrDecays",
+    "earlyStopPatienceSteps",
+    "valCheckSteps",
+    "futrExogList",
+    "histExogList",
+    "statExogList",
+];
+
+/// The training options and architecture of a neural model of `kind`.
+pub(super) fn neural_spec(kind: ModelKind, defaults: TrainingDefaults, o: &ModelOptions<'_>, h: usize, random_seed: u64) -> Result<NeuralSpec, EngineError> {
+    let input_size = match (o.size("inputSize")?, defaults.input_size) {
+        (Some(size), _) => size,
+        (None, InputSizeDefault::TimesHorizon(k)) => (k * h).min(MAX_SIZE),
+        (None, InputSizeDefault::Required) => {
+            return Err(EngineError::Type(format!("{} is missing: {} has no default input size", o.field("inputSize"), kind.name())))
+        }
+    };
+    let loss = match o.get("loss") {
+        Some(value) => parse_loss(value, &o.field("loss"))?,
+        None => Loss::Mae,
+    };
+    let exog = ExogLists { futr: exog_list(o, "futrExogList")?, hist: exog_list(o, "histExogList")?, stat: exog_list(o, "statExogList")? };
+    let shape = ModelShape { h, input_size, outputs_per_point: loss.outputs_per_point(), exog: exog.sizes(), random_seed };
+    let scaler_type = match o.choice("scalerType", ScalerType::NAMES)? {
+        Some(name) => ScalerType::parse(name)?,
+        None => ScalerType::parse(defaults.scaler_type)?,
+    };
+    Ok(NeuralSpec {
+        architecture: kind.architecture(shape, o)?,
+        scaler_type,
+        loss,
+        learning_rate: o.positive("learningRate")?.unwrap_or(defaults.learning_rate),
+        max_steps: o.size("maxSteps")?.unwrap_or(defaults.max_steps),
+        batch_size: o.size("batchSize")?.unwrap_or(defaults.batch_size),
+        num_lr_decays: o.integer("numLrDecays", 0, MAX_SIZE)?.unwrap_or(defaults.num_lr_decays),
+        early_stop_patience_steps: o.size("earlyStopPatienceSteps")?,
+        val_check_steps: o.size("valCheckSteps")?.unwrap_or(100),
+        exog,
+    })
+}
+
+impl NeuralSpec {
+    pub fn shape(&self) -> &ModelShape {
+        self.architecture.shape()
+    }
+
+    pub fn h(&self) -> usize {
+        self.shape().h
+    }
+
+    pub fn input_size(&self) -> usize {
+        self.shape().input_size
+    }
+
+    pub fn kind(&self) -> ModelKind {
+        self.architecture.kind()
+    }
+
+    pub(super) fn write_options(&self, o: &mut Map<String, Value>) {
+        let shape = self.shape();
+        o.insert("inputSize".into(), shape.input_size.into());
+        self.architecture.write_options(o);
+        o.insert("scalerType".into(), self.scaler_type.name().into());
+        o.insert("loss".into(), loss_options(&self.loss));
+        o.insert("learningRate".into(), self.learning_rate.into());
+        o.insert("maxSteps".into(), self.max_steps.into());
+        o.insert("batchSize".into(), self.batch_size.into());
+        o.insert("numLrDecays".into(), self.num_lr_decays.into());
+        if let Some(patience) = self.early_stop_patience_steps {
+            o.insert("earlyStopPatienceSteps".into(), patience.into());
+        }
+        o.insert("valCheckSteps".into(), self.val_check_steps.into());
+        o.insert("randomSeed".into(), shape.random_seed.into());
+        for (key, list) in [("futrExogList", &self.exog.futr), ("histExogList", &self.exog.hist), ("statExogList", &self.exog.stat)] {
+            if !list.is_empty() {
+                o.insert(key.into(), list.clone().into());
+            }
+        }
+    }
+}
+
+/// Distinct, non-empty column names.
+fn exog_list(o: &ModelOptions<'_>, key: &str) -> Result<Vec<String>, EngineError> {
+    let names = o.strings(key)?.unwrap_or_default();
+    if let Some(empty) = names.iter().position(String::is_empty) {
+        return Err(EngineError::Range(format!("{}[{empty}] is an empty column name", o.field(key))));
+    }
+    if let Some((i, name)) = names.iter().enumerate().find(|(i, n)| names[..*i].contains(n)) {
+        return Err(EngineError::Range(format!("{}[{i}]: column '{name}' is listed twice", o.field(key))));
+    }
+    Ok(names)
+}

@@ -1,0 +1,48 @@
+//! Reading, writing and rejecting model options.
+
+use super::*;
+use serde_json::json;
+
+fn spec(options: Value) -> Result<ModelSpec, EngineError> {
+    ModelSpec::from_options(options.as_object().unwrap(), "models[0]")
+}
+
+#[test]
+fn defaults_come_from_each_model() {
+    let lstm = spec(json!({ "type": "lstm", "h": 12 })).unwrap();
+    let neural = lstm.neural().unwrap();
+    assert_eq!((lstm.input_size(), neural.scaler_type, neural.batch_size), (36, ScalerType::Robust, 128));
+    let mlp = spec(json!({ "type": "MLP", "h": 12, "inputSize": 24 })).unwrap();
+    let neural = mlp.neural().unwrap();
+    assert_eq!((neural.scaler_type, neural.batch_size, mlp.alias.as_str()), (ScalerType::Identity, 1024, "MLP"));
+    let prophet = spec(json!({ "type": "Prophet", "h": 12, "seasonalityMode": "multiplicative" })).unwrap();
+    assert_eq!((prophet.h(), prophet.input_size(), prophet.output_columns()), (12, 0, vec!["Prophet".to_string()]));
+    assert_eq!(ModelSpec::from_options(&prophet.to_options(), "again").unwrap(), prophet);
+    let neural_option = spec(json!({ "type": "Prophet", "h": 12, "maxSteps": 3 })).unwrap_err();
+    assert!(matches!(neural_option, EngineError::Type(m) if m.contains("'maxSteps'")));
+    let missing = spec(json!({ "type": "MLP", "h": 12 })).unwrap_err();
+    assert!(matches!(missing, EngineError::Type(m) if m.contains("models[0].inputSize is missing")));
+}
+
+#[test]
+fn options_round_trip() {
+    let options = json!({ "type": "GRU", "h": 6, "inputSize": 12, "encoderHiddenSize": 16, "loss": { "type": "MQLoss", "level": [80, 95] }, "alias": "g", "earlyStopPatienceSteps": 3 });
+    let first = spec(options).unwrap();
+    assert_eq!(first.output_columns(), ["g-median", "g-lo-95", "g-lo-80", "g-hi-80", "g-hi-95"]);
+    let again = ModelSpec::from_options(&first.to_options(), "again").unwrap();
+    assert_eq!(first, again);
+}
+
+#[test]
+fn errors_name_the_field() {
+    let unknown = spec(json!({ "type": "LSTM", "h": 3, "hiddenSize": 8 })).unwrap_err();
+    assert!(matches!(unknown, EngineError::Type(m) if m.contains("'hiddenSize'") && m.contains("encoderHiddenSize")));
+    let kind = spec(json!({ "type": "Prophecy", "h": 3 })).unwrap_err();
+    assert!(matches!(kind, EngineError::Range(m) if m.contains("Prophecy") && m.contains("LSTM")));
+    let loss = spec(json!({ "type": "LSTM", "h": 3, "loss": "RMSLE" })).unwrap_err();
+    assert!(matches!(loss, EngineError::Range(m) if m.contains("models[0].loss")));
+    let huge = spec(json!({ "type": "LSTM", "h": 12, "encoderHiddenSize": 1_000_000 })).unwrap_err();
+    assert!(matches!(huge, EngineError::Range(m) if m.contains("parameters")));
+    let twice = spec(json!({ "type": "LSTM", "h": 3, "histExogList": ["a", "a"] })).unwrap_err();
+    assert!(matches!(twice, EngineError::Range(m) if m.contains("listed twice")));
+}
