@@ -1,17 +1,10 @@
 //! NeuralForecast's `GRU` model (neuralforecast/models/gru.py): an `nn.GRU` encoder with an MLP
 //! decoder; see [`super::recurrent_forecaster`] for the shared architecture.
 
-use super::recurrent_forecaster::{ForecasterCell, RecurrentConfig, RecurrentForecaster};
 use crate::nn::gru::GruCell;
 
-impl ForecasterCell for GruCell {
-    const NAME: &'static str = "GRU";
-    /// `encoder_hidden_size: int = 200` in gru.py.
-    const DEFAULT_ENCODER_HIDDEN_SIZE: usize = 200;
-}
-
-pub type GruConfig = RecurrentConfig<GruCell>;
-pub type Gru = RecurrentForecaster<GruCell>;
+// `encoder_hidden_size: int = 200` in gru.py.
+super::recurrent_forecaster::recurrent_model!(GruCell, "GRU", default_encoder_hidden_size: 200, GruConfig, Gru);
 
 #[cfg(test)]
 mod tests {

@@ -1,17 +1,10 @@
 //! NeuralForecast's `LSTM` model (neuralforecast/models/lstm.py): an `nn.LSTM` encoder with an MLP
 //! decoder; see [`super::recurrent_forecaster`] for the shared architecture.
 
-use super::recurrent_forecaster::{ForecasterCell, RecurrentConfig, RecurrentForecaster};
 use crate::nn::lstm::LstmCell;
 
-impl ForecasterCell for LstmCell {
-    const NAME: &'static str = "LSTM";
-    /// `encoder_hidden_size: int = 128` in lstm.py.
-    const DEFAULT_ENCODER_HIDDEN_SIZE: usize = 128;
-}
-
-pub type LstmConfig = RecurrentConfig<LstmCell>;
-pub type Lstm = RecurrentForecaster<LstmCell>;
+// `encoder_hidden_size: int = 128` in lstm.py.
+super::recurrent_forecaster::recurrent_model!(LstmCell, "LSTM", default_encoder_hidden_size: 128, LstmConfig, Lstm);
 
 #[cfg(test)]
 mod tests {

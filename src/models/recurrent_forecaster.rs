@@ -31,6 +31,20 @@ pub trait ForecasterCell: RecurrentCell + Clone + Copy + PartialEq + std::fmt::D
     const DEFAULT_ENCODER_HIDDEN_SIZE: usize;
 }
 
+/// A NeuralForecast recurrent model on `cell`: its [`ForecasterCell`] constants and its config and network types.
+macro_rules! recurrent_model {
+    ($cell:ty, $name:literal, default_encoder_hidden_size: $hidden:literal, $config:ident, $network:ident) => {
+        impl $crate::models::recurrent_forecaster::ForecasterCell for $cell {
+            const NAME: &'static str = $name;
+            const DEFAULT_ENCODER_HIDDEN_SIZE: usize = $hidden;
+        }
+
+        pub type $config = $crate::models::recurrent_forecaster::RecurrentConfig<$cell>;
+        pub type $network = $crate::models::recurrent_forecaster::RecurrentForecaster<$cell>;
+    };
+}
+pub(crate) use recurrent_model;
+
 /// Hyper-parameters under NeuralForecast's names, for cell `C`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecurrentConfig<C> {

@@ -115,10 +115,6 @@ impl ModelConfig for TransformerConfig {
         }
     }
 
-    fn shape(&self) -> &ModelShape {
-        &self.shape
-    }
-
     fn read_options(&mut self, options: &ModelOptions<'_>) -> OptionResult<()> {
         options.read_sizes([
             ("hiddenSize", &mut self.hidden_size), ("nHead", &mut self.n_head),
@@ -155,6 +151,10 @@ impl ModelConfig for TransformerConfig {
             ("activation", self.activation.name().into()),
             ("decoderInputSizeMultiplier", self.decoder_input_size_multiplier.into()),
         ]);
+    }
+
+    fn shape(&self) -> &ModelShape {
+        &self.shape
     }
 
     fn memory_estimate(&self) -> (u128, u128) {
