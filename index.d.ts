@@ -79,6 +79,12 @@ export declare class NeuralForecaster {
 }
 export type NativeForecaster = NeuralForecaster
 
+/** The records of CSV text and the line each starts on. */
+export interface CsvRecords {
+  records: Array<Array<string>>
+  lines: Array<number>
+}
+
 /** One training step's progress. */
 export interface FitProgress {
   /** Index of the model in `options.models`. */
@@ -110,6 +116,20 @@ export interface ModelFitSummary {
 
 /** The model types this build provides (`models.<type>` classes). */
 export declare function modelTypes(): Array<string>
+
+/**
+ * Long-format CSV `text` read into columns, unchecked beyond the reader's own checks: `{ unique_id: { codes:
+ * Uint32Array, labels }, ds: Float64Array (integer steps) | string[], y: Float64Array, exogenous: { [column]:
+ * Float64Array }, lines: Uint32Array }`, `lines` the file line of each row. Options as `readCsvFile`'s (without
+ * `frequency`), and `defaultId`, `exogenous`, `sort` and `source` (see `csv_call`).
+ */
+export declare function parseCsvColumns(text: string, options?: { idCol?: string | null, timeCol?: string, targetCol?: string, delimiter?: string, defaultId?: string, exogenous?: boolean, sort?: boolean, source?: string }): { unique_id: { codes: Uint32Array, labels: string[] }, ds: Float64Array | string[], y: Float64Array, exogenous: Record<string, Float64Array>, lines: Uint32Array }
+
+/**
+ * The records of CSV `text` (fields as strings) and the file line each starts on; `delimiter` [','], `source`
+ * (the name of the text in messages) ['data'].
+ */
+export declare function parseCsvRecords(text: string, options?: { delimiter?: string, source?: string }): CsvRecords
 
 /**
  * Reads a long-format CSV file off the JS thread: `idCol` ['unique_id'; null for a file of one series], `timeCol`
