@@ -120,8 +120,11 @@ export declare function modelTypes(): Array<string>
 /**
  * Long-format CSV `text` read into columns, unchecked beyond the reader's own checks: `{ unique_id: { codes:
  * Uint32Array, labels }, ds: Float64Array (integer steps) | string[], y: Float64Array, exogenous: { [column]:
- * Float64Array }, lines: Uint32Array }`, `lines` the file line of each row. Options as `readCsvFile`'s (without
- * `frequency`), and `defaultId`, `exogenous`, `sort` and `source` (see `csv_call`).
+ * Float64Array }, lines: Uint32Array }`, `lines` the file line of each row; typed arrays in memory the JS engine
+ * owns, ids as codes and labels (no string per row). Options as `readCsvFile`'s but `frequency`, and `defaultId`
+ * (the id of a file without the `idCol` column, which may then be missing), `exogenous` [true: other columns are
+ * numeric exogenous variables; false: ignored], `sort` [false: rows as in the file; true: by series and time]
+ * and `source` (the name of the text in messages) ['data'].
  */
 export declare function parseCsvColumns(text: string, options?: { idCol?: string | null, timeCol?: string, targetCol?: string, delimiter?: string, defaultId?: string, exogenous?: boolean, sort?: boolean, source?: string }): { unique_id: { codes: Uint32Array, labels: string[] }, ds: Float64Array | string[], y: Float64Array, exogenous: Record<string, Float64Array>, lines: Uint32Array }
 

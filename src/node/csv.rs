@@ -6,13 +6,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{AsyncTask, Float64ArraySlice, Object, ToNapiValue, TypeName, Uint32ArraySlice, Unknown};
+use napi::bindgen_prelude::{AsyncTask, Float64ArraySlice, Object, Uint32ArraySlice, Unknown};
 use napi::{Env, JsRangeError, JsValue, Status, Task, ValueType};
 use napi_derive::napi;
 
 use super::args::{self, with_js_errors, ArgError, ArgResult};
 use super::dataset::Dataset;
-use crate::data::csv::{parse_records, read_columns, CsvColumns, Problem};
+use crate::data::csv::{parse_records, read_columns, Problem};
 use crate::data::{format_ds_column, read_csv, CsvError, CsvErrorKind, CsvOptions, Frequency, IdColumn, Panel};
 
 /// What a call was asked to read: the reader's options, a frequency (for a `Dataset`) and the name of the text in
@@ -153,17 +153,41 @@ pub fn parse_csv_records(env: Env, text: Unknown<'_>, options: Option<Unknown<'_
 
 /// Long-format CSV `text` read into columns, unchecked beyond the reader's own checks: `{ unique_id: { codes:
 /// Uint32Array, labels }, ds: Float64Array (integer steps) | string[], y: Float64Array, exogenous: { [column]:
-/// Float64Array }, lines: Uint32Array }`, `lines` the file line of each row. Options as `readCsvFile`'s (without
-/// `frequency`), and `defaultId`, `exogenous`, `sort` and `source` (see `csv_call`).
+/// Float64Array }, lines: Uint32Array }`, `lines` the file line of each row; typed arrays in memory the JS engine
+/// owns, ids as codes and labels (no string per row). Options as `readCsvFile`'s but `frequency`, and `defaultId`
+/// (the id of a file without the `idCol` column, which may then be missing), `exogenous` [true: other columns are
+/// numeric exogenous variables; false: ignored], `sort` [false: rows as in the file; true: by series and time]
+/// and `source` (the name of the text in messages) ['data'].
 #[napi(
     catch_unwind,
     ts_args_type = "text: string, options?: { idCol?: string | null, timeCol?: string, targetCol?: string, delimiter?: string, defaultId?: string, exogenous?: boolean, sort?: boolean, source?: string }",
     ts_return_type = "{ unique_id: { codes: Uint32Array, labels: string[] }, ds: Float64Array | string[], y: Float64Array, exogenous: Record<string, Float64Array>, lines: Uint32Array }"
 )]
-pub fn parse_csv_columns(env: Env, text: Unknown<'_>, options: Option<Unknown<'_>>) -> napi::Result<CsvColumnsObject> {
+pub fn parse_csv_columns<'env>(env: &'env Env, text: Unknown<'_>, options: Option<Unknown<'_>>) -> napi::Result<Object<'env>> {
     let keys = ["idCol", "timeCol", "targetCol", "delimiter", "defaultId", "exogenous", "sort", "source"];
-    let (text, call) = with_js_errors(&env, "parseCsvColumns", || Ok((args::string(&text, "text")?, csv_call(options.as_ref(), &keys)?)))?;
-    read_columns(text.as_bytes(), &call.source, &call.csv).map(CsvColumnsObject).map_err(|e| csv_error(&env, None, &e))
+    let (text, call) = with_js_errors(env, "parseCsvColumns", || Ok((args::string(&text, "text")?, csv_call(options.as_ref(), &keys)?)))?;
+    let columns = read_columns(text.as_bytes(), &call.source, &call.csv).map_err(|e| csv_error(env, None, &e))?;
+    let floats = |values: &[f64]| Float64ArraySlice::copy_from(env, values)?.into_typed_array(env);
+    let mut ids = Object::new(env)?;
+    ids.set("codes", Uint32ArraySlice::copy_from(env, &columns.codes)?.into_typed_array(env)?)?;
+    ids.set("labels", columns.labels)?;
+    let mut object = Object::new(env)?;
+    object.set("unique_id", ids)?;
+    if columns.ds.iter().all(|d| d.is_int()) {
+        object.set("ds", floats(&columns.ds.iter().map(|d| d.to_epoch_millis()).collect::<Vec<_>>())?)?;
+    } else {
+        object.set("ds", format_ds_column(&columns.ds))?;
+    }
+    object.set("y", floats(&columns.y)?)?;
+    let mut exogenous = Object::new(env)?;
+    for column in &columns.exogenous {
+        exogenous.set(column.name.as_str(), floats(&column.values)?)?;
+    }
+    object.set("exogenous", exogenous)?;
+    // Text from a JS string (under 2^30 characters) has fewer than 2^32 lines.
+    let lines: Vec<u32> = columns.lines.iter().map(|&line| line as u32).collect();
+    object.set("lines", Uint32ArraySlice::copy_from(env, &lines)?.into_typed_array(env)?)?;
+    Ok(object)
 }
 
 /// The records of CSV text and the line each starts on.
@@ -171,46 +195,4 @@ pub fn parse_csv_columns(env: Env, text: Unknown<'_>, options: Option<Unknown<'_
 pub struct CsvRecords {
     pub records: Vec<Vec<String>>,
     pub lines: Vec<f64>,
-}
-
-/// Columns read from CSV text, as described at `parse_csv_columns`: typed arrays in memory the JS engine owns, ids
-/// as codes and labels (no string per row).
-pub struct CsvColumnsObject(CsvColumns);
-
-impl TypeName for CsvColumnsObject {
-    fn type_name() -> &'static str {
-        "CsvColumns"
-    }
-
-    fn value_type() -> ValueType {
-        ValueType::Object
-    }
-}
-
-impl ToNapiValue for CsvColumnsObject {
-    unsafe fn to_napi_value(raw_env: napi::sys::napi_env, value: Self) -> napi::Result<napi::sys::napi_value> {
-        let env = Env::from_raw(raw_env);
-        let columns = value.0;
-        let floats = |values: &[f64]| Float64ArraySlice::copy_from(&env, values)?.into_typed_array(&env);
-        let mut ids = Object::new(&env)?;
-        ids.set("codes", Uint32ArraySlice::copy_from(&env, &columns.codes)?.into_typed_array(&env)?)?;
-        ids.set("labels", columns.labels)?;
-        let mut object = Object::new(&env)?;
-        object.set("unique_id", ids)?;
-        if columns.ds.iter().all(|d| d.is_int()) {
-            object.set("ds", floats(&columns.ds.iter().map(|d| d.to_epoch_millis()).collect::<Vec<_>>())?)?;
-        } else {
-            object.set("ds", format_ds_column(&columns.ds))?;
-        }
-        object.set("y", floats(&columns.y)?)?;
-        let mut exogenous = Object::new(&env)?;
-        for column in &columns.exogenous {
-            exogenous.set(column.name.as_str(), floats(&column.values)?)?;
-        }
-        object.set("exogenous", exogenous)?;
-        // Text from a JS string (under 2^30 characters) has fewer than 2^32 lines.
-        let lines: Vec<u32> = columns.lines.iter().map(|&line| line as u32).collect();
-        object.set("lines", Uint32ArraySlice::copy_from(&env, &lines)?.into_typed_array(&env)?)?;
-        Ok(object.raw())
-    }
 }
