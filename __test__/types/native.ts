@@ -9,6 +9,8 @@ import {
   __napiBindingTarget,
   modelTypes,
   ops,
+  parseCsvColumns,
+  parseCsvRecords,
   readCsvFile,
   resolveModelOptions,
   version,
@@ -19,7 +21,7 @@ import {
 } from '../../index'
 
 /** Fails to compile when index.d.ts gains a value export that this file does not cover. */
-type Covered = 'Dataset' | 'FitControl' | 'NeuralForecaster' | '__napiBindingTarget' | 'modelTypes' | 'ops' | 'readCsvFile' | 'resolveModelOptions' | 'version'
+type Covered = 'Dataset' | 'FitControl' | 'NeuralForecaster' | '__napiBindingTarget' | 'modelTypes' | 'ops' | 'parseCsvColumns' | 'parseCsvRecords' | 'readCsvFile' | 'resolveModelOptions' | 'version'
 const covered: [Exclude<keyof typeof native, Covered>] extends [never] ? true : false = true
 
 async function nativeUsage(): Promise<void> {
@@ -47,6 +49,11 @@ async function nativeUsage(): Promise<void> {
   forecaster.forecastSeries('a', { horizon: 2 })
   forecaster.futureFrame(3)
   void [sizes, named]
+  const { records, lines }: { records: string[][], lines: number[] } = parseCsvRecords('a;b\n1;2\n', { delimiter: ';' })
+  const columns = parseCsvColumns('ds,y\n1,2\n', { defaultId: 'shop', exogenous: false, sort: true, source: 'shop.csv' })
+  const read: [Uint32Array, string[], Float64Array | string[], Float64Array, Float64Array | undefined, Uint32Array] =
+    [columns.unique_id.codes, columns.unique_id.labels, columns.ds, columns.y, columns.exogenous.price, columns.lines]
+  void [records, lines, read]
   await NeuralForecaster.load('x.safetensors')
   await NeuralForecaster.fromBuffer(new Uint8Array(0))
   const info: ops.SimdInfo = ops.simdInfo()
@@ -62,6 +69,8 @@ async function nativeUsage(): Promise<void> {
   await forecaster.fit({ y: [1] }, null)
   // @ts-expect-error: resolveModelOptions needs the model type
   resolveModelOptions({ h: 12 })
+  // @ts-expect-error: parseCsvColumns takes text, not a frequency
+  parseCsvColumns('ds,y\n1,2\n', { frequency: 'D' })
   // @ts-expect-error: isFitted has no setter
   forecaster.isFitted = false
 }

@@ -1,13 +1,12 @@
 'use strict'
 // The data of a command: a long-format CSV file (or the built-in AirPassengers example) read into columns in
-// time order, and the file lines of its rows, which library errors about a row are given.
+// time order by the addon's CSV reader, and the file lines of its rows, which library errors about a row are given.
 
 const fs = require('node:fs')
 const path = require('node:path')
 
 const { readLongFormat } = require('../csv.js')
 const { airPassengers, AIR_PASSENGERS } = require('../datasets.js')
-const { dsToNumber, groupSeries } = require('../long_format.js')
 const { UsageError, InputError } = require('./errors.js')
 
 /** Reads the data file of a command, or the built-in example. */
@@ -41,34 +40,14 @@ function loadData(file, values) {
       delimiter: values.delimiter,
       defaultId: source.replace(/\.[^.]*$/, '') || 'series',
       source,
+      sort: true,
     })
   } catch (err) {
     if (err.name === 'CsvError') throw new InputError(err.message)
     throw err
   }
   const { lines, ...data } = parsed
-  return { ...sortedByTime(data, lines), name: source, source }
-}
-
-/**
- * Rows ordered by series (in order of first appearance) and time, as NeuralForecast sorts its input; files in
- * that order already are returned as they are. ds values that do not parse leave the order to the library's
- * checks (which then name the row and, through `lines`, the file line).
- */
-function sortedByTime(data, lines) {
-  const t = data.ds.map(dsToNumber)
-  if (t.some(Number.isNaN)) return { data, lines }
-  const order = []
-  for (const rows of groupSeries(data.unique_id).values()) order.push(...rows.sort((a, b) => t[a] - t[b] || a - b))
-  if (order.every((r, i) => r === i)) return { data, lines }
-  return {
-    data: {
-      unique_id: order.map((r) => data.unique_id[r]),
-      ds: order.map((r) => data.ds[r]),
-      y: Float64Array.from(order, (r) => data.y[r]),
-    },
-    lines: order.map((r) => lines[r]),
-  }
+  return { data, lines, name: source, source }
 }
 
 /** A library error about data row r, with the file line added. */

@@ -14,7 +14,7 @@ pub use ds::{
     check_uniform_kind, ds_from_epoch_millis, ds_from_numbers, format_ds_column, parse_ds_column,
     Ds,
 };
-pub use csv::{read_csv, CsvError, CsvOptions};
+pub use csv::{read_csv, CsvError, CsvErrorKind, CsvOptions, IdColumn};
 pub use error::DataError;
 pub use freq::{advance, infer_frequency, Frequency};
 pub use panel::{Column, Panel, Series};

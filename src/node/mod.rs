@@ -2,6 +2,7 @@
 //! napi-free core. No numerics live here.
 
 mod args;
+mod csv;
 mod data;
 mod dataset;
 mod forecaster;
