@@ -96,6 +96,12 @@ export interface CrossValidationProgress {
   progress: FitProgress
 }
 
+/** The records of CSV text and the line each starts on. */
+export interface CsvRecords {
+  records: Array<Array<string>>
+  lines: Array<number>
+}
+
 /** One training step's progress. */
 export interface FitProgress {
   /** Index of the model in `options.models`. */
@@ -127,6 +133,23 @@ export interface ModelFitSummary {
 
 /** The model types this build provides (`models.<type>` classes). */
 export declare function modelTypes(): Array<string>
+
+/**
+ * Long-format CSV `text` read into columns, unchecked beyond the reader's own checks: `{ unique_id: { codes:
+ * Uint32Array, labels }, ds: Float64Array (integer steps) | string[], y: Float64Array, exogenous: { [column]:
+ * Float64Array }, lines: Uint32Array }`, `lines` the file line of each row; typed arrays in memory the JS engine
+ * owns, ids as codes and labels (no string per row). Options as `readCsvFile`'s but `frequency`, and `defaultId`
+ * (the id of a file without the `idCol` column, which may then be missing), `exogenous` [true: other columns are
+ * numeric exogenous variables; false: ignored], `sort` [false: rows as in the file; true: by series and time]
+ * and `source` (the name of the text in messages) ['data'].
+ */
+export declare function parseCsvColumns(text: string, options?: { idCol?: string | null, timeCol?: string, targetCol?: string, delimiter?: string, defaultId?: string, exogenous?: boolean, sort?: boolean, source?: string }): { unique_id: { codes: Uint32Array, labels: string[] }, ds: Float64Array | string[], y: Float64Array, exogenous: Record<string, Float64Array>, lines: Uint32Array }
+
+/**
+ * The records of CSV `text` (fields as strings) and the file line each starts on; `delimiter` [','], `source`
+ * (the name of the text in messages) ['data'].
+ */
+export declare function parseCsvRecords(text: string, options?: { delimiter?: string, source?: string }): CsvRecords
 
 /**
  * Reads a long-format CSV file off the JS thread: `idCol` ['unique_id'; null for a file of one series], `timeCol`

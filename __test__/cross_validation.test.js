@@ -1,6 +1,5 @@
 'use strict'
-const { NeuralForecaster, models } = require('..')
-const { crossValidation } = require('../lib/cross_validation.js')
+const { NeuralForecaster, models, crossValidation } = require('..')
 const { evaluate } = require('../lib/evaluate.js')
 
 const H = 4
