@@ -113,7 +113,20 @@ fn allocations_of_10_steps(model: &str) -> i64 {
     // thread runs, so both threads must have run parts before the counting starts.
     fit(&mut e, 12);
     fit(&mut e, 12);
-    fit(&mut e, 12) - fit(&mut e, 2)
+    // A pool thread that the warm-up left without a part (scheduling decides) sizes those buffers once, in whichever
+    // fit it first runs one. An allocation per step would show in every measurement, so up to three are taken and
+    // the one nearest zero counts.
+    let mut least = i64::MAX;
+    for _ in 0..3 {
+        let extra = fit(&mut e, 12) - fit(&mut e, 2);
+        if extra.abs() < least.abs() {
+            least = extra;
+        }
+        if least.abs() <= 1 {
+            break;
+        }
+    }
+    least
 }
 
 #[test]
