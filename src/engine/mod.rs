@@ -14,6 +14,7 @@ mod slots;
 mod spec;
 mod train;
 mod update;
+mod validation;
 
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
@@ -43,7 +44,7 @@ pub struct FitOptions {
     pub epochs: Option<usize>,
     pub batch_size: Option<usize>,
     pub learning_rate: Option<f64>,
-    /// Last points of each series held out for the validation loss (0: none).
+    /// Last points of each series held out for the validation loss (0: none; NeuralForecast's `val_size`).
     pub validation_size: usize,
     pub early_stopping: bool,
     pub patience: Option<usize>,
@@ -364,6 +365,7 @@ impl Engine {
     ) -> Result<FitReport, EngineError> {
         let started = Instant::now();
         let _simd = crate::simd::scoped_simd(self.config.simd_enabled);
+        validation::check_early_stopping(&self.config.models, options)?;
         if !options.warm_start {
             // A failed or stopped fit keeps the fitted weights: the fresh ones are only swapped in at the end.
             let fresh = self.config.models.iter().map(Trained::new).collect::<Result<Vec<_>, _>>()?;

@@ -194,20 +194,58 @@ fn stopping_keeps_the_state_from_before_the_fit() {
     assert_eq!(weights(&e), before);
 }
 
+/// One series that climbs for 60 points and falls over its last 12, the validation part: the better a model
+/// learns the climb, the worse it scores there.
+fn turning_series() -> Panel {
+    let y: Vec<f64> = (0..72).map(|t| if t < 60 { t as f64 } else { 120.0 - t as f64 }).collect();
+    let ids = vec!["s".to_string(); y.len()];
+    let ds: Vec<Ds> = (0..y.len()).map(|t| Ds::Int(t as i64)).collect();
+    Panel::from_columns(&ids, &ds, &y, None).unwrap()
+}
+
 #[test]
-fn validation_and_early_stopping() {
-    let panel = sine_panel(2, 80);
-    let options = FitOptions { validation_size: 6, early_stopping: true, patience: Some(1), ..FitOptions::default() };
+fn early_stopping_stops_patience_checks_after_the_best() {
     let spec = spec_of(json!({
-        "type": "GRU", "h": 6, "inputSize": 12, "encoderHiddenSize": 16, "decoderHiddenSize": 16,
-        "scalerType": "standard", "maxSteps": 400, "batchSize": 32, "valCheckSteps": 10,
+        "type": "MLP", "h": 6, "inputSize": 12, "hiddenSize": 32, "numLayers": 2, "learningRate": 0.01,
+        "maxSteps": 1000, "batchSize": 32, "valCheckSteps": 5, "earlyStopPatienceSteps": 3,
     }));
     let mut e = engine(vec![spec], 1);
-    let report = e.fit(&panel, &options, &mut keep_going).unwrap();
+    let report = e.fit(&turning_series(), &FitOptions { validation_size: 12, ..FitOptions::default() }, &mut keep_going).unwrap();
     let m = &report.models[0];
-    assert!(!m.val_loss.is_empty());
-    assert!(m.stopped_early || m.steps == 400);
-    assert!(e.fit(&panel, &FitOptions { validation_size: 3, ..FitOptions::default() }, &mut keep_going).is_err());
+    let best = m.val_loss.iter().enumerate().fold(0, |b, (i, &v)| if v < m.val_loss[b] { i } else { b });
+    assert!(m.stopped_early);
+    assert_eq!(m.val_loss.len(), best + 1 + 3, "{:?}", m.val_loss);
+    assert_eq!(m.steps, (best + 1 + 3) * 5);
+    assert!(m.steps < 1000);
+}
+
+#[test]
+fn validation_needs_at_least_the_horizon() {
+    let mut e = engine(vec![small_spec(ModelKind::Gru, 5)], 1);
+    let error = e.fit(&sine_panel(2, 80), &FitOptions { validation_size: 3, ..FitOptions::default() }, &mut keep_going).unwrap_err();
+    assert!(error.to_string().contains("validationSize"), "{error}");
+}
+
+#[test]
+fn early_stopping_that_cannot_fire_is_an_error() {
+    let panel = sine_panel(1, 60);
+    let small = json!({ "type": "MLP", "h": 6, "inputSize": 12, "hiddenSize": 8, "maxSteps": 5, "batchSize": 8 });
+    let plain = spec_of(small.clone());
+    let mut with_patience = small;
+    with_patience["earlyStopPatienceSteps"] = json!(2);
+    let patient = spec_of(with_patience);
+    let cases = [
+        (patient.clone(), FitOptions::default(), "earlyStopPatienceSteps"),
+        (plain.clone(), FitOptions { patience: Some(2), ..FitOptions::default() }, "patience"),
+        (plain.clone(), FitOptions { early_stopping: true, patience: Some(2), ..FitOptions::default() }, "earlyStopping"),
+        (plain, FitOptions { early_stopping: true, validation_size: 6, ..FitOptions::default() }, "patience"),
+    ];
+    for (spec, options, named) in cases {
+        let error = engine(vec![spec], 1).fit(&panel, &options, &mut keep_going).unwrap_err();
+        assert!(error.to_string().contains(named), "{named}: {error}");
+    }
+    let fine = FitOptions { early_stopping: true, validation_size: 6, ..FitOptions::default() };
+    assert!(engine(vec![patient], 1).fit(&panel, &fine, &mut keep_going).is_ok());
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The training loop of one model: seeded window sampling, window scaling, data-parallel gradients over fixed
 //! shards reduced in a fixed order (so results are bit-identical whatever the thread count), Adam with
-//! NeuralForecast's step decay, validation and early stopping.
+//! NeuralForecast's step decay, and the validation checks and early stopping of `validation`.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -11,6 +11,7 @@ use super::batch::{Batch, ExogColumns};
 use super::network::{Network, NetworkCache};
 use super::slots::Slots;
 use super::spec::NeuralSpec;
+use super::validation::{EarlyStopping, Validation, ValidationScratch};
 use super::{Control, FitOptions, ModelFitReport, ProgressEvent};
 use rand::RngExt;
 
@@ -43,7 +44,7 @@ impl AsRef<ParamStore> for Shard {
     }
 }
 
-/// The activations and buffers of one shard's forward and backward pass (or of a validation pass).
+/// The activations and buffers of one shard's forward and backward pass.
 #[derive(Default)]
 struct Scratch {
     cache: NetworkCache,
@@ -114,24 +115,21 @@ pub(crate) fn train(
     // One scratch per thread that runs shards (see Slots: all sized in the first step).
     let scratch = Slots::new(run.threads.current_num_threads().min(kept));
     let gradients = Gradients { run, index: &index, per_shard, scratch: &scratch };
-    let mut validation_scratch = Scratch::default();
+    let mut validation_scratch = ValidationScratch::default();
     let validation = Validation::new(run, holdout)?;
-    let patience = if run.options.early_stopping || spec.early_stop_patience_steps.is_some() {
-        run.options.patience.or(spec.early_stop_patience_steps)
-    } else {
-        None
-    };
+    let mut early_stopping = EarlyStopping::new(run);
+    // NeuralForecast's Lightning `val_check_interval`: every valCheckSteps steps, at most every maxSteps.
+    let val_check_steps = spec.val_check_steps.min(max_steps).max(1);
     // Sized up front, like every other buffer of the loop, so that a step does not allocate (up to a bound:
     // a huge `maxSteps` must not reserve gigabytes before the first step).
     let reserved = max_steps.min(1 << 20);
     let mut report = ModelFitReport {
         alias: run.alias.to_string(),
         train_loss: Vec::with_capacity(reserved),
-        val_loss: Vec::with_capacity(reserved / spec.val_check_steps + 1),
+        val_loss: Vec::with_capacity(reserved / val_check_steps + 1),
         ..ModelFitReport::default()
     };
     let alias: std::sync::Arc<str> = run.alias.into();
-    let (mut best, mut checks_without_improvement) = (f64::INFINITY, 0usize);
     let mut windows = Vec::with_capacity(batch);
     let mut drawn_set = std::collections::HashSet::with_capacity(batch);
 
@@ -154,17 +152,12 @@ pub(crate) fn train(
         report.train_loss.push(train_loss);
         report.steps = step;
         let mut val_loss = None;
-        if let Some(v) = &validation {
-            if step % spec.val_check_steps == 0 || step == max_steps {
-                let loss = v.loss(network, run, &mut validation_scratch)?;
-                report.val_loss.push(loss);
-                val_loss = Some(loss);
-                if loss < best {
-                    (best, checks_without_improvement) = (loss, 0);
-                } else {
-                    checks_without_improvement += 1;
-                }
-            }
+        let mut stop = false;
+        if let Some(v) = validation.as_ref().filter(|_| step % val_check_steps == 0) {
+            let loss = v.loss(network, run, &mut validation_scratch)?;
+            report.val_loss.push(loss);
+            val_loss = Some(loss);
+            stop = early_stopping.should_stop(loss);
         }
         let event = ProgressEvent {
             model: run.model_index,
@@ -177,7 +170,7 @@ pub(crate) fn train(
         if let Control::Stop = progress(&event) {
             return Ok(None);
         }
-        if patience.is_some_and(|p| checks_without_improvement >= p) {
+        if stop {
             report.stopped_early = true;
             break;
         }
@@ -359,34 +352,5 @@ impl TrainingWindows {
 
     fn observed_targets(&self, w: &Window) -> usize {
         (self.train_lengths[w.series] - w.start - self.input_size).min(self.h)
-    }
-}
-
-/// The validation windows: per series, the window whose horizon starts where the held-out part begins.
-struct Validation {
-    batch: Batch,
-}
-
-impl Validation {
-    fn new(run: &TrainRun<'_>, holdout: usize) -> Result<Option<Validation>, EngineError> {
-        if holdout == 0 {
-            return Ok(None);
-        }
-        let l = run.spec.input_size();
-        let mut batch = Batch::default();
-        batch.reset(run.panel.n_series(), run.spec.shape());
-        for (s, series) in run.panel.series_iter().enumerate() {
-            batch.fill_from_panel(s, run.panel, run.exog, s, series.len() - holdout - l, series.len());
-        }
-        batch.scale(run.spec.scaler_type, run.isa);
-        Ok(Some(Validation { batch }))
-    }
-
-    fn loss(&self, network: &Network, run: &TrainRun<'_>, scratch: &mut Scratch) -> Result<f64, EngineError> {
-        let forecast = network.forward(&self.batch.view(None), &mut scratch.cache)?;
-        scratch.d_output.resize(forecast.len(), 0.0);
-        // Validation uses the training loss, as NeuralForecast's default `valid_loss` does.
-        let loss = run.spec.loss.value_and_grad(forecast, &self.batch.targets, Some(&self.batch.mask), &mut scratch.d_output)?;
-        Ok(loss as f64)
     }
 }

@@ -33,6 +33,8 @@ pub struct NeuralSpec {
     pub architecture: Architecture,
     pub scaler_type: ScalerType,
     pub loss: Loss,
+    /// The validation loss (NeuralForecast's `valid_loss`; None: the training loss).
+    pub valid_loss: Option<Loss>,
     pub learning_rate: f64,
     pub max_steps: usize,
     /// Windows per training step.
@@ -50,6 +52,7 @@ pub(super) const NEURAL_KEYS: &[&str] = &[
     "inputSize",
     "scalerType",
     "loss",
+    "validLoss",
     "learningRate",
     "maxSteps",
     "batchSize",
@@ -74,6 +77,10 @@ pub(super) fn neural_spec(kind: ModelKind, defaults: TrainingDefaults, o: &Model
         Some(value) => parse_loss(value, &o.field("loss"))?,
         None => Loss::Mae,
     };
+    let valid_loss = o.get("validLoss").map(|value| parse_loss(value, &o.field("validLoss"))).transpose()?;
+    if let Some(valid) = &valid_loss {
+        check_valid_loss(&loss, valid, &o.field("validLoss"))?;
+    }
     let exog = ExogLists { futr: exog_list(o, "futrExogList")?, hist: exog_list(o, "histExogList")?, stat: exog_list(o, "statExogList")? };
     let shape = ModelShape { h, input_size, outputs_per_point: loss.outputs_per_point(), exog: exog.sizes(), random_seed };
     let scaler_type = match o.choice("scalerType", ScalerType::NAMES)? {
@@ -84,6 +91,7 @@ pub(super) fn neural_spec(kind: ModelKind, defaults: TrainingDefaults, o: &Model
         architecture: kind.architecture(shape, o)?,
         scaler_type,
         loss,
+        valid_loss,
         learning_rate: o.positive("learningRate")?.unwrap_or(defaults.learning_rate),
         max_steps: o.size("maxSteps")?.unwrap_or(defaults.max_steps),
         batch_size: o.size("batchSize")?.unwrap_or(defaults.batch_size),
@@ -94,7 +102,29 @@ pub(super) fn neural_spec(kind: ModelKind, defaults: TrainingDefaults, o: &Model
     })
 }
 
+/// NeuralForecast's protections of `valid_loss`: a model trained with MQLoss forecasts quantiles and validates
+/// with MQLoss; a point forecast cannot be scored by MQLoss (NeuralForecast would broadcast its one output over
+/// every quantile, which scores nothing the model predicts).
+fn check_valid_loss(loss: &Loss, valid: &Loss, name: &str) -> Result<(), EngineError> {
+    let (outputs, valid_outputs) = (loss.outputs_per_point(), valid.outputs_per_point());
+    if outputs > 1 && !matches!(valid, Loss::MultiQuantile { .. }) {
+        return Err(EngineError::Range(format!("{name}: set validLoss to MQLoss when training with MQLoss")));
+    }
+    if outputs != valid_outputs {
+        return Err(EngineError::Range(format!(
+            "{name}: the model forecasts {outputs} value(s) per point (its loss) but this validLoss scores {valid_outputs}; \
+             give MQLoss with as many quantiles as the training loss, or a point loss for a point model"
+        )));
+    }
+    Ok(())
+}
+
 impl NeuralSpec {
+    /// The loss of the validation checks: `validLoss`, else the training loss (NeuralForecast's default).
+    pub fn validation_loss(&self) -> &Loss {
+        self.valid_loss.as_ref().unwrap_or(&self.loss)
+    }
+
     pub fn shape(&self) -> &ModelShape {
         self.architecture.shape()
     }
@@ -117,6 +147,9 @@ impl NeuralSpec {
         self.architecture.write_options(o);
         o.insert("scalerType".into(), self.scaler_type.name().into());
         o.insert("loss".into(), loss_options(&self.loss));
+        if let Some(valid) = &self.valid_loss {
+            o.insert("validLoss".into(), loss_options(valid));
+        }
         o.insert("learningRate".into(), self.learning_rate.into());
         o.insert("maxSteps".into(), self.max_steps.into());
         o.insert("batchSize".into(), self.batch_size.into());

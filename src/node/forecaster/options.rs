@@ -28,6 +28,7 @@ pub(super) const FIT_KEYS: &[&str] = &[
     "batchSize",
     "learningRate",
     "validationSize",
+    "valSize",
     "earlyStopping",
     "patience",
     "predictionIntervals",
@@ -129,8 +130,13 @@ pub(super) fn fit_options(options: Option<&Unknown<'_>>) -> ArgResult<FitOptions
     }
     fit.batch_size = optional(&options, "batchSize", count)?;
     fit.learning_rate = optional(&options, "learningRate", args::positive_number)?;
-    fit.validation_size =
-        optional(&options, "validationSize", |v, n| args::integer(v, n, 0, u32::MAX as usize))?.unwrap_or(0);
+    let size = |v: &Unknown<'_>, n: &str| args::integer(v, n, 0, u32::MAX as usize);
+    fit.validation_size = match (optional(&options, "validationSize", size)?, optional(&options, "valSize", size)?) {
+        (Some(_), Some(_)) => {
+            return Err(ArgError::Type("options.validationSize and options.valSize are the same option; give one".into()))
+        }
+        (size, val_size) => size.or(val_size).unwrap_or(0),
+    };
     fit.early_stopping = optional(&options, "earlyStopping", args::boolean)?.unwrap_or(false);
     fit.patience = optional(&options, "patience", count)?;
     fit.prediction_intervals = optional(&options, "predictionIntervals", prediction_intervals)?;
