@@ -43,6 +43,12 @@ export interface NeuralModelOptions extends BaseModelOptions {
   scalerType?: ScalerType
   /** Training loss ['MAE']; 'MQLoss' gives `<alias>-median`, `<alias>-lo-<level>`, `<alias>-hi-<level>` columns. */
   loss?: Loss
+  /**
+   * Loss of the validation checks (NeuralForecast's valid_loss), any `loss`, scored on the inverse-normalised
+   * forecasts [the training loss]. A model trained with MQLoss validates with MQLoss of as many quantiles; a point
+   * model with a point loss.
+   */
+  validLoss?: Loss
   /** Adam learning rate [1e-3]. */
   learningRate?: number
   /** Training steps [1000]. */
@@ -51,7 +57,10 @@ export interface NeuralModelOptions extends BaseModelOptions {
   batchSize?: number
   /** Times the learning rate is halved during training [0: never; 3 for NBEATS, NHITS]. */
   numLrDecays?: number
-  /** Validation checks without improvement before stopping early [off]. */
+  /**
+   * Validation checks without a new best validation loss before training stops (NeuralForecast's
+   * early_stop_patience_steps) [off]; needs `fit(data, { validationSize })`, else fit throws.
+   */
   earlyStopPatienceSteps?: number
   /** Steps between validation checks [100]. */
   valCheckSteps?: number
@@ -187,8 +196,9 @@ export interface ProphetOptions extends BaseModelOptions {
 
 /** A model's options with every default filled in, as the `models.*` classes hold them. */
 export type ResolvedModelOptions<Type extends string, Options> = Readonly<
-  Omit<Required<Options>, 'horizon' | 'loss' | 'earlyStopPatienceSteps' | 'futrExogList' | 'histExogList' | 'statExogList'> & {
+  Omit<Required<Options>, 'horizon' | 'loss' | 'validLoss' | 'earlyStopPatienceSteps' | 'futrExogList' | 'histExogList' | 'statExogList'> & {
     type: Type
+    validLoss?: Exclude<Loss, string>
     earlyStopPatienceSteps?: number
     futrExogList?: string[]
     histExogList?: string[]
@@ -352,11 +362,19 @@ export interface FitOptions {
   batchSize?: number
   /** Overrides every model's `learningRate`. */
   learningRate?: number
-  /** Last points of each series held out to compute a validation loss [0]. */
+  /**
+   * Last points of each series held out of training (NeuralForecast's val_size; 0 or at least h) [0]: every
+   * `valCheckSteps` steps, every window over the last `inputSize + validationSize` points is forecast and scored
+   * with the model's `validLoss` in the scale of the data (`valLoss` of the report).
+   */
   validationSize?: number
-  /** Stop when the validation loss stops improving [false]. */
+  /** NeuralForecast's name for `validationSize`; give one or the other. */
+  valSize?: number
+  /** Stop when the validation loss stops improving [false]; needs `validationSize` and a patience (`patience` or
+   * the model's `earlyStopPatienceSteps`), else fit throws. */
   earlyStopping?: boolean
-  /** Validation checks without improvement before stopping. */
+  /** Validation checks without a new best before stopping, for every model (overrides `earlyStopPatienceSteps`;
+   * turns early stopping on); needs `validationSize`. */
   patience?: number
   /**
    * Conformal prediction intervals for the point models (NeuralForecast's PredictionIntervals): the models are
