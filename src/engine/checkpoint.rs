@@ -137,6 +137,8 @@ impl Engine {
                     "scale": s.scale.scale,
                     "tail": s.tail,
                     "exog_tail": s.exog_tail,
+                    "exog_shift": s.exog_scales.iter().map(|x| x.shift).collect::<Vec<_>>(),
+                    "exog_scale": s.exog_scales.iter().map(|x| x.scale).collect::<Vec<_>>(),
                     "statics": s.statics,
                 })).collect::<Vec<_>>(),
                 "temporal": f.temporal,
@@ -287,10 +289,22 @@ fn fitted_from_json(v: &Value, n_models: usize) -> Result<Option<Fitted>, Engine
                 .iter()
                 .map(|column| numbers(column, "exog_tail"))
                 .collect::<Result<Vec<_>, _>>()?;
+            // Checkpoints from before the exogenous columns were locally scaled hold none: they read them as they are.
+            let exog_scales = match (s.get("exog_shift"), s.get("exog_scale")) {
+                (Some(shift), Some(scale)) => {
+                    let (shift, scale) = (numbers(shift, "exog_shift")?, numbers(scale, "exog_scale")?);
+                    if shift.len() != exog_tail.len() || scale.len() != exog_tail.len() {
+                        return Err(bad(format!("series '{}' keeps exogenous scales that do not match its exogenous tails", text(s, "id")?)));
+                    }
+                    shift.into_iter().zip(scale).map(|(shift, scale)| Scale { shift, scale }).collect()
+                }
+                _ => vec![Scale::IDENTITY; exog_tail.len()],
+            };
             Ok(SeriesState {
                 id: text(s, "id")?.to_string(),
                 last_ds: ds_from_json(field(s, "last_ds")?)?,
                 scale: Scale { shift: float(s, "shift")?, scale: float(s, "scale")? },
+                exog_scales,
                 tail: numbers(field(s, "tail")?, "tail")?,
                 exog_tail,
                 statics: numbers(field(s, "statics")?, "statics")?,
@@ -325,12 +339,13 @@ fn check_fitted(engine: &Engine) -> Result<(), EngineError> {
         if series.tail.len() < needed {
             return Err(bad(format!("series '{}' keeps {} values, fewer than inputSize {needed}", series.id, series.tail.len())));
         }
-        let Scale { shift, scale } = series.scale;
         let values = series.tail.iter().chain(series.exog_tail.iter().flatten()).chain(&series.statics);
         if series.exog_tail.iter().any(|t| t.len() < needed) {
             return Err(bad(format!("series '{}' keeps exogenous tails shorter than inputSize {needed}", series.id)));
         }
-        if !(shift.is_finite() && scale.is_finite() && scale != 0.0) || values.clone().any(|v| !v.is_finite()) {
+        let mut scales = std::iter::once(&series.scale).chain(&series.exog_scales);
+        let bad_scale = scales.any(|s| !(s.shift.is_finite() && s.scale.is_finite() && s.scale != 0.0));
+        if bad_scale || values.clone().any(|v| !v.is_finite()) {
             return Err(bad(format!("series '{}' has a non-finite or zero scale or history value", series.id)));
         }
     }

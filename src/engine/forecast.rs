@@ -46,7 +46,8 @@ impl Engine {
         self.forecast_chunks(model, network, spec, series.len(), &mut full, |batch, windows| {
             for (k, s) in windows.enumerate() {
                 let values = futures.as_ref().map(|f| &f[s]);
-                let future = |c: usize, step: usize| values.map_or(0.0, |v| v[c * spec.h() + step]);
+                let scales = &series[s].exog_scales;
+                let future = |c: usize, step: usize| values.map_or(0.0, |v| scales[c].apply(v[c * spec.h() + step]));
                 let source = ExogSource { temporal: &series[s].exog_tail, statics: &series[s].statics, future: Some(&future) };
                 batch.fill_from_tail(k, &series[s].tail, &columns, &source);
             }

@@ -120,9 +120,12 @@ struct SeriesState {
     last_ds: Ds,
     /// The local scaler's statistics.
     scale: Scale,
+    /// The local scaler's statistics of each stored exogenous column over time ([`Fitted::temporal`]).
+    exog_scales: Vec<Scale>,
     /// The last `max inputSize` values, locally scaled.
     tail: Vec<f64>,
-    /// The last `max inputSize` values of each stored exogenous column over time ([`Fitted::temporal`]).
+    /// The last `max inputSize` values of each stored exogenous column over time ([`Fitted::temporal`]), locally
+    /// scaled.
     exog_tail: Vec<Vec<f64>>,
     /// The series' value of each stored static column ([`Fitted::statics`]).
     statics: Vec<f64>,
@@ -456,9 +459,10 @@ impl Engine {
         Ok(Some(trained))
     }
 
-    /// Per-series local scaling: the states to forecast from (with the tails of the `temporal` exogenous columns
-    /// and the values of the `statics`), and the scaled panel to train on (`panel` itself for the identity scaler,
-    /// which saves a copy of y the size of the data).
+    /// Per-series local scaling of y and of the `temporal` exogenous columns (NeuralForecast's core scales every
+    /// temporal column): the states to forecast from (with the tails of the `temporal` columns and the values of
+    /// the `statics`), and the scaled panel to train on (`panel` itself for the identity scaler, which saves a copy
+    /// of the data).
     fn local_scaling<'p>(&self, panel: &'p Panel, temporal: &[String], statics: &[String]) -> Result<(Vec<SeriesState>, Cow<'p, Panel>), EngineError> {
         let keep = self.max_input_size();
         panel.check_min_length(keep.max(1), "inputSize")?;
@@ -472,8 +476,20 @@ impl Engine {
         let identity = self.config.local_scaler_type == ScalerType::Identity;
         let mut states = Vec::with_capacity(panel.n_series());
         let mut scaled_y = Vec::with_capacity(if identity { 0 } else { panel.n_rows() });
+        let mut scaled_exog: Vec<Column> = if identity { Vec::new() } else { panel.exogenous().to_vec() };
         for (s, series) in panel.series_iter().enumerate() {
             let scale = Scale::of(self.config.local_scaler_type, series.y, isa, &mut scratch);
+            let rows = panel.offsets()[s]..panel.offsets()[s + 1];
+            let exog_scales: Vec<Scale> = temporal
+                .iter()
+                .map(|&c| {
+                    let exog_scale = Scale::of(self.config.local_scaler_type, &panel.exogenous()[c].values[rows.clone()], isa, &mut scratch);
+                    if !identity {
+                        scaled_exog[c].values[rows.clone()].iter_mut().for_each(|v| *v = exog_scale.apply(*v));
+                    }
+                    exog_scale
+                })
+                .collect();
             let scaled = if identity {
                 series.y
             } else {
@@ -487,14 +503,19 @@ impl Engine {
                 last_ds: series.last_ds().ok_or_else(|| EngineError::Range(format!("series '{}' is empty", series.id)))?,
                 scale,
                 tail: scaled[series.len() - keep..].to_vec(),
-                exog_tail: temporal.iter().map(|&c| panel.exogenous()[c].values[end - keep..end].to_vec()).collect(),
+                exog_tail: temporal
+                    .iter()
+                    .zip(&exog_scales)
+                    .map(|(&c, exog_scale)| panel.exogenous()[c].values[end - keep..end].iter().map(|&v| exog_scale.apply(v)).collect())
+                    .collect(),
+                exog_scales,
                 statics: statics.iter().map(|&c| panel.statics()[c].values[s]).collect(),
             });
         }
         if identity {
             return Ok((states, Cow::Borrowed(panel)));
         }
-        let scaled = panel.with_y(scaled_y).ok_or_else(|| EngineError::Range("local scaling gave non-finite values".into()))?;
+        let scaled = panel.with_values(scaled_y, scaled_exog).ok_or_else(|| EngineError::Range("local scaling gave non-finite values".into()))?;
         Ok((states, Cow::Owned(scaled)))
     }
 
