@@ -5,7 +5,7 @@
 // | option | covered by |
 // | --- | --- |
 // | constructor `models` | every test |
-// | constructor `memoryPool`, `lowMemory` | memory.test.js: 'memoryPool: false holds zero bytes…', 'lowMemory frees a batch forecast’s…' |
+// | constructor `memoryPool`, `lowMemory` | memory.test.js: 'memoryPool: false holds zero bytes…', 'lowMemory frees a batch forecast’s…'; lowMemory's training shards: src/engine/tests.rs low_memory_gives_the_same_bits_on_any_thread_count… (asserts the weights differ from the default's) |
 // | constructor `backend` | bad_input.test.js: 'constructor: cuda backend', 'constructor: unknown backend' |
 // | constructor `frequency`, `freq`; models' `excludeInsampleY` | owned by issue-16 work on predictInsample/excludeInsampleY/frequency (g5) |
 // | constructor `localScalerType`; models' `scalerType`, `earlyStopPatienceSteps`, `valCheckSteps`; fit `validationSize`, `earlyStopping`, `patience` | owned by issue-16 work on validation/earlyStop/validLoss/scalers (g2) |
