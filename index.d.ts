@@ -63,6 +63,8 @@ export declare class NeuralForecaster {
    * exogenous values (NeuralForecast's `make_future_dataframe`).
    */
   futureFrame(horizon?: unknown | undefined | null): { unique_id: { labels: string[], counts: Uint32Array }, ds: Float64Array | string[] }
+  /** Bytes of reusable buffers the forecaster holds between calls (see `MemoryStats` in main.d.ts). */
+  memoryStats(): MemoryStats
   /** Forecasts one window of the last `inputSize` raw values, synchronously (the low-latency path). */
   forecastWindow(window: Float64Array | Float32Array | number[], options?: { model?: number | string }): Float64Array
   /**
@@ -122,6 +124,28 @@ export interface FitSummary {
   aborted: boolean
 }
 
+/**
+ * What `memoryStats()` returns: bytes of reusable buffers held between calls. With `memoryPool: false` every
+ * call frees them before it returns. Training buffers are never kept past a fit, so they are not here.
+ */
+export interface MemoryStats {
+  /**
+   * The forecaster's own forecast buffers: each model's input batches and network activations, one set per
+   * thread of a batch forecast (only the calling thread's set under `lowMemory`).
+   */
+  scratchBytes: number
+  /**
+   * The packed weights (of layers under 128 inputs) that the threads of the forecaster's thread pool keep for
+   * reuse. Forecasters with the same `numThreads` and `simdEnabled` share one pool, so these bytes are shared
+   * with them. A forecast run on the calling thread (forecastWindow, a predict of up to 16 windows) keeps such
+   * a buffer on that thread, which is not counted here (other forecasters use it too) but is freed at the end
+   * of the call under `memoryPool: false`.
+   */
+  threadBytes: number
+  /** `scratchBytes + threadBytes`. */
+  totalBytes: number
+}
+
 /** The fit report: per model, the loss curves and steps run. */
 export interface ModelFitSummary {
   alias: string
@@ -129,6 +153,8 @@ export interface ModelFitSummary {
   trainLoss: Array<number>
   valLoss: Array<number>
   stoppedEarly: boolean
+  /** Trainable parameters (Lightning's model summary count); 0 for Prophet. */
+  parameters: number
 }
 
 /** The model types this build provides (`models.<type>` classes). */

@@ -3,10 +3,10 @@
 
 /// <reference types="node" />
 
-import type { FitProgress, FitSummary, ModelFitSummary } from './index'
+import type { FitProgress, FitSummary, MemoryStats, ModelFitSummary } from './index'
 
 export { ops } from './index'
-export type { FitProgress, FitSummary, ModelFitSummary }
+export type { FitProgress, FitSummary, MemoryStats, ModelFitSummary }
 
 /** Window normalisation (`scalerType`) or per-series scaling (`localScalerType`). */
 export type ScalerType = 'identity' | 'standard' | 'robust' | 'minmax'
@@ -103,7 +103,8 @@ export interface TCNOptions extends NeuralModelOptions {
   encoderHiddenSize?: number
   /** Activation after each convolution ['ReLU']. */
   encoderActivation?: 'ReLU' | 'Softplus' | 'Tanh' | 'SELU' | 'LeakyReLU' | 'PReLU' | 'Sigmoid' | 'Identity'
-  /** Accepted for NeuralForecast compatibility; it changes nothing there either [10]. */
+  /** Accepted at its default only [10]: NeuralForecast's TCN stores context_size and never uses it, so another
+   * value is a RangeError rather than silently ignored. */
   contextSize?: number
   decoderHiddenSize?: number
   decoderLayers?: number
@@ -283,11 +284,17 @@ export interface NeuralForecasterOptions {
   numThreads?: number
   /** false runs the scalar twins of the SIMD kernels [true]. */
   simdEnabled?: boolean
-  /** Reuse buffers across steps [true]. */
+  /**
+   * Keep forecast buffers (input batches, activations) and the threads' packed weights between calls, so that
+   * repeated calls of the same shape allocate nothing [true]. false frees them at the end of every fit, predict,
+   * crossValidation, forecastWindow(s) and forecastSeries (`memoryStats()` then reads 0), at the cost of
+   * allocating them again in the next call. Results are identical either way.
+   */
   memoryPool?: boolean
   /**
-   * Train in half-size shards of windows, keep the gradients of two shards at a time and the buffer pool small
-   * [false]: less memory, somewhat slower steps, weights equal to the default's up to rounding.
+   * Train in half-size shards of windows and keep the gradients of two shards at a time, and free the per-thread
+   * buffers of a batch forecast (over 16 windows) when it ends, keeping only those of small forecasts on the
+   * calling thread [false]: less memory, somewhat slower steps, weights equal to the default's up to rounding.
    */
   lowMemory?: boolean
   /** Replaces every model's `randomSeed`. */
@@ -441,6 +448,12 @@ export declare class NeuralForecaster {
    * the result n × h (the forecasts of window i at `[i * h, (i + 1) * h)`).
    */
   forecastWindows(windows: Float64Array | Float32Array | number[], options?: { model?: number | string }): Promise<Float64Array>
+  /**
+   * Bytes of reusable buffers held between calls (`scratchBytes`: this forecaster's forecast buffers;
+   * `threadBytes`: packed weights kept by its thread pool's threads, shared with forecasters of the same
+   * `numThreads` and `simdEnabled`). Zero right after any call under `memoryPool: false`.
+   */
+  memoryStats(): MemoryStats
   /** Writes a safetensors checkpoint atomically. */
   save(path: string): Promise<void>
   toBuffer(): Promise<Buffer>

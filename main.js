@@ -192,6 +192,11 @@ class NeuralForecaster {
     return callNative(() => natives.get(this).forecastWindow(window, options))
   }
 
+  /** Bytes of reusable buffers the forecaster holds between calls: `{ scratchBytes, threadBytes, totalBytes }`. */
+  memoryStats() {
+    return callNative(() => natives.get(this).memoryStats())
+  }
+
   /** Forecasts n windows at once (n × inputSize values, window after window) off the JS thread: n × h values. */
   async forecastWindows(windows, options) {
     return awaitNative(callNative(() => natives.get(this).forecastWindows(windows, options)))

@@ -13,6 +13,7 @@ import {
   type LongFormatColumns,
   type LongFormatRow,
   type Loss,
+  type MemoryStats,
   type ModelConfig,
   type ModelFitSummary,
   type NeuralForecasterOptions,
@@ -83,7 +84,7 @@ async function forecasterUsage(): Promise<void> {
   const columns: LongFormatColumns = { unique_id: ['a', 'a'], ds: ['2020-01-01', '2020-02-01'], y: [1, 2] }
   const report: FitSummary = await nf.fit(columns, fitOptions)
   const first: ModelFitSummary | undefined = report.models[0]
-  console.log(first?.alias, first?.steps, first?.trainLoss, first?.valLoss, first?.stoppedEarly, report.aborted)
+  console.log(first?.alias, first?.steps, first?.trainLoss, first?.valLoss, first?.stoppedEarly, first?.parameters, report.aborted)
   const ds: DsValue = new Date()
   const rows: LongFormatRow[] = [{ unique_id: 'a', ds, y: 1 }]
   await nf.fit(rows, { epochs: 2 })
@@ -117,6 +118,8 @@ async function forecasterUsage(): Promise<void> {
   const stamps: Array<string | number> = forecast.ds
   const one: Float64Array = nf.forecastWindow([1, 2, 3], { model: 'LSTM' })
   const many: Float64Array = await nf.forecastWindows(new Float64Array(6), { model: 0 })
+  const held: MemoryStats = nf.memoryStats()
+  console.log(held.scratchBytes + held.threadBytes === held.totalBytes)
   await nf.save('model.safetensors')
   const buffer: Buffer = await nf.toBuffer()
   const loaded: NeuralForecaster = await NeuralForecaster.load('model.safetensors')

@@ -7,6 +7,7 @@ use super::spec::{ExogLists, ScalerType};
 use super::EngineError;
 use crate::data::Panel;
 use crate::kernels::Isa;
+use crate::nn::heap_bytes::HeapBytes;
 use crate::models::{ModelShape, WindowBatch};
 
 /// Where a model's exogenous columns are among the temporal and static columns of what holds the data.
@@ -60,6 +61,14 @@ pub(crate) struct Batch {
     pub scales: Vec<Scale>,
     values: Vec<f64>,
     scratch: Vec<f64>,
+}
+
+impl HeapBytes for Batch {
+    fn heap_bytes(&self) -> usize {
+        let Batch { shape: _, windows: _, inputs, targets, mask, hist, futr, stat, scales, values, scratch } = self;
+        let f32s: usize = [inputs, targets, mask, hist, futr, stat].iter().map(|v| v.heap_bytes()).sum();
+        f32s + scales.capacity() * std::mem::size_of::<Scale>() + values.heap_bytes() + scratch.heap_bytes()
+    }
 }
 
 impl Batch {

@@ -83,7 +83,7 @@ impl Engine {
             return forecast_filled(network, spec, isa, &mut guard, &mut out[..n * per_window]);
         }
         let chunks = n.div_ceil(CHUNK);
-        self.threads.install(|| {
+        let forecast = self.threads.install(|| {
             out[..n * per_window].par_chunks_mut(CHUNK * per_window).enumerate().try_for_each(|(chunk, out)| {
                 let mut scratch = slots.lock(chunk, chunks);
                 let windows = chunk * CHUNK..chunk * CHUNK + out.len() / per_window;
@@ -91,7 +91,12 @@ impl Engine {
                 fill(&mut scratch.batch, windows);
                 forecast_filled(network, spec, isa, &mut scratch, out)
             })
-        })
+        });
+        // lowMemory keeps only the buffers of small forecasts (the calling thread's), not a batch forecast's.
+        if self.config.low_memory {
+            slots.release();
+        }
+        forecast
     }
 
     /// Forecasts `h × outputs_per_point` values per window of raw values (`windows`: `[n, inputSize]` row-major)
@@ -115,11 +120,12 @@ impl Engine {
         }
         let _simd = crate::simd::scoped_simd(self.config.simd_enabled);
         let none = ExogColumns::default();
-        self.forecast_chunks(model, network, spec, n, out, |batch, range| {
+        let forecast = self.forecast_chunks(model, network, spec, n, out, |batch, range| {
             for (k, w) in range.enumerate() {
                 batch.fill_from_tail(k, &windows[w * l..(w + 1) * l], &none, &ExogSource::NONE);
             }
-        })
+        });
+        self.end_call(forecast)
     }
 
     /// The network a window forecast runs, its spec and alias: a fitted neural model without local scaling (a bare
@@ -177,7 +183,9 @@ impl Engine {
         let scratch = &mut *guard;
         scratch.batch.reset(1, spec.shape());
         scratch.batch.fill_from_tail(0, window, &ExogColumns::default(), &ExogSource::NONE);
-        forecast_filled(network, spec, self.isa(), scratch, out)
+        let forecast = forecast_filled(network, spec, self.isa(), scratch, out);
+        drop(guard);
+        self.end_call(forecast)
     }
 
     /// Lets a forecast on the calling thread share its large layers with a second core, when the forecaster may

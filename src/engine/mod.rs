@@ -8,6 +8,7 @@ mod cross_validation;
 mod error;
 mod forecast;
 mod local;
+mod memory;
 mod network;
 mod scaler;
 mod slots;
@@ -22,6 +23,7 @@ use std::time::Instant;
 
 pub use error::{EngineError, ErrorKind};
 pub use scaler::Scale;
+pub use memory::MemoryStats;
 pub use conformal::{IntervalMethod, PredictionIntervals};
 pub use cross_validation::{CrossValidation, CrossValidationResult, CrossValidationStep, RefitPolicy};
 pub use spec::{Architecture, EngineConfig, ExogLists, Method, ModelKind, ModelSpec, NeuralSpec, ProphetSpec, ScalerType};
@@ -95,6 +97,8 @@ pub struct ModelFitReport {
     pub train_loss: Vec<f64>,
     pub val_loss: Vec<f64>,
     pub stopped_early: bool,
+    /// Trainable parameters (Lightning's model summary count); 0 for Prophet, fitted per series without any.
+    pub parameters: usize,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -252,6 +256,7 @@ struct ForecastScratch {
     batch: Batch,
     cache: NetworkCache,
 }
+crate::nn::heap_bytes::heap_bytes!(ForecastScratch { batch, cache });
 
 /// The most threads a forecaster may start; more is surely a mistake (or a damaged checkpoint).
 pub const MAX_THREADS: usize = 1024;
@@ -361,6 +366,16 @@ impl Engine {
     /// scored on them (the conformity scores), then trained on the whole panel from the same starting weights.
     /// When `progress` returns `Control::Stop`, the engine keeps the weights and state it had before this call.
     pub fn fit(
+        &mut self,
+        panel: &Panel,
+        options: &FitOptions,
+        progress: &mut (dyn FnMut(&ProgressEvent) -> Control + Send),
+    ) -> Result<FitReport, EngineError> {
+        let report = self.fit_models(panel, options, progress);
+        self.end_call(report)
+    }
+
+    fn fit_models(
         &mut self,
         panel: &Panel,
         options: &FitOptions,
@@ -525,17 +540,17 @@ impl Engine {
     /// conformal intervals for point models fitted with prediction intervals.
     pub fn predict(&self, history: Option<&Panel>, horizon: Option<usize>, levels: &[f64], future: Option<&FutureExog>) -> Result<Forecast, EngineError> {
         let fitted = self.fitted.as_ref().ok_or(EngineError::NotFitted)?;
-        match history {
-            Some(panel) => {
-                let series = self.local_scaling(panel, &fitted.temporal, &fitted.statics)?.0;
+        let forecast = match history {
+            Some(panel) => self.local_scaling(panel, &fitted.temporal, &fitted.statics).and_then(|(series, _)| {
                 let request = Request { freq: panel.frequency(), series: &series, local_fits: Refit(panel), horizon, levels, future };
                 self.forecast(fitted, request)
-            }
+            }),
             None => {
                 let request = Request { freq: fitted.freq, series: &fitted.series, local_fits: Stored(None), horizon, levels, future };
                 self.forecast(fitted, request)
             }
-        }
+        };
+        self.end_call(forecast)
     }
 
     /// As [`Engine::predict`] for the fitted series `ids` only (in that order), on the calling thread for a few
@@ -548,7 +563,7 @@ impl Engine {
             .collect::<Result<Vec<_>, _>>()?;
         let series: Vec<SeriesState> = indices.iter().map(|&i| fitted.series[i].clone()).collect();
         let request = Request { freq: fitted.freq, series: &series, local_fits: Stored(Some(&indices)), horizon, levels, future };
-        self.forecast(fitted, request)
+        self.end_call(self.forecast(fitted, request))
     }
 
     /// The forecast columns of every model for `request.series`.

@@ -127,6 +127,7 @@ pub(crate) fn train(
         alias: run.alias.to_string(),
         train_loss: Vec::with_capacity(reserved),
         val_loss: Vec::with_capacity(reserved / val_check_steps + 1),
+        parameters: network.params().num_parameters(),
         ..ModelFitReport::default()
     };
     let alias: std::sync::Arc<str> = run.alias.into();

@@ -92,6 +92,7 @@ pub struct MlpModelCache {
     inputs: Vec<f32>,
     mlp: ReluMlpCache,
 }
+crate::nn::heap_bytes::heap_bytes!(MlpModelCache { inputs, mlp });
 
 impl_model!(MlpModel, MlpConfig, MlpModelCache);
 

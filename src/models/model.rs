@@ -62,8 +62,8 @@ impl<'a> WindowBatch<'a> {
 /// `forward` keeps what `backward` needs in a caller-owned cache, so one set of weights serves several threads,
 /// each with its own cache and gradient store.
 pub trait Model: Clone + Send + Sync + std::fmt::Debug + 'static {
-    /// Per-thread activations and scratch buffers, reused across calls.
-    type Cache: Default + Send + Sync + 'static;
+    /// Per-thread activations and scratch buffers, reused across calls (their size is what `memoryStats` counts).
+    type Cache: Default + Send + Sync + 'static + crate::nn::heap_bytes::HeapBytes;
 
     fn params(&self) -> &ParamStore;
 

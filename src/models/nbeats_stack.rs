@@ -327,6 +327,7 @@ struct BlockMlpCache {
     /// d loss / d theta, written by the caller before [`BlockMlp::backward`].
     d_theta: Vec<f32>,
 }
+crate::nn::heap_bytes::heap_bytes!(BlockMlpCache { rows, hidden, pre_activation, dropped, masks, theta, d_theta });
 
 impl BlockMlpCache {
     /// What layer `i + 1` took as input: layer `i`'s output, after dropout if there was one.
@@ -344,6 +345,7 @@ struct MlpScratch {
     d_current: Vec<f32>,
     d_below: Vec<f32>,
 }
+crate::nn::heap_bytes::heap_bytes!(MlpScratch { d_current, d_below });
 
 impl BlockMlp {
     /// Creates `<prefix>.{0, 1, 2, ..}` in torch's registration order: Linear at 0, then per hidden layer a
@@ -503,6 +505,7 @@ pub struct StackCache {
     d_input: Vec<f32>,
     mlp_scratch: MlpScratch,
 }
+crate::nn::heap_bytes::heap_bytes!(StackCache { batch, residuals, inputs, exog_features, exog_basis, blocks, forecast, d_residual, d_next_residual, d_input, mlp_scratch });
 
 impl Stack {
     fn exog_width(&self) -> usize {

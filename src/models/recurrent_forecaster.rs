@@ -172,6 +172,7 @@ pub struct ForecasterCache {
     d_upsample_input: Vec<f32>,
     d_encoder_output: Vec<f32>,
 }
+crate::nn::heap_bytes::heap_bytes!(ForecasterCache { batch, encoder_input, encoder, upsample_input, upsampled, hidden_states, decoder_input, decoder, d_decoder_input, d_hidden, d_upsampled, d_upsample_input, d_encoder_output });
 
 impl<C: ForecasterCell> RecurrentForecaster<C> {
     pub fn num_parameters(&self) -> usize {

@@ -346,6 +346,7 @@ struct BlockCache {
     masks: Vec<Vec<f32>>,
     dropped: Vec<Vec<f32>>,
 }
+crate::nn::heap_bytes::heap_bytes!(BlockCache { input, argmax, outputs, pre_activations, masks, dropped });
 
 impl BlockCache {
     /// The input of layer `i`: the MLP input, or the previous layer's output (dropped, if dropout ran).
@@ -374,6 +375,7 @@ pub struct NhitsCache {
     blocks: Vec<BlockCache>,
     scratch: Scratch,
 }
+crate::nn::heap_bytes::heap_bytes!(NhitsCache { batch, residual, forecast, blocks, scratch });
 
 /// Buffers that live only within one pass.
 #[derive(Debug, Clone, Default)]
@@ -391,6 +393,7 @@ struct Scratch {
     d_lower: Vec<f32>,
     d_pooled: Vec<f32>,
 }
+crate::nn::heap_bytes::heap_bytes!(Scratch { pooled, pooled_hist, pooled_futr, knots_out, d_forecast, d_residual, d_upper, d_lower, d_pooled });
 
 #[derive(Debug, Clone)]
 pub struct Nhits {

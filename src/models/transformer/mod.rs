@@ -229,6 +229,7 @@ pub struct TransformerCache {
     d_above: Vec<f32>,
     d_below: Vec<f32>,
 }
+crate::nn::heap_bytes::heap_bytes!(TransformerCache { batch, decoder_values, enc_embedding, enc_embedded, encoder, encoder_norm, encoded, dec_embedding, dec_embedded, decoder, decoder_norm, decoded, forecast, d_decoded, d_encoded, d_above, d_below });
 
 impl VanillaTransformer {
     /// Builds the network with torch's parameter names, in torch's registration order.

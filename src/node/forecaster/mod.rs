@@ -80,6 +80,23 @@ fn settle<T>(env: &Env, function: &str, outcome: TaskResult<T>) -> napi::Result<
     outcome.map_err(|e| e.context(function).into_napi(env))
 }
 
+/// What `memoryStats()` returns: bytes of reusable buffers held between calls. With `memoryPool: false` every
+/// call frees them before it returns. Training buffers are never kept past a fit, so they are not here.
+#[napi(object)]
+pub struct MemoryStats {
+    /// The forecaster's own forecast buffers: each model's input batches and network activations, one set per
+    /// thread of a batch forecast (only the calling thread's set under `lowMemory`).
+    pub scratch_bytes: f64,
+    /// The packed weights (of layers under 128 inputs) that the threads of the forecaster's thread pool keep for
+    /// reuse. Forecasters with the same `numThreads` and `simdEnabled` share one pool, so these bytes are shared
+    /// with them. A forecast run on the calling thread (forecastWindow, a predict of up to 16 windows) keeps such
+    /// a buffer on that thread, which is not counted here (other forecasters use it too) but is freed at the end
+    /// of the call under `memoryPool: false`.
+    pub thread_bytes: f64,
+    /// `scratchBytes + threadBytes`.
+    pub total_bytes: f64,
+}
+
 #[napi(js_name = "NeuralForecaster")]
 pub struct NativeForecaster {
     shared: Arc<Shared>,
@@ -184,6 +201,20 @@ impl NativeForecaster {
                 _ => None,
             };
             Ok(Frame(self.shared.read().future_frame(horizon)?))
+        })
+    }
+
+    /// Bytes of reusable buffers the forecaster holds between calls (see `MemoryStats` in main.d.ts).
+    #[napi(catch_unwind)]
+    pub fn memory_stats(&self, env: Env) -> napi::Result<MemoryStats> {
+        with_js_errors(&env, "NeuralForecaster.memoryStats", || {
+            self.shared.ensure_idle("read memoryStats")?;
+            let stats = self.shared.read().memory_stats();
+            Ok(MemoryStats {
+                scratch_bytes: stats.scratch_bytes as f64,
+                thread_bytes: stats.thread_bytes as f64,
+                total_bytes: stats.total_bytes() as f64,
+            })
         })
     }
 

@@ -143,6 +143,8 @@ pub struct ModelFitSummary {
     pub train_loss: Vec<f64>,
     pub val_loss: Vec<f64>,
     pub stopped_early: bool,
+    /// Trainable parameters (Lightning's model summary count); 0 for Prophet.
+    pub parameters: f64,
 }
 
 #[napi(object)]
@@ -178,6 +180,7 @@ impl Task for FitTask {
                     train_loss: m.train_loss,
                     val_loss: m.val_loss,
                     stopped_early: m.stopped_early,
+                    parameters: m.parameters as f64,
                 })
                 .collect(),
             elapsed_ms: report.elapsed_ms,
