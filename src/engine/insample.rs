@@ -139,4 +139,27 @@ mod tests {
         assert_eq!(windows(&panel(&[10]), 3, 1).unwrap().len(), 8);
         assert!(windows(&panel(&[2]), 3, 1).is_err());
     }
+
+    #[test]
+    fn padded_steps_are_zeros_left_out_of_the_window_scale() {
+        use super::super::batch::Batch;
+        use super::super::spec::ScalerType;
+        use super::super::Scale;
+        use crate::models::{ExogSizes, ModelShape};
+        let shape = ModelShape { h: 2, input_size: 4, outputs_per_point: 1, exog: ExogSizes::none(), random_seed: 0 };
+        let data = panel(&[10]);
+        let mut batch = Batch::default();
+        batch.reset(2, &shape);
+        // Input rows -3..1 with data from row 1 on (row 0 dropped as NeuralForecast's offset), and rows 3..7.
+        batch.fill_padded(0, &data, &ExogColumns::default(), 0, 1, 1, 1);
+        batch.fill_padded(1, &data, &ExogColumns::default(), 0, 7, 1, 7);
+        assert_eq!(batch.inputs, [0.0, 0.0, 0.0, 0.0, 3.0, 4.0, 5.0, 6.0]);
+        batch.reset(1, &shape);
+        batch.fill_padded(0, &data, &ExogColumns::default(), 0, 4, 1, 4);
+        assert_eq!(batch.inputs, [0.0, 1.0, 2.0, 3.0]);
+        batch.scale(ScalerType::Standard, crate::kernels::Isa::Scalar);
+        let observed = Scale::of(ScalerType::Standard, &[1.0, 2.0, 3.0], crate::kernels::Isa::Scalar, &mut Vec::new());
+        assert_eq!(batch.scales, [observed]);
+        assert_eq!(batch.inputs[0], observed.apply(0.0) as f32);
+    }
 }
