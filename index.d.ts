@@ -15,7 +15,7 @@ export declare class Dataset {
    * Validates long-format data (columns, rows or one numeric series, as `fit` takes it) once into a Dataset that
    * later calls read without converting again; `frequency` [inferred].
    */
-  static fromColumns(data: unknown, frequency?: string): Dataset
+  static fromColumns(data: unknown, frequency?: string | number): Dataset
   /** Rows (observations) over all series. */
   get nRows(): number
   get nSeries(): number
@@ -50,6 +50,11 @@ export declare class NeuralForecaster {
   fit(data: unknown, options: unknown | undefined | null, control: FitControl): Promise<unknown>
   /** Forecasts every series: after the fitted data, or from `options.data` (new history, no refit). */
   predict(options?: unknown | undefined | null): Promise<unknown>
+  /**
+   * Forecasts the fitted data window after window, `options.stepSize` [1] points apart (NeuralForecast's
+   * `predict_insample`); resolves with `{ unique_id, ds, cutoff, y, <model column>… }`.
+   */
+  predictInsample(options?: { stepSize?: number }): Promise<Record<string, unknown>>
   /**
    * Appends new observations (`{ unique_id, ds, y, <exogenous column>… }` as columns or rows) to fitted series,
    * synchronously: each series must continue right after its last ds at the fitted frequency. The next
@@ -182,7 +187,7 @@ export declare function parseCsvRecords(text: string, options?: { delimiter?: st
  * ['ds'], `targetCol` ['y'], `delimiter` [','], `frequency` [inferred]; every other column is a numeric exogenous
  * variable.
  */
-export declare function readCsvFile(path: string, options?: { idCol?: string | null, timeCol?: string, targetCol?: string, delimiter?: string, frequency?: string }): Promise<Dataset>
+export declare function readCsvFile(path: string, options?: { idCol?: string | null, timeCol?: string, targetCol?: string, delimiter?: string, frequency?: string | number }): Promise<Dataset>
 
 /**
  * Validates a model's options and returns them with NeuralForecast's defaults filled in (used by the

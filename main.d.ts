@@ -83,6 +83,9 @@ export interface RecurrentModelOptions extends NeuralModelOptions {
   decoderHiddenSize?: number
   /** Layers of the MLP decoder [2]. */
   decoderLayers?: number
+  /** NeuralForecast's exclude_insample_y: the network sees zeros for the input window of y (its window scale
+   *  still applies), so it forecasts from the exogenous variables alone [false]. */
+  excludeInsampleY?: boolean
 }
 
 /** NeuralForecast's MLP: the flattened window through ReLU layers. */
@@ -91,6 +94,9 @@ export interface MLPOptions extends NeuralModelOptions {
   numLayers?: number
   /** Units per hidden layer [1024]. */
   hiddenSize?: number
+  /** NeuralForecast's exclude_insample_y: the network sees zeros for the input window of y (its window scale
+   *  still applies), so it forecasts from the exogenous variables alone [false]. */
+  excludeInsampleY?: boolean
 }
 
 /** NeuralForecast's TCN: causal dilated convolutions, a context adapter over time, an MLP decoder. */
@@ -144,7 +150,8 @@ export interface NBEATSxOptions extends StackModelOptions {
   /** Degree of the trend basis [2]. */
   nPolynomials?: number
   sharedWeights?: boolean
-  /** Leave y out of the blocks' inputs [false]. */
+  /** NeuralForecast's exclude_insample_y: the network sees zeros for the input window of y (its window scale
+   *  still applies), so it forecasts from the exogenous variables alone [false]. */
   excludeInsampleY?: boolean
 }
 
@@ -158,6 +165,9 @@ export interface NHITSOptions extends StackModelOptions {
   nFreqDownsample?: number[]
   poolingMode?: 'MaxPool1d' | 'AvgPool1d'
   interpolationMode?: 'linear' | 'nearest' | 'cubic'
+  /** NeuralForecast's exclude_insample_y: the network sees zeros for the input window of y (its window scale
+   *  still applies), so it forecasts from the exogenous variables alone [false]. */
+  excludeInsampleY?: boolean
 }
 
 /** NeuralForecast's VanillaTransformer: encoder–decoder attention over the window. */
@@ -174,6 +184,9 @@ export interface VanillaTransformerOptions extends NeuralModelOptions {
   activation?: 'gelu' | 'relu'
   /** Share of the window the decoder starts from [0.5]. */
   decoderInputSizeMultiplier?: number
+  /** NeuralForecast's exclude_insample_y: the network sees zeros for the input window of y (its window scale
+   *  still applies), so it forecasts from the exogenous variables alone [false]. */
+  excludeInsampleY?: boolean
 }
 
 /** Prophet: piecewise-linear trend with changepoints and Fourier seasonalities, fitted to each series (MAP). */
@@ -268,10 +281,11 @@ export type ModelConfig =
 
 export interface NeuralForecasterOptions {
   models: ModelConfig[]
-  /** pandas frequency alias ('D', 'MS', '30min', 'B', 'W', 'QS', 'YE', …; '1' for integer ds); inferred when absent. */
-  frequency?: string
+  /** pandas frequency alias ('D', 'MS', '30min', 'B', 'W', 'QS', 'YE', …), or for integer ds the step as a
+   *  positive integer number or string (1 or '1', NeuralForecast's freq=1); inferred when absent. */
+  frequency?: string | number
   /** Same as `frequency` (NeuralForecast's name). */
-  freq?: string
+  freq?: string | number
   /** Per-series scaling before training, inverted on output ['identity']. */
   localScalerType?: ScalerType
   /**
@@ -337,7 +351,7 @@ export type StaticData =
 export declare class Dataset {
   private constructor()
   /** Validates long-format data once (as fit takes it); later calls read it without converting again. */
-  static fromColumns(data: LongFormatColumns | LongFormatRow[] | Float64Array | Float32Array | number[], frequency?: string): Dataset
+  static fromColumns(data: LongFormatColumns | LongFormatRow[] | Float64Array | Float32Array | number[], frequency?: string | number): Dataset
   readonly nRows: number
   readonly nSeries: number
   /** Series ids, in order of first appearance. */
@@ -351,7 +365,7 @@ export declare class Dataset {
 /** Reads a long-format CSV file into a Dataset, off the JS thread. */
 export function readCsv(
   path: string,
-  options?: { idCol?: string | null; timeCol?: string; targetCol?: string; delimiter?: string; frequency?: string },
+  options?: { idCol?: string | null; timeCol?: string; targetCol?: string; delimiter?: string; frequency?: string | number },
 ): Promise<Dataset>
 
 /**
@@ -422,6 +436,12 @@ export interface PredictOptions {
   level?: number | number[]
 }
 
+export interface PredictInsampleOptions {
+  /** Points between the starts of consecutive windows [1]; a series of n points drops its first (n - h) mod
+   *  stepSize points and gives floor((n - h) / stepSize) + 1 windows. */
+  stepSize?: number
+}
+
 /** Long format: one row per series and step; one Float64Array column per model alias. */
 export interface Forecast {
   unique_id: string[]
@@ -435,6 +455,13 @@ export declare class NeuralForecaster {
   readonly isFitted: boolean
   fit(data: ForecastData, options?: FitOptions): Promise<FitSummary>
   predict(options?: PredictOptions): Promise<Forecast>
+  /**
+   * Forecasts of the data the models were fitted on (NeuralForecast's `predict_insample`), off the JS thread: per
+   * series, windows of h rows `stepSize` points apart, the last ending at the series' last point, each forecast
+   * from the inputSize points before it (zeros outside the data, left out of the window scaling). Prophet gives its
+   * fitted values. Rejects before fit and after `load`/`fromBuffer` (a checkpoint keeps no training data).
+   */
+  predictInsample(options?: PredictInsampleOptions): Promise<CrossValidationResult>
   /** Appends new observations (each series continuing at the fitted frequency) to fitted series, synchronously. */
   update(data: LongFormatColumns | LongFormatRow[] | Dataset): void
   /** The next `horizon` [h] rows of every fitted series, to fill with future exogenous values (make_future_dataframe). */

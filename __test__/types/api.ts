@@ -114,6 +114,13 @@ async function forecasterUsage(): Promise<void> {
   const predictOptions: PredictOptions = { horizon: 6, data: new Float32Array([1, 2, 3]) }
   const forecast: Forecast = await nf.predict(predictOptions)
   await nf.predict()
+  const insample: entry.CrossValidationResult = await nf.predictInsample({ stepSize: 3 })
+  const cutoffs: Array<string | number> = insample.cutoff
+  void cutoffs
+  // @ts-expect-error stepSize is a number
+  await nf.predictInsample({ stepSize: '3' })
+  const integerSteps = new NeuralForecaster({ models: [new models.MLP({ h: 2, inputSize: 4, excludeInsampleY: true })], frequency: 1 })
+  void [integerSteps, entry.Dataset.fromColumns([1, 2, 3], 1)]
   const ids: string[] = forecast.unique_id
   const stamps: Array<string | number> = forecast.ds
   const one: Float64Array = nf.forecastWindow([1, 2, 3], { model: 'LSTM' })

@@ -323,7 +323,7 @@ fn fitted_from_json(v: &Value, n_models: usize) -> Result<Option<Fitted>, Engine
         Value::Null => None,
         c => Some(Conformal::from_json(c, n_models, series.len()).map_err(bad)?),
     };
-    Ok(Some(Fitted { freq: frequency(text(v, "freq")?)?, series, temporal, statics, conformal }))
+    Ok(Some(Fitted { freq: frequency(text(v, "freq")?)?, series, temporal, statics, conformal, history: None }))
 }
 
 /// A list of numbers.

@@ -63,7 +63,7 @@ impl Engine {
     /// Forecasts `n` windows into `out` (`[n, h, outputs_per_point]`, window scaling inverted) in parallel over
     /// fixed chunks of windows; `fill(batch, windows)` fills a chunk's batch with the windows of that range. A single
     /// chunk runs on the calling thread with `model`'s reused buffers (no thread hop, no allocation).
-    fn forecast_chunks(
+    pub(super) fn forecast_chunks(
         &self,
         model: usize,
         network: &Network,

@@ -7,6 +7,7 @@ mod conformal;
 mod cross_validation;
 mod error;
 mod forecast;
+mod insample;
 mod local;
 mod memory;
 mod network;
@@ -145,6 +146,9 @@ struct Fitted {
     statics: Vec<String>,
     /// Conformity scores of the point models, when fitted with prediction intervals.
     conformal: Option<Conformal>,
+    /// The data of the fit, which in-sample forecasts run over (`None` after loading a checkpoint, which keeps
+    /// only the tails).
+    history: Option<Arc<Panel>>,
 }
 
 impl Fitted {
@@ -408,7 +412,8 @@ impl Engine {
         match self.train_models(panel, &scaled, options, progress, &mut report)? {
             Some(trained) => {
                 self.models = trained;
-                self.fitted = Some(Fitted { freq: panel.frequency(), series: states, temporal, statics, conformal });
+                let history = Some(Arc::new(panel.clone()));
+                self.fitted = Some(Fitted { freq: panel.frequency(), series: states, temporal, statics, conformal, history });
             }
             None => report.aborted = true,
         }

@@ -78,6 +78,23 @@ pub trait Model: Clone + Send + Sync + std::fmt::Debug + 'static {
     fn backward(&self, cache: &mut Self::Cache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError>;
 }
 
+thread_local! {
+    /// The zero windows [`without_insample_y`] hands over, kept per thread so steady forecasts do not allocate.
+    static ZERO_WINDOWS: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Runs `forward` on `batch` with every input window zeroed: NeuralForecast's `exclude_insample_y`, which
+/// multiplies the scaled `insample_y` by 0 before the network sees it (the window's scale still applies to the
+/// forecast). The exogenous inputs pass unchanged.
+pub fn without_insample_y<R>(batch: &WindowBatch<'_>, forward: impl FnOnce(&WindowBatch<'_>) -> R) -> R {
+    let mut zeros = ZERO_WINDOWS.take();
+    zeros.clear();
+    zeros.resize(batch.insample_y.len(), 0.0);
+    let result = forward(&WindowBatch { insample_y: &zeros, ..*batch });
+    ZERO_WINDOWS.set(zeros);
+    result
+}
+
 /// Implements [`Model`] for a network struct that keeps its configuration (a [`ModelConfig`]) in `config` and
 /// its parameters in `params`, with inherent methods for the two passes:
 /// `forward_pass(&self, batch, cache) -> Result<&[f32], NnError>` on a batch already checked against the
@@ -110,6 +127,9 @@ macro_rules! impl_model {
             ) -> Result<&'c [f32], $crate::nn::NnError> {
                 let shape = $crate::models::model::ModelConfig::shape(&self.config);
                 batch.check(shape.input_size, shape.h, shape.exog)?;
+                if $crate::models::model::ModelConfig::exclude_insample_y(&self.config) {
+                    return $crate::models::model::without_insample_y(batch, |batch| self.forward_pass(batch, cache));
+                }
                 self.forward_pass(batch, cache)
             }
 
@@ -208,6 +228,12 @@ pub trait ModelConfig: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'stat
 
     /// Builds the network with freshly initialised weights (seeded by `shape().random_seed`).
     fn build(&self) -> Result<Self::Network, NnError>;
+
+    /// NeuralForecast's `exclude_insample_y`: the network sees zeros for the input window (see
+    /// [`without_insample_y`]); only models whose NeuralForecast class has the option override this.
+    fn exclude_insample_y(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

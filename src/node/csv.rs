@@ -53,8 +53,8 @@ fn csv_call(options: Option<&Unknown<'_>>, keys: &[&str]) -> ArgResult<CsvCall> 
             _ => return Err(ArgError::Range(format!("options.delimiter must be one ASCII character, got {text:?}"))),
         };
     }
-    if let Some(alias) = string("frequency")? {
-        call.freq = Some(Frequency::parse(&alias).map_err(|e| ArgError::Range(format!("options.frequency: {e}")))?);
+    if let Some(value) = args::property(&o, "frequency")? {
+        call.freq = Some(super::data::frequency_from_js(&value, "options.frequency")?);
     }
     call.csv.exogenous = boolean("exogenous")?.unwrap_or(call.csv.exogenous);
     call.csv.sort = boolean("sort")?.unwrap_or(call.csv.sort);
@@ -132,7 +132,7 @@ impl Task for ReadCsvTask {
 /// Reads a long-format CSV file off the JS thread: `idCol` ['unique_id'; null for a file of one series], `timeCol`
 /// ['ds'], `targetCol` ['y'], `delimiter` [','], `frequency` [inferred]; every other column is a numeric exogenous
 /// variable.
-#[napi(catch_unwind, ts_args_type = "path: string, options?: { idCol?: string | null, timeCol?: string, targetCol?: string, delimiter?: string, frequency?: string }", ts_return_type = "Promise<Dataset>")]
+#[napi(catch_unwind, ts_args_type = "path: string, options?: { idCol?: string | null, timeCol?: string, targetCol?: string, delimiter?: string, frequency?: string | number }", ts_return_type = "Promise<Dataset>")]
 pub fn read_csv_file(env: Env, path: Unknown<'_>, options: Option<Unknown<'_>>) -> napi::Result<AsyncTask<ReadCsvTask>> {
     with_js_errors(&env, "readCsv", || {
         let path = PathBuf::from(args::string(&path, "path")?);

@@ -413,3 +413,16 @@ fn numbers_of(values: &[RawDs]) -> Vec<f64> {
         })
         .collect()
 }
+
+/// A frequency option: a pandas alias (`'MS'`, `'30min'`, `'1'`), or a positive integer number, the step of
+/// integer ds (NeuralForecast's `freq=1`).
+pub fn frequency_from_js(value: &Unknown<'_>, name: &str) -> ArgResult<Frequency> {
+    if value.get_type()? == ValueType::Number {
+        let step = args::integer(value, name, 1, u32::MAX as usize)?;
+        return Ok(Frequency::step(step as i64)?);
+    }
+    if value.get_type()? != ValueType::String {
+        return Err(ArgError::Type(format!("{name} must be a pandas frequency alias (a string) or a positive integer step, got {}", describe(value))));
+    }
+    Frequency::parse(&args::string(value, name)?).map_err(|e| ArgError::Range(format!("{name}: {e}")))
+}

@@ -1,5 +1,5 @@
-//! `NeuralForecaster`: the engine behind a JS class. Heavy calls (fit, predict, crossValidation, save, load,
-//! toBuffer, fromBuffer) run as async tasks on libuv's thread pool and return Promises; `forecastWindow` is the
+//! `NeuralForecaster`: the engine behind a JS class. Heavy calls (fit, predict, predictInsample, crossValidation,
+//! save, load, toBuffer, fromBuffer) run as async tasks on libuv's thread pool and return Promises; `forecastWindow` is the
 //! synchronous low-latency path. One engine serves one call at a time: a call made while `fit` runs is rejected
 //! with a clear error instead of waiting behind it. The options are read in `options`, the tasks live in `tasks`,
 //! and their results become JS objects in `frames`.
@@ -23,7 +23,7 @@ use crate::data::Panel;
 use crate::engine::{Engine, EngineError, ErrorKind, Forecast};
 use frames::Frame;
 use options::{engine_config, fit_options, levels, model_index, optional, static_data, string_list, CROSS_VALIDATION_KEYS};
-use tasks::{CheckpointSource, CrossValidationTask, FitControl, FitTask, LoadTask, PredictTask, SaveTask, ToBufferTask, WindowsTask};
+use tasks::{CheckpointSource, CrossValidationTask, FitControl, FitTask, InsampleTask, LoadTask, PredictTask, SaveTask, ToBufferTask, WindowsTask};
 
 impl From<EngineError> for ArgError {
     fn from(e: EngineError) -> Self {
@@ -158,6 +158,21 @@ impl NativeForecaster {
                 }
             }
             Ok(AsyncTask::new(task))
+        })
+    }
+
+    /// Forecasts the fitted data window after window, `options.stepSize` [1] points apart (NeuralForecast's
+    /// `predict_insample`); resolves with `{ unique_id, ds, cutoff, y, <model column>… }`.
+    #[napi(catch_unwind, ts_args_type = "options?: { stepSize?: number }", ts_return_type = "Promise<Record<string, unknown>>")]
+    pub fn predict_insample(&self, env: Env, options: Option<Unknown<'_>>) -> napi::Result<AsyncTask<InsampleTask>> {
+        with_js_errors(&env, "NeuralForecaster.predictInsample", || {
+            self.shared.ensure_idle("predictInsample")?;
+            let options = args::options(options.as_ref(), "options", &["stepSize"])?;
+            let step_size = match &options {
+                Some(o) => optional(o, "stepSize", |v, n| args::integer(v, n, 1, u32::MAX as usize))?.unwrap_or(1),
+                None => 1,
+            };
+            Ok(AsyncTask::new(InsampleTask { shared: self.shared.clone(), step_size }))
         })
     }
 

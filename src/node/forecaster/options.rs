@@ -5,6 +5,7 @@ use napi::bindgen_prelude::{FnArgs, FromNapiValue, Function, Object, Unknown};
 use napi::{JsValue, ValueType};
 
 use super::super::args::{self, describe, ArgError, ArgResult};
+use super::super::data::frequency_from_js;
 use super::super::models::model_spec;
 use crate::data::Frequency;
 use crate::engine::{CrossValidation, Engine, EngineConfig, FitOptions, IntervalMethod, PredictionIntervals, RefitPolicy, ScalerType};
@@ -84,8 +85,7 @@ fn frequency_option(options: &Object<'_>) -> ArgResult<Option<Frequency>> {
         (None, Some(v)) => (v, "options.freq"),
         (None, None) => return Ok(None),
     };
-    let text = args::string(&value, key)?;
-    Frequency::parse(&text).map(Some).map_err(|e| ArgError::Range(format!("{key}: {e}")))
+    frequency_from_js(&value, key).map(Some)
 }
 
 fn scaler_type(value: &Unknown<'_>, name: &str) -> ArgResult<ScalerType> {

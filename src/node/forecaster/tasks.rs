@@ -1,5 +1,5 @@
-//! The async tasks behind `NeuralForecaster`'s Promises (fit, predict, forecastWindows, crossValidation, save,
-//! toBuffer, load), run on libuv's thread pool, and `FitControl`, through which JS follows and stops a running fit.
+//! The async tasks behind `NeuralForecaster`'s Promises (fit, predict, predictInsample, forecastWindows,
+//! crossValidation, save, toBuffer, load), run on libuv's thread pool, and `FitControl`, through which JS follows and stops a running fit.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -213,6 +213,25 @@ impl Task for PredictTask {
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Frame<Forecast>> {
         settle(&env, "NeuralForecaster.predict", output).map(Frame)
+    }
+}
+
+pub struct InsampleTask {
+    pub(super) shared: Arc<Shared>,
+    pub(super) step_size: usize,
+}
+
+impl Task for InsampleTask {
+    type Output = TaskResult<CrossValidationResult>;
+    type JsValue = Frame<CrossValidationResult>;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let (shared, step_size) = (&self.shared, self.step_size);
+        Ok(guarded("predictInsample", || Ok(shared.read().predict_insample(step_size)?)))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Frame<CrossValidationResult>> {
+        settle(&env, "NeuralForecaster.predictInsample", output).map(Frame)
     }
 }
 
