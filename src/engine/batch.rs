@@ -8,6 +8,7 @@ use super::EngineError;
 use crate::data::Panel;
 use crate::kernels::Isa;
 use crate::models::{ModelShape, WindowBatch};
+use crate::nn::loss::LossTargets;
 
 /// Where a model's exogenous columns are among the temporal and static columns of what holds the data.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -154,6 +155,11 @@ impl Batch {
                 scale_channel(kind, isa, window, f, exog.futr, l, &mut self.values, &mut self.scratch);
             }
         }
+    }
+
+    /// The targets, their mask and the (scaled) inputs, as the loss reads them.
+    pub fn loss_targets(&self) -> LossTargets<'_> {
+        LossTargets { y: &self.targets, mask: Some(&self.mask), insample: &self.inputs, windows: self.windows }
     }
 
     /// The batch as the network reads it.
