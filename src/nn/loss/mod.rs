@@ -230,8 +230,9 @@ impl Loss {
                 Loss::Mase { seasonality } => inverse_seasonal_scale(inputs, *seasonality),
                 _ => 1.0,
             };
-            for point in window * h..(window + 1) * h {
-                let (y, scale) = (target[point] as f64, weight_at(point) / total_weight);
+            for (offset, &y) in target[window * h..(window + 1) * h].iter().enumerate() {
+                let point = window * h + offset;
+                let (y, scale) = (y as f64, weight_at(point) / total_weight);
                 if let (Loss::RelMse, Some(&naive)) = (self, inputs.last()) {
                     sums.benchmark += scale * (naive as f64 - y).powi(2);
                 }
