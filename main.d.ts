@@ -11,18 +11,50 @@ export type { FitProgress, FitSummary, MemoryStats, ModelFitSummary }
 /** Window normalisation (`scalerType`) or per-series scaling (`localScalerType`). */
 export type ScalerType = 'identity' | 'standard' | 'robust' | 'minmax'
 
-/** Training losses by NeuralForecast's class names. */
+/**
+ * Training losses by NeuralForecast's class names, each a masked mean over the window's horizon in scaled space
+ * (validation uses the same loss). `IQLoss` and `HuberIQLoss` are not supported (rejected with an error).
+ */
 export type Loss =
   | 'MAE'
   | 'MSE'
   | 'HuberLoss'
   | 'MQLoss'
+  | 'RMSE'
+  | 'MAPE'
+  | 'SMAPE'
+  | 'relMSE'
+  | 'HuberMQLoss'
   | { type: 'MAE' }
   | { type: 'MSE' }
+  /** Root of the batch's mean squared error. */
+  | { type: 'RMSE' }
+  /** Mean of `|y - ŷ| / |y|`; points where `y` is 0 count 0. */
+  | { type: 'MAPE' }
+  /** Mean of `2 |y - ŷ| / (|y| + |ŷ|)`, between 0 and 2. */
+  | { type: 'SMAPE' }
+  /**
+   * Mean absolute error over each window's mean absolute `seasonality`-step difference of its inputs (required,
+   * an integer below `inputSize`: 7 for daily, 12 for monthly data).
+   */
+  | { type: 'MASE'; seasonality: number }
+  /**
+   * The batch's MSE over (the MSE of the naive forecast, each window's last input, + 1e-5). NeuralForecast takes
+   * the benchmark as an argument its training loop never passes; the naive forecast makes it trainable.
+   */
+  | { type: 'relMSE' }
+  /** Huber loss with threshold `delta` [1]. */
   | { type: 'HuberLoss'; delta?: number }
   | { type: 'QuantileLoss'; q: number }
   /** Multi-quantile: the median and the bounds of each `level` interval [80, 90], or explicit `quantiles`. */
   | { type: 'MQLoss'; level?: number[]; quantiles?: number[] }
+  /** Huberized quantile `q` (required, 0 < q < 1): the Huber loss [delta 1] of the shortfall × q, of the excess × (1 - q). */
+  | { type: 'HuberQLoss'; q: number; delta?: number }
+  /**
+   * Huberized multi-quantile: columns as MQLoss's (`<alias>-median`, `-lo-<level>`, `-hi-<level>`), levels
+   * [80, 90] or explicit `quantiles`, Huber threshold `delta` [1].
+   */
+  | { type: 'HuberMQLoss'; level?: number[]; quantiles?: number[]; delta?: number }
 
 /** What every model takes (defaults in brackets). */
 export interface BaseModelOptions {
@@ -41,7 +73,7 @@ export interface NeuralModelOptions extends BaseModelOptions {
   inputSize?: number
   /** Window normalisation ['robust' for LSTM, GRU, TCN; 'identity' for MLP, NBEATS, NHITS]. */
   scalerType?: ScalerType
-  /** Training loss ['MAE']; 'MQLoss' gives `<alias>-median`, `<alias>-lo-<level>`, `<alias>-hi-<level>` columns. */
+  /** Training loss ['MAE']; 'MQLoss' and 'HuberMQLoss' give `<alias>-median`, `<alias>-lo-<level>`, `<alias>-hi-<level>` columns. */
   loss?: Loss
   /**
    * Loss of the validation checks (NeuralForecast's valid_loss), any `loss`, scored on the inverse-normalised

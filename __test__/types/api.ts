@@ -48,6 +48,9 @@ async function forecasterUsage(): Promise<void> {
   const plain: ModelConfig = { type: 'GRU', ...recurrent }
   const quantiles = new models.LSTM({ h: 12, loss: { type: 'MQLoss', level: [80, 95] } })
   const quantileLoss: Exclude<Loss, string> = quantiles.loss
+  const seasonalLosses: Loss[] = ['RMSE', 'SMAPE', { type: 'MASE', seasonality: 12 }, { type: 'HuberMQLoss', level: [80], delta: 0.5 }]
+  // @ts-expect-error MASE needs its seasonality
+  const noSeason: Loss = { type: 'MASE' }
   const mlp = new models.MLP({ h: 12, inputSize: 24, numLayers: 2, hiddenSize: 64 })
   const mlpWidth: number = mlp.hiddenSize
   const tcn = new models.TCN({ h: 12, dilations: [1, 2, 4], encoderActivation: 'Tanh' })
@@ -58,7 +61,7 @@ async function forecasterUsage(): Promise<void> {
   new models.Prophet({ h: 12, maxSteps: 10 })
   // @ts-expect-error an unknown activation
   new models.TCN({ h: 12, encoderActivation: 'Swish' })
-  void [quantileLoss, mlpWidth, tcnDilations, prophetMode]
+  void [quantileLoss, seasonalLosses, noSeason, mlpWidth, tcnDilations, prophetMode]
   const options: NeuralForecasterOptions = {
     models: [lstm, gru, plain, quantiles, mlp, tcn, prophet],
     frequency: 'MS',

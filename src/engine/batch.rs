@@ -9,6 +9,7 @@ use crate::data::Panel;
 use crate::kernels::Isa;
 use crate::nn::heap_bytes::HeapBytes;
 use crate::models::{ModelShape, WindowBatch};
+use crate::nn::loss::LossTargets;
 
 /// Where a model's exogenous columns are among the temporal and static columns of what holds the data.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,9 +69,12 @@ pub(crate) struct Batch {
 
 impl HeapBytes for Batch {
     fn heap_bytes(&self) -> usize {
-        let Batch { shape: _, windows: _, inputs, targets, mask, hist, futr, stat, scales, values, scratch } = self;
+        let Batch { shape: _, windows: _, inputs, targets, mask, hist, futr, stat, scales, padding, values, scratch } = self;
         let f32s: usize = [inputs, targets, mask, hist, futr, stat].iter().map(|v| v.heap_bytes()).sum();
-        f32s + scales.capacity() * std::mem::size_of::<Scale>() + values.heap_bytes() + scratch.heap_bytes()
+        f32s + scales.capacity() * std::mem::size_of::<Scale>()
+            + padding.capacity() * std::mem::size_of::<usize>()
+            + values.heap_bytes()
+            + scratch.heap_bytes()
     }
 }
 
@@ -181,6 +185,11 @@ impl Batch {
                 scale_channel(kind, isa, window, f, exog.futr, &observed, &mut self.values, &mut self.scratch);
             }
         }
+    }
+
+    /// The targets, their mask and the (scaled) inputs, as the loss reads them.
+    pub fn loss_targets(&self) -> LossTargets<'_> {
+        LossTargets { y: &self.targets, mask: Some(&self.mask), insample: &self.inputs, windows: self.windows }
     }
 
     /// The batch as the network reads it.

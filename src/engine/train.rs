@@ -18,6 +18,7 @@ use rand::RngExt;
 use crate::data::Panel;
 use crate::kernels::Isa;
 use crate::nn::adam::{Adam, AdamConfig, StepLr};
+use crate::nn::loss::LossSums;
 use crate::nn::ParamStore;
 
 /// Windows per shard: 8, or more for large models, whose per-shard gradient stores would otherwise cost more memory
@@ -34,7 +35,7 @@ pub(crate) fn shard_windows(batch: usize, parameters: u128) -> usize {
 /// A shard's part of a step's gradient and loss, kept until the optimizer step sums them in shard order.
 struct Shard {
     grads: ParamStore,
-    loss: f64,
+    loss: LossSums,
 }
 
 impl AsRef<ParamStore> for Shard {
@@ -110,8 +111,8 @@ pub(crate) fn train(
     let per_shard = if run.low_memory { low_memory_shard_windows(batch, parameters) } else { shard_windows(batch, parameters) };
     let shard_count = batch.div_ceil(per_shard);
     let kept = if run.low_memory { shard_count.min(LOW_MEMORY_WAVE) } else { shard_count };
-    let mut shards: Vec<Shard> = (0..kept).map(|_| Shard { grads: network.params().zeros_like(), loss: 0.0 }).collect();
-    let mut total = (kept < shard_count).then(|| Shard { grads: network.params().zeros_like(), loss: 0.0 });
+    let mut shards: Vec<Shard> = (0..kept).map(|_| Shard { grads: network.params().zeros_like(), loss: LossSums::default() }).collect();
+    let mut total = (kept < shard_count).then(|| Shard { grads: network.params().zeros_like(), loss: LossSums::default() });
     // One scratch per thread that runs shards (see Slots: all sized in the first step).
     let scratch = Slots::new(run.threads.current_num_threads().min(kept));
     let gradients = Gradients { run, index: &index, per_shard, scratch: &scratch };
@@ -140,14 +141,18 @@ pub(crate) fn train(
             None => {
                 let part = StepPart { step, first: 0, observed: index.observed_in(&windows) };
                 gradients.compute(network, &windows, &mut shards, part)?;
-                &shards[..]
+                &mut shards[..]
             }
             Some(total) => {
                 gradients.compute_in_waves(network, &windows, &mut shards, total, step)?;
-                std::slice::from_ref(&*total)
+                std::slice::from_mut(total)
             }
         };
-        let train_loss = parts.iter().map(|s| s.loss).sum();
+        let (train_loss, grad_scale) = spec.loss.finish(parts.iter().map(|s| s.loss).sum());
+        if grad_scale != 1.0 {
+            parts.iter_mut().for_each(|s| s.grads.scale(grad_scale as f32));
+        }
+        let parts = &*parts;
         let norm = if adam.clips() { Adam::summed_norm(parts) } else { 0.0 };
         run.threads.install(|| adam.step_summed(network.params_mut(), parts, norm))?;
         report.train_loss.push(train_loss);
@@ -225,7 +230,7 @@ impl Gradients<'_, '_> {
         step: usize,
     ) -> Result<(), EngineError> {
         let observed = self.index.observed_in(windows);
-        total.loss = 0.0;
+        total.loss = LossSums::default();
         for (wave, chunk) in windows.chunks(self.per_shard * shards.len()).enumerate() {
             let count = chunk.len().div_ceil(self.per_shard);
             let first = wave * shards.len();
@@ -262,11 +267,12 @@ fn shard_gradient(
     batch.scale(spec.scaler_type, run.isa);
     let forecast = network.forward(&batch.view(Some(train_seed)), cache)?;
     d_output.resize(forecast.len(), 0.0);
-    let loss = spec.loss.value_and_grad(forecast, &batch.targets, Some(&batch.mask), d_output)?;
+    let sums = spec.loss.sums_and_grad(forecast, &batch.loss_targets(), d_output)?;
     // Each shard's loss is a masked mean over its own observed points; weighting by its share of the batch's
-    // observed points makes the shard gradients sum to the gradient of the batch's masked mean.
+    // observed points makes the shard gradients sum to the gradient of the batch's masked mean (which
+    // `Loss::finish` then turns into the loss's, for RMSE and relMSE).
     d_output.iter_mut().for_each(|g| *g *= weight as f32);
-    shard.loss = loss as f64 * weight;
+    shard.loss = sums.scaled(weight);
     shard.grads.fill_zero();
     network.backward(cache, d_output, &mut shard.grads)?;
     Ok(())

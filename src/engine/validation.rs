@@ -9,6 +9,7 @@ use super::network::{Network, NetworkCache};
 use super::spec::{Method, ModelSpec};
 use super::train::TrainRun;
 use super::FitOptions;
+use crate::nn::loss::LossTargets;
 
 /// Windows scored at once: NeuralForecast's `inference_windows_batch_size` default of the recurrent and
 /// convolutional models. Each inference batch's loss is weighted by its windows, as `validation_step` does.
@@ -22,10 +23,12 @@ pub(crate) struct Validation {
     chunks: Vec<Chunk>,
 }
 
-/// One inference batch: the scaled windows and their targets in the original scale.
+/// One inference batch: the scaled windows, and their targets and inputs in the original scale (MASE's and
+/// relMSE's inputs are inverse-normalised too, as `_compute_valid_loss` does).
 struct Chunk {
     batch: Batch,
     targets: Vec<f32>,
+    insample: Vec<f32>,
 }
 
 /// The buffers of a validation check, sized at the first one.
@@ -59,9 +62,9 @@ impl Validation {
                 for (k, &(series, start)) in windows.iter().enumerate() {
                     batch.fill_from_panel(k, run.panel, run.exog, series, start, start + l + h);
                 }
-                let targets = batch.targets.clone();
+                let (targets, insample) = (batch.targets.clone(), batch.inputs.clone());
                 batch.scale(run.spec.scaler_type, run.isa);
-                Chunk { batch, targets }
+                Chunk { batch, targets, insample }
             })
             .collect();
         Ok(Some(Validation { chunks }))
@@ -84,8 +87,9 @@ impl Validation {
                 window.iter_mut().for_each(|v| *v = scale.invert(*v as f64) as f32);
             }
             d_output.resize(forecast.len(), 0.0);
-            let value = loss.value_and_grad(forecast, &chunk.targets, Some(&chunk.batch.mask), d_output)?;
             let count = chunk.targets.len() / run.spec.h();
+            let targets = LossTargets { y: &chunk.targets, mask: Some(&chunk.batch.mask), insample: &chunk.insample, windows: count };
+            let value = loss.value_and_grad(forecast, &targets, d_output)?;
             sum += value as f64 * count as f64;
             windows += count;
         }

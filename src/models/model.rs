@@ -241,7 +241,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::nn::adam::{Adam, AdamConfig, StepLr};
     use crate::nn::gradcheck::{check_param_grads, random_vec, weighted_sum};
-    use crate::nn::loss::Loss;
+    use crate::nn::loss::{Loss, LossTargets};
 
     /// A model shape with one output per point and seed 9.
     pub fn shape(h: usize, input_size: usize, exog: ExogSizes) -> ModelShape {
@@ -351,7 +351,7 @@ pub(crate) mod tests {
             }
             let input = WindowBatch { train_seed: Some(step as u64), ..WindowBatch::univariate(&windows, batch) };
             let forecast = model.forward(&input, &mut cache).unwrap();
-            losses.push(Loss::Mae.value_and_grad(forecast, &targets, None, &mut d_forecast).unwrap());
+            losses.push(Loss::Mae.value_and_grad(forecast, &LossTargets::without_insample(&targets, None), &mut d_forecast).unwrap());
             grads.fill_zero();
             model.backward(&mut cache, &d_forecast, &mut grads).unwrap();
             adam.step(model.params_mut(), &grads).unwrap();

@@ -81,6 +81,7 @@ pub(super) fn neural_spec(kind: ModelKind, defaults: TrainingDefaults, o: &Model
     if let Some(valid) = &valid_loss {
         check_valid_loss(&loss, valid, &o.field("validLoss"))?;
     }
+    loss.check_input_size(input_size).map_err(|e| EngineError::Range(format!("{}: {e}", o.field("loss"))))?;
     let exog = ExogLists { futr: exog_list(o, "futrExogList")?, hist: exog_list(o, "histExogList")?, stat: exog_list(o, "statExogList")? };
     let shape = ModelShape { h, input_size, outputs_per_point: loss.outputs_per_point(), exog: exog.sizes(), random_seed };
     let scaler_type = match o.choice("scalerType", ScalerType::NAMES)? {

@@ -34,6 +34,25 @@ fn options_round_trip() {
 }
 
 #[test]
+fn every_loss_round_trips_through_its_options() {
+    let losses = [
+        json!("RMSE"),
+        json!("MAPE"),
+        json!("SMAPE"),
+        json!("relMSE"),
+        json!({ "type": "MASE", "seasonality": 4 }),
+        json!({ "type": "HuberQLoss", "q": 0.25, "delta": 0.5 }),
+        json!({ "type": "HuberMQLoss", "level": [90], "delta": 2.0 }),
+    ];
+    for loss in losses {
+        let first = spec(json!({ "type": "MLP", "h": 3, "inputSize": 6, "loss": loss })).unwrap();
+        assert_eq!(ModelSpec::from_options(&first.to_options(), "again").unwrap(), first, "{loss}");
+    }
+    let huber_mq = spec(json!({ "type": "MLP", "h": 3, "inputSize": 6, "alias": "m", "loss": "HuberMQLoss" })).unwrap();
+    assert_eq!(huber_mq.output_columns(), ["m-median", "m-lo-90", "m-lo-80", "m-hi-80", "m-hi-90"]);
+}
+
+#[test]
 fn errors_name_the_field() {
     let unknown = spec(json!({ "type": "LSTM", "h": 3, "hiddenSize": 8 })).unwrap_err();
     assert!(matches!(unknown, EngineError::Type(m) if m.contains("'hiddenSize'") && m.contains("encoderHiddenSize")));
