@@ -12,6 +12,7 @@ use napi_derive::napi;
 
 use super::args::{self, with_js_errors, ArgError, ArgResult};
 use super::dataset::Dataset;
+use super::guard::{guarded, Guarded};
 use crate::data::csv::{parse_records, read_columns, Problem};
 use crate::data::{format_ds_column, read_csv, CsvError, CsvErrorKind, CsvOptions, Frequency, IdColumn, Panel};
 
@@ -133,11 +134,11 @@ impl Task for ReadCsvTask {
 /// ['ds'], `targetCol` ['y'], `delimiter` [','], `frequency` [inferred]; every other column is a numeric exogenous
 /// variable.
 #[napi(catch_unwind, ts_args_type = "path: string, options?: { idCol?: string | null, timeCol?: string, targetCol?: string, delimiter?: string, frequency?: string | number }", ts_return_type = "Promise<Dataset>")]
-pub fn read_csv_file(env: Env, path: Unknown<'_>, options: Option<Unknown<'_>>) -> napi::Result<AsyncTask<ReadCsvTask>> {
+pub fn read_csv_file(env: Env, path: Unknown<'_>, options: Option<Unknown<'_>>) -> napi::Result<AsyncTask<Guarded<ReadCsvTask>>> {
     with_js_errors(&env, "readCsv", || {
         let path = PathBuf::from(args::string(&path, "path")?);
         let call = csv_call(options.as_ref(), &["idCol", "timeCol", "targetCol", "delimiter", "frequency"])?;
-        Ok(AsyncTask::new(ReadCsvTask { path, call }))
+        Ok(guarded("readCsv", ReadCsvTask { path, call }))
     })
 }
 

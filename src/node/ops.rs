@@ -48,10 +48,6 @@ macro_rules! on_elements {
                 let $x: &[f64] = v;
                 $body
             }
-            Numbers::Array(v) => {
-                let $x: &[f64] = v;
-                $body
-            }
             Numbers::F32(v) => {
                 let $x: &[f32] = v;
                 $body
@@ -195,7 +191,7 @@ op! {
     #[doc = " Dot product of two arrays of the same length."]
     "ops.dot" fn dot(env, a, b) -> f64,
     ts_args "a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[]" {
-        let (a, b) = (args::numbers(&a, "a")?, args::numbers(&b, "b")?);
+        let (a, b) = args::numbers_pair((&a, "a"), (&b, "b"))?;
         Ok(on_pair!(a, b, |p, q| kernels::dot(p, q)?.to_f64()))
     }
 }
@@ -209,7 +205,7 @@ macro_rules! zip_ops {
             $(#[$doc])*
             $js fn $name(env, a, b) -> FloatArray,
             ts_args "a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[]" {
-                let (a, b) = (args::numbers(&a, "a")?, args::numbers(&b, "b")?);
+                let (a, b) = args::numbers_pair((&a, "a"), (&b, "b"))?;
                 on_pair!(a, b, |p, q| fresh(&env, p.len(), |out| $kernel(p, q, out)))
             }
         }
@@ -236,7 +232,7 @@ op! {
     "ops.axpy" fn axpy(env, alpha, x, y) -> FloatArray,
     ts_args "alpha: number, x: Float64Array | Float32Array | number[], y: Float64Array | Float32Array | number[]" {
         let alpha = args::number(&alpha, "alpha")?;
-        let (x, y) = (args::numbers(&x, "x")?, args::numbers(&y, "y")?);
+        let (x, y) = args::numbers_pair((&x, "x"), (&y, "y"))?;
         on_pair!(x, y, |p, q| {
             let mut out = q.to_vec();
             kernels::axpy(Float::from_f64(alpha), p, &mut out)?;
@@ -290,16 +286,17 @@ where
     Ok((out.into_js(env)?, first.to_f64(), second.to_f64()))
 }
 
-/// Reads the arguments of an inverse scaler: `values`, and the two statistics `keys` of the object `stats`.
+/// Reads the arguments of an inverse scaler: `values`, and the two statistics `keys` of the object `stats`
+/// (first: their getters may run JavaScript, which must not find `values` lent).
 fn unscale_args<'a>(
     values: &Unknown<'a>,
     stats: &Unknown<'_>,
     [first, second]: [&str; 2],
 ) -> ArgResult<(Numbers<'a>, f64, f64)> {
-    let values = args::numbers(values, "values")?;
     let stats = args::object(stats, "stats")?;
     let first = args::required_number(&stats, first, "stats")?;
-    Ok((values, first, args::required_number(&stats, second, "stats")?))
+    let second = args::required_number(&stats, second, "stats")?;
+    Ok((args::numbers(values, "values")?, first, second))
 }
 
 /// Defines a scaler's two ops: `$forward` scales `x` by `$kernel` and returns the values with the statistics
@@ -419,8 +416,8 @@ op! {
     #[doc = " Exponential moving average `y[0] = x[0]`, `y[t] = alpha * x[t] + (1 - alpha) * y[t - 1]` (pandas"]
     #[doc = " `ewm(adjust=False)`), with `{ alpha }` or `{ span }` (alpha = 2 / (span + 1))."]
     "ops.ema" fn ema(env, x, options) -> T, ts_args "x: T, options: { alpha: number } | { span: number }" {
-        let x = args::numbers(&x, "x")?;
         let alpha = ema_alpha(&options)?;
+        let x = args::numbers(&x, "x")?;
         on_elements!(x, |v| fresh(&env, v.len(), |out| kernels::ema(v, Float::from_f64(alpha), out)))
     }
 }
@@ -435,8 +432,8 @@ op! {
 )]
 pub fn ema_batch(env: Env, series: Unknown<'_>, options: Unknown<'_>) -> napi::Result<Vec<FloatArray>> {
     with_js_errors(&env, "ops.emaBatch", || {
-        let series = args::number_arrays(&series, "series")?;
         let alpha = ema_alpha(&options)?;
+        let series = args::numbers_list(&series, "series")?;
         if series.iter().all(|s| matches!(s, Numbers::F32(_))) {
             ema_batch_as::<f32>(&env, &series, alpha)
         } else {

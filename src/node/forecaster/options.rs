@@ -45,10 +45,7 @@ pub(super) fn engine_config(options: &Unknown<'_>) -> ArgResult<EngineConfig> {
     let models_value = args::property(&options, "models")?
         .ok_or_else(|| ArgError::Type("options.models is missing: give at least one model".into()))?;
     let seed = optional(&options, "seed", |v, n| args::integer(v, n, 0, u32::MAX as usize))?;
-    let mut models = Vec::new();
-    for (i, model) in args::elements(&models_value, "options.models", "models")?.iter().enumerate() {
-        models.push(model_spec(model, &format!("options.models[{i}]"), seed)?);
-    }
+    let models = args::each_element(&models_value, "options.models", "models", |model, i| model_spec(model, &format!("options.models[{i}]"), seed))?;
     if models.is_empty() {
         return Err(ArgError::Range("options.models is empty: give at least one model".into()));
     }
@@ -175,8 +172,7 @@ fn prediction_intervals(value: &Unknown<'_>, name: &str) -> ArgResult<Prediction
 
 /// An array of strings.
 pub(super) fn string_list(value: &Unknown<'_>, name: &str) -> ArgResult<Vec<String>> {
-    let items = args::elements(value, name, "strings")?;
-    items.iter().enumerate().map(|(i, v)| args::string(v, &format!("{name}[{i}]"))).collect()
+    args::each_element(value, name, "strings", |v, i| args::string(v, &format!("{name}[{i}]")))
 }
 
 /// Interval levels in percent: a number or an array of numbers.
@@ -184,7 +180,7 @@ pub(super) fn levels(value: &Unknown<'_>, name: &str) -> ArgResult<Vec<f64>> {
     let levels = if value.get_type()? == napi::ValueType::Number {
         vec![args::number(value, name)?]
     } else {
-        args::numbers(value, name)?.to_f64().into_owned()
+        args::f64s(value, name)?
     };
     if let Some(bad) = levels.iter().find(|l| !(l.is_finite() && **l > 0.0 && **l < 100.0)) {
         return Err(ArgError::Range(format!("{name} must hold percentages between 0 and 100 (exclusive), got {bad}")));

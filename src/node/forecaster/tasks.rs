@@ -10,7 +10,7 @@ use napi::{Env, Task};
 use napi_derive::napi;
 
 use super::frames::Frame;
-use super::{guarded, settle, NativeForecaster, Shared, TaskResult};
+use super::{settle, NativeForecaster, Shared, TaskResult};
 use super::super::args::ArgError;
 use crate::data::Panel;
 use crate::engine::{
@@ -162,10 +162,8 @@ impl Task for FitTask {
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let (shared, panel, options, state) = (&self.shared, &self.panel, &self.options, &self.state);
-        Ok(guarded("fit", || {
-            let mut on_step = |event: &ProgressEvent| state.record(0, 0, event);
-            Ok(shared.write().fit(panel, options, &mut on_step)?)
-        }))
+        let mut on_step = |event: &ProgressEvent| state.record(0, 0, event);
+        Ok(shared.write().fit(panel, options, &mut on_step).map_err(ArgError::from))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<FitSummary> {
@@ -208,7 +206,7 @@ impl Task for PredictTask {
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let (shared, history, horizon, levels, future) = (&self.shared, self.history.as_ref(), self.horizon, &self.levels, self.future.as_ref());
-        Ok(guarded("predict", || Ok(shared.read().predict(history, horizon, levels, future)?)))
+        Ok(shared.read().predict(history, horizon, levels, future).map_err(ArgError::from))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Frame<Forecast>> {
@@ -247,13 +245,10 @@ impl Task for WindowsTask {
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let (shared, model, windows) = (&self.shared, self.model, &self.windows);
-        Ok(guarded("forecastWindows", || {
-            let engine = shared.read();
-            let spec = &engine.config().models[model];
-            let mut out = vec![0.0; windows.len() / spec.input_size() * engine.window_output_len(model).unwrap_or(0)];
-            engine.forecast_windows(model, windows, &mut out)?;
-            Ok(out)
-        }))
+        let engine = shared.read();
+        let spec = &engine.config().models[model];
+        let mut out = vec![0.0; windows.len() / spec.input_size() * engine.window_output_len(model).unwrap_or(0)];
+        Ok(engine.forecast_windows(model, windows, &mut out).map(|()| out).map_err(ArgError::from))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Float64Array> {
@@ -272,7 +267,7 @@ impl Task for SaveTask {
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let (shared, path) = (&self.shared, &self.path);
-        Ok(guarded("save", || Ok(shared.read().save(path)?)))
+        Ok(shared.read().save(path).map_err(ArgError::from))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<()> {
@@ -290,7 +285,7 @@ impl Task for ToBufferTask {
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let shared = &self.shared;
-        Ok(guarded("toBuffer", || Ok(shared.read().to_bytes()?)))
+        Ok(shared.read().to_bytes().map_err(ArgError::from))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Buffer> {
@@ -313,12 +308,11 @@ impl Task for LoadTask {
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let source = &self.source;
-        Ok(guarded("load", || {
-            Ok(match source {
-                CheckpointSource::File(path) => Engine::load(path)?,
-                CheckpointSource::Bytes(bytes) => Engine::from_bytes(bytes)?,
-            })
-        }))
+        Ok(match source {
+            CheckpointSource::File(path) => Engine::load(path),
+            CheckpointSource::Bytes(bytes) => Engine::from_bytes(bytes),
+        }
+        .map_err(ArgError::from))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<NativeForecaster> {
@@ -346,14 +340,12 @@ impl Task for CrossValidationTask {
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let (shared, panel, cv, fit_options, state) = (&self.shared, &self.panel, &self.cv, &self.fit_options, &self.state);
-        Ok(guarded("crossValidation", || {
-            let mut on_step = |step: &CrossValidationStep<'_>| state.record(step.fit, step.window, step.event);
-            shared.read().cross_validation(panel, cv, fit_options, &mut on_step).map_err(|error| match error {
-                EngineError::InWindow { window, n_windows, error } => {
-                    ArgError::from(*error).context(&format!("crossValidation window {} of {n_windows}", window + 1))
-                }
-                error => ArgError::from(error).context("crossValidation"),
-            })
+        let mut on_step = |step: &CrossValidationStep<'_>| state.record(step.fit, step.window, step.event);
+        Ok(shared.read().cross_validation(panel, cv, fit_options, &mut on_step).map_err(|error| match error {
+            EngineError::InWindow { window, n_windows, error } => {
+                ArgError::from(*error).context(&format!("crossValidation window {} of {n_windows}", window + 1))
+            }
+            error => ArgError::from(error).context("crossValidation"),
         }))
     }
 
