@@ -166,7 +166,7 @@ impl NativeForecaster {
     /// Forecasts the fitted data window after window, `options.stepSize` [1] points apart (NeuralForecast's
     /// `predict_insample`); resolves with `{ unique_id, ds, cutoff, y, <model column>… }`.
     #[napi(catch_unwind, ts_args_type = "options?: { stepSize?: number }", ts_return_type = "Promise<Record<string, unknown>>")]
-    pub fn predict_insample(&self, env: Env, options: Option<Unknown<'_>>) -> napi::Result<AsyncTask<InsampleTask>> {
+    pub fn predict_insample(&self, env: Env, options: Option<Unknown<'_>>) -> napi::Result<AsyncTask<Guarded<InsampleTask>>> {
         with_js_errors(&env, "NeuralForecaster.predictInsample", || {
             self.shared.ensure_idle("predictInsample")?;
             let options = args::options(options.as_ref(), "options", &["stepSize"])?;
@@ -174,7 +174,7 @@ impl NativeForecaster {
                 Some(o) => optional(o, "stepSize", |v, n| args::integer(v, n, 1, u32::MAX as usize))?.unwrap_or(1),
                 None => 1,
             };
-            Ok(AsyncTask::new(InsampleTask { shared: self.shared.clone(), step_size }))
+            Ok(guarded("NeuralForecaster.predictInsample", InsampleTask { shared: self.shared.clone(), step_size }))
         })
     }
 

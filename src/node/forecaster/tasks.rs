@@ -225,7 +225,7 @@ impl Task for InsampleTask {
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let (shared, step_size) = (&self.shared, self.step_size);
-        Ok(guarded("predictInsample", || Ok(shared.read().predict_insample(step_size)?)))
+        Ok(shared.read().predict_insample(step_size).map_err(ArgError::from))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Frame<CrossValidationResult>> {
