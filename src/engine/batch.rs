@@ -56,6 +56,9 @@ pub(crate) struct Batch {
     hist: Vec<f32>,
     futr: Vec<f32>,
     stat: Vec<f32>,
+    /// Per window, the padded zeros that begin its input (left out of its scaling statistics, as NeuralForecast's
+    /// mask leaves them out).
+    padded: Vec<usize>,
     /// The scale of each window's y, once scaled (empty under the identity scaler).
     pub scales: Vec<Scale>,
     values: Vec<f64>,
@@ -74,6 +77,8 @@ impl Batch {
         self.hist.resize(windows * l * exog.hist, 0.0);
         self.futr.resize(windows * (l + h) * exog.futr, 0.0);
         self.stat.resize(windows * exog.stat, 0.0);
+        self.padded.clear();
+        self.padded.resize(windows, 0);
         self.scales.clear();
     }
 
@@ -81,28 +86,36 @@ impl Batch {
         self.shape.expect("reset before use")
     }
 
-    /// Window `k` from series `series` of `panel`, input starting at row `start` of the series: the targets after
+    /// Window `k` from series `series` of `panel`, input starting at row `start` of the series (before its first
+    /// row, a negative `start`, the input is padded with zeros, as are the exogenous values): the targets after
     /// the input up to row `available` (exclusive) are observed, later ones masked; future exogenous values past
     /// the series' end are 0.
-    pub fn fill_from_panel(&mut self, k: usize, panel: &Panel, exog: &ExogColumns, series: usize, start: usize, available: usize) {
+    pub fn fill_from_panel(&mut self, k: usize, panel: &Panel, exog: &ExogColumns, series: usize, start: isize, available: usize) {
         let ModelShape { h, input_size: l, .. } = self.shape();
         let Some(s) = panel.series(series) else { return };
-        let observed = available.saturating_sub(start + l).min(h);
-        self.inputs[k * l..(k + 1) * l].iter_mut().zip(&s.y[start..]).for_each(|(i, &v)| *i = v as f32);
+        let padded = start.min(0).unsigned_abs().min(l);
+        self.padded[k] = padded;
+        // The row of step `t` of the window, None in the padding.
+        let row = |t: usize| (t >= padded).then(|| (start + t as isize) as usize);
+        let observed = available.saturating_sub((start + l as isize) as usize).min(h);
+        let inputs = &mut self.inputs[k * l..(k + 1) * l];
+        inputs[..padded].fill(0.0);
+        inputs[padded..].iter_mut().zip(&s.y[row(padded).unwrap_or(0)..]).for_each(|(i, &v)| *i = v as f32);
+        let first_target = (start + l as isize) as usize;
         for j in 0..h {
-            let (target, mask) = if j < observed { (s.y[start + l + j] as f32, 1.0) } else { (0.0, 0.0) };
+            let (target, mask) = if j < observed { (s.y[first_target + j] as f32, 1.0) } else { (0.0, 0.0) };
             (self.targets[k * h + j], self.mask[k * h + j]) = (target, mask);
         }
-        let base = panel.offsets()[series] + start;
+        let base = panel.offsets()[series];
         let temporal = panel.exogenous();
         for (x, &c) in exog.hist.iter().enumerate() {
             for t in 0..l {
-                self.hist[(k * l + t) * exog.hist.len() + x] = temporal[c].values[base + t] as f32;
+                self.hist[(k * l + t) * exog.hist.len() + x] = row(t).map_or(0.0, |r| temporal[c].values[base + r] as f32);
             }
         }
         for (f, &c) in exog.futr.iter().enumerate() {
             for t in 0..l + h {
-                let value = if start + t < s.len() { temporal[c].values[base + t] as f32 } else { 0.0 };
+                let value = row(t).filter(|&r| r < s.len()).map_or(0.0, |r| temporal[c].values[base + r] as f32);
                 self.futr[(k * (l + h) + t) * exog.futr.len() + f] = value;
             }
         }
@@ -142,16 +155,17 @@ impl Batch {
         }
         let ModelShape { h, input_size: l, exog, .. } = self.shape();
         for k in 0..self.windows {
-            let scale = scale_channel(kind, isa, &mut self.inputs[k * l..(k + 1) * l], 0, 1, l, &mut self.values, &mut self.scratch);
+            let fitted = self.padded[k]..l;
+            let scale = scale_channel(kind, isa, &mut self.inputs[k * l..(k + 1) * l], 0, 1, fitted.clone(), &mut self.values, &mut self.scratch);
             self.targets[k * h..(k + 1) * h].iter_mut().for_each(|v| *v = scale.apply(*v as f64) as f32);
             self.scales.push(scale);
             for x in 0..exog.hist {
                 let window = &mut self.hist[k * l * exog.hist..(k + 1) * l * exog.hist];
-                scale_channel(kind, isa, window, x, exog.hist, l, &mut self.values, &mut self.scratch);
+                scale_channel(kind, isa, window, x, exog.hist, fitted.clone(), &mut self.values, &mut self.scratch);
             }
             for f in 0..exog.futr {
                 let window = &mut self.futr[k * (l + h) * exog.futr..(k + 1) * (l + h) * exog.futr];
-                scale_channel(kind, isa, window, f, exog.futr, l, &mut self.values, &mut self.scratch);
+                scale_channel(kind, isa, window, f, exog.futr, fitted.clone(), &mut self.values, &mut self.scratch);
             }
         }
     }
@@ -169,8 +183,8 @@ impl Batch {
     }
 }
 
-/// Scales channel `channel` of `values` (`stride` channels interleaved) by the statistics of its first `fitted`
-/// steps, every step of the slice included, and returns the scale.
+/// Scales channel `channel` of `values` (`stride` channels interleaved) by the statistics of its steps `fitted`
+/// (the observed input), every step of the slice included, and returns the scale.
 #[allow(clippy::too_many_arguments)]
 fn scale_channel(
     kind: ScalerType,
@@ -178,12 +192,12 @@ fn scale_channel(
     values: &mut [f32],
     channel: usize,
     stride: usize,
-    fitted: usize,
+    fitted: std::ops::Range<usize>,
     buffer: &mut Vec<f64>,
     scratch: &mut Vec<f64>,
 ) -> Scale {
     buffer.clear();
-    buffer.extend(values.iter().skip(channel).step_by(stride).take(fitted).map(|&v| v as f64));
+    buffer.extend(values.iter().skip(channel).step_by(stride).take(fitted.end).skip(fitted.start).map(|&v| v as f64));
     let scale = Scale::of(kind, buffer, isa, scratch);
     values.iter_mut().skip(channel).step_by(stride).for_each(|v| *v = scale.apply(*v as f64) as f32);
     scale

@@ -26,6 +26,7 @@ pub(super) const FIT_KEYS: &[&str] = &[
     "maxSteps",
     "epochs",
     "batchSize",
+    "windowsBatchSize",
     "learningRate",
     "validationSize",
     "earlyStopping",
@@ -128,6 +129,7 @@ pub(super) fn fit_options(options: Option<&Unknown<'_>>) -> ArgResult<FitOptions
         return Err(ArgError::Type("options: give maxSteps or epochs, not both".into()));
     }
     fit.batch_size = optional(&options, "batchSize", count)?;
+    fit.windows_batch_size = optional(&options, "windowsBatchSize", count)?;
     fit.learning_rate = optional(&options, "learningRate", args::positive_number)?;
     fit.validation_size =
         optional(&options, "validationSize", |v, n| args::integer(v, n, 0, u32::MAX as usize))?.unwrap_or(0);
