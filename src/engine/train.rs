@@ -1,6 +1,6 @@
-//! The training loop of one model: the windows of each step (drawn by [`super::windows`]), window scaling, data-parallel gradients over fixed
-//! shards reduced in a fixed order (so results are bit-identical whatever the thread count), Adam with
-//! NeuralForecast's step decay, validation and early stopping.
+//! The training loop of one model: the windows of each step (drawn by [`super::windows`]), window scaling,
+//! data-parallel gradients over fixed shards reduced in a fixed order (so results are bit-identical whatever the
+//! thread count), Adam with NeuralForecast's step decay, validation and early stopping.
 
 use rayon::prelude::*;
 

@@ -55,15 +55,7 @@ impl TrainingWindows {
             let lowest = (begins - input_size as isize + 1).max(0) as usize;
             let start = (lowest.div_ceil(step) * step) as isize;
             if start > last {
-                let padding = if spec.start_padding_enabled { "" } else { "set startPaddingEnabled: true, " };
-                return Err(EngineError::Range(format!(
-                    "series '{}' is too short for training: {} rows{} give no window with an observed target for inputSize {input_size}{}; {padding}use a smaller inputSize{}",
-                    series.id,
-                    train_lengths[s],
-                    if holdout > 0 { " before the validation part" } else { "" },
-                    if step > 1 { format!(" and stepSize {step}") } else { String::new() },
-                    if step > 1 { " or a smaller stepSize" } else { "" },
-                )));
+                return Err(too_short(series.id, train_lengths[s], holdout > 0, spec));
             }
             first.push(start - begins);
             counts.push(((last - start) / step as isize) as usize + 1);
@@ -95,6 +87,24 @@ impl TrainingWindows {
         let first_target = (w.start + self.input_size as isize) as usize;
         (self.train_lengths[w.series] - first_target).min(self.h)
     }
+}
+
+/// The error for a series without a training window, naming what would give it one.
+fn too_short(id: &str, rows: usize, held_out: bool, spec: &NeuralSpec) -> EngineError {
+    let before = if held_out { " before the validation part" } else { "" };
+    let mut cures = Vec::new();
+    if !spec.start_padding_enabled {
+        cures.push("set startPaddingEnabled: true".to_string());
+    }
+    cures.push("use a smaller inputSize".into());
+    if spec.step_size > 1 {
+        cures.push(format!("a stepSize below {}", spec.step_size));
+    }
+    EngineError::Range(format!(
+        "series '{id}' is too short for training: its {rows} rows{before} give no window with an observed target at inputSize {}; {}",
+        spec.input_size(),
+        cures.join(", or ")
+    ))
 }
 
 /// The draws of a training run: the series batches of each epoch and the windows of each step.
