@@ -85,8 +85,25 @@ export interface NeuralModelOptions extends BaseModelOptions {
   learningRate?: number
   /** Training steps [1000]. */
   maxSteps?: number
-  /** Windows per training step (NeuralForecast's windows_batch_size) [128; 1024 for MLP, NBEATS, NHITS]. */
+  /** Series per training step (NeuralForecast's batch_size) [32]. An epoch is one shuffled pass over the series,
+   * `batchSize` series a step. It used to count windows (checkpoint format 2): that is now `windowsBatchSize`. */
   batchSize?: number
+  /** Windows per training step, drawn among the windows of the step's series; without replacement when they have
+   * enough, else with replacement [128 for LSTM, GRU, TCN; 1024 for MLP, NBEATS, NBEATSx, NHITS,
+   * VanillaTransformer]. */
+  windowsBatchSize?: number
+  /** Series per validation batch (valid_batch_size) [batchSize]. */
+  validBatchSize?: number
+  /** Most windows one forward pass takes at prediction and validation; -1: all (inference_windows_batch_size)
+   * [1024 for LSTM, GRU, TCN, VanillaTransformer; -1 for MLP, NBEATS, NBEATSx, NHITS]. Forecasts do not depend
+   * on it; passes also never exceed 16 windows at prediction, which run in parallel. */
+  inferenceWindowsBatchSize?: number
+  /** Rows between consecutive training windows of a series (step_size) [1]. */
+  stepSize?: number
+  /** Pad `inputSize - 1` zeros before each series so that its first points are trained on as targets and a series
+   * too short for one full input window can train (start_padding_enabled) [false]. Padded values are left out of
+   * the window's scaling statistics. */
+  startPaddingEnabled?: boolean
   /** Times the learning rate is halved during training [0: never; 3 for NBEATS, NHITS]. */
   numLrDecays?: number
   /**
@@ -409,10 +426,13 @@ export type ForecastData = LongFormatColumns | LongFormatRow[] | Float64Array | 
 export interface FitOptions {
   /** Overrides every model's `maxSteps`. */
   maxSteps?: number
-  /** Passes over all training windows (`batchSize` windows a step) instead of `maxSteps`; give one or the other. */
+  /** Passes over the series, `batchSize` series a step (so ceil(series / batchSize) steps an epoch), instead of
+   * `maxSteps`; give one or the other. */
   epochs?: number
-  /** Overrides every model's `batchSize`. */
+  /** Overrides every model's `batchSize` (series a step). */
   batchSize?: number
+  /** Overrides every model's `windowsBatchSize` (windows a step). */
+  windowsBatchSize?: number
   /** Overrides every model's `learningRate`. */
   learningRate?: number
   /**

@@ -76,7 +76,7 @@ async function forecasterUsage(): Promise<void> {
   const nf = new NeuralForecaster(options)
   const fitOptions: FitOptions = {
     maxSteps: 10,
-    batchSize: 8,
+    windowsBatchSize: 8,
     learningRate: 1e-3,
     validationSize: 12,
     earlyStopping: true,

@@ -99,12 +99,13 @@ impl Batch {
         self.shape.expect("reset before use")
     }
 
-    /// Window `k` from series `series` of `panel`, input starting at row `start` of the series: the targets after
+    /// Window `k` from series `series` of `panel`, input starting at row `start` of the series (before its first
+    /// row, a negative `start`, the input is padded with zeros, as are the exogenous values): the targets after
     /// the input up to row `available` (exclusive) are observed, later ones masked; future exogenous values past
     /// the series' end are 0.
-    pub fn fill_from_panel(&mut self, k: usize, panel: &Panel, exog: &ExogColumns, series: usize, start: usize, available: usize) {
-        let l = self.shape().input_size;
-        self.fill_padded(k, panel, exog, series, start + l, 0, available);
+    pub fn fill_from_panel(&mut self, k: usize, panel: &Panel, exog: &ExogColumns, series: usize, start: isize, available: usize) {
+        let l = self.shape().input_size as isize;
+        self.fill_padded(k, panel, exog, series, (start + l).max(0) as usize, 0, available);
     }
 
     /// As [`Batch::fill_from_panel`] for the window whose input ends at row `end` (exclusive) of the series, rows

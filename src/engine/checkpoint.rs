@@ -17,7 +17,9 @@ use crate::models::prophet::ProphetFit;
 use crate::data::{Ds, Frequency};
 
 const FORMAT: &str = "neuro-divergent";
-const FORMAT_VERSION: &str = "2";
+const FORMAT_VERSION: &str = "3";
+/// The format before `batchSize` counted series: its models' `batchSize` is today's `windowsBatchSize`.
+const WINDOWS_BATCH_FORMAT_VERSION: &str = "2";
 /// Larger headers are refused before they are parsed.
 const MAX_HEADER_BYTES: u64 = 64 << 20;
 
@@ -63,14 +65,19 @@ impl Engine {
         if meta.get("format").map(String::as_str) != Some(FORMAT) {
             return Err(bad("not a neuro-divergent checkpoint (format metadata missing or foreign)"));
         }
-        match meta.get("format_version").map(String::as_str) {
-            Some(FORMAT_VERSION) => {}
-            other => return Err(bad(format!("unsupported format_version {other:?}; this library reads {FORMAT_VERSION}"))),
+        let version = meta.get("format_version").map(String::as_str);
+        if !matches!(version, Some(FORMAT_VERSION | WINDOWS_BATCH_FORMAT_VERSION)) {
+            return Err(bad(format!(
+                "unsupported format_version {version:?}; this library reads {FORMAT_VERSION} and {WINDOWS_BATCH_FORMAT_VERSION}"
+            )));
         }
-        let state: Value = meta
+        let mut state: Value = meta
             .get("engine")
             .ok_or_else(|| bad("the engine metadata is missing"))
             .and_then(|s| serde_json::from_str(s).map_err(|e| bad(format!("engine metadata is not JSON: {e}"))))?;
+        if version == Some(WINDOWS_BATCH_FORMAT_VERSION) {
+            batch_size_as_windows(&mut state);
+        }
         let config = config_from_json(&state)?;
         let tensors = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("damaged tensor data: {e}")))?;
         // Compare sizes by arithmetic before the engine allocates and initialises weights for the metadata's
@@ -247,6 +254,17 @@ fn config_from_json(v: &Value) -> Result<EngineConfig, EngineError> {
         memory_pool: flag(v, "memory_pool")?,
         low_memory: flag(v, "low_memory")?,
     })
+}
+
+/// Renames each model's `batchSize` of a version-2 file (windows a step) to `windowsBatchSize`, so that the
+/// model trains on as many windows a step as it did and `batchSize` (series a step) takes its default.
+fn batch_size_as_windows(state: &mut Value) {
+    let models = state.get_mut("models").and_then(Value::as_array_mut).into_iter().flatten();
+    for options in models.filter_map(Value::as_object_mut) {
+        if let Some(windows) = options.remove("batchSize") {
+            options.insert("windowsBatchSize".into(), windows);
+        }
+    }
 }
 
 /// A model's options as the file stores them, read as the API reads them (sizes capped, every field checked).

@@ -21,7 +21,8 @@ pub(super) struct SeriesRequest<'a> {
     pub horizon: usize,
 }
 
-/// Windows per parallel chunk of a batch forecast.
+/// Windows per parallel chunk of a batch forecast, at most: fewer where the model's `inferenceWindowsBatchSize` is
+/// smaller. A window's forecast has the same bits in any chunk (the kernels do not depend on the rows).
 const CHUNK: usize = 16;
 
 impl Engine {
@@ -75,18 +76,19 @@ impl Engine {
         let per_window = spec.h() * spec.shape().outputs_per_point;
         let isa = self.isa();
         let slots = &self.forecast_scratch[model];
-        if n <= CHUNK {
+        let chunk_windows = spec.inference_windows_batch_size.map_or(CHUNK, |w| w.min(CHUNK));
+        if n <= chunk_windows {
             let _assist = self.assist_scope();
             let mut guard = slots.lock(0, 1);
             guard.batch.reset(n, spec.shape());
             fill(&mut guard.batch, 0..n);
             return forecast_filled(network, spec, isa, &mut guard, &mut out[..n * per_window]);
         }
-        let chunks = n.div_ceil(CHUNK);
+        let chunks = n.div_ceil(chunk_windows);
         let forecast = self.threads.install(|| {
-            out[..n * per_window].par_chunks_mut(CHUNK * per_window).enumerate().try_for_each(|(chunk, out)| {
+            out[..n * per_window].par_chunks_mut(chunk_windows * per_window).enumerate().try_for_each(|(chunk, out)| {
                 let mut scratch = slots.lock(chunk, chunks);
-                let windows = chunk * CHUNK..chunk * CHUNK + out.len() / per_window;
+                let windows = chunk * chunk_windows..chunk * chunk_windows + out.len() / per_window;
                 scratch.batch.reset(windows.len(), spec.shape());
                 fill(&mut scratch.batch, windows);
                 forecast_filled(network, spec, isa, &mut scratch, out)

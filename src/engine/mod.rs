@@ -17,6 +17,7 @@ mod spec;
 mod train;
 mod update;
 mod validation;
+mod windows;
 
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
@@ -43,9 +44,13 @@ use train::{train, TrainRun};
 #[derive(Debug, Clone, PartialEq)]
 pub struct FitOptions {
     pub max_steps: Option<usize>,
-    /// Passes over all training windows; overrides `max_steps` (the caller rejects giving both).
+    /// Passes over the series in batches of `batch_size` (one step a batch); overrides `max_steps` (the caller
+    /// rejects giving both).
     pub epochs: Option<usize>,
+    /// Series per step.
     pub batch_size: Option<usize>,
+    /// Windows per step.
+    pub windows_batch_size: Option<usize>,
     pub learning_rate: Option<f64>,
     /// Last points of each series held out for the validation loss (0: none; NeuralForecast's `val_size`).
     pub validation_size: usize,
@@ -64,6 +69,7 @@ impl Default for FitOptions {
             max_steps: None,
             epochs: None,
             batch_size: None,
+            windows_batch_size: None,
             learning_rate: None,
             validation_size: 0,
             early_stopping: false,

@@ -45,7 +45,7 @@ pub(crate) fn spec_of(options: serde_json::Value) -> ModelSpec {
 pub(super) fn small_spec(kind: ModelKind, steps: usize) -> ModelSpec {
     spec_of(json!({
         "type": kind.name(), "h": 6, "inputSize": 12, "encoderHiddenSize": 16, "decoderHiddenSize": 16,
-        "scalerType": "standard", "maxSteps": steps, "batchSize": 32,
+        "scalerType": "standard", "maxSteps": steps, "windowsBatchSize": 32,
     }))
 }
 
@@ -95,7 +95,7 @@ fn results_are_bit_identical_for_any_thread_count() {
     let panel = sine_panel(2, 60);
     let run = |threads| {
         let mut e = engine(vec![small_spec(ModelKind::Lstm, 12)], threads);
-        e.fit(&panel, &FitOptions { batch_size: Some(20), ..FitOptions::default() }, &mut keep_going).unwrap();
+        e.fit(&panel, &FitOptions { batch_size: Some(1), windows_batch_size: Some(20), ..FitOptions::default() }, &mut keep_going).unwrap();
         (e.models[0].network().unwrap().params().clone(), e.predict(None, None, &[], None).unwrap())
     };
     let (w1, f1) = run(1);
@@ -113,7 +113,7 @@ fn forecasts_through_layers_shared_with_a_second_core_have_the_bits_of_one_threa
     // NBEATS' default 512 x 512 layers are large enough to share (nn::matmul::assist) on two threads.
     let panel = sine_panel(2, 60);
     let run = |threads| {
-        let spec = spec_of(json!({ "type": "NBEATS", "h": 6, "inputSize": 12, "maxSteps": 2, "batchSize": 8 }));
+        let spec = spec_of(json!({ "type": "NBEATS", "h": 6, "inputSize": 12, "maxSteps": 2, "windowsBatchSize": 8 }));
         let mut e = engine(vec![spec], threads);
         e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap();
         let mut window = [0.0; 6];
@@ -165,6 +165,31 @@ fn checkpoints_round_trip_exactly_and_reject_damage() {
 }
 
 #[test]
+fn a_version_2_checkpoint_reads_its_batch_size_as_windows_a_step() {
+    use safetensors::tensor::SafeTensors;
+    let mut e = engine(vec![small_spec(ModelKind::Lstm, 2)], 1);
+    e.fit(&sine_panel(2, 60), &FitOptions::default(), &mut keep_going).unwrap();
+    let bytes = e.to_bytes().unwrap();
+    // The same file as version 2 wrote it: its batchSize (77 windows a step), none of the later options.
+    let (_, metadata) = SafeTensors::read_metadata(&bytes).unwrap();
+    let mut meta = metadata.metadata().clone().unwrap();
+    let mut state: serde_json::Value = serde_json::from_str(&meta["engine"]).unwrap();
+    let model = state["models"][0].as_object_mut().unwrap();
+    for key in ["windowsBatchSize", "validBatchSize", "inferenceWindowsBatchSize", "stepSize", "startPaddingEnabled"] {
+        model.remove(key);
+    }
+    model.insert("batchSize".into(), 77.into());
+    meta.insert("engine".into(), state.to_string());
+    meta.insert("format_version".into(), "2".into());
+    let tensors = SafeTensors::deserialize(&bytes).unwrap();
+    let old = safetensors::tensor::serialize(tensors.tensors(), Some(meta)).unwrap();
+    let loaded = Engine::from_bytes(&old).unwrap();
+    let neural = loaded.config.models[0].neural().unwrap();
+    assert_eq!((neural.windows_batch_size, neural.batch_size, neural.valid_batch_size), (77, 32, 32));
+    assert_eq!(weights(&loaded), weights(&e));
+}
+
+#[test]
 fn save_is_atomic_and_load_reads_it_back() {
     let dir = std::env::temp_dir().join(format!("nd-engine-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -207,7 +232,7 @@ fn turning_series() -> Panel {
 fn early_stopping_stops_patience_checks_after_the_best() {
     let spec = spec_of(json!({
         "type": "MLP", "h": 6, "inputSize": 12, "hiddenSize": 32, "numLayers": 2, "learningRate": 0.01,
-        "maxSteps": 1000, "batchSize": 32, "valCheckSteps": 5, "earlyStopPatienceSteps": 3,
+        "maxSteps": 1000, "windowsBatchSize": 32, "valCheckSteps": 5, "earlyStopPatienceSteps": 3,
     }));
     let mut e = engine(vec![spec], 1);
     let report = e.fit(&turning_series(), &FitOptions { validation_size: 12, ..FitOptions::default() }, &mut keep_going).unwrap();
@@ -274,7 +299,7 @@ fn baseline_spec(kind: ModelKind, seed: u64) -> ModelSpec {
         ModelKind::Prophet => return spec_of(json!({ "type": "Prophet", "h": 12, "seasonalityMode": "multiplicative", "randomSeed": seed })),
     };
     let mut options = json!({
-        "type": kind.name(), "h": 12, "inputSize": 24, "scalerType": "standard", "maxSteps": 200, "batchSize": 32,
+        "type": kind.name(), "h": 12, "inputSize": 24, "scalerType": "standard", "maxSteps": 200, "windowsBatchSize": 32,
         "learningRate": 1e-3, "randomSeed": seed,
     });
     options.as_object_mut().unwrap().extend(architecture.as_object().unwrap().clone());
@@ -362,9 +387,9 @@ fn huge_sizes_are_rejected_before_anything_is_allocated() {
         assert!(matches!(err, EngineError::Range(_)) && err.to_string().contains(what), "{err}");
     }
     let mut e = engine(vec![small_spec(ModelKind::Gru, 2)], 1);
-    let options = FitOptions { batch_size: Some(1 << 20), ..FitOptions::default() };
+    let options = FitOptions { windows_batch_size: Some(1 << 20), ..FitOptions::default() };
     let err = e.fit(&sine_panel(1, 40), &options, &mut keep_going).unwrap_err().to_string();
-    assert!(err.contains("batchSize"), "{err}");
+    assert!(err.contains("windowsBatchSize"), "{err}");
 }
 
 #[test]
@@ -374,7 +399,7 @@ fn multi_quantile_models_forecast_one_column_per_quantile_in_order() {
     let panel = noisy_sine_panel(2, 60);
     let spec = spec_of(json!({
         "type": "GRU", "h": 6, "inputSize": 12, "encoderHiddenSize": 16, "decoderHiddenSize": 16, "scalerType": "standard",
-        "maxSteps": 150, "batchSize": 32, "loss": { "type": "MQLoss", "level": [80] }, "learningRate": 0.01,
+        "maxSteps": 150, "windowsBatchSize": 32, "loss": { "type": "MQLoss", "level": [80] }, "learningRate": 0.01,
     }));
     let mut e = engine(vec![spec], 2);
     e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap();
@@ -449,7 +474,7 @@ fn low_memory_gives_the_same_bits_on_any_thread_count_and_the_default_weights_up
         let mut config = EngineConfig::new(vec![small_spec(ModelKind::Gru, 15)]);
         (config.low_memory, config.num_threads) = (low_memory, threads);
         let mut e = Engine::new(config).unwrap();
-        e.fit(&panel, &FitOptions { batch_size: Some(60), ..FitOptions::default() }, &mut keep_going).unwrap();
+        e.fit(&panel, &FitOptions { windows_batch_size: Some(60), ..FitOptions::default() }, &mut keep_going).unwrap();
         weights(&e)
     };
     let (default, low) = (run(false, 2), run(true, 2));

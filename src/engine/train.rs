@@ -1,9 +1,8 @@
-//! The training loop of one model: seeded window sampling, window scaling, data-parallel gradients over fixed
-//! shards reduced in a fixed order (so results are bit-identical whatever the thread count), Adam with
-//! NeuralForecast's step decay, and the validation checks and early stopping of `validation`.
+//! The training loop of one model: the windows of each step (drawn by [`super::windows`]), window scaling,
+//! data-parallel gradients over fixed shards reduced in a fixed order (so results are bit-identical whatever the
+//! thread count), Adam with NeuralForecast's step decay, and the validation checks and early stopping of
+//! [`super::validation`].
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::error::EngineError;
@@ -12,8 +11,8 @@ use super::network::{Network, NetworkCache};
 use super::slots::Slots;
 use super::spec::NeuralSpec;
 use super::validation::{EarlyStopping, Validation, ValidationScratch};
+use super::windows::{TrainingWindows, Window, WindowSampler};
 use super::{Control, FitOptions, ModelFitReport, ProgressEvent};
-use rand::RngExt;
 
 use crate::data::Panel;
 use crate::kernels::Isa;
@@ -87,7 +86,7 @@ pub(crate) fn train(
     progress: &mut (dyn FnMut(&ProgressEvent) -> Control + Send),
 ) -> Result<Option<ModelFitReport>, EngineError> {
     let spec = run.spec;
-    let batch = run.options.batch_size.unwrap_or(spec.batch_size);
+    let batch = run.options.windows_batch_size.unwrap_or(spec.windows_batch_size);
     spec.check_batch(run.alias, batch)?;
     let learning_rate = run.options.learning_rate.unwrap_or(spec.learning_rate);
     let holdout = run.options.validation_size;
@@ -99,14 +98,15 @@ pub(crate) fn train(
         )));
     }
     let index = TrainingWindows::new(run.panel, spec, holdout)?;
+    let series_batch = run.options.batch_size.unwrap_or(spec.batch_size);
+    let mut sampler = WindowSampler::new(&index, series_batch, batch, spec.shape().random_seed);
     let max_steps = match (run.options.epochs, run.options.max_steps) {
-        // An epoch is one pass over all training windows, batch by batch.
-        (Some(epochs), _) => epochs.saturating_mul(index.len()).div_ceil(batch),
+        // An epoch is one pass over the series, `batchSize` series a step.
+        (Some(epochs), _) => epochs.saturating_mul(sampler.steps_per_epoch()),
         (None, steps) => steps.unwrap_or(spec.max_steps),
     };
     let adam_config = AdamConfig { learning_rate: learning_rate as f32, ..AdamConfig::default() };
     let mut adam = Adam::new(network.params(), adam_config, StepLr::neuralforecast(max_steps, spec.num_lr_decays))?;
-    let mut rng = ChaCha8Rng::seed_from_u64(spec.shape().random_seed);
     let parameters = network.params().num_parameters() as u128;
     let per_shard = if run.low_memory { low_memory_shard_windows(batch, parameters) } else { shard_windows(batch, parameters) };
     let shard_count = batch.div_ceil(per_shard);
@@ -133,10 +133,9 @@ pub(crate) fn train(
     };
     let alias: std::sync::Arc<str> = run.alias.into();
     let mut windows = Vec::with_capacity(batch);
-    let mut drawn_set = std::collections::HashSet::with_capacity(batch);
 
     for step in 1..=max_steps {
-        index.sample(batch, &mut rng, &mut windows, &mut drawn_set);
+        sampler.draw(&mut windows);
         let parts = match &mut total {
             None => {
                 let part = StepPart { step, first: 0, observed: index.observed_in(&windows) };
@@ -262,7 +261,7 @@ fn shard_gradient(
     let Scratch { cache, batch, d_output } = scratch;
     batch.reset(windows.len(), spec.shape());
     for (k, w) in windows.iter().enumerate() {
-        batch.fill_from_panel(k, run.panel, run.exog, w.series, w.start, index.train_lengths[w.series]);
+        batch.fill_from_panel(k, run.panel, run.exog, w.series, w.start, index.train_length(w.series));
     }
     batch.scale(spec.scaler_type, run.isa);
     let forecast = network.forward(&batch.view(Some(train_seed)), cache)?;
@@ -286,78 +285,4 @@ fn shard_seed(model_seed: u64, step: usize, shard: usize) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
-}
-
-/// A training window: `input_size` values from `start` in series `series`, then up to `h` targets.
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    series: usize,
-    start: usize,
-}
-
-/// The training windows of all series, indexed, never materialised. As NeuralForecast (which pads each series
-/// with `h` masked zeros), a window needs its whole input and at least one observed target, so the latest inputs
-/// are trained on too; targets past the training part are masked out of the loss.
-struct TrainingWindows {
-    input_size: usize,
-    h: usize,
-    /// Training length (rows before the held-out part) of each series.
-    train_lengths: Vec<usize>,
-    /// `n_series + 1` cumulative window counts.
-    offsets: Vec<usize>,
-}
-
-impl TrainingWindows {
-    fn new(panel: &Panel, spec: &NeuralSpec, holdout: usize) -> Result<TrainingWindows, EngineError> {
-        let required = spec.input_size() + spec.h() + holdout;
-        let what = if holdout > 0 { "inputSize + horizon + validationSize" } else { "inputSize + horizon" };
-        panel.check_min_length(required, what)?;
-        let train_lengths: Vec<usize> = panel.series_iter().map(|s| s.len() - holdout).collect();
-        let mut offsets = vec![0];
-        for &n in &train_lengths {
-            offsets.push(offsets[offsets.len() - 1] + n - spec.input_size());
-        }
-        Ok(TrainingWindows { input_size: spec.input_size(), h: spec.h(), train_lengths, offsets })
-    }
-
-    /// Draws `batch` windows into `out` (deterministic for the rng state): distinct windows when there are at
-    /// least `batch` of them, as NeuralForecast's `np.random.choice(n, batch, replace=n < batch)`, else with
-    /// replacement.
-    fn sample(&self, batch: usize, rng: &mut ChaCha8Rng, out: &mut Vec<Window>, drawn_set: &mut std::collections::HashSet<usize>) {
-        let total = self.len();
-        out.clear();
-        if total < batch {
-            out.extend((0..batch).map(|_| self.window(rng.random_range(0..total))));
-            return;
-        }
-        // Floyd's algorithm: a uniform `batch`-subset of 0..total in `batch` draws, no table of all windows.
-        drawn_set.clear();
-        for j in total - batch..total {
-            let drawn = rng.random_range(0..=j);
-            let flat = if drawn_set.insert(drawn) { drawn } else { j };
-            if flat == j {
-                drawn_set.insert(j);
-            }
-            out.push(self.window(flat));
-        }
-    }
-
-    fn window(&self, flat: usize) -> Window {
-        let series = self.offsets.partition_point(|&first| first <= flat) - 1;
-        Window { series, start: flat - self.offsets[series] }
-    }
-
-    /// Number of training windows over all series.
-    fn len(&self) -> usize {
-        self.offsets[self.offsets.len() - 1]
-    }
-
-    /// Observed target points of `windows`.
-    fn observed_in(&self, windows: &[Window]) -> usize {
-        windows.iter().map(|w| self.observed_targets(w)).sum()
-    }
-
-    fn observed_targets(&self, w: &Window) -> usize {
-        (self.train_lengths[w.series] - w.start - self.input_size).min(self.h)
-    }
 }

@@ -11,13 +11,6 @@ use super::train::TrainRun;
 use super::FitOptions;
 use crate::nn::loss::LossTargets;
 
-/// Windows scored at once: NeuralForecast's `inference_windows_batch_size` default of the recurrent and
-/// convolutional models. Each inference batch's loss is weighted by its windows, as `validation_step` does.
-const INFERENCE_WINDOWS: usize = 1024;
-
-/// Windows between the starts of two validation windows: NeuralForecast's `step_size` default.
-const STEP_SIZE: usize = 1;
-
 /// The validation windows, filled and scaled once per fit; a check only runs the network over them.
 pub(crate) struct Validation {
     chunks: Vec<Chunk>,
@@ -45,28 +38,30 @@ impl Validation {
         if holdout == 0 {
             return Ok(None);
         }
-        let (l, h) = (run.spec.input_size(), run.spec.h());
-        // Windows of L + h over the last L + holdout points of each series, every STEP_SIZE points.
-        let per_series = (holdout - h) / STEP_SIZE + 1;
-        let windows: Vec<(usize, usize)> = run
-            .panel
-            .series_iter()
-            .enumerate()
-            .flat_map(|(s, series)| (0..per_series).map(move |w| (s, series.len() - holdout - l + w * STEP_SIZE)))
-            .collect();
-        let chunks = windows
-            .chunks(INFERENCE_WINDOWS)
-            .map(|windows| {
+        let (spec, l, h) = (run.spec, run.spec.input_size(), run.spec.h());
+        // Windows of L + h over the last L + holdout points of each series, every `stepSize` points; as
+        // `validation_step`, batches of `validBatchSize` series, each in forward passes of at most
+        // `inferenceWindowsBatchSize` windows.
+        let per_series = (holdout - h) / spec.step_size + 1;
+        let series: Vec<usize> = run.panel.series_iter().map(|series| series.len()).collect();
+        let mut chunks = Vec::new();
+        for (first, lengths) in (0..).step_by(spec.valid_batch_size).zip(series.chunks(spec.valid_batch_size)) {
+            let windows: Vec<(usize, usize)> = lengths
+                .iter()
+                .enumerate()
+                .flat_map(|(k, &len)| (0..per_series).map(move |w| (first + k, len - holdout - l + w * spec.step_size)))
+                .collect();
+            for windows in windows.chunks(spec.inference_windows_batch_size.unwrap_or(windows.len()).max(1)) {
                 let mut batch = Batch::default();
-                batch.reset(windows.len(), run.spec.shape());
+                batch.reset(windows.len(), spec.shape());
                 for (k, &(series, start)) in windows.iter().enumerate() {
-                    batch.fill_from_panel(k, run.panel, run.exog, series, start, start + l + h);
+                    batch.fill_from_panel(k, run.panel, run.exog, series, start as isize, start + l + h);
                 }
                 let (targets, insample) = (batch.targets.clone(), batch.inputs.clone());
-                batch.scale(run.spec.scaler_type, run.isa);
-                Chunk { batch, targets, insample }
-            })
-            .collect();
+                batch.scale(spec.scaler_type, run.isa);
+                chunks.push(Chunk { batch, targets, insample });
+            }
+        }
         Ok(Some(Validation { chunks }))
     }
 

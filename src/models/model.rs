@@ -174,29 +174,40 @@ pub struct TrainingDefaults {
     pub scaler_type: &'static str,
     pub learning_rate: f64,
     pub max_steps: usize,
-    /// Windows per training step (NeuralForecast's `windows_batch_size`).
+    /// Series per training step (NeuralForecast's `batch_size`).
     pub batch_size: usize,
+    /// Windows per training step, drawn among those series' windows (`windows_batch_size`).
+    pub windows_batch_size: usize,
+    /// Windows per forward pass at prediction and validation (`inference_windows_batch_size`; None: all, its -1).
+    pub inference_windows_batch_size: Option<usize>,
     /// Times the learning rate is halved over training (NeuralForecast's `num_lr_decays`; its -1 is 0).
     pub num_lr_decays: usize,
 }
 
 impl TrainingDefaults {
     /// NeuralForecast's `BaseWindows` defaults, which a model's `__init__` changes in part: `input_size`
-    /// required, `scaler_type='identity'`, `learning_rate=1e-3`, `max_steps=1000`, `windows_batch_size=1024`,
-    /// `num_lr_decays=-1`.
+    /// required, `scaler_type='identity'`, `learning_rate=1e-3`, `max_steps=1000`, `batch_size=32`,
+    /// `windows_batch_size=1024`, `inference_windows_batch_size=-1`, `num_lr_decays=-1`.
     pub const WINDOWS: TrainingDefaults = TrainingDefaults {
         input_size: InputSizeDefault::Required,
         scaler_type: "identity",
         learning_rate: 1e-3,
         max_steps: 1000,
-        batch_size: 1024,
+        batch_size: 32,
+        windows_batch_size: 1024,
+        inference_windows_batch_size: None,
         num_lr_decays: 0,
     };
 
     /// What lstm.py, gru.py and tcn.py change in [`TrainingDefaults::WINDOWS`]: `input_size=-1` (3 h),
-    /// `scaler_type='robust'`, `windows_batch_size=128`.
-    pub const SEQUENCE_ENCODERS: TrainingDefaults =
-        TrainingDefaults { input_size: InputSizeDefault::TimesHorizon(3), scaler_type: "robust", batch_size: 128, ..TrainingDefaults::WINDOWS };
+    /// `scaler_type='robust'`, `windows_batch_size=128`, `inference_windows_batch_size=1024`.
+    pub const SEQUENCE_ENCODERS: TrainingDefaults = TrainingDefaults {
+        input_size: InputSizeDefault::TimesHorizon(3),
+        scaler_type: "robust",
+        windows_batch_size: 128,
+        inference_windows_batch_size: Some(1024),
+        ..TrainingDefaults::WINDOWS
+    };
 }
 
 /// A model's configuration: NeuralForecast's defaults, its architecture options under camelCase names, an

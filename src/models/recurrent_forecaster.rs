@@ -77,7 +77,7 @@ impl<C: ForecasterCell> ModelConfig for RecurrentConfig<C> {
 
     const NAME: &'static str = C::NAME;
     const OPTION_KEYS: &'static [&'static str] = &["encoderNLayers", "encoderHiddenSize", "decoderHiddenSize", "decoderLayers", "excludeInsampleY"];
-    /// lstm.py / gru.py: `input_size=-1` (3 h), `scaler_type='robust'`, `windows_batch_size=128`.
+    /// lstm.py / gru.py: `input_size=-1` (3 h), `scaler_type='robust'`, `windows_batch_size=128`, `inference_windows_batch_size=1024`.
     const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults::SEQUENCE_ENCODERS;
 
     /// NeuralForecast's defaults: 2 encoder layers, a decoder MLP of 2 layers with 128 units, the window included.

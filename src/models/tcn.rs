@@ -80,7 +80,7 @@ impl ModelConfig for TcnConfig {
     const OPTION_KEYS: &'static [&'static str] =
         &["kernelSize", "dilations", "encoderHiddenSize", "encoderActivation", "contextSize", "decoderHiddenSize", "decoderLayers"];
     /// tcn.py: `input_size=-1` (3 h), `scaler_type='robust'`, `learning_rate=1e-3`, `max_steps=1000`,
-    /// `windows_batch_size=128`, `num_lr_decays=-1`.
+    /// `batch_size=32`, `windows_batch_size=128`, `inference_windows_batch_size=1024`, `num_lr_decays=-1`.
     const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults::SEQUENCE_ENCODERS;
 
     /// tcn.py: `kernel_size=2`, `dilations=[1, 2, 4, 8, 16]`, `encoder_hidden_size=128`,
@@ -491,7 +491,7 @@ pub(crate) mod tests {
         assert_eq!((config.encoder_activation, config.context_size), (ActivationKind::Relu, 10));
         assert_eq!((config.decoder_hidden_size, config.decoder_layers), (128, 2));
         assert_eq!(TcnConfig::TRAINING_DEFAULTS.input_size, crate::models::InputSizeDefault::TimesHorizon(3));
-        assert_eq!((TcnConfig::TRAINING_DEFAULTS.scaler_type, TcnConfig::TRAINING_DEFAULTS.batch_size), ("robust", 128));
+        assert_eq!((TcnConfig::TRAINING_DEFAULTS.scaler_type, TcnConfig::TRAINING_DEFAULTS.windows_batch_size), ("robust", 128));
 
         let options = json!({ "kernelSize": 3, "dilations": [1, 3], "encoderHiddenSize": 16, "encoderActivation": "Tanh",
             "contextSize": 10, "decoderHiddenSize": 8, "decoderLayers": 3 });

@@ -99,8 +99,9 @@ impl ModelConfig for TransformerConfig {
     const OPTION_KEYS: &'static [&'static str] =
         &["hiddenSize", "nHead", "convHiddenSize", "encoderLayers", "decoderLayers", "dropout", "activation", "decoderInputSizeMultiplier", "excludeInsampleY"];
     /// vanillatransformer.py: `input_size` required, `scaler_type='identity'`, `learning_rate=1e-4`,
-    /// `max_steps=5000`, `windows_batch_size=1024`, `num_lr_decays=-1`.
-    const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults { learning_rate: 1e-4, max_steps: 5000, ..TrainingDefaults::WINDOWS };
+    /// `max_steps=5000`, `windows_batch_size=1024`, `inference_windows_batch_size=1024`, `num_lr_decays=-1`.
+    const TRAINING_DEFAULTS: TrainingDefaults =
+        TrainingDefaults { learning_rate: 1e-4, max_steps: 5000, inference_windows_batch_size: Some(1024), ..TrainingDefaults::WINDOWS };
 
     /// vanillatransformer.py: `hidden_size=128`, `n_head=4`, `conv_hidden_size=32`, `encoder_layers=2`,
     /// `decoder_layers=1`, `dropout=0.05`, `activation='gelu'`, `decoder_input_size_multiplier=0.5`, `exclude_insample_y=False`.

@@ -27,6 +27,7 @@ pub(super) const FIT_KEYS: &[&str] = &[
     "maxSteps",
     "epochs",
     "batchSize",
+    "windowsBatchSize",
     "learningRate",
     "validationSize",
     "valSize",
@@ -126,6 +127,7 @@ pub(super) fn fit_options(options: Option<&Unknown<'_>>) -> ArgResult<FitOptions
         return Err(ArgError::Type("options: give maxSteps or epochs, not both".into()));
     }
     fit.batch_size = optional(&options, "batchSize", count)?;
+    fit.windows_batch_size = optional(&options, "windowsBatchSize", count)?;
     fit.learning_rate = optional(&options, "learningRate", args::positive_number)?;
     let size = |v: &Unknown<'_>, n: &str| args::integer(v, n, 0, u32::MAX as usize);
     fit.validation_size = match (optional(&options, "validationSize", size)?, optional(&options, "valSize", size)?) {
