@@ -71,9 +71,14 @@ impl Panel {
 
     /// A panel of `series` series named `s0`, `s1`, …, each of `length` points at the integer ds `0..length`, the
     /// value at point `t` of series `s` being `y(s, t)`: synthetic data for tests and benchmarks.
-    pub fn from_fn(series: usize, length: usize, mut y: impl FnMut(usize, usize) -> f64) -> Result<Panel, DataError> {
+    pub fn from_fn(series: usize, length: usize, y: impl FnMut(usize, usize) -> f64) -> Result<Panel, DataError> {
+        Self::from_lengths(&vec![length; series], y)
+    }
+
+    /// As [`Panel::from_fn`], series `s` having `lengths[s]` points.
+    pub fn from_lengths(lengths: &[usize], mut y: impl FnMut(usize, usize) -> f64) -> Result<Panel, DataError> {
         let (mut ids, mut ds, mut values) = (Vec::new(), Vec::new(), Vec::new());
-        for s in 0..series {
+        for (s, &length) in lengths.iter().enumerate() {
             for t in 0..length {
                 ids.push(format!("s{s}"));
                 ds.push(Ds::Int(t as i64));

@@ -116,18 +116,9 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{Ds, Frequency};
 
     fn panel(lengths: &[usize]) -> Panel {
-        let (mut ids, mut ds, mut y) = (Vec::new(), Vec::new(), Vec::new());
-        for (s, &n) in lengths.iter().enumerate() {
-            for t in 0..n {
-                ids.push(format!("s{s}"));
-                ds.push(Ds::Int(t as i64));
-                y.push(t as f64);
-            }
-        }
-        Panel::from_columns(&ids, &ds, &y, Some(Frequency::step(1).unwrap())).unwrap()
+        Panel::from_lengths(lengths, |_, t| t as f64).unwrap()
     }
 
     #[test]

@@ -4,20 +4,12 @@
 use serde_json::json;
 
 use super::*;
-use crate::data::{Ds, Panel};
+use crate::data::Panel;
 use crate::engine::tests::spec_of;
 
 /// Series of the given lengths, values `100 s + t`.
 fn panel(lengths: &[usize]) -> Panel {
-    let (mut ids, mut ds, mut y) = (Vec::new(), Vec::new(), Vec::new());
-    for (s, &n) in lengths.iter().enumerate() {
-        for t in 0..n {
-            ids.push(format!("s{s}"));
-            ds.push(Ds::Int(t as i64));
-            y.push((100 * s + t) as f64);
-        }
-    }
-    Panel::from_columns(&ids, &ds, &y, None).unwrap()
+    Panel::from_lengths(lengths, |s, t| (100 * s + t) as f64).unwrap()
 }
 
 fn spec(extra: serde_json::Value) -> NeuralSpec {
