@@ -88,3 +88,27 @@ describe('invalid batch and window options are errors that name the option', () 
     await expect(nf.fit(sinePanel(2, 40), { [key]: '8' })).rejects.toThrow(TypeError)
   })
 })
+
+test('inferenceWindowsBatchSize bounds the windows a forward pass holds: smaller passes, fewer scratch bytes', async () => {
+  const panel = sinePanel(40, 60)
+  const held = async (inferenceWindowsBatchSize) => {
+    const { nf } = await forecastOf(mlp({ inferenceWindowsBatchSize }), {}, 1, panel)
+    return nf.memoryStats().scratchBytes
+  }
+  expect(await held(1)).toBeLessThan(await held(-1))
+})
+
+test('validBatchSize sets the series of a validation pass: with RMSE, the root of each pass, so the losses differ', async () => {
+  // Series of different scales make the per-pass roots differ from the root over all windows.
+  const panel = sinePanel(4, 60)
+  panel.y = panel.y.map((v, i) => v * (1 + 10 * Math.floor(i / 60)))
+  const valLoss = async (validBatchSize) => {
+    const model = mlp({ validLoss: 'RMSE', validBatchSize, valCheckSteps: 4 })
+    const nf = new NeuralForecaster({ models: [model], numThreads: 1 })
+    const report = await nf.fit(panel, { validationSize: 6 })
+    return report.models[0].valLoss
+  }
+  const [whole, single] = [await valLoss(4), await valLoss(1)]
+  expect(whole).toHaveLength(3)
+  expect(single.every((v, i) => v !== whole[i])).toBe(true)
+})
