@@ -340,9 +340,11 @@ describe('out: writing into a caller-owned array', () => {
     expect(call).toThrow(message)
   })
 
-  test('a refused out is left untouched', () => {
+  test('a refused call leaves out untouched', () => {
     const out = new Float64Array(3).fill(5)
     expect(() => ops.rollingMean(x, w, out)).toThrow(RangeError)
+    expect(() => ops.axpy(2, x.subarray(0, 2), y.subarray(0, 3), out)).toThrow(/ops\.axpy: y/)
+    expect(() => ops.add(x.subarray(0, 2), y.subarray(0, 3), out)).toThrow(RangeError)
     expect(Array.from(out)).toEqual([5, 5, 5])
   })
 })

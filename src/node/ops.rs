@@ -223,6 +223,10 @@ op! {
         let (x, y) = (args::numbers(&x, "x")?, args::numbers(&y, "y")?);
         on_pair!(x, y, |p, q| {
             let axpy = |[p, q]: [&[_]; 2], out: &mut [_]| {
+                // Checked before `out` takes `y`'s values, so that a refused call leaves `out` as it was.
+                if p.len() != q.len() {
+                    return Err(KernelError::LengthMismatch { arg: "y", expected: p.len(), got: q.len() });
+                }
                 out.copy_from_slice(q);
                 kernels::axpy(Float::from_f64(alpha), p, out)
             };
