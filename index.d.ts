@@ -15,7 +15,7 @@ export declare class Dataset {
    * Validates long-format data (columns, rows or one numeric series, as `fit` takes it) once into a Dataset that
    * later calls read without converting again; `frequency` [inferred].
    */
-  static fromColumns(data: unknown, frequency?: string): Dataset
+  static fromColumns(data: unknown, frequency?: string | number): Dataset
   /** Rows (observations) over all series. */
   get nRows(): number
   get nSeries(): number
@@ -51,6 +51,11 @@ export declare class NeuralForecaster {
   /** Forecasts every series: after the fitted data, or from `options.data` (new history, no refit). */
   predict(options?: unknown | undefined | null): Promise<unknown>
   /**
+   * Forecasts the fitted data window after window, `options.stepSize` [1] points apart (NeuralForecast's
+   * `predict_insample`); resolves with `{ unique_id, ds, cutoff, y, <model column>… }`.
+   */
+  predictInsample(options?: { stepSize?: number }): Promise<Record<string, unknown>>
+  /**
    * Appends new observations (`{ unique_id, ds, y, <exogenous column>… }` as columns or rows) to fitted series,
    * synchronously: each series must continue right after its last ds at the fitted frequency. The next
    * forecast starts after them, without a refit.
@@ -63,6 +68,8 @@ export declare class NeuralForecaster {
    * exogenous values (NeuralForecast's `make_future_dataframe`).
    */
   futureFrame(horizon?: unknown | undefined | null): { unique_id: { labels: string[], counts: Uint32Array }, ds: Float64Array | string[] }
+  /** Bytes of reusable buffers the forecaster holds between calls (see `MemoryStats` in main.d.ts). */
+  memoryStats(): MemoryStats
   /** Forecasts one window of the last `inputSize` raw values, synchronously (the low-latency path). */
   forecastWindow(window: Float64Array | Float32Array | number[], options?: { model?: number | string }): Float64Array
   /**
@@ -122,6 +129,28 @@ export interface FitSummary {
   aborted: boolean
 }
 
+/**
+ * What `memoryStats()` returns: bytes of reusable buffers held between calls. With `memoryPool: false` every
+ * call frees them before it returns. Training buffers are never kept past a fit, so they are not here.
+ */
+export interface MemoryStats {
+  /**
+   * The forecaster's own forecast buffers: each model's input batches and network activations, one set per
+   * thread of a batch forecast (only the calling thread's set under `lowMemory`).
+   */
+  scratchBytes: number
+  /**
+   * The packed weights (of layers under 128 inputs) that the threads of the forecaster's thread pool keep for
+   * reuse. Forecasters with the same `numThreads` and `simdEnabled` share one pool, so these bytes are shared
+   * with them. A forecast run on the calling thread (forecastWindow, a predict of up to 16 windows) keeps such
+   * a buffer on that thread, which is not counted here (other forecasters use it too) but is freed at the end
+   * of the call under `memoryPool: false`.
+   */
+  threadBytes: number
+  /** `scratchBytes + threadBytes`. */
+  totalBytes: number
+}
+
 /** The fit report: per model, the loss curves and steps run. */
 export interface ModelFitSummary {
   alias: string
@@ -129,6 +158,8 @@ export interface ModelFitSummary {
   trainLoss: Array<number>
   valLoss: Array<number>
   stoppedEarly: boolean
+  /** Trainable parameters (Lightning's model summary count); 0 for Prophet. */
+  parameters: number
 }
 
 /** The model types this build provides (`models.<type>` classes). */
@@ -156,7 +187,7 @@ export declare function parseCsvRecords(text: string, options?: { delimiter?: st
  * ['ds'], `targetCol` ['y'], `delimiter` [','], `frequency` [inferred]; every other column is a numeric exogenous
  * variable.
  */
-export declare function readCsvFile(path: string, options?: { idCol?: string | null, timeCol?: string, targetCol?: string, delimiter?: string, frequency?: string }): Promise<Dataset>
+export declare function readCsvFile(path: string, options?: { idCol?: string | null, timeCol?: string, targetCol?: string, delimiter?: string, frequency?: string | number }): Promise<Dataset>
 
 /**
  * Validates a model's options and returns them with NeuralForecast's defaults filled in (used by the

@@ -3,26 +3,58 @@
 
 /// <reference types="node" />
 
-import type { FitProgress, FitSummary, ModelFitSummary } from './index'
+import type { FitProgress, FitSummary, MemoryStats, ModelFitSummary } from './index'
 
 export { ops } from './index'
-export type { FitProgress, FitSummary, ModelFitSummary }
+export type { FitProgress, FitSummary, MemoryStats, ModelFitSummary }
 
 /** Window normalisation (`scalerType`) or per-series scaling (`localScalerType`). */
 export type ScalerType = 'identity' | 'standard' | 'robust' | 'minmax'
 
-/** Training losses by NeuralForecast's class names. */
+/**
+ * Training losses by NeuralForecast's class names, each a masked mean over the window's horizon in scaled space
+ * (validation uses the same loss). `IQLoss` and `HuberIQLoss` are not supported (rejected with an error).
+ */
 export type Loss =
   | 'MAE'
   | 'MSE'
   | 'HuberLoss'
   | 'MQLoss'
+  | 'RMSE'
+  | 'MAPE'
+  | 'SMAPE'
+  | 'relMSE'
+  | 'HuberMQLoss'
   | { type: 'MAE' }
   | { type: 'MSE' }
+  /** Root of the batch's mean squared error. */
+  | { type: 'RMSE' }
+  /** Mean of `|y - ŷ| / |y|`; points where `y` is 0 count 0. */
+  | { type: 'MAPE' }
+  /** Mean of `2 |y - ŷ| / (|y| + |ŷ|)`, between 0 and 2. */
+  | { type: 'SMAPE' }
+  /**
+   * Mean absolute error over each window's mean absolute `seasonality`-step difference of its inputs (required,
+   * an integer below `inputSize`: 7 for daily, 12 for monthly data).
+   */
+  | { type: 'MASE'; seasonality: number }
+  /**
+   * The batch's MSE over (the MSE of the naive forecast, each window's last input, + 1e-5). NeuralForecast takes
+   * the benchmark as an argument its training loop never passes; the naive forecast makes it trainable.
+   */
+  | { type: 'relMSE' }
+  /** Huber loss with threshold `delta` [1]. */
   | { type: 'HuberLoss'; delta?: number }
   | { type: 'QuantileLoss'; q: number }
   /** Multi-quantile: the median and the bounds of each `level` interval [80, 90], or explicit `quantiles`. */
   | { type: 'MQLoss'; level?: number[]; quantiles?: number[] }
+  /** Huberized quantile `q` (required, 0 < q < 1): the Huber loss [delta 1] of the shortfall × q, of the excess × (1 - q). */
+  | { type: 'HuberQLoss'; q: number; delta?: number }
+  /**
+   * Huberized multi-quantile: columns as MQLoss's (`<alias>-median`, `-lo-<level>`, `-hi-<level>`), levels
+   * [80, 90] or explicit `quantiles`, Huber threshold `delta` [1].
+   */
+  | { type: 'HuberMQLoss'; level?: number[]; quantiles?: number[]; delta?: number }
 
 /** What every model takes (defaults in brackets). */
 export interface BaseModelOptions {
@@ -41,17 +73,43 @@ export interface NeuralModelOptions extends BaseModelOptions {
   inputSize?: number
   /** Window normalisation ['robust' for LSTM, GRU, TCN; 'identity' for MLP, NBEATS, NHITS]. */
   scalerType?: ScalerType
-  /** Training loss ['MAE']; 'MQLoss' gives `<alias>-median`, `<alias>-lo-<level>`, `<alias>-hi-<level>` columns. */
+  /** Training loss ['MAE']; 'MQLoss' and 'HuberMQLoss' give `<alias>-median`, `<alias>-lo-<level>`, `<alias>-hi-<level>` columns. */
   loss?: Loss
+  /**
+   * Loss of the validation checks (NeuralForecast's valid_loss), any `loss`, scored on the inverse-normalised
+   * forecasts [the training loss]. A model trained with MQLoss validates with MQLoss of as many quantiles; a point
+   * model with a point loss.
+   */
+  validLoss?: Loss
   /** Adam learning rate [1e-3]. */
   learningRate?: number
   /** Training steps [1000]. */
   maxSteps?: number
-  /** Windows per training step (NeuralForecast's windows_batch_size) [128; 1024 for MLP, NBEATS, NHITS]. */
+  /** Series per training step (NeuralForecast's batch_size) [32]. An epoch is one shuffled pass over the series,
+   * `batchSize` series a step. It used to count windows (checkpoint format 2): that is now `windowsBatchSize`. */
   batchSize?: number
+  /** Windows per training step, drawn among the windows of the step's series; without replacement when they have
+   * enough, else with replacement [128 for LSTM, GRU, TCN; 1024 for MLP, NBEATS, NBEATSx, NHITS,
+   * VanillaTransformer]. */
+  windowsBatchSize?: number
+  /** Series per validation batch (valid_batch_size) [batchSize]. */
+  validBatchSize?: number
+  /** Most windows one forward pass takes at prediction and validation; -1: all (inference_windows_batch_size)
+   * [1024 for LSTM, GRU, TCN, VanillaTransformer; -1 for MLP, NBEATS, NBEATSx, NHITS]. Forecasts do not depend
+   * on it; passes also never exceed 16 windows at prediction, which run in parallel. */
+  inferenceWindowsBatchSize?: number
+  /** Rows between consecutive training windows of a series (step_size) [1]. */
+  stepSize?: number
+  /** Pad `inputSize - 1` zeros before each series so that its first points are trained on as targets and a series
+   * too short for one full input window can train (start_padding_enabled) [false]. Padded values are left out of
+   * the window's scaling statistics. */
+  startPaddingEnabled?: boolean
   /** Times the learning rate is halved during training [0: never; 3 for NBEATS, NHITS]. */
   numLrDecays?: number
-  /** Validation checks without improvement before stopping early [off]. */
+  /**
+   * Validation checks without a new best validation loss before training stops (NeuralForecast's
+   * early_stop_patience_steps) [off]; needs `fit(data, { validationSize })`, else fit throws.
+   */
   earlyStopPatienceSteps?: number
   /** Steps between validation checks [100]. */
   valCheckSteps?: number
@@ -74,6 +132,9 @@ export interface RecurrentModelOptions extends NeuralModelOptions {
   decoderHiddenSize?: number
   /** Layers of the MLP decoder [2]. */
   decoderLayers?: number
+  /** NeuralForecast's exclude_insample_y: the network sees zeros for the input window of y (its window scale
+   *  still applies), so it forecasts from the exogenous variables alone [false]. */
+  excludeInsampleY?: boolean
 }
 
 /** NeuralForecast's MLP: the flattened window through ReLU layers. */
@@ -82,6 +143,9 @@ export interface MLPOptions extends NeuralModelOptions {
   numLayers?: number
   /** Units per hidden layer [1024]. */
   hiddenSize?: number
+  /** NeuralForecast's exclude_insample_y: the network sees zeros for the input window of y (its window scale
+   *  still applies), so it forecasts from the exogenous variables alone [false]. */
+  excludeInsampleY?: boolean
 }
 
 /** NeuralForecast's TCN: causal dilated convolutions, a context adapter over time, an MLP decoder. */
@@ -94,7 +158,8 @@ export interface TCNOptions extends NeuralModelOptions {
   encoderHiddenSize?: number
   /** Activation after each convolution ['ReLU']. */
   encoderActivation?: 'ReLU' | 'Softplus' | 'Tanh' | 'SELU' | 'LeakyReLU' | 'PReLU' | 'Sigmoid' | 'Identity'
-  /** Accepted for NeuralForecast compatibility; it changes nothing there either [10]. */
+  /** Accepted at its default only [10]: NeuralForecast's TCN stores context_size and never uses it, so another
+   * value is a RangeError rather than silently ignored. */
   contextSize?: number
   decoderHiddenSize?: number
   decoderLayers?: number
@@ -134,7 +199,8 @@ export interface NBEATSxOptions extends StackModelOptions {
   /** Degree of the trend basis [2]. */
   nPolynomials?: number
   sharedWeights?: boolean
-  /** Leave y out of the blocks' inputs [false]. */
+  /** NeuralForecast's exclude_insample_y: the network sees zeros for the input window of y (its window scale
+   *  still applies), so it forecasts from the exogenous variables alone [false]. */
   excludeInsampleY?: boolean
 }
 
@@ -148,6 +214,9 @@ export interface NHITSOptions extends StackModelOptions {
   nFreqDownsample?: number[]
   poolingMode?: 'MaxPool1d' | 'AvgPool1d'
   interpolationMode?: 'linear' | 'nearest' | 'cubic'
+  /** NeuralForecast's exclude_insample_y: the network sees zeros for the input window of y (its window scale
+   *  still applies), so it forecasts from the exogenous variables alone [false]. */
+  excludeInsampleY?: boolean
 }
 
 /** NeuralForecast's VanillaTransformer: encoder–decoder attention over the window. */
@@ -164,6 +233,9 @@ export interface VanillaTransformerOptions extends NeuralModelOptions {
   activation?: 'gelu' | 'relu'
   /** Share of the window the decoder starts from [0.5]. */
   decoderInputSizeMultiplier?: number
+  /** NeuralForecast's exclude_insample_y: the network sees zeros for the input window of y (its window scale
+   *  still applies), so it forecasts from the exogenous variables alone [false]. */
+  excludeInsampleY?: boolean
 }
 
 /** Prophet: piecewise-linear trend with changepoints and Fourier seasonalities, fitted to each series (MAP). */
@@ -187,8 +259,9 @@ export interface ProphetOptions extends BaseModelOptions {
 
 /** A model's options with every default filled in, as the `models.*` classes hold them. */
 export type ResolvedModelOptions<Type extends string, Options> = Readonly<
-  Omit<Required<Options>, 'horizon' | 'loss' | 'earlyStopPatienceSteps' | 'futrExogList' | 'histExogList' | 'statExogList'> & {
+  Omit<Required<Options>, 'horizon' | 'loss' | 'validLoss' | 'earlyStopPatienceSteps' | 'futrExogList' | 'histExogList' | 'statExogList'> & {
     type: Type
+    validLoss?: Exclude<Loss, string>
     earlyStopPatienceSteps?: number
     futrExogList?: string[]
     histExogList?: string[]
@@ -257,10 +330,11 @@ export type ModelConfig =
 
 export interface NeuralForecasterOptions {
   models: ModelConfig[]
-  /** pandas frequency alias ('D', 'MS', '30min', 'B', 'W', 'QS', 'YE', …; '1' for integer ds); inferred when absent. */
-  frequency?: string
+  /** pandas frequency alias ('D', 'MS', '30min', 'B', 'W', 'QS', 'YE', …), or for integer ds the step as a
+   *  positive integer number or string (1 or '1', NeuralForecast's freq=1); inferred when absent. */
+  frequency?: string | number
   /** Same as `frequency` (NeuralForecast's name). */
-  freq?: string
+  freq?: string | number
   /** Per-series scaling before training, inverted on output ['identity']. */
   localScalerType?: ScalerType
   /**
@@ -273,11 +347,17 @@ export interface NeuralForecasterOptions {
   numThreads?: number
   /** false runs the scalar twins of the SIMD kernels [true]. */
   simdEnabled?: boolean
-  /** Reuse buffers across steps [true]. */
+  /**
+   * Keep forecast buffers (input batches, activations) and the threads' packed weights between calls, so that
+   * repeated calls of the same shape allocate nothing [true]. false frees them at the end of every fit, predict,
+   * crossValidation, forecastWindow(s) and forecastSeries (`memoryStats()` then reads 0), at the cost of
+   * allocating them again in the next call. Results are identical either way.
+   */
   memoryPool?: boolean
   /**
-   * Train in half-size shards of windows, keep the gradients of two shards at a time and the buffer pool small
-   * [false]: less memory, somewhat slower steps, weights equal to the default's up to rounding.
+   * Train in half-size shards of windows and keep the gradients of two shards at a time, and free the per-thread
+   * buffers of a batch forecast (over 16 windows) when it ends, keeping only those of small forecasts on the
+   * calling thread [false]: less memory, somewhat slower steps, weights equal to the default's up to rounding.
    */
   lowMemory?: boolean
   /** Replaces every model's `randomSeed`. */
@@ -320,7 +400,7 @@ export type StaticData =
 export declare class Dataset {
   private constructor()
   /** Validates long-format data once (as fit takes it); later calls read it without converting again. */
-  static fromColumns(data: LongFormatColumns | LongFormatRow[] | Float64Array | Float32Array | number[], frequency?: string): Dataset
+  static fromColumns(data: LongFormatColumns | LongFormatRow[] | Float64Array | Float32Array | number[], frequency?: string | number): Dataset
   readonly nRows: number
   readonly nSeries: number
   /** Series ids, in order of first appearance. */
@@ -334,7 +414,7 @@ export declare class Dataset {
 /** Reads a long-format CSV file into a Dataset, off the JS thread. */
 export function readCsv(
   path: string,
-  options?: { idCol?: string | null; timeCol?: string; targetCol?: string; delimiter?: string; frequency?: string },
+  options?: { idCol?: string | null; timeCol?: string; targetCol?: string; delimiter?: string; frequency?: string | number },
 ): Promise<Dataset>
 
 /**
@@ -346,17 +426,28 @@ export type ForecastData = LongFormatColumns | LongFormatRow[] | Float64Array | 
 export interface FitOptions {
   /** Overrides every model's `maxSteps`. */
   maxSteps?: number
-  /** Passes over all training windows (`batchSize` windows a step) instead of `maxSteps`; give one or the other. */
+  /** Passes over the series, `batchSize` series a step (so ceil(series / batchSize) steps an epoch), instead of
+   * `maxSteps`; give one or the other. */
   epochs?: number
-  /** Overrides every model's `batchSize`. */
+  /** Overrides every model's `batchSize` (series a step). */
   batchSize?: number
+  /** Overrides every model's `windowsBatchSize` (windows a step). */
+  windowsBatchSize?: number
   /** Overrides every model's `learningRate`. */
   learningRate?: number
-  /** Last points of each series held out to compute a validation loss [0]. */
+  /**
+   * Last points of each series held out of training (NeuralForecast's val_size; 0 or at least h) [0]: every
+   * `valCheckSteps` steps, every window over the last `inputSize + validationSize` points is forecast and scored
+   * with the model's `validLoss` in the scale of the data (`valLoss` of the report).
+   */
   validationSize?: number
-  /** Stop when the validation loss stops improving [false]. */
+  /** NeuralForecast's name for `validationSize`; give one or the other. */
+  valSize?: number
+  /** Stop when the validation loss stops improving [false]; needs `validationSize` and a patience (`patience` or
+   * the model's `earlyStopPatienceSteps`), else fit throws. */
   earlyStopping?: boolean
-  /** Validation checks without improvement before stopping. */
+  /** Validation checks without a new best before stopping, for every model (overrides `earlyStopPatienceSteps`;
+   * turns early stopping on); needs `validationSize`. */
   patience?: number
   /**
    * Conformal prediction intervals for the point models (NeuralForecast's PredictionIntervals): the models are
@@ -397,6 +488,12 @@ export interface PredictOptions {
   level?: number | number[]
 }
 
+export interface PredictInsampleOptions {
+  /** Points between the starts of consecutive windows [1]; a series of n points drops its first (n - h) mod
+   *  stepSize points and gives floor((n - h) / stepSize) + 1 windows. */
+  stepSize?: number
+}
+
 /** Long format: one row per series and step; one Float64Array column per model alias. */
 export interface Forecast {
   unique_id: string[]
@@ -410,6 +507,13 @@ export declare class NeuralForecaster {
   readonly isFitted: boolean
   fit(data: ForecastData, options?: FitOptions): Promise<FitSummary>
   predict(options?: PredictOptions): Promise<Forecast>
+  /**
+   * Forecasts of the data the models were fitted on (NeuralForecast's `predict_insample`), off the JS thread: per
+   * series, windows of h rows `stepSize` points apart, the last ending at the series' last point, each forecast
+   * from the inputSize points before it (zeros outside the data, left out of the window scaling). Prophet gives its
+   * fitted values. Rejects before fit and after `load`/`fromBuffer` (a checkpoint keeps no training data).
+   */
+  predictInsample(options?: PredictInsampleOptions): Promise<CrossValidationResult>
   /** Appends new observations (each series continuing at the fitted frequency) to fitted series, synchronously. */
   update(data: LongFormatColumns | LongFormatRow[] | Dataset): void
   /** The next `horizon` [h] rows of every fitted series, to fill with future exogenous values (make_future_dataframe). */
@@ -423,6 +527,12 @@ export declare class NeuralForecaster {
    * the result n × h (the forecasts of window i at `[i * h, (i + 1) * h)`).
    */
   forecastWindows(windows: Float64Array | Float32Array | number[], options?: { model?: number | string }): Promise<Float64Array>
+  /**
+   * Bytes of reusable buffers held between calls (`scratchBytes`: this forecaster's forecast buffers;
+   * `threadBytes`: packed weights kept by its thread pool's threads, shared with forecasters of the same
+   * `numThreads` and `simdEnabled`). Zero right after any call under `memoryPool: false`.
+   */
+  memoryStats(): MemoryStats
   /** Writes a safetensors checkpoint atomically. */
   save(path: string): Promise<void>
   toBuffer(): Promise<Buffer>

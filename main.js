@@ -28,7 +28,8 @@ function wrapNamespace(namespace) {
 }
 
 /**
- * A native forecast frame as the public `{ unique_id: string[], ds: (string | number)[], <alias>: Float64Array, … }`:
+ * A native forecast frame as the public `{ unique_id: string[], ds: (string | number)[], <alias>: Float64Array, … }`
+ * (with `cutoff` as `ds` when present):
  * native code packs the ids (one label per series with its row count) and integer steps (a Float64Array), because
  * setting 120,000 array elements one napi call at a time costs more than forecasting 10,000 series.
  */
@@ -36,7 +37,9 @@ function unpackFrame(frame) {
   const { labels, counts } = frame.unique_id
   const ids = new Array(counts.reduce((rows, count) => rows + count, 0))
   for (let s = 0, row = 0; s < labels.length; s++) for (let k = 0; k < counts[s]; k++) ids[row++] = labels[s]
-  return { ...frame, unique_id: ids, ds: ArrayBuffer.isView(frame.ds) ? plainArray(frame.ds) : frame.ds }
+  const result = { ...frame, unique_id: ids, ds: ArrayBuffer.isView(frame.ds) ? plainArray(frame.ds) : frame.ds }
+  if (ArrayBuffer.isView(frame.cutoff)) result.cutoff = plainArray(frame.cutoff)
+  return result
 }
 
 /** A typed array's values as an Array (an indexed loop: several times faster than Array.from here). */
@@ -172,6 +175,14 @@ class NeuralForecaster {
     return unpackFrame(await awaitNative(callNative(() => natives.get(this).predict(options))))
   }
 
+  /**
+   * Forecasts the fitted data window after window, `stepSize` [1] points apart (NeuralForecast's
+   * `predict_insample`): `{ unique_id, ds, cutoff, y, <model column>… }`.
+   */
+  async predictInsample(options) {
+    return unpackFrame(await awaitNative(callNative(() => natives.get(this).predictInsample(options))))
+  }
+
   /** Appends new observations to fitted series (synchronous); the next forecast starts after them, no refit. */
   update(data) {
     return callNative(() => natives.get(this).update(data))
@@ -190,6 +201,11 @@ class NeuralForecaster {
   /** Synchronous forecast of one window of the last `inputSize` values: the low-latency path. */
   forecastWindow(window, options) {
     return callNative(() => natives.get(this).forecastWindow(window, options))
+  }
+
+  /** Bytes of reusable buffers the forecaster holds between calls: `{ scratchBytes, threadBytes, totalBytes }`. */
+  memoryStats() {
+    return callNative(() => natives.get(this).memoryStats())
   }
 
   /** Forecasts n windows at once (n × inputSize values, window after window) off the JS thread: n × h values. */
@@ -288,9 +304,7 @@ async function crossValidation(forecasterOptions, data, options) {
   const hooks = { onProgress: report, signals, latest: crossValidationStep, stopped: (frame) => frame === null }
   const nativeOptions = { ...windows, fitOptions: fitOptions === undefined ? undefined : optionsOfFit }
   const frame = await runControlled(what, hooks, (control) => forecaster.crossValidation(data, nativeOptions, control))
-  const result = unpackFrame(frame)
-  result.cutoff = ArrayBuffer.isView(frame.cutoff) ? plainArray(frame.cutoff) : frame.cutoff
-  return result
+  return unpackFrame(frame)
 }
 
 module.exports = {

@@ -112,7 +112,7 @@ describe('crossValidation', () => {
     )
     await expect(crossValidation({ models: [] }, data)).rejects.toThrow(TypeError)
     // library errors say which window they came from
-    await expect(crossValidation(options(), data, { nWindows: 7, stepSize: 4 })).rejects.toThrow(/^crossValidation window 1 of 7: /)
+    await expect(crossValidation(options(), data, { nWindows: 8, stepSize: 4 })).rejects.toThrow(/^crossValidation window 1 of 8: /)
   })
 })
 

@@ -7,7 +7,7 @@ const H = 3
 const N_WINDOWS = 3
 const STEP = 2
 const options = (maxSteps = 8) => ({
-  models: [new models.MLP({ h: H, inputSize: 6, hiddenSize: 16, maxSteps, batchSize: 16, futrExogList: ['x'], statExogList: ['level'] })],
+  models: [new models.MLP({ h: H, inputSize: 6, hiddenSize: 16, maxSteps, windowsBatchSize: 16, futrExogList: ['x'], statExogList: ['level'] })],
   frequency: 'D',
   numThreads: 1,
   seed: 11,

@@ -48,7 +48,7 @@ describe('future exogenous variables', () => {
   const future = slice(all, length, length + 6, length + 6)
   const truth = (id, k) => future.y[['a', 'b', 'c'].indexOf(id) * 6 + k]
   const futrData = { unique_id: future.unique_id, ds: future.ds, x: future.x }
-  const mlp = (extra) => new models.MLP({ h: 6, inputSize: 12, hiddenSize: 32, scalerType: 'standard', maxSteps: 300, batchSize: 64, learningRate: 0.005, ...extra })
+  const mlp = (extra) => new models.MLP({ h: 6, inputSize: 12, hiddenSize: 32, scalerType: 'standard', maxSteps: 300, windowsBatchSize: 64, learningRate: 0.005, ...extra })
 
   test('a model with futrExogList forecasts with half the error or less', async () => {
     const withX = new NeuralForecaster({ models: [mlp({ futrExogList: ['x'] })] })
@@ -73,7 +73,7 @@ describe('future exogenous variables', () => {
     ['VanillaTransformer', { hiddenSize: 16, maxSteps: 150 }],
   ]
   test.each(families)('%s uses them too', async (type, architecture, without = {}) => {
-    const options = { h: 6, inputSize: 12, scalerType: 'standard', maxSteps: 300, batchSize: 64, learningRate: 0.005, ...architecture }
+    const options = { h: 6, inputSize: 12, scalerType: 'standard', maxSteps: 300, windowsBatchSize: 64, learningRate: 0.005, ...architecture }
     const withX = new NeuralForecaster({ models: [new models[type]({ ...options, futrExogList: ['x'] })] })
     const plain = new NeuralForecaster({ models: [new models[type]({ ...options, ...without })] })
     await withX.fit(train)
@@ -112,7 +112,7 @@ describe('historic exogenous variables', () => {
   }
 
   test('permuting the historic variable makes the forecasts worse', async () => {
-    const model = new models.MLP({ h: 1, inputSize: 8, hiddenSize: 32, maxSteps: 300, batchSize: 64, learningRate: 0.005, histExogList: ['z'] })
+    const model = new models.MLP({ h: 1, inputSize: 8, hiddenSize: 32, maxSteps: 300, windowsBatchSize: 64, learningRate: 0.005, histExogList: ['z'] })
     const nf = new NeuralForecaster({ models: [model] })
     await nf.fit(data)
     // Forecast each of the last 40 points from the history before it, with z as it was and shuffled.
@@ -147,7 +147,7 @@ describe('static exogenous variables', () => {
   const truth = (id, k) => drifts[id] * (length + k)
 
   test('permuting the static variable makes the forecasts worse', async () => {
-    const model = new models.MLP({ h: 6, inputSize: 2, hiddenSize: 32, maxSteps: 400, batchSize: 64, learningRate: 0.005, statExogList: ['drift'] })
+    const model = new models.MLP({ h: 6, inputSize: 2, hiddenSize: 32, maxSteps: 400, windowsBatchSize: 64, learningRate: 0.005, statExogList: ['drift'] })
     const nf = new NeuralForecaster({ models: [model] })
     await nf.fit(data, { staticData })
     const kept = maeOf(await nf.predict({ data, staticData }), 'MLP', truth)
@@ -172,7 +172,7 @@ describe('live updates', () => {
   }
   const cut = length - 10
   const history = slice(full, 0, cut, length)
-  const gru = () => new models.GRU({ h: 6, inputSize: 24, encoderHiddenSize: 16, decoderHiddenSize: 16, scalerType: 'standard', maxSteps: 60, batchSize: 32 })
+  const gru = () => new models.GRU({ h: 6, inputSize: 24, encoderHiddenSize: 16, decoderHiddenSize: 16, scalerType: 'standard', maxSteps: 60, windowsBatchSize: 32 })
   let nf
   beforeAll(async () => {
     nf = new NeuralForecaster({ models: [gru()] })
@@ -241,7 +241,7 @@ describe('calendar features and the future frame', () => {
     const weekday = calendarFeatures(ds, { features: ['dayofweek'], encoding: 'onehot' })
     const data = { unique_id: ds.map(() => 'shop'), ds, y: ds.map((_, t) => (weekday.dayofweek_5[t] || weekday.dayofweek_6[t] ? 20 : 10)), ...weekday }
     const futrExogList = Object.keys(weekday)
-    const nf = new NeuralForecaster({ models: [new models.MLP({ h: 7, inputSize: 14, hiddenSize: 32, maxSteps: 300, batchSize: 32, learningRate: 0.01, futrExogList })] })
+    const nf = new NeuralForecaster({ models: [new models.MLP({ h: 7, inputSize: 14, hiddenSize: 32, maxSteps: 300, windowsBatchSize: 32, learningRate: 0.01, futrExogList })] })
     await nf.fit(data)
     const frame = nf.futureFrame()
     expect(frame.ds).toEqual(['2024-04-30', '2024-05-01', '2024-05-02', '2024-05-03', '2024-05-04', '2024-05-05', '2024-05-06'])

@@ -34,7 +34,7 @@ function referenceModel(type, extra = {}) {
     scalerType: 'standard',
     learningRate: 1e-3,
     maxSteps: 200,
-    batchSize: 32,
+    windowsBatchSize: 32,
     randomSeed: 1,
     ...extra,
   })
@@ -148,11 +148,11 @@ describe('fit and predict', () => {
     await expect(nf.forecastWindows([1, 2, NaN, ...new Array(9).fill(1)])).rejects.toThrow(RangeError)
   })
 
-  test('epochs trains whole passes over the windows instead of maxSteps', async () => {
+  test('epochs trains whole passes over the series instead of maxSteps', async () => {
     const nf = new NeuralForecaster({ models: [smallModel()] })
-    // 2 series of 80 points give 2 × (80 - 12) = 136 windows: 2 epochs of 32 windows a step are 9 steps.
-    const report = await nf.fit(sinePanel(2), { epochs: 2, batchSize: 32 })
-    expect(report.models[0].steps).toBe(9)
+    // 5 series, 2 a step: 3 steps an epoch, whatever the windows a step.
+    const report = await nf.fit(sinePanel(5), { epochs: 2, batchSize: 2, windowsBatchSize: 32 })
+    expect(report.models[0].steps).toBe(6)
     await expect(nf.fit(sinePanel(2), { epochs: 2, maxSteps: 5 })).rejects.toThrow(/maxSteps or epochs/)
   })
 
@@ -231,7 +231,7 @@ describe('bad input gives a typed error naming the problem', () => {
     ['huge hidden size', () => new models.LSTM({ h: 12, encoderHiddenSize: 1e6 }), RangeError, /parameters.*encoderHiddenSize/],
     ['huge decoder depth', () => new models.GRU({ h: 12, decoderLayers: 1e6 }), RangeError, /parameters.*decoderLayers/],
     ['huge horizon and input', () => new models.LSTM({ h: 1e6, inputSize: 1e6 }), RangeError, /activations.*inputSize/],
-    ['huge batch', () => new models.LSTM({ h: 12, batchSize: 1e6 }), RangeError, /batchSize/],
+    ['huge batch', () => new models.LSTM({ h: 12, windowsBatchSize: 1e6 }), RangeError, /windowsBatchSize/],
     ['fractional hidden size', () => new models.LSTM({ h: 3, encoderHiddenSize: 1.5 }), RangeError, /encoderHiddenSize/],
     ['non-finite learning rate', () => new models.LSTM({ h: 3, learningRate: NaN }), RangeError, /learningRate/],
     ['unknown model option', () => new models.LSTM({ h: 3, hiddenSize: 8 }), TypeError, /hiddenSize/],
@@ -268,7 +268,7 @@ describe('bad input gives a typed error naming the problem', () => {
     await expect(nf.fit(good, { maxSteps: -1 })).rejects.toThrow(RangeError)
     await expect(nf.fit(good, { steps: 3 })).rejects.toThrow(/steps.*maxSteps/)
     await expect(nf.fit(good, { onProgress: 3 })).rejects.toThrow(TypeError)
-    await expect(nf.fit(good, { batchSize: 1e6 })).rejects.toThrow(/batchSize must be at most 65536/)
+    await expect(nf.fit(good, { windowsBatchSize: 1e6 })).rejects.toThrow(/windowsBatchSize must be at most 65536/)
   })
 
   test('predict before fit is an error, and the forecaster is still usable after all the bad calls', async () => {

@@ -22,7 +22,7 @@ function columns() {
   return data
 }
 
-const model = () => new models.LSTM({ h: 4, inputSize: 8, encoderHiddenSize: 8, decoderHiddenSize: 8, scalerType: 'standard', maxSteps: 20, batchSize: 16, histExogList: ['price'] })
+const model = () => new models.LSTM({ h: 4, inputSize: 8, encoderHiddenSize: 8, decoderHiddenSize: 8, scalerType: 'standard', maxSteps: 20, windowsBatchSize: 16, histExogList: ['price'] })
 
 async function forecastOf(data) {
   const nf = new NeuralForecaster({ models: [model()], numThreads: 1 })

@@ -20,7 +20,7 @@ const DATA = [
 
 /** NeuralForecast's GRU defaults (robust window scaling) at a small size. */
 const gru = (h, maxSteps, extra) =>
-  new models.GRU({ h, inputSize: 2 * h, encoderHiddenSize: 32, decoderHiddenSize: 32, scalerType: 'robust', maxSteps, batchSize: 32, ...extra })
+  new models.GRU({ h, inputSize: 2 * h, encoderHiddenSize: 32, decoderHiddenSize: 32, scalerType: 'robust', maxSteps, windowsBatchSize: 32, ...extra })
 
 describe.each(DATA)('%s, 4 windows', (_name, data, h, frequency) => {
   const windows = { nWindows: 4, stepSize: h }

@@ -23,14 +23,14 @@ const truth = (s, t) => 20 + 5 * s + 0.05 * t + 3 * Math.sin((2 * Math.PI * t) /
 
 /** Small, quick configurations of each family; `limit` is the MAE they must beat on the next 6 months. */
 const FAMILIES = [
-  ['LSTM', () => new models.LSTM({ h: 6, inputSize: 24, encoderHiddenSize: 16, decoderHiddenSize: 16, scalerType: 'standard', maxSteps: 150, batchSize: 32, learningRate: 0.01 }), 1.0],
-  ['GRU', () => new models.GRU({ h: 6, inputSize: 24, encoderHiddenSize: 16, decoderHiddenSize: 16, scalerType: 'standard', maxSteps: 150, batchSize: 32, learningRate: 0.01 }), 1.0],
-  ['MLP', () => new models.MLP({ h: 6, inputSize: 24, hiddenSize: 32, scalerType: 'standard', maxSteps: 200, batchSize: 32, learningRate: 0.01 }), 1.0],
-  ['TCN', () => new models.TCN({ h: 6, inputSize: 24, encoderHiddenSize: 16, decoderHiddenSize: 16, scalerType: 'standard', maxSteps: 150, batchSize: 32, learningRate: 0.01 }), 1.0],
-  ['NBEATS', () => new models.NBEATS({ h: 6, inputSize: 24, mlpUnits: [[32, 32], [32, 32], [32, 32]], scalerType: 'standard', maxSteps: 150, batchSize: 32, learningRate: 0.005 }), 1.0],
-  ['NBEATSx', () => new models.NBEATSx({ h: 6, inputSize: 24, mlpUnits: [[32, 32], [32, 32], [32, 32]], scalerType: 'standard', maxSteps: 150, batchSize: 32, learningRate: 0.005 }), 1.0],
-  ['NHITS', () => new models.NHITS({ h: 6, inputSize: 24, mlpUnits: [[32, 32], [32, 32], [32, 32]], scalerType: 'standard', maxSteps: 150, batchSize: 32, learningRate: 0.005 }), 1.0],
-  ['VanillaTransformer', () => new models.Transformer({ h: 6, inputSize: 24, hiddenSize: 16, scalerType: 'standard', maxSteps: 150, batchSize: 32, learningRate: 0.005 }), 1.0],
+  ['LSTM', () => new models.LSTM({ h: 6, inputSize: 24, encoderHiddenSize: 16, decoderHiddenSize: 16, scalerType: 'standard', maxSteps: 150, windowsBatchSize: 32, learningRate: 0.01 }), 1.0],
+  ['GRU', () => new models.GRU({ h: 6, inputSize: 24, encoderHiddenSize: 16, decoderHiddenSize: 16, scalerType: 'standard', maxSteps: 150, windowsBatchSize: 32, learningRate: 0.01 }), 1.0],
+  ['MLP', () => new models.MLP({ h: 6, inputSize: 24, hiddenSize: 32, scalerType: 'standard', maxSteps: 200, windowsBatchSize: 32, learningRate: 0.01 }), 1.0],
+  ['TCN', () => new models.TCN({ h: 6, inputSize: 24, encoderHiddenSize: 16, decoderHiddenSize: 16, scalerType: 'standard', maxSteps: 150, windowsBatchSize: 32, learningRate: 0.01 }), 1.0],
+  ['NBEATS', () => new models.NBEATS({ h: 6, inputSize: 24, mlpUnits: [[32, 32], [32, 32], [32, 32]], scalerType: 'standard', maxSteps: 150, windowsBatchSize: 32, learningRate: 0.005 }), 1.0],
+  ['NBEATSx', () => new models.NBEATSx({ h: 6, inputSize: 24, mlpUnits: [[32, 32], [32, 32], [32, 32]], scalerType: 'standard', maxSteps: 150, windowsBatchSize: 32, learningRate: 0.005 }), 1.0],
+  ['NHITS', () => new models.NHITS({ h: 6, inputSize: 24, mlpUnits: [[32, 32], [32, 32], [32, 32]], scalerType: 'standard', maxSteps: 150, windowsBatchSize: 32, learningRate: 0.005 }), 1.0],
+  ['VanillaTransformer', () => new models.Transformer({ h: 6, inputSize: 24, hiddenSize: 16, scalerType: 'standard', maxSteps: 150, windowsBatchSize: 32, learningRate: 0.005 }), 1.0],
   ['Prophet', () => new models.Prophet({ h: 6, uncertaintySamples: 300 }), 0.5],
 ]
 
@@ -117,7 +117,7 @@ describe('prediction intervals', () => {
   })
 
   test('MQLoss gives a median and interval columns under NeuralForecast names', async () => {
-    const gru = new models.GRU({ h: 6, inputSize: 24, encoderHiddenSize: 16, decoderHiddenSize: 16, scalerType: 'standard', maxSteps: 150, batchSize: 32, learningRate: 0.01, loss: { type: 'MQLoss', level: [80] } })
+    const gru = new models.GRU({ h: 6, inputSize: 24, encoderHiddenSize: 16, decoderHiddenSize: 16, scalerType: 'standard', maxSteps: 150, windowsBatchSize: 32, learningRate: 0.01, loss: { type: 'MQLoss', level: [80] } })
     expect(gru.loss).toEqual({ type: 'MQLoss', quantiles: [0.5, expect.closeTo(0.1, 6), expect.closeTo(0.9, 6)] })
     const nf = new NeuralForecaster({ models: [gru] })
     await nf.fit(panel)

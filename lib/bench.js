@@ -45,7 +45,7 @@ function benchModel(models, type, maxSteps = 200, randomSeed = 1) {
     ...ARCHITECTURES[type],
     scalerType: 'standard',
     maxSteps,
-    batchSize: 32,
+    windowsBatchSize: 32,
     learningRate: 1e-3,
     randomSeed,
   })

@@ -4,6 +4,7 @@
 // the cycle's end) or one-hot columns. Ready to pass as columns of the data and of `futrData`.
 
 const { checkOptions } = require('./options.js')
+const { columnValues } = require('./long_format.js')
 
 /** Each feature's cycle: length and the position of a UTC date in it (0-based). */
 const FEATURES = {
@@ -47,7 +48,7 @@ function toDate(value, index) {
  */
 function calendarFeatures(ds, options) {
   options = checkOptions(options, ['features', 'encoding', 'harmonics'], 'calendarFeatures')
-  if (!ds || typeof ds.length !== 'number') throw new TypeError('calendarFeatures: ds must be an array of dates')
+  const dates = columnValues(ds, 'calendarFeatures: ds').map(toDate)
   const features = options.features ?? ['month']
   const encoding = options.encoding ?? 'fourier'
   const harmonics = options.harmonics ?? 1
@@ -57,7 +58,6 @@ function calendarFeatures(ds, options) {
   }
   if (encoding !== 'fourier' && encoding !== 'onehot') throw new RangeError(`calendarFeatures: encoding must be 'fourier' or 'onehot', got ${JSON.stringify(encoding)}`)
   if (!Number.isInteger(harmonics) || harmonics < 1) throw new RangeError(`calendarFeatures: harmonics must be an integer >= 1, got ${harmonics}`)
-  const dates = Array.from(ds, toDate)
   const out = {}
   for (const name of features) {
     const { period, of } = FEATURES[name]

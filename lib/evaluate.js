@@ -11,7 +11,7 @@
 // "overall" is the mean over series of the per-series values (utilsforecast's agg_fn='mean'). A NaN actual or
 // forecast makes the metrics it enters NaN.
 
-const { toColumns, groupSeries } = require('./long_format.js')
+const { columnValues, toColumns, groupSeries } = require('./long_format.js')
 const { checkOptions } = require('./options.js')
 
 const METRICS = ['mae', 'mse', 'rmse', 'smape', 'mase']
@@ -84,10 +84,11 @@ function seriesMetric(name, y, f, rows, scale) {
  */
 function evaluate(result, metrics, options) {
   options = checkOptions(options, ['train', 'seasonality', 'models'], 'evaluate')
-  if (result === null || typeof result !== 'object' || !result.y || typeof result.y.length !== 'number') {
+  if (result === null || typeof result !== 'object') {
     throw new TypeError('evaluate: expected a cross-validation result or { y, forecasts }, with a y column of actual values')
   }
-  const y = result.y
+  // Each column is read once and copied: a getter could change it between two reads.
+  const y = columnValues(result.y, 'evaluate: y', true)
   const n = y.length
   let forecasts
   if (result.forecasts !== undefined) {
@@ -102,19 +103,23 @@ function evaluate(result, metrics, options) {
   }
   const models = options.models ?? Object.keys(forecasts)
   if (models.length === 0) throw new TypeError('evaluate: no forecast columns found')
+  const columns = {}
   for (const m of models) {
-    if (!forecasts[m]) throw new RangeError(`evaluate: no forecast column ${JSON.stringify(m)}`)
-    if (forecasts[m].length !== n) throw new RangeError(`evaluate: forecast column ${m} has ${forecasts[m].length} values, y has ${n}`)
+    const column = forecasts[m]
+    if (!column) throw new RangeError(`evaluate: no forecast column ${JSON.stringify(m)}`)
+    columns[m] = columnValues(column, `evaluate: forecast column ${m}`, true)
+    if (columns[m].length !== n) throw new RangeError(`evaluate: forecast column ${m} has ${columns[m].length} values, y has ${n}`)
   }
-  if (result.unique_id !== undefined && result.unique_id.length !== n) {
-    throw new RangeError(`evaluate: unique_id has ${result.unique_id.length} values, y has ${n}`)
+  const givenIds = result.unique_id === undefined ? undefined : columnValues(result.unique_id, 'evaluate: unique_id').map(String)
+  if (givenIds !== undefined && givenIds.length !== n) {
+    throw new RangeError(`evaluate: unique_id has ${givenIds.length} values, y has ${n}`)
   }
   const names = metricNames(metrics, options.train !== undefined)
   const seasonality = options.seasonality ?? 1
   if (!Number.isInteger(seasonality) || seasonality < 1) throw new RangeError(`evaluate: seasonality must be an integer >= 1, got ${seasonality}`)
   const scales = names.includes('mase') ? maseScales(options.train, seasonality) : new Map()
 
-  const ids = result.unique_id === undefined ? new Array(n).fill('series') : Array.from(result.unique_id, String)
+  const ids = givenIds ?? y.map(() => 'series')
   const groups = groupSeries(ids)
   const perSeries = { unique_id: [], metric: [] }
   for (const m of models) perSeries[m] = []
@@ -123,7 +128,7 @@ function evaluate(result, metrics, options) {
     for (const name of names) {
       perSeries.unique_id.push(id)
       perSeries.metric.push(name)
-      for (const m of models) perSeries[m].push(seriesMetric(name, y, forecasts[m], rows, scales.get(id)))
+      for (const m of models) perSeries[m].push(seriesMetric(name, y, columns[m], rows, scales.get(id)))
     }
   }
   for (const m of models) perSeries[m] = Float64Array.from(perSeries[m])
@@ -147,16 +152,17 @@ function evaluate(result, metrics, options) {
  * interval should cover about 0.8).
  */
 function coverage(result) {
-  if (result === null || typeof result !== 'object' || !result.y) throw new TypeError('coverage: expected a cross-validation result with a y column')
+  if (result === null || typeof result !== 'object') throw new TypeError('coverage: expected a cross-validation result with a y column')
+  const y = columnValues(result.y, 'coverage: y', true)
   const out = {}
   for (const key of Object.keys(result)) {
     const match = /^(.*)-lo-(\d+(\.\d+)?)$/.exec(key)
-    const high = match && result[`${match[1]}-hi-${match[2]}`]
-    if (!high) continue
-    const low = result[key]
+    const highKey = match && `${match[1]}-hi-${match[2]}`
+    if (!match || !result[highKey]) continue
+    const [low, high] = [key, highKey].map((column) => columnValues(result[column], `coverage: ${column}`, true))
     let inside = 0
-    for (let i = 0; i < result.y.length; i++) if (low[i] <= result.y[i] && result.y[i] <= high[i]) inside++
-    out[match[1]] = { ...out[match[1]], [match[2]]: inside / result.y.length }
+    for (let i = 0; i < y.length; i++) if (low[i] <= y[i] && y[i] <= high[i]) inside++
+    out[match[1]] = { ...out[match[1]], [match[2]]: inside / y.length }
   }
   return out
 }

@@ -5,8 +5,36 @@
 
 const DEFAULT_ID = 'series'
 
+/** A bare series: a typed array, or an array whose first element is a number (as the native reader decides). */
 function isNumericArray(x) {
-  return ArrayBuffer.isView(x) || (Array.isArray(x) && x.every((v) => typeof v === 'number'))
+  return ArrayBuffer.isView(x) || (Array.isArray(x) && typeof x[0] === 'number')
+}
+
+/**
+ * The values of a column (an array or typed array) copied into an Array, element by element: the copy fails with a
+ * TypeError at the first missing element (or, with `numeric`, the first non-number), and with a RangeError when a
+ * getter changes the column's length meanwhile. So a sparse array claiming 2^32 − 1 elements fails at its first
+ * hole instead of filling memory, and what follows reads these values whatever getters do.
+ * @param {unknown} values
+ * @param {string} name the column in messages, e.g. 'evaluate: y'
+ * @param {boolean} [numeric] whether every value must be a number (NaN included)
+ */
+function columnValues(values, name, numeric = false) {
+  if (!Array.isArray(values) && !ArrayBuffer.isView(values)) {
+    throw new TypeError(`${name} must be an array, got ${values === null ? 'null' : typeof values}`)
+  }
+  const n = values.length
+  const out = []
+  for (let i = 0; i < n; i++) {
+    const value = values[i]
+    if (numeric ? typeof value !== 'number' : value === undefined) {
+      if (values.length !== n) throw new RangeError(`${name} changed length from ${n} to ${values.length} while it was read`)
+      throw new TypeError(`${name}[${i}] must be ${numeric ? 'a number' : 'present'}, got ${value === null ? 'null' : typeof value}`)
+    }
+    out.push(value)
+  }
+  if (values.length !== n) throw new RangeError(`${name} changed length from ${n} to ${values.length} while it was read`)
+  return out
 }
 
 /**
@@ -18,37 +46,44 @@ function toColumns(data, who = 'data') {
     throw new TypeError(`${who}: expected long-format columns { unique_id, ds, y }, rows or an array of numbers, got ${data === null ? 'null' : typeof data}`)
   }
   if (isNumericArray(data)) {
-    const n = data.length
-    return { unique_id: new Array(n).fill(DEFAULT_ID), ds: Array.from({ length: n }, (_, i) => i), y: data }
+    const y = columnValues(data, who, true)
+    return { unique_id: y.map(() => DEFAULT_ID), ds: y.map((_, i) => i), y }
   }
   if (Array.isArray(data)) {
-    const n = data.length
-    const uniqueId = new Array(n)
-    const ds = new Array(n)
-    const y = new Float64Array(n)
+    const rows = columnValues(data, who)
+    const uniqueId = []
+    const ds = []
+    const y = []
     const perSeries = new Map()
-    for (let r = 0; r < n; r++) {
-      const row = data[r]
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r]
       if (row === null || typeof row !== 'object') throw new TypeError(`${who}: row ${r} is not an object`)
       const id = row.unique_id === undefined ? DEFAULT_ID : String(row.unique_id)
-      uniqueId[r] = id
+      uniqueId.push(id)
       const k = perSeries.get(id) ?? 0
       perSeries.set(id, k + 1)
-      ds[r] = row.ds === undefined ? k : row.ds
-      y[r] = row.y
+      ds.push(row.ds === undefined ? k : row.ds)
+      y.push(row.y)
     }
-    return { unique_id: uniqueId, ds, y }
+    return { unique_id: uniqueId, ds, y: Float64Array.from(y) }
   }
-  const { y } = data
-  if (!y || typeof y.length !== 'number') throw new TypeError(`${who}: columns need a y column`)
+  // Each column is read once and copied at once: a getter could change one between two reads.
+  const target = data.y
+  if (!target) throw new TypeError(`${who}: columns need a y column`)
+  const y = columnValues(target, `${who}: y`, true)
   const n = y.length
-  if (data.unique_id !== undefined && data.unique_id.length !== n) {
-    throw new RangeError(`${who}: unique_id has ${data.unique_id.length} values, y has ${n}`)
+  const column = (key) => {
+    const given = data[key]
+    if (given === undefined) return undefined
+    const values = columnValues(given, `${who}: ${key}`)
+    if (values.length !== n) throw new RangeError(`${who}: ${key} has ${values.length} values, y has ${n}`)
+    return values
   }
-  if (data.ds !== undefined && data.ds.length !== n) throw new RangeError(`${who}: ds has ${data.ds.length} values, y has ${n}`)
-  const uniqueId = data.unique_id === undefined ? new Array(n).fill(DEFAULT_ID) : Array.from(data.unique_id, String)
+  const givenIds = column('unique_id')
+  const givenDs = column('ds')
+  const uniqueId = givenIds === undefined ? y.map(() => DEFAULT_ID) : givenIds.map(String)
   let ds
-  if (data.ds !== undefined) ds = Array.from(data.ds)
+  if (givenDs !== undefined) ds = givenDs
   else {
     const perSeries = new Map()
     ds = uniqueId.map((id) => {
@@ -102,4 +137,4 @@ function dsToNumber(ds) {
   return Date.UTC(+m[1], +m[2] - 1, +m[3], +(m[4] ?? 0), +(m[5] ?? 0), +(m[6] ?? 0), ms)
 }
 
-module.exports = { DEFAULT_ID, toColumns, groupSeries, formatDs, dsToNumber }
+module.exports = { DEFAULT_ID, columnValues, toColumns, groupSeries, formatDs, dsToNumber }

@@ -4,7 +4,7 @@
 // `<model>-hi-<level>` columns, a dashed line at the train/forecast split, a date (or integer-step) axis and a
 // legend. A panel has one series; several series give panels stacked vertically.
 
-const { toColumns, groupSeries, dsToNumber } = require('./long_format.js')
+const { columnValues, toColumns, groupSeries, dsToNumber } = require('./long_format.js')
 const { checkOptions } = require('./options.js')
 
 /** Colours of the model lines, in order (Tableau 10). The history is drawn in dark grey. */
@@ -161,14 +161,15 @@ function plotForecast(history, forecast, options) {
   const colors = options.colors ?? PALETTE
   const { models, levels } = forecastColumns(forecast, options.models)
   if (models.length === 0) throw new TypeError('plotForecast: the forecast has no model columns')
-  const n = forecast.ds.length
+  const forecastDs = columnValues(forecast.ds, 'plotForecast: forecast.ds')
+  const n = forecastDs.length
   for (const key of Object.keys(forecast)) {
     const col = forecast[key]
     if (col && typeof col.length === 'number' && col.length !== n && key !== 'unique_id') {
       throw new RangeError(`plotForecast: forecast column ${key} has ${col.length} values, ds has ${n}`)
     }
   }
-  const fIds = forecast.unique_id ? Array.from(forecast.unique_id, String) : new Array(n).fill('series')
+  const fIds = forecast.unique_id ? columnValues(forecast.unique_id, 'plotForecast: forecast.unique_id').map(String) : forecastDs.map(() => 'series')
   const fGroups = groupSeries(fIds)
   const hist = history === undefined || history === null ? null : toColumns(history, 'plotForecast: history')
   const hGroups = hist ? groupSeries(hist.unique_id) : new Map()
@@ -185,7 +186,7 @@ function plotForecast(history, forecast, options) {
   }
 
   // Numeric positions of every ds, and how to label them.
-  const allDs = [...forecast.ds, ...(hist ? hist.ds : [])]
+  const allDs = [...forecastDs, ...(hist ? hist.ds : [])]
   const integerAxis = allDs.every((d) => typeof d === 'number' || (typeof d === 'string' && /^\s*[+-]?\d+\s*$/.test(d)))
   const position = (d) => {
     const v = dsToNumber(d)
@@ -219,7 +220,7 @@ function plotForecast(history, forecast, options) {
 
     const hx = hRows.map((r) => position(hist.ds[r]))
     const hy = hRows.map((r) => Number(hist.y[r]))
-    const fx = fRows.map((r) => position(forecast.ds[r]))
+    const fx = fRows.map((r) => position(forecastDs[r]))
     const xs = [...hx, ...fx]
     let xlo = Math.min(...xs)
     let xhi = Math.max(...xs)
@@ -272,8 +273,8 @@ function plotForecast(history, forecast, options) {
       const color = colors[i % colors.length]
       const list = levels.get(m) ?? []
       list.forEach((level, j) => {
-        const lo = fRows.map((r) => [sx(position(forecast.ds[r])), sy(Number(forecast[`${m}-lo-${level}`][r]))])
-        const hi = fRows.map((r) => [sx(position(forecast.ds[r])), sy(Number(forecast[`${m}-hi-${level}`][r]))])
+        const lo = fRows.map((r) => [sx(position(forecastDs[r])), sy(Number(forecast[`${m}-lo-${level}`][r]))])
+        const hi = fRows.map((r) => [sx(position(forecastDs[r])), sy(Number(forecast[`${m}-hi-${level}`][r]))])
         const pts = [...lo, ...hi.reverse()].filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y))
         const opacity = (0.12 + 0.1 * j).toFixed(2)
         out.push(
@@ -301,7 +302,7 @@ function plotForecast(history, forecast, options) {
     // model forecasts
     models.forEach((m, i) => {
       const color = colors[i % colors.length]
-      const pts = fRows.map((r) => [sx(position(forecast.ds[r])), sy(Number(forecast[m][r]))])
+      const pts = fRows.map((r) => [sx(position(forecastDs[r])), sy(Number(forecast[m][r]))])
       out.push(
         `<path class="forecast" data-model="${escapeXml(m)}" d="${pathOf(pts)}" fill="none" stroke="${color}" stroke-width="2.6" stroke-linejoin="round" stroke-linecap="round"/>`,
       )

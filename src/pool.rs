@@ -1,8 +1,10 @@
-//! A bounded pool of reusable buffers, in power-of-two size classes.
+//! A bounded pool of reusable buffers, in power-of-two size classes: the temporaries of `ops`' batched calls
+//! (`ops.poolStats()` reports it).
 //!
-//! Hot loops (training steps, window forecasts, kernel scratch space) take their buffers from a pool instead
-//! of the allocator: after a warm-up, a steady-state step finds every buffer it needs in the pool, so it does
-//! not touch the heap. A buffer is leased through [`PooledBuffer`], an RAII guard that hands it back on drop.
+//! A batched `ops` call leases its working buffers here instead of from the allocator, so repeated calls of
+//! similar sizes reuse them. A buffer is leased through [`PooledBuffer`], an RAII guard that hands it back on
+//! drop. (A forecaster does not use this pool: its training and forecast buffers are its own, reused per
+//! thread, and its `memoryPool` option decides whether they outlive a call.)
 //!
 //! The pool is `Sync`: rayon workers lease and return buffers concurrently (one short mutex per size class).
 //! It is bounded: idle buffers beyond `max_idle_bytes` are freed rather than kept, so a burst of large
@@ -21,11 +23,9 @@ const CLASS_COUNT: usize = 32;
 
 /// Default bound on idle bytes kept for reuse.
 pub const DEFAULT_MAX_IDLE_BYTES: usize = 256 << 20;
-/// Bound used under `lowMemory`.
-pub const LOW_MEMORY_MAX_IDLE_BYTES: usize = 8 << 20;
 
-/// How a pool behaves: `enabled: false` turns every lease into a fresh allocation (the `memoryPool: false`
-/// option), which is also the baseline the memory benchmarks compare against.
+/// How a pool behaves: `enabled: false` turns every lease into a fresh allocation, the baseline the memory
+/// benchmarks compare against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PoolConfig {
     pub enabled: bool,
@@ -35,12 +35,6 @@ pub struct PoolConfig {
 impl Default for PoolConfig {
     fn default() -> Self {
         PoolConfig { enabled: true, max_idle_bytes: DEFAULT_MAX_IDLE_BYTES }
-    }
-}
-
-impl PoolConfig {
-    pub fn low_memory() -> Self {
-        PoolConfig { enabled: true, max_idle_bytes: LOW_MEMORY_MAX_IDLE_BYTES }
     }
 }
 
@@ -88,10 +82,6 @@ impl<T: Copy + Default> MemoryPool<T> {
         }
     }
 
-    pub fn config(&self) -> PoolConfig {
-        self.config
-    }
-
     /// Leases a buffer of `len` elements, all set to `T::default()` (zero for numbers).
     pub fn acquire(&self, len: usize) -> PooledBuffer<'_, T> {
         let mut buf = self.take_idle(len).unwrap_or_else(|| {
@@ -112,14 +102,6 @@ impl<T: Copy + Default> MemoryPool<T> {
             bytes_idle: self.bytes_idle.load(Ordering::Relaxed),
             high_water_bytes: self.high_water_bytes.load(Ordering::Relaxed),
             max_idle_bytes: self.config.max_idle_bytes,
-        }
-    }
-
-    /// Frees every idle buffer (leased ones are unaffected) and keeps the counters.
-    pub fn trim(&self) {
-        for class in &self.classes {
-            let freed: usize = lock(class).drain(..).map(|b| bytes_of(&b)).sum();
-            self.bytes_idle.fetch_sub(freed, Ordering::Relaxed);
         }
     }
 
@@ -178,15 +160,6 @@ impl<T: Copy + Default> Default for MemoryPool<T> {
 pub struct PooledBuffer<'a, T: Copy + Default> {
     pool: &'a MemoryPool<T>,
     buf: Vec<T>,
-}
-
-impl<T: Copy + Default> PooledBuffer<'_, T> {
-    /// Gives the buffer to the caller for good (for example to hand it to JavaScript); the pool forgets it.
-    pub fn into_vec(mut self) -> Vec<T> {
-        let buf = std::mem::take(&mut self.buf);
-        self.pool.bytes_in_use.fetch_sub(bytes_of(&buf), Ordering::Relaxed);
-        buf
-    }
 }
 
 impl<T: Copy + Default> Deref for PooledBuffer<'_, T> {
@@ -281,30 +254,12 @@ mod tests {
     }
 
     #[test]
-    fn into_vec_detaches_the_buffer() {
-        let pool = MemoryPool::<f64>::default();
-        let v = pool.acquire(5).into_vec();
-        assert_eq!(v.len(), 5);
-        let s = pool.stats();
-        assert_eq!((s.bytes_in_use, s.bytes_idle), (0, 0));
-    }
-
-    #[test]
     fn zero_length_and_huge_classes_do_not_panic() {
         let pool = MemoryPool::<u8>::default();
         assert!(pool.acquire(0).is_empty());
         assert_eq!(class_of(usize::MAX), None);
         assert_eq!(class_of(0), Some(0));
         assert_eq!(class_of(65), Some(1));
-    }
-
-    #[test]
-    fn trim_frees_idle_buffers() {
-        let pool = MemoryPool::<f32>::default();
-        drop(pool.acquire(4096));
-        assert!(pool.stats().bytes_idle > 0);
-        pool.trim();
-        assert_eq!(pool.stats().bytes_idle, 0);
     }
 
     #[test]

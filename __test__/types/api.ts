@@ -13,6 +13,7 @@ import {
   type LongFormatColumns,
   type LongFormatRow,
   type Loss,
+  type MemoryStats,
   type ModelConfig,
   type ModelFitSummary,
   type NeuralForecasterOptions,
@@ -47,6 +48,9 @@ async function forecasterUsage(): Promise<void> {
   const plain: ModelConfig = { type: 'GRU', ...recurrent }
   const quantiles = new models.LSTM({ h: 12, loss: { type: 'MQLoss', level: [80, 95] } })
   const quantileLoss: Exclude<Loss, string> = quantiles.loss
+  const seasonalLosses: Loss[] = ['RMSE', 'SMAPE', { type: 'MASE', seasonality: 12 }, { type: 'HuberMQLoss', level: [80], delta: 0.5 }]
+  // @ts-expect-error MASE needs its seasonality
+  const noSeason: Loss = { type: 'MASE' }
   const mlp = new models.MLP({ h: 12, inputSize: 24, numLayers: 2, hiddenSize: 64 })
   const mlpWidth: number = mlp.hiddenSize
   const tcn = new models.TCN({ h: 12, dilations: [1, 2, 4], encoderActivation: 'Tanh' })
@@ -57,7 +61,7 @@ async function forecasterUsage(): Promise<void> {
   new models.Prophet({ h: 12, maxSteps: 10 })
   // @ts-expect-error an unknown activation
   new models.TCN({ h: 12, encoderActivation: 'Swish' })
-  void [quantileLoss, mlpWidth, tcnDilations, prophetMode]
+  void [quantileLoss, seasonalLosses, noSeason, mlpWidth, tcnDilations, prophetMode]
   const options: NeuralForecasterOptions = {
     models: [lstm, gru, plain, quantiles, mlp, tcn, prophet],
     frequency: 'MS',
@@ -72,7 +76,7 @@ async function forecasterUsage(): Promise<void> {
   const nf = new NeuralForecaster(options)
   const fitOptions: FitOptions = {
     maxSteps: 10,
-    batchSize: 8,
+    windowsBatchSize: 8,
     learningRate: 1e-3,
     validationSize: 12,
     earlyStopping: true,
@@ -83,7 +87,7 @@ async function forecasterUsage(): Promise<void> {
   const columns: LongFormatColumns = { unique_id: ['a', 'a'], ds: ['2020-01-01', '2020-02-01'], y: [1, 2] }
   const report: FitSummary = await nf.fit(columns, fitOptions)
   const first: ModelFitSummary | undefined = report.models[0]
-  console.log(first?.alias, first?.steps, first?.trainLoss, first?.valLoss, first?.stoppedEarly, report.aborted)
+  console.log(first?.alias, first?.steps, first?.trainLoss, first?.valLoss, first?.stoppedEarly, first?.parameters, report.aborted)
   const ds: DsValue = new Date()
   const rows: LongFormatRow[] = [{ unique_id: 'a', ds, y: 1 }]
   await nf.fit(rows, { epochs: 2 })
@@ -113,10 +117,19 @@ async function forecasterUsage(): Promise<void> {
   const predictOptions: PredictOptions = { horizon: 6, data: new Float32Array([1, 2, 3]) }
   const forecast: Forecast = await nf.predict(predictOptions)
   await nf.predict()
+  const insample: entry.CrossValidationResult = await nf.predictInsample({ stepSize: 3 })
+  const cutoffs: Array<string | number> = insample.cutoff
+  void cutoffs
+  // @ts-expect-error stepSize is a number
+  await nf.predictInsample({ stepSize: '3' })
+  const integerSteps = new NeuralForecaster({ models: [new models.MLP({ h: 2, inputSize: 4, excludeInsampleY: true })], frequency: 1 })
+  void [integerSteps, entry.Dataset.fromColumns([1, 2, 3], 1)]
   const ids: string[] = forecast.unique_id
   const stamps: Array<string | number> = forecast.ds
   const one: Float64Array = nf.forecastWindow([1, 2, 3], { model: 'LSTM' })
   const many: Float64Array = await nf.forecastWindows(new Float64Array(6), { model: 0 })
+  const held: MemoryStats = nf.memoryStats()
+  console.log(held.scratchBytes + held.threadBytes === held.totalBytes)
   await nf.save('model.safetensors')
   const buffer: Buffer = await nf.toBuffer()
   const loaded: NeuralForecaster = await NeuralForecaster.load('model.safetensors')

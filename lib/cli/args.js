@@ -14,7 +14,7 @@ const DEFAULTS = {
   horizon: 12,
   maxSteps: 300,
   hiddenSize: 64,
-  batchSize: 32,
+  windowsBatchSize: 32,
   scaler: 'standard',
   seed: 1,
   nWindows: 3,
@@ -148,7 +148,7 @@ function forecasterOptions(lib, values, command) {
   const inputSize = integerOption(values, 'input-size', { command }) ?? 2 * horizon
   const maxSteps = integerOption(values, 'max-steps', { command }) ?? DEFAULTS.maxSteps
   const hidden = integerOption(values, 'hidden-size', { command }) ?? DEFAULTS.hiddenSize
-  const batchSize = integerOption(values, 'batch-size', { command }) ?? DEFAULTS.batchSize
+  const windowsBatchSize = integerOption(values, 'batch-size', { command }) ?? DEFAULTS.windowsBatchSize
   const learningRate = numberOption(values, 'learning-rate', { command })
   const seed = integerOption(values, 'seed', { min: 0, command }) ?? DEFAULTS.seed
   const numThreads = integerOption(values, 'threads', { command })
@@ -157,7 +157,7 @@ function forecasterOptions(lib, values, command) {
   const models = types.map((type) => {
     // Prophet, a local statistical model, has no window, steps or layers.
     if (type === 'Prophet') return new lib.models.Prophet({ h: horizon, randomSeed: seed })
-    const options = { h: horizon, inputSize, maxSteps, ...hiddenSizeOptions(type, hidden), scalerType: scaler, randomSeed: seed, batchSize }
+    const options = { h: horizon, inputSize, maxSteps, ...hiddenSizeOptions(type, hidden), scalerType: scaler, randomSeed: seed, windowsBatchSize }
     if (learningRate !== undefined) options.learningRate = learningRate
     return new lib.models[type](options)
   })

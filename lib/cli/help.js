@@ -24,7 +24,7 @@ const MODEL_HELP = (models) => `Model:
   --hidden-size N      encoder and decoder units [${DEFAULTS.hiddenSize}]
   --scaler NAME        window scaler: identity, standard, robust, minmax [${DEFAULTS.scaler}]
   --learning-rate X    Adam learning rate [1e-3]
-  --batch-size N       windows per training step [${DEFAULTS.batchSize}]
+  --batch-size N       windows per training step [${DEFAULTS.windowsBatchSize}]
   --seed N             random seed [${DEFAULTS.seed}]
   --threads N          worker threads [all cores]; results are the same for any value
   --level 80,95        prediction intervals at these levels (%): conformal for the neural models (calibrated

@@ -278,6 +278,16 @@ impl Panel {
         })
     }
 
+    /// As [`Panel::with_y`], with other values of the exogenous columns over time too (`exog`: the same names, in
+    /// the same order, as [`Panel::exogenous`]); `None` when a length or name differs or a value is not finite.
+    pub fn with_values(&self, y: Vec<f64>, exog: Vec<Column>) -> Option<Panel> {
+        let same = exog.len() == self.exog.len()
+            && exog.iter().zip(self.exog.iter()).all(|(new, old)| new.name == old.name && new.values.len() == old.values.len());
+        let finite = exog.iter().all(|c| c.values.iter().all(|v| v.is_finite()));
+        let panel = self.with_y(y)?;
+        (same && finite).then(|| Panel { exog: exog.into(), ..panel })
+    }
+
     /// Errors on the first series shorter than `required` rows; `what` says what needs them
     /// (e.g. "inputSize + horizon").
     pub fn check_min_length(&self, required: usize, what: &str) -> Result<(), DataError> {

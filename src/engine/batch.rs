@@ -7,7 +7,9 @@ use super::spec::{ExogLists, ScalerType};
 use super::EngineError;
 use crate::data::Panel;
 use crate::kernels::Isa;
+use crate::nn::heap_bytes::HeapBytes;
 use crate::models::{ModelShape, WindowBatch};
+use crate::nn::loss::LossTargets;
 
 /// Where a model's exogenous columns are among the temporal and static columns of what holds the data.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -58,8 +60,22 @@ pub(crate) struct Batch {
     stat: Vec<f32>,
     /// The scale of each window's y, once scaled (empty under the identity scaler).
     pub scales: Vec<Scale>,
+    /// Leading input steps of each window that lie before its series' data: zeros that the window scaling
+    /// leaves out (NeuralForecast's `available_mask`).
+    padding: Vec<usize>,
     values: Vec<f64>,
     scratch: Vec<f64>,
+}
+
+impl HeapBytes for Batch {
+    fn heap_bytes(&self) -> usize {
+        let Batch { shape: _, windows: _, inputs, targets, mask, hist, futr, stat, scales, padding, values, scratch } = self;
+        let f32s: usize = [inputs, targets, mask, hist, futr, stat].iter().map(|v| v.heap_bytes()).sum();
+        f32s + scales.capacity() * std::mem::size_of::<Scale>()
+            + padding.capacity() * std::mem::size_of::<usize>()
+            + values.heap_bytes()
+            + scratch.heap_bytes()
+    }
 }
 
 impl Batch {
@@ -75,35 +91,50 @@ impl Batch {
         self.futr.resize(windows * (l + h) * exog.futr, 0.0);
         self.stat.resize(windows * exog.stat, 0.0);
         self.scales.clear();
+        self.padding.clear();
+        self.padding.resize(windows, 0);
     }
 
     fn shape(&self) -> ModelShape {
         self.shape.expect("reset before use")
     }
 
-    /// Window `k` from series `series` of `panel`, input starting at row `start` of the series: the targets after
+    /// Window `k` from series `series` of `panel`, input starting at row `start` of the series (before its first
+    /// row, a negative `start`, the input is padded with zeros, as are the exogenous values): the targets after
     /// the input up to row `available` (exclusive) are observed, later ones masked; future exogenous values past
     /// the series' end are 0.
-    pub fn fill_from_panel(&mut self, k: usize, panel: &Panel, exog: &ExogColumns, series: usize, start: usize, available: usize) {
+    pub fn fill_from_panel(&mut self, k: usize, panel: &Panel, exog: &ExogColumns, series: usize, start: isize, available: usize) {
+        let l = self.shape().input_size as isize;
+        self.fill_padded(k, panel, exog, series, (start + l).max(0) as usize, 0, available);
+    }
+
+    /// As [`Batch::fill_from_panel`] for the window whose input ends at row `end` (exclusive) of the series, rows
+    /// before `first` (negative ones included) standing as zeros outside the data, as NeuralForecast pads the
+    /// start of a series for in-sample forecasts.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fill_padded(&mut self, k: usize, panel: &Panel, exog: &ExogColumns, series: usize, end: usize, first: usize, available: usize) {
         let ModelShape { h, input_size: l, .. } = self.shape();
         let Some(s) = panel.series(series) else { return };
-        let observed = available.saturating_sub(start + l).min(h);
-        self.inputs[k * l..(k + 1) * l].iter_mut().zip(&s.y[start..]).for_each(|(i, &v)| *i = v as f32);
+        let padding = (first + l).saturating_sub(end).min(l);
+        self.padding[k] = padding;
+        // Row of step `t` of the window (input, then horizon), when it holds data.
+        let row = |t: usize| (end + t).checked_sub(l).filter(|&r| r >= first && r < s.len());
+        let observed = available.saturating_sub(end).min(h);
+        self.inputs[k * l..(k + 1) * l].iter_mut().enumerate().for_each(|(t, i)| *i = row(t).map_or(0.0, |r| s.y[r] as f32));
         for j in 0..h {
-            let (target, mask) = if j < observed { (s.y[start + l + j] as f32, 1.0) } else { (0.0, 0.0) };
+            let (target, mask) = if j < observed { (s.y[end + j] as f32, 1.0) } else { (0.0, 0.0) };
             (self.targets[k * h + j], self.mask[k * h + j]) = (target, mask);
         }
-        let base = panel.offsets()[series] + start;
+        let base = panel.offsets()[series];
         let temporal = panel.exogenous();
         for (x, &c) in exog.hist.iter().enumerate() {
             for t in 0..l {
-                self.hist[(k * l + t) * exog.hist.len() + x] = temporal[c].values[base + t] as f32;
+                self.hist[(k * l + t) * exog.hist.len() + x] = row(t).map_or(0.0, |r| temporal[c].values[base + r] as f32);
             }
         }
         for (f, &c) in exog.futr.iter().enumerate() {
             for t in 0..l + h {
-                let value = if start + t < s.len() { temporal[c].values[base + t] as f32 } else { 0.0 };
-                self.futr[(k * (l + h) + t) * exog.futr.len() + f] = value;
+                self.futr[(k * (l + h) + t) * exog.futr.len() + f] = row(t).map_or(0.0, |r| temporal[c].values[base + r] as f32);
             }
         }
         for (j, &c) in exog.stat.iter().enumerate() {
@@ -142,18 +173,24 @@ impl Batch {
         }
         let ModelShape { h, input_size: l, exog, .. } = self.shape();
         for k in 0..self.windows {
-            let scale = scale_channel(kind, isa, &mut self.inputs[k * l..(k + 1) * l], 0, 1, l, &mut self.values, &mut self.scratch);
+            let observed = self.padding[k]..l;
+            let scale = scale_channel(kind, isa, &mut self.inputs[k * l..(k + 1) * l], 0, 1, &observed, &mut self.values, &mut self.scratch);
             self.targets[k * h..(k + 1) * h].iter_mut().for_each(|v| *v = scale.apply(*v as f64) as f32);
             self.scales.push(scale);
             for x in 0..exog.hist {
                 let window = &mut self.hist[k * l * exog.hist..(k + 1) * l * exog.hist];
-                scale_channel(kind, isa, window, x, exog.hist, l, &mut self.values, &mut self.scratch);
+                scale_channel(kind, isa, window, x, exog.hist, &observed, &mut self.values, &mut self.scratch);
             }
             for f in 0..exog.futr {
                 let window = &mut self.futr[k * (l + h) * exog.futr..(k + 1) * (l + h) * exog.futr];
-                scale_channel(kind, isa, window, f, exog.futr, l, &mut self.values, &mut self.scratch);
+                scale_channel(kind, isa, window, f, exog.futr, &observed, &mut self.values, &mut self.scratch);
             }
         }
+    }
+
+    /// The targets, their mask and the (scaled) inputs, as the loss reads them.
+    pub fn loss_targets(&self) -> LossTargets<'_> {
+        LossTargets { y: &self.targets, mask: Some(&self.mask), insample: &self.inputs, windows: self.windows }
     }
 
     /// The batch as the network reads it.
@@ -169,8 +206,8 @@ impl Batch {
     }
 }
 
-/// Scales channel `channel` of `values` (`stride` channels interleaved) by the statistics of its first `fitted`
-/// steps, every step of the slice included, and returns the scale.
+/// Scales channel `channel` of `values` (`stride` channels interleaved) by the statistics of its `observed`
+/// steps (the input part outside any padding), every step of the slice included, and returns the scale.
 #[allow(clippy::too_many_arguments)]
 fn scale_channel(
     kind: ScalerType,
@@ -178,12 +215,12 @@ fn scale_channel(
     values: &mut [f32],
     channel: usize,
     stride: usize,
-    fitted: usize,
+    observed: &std::ops::Range<usize>,
     buffer: &mut Vec<f64>,
     scratch: &mut Vec<f64>,
 ) -> Scale {
     buffer.clear();
-    buffer.extend(values.iter().skip(channel).step_by(stride).take(fitted).map(|&v| v as f64));
+    buffer.extend(values.iter().skip(channel + observed.start * stride).step_by(stride).take(observed.len()).map(|&v| v as f64));
     let scale = Scale::of(kind, buffer, isa, scratch);
     values.iter_mut().skip(channel).step_by(stride).for_each(|v| *v = scale.apply(*v as f64) as f32);
     scale

@@ -17,7 +17,9 @@ use crate::models::prophet::ProphetFit;
 use crate::data::{Ds, Frequency};
 
 const FORMAT: &str = "neuro-divergent";
-const FORMAT_VERSION: &str = "2";
+const FORMAT_VERSION: &str = "3";
+/// The format before `batchSize` counted series: its models' `batchSize` is today's `windowsBatchSize`.
+const WINDOWS_BATCH_FORMAT_VERSION: &str = "2";
 /// Larger headers are refused before they are parsed.
 const MAX_HEADER_BYTES: u64 = 64 << 20;
 
@@ -63,14 +65,19 @@ impl Engine {
         if meta.get("format").map(String::as_str) != Some(FORMAT) {
             return Err(bad("not a neuro-divergent checkpoint (format metadata missing or foreign)"));
         }
-        match meta.get("format_version").map(String::as_str) {
-            Some(FORMAT_VERSION) => {}
-            other => return Err(bad(format!("unsupported format_version {other:?}; this library reads {FORMAT_VERSION}"))),
+        let version = meta.get("format_version").map(String::as_str);
+        if !matches!(version, Some(FORMAT_VERSION | WINDOWS_BATCH_FORMAT_VERSION)) {
+            return Err(bad(format!(
+                "unsupported format_version {version:?}; this library reads {FORMAT_VERSION} and {WINDOWS_BATCH_FORMAT_VERSION}"
+            )));
         }
-        let state: Value = meta
+        let mut state: Value = meta
             .get("engine")
             .ok_or_else(|| bad("the engine metadata is missing"))
             .and_then(|s| serde_json::from_str(s).map_err(|e| bad(format!("engine metadata is not JSON: {e}"))))?;
+        if version == Some(WINDOWS_BATCH_FORMAT_VERSION) {
+            batch_size_as_windows(&mut state);
+        }
         let config = config_from_json(&state)?;
         let tensors = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("damaged tensor data: {e}")))?;
         // Compare sizes by arithmetic before the engine allocates and initialises weights for the metadata's
@@ -137,6 +144,8 @@ impl Engine {
                     "scale": s.scale.scale,
                     "tail": s.tail,
                     "exog_tail": s.exog_tail,
+                    "exog_shift": s.exog_scales.iter().map(|x| x.shift).collect::<Vec<_>>(),
+                    "exog_scale": s.exog_scales.iter().map(|x| x.scale).collect::<Vec<_>>(),
                     "statics": s.statics,
                 })).collect::<Vec<_>>(),
                 "temporal": f.temporal,
@@ -247,6 +256,17 @@ fn config_from_json(v: &Value) -> Result<EngineConfig, EngineError> {
     })
 }
 
+/// Renames each model's `batchSize` of a version-2 file (windows a step) to `windowsBatchSize`, so that the
+/// model trains on as many windows a step as it did and `batchSize` (series a step) takes its default.
+fn batch_size_as_windows(state: &mut Value) {
+    let models = state.get_mut("models").and_then(Value::as_array_mut).into_iter().flatten();
+    for options in models.filter_map(Value::as_object_mut) {
+        if let Some(windows) = options.remove("batchSize") {
+            options.insert("windowsBatchSize".into(), windows);
+        }
+    }
+}
+
 /// A model's options as the file stores them, read as the API reads them (sizes capped, every field checked).
 fn spec_from_json(v: &Value, index: usize) -> Result<ModelSpec, EngineError> {
     let options = v.as_object().ok_or_else(|| bad(format!("model {index} is not an options object")))?;
@@ -287,10 +307,22 @@ fn fitted_from_json(v: &Value, n_models: usize) -> Result<Option<Fitted>, Engine
                 .iter()
                 .map(|column| numbers(column, "exog_tail"))
                 .collect::<Result<Vec<_>, _>>()?;
+            // Checkpoints from before the exogenous columns were locally scaled hold none: they read them as they are.
+            let exog_scales = match (s.get("exog_shift"), s.get("exog_scale")) {
+                (Some(shift), Some(scale)) => {
+                    let (shift, scale) = (numbers(shift, "exog_shift")?, numbers(scale, "exog_scale")?);
+                    if shift.len() != exog_tail.len() || scale.len() != exog_tail.len() {
+                        return Err(bad(format!("series '{}' keeps exogenous scales that do not match its exogenous tails", text(s, "id")?)));
+                    }
+                    shift.into_iter().zip(scale).map(|(shift, scale)| Scale { shift, scale }).collect()
+                }
+                _ => vec![Scale::IDENTITY; exog_tail.len()],
+            };
             Ok(SeriesState {
                 id: text(s, "id")?.to_string(),
                 last_ds: ds_from_json(field(s, "last_ds")?)?,
                 scale: Scale { shift: float(s, "shift")?, scale: float(s, "scale")? },
+                exog_scales,
                 tail: numbers(field(s, "tail")?, "tail")?,
                 exog_tail,
                 statics: numbers(field(s, "statics")?, "statics")?,
@@ -309,7 +341,7 @@ fn fitted_from_json(v: &Value, n_models: usize) -> Result<Option<Fitted>, Engine
         Value::Null => None,
         c => Some(Conformal::from_json(c, n_models, series.len()).map_err(bad)?),
     };
-    Ok(Some(Fitted { freq: frequency(text(v, "freq")?)?, series, temporal, statics, conformal }))
+    Ok(Some(Fitted { freq: frequency(text(v, "freq")?)?, series, temporal, statics, conformal, history: None }))
 }
 
 /// A list of numbers.
@@ -325,12 +357,13 @@ fn check_fitted(engine: &Engine) -> Result<(), EngineError> {
         if series.tail.len() < needed {
             return Err(bad(format!("series '{}' keeps {} values, fewer than inputSize {needed}", series.id, series.tail.len())));
         }
-        let Scale { shift, scale } = series.scale;
         let values = series.tail.iter().chain(series.exog_tail.iter().flatten()).chain(&series.statics);
         if series.exog_tail.iter().any(|t| t.len() < needed) {
             return Err(bad(format!("series '{}' keeps exogenous tails shorter than inputSize {needed}", series.id)));
         }
-        if !(shift.is_finite() && scale.is_finite() && scale != 0.0) || values.clone().any(|v| !v.is_finite()) {
+        let mut scales = std::iter::once(&series.scale).chain(&series.exog_scales);
+        let bad_scale = scales.any(|s| !(s.shift.is_finite() && s.scale.is_finite() && s.scale != 0.0));
+        if bad_scale || values.clone().any(|v| !v.is_finite()) {
             return Err(bad(format!("series '{}' has a non-finite or zero scale or history value", series.id)));
         }
     }

@@ -141,7 +141,7 @@ impl Engine {
                 }
             }
         }
-        Ok(result)
+        self.end_call(Ok(result))
     }
 }
 

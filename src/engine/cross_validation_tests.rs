@@ -37,7 +37,7 @@ fn exogenous_panel() -> Panel {
 fn each_window_equals_a_fit_and_forecast_by_hand() {
     let panel = exogenous_panel();
     let spec = spec_of(json!({
-        "type": "MLP", "h": 4, "inputSize": 8, "hiddenSize": 16, "maxSteps": 6, "batchSize": 16,
+        "type": "MLP", "h": 4, "inputSize": 8, "hiddenSize": 16, "maxSteps": 6, "windowsBatchSize": 16,
         "futrExogList": ["x"], "statExogList": ["level"], "randomSeed": 7,
     }));
     let template = Engine::new(EngineConfig::new(vec![spec.clone()])).unwrap();

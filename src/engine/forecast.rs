@@ -21,7 +21,8 @@ pub(super) struct SeriesRequest<'a> {
     pub horizon: usize,
 }
 
-/// Windows per parallel chunk of a batch forecast.
+/// Windows per parallel chunk of a batch forecast, at most: fewer where the model's `inferenceWindowsBatchSize` is
+/// smaller. A window's forecast has the same bits in any chunk (the kernels do not depend on the rows).
 const CHUNK: usize = 16;
 
 impl Engine {
@@ -46,7 +47,8 @@ impl Engine {
         self.forecast_chunks(model, network, spec, series.len(), &mut full, |batch, windows| {
             for (k, s) in windows.enumerate() {
                 let values = futures.as_ref().map(|f| &f[s]);
-                let future = |c: usize, step: usize| values.map_or(0.0, |v| v[c * spec.h() + step]);
+                let scales = &series[s].exog_scales;
+                let future = |c: usize, step: usize| values.map_or(0.0, |v| scales[c].apply(v[c * spec.h() + step]));
                 let source = ExogSource { temporal: &series[s].exog_tail, statics: &series[s].statics, future: Some(&future) };
                 batch.fill_from_tail(k, &series[s].tail, &columns, &source);
             }
@@ -62,7 +64,7 @@ impl Engine {
     /// Forecasts `n` windows into `out` (`[n, h, outputs_per_point]`, window scaling inverted) in parallel over
     /// fixed chunks of windows; `fill(batch, windows)` fills a chunk's batch with the windows of that range. A single
     /// chunk runs on the calling thread with `model`'s reused buffers (no thread hop, no allocation).
-    fn forecast_chunks(
+    pub(super) fn forecast_chunks(
         &self,
         model: usize,
         network: &Network,
@@ -74,23 +76,29 @@ impl Engine {
         let per_window = spec.h() * spec.shape().outputs_per_point;
         let isa = self.isa();
         let slots = &self.forecast_scratch[model];
-        if n <= CHUNK {
+        let chunk_windows = spec.inference_windows_batch_size.map_or(CHUNK, |w| w.min(CHUNK));
+        if n <= chunk_windows {
             let _assist = self.assist_scope();
             let mut guard = slots.lock(0, 1);
             guard.batch.reset(n, spec.shape());
             fill(&mut guard.batch, 0..n);
             return forecast_filled(network, spec, isa, &mut guard, &mut out[..n * per_window]);
         }
-        let chunks = n.div_ceil(CHUNK);
-        self.threads.install(|| {
-            out[..n * per_window].par_chunks_mut(CHUNK * per_window).enumerate().try_for_each(|(chunk, out)| {
+        let chunks = n.div_ceil(chunk_windows);
+        let forecast = self.threads.install(|| {
+            out[..n * per_window].par_chunks_mut(chunk_windows * per_window).enumerate().try_for_each(|(chunk, out)| {
                 let mut scratch = slots.lock(chunk, chunks);
-                let windows = chunk * CHUNK..chunk * CHUNK + out.len() / per_window;
+                let windows = chunk * chunk_windows..chunk * chunk_windows + out.len() / per_window;
                 scratch.batch.reset(windows.len(), spec.shape());
                 fill(&mut scratch.batch, windows);
                 forecast_filled(network, spec, isa, &mut scratch, out)
             })
-        })
+        });
+        // lowMemory keeps only the buffers of small forecasts (the calling thread's), not a batch forecast's.
+        if self.config.low_memory {
+            slots.release();
+        }
+        forecast
     }
 
     /// Forecasts `h × outputs_per_point` values per window of raw values (`windows`: `[n, inputSize]` row-major)
@@ -114,11 +122,12 @@ impl Engine {
         }
         let _simd = crate::simd::scoped_simd(self.config.simd_enabled);
         let none = ExogColumns::default();
-        self.forecast_chunks(model, network, spec, n, out, |batch, range| {
+        let forecast = self.forecast_chunks(model, network, spec, n, out, |batch, range| {
             for (k, w) in range.enumerate() {
                 batch.fill_from_tail(k, &windows[w * l..(w + 1) * l], &none, &ExogSource::NONE);
             }
-        })
+        });
+        self.end_call(forecast)
     }
 
     /// The network a window forecast runs, its spec and alias: a fitted neural model without local scaling (a bare
@@ -176,7 +185,9 @@ impl Engine {
         let scratch = &mut *guard;
         scratch.batch.reset(1, spec.shape());
         scratch.batch.fill_from_tail(0, window, &ExogColumns::default(), &ExogSource::NONE);
-        forecast_filled(network, spec, self.isa(), scratch, out)
+        let forecast = forecast_filled(network, spec, self.isa(), scratch, out);
+        drop(guard);
+        self.end_call(forecast)
     }
 
     /// Lets a forecast on the calling thread share its large layers with a second core, when the forecaster may

@@ -9,7 +9,7 @@ use crate::data::{advance, Ds, Frequency, Panel};
 use crate::models::prophet::{self, ProphetFit, SECONDS_PER_DAY};
 
 /// Prophet's time axis: seconds since the epoch, an integer step counting as a day.
-fn seconds(ds: Ds) -> f64 {
+pub(super) fn seconds(ds: Ds) -> f64 {
     match ds {
         Ds::Int(step) => step as f64 * SECONDS_PER_DAY,
         Ds::Time(_) => ds.to_epoch_millis() / 1e3,

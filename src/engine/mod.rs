@@ -7,13 +7,17 @@ mod conformal;
 mod cross_validation;
 mod error;
 mod forecast;
+mod insample;
 mod local;
+mod memory;
 mod network;
 mod scaler;
 mod slots;
 mod spec;
 mod train;
 mod update;
+mod validation;
+mod windows;
 
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
@@ -21,6 +25,7 @@ use std::time::Instant;
 
 pub use error::{EngineError, ErrorKind};
 pub use scaler::Scale;
+pub use memory::MemoryStats;
 pub use conformal::{IntervalMethod, PredictionIntervals};
 pub use cross_validation::{CrossValidation, CrossValidationResult, CrossValidationStep, RefitPolicy};
 pub use spec::{Architecture, EngineConfig, ExogLists, Method, ModelKind, ModelSpec, NeuralSpec, ProphetSpec, ScalerType};
@@ -39,11 +44,15 @@ use train::{train, TrainRun};
 #[derive(Debug, Clone, PartialEq)]
 pub struct FitOptions {
     pub max_steps: Option<usize>,
-    /// Passes over all training windows; overrides `max_steps` (the caller rejects giving both).
+    /// Passes over the series in batches of `batch_size` (one step a batch); overrides `max_steps` (the caller
+    /// rejects giving both).
     pub epochs: Option<usize>,
+    /// Series per step.
     pub batch_size: Option<usize>,
+    /// Windows per step.
+    pub windows_batch_size: Option<usize>,
     pub learning_rate: Option<f64>,
-    /// Last points of each series held out for the validation loss (0: none).
+    /// Last points of each series held out for the validation loss (0: none; NeuralForecast's `val_size`).
     pub validation_size: usize,
     pub early_stopping: bool,
     pub patience: Option<usize>,
@@ -60,6 +69,7 @@ impl Default for FitOptions {
             max_steps: None,
             epochs: None,
             batch_size: None,
+            windows_batch_size: None,
             learning_rate: None,
             validation_size: 0,
             early_stopping: false,
@@ -94,6 +104,8 @@ pub struct ModelFitReport {
     pub train_loss: Vec<f64>,
     pub val_loss: Vec<f64>,
     pub stopped_early: bool,
+    /// Trainable parameters (Lightning's model summary count); 0 for Prophet, fitted per series without any.
+    pub parameters: usize,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -119,9 +131,12 @@ struct SeriesState {
     last_ds: Ds,
     /// The local scaler's statistics.
     scale: Scale,
+    /// The local scaler's statistics of each stored exogenous column over time ([`Fitted::temporal`]).
+    exog_scales: Vec<Scale>,
     /// The last `max inputSize` values, locally scaled.
     tail: Vec<f64>,
-    /// The last `max inputSize` values of each stored exogenous column over time ([`Fitted::temporal`]).
+    /// The last `max inputSize` values of each stored exogenous column over time ([`Fitted::temporal`]), locally
+    /// scaled.
     exog_tail: Vec<Vec<f64>>,
     /// The series' value of each stored static column ([`Fitted::statics`]).
     statics: Vec<f64>,
@@ -137,6 +152,9 @@ struct Fitted {
     statics: Vec<String>,
     /// Conformity scores of the point models, when fitted with prediction intervals.
     conformal: Option<Conformal>,
+    /// The data of the fit, which in-sample forecasts run over (`None` after loading a checkpoint, which keeps
+    /// only the tails).
+    history: Option<Arc<Panel>>,
 }
 
 impl Fitted {
@@ -248,6 +266,7 @@ struct ForecastScratch {
     batch: Batch,
     cache: NetworkCache,
 }
+crate::nn::heap_bytes::heap_bytes!(ForecastScratch { batch, cache });
 
 /// The most threads a forecaster may start; more is surely a mistake (or a damaged checkpoint).
 pub const MAX_THREADS: usize = 1024;
@@ -362,8 +381,19 @@ impl Engine {
         options: &FitOptions,
         progress: &mut (dyn FnMut(&ProgressEvent) -> Control + Send),
     ) -> Result<FitReport, EngineError> {
+        let report = self.fit_models(panel, options, progress);
+        self.end_call(report)
+    }
+
+    fn fit_models(
+        &mut self,
+        panel: &Panel,
+        options: &FitOptions,
+        progress: &mut (dyn FnMut(&ProgressEvent) -> Control + Send),
+    ) -> Result<FitReport, EngineError> {
         let started = Instant::now();
         let _simd = crate::simd::scoped_simd(self.config.simd_enabled);
+        validation::check_early_stopping(&self.config.models, options)?;
         if !options.warm_start {
             // A failed or stopped fit keeps the fitted weights: the fresh ones are only swapped in at the end.
             let fresh = self.config.models.iter().map(Trained::new).collect::<Result<Vec<_>, _>>()?;
@@ -388,7 +418,8 @@ impl Engine {
         match self.train_models(panel, &scaled, options, progress, &mut report)? {
             Some(trained) => {
                 self.models = trained;
-                self.fitted = Some(Fitted { freq: panel.frequency(), series: states, temporal, statics, conformal });
+                let history = Some(Arc::new(panel.clone()));
+                self.fitted = Some(Fitted { freq: panel.frequency(), series: states, temporal, statics, conformal, history });
             }
             None => report.aborted = true,
         }
@@ -454,9 +485,10 @@ impl Engine {
         Ok(Some(trained))
     }
 
-    /// Per-series local scaling: the states to forecast from (with the tails of the `temporal` exogenous columns
-    /// and the values of the `statics`), and the scaled panel to train on (`panel` itself for the identity scaler,
-    /// which saves a copy of y the size of the data).
+    /// Per-series local scaling of y and of the `temporal` exogenous columns (NeuralForecast's core scales every
+    /// temporal column): the states to forecast from (with the tails of the `temporal` columns and the values of
+    /// the `statics`), and the scaled panel to train on (`panel` itself for the identity scaler, which saves a copy
+    /// of the data).
     fn local_scaling<'p>(&self, panel: &'p Panel, temporal: &[String], statics: &[String]) -> Result<(Vec<SeriesState>, Cow<'p, Panel>), EngineError> {
         let keep = self.max_input_size();
         panel.check_min_length(keep.max(1), "inputSize")?;
@@ -470,8 +502,20 @@ impl Engine {
         let identity = self.config.local_scaler_type == ScalerType::Identity;
         let mut states = Vec::with_capacity(panel.n_series());
         let mut scaled_y = Vec::with_capacity(if identity { 0 } else { panel.n_rows() });
+        let mut scaled_exog: Vec<Column> = if identity { Vec::new() } else { panel.exogenous().to_vec() };
         for (s, series) in panel.series_iter().enumerate() {
             let scale = Scale::of(self.config.local_scaler_type, series.y, isa, &mut scratch);
+            let rows = panel.offsets()[s]..panel.offsets()[s + 1];
+            let exog_scales: Vec<Scale> = temporal
+                .iter()
+                .map(|&c| {
+                    let exog_scale = Scale::of(self.config.local_scaler_type, &panel.exogenous()[c].values[rows.clone()], isa, &mut scratch);
+                    if !identity {
+                        scaled_exog[c].values[rows.clone()].iter_mut().for_each(|v| *v = exog_scale.apply(*v));
+                    }
+                    exog_scale
+                })
+                .collect();
             let scaled = if identity {
                 series.y
             } else {
@@ -485,14 +529,19 @@ impl Engine {
                 last_ds: series.last_ds().ok_or_else(|| EngineError::Range(format!("series '{}' is empty", series.id)))?,
                 scale,
                 tail: scaled[series.len() - keep..].to_vec(),
-                exog_tail: temporal.iter().map(|&c| panel.exogenous()[c].values[end - keep..end].to_vec()).collect(),
+                exog_tail: temporal
+                    .iter()
+                    .zip(&exog_scales)
+                    .map(|(&c, exog_scale)| panel.exogenous()[c].values[end - keep..end].iter().map(|&v| exog_scale.apply(v)).collect())
+                    .collect(),
+                exog_scales,
                 statics: statics.iter().map(|&c| panel.statics()[c].values[s]).collect(),
             });
         }
         if identity {
             return Ok((states, Cow::Borrowed(panel)));
         }
-        let scaled = panel.with_y(scaled_y).ok_or_else(|| EngineError::Range("local scaling gave non-finite values".into()))?;
+        let scaled = panel.with_values(scaled_y, scaled_exog).ok_or_else(|| EngineError::Range("local scaling gave non-finite values".into()))?;
         Ok((states, Cow::Owned(scaled)))
     }
 
@@ -502,17 +551,17 @@ impl Engine {
     /// conformal intervals for point models fitted with prediction intervals.
     pub fn predict(&self, history: Option<&Panel>, horizon: Option<usize>, levels: &[f64], future: Option<&FutureExog>) -> Result<Forecast, EngineError> {
         let fitted = self.fitted.as_ref().ok_or(EngineError::NotFitted)?;
-        match history {
-            Some(panel) => {
-                let series = self.local_scaling(panel, &fitted.temporal, &fitted.statics)?.0;
+        let forecast = match history {
+            Some(panel) => self.local_scaling(panel, &fitted.temporal, &fitted.statics).and_then(|(series, _)| {
                 let request = Request { freq: panel.frequency(), series: &series, local_fits: Refit(panel), horizon, levels, future };
                 self.forecast(fitted, request)
-            }
+            }),
             None => {
                 let request = Request { freq: fitted.freq, series: &fitted.series, local_fits: Stored(None), horizon, levels, future };
                 self.forecast(fitted, request)
             }
-        }
+        };
+        self.end_call(forecast)
     }
 
     /// As [`Engine::predict`] for the fitted series `ids` only (in that order), on the calling thread for a few
@@ -525,7 +574,7 @@ impl Engine {
             .collect::<Result<Vec<_>, _>>()?;
         let series: Vec<SeriesState> = indices.iter().map(|&i| fitted.series[i].clone()).collect();
         let request = Request { freq: fitted.freq, series: &series, local_fits: Stored(Some(&indices)), horizon, levels, future };
-        self.forecast(fitted, request)
+        self.end_call(self.forecast(fitted, request))
     }
 
     /// The forecast columns of every model for `request.series`.

@@ -4,6 +4,7 @@
 use std::any::Any;
 
 use crate::models::{Model, WindowBatch};
+use crate::nn::heap_bytes::HeapBytes;
 use crate::nn::{NnError, ParamStore};
 
 /// [`Model`] without its associated cache type, so that networks of different models live in one list.
@@ -15,25 +16,42 @@ trait AnyModel: Send + Sync + std::fmt::Debug {
     fn clone_box(&self) -> Box<dyn AnyModel>;
 }
 
+/// A model's cache behind the network's type erasure: any type, and its heap bytes.
+trait AnyCache: Any + Send + Sync {
+    fn heap_bytes(&self) -> usize;
+}
+
+impl<C: HeapBytes + Send + Sync + 'static> AnyCache for C {
+    fn heap_bytes(&self) -> usize {
+        HeapBytes::heap_bytes(self)
+    }
+}
+
 /// A thread's activations and scratch buffers for whichever network it last ran.
 #[derive(Default)]
-pub struct NetworkCache(Option<Box<dyn Any + Send + Sync>>);
+pub struct NetworkCache(Option<Box<dyn AnyCache>>);
 
 impl NetworkCache {
     /// The cache as `C`, replaced by an empty one if it held another model's.
-    fn get<C: Default + Send + Sync + 'static>(&mut self) -> &mut C {
-        if !self.0.as_ref().is_some_and(|c| c.is::<C>()) {
+    fn get<C: Default + HeapBytes + Send + Sync + 'static>(&mut self) -> &mut C {
+        if !self.0.as_ref().is_some_and(|c| (&**c as &dyn Any).is::<C>()) {
             self.0 = Some(Box::new(C::default()));
         }
-        self.0.as_mut().and_then(|c| c.downcast_mut::<C>()).expect("the cache was just set to C")
+        self.0.as_mut().and_then(|c| (&mut **c as &mut dyn Any).downcast_mut::<C>()).expect("the cache was just set to C")
     }
 
     /// The cache as `C` if it holds one (backward needs the forward pass's cache).
     fn existing<C: 'static>(&mut self) -> Result<&mut C, NnError> {
-        self.0.as_mut().and_then(|c| c.downcast_mut::<C>()).ok_or_else(|| NnError::InvalidValue {
+        self.0.as_mut().and_then(|c| (&mut **c as &mut dyn Any).downcast_mut::<C>()).ok_or_else(|| NnError::InvalidValue {
             what: "network cache",
             reason: "backward called before forward".into(),
         })
+    }
+}
+
+impl HeapBytes for NetworkCache {
+    fn heap_bytes(&self) -> usize {
+        self.0.as_ref().map_or(0, |c| c.heap_bytes())
     }
 }
 

@@ -6,6 +6,10 @@ use crate::kernels::{self, Isa};
 /// Added to every scale, as NeuralForecast does, so that nothing divides by zero.
 const EPS: f64 = 1e-6;
 
+/// The MAD of a normal distribution per standard deviation (the 75th percentile of the standard normal), the
+/// constant of NeuralForecast's robust scaler.
+const NORMAL_MAD_PER_STD: f64 = 0.6744897501960817;
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scale {
     pub shift: f64,
@@ -29,7 +33,12 @@ impl Scale {
             }
             ScalerType::Robust => {
                 let median = median_of(values.iter().copied(), scratch);
-                let mad = median_of(values.iter().map(|v| (v - median).abs()), scratch);
+                let mut mad = median_of(values.iter().map(|v| (v - median).abs()), scratch);
+                if mad == 0.0 {
+                    // More than half the values equal the median: NeuralForecast's `robust_statistics` falls back to
+                    // the MAD a normal distribution of the same (population) standard deviation would have.
+                    mad = kernels::std_with(isa, values, 0).unwrap_or(0.0) * NORMAL_MAD_PER_STD;
+                }
                 Scale { shift: median, scale: nonzero(mad) + EPS }
             }
             ScalerType::MinMax => {
@@ -89,6 +98,29 @@ mod tests {
         let m = of(ScalerType::MinMax, &x);
         assert_eq!((m.shift, m.scale), (1.0, 99.0 + EPS));
         assert_eq!(of(ScalerType::Identity, &x), Scale::IDENTITY);
+    }
+
+    #[test]
+    fn robust_scaler_without_spread_around_the_median_falls_back_to_the_standard_deviation() {
+        // |x - 0| = 0,0,0,4,8 → MAD 0; NeuralForecast: std (population) · 0.6744897501960817 + eps.
+        let x = [0.0, 0.0, 0.0, 4.0, 8.0];
+        let r = of(ScalerType::Robust, &x);
+        let std = (((0.0f64 - 2.4).powi(2) * 3.0 + (4.0f64 - 2.4).powi(2) + (8.0f64 - 2.4).powi(2)) / 5.0).sqrt();
+        assert_eq!(r.shift, 0.0);
+        assert!((r.scale - (std * 0.6744897501960817 + EPS)).abs() < 1e-12, "{r:?}");
+        assert!((r.scale - 2.158368200627461).abs() < 1e-12, "{r:?}"); // std 3.2 · 0.6744897501960817 + 1e-6
+        // A constant: MAD and std are 0, so the scale is 1 + eps.
+        assert_eq!(of(ScalerType::Robust, &[3.0, 3.0, 3.0]), Scale { shift: 3.0, scale: 1.0 + EPS });
+        // A single value: the same.
+        assert_eq!(of(ScalerType::Robust, &[-2.5]), Scale { shift: -2.5, scale: 1.0 + EPS });
+    }
+
+    #[test]
+    fn standard_and_minmax_scalers_of_constants_use_one_plus_eps() {
+        assert_eq!(of(ScalerType::Standard, &[4.0; 6]), Scale { shift: 4.0, scale: 1.0 + EPS });
+        assert_eq!(of(ScalerType::MinMax, &[4.0; 6]), Scale { shift: 4.0, scale: 1.0 + EPS });
+        // The lower middle value of an even count is the median, as torch's `nanmedian`.
+        assert_eq!(of(ScalerType::Robust, &[1.0, 2.0, 10.0, 20.0]).shift, 2.0);
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 use std::sync::{Mutex, MutexGuard, TryLockError};
 
+use crate::nn::heap_bytes::HeapBytes;
+
 /// One value per thread (buffers that only grow). Part `k` of `n` takes slot `k * slots / n`, the contiguous run of
 /// parts rayon's splitting hands each thread, or a free one when another thread holds it; a slot is only ever passed
 /// over while in use, so every slot is sized by the first call whatever the scheduling, and later calls of the same
@@ -30,6 +32,20 @@ impl<T: Default> Slots<T> {
     }
 }
 
+impl<T: Default + HeapBytes> Slots<T> {
+    /// Heap bytes the slots hold.
+    pub fn heap_bytes(&self) -> usize {
+        self.0.iter().map(|slot| slot.lock().unwrap_or_else(|p| p.into_inner()).heap_bytes()).sum()
+    }
+
+    /// Frees what the slots hold (the next use sizes them again).
+    pub fn release(&self) {
+        for slot in &self.0 {
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = T::default();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,5 +62,15 @@ mod tests {
         let held = slots.lock(4, 5);
         assert_eq!(*slots.lock(4, 5), [0, 1, 2], "a held slot passes the part to a free one");
         drop(held);
+    }
+
+    #[test]
+    fn release_frees_every_slot() {
+        let slots: Slots<Vec<f32>> = Slots::new(2);
+        slots.lock(0, 2).reserve_exact(8);
+        slots.lock(1, 2).reserve_exact(4);
+        assert!(slots.heap_bytes() >= 12 * 4);
+        slots.release();
+        assert_eq!(slots.heap_bytes(), 0);
     }
 }

@@ -45,7 +45,7 @@ pub(crate) fn spec_of(options: serde_json::Value) -> ModelSpec {
 pub(super) fn small_spec(kind: ModelKind, steps: usize) -> ModelSpec {
     spec_of(json!({
         "type": kind.name(), "h": 6, "inputSize": 12, "encoderHiddenSize": 16, "decoderHiddenSize": 16,
-        "scalerType": "standard", "maxSteps": steps, "batchSize": 32,
+        "scalerType": "standard", "maxSteps": steps, "windowsBatchSize": 32,
     }))
 }
 
@@ -95,7 +95,7 @@ fn results_are_bit_identical_for_any_thread_count() {
     let panel = sine_panel(2, 60);
     let run = |threads| {
         let mut e = engine(vec![small_spec(ModelKind::Lstm, 12)], threads);
-        e.fit(&panel, &FitOptions { batch_size: Some(20), ..FitOptions::default() }, &mut keep_going).unwrap();
+        e.fit(&panel, &FitOptions { batch_size: Some(1), windows_batch_size: Some(20), ..FitOptions::default() }, &mut keep_going).unwrap();
         (e.models[0].network().unwrap().params().clone(), e.predict(None, None, &[], None).unwrap())
     };
     let (w1, f1) = run(1);
@@ -113,7 +113,7 @@ fn forecasts_through_layers_shared_with_a_second_core_have_the_bits_of_one_threa
     // NBEATS' default 512 x 512 layers are large enough to share (nn::matmul::assist) on two threads.
     let panel = sine_panel(2, 60);
     let run = |threads| {
-        let spec = spec_of(json!({ "type": "NBEATS", "h": 6, "inputSize": 12, "maxSteps": 2, "batchSize": 8 }));
+        let spec = spec_of(json!({ "type": "NBEATS", "h": 6, "inputSize": 12, "maxSteps": 2, "windowsBatchSize": 8 }));
         let mut e = engine(vec![spec], threads);
         e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap();
         let mut window = [0.0; 6];
@@ -165,6 +165,31 @@ fn checkpoints_round_trip_exactly_and_reject_damage() {
 }
 
 #[test]
+fn a_version_2_checkpoint_reads_its_batch_size_as_windows_a_step() {
+    use safetensors::tensor::SafeTensors;
+    let mut e = engine(vec![small_spec(ModelKind::Lstm, 2)], 1);
+    e.fit(&sine_panel(2, 60), &FitOptions::default(), &mut keep_going).unwrap();
+    let bytes = e.to_bytes().unwrap();
+    // The same file as version 2 wrote it: its batchSize (77 windows a step), none of the later options.
+    let (_, metadata) = SafeTensors::read_metadata(&bytes).unwrap();
+    let mut meta = metadata.metadata().clone().unwrap();
+    let mut state: serde_json::Value = serde_json::from_str(&meta["engine"]).unwrap();
+    let model = state["models"][0].as_object_mut().unwrap();
+    for key in ["windowsBatchSize", "validBatchSize", "inferenceWindowsBatchSize", "stepSize", "startPaddingEnabled"] {
+        model.remove(key);
+    }
+    model.insert("batchSize".into(), 77.into());
+    meta.insert("engine".into(), state.to_string());
+    meta.insert("format_version".into(), "2".into());
+    let tensors = SafeTensors::deserialize(&bytes).unwrap();
+    let old = safetensors::tensor::serialize(tensors.tensors(), Some(meta)).unwrap();
+    let loaded = Engine::from_bytes(&old).unwrap();
+    let neural = loaded.config.models[0].neural().unwrap();
+    assert_eq!((neural.windows_batch_size, neural.batch_size, neural.valid_batch_size), (77, 32, 32));
+    assert_eq!(weights(&loaded), weights(&e));
+}
+
+#[test]
 fn save_is_atomic_and_load_reads_it_back() {
     let dir = std::env::temp_dir().join(format!("nd-engine-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -194,20 +219,58 @@ fn stopping_keeps_the_state_from_before_the_fit() {
     assert_eq!(weights(&e), before);
 }
 
+/// One series that climbs for 60 points and falls over its last 12, the validation part: the better a model
+/// learns the climb, the worse it scores there.
+fn turning_series() -> Panel {
+    let y: Vec<f64> = (0..72).map(|t| if t < 60 { t as f64 } else { 120.0 - t as f64 }).collect();
+    let ids = vec!["s".to_string(); y.len()];
+    let ds: Vec<Ds> = (0..y.len()).map(|t| Ds::Int(t as i64)).collect();
+    Panel::from_columns(&ids, &ds, &y, None).unwrap()
+}
+
 #[test]
-fn validation_and_early_stopping() {
-    let panel = sine_panel(2, 80);
-    let options = FitOptions { validation_size: 6, early_stopping: true, patience: Some(1), ..FitOptions::default() };
+fn early_stopping_stops_patience_checks_after_the_best() {
     let spec = spec_of(json!({
-        "type": "GRU", "h": 6, "inputSize": 12, "encoderHiddenSize": 16, "decoderHiddenSize": 16,
-        "scalerType": "standard", "maxSteps": 400, "batchSize": 32, "valCheckSteps": 10,
+        "type": "MLP", "h": 6, "inputSize": 12, "hiddenSize": 32, "numLayers": 2, "learningRate": 0.01,
+        "maxSteps": 1000, "windowsBatchSize": 32, "valCheckSteps": 5, "earlyStopPatienceSteps": 3,
     }));
     let mut e = engine(vec![spec], 1);
-    let report = e.fit(&panel, &options, &mut keep_going).unwrap();
+    let report = e.fit(&turning_series(), &FitOptions { validation_size: 12, ..FitOptions::default() }, &mut keep_going).unwrap();
     let m = &report.models[0];
-    assert!(!m.val_loss.is_empty());
-    assert!(m.stopped_early || m.steps == 400);
-    assert!(e.fit(&panel, &FitOptions { validation_size: 3, ..FitOptions::default() }, &mut keep_going).is_err());
+    let best = m.val_loss.iter().enumerate().fold(0, |b, (i, &v)| if v < m.val_loss[b] { i } else { b });
+    assert!(m.stopped_early);
+    assert_eq!(m.val_loss.len(), best + 1 + 3, "{:?}", m.val_loss);
+    assert_eq!(m.steps, (best + 1 + 3) * 5);
+    assert!(m.steps < 1000);
+}
+
+#[test]
+fn validation_needs_at_least_the_horizon() {
+    let mut e = engine(vec![small_spec(ModelKind::Gru, 5)], 1);
+    let error = e.fit(&sine_panel(2, 80), &FitOptions { validation_size: 3, ..FitOptions::default() }, &mut keep_going).unwrap_err();
+    assert!(error.to_string().contains("validationSize"), "{error}");
+}
+
+#[test]
+fn early_stopping_that_cannot_fire_is_an_error() {
+    let panel = sine_panel(1, 60);
+    let small = json!({ "type": "MLP", "h": 6, "inputSize": 12, "hiddenSize": 8, "maxSteps": 5, "batchSize": 8 });
+    let plain = spec_of(small.clone());
+    let mut with_patience = small;
+    with_patience["earlyStopPatienceSteps"] = json!(2);
+    let patient = spec_of(with_patience);
+    let cases = [
+        (patient.clone(), FitOptions::default(), "earlyStopPatienceSteps"),
+        (plain.clone(), FitOptions { patience: Some(2), ..FitOptions::default() }, "patience"),
+        (plain.clone(), FitOptions { early_stopping: true, patience: Some(2), ..FitOptions::default() }, "earlyStopping"),
+        (plain, FitOptions { early_stopping: true, validation_size: 6, ..FitOptions::default() }, "patience"),
+    ];
+    for (spec, options, named) in cases {
+        let error = engine(vec![spec], 1).fit(&panel, &options, &mut keep_going).unwrap_err();
+        assert!(error.to_string().contains(named), "{named}: {error}");
+    }
+    let fine = FitOptions { early_stopping: true, validation_size: 6, ..FitOptions::default() };
+    assert!(engine(vec![patient], 1).fit(&panel, &fine, &mut keep_going).is_ok());
 }
 
 #[test]
@@ -236,7 +299,7 @@ fn baseline_spec(kind: ModelKind, seed: u64) -> ModelSpec {
         ModelKind::Prophet => return spec_of(json!({ "type": "Prophet", "h": 12, "seasonalityMode": "multiplicative", "randomSeed": seed })),
     };
     let mut options = json!({
-        "type": kind.name(), "h": 12, "inputSize": 24, "scalerType": "standard", "maxSteps": 200, "batchSize": 32,
+        "type": kind.name(), "h": 12, "inputSize": 24, "scalerType": "standard", "maxSteps": 200, "windowsBatchSize": 32,
         "learningRate": 1e-3, "randomSeed": seed,
     });
     options.as_object_mut().unwrap().extend(architecture.as_object().unwrap().clone());
@@ -320,9 +383,9 @@ fn huge_sizes_are_rejected_before_anything_is_allocated() {
         assert!(matches!(err, EngineError::Range(_)) && err.to_string().contains(what), "{err}");
     }
     let mut e = engine(vec![small_spec(ModelKind::Gru, 2)], 1);
-    let options = FitOptions { batch_size: Some(1 << 20), ..FitOptions::default() };
+    let options = FitOptions { windows_batch_size: Some(1 << 20), ..FitOptions::default() };
     let err = e.fit(&sine_panel(1, 40), &options, &mut keep_going).unwrap_err().to_string();
-    assert!(err.contains("batchSize"), "{err}");
+    assert!(err.contains("windowsBatchSize"), "{err}");
 }
 
 #[test]
@@ -332,7 +395,7 @@ fn multi_quantile_models_forecast_one_column_per_quantile_in_order() {
     let panel = noisy_sine_panel(2, 60);
     let spec = spec_of(json!({
         "type": "GRU", "h": 6, "inputSize": 12, "encoderHiddenSize": 16, "decoderHiddenSize": 16, "scalerType": "standard",
-        "maxSteps": 150, "batchSize": 32, "loss": { "type": "MQLoss", "level": [80] }, "learningRate": 0.01,
+        "maxSteps": 150, "windowsBatchSize": 32, "loss": { "type": "MQLoss", "level": [80] }, "learningRate": 0.01,
     }));
     let mut e = engine(vec![spec], 2);
     e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap();
@@ -407,7 +470,7 @@ fn low_memory_gives_the_same_bits_on_any_thread_count_and_the_default_weights_up
         let mut config = EngineConfig::new(vec![small_spec(ModelKind::Gru, 15)]);
         (config.low_memory, config.num_threads) = (low_memory, threads);
         let mut e = Engine::new(config).unwrap();
-        e.fit(&panel, &FitOptions { batch_size: Some(60), ..FitOptions::default() }, &mut keep_going).unwrap();
+        e.fit(&panel, &FitOptions { windows_batch_size: Some(60), ..FitOptions::default() }, &mut keep_going).unwrap();
         weights(&e)
     };
     let (default, low) = (run(false, 2), run(true, 2));

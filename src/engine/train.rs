@@ -1,9 +1,8 @@
-//! The training loop of one model: seeded window sampling, window scaling, data-parallel gradients over fixed
-//! shards reduced in a fixed order (so results are bit-identical whatever the thread count), Adam with
-//! NeuralForecast's step decay, validation and early stopping.
+//! The training loop of one model: the windows of each step (drawn by [`super::windows`]), window scaling,
+//! data-parallel gradients over fixed shards reduced in a fixed order (so results are bit-identical whatever the
+//! thread count), Adam with NeuralForecast's step decay, and the validation checks and early stopping of
+//! [`super::validation`].
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::error::EngineError;
@@ -11,12 +10,14 @@ use super::batch::{Batch, ExogColumns};
 use super::network::{Network, NetworkCache};
 use super::slots::Slots;
 use super::spec::NeuralSpec;
+use super::validation::{EarlyStopping, Validation, ValidationScratch};
+use super::windows::{TrainingWindows, Window, WindowSampler};
 use super::{Control, FitOptions, ModelFitReport, ProgressEvent};
-use rand::RngExt;
 
 use crate::data::Panel;
 use crate::kernels::Isa;
 use crate::nn::adam::{Adam, AdamConfig, StepLr};
+use crate::nn::loss::LossSums;
 use crate::nn::ParamStore;
 
 /// Windows per shard: 8, or more for large models, whose per-shard gradient stores would otherwise cost more memory
@@ -33,7 +34,7 @@ pub(crate) fn shard_windows(batch: usize, parameters: u128) -> usize {
 /// A shard's part of a step's gradient and loss, kept until the optimizer step sums them in shard order.
 struct Shard {
     grads: ParamStore,
-    loss: f64,
+    loss: LossSums,
 }
 
 impl AsRef<ParamStore> for Shard {
@@ -43,7 +44,7 @@ impl AsRef<ParamStore> for Shard {
     }
 }
 
-/// The activations and buffers of one shard's forward and backward pass (or of a validation pass).
+/// The activations and buffers of one shard's forward and backward pass.
 #[derive(Default)]
 struct Scratch {
     cache: NetworkCache,
@@ -85,7 +86,7 @@ pub(crate) fn train(
     progress: &mut (dyn FnMut(&ProgressEvent) -> Control + Send),
 ) -> Result<Option<ModelFitReport>, EngineError> {
     let spec = run.spec;
-    let batch = run.options.batch_size.unwrap_or(spec.batch_size);
+    let batch = run.options.windows_batch_size.unwrap_or(spec.windows_batch_size);
     spec.check_batch(run.alias, batch)?;
     let learning_rate = run.options.learning_rate.unwrap_or(spec.learning_rate);
     let holdout = run.options.validation_size;
@@ -97,74 +98,71 @@ pub(crate) fn train(
         )));
     }
     let index = TrainingWindows::new(run.panel, spec, holdout)?;
+    let series_batch = run.options.batch_size.unwrap_or(spec.batch_size);
+    let mut sampler = WindowSampler::new(&index, series_batch, batch, spec.shape().random_seed);
     let max_steps = match (run.options.epochs, run.options.max_steps) {
-        // An epoch is one pass over all training windows, batch by batch.
-        (Some(epochs), _) => epochs.saturating_mul(index.len()).div_ceil(batch),
+        // An epoch is one pass over the series, `batchSize` series a step.
+        (Some(epochs), _) => epochs.saturating_mul(sampler.steps_per_epoch()),
         (None, steps) => steps.unwrap_or(spec.max_steps),
     };
     let adam_config = AdamConfig { learning_rate: learning_rate as f32, ..AdamConfig::default() };
     let mut adam = Adam::new(network.params(), adam_config, StepLr::neuralforecast(max_steps, spec.num_lr_decays))?;
-    let mut rng = ChaCha8Rng::seed_from_u64(spec.shape().random_seed);
     let parameters = network.params().num_parameters() as u128;
     let per_shard = if run.low_memory { low_memory_shard_windows(batch, parameters) } else { shard_windows(batch, parameters) };
     let shard_count = batch.div_ceil(per_shard);
     let kept = if run.low_memory { shard_count.min(LOW_MEMORY_WAVE) } else { shard_count };
-    let mut shards: Vec<Shard> = (0..kept).map(|_| Shard { grads: network.params().zeros_like(), loss: 0.0 }).collect();
-    let mut total = (kept < shard_count).then(|| Shard { grads: network.params().zeros_like(), loss: 0.0 });
+    let mut shards: Vec<Shard> = (0..kept).map(|_| Shard { grads: network.params().zeros_like(), loss: LossSums::default() }).collect();
+    let mut total = (kept < shard_count).then(|| Shard { grads: network.params().zeros_like(), loss: LossSums::default() });
     // One scratch per thread that runs shards (see Slots: all sized in the first step).
     let scratch = Slots::new(run.threads.current_num_threads().min(kept));
     let gradients = Gradients { run, index: &index, per_shard, scratch: &scratch };
-    let mut validation_scratch = Scratch::default();
+    let mut validation_scratch = ValidationScratch::default();
     let validation = Validation::new(run, holdout)?;
-    let patience = if run.options.early_stopping || spec.early_stop_patience_steps.is_some() {
-        run.options.patience.or(spec.early_stop_patience_steps)
-    } else {
-        None
-    };
+    let mut early_stopping = EarlyStopping::new(run);
+    // NeuralForecast's Lightning `val_check_interval`: every valCheckSteps steps, at most every maxSteps.
+    let val_check_steps = spec.val_check_steps.min(max_steps).max(1);
     // Sized up front, like every other buffer of the loop, so that a step does not allocate (up to a bound:
     // a huge `maxSteps` must not reserve gigabytes before the first step).
     let reserved = max_steps.min(1 << 20);
     let mut report = ModelFitReport {
         alias: run.alias.to_string(),
         train_loss: Vec::with_capacity(reserved),
-        val_loss: Vec::with_capacity(reserved / spec.val_check_steps + 1),
+        val_loss: Vec::with_capacity(reserved / val_check_steps + 1),
+        parameters: network.params().num_parameters(),
         ..ModelFitReport::default()
     };
     let alias: std::sync::Arc<str> = run.alias.into();
-    let (mut best, mut checks_without_improvement) = (f64::INFINITY, 0usize);
     let mut windows = Vec::with_capacity(batch);
-    let mut drawn_set = std::collections::HashSet::with_capacity(batch);
 
     for step in 1..=max_steps {
-        index.sample(batch, &mut rng, &mut windows, &mut drawn_set);
+        sampler.draw(&mut windows);
         let parts = match &mut total {
             None => {
                 let part = StepPart { step, first: 0, observed: index.observed_in(&windows) };
                 gradients.compute(network, &windows, &mut shards, part)?;
-                &shards[..]
+                &mut shards[..]
             }
             Some(total) => {
                 gradients.compute_in_waves(network, &windows, &mut shards, total, step)?;
-                std::slice::from_ref(&*total)
+                std::slice::from_mut(total)
             }
         };
-        let train_loss = parts.iter().map(|s| s.loss).sum();
+        let (train_loss, grad_scale) = spec.loss.finish(parts.iter().map(|s| s.loss).sum());
+        if grad_scale != 1.0 {
+            parts.iter_mut().for_each(|s| s.grads.scale(grad_scale as f32));
+        }
+        let parts = &*parts;
         let norm = if adam.clips() { Adam::summed_norm(parts) } else { 0.0 };
         run.threads.install(|| adam.step_summed(network.params_mut(), parts, norm))?;
         report.train_loss.push(train_loss);
         report.steps = step;
         let mut val_loss = None;
-        if let Some(v) = &validation {
-            if step % spec.val_check_steps == 0 || step == max_steps {
-                let loss = v.loss(network, run, &mut validation_scratch)?;
-                report.val_loss.push(loss);
-                val_loss = Some(loss);
-                if loss < best {
-                    (best, checks_without_improvement) = (loss, 0);
-                } else {
-                    checks_without_improvement += 1;
-                }
-            }
+        let mut stop = false;
+        if let Some(v) = validation.as_ref().filter(|_| step % val_check_steps == 0) {
+            let loss = v.loss(network, run, &mut validation_scratch)?;
+            report.val_loss.push(loss);
+            val_loss = Some(loss);
+            stop = early_stopping.should_stop(loss);
         }
         let event = ProgressEvent {
             model: run.model_index,
@@ -177,7 +175,7 @@ pub(crate) fn train(
         if let Control::Stop = progress(&event) {
             return Ok(None);
         }
-        if patience.is_some_and(|p| checks_without_improvement >= p) {
+        if stop {
             report.stopped_early = true;
             break;
         }
@@ -231,7 +229,7 @@ impl Gradients<'_, '_> {
         step: usize,
     ) -> Result<(), EngineError> {
         let observed = self.index.observed_in(windows);
-        total.loss = 0.0;
+        total.loss = LossSums::default();
         for (wave, chunk) in windows.chunks(self.per_shard * shards.len()).enumerate() {
             let count = chunk.len().div_ceil(self.per_shard);
             let first = wave * shards.len();
@@ -263,16 +261,17 @@ fn shard_gradient(
     let Scratch { cache, batch, d_output } = scratch;
     batch.reset(windows.len(), spec.shape());
     for (k, w) in windows.iter().enumerate() {
-        batch.fill_from_panel(k, run.panel, run.exog, w.series, w.start, index.train_lengths[w.series]);
+        batch.fill_from_panel(k, run.panel, run.exog, w.series, w.start, index.train_length(w.series));
     }
     batch.scale(spec.scaler_type, run.isa);
     let forecast = network.forward(&batch.view(Some(train_seed)), cache)?;
     d_output.resize(forecast.len(), 0.0);
-    let loss = spec.loss.value_and_grad(forecast, &batch.targets, Some(&batch.mask), d_output)?;
+    let sums = spec.loss.sums_and_grad(forecast, &batch.loss_targets(), d_output)?;
     // Each shard's loss is a masked mean over its own observed points; weighting by its share of the batch's
-    // observed points makes the shard gradients sum to the gradient of the batch's masked mean.
+    // observed points makes the shard gradients sum to the gradient of the batch's masked mean (which
+    // `Loss::finish` then turns into the loss's, for RMSE and relMSE).
     d_output.iter_mut().for_each(|g| *g *= weight as f32);
-    shard.loss = loss as f64 * weight;
+    shard.loss = sums.scaled(weight);
     shard.grads.fill_zero();
     network.backward(cache, d_output, &mut shard.grads)?;
     Ok(())
@@ -286,107 +285,4 @@ fn shard_seed(model_seed: u64, step: usize, shard: usize) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
-}
-
-/// A training window: `input_size` values from `start` in series `series`, then up to `h` targets.
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    series: usize,
-    start: usize,
-}
-
-/// The training windows of all series, indexed, never materialised. As NeuralForecast (which pads each series
-/// with `h` masked zeros), a window needs its whole input and at least one observed target, so the latest inputs
-/// are trained on too; targets past the training part are masked out of the loss.
-struct TrainingWindows {
-    input_size: usize,
-    h: usize,
-    /// Training length (rows before the held-out part) of each series.
-    train_lengths: Vec<usize>,
-    /// `n_series + 1` cumulative window counts.
-    offsets: Vec<usize>,
-}
-
-impl TrainingWindows {
-    fn new(panel: &Panel, spec: &NeuralSpec, holdout: usize) -> Result<TrainingWindows, EngineError> {
-        let required = spec.input_size() + spec.h() + holdout;
-        let what = if holdout > 0 { "inputSize + horizon + validationSize" } else { "inputSize + horizon" };
-        panel.check_min_length(required, what)?;
-        let train_lengths: Vec<usize> = panel.series_iter().map(|s| s.len() - holdout).collect();
-        let mut offsets = vec![0];
-        for &n in &train_lengths {
-            offsets.push(offsets[offsets.len() - 1] + n - spec.input_size());
-        }
-        Ok(TrainingWindows { input_size: spec.input_size(), h: spec.h(), train_lengths, offsets })
-    }
-
-    /// Draws `batch` windows into `out` (deterministic for the rng state): distinct windows when there are at
-    /// least `batch` of them, as NeuralForecast's `np.random.choice(n, batch, replace=n < batch)`, else with
-    /// replacement.
-    fn sample(&self, batch: usize, rng: &mut ChaCha8Rng, out: &mut Vec<Window>, drawn_set: &mut std::collections::HashSet<usize>) {
-        let total = self.len();
-        out.clear();
-        if total < batch {
-            out.extend((0..batch).map(|_| self.window(rng.random_range(0..total))));
-            return;
-        }
-        // Floyd's algorithm: a uniform `batch`-subset of 0..total in `batch` draws, no table of all windows.
-        drawn_set.clear();
-        for j in total - batch..total {
-            let drawn = rng.random_range(0..=j);
-            let flat = if drawn_set.insert(drawn) { drawn } else { j };
-            if flat == j {
-                drawn_set.insert(j);
-            }
-            out.push(self.window(flat));
-        }
-    }
-
-    fn window(&self, flat: usize) -> Window {
-        let series = self.offsets.partition_point(|&first| first <= flat) - 1;
-        Window { series, start: flat - self.offsets[series] }
-    }
-
-    /// Number of training windows over all series.
-    fn len(&self) -> usize {
-        self.offsets[self.offsets.len() - 1]
-    }
-
-    /// Observed target points of `windows`.
-    fn observed_in(&self, windows: &[Window]) -> usize {
-        windows.iter().map(|w| self.observed_targets(w)).sum()
-    }
-
-    fn observed_targets(&self, w: &Window) -> usize {
-        (self.train_lengths[w.series] - w.start - self.input_size).min(self.h)
-    }
-}
-
-/// The validation windows: per series, the window whose horizon starts where the held-out part begins.
-struct Validation {
-    batch: Batch,
-}
-
-impl Validation {
-    fn new(run: &TrainRun<'_>, holdout: usize) -> Result<Option<Validation>, EngineError> {
-        if holdout == 0 {
-            return Ok(None);
-        }
-        let l = run.spec.input_size();
-        let mut batch = Batch::default();
-        batch.reset(run.panel.n_series(), run.spec.shape());
-        for (s, series) in run.panel.series_iter().enumerate() {
-            batch.fill_from_panel(s, run.panel, run.exog, s, series.len() - holdout - l, series.len());
-        }
-        batch.scale(run.spec.scaler_type, run.isa);
-        Ok(Some(Validation { batch }))
-    }
-
-    fn loss(&self, network: &Network, run: &TrainRun<'_>, scratch: &mut Scratch) -> Result<f64, EngineError> {
-        let forecast = network.forward(&self.batch.view(None), &mut scratch.cache)?;
-        scratch.d_output.resize(forecast.len(), 0.0);
-        // Validation uses the training loss, as NeuralForecast's default `valid_loss` does.
-        let loss = run.spec.loss.value_and_grad(forecast, &self.batch.targets, Some(&self.batch.mask), &mut scratch.d_output)?;
-        Ok(loss as f64)
-    }
 }

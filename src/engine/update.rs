@@ -43,8 +43,8 @@ impl Engine {
             let mut next = state.clone();
             append_keeping(&mut next.tail, series.y.iter().map(|&v| state.scale.apply(v)), keep);
             let rows_of_series = rows.offsets()[s]..rows.offsets()[s + 1];
-            for (tail, &c) in next.exog_tail.iter_mut().zip(&columns) {
-                append_keeping(tail, rows.exogenous()[c].values[rows_of_series.clone()].iter().copied(), keep);
+            for ((tail, scale), &c) in next.exog_tail.iter_mut().zip(&state.exog_scales).zip(&columns) {
+                append_keeping(tail, rows.exogenous()[c].values[rows_of_series.clone()].iter().map(|&v| scale.apply(v)), keep);
             }
             next.last_ds = series.last_ds().unwrap_or(state.last_ds);
             updated.push((index, next));

@@ -16,6 +16,9 @@ pub struct MlpConfig {
     pub shape: ModelShape,
     pub num_layers: usize,
     pub hidden_size: usize,
+    /// NeuralForecast's `exclude_insample_y`: the input window enters as zeros (forecasts from the exogenous
+    /// variables alone).
+    pub exclude_insample_y: bool,
 }
 
 impl MlpConfig {
@@ -34,13 +37,13 @@ impl ModelConfig for MlpConfig {
     type Network = MlpModel;
 
     const NAME: &'static str = "MLP";
-    const OPTION_KEYS: &'static [&'static str] = &["numLayers", "hiddenSize"];
+    const OPTION_KEYS: &'static [&'static str] = &["numLayers", "hiddenSize", "excludeInsampleY"];
     /// mlp.py: `input_size` required, `scaler_type='identity'`, `windows_batch_size=1024`.
     const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults::WINDOWS;
 
-    /// mlp.py: `num_layers=2`, `hidden_size=1024`.
+    /// mlp.py: `num_layers=2`, `hidden_size=1024`, `exclude_insample_y=False`.
     fn new(shape: ModelShape) -> Self {
-        MlpConfig { shape, num_layers: 2, hidden_size: 1024 }
+        MlpConfig { shape, num_layers: 2, hidden_size: 1024, exclude_insample_y: false }
     }
 
     fn shape(&self) -> &ModelShape {
@@ -49,11 +52,13 @@ impl ModelConfig for MlpConfig {
 
     fn read_options(&mut self, options: &ModelOptions<'_>) -> OptionResult<()> {
         options.read_sizes([("numLayers", &mut self.num_layers), ("hiddenSize", &mut self.hidden_size)])?;
+        self.exclude_insample_y = options.boolean("excludeInsampleY")?.unwrap_or(self.exclude_insample_y);
         Ok(())
     }
 
     fn write_options(&self, out: &mut Map<String, Value>) {
         write_entries(out, [("numLayers", self.num_layers.into()), ("hiddenSize", self.hidden_size.into())]);
+        out.insert("excludeInsampleY".into(), self.exclude_insample_y.into());
     }
 
     fn memory_estimate(&self) -> (u128, u128) {
@@ -76,6 +81,10 @@ impl ModelConfig for MlpConfig {
         layers.push(Linear::new(&mut init.pp("out"), self.hidden_size, self.out_features())?);
         Ok(MlpModel { config: self.clone(), params, mlp: ReluMlp::from_layers(layers)? })
     }
+
+    fn exclude_insample_y(&self) -> bool {
+        self.exclude_insample_y
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +101,7 @@ pub struct MlpModelCache {
     inputs: Vec<f32>,
     mlp: ReluMlpCache,
 }
+crate::nn::heap_bytes::heap_bytes!(MlpModelCache { inputs, mlp });
 
 impl_model!(MlpModel, MlpConfig, MlpModelCache);
 

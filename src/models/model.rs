@@ -62,8 +62,8 @@ impl<'a> WindowBatch<'a> {
 /// `forward` keeps what `backward` needs in a caller-owned cache, so one set of weights serves several threads,
 /// each with its own cache and gradient store.
 pub trait Model: Clone + Send + Sync + std::fmt::Debug + 'static {
-    /// Per-thread activations and scratch buffers, reused across calls.
-    type Cache: Default + Send + Sync + 'static;
+    /// Per-thread activations and scratch buffers, reused across calls (their size is what `memoryStats` counts).
+    type Cache: Default + Send + Sync + 'static + crate::nn::heap_bytes::HeapBytes;
 
     fn params(&self) -> &ParamStore;
 
@@ -76,6 +76,23 @@ pub trait Model: Clone + Send + Sync + std::fmt::Debug + 'static {
     /// Backpropagates `d_output` (d loss / d forecast, the shape of the forward output) through the pass saved
     /// in `cache`, accumulating into `grads` (a store shaped like [`Model::params`]).
     fn backward(&self, cache: &mut Self::Cache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError>;
+}
+
+thread_local! {
+    /// The zero windows [`without_insample_y`] hands over, kept per thread so steady forecasts do not allocate.
+    static ZERO_WINDOWS: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Runs `forward` on `batch` with every input window zeroed: NeuralForecast's `exclude_insample_y`, which
+/// multiplies the scaled `insample_y` by 0 before the network sees it (the window's scale still applies to the
+/// forecast). The exogenous inputs pass unchanged.
+pub fn without_insample_y<R>(batch: &WindowBatch<'_>, forward: impl FnOnce(&WindowBatch<'_>) -> R) -> R {
+    let mut zeros = ZERO_WINDOWS.take();
+    zeros.clear();
+    zeros.resize(batch.insample_y.len(), 0.0);
+    let result = forward(&WindowBatch { insample_y: &zeros, ..*batch });
+    ZERO_WINDOWS.set(zeros);
+    result
 }
 
 /// Implements [`Model`] for a network struct that keeps its configuration (a [`ModelConfig`]) in `config` and
@@ -110,6 +127,9 @@ macro_rules! impl_model {
             ) -> Result<&'c [f32], $crate::nn::NnError> {
                 let shape = $crate::models::model::ModelConfig::shape(&self.config);
                 batch.check(shape.input_size, shape.h, shape.exog)?;
+                if $crate::models::model::ModelConfig::exclude_insample_y(&self.config) {
+                    return $crate::models::model::without_insample_y(batch, |batch| self.forward_pass(batch, cache));
+                }
                 self.forward_pass(batch, cache)
             }
 
@@ -154,29 +174,40 @@ pub struct TrainingDefaults {
     pub scaler_type: &'static str,
     pub learning_rate: f64,
     pub max_steps: usize,
-    /// Windows per training step (NeuralForecast's `windows_batch_size`).
+    /// Series per training step (NeuralForecast's `batch_size`).
     pub batch_size: usize,
+    /// Windows per training step, drawn among those series' windows (`windows_batch_size`).
+    pub windows_batch_size: usize,
+    /// Windows per forward pass at prediction and validation (`inference_windows_batch_size`; None: all, its -1).
+    pub inference_windows_batch_size: Option<usize>,
     /// Times the learning rate is halved over training (NeuralForecast's `num_lr_decays`; its -1 is 0).
     pub num_lr_decays: usize,
 }
 
 impl TrainingDefaults {
     /// NeuralForecast's `BaseWindows` defaults, which a model's `__init__` changes in part: `input_size`
-    /// required, `scaler_type='identity'`, `learning_rate=1e-3`, `max_steps=1000`, `windows_batch_size=1024`,
-    /// `num_lr_decays=-1`.
+    /// required, `scaler_type='identity'`, `learning_rate=1e-3`, `max_steps=1000`, `batch_size=32`,
+    /// `windows_batch_size=1024`, `inference_windows_batch_size=-1`, `num_lr_decays=-1`.
     pub const WINDOWS: TrainingDefaults = TrainingDefaults {
         input_size: InputSizeDefault::Required,
         scaler_type: "identity",
         learning_rate: 1e-3,
         max_steps: 1000,
-        batch_size: 1024,
+        batch_size: 32,
+        windows_batch_size: 1024,
+        inference_windows_batch_size: None,
         num_lr_decays: 0,
     };
 
     /// What lstm.py, gru.py and tcn.py change in [`TrainingDefaults::WINDOWS`]: `input_size=-1` (3 h),
-    /// `scaler_type='robust'`, `windows_batch_size=128`.
-    pub const SEQUENCE_ENCODERS: TrainingDefaults =
-        TrainingDefaults { input_size: InputSizeDefault::TimesHorizon(3), scaler_type: "robust", batch_size: 128, ..TrainingDefaults::WINDOWS };
+    /// `scaler_type='robust'`, `windows_batch_size=128`, `inference_windows_batch_size=1024`.
+    pub const SEQUENCE_ENCODERS: TrainingDefaults = TrainingDefaults {
+        input_size: InputSizeDefault::TimesHorizon(3),
+        scaler_type: "robust",
+        windows_batch_size: 128,
+        inference_windows_batch_size: Some(1024),
+        ..TrainingDefaults::WINDOWS
+    };
 }
 
 /// A model's configuration: NeuralForecast's defaults, its architecture options under camelCase names, an
@@ -208,6 +239,12 @@ pub trait ModelConfig: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'stat
 
     /// Builds the network with freshly initialised weights (seeded by `shape().random_seed`).
     fn build(&self) -> Result<Self::Network, NnError>;
+
+    /// NeuralForecast's `exclude_insample_y`: the network sees zeros for the input window (see
+    /// [`without_insample_y`]); only models whose NeuralForecast class has the option override this.
+    fn exclude_insample_y(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]
@@ -215,7 +252,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::nn::adam::{Adam, AdamConfig, StepLr};
     use crate::nn::gradcheck::{check_param_grads, random_vec, weighted_sum};
-    use crate::nn::loss::Loss;
+    use crate::nn::loss::{Loss, LossTargets};
 
     /// A model shape with one output per point and seed 9.
     pub fn shape(h: usize, input_size: usize, exog: ExogSizes) -> ModelShape {
@@ -325,7 +362,7 @@ pub(crate) mod tests {
             }
             let input = WindowBatch { train_seed: Some(step as u64), ..WindowBatch::univariate(&windows, batch) };
             let forecast = model.forward(&input, &mut cache).unwrap();
-            losses.push(Loss::Mae.value_and_grad(forecast, &targets, None, &mut d_forecast).unwrap());
+            losses.push(Loss::Mae.value_and_grad(forecast, &LossTargets::without_insample(&targets, None), &mut d_forecast).unwrap());
             grads.fill_zero();
             model.backward(&mut cache, &d_forecast, &mut grads).unwrap();
             adam.step(model.params_mut(), &grads).unwrap();

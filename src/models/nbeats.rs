@@ -24,7 +24,7 @@ pub struct NbeatsConfig {
 
 impl StackConfig for NbeatsConfig {
     fn spec(&self) -> StackSpec<'_> {
-        StackSpec { shape: &self.shape, options: &self.stacks, trend_basis: self.basis, n_basis: self.n_basis, exclude_insample_y: false }
+        StackSpec { shape: &self.shape, options: &self.stacks, trend_basis: self.basis, n_basis: self.n_basis }
     }
 }
 

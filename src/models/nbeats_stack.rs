@@ -138,8 +138,6 @@ pub struct StackSpec<'a> {
     pub options: &'a StackOptions,
     pub trend_basis: TrendBasisKind,
     pub n_basis: usize,
-    /// NBEATSx' `exclude_insample_y`: the window enters as zeros.
-    pub exclude_insample_y: bool,
 }
 
 impl StackSpec<'_> {
@@ -295,7 +293,7 @@ impl StackSpec<'_> {
             }
         }
         let ModelShape { h, input_size, outputs_per_point, exog, .. } = *self.shape;
-        let stack = Stack { blocks, h, input_size, outputs: outputs_per_point, exog, exclude_insample_y: self.exclude_insample_y };
+        let stack = Stack { blocks, h, input_size, outputs: outputs_per_point, exog };
         Ok((params, stack))
     }
 }
@@ -327,6 +325,7 @@ struct BlockMlpCache {
     /// d loss / d theta, written by the caller before [`BlockMlp::backward`].
     d_theta: Vec<f32>,
 }
+crate::nn::heap_bytes::heap_bytes!(BlockMlpCache { rows, hidden, pre_activation, dropped, masks, theta, d_theta });
 
 impl BlockMlpCache {
     /// What layer `i + 1` took as input: layer `i`'s output, after dropout if there was one.
@@ -344,6 +343,7 @@ struct MlpScratch {
     d_current: Vec<f32>,
     d_below: Vec<f32>,
 }
+crate::nn::heap_bytes::heap_bytes!(MlpScratch { d_current, d_below });
 
 impl BlockMlp {
     /// Creates `<prefix>.{0, 1, 2, ..}` in torch's registration order: Linear at 0, then per hidden layer a
@@ -479,7 +479,6 @@ pub struct Stack {
     input_size: usize,
     outputs: usize,
     exog: ExogSizes,
-    exclude_insample_y: bool,
 }
 
 /// Activations and scratch of a [`Stack`]'s passes, reused across calls.
@@ -503,6 +502,7 @@ pub struct StackCache {
     d_input: Vec<f32>,
     mlp_scratch: MlpScratch,
 }
+crate::nn::heap_bytes::heap_bytes!(StackCache { batch, residuals, inputs, exog_features, exog_basis, blocks, forecast, d_residual, d_next_residual, d_input, mlp_scratch });
 
 impl Stack {
     fn exog_width(&self) -> usize {
@@ -510,15 +510,14 @@ impl Stack {
         hist * self.input_size + futr * (self.input_size + self.h) + stat
     }
 
-    /// Writes the residual of the first block (the window reversed; zeros with `exclude_insample_y`), the
+    /// Writes the residual of the first block (the window reversed), the
     /// level every forecast starts from (the window's last value), and the exogenous features and basis.
     fn start(&self, batch: &WindowBatch<'_>, cache: &mut StackCache) {
         let (l, h, q, rows) = (self.input_size, self.h, self.outputs, batch.batch);
         let windows = batch.insample_y.chunks_exact(l);
-        let scale = if self.exclude_insample_y { 0.0 } else { 1.0 };
         for ((window, residual), forecast) in windows.zip(cache.residuals.chunks_exact_mut(l)).zip(cache.forecast.chunks_exact_mut(h * q)) {
-            residual.iter_mut().zip(window.iter().rev()).for_each(|(r, y)| *r = y * scale);
-            forecast.fill(window[l - 1] * scale);
+            residual.iter_mut().zip(window.iter().rev()).for_each(|(r, y)| *r = *y);
+            forecast.fill(window[l - 1]);
         }
         let ExogSizes { futr, hist, stat } = self.exog;
         cache.exog_features.clear();
@@ -665,7 +664,7 @@ mod tests {
     fn blocks_sharing_weights_draw_their_own_dropout_masks() {
         let shape = shape(4, 6, ExogSizes::none());
         let options = StackOptions { dropout_prob_theta: 0.2, shared_weights: true, n_blocks: vec![3, 1, 2], mlp_units: vec![[5, 5]; 2], ..StackOptions::default() };
-        let spec = StackSpec { shape: &shape, options: &options, trend_basis: TrendBasisKind::Polynomial, n_basis: 2, exclude_insample_y: false };
+        let spec = StackSpec { shape: &shape, options: &options, trend_basis: TrendBasisKind::Polynomial, n_basis: 2 };
         let (params, stack) = spec.build().unwrap();
         // Three stacks, one set of parameters each.
         assert_eq!(params.iter().filter(|(n, _)| n.ends_with("layers.0.weight")).count(), 3);

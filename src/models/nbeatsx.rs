@@ -31,7 +31,6 @@ impl StackConfig for NbeatsxConfig {
             options: &self.stacks,
             trend_basis: TrendBasisKind::Polynomial,
             n_basis: self.n_polynomials,
-            exclude_insample_y: self.exclude_insample_y,
         }
     }
 }
@@ -72,6 +71,10 @@ impl ModelConfig for NbeatsxConfig {
 
     fn build(&self) -> Result<Nbeatsx, NnError> {
         StackModel::build(self)
+    }
+
+    fn exclude_insample_y(&self) -> bool {
+        self.exclude_insample_y
     }
 }
 

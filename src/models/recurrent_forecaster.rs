@@ -53,6 +53,9 @@ pub struct RecurrentConfig<C> {
     pub encoder_hidden_size: usize,
     pub decoder_hidden_size: usize,
     pub decoder_layers: usize,
+    /// NeuralForecast's `exclude_insample_y`: the input window enters as zeros (forecasts from the exogenous
+    /// variables alone).
+    pub exclude_insample_y: bool,
     pub(crate) cell: PhantomData<C>,
 }
 
@@ -73,14 +76,14 @@ impl<C: ForecasterCell> ModelConfig for RecurrentConfig<C> {
     type Network = RecurrentForecaster<C>;
 
     const NAME: &'static str = C::NAME;
-    const OPTION_KEYS: &'static [&'static str] = &["encoderNLayers", "encoderHiddenSize", "decoderHiddenSize", "decoderLayers"];
-    /// lstm.py / gru.py: `input_size=-1` (3 h), `scaler_type='robust'`, `windows_batch_size=128`.
+    const OPTION_KEYS: &'static [&'static str] = &["encoderNLayers", "encoderHiddenSize", "decoderHiddenSize", "decoderLayers", "excludeInsampleY"];
+    /// lstm.py / gru.py: `input_size=-1` (3 h), `scaler_type='robust'`, `windows_batch_size=128`, `inference_windows_batch_size=1024`.
     const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults::SEQUENCE_ENCODERS;
 
-    /// NeuralForecast's defaults: 2 encoder layers, a decoder MLP of 2 layers with 128 units.
+    /// NeuralForecast's defaults: 2 encoder layers, a decoder MLP of 2 layers with 128 units, the window included.
     fn new(shape: ModelShape) -> Self {
         let encoder_hidden_size = C::DEFAULT_ENCODER_HIDDEN_SIZE;
-        RecurrentConfig { shape, encoder_n_layers: 2, encoder_hidden_size, decoder_hidden_size: 128, decoder_layers: 2, cell: PhantomData }
+        RecurrentConfig { shape, encoder_n_layers: 2, encoder_hidden_size, decoder_hidden_size: 128, decoder_layers: 2, exclude_insample_y: false, cell: PhantomData }
     }
 
     fn shape(&self) -> &ModelShape {
@@ -92,6 +95,7 @@ impl<C: ForecasterCell> ModelConfig for RecurrentConfig<C> {
             ("encoderNLayers", &mut self.encoder_n_layers), ("encoderHiddenSize", &mut self.encoder_hidden_size),
             ("decoderHiddenSize", &mut self.decoder_hidden_size), ("decoderLayers", &mut self.decoder_layers),
         ])?;
+        self.exclude_insample_y = options.boolean("excludeInsampleY")?.unwrap_or(self.exclude_insample_y);
         Ok(())
     }
 
@@ -99,6 +103,7 @@ impl<C: ForecasterCell> ModelConfig for RecurrentConfig<C> {
         write_entries(out, [
             ("encoderNLayers", self.encoder_n_layers.into()), ("encoderHiddenSize", self.encoder_hidden_size.into()),
             ("decoderHiddenSize", self.decoder_hidden_size.into()), ("decoderLayers", self.decoder_layers.into()),
+            ("excludeInsampleY", self.exclude_insample_y.into()),
         ]);
     }
 
@@ -137,6 +142,10 @@ impl<C: ForecasterCell> ModelConfig for RecurrentConfig<C> {
         let upsample = if h > input_size { Some(Linear::new(&mut init.pp("upsample_sequence"), input_size, h)?) } else { None };
         Ok(RecurrentForecaster { config: self.clone(), params, encoder, decoder, upsample })
     }
+
+    fn exclude_insample_y(&self) -> bool {
+        self.exclude_insample_y
+    }
 }
 
 /// NeuralForecast's recurrent forecaster (see the module docs) with cell `C`.
@@ -172,6 +181,7 @@ pub struct ForecasterCache {
     d_upsample_input: Vec<f32>,
     d_encoder_output: Vec<f32>,
 }
+crate::nn::heap_bytes::heap_bytes!(ForecasterCache { batch, encoder_input, encoder, upsample_input, upsampled, hidden_states, decoder_input, decoder, d_decoder_input, d_hidden, d_upsampled, d_upsample_input, d_encoder_output });
 
 impl<C: ForecasterCell> RecurrentForecaster<C> {
     pub fn num_parameters(&self) -> usize {

@@ -11,8 +11,8 @@
 //!
 //! Activations are kept time-major (`[L, B, C]`, forecast steps `[h, B, C]`): each convolution tap is then
 //! one gemm over the whole batch ([`crate::nn::conv1d`]), and the context adapter one gemm over all windows
-//! and channels ([`Linear::forward_columns`]), with no transpose in between. `context_size` is accepted and
-//! kept as NeuralForecast does, but its TCN does not use it.
+//! and channels ([`Linear::forward_columns`]), with no transpose in between. `context_size` is accepted at
+//! NeuralForecast's default 10 only: its TCN stores it and never uses it, so another value is an error.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -36,7 +36,7 @@ pub struct TcnConfig {
     pub encoder_hidden_size: usize,
     /// `encoder_activation`: any of [`ActivationKind::ALL`], under torch's names.
     pub encoder_activation: ActivationKind,
-    /// Unused by NeuralForecast's TCN (its context adapter maps `L` steps to `h`); kept for option parity.
+    /// Unused by NeuralForecast's TCN (its context adapter maps `L` steps to `h`): only its default is accepted.
     pub context_size: usize,
     pub decoder_hidden_size: usize,
     pub decoder_layers: usize,
@@ -80,7 +80,7 @@ impl ModelConfig for TcnConfig {
     const OPTION_KEYS: &'static [&'static str] =
         &["kernelSize", "dilations", "encoderHiddenSize", "encoderActivation", "contextSize", "decoderHiddenSize", "decoderLayers"];
     /// tcn.py: `input_size=-1` (3 h), `scaler_type='robust'`, `learning_rate=1e-3`, `max_steps=1000`,
-    /// `windows_batch_size=128`, `num_lr_decays=-1`.
+    /// `batch_size=32`, `windows_batch_size=128`, `inference_windows_batch_size=1024`, `num_lr_decays=-1`.
     const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults::SEQUENCE_ENCODERS;
 
     /// tcn.py: `kernel_size=2`, `dilations=[1, 2, 4, 8, 16]`, `encoder_hidden_size=128`,
@@ -116,10 +116,15 @@ impl ModelConfig for TcnConfig {
         if let Some(activation) = activation.and_then(ActivationKind::from_name) {
             self.encoder_activation = activation;
         }
-        options.read_sizes([
-            ("contextSize", &mut self.context_size), ("decoderHiddenSize", &mut self.decoder_hidden_size),
-            ("decoderLayers", &mut self.decoder_layers),
-        ])?;
+        // NeuralForecast's TCN stores context_size and never reads it: any other value would be silently ignored.
+        if let Some(context_size) = options.size("contextSize")?.filter(|&c| c != self.context_size) {
+            return Err(OptionError::Range(format!(
+                "{} is {context_size}, but NeuralForecast's TCN never uses context_size (nor does this one): leave it out or give its default {}",
+                options.field("contextSize"),
+                self.context_size
+            )));
+        }
+        options.read_sizes([("decoderHiddenSize", &mut self.decoder_hidden_size), ("decoderLayers", &mut self.decoder_layers)])?;
         Ok(())
     }
 
@@ -231,6 +236,7 @@ pub struct TcnCache {
     d_encoded: Vec<f32>,
     d_below: Vec<f32>,
 }
+crate::nn::heap_bytes::heap_bytes!(TcnCache { batch, encoder_input, encoded, pre_activations, context, decoder_input, decoder, forecast, d_decoder_output, d_decoder_input, d_context, d_encoded, d_below });
 
 impl_model!(Tcn, TcnConfig, TcnCache);
 
@@ -485,10 +491,10 @@ pub(crate) mod tests {
         assert_eq!((config.encoder_activation, config.context_size), (ActivationKind::Relu, 10));
         assert_eq!((config.decoder_hidden_size, config.decoder_layers), (128, 2));
         assert_eq!(TcnConfig::TRAINING_DEFAULTS.input_size, crate::models::InputSizeDefault::TimesHorizon(3));
-        assert_eq!((TcnConfig::TRAINING_DEFAULTS.scaler_type, TcnConfig::TRAINING_DEFAULTS.batch_size), ("robust", 128));
+        assert_eq!((TcnConfig::TRAINING_DEFAULTS.scaler_type, TcnConfig::TRAINING_DEFAULTS.windows_batch_size), ("robust", 128));
 
         let options = json!({ "kernelSize": 3, "dilations": [1, 3], "encoderHiddenSize": 16, "encoderActivation": "Tanh",
-            "contextSize": 4, "decoderHiddenSize": 8, "decoderLayers": 3 });
+            "contextSize": 10, "decoderHiddenSize": 8, "decoderLayers": 3 });
         let mut read = config.clone();
         read.read_options(&ModelOptions::new("TCN", options.as_object().unwrap())).unwrap();
         assert_eq!((read.kernel_size, read.dilations.as_slice(), read.encoder_activation), (3, &[1, 3][..], ActivationKind::Tanh));
@@ -497,6 +503,9 @@ pub(crate) mod tests {
         assert_eq!(Value::Object(written.clone()), options);
         assert_eq!(written.len(), TcnConfig::OPTION_KEYS.len());
         assert!(TcnConfig::OPTION_KEYS.iter().all(|k| written.contains_key(*k)));
+        let unused = json!({ "contextSize": 4 });
+        let error = config.clone().read_options(&ModelOptions::new("TCN", unused.as_object().unwrap())).unwrap_err();
+        assert!(error.to_string().contains("contextSize is 4") && error.to_string().contains("never uses"), "{error}");
 
         for kind in ActivationKind::ALL {
             let options = json!({ "encoderActivation": kind.name() });

@@ -12,7 +12,7 @@ use super::{ExogSizes, MlpConfig, Model, ModelConfig};
 use crate::nn::adam::{Adam, AdamConfig, StepLr};
 use crate::nn::gradcheck::random_vec;
 use crate::nn::gru::GruCell;
-use crate::nn::loss::Loss;
+use crate::nn::loss::{Loss, LossTargets};
 use crate::nn::lstm::LstmCell;
 use crate::nn::ParamStore;
 
@@ -73,7 +73,7 @@ pub fn time_training_step<C: ModelConfig>(config: &C, batch: usize) {
     let mut d_forecast = vec![0.0; batch * shape.h * shape.outputs_per_point];
     report(&format!("{} batch={batch} training step", C::NAME), 50, 1e3, "ms thread CPU time", thread_cpu_seconds, || {
         let forecast = model.forward(&inputs.view(Some(1)), &mut cache).unwrap();
-        Loss::Mae.value_and_grad(forecast, &targets, None, &mut d_forecast).unwrap();
+        Loss::Mae.value_and_grad(forecast, &LossTargets::without_insample(&targets, None), &mut d_forecast).unwrap();
         grads.fill_zero();
         model.backward(&mut cache, &d_forecast, &mut grads).unwrap();
         adam.step(model.params_mut(), &grads).unwrap();
@@ -113,7 +113,7 @@ pub fn time_parallel_step<C: ModelConfig>(config: &C, batch: usize) {
         pool.install(|| {
             shards.par_iter_mut().for_each(|s| {
                 let forecast = m.forward(&s.inputs.view(Some(1)), &mut s.cache).unwrap();
-                Loss::Mae.value_and_grad(forecast, &s.targets, None, &mut s.d).unwrap();
+                Loss::Mae.value_and_grad(forecast, &LossTargets::without_insample(&s.targets, None), &mut s.d).unwrap();
                 s.grads.fill_zero();
                 m.backward(&mut s.cache, &s.d, &mut s.grads).unwrap();
             })

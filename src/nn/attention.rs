@@ -67,6 +67,7 @@ pub struct AttentionCache {
     /// One head's transposed weights or score gradients `[Lk, Lq]`.
     transposed: Vec<f32>,
 }
+crate::nn::heap_bytes::heap_bytes!(AttentionCache { batch, q_len, kv_len, projected, q, k, v, probs, dropout_mask, dropped, context_heads, context, d_rows, d_context, d_probs, d_q, d_k, d_v, d_from_values, transposed });
 
 /// Converts between projection rows `[B L, H E]` and head blocks `[B, H, L, E]`.
 #[derive(Debug, Clone, Copy)]

@@ -54,6 +54,7 @@ pub struct DataEmbeddingCache {
     dropout_mask: Vec<f32>,
     d_taps: Vec<f32>,
 }
+crate::nn::heap_bytes::heap_bytes!(DataEmbeddingCache { batch, len, packed, taps, marks, temporal, dropout_mask, d_taps });
 
 /// The fixed positional embedding `[len, hidden]` (hidden even), computed in f32 as torch does.
 fn sinusoids(len: usize, hidden: usize) -> Vec<f32> {

@@ -21,6 +21,7 @@ pub struct LayerNormCache {
     normalized: Vec<f32>,
     inv_std: Vec<f32>,
 }
+crate::nn::heap_bytes::heap_bytes!(LayerNormCache { normalized, inv_std });
 
 impl LayerNorm {
     /// Creates `<prefix>.weight` (ones) and `<prefix>.bias` (zeros).

@@ -16,6 +16,7 @@ pub mod gelu;
 #[cfg(test)]
 pub(crate) mod gradcheck;
 pub mod gru;
+pub mod heap_bytes;
 pub mod interpolate;
 pub mod layer_norm;
 pub mod linear;

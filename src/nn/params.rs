@@ -89,6 +89,11 @@ impl ParamStore {
         self.tensors.iter_mut().for_each(|t| t.data.fill(0.0));
     }
 
+    /// Multiplies every value by `factor`.
+    pub fn scale(&mut self, factor: f32) {
+        self.tensors.iter_mut().for_each(|t| t.data.iter_mut().for_each(|v| *v *= factor));
+    }
+
     /// Errors unless `other` has the same names and shapes in the same order.
     pub fn check_same_layout(&self, other: &ParamStore) -> Result<(), NnError> {
         if self.names != other.names {

@@ -131,6 +131,7 @@ struct Extent {
     batch: usize,
     seq_len: usize,
 }
+crate::nn::heap_bytes::heap_bytes!(Extent { batch, seq_len });
 
 /// Per-layer state saved by forward, time-major.
 #[derive(Debug, Clone, Default)]
@@ -141,6 +142,7 @@ struct LayerCache {
     /// Hidden states `[T, B, H]`: this layer's output and the next layer's input.
     hidden: Vec<f32>,
 }
+crate::nn::heap_bytes::heap_bytes!(LayerCache { gates, aux, hidden });
 
 /// What [`Recurrent::backward`] needs from [`Recurrent::forward`], plus scratch buffers; one per thread.
 #[derive(Debug, Clone, Default)]
@@ -153,6 +155,7 @@ pub struct RecurrentCache {
     output: Vec<f32>,
     scratch: Scratch,
 }
+crate::nn::heap_bytes::heap_bytes!(RecurrentCache { extent, input, layers, output, scratch });
 
 #[derive(Debug, Clone, Default)]
 struct Scratch {
@@ -174,6 +177,7 @@ struct Scratch {
     dh_carry: Vec<f32>,
     d_aux: Vec<f32>,
 }
+crate::nn::heap_bytes::heap_bytes!(Scratch { zeros, weight_ih, weight_hh, bias, h_proj, d_x_proj, d_h_proj, d_hidden, d_below, dh, dh_carry, d_aux });
 
 impl<C: RecurrentCell> Recurrent<C> {
     /// Creates `<prefix>.{weight_ih,weight_hh,bias_ih,bias_hh}_l{k}` for k in 0..num_layers.

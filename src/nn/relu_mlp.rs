@@ -28,6 +28,7 @@ pub struct ReluMlpCache {
     d_current: Vec<f32>,
     d_below: Vec<f32>,
 }
+crate::nn::heap_bytes::heap_bytes!(ReluMlpCache { rows, outputs, d_current, d_below });
 
 impl ReluMlp {
     /// Creates `<prefix>.layers.{0,3,6,..}.{weight,bias}`.

@@ -4,9 +4,13 @@
 //! becomes a JS `TypeError` or `RangeError` whose message names the function and the argument, instead of
 //! napi's generic conversion error.
 
-use napi::bindgen_prelude::{Array, FromNapiValue, Object, TypedArray, TypedArrayType, Unknown};
+use std::borrow::Cow;
+
+use napi::bindgen_prelude::{FromNapiValue, Object, Unknown};
 use napi::bindgen_prelude::JsObjectValue;
 use napi::{Env, JsRangeError, JsTypeError, JsValue, Status, ValueType};
+
+pub use super::arrays::{copied, each_element, f64s, numbers, numbers_list, numbers_pair, typed_kind};
 
 /// A user error to be thrown as a JS `TypeError` or `RangeError`, or a napi failure passed through.
 #[derive(Debug)]
@@ -52,12 +56,11 @@ pub fn with_js_errors<T>(env: &Env, function: &str, body: impl FnOnce() -> ArgRe
     body().map_err(|e| e.context(function).into_napi(env))
 }
 
-/// A numeric array argument, borrowed from a typed array where possible.
+/// A numeric array argument: f64 or f32 values, borrowed from a typed array's memory where [`numbers`] may lend
+/// it, copied otherwise.
 pub enum Numbers<'a> {
-    F64(&'a [f64]),
-    F32(&'a [f32]),
-    /// A plain JS array of numbers, copied.
-    Array(Vec<f64>),
+    F64(Cow<'a, [f64]>),
+    F32(Cow<'a, [f32]>),
 }
 
 impl<'a> Numbers<'a> {
@@ -65,7 +68,6 @@ impl<'a> Numbers<'a> {
         match self {
             Numbers::F64(x) => x.len(),
             Numbers::F32(x) => x.len(),
-            Numbers::Array(x) => x.len(),
         }
     }
 
@@ -73,25 +75,15 @@ impl<'a> Numbers<'a> {
     pub fn write_as<T: crate::kernels::Float>(&self, out: &mut [T]) {
         match self {
             Numbers::F32(x) => out.iter_mut().zip(x.iter()).for_each(|(o, &v)| *o = T::from_f64(v as f64)),
-            wide => out.iter_mut().zip(wide.to_f64().iter()).for_each(|(o, &v)| *o = T::from_f64(v)),
-        }
-    }
-
-    /// The values as f64, borrowing the JS array's memory when they already are (for the call's duration).
-    pub fn into_f64(self) -> std::borrow::Cow<'a, [f64]> {
-        match self {
-            Numbers::F64(x) => std::borrow::Cow::Borrowed(x),
-            Numbers::Array(x) => std::borrow::Cow::Owned(x),
-            Numbers::F32(x) => std::borrow::Cow::Owned(x.iter().map(|&v| v as f64).collect()),
+            Numbers::F64(x) => out.iter_mut().zip(x.iter()).for_each(|(o, &v)| *o = T::from_f64(v)),
         }
     }
 
     /// The values as f64, borrowing when they already are.
-    pub fn to_f64(&self) -> std::borrow::Cow<'_, [f64]> {
+    pub fn to_f64(&self) -> Cow<'_, [f64]> {
         match self {
-            Numbers::F64(x) => std::borrow::Cow::Borrowed(x),
-            Numbers::Array(x) => std::borrow::Cow::Borrowed(x),
-            Numbers::F32(x) => std::borrow::Cow::Owned(x.iter().map(|&v| v as f64).collect()),
+            Numbers::F64(x) => Cow::Borrowed(x),
+            Numbers::F32(x) => Cow::Owned(x.iter().map(|&v| v as f64).collect()),
         }
     }
 }
@@ -118,39 +110,22 @@ pub fn describe(value: &Unknown<'_>) -> String {
 }
 
 fn typed_array_name(value: &Unknown<'_>) -> String {
-    let v = value.value();
-    match unsafe { TypedArray::from_napi_value(v.env, v.value) } {
-        Ok(t) => format!("a {:?}Array", t.typed_array_type),
-        Err(_) => "a typed array".into(),
-    }
-}
-
-const NUMERIC_ARRAY: &str = "a Float64Array, a Float32Array or an array of numbers";
-
-/// Reads a Float64Array, Float32Array or array of numbers.
-pub fn numbers<'a>(value: &Unknown<'a>, name: &str) -> ArgResult<Numbers<'a>> {
-    let raw = value.value();
-    if value.get_type()? != ValueType::Object {
-        return Err(ArgError::Type(format!("{name} must be {NUMERIC_ARRAY}, got {}", describe(value))));
-    }
-    if value.is_typedarray()? {
-        let info = unsafe { TypedArray::from_napi_value(raw.env, raw.value) }?;
-        return match info.typed_array_type {
-            TypedArrayType::Float64 => Ok(Numbers::F64(unsafe { <&[f64]>::from_napi_value(raw.env, raw.value) }?)),
-            TypedArrayType::Float32 => Ok(Numbers::F32(unsafe { <&[f32]>::from_napi_value(raw.env, raw.value) }?)),
-            _ => Err(ArgError::Type(format!("{name} must be {NUMERIC_ARRAY}, got {}", describe(value)))),
-        };
-    }
-    if !value.is_array()? {
-        return Err(ArgError::Type(format!("{name} must be {NUMERIC_ARRAY}, got {}", describe(value))));
-    }
-    let array = unsafe { Array::from_napi_value(raw.env, raw.value) }?;
-    let mut out = Vec::with_capacity(array.len() as usize);
-    for i in 0..array.len() {
-        let element: Unknown = array.get(i)?.ok_or_else(|| ArgError::Type(format!("{name}[{i}] is missing")))?;
-        out.push(number(&element, &format!("{name}[{i}]"))?);
-    }
-    Ok(Numbers::Array(out))
+    use napi::sys::TypedarrayType as Kind;
+    let name = match super::arrays::typed_kind(value) {
+        Ok(Some(Kind::int8_array)) => "an Int8Array",
+        Ok(Some(Kind::uint8_array)) => "a Uint8Array",
+        Ok(Some(Kind::uint8_clamped_array)) => "a Uint8ClampedArray",
+        Ok(Some(Kind::int16_array)) => "an Int16Array",
+        Ok(Some(Kind::uint16_array)) => "a Uint16Array",
+        Ok(Some(Kind::int32_array)) => "an Int32Array",
+        Ok(Some(Kind::uint32_array)) => "a Uint32Array",
+        Ok(Some(Kind::float32_array)) => "a Float32Array",
+        Ok(Some(Kind::float64_array)) => "a Float64Array",
+        Ok(Some(Kind::bigint64_array)) => "a BigInt64Array",
+        Ok(Some(Kind::biguint64_array)) => "a BigUint64Array",
+        _ => "a typed array",
+    };
+    name.into()
 }
 
 /// Reads a JS number (any value, NaN and ±Infinity included: the kernels' NaN policy applies).
@@ -215,33 +190,6 @@ pub fn required_number(object: &Object<'_>, key: &str, name: &str) -> ArgResult<
     }
 }
 
-/// Reads an array of numeric arrays.
-pub fn number_arrays<'a>(value: &Unknown<'a>, name: &str) -> ArgResult<Vec<Numbers<'a>>> {
-    if value.get_type()? != ValueType::Object || !value.is_array()? {
-        return Err(ArgError::Type(format!("{name} must be an array of numeric arrays, got {}", describe(value))));
-    }
-    let raw = value.value();
-    let array = unsafe { Array::from_napi_value(raw.env, raw.value) }?;
-    (0..array.len())
-        .map(|i| {
-            let element: Unknown = array.get(i)?.ok_or_else(|| ArgError::Type(format!("{name}[{i}] is missing")))?;
-            numbers(&element, &format!("{name}[{i}]"))
-        })
-        .collect()
-}
-
-/// The elements of a JS array argument (`what` describes the expected elements for the message).
-pub fn elements<'a>(value: &Unknown<'a>, name: &str, what: &str) -> ArgResult<Vec<Unknown<'a>>> {
-    if value.get_type()? != ValueType::Object || !value.is_array()? {
-        return Err(ArgError::Type(format!("{name} must be an array of {what}, got {}", describe(value))));
-    }
-    let raw = value.value();
-    let array = unsafe { Array::from_napi_value(raw.env, raw.value) }?;
-    (0..array.len())
-        .map(|i| array.get::<Unknown>(i)?.ok_or_else(|| ArgError::Type(format!("{name}[{i}] is missing"))))
-        .collect()
-}
-
 /// Reads a string.
 pub fn string(value: &Unknown<'_>, name: &str) -> ArgResult<String> {
     if value.get_type()? != ValueType::String {
@@ -271,17 +219,7 @@ pub fn positive_number(value: &Unknown<'_>, name: &str) -> ArgResult<f64> {
 
 /// Reads a Buffer or Uint8Array into owned bytes.
 pub fn bytes(value: &Unknown<'_>, name: &str) -> ArgResult<Vec<u8>> {
-    let is_bytes = value.get_type()? == ValueType::Object
-        && value.is_typedarray()?
-        && matches!(
-            unsafe { TypedArray::from_napi_value(value.value().env, value.value().value) }?.typed_array_type,
-            TypedArrayType::Uint8
-        );
-    if !is_bytes {
-        return Err(ArgError::Type(format!("{name} must be a Buffer or Uint8Array, got {}", describe(value))));
-    }
-    let raw = value.value();
-    Ok(unsafe { <&[u8]>::from_napi_value(raw.env, raw.value) }?.to_vec())
+    copied::<u8>(value, name, "a Buffer or Uint8Array")
 }
 
 /// Nesting deeper than this in an options object is refused (options are a few levels deep at most).
@@ -310,9 +248,7 @@ fn json_at(value: &Unknown<'_>, name: &str, depth: usize) -> ArgResult<serde_jso
                 .ok_or_else(|| ArgError::Range(format!("{name} must be a finite number, got {x}")))
         }
         ValueType::Object if value.is_array()? => {
-            let items = elements(value, name, "values")?;
-            let values = items.iter().enumerate().map(|(i, item)| json_at(item, &format!("{name}[{i}]"), depth + 1));
-            values.collect::<ArgResult<Vec<_>>>().map(Value::Array)
+            each_element(value, name, "values", |item, i| json_at(item, &format!("{name}[{i}]"), depth + 1)).map(Value::Array)
         }
         ValueType::Object if !value.is_typedarray()? => {
             let raw = value.value();

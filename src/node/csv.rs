@@ -12,6 +12,7 @@ use napi_derive::napi;
 
 use super::args::{self, with_js_errors, ArgError, ArgResult};
 use super::dataset::Dataset;
+use super::guard::{guarded, Guarded};
 use crate::data::csv::{parse_records, read_columns, Problem};
 use crate::data::{format_ds_column, read_csv, CsvError, CsvErrorKind, CsvOptions, Frequency, IdColumn, Panel};
 
@@ -53,8 +54,8 @@ fn csv_call(options: Option<&Unknown<'_>>, keys: &[&str]) -> ArgResult<CsvCall> 
             _ => return Err(ArgError::Range(format!("options.delimiter must be one ASCII character, got {text:?}"))),
         };
     }
-    if let Some(alias) = string("frequency")? {
-        call.freq = Some(Frequency::parse(&alias).map_err(|e| ArgError::Range(format!("options.frequency: {e}")))?);
+    if let Some(value) = args::property(&o, "frequency")? {
+        call.freq = Some(super::data::frequency_from_js(&value, "options.frequency")?);
     }
     call.csv.exogenous = boolean("exogenous")?.unwrap_or(call.csv.exogenous);
     call.csv.sort = boolean("sort")?.unwrap_or(call.csv.sort);
@@ -132,12 +133,12 @@ impl Task for ReadCsvTask {
 /// Reads a long-format CSV file off the JS thread: `idCol` ['unique_id'; null for a file of one series], `timeCol`
 /// ['ds'], `targetCol` ['y'], `delimiter` [','], `frequency` [inferred]; every other column is a numeric exogenous
 /// variable.
-#[napi(catch_unwind, ts_args_type = "path: string, options?: { idCol?: string | null, timeCol?: string, targetCol?: string, delimiter?: string, frequency?: string }", ts_return_type = "Promise<Dataset>")]
-pub fn read_csv_file(env: Env, path: Unknown<'_>, options: Option<Unknown<'_>>) -> napi::Result<AsyncTask<ReadCsvTask>> {
+#[napi(catch_unwind, ts_args_type = "path: string, options?: { idCol?: string | null, timeCol?: string, targetCol?: string, delimiter?: string, frequency?: string | number }", ts_return_type = "Promise<Dataset>")]
+pub fn read_csv_file(env: Env, path: Unknown<'_>, options: Option<Unknown<'_>>) -> napi::Result<AsyncTask<Guarded<ReadCsvTask>>> {
     with_js_errors(&env, "readCsv", || {
         let path = PathBuf::from(args::string(&path, "path")?);
         let call = csv_call(options.as_ref(), &["idCol", "timeCol", "targetCol", "delimiter", "frequency"])?;
-        Ok(AsyncTask::new(ReadCsvTask { path, call }))
+        Ok(guarded("readCsv", ReadCsvTask { path, call }))
     })
 }
 

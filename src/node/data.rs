@@ -4,8 +4,6 @@
 use napi::bindgen_prelude::{Array, FromNapiValue, Object, Unknown};
 use napi::{JsValue, ValueType};
 
-use std::borrow::Cow;
-
 use super::args::{self, describe, ArgError, ArgResult};
 use crate::data::{ds_from_epoch_millis, ds_from_numbers, parse_ds_column, Column, DataError, Ds, Frequency, Panel};
 use crate::engine::FutureExog;
@@ -38,20 +36,20 @@ impl RawDs {
     }
 }
 
-/// A ds column as JS gave it: values of any kind, or integer steps read straight from a typed array (no value per
-/// row to check for its kind).
-enum DsColumn<'a> {
+/// A ds column as JS gave it: values of any kind, or integer steps copied from a typed array (no value per row to
+/// check for its kind).
+enum DsColumn {
     Raw(Vec<RawDs>),
-    Steps(Cow<'a, [f64]>),
+    Steps(Vec<f64>),
 }
 
-impl Default for DsColumn<'_> {
+impl Default for DsColumn {
     fn default() -> Self {
         DsColumn::Raw(Vec::new())
     }
 }
 
-impl DsColumn<'_> {
+impl DsColumn {
     fn len(&self) -> usize {
         match self {
             DsColumn::Raw(values) => values.len(),
@@ -60,13 +58,14 @@ impl DsColumn<'_> {
     }
 }
 
-/// Columns gathered from any of the accepted shapes; any other numeric column is an exogenous variable.
+/// Columns gathered from any of the accepted shapes; any other numeric column is an exogenous variable. Every
+/// value is copied out of JS as it is read (see `arrays`): reading the next column may run user code.
 #[derive(Default)]
-struct Columns<'a> {
+struct Columns {
     unique_id: Vec<String>,
     /// `unique_id` given as integer codes into `labels` (typed-array data): `unique_id` is then empty.
-    codes: Option<(Cow<'a, [u32]>, Vec<String>)>,
-    ds: DsColumn<'a>,
+    codes: Option<(Vec<u32>, Vec<String>)>,
+    ds: DsColumn,
     y: Vec<f64>,
     exog: Vec<Column>,
 }
@@ -115,13 +114,12 @@ enum Target {
 }
 
 /// A table without ds: one row per series.
-fn read_table<'a>(data: &Unknown<'a>, name: &str) -> ArgResult<Columns<'a>> {
+fn read_table(data: &Unknown<'_>, name: &str) -> ArgResult<Columns> {
     if data.get_type()? != ValueType::Object || data.is_typedarray()? {
         return Err(ArgError::Type(format!("{name} must be columns {{ unique_id, <column>… }} or an array of rows, got {}", describe(data))));
     }
     let columns = if data.is_array()? {
-        let raw = data.value();
-        read_rows(&unsafe { Array::from_napi_value(raw.env, raw.value) }?, name, &["unique_id"], Target::Absent)?
+        read_rows(data, name, &["unique_id"], Target::Absent)?
     } else {
         read_column_object(&args::object(data, name)?, name, &["unique_id"], Target::Absent)?
     };
@@ -131,7 +129,7 @@ fn read_table<'a>(data: &Unknown<'a>, name: &str) -> ArgResult<Columns<'a>> {
     Ok(columns)
 }
 
-fn read_columns<'a>(data: &Unknown<'a>, name: &str, target: Target) -> ArgResult<Columns<'a>> {
+fn read_columns(data: &Unknown<'_>, name: &str, target: Target) -> ArgResult<Columns> {
     let shape_error = || {
         ArgError::Type(format!(
             "{name} must be columns {{ unique_id, ds, y }}, an array of {{ unique_id, ds, y }} rows, or a numeric \
@@ -143,7 +141,7 @@ fn read_columns<'a>(data: &Unknown<'a>, name: &str, target: Target) -> ArgResult
         return Err(shape_error());
     }
     if data.is_typedarray()? && target == Target::Required {
-        return Ok(bare_series(args::numbers(data, name)?.to_f64().into_owned()));
+        return Ok(bare_series(args::f64s(data, name)?));
     }
     let keys: &[&str] = if target == Target::Required { COLUMN_KEYS } else { &COLUMN_KEYS[..2] };
     if data.is_array()? {
@@ -152,9 +150,9 @@ fn read_columns<'a>(data: &Unknown<'a>, name: &str, target: Target) -> ArgResult
         return match rows.get::<Unknown>(0)? {
             None => Err(ArgError::Range(format!("{name} is empty"))),
             Some(first) if first.get_type()? == ValueType::Number && target == Target::Required => {
-                Ok(bare_series(args::numbers(data, name)?.to_f64().into_owned()))
+                Ok(bare_series(args::f64s(data, name)?))
             }
-            Some(_) => read_rows(&rows, name, keys, target),
+            Some(_) => read_rows(data, name, keys, target),
         };
     }
     if data.is_typedarray()? {
@@ -163,10 +161,10 @@ fn read_columns<'a>(data: &Unknown<'a>, name: &str, target: Target) -> ArgResult
     read_column_object(&args::object(data, name)?, name, keys, target)
 }
 
-fn bare_series(y: Vec<f64>) -> Columns<'static> {
+fn bare_series(y: Vec<f64>) -> Columns {
     Columns {
         unique_id: vec![DEFAULT_SERIES_ID.to_string(); y.len()],
-        ds: DsColumn::Steps(Cow::Owned((0..y.len()).map(|i| i as f64).collect())),
+        ds: DsColumn::Steps((0..y.len()).map(|i| i as f64).collect()),
         y,
         exog: Vec::new(),
         codes: None,
@@ -174,24 +172,22 @@ fn bare_series(y: Vec<f64>) -> Columns<'static> {
 }
 
 /// `unique_id` as integer codes (a Uint32Array, Int32Array or Float64Array of whole numbers) with their names in
-/// `labels` (by default the codes' decimal forms): the fast form of large panels, no string per row.
-fn series_codes<'a>(object: &Object<'_>, ids: &Unknown<'a>, name: &str) -> ArgResult<Option<(Cow<'a, [u32]>, Vec<String>)>> {
-    if !(ids.get_type()? == ValueType::Object && ids.is_typedarray()?) {
-        return Ok(None);
-    }
+/// `labels` (by default the codes' decimal forms): the fast form of large panels, no string per row. The codes
+/// are copied before `labels` is read: its getter may detach their buffer.
+fn series_codes(object: &Object<'_>, ids: &Unknown<'_>, name: &str) -> ArgResult<Option<(Vec<u32>, Vec<String>)>> {
+    use napi::sys::TypedarrayType as Kind;
     let field = format!("{name}.unique_id");
-    let raw = ids.value();
-    let info = unsafe { napi::bindgen_prelude::TypedArray::from_napi_value(raw.env, raw.value) }?;
-    let codes: Cow<'a, [u32]> = match info.typed_array_type {
-        napi::bindgen_prelude::TypedArrayType::Uint32 => Cow::Borrowed(unsafe { <&'a [u32]>::from_napi_value(raw.env, raw.value) }?),
-        napi::bindgen_prelude::TypedArrayType::Int32 => {
-            let values = unsafe { <&[i32]>::from_napi_value(raw.env, raw.value) }?;
-            Cow::Owned(values.iter().enumerate().map(|(i, &c)| u32::try_from(c).map_err(|_| code_error(&field, i, c as f64))).collect::<ArgResult<_>>()?)
+    let codes: Vec<u32> = match args::typed_kind(ids)? {
+        None => return Ok(None),
+        Some(Kind::uint32_array) => args::copied(ids, &field, "a Uint32Array")?,
+        Some(Kind::int32_array) => {
+            let values = args::copied::<i32>(ids, &field, "an Int32Array")?;
+            values.iter().enumerate().map(|(i, &c)| u32::try_from(c).map_err(|_| code_error(&field, i, c as f64))).collect::<ArgResult<_>>()?
         }
-        _ => {
-            let values = args::numbers(ids, &field)?.to_f64().into_owned();
+        Some(_) => {
+            let values = args::f64s(ids, &field)?;
             let code = |(i, &c): (usize, &f64)| if c.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&c) { Ok(c as u32) } else { Err(code_error(&field, i, c)) };
-            Cow::Owned(values.iter().enumerate().map(code).collect::<ArgResult<_>>()?)
+            values.iter().enumerate().map(code).collect::<ArgResult<_>>()?
         }
     };
     let labels = match args::property(object, "labels")? {
@@ -207,7 +203,7 @@ fn code_error(field: &str, row: usize, value: f64) -> ArgError {
 
 /// Columns of an object: `keys` (`unique_id`, and `ds` and `y` when listed) and any other key as a numeric
 /// exogenous column.
-fn read_column_object<'a>(object: &Object<'a>, name: &str, keys: &[&str], target: Target) -> ArgResult<Columns<'a>> {
+fn read_column_object(object: &Object<'_>, name: &str, keys: &[&str], target: Target) -> ArgResult<Columns> {
     let mut exog = Vec::new();
     for key in Object::keys(object)? {
         if keys.contains(&key.as_str()) {
@@ -215,9 +211,10 @@ fn read_column_object<'a>(object: &Object<'a>, name: &str, keys: &[&str], target
         }
         if let Some(values) = args::property(object, &key)? {
             let column = format!("{name}.{key}");
-            let values = args::numbers(&values, &column)
-                .map_err(|_| ArgError::Type(format!("{column} must be a numeric column (an exogenous variable), got {}", describe(&values))))?;
-            exog.push(Column { name: key, values: values.to_f64().into_owned() });
+            if !(values.is_array()? || values.is_typedarray()?) {
+                return Err(ArgError::Type(format!("{column} must be a numeric column (an exogenous variable), got {}", describe(&values))));
+            }
+            exog.push(Column { name: key, values: args::f64s(&values, &column)? });
         }
     }
     let y = match target {
@@ -225,7 +222,7 @@ fn read_column_object<'a>(object: &Object<'a>, name: &str, keys: &[&str], target
             let y_name = format!("{name}.y");
             let y = args::property(object, "y")?
                 .ok_or_else(|| ArgError::Type(format!("{y_name} is missing: the target column is required")))?;
-            args::numbers(&y, &y_name)?.to_f64().into_owned()
+            args::f64s(&y, &y_name)?
         }
         Target::Absent => Vec::new(),
     };
@@ -260,9 +257,9 @@ fn read_column_object<'a>(object: &Object<'a>, name: &str, keys: &[&str], target
 }
 
 /// As [`steps_within_series`] for integer series codes.
-fn steps_within_codes(codes: &[u32]) -> DsColumn<'static> {
+fn steps_within_codes(codes: &[u32]) -> DsColumn {
     let mut seen = std::collections::HashMap::<u32, usize>::new();
-    DsColumn::Steps(Cow::Owned(
+    DsColumn::Steps(
         codes
             .iter()
             .map(|&code| {
@@ -271,13 +268,13 @@ fn steps_within_codes(codes: &[u32]) -> DsColumn<'static> {
                 (*count - 1) as f64
             })
             .collect(),
-    ))
+    )
 }
 
 /// Integer steps 0, 1, 2, … counted separately within each series (ds omitted).
-fn steps_within_series(unique_id: &[String]) -> DsColumn<'static> {
+fn steps_within_series(unique_id: &[String]) -> DsColumn {
     let mut seen = std::collections::HashMap::<&str, usize>::new();
-    DsColumn::Steps(Cow::Owned(
+    DsColumn::Steps(
         unique_id
             .iter()
             .map(|id| {
@@ -286,17 +283,16 @@ fn steps_within_series(unique_id: &[String]) -> DsColumn<'static> {
                 (*count - 1) as f64
             })
             .collect(),
-    ))
+    )
 }
 
 /// Rows of objects with `keys` (among `unique_id`, `ds`, `y`) and the same other keys, numeric exogenous values,
 /// in every row (those of the first row).
-fn read_rows(rows: &Array<'_>, name: &str, keys: &[&str], target: Target) -> ArgResult<Columns<'static>> {
+fn read_rows(rows: &Unknown<'_>, name: &str, keys: &[&str], target: Target) -> ArgResult<Columns> {
     let mut columns = Columns::default();
-    for i in 0..rows.len() {
+    args::each_element(rows, name, "rows", |row, i| {
         let row_name = format!("{name}[{i}]");
-        let row: Unknown = rows.get(i)?.ok_or_else(|| ArgError::Type(format!("{row_name} is missing")))?;
-        let row = args::object(&row, &row_name)?;
+        let row = args::object(row, &row_name)?;
         let field = |key: &str| {
             args::property(&row, key)?.ok_or_else(|| ArgError::Type(format!("{row_name}.{key} is missing")))
         };
@@ -311,7 +307,7 @@ fn read_rows(rows: &Array<'_>, name: &str, keys: &[&str], target: Target) -> Arg
         }
         let others: Vec<String> = Object::keys(&row)?.into_iter().filter(|k| !COLUMN_KEYS.contains(&k.as_str())).collect();
         if i == 0 {
-            columns.exog = others.iter().map(|k| Column { name: k.clone(), values: Vec::with_capacity(rows.len() as usize) }).collect();
+            columns.exog = others.iter().map(|k| Column { name: k.clone(), values: Vec::new() }).collect();
         } else if let Some(extra) = others.iter().find(|k| !columns.exog.iter().any(|c| &c.name == *k)) {
             return Err(ArgError::Type(format!("{row_name}.{extra} is not a column of the first row; every row needs the same columns")));
         }
@@ -319,7 +315,8 @@ fn read_rows(rows: &Array<'_>, name: &str, keys: &[&str], target: Target) -> Arg
             let value = field(&column.name)?;
             column.values.push(args::number(&value, &format!("{row_name}.{}", column.name))?);
         }
-    }
+        Ok(())
+    })?;
     if !keys.contains(&"ds") {
         columns.ds = steps_within_series(&columns.unique_id);
     }
@@ -345,23 +342,14 @@ fn format_number(x: f64) -> String {
 }
 
 fn string_column(value: &Unknown<'_>, name: &str) -> ArgResult<Vec<String>> {
-    args::elements(value, name, "strings or numbers")?
-        .iter()
-        .enumerate()
-        .map(|(i, v)| id_value(v, &format!("{name}[{i}]")))
-        .collect()
+    args::each_element(value, name, "strings or numbers", |v, i| id_value(v, &format!("{name}[{i}]")))
 }
 
-fn ds_values<'a>(value: &Unknown<'a>, name: &str) -> ArgResult<DsColumn<'a>> {
+fn ds_values(value: &Unknown<'_>, name: &str) -> ArgResult<DsColumn> {
     if value.get_type()? == ValueType::Object && value.is_typedarray()? {
-        return Ok(DsColumn::Steps(args::numbers(value, name)?.into_f64()));
+        return Ok(DsColumn::Steps(args::f64s(value, name)?));
     }
-    let values = args::elements(value, name, "strings, numbers or Dates")?
-        .iter()
-        .enumerate()
-        .map(|(i, v)| ds_value(v, &format!("{name}[{i}]")))
-        .collect::<ArgResult<Vec<_>>>()?;
-    Ok(DsColumn::Raw(values))
+    Ok(DsColumn::Raw(args::each_element(value, name, "strings, numbers or Dates", |v, i| ds_value(v, &format!("{name}[{i}]")))?))
 }
 
 fn ds_value(value: &Unknown<'_>, name: &str) -> ArgResult<RawDs> {
@@ -378,7 +366,7 @@ fn ds_value(value: &Unknown<'_>, name: &str) -> ArgResult<RawDs> {
 }
 
 /// Checks that every ds has the kind of the first and converts the column.
-fn ds_column(column: DsColumn<'_>, name: &str) -> ArgResult<Vec<Ds>> {
+fn ds_column(column: DsColumn, name: &str) -> ArgResult<Vec<Ds>> {
     let values = match column {
         DsColumn::Steps(steps) => return Ok(ds_from_numbers(&steps)?),
         DsColumn::Raw(values) => values,
@@ -412,4 +400,17 @@ fn numbers_of(values: &[RawDs]) -> Vec<f64> {
             RawDs::Text(_) => None,
         })
         .collect()
+}
+
+/// A frequency option: a pandas alias (`'MS'`, `'30min'`, `'1'`), or a positive integer number, the step of
+/// integer ds (NeuralForecast's `freq=1`).
+pub fn frequency_from_js(value: &Unknown<'_>, name: &str) -> ArgResult<Frequency> {
+    if value.get_type()? == ValueType::Number {
+        let step = args::integer(value, name, 1, u32::MAX as usize)?;
+        return Ok(Frequency::step(step as i64)?);
+    }
+    if value.get_type()? != ValueType::String {
+        return Err(ArgError::Type(format!("{name} must be a pandas frequency alias (a string) or a positive integer step, got {}", describe(value))));
+    }
+    Frequency::parse(&args::string(value, name)?).map_err(|e| ArgError::Range(format!("{name}: {e}")))
 }

@@ -7,8 +7,8 @@ use napi::bindgen_prelude::Unknown;
 use napi::Env;
 use napi_derive::napi;
 
-use super::args::{with_js_errors, ArgError, ArgResult};
-use crate::data::{Frequency, Panel};
+use super::args::{with_js_errors, ArgResult};
+use crate::data::Panel;
 
 /// A validated panel of series (long format), shared without copying by the calls that read it.
 #[napi]
@@ -20,10 +20,13 @@ pub struct Dataset {
 impl Dataset {
     /// Validates long-format data (columns, rows or one numeric series, as `fit` takes it) once into a Dataset that
     /// later calls read without converting again; `frequency` [inferred].
-    #[napi(factory, catch_unwind, ts_args_type = "data: unknown, frequency?: string")]
-    pub fn from_columns(env: Env, data: Unknown<'_>, frequency: Option<String>) -> napi::Result<Self> {
+    #[napi(factory, catch_unwind, ts_args_type = "data: unknown, frequency?: string | number")]
+    pub fn from_columns(env: Env, data: Unknown<'_>, frequency: Option<Unknown<'_>>) -> napi::Result<Self> {
         with_js_errors(&env, "Dataset.fromColumns", || {
-            let freq = frequency.map(|f| Frequency::parse(&f).map_err(|e| ArgError::Range(format!("frequency: {e}")))).transpose()?;
+            let freq = match &frequency {
+                Some(f) if f.get_type()? != napi::ValueType::Undefined => Some(super::data::frequency_from_js(f, "frequency")?),
+                _ => None,
+            };
             Ok(Dataset { panel: Arc::new(super::data::panel_from_js(&data, "data", freq)?) })
         })
     }

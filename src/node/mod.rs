@@ -2,10 +2,12 @@
 //! napi-free core. No numerics live here.
 
 mod args;
+mod arrays;
 mod csv;
 mod data;
 mod dataset;
 mod forecaster;
+mod guard;
 mod models;
 mod ops;
 

@@ -29,10 +29,6 @@ macro_rules! on_elements {
                 let $x: &[f64] = v;
                 $body
             }
-            Numbers::Array(v) => {
-                let $x: &[f64] = v;
-                $body
-            }
             Numbers::F32(v) => {
                 let $x: &[f32] = v;
                 $body
@@ -178,7 +174,7 @@ op! {
     #[doc = " Dot product of two arrays of the same length."]
     "ops.dot" fn dot(env, a, b) -> f64,
     ts_args "a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[]" {
-        let (a, b) = (args::numbers(&a, "a")?, args::numbers(&b, "b")?);
+        let (a, b) = args::numbers_pair((&a, "a"), (&b, "b"))?;
         Ok(on_pair!(a, b, |p, q| kernels::dot(p, q)?.to_f64()))
     }
 }
@@ -192,7 +188,7 @@ macro_rules! zip_ops {
             $(#[$doc])*
             $js fn $name(env, a, b; out) -> FloatArray,
             ts_args "a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[], out?: Float64Array | Float32Array" {
-                let (a, b) = (args::numbers(&a, "a")?, args::numbers(&b, "b")?);
+                let (a, b) = args::numbers_pair((&a, "a"), (&b, "b"))?;
                 on_pair!(a, b, |p, q| Ok(write(&env, out.as_ref(), p.len(), [p, q], |[p, q], out| $kernel(p, q, out))?.0))
             }
         }
@@ -220,7 +216,7 @@ op! {
     "ops.axpy" fn axpy(env, alpha, x, y; out) -> FloatArray,
     ts_args "alpha: number, x: Float64Array | Float32Array | number[], y: Float64Array | Float32Array | number[], out?: Float64Array | Float32Array" {
         let alpha = args::number(&alpha, "alpha")?;
-        let (x, y) = (args::numbers(&x, "x")?, args::numbers(&y, "y")?);
+        let (x, y) = args::numbers_pair((&x, "x"), (&y, "y"))?;
         on_pair!(x, y, |p, q| {
             let axpy = |[p, q]: [&[_]; 2], out: &mut [_]| {
                 // Checked before `out` takes `y`'s values, so that a refused call leaves `out` as it was.
@@ -266,16 +262,17 @@ pub struct RobustScaled {
     pub iqr: f64,
 }
 
-/// Reads the arguments of an inverse scaler: `values`, and the two statistics `keys` of the object `stats`.
+/// Reads the arguments of an inverse scaler: `values`, and the two statistics `keys` of the object `stats`
+/// (first: their getters may run JavaScript, which must not find `values` lent).
 fn unscale_args<'a>(
     values: &Unknown<'a>,
     stats: &Unknown<'_>,
     [first, second]: [&str; 2],
 ) -> ArgResult<(Numbers<'a>, f64, f64)> {
-    let values = args::numbers(values, "values")?;
     let stats = args::object(stats, "stats")?;
     let first = args::required_number(&stats, first, "stats")?;
-    Ok((values, first, args::required_number(&stats, second, "stats")?))
+    let second = args::required_number(&stats, second, "stats")?;
+    Ok((args::numbers(values, "values")?, first, second))
 }
 
 /// Defines a scaler's two ops: `$forward` scales `x` by `$kernel` and returns the values (`out` when given)
@@ -408,8 +405,8 @@ op! {
     #[doc = " Into `out` when given (x's element type and length; it may be `x` itself)."]
     "ops.ema" fn ema(env, x, options; out) -> T,
     ts_args "x: T, options: { alpha: number } | { span: number }, out?: T extends Float32Array ? Float32Array : Float64Array" {
-        let x = args::numbers(&x, "x")?;
         let alpha = ema_alpha(&options)?;
+        let x = args::numbers(&x, "x")?;
         on_elements!(x, |v| written(&env, &out, v.len(), v, |v, out| kernels::ema(v, Float::from_f64(alpha), out)))
     }
 }
@@ -425,8 +422,11 @@ op! {
 )]
 pub fn ema_batch(env: Env, series: Unknown<'_>, options: Unknown<'_>, out: Option<Unknown<'_>>) -> napi::Result<Written> {
     with_js_errors(&env, "ops.emaBatch", || {
-        let series = args::number_arrays(&series, "series")?;
         let alpha = ema_alpha(&options)?;
+        // `out`'s elements before the series: reading them may run JavaScript (a getter or a Proxy), which must
+        // not find a series' memory lent.
+        let out = out.map(|out| output::OutArrays::read(&out)).transpose()?;
+        let series = args::numbers_list(&series, "series")?;
         if series.iter().all(|s| matches!(s, Numbers::F32(_))) {
             ema_batch_as::<f32>(&env, &series, alpha, out.as_ref())
         } else {
@@ -436,7 +436,7 @@ pub fn ema_batch(env: Env, series: Unknown<'_>, options: Unknown<'_>, out: Optio
 }
 
 /// Concatenates the series into pooled buffers, smooths them in one kernel call and splits the result.
-fn ema_batch_as<T: Element>(env: &Env, series: &[Numbers<'_>], alpha: f64, out: Option<&Unknown<'_>>) -> ArgResult<Written> {
+fn ema_batch_as<T: Element>(env: &Env, series: &[Numbers<'_>], alpha: f64, out: Option<&output::OutArrays<'_>>) -> ArgResult<Written> {
     let mut offsets = Vec::with_capacity(series.len() + 1);
     offsets.push(0);
     for s in series {

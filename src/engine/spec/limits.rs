@@ -38,7 +38,7 @@ impl NeuralSpec {
                 (MAX_ACTIVATIONS * 4) >> 20
             )));
         }
-        self.check_batch(alias, self.batch_size)
+        self.check_batch(alias, self.windows_batch_size)
     }
 
     /// Rejects a training batch whose per-shard gradients and activations would not fit in memory.
@@ -47,14 +47,14 @@ impl NeuralSpec {
         /// More windows a step than any forecasting setup uses (NeuralForecast's largest default is 1024).
         const MAX_BATCH: usize = 1 << 16;
         if batch > MAX_BATCH {
-            return Err(EngineError::Range(format!("model '{alias}': batchSize must be at most {MAX_BATCH} windows a step, got {batch}")));
+            return Err(EngineError::Range(format!("model '{alias}': windowsBatchSize must be at most {MAX_BATCH} windows a step, got {batch}")));
         }
         let (parameters, per_window) = self.architecture.memory_estimate();
         let shard = crate::engine::train::shard_windows(batch, parameters) as u128;
         let floats = (batch as u128).div_ceil(shard) * (parameters + shard * per_window);
         if floats > MAX_TRAINING_FLOATS {
             return Err(EngineError::Range(format!(
-                "model '{alias}': batchSize {batch} needs about {} MB of gradients and activations (at most {} MB); use a smaller batchSize",
+                "model '{alias}': windowsBatchSize {batch} needs about {} MB of gradients and activations (at most {} MB); use a smaller windowsBatchSize",
                 (floats * 4) >> 20,
                 (MAX_TRAINING_FLOATS * 4) >> 20
             )));

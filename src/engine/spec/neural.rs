@@ -8,7 +8,7 @@ use super::loss::{loss_options, parse_loss};
 use super::ScalerType;
 use crate::engine::error::EngineError;
 use crate::models::model::{InputSizeDefault, ModelShape, TrainingDefaults};
-use crate::models::options::MAX_SIZE;
+use crate::models::options::{describe, OptionError, MAX_SIZE};
 use crate::models::{ExogSizes, ModelOptions};
 use crate::nn::loss::Loss;
 
@@ -33,10 +33,22 @@ pub struct NeuralSpec {
     pub architecture: Architecture,
     pub scaler_type: ScalerType,
     pub loss: Loss,
+    /// The validation loss (NeuralForecast's `valid_loss`; None: the training loss).
+    pub valid_loss: Option<Loss>,
     pub learning_rate: f64,
     pub max_steps: usize,
-    /// Windows per training step.
+    /// Series per training step (NeuralForecast's `batch_size`).
     pub batch_size: usize,
+    /// Windows per training step, drawn among the step's series' windows (`windows_batch_size`).
+    pub windows_batch_size: usize,
+    /// Series per validation batch (`valid_batch_size`; its default is `batch_size`).
+    pub valid_batch_size: usize,
+    /// Windows per forward pass at prediction and validation (`inference_windows_batch_size`; None: all, its -1).
+    pub inference_windows_batch_size: Option<usize>,
+    /// Distance between consecutive training windows of a series (`step_size`).
+    pub step_size: usize,
+    /// Pads `inputSize - 1` zeros before each series so its first points are targets too (`start_padding_enabled`).
+    pub start_padding_enabled: bool,
     /// Times the learning rate is halved over `max_steps` (0: constant, NeuralForecast's -1).
     pub num_lr_decays: usize,
     /// Validation checks without improvement before stopping (None: off).
@@ -50,9 +62,15 @@ pub(super) const NEURAL_KEYS: &[&str] = &[
     "inputSize",
     "scalerType",
     "loss",
+    "validLoss",
     "learningRate",
     "maxSteps",
     "batchSize",
+    "windowsBatchSize",
+    "validBatchSize",
+    "inferenceWindowsBatchSize",
+    "stepSize",
+    "startPaddingEnabled",
     "numLrDecays",
     "earlyStopPatienceSteps",
     "valCheckSteps",
@@ -74,19 +92,31 @@ pub(super) fn neural_spec(kind: ModelKind, defaults: TrainingDefaults, o: &Model
         Some(value) => parse_loss(value, &o.field("loss"))?,
         None => Loss::Mae,
     };
+    let valid_loss = o.get("validLoss").map(|value| parse_loss(value, &o.field("validLoss"))).transpose()?;
+    if let Some(valid) = &valid_loss {
+        check_valid_loss(&loss, valid, &o.field("validLoss"))?;
+    }
+    loss.check_input_size(input_size).map_err(|e| EngineError::Range(format!("{}: {e}", o.field("loss"))))?;
     let exog = ExogLists { futr: exog_list(o, "futrExogList")?, hist: exog_list(o, "histExogList")?, stat: exog_list(o, "statExogList")? };
     let shape = ModelShape { h, input_size, outputs_per_point: loss.outputs_per_point(), exog: exog.sizes(), random_seed };
     let scaler_type = match o.choice("scalerType", ScalerType::NAMES)? {
         Some(name) => ScalerType::parse(name)?,
         None => ScalerType::parse(defaults.scaler_type)?,
     };
+    let batch_size = o.size("batchSize")?.unwrap_or(defaults.batch_size);
     Ok(NeuralSpec {
         architecture: kind.architecture(shape, o)?,
         scaler_type,
         loss,
+        valid_loss,
         learning_rate: o.positive("learningRate")?.unwrap_or(defaults.learning_rate),
         max_steps: o.size("maxSteps")?.unwrap_or(defaults.max_steps),
-        batch_size: o.size("batchSize")?.unwrap_or(defaults.batch_size),
+        batch_size,
+        windows_batch_size: o.size("windowsBatchSize")?.unwrap_or(defaults.windows_batch_size),
+        valid_batch_size: o.size("validBatchSize")?.unwrap_or(batch_size),
+        inference_windows_batch_size: windows_per_pass(o, defaults.inference_windows_batch_size)?,
+        step_size: o.size("stepSize")?.unwrap_or(1),
+        start_padding_enabled: o.boolean("startPaddingEnabled")?.unwrap_or(false),
         num_lr_decays: o.integer("numLrDecays", 0, MAX_SIZE)?.unwrap_or(defaults.num_lr_decays),
         early_stop_patience_steps: o.size("earlyStopPatienceSteps")?,
         val_check_steps: o.size("valCheckSteps")?.unwrap_or(100),
@@ -94,7 +124,29 @@ pub(super) fn neural_spec(kind: ModelKind, defaults: TrainingDefaults, o: &Model
     })
 }
 
+/// NeuralForecast's protections of `valid_loss`: a model trained with MQLoss forecasts quantiles and validates
+/// with MQLoss; a point forecast cannot be scored by MQLoss (NeuralForecast would broadcast its one output over
+/// every quantile, which scores nothing the model predicts).
+fn check_valid_loss(loss: &Loss, valid: &Loss, name: &str) -> Result<(), EngineError> {
+    let (outputs, valid_outputs) = (loss.outputs_per_point(), valid.outputs_per_point());
+    if outputs > 1 && !matches!(valid, Loss::MultiQuantile { .. }) {
+        return Err(EngineError::Range(format!("{name}: set validLoss to MQLoss when training with MQLoss")));
+    }
+    if outputs != valid_outputs {
+        return Err(EngineError::Range(format!(
+            "{name}: the model forecasts {outputs} value(s) per point (its loss) but this validLoss scores {valid_outputs}; \
+             give MQLoss with as many quantiles as the training loss, or a point loss for a point model"
+        )));
+    }
+    Ok(())
+}
+
 impl NeuralSpec {
+    /// The loss of the validation checks: `validLoss`, else the training loss (NeuralForecast's default).
+    pub fn validation_loss(&self) -> &Loss {
+        self.valid_loss.as_ref().unwrap_or(&self.loss)
+    }
+
     pub fn shape(&self) -> &ModelShape {
         self.architecture.shape()
     }
@@ -117,9 +169,17 @@ impl NeuralSpec {
         self.architecture.write_options(o);
         o.insert("scalerType".into(), self.scaler_type.name().into());
         o.insert("loss".into(), loss_options(&self.loss));
+        if let Some(valid) = &self.valid_loss {
+            o.insert("validLoss".into(), loss_options(valid));
+        }
         o.insert("learningRate".into(), self.learning_rate.into());
         o.insert("maxSteps".into(), self.max_steps.into());
         o.insert("batchSize".into(), self.batch_size.into());
+        o.insert("windowsBatchSize".into(), self.windows_batch_size.into());
+        o.insert("validBatchSize".into(), self.valid_batch_size.into());
+        o.insert("inferenceWindowsBatchSize".into(), self.inference_windows_batch_size.map_or(Value::from(-1), Value::from));
+        o.insert("stepSize".into(), self.step_size.into());
+        o.insert("startPaddingEnabled".into(), self.start_padding_enabled.into());
         o.insert("numLrDecays".into(), self.num_lr_decays.into());
         if let Some(patience) = self.early_stop_patience_steps {
             o.insert("earlyStopPatienceSteps".into(), patience.into());
@@ -131,6 +191,23 @@ impl NeuralSpec {
                 o.insert(key.into(), list.clone().into());
             }
         }
+    }
+}
+
+/// `inferenceWindowsBatchSize`: a size, or NeuralForecast's -1 (None: every window in one pass).
+fn windows_per_pass(o: &ModelOptions<'_>, default: Option<usize>) -> Result<Option<usize>, EngineError> {
+    const KEY: &str = "inferenceWindowsBatchSize";
+    match o.get(KEY) {
+        None => Ok(default),
+        Some(v) if v.as_f64() == Some(-1.0) => Ok(None),
+        Some(_) => o.size(KEY).map_err(|e| match e {
+            OptionError::Range(_) => EngineError::Range(format!(
+                "{} must be -1 (all windows) or an integer between 1 and {MAX_SIZE}, got {}",
+                o.field(KEY),
+                o.get(KEY).map_or_else(String::new, describe)
+            )),
+            other => other.into(),
+        }),
     }
 }
 

@@ -11,10 +11,10 @@ fn spec(options: Value) -> Result<ModelSpec, EngineError> {
 fn defaults_come_from_each_model() {
     let lstm = spec(json!({ "type": "lstm", "h": 12 })).unwrap();
     let neural = lstm.neural().unwrap();
-    assert_eq!((lstm.input_size(), neural.scaler_type, neural.batch_size), (36, ScalerType::Robust, 128));
+    assert_eq!((lstm.input_size(), neural.scaler_type, neural.windows_batch_size), (36, ScalerType::Robust, 128));
     let mlp = spec(json!({ "type": "MLP", "h": 12, "inputSize": 24 })).unwrap();
     let neural = mlp.neural().unwrap();
-    assert_eq!((neural.scaler_type, neural.batch_size, mlp.alias.as_str()), (ScalerType::Identity, 1024, "MLP"));
+    assert_eq!((neural.scaler_type, neural.windows_batch_size, mlp.alias.as_str()), (ScalerType::Identity, 1024, "MLP"));
     let prophet = spec(json!({ "type": "Prophet", "h": 12, "seasonalityMode": "multiplicative" })).unwrap();
     assert_eq!((prophet.h(), prophet.input_size(), prophet.output_columns()), (12, 0, vec!["Prophet".to_string()]));
     assert_eq!(ModelSpec::from_options(&prophet.to_options(), "again").unwrap(), prophet);
@@ -34,6 +34,25 @@ fn options_round_trip() {
 }
 
 #[test]
+fn every_loss_round_trips_through_its_options() {
+    let losses = [
+        json!("RMSE"),
+        json!("MAPE"),
+        json!("SMAPE"),
+        json!("relMSE"),
+        json!({ "type": "MASE", "seasonality": 4 }),
+        json!({ "type": "HuberQLoss", "q": 0.25, "delta": 0.5 }),
+        json!({ "type": "HuberMQLoss", "level": [90], "delta": 2.0 }),
+    ];
+    for loss in losses {
+        let first = spec(json!({ "type": "MLP", "h": 3, "inputSize": 6, "loss": loss })).unwrap();
+        assert_eq!(ModelSpec::from_options(&first.to_options(), "again").unwrap(), first, "{loss}");
+    }
+    let huber_mq = spec(json!({ "type": "MLP", "h": 3, "inputSize": 6, "alias": "m", "loss": "HuberMQLoss" })).unwrap();
+    assert_eq!(huber_mq.output_columns(), ["m-median", "m-lo-90", "m-lo-80", "m-hi-80", "m-hi-90"]);
+}
+
+#[test]
 fn errors_name_the_field() {
     let unknown = spec(json!({ "type": "LSTM", "h": 3, "hiddenSize": 8 })).unwrap_err();
     assert!(matches!(unknown, EngineError::Type(m) if m.contains("'hiddenSize'") && m.contains("encoderHiddenSize")));
@@ -45,4 +64,49 @@ fn errors_name_the_field() {
     assert!(matches!(huge, EngineError::Range(m) if m.contains("parameters")));
     let twice = spec(json!({ "type": "LSTM", "h": 3, "histExogList": ["a", "a"] })).unwrap_err();
     assert!(matches!(twice, EngineError::Range(m) if m.contains("listed twice")));
+}
+
+#[test]
+fn batch_and_window_options_have_each_models_defaults_and_round_trip() {
+    // (type, windowsBatchSize, inferenceWindowsBatchSize) of each model's __init__; batchSize 32 everywhere.
+    let cases = [
+        ("LSTM", 128, Some(1024)),
+        ("GRU", 128, Some(1024)),
+        ("TCN", 128, Some(1024)),
+        ("MLP", 1024, None),
+        ("NBEATS", 1024, None),
+        ("NBEATSx", 1024, None),
+        ("NHITS", 1024, None),
+        ("VanillaTransformer", 1024, Some(1024)),
+    ];
+    for (kind, windows, inference) in cases {
+        let model = spec(json!({ "type": kind, "h": 4, "inputSize": 8 })).unwrap();
+        let n = model.neural().unwrap();
+        assert_eq!((n.batch_size, n.windows_batch_size, n.valid_batch_size), (32, windows, 32), "{kind}");
+        assert_eq!((n.inference_windows_batch_size, n.step_size, n.start_padding_enabled), (inference, 1, false), "{kind}");
+        assert_eq!(ModelSpec::from_options(&model.to_options(), "again").unwrap(), model, "{kind}");
+    }
+    let given = spec(json!({
+        "type": "MLP", "h": 4, "inputSize": 8, "batchSize": 5, "windowsBatchSize": 7, "inferenceWindowsBatchSize": -1,
+        "stepSize": 2, "startPaddingEnabled": true,
+    }))
+    .unwrap();
+    let n = given.neural().unwrap();
+    assert_eq!((n.batch_size, n.windows_batch_size, n.valid_batch_size, n.inference_windows_batch_size), (5, 7, 5, None));
+    assert_eq!((n.step_size, n.start_padding_enabled), (2, true));
+    assert_eq!(ModelSpec::from_options(&given.to_options(), "again").unwrap(), given);
+}
+
+#[test]
+fn batch_and_window_options_reject_bad_values_by_name() {
+    for key in ["batchSize", "windowsBatchSize", "validBatchSize", "inferenceWindowsBatchSize", "stepSize"] {
+        for bad in [json!(0), json!(-2), json!(1.5)] {
+            let err = spec(json!({ "type": "MLP", "h": 4, "inputSize": 8, key: bad })).unwrap_err();
+            assert!(matches!(&err, EngineError::Range(m) if m.contains(&format!("models[0].{key}"))), "{key} = {bad}: {err}");
+        }
+        let err = spec(json!({ "type": "MLP", "h": 4, "inputSize": 8, key: "8" })).unwrap_err();
+        assert!(matches!(&err, EngineError::Type(m) if m.contains(key)), "{key}: {err}");
+    }
+    let err = spec(json!({ "type": "MLP", "h": 4, "inputSize": 8, "startPaddingEnabled": 1 })).unwrap_err();
+    assert!(matches!(&err, EngineError::Type(m) if m.contains("startPaddingEnabled")), "{err}");
 }

@@ -48,6 +48,9 @@ pub struct NhitsConfig {
     pub interpolation_mode: InterpolationMode,
     pub dropout_prob_theta: f64,
     pub activation: ActivationKind,
+    /// NeuralForecast's `exclude_insample_y`: the input window enters as zeros (forecasts from the exogenous
+    /// variables alone).
+    pub exclude_insample_y: bool,
 }
 
 /// The sizes of a block of one stack.
@@ -152,14 +155,15 @@ impl ModelConfig for NhitsConfig {
     const NAME: &'static str = "NHITS";
     const OPTION_KEYS: &'static [&'static str] = &[
         "stackTypes", "nBlocks", "mlpUnits", "nPoolKernelSize", "nFreqDownsample",
-        "poolingMode", "interpolationMode", "dropoutProbTheta", "activation",
+        "poolingMode", "interpolationMode", "dropoutProbTheta", "activation", "excludeInsampleY",
     ];
     /// nhits.py: `input_size` required, `scaler_type='identity'`, `learning_rate=1e-3`, `max_steps=1000`,
     /// `windows_batch_size=1024`, `num_lr_decays=3`.
     const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults { num_lr_decays: 3, ..TrainingDefaults::WINDOWS };
 
     /// nhits.py: three 'identity' stacks of one block, `mlp_units=3 * [[512, 512]]`,
-    /// `n_pool_kernel_size=[2, 2, 1]`, `n_freq_downsample=[4, 2, 1]`, 'MaxPool1d', 'linear', no dropout, ReLU.
+    /// `n_pool_kernel_size=[2, 2, 1]`, `n_freq_downsample=[4, 2, 1]`, 'MaxPool1d', 'linear', no dropout, ReLU,
+    /// `exclude_insample_y=False`.
     fn new(shape: ModelShape) -> Self {
         NhitsConfig {
             shape,
@@ -171,6 +175,7 @@ impl ModelConfig for NhitsConfig {
             interpolation_mode: InterpolationMode::Linear,
             dropout_prob_theta: 0.0,
             activation: ActivationKind::Relu,
+            exclude_insample_y: false,
         }
     }
 
@@ -208,6 +213,7 @@ impl ModelConfig for NhitsConfig {
         if let Some(name) = options.choice("activation", &ActivationKind::BLOCK_MLP.map(ActivationKind::name))? {
             self.activation = ActivationKind::from_name(name).unwrap_or(self.activation);
         }
+        self.exclude_insample_y = options.boolean("excludeInsampleY")?.unwrap_or(self.exclude_insample_y);
         if let Some(types) = stack_types.filter(|t| t.len() != self.n_blocks.len()) {
             return Err(OptionError::Range(format!(
                 "{} has {} stacks but nBlocks has {} entries",
@@ -229,6 +235,7 @@ impl ModelConfig for NhitsConfig {
         out.insert("interpolationMode".into(), self.interpolation_mode.name().into());
         out.insert("dropoutProbTheta".into(), self.dropout_prob_theta.into());
         out.insert("activation".into(), self.activation.name().into());
+        out.insert("excludeInsampleY".into(), self.exclude_insample_y.into());
     }
 
     fn memory_estimate(&self) -> (u128, u128) {
@@ -270,6 +277,10 @@ impl ModelConfig for NhitsConfig {
             .map(|(index, stack)| Block::new(self, &mut init.pp(format!("blocks.{index}.layers")), stack, index))
             .collect::<Result<_, _>>()?;
         Ok(Nhits { config: self.clone(), params, blocks })
+    }
+
+    fn exclude_insample_y(&self) -> bool {
+        self.exclude_insample_y
     }
 }
 
@@ -346,6 +357,7 @@ struct BlockCache {
     masks: Vec<Vec<f32>>,
     dropped: Vec<Vec<f32>>,
 }
+crate::nn::heap_bytes::heap_bytes!(BlockCache { input, argmax, outputs, pre_activations, masks, dropped });
 
 impl BlockCache {
     /// The input of layer `i`: the MLP input, or the previous layer's output (dropped, if dropout ran).
@@ -374,6 +386,7 @@ pub struct NhitsCache {
     blocks: Vec<BlockCache>,
     scratch: Scratch,
 }
+crate::nn::heap_bytes::heap_bytes!(NhitsCache { batch, residual, forecast, blocks, scratch });
 
 /// Buffers that live only within one pass.
 #[derive(Debug, Clone, Default)]
@@ -391,6 +404,7 @@ struct Scratch {
     d_lower: Vec<f32>,
     d_pooled: Vec<f32>,
 }
+crate::nn::heap_bytes::heap_bytes!(Scratch { pooled, pooled_hist, pooled_futr, knots_out, d_forecast, d_residual, d_upper, d_lower, d_pooled });
 
 #[derive(Debug, Clone)]
 pub struct Nhits {

@@ -48,6 +48,7 @@ struct AttentionBlockCache {
     d_sum: Vec<f32>,
     d_attended: Vec<f32>,
 }
+crate::nn::heap_bytes::heap_bytes!(AttentionBlockCache { attention, attended, dropout_mask, sum, norm, output, d_sum, d_attended });
 
 impl AttentionBlock {
     fn forward(&self, params: &ParamStore, inputs: AttentionInputs<'_>, train_seed: Option<u64>, cache: &mut AttentionBlockCache) -> Result<(), NnError> {
@@ -112,6 +113,7 @@ struct FeedForwardCache {
     d_transformed: Vec<f32>,
     d_hidden: Vec<f32>,
 }
+crate::nn::heap_bytes::heap_bytes!(FeedForwardCache { pre_activation, hidden, hidden_mask, transformed, out_mask, sum, norm, output, d_sum, d_transformed, d_hidden });
 
 impl FeedForwardBlock {
     fn forward(&self, params: &ParamStore, input: &[f32], rows: usize, train_seed: Option<u64>, cache: &mut FeedForwardCache) -> Result<(), NnError> {
@@ -184,6 +186,7 @@ pub(super) struct EncoderLayerCache {
     d_keys_values: Vec<f32>,
     d_attended: Vec<f32>,
 }
+crate::nn::heap_bytes::heap_bytes!(EncoderLayerCache { attention, feed_forward, d_keys_values, d_attended });
 
 impl EncoderLayerCache {
     pub(super) fn output(&self) -> &[f32] {
@@ -242,6 +245,7 @@ pub(super) struct DecoderLayerCache {
     d_queries: Vec<f32>,
     d_encoded: Vec<f32>,
 }
+crate::nn::heap_bytes::heap_bytes!(DecoderLayerCache { len, rows_out, tail, self_attention, cross_attention, feed_forward, d_self, d_cross, d_queries, d_encoded });
 
 impl DecoderLayerCache {
     pub(super) fn output(&self) -> &[f32] {

@@ -61,6 +61,9 @@ pub struct TransformerConfig {
     pub dropout: f64,
     pub activation: Activation,
     pub decoder_input_size_multiplier: f64,
+    /// NeuralForecast's `exclude_insample_y`: the input window enters as zeros (forecasts from the exogenous
+    /// variables alone).
+    pub exclude_insample_y: bool,
 }
 
 impl TransformerConfig {
@@ -94,13 +97,14 @@ impl ModelConfig for TransformerConfig {
 
     const NAME: &'static str = "VanillaTransformer";
     const OPTION_KEYS: &'static [&'static str] =
-        &["hiddenSize", "nHead", "convHiddenSize", "encoderLayers", "decoderLayers", "dropout", "activation", "decoderInputSizeMultiplier"];
+        &["hiddenSize", "nHead", "convHiddenSize", "encoderLayers", "decoderLayers", "dropout", "activation", "decoderInputSizeMultiplier", "excludeInsampleY"];
     /// vanillatransformer.py: `input_size` required, `scaler_type='identity'`, `learning_rate=1e-4`,
-    /// `max_steps=5000`, `windows_batch_size=1024`, `num_lr_decays=-1`.
-    const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults { learning_rate: 1e-4, max_steps: 5000, ..TrainingDefaults::WINDOWS };
+    /// `max_steps=5000`, `windows_batch_size=1024`, `inference_windows_batch_size=1024`, `num_lr_decays=-1`.
+    const TRAINING_DEFAULTS: TrainingDefaults =
+        TrainingDefaults { learning_rate: 1e-4, max_steps: 5000, inference_windows_batch_size: Some(1024), ..TrainingDefaults::WINDOWS };
 
     /// vanillatransformer.py: `hidden_size=128`, `n_head=4`, `conv_hidden_size=32`, `encoder_layers=2`,
-    /// `decoder_layers=1`, `dropout=0.05`, `activation='gelu'`, `decoder_input_size_multiplier=0.5`.
+    /// `decoder_layers=1`, `dropout=0.05`, `activation='gelu'`, `decoder_input_size_multiplier=0.5`, `exclude_insample_y=False`.
     fn new(shape: ModelShape) -> Self {
         TransformerConfig {
             shape,
@@ -112,6 +116,7 @@ impl ModelConfig for TransformerConfig {
             dropout: 0.05,
             activation: Activation::Gelu,
             decoder_input_size_multiplier: 0.5,
+            exclude_insample_y: false,
         }
     }
 
@@ -133,6 +138,7 @@ impl ModelConfig for TransformerConfig {
         if let Some(m) = options.number_in("decoderInputSizeMultiplier", 0.0, 1.0)? {
             self.decoder_input_size_multiplier = m;
         }
+        self.exclude_insample_y = options.boolean("excludeInsampleY")?.unwrap_or(self.exclude_insample_y);
         if self.hidden_size % 2 == 1 {
             return Err(OptionError::Range(format!("{} must be even, got {}", options.field("hiddenSize"), self.hidden_size)));
         }
@@ -150,6 +156,7 @@ impl ModelConfig for TransformerConfig {
             ("decoderLayers", self.decoder_layers.into()), ("dropout", self.dropout.into()),
             ("activation", self.activation.name().into()),
             ("decoderInputSizeMultiplier", self.decoder_input_size_multiplier.into()),
+            ("excludeInsampleY", self.exclude_insample_y.into()),
         ]);
     }
 
@@ -190,6 +197,10 @@ impl ModelConfig for TransformerConfig {
     fn build(&self) -> Result<VanillaTransformer, NnError> {
         VanillaTransformer::new(self.clone())
     }
+
+    fn exclude_insample_y(&self) -> bool {
+        self.exclude_insample_y
+    }
 }
 
 /// NeuralForecast's `VanillaTransformer` (see the module docs).
@@ -229,6 +240,7 @@ pub struct TransformerCache {
     d_above: Vec<f32>,
     d_below: Vec<f32>,
 }
+crate::nn::heap_bytes::heap_bytes!(TransformerCache { batch, decoder_values, enc_embedding, enc_embedded, encoder, encoder_norm, encoded, dec_embedding, dec_embedded, decoder, decoder_norm, decoded, forecast, d_decoded, d_encoded, d_above, d_below });
 
 impl VanillaTransformer {
     /// Builds the network with torch's parameter names, in torch's registration order.

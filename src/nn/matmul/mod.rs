@@ -105,6 +105,16 @@ thread_local! {
     static PACKED: RefCell<PackedB> = RefCell::new(PackedB::default());
 }
 
+/// Heap bytes of this thread's packed `W^T` (a forecaster's `memoryStats` adds those of its threads).
+pub fn thread_buffer_bytes() -> usize {
+    PACKED.try_with(|packed| packed.try_borrow().map_or(0, |p| crate::nn::heap_bytes::HeapBytes::heap_bytes(&*p))).unwrap_or(0)
+}
+
+/// Frees this thread's packed `W^T` (`memoryPool: false`); the next product packs into a fresh one.
+pub fn release_thread_buffers() {
+    let _ = PACKED.try_with(|packed| packed.try_borrow_mut().map(|mut p| *p = PackedB::default()));
+}
+
 /// The forward kernel for a layer of `inputs` inputs on this CPU and thread: never chosen by the rows, so that
 /// a row gives the same bits alone or in any batch (a window's forecast does not depend on the others').
 fn forward_kernel(inputs: usize) -> Kernel {

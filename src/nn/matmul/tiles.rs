@@ -70,6 +70,7 @@ pub(crate) struct PackedB {
     k: usize,
     n: usize,
 }
+crate::nn::heap_bytes::heap_bytes!(PackedB { data, offset, k, n });
 
 impl PackedB {
     fn panels(&self) -> bool {

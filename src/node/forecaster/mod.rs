@@ -1,5 +1,5 @@
-//! `NeuralForecaster`: the engine behind a JS class. Heavy calls (fit, predict, crossValidation, save, load,
-//! toBuffer, fromBuffer) run as async tasks on libuv's thread pool and return Promises; `forecastWindow` is the
+//! `NeuralForecaster`: the engine behind a JS class. Heavy calls (fit, predict, predictInsample, crossValidation,
+//! save, load, toBuffer, fromBuffer) run as async tasks on libuv's thread pool and return Promises; `forecastWindow` is the
 //! synchronous low-latency path. One engine serves one call at a time: a call made while `fit` runs is rejected
 //! with a clear error instead of waiting behind it. The options are read in `options`, the tasks live in `tasks`,
 //! and their results become JS objects in `frames`.
@@ -8,22 +8,22 @@ mod frames;
 mod options;
 mod tasks;
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use napi::bindgen_prelude::{AsyncTask, Float64Array, Float64ArraySlice, Unknown};
+use napi::bindgen_prelude::{AsyncTask, Float64Array, Float64ArraySlice, Object, Unknown};
 use napi::Env;
 use napi_derive::napi;
 
 use super::args::{self, with_js_errors, ArgError, ArgResult};
 use super::data::{future_from_js, panel_from_js, with_static_from_js};
+use super::guard::{guarded, Guarded};
 use crate::data::Panel;
 use crate::engine::{Engine, EngineError, ErrorKind, Forecast};
 use frames::Frame;
 use options::{engine_config, fit_options, levels, model_index, optional, static_data, string_list, CROSS_VALIDATION_KEYS};
-use tasks::{CheckpointSource, CrossValidationTask, FitControl, FitTask, LoadTask, PredictTask, SaveTask, ToBufferTask, WindowsTask};
+use tasks::{CheckpointSource, CrossValidationTask, FitControl, FitTask, InsampleTask, LoadTask, PredictTask, SaveTask, ToBufferTask, WindowsTask};
 
 impl From<EngineError> for ArgError {
     fn from(e: EngineError) -> Self {
@@ -57,6 +57,15 @@ impl Shared {
         Ok(())
     }
 
+    /// Marks a fit as running, unless one already is (user code run while the fit's arguments were read may have
+    /// started one).
+    fn claim_fit(&self) -> ArgResult<()> {
+        match self.fitting.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => Ok(()),
+            Err(_) => self.ensure_idle("fit"),
+        }
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Engine> {
         self.engine.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -66,18 +75,28 @@ impl Shared {
     }
 }
 
-/// Runs core work on a worker thread, turning a panic into an error instead of letting it unwind into libuv.
-fn guarded<T>(what: &str, work: impl FnOnce() -> Result<T, ArgError>) -> Result<T, ArgError> {
-    catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|_| {
-        Err(ArgError::Napi(napi::Error::from_reason(format!("{what}: internal error (a bug in neuro-divergent)"))))
-    })
-}
-
 /// A task's failure, kept until `reject` runs on the JS thread where the typed JS error can be created.
 type TaskResult<T> = Result<T, ArgError>;
 
 fn settle<T>(env: &Env, function: &str, outcome: TaskResult<T>) -> napi::Result<T> {
     outcome.map_err(|e| e.context(function).into_napi(env))
+}
+
+/// What `memoryStats()` returns: bytes of reusable buffers held between calls. With `memoryPool: false` every
+/// call frees them before it returns. Training buffers are never kept past a fit, so they are not here.
+#[napi(object)]
+pub struct MemoryStats {
+    /// The forecaster's own forecast buffers: each model's input batches and network activations, one set per
+    /// thread of a batch forecast (only the calling thread's set under `lowMemory`).
+    pub scratch_bytes: f64,
+    /// The packed weights (of layers under 128 inputs) that the threads of the forecaster's thread pool keep for
+    /// reuse. Forecasters with the same `numThreads` and `simdEnabled` share one pool, so these bytes are shared
+    /// with them. A forecast run on the calling thread (forecastWindow, a predict of up to 16 windows) keeps such
+    /// a buffer on that thread, which is not counted here (other forecasters use it too) but is freed at the end
+    /// of the call under `memoryPool: false`.
+    pub thread_bytes: f64,
+    /// `scratchBytes + threadBytes`.
+    pub total_bytes: f64,
 }
 
 #[napi(js_name = "NeuralForecaster")]
@@ -110,13 +129,13 @@ impl NativeForecaster {
         data: Unknown<'_>,
         options: Option<Unknown<'_>>,
         control: &FitControl,
-    ) -> napi::Result<AsyncTask<FitTask>> {
+    ) -> napi::Result<AsyncTask<Guarded<FitTask>>> {
         with_js_errors(&env, "NeuralForecaster.fit", || {
             self.shared.ensure_idle("fit")?;
             let panel = self.panel_of(&data, "data", static_data(options.as_ref())?)?;
             let options = fit_options(options.as_ref())?;
-            self.shared.fitting.store(true, Ordering::Release);
-            Ok(AsyncTask::new(FitTask {
+            self.shared.claim_fit()?;
+            Ok(guarded("NeuralForecaster.fit", FitTask {
                 shared: self.shared.clone(),
                 panel,
                 options,
@@ -127,7 +146,7 @@ impl NativeForecaster {
 
     /// Forecasts every series: after the fitted data, or from `options.data` (new history, no refit).
     #[napi(catch_unwind)]
-    pub fn predict(&self, env: Env, options: Option<Unknown<'_>>) -> napi::Result<AsyncTask<PredictTask>> {
+    pub fn predict(&self, env: Env, options: Option<Unknown<'_>>) -> napi::Result<AsyncTask<Guarded<PredictTask>>> {
         with_js_errors(&env, "NeuralForecaster.predict", || {
             self.shared.ensure_idle("predict")?;
             let options = args::options(options.as_ref(), "options", &["horizon", "data", "staticData", "futrData", "level"])?;
@@ -140,7 +159,22 @@ impl NativeForecaster {
                     task.history = Some(self.panel_of(&data, "options.data", args::property(&options, "staticData")?)?);
                 }
             }
-            Ok(AsyncTask::new(task))
+            Ok(guarded("NeuralForecaster.predict", task))
+        })
+    }
+
+    /// Forecasts the fitted data window after window, `options.stepSize` [1] points apart (NeuralForecast's
+    /// `predict_insample`); resolves with `{ unique_id, ds, cutoff, y, <model column>… }`.
+    #[napi(catch_unwind, ts_args_type = "options?: { stepSize?: number }", ts_return_type = "Promise<Record<string, unknown>>")]
+    pub fn predict_insample(&self, env: Env, options: Option<Unknown<'_>>) -> napi::Result<AsyncTask<Guarded<InsampleTask>>> {
+        with_js_errors(&env, "NeuralForecaster.predictInsample", || {
+            self.shared.ensure_idle("predictInsample")?;
+            let options = args::options(options.as_ref(), "options", &["stepSize"])?;
+            let step_size = match &options {
+                Some(o) => optional(o, "stepSize", |v, n| args::integer(v, n, 1, u32::MAX as usize))?.unwrap_or(1),
+                None => 1,
+            };
+            Ok(guarded("NeuralForecaster.predictInsample", InsampleTask { shared: self.shared.clone(), step_size }))
         })
     }
 
@@ -153,6 +187,8 @@ impl NativeForecaster {
             self.shared.ensure_idle("update")?;
             let freq = self.shared.read().fitted_frequency().ok_or(ArgError::from(EngineError::NotFitted))?;
             let rows = panel_from_js(&data, "data", Some(freq))?;
+            // Reading data may have run user code that started a fit.
+            self.shared.ensure_idle("update")?;
             Ok(self.shared.write().update(&rows)?)
         })
     }
@@ -169,6 +205,7 @@ impl NativeForecaster {
                 levels = optional(&options, "level", options::levels)?.unwrap_or_default();
                 future = optional(&options, "futrData", future_from_js)?;
             }
+            self.shared.ensure_idle("forecastSeries")?;
             let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
             Ok(Frame(self.shared.read().predict_series(&ids, horizon, &levels, future.as_ref())?))
         })
@@ -187,19 +224,32 @@ impl NativeForecaster {
         })
     }
 
+    /// Bytes of reusable buffers the forecaster holds between calls (see `MemoryStats` in main.d.ts).
+    #[napi(catch_unwind)]
+    pub fn memory_stats(&self, env: Env) -> napi::Result<MemoryStats> {
+        with_js_errors(&env, "NeuralForecaster.memoryStats", || {
+            self.shared.ensure_idle("read memoryStats")?;
+            let stats = self.shared.read().memory_stats();
+            Ok(MemoryStats {
+                scratch_bytes: stats.scratch_bytes as f64,
+                thread_bytes: stats.thread_bytes as f64,
+                total_bytes: stats.total_bytes() as f64,
+            })
+        })
+    }
+
     /// Forecasts one window of the last `inputSize` raw values, synchronously (the low-latency path).
     #[napi(catch_unwind, ts_args_type = "window: Float64Array | Float32Array | number[], options?: { model?: number | string }")]
     pub fn forecast_window(&self, env: Env, window: Unknown<'_>, options: Option<Unknown<'_>>) -> napi::Result<Float64Array> {
         with_js_errors(&env, "NeuralForecaster.forecastWindow", || {
             self.shared.ensure_idle("forecastWindow")?;
-            let window = args::numbers(&window, "window")?;
+            let window = args::f64s(&window, "window")?;
+            let model = model_option(options.as_ref())?;
+            self.shared.ensure_idle("forecastWindow")?;
             let engine = self.shared.read();
-            let model = match args::options(options.as_ref(), "options", &["model"])? {
-                Some(o) => optional(&o, "model", |v, n| model_index(&engine, v, n))?.unwrap_or(0),
-                None => 0,
-            };
+            let model = model.map_or(Ok(0), |m| model_index(&engine, &m, "options.model"))?;
             let mut out = vec![0.0; engine.window_output_len(model).unwrap_or(0)];
-            engine.forecast_window(model, &window.to_f64(), &mut out)?;
+            engine.forecast_window(model, &window, &mut out)?;
             // JS-owned memory: see `IntoFloatArray` in ops.rs for why not an external buffer.
             Ok(Float64ArraySlice::copy_from(&env, &out)?.into_typed_array(&env)?)
         })
@@ -208,16 +258,13 @@ impl NativeForecaster {
     /// Forecasts many windows at once (`windows`: n × inputSize values, one window after another) off the JS
     /// thread; resolves to n × h values.
     #[napi(catch_unwind, ts_args_type = "windows: Float64Array | Float32Array | number[], options?: { model?: number | string }")]
-    pub fn forecast_windows(&self, env: Env, windows: Unknown<'_>, options: Option<Unknown<'_>>) -> napi::Result<AsyncTask<WindowsTask>> {
+    pub fn forecast_windows(&self, env: Env, windows: Unknown<'_>, options: Option<Unknown<'_>>) -> napi::Result<AsyncTask<Guarded<WindowsTask>>> {
         with_js_errors(&env, "NeuralForecaster.forecastWindows", || {
             self.shared.ensure_idle("forecastWindows")?;
-            let windows = args::numbers(&windows, "windows")?.to_f64().into_owned();
-            let engine = self.shared.read();
-            let model = match args::options(options.as_ref(), "options", &["model"])? {
-                Some(o) => optional(&o, "model", |v, n| model_index(&engine, v, n))?.unwrap_or(0),
-                None => 0,
-            };
-            Ok(AsyncTask::new(WindowsTask { shared: self.shared.clone(), model, windows }))
+            let windows = args::f64s(&windows, "windows")?;
+            let model = model_option(options.as_ref())?;
+            let model = model.map_or(Ok(0), |m| model_index(&self.shared.read(), &m, "options.model"))?;
+            Ok(guarded("NeuralForecaster.forecastWindows", WindowsTask { shared: self.shared.clone(), model, windows }))
         })
     }
 
@@ -225,7 +272,7 @@ impl NativeForecaster {
     /// last windows of every series of `data` (NeuralForecast's `cross_validation`); resolves with the forecasts
     /// beside the actual values, or null when `control` stopped a fit.
     #[napi(catch_unwind, ts_return_type = "Promise<Record<string, unknown> | null>")]
-    pub fn cross_validation(&self, env: Env, data: Unknown<'_>, options: Option<Unknown<'_>>, control: &FitControl) -> napi::Result<AsyncTask<CrossValidationTask>> {
+    pub fn cross_validation(&self, env: Env, data: Unknown<'_>, options: Option<Unknown<'_>>, control: &FitControl) -> napi::Result<AsyncTask<Guarded<CrossValidationTask>>> {
         with_js_errors(&env, "crossValidation", || {
             self.shared.ensure_idle("crossValidation")?;
             let options = args::options(options.as_ref(), "options", CROSS_VALIDATION_KEYS)?;
@@ -235,46 +282,52 @@ impl NativeForecaster {
             let fit_options = property("fitOptions")?;
             let fits = cv.fit_windows().into_iter().enumerate();
             let fit_options = fits.map(|(fit, window)| options::cross_validation_fit(fit_options.as_ref(), fit, window)).collect::<ArgResult<_>>()?;
-            Ok(AsyncTask::new(CrossValidationTask { shared: self.shared.clone(), panel, cv, fit_options, state: control.state.clone() }))
+            Ok(guarded("crossValidation", CrossValidationTask { shared: self.shared.clone(), panel, cv, fit_options, state: control.state.clone() }))
         })
     }
 
     /// Writes a safetensors checkpoint atomically (temporary file, then rename).
     #[napi(catch_unwind, ts_args_type = "path: string")]
-    pub fn save(&self, env: Env, path: Unknown<'_>) -> napi::Result<AsyncTask<SaveTask>> {
+    pub fn save(&self, env: Env, path: Unknown<'_>) -> napi::Result<AsyncTask<Guarded<SaveTask>>> {
         with_js_errors(&env, "NeuralForecaster.save", || {
             self.shared.ensure_idle("save")?;
             let path = PathBuf::from(args::string(&path, "path")?);
-            Ok(AsyncTask::new(SaveTask { shared: self.shared.clone(), path }))
+            Ok(guarded("NeuralForecaster.save", SaveTask { shared: self.shared.clone(), path }))
         })
     }
 
     /// The checkpoint as bytes (the same safetensors content `save` writes).
     #[napi(catch_unwind)]
-    pub fn to_buffer(&self, env: Env) -> napi::Result<AsyncTask<ToBufferTask>> {
+    pub fn to_buffer(&self, env: Env) -> napi::Result<AsyncTask<Guarded<ToBufferTask>>> {
         with_js_errors(&env, "NeuralForecaster.toBuffer", || {
             self.shared.ensure_idle("toBuffer")?;
-            Ok(AsyncTask::new(ToBufferTask { shared: self.shared.clone() }))
+            Ok(guarded("NeuralForecaster.toBuffer", ToBufferTask { shared: self.shared.clone() }))
         })
     }
 
     /// Loads a forecaster from a checkpoint file written by `save`.
     #[napi(catch_unwind, ts_args_type = "path: string")]
-    pub fn load(env: Env, path: Unknown<'_>) -> napi::Result<AsyncTask<LoadTask>> {
+    pub fn load(env: Env, path: Unknown<'_>) -> napi::Result<AsyncTask<Guarded<LoadTask>>> {
         with_js_errors(&env, "NeuralForecaster.load", || {
             let path = PathBuf::from(args::string(&path, "path")?);
-            Ok(AsyncTask::new(LoadTask { source: CheckpointSource::File(path) }))
+            Ok(guarded("NeuralForecaster.load", LoadTask { source: CheckpointSource::File(path) }))
         })
     }
 
     /// Loads a forecaster from checkpoint bytes made by `toBuffer`.
     #[napi(catch_unwind, ts_args_type = "buffer: Uint8Array")]
-    pub fn from_buffer(env: Env, buffer: Unknown<'_>) -> napi::Result<AsyncTask<LoadTask>> {
+    pub fn from_buffer(env: Env, buffer: Unknown<'_>) -> napi::Result<AsyncTask<Guarded<LoadTask>>> {
         with_js_errors(&env, "NeuralForecaster.fromBuffer", || {
             let bytes = args::bytes(&buffer, "buffer")?;
-            Ok(AsyncTask::new(LoadTask { source: CheckpointSource::Bytes(bytes) }))
+            Ok(guarded("NeuralForecaster.fromBuffer", LoadTask { source: CheckpointSource::Bytes(bytes) }))
         })
     }
+}
+
+/// The `model` of a window call's options (`{ model }`), read before the engine is locked: reading runs user code,
+/// which may call back into the forecaster.
+fn model_option<'a>(options: Option<&Unknown<'a>>) -> ArgResult<Option<Unknown<'a>>> {
+    args::options(options, "options", &["model"])?.map_or(Ok(None), |o: Object<'a>| args::property(&o, "model"))
 }
 
 impl NativeForecaster {

@@ -5,6 +5,7 @@ use napi::bindgen_prelude::{FnArgs, FromNapiValue, Function, Object, Unknown};
 use napi::{JsValue, ValueType};
 
 use super::super::args::{self, describe, ArgError, ArgResult};
+use super::super::data::frequency_from_js;
 use super::super::models::model_spec;
 use crate::data::Frequency;
 use crate::engine::{CrossValidation, Engine, EngineConfig, FitOptions, IntervalMethod, PredictionIntervals, RefitPolicy, ScalerType};
@@ -26,8 +27,10 @@ pub(super) const FIT_KEYS: &[&str] = &[
     "maxSteps",
     "epochs",
     "batchSize",
+    "windowsBatchSize",
     "learningRate",
     "validationSize",
+    "valSize",
     "earlyStopping",
     "patience",
     "predictionIntervals",
@@ -43,10 +46,7 @@ pub(super) fn engine_config(options: &Unknown<'_>) -> ArgResult<EngineConfig> {
     let models_value = args::property(&options, "models")?
         .ok_or_else(|| ArgError::Type("options.models is missing: give at least one model".into()))?;
     let seed = optional(&options, "seed", |v, n| args::integer(v, n, 0, u32::MAX as usize))?;
-    let mut models = Vec::new();
-    for (i, model) in args::elements(&models_value, "options.models", "models")?.iter().enumerate() {
-        models.push(model_spec(model, &format!("options.models[{i}]"), seed)?);
-    }
+    let models = args::each_element(&models_value, "options.models", "models", |model, i| model_spec(model, &format!("options.models[{i}]"), seed))?;
     if models.is_empty() {
         return Err(ArgError::Range("options.models is empty: give at least one model".into()));
     }
@@ -83,8 +83,7 @@ fn frequency_option(options: &Object<'_>) -> ArgResult<Option<Frequency>> {
         (None, Some(v)) => (v, "options.freq"),
         (None, None) => return Ok(None),
     };
-    let text = args::string(&value, key)?;
-    Frequency::parse(&text).map(Some).map_err(|e| ArgError::Range(format!("{key}: {e}")))
+    frequency_from_js(&value, key).map(Some)
 }
 
 fn scaler_type(value: &Unknown<'_>, name: &str) -> ArgResult<ScalerType> {
@@ -128,9 +127,15 @@ pub(super) fn fit_options(options: Option<&Unknown<'_>>) -> ArgResult<FitOptions
         return Err(ArgError::Type("options: give maxSteps or epochs, not both".into()));
     }
     fit.batch_size = optional(&options, "batchSize", count)?;
+    fit.windows_batch_size = optional(&options, "windowsBatchSize", count)?;
     fit.learning_rate = optional(&options, "learningRate", args::positive_number)?;
-    fit.validation_size =
-        optional(&options, "validationSize", |v, n| args::integer(v, n, 0, u32::MAX as usize))?.unwrap_or(0);
+    let size = |v: &Unknown<'_>, n: &str| args::integer(v, n, 0, u32::MAX as usize);
+    fit.validation_size = match (optional(&options, "validationSize", size)?, optional(&options, "valSize", size)?) {
+        (Some(_), Some(_)) => {
+            return Err(ArgError::Type("options.validationSize and options.valSize are the same option; give one".into()))
+        }
+        (size, val_size) => size.or(val_size).unwrap_or(0),
+    };
     fit.early_stopping = optional(&options, "earlyStopping", args::boolean)?.unwrap_or(false);
     fit.patience = optional(&options, "patience", count)?;
     fit.prediction_intervals = optional(&options, "predictionIntervals", prediction_intervals)?;
@@ -169,8 +174,7 @@ fn prediction_intervals(value: &Unknown<'_>, name: &str) -> ArgResult<Prediction
 
 /// An array of strings.
 pub(super) fn string_list(value: &Unknown<'_>, name: &str) -> ArgResult<Vec<String>> {
-    let items = args::elements(value, name, "strings")?;
-    items.iter().enumerate().map(|(i, v)| args::string(v, &format!("{name}[{i}]"))).collect()
+    args::each_element(value, name, "strings", |v, i| args::string(v, &format!("{name}[{i}]")))
 }
 
 /// Interval levels in percent: a number or an array of numbers.
@@ -178,7 +182,7 @@ pub(super) fn levels(value: &Unknown<'_>, name: &str) -> ArgResult<Vec<f64>> {
     let levels = if value.get_type()? == napi::ValueType::Number {
         vec![args::number(value, name)?]
     } else {
-        args::numbers(value, name)?.to_f64().into_owned()
+        args::f64s(value, name)?
     };
     if let Some(bad) = levels.iter().find(|l| !(l.is_finite() && **l > 0.0 && **l < 100.0)) {
         return Err(ArgError::Range(format!("{name} must hold percentages between 0 and 100 (exclusive), got {bad}")));

@@ -1,5 +1,5 @@
-//! The async tasks behind `NeuralForecaster`'s Promises (fit, predict, forecastWindows, crossValidation, save,
-//! toBuffer, load), run on libuv's thread pool, and `FitControl`, through which JS follows and stops a running fit.
+//! The async tasks behind `NeuralForecaster`'s Promises (fit, predict, predictInsample, forecastWindows,
+//! crossValidation, save, toBuffer, load), run on libuv's thread pool, and `FitControl`, through which JS follows and stops a running fit.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +10,7 @@ use napi::{Env, Task};
 use napi_derive::napi;
 
 use super::frames::Frame;
-use super::{guarded, settle, NativeForecaster, Shared, TaskResult};
+use super::{settle, NativeForecaster, Shared, TaskResult};
 use super::super::args::ArgError;
 use crate::data::Panel;
 use crate::engine::{
@@ -143,6 +143,8 @@ pub struct ModelFitSummary {
     pub train_loss: Vec<f64>,
     pub val_loss: Vec<f64>,
     pub stopped_early: bool,
+    /// Trainable parameters (Lightning's model summary count); 0 for Prophet.
+    pub parameters: f64,
 }
 
 #[napi(object)]
@@ -160,10 +162,8 @@ impl Task for FitTask {
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let (shared, panel, options, state) = (&self.shared, &self.panel, &self.options, &self.state);
-        Ok(guarded("fit", || {
-            let mut on_step = |event: &ProgressEvent| state.record(0, 0, event);
-            Ok(shared.write().fit(panel, options, &mut on_step)?)
-        }))
+        let mut on_step = |event: &ProgressEvent| state.record(0, 0, event);
+        Ok(shared.write().fit(panel, options, &mut on_step).map_err(ArgError::from))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<FitSummary> {
@@ -178,6 +178,7 @@ impl Task for FitTask {
                     train_loss: m.train_loss,
                     val_loss: m.val_loss,
                     stopped_early: m.stopped_early,
+                    parameters: m.parameters as f64,
                 })
                 .collect(),
             elapsed_ms: report.elapsed_ms,
@@ -205,11 +206,30 @@ impl Task for PredictTask {
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let (shared, history, horizon, levels, future) = (&self.shared, self.history.as_ref(), self.horizon, &self.levels, self.future.as_ref());
-        Ok(guarded("predict", || Ok(shared.read().predict(history, horizon, levels, future)?)))
+        Ok(shared.read().predict(history, horizon, levels, future).map_err(ArgError::from))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Frame<Forecast>> {
         settle(&env, "NeuralForecaster.predict", output).map(Frame)
+    }
+}
+
+pub struct InsampleTask {
+    pub(super) shared: Arc<Shared>,
+    pub(super) step_size: usize,
+}
+
+impl Task for InsampleTask {
+    type Output = TaskResult<CrossValidationResult>;
+    type JsValue = Frame<CrossValidationResult>;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let (shared, step_size) = (&self.shared, self.step_size);
+        Ok(shared.read().predict_insample(step_size).map_err(ArgError::from))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Frame<CrossValidationResult>> {
+        settle(&env, "NeuralForecaster.predictInsample", output).map(Frame)
     }
 }
 
@@ -225,13 +245,10 @@ impl Task for WindowsTask {
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let (shared, model, windows) = (&self.shared, self.model, &self.windows);
-        Ok(guarded("forecastWindows", || {
-            let engine = shared.read();
-            let spec = &engine.config().models[model];
-            let mut out = vec![0.0; windows.len() / spec.input_size() * engine.window_output_len(model).unwrap_or(0)];
-            engine.forecast_windows(model, windows, &mut out)?;
-            Ok(out)
-        }))
+        let engine = shared.read();
+        let spec = &engine.config().models[model];
+        let mut out = vec![0.0; windows.len() / spec.input_size() * engine.window_output_len(model).unwrap_or(0)];
+        Ok(engine.forecast_windows(model, windows, &mut out).map(|()| out).map_err(ArgError::from))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Float64Array> {
@@ -250,7 +267,7 @@ impl Task for SaveTask {
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let (shared, path) = (&self.shared, &self.path);
-        Ok(guarded("save", || Ok(shared.read().save(path)?)))
+        Ok(shared.read().save(path).map_err(ArgError::from))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<()> {
@@ -268,7 +285,7 @@ impl Task for ToBufferTask {
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let shared = &self.shared;
-        Ok(guarded("toBuffer", || Ok(shared.read().to_bytes()?)))
+        Ok(shared.read().to_bytes().map_err(ArgError::from))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Buffer> {
@@ -291,12 +308,11 @@ impl Task for LoadTask {
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let source = &self.source;
-        Ok(guarded("load", || {
-            Ok(match source {
-                CheckpointSource::File(path) => Engine::load(path)?,
-                CheckpointSource::Bytes(bytes) => Engine::from_bytes(bytes)?,
-            })
-        }))
+        Ok(match source {
+            CheckpointSource::File(path) => Engine::load(path),
+            CheckpointSource::Bytes(bytes) => Engine::from_bytes(bytes),
+        }
+        .map_err(ArgError::from))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<NativeForecaster> {
@@ -324,14 +340,12 @@ impl Task for CrossValidationTask {
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let (shared, panel, cv, fit_options, state) = (&self.shared, &self.panel, &self.cv, &self.fit_options, &self.state);
-        Ok(guarded("crossValidation", || {
-            let mut on_step = |step: &CrossValidationStep<'_>| state.record(step.fit, step.window, step.event);
-            shared.read().cross_validation(panel, cv, fit_options, &mut on_step).map_err(|error| match error {
-                EngineError::InWindow { window, n_windows, error } => {
-                    ArgError::from(*error).context(&format!("crossValidation window {} of {n_windows}", window + 1))
-                }
-                error => ArgError::from(error).context("crossValidation"),
-            })
+        let mut on_step = |step: &CrossValidationStep<'_>| state.record(step.fit, step.window, step.event);
+        Ok(shared.read().cross_validation(panel, cv, fit_options, &mut on_step).map_err(|error| match error {
+            EngineError::InWindow { window, n_windows, error } => {
+                ArgError::from(*error).context(&format!("crossValidation window {} of {n_windows}", window + 1))
+            }
+            error => ArgError::from(error).context("crossValidation"),
         }))
     }
 

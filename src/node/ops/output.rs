@@ -10,6 +10,7 @@ use napi::bindgen_prelude::{ToNapiValue, TypeName, TypedArrayType, Unknown};
 use napi::{check_status, sys, Env, JsValue, ValueType};
 
 use super::super::args::{self, ArgError, ArgResult};
+use super::super::arrays;
 use super::Pooled;
 use crate::kernels::KernelError;
 
@@ -85,6 +86,12 @@ fn given_array<T: Element>(out: &Unknown<'_>, name: &str, len: usize) -> ArgResu
     if TypedArrayType::from(kind) != T::ARRAY {
         return Err(wrong_type());
     }
+    let mut unshared = false;
+    check_status!(unsafe { sys::napi_is_arraybuffer(raw.env, buffer, &mut unshared) })?;
+    if !unshared {
+        // Another thread could read or write shared memory while the kernel writes it: a data race.
+        return Err(ArgError::Type(format!("{name} must not be backed by a SharedArrayBuffer")));
+    }
     if length != len {
         return Err(ArgError::Range(format!("{name} must have {len} elements, got {length}")));
     }
@@ -127,9 +134,23 @@ pub fn write<T: Element, R, const N: usize>(
     Ok((Written(target.value), result))
 }
 
-/// Copies each of `parts` into its own array: `out[i]` when `out` (an array of typed arrays of `T`, one per
-/// part, each of the part's length) is given, else a new array; returns `out` itself or the new arrays.
-pub fn write_parts<T: Element>(env: &Env, out: Option<&Unknown<'_>>, parts: &[&[T]]) -> ArgResult<Written> {
+/// The caller's `out` of a batched op: an array of typed arrays, its elements read (which may run JavaScript, a
+/// getter or a Proxy) before any input is lent, and each checked only once no more JavaScript runs.
+pub struct OutArrays<'a> {
+    array: sys::napi_value,
+    elements: Vec<Unknown<'a>>,
+}
+
+impl<'a> OutArrays<'a> {
+    pub fn read(out: &Unknown<'a>) -> ArgResult<Self> {
+        let elements = arrays::each_element(out, "out", "Float64Array or Float32Array", |element, _| Ok(*element))?;
+        Ok(OutArrays { array: out.value().value, elements })
+    }
+}
+
+/// Copies each of `parts` into its own array: `out`'s i-th array when `out` (one typed array of `T` per part,
+/// each of the part's length) is given, else a new array; returns `out` itself or the new arrays.
+pub fn write_parts<T: Element>(env: &Env, out: Option<&OutArrays<'_>>, parts: &[&[T]]) -> ArgResult<Written> {
     let Some(out) = out else {
         let arrays = parts.iter().map(|part| {
             let array = new_array::<T>(env, part.len())?;
@@ -138,13 +159,12 @@ pub fn write_parts<T: Element>(env: &Env, out: Option<&Unknown<'_>>, parts: &[&[
         });
         return Ok(Written::from_value(env, arrays.collect::<ArgResult<Vec<_>>>()?)?);
     };
-    let given = args::elements(out, "out", T::ARRAY_NAME)?;
-    if given.len() != parts.len() {
-        return Err(ArgError::Range(format!("out must hold {} arrays (one per series), got {}", parts.len(), given.len())));
+    if out.elements.len() != parts.len() {
+        return Err(ArgError::Range(format!("out must hold {} arrays (one per series), got {}", parts.len(), out.elements.len())));
     }
-    // Every array is checked before any is written: reading `out`'s elements may run JS code (a getter or a
-    // Proxy), which could detach a buffer already checked.
-    let targets = given
+    // Checking a typed array runs no JavaScript, so no buffer checked here can be detached before it is written.
+    let targets = out
+        .elements
         .iter()
         .zip(parts)
         .enumerate()
@@ -154,5 +174,5 @@ pub fn write_parts<T: Element>(env: &Env, out: Option<&Unknown<'_>>, parts: &[&[
         // `copy` rather than `copy_nonoverlapping`: a part is pooled memory, but two targets may be one array.
         unsafe { ptr::copy(part.as_ptr(), target.data.as_ptr(), part.len()) };
     }
-    Ok(Written(out.value().value))
+    Ok(Written(out.array))
 }

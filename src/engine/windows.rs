@@ -1,0 +1,192 @@
+//! NeuralForecast's training windows and how a step draws them: an epoch is a shuffled pass over the series in
+//! batches of `batchSize` series; a step takes the next batch and draws `windowsBatchSize` windows among the
+//! windows of its series (without replacement when they have enough, else with replacement). The windows are
+//! indexed, never materialised, and every draw comes from one seeded ChaCha stream, so the windows of each step
+//! depend on the data, the options and the seed alone.
+
+use std::collections::HashSet;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::error::EngineError;
+use super::spec::NeuralSpec;
+use crate::data::Panel;
+
+/// A training window: `input_size` values from row `start` of series `series`, then `h` targets. A negative
+/// `start` reads padded zeros (masked out of the window's scaling) before the series' first row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub series: usize,
+    pub start: isize,
+}
+
+/// The training windows of every series as NeuralForecast cuts them (`_create_windows`): each series is padded
+/// on the left to the longest one (and with `inputSize - 1` more zeros under `startPaddingEnabled`) and with `h`
+/// zeros on the right, cut every `stepSize` rows from the start of the padded length, and a window is kept when
+/// at least one of its inputs and one of its targets are observed.
+pub(crate) struct TrainingWindows {
+    input_size: usize,
+    h: usize,
+    step: usize,
+    /// Training length (rows before the held-out part) of each series.
+    train_lengths: Vec<usize>,
+    /// Per series, the start of its first kept window, relative to its first row.
+    first: Vec<isize>,
+    /// Per series, how many windows are kept.
+    counts: Vec<usize>,
+}
+
+impl TrainingWindows {
+    pub fn new(panel: &Panel, spec: &NeuralSpec, holdout: usize) -> Result<TrainingWindows, EngineError> {
+        let (input_size, h, step) = (spec.input_size(), spec.h(), spec.step_size);
+        let what = if holdout > 0 { "inputSize + validationSize" } else { "inputSize" };
+        panel.check_min_length(input_size + holdout, what)?;
+        let train_lengths: Vec<usize> = panel.series_iter().map(|s| s.len() - holdout).collect();
+        let longest = train_lengths.iter().copied().max().unwrap_or(0);
+        let pad = if spec.start_padding_enabled { input_size - 1 } else { 0 };
+        // The last window start of the padded grid whose first target is observed (the same for every series,
+        // which all end where the padded length less `h` ends).
+        let last = (pad + longest) as isize - input_size as isize - 1;
+        let (mut first, mut counts) = (Vec::with_capacity(train_lengths.len()), Vec::with_capacity(train_lengths.len()));
+        for (s, series) in panel.series_iter().enumerate() {
+            let begins = (pad + longest - train_lengths[s]) as isize;
+            // The first grid point whose last input is observed.
+            let lowest = (begins - input_size as isize + 1).max(0) as usize;
+            let start = (lowest.div_ceil(step) * step) as isize;
+            if start > last {
+                return Err(too_short(series.id, train_lengths[s], holdout > 0, spec));
+            }
+            first.push(start - begins);
+            counts.push(((last - start) / step as isize) as usize + 1);
+        }
+        Ok(TrainingWindows { input_size, h, step, train_lengths, first, counts })
+    }
+
+    pub fn n_series(&self) -> usize {
+        self.train_lengths.len()
+    }
+
+    /// Rows of `series` before its held-out part.
+    pub fn train_length(&self, series: usize) -> usize {
+        self.train_lengths[series]
+    }
+
+    /// The `k`-th kept window of `series`.
+    fn window(&self, series: usize, k: usize) -> Window {
+        Window { series, start: self.first[series] + (k * self.step) as isize }
+    }
+
+    /// Observed target points of `windows`.
+    pub fn observed_in(&self, windows: &[Window]) -> usize {
+        windows.iter().map(|w| self.observed_targets(w)).sum()
+    }
+
+    /// Observed targets of `w`: those before the series' training end (a kept window has at least one).
+    pub fn observed_targets(&self, w: &Window) -> usize {
+        let first_target = (w.start + self.input_size as isize) as usize;
+        (self.train_lengths[w.series] - first_target).min(self.h)
+    }
+}
+
+/// The error for a series without a training window, naming what would give it one.
+fn too_short(id: &str, rows: usize, held_out: bool, spec: &NeuralSpec) -> EngineError {
+    let before = if held_out { " before the validation part" } else { "" };
+    let mut cures = Vec::new();
+    if !spec.start_padding_enabled {
+        cures.push("set startPaddingEnabled: true".to_string());
+    }
+    cures.push("use a smaller inputSize".into());
+    if spec.step_size > 1 {
+        cures.push(format!("a stepSize below {}", spec.step_size));
+    }
+    EngineError::Range(format!(
+        "series '{id}' is too short for training: its {rows} rows{before} give no window with an observed target at inputSize {}; {}",
+        spec.input_size(),
+        cures.join(", or ")
+    ))
+}
+
+/// The draws of a training run: the series batches of each epoch and the windows of each step.
+pub(crate) struct WindowSampler<'a> {
+    index: &'a TrainingWindows,
+    batch_size: usize,
+    windows_batch_size: usize,
+    rng: ChaCha8Rng,
+    /// The series in this epoch's order, and where the next batch begins.
+    order: Vec<usize>,
+    next: usize,
+    /// Cumulative window counts of the step's series.
+    cumulative: Vec<usize>,
+    drawn: HashSet<usize>,
+}
+
+impl<'a> WindowSampler<'a> {
+    pub fn new(index: &'a TrainingWindows, batch_size: usize, windows_batch_size: usize, seed: u64) -> WindowSampler<'a> {
+        let n = index.n_series();
+        WindowSampler {
+            index,
+            batch_size,
+            windows_batch_size,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            order: (0..n).collect(),
+            next: n,
+            cumulative: Vec::with_capacity(batch_size.min(n) + 1),
+            drawn: HashSet::with_capacity(windows_batch_size),
+        }
+    }
+
+    /// Steps in one epoch: batches of `batch_size` series, the last one possibly smaller (NeuralForecast's
+    /// loader keeps it: `drop_last_loader=False`).
+    pub fn steps_per_epoch(&self) -> usize {
+        self.index.n_series().div_ceil(self.batch_size)
+    }
+
+    /// Draws the next step's `windows_batch_size` windows into `out`.
+    pub fn draw(&mut self, out: &mut Vec<Window>) {
+        if self.next >= self.order.len() {
+            // A new epoch: the series in a fresh random order (Fisher-Yates).
+            for i in (1..self.order.len()).rev() {
+                let j = self.rng.random_range(0..=i);
+                self.order.swap(i, j);
+            }
+            self.next = 0;
+        }
+        let end = (self.next + self.batch_size).min(self.order.len());
+        let series = &self.order[self.next..end];
+        self.next = end;
+        self.cumulative.clear();
+        self.cumulative.push(0);
+        for &s in series {
+            self.cumulative.push(self.cumulative[self.cumulative.len() - 1] + self.index.counts[s]);
+        }
+        let total = self.cumulative[self.cumulative.len() - 1];
+        let (index, cumulative) = (self.index, &self.cumulative);
+        let window = |flat: usize| {
+            let k = cumulative.partition_point(|&c| c <= flat) - 1;
+            index.window(series[k], flat - cumulative[k])
+        };
+        out.clear();
+        let batch = self.windows_batch_size;
+        if total < batch {
+            // NeuralForecast's `torch.randint`: with replacement.
+            out.extend((0..batch).map(|_| window(self.rng.random_range(0..total))));
+            return;
+        }
+        // NeuralForecast's `torch.randperm(n)[:batch]`, a uniform `batch`-subset, by Floyd's algorithm in `batch`
+        // draws (no table of all windows).
+        self.drawn.clear();
+        for j in total - batch..total {
+            let drawn = self.rng.random_range(0..=j);
+            let flat = if self.drawn.insert(drawn) { drawn } else { j };
+            if flat == j {
+                self.drawn.insert(j);
+            }
+            out.push(window(flat));
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "windows_tests.rs"]
+mod tests;
