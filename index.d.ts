@@ -202,44 +202,58 @@ export declare function resolveModelOptions(type: string, options: Record<string
 export declare function version(): string
 
 export declare namespace ops {
-  /** Element-wise sum `a + b` as a new array. */
-  export function add(a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[]): Float64Array | Float32Array
-  /** `alpha * x + y` as a new array (BLAS axpy; `y` is not modified). */
-  export function axpy(alpha: number, x: Float64Array | Float32Array | number[], y: Float64Array | Float32Array | number[]): Float64Array | Float32Array
-  /** Inverse of `normalize`: `values * std + mean`. `stats` may be the object `normalize` returned. */
-  export function denormalize<T extends Float64Array | Float32Array | number[]>(values: T, stats: { mean: number; std: number }): T extends Float32Array ? Float32Array : Float64Array
+  /** Element-wise sum `a + b`, into `out` when given (Float32Array when `a` and `b` are, else Float64Array). */
+  export function add(a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[], out?: Float64Array | Float32Array): Float64Array | Float32Array
+  /**
+   * `alpha * x + y` (BLAS axpy), into `out` when given (it may be `y`, for BLAS's in-place form); else `y`
+   * is not modified.
+   */
+  export function axpy(alpha: number, x: Float64Array | Float32Array | number[], y: Float64Array | Float32Array | number[], out?: Float64Array | Float32Array): Float64Array | Float32Array
+  /**
+   * Inverse of `normalize`: `values * std + mean`, into `out` when given. `stats` may be the object `normalize`
+   * returned.
+   */
+  export function denormalize<T extends Float64Array | Float32Array | number[]>(values: T, stats: { mean: number; std: number }, out?: T extends Float32Array ? Float32Array : Float64Array): T extends Float32Array ? Float32Array : Float64Array
   /** Dot product of two arrays of the same length. */
   export function dot(a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[]): number
   /**
    * Exponential moving average `y[0] = x[0]`, `y[t] = alpha * x[t] + (1 - alpha) * y[t - 1]` (pandas
    * `ewm(adjust=False)`), with `{ alpha }` or `{ span }` (alpha = 2 / (span + 1)).
+   * Into `out` when given (x's element type and length; it may be `x` itself).
    */
-  export function ema<T extends Float64Array | Float32Array | number[]>(x: T, options: { alpha: number } | { span: number }): T extends Float32Array ? Float32Array : Float64Array
+  export function ema<T extends Float64Array | Float32Array | number[]>(x: T, options: { alpha: number } | { span: number }, out?: T extends Float32Array ? Float32Array : Float64Array): T extends Float32Array ? Float32Array : Float64Array
   /**
    * The `ema` of each series in `series`, computed in one batched, parallel pass. Computed in f32 (and returned
-   * as Float32Arrays) when every series is a Float32Array, in f64 otherwise.
+   * as Float32Arrays) when every series is a Float32Array, in f64 otherwise. Into `out` when given: an array
+   * of one typed array per series, of that element type and the series' length.
    */
-  export function emaBatch(series: Array<Float64Array | Float32Array | number[]>, options: { alpha: number } | { span: number }): Array<Float64Array | Float32Array>
+  export function emaBatch(series: Array<Float64Array | Float32Array | number[]>, options: { alpha: number } | { span: number }, out?: Array<Float64Array | Float32Array>): Array<Float64Array | Float32Array>
   /** Largest value; NaN if any value is NaN (like numpy's `max`). */
   export function max(x: Float64Array | Float32Array | number[]): number
   /** Arithmetic mean. Throws a RangeError for an empty array. */
   export function mean(x: Float64Array | Float32Array | number[]): number
   /** Smallest value; NaN if any value is NaN (like numpy's `min`). */
   export function min(x: Float64Array | Float32Array | number[]): number
-  /** Inverse of `minMaxNormalize`: `values * (max - min) + min`. */
-  export function minMaxDenormalize<T extends Float64Array | Float32Array | number[]>(values: T, stats: { min: number; max: number }): T extends Float32Array ? Float32Array : Float64Array
-  /** Min-max scaling to [0, 1]: returns `{ values, min, max }`; `minMaxDenormalize` inverts it. */
-  export function minMaxNormalize(x: Float64Array | Float32Array | number[]): ops.MinMaxScaled
+  /** Inverse of `minMaxNormalize`: `values * (max - min) + min`, into `out` when given. */
+  export function minMaxDenormalize<T extends Float64Array | Float32Array | number[]>(values: T, stats: { min: number; max: number }, out?: T extends Float32Array ? Float32Array : Float64Array): T extends Float32Array ? Float32Array : Float64Array
+  /**
+   * Min-max scaling to [0, 1]: returns `{ values, min, max }` (`values` is `out` when given);
+   * `minMaxDenormalize` inverts it.
+   */
+  export function minMaxNormalize(x: Float64Array | Float32Array | number[], out?: Float64Array | Float32Array): ops.MinMaxScaled
   /** Values scaled to [0, 1] with the range needed to invert them. A constant input maps to zeros. */
   export interface MinMaxScaled {
     values: Float64Array | Float32Array
     min: number
     max: number
   }
-  /** Element-wise product `a * b` as a new array. */
-  export function mul(a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[]): Float64Array | Float32Array
-  /** Z-score normalization: returns `{ values, mean, std }`; `denormalize(values, { mean, std })` inverts it. */
-  export function normalize(x: Float64Array | Float32Array | number[]): ops.Normalized
+  /** Element-wise product `a * b`, into `out` when given (Float32Array when `a` and `b` are, else Float64Array). */
+  export function mul(a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[], out?: Float64Array | Float32Array): Float64Array | Float32Array
+  /**
+   * Z-score normalization: returns `{ values, mean, std }` (`values` is `out` when given: x's element type and
+   * length, `x` itself allowed); `denormalize(values, { mean, std })` inverts it.
+   */
+  export function normalize(x: Float64Array | Float32Array | number[], out?: Float64Array | Float32Array): ops.Normalized
   /**
    * Z-scores `(x - mean) / std` (population std) with the statistics needed to invert them. A constant input
    * (std 0) maps to zeros.
@@ -268,8 +282,8 @@ export declare namespace ops {
     /** The bound on idle bytes, summed over the pools. */
     maxIdleBytes: number
   }
-  /** Robust scaling: returns `{ values, median, iqr }`; `robustUnscale` inverts it. */
-  export function robustScale(x: Float64Array | Float32Array | number[]): ops.RobustScaled
+  /** Robust scaling: returns `{ values, median, iqr }` (`values` is `out` when given); `robustUnscale` inverts it. */
+  export function robustScale(x: Float64Array | Float32Array | number[], out?: Float64Array | Float32Array): ops.RobustScaled
   /**
    * Values scaled as `(x - median) / iqr` (interquartile range q75 - q25, numpy's linear interpolation), robust
    * to outliers. A zero IQR is treated as 1.
@@ -279,18 +293,30 @@ export declare namespace ops {
     median: number
     iqr: number
   }
-  /** Inverse of `robustScale`: `values * iqr + median`. */
-  export function robustUnscale<T extends Float64Array | Float32Array | number[]>(values: T, stats: { median: number; iqr: number }): T extends Float32Array ? Float32Array : Float64Array
-  /** Rolling maximum over `window` values (van Herk/Gil-Werman, O(n)). NaN propagates to its windows. */
-  export function rollingMax<T extends Float64Array | Float32Array | number[]>(x: T, window: number): T extends Float32Array ? Float32Array : Float64Array
-  /** Rolling mean over `window` values, in O(n) whatever the window. A window containing NaN gives NaN. */
-  export function rollingMean<T extends Float64Array | Float32Array | number[]>(x: T, window: number): T extends Float32Array ? Float32Array : Float64Array
-  /** Rolling minimum over `window` values (van Herk/Gil-Werman, O(n)). NaN propagates to its windows. */
-  export function rollingMin<T extends Float64Array | Float32Array | number[]>(x: T, window: number): T extends Float32Array ? Float32Array : Float64Array
-  /** Rolling standard deviation over `window` values, divided by `window - ddof` (default ddof 0), in O(n). */
-  export function rollingStd<T extends Float64Array | Float32Array | number[]>(x: T, window: number, ddof?: number): T extends Float32Array ? Float32Array : Float64Array
-  /** `x * s` as a new array. */
-  export function scale<T extends Float64Array | Float32Array | number[]>(x: T, s: number): T extends Float32Array ? Float32Array : Float64Array
+  /** Inverse of `robustScale`: `values * iqr + median`, into `out` when given. */
+  export function robustUnscale<T extends Float64Array | Float32Array | number[]>(values: T, stats: { median: number; iqr: number }, out?: T extends Float32Array ? Float32Array : Float64Array): T extends Float32Array ? Float32Array : Float64Array
+  /**
+   * Rolling maximum over `window` values (van Herk/Gil-Werman, O(n)). NaN propagates to its windows.
+   * Into `out` when given (x's element type, `x.length - window + 1` elements).
+   */
+  export function rollingMax<T extends Float64Array | Float32Array | number[]>(x: T, window: number, out?: T extends Float32Array ? Float32Array : Float64Array): T extends Float32Array ? Float32Array : Float64Array
+  /**
+   * Rolling mean over `window` values, in O(n) whatever the window. A window containing NaN gives NaN.
+   * Into `out` when given (x's element type, `x.length - window + 1` elements).
+   */
+  export function rollingMean<T extends Float64Array | Float32Array | number[]>(x: T, window: number, out?: T extends Float32Array ? Float32Array : Float64Array): T extends Float32Array ? Float32Array : Float64Array
+  /**
+   * Rolling minimum over `window` values (van Herk/Gil-Werman, O(n)). NaN propagates to its windows.
+   * Into `out` when given (x's element type, `x.length - window + 1` elements).
+   */
+  export function rollingMin<T extends Float64Array | Float32Array | number[]>(x: T, window: number, out?: T extends Float32Array ? Float32Array : Float64Array): T extends Float32Array ? Float32Array : Float64Array
+  /**
+   * Rolling standard deviation over `window` values, divided by `window - ddof` (default ddof 0), in O(n).
+   * Into `out` when given (x's element type, `x.length - window + 1` elements).
+   */
+  export function rollingStd<T extends Float64Array | Float32Array | number[]>(x: T, window: number, ddof?: number, out?: T extends Float32Array ? Float32Array : Float64Array): T extends Float32Array ? Float32Array : Float64Array
+  /** `x * s`, into `out` when given (x's element type and length; it may be `x` itself). */
+  export function scale<T extends Float64Array | Float32Array | number[]>(x: T, s: number, out?: T extends Float32Array ? Float32Array : Float64Array): T extends Float32Array ? Float32Array : Float64Array
   /**
    * Enables or disables the SIMD paths of every `ops` kernel, process-wide; disabled, the plain scalar twins
    * run (the reference implementations, useful to compare results).

@@ -4,7 +4,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { NeuralForecaster, models } = require('..')
 
-const AIR_PASSENGERS = path.join(__dirname, '..', '..', 'shared', 'data', 'air_passengers.csv')
+const AIR_PASSENGERS = path.join(__dirname, 'fixtures', 'air_passengers.csv')
 
 /** Reads a long-format CSV (unique_id,ds,y; no quoting in these files) into columns. */
 function readLongCsv(file) {

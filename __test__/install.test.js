@@ -1,5 +1,5 @@
-// The install script (scripts/install.js) outside a git checkout, as it runs in a user's node_modules, and the
-// x86-64 binary on a CPU without AVX/AVX2/FMA (emulated with qemu-user).
+// The install script (scripts/install.js) outside a git checkout, as it runs in a user's node_modules, and in a
+// checkout run by npx; and the x86-64 binary on a CPU without AVX/AVX2/FMA (emulated with qemu-user).
 // The full install from the packed tarballs is `npm run test:pack` (scripts/pack-test.js).
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -88,6 +88,59 @@ describe('install script outside a checkout', () => {
     expect(pkg.scripts.install).toBe('node scripts/install.js')
     expect(pkg.scripts.preinstall).toBeUndefined()
     expect(pkg.scripts.postinstall).toBeUndefined()
+  })
+})
+
+/** A checkout as npx sees it (.git, Rust sources, the install script) with an addon binary written `binaryAge` ms
+ * after (positive) or before (negative) its newest Rust source. */
+function checkoutCopy(binaryAge) {
+  const dir = installedCopy()
+  fs.mkdirSync(path.join(dir, '.git'))
+  fs.mkdirSync(path.join(dir, 'src', 'node'), { recursive: true })
+  const sources = ['Cargo.toml', 'Cargo.lock', 'build.rs', 'src/lib.rs', 'src/node/ops.rs']
+  for (const file of sources) fs.writeFileSync(path.join(dir, file), '')
+  const binary = path.join(dir, `neuro-divergent.${suffix}.node`)
+  fs.writeFileSync(binary, 'an addon')
+  const sourceTime = new Date('2026-01-01T00:00:00Z')
+  for (const file of sources) fs.utimesSync(path.join(dir, file), sourceTime, sourceTime)
+  const binaryTime = new Date(sourceTime.getTime() + binaryAge)
+  fs.utimesSync(binary, binaryTime, binaryTime)
+  return dir
+}
+
+describe('install script in a checkout, run by npx (npm_command=exec)', () => {
+  const { builtAddonIsCurrent } = require('../scripts/install.js')
+  const binary = `neuro-divergent.${suffix}.node`
+
+  test('an addon built after the last Rust source change is current; an older or missing one is not', () => {
+    expect(builtAddonIsCurrent(checkoutCopy(60_000), binary)).toBe(true)
+    expect(builtAddonIsCurrent(checkoutCopy(-60_000), binary)).toBe(false)
+    const touched = checkoutCopy(60_000)
+    const later = new Date('2026-01-01T00:02:00Z')
+    fs.utimesSync(path.join(touched, 'src', 'node', 'ops.rs'), later, later)
+    expect(builtAddonIsCurrent(touched, binary)).toBe(false)
+    const missing = checkoutCopy(60_000)
+    fs.rmSync(path.join(missing, binary))
+    expect(builtAddonIsCurrent(missing, binary)).toBe(false)
+  })
+
+  test('a current addon is used as it is: no build, no output', () => {
+    const run = runInstall(checkoutCopy(60_000), { npm_command: 'exec' })
+    expect(run.stderr).toBe('')
+    expect(run.status).toBe(0)
+  })
+
+  test('a stale addon is rebuilt, announced first (here the build fails: no cargo on PATH)', () => {
+    const run = runInstall(checkoutCopy(-60_000), { npm_command: 'exec' })
+    expect(run.stderr).toContain(`npx: ${binary} is missing or older than the Rust sources`)
+    expect(run.stderr).toContain('building the native addon from source (git checkout)')
+    expect(run.status).toBe(1)
+  })
+
+  test('npm install in a checkout still always builds (cargo decides what is stale)', () => {
+    const run = runInstall(checkoutCopy(60_000), { npm_command: 'install' })
+    expect(run.stderr).toContain('building the native addon from source (git checkout)')
+    expect(run.status).toBe(1)
   })
 })
 

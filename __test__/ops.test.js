@@ -250,3 +250,109 @@ describe('bad input gives a typed error naming the argument', () => {
     expect(Array.from(ops.rollingMean([1, 2, 3, 4], 2))).toEqual([1.5, 2.5, 3.5])
   })
 })
+
+describe('out: writing into a caller-owned array', () => {
+  const x = randomArray(257, 3, 5)
+  const y = randomArray(257, 4)
+  const x32 = Float32Array.from(x)
+  const y32 = Float32Array.from(y)
+  const w = 16
+
+  // Each array op as [name, call(input, out)]: `input` picks f64 or f32 arguments; the allocating form passes
+  // out as undefined. Scalers return { values }, the others the array.
+  const cases = [
+    ['add', (a, b, out) => ops.add(a, b, out)],
+    ['mul', (a, b, out) => ops.mul(a, b, out)],
+    ['scale', (a, _b, out) => ops.scale(a, 2.5, out)],
+    ['axpy', (a, b, out) => ops.axpy(-0.5, a, b, out)],
+    ['normalize', (a, _b, out) => ops.normalize(a, out).values],
+    ['denormalize', (a, _b, out) => ops.denormalize(a, { mean: 3, std: 2 }, out)],
+    ['minMaxNormalize', (a, _b, out) => ops.minMaxNormalize(a, out).values],
+    ['minMaxDenormalize', (a, _b, out) => ops.minMaxDenormalize(a, { min: -1, max: 4 }, out)],
+    ['robustScale', (a, _b, out) => ops.robustScale(a, out).values],
+    ['robustUnscale', (a, _b, out) => ops.robustUnscale(a, { median: 1, iqr: 3 }, out)],
+    ['rollingMean', (a, _b, out) => ops.rollingMean(a, w, out)],
+    ['rollingMin', (a, _b, out) => ops.rollingMin(a, w, out)],
+    ['rollingMax', (a, _b, out) => ops.rollingMax(a, w, out)],
+    ['rollingStd', (a, _b, out) => ops.rollingStd(a, w, 1, out)],
+    ['ema', (a, _b, out) => ops.ema(a, { span: 9 }, out)],
+  ]
+
+  test.each(cases)('%s: out gets the allocating form\'s values and is what the call returns', (_name, call) => {
+    for (const [a, b] of [[x, y], [x32, y32]]) {
+      const expected = call(a, b, undefined)
+      const out = new expected.constructor(expected.length).fill(-7)
+      const returned = call(a, b, out)
+      expect(returned).toBe(out)
+      expect(Array.from(out)).toEqual(Array.from(expected))
+    }
+  })
+
+  test.each(cases)('%s: out may be the input itself (or overlap it)', (_name, call) => {
+    const expected = call(x, y, undefined)
+    const input = Float64Array.from(x)
+    const out = input.subarray(0, expected.length)
+    expect(call(input, y, out)).toBe(out)
+    expect(Array.from(out)).toEqual(Array.from(expected))
+  })
+
+  test('the scalers return out as values beside their statistics', () => {
+    const out = new Float64Array(x.length)
+    const z = ops.normalize(x, out)
+    expect(z.values).toBe(out)
+    expect(z.mean).toBeCloseTo(naive.mean(Array.from(x)), 12)
+  })
+
+  test('emaBatch writes each series into its array of out and returns out', () => {
+    const series = [x, randomArray(40, 9)]
+    const expected = ops.emaBatch(series, { alpha: 0.2 })
+    const out = [new Float64Array(x.length), new Float64Array(40)]
+    expect(ops.emaBatch(series, { alpha: 0.2 }, out)).toBe(out)
+    expect(out.map((a) => Array.from(a))).toEqual(expected.map((a) => Array.from(a)))
+  })
+
+  test('a call with out allocates no array buffer', () => {
+    const big = randomArray(100_000, 5)
+    const out = new Float64Array(big.length)
+    const rolled = new Float64Array(big.length - w + 1)
+    ops.normalize(big, out)
+    ops.rollingMean(big, w, rolled)
+    const before = process.memoryUsage().arrayBuffers
+    for (let i = 0; i < 100; i++) {
+      ops.normalize(big, out)
+      ops.rollingMean(big, w, rolled)
+    }
+    // 200 allocating calls would add about 160 MB of array buffers (unless collected in between).
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(big.byteLength)
+  })
+
+  test.each([
+    ['a Float32Array for f64 input', () => ops.scale(x, 2, new Float32Array(x.length)), TypeError, /ops\.scale: out must be a Float64Array here, got a Float32Array/],
+    ['a Float64Array for f32 input', () => ops.ema(x32, { alpha: 0.5 }, new Float64Array(x.length)), TypeError, /ops\.ema: out must be a Float32Array/],
+    ['a plain array', () => ops.add(x, y, new Array(x.length).fill(0)), TypeError, /ops\.add: out must be a Float64Array here, got an array/],
+    ['a number', () => ops.normalize(x, 3), TypeError, /ops\.normalize: out must be a Float64Array here, got a number/],
+    ['an Int32Array', () => ops.denormalize(x, { mean: 0, std: 1 }, new Int32Array(x.length)), TypeError, /ops\.denormalize: out must be a Float64Array/],
+    ['the wrong length', () => ops.rollingMean(x, w, new Float64Array(x.length)), RangeError, /ops\.rollingMean: out must have 242 elements, got 257/],
+    ['one array short in emaBatch', () => ops.emaBatch([x, y], { alpha: 0.5 }, [new Float64Array(x.length)]), RangeError, /ops\.emaBatch: out must hold 2 arrays/],
+    ['a wrong length inside emaBatch\'s out', () => ops.emaBatch([x, y], { alpha: 0.5 }, [new Float64Array(x.length), new Float64Array(3)]), RangeError, /ops\.emaBatch: out\[1\] must have 257 elements, got 3/],
+  ])('out as %s is refused with an error naming out', (_what, call, ErrorClass, message) => {
+    expect(call).toThrow(ErrorClass)
+    expect(call).toThrow(message)
+  })
+
+  test('a refused call leaves out untouched', () => {
+    const out = new Float64Array(3).fill(5)
+    expect(() => ops.rollingMean(x, w, out)).toThrow(RangeError)
+    expect(() => ops.axpy(2, x.subarray(0, 2), y.subarray(0, 3), out)).toThrow(/ops\.axpy: y/)
+    expect(() => ops.add(x.subarray(0, 2), y.subarray(0, 3), out)).toThrow(RangeError)
+    expect(Array.from(out)).toEqual([5, 5, 5])
+  })
+})
+
+describe('index.d.ts', () => {
+  test('no doc comment starts with the r" of a raw string (a /// comment passed through a macro)', () => {
+    const dts = require('node:fs').readFileSync(require('node:path').join(__dirname, '..', 'index.d.ts'), 'utf8')
+    const raw = dts.split('\n').filter((line) => /^\s*(\/\*\*|\*)\s*r#*"/.test(line))
+    expect(raw).toEqual([])
+  })
+})

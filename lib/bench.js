@@ -141,6 +141,37 @@ async function benchBar(type, options = {}) {
   return median(micros)
 }
 
+/**
+ * `ops` from JS at the sizes of the criterion kernel benches (benches/simd_benchmarks.rs): z-score normalize of
+ * 100k values and rolling mean (window 10) of 10k, each allocating its result and writing into an `out` array.
+ * Each figure is the median over `rounds` rounds of `calls` back-to-back calls.
+ * @returns {Array<{ op: string, allocating: number, withOut: number }>} µs per call
+ */
+function benchOps(options = {}) {
+  const { ops } = require('../main.js')
+  const rounds = options.rounds ?? 200
+  const calls = options.calls ?? 50
+  const series = (n) => Float64Array.from({ length: n }, (_, i) => 100 + Math.sin(i * 0.37) + ((i * 7919) % 101) / 101)
+  const perCall = (call) => {
+    for (let i = 0; i < calls * 10; i++) call()
+    const micros = []
+    for (let r = 0; r < rounds; r++) {
+      const started = process.hrtime.bigint()
+      for (let i = 0; i < calls; i++) call()
+      micros.push((elapsedMs(started) * 1000) / calls)
+    }
+    return median(micros)
+  }
+  const x100k = series(100_000)
+  const x10k = series(10_000)
+  const normalized = new Float64Array(x100k.length)
+  const rolled = new Float64Array(x10k.length - 10 + 1)
+  return [
+    { op: 'normalize, 100k', allocating: perCall(() => ops.normalize(x100k)), withOut: perCall(() => ops.normalize(x100k, normalized)) },
+    { op: 'rollingMean w10, 10k', allocating: perCall(() => ops.rollingMean(x10k, 10)), withOut: perCall(() => ops.rollingMean(x10k, 10, rolled)) },
+  ]
+}
+
 /** `YYYY-MM-01` one month later. */
 function nextMonth(ds) {
   const [year, month] = ds.split('-').map(Number)
@@ -162,4 +193,4 @@ function benchRow(type, impl, r) {
   return [type, impl, cell(r.fit, 3), cell(r.step, 3), cell(r.predict, 3), cell(r.window, 4), rate, cell(r.mae, 2)]
 }
 
-module.exports = { NEURALFORECAST, benchType, benchBar, benchModel, BENCH_HEADER, benchRow }
+module.exports = { NEURALFORECAST, benchType, benchBar, benchOps, benchModel, BENCH_HEADER, benchRow }

@@ -9,12 +9,20 @@
 // never use a stale addon; there it goes through the napi CLI, which also regenerates index.js and index.d.ts
 // from the Rust exports.
 //
+// `npx neuro-divergent` in a checkout is the exception. npx (`npm exec`, npm_command=exec) installs the checkout
+// into its cache (~/.npm/_npx/<hash>, a link back to the checkout) to set up the bin, which runs this script once
+// per checkout path, with its output hidden. A napi build there is rarely a no-op: napi recompiles the crate
+// whenever its type-definition cache key or the environment differs from the last build (a plain `cargo build`
+// in between, a copied target/), about 40 s in release on two cores. So under npx the addon already built in the
+// checkout is used as it is when it is newer than every Rust source; otherwise the build runs, announced on the
+// terminal, since npm shows the output only when the script fails.
+//
 // The script never runs npm (so it cannot re-trigger itself), never reads stdin, and a nested run (a build that
 // somehow ends up installing this package again) returns at once.
 'use strict'
 
 const { spawnSync } = require('node:child_process')
-const { copyFileSync, existsSync, mkdtempSync, renameSync, rmSync } = require('node:fs')
+const { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 
@@ -26,6 +34,41 @@ const GUARD = 'NEURO_DIVERGENT_INSTALL_RUNNING'
 
 function log(message) {
   console.error(`neuro-divergent: ${message}`)
+}
+
+/**
+ * Logs `message` and, when stderr is not a terminal (npm hides a dependency's install output unless it fails),
+ * also writes it to the controlling terminal if there is one.
+ */
+function announce(message) {
+  log(message)
+  if (process.stderr.isTTY || process.platform === 'win32') return
+  try {
+    const tty = openSync('/dev/tty', 'w')
+    writeSync(tty, `neuro-divergent: ${message}\n`)
+    closeSync(tty)
+  } catch {
+    // no controlling terminal (CI, a detached process): the log line is all there is
+  }
+}
+
+/** The newest modification time (ms) of the Rust sources the addon is built from, in `dir`. */
+function newestSourceTime(dir) {
+  let newest = 0
+  const visit = (file) => {
+    const stat = statSync(file, { throwIfNoEntry: false })
+    if (!stat) return
+    if (stat.isDirectory()) for (const entry of readdirSync(file)) visit(path.join(file, entry))
+    else if (file.endsWith('.rs') || file.endsWith('.toml') || file.endsWith('.lock')) newest = Math.max(newest, stat.mtimeMs)
+  }
+  for (const entry of ['Cargo.toml', 'Cargo.lock', 'build.rs', 'src']) visit(path.join(dir, entry))
+  return newest
+}
+
+/** Whether the checkout `dir` holds an addon `binary` built after its last Rust source change. */
+function builtAddonIsCurrent(dir, binary) {
+  const stat = statSync(path.join(dir, binary), { throwIfNoEntry: false })
+  return Boolean(stat) && stat.mtimeMs >= newestSourceTime(dir)
 }
 
 function fail(message) {
@@ -114,6 +157,11 @@ function main() {
   const suffix = platformSuffix()
   const isCheckout = existsSync(path.join(root, '.git'))
   if (!isCheckout && usablePrebuilt(suffix)) return
+  if (isCheckout && process.env.npm_command === 'exec') {
+    const binary = `${pkg.napi.binaryName}.${suffix}.node`
+    if (builtAddonIsCurrent(root, binary)) return
+    announce(`npx: ${binary} is missing or older than the Rust sources in ${root}; building it first (a minute or more)`)
+  }
   if (process.env.NEURO_DIVERGENT_SKIP_BUILD) {
     log('NEURO_DIVERGENT_SKIP_BUILD is set; not building the native addon')
     return
@@ -154,4 +202,6 @@ function main() {
   }
 }
 
-main()
+if (require.main === module) main()
+
+module.exports = { builtAddonIsCurrent }

@@ -194,6 +194,15 @@ function opsUsage(): void {
   const poolNumbers: number[] = [pool.hits, pool.misses, pool.evictions, pool.bytesInUse, pool.bytesIdle, pool.highWaterBytes, pool.maxIdleBytes]
   console.log(f64, f32, plain, alpha, batch, back, mmBack, robustBack, lo, hi, scaled, sum, product, axpy, stats)
   console.log(info.enabled, info.detected, isa, poolNumbers)
+  const into = new Float32Array(2)
+  const same: Float32Array = ops.rollingMean(new Float32Array([1, 2, 3]), 2, into)
+  const stdInto: Float64Array = ops.rollingStd([1, 2, 3], 2, undefined, new Float64Array(2))
+  const zInto = ops.normalize([1, 2, 3], new Float64Array(3))
+  const batchInto = ops.emaBatch([[1, 2]], { alpha: 0.3 }, [new Float64Array(2)])
+  const sumInto = ops.add([1], [2], new Float64Array(1))
+  console.log(same, stdInto, zInto.values, batchInto, sumInto)
+  // @ts-expect-error: out must have the result's element type
+  ops.scale(new Float64Array([1, 2]), 2, new Float32Array(2))
 
   // @ts-expect-error: window must be a number
   ops.rollingMean([1, 2], '2')

@@ -298,17 +298,15 @@ fn inference_errors_name_the_series_and_row() {
 }
 
 #[test]
-fn infers_the_shared_data_sets() {
+fn infers_the_repository_data_sets() {
     let cases = [
-        ("air_passengers.csv", "MS"),
-        ("visnights.csv", "QS"),
-        ("eustockmarkets.csv", "1"),
-        ("elecdemand_30min.csv", "30min"),
+        ("data/air_passengers.csv", "MS"),
+        ("examples/data/visnights.csv", "QS"),
+        ("examples/data/eustockmarkets.csv", "1"),
+        ("examples/data/elecdemand_30min_last_week.csv", "30min"),
     ];
     for (file_name, alias) in cases {
-        let Some(columns) = test_data::load(file_name) else {
-            continue;
-        };
+        let columns = test_data::load(file_name);
         let values = parse_ds_column(&columns.ds).unwrap();
         let first_id = &columns.unique_id[0];
         let series_len = columns

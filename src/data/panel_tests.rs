@@ -236,17 +236,15 @@ fn min_length_error_names_the_first_short_series() {
 }
 
 #[test]
-fn builds_the_shared_data_sets() {
+fn builds_the_repository_data_sets() {
     let cases = [
-        ("air_passengers.csv", 1, "MS", "1961-01-01"),
-        ("visnights.csv", 20, "QS", "2017-01-01"),
-        ("eustockmarkets.csv", 4, "1", "1860"),
-        ("elecdemand_30min.csv", 1, "30min", "2015-01-01"),
+        ("data/air_passengers.csv", 1, "MS", "1961-01-01"),
+        ("examples/data/visnights.csv", 20, "QS", "2017-01-01"),
+        ("examples/data/eustockmarkets.csv", 4, "1", "1860"),
+        ("examples/data/elecdemand_30min_last_week.csv", 1, "30min", "2015-01-01"),
     ];
     for (file_name, n_series, alias, next_ds) in cases {
-        let Some(columns) = test_data::load(file_name) else {
-            continue;
-        };
+        let columns = test_data::load(file_name);
         let ds = parse_ds_column(&columns.ds).unwrap();
         let panel = Panel::from_columns(&columns.unique_id, &ds, &columns.y, None).unwrap();
         assert_eq!(

@@ -1,5 +1,4 @@
-//! The shared CSV data sets (`../shared/data`), for tests. Absent files skip the test with a
-//! printed reason, since the data lives beside the repository, not in it.
+//! The repository's CSV data sets (`data/`, `examples/data/`), for tests.
 
 /// The columns of a long-format CSV (`unique_id,ds,y`, no quoted fields).
 pub(crate) struct LongColumns {
@@ -8,13 +7,10 @@ pub(crate) struct LongColumns {
     pub y: Vec<f64>,
 }
 
-/// `None` (after printing why) when the file is not there.
-pub(crate) fn load(file_name: &str) -> Option<LongColumns> {
-    let path = format!("{}/../shared/data/{file_name}", env!("CARGO_MANIFEST_DIR"));
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        println!("skipped: {path} is not there");
-        return None;
-    };
+/// The columns of the long-format CSV at `path`, relative to the repository root.
+pub(crate) fn load(path: &str) -> LongColumns {
+    let path = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
     let mut columns = LongColumns {
         unique_id: Vec::new(),
         ds: Vec::new(),
@@ -31,5 +27,5 @@ pub(crate) fn load(file_name: &str) -> Option<LongColumns> {
                 .unwrap_or_else(|_| panic!("{path}: bad y in {line:?}")),
         );
     }
-    Some(columns)
+    columns
 }

@@ -1,11 +1,14 @@
 //! `ops`: the preprocessing kernels as plain functions over Float64Array, Float32Array or number[].
 
-use napi::bindgen_prelude::{Either, Float32Array, Float32ArraySlice, Float64Array, Float64ArraySlice, Unknown};
+use napi::bindgen_prelude::Unknown;
 use napi::Env;
 use napi_derive::napi;
 
 use super::args::{self, with_js_errors, ArgError, ArgResult, Numbers};
 use std::sync::LazyLock;
+
+mod output;
+use output::{write, write_parts, Element, Written};
 
 use crate::kernels::{self, Float, KernelError};
 use crate::pool::MemoryPool;
@@ -14,28 +17,6 @@ use crate::simd;
 impl From<KernelError> for ArgError {
     fn from(e: KernelError) -> Self {
         ArgError::Range(e.to_string())
-    }
-}
-
-/// A typed array returned to JS; its element type follows the input's.
-type FloatArray = Either<Float64Array, Float32Array>;
-
-/// Results are copied into memory the JS engine owns rather than lent as external buffers: an external
-/// buffer is only freed by a finalizer that waits for the event loop, so a synchronous loop of calls
-/// would hold every result until it yields.
-trait IntoFloatArray {
-    fn into_js(self, env: &Env) -> napi::Result<FloatArray>;
-}
-
-impl IntoFloatArray for Vec<f64> {
-    fn into_js(self, env: &Env) -> napi::Result<FloatArray> {
-        Float64ArraySlice::copy_from(env, &self)?.into_typed_array(env).map(Either::A)
-    }
-}
-
-impl IntoFloatArray for Vec<f32> {
-    fn into_js(self, env: &Env) -> napi::Result<FloatArray> {
-        Float32ArraySlice::copy_from(env, &self)?.into_typed_array(env).map(Either::B)
     }
 }
 
@@ -73,14 +54,15 @@ macro_rules! on_pair {
     };
 }
 
-/// Runs an `out`-writing kernel over a fresh output of `len` elements and hands the output to JS.
-fn fresh<T: Float>(env: &Env, len: usize, kernel: impl FnOnce(&mut [T]) -> Result<(), KernelError>) -> ArgResult<FloatArray>
-where
-    Vec<T>: IntoFloatArray,
-{
-    let mut out = vec![T::default(); len];
-    kernel(&mut out)?;
-    Ok(out.into_js(env)?)
+/// Runs `kernel` over `x` into `out` or a new array of `len` elements (see `output::write`) and returns that array.
+fn written<T: Element>(
+    env: &Env,
+    out: &Option<Unknown<'_>>,
+    len: usize,
+    x: &[T],
+    kernel: impl FnOnce(&[T], &mut [T]) -> Result<(), KernelError>,
+) -> ArgResult<Written> {
+    Ok(write(env, out.as_ref(), len, [x], |[x], out| kernel(x, out))?.0)
 }
 
 fn ddof_arg(ddof: Option<Unknown<'_>>) -> ArgResult<usize> {
@@ -95,9 +77,10 @@ fn window_arg(window: &Unknown<'_>, len: usize) -> ArgResult<usize> {
 /// after `;` optional, and `$body` runs under `with_js_errors`, whose messages name the op `$js`. What follows `->`
 /// sets the return type and its TypeScript type, the arguments' being `$ts_args`:
 /// - `f64`: a number;
-/// - `T`: a new array of the first argument's element type (TypeScript's `T`, that argument's type);
-/// - `FloatArray`: a new array of either element type;
+/// - `T`: an array of the first argument's element type (TypeScript's `T`, that argument's type);
+/// - `FloatArray`: an array of either element type;
 /// - `$object as $ts_object`: an object of the `#[napi(object)]` struct `$object`.
+/// The arrays are the optional last argument `out` when given (written in place), new ones otherwise.
 ///
 /// The ops' docs are written `#[doc = "…"]`: a `///` comment passed through a macro reaches napi as a raw string,
 /// whose `r"` it would copy into index.d.ts.
@@ -116,13 +99,13 @@ macro_rules! op {
                 ts_args_type = $ts_args,
                 ts_return_type = "T extends Float32Array ? Float32Array : Float64Array"
             )]
-        ] $js $name($($params)*) -> FloatArray $body);
+        ] $js $name($($params)*) -> Written $body);
     };
     ($(#[$doc:meta])* $js:literal fn $name:ident($($params:tt)*) -> FloatArray, ts_args $ts_args:tt $body:block) => {
         op!(@fn [
             $(#[$doc])*
             #[napi(namespace = "ops", catch_unwind, ts_args_type = $ts_args, ts_return_type = "Float64Array | Float32Array")]
-        ] $js $name($($params)*) -> FloatArray $body);
+        ] $js $name($($params)*) -> Written $body);
     };
     ($(#[$doc:meta])* $js:literal fn $name:ident($($params:tt)*) -> $object:ident as $ts_object:tt, ts_args $ts_args:tt $body:block) => {
         op!(@fn [
@@ -130,9 +113,9 @@ macro_rules! op {
             #[napi(namespace = "ops", catch_unwind, ts_args_type = $ts_args, ts_return_type = $ts_object)]
         ] $js $name($($params)*) -> $object $body);
     };
-    (@fn [$($attrs:tt)*] $js:tt $name:ident($env:ident $(, $arg:ident)* $(; $optional:ident)?) -> $ret:ident $body:block) => {
+    (@fn [$($attrs:tt)*] $js:tt $name:ident($env:ident $(, $arg:ident)* $(; $($optional:ident),+)?) -> $ret:ident $body:block) => {
         $($attrs)*
-        pub fn $name($env: Env $(, $arg: Unknown<'_>)* $(, $optional: Option<Unknown<'_>>)?) -> napi::Result<$ret> {
+        pub fn $name($env: Env $(, $arg: Unknown<'_>)* $($(, $optional: Option<Unknown<'_>>)+)?) -> napi::Result<$ret> {
             with_js_errors(&$env, $js, || $body)
         }
     };
@@ -198,45 +181,52 @@ op! {
 
 // ---- element-wise -----------------------------------------------------------------------------------------
 
-/// Defines an element-wise op of two arrays of the same length, `$kernel(a, b, out)`, into a new array.
+/// Defines an element-wise op of two arrays of the same length, `$kernel(a, b, out)`.
 macro_rules! zip_ops {
     ($($(#[$doc:meta])* $js:literal fn $name:ident = $kernel:path;)*) => {$(
         op! {
             $(#[$doc])*
-            $js fn $name(env, a, b) -> FloatArray,
-            ts_args "a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[]" {
+            $js fn $name(env, a, b; out) -> FloatArray,
+            ts_args "a: Float64Array | Float32Array | number[], b: Float64Array | Float32Array | number[], out?: Float64Array | Float32Array" {
                 let (a, b) = args::numbers_pair((&a, "a"), (&b, "b"))?;
-                on_pair!(a, b, |p, q| fresh(&env, p.len(), |out| $kernel(p, q, out)))
+                on_pair!(a, b, |p, q| Ok(write(&env, out.as_ref(), p.len(), [p, q], |[p, q], out| $kernel(p, q, out))?.0))
             }
         }
     )*};
 }
 
 zip_ops! {
-    #[doc = " Element-wise sum `a + b` as a new array."]
+    #[doc = " Element-wise sum `a + b`, into `out` when given (Float32Array when `a` and `b` are, else Float64Array)."]
     "ops.add" fn add = kernels::add;
-    #[doc = " Element-wise product `a * b` as a new array."]
+    #[doc = " Element-wise product `a * b`, into `out` when given (Float32Array when `a` and `b` are, else Float64Array)."]
     "ops.mul" fn mul = kernels::mul;
 }
 
 op! {
-    #[doc = " `x * s` as a new array."]
-    "ops.scale" fn scale(env, x, s) -> T, ts_args "x: T, s: number" {
+    #[doc = " `x * s`, into `out` when given (x's element type and length; it may be `x` itself)."]
+    "ops.scale" fn scale(env, x, s; out) -> T, ts_args "x: T, s: number, out?: T extends Float32Array ? Float32Array : Float64Array" {
         let (x, s) = (args::numbers(&x, "x")?, args::number(&s, "s")?);
-        on_elements!(x, |v| fresh(&env, v.len(), |out| kernels::scale(v, Float::from_f64(s), out)))
+        on_elements!(x, |v| written(&env, &out, v.len(), v, |v, out| kernels::scale(v, Float::from_f64(s), out)))
     }
 }
 
 op! {
-    #[doc = " `alpha * x + y` as a new array (BLAS axpy; `y` is not modified)."]
-    "ops.axpy" fn axpy(env, alpha, x, y) -> FloatArray,
-    ts_args "alpha: number, x: Float64Array | Float32Array | number[], y: Float64Array | Float32Array | number[]" {
+    #[doc = " `alpha * x + y` (BLAS axpy), into `out` when given (it may be `y`, for BLAS's in-place form); else `y`"]
+    #[doc = " is not modified."]
+    "ops.axpy" fn axpy(env, alpha, x, y; out) -> FloatArray,
+    ts_args "alpha: number, x: Float64Array | Float32Array | number[], y: Float64Array | Float32Array | number[], out?: Float64Array | Float32Array" {
         let alpha = args::number(&alpha, "alpha")?;
         let (x, y) = args::numbers_pair((&x, "x"), (&y, "y"))?;
         on_pair!(x, y, |p, q| {
-            let mut out = q.to_vec();
-            kernels::axpy(Float::from_f64(alpha), p, &mut out)?;
-            Ok(out.into_js(&env)?)
+            let axpy = |[p, q]: [&[_]; 2], out: &mut [_]| {
+                // Checked before `out` takes `y`'s values, so that a refused call leaves `out` as it was.
+                if p.len() != q.len() {
+                    return Err(KernelError::LengthMismatch { arg: "y", expected: p.len(), got: q.len() });
+                }
+                out.copy_from_slice(q);
+                kernels::axpy(Float::from_f64(alpha), p, out)
+            };
+            Ok(write(&env, out.as_ref(), q.len(), [p, q], axpy)?.0)
         })
     }
 }
@@ -245,45 +235,31 @@ op! {
 
 /// Z-scores `(x - mean) / std` (population std) with the statistics needed to invert them. A constant input
 /// (std 0) maps to zeros.
-#[napi(object, namespace = "ops")]
+#[napi(object, object_from_js = false, namespace = "ops")]
 pub struct Normalized {
     #[napi(ts_type = "Float64Array | Float32Array")]
-    pub values: FloatArray,
+    pub values: Written,
     pub mean: f64,
     pub std: f64,
 }
 
 /// Values scaled to [0, 1] with the range needed to invert them. A constant input maps to zeros.
-#[napi(object, namespace = "ops")]
+#[napi(object, object_from_js = false, namespace = "ops")]
 pub struct MinMaxScaled {
     #[napi(ts_type = "Float64Array | Float32Array")]
-    pub values: FloatArray,
+    pub values: Written,
     pub min: f64,
     pub max: f64,
 }
 
 /// Values scaled as `(x - median) / iqr` (interquartile range q75 - q25, numpy's linear interpolation), robust
 /// to outliers. A zero IQR is treated as 1.
-#[napi(object, namespace = "ops")]
+#[napi(object, object_from_js = false, namespace = "ops")]
 pub struct RobustScaled {
     #[napi(ts_type = "Float64Array | Float32Array")]
-    pub values: FloatArray,
+    pub values: Written,
     pub median: f64,
     pub iqr: f64,
-}
-
-/// Runs a scaler that writes `out` and returns two statistics.
-fn scaled<T: Float>(
-    env: &Env,
-    len: usize,
-    kernel: impl FnOnce(&mut [T]) -> Result<(T, T), KernelError>,
-) -> ArgResult<(FloatArray, f64, f64)>
-where
-    Vec<T>: IntoFloatArray,
-{
-    let mut out = vec![T::default(); len];
-    let (first, second) = kernel(&mut out)?;
-    Ok((out.into_js(env)?, first.to_f64(), second.to_f64()))
 }
 
 /// Reads the arguments of an inverse scaler: `values`, and the two statistics `keys` of the object `stats`
@@ -299,9 +275,9 @@ fn unscale_args<'a>(
     Ok((args::numbers(values, "values")?, first, second))
 }
 
-/// Defines a scaler's two ops: `$forward` scales `x` by `$kernel` and returns the values with the statistics
-/// `$first` and `$second` as a `$object`; `$inverse` maps values back by `$inverse_kernel` from those statistics
-/// (the object `$forward` returned will do).
+/// Defines a scaler's two ops: `$forward` scales `x` by `$kernel` and returns the values (`out` when given)
+/// with the statistics `$first` and `$second` as a `$object`; `$inverse` maps values back by `$inverse_kernel`
+/// from those statistics (the object `$forward` returned will do).
 macro_rules! scaler_ops {
     (
         $(#[$forward_doc:meta])* $forward_js:literal fn $forward:ident -> $object:ident as $ts_object:tt, $kernel:path;
@@ -310,18 +286,22 @@ macro_rules! scaler_ops {
     ) => {
         op! {
             $(#[$forward_doc])*
-            $forward_js fn $forward(env, x) -> $object as $ts_object, ts_args "x: Float64Array | Float32Array | number[]" {
+            $forward_js fn $forward(env, x; out) -> $object as $ts_object,
+            ts_args "x: Float64Array | Float32Array | number[], out?: Float64Array | Float32Array" {
                 let x = args::numbers(&x, "x")?;
-                let (values, $first, $second) = on_elements!(x, |v| scaled(&env, v.len(), |out| $kernel(v, out)))?;
+                let (values, ($first, $second)) = on_elements!(x, |v| {
+                    let (values, (first, second)) = write(&env, out.as_ref(), v.len(), [v], |[v], out| $kernel(v, out))?;
+                    ArgResult::Ok((values, (first.to_f64(), second.to_f64())))
+                })?;
                 Ok($object { values, $first, $second })
             }
         }
 
         op! {
             $(#[$inverse_doc])*
-            $inverse_js fn $inverse(env, values, stats) -> T, ts_args $ts_args {
+            $inverse_js fn $inverse(env, values, stats; out) -> T, ts_args $ts_args {
                 let (values, $first, $second) = unscale_args(&values, &stats, [stringify!($first), stringify!($second)])?;
-                on_elements!(values, |v| fresh(&env, v.len(), |out| {
+                on_elements!(values, |v| written(&env, &out, v.len(), v, |v, out| {
                     $inverse_kernel(v, Float::from_f64($first), Float::from_f64($second), out)
                 }))
             }
@@ -330,27 +310,30 @@ macro_rules! scaler_ops {
 }
 
 scaler_ops! {
-    #[doc = " Z-score normalization: returns `{ values, mean, std }`; `denormalize(values, { mean, std })` inverts it."]
+    #[doc = " Z-score normalization: returns `{ values, mean, std }` (`values` is `out` when given: x's element type and"]
+    #[doc = " length, `x` itself allowed); `denormalize(values, { mean, std })` inverts it."]
     "ops.normalize" fn normalize -> Normalized as "ops.Normalized", kernels::zscore_normalize;
-    #[doc = " Inverse of `normalize`: `values * std + mean`. `stats` may be the object `normalize` returned."]
-    "ops.denormalize" fn denormalize, ts_args "values: T, stats: { mean: number; std: number }", kernels::zscore_denormalize;
+    #[doc = " Inverse of `normalize`: `values * std + mean`, into `out` when given. `stats` may be the object `normalize`"]
+    #[doc = " returned."]
+    "ops.denormalize" fn denormalize, ts_args "values: T, stats: { mean: number; std: number }, out?: T extends Float32Array ? Float32Array : Float64Array", kernels::zscore_denormalize;
     stats mean, std
 }
 
 scaler_ops! {
-    #[doc = " Min-max scaling to [0, 1]: returns `{ values, min, max }`; `minMaxDenormalize` inverts it."]
+    #[doc = " Min-max scaling to [0, 1]: returns `{ values, min, max }` (`values` is `out` when given);"]
+    #[doc = " `minMaxDenormalize` inverts it."]
     "ops.minMaxNormalize" fn min_max_normalize -> MinMaxScaled as "ops.MinMaxScaled", kernels::minmax_normalize;
-    #[doc = " Inverse of `minMaxNormalize`: `values * (max - min) + min`."]
-    "ops.minMaxDenormalize" fn min_max_denormalize, ts_args "values: T, stats: { min: number; max: number }",
+    #[doc = " Inverse of `minMaxNormalize`: `values * (max - min) + min`, into `out` when given."]
+    "ops.minMaxDenormalize" fn min_max_denormalize, ts_args "values: T, stats: { min: number; max: number }, out?: T extends Float32Array ? Float32Array : Float64Array",
     kernels::minmax_denormalize;
     stats min, max
 }
 
 scaler_ops! {
-    #[doc = " Robust scaling: returns `{ values, median, iqr }`; `robustUnscale` inverts it."]
+    #[doc = " Robust scaling: returns `{ values, median, iqr }` (`values` is `out` when given); `robustUnscale` inverts it."]
     "ops.robustScale" fn robust_scale -> RobustScaled as "ops.RobustScaled", kernels::robust_scale;
-    #[doc = " Inverse of `robustScale`: `values * iqr + median`."]
-    "ops.robustUnscale" fn robust_unscale, ts_args "values: T, stats: { median: number; iqr: number }",
+    #[doc = " Inverse of `robustScale`: `values * iqr + median`, into `out` when given."]
+    "ops.robustUnscale" fn robust_unscale, ts_args "values: T, stats: { median: number; iqr: number }, out?: T extends Float32Array ? Float32Array : Float64Array",
     kernels::robust_denormalize;
     stats median, iqr
 }
@@ -362,10 +345,12 @@ macro_rules! rolling_ops {
     ($($(#[$doc:meta])* $js:literal fn $name:ident = $kernel:path;)*) => {$(
         op! {
             $(#[$doc])*
-            $js fn $name(env, x, window) -> T, ts_args "x: T, window: number" {
+            #[doc = " Into `out` when given (x's element type, `x.length - window + 1` elements)."]
+            $js fn $name(env, x, window; out) -> T,
+            ts_args "x: T, window: number, out?: T extends Float32Array ? Float32Array : Float64Array" {
                 let x = args::numbers(&x, "x")?;
                 let window = window_arg(&window, x.len())?;
-                on_elements!(x, |v| fresh(&env, v.len() + 1 - window, |out| $kernel(v, window, out)))
+                on_elements!(x, |v| written(&env, &out, v.len() + 1 - window, v, |v, out| $kernel(v, window, out)))
             }
         }
     )*};
@@ -382,11 +367,13 @@ rolling_ops! {
 
 op! {
     #[doc = " Rolling standard deviation over `window` values, divided by `window - ddof` (default ddof 0), in O(n)."]
-    "ops.rollingStd" fn rolling_std(env, x, window; ddof) -> T, ts_args "x: T, window: number, ddof?: number" {
+    #[doc = " Into `out` when given (x's element type, `x.length - window + 1` elements)."]
+    "ops.rollingStd" fn rolling_std(env, x, window; ddof, out) -> T,
+    ts_args "x: T, window: number, ddof?: number, out?: T extends Float32Array ? Float32Array : Float64Array" {
         let x = args::numbers(&x, "x")?;
         let window = window_arg(&window, x.len())?;
         let ddof = ddof_arg(ddof)?;
-        on_elements!(x, |v| fresh(&env, v.len() + 1 - window, |out| kernels::rolling_std(v, window, ddof, out)))
+        on_elements!(x, |v| written(&env, &out, v.len() + 1 - window, v, |v, out| kernels::rolling_std(v, window, ddof, out)))
     }
 }
 
@@ -415,38 +402,41 @@ fn ema_alpha(options: &Unknown<'_>) -> ArgResult<f64> {
 op! {
     #[doc = " Exponential moving average `y[0] = x[0]`, `y[t] = alpha * x[t] + (1 - alpha) * y[t - 1]` (pandas"]
     #[doc = " `ewm(adjust=False)`), with `{ alpha }` or `{ span }` (alpha = 2 / (span + 1))."]
-    "ops.ema" fn ema(env, x, options) -> T, ts_args "x: T, options: { alpha: number } | { span: number }" {
+    #[doc = " Into `out` when given (x's element type and length; it may be `x` itself)."]
+    "ops.ema" fn ema(env, x, options; out) -> T,
+    ts_args "x: T, options: { alpha: number } | { span: number }, out?: T extends Float32Array ? Float32Array : Float64Array" {
         let alpha = ema_alpha(&options)?;
         let x = args::numbers(&x, "x")?;
-        on_elements!(x, |v| fresh(&env, v.len(), |out| kernels::ema(v, Float::from_f64(alpha), out)))
+        on_elements!(x, |v| written(&env, &out, v.len(), v, |v, out| kernels::ema(v, Float::from_f64(alpha), out)))
     }
 }
 
 /// The `ema` of each series in `series`, computed in one batched, parallel pass. Computed in f32 (and returned
-/// as Float32Arrays) when every series is a Float32Array, in f64 otherwise.
+/// as Float32Arrays) when every series is a Float32Array, in f64 otherwise. Into `out` when given: an array
+/// of one typed array per series, of that element type and the series' length.
 #[napi(
     namespace = "ops",
     catch_unwind,
-    ts_args_type = "series: Array<Float64Array | Float32Array | number[]>, options: { alpha: number } | { span: number }",
+    ts_args_type = "series: Array<Float64Array | Float32Array | number[]>, options: { alpha: number } | { span: number }, out?: Array<Float64Array | Float32Array>",
     ts_return_type = "Array<Float64Array | Float32Array>"
 )]
-pub fn ema_batch(env: Env, series: Unknown<'_>, options: Unknown<'_>) -> napi::Result<Vec<FloatArray>> {
+pub fn ema_batch(env: Env, series: Unknown<'_>, options: Unknown<'_>, out: Option<Unknown<'_>>) -> napi::Result<Written> {
     with_js_errors(&env, "ops.emaBatch", || {
         let alpha = ema_alpha(&options)?;
+        // `out`'s elements before the series: reading them may run JavaScript (a getter or a Proxy), which must
+        // not find a series' memory lent.
+        let out = out.map(|out| output::OutArrays::read(&out)).transpose()?;
         let series = args::numbers_list(&series, "series")?;
         if series.iter().all(|s| matches!(s, Numbers::F32(_))) {
-            ema_batch_as::<f32>(&env, &series, alpha)
+            ema_batch_as::<f32>(&env, &series, alpha, out.as_ref())
         } else {
-            ema_batch_as::<f64>(&env, &series, alpha)
+            ema_batch_as::<f64>(&env, &series, alpha, out.as_ref())
         }
     })
 }
 
 /// Concatenates the series into pooled buffers, smooths them in one kernel call and splits the result.
-fn ema_batch_as<T: Pooled>(env: &Env, series: &[Numbers<'_>], alpha: f64) -> ArgResult<Vec<FloatArray>>
-where
-    Vec<T>: IntoFloatArray,
-{
+fn ema_batch_as<T: Element>(env: &Env, series: &[Numbers<'_>], alpha: f64, out: Option<&output::OutArrays<'_>>) -> ArgResult<Written> {
     let mut offsets = Vec::with_capacity(series.len() + 1);
     offsets.push(0);
     for s in series {
@@ -457,9 +447,10 @@ where
     for (s, range) in series.iter().zip(offsets.windows(2)) {
         s.write_as(&mut values[range[0]..range[1]]);
     }
-    let mut out = T::pool().acquire(total);
-    kernels::ema_batch(&values, &offsets, T::from_f64(alpha), &mut out)?;
-    Ok(offsets.windows(2).map(|r| out[r[0]..r[1]].to_vec().into_js(env)).collect::<napi::Result<_>>()?)
+    let mut smoothed = T::pool().acquire(total);
+    kernels::ema_batch(&values, &offsets, T::from_f64(alpha), &mut smoothed)?;
+    let parts: Vec<&[T]> = offsets.windows(2).map(|r| &smoothed[r[0]..r[1]]).collect();
+    write_parts(env, out, &parts)
 }
 
 // ---- buffer pool --------------------------------------------------------------------------------------------
