@@ -13,7 +13,7 @@ export type ScalerType = 'identity' | 'standard' | 'robust' | 'minmax'
 
 /**
  * Training losses by NeuralForecast's class names, each a masked mean over the window's horizon in scaled space
- * (validation uses the same loss). `IQLoss` and `HuberIQLoss` are not supported (rejected with an error).
+ * (validation uses the same loss). `HuberIQLoss` is not supported (rejected with an error).
  */
 export type Loss =
   | 'MAE'
@@ -25,6 +25,7 @@ export type Loss =
   | 'SMAPE'
   | 'relMSE'
   | 'HuberMQLoss'
+  | 'IQLoss'
   | { type: 'MAE' }
   | { type: 'MSE' }
   /** Root of the batch's mean squared error. */
@@ -55,6 +56,13 @@ export type Loss =
    * [80, 90] or explicit `quantiles`, Huber threshold `delta` [1].
    */
   | { type: 'HuberMQLoss'; level?: number[]; quantiles?: number[]; delta?: number }
+  /**
+   * Implicit quantile loss: a trainable head (`loss.*` weights) conditions each forecast on a quantile, drawn from
+   * Beta(`concentration1` [1], `concentration0` [1]) in training and scored by the pinball loss at it; cosine
+   * embedding size `cosEmbeddingDim` [64]. Forecasts column `<alias>_ql0.5`; `predict({ quantiles })` or
+   * `predict({ level })` give one column per quantile. Validation (`validLoss` must be IQLoss) scores the median.
+   */
+  | { type: 'IQLoss'; cosEmbeddingDim?: number; concentration0?: number; concentration1?: number }
 
 /** What every model takes (defaults in brackets). */
 export interface BaseModelOptions {
@@ -486,6 +494,11 @@ export interface PredictOptions {
    * conformal ones for point models fitted with `predictionIntervals`; an error for other point models).
    */
   level?: number | number[]
+  /**
+   * IQLoss models only (an error for others): one `<alias>_ql<q>` column per quantile (0 < q < 1) instead of
+   * `<alias>_ql0.5`, as NeuralForecast's (quantiles of the forecasts at 0.01, 0.05, 0.1, …, 0.99). Not with `level`.
+   */
+  quantiles?: number[]
 }
 
 export interface PredictInsampleOptions {

@@ -21,6 +21,7 @@ const LOSSES = [
     { type: 'HuberMQLoss', quantiles: [0.5, expect.closeTo(0.1, 6), expect.closeTo(0.9, 6)], delta: 1 },
     ['MLP-median', 'MLP-lo-80', 'MLP-hi-80'],
   ],
+  ['IQLoss', { type: 'IQLoss', cosEmbeddingDim: 64, concentration0: 1, concentration1: 1 }, ['MLP_ql0.5']],
 ]
 
 async function fitted(loss, options = {}) {
@@ -76,9 +77,50 @@ test.each([
   ['HuberMQLoss level and quantiles', { type: 'HuberMQLoss', level: [80], quantiles: [0.5] }, TypeError, /level or quantiles/],
   ['an option of another loss', { type: 'RMSE', q: 0.5 }, TypeError, /unknown option 'q'/],
   ['relMSE given y_train', { type: 'relMSE', yTrain: [1] }, TypeError, /unknown option 'yTrain'/],
-  ['IQLoss', 'IQLoss', RangeError, /IQLoss is not supported/],
+  ['HuberIQLoss', 'HuberIQLoss', RangeError, /HuberIQLoss is not supported/],
+  ['IQLoss cosEmbeddingDim 0', { type: 'IQLoss', cosEmbeddingDim: 0 }, RangeError, /cosEmbeddingDim/],
+  ['IQLoss concentration0 not positive', { type: 'IQLoss', concentration0: -1 }, RangeError, /loss\.concentration0/],
+  ['IQLoss concentration1 not a number', { type: 'IQLoss', concentration1: 'high' }, TypeError, /loss\.concentration1/],
+  ['IQLoss with another validLoss', null, RangeError, /validLoss to IQLoss/],
   ['an unknown loss lists the losses', 'RMSLE', RangeError, /unknown loss 'RMSLE'.*'SMAPE'.*HuberMQLoss/],
 ])('%s is rejected', (_, loss, type, message) => {
-  expect(() => mlp(loss)).toThrow(type)
-  expect(() => mlp(loss)).toThrow(message)
+  const build = () => (loss === null ? new models.MLP({ h: 6, inputSize: 24, loss: 'IQLoss', validLoss: 'MAE' }) : mlp(loss))
+  expect(build).toThrow(type)
+  expect(build).toThrow(message)
+})
+
+describe('IQLoss', () => {
+  test('forecasts each asked quantile, higher ones higher on average, the median at 0.5 in forecastWindow', async () => {
+    const nf = await fitted('IQLoss')
+    const median = (await nf.predict())['MLP_ql0.5']
+    const forecast = await nf.predict({ quantiles: [0.9, 0.1, 0.5] })
+    expect(Object.keys(forecast)).toEqual(['unique_id', 'ds', 'MLP_ql0.1', 'MLP_ql0.5', 'MLP_ql0.9'])
+    const mean = (column) => column.reduce((a, b) => a + b, 0) / column.length
+    for (const column of ['MLP_ql0.1', 'MLP_ql0.5', 'MLP_ql0.9']) {
+      for (const value of forecast[column]) expect(Number.isFinite(value)).toBe(true)
+    }
+    expect(mean(forecast['MLP_ql0.9'])).toBeGreaterThan(mean(forecast['MLP_ql0.1']))
+    const levels = await nf.predict({ level: [80] })
+    expect(Object.keys(levels)).toEqual(['unique_id', 'ds', 'MLP-lo-80', 'MLP-hi-80'])
+    expect(levels['MLP-lo-80']).toEqual(forecast['MLP_ql0.1'])
+    const window = nf.forecastWindow(panel.y.slice(80 - 24, 80))
+    expect(Array.from(window)).toEqual(Array.from(median.slice(0, 6)))
+  })
+
+  test('trains the same on 1 and 2 threads, and a checkpoint keeps its head', async () => {
+    const one = await fitted('IQLoss', { numThreads: 1 })
+    const two = await fitted('IQLoss', { numThreads: 2 })
+    const asked = { quantiles: [0.2, 0.8] }
+    expect(await two.predict(asked)).toEqual(await one.predict(asked))
+    const loaded = await NeuralForecaster.fromBuffer(await one.toBuffer())
+    expect(await loaded.predict(asked)).toEqual(await one.predict(asked))
+  })
+
+  test('quantiles are rejected by name for other losses and out of range', async () => {
+    const nf = await fitted(undefined)
+    await expect(nf.predict({ quantiles: [0.5] })).rejects.toThrow(/quantiles apply to IQLoss models only; model 'MLP'/)
+    const iq = await fitted('IQLoss')
+    await expect(iq.predict({ quantiles: [1.5] })).rejects.toThrow(/options\.quantiles/)
+    await expect(iq.predict({ quantiles: [0.5], level: [80] })).rejects.toThrow(/level or quantiles/)
+  })
 })

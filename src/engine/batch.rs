@@ -190,7 +190,7 @@ impl Batch {
 
     /// The targets, their mask and the (scaled) inputs, as the loss reads them.
     pub fn loss_targets(&self) -> LossTargets<'_> {
-        LossTargets { y: &self.targets, mask: Some(&self.mask), insample: &self.inputs, windows: self.windows }
+        LossTargets { y: &self.targets, mask: Some(&self.mask), insample: &self.inputs, windows: self.windows, quantiles: None }
     }
 
     /// The batch as the network reads it.

@@ -10,15 +10,17 @@ use super::batch::{Batch, ExogColumns, ExogSource};
 use super::network::Network;
 use super::spec::{NeuralSpec, ScalerType};
 use super::{Engine, EngineError, Fitted, ForecastScratch, FutureExog, Scale, SeriesState};
+use crate::nn::loss::implicit_quantile::{Quantiles, MEDIAN};
 
 /// What a forecast of the series needs besides the model: the fit, the series to forecast (the fitted ones or new
-/// history), future exogenous values, and the steps.
+/// history), future exogenous values, the steps, and the quantile an IQLoss model forecasts.
 #[derive(Clone, Copy)]
 pub(super) struct SeriesRequest<'a> {
     pub fitted: &'a Fitted,
     pub series: &'a [SeriesState],
     pub future: Option<&'a FutureExog>,
     pub horizon: usize,
+    pub quantile: f32,
 }
 
 /// Windows per parallel chunk of a batch forecast, at most: fewer where the model's `inferenceWindowsBatchSize` is
@@ -29,7 +31,7 @@ impl Engine {
     /// One model's forecasts for every series, `[series, horizon, outputs_per_point]`: their stored tails (and
     /// exogenous values, `future` over the horizon) through the network, then the local scaling inverted.
     pub(super) fn forecast_series(&self, model: usize, network: &Network, spec: &NeuralSpec, alias: &str, request: &SeriesRequest<'_>) -> Result<Vec<f64>, EngineError> {
-        let SeriesRequest { fitted, series, future, horizon } = *request;
+        let SeriesRequest { fitted, series, future, horizon, quantile } = *request;
         let columns = fitted.exog_columns(alias, spec)?;
         let futures = match (columns.futr.is_empty(), future) {
             (true, _) => None,
@@ -44,7 +46,7 @@ impl Engine {
         };
         let per_window = spec.h() * spec.shape().outputs_per_point;
         let mut full = vec![0.0; series.len() * per_window];
-        self.forecast_chunks(model, network, spec, series.len(), &mut full, |batch, windows| {
+        self.forecast_chunks(model, network, spec, quantile, series.len(), &mut full, |batch, windows| {
             for (k, s) in windows.enumerate() {
                 let values = futures.as_ref().map(|f| &f[s]);
                 let scales = &series[s].exog_scales;
@@ -62,13 +64,16 @@ impl Engine {
     }
 
     /// Forecasts `n` windows into `out` (`[n, h, outputs_per_point]`, window scaling inverted) in parallel over
-    /// fixed chunks of windows; `fill(batch, windows)` fills a chunk's batch with the windows of that range. A single
-    /// chunk runs on the calling thread with `model`'s reused buffers (no thread hop, no allocation).
+    /// fixed chunks of windows, at `quantile` for an IQLoss model; `fill(batch, windows)` fills a chunk's batch with
+    /// the windows of that range. A single chunk runs on the calling thread with `model`'s reused buffers (no thread
+    /// hop, no allocation).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn forecast_chunks(
         &self,
         model: usize,
         network: &Network,
         spec: &NeuralSpec,
+        quantile: f32,
         n: usize,
         out: &mut [f64],
         fill: impl Fn(&mut Batch, Range<usize>) + Sync,
@@ -82,7 +87,7 @@ impl Engine {
             let mut guard = slots.lock(0, 1);
             guard.batch.reset(n, spec.shape());
             fill(&mut guard.batch, 0..n);
-            return forecast_filled(network, spec, isa, &mut guard, &mut out[..n * per_window]);
+            return forecast_filled(network, spec, isa, quantile, &mut guard, &mut out[..n * per_window]);
         }
         let chunks = n.div_ceil(chunk_windows);
         let forecast = self.threads.install(|| {
@@ -91,7 +96,7 @@ impl Engine {
                 let windows = chunk * chunk_windows..chunk * chunk_windows + out.len() / per_window;
                 scratch.batch.reset(windows.len(), spec.shape());
                 fill(&mut scratch.batch, windows);
-                forecast_filled(network, spec, isa, &mut scratch, out)
+                forecast_filled(network, spec, isa, quantile, &mut scratch, out)
             })
         });
         // lowMemory keeps only the buffers of small forecasts (the calling thread's), not a batch forecast's.
@@ -122,7 +127,7 @@ impl Engine {
         }
         let _simd = crate::simd::scoped_simd(self.config.simd_enabled);
         let none = ExogColumns::default();
-        let forecast = self.forecast_chunks(model, network, spec, n, out, |batch, range| {
+        let forecast = self.forecast_chunks(model, network, spec, MEDIAN, n, out, |batch, range| {
             for (k, w) in range.enumerate() {
                 batch.fill_from_tail(k, &windows[w * l..(w + 1) * l], &none, &ExogSource::NONE);
             }
@@ -185,7 +190,7 @@ impl Engine {
         let scratch = &mut *guard;
         scratch.batch.reset(1, spec.shape());
         scratch.batch.fill_from_tail(0, window, &ExogColumns::default(), &ExogSource::NONE);
-        let forecast = forecast_filled(network, spec, self.isa(), scratch, out);
+        let forecast = forecast_filled(network, spec, self.isa(), MEDIAN, scratch, out);
         drop(guard);
         self.end_call(forecast)
     }
@@ -202,12 +207,19 @@ impl Engine {
     }
 }
 
-/// Scales the filled batch of `scratch`, runs the network and writes its forecasts, window scaling inverted, into
-/// `out` (`[windows, h, outputs_per_point]`).
-fn forecast_filled(network: &Network, spec: &NeuralSpec, isa: crate::kernels::Isa, scratch: &mut ForecastScratch, out: &mut [f64]) -> Result<(), EngineError> {
+/// Scales the filled batch of `scratch`, runs the network (at `quantile` for an IQLoss model) and writes its
+/// forecasts, window scaling inverted, into `out` (`[windows, h, outputs_per_point]`).
+fn forecast_filled(
+    network: &Network,
+    spec: &NeuralSpec,
+    isa: crate::kernels::Isa,
+    quantile: f32,
+    scratch: &mut ForecastScratch,
+    out: &mut [f64],
+) -> Result<(), EngineError> {
     let per_window = spec.h() * spec.shape().outputs_per_point;
     scratch.batch.scale(spec.scaler_type, isa);
-    let forecast = network.forward(&scratch.batch.view(None), &mut scratch.cache)?;
+    let forecast = network.forward(&scratch.batch.view(None), Quantiles::All(quantile), &mut scratch.cache)?;
     for (i, (out, z)) in out.chunks_exact_mut(per_window).zip(forecast.chunks_exact(per_window)).enumerate() {
         let scale = scratch.batch.scales.get(i).copied().unwrap_or(Scale::IDENTITY);
         out.iter_mut().zip(z).for_each(|(o, &z)| *o = scale.invert(z as f64));

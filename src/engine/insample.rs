@@ -79,7 +79,7 @@ impl Engine {
                     let outputs = neural.shape().outputs_per_point;
                     let per_window = h * outputs;
                     let mut out = vec![0.0; windows.len() * per_window];
-                    self.forecast_chunks(index, network, neural, windows.len(), &mut out, |batch, range| {
+                    self.forecast_chunks(index, network, neural, crate::nn::loss::implicit_quantile::MEDIAN, windows.len(), &mut out, |batch, range| {
                         for (k, w) in windows[range].iter().enumerate() {
                             let end = w.start;
                             batch.fill_padded(k, &scaled, &exog, w.series, end, w.first, end);

@@ -7,6 +7,7 @@ mod conformal;
 mod cross_validation;
 mod error;
 mod forecast;
+mod implicit_quantiles;
 mod insample;
 mod local;
 mod memory;
@@ -33,6 +34,7 @@ pub use spec::{Architecture, EngineConfig, ExogLists, Method, ModelKind, ModelSp
 use crate::data::{advance, Column, DataError, Ds, Frequency, Panel};
 use crate::kernels::Isa;
 use crate::models::prophet::ProphetFit;
+use crate::nn::loss::implicit_quantile::MEDIAN;
 use conformal::Conformal;
 use batch::{Batch, ExogColumns};
 use network::{Network, NetworkCache};
@@ -246,7 +248,7 @@ impl Trained {
     fn new(spec: &ModelSpec) -> Result<Trained, EngineError> {
         Ok(match &spec.method {
             Method::Neural(neural) => Trained::Neural(
-                neural.architecture.build().map_err(|e| EngineError::Range(format!("model '{}': {e}", spec.alias)))?,
+                neural.architecture.build(&neural.loss).map_err(|e| EngineError::Range(format!("model '{}': {e}", spec.alias)))?,
             ),
             Method::Prophet(_) => Trained::Prophet(Vec::new()),
         })
@@ -548,16 +550,31 @@ impl Engine {
     /// Forecasts `horizon` (≤ h, default h) steps after every series: the fitted ones, or those of `history`
     /// (no refit of the neural models; Prophet, a local model, is fitted to each series of `history`). With
     /// `levels`, adds `<alias>-lo-<level>` and `<alias>-hi-<level>` columns: Prophet's own intervals, and
-    /// conformal intervals for point models fitted with prediction intervals.
+    /// conformal intervals for point models fitted with prediction intervals; an IQLoss model gives those columns
+    /// (and no `_ql0.5` one) from its forecasts at those quantiles.
     pub fn predict(&self, history: Option<&Panel>, horizon: Option<usize>, levels: &[f64], future: Option<&FutureExog>) -> Result<Forecast, EngineError> {
+        self.predict_quantiles(history, horizon, levels, &[], future)
+    }
+
+    /// [`Engine::predict`], and with `quantiles` (not with `levels`), the IQLoss models' `<alias>_ql<q>` column
+    /// per quantile instead of their `_ql0.5` one (NeuralForecast's `predict(quantiles=...)`); an error for
+    /// models of other losses.
+    pub fn predict_quantiles(
+        &self,
+        history: Option<&Panel>,
+        horizon: Option<usize>,
+        levels: &[f64],
+        quantiles: &[f64],
+        future: Option<&FutureExog>,
+    ) -> Result<Forecast, EngineError> {
         let fitted = self.fitted.as_ref().ok_or(EngineError::NotFitted)?;
         let forecast = match history {
             Some(panel) => self.local_scaling(panel, &fitted.temporal, &fitted.statics).and_then(|(series, _)| {
-                let request = Request { freq: panel.frequency(), series: &series, local_fits: Refit(panel), horizon, levels, future };
+                let request = Request { freq: panel.frequency(), series: &series, local_fits: Refit(panel), horizon, levels, quantiles, future };
                 self.forecast(fitted, request)
             }),
             None => {
-                let request = Request { freq: fitted.freq, series: &fitted.series, local_fits: Stored(None), horizon, levels, future };
+                let request = Request { freq: fitted.freq, series: &fitted.series, local_fits: Stored(None), horizon, levels, quantiles, future };
                 self.forecast(fitted, request)
             }
         };
@@ -573,25 +590,31 @@ impl Engine {
             .map(|id| fitted.series.iter().position(|s| s.id == *id).ok_or_else(|| EngineError::Range(format!("series '{id}' was not fitted"))))
             .collect::<Result<Vec<_>, _>>()?;
         let series: Vec<SeriesState> = indices.iter().map(|&i| fitted.series[i].clone()).collect();
-        let request = Request { freq: fitted.freq, series: &series, local_fits: Stored(Some(&indices)), horizon, levels, future };
+        let request = Request { freq: fitted.freq, series: &series, local_fits: Stored(Some(&indices)), horizon, levels, quantiles: &[], future };
         self.end_call(self.forecast(fitted, request))
     }
 
     /// The forecast columns of every model for `request.series`.
     fn forecast(&self, fitted: &Fitted, request: Request<'_>) -> Result<Forecast, EngineError> {
-        let Request { freq, series, local_fits, horizon, levels, future } = request;
+        let Request { freq, series, local_fits, horizon, levels, quantiles, future } = request;
         let h = self.horizon();
         let horizon = horizon.unwrap_or(h);
         if horizon == 0 || horizon > h {
             return Err(EngineError::Range(format!("horizon must be between 1 and the models' h = {h}, got {horizon}")));
         }
         conformal::check_levels(levels)?;
+        let asked_quantiles = implicit_quantiles::asked(levels, quantiles)?;
         let _simd = crate::simd::scoped_simd(self.config.simd_enabled);
         let mut forecast = future_rows(series, freq, horizon)?;
         for (index, (model, spec)) in self.models.iter().zip(&self.config.models).enumerate() {
             match (model, &spec.method) {
+                (Trained::Neural(network), Method::Neural(neural)) if implicit_quantiles::applies(neural, &asked_quantiles) => {
+                    let request = forecast::SeriesRequest { fitted, series, future, horizon, quantile: MEDIAN };
+                    forecast.columns.extend(self.implicit_quantile_columns(index, network, neural, &spec.alias, &request, &asked_quantiles)?);
+                }
+                (_, method) if !quantiles.is_empty() => return Err(implicit_quantiles::not_implicit(&spec.alias, method)),
                 (Trained::Neural(network), Method::Neural(neural)) => {
-                    let request = forecast::SeriesRequest { fitted, series, future, horizon };
+                    let request = forecast::SeriesRequest { fitted, series, future, horizon, quantile: MEDIAN };
                     let values = self.forecast_series(index, network, neural, &spec.alias, &request)?;
                     let outputs = neural.shape().outputs_per_point;
                     for (k, column) in spec.output_columns().into_iter().enumerate() {
@@ -641,13 +664,16 @@ enum LocalFits<'a> {
 }
 use LocalFits::{Refit, Stored};
 
-/// What a forecast is of: series (with their frequency and local fits), horizon, interval levels, future values.
+/// What a forecast is of: series (with their frequency and local fits), horizon, interval levels or quantiles,
+/// future values.
 struct Request<'a> {
     freq: Frequency,
     series: &'a [SeriesState],
     local_fits: LocalFits<'a>,
     horizon: Option<usize>,
     levels: &'a [f64],
+    /// IQLoss models' quantiles (`predict({ quantiles })`).
+    quantiles: &'a [f64],
     future: Option<&'a FutureExog>,
 }
 

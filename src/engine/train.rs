@@ -17,7 +17,8 @@ use super::{Control, FitOptions, ModelFitReport, ProgressEvent};
 use crate::data::Panel;
 use crate::kernels::Isa;
 use crate::nn::adam::{Adam, AdamConfig, StepLr};
-use crate::nn::loss::LossSums;
+use crate::nn::loss::implicit_quantile::{Quantiles, MEDIAN};
+use crate::nn::loss::{LossSums, LossTargets};
 use crate::nn::ParamStore;
 
 /// Windows per shard: 8, or more for large models, whose per-shard gradient stores would otherwise cost more memory
@@ -50,6 +51,8 @@ struct Scratch {
     cache: NetworkCache,
     batch: Batch,
     d_output: Vec<f32>,
+    /// IQLoss: the quantile each target point's forecast is conditioned on this step.
+    quantiles: Vec<f32>,
 }
 
 /// What one model's training needs besides its network.
@@ -258,15 +261,20 @@ fn shard_gradient(
     train_seed: u64,
 ) -> Result<(), EngineError> {
     let spec = run.spec;
-    let Scratch { cache, batch, d_output } = scratch;
+    let Scratch { cache, batch, d_output, quantiles } = scratch;
     batch.reset(windows.len(), spec.shape());
     for (k, w) in windows.iter().enumerate() {
         batch.fill_from_panel(k, run.panel, run.exog, w.series, w.start, index.train_length(w.series));
     }
     batch.scale(spec.scaler_type, run.isa);
-    let forecast = network.forward(&batch.view(Some(train_seed)), cache)?;
+    // IQLoss's quantiles come from the shard's seed, so they too do not depend on the thread count.
+    quantiles.resize(windows.len() * spec.h(), MEDIAN);
+    let drawn = spec.loss.draw_quantiles(train_seed, quantiles);
+    let point_quantiles = if drawn { Quantiles::Each(quantiles) } else { Quantiles::All(MEDIAN) };
+    let forecast = network.forward(&batch.view(Some(train_seed)), point_quantiles, cache)?;
     d_output.resize(forecast.len(), 0.0);
-    let sums = spec.loss.sums_and_grad(forecast, &batch.loss_targets(), d_output)?;
+    let targets = LossTargets { quantiles: drawn.then_some(&quantiles[..]), ..batch.loss_targets() };
+    let sums = spec.loss.sums_and_grad(forecast, &targets, d_output)?;
     // Each shard's loss is a masked mean over its own observed points; weighting by its share of the batch's
     // observed points makes the shard gradients sum to the gradient of the batch's masked mean (which
     // `Loss::finish` then turns into the loss's, for RMSE and relMSE).
@@ -277,7 +285,7 @@ fn shard_gradient(
     Ok(())
 }
 
-/// The seed of a shard's stochastic layers (dropout) at a step: a function of the model's seed, the step and
+/// The seed of a shard's stochastic layers (dropout) and IQLoss quantiles at a step: a function of the model's seed, the step and
 /// the shard's place in the batch only (SplitMix64 finalizer over their combination), so any thread count draws
 /// the same masks.
 fn shard_seed(model_seed: u64, step: usize, shard: usize) -> u64 {

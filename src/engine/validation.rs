@@ -9,6 +9,7 @@ use super::network::{Network, NetworkCache};
 use super::spec::{Method, ModelSpec};
 use super::train::TrainRun;
 use super::FitOptions;
+use crate::nn::loss::implicit_quantile::{Quantiles, MEDIAN};
 use crate::nn::loss::LossTargets;
 
 /// The validation windows, filled and scaled once per fit; a check only runs the network over them.
@@ -74,7 +75,7 @@ impl Validation {
         let per_window = run.spec.h() * run.spec.shape().outputs_per_point;
         let (mut sum, mut windows) = (0.0f64, 0usize);
         for chunk in &self.chunks {
-            let scaled = network.forward(&chunk.batch.view(None), cache)?;
+            let scaled = network.forward(&chunk.batch.view(None), Quantiles::All(MEDIAN), cache)?;
             forecast.clear();
             forecast.extend_from_slice(scaled);
             // `scales` is empty under the identity scaler: nothing to invert.
@@ -83,7 +84,7 @@ impl Validation {
             }
             d_output.resize(forecast.len(), 0.0);
             let count = chunk.targets.len() / run.spec.h();
-            let targets = LossTargets { y: &chunk.targets, mask: Some(&chunk.batch.mask), insample: &chunk.insample, windows: count };
+            let targets = LossTargets { y: &chunk.targets, mask: Some(&chunk.batch.mask), insample: &chunk.insample, windows: count, quantiles: None };
             let value = loss.value_and_grad(forecast, &targets, d_output)?;
             sum += value as f64 * count as f64;
             windows += count;

@@ -99,10 +99,10 @@ macro_rules! architectures {
                 }
             }
 
-            /// The network with freshly initialised weights.
-            pub(crate) fn build(&self) -> Result<Network, NnError> {
+            /// The network with freshly initialised weights, and the trainable head `loss` has (IQLoss's).
+            pub(crate) fn build(&self, loss: &crate::nn::loss::Loss) -> Result<Network, NnError> {
                 match self {
-                    $(Architecture::$kind(c) => Ok(Network::new(c.build()?))),*
+                    $(Architecture::$kind(c) => Network::new(c.build()?, loss, c.shape().random_seed)),*
                 }
             }
         }

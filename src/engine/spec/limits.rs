@@ -16,13 +16,20 @@ impl NeuralSpec {
         self.check_memory(alias)
     }
 
+    /// Exact parameter count and activations per window, by arithmetic: the architecture's and its loss head's.
+    pub(crate) fn memory_estimate(&self) -> (u128, u128) {
+        let (parameters, per_window) = self.architecture.memory_estimate();
+        let (head_parameters, per_value) = self.loss.head_size();
+        (parameters + head_parameters, per_window + self.h() as u128 * per_value)
+    }
+
     /// Rejects configurations whose weights or activations would not fit in memory, by arithmetic alone, so
     /// that a huge size is an error before anything is allocated.
     fn check_memory(&self, alias: &str) -> Result<(), EngineError> {
         const MAX_PARAMETERS: u128 = 1 << 27;
         /// f32 activations of a 16-window forecast chunk.
         const MAX_ACTIVATIONS: u128 = 1 << 28;
-        let (parameters, per_window) = self.architecture.memory_estimate();
+        let (parameters, per_window) = self.memory_estimate();
         if parameters > MAX_PARAMETERS {
             return Err(EngineError::Range(format!(
                 "model '{alias}': about {parameters} parameters is too large (at most {MAX_PARAMETERS}); reduce {}",
@@ -49,7 +56,7 @@ impl NeuralSpec {
         if batch > MAX_BATCH {
             return Err(EngineError::Range(format!("model '{alias}': windowsBatchSize must be at most {MAX_BATCH} windows a step, got {batch}")));
         }
-        let (parameters, per_window) = self.architecture.memory_estimate();
+        let (parameters, per_window) = self.memory_estimate();
         let shard = crate::engine::train::shard_windows(batch, parameters) as u128;
         let floats = (batch as u128).div_ceil(shard) * (parameters + shard * per_window);
         if floats > MAX_TRAINING_FLOATS {

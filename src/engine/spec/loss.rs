@@ -8,7 +8,7 @@ use crate::models::ModelOptions;
 use crate::nn::loss::Loss;
 use crate::nn::NnError;
 
-const LOSS_NAMES: &str = "'MAE', 'MSE', 'RMSE', 'MAPE', 'SMAPE', { type: 'MASE', seasonality }, 'relMSE', 'HuberLoss' (or { type: 'HuberLoss', delta }), { type: 'QuantileLoss', q }, 'MQLoss' (or { type: 'MQLoss', level } / { type: 'MQLoss', quantiles }), { type: 'HuberQLoss', q, delta }, 'HuberMQLoss' (or { type: 'HuberMQLoss', level / quantiles, delta })";
+const LOSS_NAMES: &str = "'MAE', 'MSE', 'RMSE', 'MAPE', 'SMAPE', { type: 'MASE', seasonality }, 'relMSE', 'HuberLoss' (or { type: 'HuberLoss', delta }), { type: 'QuantileLoss', q }, 'MQLoss' (or { type: 'MQLoss', level } / { type: 'MQLoss', quantiles }), { type: 'HuberQLoss', q, delta }, 'HuberMQLoss' (or { type: 'HuberMQLoss', level / quantiles, delta }), 'IQLoss' (or { type: 'IQLoss', cosEmbeddingDim, concentration0, concentration1 })";
 
 /// The options each loss takes besides `type`.
 fn loss_keys(kind: &str) -> &'static [&'static str] {
@@ -19,6 +19,7 @@ fn loss_keys(kind: &str) -> &'static [&'static str] {
         "MQLoss" => &["level", "quantiles"],
         "HuberQLoss" => &["q", "delta"],
         "HuberMQLoss" => &["level", "quantiles", "delta"],
+        "IQLoss" => &["cosEmbeddingDim", "concentration0", "concentration1"],
         _ => &[],
     }
 }
@@ -69,8 +70,15 @@ pub(super) fn parse_loss(value: &Value, name: &str) -> Result<Loss, EngineError>
             QuantileList::Quantiles(quantiles) => Loss::huber_multi_quantile(quantiles, delta()?).map_err(invalid),
             QuantileList::Levels(levels) => Loss::huber_multi_quantile_levels(&levels, delta()?).map_err(invalid),
         },
-        "IQLoss" | "HuberIQLoss" => Err(EngineError::Range(format!(
-            "{name}: {kind} is not supported (its trainable quantile embedding and sampled quantiles are not implemented); use MQLoss or HuberMQLoss for quantile forecasts"
+        "IQLoss" => {
+            // NeuralForecast's defaults: cos_embedding_dim=64, concentration0=concentration1=1 (uniform quantiles).
+            let cos_embedding_dim = o.size("cosEmbeddingDim")?.unwrap_or(64);
+            let concentration0 = o.positive("concentration0")?.unwrap_or(1.0) as f32;
+            let concentration1 = o.positive("concentration1")?.unwrap_or(1.0) as f32;
+            Loss::implicit_quantile(cos_embedding_dim, concentration0, concentration1).map_err(invalid)
+        }
+        "HuberIQLoss" => Err(EngineError::Range(format!(
+            "{name}: {kind} is not supported (IQLoss is); use IQLoss, or HuberMQLoss for Huberized quantile forecasts"
         ))),
         other => Err(EngineError::Range(format!("{name}: unknown loss '{other}'; losses: {LOSS_NAMES}"))),
     }
@@ -128,5 +136,11 @@ pub(super) fn loss_options(loss: &Loss) -> Value {
         Loss::HuberMultiQuantile { quantiles, delta } => {
             serde_json::json!({ "type": "HuberMQLoss", "quantiles": list(quantiles), "delta": *delta as f64 })
         }
+        Loss::ImplicitQuantile { cos_embedding_dim, concentration0, concentration1 } => serde_json::json!({
+            "type": "IQLoss",
+            "cosEmbeddingDim": cos_embedding_dim,
+            "concentration0": *concentration0 as f64,
+            "concentration1": *concentration1 as f64,
+        }),
     }
 }

@@ -177,7 +177,7 @@ impl ModelSpec {
 
     /// Trainable parameters of this configuration (as torch counts them), by arithmetic; 0 for Prophet.
     pub fn num_parameters(&self) -> usize {
-        self.neural().map_or(0, |n| n.architecture.memory_estimate().0 as usize)
+        self.neural().map_or(0, |n| n.memory_estimate().0 as usize)
     }
 }
 

@@ -129,6 +129,11 @@ pub(super) fn neural_spec(kind: ModelKind, defaults: TrainingDefaults, o: &Model
 /// every quantile, which scores nothing the model predicts).
 fn check_valid_loss(loss: &Loss, valid: &Loss, name: &str) -> Result<(), EngineError> {
     let (outputs, valid_outputs) = (loss.outputs_per_point(), valid.outputs_per_point());
+    // NeuralForecast: IQLoss trains and validates only with IQLoss (its forecasts are conditioned on a quantile).
+    let implicit = |l: &Loss| matches!(l, Loss::ImplicitQuantile { .. });
+    if implicit(loss) != implicit(valid) {
+        return Err(EngineError::Range(format!("{name}: set validLoss to IQLoss when training with IQLoss, and only then")));
+    }
     if outputs > 1 && !matches!(valid, Loss::MultiQuantile { .. }) {
         return Err(EngineError::Range(format!("{name}: set validLoss to MQLoss when training with MQLoss")));
     }

@@ -3,6 +3,7 @@
 //! where `w` is the optional 0/1 availability mask (NeuralForecast's `outsample_mask`), and 0 when every weight
 //! is 0 (its `_divide_no_nan`); RMSE and relMSE then transform that mean ([`Loss::finish`]).
 
+pub mod implicit_quantile;
 mod quantile;
 #[cfg(test)]
 mod tests;
@@ -39,6 +40,10 @@ pub enum Loss {
     /// `HuberMQLoss`: per quantile, the Huber losses of the shortfall times `q` and the excess times `1 - q`,
     /// summed over the quantiles (NeuralForecast's `1 / len(quantiles)` divides by 1 there).
     HuberMultiQuantile { quantiles: Vec<f32>, delta: f32 },
+    /// `IQLoss`: the pinball loss at each value's own quantile, which the network's IQN head
+    /// ([`implicit_quantile::ImplicitQuantileHead`]) conditions the value on; training draws the quantiles from
+    /// Beta(`concentration1`, `concentration0`).
+    ImplicitQuantile { cos_embedding_dim: usize, concentration0: f32, concentration1: f32 },
 }
 
 /// What a batch's forecasts are scored against: `[windows, h]` targets, their optional 0/1 mask, and the
@@ -49,12 +54,14 @@ pub struct LossTargets<'a> {
     pub mask: Option<&'a [f32]>,
     pub insample: &'a [f32],
     pub windows: usize,
+    /// IQLoss: the quantile each target point's forecast was conditioned on (None: the median).
+    pub quantiles: Option<&'a [f32]>,
 }
 
 impl<'a> LossTargets<'a> {
     /// Targets with no inputs, for the losses that read none (one window).
     pub fn without_insample(y: &'a [f32], mask: Option<&'a [f32]>) -> Self {
-        LossTargets { y, mask, insample: &[], windows: 1 }
+        LossTargets { y, mask, insample: &[], windows: 1, quantiles: None }
     }
 }
 
@@ -140,6 +147,46 @@ impl Loss {
         Loss::huber_multi_quantile(level_quantiles("HuberMQLoss level", levels)?, delta)
     }
 
+    /// `IQLoss(cos_embedding_dim, concentration0, concentration1)`.
+    pub fn implicit_quantile(cos_embedding_dim: usize, concentration0: f32, concentration1: f32) -> Result<Self, NnError> {
+        // A d x d layer per forecast value: beyond this the head alone would dwarf any model here.
+        const MAX_COS_EMBEDDING_DIM: usize = 1024;
+        if cos_embedding_dim == 0 || cos_embedding_dim > MAX_COS_EMBEDDING_DIM {
+            let reason = format!("must be between 1 and {MAX_COS_EMBEDDING_DIM}, got {cos_embedding_dim}");
+            return Err(NnError::InvalidValue { what: "IQLoss cosEmbeddingDim", reason });
+        }
+        for (what, c) in [("IQLoss concentration0", concentration0), ("IQLoss concentration1", concentration1)] {
+            if !(c.is_finite() && c > 0.0) {
+                return Err(NnError::InvalidValue { what, reason: format!("must be positive and finite, got {c}") });
+            }
+        }
+        Ok(Loss::ImplicitQuantile { cos_embedding_dim, concentration0, concentration1 })
+    }
+
+    /// Fills `out` with the quantiles a training pass conditions IQLoss forecasts on, drawn from `seed` alone;
+    /// false (and `out` untouched) for the other losses, whose forecasts take no quantile.
+    pub fn draw_quantiles(&self, seed: u64, out: &mut [f32]) -> bool {
+        match self {
+            Loss::ImplicitQuantile { concentration0, concentration1, .. } => {
+                implicit_quantile::sample_beta(seed, *concentration0 as f64, *concentration1 as f64, out);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The parameters of the loss's trainable head (IQLoss's: Linear(d, d), PReLU, Linear(d, 1), Linear(1, 1),
+    /// PReLU), and the f32 activations it keeps per forecast value; (0, 0) for the losses without one.
+    pub fn head_size(&self) -> (u128, u128) {
+        match self {
+            Loss::ImplicitQuantile { cos_embedding_dim, .. } => {
+                let d = *cos_embedding_dim as u128;
+                (d * d + 2 * d + 5, 4 * d + 12)
+            }
+            _ => (0, 0),
+        }
+    }
+
     /// Errors unless the model's `input_size` suits the loss: MASE needs more inputs than its seasonality (else
     /// NeuralForecast's scale is the mean of nothing, and the loss 0).
     pub fn check_input_size(&self, input_size: usize) -> Result<(), NnError> {
@@ -162,6 +209,9 @@ impl Loss {
     /// The suffix of each output's column, as NeuralForecast names them (`-median`, `-lo-80`, `-hi-95`, …;
     /// `quantiles_to_outputs`); empty for a point loss, whose one output is the model's column itself.
     pub fn output_names(&self) -> Vec<String> {
+        if let Loss::ImplicitQuantile { .. } = self {
+            return vec![implicit_quantile_name(implicit_quantile::MEDIAN as f64)];
+        }
         match self.quantiles() {
             Some(quantiles) => quantiles.iter().map(|&q| quantile_output_name(q)).collect(),
             None => vec![String::new()],
@@ -201,12 +251,15 @@ impl Loss {
 
     /// The batch's [`LossSums`] of `forecast`, and d `sums.mean` / d forecast into `grad`.
     pub fn sums_and_grad(&self, forecast: &[f32], targets: &LossTargets<'_>, grad: &mut [f32]) -> Result<LossSums, NnError> {
-        let LossTargets { y: target, mask, insample, windows } = *targets;
+        let LossTargets { y: target, mask, insample, windows, quantiles } = *targets;
         let outputs = self.outputs_per_point();
         expect_len("loss forecast", target.len() * outputs, forecast.len())?;
         expect_len("loss gradient", forecast.len(), grad.len())?;
         if let Some(mask) = mask {
             expect_len("loss mask", target.len(), mask.len())?;
+        }
+        if let Some(quantiles) = quantiles {
+            expect_len("loss quantiles", target.len(), quantiles.len())?;
         }
         if windows == 0 || target.len() % windows != 0 || insample.len() % windows != 0 {
             let reason = format!("{windows} windows do not split {} targets and {} inputs evenly", target.len(), insample.len());
@@ -238,7 +291,8 @@ impl Loss {
                 }
                 let values = point * outputs..(point + 1) * outputs;
                 for (k, (&y_hat, g)) in forecast[values.clone()].iter().zip(&mut grad[values]).enumerate() {
-                    let (value, slope) = self.pointwise(k, y_hat as f64, y, inverse_scale);
+                    let point_quantile = quantiles.map_or(implicit_quantile::MEDIAN, |q| q[point]) as f64;
+                    let (value, slope) = self.pointwise(k, y_hat as f64, y, Scales { inverse_scale, point_quantile });
                     sums.mean += scale * value;
                     *g = (scale * slope) as f32;
                 }
@@ -247,10 +301,10 @@ impl Loss {
         Ok(sums)
     }
 
-    /// The loss of output `output_index` of one point, `y_hat`, against `y`, and its derivative w.r.t. `y_hat`;
-    /// `inverse_scale` is MASE's window scale inverted. At a kink the derivative is torch's: `abs'(0) = 0`,
-    /// and `maximum` splits a tie evenly.
-    fn pointwise(&self, output_index: usize, y_hat: f64, y: f64, inverse_scale: f64) -> (f64, f64) {
+    /// The loss of output `output_index` of one point, `y_hat`, against `y`, and its derivative w.r.t. `y_hat`.
+    /// At a kink the derivative is torch's: `abs'(0) = 0`, and `maximum` splits a tie evenly.
+    fn pointwise(&self, output_index: usize, y_hat: f64, y: f64, scales: Scales) -> (f64, f64) {
+        let Scales { inverse_scale, point_quantile } = scales;
         let error = y_hat - y;
         match self {
             Loss::Mae => (error.abs(), sign(error)),
@@ -284,8 +338,21 @@ impl Loss {
             }
             Loss::HuberQuantile { q, delta } => huber_pinball(*q as f64, *delta as f64, error),
             Loss::HuberMultiQuantile { quantiles, delta } => scaled_huber_pinball(quantiles[output_index] as f64, *delta as f64, error),
+            Loss::ImplicitQuantile { .. } => pinball(point_quantile, error),
         }
     }
+}
+
+/// What a point's loss depends on besides its values: MASE's window scale inverted, and IQLoss's quantile.
+#[derive(Clone, Copy)]
+struct Scales {
+    inverse_scale: f64,
+    point_quantile: f64,
+}
+
+/// NeuralForecast's IQLoss column suffix `_ql<q>` (Python's `f"_ql{q}"`: the shortest decimal of `q`).
+pub fn implicit_quantile_name(q: f64) -> String {
+    format!("_ql{q}")
 }
 
 /// 1 / (mean absolute `seasonality`-step difference of `inputs`), 0 where that mean is 0 (NeuralForecast's

@@ -149,11 +149,13 @@ impl NativeForecaster {
     pub fn predict(&self, env: Env, options: Option<Unknown<'_>>) -> napi::Result<AsyncTask<Guarded<PredictTask>>> {
         with_js_errors(&env, "NeuralForecaster.predict", || {
             self.shared.ensure_idle("predict")?;
-            let options = args::options(options.as_ref(), "options", &["horizon", "data", "staticData", "futrData", "level"])?;
-            let mut task = PredictTask { shared: self.shared.clone(), history: None, horizon: None, levels: Vec::new(), future: None };
+            let options = args::options(options.as_ref(), "options", &["horizon", "data", "staticData", "futrData", "level", "quantiles"])?;
+            let mut task =
+                PredictTask { shared: self.shared.clone(), history: None, horizon: None, levels: Vec::new(), quantiles: Vec::new(), future: None };
             if let Some(options) = options {
                 task.horizon = optional(&options, "horizon", |v, n| args::integer(v, n, 1, u32::MAX as usize))?;
                 task.levels = optional(&options, "level", levels)?.unwrap_or_default();
+                task.quantiles = optional(&options, "quantiles", options::quantiles)?.unwrap_or_default();
                 task.future = optional(&options, "futrData", future_from_js)?;
                 if let Some(data) = args::property(&options, "data")? {
                     task.history = Some(self.panel_of(&data, "options.data", args::property(&options, "staticData")?)?);

@@ -172,6 +172,15 @@ fn prediction_intervals(value: &Unknown<'_>, name: &str) -> ArgResult<Prediction
     Ok(intervals)
 }
 
+/// IQLoss quantiles: an array of numbers strictly between 0 and 1.
+pub(super) fn quantiles(value: &Unknown<'_>, name: &str) -> ArgResult<Vec<f64>> {
+    let quantiles = args::f64s(value, name)?;
+    if let Some(bad) = quantiles.iter().find(|q| !(**q > 0.0 && **q < 1.0)) {
+        return Err(ArgError::Range(format!("{name} must hold quantiles strictly between 0 and 1, got {bad}")));
+    }
+    Ok(quantiles)
+}
+
 /// An array of strings.
 pub(super) fn string_list(value: &Unknown<'_>, name: &str) -> ArgResult<Vec<String>> {
     args::each_element(value, name, "strings", |v, i| args::string(v, &format!("{name}[{i}]")))

@@ -197,6 +197,8 @@ pub struct PredictTask {
     pub(super) history: Option<Panel>,
     pub(super) horizon: Option<usize>,
     pub(super) levels: Vec<f64>,
+    /// IQLoss models' quantiles.
+    pub(super) quantiles: Vec<f64>,
     pub(super) future: Option<FutureExog>,
 }
 
@@ -205,8 +207,8 @@ impl Task for PredictTask {
     type JsValue = Frame<Forecast>;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
-        let (shared, history, horizon, levels, future) = (&self.shared, self.history.as_ref(), self.horizon, &self.levels, self.future.as_ref());
-        Ok(shared.read().predict(history, horizon, levels, future).map_err(ArgError::from))
+        let (shared, history, horizon, future) = (&self.shared, self.history.as_ref(), self.horizon, self.future.as_ref());
+        Ok(shared.read().predict_quantiles(history, horizon, &self.levels, &self.quantiles, future).map_err(ArgError::from))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Frame<Forecast>> {
