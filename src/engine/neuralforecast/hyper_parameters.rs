@@ -171,8 +171,19 @@ pub(super) fn nf_loss(loss: &Loss, key: &str) -> Value {
             args.insert(snake_case(name), value.clone());
         }
     }
-    if matches!(loss, Loss::MultiQuantile { .. } | Loss::HuberMultiQuantile { .. }) {
-        args.insert("level".into(), Value::Null);
+    if let Loss::MultiQuantile { quantiles } | Loss::HuberMultiQuantile { quantiles, .. } = loss {
+        // NeuralForecast always builds its quantiles from `level` unless `quantiles` is given (and needs a level
+        // list either way): quantiles that some levels give are written as those levels, as NeuralForecast
+        // names their columns then (`-lo-80`, not `-lo-80.0`).
+        match levels_of(quantiles) {
+            Some(levels) => {
+                args.insert("level".into(), levels.into());
+                args.insert("quantiles".into(), Value::Null);
+            }
+            None => {
+                args.insert("level".into(), json!([80, 90]));
+            }
+        }
     }
     if matches!(loss, Loss::RelMse) {
         args.insert("y_train".into(), Value::Null);
@@ -184,6 +195,21 @@ pub(super) fn nf_loss(loss: &Loss, key: &str) -> Value {
         state.insert("quantiles".into(), json!({ "__nf__": "tensor", "key": format!("__hparams__.{key}.state.quantiles"), "kind": "torch" }));
     }
     json!({ "__nf__": "loss", "cls": class, "args": args, "state": state })
+}
+
+/// The levels whose median and interval bounds are exactly `quantiles`, in NeuralForecast's order.
+fn levels_of(quantiles: &[f32]) -> Option<Vec<Value>> {
+    let mut levels: Vec<f64> = quantiles
+        .iter()
+        .filter(|&&q| q < 0.5)
+        .map(|&q| ((100.0 - 200.0 * q as f64) * 100.0).round() / 100.0)
+        .collect();
+    levels.sort_by(f64::total_cmp);
+    levels.dedup();
+    let rebuilt = Loss::multi_quantile_levels(&levels).ok()?;
+    let same = matches!(&rebuilt, Loss::MultiQuantile { quantiles: q } if q == quantiles);
+    // Whole levels as integers, as NeuralForecast's users write them (`level=[80, 90]`).
+    same.then(|| levels.iter().map(|&l| if l.fract() == 0.0 { json!(l as i64) } else { json!(l) }).collect())
 }
 
 /// NeuralForecast's `hyper_parameters` for `spec` (alias `alias`): its constructor's defaults (`defaults`),
