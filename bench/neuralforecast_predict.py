@@ -1,5 +1,5 @@
 """NeuralForecast's serving latency for the models of __test__/fixtures/neuralforecast/ (saved by NeuralForecast 3.3's
-`nf.save`), the Python side of bench/neuralforecast_interop.js (issue #20).
+`nf.save`), the Python side of bench/neuralforecast_serving.js (issue #20).
 
 For each model directory: `NeuralForecast.load(dir)`, then
   - predict ms: `nf.predict(df=train)` end to end (the history of train.csv, the forecast of the next h steps);
@@ -11,7 +11,7 @@ Not part of the test suite (it needs Python with `pip install 'neuralforecast==3
 outside the repository is best):
     python bench/neuralforecast_predict.py [fixtures dir] [--repeats N] [--warmup N] [--models LSTM,GRU,...] [--json]
 
---json prints one JSON object (model name -> {"predict_ms", "window_ms"}) for bench/neuralforecast_interop.js;
+--json prints one JSON object (model name -> {"predict_ms", "window_ms"}) for bench/neuralforecast_serving.js;
 otherwise a table.
 """
 import argparse
@@ -37,7 +37,7 @@ parser.add_argument("fixtures", nargs="?", default="__test__/fixtures/neuralfore
 parser.add_argument("--repeats", type=int, default=50, help="timed calls per figure [50]")
 parser.add_argument("--warmup", type=int, default=5, help="untimed calls before them [5]")
 parser.add_argument("--models", default=None, help="comma-separated subset of the manifest's models [all]")
-parser.add_argument("--json", action="store_true", help="print JSON for bench/neuralforecast_interop.js")
+parser.add_argument("--json", action="store_true", help="print JSON for bench/neuralforecast_serving.js")
 args = parser.parse_args()
 
 with open(os.path.join(args.fixtures, "manifest.json")) as f:

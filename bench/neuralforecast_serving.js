@@ -5,7 +5,7 @@
 // model must run as fast as a native one: the table gives the ratio. With --python it first runs
 // bench/neuralforecast_predict.py (NeuralForecast's own `nf.predict(df)` and module forward, 2 torch threads) in
 // the same session and adds its figures.
-// Usage: node bench/neuralforecast_interop.js [--python /path/to/python] [--quick]
+// Usage: node bench/neuralforecast_serving.js [--python /path/to/python] [--quick]
 'use strict'
 
 const fs = require('node:fs')
