@@ -22,11 +22,11 @@ const quick = process.argv.includes('--quick')
 const pythonAt = process.argv.indexOf('--python')
 const python = pythonAt === -1 ? undefined : process.argv[pythonAt + 1]
 if (pythonAt !== -1 && python === undefined) throw new Error('--python needs the path of a Python with neuralforecast')
-// Calls are alternated between the loaded and the native forecaster in rounds, so that load from other processes on
-// a shared machine falls on both alike; each figure is the median over all its calls.
-const ROUNDS = quick ? 3 : 7
-const WINDOW_CALLS = quick ? 500 : 3000
-const PREDICT_CALLS = quick ? 10 : 40
+// Calls are alternated between the loaded and the native forecaster in many short rounds, so that load from other
+// processes on a shared machine falls on both alike; each figure is the median over all its calls.
+const ROUNDS = quick ? 10 : 40
+const WINDOW_CALLS = quick ? 100 : 250
+const PREDICT_CALLS = quick ? 2 : 5
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b)
