@@ -231,6 +231,8 @@ pub(super) fn nf_from_options(spec: &ModelSpec, neural: &NeuralSpec, defaults: &
             "loss" => nf_loss(&neural.loss, "loss"),
             "validLoss" => neural.valid_loss.as_ref().map_or(Value::Null, |l| nf_loss(l, "valid_loss")),
             "numLrDecays" if value.as_u64() == Some(0) => json!(-1),
+            // NeuralForecast's None: as many series as a training batch.
+            "validBatchSize" if value.as_u64() == Some(neural.batch_size as u64) => Value::Null,
             _ => value,
         };
         if !out.contains_key(&snake) {

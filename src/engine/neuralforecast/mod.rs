@@ -29,18 +29,27 @@ impl Engine {
     }
 }
 
-/// Errors about one directory, naming it, the file, and the format read.
+/// Errors about one directory, naming it, the file, and the `nf_format` read (once it is known).
 struct Failure {
     dir: String,
+    format: Option<String>,
 }
 
 impl Failure {
     fn new(dir: &Path) -> Failure {
-        Failure { dir: dir.display().to_string() }
+        Failure { dir: dir.display().to_string(), format: None }
+    }
+
+    /// The same directory, its `nf_format` read.
+    fn read_format(&self, format: &str) -> Failure {
+        Failure { dir: self.dir.clone(), format: Some(format.to_string()) }
     }
 
     fn message(&self, message: impl std::fmt::Display) -> EngineError {
-        EngineError::Checkpoint(format!("NeuralForecast directory {} (nf_format \"{NF_FORMAT}\" read): {message}", self.dir))
+        match &self.format {
+            Some(format) => EngineError::Checkpoint(format!("NeuralForecast directory {} (nf_format \"{format}\"): {message}", self.dir)),
+            None => EngineError::Checkpoint(format!("NeuralForecast directory {}: {message}", self.dir)),
+        }
     }
 
     fn at(&self, file: &str, message: impl std::fmt::Display) -> EngineError {

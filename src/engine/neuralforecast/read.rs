@@ -38,6 +38,7 @@ pub(super) fn load(dir: &Path) -> Result<Engine, EngineError> {
         .map_err(|e| fail.at("configuration.json", format!("cannot be read ({e}): not a directory NeuralForecast 3.x saved")))?;
     let document: Value = serde_json::from_str(&text).map_err(|e| fail.at("configuration.json", format!("is not JSON ({e})")))?;
     check_format(document.get("nf_format"), &fail, "configuration.json")?;
+    let fail = fail.read_format(NF_FORMAT);
     let configuration = document
         .get("configuration")
         .and_then(Value::as_object)
@@ -197,7 +198,7 @@ fn read_model(dir: &Path, file: &str, aliases: &Map<String, Value>, fail: &Failu
         EngineError::Checkpoint(m) => at(m),
         other => at(other.to_string()),
     })?;
-    let (_, metadata) = SafeTensors::read_metadata(&bytes).map_err(|e| at(format!("not a safetensors file ({e})")))?;
+    let (_, metadata) = SafeTensors::read_metadata(&bytes).map_err(|e| at(format!("is truncated or not a safetensors file ({e})")))?;
     let metadata = metadata.metadata().clone().unwrap_or_default();
     check_format(metadata.get("nf_format").map(|f| Value::String(f.clone())).as_ref(), fail, file)?;
     let class = metadata.get("model_class").ok_or_else(|| at("metadata has no model_class".into()))?;
