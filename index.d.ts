@@ -83,11 +83,14 @@ export declare class NeuralForecaster {
    * beside the actual values, or null when `control` stopped a fit.
    */
   crossValidation(data: unknown, options: unknown | undefined | null, control: FitControl): Promise<Record<string, unknown> | null>
-  /** Writes a safetensors checkpoint atomically (temporary file, then rename). */
-  save(path: string): Promise<unknown>
+  /**
+   * Writes a safetensors checkpoint atomically (temporary file, then rename), or with
+   * `{ format: 'neuralforecast' }` NeuralForecast's model directory (temporary directory, then rename).
+   */
+  save(path: string, options?: { format?: 'neuro-divergent' | 'neuralforecast'; overwrite?: boolean }): Promise<unknown>
   /** The checkpoint as bytes (the same safetensors content `save` writes). */
   toBuffer(): Promise<unknown>
-  /** Loads a forecaster from a checkpoint file written by `save`. */
+  /** Loads a forecaster from a checkpoint file written by `save`, or from a directory NeuralForecast saved. */
   static load(path: string): Promise<unknown>
   /** Loads a forecaster from checkpoint bytes made by `toBuffer`. */
   static fromBuffer(buffer: Uint8Array): Promise<unknown>

@@ -546,11 +546,33 @@ export declare class NeuralForecaster {
    * `numThreads` and `simdEnabled`). Zero right after any call under `memoryPool: false`.
    */
   memoryStats(): MemoryStats
-  /** Writes a safetensors checkpoint atomically. */
-  save(path: string): Promise<void>
+  /**
+   * Writes a safetensors checkpoint file atomically, or with `{ format: 'neuralforecast' }` the model directory
+   * NeuralForecast's `nf.save(dir)` writes (`<alias>_<i>.safetensors` per model and `configuration.json`), which
+   * Python's `NeuralForecast.load(dir)` reads. Prophet models have no NeuralForecast counterpart and are refused.
+   */
+  save(path: string, options?: SaveOptions): Promise<void>
   toBuffer(): Promise<Buffer>
+  /**
+   * A forecaster from a checkpoint file written by `save`, or from a directory NeuralForecast 3.x saved
+   * (`nf.save(dir)`, nf_format "2"; also our `save(dir, { format: 'neuralforecast' })`). A NeuralForecast
+   * directory keeps no history: forecast with `predict({ data })` (and `futrData` for future exogenous columns).
+   * Anything it cannot represent (an unknown class, a custom or distribution loss, an optimizer, a missing or
+   * misshapen tensor, damaged metadata) rejects with an Error naming the file, hyper-parameter or tensor.
+   */
   static load(path: string): Promise<NeuralForecaster>
   static fromBuffer(buffer: Uint8Array): Promise<NeuralForecaster>
+}
+
+/** Options of `NeuralForecaster.save`. */
+export interface SaveOptions {
+  /** `'neuro-divergent'` (default): one safetensors checkpoint file. `'neuralforecast'`: NeuralForecast's directory. */
+  format?: 'neuro-divergent' | 'neuralforecast'
+  /**
+   * Replace what is at `path`. Default: `false` for `'neuralforecast'` (as NeuralForecast's `save(overwrite=False)`),
+   * `true` for a checkpoint file. A directory is written beside `path` and renamed into place: never half-written.
+   */
+  overwrite?: boolean
 }
 
 export interface PlotOptions {

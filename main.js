@@ -213,9 +213,9 @@ class NeuralForecaster {
     return awaitNative(callNative(() => natives.get(this).forecastWindows(windows, options)))
   }
 
-  /** Writes a safetensors checkpoint atomically. */
-  async save(path) {
-    return awaitNative(callNative(() => natives.get(this).save(path)))
+  /** Writes a safetensors checkpoint atomically, or NeuralForecast's model directory (`{ format: 'neuralforecast' }`). */
+  async save(path, options) {
+    return awaitNative(callNative(() => natives.get(this).save(path, options)))
   }
 
   /** The checkpoint as a Buffer. */

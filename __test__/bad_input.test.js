@@ -7,6 +7,7 @@ const fs = require('node:fs')
 const { NeuralForecaster, models, ops, Dataset, readCsv, crossValidation, evaluate, calendarFeatures, plotForecast } = require('..')
 
 const { sinePanel } = require('./sine_panel.js')
+const { corruptions, damaged } = require('./neuralforecast_corrupt.js')
 
 const small = { type: 'LSTM', h: 4, inputSize: 8, encoderHiddenSize: 8, decoderHiddenSize: 8, maxSteps: 3 }
 /** The model options without `type`, for the model classes. */
@@ -160,6 +161,11 @@ const cases = [
   ['load: missing file', () => NeuralForecaster.load(path.join(os.tmpdir(), 'nd-missing.safetensors')), Error, /nd-missing/],
   ['fromBuffer: random bytes', () => NeuralForecaster.fromBuffer(Buffer.from('definitely not a model')), Error, /checkpoint/i],
   ['fromBuffer: not bytes', () => NeuralForecaster.fromBuffer('bytes'), TypeError, /buffer/],
+  ['save: an unknown format', (nf) => nf.save(path.join(os.tmpdir(), 'nd-format'), { format: 'onnx' }), RangeError, /options\.format/],
+  ['save: overwrite not a boolean', (nf) => nf.save(path.join(os.tmpdir(), 'nd-format'), { format: 'neuralforecast', overwrite: 'yes' }), TypeError, /overwrite/],
+  ['save: an unknown save option', (nf) => nf.save(path.join(os.tmpdir(), 'nd-format'), { fromat: 'neuralforecast' }), TypeError, /fromat/],
+  // NeuralForecast directories with one defect each (neuralforecast_corrupt.js)
+  ...corruptions.map(([defect, damage, message]) => [`load: a NeuralForecast directory with ${defect}`, () => NeuralForecaster.load(damaged(damage)), Error, message]),
   // ops
   ['ops.sum: a string', () => ops.sum('123'), TypeError, /\bx\b/],
   ['ops.sum: non-numeric element', () => ops.sum([1, 'a']), TypeError, /\bx\b/],

@@ -10,6 +10,9 @@ const { models } = require('..')
 
 const BIN = path.join(__dirname, '..', 'bin', 'neuro-divergent.js')
 const FAST = ['--max-steps', '20', '--threads', '1']
+// Models NeuralForecast 3.3 saved with nf.save, read in place (everything written goes to the temporary dir).
+const NF_FIXTURES = path.join(__dirname, 'fixtures', 'neuralforecast')
+const NF_TRAIN = path.join(NF_FIXTURES, 'train.csv')
 
 /** Runs the command; resolves to { code, stdout, stderr } whatever the exit status. */
 function run(args, options = {}) {
@@ -30,6 +33,15 @@ const write = (name, text) => {
   const file = path.join(dir, name)
   fs.writeFileSync(file, text)
   return file
+}
+
+/** A copy of the LSTM that NeuralForecast saved, its safetensors file cut after 1,000 bytes. */
+function truncatedNeuralForecastDir() {
+  const copy = path.join(dir, 'damaged_nf')
+  fs.cpSync(path.join(NF_FIXTURES, 'LSTM'), copy, { recursive: true })
+  const file = path.join(copy, 'LSTM_0.safetensors')
+  fs.writeFileSync(file, fs.readFileSync(file).subarray(0, 1000))
+  return copy
 }
 
 /** Rows of a printed forecast table (after the header and rule). */
@@ -114,6 +126,74 @@ test('--save then predict --load gives the same forecast; predict from new data'
   expect(fs.readFileSync(path.join(dir, 'p.svg'), 'utf8')).toContain('class="history"')
 })
 
+// NeuralForecast's model directories (issue #20)
+
+/** A CSV as { header, rows } with the value columns as numbers. */
+function readForecastCsv(text) {
+  const [header, ...rows] = parseCsv(text).records.filter((r) => r.length > 1)
+  return { header, rows: rows.map((r) => [r[0], r[1], ...r.slice(2).map(Number)]) }
+}
+
+/** Same columns, ids and dates; values within 1e-4 relative (1e-3 absolute near 0), as issue #20 asks. */
+function expectSameForecast(actual, expected) {
+  expect(actual.header).toEqual(expected.header)
+  expect(actual.rows.map((r) => r.slice(0, 2))).toEqual(expected.rows.map((r) => r.slice(0, 2)))
+  actual.rows.forEach((row, i) => {
+    row.slice(2).forEach((v, j) => {
+      const e = expected.rows[i][2 + j]
+      expect(Math.abs(v - e)).toBeLessThanOrEqual(Math.max(1e-4 * Math.abs(e), 1e-3))
+    })
+  })
+}
+
+const expectedForecast = (name) => readForecastCsv(fs.readFileSync(path.join(NF_FIXTURES, name, 'expected_forecast.csv'), 'utf8'))
+
+test.each(['LSTM', 'LSTM-MQLoss'])('predict --load %s (a NeuralForecast directory) train.csv prints NeuralForecast\'s forecast', async (name) => {
+  const r = await run(['predict', '--load', path.join(NF_FIXTURES, name), NF_TRAIN, '--out', '-'])
+  expect(r.stderr).toBe('')
+  expect(r.code).toBe(0)
+  expectSameForecast(readForecastCsv(r.stdout), expectedForecast(name))
+})
+
+test('convert: NeuralForecast directory -> checkpoint -> NeuralForecast directory, each forecasting as NeuralForecast did', async () => {
+  const checkpoint = path.join(dir, 'mq.safetensors')
+  const toCheckpoint = await run(['convert', path.join(NF_FIXTURES, 'LSTM-MQLoss'), checkpoint])
+  expect(toCheckpoint.code).toBe(0)
+  expect(toCheckpoint.stdout).toBe('')
+  expect(toCheckpoint.stderr).toBe(`wrote ${checkpoint} (a neuro-divergent checkpoint)\n`)
+  expect(fs.statSync(checkpoint).isFile()).toBe(true)
+
+  const nfDir = path.join(dir, 'mq_nf')
+  const toDir = await run(['convert', checkpoint, nfDir, '--quiet'])
+  expect(toDir.stderr).toBe('')
+  expect(toDir.code).toBe(0)
+  expect(fs.readdirSync(nfDir).sort()).toEqual(['LSTM_0.safetensors', 'configuration.json'])
+
+  const expected = expectedForecast('LSTM-MQLoss')
+  for (const model of [checkpoint, nfDir]) {
+    const r = await run(['predict', '--load', model, NF_TRAIN, '--out', '-'])
+    expect(r.code).toBe(0)
+    expectSameForecast(readForecastCsv(r.stdout), expected)
+  }
+})
+
+test('convert refuses to replace an existing output without --overwrite, and replaces it with', async () => {
+  const checkpoint = path.join(dir, 'gru.safetensors')
+  const nfDir = path.join(dir, 'gru_nf')
+  expect((await run(['convert', path.join(NF_FIXTURES, 'GRU'), checkpoint, '-q'])).code).toBe(0)
+  expect((await run(['convert', checkpoint, nfDir, '-q'])).code).toBe(0)
+  for (const [input, output] of [[path.join(NF_FIXTURES, 'GRU'), checkpoint], [checkpoint, nfDir]]) {
+    const refused = await run(['convert', input, output])
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toBe(`neuro-divergent: ${output} exists; pass --overwrite to replace it\n`)
+    const replaced = await run(['convert', input, output, '--overwrite', '-q'])
+    expect(replaced.stderr).toBe('')
+    expect(replaced.code).toBe(0)
+  }
+  const r = await run(['predict', '--load', nfDir, NF_TRAIN, '--out', '-'])
+  expectSameForecast(readForecastCsv(r.stdout), expectedForecast('GRU'))
+})
+
 test('cv prints a metrics table per model', async () => {
   const r = await run(['cv', '--model', 'lstm,gru', '--n-windows', '2', '--quiet', '--out', path.join(dir, 'cv.csv'), ...FAST])
   expect(r.stderr).toBe('')
@@ -140,7 +220,7 @@ test('info, --version and --help for every command', async () => {
     run(['info']),
     run(['--version']),
     run(['--help']),
-    ...['forecast', 'cv', 'predict', 'bench', 'info'].map((c) => run([c, '--help'])),
+    ...['forecast', 'cv', 'predict', 'bench', 'info', 'convert'].map((c) => run([c, '--help'])),
   ])
   expect(info.code).toBe(0)
   expect(info.stdout).toMatch(new RegExp(`^version\\s+${pkg.version.replace(/\./g, '\\.')}$`, 'm'))
@@ -150,9 +230,10 @@ test('info, --version and --help for every command', async () => {
   expect(version.stdout.trim()).toBe(pkg.version)
   expect(top.code).toBe(0)
   expect(top.stdout).toMatch(/^Usage: neuro-divergent <command>/)
+  expect(top.stdout).toMatch(/^ {2}convert <in> <out> /m)
   for (const h of helps) {
     expect(h.code).toBe(0)
-    expect(h.stdout).toMatch(/^Usage: neuro-divergent (forecast|cv|predict|bench|info)/)
+    expect(h.stdout).toMatch(/^Usage: neuro-divergent (forecast|cv|predict|bench|info|convert)/)
   }
   // the model list comes from the library
   expect(helps[0].stdout).toContain(Object.keys(models).filter((m) => models[m].name === m).map((m) => m.toLowerCase()).join(', '))
@@ -186,6 +267,14 @@ describe('bad input exits non-zero with one clear line on stderr and no stack tr
     ['a series too short', () => ['forecast', write('short.csv', 'ds,y\n2020-01-01,1\n2020-01-02,2\n2020-01-03,3\n2020-01-04,4\n'), '-q'], 1, /^neuro-divergent: NeuralForecaster\.fit: /],
     ['an unwritable output', () => ['forecast', '--out', path.join(dir, 'no', 'such', 'dir', 'f.csv')], 1, /cannot write .*f\.csv: directory .* does not exist/],
     ['too many windows', () => ['cv', '--n-windows', '30', '-q'], 1, /series 'AirPassengers' has 144 points; 30 window\(s\)/],
+    ['predict --load of a NeuralForecast directory without a data file', () => ['predict', '--load', path.join(NF_FIXTURES, 'LSTM')], 2, /^neuro-divergent: .*LSTM is a NeuralForecast model directory, which holds no series: give the data file to forecast from \(see neuro-divergent predict --help\)$/],
+    ['convert with one argument', () => ['convert', path.join(NF_FIXTURES, 'LSTM')], 2, /^neuro-divergent: convert needs an input and an output path, got 1 argument\(s\) \(see neuro-divergent convert --help\)$/],
+    ['convert with an unknown option', () => ['convert', '--force', 'a', 'b'], 2, /^neuro-divergent: unknown option --force \(see neuro-divergent convert --help\)$/],
+    ['convert of a missing input', () => ['convert', path.join(dir, 'nope'), path.join(dir, 'out.safetensors')], 1, /^neuro-divergent: file not found: .*nope$/],
+    ['convert to a missing directory', () => ['convert', path.join(NF_FIXTURES, 'LSTM'), path.join(dir, 'no', 'such', 'm.safetensors')], 1, /^neuro-divergent: cannot write .*m\.safetensors: directory .*such does not exist$/],
+    ['convert of a NeuralForecast directory onto a directory', () => ['convert', path.join(NF_FIXTURES, 'LSTM'), dir, '--overwrite'], 1, /^neuro-divergent: cannot write .*: it is a directory; the checkpoint is one file$/],
+    ['convert of a truncated NeuralForecast file', () => ['convert', truncatedNeuralForecastDir(), path.join(dir, 'from_damaged.safetensors')], 1, /^neuro-divergent: cannot load .*damaged_nf: .*LSTM_0\.safetensors/],
+    ['convert of a file that is not a checkpoint', () => ['convert', path.join(NF_FIXTURES, 'train.csv'), path.join(dir, 'from_csv_nf')], 1, /^neuro-divergent: cannot load .*train\.csv: /],
   ]
   let results
   beforeAll(async () => {
@@ -201,6 +290,10 @@ describe('bad input exits non-zero with one clear line on stderr and no stack tr
     expect(r.stderr).not.toMatch(/\bat .*\.js:\d+/)
     expect(r.code).toBe(code)
     expect(r.stdout).toBe('')
+  })
+  test('a convert that fails writes nothing', () => {
+    expect(fs.existsSync(path.join(dir, 'from_damaged.safetensors'))).toBe(false)
+    expect(fs.existsSync(path.join(dir, 'from_csv_nf'))).toBe(false)
   })
 })
 

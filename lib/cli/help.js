@@ -80,13 +80,15 @@ ${DATA_HELP}
 `
     case 'predict':
       return `Usage: ${PROGRAM} predict --load model.safetensors [data.csv] [options]
+       ${PROGRAM} predict --load nf_dir data.csv [options]
 
-Forecasts with saved models (from ${PROGRAM} forecast --save, or NeuralForecaster.save). Without a data file
-the forecast continues the series the models were fitted on; with one, it starts after each series' last
-point in the file (no refit).
+Forecasts with saved models: a checkpoint (from ${PROGRAM} forecast --save, or NeuralForecaster.save) or a
+model directory written by NeuralForecast's nf.save. Without a data file the forecast continues the series
+the checkpoint's models were fitted on; with one, it starts after each series' last point in the file (no
+refit). A NeuralForecast directory holds no series, so it needs the data file.
 
 Options:
-  --load FILE          the checkpoint (required)
+  --load PATH          the checkpoint file or NeuralForecast model directory (required)
   -H, --horizon N      steps to forecast, at most the models' h [h]
   --out FILE           write the forecast as CSV; - for stdout
   --plot FILE          write an SVG plot
@@ -94,6 +96,23 @@ Options:
   -h, --help           this help
 
 ${DATA_HELP.replace(/\nWithout a data file.*$/s, '')}
+`
+    case 'convert':
+      return `Usage: ${PROGRAM} convert <in> <out> [--overwrite]
+
+Converts saved models between NeuralForecast's format and this library's: a model directory written by
+NeuralForecast's nf.save becomes a safetensors checkpoint file; a checkpoint file (${PROGRAM} forecast
+--save, NeuralForecaster.save) becomes a NeuralForecast directory that NeuralForecast.load(<out>) reads in
+Python. The direction follows <in>: a directory or a file.
+
+Options:
+  --overwrite          replace <out> if it exists
+  -q, --quiet          no notes on stderr
+  -h, --help           this help
+
+Example:
+  ${PROGRAM} convert nf_models/ model.safetensors
+  ${PROGRAM} convert model.safetensors nf_models/ --overwrite
 `
     case 'bench':
       return `Usage: ${PROGRAM} bench [options]
@@ -123,7 +142,8 @@ Neural time-series forecasting (NeuralForecast's ${m.join(', ')}) on a Rust core
 Commands:
   forecast [data.csv]   fit and forecast; the built-in AirPassengers example without a file
   cv [data.csv]         cross-validation with a metrics table per model
-  predict --load FILE   forecast with saved models
+  predict --load PATH   forecast with saved models (a checkpoint or a NeuralForecast directory)
+  convert <in> <out>    NeuralForecast model directory <-> checkpoint file
   bench                 quick self-benchmark
   info                  version, SIMD path, threads
 

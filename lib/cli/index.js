@@ -1,5 +1,5 @@
 'use strict'
-// The `neuro-divergent` command: forecast, cv, predict, bench, info. `main(argv)` runs one command and
+// The `neuro-divergent` command: forecast, cv, predict, convert, bench, info. `main(argv)` runs one command and
 // resolves to its exit status; bin/neuro-divergent.js is the executable around it.
 //
 // Output conventions: results (forecast tables, metric tables, bench tables, info) go to stdout; progress, notes
@@ -9,6 +9,7 @@
 
 const { modelTypes } = require('./args.js')
 const { commandBench } = require('./bench.js')
+const { commandConvert } = require('./convert.js')
 const { commandCv } = require('./cv.js')
 const { UsageError, InputError, firstLine } = require('./errors.js')
 const { commandForecast } = require('./forecast.js')
@@ -16,7 +17,7 @@ const { PROGRAM, help } = require('./help.js')
 const { commandInfo, version } = require('./info.js')
 const { commandPredict } = require('./predict.js')
 
-const COMMANDS = { forecast: commandForecast, cv: commandCv, predict: commandPredict, bench: commandBench, info: commandInfo }
+const COMMANDS = { forecast: commandForecast, cv: commandCv, predict: commandPredict, convert: commandConvert, bench: commandBench, info: commandInfo }
 
 /**
  * Runs one command line.

@@ -1,6 +1,7 @@
 'use strict'
-// `neuro-divergent predict`: forecasts with models saved by `forecast --save` (or NeuralForecaster.save), after
-// the series they were fitted on or after the series of a data file.
+// `neuro-divergent predict`: forecasts with models saved by `forecast --save` (or NeuralForecaster.save) or by
+// NeuralForecast's `nf.save` (a model directory), after the series they were fitted on or after the series of a
+// data file.
 
 const fs = require('node:fs')
 const path = require('node:path')
@@ -22,8 +23,11 @@ async function commandPredict(lib, argv, io) {
     plot: { type: 'string' },
   })
   if (values.help) return io.stdout.write(help(command, modelTypes(lib)))
-  if (values.load === undefined) throw new UsageError('--load model.safetensors is required', command)
+  if (values.load === undefined) throw new UsageError('--load model.safetensors is required (or --load nf_dir, a NeuralForecast model directory)', command)
   const file = dataFileArgument(positionals, command)
+  if (file === undefined && fs.statSync(values.load, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new UsageError(`${values.load} is a NeuralForecast model directory, which holds no series: give the data file to forecast from`, command)
+  }
   io.quiet = values.quiet
   const horizon = integerOption(values, 'horizon', { command })
   checkOutputPaths(values)

@@ -160,7 +160,7 @@ impl Engine {
     }
 }
 
-fn check_header_size(bytes: &[u8]) -> Result<(), EngineError> {
+pub(super) fn check_header_size(bytes: &[u8]) -> Result<(), EngineError> {
     let length = bytes.get(..8).ok_or_else(|| bad("truncated: shorter than a safetensors header"))?;
     let header = u64::from_le_bytes(length.try_into().unwrap_or_default());
     if header > MAX_HEADER_BYTES || header > bytes.len() as u64 - 8 {

@@ -12,6 +12,7 @@ mod insample;
 mod local;
 mod memory;
 mod network;
+mod neuralforecast;
 mod scaler;
 mod slots;
 mod spec;
@@ -29,6 +30,7 @@ pub use scaler::Scale;
 pub use memory::MemoryStats;
 pub use conformal::{IntervalMethod, PredictionIntervals};
 pub use cross_validation::{CrossValidation, CrossValidationResult, CrossValidationStep, RefitPolicy};
+pub use neuralforecast::is_neuralforecast_dir;
 pub use spec::{Architecture, EngineConfig, ExogLists, Method, ModelKind, ModelSpec, NeuralSpec, ProphetSpec, ScalerType};
 
 use crate::data::{advance, Column, DataError, Ds, Frequency, Panel};
@@ -573,6 +575,9 @@ impl Engine {
                 let request = Request { freq: panel.frequency(), series: &series, local_fits: Refit(panel), horizon, levels, quantiles, future };
                 self.forecast(fitted, request)
             }),
+            None if fitted.series.is_empty() => Err(EngineError::Range(
+                "this forecaster keeps no series (it was loaded from a NeuralForecast directory): give the history, predict({ data })".into(),
+            )),
             None => {
                 let request = Request { freq: fitted.freq, series: &fitted.series, local_fits: Stored(None), horizon, levels, quantiles, future };
                 self.forecast(fitted, request)

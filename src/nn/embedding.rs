@@ -57,7 +57,7 @@ pub struct DataEmbeddingCache {
 crate::nn::heap_bytes::heap_bytes!(DataEmbeddingCache { batch, len, packed, taps, marks, temporal, dropout_mask, d_taps });
 
 /// The fixed positional embedding `[len, hidden]` (hidden even), computed in f32 as torch does.
-fn sinusoids(len: usize, hidden: usize) -> Vec<f32> {
+pub(crate) fn sinusoids(len: usize, hidden: usize) -> Vec<f32> {
     let mut table = vec![0.0; len * hidden];
     let step = -(10000.0f32.ln() / hidden as f32);
     for (t, row) in table.chunks_exact_mut(hidden).enumerate() {

@@ -119,7 +119,7 @@ fn numbers(o: &ModelOptions<'_>, key: &str) -> Result<Option<Vec<f64>>, EngineEr
 }
 
 /// The loss as the options object [`parse_loss`] reads.
-pub(super) fn loss_options(loss: &Loss) -> Value {
+pub(crate) fn loss_options(loss: &Loss) -> Value {
     let list = |quantiles: &[f32]| quantiles.iter().map(|&q| q as f64).collect::<Vec<_>>();
     match loss {
         Loss::Mae => serde_json::json!({ "type": "MAE" }),

@@ -20,6 +20,7 @@ use crate::models::ModelOptions;
 pub use config::{EngineConfig, ScalerType};
 pub use kinds::{Architecture, ModelKind};
 pub use neural::{ExogLists, NeuralSpec};
+pub(crate) use loss::loss_options;
 
 use neural::{neural_spec, NEURAL_KEYS};
 
@@ -96,6 +97,12 @@ impl ModelSpec {
         let spec = ModelSpec { alias, method };
         spec.validate()?;
         Ok(spec)
+    }
+
+    /// Every option a model of `kind` reads.
+    pub fn accepted_keys(kind: ModelKind) -> Vec<&'static str> {
+        let neural: &[&str] = if kind.training_defaults().is_some() { NEURAL_KEYS } else { &[] };
+        [COMMON_KEYS, neural, kind.option_keys()].concat()
     }
 
     /// NeuralForecast's defaults for `kind` at horizon `h` and input size `input_size`.

@@ -22,7 +22,7 @@ use super::guard::{guarded, Guarded};
 use crate::data::Panel;
 use crate::engine::{Engine, EngineError, ErrorKind, Forecast};
 use frames::Frame;
-use options::{engine_config, fit_options, levels, model_index, optional, static_data, string_list, CROSS_VALIDATION_KEYS};
+use options::{engine_config, fit_options, levels, model_index, optional, save_options, static_data, string_list, CROSS_VALIDATION_KEYS};
 use tasks::{CheckpointSource, CrossValidationTask, FitControl, FitTask, InsampleTask, LoadTask, PredictTask, SaveTask, ToBufferTask, WindowsTask};
 
 impl From<EngineError> for ArgError {
@@ -288,13 +288,15 @@ impl NativeForecaster {
         })
     }
 
-    /// Writes a safetensors checkpoint atomically (temporary file, then rename).
-    #[napi(catch_unwind, ts_args_type = "path: string")]
-    pub fn save(&self, env: Env, path: Unknown<'_>) -> napi::Result<AsyncTask<Guarded<SaveTask>>> {
+    /// Writes a safetensors checkpoint atomically (temporary file, then rename), or with
+    /// `{ format: 'neuralforecast' }` NeuralForecast's model directory (temporary directory, then rename).
+    #[napi(catch_unwind, ts_args_type = "path: string, options?: { format?: 'neuro-divergent' | 'neuralforecast'; overwrite?: boolean }")]
+    pub fn save(&self, env: Env, path: Unknown<'_>, options: Option<Unknown<'_>>) -> napi::Result<AsyncTask<Guarded<SaveTask>>> {
         with_js_errors(&env, "NeuralForecaster.save", || {
             self.shared.ensure_idle("save")?;
             let path = PathBuf::from(args::string(&path, "path")?);
-            Ok(guarded("NeuralForecaster.save", SaveTask { shared: self.shared.clone(), path }))
+            let (format, overwrite) = save_options(options.as_ref())?;
+            Ok(guarded("NeuralForecaster.save", SaveTask { shared: self.shared.clone(), path, format, overwrite }))
         })
     }
 
@@ -307,7 +309,7 @@ impl NativeForecaster {
         })
     }
 
-    /// Loads a forecaster from a checkpoint file written by `save`.
+    /// Loads a forecaster from a checkpoint file written by `save`, or from a directory NeuralForecast saved.
     #[napi(catch_unwind, ts_args_type = "path: string")]
     pub fn load(env: Env, path: Unknown<'_>) -> napi::Result<AsyncTask<Guarded<LoadTask>>> {
         with_js_errors(&env, "NeuralForecaster.load", || {

@@ -250,3 +250,21 @@ pub(super) fn cross_validation_fit(given: Option<&Unknown<'_>>, fit: usize, wind
     }
     fit_options(Some(options))
 }
+
+/// `save`'s options: `format` ('neuro-divergent', the default, or 'neuralforecast') and `overwrite` (default:
+/// false for NeuralForecast's directory, as its `save(overwrite=False)`; true for a checkpoint file).
+pub(super) fn save_options(options: Option<&Unknown<'_>>) -> ArgResult<(super::tasks::SaveFormat, bool)> {
+    use super::tasks::SaveFormat;
+    let Some(options) = args::options(options, "options", &["format", "overwrite"])? else {
+        return Ok((SaveFormat::Checkpoint, true));
+    };
+    let format = match optional(&options, "format", args::string)?.as_deref() {
+        None | Some("neuro-divergent") => SaveFormat::Checkpoint,
+        Some("neuralforecast") => SaveFormat::NeuralForecast,
+        Some(other) => {
+            return Err(ArgError::Range(format!("options.format must be 'neuro-divergent' or 'neuralforecast', got '{other}'")))
+        }
+    };
+    let overwrite = optional(&options, "overwrite", args::boolean)?.unwrap_or(format == SaveFormat::Checkpoint);
+    Ok((format, overwrite))
+}

@@ -1,5 +1,5 @@
 //! The async tasks behind `NeuralForecaster`'s Promises (fit, predict, predictInsample, forecastWindows,
-//! crossValidation, save, toBuffer, load), run on libuv's thread pool, and `FitControl`, through which JS follows and stops a running fit.
+//! crossValidation, save (our checkpoint or NeuralForecast's directory), toBuffer, load), run on libuv's thread pool, and `FitControl`, through which JS follows and stops a running fit.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -258,9 +258,21 @@ impl Task for WindowsTask {
     }
 }
 
+/// What `save` writes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum SaveFormat {
+    /// Our safetensors checkpoint file.
+    Checkpoint,
+    /// NeuralForecast's model directory.
+    NeuralForecast,
+}
+
 pub struct SaveTask {
     pub(super) shared: Arc<Shared>,
     pub(super) path: PathBuf,
+    pub(super) format: SaveFormat,
+    /// Replace an existing file or directory.
+    pub(super) overwrite: bool,
 }
 
 impl Task for SaveTask {
@@ -268,8 +280,15 @@ impl Task for SaveTask {
     type JsValue = ();
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
-        let (shared, path) = (&self.shared, &self.path);
-        Ok(shared.read().save(path).map_err(ArgError::from))
+        let (shared, path, overwrite) = (&self.shared, &self.path, self.overwrite);
+        let saved = match self.format {
+            SaveFormat::NeuralForecast => shared.read().save_neuralforecast(path, overwrite),
+            SaveFormat::Checkpoint if !overwrite && path.exists() => {
+                Err(EngineError::Range(format!("{} already exists; pass overwrite: true to replace it", path.display())))
+            }
+            SaveFormat::Checkpoint => shared.read().save(path),
+        };
+        Ok(saved.map_err(ArgError::from))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<()> {
@@ -311,6 +330,8 @@ impl Task for LoadTask {
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let source = &self.source;
         Ok(match source {
+            // A directory can only be NeuralForecast's (its reader names what is missing).
+            CheckpointSource::File(path) if path.is_dir() => Engine::load_neuralforecast(path),
             CheckpointSource::File(path) => Engine::load(path),
             CheckpointSource::Bytes(bytes) => Engine::from_bytes(bytes),
         }
