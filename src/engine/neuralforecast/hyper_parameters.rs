@@ -81,8 +81,8 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// The options object [`ModelSpec::from_options`] reads for NeuralForecast class `class` with `hyper_parameters`;
-/// `path` names the file in messages. `loss_state` receives each loss's stored `state` (output names, quantiles).
+/// The options object [`ModelSpec::from_options`] reads for a model of `kind` saved with `hyper_parameters`;
+/// `path` names the file in messages.
 pub(super) fn options_from_nf(kind: ModelKind, hyper_parameters: &Map<String, Value>, path: &str) -> Result<Map<String, Value>, String> {
     let accepted = ModelSpec::accepted_keys(kind);
     let mut options = Map::new();

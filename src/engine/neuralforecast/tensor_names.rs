@@ -20,7 +20,7 @@ pub(super) fn stored_name(kind: ModelKind, ours: &str) -> String {
 }
 
 /// The alias NeuralForecast's `shared` metadata lists for a stored name (TCN's `conv`, tied to `causalconv.0`).
-pub(super) fn tied_alias(kind: ModelKind, ours: &str) -> Option<String> {
+fn tied_alias(kind: ModelKind, ours: &str) -> Option<String> {
     tcn_convolution(kind, ours).map(|(block, field)| format!("hist_encoder.tcn.{block}.conv.{field}"))
 }
 
