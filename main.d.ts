@@ -134,7 +134,7 @@ export interface NeuralModelOptions extends BaseModelOptions {
 export interface RecurrentModelOptions extends NeuralModelOptions {
   /** Stacked recurrent layers [2]. */
   encoderNLayers?: number
-  /** Units per recurrent layer [LSTM 128, GRU 200]. */
+  /** Units per recurrent layer [LSTM 128, GRU 200, RNN 128]. */
   encoderHiddenSize?: number
   /** Units per hidden layer of the MLP decoder [128]. */
   decoderHiddenSize?: number
@@ -246,6 +246,26 @@ export interface VanillaTransformerOptions extends NeuralModelOptions {
   excludeInsampleY?: boolean
 }
 
+/** NeuralForecast's DLinear: a moving average splits the window into trend and seasonal parts, one linear map each.
+ *  No exogenous variables. Its defaults differ from the shared ones: inputSize required, learningRate [1e-4],
+ *  maxSteps [5000], windowsBatchSize [1024], inferenceWindowsBatchSize [1024], scalerType ['identity']. */
+export interface DLinearOptions extends NeuralModelOptions {
+  /** Steps of the trend's moving average, odd (moving_avg_window) [25]. */
+  movingAvgWindow?: number
+}
+
+/** NeuralForecast's NLinear: one linear map of the window minus its last value, the last value added back. No
+ *  architecture options and no exogenous variables. Its defaults differ from the shared ones: inputSize required,
+ *  learningRate [1e-4], maxSteps [5000], windowsBatchSize [1024], inferenceWindowsBatchSize [1024],
+ *  scalerType ['identity']. */
+export interface NLinearOptions extends NeuralModelOptions {}
+
+/** NeuralForecast's RNN: as LSTM and GRU with torch's Elman cell, `h' = act(W_ih x + b_ih + W_hh h + b_hh)`. */
+export interface RNNOptions extends RecurrentModelOptions {
+  /** The cell's nonlinearity (encoder_activation, torch's nonlinearity) ['tanh']. */
+  encoderActivation?: 'tanh' | 'relu'
+}
+
 /** Prophet: piecewise-linear trend with changepoints and Fourier seasonalities, fitted to each series (MAP). */
 export interface ProphetOptions extends BaseModelOptions {
   /** Potential changepoints [25]. */
@@ -295,6 +315,12 @@ export interface ModelOptionsByType {
   NHITS: NHITSOptions
   /** NeuralForecast's VanillaTransformer. */
   VanillaTransformer: VanillaTransformerOptions
+  /** NeuralForecast's DLinear. */
+  DLinear: DLinearOptions
+  /** NeuralForecast's NLinear. */
+  NLinear: NLinearOptions
+  /** NeuralForecast's RNN: stacked Elman encoder over the input window, MLP decoder per horizon step. */
+  RNN: RNNOptions
   /** Prophet, a local model (one fit per series); `predict({ level })` gives its own intervals. */
   Prophet: ProphetOptions
 }
@@ -328,6 +354,9 @@ export declare namespace models {
   type NHITS = Model<'NHITS'>
   type VanillaTransformer = Model<'VanillaTransformer'>
   type Transformer = Model<'VanillaTransformer'>
+  type DLinear = Model<'DLinear'>
+  type NLinear = Model<'NLinear'>
+  type RNN = Model<'RNN'>
   type Prophet = Model<'Prophet'>
 }
 

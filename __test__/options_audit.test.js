@@ -45,6 +45,8 @@ const BASES = {
   NHITS: STACKS,
   VanillaTransformer: { ...SMALL, hiddenSize: 8, nHead: 2, convHiddenSize: 8 },
   Prophet: { h: 4, uncertaintySamples: 50 },
+  DLinear: { ...SMALL, learningRate: 0.01 },
+  RNN: { ...SMALL, encoderHiddenSize: 8, decoderHiddenSize: 8 },
 }
 
 /** Six-hourly series over 30 days (so Prophet's daily and weekly seasonalities both apply). */
@@ -123,6 +125,12 @@ const changes = [
   ['VanillaTransformer', 'dropout', 0.3],
   ['VanillaTransformer', 'activation', 'relu'],
   ['VanillaTransformer', 'decoderInputSizeMultiplier', 0.25],
+  ['DLinear', 'movingAvgWindow', 3],
+  ['RNN', 'encoderNLayers', 1],
+  ['RNN', 'encoderHiddenSize', 12],
+  ['RNN', 'decoderHiddenSize', 12],
+  ['RNN', 'decoderLayers', 3],
+  ['RNN', 'encoderActivation', 'relu'],
   ['Prophet', 'nChangepoints', 5],
   ['Prophet', 'changepointRange', 0.5],
   ['Prophet', 'changepointPriorScale', 5],

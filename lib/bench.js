@@ -27,6 +27,9 @@ const ARCHITECTURES = {
   NHITS: { mlpUnits: [[512, 512], [512, 512], [512, 512]] },
   VanillaTransformer: { hiddenSize: 64, nHead: 4, encoderLayers: 2, decoderLayers: 1 },
   MLP: { numLayers: 2, hiddenSize: 1024 },
+  DLinear: { movingAvgWindow: 25 },
+  NLinear: {},
+  RNN: { encoderNLayers: 2, encoderHiddenSize: 64, decoderHiddenSize: 64, decoderLayers: 2 },
 }
 
 const median = (xs) => {

@@ -69,10 +69,11 @@ fn thread_allocations_during(work: impl FnOnce()) -> usize {
 fn engine(model: &str) -> Engine {
     let (model, baseline) = model.split_once('@').map_or((model, false), |(m, _)| (m, true));
     let sizes = match model {
+        "DLinear" | "NLinear" => serde_json::json!({}),
         "TCN" if baseline => serde_json::json!({ "encoderHiddenSize": 64, "decoderHiddenSize": 64, "kernelSize": 2, "dilations": [1, 2, 4, 8, 16] }),
         "NHITS" | "NBEATS" | "VanillaTransformer" if baseline => serde_json::json!({}),
         _ if baseline => serde_json::json!({ "encoderHiddenSize": 64, "decoderHiddenSize": 64 }),
-        "LSTM" | "GRU" => serde_json::json!({ "encoderHiddenSize": 16, "decoderHiddenSize": 16 }),
+        "LSTM" | "GRU" | "RNN" => serde_json::json!({ "encoderHiddenSize": 16, "decoderHiddenSize": 16 }),
         "MLP" => serde_json::json!({ "hiddenSize": 32, "numLayers": 2 }),
         "TCN" => serde_json::json!({ "encoderHiddenSize": 16, "decoderHiddenSize": 16, "kernelSize": 2, "dilations": [1, 2, 4] }),
         "NHITS" | "NBEATS" => serde_json::json!({ "mlpUnits": [[32, 32], [32, 32], [32, 32]] }),
@@ -91,6 +92,7 @@ fn engine(model: &str) -> Engine {
 /// a debug build trains too slowly for `npm test`.
 fn models() -> Vec<&'static str> {
     let mut models = vec!["LSTM", "GRU", "MLP", "TCN", "NHITS", "NBEATS", "VanillaTransformer", "LSTM@baseline", "GRU@baseline", "TCN@baseline"];
+    models.extend(["DLinear", "NLinear", "RNN", "RNN@baseline"]);
     if !cfg!(debug_assertions) {
         models.extend(["NHITS@baseline", "NBEATS@baseline", "VanillaTransformer@baseline"]);
     }

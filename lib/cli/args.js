@@ -135,6 +135,9 @@ function hiddenSizeOptions(type, n) {
     case 'NBEATSx':
     case 'NHITS':
       return { mlpUnits: [[n, n], [n, n], [n, n]] }
+    case 'DLinear':
+    case 'NLinear':
+      return {}
     default:
       return { encoderHiddenSize: n, decoderHiddenSize: n }
   }

@@ -288,7 +288,7 @@ fn bad_configurations_are_errors() {
 /// lr 1e-3, MAE, standard window scaling, each model's architecture as listed there).
 fn baseline_spec(kind: ModelKind, seed: u64) -> ModelSpec {
     let architecture = match kind {
-        ModelKind::Lstm | ModelKind::Gru => json!({ "encoderHiddenSize": 64, "decoderHiddenSize": 64 }),
+        ModelKind::Lstm | ModelKind::Gru | ModelKind::Rnn => json!({ "encoderHiddenSize": 64, "decoderHiddenSize": 64 }),
         ModelKind::Tcn => json!({ "kernelSize": 2, "dilations": [1, 2, 4, 8, 16], "encoderHiddenSize": 64, "decoderHiddenSize": 64 }),
         ModelKind::Nhits => json!({ "mlpUnits": [[512, 512], [512, 512], [512, 512]] }),
         ModelKind::Nbeats | ModelKind::Nbeatsx => {
@@ -296,6 +296,7 @@ fn baseline_spec(kind: ModelKind, seed: u64) -> ModelSpec {
         }
         ModelKind::VanillaTransformer => json!({ "hiddenSize": 64, "nHead": 4, "encoderLayers": 2, "decoderLayers": 1 }),
         ModelKind::Mlp => json!({}),
+        ModelKind::Dlinear | ModelKind::Nlinear => json!({}),
         ModelKind::Prophet => return spec_of(json!({ "type": "Prophet", "h": 12, "seasonalityMode": "multiplicative", "randomSeed": seed })),
     };
     let mut options = json!({

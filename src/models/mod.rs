@@ -1,5 +1,6 @@
 //! Forecasting models built from [`crate::nn`] modules, matching NeuralForecast's architectures.
 
+pub mod dlinear;
 pub mod gru;
 pub mod lstm;
 pub mod mlp;
@@ -9,9 +10,11 @@ pub mod nbeats_stack;
 pub mod nbeatsx;
 pub mod model;
 pub mod nhits;
+pub mod nlinear;
 pub mod options;
 pub mod prophet;
 pub mod recurrent_forecaster;
+pub mod rnn;
 pub mod tcn;
 #[cfg(test)]
 pub(crate) mod timing;

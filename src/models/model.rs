@@ -23,6 +23,19 @@ impl ExogSizes {
     pub fn is_empty(&self) -> bool {
         self.futr + self.hist + self.stat == 0
     }
+
+    /// Errors naming `model` and the lists given, for a model whose NeuralForecast class takes no exogenous
+    /// variables (its `EXOGENOUS_FUTR = EXOGENOUS_HIST = EXOGENOUS_STAT = False`).
+    pub fn refuse_all(&self, model: &str) -> Result<(), NnError> {
+        let given: Vec<&str> = [(self.futr, "futrExogList"), (self.hist, "histExogList"), (self.stat, "statExogList")]
+            .into_iter()
+            .filter_map(|(count, list)| (count > 0).then_some(list))
+            .collect();
+        if given.is_empty() {
+            return Ok(());
+        }
+        Err(NnError::InvalidValue { what: "exogenous inputs", reason: format!("{model} takes no exogenous variables; remove {}", given.join(", ")) })
+    }
 }
 
 /// A batch of windows, window-scaled, as NeuralForecast's `windows_batch` (all row-major, `f32`):
@@ -199,6 +212,15 @@ impl TrainingDefaults {
         num_lr_decays: 0,
     };
 
+    /// What dlinear.py and nlinear.py change in [`TrainingDefaults::WINDOWS`]: `max_steps=5000`,
+    /// `learning_rate=1e-4`, `inference_windows_batch_size=1024`.
+    pub const LINEAR: TrainingDefaults = TrainingDefaults {
+        learning_rate: 1e-4,
+        max_steps: 5000,
+        inference_windows_batch_size: Some(1024),
+        ..TrainingDefaults::WINDOWS
+    };
+
     /// What lstm.py, gru.py and tcn.py change in [`TrainingDefaults::WINDOWS`]: `input_size=-1` (3 h),
     /// `scaler_type='robust'`, `windows_batch_size=128`, `inference_windows_batch_size=1024`.
     pub const SEQUENCE_ENCODERS: TrainingDefaults = TrainingDefaults {
@@ -303,6 +325,26 @@ pub(crate) mod tests {
                 train_seed,
             }
         }
+    }
+
+    /// Asserts that window 3 of a random batch of 6 gets the same forecast bits alone as in the batch (all the
+    /// exogenous inputs the shape has included).
+    pub fn assert_window_alone_equals_batch<C: ModelConfig>(config: &C) {
+        let shape = *config.shape();
+        let ModelShape { h, input_size: l, exog, outputs_per_point, .. } = shape;
+        let model = config.build().unwrap();
+        let six = RandomBatch::new(&shape, 6, 3);
+        let all = model.forward(&six.view(None), &mut Default::default()).unwrap().to_vec();
+        let window = |values: &[f32], per_window: usize| values[3 * per_window..4 * per_window].to_vec();
+        let one = RandomBatch {
+            batch: 1,
+            insample_y: window(&six.insample_y, l),
+            hist_exog: window(&six.hist_exog, l * exog.hist),
+            futr_exog: window(&six.futr_exog, (l + h) * exog.futr),
+            stat_exog: window(&six.stat_exog, exog.stat),
+        };
+        let alone = model.forward(&one.view(None), &mut Default::default()).unwrap().to_vec();
+        assert_eq!(alone, window(&all, h * outputs_per_point));
     }
 
     /// Finite-difference check of a whole model's parameter gradients (a sample of every tensor), on a random

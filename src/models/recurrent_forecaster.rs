@@ -1,5 +1,5 @@
-//! The architecture NeuralForecast's `LSTM` and `GRU` models share in their default, non-recurrent
-//! mode (`recurrent=False`; neuralforecast/models/lstm.py and gru.py, `__init__` and `forward`):
+//! The architecture NeuralForecast's `LSTM`, `GRU` and `RNN` models share in their default, non-recurrent
+//! mode (`recurrent=False`; neuralforecast/models/lstm.py, gru.py and rnn.py, `__init__` and `forward`):
 //!
 //! 1. `hist_encoder`: a multi-layer batch-first RNN over the `input_size` past steps, from zero initial
 //!    states. Each step's input is `[y_t | hist exog_t | stat exog | futr exog_t]` (`1 + X + S + F` values);
@@ -9,8 +9,6 @@
 //! 3. The future exogenous values of the horizon are appended to each of the `h` hidden states
 //!    (`[B, h, H + F]`), and `mlp_decoder` (NeuralForecast's MLP: ReLU, `decoder_layers` layers of width
 //!    `decoder_hidden_size`) maps each to `outputs_per_point` values: `[B, h, outputs_per_point]`.
-
-use std::marker::PhantomData;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -23,12 +21,25 @@ use crate::nn::relu_mlp::{ReluMlp, ReluMlpCache};
 use crate::nn::recurrent::{Recurrent, RecurrentCache, RecurrentCell};
 use crate::nn::{Linear, NnError, ParamInit, ParamStore};
 
-/// A recurrent cell together with what differs between NeuralForecast's LSTM and GRU models.
-pub trait ForecasterCell: RecurrentCell + Clone + Copy + PartialEq + std::fmt::Debug + Send + Sync + 'static {
+/// The architecture options every recurrent model reads.
+pub const SHARED_OPTION_KEYS: [&str; 5] = ["encoderNLayers", "encoderHiddenSize", "decoderHiddenSize", "decoderLayers", "excludeInsampleY"];
+
+/// A recurrent cell together with what differs between NeuralForecast's LSTM, GRU and RNN models; its
+/// `Default` is the cell of the model's defaults.
+pub trait ForecasterCell: RecurrentCell + Default + Clone + Copy + PartialEq + std::fmt::Debug + Send + Sync + 'static {
     /// NeuralForecast's class name.
     const NAME: &'static str;
     /// The default `encoder_hidden_size` of its `__init__`.
     const DEFAULT_ENCODER_HIDDEN_SIZE: usize;
+    /// Every architecture option: [`SHARED_OPTION_KEYS`] and those of the cell (RNN's `encoderActivation`).
+    const OPTION_KEYS: &'static [&'static str] = &SHARED_OPTION_KEYS;
+
+    /// Reads the cell's own options (those of `OPTION_KEYS` beyond the shared ones).
+    fn read_options(&mut self, _options: &ModelOptions<'_>) -> OptionResult<()> {
+        Ok(())
+    }
+
+    fn write_options(&self, _out: &mut Map<String, Value>) {}
 }
 
 /// A NeuralForecast recurrent model on `cell`: its [`ForecasterCell`] constants and its config and network types.
@@ -56,7 +67,8 @@ pub struct RecurrentConfig<C> {
     /// NeuralForecast's `exclude_insample_y`: the input window enters as zeros (forecasts from the exogenous
     /// variables alone).
     pub exclude_insample_y: bool,
-    pub(crate) cell: PhantomData<C>,
+    /// The encoder's cell, with its own options.
+    pub cell: C,
 }
 
 impl<C: ForecasterCell> RecurrentConfig<C> {
@@ -76,14 +88,14 @@ impl<C: ForecasterCell> ModelConfig for RecurrentConfig<C> {
     type Network = RecurrentForecaster<C>;
 
     const NAME: &'static str = C::NAME;
-    const OPTION_KEYS: &'static [&'static str] = &["encoderNLayers", "encoderHiddenSize", "decoderHiddenSize", "decoderLayers", "excludeInsampleY"];
+    const OPTION_KEYS: &'static [&'static str] = C::OPTION_KEYS;
     /// lstm.py / gru.py: `input_size=-1` (3 h), `scaler_type='robust'`, `windows_batch_size=128`, `inference_windows_batch_size=1024`.
     const TRAINING_DEFAULTS: TrainingDefaults = TrainingDefaults::SEQUENCE_ENCODERS;
 
     /// NeuralForecast's defaults: 2 encoder layers, a decoder MLP of 2 layers with 128 units, the window included.
     fn new(shape: ModelShape) -> Self {
         let encoder_hidden_size = C::DEFAULT_ENCODER_HIDDEN_SIZE;
-        RecurrentConfig { shape, encoder_n_layers: 2, encoder_hidden_size, decoder_hidden_size: 128, decoder_layers: 2, exclude_insample_y: false, cell: PhantomData }
+        RecurrentConfig { shape, encoder_n_layers: 2, encoder_hidden_size, decoder_hidden_size: 128, decoder_layers: 2, exclude_insample_y: false, cell: C::default() }
     }
 
     fn shape(&self) -> &ModelShape {
@@ -96,7 +108,7 @@ impl<C: ForecasterCell> ModelConfig for RecurrentConfig<C> {
             ("decoderHiddenSize", &mut self.decoder_hidden_size), ("decoderLayers", &mut self.decoder_layers),
         ])?;
         self.exclude_insample_y = options.boolean("excludeInsampleY")?.unwrap_or(self.exclude_insample_y);
-        Ok(())
+        self.cell.read_options(options)
     }
 
     fn write_options(&self, out: &mut Map<String, Value>) {
@@ -105,6 +117,7 @@ impl<C: ForecasterCell> ModelConfig for RecurrentConfig<C> {
             ("decoderHiddenSize", self.decoder_hidden_size.into()), ("decoderLayers", self.decoder_layers.into()),
             ("excludeInsampleY", self.exclude_insample_y.into()),
         ]);
+        self.cell.write_options(out);
     }
 
     fn memory_estimate(&self) -> (u128, u128) {
@@ -136,7 +149,7 @@ impl<C: ForecasterCell> ModelConfig for RecurrentConfig<C> {
         let mut rng = ChaCha8Rng::seed_from_u64(random_seed);
         let mut init = ParamInit::new(&mut params, &mut rng);
         let encoder =
-            Recurrent::new(&mut init.pp("hist_encoder"), self.encoder_input_size(), self.encoder_hidden_size, self.encoder_n_layers)?;
+            Recurrent::new(&mut init.pp("hist_encoder"), self.cell, self.encoder_input_size(), self.encoder_hidden_size, self.encoder_n_layers)?;
         let decoder = ReluMlp::new(&mut init.pp("mlp_decoder"), self.decoder_input_size(), outputs_per_point,
             self.decoder_hidden_size, self.decoder_layers)?;
         let upsample = if h > input_size { Some(Linear::new(&mut init.pp("upsample_sequence"), input_size, h)?) } else { None };

@@ -7,7 +7,7 @@ use super::recurrent::{BackwardStep, ForwardStep, Recurrent, RecurrentCell};
 
 /// The GRU's step: its `aux` is `W_hn h + b_hn`, which the gradient of r needs; the GRU carries no state
 /// besides h, so backward leaves `aux_prev` and `d_aux` unused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GruCell;
 
 /// Multi-layer batch-first GRU with torch's parameter names and layout.
@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn parameter_count_follows_torch() {
-        let (_, params) = recurrent::<GruCell>(1, 64, 2, 0);
+        let (_, params) = recurrent(GruCell, 1, 64, 2, 0);
         assert_eq!(params.find("hist_encoder.weight_hh_l1").unwrap().shape, [192, 64]);
         // torch: sum(p.numel() for p in nn.GRU(1, 64, 2).parameters()) == 37824
         assert_eq!(params.num_parameters(), 37_824);
@@ -191,7 +191,7 @@ mod tests {
     #[test]
     fn forward_matches_torch_equations() {
         let (batch, seq_len, n_in, hidden) = (2, 5, 3, 4);
-        let (net, params) = recurrent::<GruCell>(n_in, hidden, 1, 5);
+        let (net, params) = recurrent(GruCell, n_in, hidden, 1, 5);
         let input = random_vec(batch * seq_len * n_in, 6);
         let mut cache = RecurrentCache::default();
         let out = net.forward(&params, &input, batch, seq_len, &mut cache).unwrap();
@@ -201,6 +201,6 @@ mod tests {
 
     #[test]
     fn gradients_match_finite_differences() {
-        check_gradients::<GruCell>();
+        check_gradients(GruCell);
     }
 }

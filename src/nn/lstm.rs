@@ -6,7 +6,7 @@ use super::activation::{sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_
 use super::recurrent::{BackwardStep, ForwardStep, Recurrent, RecurrentCell};
 
 /// The LSTM's step: its `aux` is the cell state c.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LstmCell;
 
 /// Multi-layer batch-first LSTM with torch's parameter names and layout.
@@ -171,7 +171,7 @@ mod tests {
 
     #[test]
     fn parameter_names_and_count_follow_torch() {
-        let (_, params) = recurrent::<LstmCell>(1, 64, 2, 0);
+        let (_, params) = recurrent(LstmCell, 1, 64, 2, 0);
         let names: Vec<&str> = params.iter().map(|(n, _)| n).collect();
         assert_eq!(&names[..4], ["hist_encoder.weight_ih_l0", "hist_encoder.weight_hh_l0", "hist_encoder.bias_ih_l0", "hist_encoder.bias_hh_l0"]);
         assert_eq!(params.find("hist_encoder.weight_ih_l1").unwrap().shape, [256, 64]);
@@ -211,7 +211,7 @@ mod tests {
     #[test]
     fn forward_matches_torch_equations() {
         let (batch, seq_len, n_in, hidden) = (2, 5, 3, 4);
-        let (net, params) = recurrent::<LstmCell>(n_in, hidden, 1, 5);
+        let (net, params) = recurrent(LstmCell, n_in, hidden, 1, 5);
         let input = random_vec(batch * seq_len * n_in, 6);
         let mut cache = RecurrentCache::default();
         let out = net.forward(&params, &input, batch, seq_len, &mut cache).unwrap();
@@ -221,6 +221,6 @@ mod tests {
 
     #[test]
     fn gradients_match_finite_differences() {
-        check_gradients::<LstmCell>();
+        check_gradients(LstmCell);
     }
 }

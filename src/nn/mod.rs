@@ -27,6 +27,8 @@ pub mod params;
 pub mod pooling;
 pub mod recurrent;
 pub mod relu_mlp;
+pub mod rnn;
+pub mod series_decomp;
 pub mod tensor;
 
 pub use error::NnError;

@@ -1,4 +1,4 @@
-//! The sequence-layer plumbing shared by LSTM and GRU: a stack of batch-first recurrent layers with
+//! The sequence-layer plumbing shared by LSTM, GRU and the Elman RNN: a stack of batch-first recurrent layers with
 //! torch's parameter layout (`weight_ih_l{k}` `[G*H, in]`, `weight_hh_l{k}` `[G*H, H]`, `bias_ih_l{k}`,
 //! `bias_hh_l{k}` `[G*H]`, all from U(-1/sqrt(H), 1/sqrt(H))) and zero initial states, as
 //! `nn.LSTM(..., batch_first=True)` / `nn.GRU` called with no initial state.
@@ -7,8 +7,6 @@
 //! timesteps are one GEMM per layer, and so are the weight gradients; only `h_{t-1} W_hh^T` and its
 //! gradient are per-step. Internally everything is time-major (`[T, B, ..]`) so that a step's rows
 //! are contiguous; the public input and output are batch-first (`[B, T, ..]`).
-
-use std::marker::PhantomData;
 
 use super::error::{expect_len, nonzero, NnError};
 use super::matmul::{matmul_nt_acc, PackedB};
@@ -34,9 +32,9 @@ pub trait RecurrentCell {
     const GATES: usize;
 
     /// One time step forward (see [`ForwardStep`]); [`dispatch_steps`] writes it and `backward_step`.
-    fn forward_step(step: ForwardStep<'_>);
+    fn forward_step(&self, step: ForwardStep<'_>);
 
-    fn backward_step(step: BackwardStep<'_>);
+    fn backward_step(&self, step: BackwardStep<'_>);
 
     /// Whether every gate sees `x W_ih^T + b_ih + h W_hh^T + b_hh` only as one sum, as in the LSTM, so
     /// that d(x-projection) and d(h-projection) are equal. Forward then passes the whole sum in `gates`
@@ -44,6 +42,11 @@ pub trait RecurrentCell {
     /// layer uses `d_x_proj` for both; such a cell has no part of dL/dh_{t-1} outside `h_proj` and
     /// leaves `dh_prev` untouched.
     const SHARES_PROJECTION_GRADIENT: bool = false;
+
+    /// Whether batches of up to [`dot_product_max_batch`] rows may take dot products with the rows of `W_hh`
+    /// (faster for one window on AVX2, but rounded differently from the packed product of larger batches). A
+    /// cell that sets it false gets the packed product for every batch: a window's bits alone as in a batch.
+    const DOT_PRODUCTS_FOR_SMALL_BATCHES: bool = true;
 }
 
 /// The `forward_step` and `backward_step` of a [`RecurrentCell`] impl, dispatching on [`crate::simd::thread_isa`]:
@@ -51,7 +54,7 @@ pub trait RecurrentCell {
 /// AVX2 or above, to its `forward_step_scalar` and `backward_step_scalar` otherwise.
 macro_rules! dispatch_steps {
     () => {
-        fn forward_step(step: $crate::nn::recurrent::ForwardStep<'_>) {
+        fn forward_step(&self, step: $crate::nn::recurrent::ForwardStep<'_>) {
             match $crate::simd::thread_isa() {
                 // SAFETY: `thread_isa` returns Avx2 or above only after avx2 and fma were detected.
                 #[cfg(target_arch = "x86_64")]
@@ -60,7 +63,7 @@ macro_rules! dispatch_steps {
             }
         }
 
-        fn backward_step(step: $crate::nn::recurrent::BackwardStep<'_>) {
+        fn backward_step(&self, step: $crate::nn::recurrent::BackwardStep<'_>) {
             match $crate::simd::thread_isa() {
                 // SAFETY: as above.
                 #[cfg(target_arch = "x86_64")]
@@ -122,7 +125,7 @@ struct RecurrentLayer {
 pub struct Recurrent<C> {
     layers: Vec<RecurrentLayer>,
     hidden_size: usize,
-    cell: PhantomData<C>,
+    cell: C,
 }
 
 /// Batch size and sequence length of a pass.
@@ -180,8 +183,8 @@ struct Scratch {
 crate::nn::heap_bytes::heap_bytes!(Scratch { zeros, weight_ih, weight_hh, bias, h_proj, d_x_proj, d_h_proj, d_hidden, d_below, dh, dh_carry, d_aux });
 
 impl<C: RecurrentCell> Recurrent<C> {
-    /// Creates `<prefix>.{weight_ih,weight_hh,bias_ih,bias_hh}_l{k}` for k in 0..num_layers.
-    pub fn new(init: &mut ParamInit<'_>, input_size: usize, hidden_size: usize, num_layers: usize) -> Result<Self, NnError> {
+    /// Creates `<prefix>.{weight_ih,weight_hh,bias_ih,bias_hh}_l{k}` for k in 0..num_layers, stepping with `cell`.
+    pub fn new(init: &mut ParamInit<'_>, cell: C, input_size: usize, hidden_size: usize, num_layers: usize) -> Result<Self, NnError> {
         nonzero("recurrent input_size", input_size)?;
         nonzero("recurrent hidden_size", hidden_size)?;
         nonzero("recurrent num_layers", num_layers)?;
@@ -210,7 +213,7 @@ impl<C: RecurrentCell> Recurrent<C> {
         Ok(Recurrent {
             layers,
             hidden_size,
-            cell: PhantomData,
+            cell,
         })
     }
 
@@ -308,7 +311,7 @@ impl<C: RecurrentCell> Recurrent<C> {
         let weight_hh = &params.get(layer.weight_hh).data;
         // Small batches (see dot_product_max_batch) take dot products against the rows of W_hh directly;
         // larger ones multiply by a transposed copy, made once per layer and pass.
-        let transposed = batch > dot_product_max_batch(isa);
+        let transposed = !C::DOT_PRODUCTS_FOR_SMALL_BATCHES || batch > dot_product_max_batch(isa);
         if transposed {
             scratch
                 .weight_hh
@@ -344,7 +347,7 @@ impl<C: RecurrentCell> Recurrent<C> {
                     matmul_nt_acc(isa, h_prev, batch, hidden, weight_hh, gate_width, h_proj);
                 }
             }
-            C::forward_step(ForwardStep {
+            self.cell.forward_step(ForwardStep {
                 hidden,
                 gates,
                 h_proj: &scratch.h_proj,
@@ -482,7 +485,7 @@ impl<C: RecurrentCell> Recurrent<C> {
                 .zip(&d_hidden[now.clone()])
                 .zip(dh_carry.iter())
                 .for_each(|((d, a), b)| *d = a + b);
-            C::backward_step(BackwardStep {
+            self.cell.backward_step(BackwardStep {
                 hidden,
                 gates: &saved.gates[gates_now.clone()],
                 aux: &saved.aux[now],
@@ -590,18 +593,19 @@ pub(crate) mod tests {
     use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, seeded_layer, weighted_sum};
 
     pub fn recurrent<C: RecurrentCell>(
+        cell: C,
         input_size: usize,
         hidden: usize,
         layers: usize,
         seed: u64,
     ) -> (Recurrent<C>, ParamStore) {
-        seeded_layer(seed, "hist_encoder", |init| Recurrent::<C>::new(init, input_size, hidden, layers))
+        seeded_layer(seed, "hist_encoder", |init| Recurrent::new(init, cell, input_size, hidden, layers))
     }
 
     /// Finite-difference check of dL/d input and of a sample of every parameter, 2 layers, 4 steps.
-    pub fn check_gradients<C: RecurrentCell>() {
+    pub fn check_gradients<C: RecurrentCell>(cell: C) {
         let (batch, seq_len, input_size, hidden) = (3, 4, 2, 5);
-        let (net, mut params) = recurrent::<C>(input_size, hidden, 2, 21);
+        let (net, mut params) = recurrent(cell, input_size, hidden, 2, 21);
         let input = random_vec(batch * seq_len * input_size, 22);
         let weights = random_vec(batch * seq_len * hidden, 23);
         let objective = |params: &ParamStore, input: &[f32]| {

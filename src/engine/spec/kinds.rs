@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::engine::network::Network;
+use crate::models::dlinear::DlinearConfig;
 use crate::models::gru::GruConfig;
 use crate::models::lstm::LstmConfig;
 use crate::models::mlp::MlpConfig;
@@ -10,8 +11,10 @@ use crate::models::model::{ModelConfig, ModelShape, TrainingDefaults};
 use crate::models::nbeats::NbeatsConfig;
 use crate::models::nbeatsx::NbeatsxConfig;
 use crate::models::nhits::NhitsConfig;
+use crate::models::nlinear::NlinearConfig;
 use crate::models::options::OptionError;
 use crate::models::prophet::ProphetConfig;
+use crate::models::rnn::RnnConfig;
 use crate::models::tcn::TcnConfig;
 use crate::models::transformer::TransformerConfig;
 use crate::models::ModelOptions;
@@ -118,6 +121,9 @@ architectures! {
     Nbeatsx => NbeatsxConfig,
     Nhits => NhitsConfig,
     VanillaTransformer => TransformerConfig,
+    Dlinear => DlinearConfig,
+    Nlinear => NlinearConfig,
+    Rnn => RnnConfig,
 }
 
 impl ModelKind {

@@ -78,6 +78,9 @@ fn batch_and_window_options_have_each_models_defaults_and_round_trip() {
         ("NBEATSx", 1024, None),
         ("NHITS", 1024, None),
         ("VanillaTransformer", 1024, Some(1024)),
+        ("DLinear", 1024, Some(1024)),
+        ("NLinear", 1024, Some(1024)),
+        ("RNN", 128, Some(1024)),
     ];
     for (kind, windows, inference) in cases {
         let model = spec(json!({ "type": kind, "h": 4, "inputSize": 8 })).unwrap();

@@ -1,0 +1,145 @@
+//! torch.nn.RNN's Elman cell: `h' = act(W_ih x + b_ih + W_hh h + b_hh)` with `nonlinearity` tanh or relu
+//! (NeuralForecast's RNN passes its `encoder_activation` there). One gate block; the cell keeps no state
+//! besides h. It adds the two projections itself, as torch does (`igates + hgates`), and takes the packed
+//! `h W_hh^T` product for every batch size (see [`RecurrentCell::DOT_PRODUCTS_FOR_SMALL_BATCHES`]), so that
+//! a window's forecast has the same bits alone as in any batch.
+
+use super::activation::{tanh, tanh_grad_from_output};
+use super::recurrent::{BackwardStep, ForwardStep, Recurrent, RecurrentCell};
+
+/// torch's `nonlinearity` of `nn.RNN`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElmanActivation {
+    Tanh,
+    Relu,
+}
+
+impl ElmanActivation {
+    /// torch's names, which NeuralForecast's `encoder_activation` takes.
+    pub const NAMES: [&'static str; 2] = ["tanh", "relu"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ElmanActivation::Tanh => "tanh",
+            ElmanActivation::Relu => "relu",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        [ElmanActivation::Tanh, ElmanActivation::Relu].into_iter().find(|a| a.name() == name)
+    }
+
+    fn apply(self, x: f32) -> f32 {
+        match self {
+            ElmanActivation::Tanh => tanh(x),
+            ElmanActivation::Relu => x.max(0.0),
+        }
+    }
+
+    /// The derivative at the pre-activation whose output is `y` (relu's is 0 at 0, as torch's).
+    fn grad_from_output(self, y: f32) -> f32 {
+        match self {
+            ElmanActivation::Tanh => tanh_grad_from_output(y),
+            ElmanActivation::Relu => (y > 0.0) as u8 as f32,
+        }
+    }
+}
+
+/// The Elman cell with its nonlinearity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ElmanCell {
+    pub activation: ElmanActivation,
+}
+
+/// torch's default `nonlinearity='tanh'` (also NeuralForecast's `encoder_activation`).
+impl Default for ElmanCell {
+    fn default() -> Self {
+        ElmanCell { activation: ElmanActivation::Tanh }
+    }
+}
+
+/// Multi-layer batch-first Elman RNN with torch's parameter names and layout.
+pub type Rnn = Recurrent<ElmanCell>;
+
+impl RecurrentCell for ElmanCell {
+    const GATES: usize = 1;
+    const DOT_PRODUCTS_FOR_SMALL_BATCHES: bool = false;
+
+    /// `gates` keeps `h` itself, which backward differentiates from.
+    fn forward_step(&self, step: ForwardStep<'_>) {
+        for ((gate, &h_proj), h) in step.gates.iter_mut().zip(step.h_proj).zip(step.h.iter_mut()) {
+            *gate = self.activation.apply(*gate + h_proj);
+            *h = *gate;
+        }
+    }
+
+    /// Both projections get the pre-activation's gradient; h_{t-1} has no path besides `h_proj`.
+    fn backward_step(&self, step: BackwardStep<'_>) {
+        let d_pre = step.d_x_proj.iter_mut().zip(step.d_h_proj.iter_mut()).zip(step.gates).zip(step.dh);
+        for (((d_x, d_h), &h), &dh) in d_pre {
+            *d_x = dh * self.activation.grad_from_output(h);
+            *d_h = *d_x;
+        }
+        step.dh_prev.fill(0.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::gradcheck::random_vec;
+    use crate::nn::recurrent::tests::{check_gradients, recurrent};
+    use crate::nn::recurrent::RecurrentCache;
+
+    const TANH: ElmanCell = ElmanCell { activation: ElmanActivation::Tanh };
+    const RELU: ElmanCell = ElmanCell { activation: ElmanActivation::Relu };
+
+    #[test]
+    fn parameter_count_follows_torch() {
+        let (_, params) = recurrent(TANH, 1, 128, 2, 0);
+        assert_eq!(params.find("hist_encoder.weight_ih_l0").unwrap().shape, [128, 1]);
+        assert_eq!(params.find("hist_encoder.weight_hh_l1").unwrap().shape, [128, 128]);
+        // torch: sum(p.numel() for p in nn.RNN(1, 128, 2).parameters()) == 49792
+        assert_eq!(params.num_parameters(), 49_792);
+    }
+
+    #[test]
+    fn forward_matches_torch_equations() {
+        let (batch, seq_len, n_in, hidden) = (2, 5, 3, 4);
+        for cell in [TANH, RELU] {
+            let (net, params) = recurrent(cell, n_in, hidden, 1, 5);
+            let p = |name: &str| &params.find(&format!("hist_encoder.{name}_l0")).unwrap().data;
+            let (w_ih, w_hh, b_ih, b_hh) = (p("weight_ih"), p("weight_hh"), p("bias_ih"), p("bias_hh"));
+            let input = random_vec(batch * seq_len * n_in, 6);
+            let out = net.forward(&params, &input, batch, seq_len, &mut RecurrentCache::default()).unwrap().to_vec();
+            for b in 0..batch {
+                let mut h = vec![0.0f32; hidden];
+                for t in 0..seq_len {
+                    let x = &input[(b * seq_len + t) * n_in..][..n_in];
+                    h = (0..hidden)
+                        .map(|j| {
+                            let pre = b_ih[j] + b_hh[j] + (0..n_in).map(|k| w_ih[j * n_in + k] * x[k]).sum::<f32>()
+                                + (0..hidden).map(|k| w_hh[j * hidden + k] * h[k]).sum::<f32>();
+                            if cell == TANH { pre.tanh() } else { pre.max(0.0) }
+                        })
+                        .collect();
+                    let got = &out[(b * seq_len + t) * hidden..][..hidden];
+                    got.iter().zip(&h).for_each(|(a, e)| assert!((a - e).abs() < 1e-5, "{cell:?}: {a} vs {e}"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        check_gradients(TANH);
+        check_gradients(RELU);
+    }
+
+    #[test]
+    fn activations_go_by_torch_names() {
+        assert_eq!(ElmanActivation::from_name("relu"), Some(ElmanActivation::Relu));
+        assert_eq!(ElmanActivation::NAMES.map(|n| ElmanActivation::from_name(n).unwrap().name()), ElmanActivation::NAMES);
+        assert_eq!(ElmanActivation::from_name("ReLU"), None);
+    }
+}
