@@ -246,6 +246,34 @@ export interface VanillaTransformerOptions extends NeuralModelOptions {
   excludeInsampleY?: boolean
 }
 
+/** NeuralForecast's TiDE: residual MLP blocks encode the window and projected exogenous variables, a temporal
+ * decoder maps each horizon step, and a linear skip over the window is added. Training defaults as tide.py:
+ * `inputSize` required, windowsBatchSize 1024, inferenceWindowsBatchSize 1024, scalerType 'identity'. Takes
+ * futrExogList, histExogList and statExogList. */
+export interface TiDEOptions extends NeuralModelOptions {
+  /** Units of the dense encoder and decoder blocks (and of the exogenous projections' hidden layer) [512]. */
+  hiddenSize?: number
+  /** Values the dense decoder outputs per horizon step [32]. */
+  decoderOutputDim?: number
+  /** Hidden units of the temporal decoder [128]. */
+  temporalDecoderDim?: number
+  /** Dropout after each block's second layer, while training [0.3]. */
+  dropout?: number
+  /** A LayerNorm on every block's output [true]. As in NeuralForecast, with one output per point (point losses)
+   *  the temporal decoder's LayerNorm over that one value outputs its bias, so the forecast is the linear skip
+   *  plus a constant; multi-output losses (MQLoss, …) use the whole network. */
+  layernorm?: boolean
+  /** Residual blocks of the dense encoder [1]. */
+  numEncoderLayers?: number
+  /** Residual blocks of the dense decoder [1]. */
+  numDecoderLayers?: number
+  /** Values each time step's exogenous variables are projected to [4]. */
+  temporalWidth?: number
+  /** NeuralForecast's exclude_insample_y: the network sees zeros for the input window of y (its window scale
+   *  still applies), so it forecasts from the exogenous variables alone [false]. */
+  excludeInsampleY?: boolean
+}
+
 /** Prophet: piecewise-linear trend with changepoints and Fourier seasonalities, fitted to each series (MAP). */
 export interface ProphetOptions extends BaseModelOptions {
   /** Potential changepoints [25]. */
@@ -295,6 +323,8 @@ export interface ModelOptionsByType {
   NHITS: NHITSOptions
   /** NeuralForecast's VanillaTransformer. */
   VanillaTransformer: VanillaTransformerOptions
+  /** NeuralForecast's TiDE. */
+  TiDE: TiDEOptions
   /** Prophet, a local model (one fit per series); `predict({ level })` gives its own intervals. */
   Prophet: ProphetOptions
 }
@@ -328,6 +358,7 @@ export declare namespace models {
   type NHITS = Model<'NHITS'>
   type VanillaTransformer = Model<'VanillaTransformer'>
   type Transformer = Model<'VanillaTransformer'>
+  type TiDE = Model<'TiDE'>
   type Prophet = Model<'Prophet'>
 }
 

@@ -27,6 +27,7 @@ const ARCHITECTURES = {
   NHITS: { mlpUnits: [[512, 512], [512, 512], [512, 512]] },
   VanillaTransformer: { hiddenSize: 64, nHead: 4, encoderLayers: 2, decoderLayers: 1 },
   MLP: { numLayers: 2, hiddenSize: 1024 },
+  TiDE: {},
 }
 
 const median = (xs) => {

@@ -1,6 +1,7 @@
 //! Forecasting models built from [`crate::nn`] modules, matching NeuralForecast's architectures.
 
 pub mod gru;
+pub mod kan;
 pub mod lstm;
 pub mod mlp;
 pub mod nbeats;
@@ -13,6 +14,7 @@ pub mod options;
 pub mod prophet;
 pub mod recurrent_forecaster;
 pub mod tcn;
+pub mod tide;
 #[cfg(test)]
 pub(crate) mod timing;
 pub mod transformer;

@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 
 use crate::engine::network::Network;
 use crate::models::gru::GruConfig;
+use crate::models::kan::KanConfig;
 use crate::models::lstm::LstmConfig;
 use crate::models::mlp::MlpConfig;
 use crate::models::model::{ModelConfig, ModelShape, TrainingDefaults};
@@ -13,6 +14,7 @@ use crate::models::nhits::NhitsConfig;
 use crate::models::options::OptionError;
 use crate::models::prophet::ProphetConfig;
 use crate::models::tcn::TcnConfig;
+use crate::models::tide::TideConfig;
 use crate::models::transformer::TransformerConfig;
 use crate::models::ModelOptions;
 use crate::nn::NnError;
@@ -118,6 +120,8 @@ architectures! {
     Nbeatsx => NbeatsxConfig,
     Nhits => NhitsConfig,
     VanillaTransformer => TransformerConfig,
+    Tide => TideConfig,
+    Kan => KanConfig,
 }
 
 impl ModelKind {
