@@ -274,6 +274,39 @@ export interface TiDEOptions extends NeuralModelOptions {
   excludeInsampleY?: boolean
 }
 
+/** NeuralForecast's KAN: the flattened window (and exogenous variables, as MLP) through Kolmogorov-Arnold layers,
+ * each a SiLU base term plus learned B-splines per input and output. Training defaults as kan.py: `inputSize`
+ * required, windowsBatchSize 1024, inferenceWindowsBatchSize -1, scalerType 'identity'. Takes futrExogList,
+ * histExogList and statExogList. kan.py's regularization_loss is not part of NeuralForecast's training loss, nor
+ * of ours. */
+export interface KANOptions extends NeuralModelOptions {
+  /** Intervals of each spline's grid [5]. */
+  gridSize?: number
+  /** Order of the B-splines [3]. */
+  splineOrder?: number
+  /** Size of the noise the spline coefficients are initialised from [0.1]. */
+  scaleNoise?: number
+  /** Initialisation scale of the base (SiLU) weights [1.0]. */
+  scaleBase?: number
+  /** Initialisation scale of the per-spline scalers [1.0]. */
+  scaleSpline?: number
+  /** Accepted as true only [true]: NeuralForecast's KAN does not pass it to its layers, which always scale each
+   *  spline. */
+  enableStandaloneScaleSpline?: boolean
+  /** Accepted at its default only [0.02]: NeuralForecast uses it only when updating the grid, which its training
+   *  never does. */
+  gridEps?: number
+  /** The range the spline grid covers, extended by splineOrder intervals on each side [[-1, 1]]. */
+  gridRange?: [number, number]
+  /** Hidden KAN layers [1]. */
+  nHiddenLayers?: number
+  /** Units of every hidden layer, or one number per hidden layer (nHiddenLayers of them) [512]. */
+  hiddenSize?: number | number[]
+  /** NeuralForecast's exclude_insample_y: the network sees zeros for the input window of y (its window scale
+   *  still applies), so it forecasts from the exogenous variables alone [false]. */
+  excludeInsampleY?: boolean
+}
+
 /** Prophet: piecewise-linear trend with changepoints and Fourier seasonalities, fitted to each series (MAP). */
 export interface ProphetOptions extends BaseModelOptions {
   /** Potential changepoints [25]. */
@@ -325,6 +358,8 @@ export interface ModelOptionsByType {
   VanillaTransformer: VanillaTransformerOptions
   /** NeuralForecast's TiDE. */
   TiDE: TiDEOptions
+  /** NeuralForecast's KAN. */
+  KAN: KANOptions
   /** Prophet, a local model (one fit per series); `predict({ level })` gives its own intervals. */
   Prophet: ProphetOptions
 }
@@ -359,6 +394,7 @@ export declare namespace models {
   type VanillaTransformer = Model<'VanillaTransformer'>
   type Transformer = Model<'VanillaTransformer'>
   type TiDE = Model<'TiDE'>
+  type KAN = Model<'KAN'>
   type Prophet = Model<'Prophet'>
 }
 

@@ -1,11 +1,14 @@
 // NeuralForecast's TiDE and KAN through the public API: defaults, fit and predict, bit-identical results on 1 and
 // 2 threads, checkpoints, MQLoss and conformal intervals, and their exogenous variables.
+const path = require('node:path')
+const { execFile } = require('node:child_process')
 const { NeuralForecaster, models } = require('../main.js')
 const { sinePanel } = require('./sine_panel.js')
 
 /** Small, quick configurations of each model, on sines of period 12 (`sinePanel`). */
 const SMALL = {
   TiDE: (extra = {}) => new models.TiDE({ h: 6, inputSize: 24, hiddenSize: 32, temporalDecoderDim: 16, scalerType: 'standard', maxSteps: 150, windowsBatchSize: 32, learningRate: 0.01, ...extra }),
+  KAN: (extra = {}) => new models.KAN({ h: 6, inputSize: 24, hiddenSize: 32, scalerType: 'standard', maxSteps: 150, windowsBatchSize: 32, learningRate: 0.01, ...extra }),
 }
 
 const panel = sinePanel(2, 80)
@@ -29,6 +32,28 @@ test('TiDE holds NeuralForecast 3.3 defaults', () => {
   })
   expect(() => new models.TiDE({ h: 12, inputSize: 24, dropout: 1 })).toThrow(/dropout/)
   expect(() => new models.TiDE({ h: 12, inputSize: 24, temporalWidth: 0 })).toThrow(/temporalWidth/)
+})
+
+test('KAN holds NeuralForecast 3.3 defaults and rejects what NeuralForecast would ignore', () => {
+  expect(new models.KAN({ h: 12, inputSize: 24 })).toMatchObject({
+    type: 'KAN', gridSize: 5, splineOrder: 3, scaleNoise: 0.1, scaleBase: 1, scaleSpline: 1, enableStandaloneScaleSpline: true,
+    gridEps: 0.02, gridRange: [-1, 1], nHiddenLayers: 1, hiddenSize: 512, excludeInsampleY: false, scalerType: 'identity',
+    windowsBatchSize: 1024, inferenceWindowsBatchSize: -1, learningRate: 1e-3, maxSteps: 1000,
+  })
+  expect(new models.KAN({ h: 12, inputSize: 24, nHiddenLayers: 2, hiddenSize: [64, 32] }).hiddenSize).toEqual([64, 32])
+  expect(() => new models.KAN({ h: 12, inputSize: 24, hiddenSize: [64, 32] })).toThrow(/hiddenSize must have nHiddenLayers \(1\) elements/)
+  expect(() => new models.KAN({ h: 12, inputSize: 24, gridEps: 0.1 })).toThrow(/gridEps/)
+  expect(() => new models.KAN({ h: 12, inputSize: 24, enableStandaloneScaleSpline: false })).toThrow(/enableStandaloneScaleSpline/)
+})
+
+test('KAN options change the network: gridSize and splineOrder set the spline coefficients', async () => {
+  const parameters = async (extra) => {
+    const nf = new NeuralForecaster({ models: [SMALL.KAN({ maxSteps: 1, ...extra })] })
+    return (await nf.fit(panel)).models[0].parameters
+  }
+  // (24 + 6) × 32 × (gridSize + splineOrder + 2) over the two layers.
+  expect(await parameters({})).toBe((24 + 6) * 32 * 10)
+  expect(await parameters({ gridSize: 7, splineOrder: 2 })).toBe((24 + 6) * 32 * 11)
 })
 
 describe.each(Object.keys(SMALL))('%s', (type) => {
@@ -101,6 +126,7 @@ describe('exogenous variables', () => {
   // outputs its bias: the future variables reach the forecast through the network only without that LayerNorm.
   test.each([
     ['TiDE', { h: 6, inputSize: 12, hiddenSize: 32, layernorm: false, dropout: 0, scalerType: 'standard', maxSteps: 300, windowsBatchSize: 64, learningRate: 0.005 }],
+    ['KAN', { h: 6, inputSize: 12, hiddenSize: 16, scalerType: 'standard', maxSteps: 300, windowsBatchSize: 64, learningRate: 0.005 }],
   ])('%s uses future variables', async (type, options) => {
     const withX = new NeuralForecaster({ models: [new models[type]({ ...options, futrExogList: ['x'] })] })
     const plain = new NeuralForecaster({ models: [new models[type](options)] })
@@ -108,4 +134,16 @@ describe('exogenous variables', () => {
     await plain.fit(data)
     expect(errorOf(await withX.predict({ futrData: future }), type)).toBeLessThanOrEqual(0.5 * errorOf(await plain.predict(), type))
   })
+})
+
+test('the CLI forecasts with --model tide,kan and sets their hiddenSize from --hidden-size', async () => {
+  const bin = path.join(__dirname, '..', 'bin', 'neuro-divergent.js')
+  const args = ['forecast', '--model', 'tide,kan', '--hidden-size', '8', '--max-steps', '5', '--threads', '1', '--out', '-', '--quiet']
+  const stdout = await new Promise((resolve, reject) => {
+    execFile(process.execPath, [bin, ...args], { timeout: 60000 }, (err, out) => (err ? reject(err) : resolve(out)))
+  })
+  const [header, ...rows] = stdout.trim().split('\n')
+  expect(header.split(',')).toEqual(['unique_id', 'ds', 'TiDE', 'KAN'])
+  expect(rows.length).toBeGreaterThan(0)
+  for (const row of rows) for (const value of row.split(',').slice(2)) expect(Number.isFinite(Number(value))).toBe(true)
 })

@@ -28,6 +28,7 @@ const ARCHITECTURES = {
   VanillaTransformer: { hiddenSize: 64, nHead: 4, encoderLayers: 2, decoderLayers: 1 },
   MLP: { numLayers: 2, hiddenSize: 1024 },
   TiDE: {},
+  KAN: {},
 }
 
 const median = (xs) => {

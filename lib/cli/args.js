@@ -131,6 +131,7 @@ function hiddenSizeOptions(type, n) {
     case 'MLP':
     case 'VanillaTransformer':
     case 'TiDE':
+    case 'KAN':
       return { hiddenSize: n }
     case 'NBEATS':
     case 'NBEATSx':

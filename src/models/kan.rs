@@ -84,13 +84,13 @@ impl ModelConfig for KanConfig {
         layer.spline_order = options.integer("splineOrder", 0, 64)?.unwrap_or(layer.spline_order);
         for (key, field) in [("scaleNoise", &mut layer.scale_noise), ("scaleBase", &mut layer.scale_base), ("scaleSpline", &mut layer.scale_spline)] {
             if let Some(value) = options.number_in(key, 0.0, 1e6)? {
-                *field = value as f32;
+                *field = value;
             }
         }
         if let Some(range) = options.get("gridRange") {
             let pair = range.as_array().filter(|a| a.len() == 2).and_then(|a| Some([a[0].as_f64()?, a[1].as_f64()?]));
             match pair {
-                Some([lo, hi]) if lo.is_finite() && hi.is_finite() && lo < hi => layer.grid_range = [lo as f32, hi as f32],
+                Some([lo, hi]) if lo.is_finite() && hi.is_finite() && lo < hi => layer.grid_range = [lo, hi],
                 _ => return Err(OptionError::Range(format!("{} must be [low, high] with low < high, got {range}", options.field("gridRange")))),
             }
         }
@@ -139,9 +139,9 @@ impl ModelConfig for KanConfig {
         };
         let entries: [(&str, Value); 11] = [
             ("gridSize", layer.grid_size.into()), ("splineOrder", layer.spline_order.into()),
-            ("scaleNoise", (layer.scale_noise as f64).into()), ("scaleBase", (layer.scale_base as f64).into()),
-            ("scaleSpline", (layer.scale_spline as f64).into()), ("enableStandaloneScaleSpline", true.into()),
-            ("gridEps", GRID_EPS.into()), ("gridRange", Value::from(layer.grid_range.map(|v| v as f64).to_vec())),
+            ("scaleNoise", layer.scale_noise.into()), ("scaleBase", layer.scale_base.into()),
+            ("scaleSpline", layer.scale_spline.into()), ("enableStandaloneScaleSpline", true.into()),
+            ("gridEps", GRID_EPS.into()), ("gridRange", Value::from(layer.grid_range.to_vec())),
             ("nHiddenLayers", self.n_hidden_layers.into()), ("hiddenSize", hidden),
             ("excludeInsampleY", self.exclude_insample_y.into()),
         ];

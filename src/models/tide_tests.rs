@@ -1,3 +1,5 @@
+//! Tests of TiDE: NeuralForecast's parameter names and counts, gradients, batches, options and a fit.
+
 use super::*;
 use crate::models::model::tests::{
     assert_count_matches_estimate, assert_fits_sine, assert_window_alone_equals_batch, check_model_gradients, shape, with,

@@ -21,10 +21,10 @@ use super::params::{ParamId, ParamInit, ParamStore};
 pub struct KanOptions {
     pub grid_size: usize,
     pub spline_order: usize,
-    pub scale_noise: f32,
-    pub scale_base: f32,
-    pub scale_spline: f32,
-    pub grid_range: [f32; 2],
+    pub scale_noise: f64,
+    pub scale_base: f64,
+    pub scale_spline: f64,
+    pub grid_range: [f64; 2],
 }
 
 impl KanOptions {
@@ -35,9 +35,9 @@ impl KanOptions {
 
     /// kan.py's `grid` row: `(j - spline_order) * step + grid_range[0]` for `j` in `0..=grid_size + 2 spline_order`.
     fn knots(&self) -> Vec<f32> {
-        let step = (self.grid_range[1] as f64 - self.grid_range[0] as f64) / self.grid_size as f64;
+        let step = (self.grid_range[1] - self.grid_range[0]) / self.grid_size as f64;
         (0..=self.grid_size + 2 * self.spline_order)
-            .map(|j| ((j as f64 - self.spline_order as f64) * step + self.grid_range[0] as f64) as f32)
+            .map(|j| ((j as f64 - self.spline_order as f64) * step + self.grid_range[0]) as f32)
             .collect()
     }
 }
@@ -113,7 +113,7 @@ impl KanLinear {
         nonzero("KAN gridSize", options.grid_size)?;
         let coefficients = options.coefficients();
         // torch's kaiming_uniform_(a = sqrt(5) scale): bound sqrt(6 / ((1 + 5 scale²) fan_in)).
-        let kaiming = |scale: f32| (6.0 / ((1.0 + 5.0 * scale * scale) * in_features as f32)).sqrt();
+        let kaiming = |scale: f64| (6.0 / ((1.0 + 5.0 * scale * scale) * in_features as f64)).sqrt() as f32;
         let base_weight = init.uniform("base_weight", &[out_features, in_features], kaiming(options.scale_base))?;
         let spline = spline_init(&options, in_features, out_features, seed);
         let spline_weight = init.with_values("spline_weight", &[out_features, in_features, coefficients], spline)?;
@@ -284,7 +284,7 @@ fn spline_init(options: &KanOptions, in_features: usize, out_features: usize, se
     }
     let pseudo_inverse = min_norm_pseudo_inverse(&a, points, c);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let noise_scale = options.scale_noise as f64 / options.grid_size as f64;
+    let noise_scale = options.scale_noise / options.grid_size as f64;
     let mut out = vec![0.0f32; out_features * in_features * c];
     let mut noise = vec![0.0f64; points];
     for o in 0..out_features {
