@@ -264,6 +264,66 @@ export interface NLinearOptions extends NeuralModelOptions {}
 export interface RNNOptions extends RecurrentModelOptions {
   /** The cell's nonlinearity (encoder_activation, torch's nonlinearity) ['tanh']. */
   encoderActivation?: 'tanh' | 'relu'
+
+/** NeuralForecast's TiDE: residual MLP blocks encode the window and projected exogenous variables, a temporal
+ * decoder maps each horizon step, and a linear skip over the window is added. Training defaults as tide.py:
+ * `inputSize` required, windowsBatchSize 1024, inferenceWindowsBatchSize 1024, scalerType 'identity'. Takes
+ * futrExogList, histExogList and statExogList. */
+export interface TiDEOptions extends NeuralModelOptions {
+  /** Units of the dense encoder and decoder blocks (and of the exogenous projections' hidden layer) [512]. */
+  hiddenSize?: number
+  /** Values the dense decoder outputs per horizon step [32]. */
+  decoderOutputDim?: number
+  /** Hidden units of the temporal decoder [128]. */
+  temporalDecoderDim?: number
+  /** Dropout after each block's second layer, while training [0.3]. */
+  dropout?: number
+  /** A LayerNorm on every block's output [true]. As in NeuralForecast, with one output per point (point losses)
+   *  the temporal decoder's LayerNorm over that one value outputs its bias, so the forecast is the linear skip
+   *  plus a constant; multi-output losses (MQLoss, …) use the whole network. */
+  layernorm?: boolean
+  /** Residual blocks of the dense encoder [1]. */
+  numEncoderLayers?: number
+  /** Residual blocks of the dense decoder [1]. */
+  numDecoderLayers?: number
+  /** Values each time step's exogenous variables are projected to [4]. */
+  temporalWidth?: number
+  /** NeuralForecast's exclude_insample_y: the network sees zeros for the input window of y (its window scale
+   *  still applies), so it forecasts from the exogenous variables alone [false]. */
+  excludeInsampleY?: boolean
+}
+
+/** NeuralForecast's KAN: the flattened window (and exogenous variables, as MLP) through Kolmogorov-Arnold layers,
+ * each a SiLU base term plus learned B-splines per input and output. Training defaults as kan.py: `inputSize`
+ * required, windowsBatchSize 1024, inferenceWindowsBatchSize -1, scalerType 'identity'. Takes futrExogList,
+ * histExogList and statExogList. kan.py's regularization_loss is not part of NeuralForecast's training loss, nor
+ * of ours. */
+export interface KANOptions extends NeuralModelOptions {
+  /** Intervals of each spline's grid [5]. */
+  gridSize?: number
+  /** Order of the B-splines [3]. */
+  splineOrder?: number
+  /** Size of the noise the spline coefficients are initialised from [0.1]. */
+  scaleNoise?: number
+  /** Initialisation scale of the base (SiLU) weights [1.0]. */
+  scaleBase?: number
+  /** Initialisation scale of the per-spline scalers [1.0]. */
+  scaleSpline?: number
+  /** Accepted as true only [true]: NeuralForecast's KAN does not pass it to its layers, which always scale each
+   *  spline. */
+  enableStandaloneScaleSpline?: boolean
+  /** Accepted at its default only [0.02]: NeuralForecast uses it only when updating the grid, which its training
+   *  never does. */
+  gridEps?: number
+  /** The range the spline grid covers, extended by splineOrder intervals on each side [[-1, 1]]. */
+  gridRange?: [number, number]
+  /** Hidden KAN layers [1]. */
+  nHiddenLayers?: number
+  /** Units of every hidden layer, or one number per hidden layer (nHiddenLayers of them) [512]. */
+  hiddenSize?: number | number[]
+  /** NeuralForecast's exclude_insample_y: the network sees zeros for the input window of y (its window scale
+   *  still applies), so it forecasts from the exogenous variables alone [false]. */
+  excludeInsampleY?: boolean
 }
 
 /** Prophet: piecewise-linear trend with changepoints and Fourier seasonalities, fitted to each series (MAP). */
@@ -321,6 +381,11 @@ export interface ModelOptionsByType {
   NLinear: NLinearOptions
   /** NeuralForecast's RNN: stacked Elman encoder over the input window, MLP decoder per horizon step. */
   RNN: RNNOptions
+
+  /** NeuralForecast's TiDE. */
+  TiDE: TiDEOptions
+  /** NeuralForecast's KAN. */
+  KAN: KANOptions
   /** Prophet, a local model (one fit per series); `predict({ level })` gives its own intervals. */
   Prophet: ProphetOptions
 }
@@ -357,6 +422,9 @@ export declare namespace models {
   type DLinear = Model<'DLinear'>
   type NLinear = Model<'NLinear'>
   type RNN = Model<'RNN'>
+
+  type TiDE = Model<'TiDE'>
+  type KAN = Model<'KAN'>
   type Prophet = Model<'Prophet'>
 }
 

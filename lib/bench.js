@@ -30,6 +30,8 @@ const ARCHITECTURES = {
   DLinear: { movingAvgWindow: 25 },
   NLinear: {},
   RNN: { encoderNLayers: 2, encoderHiddenSize: 64, decoderHiddenSize: 64, decoderLayers: 2 },
+  TiDE: {},
+  KAN: {},
 }
 
 const median = (xs) => {

@@ -71,10 +71,12 @@ fn engine(model: &str) -> Engine {
     let sizes = match model {
         "DLinear" | "NLinear" => serde_json::json!({}),
         "TCN" if baseline => serde_json::json!({ "encoderHiddenSize": 64, "decoderHiddenSize": 64, "kernelSize": 2, "dilations": [1, 2, 4, 8, 16] }),
-        "NHITS" | "NBEATS" | "VanillaTransformer" if baseline => serde_json::json!({}),
+        "NHITS" | "NBEATS" | "VanillaTransformer" | "TiDE" | "KAN" if baseline => serde_json::json!({}),
         _ if baseline => serde_json::json!({ "encoderHiddenSize": 64, "decoderHiddenSize": 64 }),
         "LSTM" | "GRU" | "RNN" => serde_json::json!({ "encoderHiddenSize": 16, "decoderHiddenSize": 16 }),
         "MLP" => serde_json::json!({ "hiddenSize": 32, "numLayers": 2 }),
+        "TiDE" => serde_json::json!({ "hiddenSize": 32, "temporalDecoderDim": 16 }),
+        "KAN" => serde_json::json!({ "hiddenSize": 32 }),
         "TCN" => serde_json::json!({ "encoderHiddenSize": 16, "decoderHiddenSize": 16, "kernelSize": 2, "dilations": [1, 2, 4] }),
         "NHITS" | "NBEATS" => serde_json::json!({ "mlpUnits": [[32, 32], [32, 32], [32, 32]] }),
         _ => serde_json::json!({ "hiddenSize": 16, "nHead": 2, "convHiddenSize": 8 }),
@@ -91,10 +93,10 @@ fn engine(model: &str) -> Engine {
 /// (`cargo test --release`) the 2.4 M-parameter NHITS and NBEATS and the Transformer at the baseline too, which
 /// a debug build trains too slowly for `npm test`.
 fn models() -> Vec<&'static str> {
-    let mut models = vec!["LSTM", "GRU", "MLP", "TCN", "NHITS", "NBEATS", "VanillaTransformer", "LSTM@baseline", "GRU@baseline", "TCN@baseline"];
+    let mut models = vec!["LSTM", "GRU", "MLP", "TCN", "NHITS", "NBEATS", "VanillaTransformer", "TiDE", "KAN", "LSTM@baseline", "GRU@baseline", "TCN@baseline"];
     models.extend(["DLinear", "NLinear", "RNN", "RNN@baseline"]);
     if !cfg!(debug_assertions) {
-        models.extend(["NHITS@baseline", "NBEATS@baseline", "VanillaTransformer@baseline"]);
+        models.extend(["NHITS@baseline", "NBEATS@baseline", "VanillaTransformer@baseline", "TiDE@baseline", "KAN@baseline"]);
     }
     models
 }

@@ -62,6 +62,11 @@ async function forecasterUsage(): Promise<void> {
   // @ts-expect-error an unknown activation
   new models.TCN({ h: 12, encoderActivation: 'Swish' })
   void [quantileLoss, seasonalLosses, noSeason, mlpWidth, tcnDilations, prophetMode]
+  const tideLayernorm: boolean = new models.TiDE({ h: 12, inputSize: 24, temporalWidth: 4, layernorm: false }).layernorm
+  const kanHidden: number | number[] = new models.KAN({ h: 12, inputSize: 24, nHiddenLayers: 2, hiddenSize: [64, 32] }).hiddenSize
+  // @ts-expect-error gridRange is a pair of numbers
+  new models.KAN({ h: 12, inputSize: 24, gridRange: 1 })
+  void [tideLayernorm, kanHidden]
   const options: NeuralForecasterOptions = {
     models: [lstm, gru, plain, quantiles, mlp, tcn, prophet],
     frequency: 'MS',

@@ -23,6 +23,8 @@ pub fn models() -> Vec<(&'static str, Value)> {
         ("DLinear", json!({ "movingAvgWindow": 25 })),
         ("NLinear", json!({})),
         ("RNN", json!({ "encoderNLayers": 2, "encoderHiddenSize": 64, "decoderHiddenSize": 64, "decoderLayers": 2 })),
+        ("TiDE", json!({})),
+        ("KAN", json!({})),
     ]
 }
 

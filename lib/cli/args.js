@@ -130,6 +130,8 @@ function hiddenSizeOptions(type, n) {
   switch (type) {
     case 'MLP':
     case 'VanillaTransformer':
+    case 'TiDE':
+    case 'KAN':
       return { hiddenSize: n }
     case 'NBEATS':
     case 'NBEATSx':

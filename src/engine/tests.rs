@@ -297,6 +297,8 @@ fn baseline_spec(kind: ModelKind, seed: u64) -> ModelSpec {
         ModelKind::VanillaTransformer => json!({ "hiddenSize": 64, "nHead": 4, "encoderLayers": 2, "decoderLayers": 1 }),
         ModelKind::Mlp => json!({}),
         ModelKind::Dlinear | ModelKind::Nlinear => json!({}),
+        ModelKind::Tide => json!({}),
+        ModelKind::Kan => json!({}),
         ModelKind::Prophet => return spec_of(json!({ "type": "Prophet", "h": 12, "seasonalityMode": "multiplicative", "randomSeed": seed })),
     };
     let mut options = json!({

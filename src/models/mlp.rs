@@ -107,7 +107,7 @@ impl_model!(MlpModel, MlpConfig, MlpModelCache);
 
 /// Concatenates each window's `[ y | hist exog | futr exog | stat exog ]` (each flattened row-major, as torch's
 /// `reshape(batch_size, -1)`) into `out`.
-fn flatten_window_inputs(batch: &WindowBatch<'_>, shape: &ModelShape, out: &mut Vec<f32>) {
+pub(super) fn flatten_window_inputs(batch: &WindowBatch<'_>, shape: &ModelShape, out: &mut Vec<f32>) {
     let ModelShape { h, input_size: l, exog, .. } = *shape;
     out.clear();
     for b in 0..batch.batch {

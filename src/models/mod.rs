@@ -2,6 +2,7 @@
 
 pub mod dlinear;
 pub mod gru;
+pub mod kan;
 pub mod lstm;
 pub mod mlp;
 pub mod nbeats;
@@ -16,6 +17,7 @@ pub mod prophet;
 pub mod recurrent_forecaster;
 pub mod rnn;
 pub mod tcn;
+pub mod tide;
 #[cfg(test)]
 pub(crate) mod timing;
 pub mod transformer;

@@ -315,6 +315,18 @@ pub(crate) mod tests {
             }
         }
 
+        /// Windows `range` as a batch of their own.
+        pub fn windows(&self, range: std::ops::Range<usize>) -> RandomBatch {
+            let part = |values: &[f32]| values[values.len() / self.batch * range.start..values.len() / self.batch * range.end].to_vec();
+            RandomBatch {
+                batch: range.len(),
+                insample_y: part(&self.insample_y),
+                hist_exog: part(&self.hist_exog),
+                futr_exog: part(&self.futr_exog),
+                stat_exog: part(&self.stat_exog),
+            }
+        }
+
         pub fn view(&self, train_seed: Option<u64>) -> WindowBatch<'_> {
             WindowBatch {
                 batch: self.batch,
@@ -370,6 +382,25 @@ pub(crate) mod tests {
             *model.params_mut() = p.clone();
             objective(&model)
         });
+    }
+
+    /// Asserts that a window's forecast has the same bits alone and in batches of other sizes (Linear's forward
+    /// kernel does not depend on the rows; see nn::matmul).
+    pub fn assert_window_alone_equals_batch<C: ModelConfig>(config: &C) {
+        let shape = *config.shape();
+        let model = config.build().unwrap();
+        let all = RandomBatch::new(&shape, 40, 3);
+        let per_window = shape.h * shape.outputs_per_point;
+        let mut cache = <C::Network as Model>::Cache::default();
+        let mut forecast = |range: std::ops::Range<usize>| {
+            let start = range.start;
+            let forecast = model.forward(&all.windows(range).view(None), &mut cache).unwrap();
+            forecast[(2 - start) * per_window..][..per_window].to_vec()
+        };
+        let alone = forecast(2..3);
+        assert_eq!(alone, forecast(0..40));
+        assert_eq!(alone, forecast(1..3));
+        assert_eq!(alone, forecast(2..7));
     }
 
     /// Fits sine-wave windows with Adam (see [`fit_sine`]) and asserts that the MAE of the last ten steps is

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 use crate::engine::network::Network;
 use crate::models::dlinear::DlinearConfig;
 use crate::models::gru::GruConfig;
+use crate::models::kan::KanConfig;
 use crate::models::lstm::LstmConfig;
 use crate::models::mlp::MlpConfig;
 use crate::models::model::{ModelConfig, ModelShape, TrainingDefaults};
@@ -16,6 +17,7 @@ use crate::models::options::OptionError;
 use crate::models::prophet::ProphetConfig;
 use crate::models::rnn::RnnConfig;
 use crate::models::tcn::TcnConfig;
+use crate::models::tide::TideConfig;
 use crate::models::transformer::TransformerConfig;
 use crate::models::ModelOptions;
 use crate::nn::NnError;
@@ -124,6 +126,8 @@ architectures! {
     Dlinear => DlinearConfig,
     Nlinear => NlinearConfig,
     Rnn => RnnConfig,
+    Tide => TideConfig,
+    Kan => KanConfig,
 }
 
 impl ModelKind {

@@ -226,18 +226,6 @@ fn adam_fits_a_sine_wave() {
     assert_fits_sine(&config, 150, 1e-3, 0.2);
 }
 
-/// Windows `range` of `batch` as a batch of their own.
-fn sub_batch(batch: &RandomBatch, range: std::ops::Range<usize>) -> RandomBatch {
-    let part = |values: &[f32]| values[values.len() / batch.batch * range.start..values.len() / batch.batch * range.end].to_vec();
-    RandomBatch {
-        batch: range.len(),
-        insample_y: part(&batch.insample_y),
-        hist_exog: part(&batch.hist_exog),
-        futr_exog: part(&batch.futr_exog),
-        stat_exog: part(&batch.stat_exog),
-    }
-}
-
 #[test]
 fn a_window_gives_the_same_forecast_alone_and_in_a_batch() {
     let exog = ExogSizes { futr: 1, hist: 2, stat: 1 };
@@ -249,7 +237,7 @@ fn a_window_gives_the_same_forecast_alone_and_in_a_batch() {
     let per_window = 12 * 3;
     let mut cache = NhitsCache::default();
     let mut forecast = |range: std::ops::Range<usize>, window: usize| {
-        let forecast = model.forward(&sub_batch(&all, range.clone()).view(None), &mut cache).unwrap();
+        let forecast = model.forward(&all.windows(range.clone()).view(None), &mut cache).unwrap();
         forecast[(window - range.start) * per_window..][..per_window].to_vec()
     };
     // The same bits in any batch: Linear's forward kernel does not depend on the rows (see nn::matmul).
