@@ -10,7 +10,7 @@ Not part of the test suite (it needs Python with `pip install 'neuralforecast==3
 for the Prophet rows; a virtual environment outside the repository is best):
     python bench/neuralforecast_reference.py [data/air_passengers.csv] [seeds] [--models LSTM,GRU,...]
 
---models is a comma-separated subset of LSTM, GRU, TCN, NBEATS, NHITS, VanillaTransformer, MLP, Prophet (default: all).
+--models is a comma-separated subset of LSTM, GRU, TCN, NBEATS, NHITS, VanillaTransformer, MLP, PatchTST, Prophet (default: all).
 Prophet is deterministic, so it runs once per seasonality mode (multiplicative, additive) whatever the seed count.
 Prints one line per (model, seed) with MAE and fit seconds, then the mean MAE per model.
 """
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 from neuralforecast import NeuralForecast
-from neuralforecast.models import GRU, LSTM, MLP, NBEATS, NHITS, TCN, VanillaTransformer
+from neuralforecast.models import GRU, LSTM, MLP, NBEATS, NHITS, TCN, PatchTST, VanillaTransformer
 
 logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
 logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
@@ -40,6 +40,7 @@ NEURAL = {
     "NHITS": (NHITS, dict(mlp_units=3 * [[512, 512]])),
     "VanillaTransformer": (VanillaTransformer, dict(hidden_size=64, n_head=4, encoder_layers=2, decoder_layers=1)),
     "MLP": (MLP, dict(num_layers=2, hidden_size=1024)),
+    "PatchTST": (PatchTST, dict()),
 }
 ALL = list(NEURAL) + ["Prophet"]
 

@@ -130,6 +130,7 @@ function hiddenSizeOptions(type, n) {
   switch (type) {
     case 'MLP':
     case 'VanillaTransformer':
+    case 'PatchTST':
       return { hiddenSize: n }
     case 'NBEATS':
     case 'NBEATSx':

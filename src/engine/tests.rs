@@ -296,6 +296,7 @@ fn baseline_spec(kind: ModelKind, seed: u64) -> ModelSpec {
         }
         ModelKind::VanillaTransformer => json!({ "hiddenSize": 64, "nHead": 4, "encoderLayers": 2, "decoderLayers": 1 }),
         ModelKind::Mlp => json!({}),
+        ModelKind::PatchTst => json!({}),
         ModelKind::Prophet => return spec_of(json!({ "type": "Prophet", "h": 12, "seasonalityMode": "multiplicative", "randomSeed": seed })),
     };
     let mut options = json!({

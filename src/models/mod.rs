@@ -10,6 +10,7 @@ pub mod nbeatsx;
 pub mod model;
 pub mod nhits;
 pub mod options;
+pub mod patchtst;
 pub mod prophet;
 pub mod recurrent_forecaster;
 pub mod tcn;

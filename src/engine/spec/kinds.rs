@@ -11,6 +11,7 @@ use crate::models::nbeats::NbeatsConfig;
 use crate::models::nbeatsx::NbeatsxConfig;
 use crate::models::nhits::NhitsConfig;
 use crate::models::options::OptionError;
+use crate::models::patchtst::PatchTstConfig;
 use crate::models::prophet::ProphetConfig;
 use crate::models::tcn::TcnConfig;
 use crate::models::transformer::TransformerConfig;
@@ -118,6 +119,7 @@ architectures! {
     Nbeatsx => NbeatsxConfig,
     Nhits => NhitsConfig,
     VanillaTransformer => TransformerConfig,
+    PatchTst => PatchTstConfig,
 }
 
 impl ModelKind {
