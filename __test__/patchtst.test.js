@@ -19,10 +19,10 @@ test('models.PatchTST holds NeuralForecast defaults and has its parameter count'
     patchLen: 16, stride: 8, revin: true, revinAffine: false, revinSubtractLast: true, activation: 'gelu', resAttention: true,
     batchNormalization: false, learnPosEmbed: true, learningRate: 1e-4, maxSteps: 5000, scalerType: 'identity',
   })
-  const nf = new NeuralForecaster({ models: [new models.PatchTST({ h: 12, inputSize: 24, maxSteps: 1 })] })
+  const nf = new NeuralForecaster({ models: [new models.PatchTST({ h: 12, inputSize: 24, maxSteps: 1, windowsBatchSize: 32 })] })
   const summary = await nf.fit(sinePanel(1, 60))
   expect(summary.models[0].parameters).toBe(404623)
-})
+}, 30000)
 
 describe('a fitted PatchTST', () => {
   const fitWith = async (numThreads) => {
@@ -81,6 +81,6 @@ test('PatchTST trains with MQLoss and gives conformal intervals', async () => {
 
 test('what NeuralForecast\'s PatchTST does not take is an error naming it', () => {
   expect(() => small({ histExogList: ['x'] })).toThrow(/PatchTST takes no exogenous variables.*histExogList/)
-  expect(() => small({ hiddenSize: 20 })).toThrow(/hiddenSize.*multiple of nHeads/)
+  expect(() => small({ hiddenSize: 18 })).toThrow(/hiddenSize.*multiple of nHeads/)
   expect(() => small({ fcDropout: 0.5 })).toThrow(/fcDropout/)
 })

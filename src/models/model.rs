@@ -254,6 +254,12 @@ pub trait ModelConfig: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'stat
     /// Builds the network with freshly initialised weights (seeded by `shape().random_seed`).
     fn build(&self) -> Result<Self::Network, NnError>;
 
+    /// Values of the buffers the network stores besides its parameters (BatchNorm's running statistics, see
+    /// [`crate::nn::TensorKind`]), by arithmetic: a checkpoint holds both.
+    fn buffer_values(&self) -> u128 {
+        0
+    }
+
     /// NeuralForecast's `exclude_insample_y`: the network sees zeros for the input window (see
     /// [`without_insample_y`]); only models whose NeuralForecast class has the option override this.
     fn exclude_insample_y(&self) -> bool {

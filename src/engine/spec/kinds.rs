@@ -100,6 +100,13 @@ macro_rules! architectures {
                 }
             }
 
+            /// Values of the buffers besides the parameters, by arithmetic (see [`ModelConfig::buffer_values`]).
+            pub fn buffer_values(&self) -> u128 {
+                match self {
+                    $(Architecture::$kind(c) => c.buffer_values()),*
+                }
+            }
+
             /// The network with freshly initialised weights, and the trainable head `loss` has (IQLoss's).
             pub(crate) fn build(&self, loss: &crate::nn::loss::Loss) -> Result<Network, NnError> {
                 match self {

@@ -206,6 +206,11 @@ impl ModelConfig for PatchTstConfig {
         PatchTst::new(self.clone())
     }
 
+    /// Two BatchNorms a layer, each with `running_mean`, `running_var` and `num_batches_tracked`.
+    fn buffer_values(&self) -> u128 {
+        (self.encoder_layers * 2 * (2 * self.hidden_size + 1)) as u128
+    }
+
     fn exclude_insample_y(&self) -> bool {
         self.exclude_insample_y
     }

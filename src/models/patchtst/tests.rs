@@ -100,7 +100,9 @@ fn the_estimate_counts_every_parameter() {
         PatchTstConfig { patch_len: 30, encoder_layers: 1, ..small(1) },
         PatchTstConfig::new(shape(7, 30, ExogSizes::none())),
     ] {
-        assert_count_matches_estimate(&config);
+        let parameters = assert_count_matches_estimate(&config);
+        let stored: usize = config.build().unwrap().params().iter().map(|(_, t)| t.len()).sum();
+        assert_eq!(config.buffer_values(), (stored - parameters) as u128);
     }
 }
 
