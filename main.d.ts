@@ -323,6 +323,47 @@ export interface KANOptions extends NeuralModelOptions {
   hiddenSize?: number | number[]
   /** NeuralForecast's exclude_insample_y: the network sees zeros for the input window of y (its window scale
    *  still applies), so it forecasts from the exogenous variables alone [false]. */
+/** NeuralForecast's PatchTST: a Transformer over patches of the window (RevIN, BatchNorm, residual attention).
+ *  Takes no exogenous variables. Training defaults as NeuralForecast's: `inputSize` required,
+ *  `learningRate` 1e-4, `maxSteps` 5000, `windowsBatchSize` 1024, `inferenceWindowsBatchSize` 1024, `scalerType`
+ *  'identity'. Trains on each step's batch in one pass (BatchNorm's batch statistics are the whole batch's) and
+ *  forecasts with BatchNorm's running statistics, as torch. */
+export interface PatchTSTOptions extends NeuralModelOptions {
+  /** Encoder layers [3]. */
+  encoderLayers?: number
+  /** Attention heads; `hiddenSize` must be a multiple [16]. */
+  nHeads?: number
+  /** Model width [128]. */
+  hiddenSize?: number
+  /** Width of the feed-forward layers [256]. */
+  linearHiddenSize?: number
+  /** Dropout of the embedding, the residual branches and the feed-forward layers [0.2]. */
+  dropout?: number
+  /** Accepted at NeuralForecast's default only: NeuralForecast's PatchTST never uses it (it feeds a pretraining
+   *  head the model does not build) [0.2]. */
+  fcDropout?: number
+  /** Dropout of the flatten head's output [0]. */
+  headDropout?: number
+  /** Dropout of the attention weights [0]. */
+  attnDropout?: number
+  /** Values per patch; at most `inputSize + stride` is used [16]. */
+  patchLen?: number
+  /** Steps between patch starts [8]. */
+  stride?: number
+  /** Reversible instance normalisation of each window [true]. */
+  revin?: boolean
+  /** RevIN's learnable affine weight and bias [false]. */
+  revinAffine?: boolean
+  /** RevIN centres on the window's last value instead of its mean [true]. */
+  revinSubtractLast?: boolean
+  activation?: 'gelu' | 'relu'
+  /** Residual attention: each layer adds the previous layer's attention scores [true]. */
+  resAttention?: boolean
+  /** BatchNorm before each sublayer instead of after its residual sum [false]. */
+  batchNormalization?: boolean
+  /** Learn the positional encoding (otherwise it keeps its random initialisation) [true]. */
+  learnPosEmbed?: boolean
+  /** NeuralForecast's exclude_insample_y: the network sees zeros for the input window of y [false]. */
   excludeInsampleY?: boolean
 }
 
@@ -386,6 +427,8 @@ export interface ModelOptionsByType {
   TiDE: TiDEOptions
   /** NeuralForecast's KAN. */
   KAN: KANOptions
+  /** NeuralForecast's PatchTST. */
+  PatchTST: PatchTSTOptions
   /** Prophet, a local model (one fit per series); `predict({ level })` gives its own intervals. */
   Prophet: ProphetOptions
 }
@@ -425,6 +468,7 @@ export declare namespace models {
 
   type TiDE = Model<'TiDE'>
   type KAN = Model<'KAN'>
+  type PatchTST = Model<'PatchTST'>
   type Prophet = Model<'Prophet'>
 }
 

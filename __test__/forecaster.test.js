@@ -3,6 +3,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { NeuralForecaster, models } = require('..')
+const { tensors } = require('./checkpoint_tensors.js')
 
 const AIR_PASSENGERS = path.join(__dirname, 'fixtures', 'air_passengers.csv')
 
@@ -46,19 +47,6 @@ const { sinePanel } = require('./sine_panel.js')
 
 function smallModel(type = 'LSTM', extra = {}) {
   return new models[type]({ h: 6, inputSize: 12, encoderHiddenSize: 16, decoderHiddenSize: 16, maxSteps: 20, ...extra })
-}
-
-/** The tensor bytes of a safetensors checkpoint (everything after the JSON header), by tensor name. */
-function tensors(buffer) {
-  const headerLength = Number(buffer.readBigUInt64LE(0))
-  const header = JSON.parse(buffer.subarray(8, 8 + headerLength).toString('utf8'))
-  const data = buffer.subarray(8 + headerLength)
-  const out = {}
-  for (const [name, info] of Object.entries(header)) {
-    if (name === '__metadata__') continue
-    out[name] = Buffer.from(data.subarray(info.data_offsets[0], info.data_offsets[1]))
-  }
-  return out
 }
 
 describe('models', () => {

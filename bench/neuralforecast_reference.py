@@ -11,7 +11,7 @@ for the Prophet rows; a virtual environment outside the repository is best):
     python bench/neuralforecast_reference.py [data/air_passengers.csv] [seeds] [--models LSTM,GRU,...]
 
 --models is a comma-separated subset of LSTM, GRU, TCN, NBEATS, NHITS, VanillaTransformer, MLP, DLinear, NLinear,
-RNN, TiDE, KAN, Prophet (default: all).
+RNN, TiDE, KAN, PatchTST, Prophet (default: all).
 Prophet is deterministic, so it runs once per seasonality mode (multiplicative, additive) whatever the seed count.
 Prints one line per (model, seed) with MAE and fit seconds, then the mean MAE per model.
 """
@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 from neuralforecast import NeuralForecast
 from neuralforecast.models import GRU, LSTM, MLP, NBEATS, NHITS, TCN, VanillaTransformer
-from neuralforecast.models import KAN, RNN, DLinear, NLinear, TiDE
+from neuralforecast.models import KAN, RNN, DLinear, NLinear, PatchTST, TiDE
 
 logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
 logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
@@ -47,6 +47,7 @@ NEURAL = {
     "RNN": (RNN, RECURRENT),
     "TiDE": (TiDE, dict()),
     "KAN": (KAN, dict()),
+    "PatchTST": (PatchTST, dict()),
 }
 ALL = list(NEURAL) + ["Prophet"]
 

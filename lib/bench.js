@@ -32,6 +32,8 @@ const ARCHITECTURES = {
   RNN: { encoderNLayers: 2, encoderHiddenSize: 64, decoderHiddenSize: 64, decoderLayers: 2 },
   TiDE: {},
   KAN: {},
+  /** NeuralForecast's defaults (bench/neuralforecast_reference.py). */
+  PatchTST: {},
 }
 
 const median = (xs) => {

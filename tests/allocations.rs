@@ -72,6 +72,7 @@ fn engine(model: &str) -> Engine {
         "DLinear" | "NLinear" => serde_json::json!({}),
         "TCN" if baseline => serde_json::json!({ "encoderHiddenSize": 64, "decoderHiddenSize": 64, "kernelSize": 2, "dilations": [1, 2, 4, 8, 16] }),
         "NHITS" | "NBEATS" | "VanillaTransformer" | "TiDE" | "KAN" if baseline => serde_json::json!({}),
+        "PatchTST" if baseline => serde_json::json!({}),
         _ if baseline => serde_json::json!({ "encoderHiddenSize": 64, "decoderHiddenSize": 64 }),
         "LSTM" | "GRU" | "RNN" => serde_json::json!({ "encoderHiddenSize": 16, "decoderHiddenSize": 16 }),
         "MLP" => serde_json::json!({ "hiddenSize": 32, "numLayers": 2 }),
@@ -79,6 +80,7 @@ fn engine(model: &str) -> Engine {
         "KAN" => serde_json::json!({ "hiddenSize": 32 }),
         "TCN" => serde_json::json!({ "encoderHiddenSize": 16, "decoderHiddenSize": 16, "kernelSize": 2, "dilations": [1, 2, 4] }),
         "NHITS" | "NBEATS" => serde_json::json!({ "mlpUnits": [[32, 32], [32, 32], [32, 32]] }),
+        "PatchTST" => serde_json::json!({ "hiddenSize": 16, "nHeads": 4, "linearHiddenSize": 32 }),
         _ => serde_json::json!({ "hiddenSize": 16, "nHead": 2, "convHiddenSize": 8 }),
     };
     let mut options = serde_json::json!({ "type": model, "h": 12, "inputSize": 24, "scalerType": "standard", "batchSize": 32 });
@@ -94,9 +96,10 @@ fn engine(model: &str) -> Engine {
 /// a debug build trains too slowly for `npm test`.
 fn models() -> Vec<&'static str> {
     let mut models = vec!["LSTM", "GRU", "MLP", "TCN", "NHITS", "NBEATS", "VanillaTransformer", "TiDE", "KAN", "LSTM@baseline", "GRU@baseline", "TCN@baseline"];
-    models.extend(["DLinear", "NLinear", "RNN", "RNN@baseline"]);
+    models.extend(["DLinear", "NLinear", "RNN", "RNN@baseline", "PatchTST"]);
     if !cfg!(debug_assertions) {
         models.extend(["NHITS@baseline", "NBEATS@baseline", "VanillaTransformer@baseline", "TiDE@baseline", "KAN@baseline"]);
+        models.push("PatchTST@baseline");
     }
     models
 }

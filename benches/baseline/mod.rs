@@ -25,6 +25,7 @@ pub fn models() -> Vec<(&'static str, Value)> {
         ("RNN", json!({ "encoderNLayers": 2, "encoderHiddenSize": 64, "decoderHiddenSize": 64, "decoderLayers": 2 })),
         ("TiDE", json!({})),
         ("KAN", json!({})),
+        ("PatchTST", json!({})),
     ]
 }
 

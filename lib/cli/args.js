@@ -132,6 +132,7 @@ function hiddenSizeOptions(type, n) {
     case 'VanillaTransformer':
     case 'TiDE':
     case 'KAN':
+    case 'PatchTST':
       return { hiddenSize: n }
     case 'NBEATS':
     case 'NBEATSx':

@@ -299,6 +299,7 @@ fn baseline_spec(kind: ModelKind, seed: u64) -> ModelSpec {
         ModelKind::Dlinear | ModelKind::Nlinear => json!({}),
         ModelKind::Tide => json!({}),
         ModelKind::Kan => json!({}),
+        ModelKind::PatchTst => json!({}),
         ModelKind::Prophet => return spec_of(json!({ "type": "Prophet", "h": 12, "seasonalityMode": "multiplicative", "randomSeed": seed })),
     };
     let mut options = json!({

@@ -111,7 +111,15 @@ pub(crate) fn train(
     let adam_config = AdamConfig { learning_rate: learning_rate as f32, ..AdamConfig::default() };
     let mut adam = Adam::new(network.params(), adam_config, StepLr::neuralforecast(max_steps, spec.num_lr_decays))?;
     let parameters = network.params().num_parameters() as u128;
-    let per_shard = if run.low_memory { low_memory_shard_windows(batch, parameters) } else { shard_windows(batch, parameters) };
+    // Batch statistics (BatchNorm's) are the whole batch's, as NeuralForecast's: one shard, one pass.
+    let batch_statistics = network.params().has_buffers();
+    let per_shard = if batch_statistics {
+        batch
+    } else if run.low_memory {
+        low_memory_shard_windows(batch, parameters)
+    } else {
+        shard_windows(batch, parameters)
+    };
     let shard_count = batch.div_ceil(per_shard);
     let kept = if run.low_memory { shard_count.min(LOW_MEMORY_WAVE) } else { shard_count };
     let mut shards: Vec<Shard> = (0..kept).map(|_| Shard { grads: network.params().zeros_like(), loss: LossSums::default() }).collect();
@@ -143,6 +151,9 @@ pub(crate) fn train(
             None => {
                 let part = StepPart { step, first: 0, observed: index.observed_in(&windows) };
                 gradients.compute(network, &windows, &mut shards, part)?;
+                if batch_statistics {
+                    network.update_buffers(&mut scratch.lock(0, 1).cache)?;
+                }
                 &mut shards[..]
             }
             Some(total) => {

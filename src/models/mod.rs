@@ -13,6 +13,7 @@ pub mod model;
 pub mod nhits;
 pub mod nlinear;
 pub mod options;
+pub mod patchtst;
 pub mod prophet;
 pub mod recurrent_forecaster;
 pub mod rnn;

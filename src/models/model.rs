@@ -89,6 +89,13 @@ pub trait Model: Clone + Send + Sync + std::fmt::Debug + 'static {
     /// Backpropagates `d_output` (d loss / d forecast, the shape of the forward output) through the pass saved
     /// in `cache`, accumulating into `grads` (a store shaped like [`Model::params`]).
     fn backward(&self, cache: &mut Self::Cache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError>;
+
+    /// Folds the batch statistics of the training pass in `cache` into the model's buffers (BatchNorm's running
+    /// statistics, see [`crate::nn::TensorKind`]); nothing for a model without buffers. The engine calls it once
+    /// per training step, after the step's one pass over the whole batch.
+    fn update_buffers(&mut self, _cache: &Self::Cache) -> Result<(), NnError> {
+        Ok(())
+    }
 }
 
 thread_local! {
@@ -113,9 +120,11 @@ pub fn without_insample_y<R>(batch: &WindowBatch<'_>, forward: impl FnOnce(&Wind
 /// `forward_pass(&self, batch, cache) -> Result<&[f32], NnError>` on a batch already checked against the
 /// configuration's shape, and `backward_pass(&self, cache, d_output, grads) -> Result<(), NnError>` on a gradient
 /// store already checked to be shaped like the parameters. Also gives the network a `config()` accessor.
-/// `impl_model!(Network, Config, Cache)`, or for a generic network `impl_model!(Network<C>, Config, Cache, C: Bound)`.
+/// `impl_model!(Network, Config, Cache)`, or for a generic network `impl_model!(Network<C>, Config, Cache, C: Bound)`;
+/// a network with buffers names its inherent `fn(&mut self, &Cache) -> Result<(), NnError>` that implements
+/// [`Model::update_buffers`]: `impl_model!(Network, Config, Cache; update_running_statistics)`.
 macro_rules! impl_model {
-    ($network:ty, $config:ty, $cache:ty $(, $param:ident: $bound:path)?) => {
+    ($network:ty, $config:ty, $cache:ty $(, $param:ident: $bound:path)? $(; $update_buffers:ident)?) => {
         impl$(<$param: $bound>)? $network {
             pub fn config(&self) -> &$config {
                 &self.config
@@ -150,6 +159,11 @@ macro_rules! impl_model {
                 self.params.check_same_layout(grads)?;
                 self.backward_pass(cache, d_output, grads)
             }
+            $(
+                fn update_buffers(&mut self, cache: &$cache) -> Result<(), $crate::nn::NnError> {
+                    self.$update_buffers(cache)
+                }
+            )?
         }
     };
 }
@@ -261,6 +275,12 @@ pub trait ModelConfig: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'stat
 
     /// Builds the network with freshly initialised weights (seeded by `shape().random_seed`).
     fn build(&self) -> Result<Self::Network, NnError>;
+
+    /// Values of the buffers the network stores besides its parameters (BatchNorm's running statistics, see
+    /// [`crate::nn::TensorKind`]), by arithmetic: a checkpoint holds both.
+    fn buffer_values(&self) -> u128 {
+        0
+    }
 
     /// NeuralForecast's `exclude_insample_y`: the network sees zeros for the input window (see
     /// [`without_insample_y`]); only models whose NeuralForecast class has the option override this.

@@ -9,12 +9,17 @@
 //! rows; their outputs are then laid out head by head (`[B, H, L, E]`), so that the per-head products, a few
 //! hundred values each, run through the register-tiled kernels of [`super::matmul`] on contiguous blocks instead of
 //! paying a packing GEMM's set-up (and allocation) per head.
+//!
+//! PatchTST's `_MultiheadAttention` (models/patchtst.py) is the same computation under other names (`W_Q`, `W_K`,
+//! `W_V`, `to_out.0`, and `sdp_attn.scale`, a frozen `head_dim^-0.5`), with an option NF calls `res_attention`
+//! (RealFormer's residual attention): the pre-softmax scores `scale Q K^T + prev` go to the next layer, which adds
+//! them to its own ([`MultiHeadAttention::forward_with_scores`]).
 
 use super::dropout::Dropout;
 use super::error::{expect_len, nonzero, NnError};
 use super::matmul::{matmul, matmul_nt_acc, transpose};
 use crate::simd::{thread_isa, Isa};
-use super::params::{ParamInit, ParamStore};
+use super::params::{ParamId, ParamInit, ParamStore, TensorKind};
 use super::Linear;
 
 /// What one attention pass reads: `queries` `[B, Lq, hidden]` attending over `keys_values` `[B, Lk, hidden]`.
@@ -36,6 +41,10 @@ pub struct MultiHeadAttention {
     heads: usize,
     head_dim: usize,
     dropout: Dropout,
+    /// PatchTST's `sdp_attn.scale`, when the layer has it.
+    scale: Option<ParamId>,
+    /// Residual attention: the scores are kept, handed to the next layer, and the previous layer's added.
+    residual: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -51,6 +60,8 @@ pub struct AttentionCache {
     v: Vec<f32>,
     /// Softmax weights `[B, H, Lq, Lk]`.
     probs: Vec<f32>,
+    /// Residual attention: the scores before the softmax, `[B, H, Lq, Lk]`.
+    scores: Vec<f32>,
     /// The dropout mask of `probs` (empty when dropout is off) and the weights after it.
     dropout_mask: Vec<f32>,
     dropped: Vec<f32>,
@@ -67,7 +78,7 @@ pub struct AttentionCache {
     /// One head's transposed weights or score gradients `[Lk, Lq]`.
     transposed: Vec<f32>,
 }
-crate::nn::heap_bytes::heap_bytes!(AttentionCache { batch, q_len, kv_len, projected, q, k, v, probs, dropout_mask, dropped, context_heads, context, d_rows, d_context, d_probs, d_q, d_k, d_v, d_from_values, transposed });
+crate::nn::heap_bytes::heap_bytes!(AttentionCache { batch, q_len, kv_len, projected, q, k, v, probs, scores, dropout_mask, dropped, context_heads, context, d_rows, d_context, d_probs, d_q, d_k, d_v, d_from_values, transposed });
 
 /// Converts between projection rows `[B L, H E]` and head blocks `[B, H, L, E]`.
 #[derive(Debug, Clone, Copy)]
@@ -108,17 +119,46 @@ impl HeadLayout {
 impl MultiHeadAttention {
     /// Creates `<prefix>.{query,key,value,out}_projection.{weight,bias}` in torch's order.
     pub fn new(init: &mut ParamInit<'_>, hidden: usize, heads: usize, dropout: Dropout) -> Result<Self, NnError> {
-        nonzero("attention heads", heads)?;
-        let head_dim = hidden / heads;
-        if head_dim == 0 {
-            return Err(NnError::InvalidValue { what: "attention heads", reason: format!("{heads} heads exceed hidden_size {hidden}") });
-        }
+        let head_dim = Self::head_dim(hidden, heads)?;
         let width = heads * head_dim;
         let query = Linear::new(&mut init.pp("query_projection"), hidden, width)?;
         let key = Linear::new(&mut init.pp("key_projection"), hidden, width)?;
         let value = Linear::new(&mut init.pp("value_projection"), hidden, width)?;
         let out = Linear::new(&mut init.pp("out_projection"), width, hidden)?;
-        Ok(MultiHeadAttention { query, key, value, out, heads, head_dim, dropout })
+        Ok(MultiHeadAttention { query, key, value, out, heads, head_dim, dropout, scale: None, residual: false })
+    }
+
+    /// PatchTST's `_MultiheadAttention`: `<prefix>.W_Q`, `W_K`, `W_V`, `sdp_attn.scale` (frozen) and `to_out.0` in
+    /// torch's order; `residual` is its `res_attention`. `hidden` must be a multiple of `heads`, as NF asserts.
+    pub fn patchtst(init: &mut ParamInit<'_>, hidden: usize, heads: usize, dropout: Dropout, residual: bool) -> Result<Self, NnError> {
+        let head_dim = Self::head_dim(hidden, heads)?;
+        if hidden % heads != 0 {
+            return Err(NnError::InvalidValue { what: "attention heads", reason: format!("hidden_size {hidden} is not a multiple of n_heads {heads}") });
+        }
+        let query = Linear::new(&mut init.pp("W_Q"), hidden, hidden)?;
+        let key = Linear::new(&mut init.pp("W_K"), hidden, hidden)?;
+        let value = Linear::new(&mut init.pp("W_V"), hidden, hidden)?;
+        let scale = init.untrained("sdp_attn.scale", TensorKind::Frozen, &[], vec![(head_dim as f64).powf(-0.5) as f32])?;
+        let out = Linear::new(&mut init.pp("to_out.0"), hidden, hidden)?;
+        Ok(MultiHeadAttention { query, key, value, out, heads, head_dim, dropout, scale: Some(scale), residual })
+    }
+
+    fn head_dim(hidden: usize, heads: usize) -> Result<usize, NnError> {
+        nonzero("attention heads", heads)?;
+        match hidden / heads {
+            0 => Err(NnError::InvalidValue { what: "attention heads", reason: format!("{heads} heads exceed hidden_size {hidden}") }),
+            head_dim => Ok(head_dim),
+        }
+    }
+
+    /// The scores a residual-attention pass keeps for the next layer, `[B, H, Lq, Lk]` (empty otherwise).
+    pub fn scores<'c>(&self, cache: &'c AttentionCache) -> &'c [f32] {
+        &cache.scores
+    }
+
+    /// The factor of `Q K^T`: the stored `scale` where the layer has one, else `1 / sqrt(head_dim)`.
+    fn scale_value(&self, params: &ParamStore) -> f32 {
+        self.scale.map_or(1.0 / (self.head_dim as f32).sqrt(), |id| params.get(id).data[0])
     }
 
     fn hidden(&self) -> usize {
@@ -135,6 +175,20 @@ impl MultiHeadAttention {
 
     /// `output[B Lq, hidden]`: the attention of `queries` `[B, Lq, hidden]` over `keys_values` `[B, Lk, hidden]`.
     pub fn forward(&self, params: &ParamStore, inputs: AttentionInputs<'_>, train_seed: Option<u64>, output: &mut [f32], cache: &mut AttentionCache) -> Result<(), NnError> {
+        self.forward_with_scores(params, inputs, None, train_seed, output, cache)
+    }
+
+    /// [`MultiHeadAttention::forward`] with residual attention's `prev`: the previous layer's scores (`None` in the
+    /// first layer), added to this layer's before the softmax.
+    pub fn forward_with_scores(
+        &self,
+        params: &ParamStore,
+        inputs: AttentionInputs<'_>,
+        prev: Option<&[f32]>,
+        train_seed: Option<u64>,
+        output: &mut [f32],
+        cache: &mut AttentionCache,
+    ) -> Result<(), NnError> {
         let AttentionInputs { queries, keys_values, batch, q_len, kv_len } = inputs;
         nonzero("attention query length", q_len)?;
         nonzero("attention key length", kv_len)?;
@@ -161,8 +215,18 @@ impl MultiHeadAttention {
         for (scores, (q, k)) in cache.probs.chunks_exact_mut(scores_len).zip(blocks) {
             matmul_nt_acc(isa, q, q_len, e, k, kv_len, scores);
         }
-        let scale = 1.0 / (e as f32).sqrt();
-        softmax_rows(&mut cache.probs, kv_len, scale);
+        if self.residual {
+            let scale = self.scale_value(params);
+            cache.probs.iter_mut().for_each(|s| *s *= scale);
+            if let Some(prev) = prev {
+                expect_len("previous attention scores", cache.probs.len(), prev.len())?;
+                cache.probs.iter_mut().zip(prev).for_each(|(s, p)| *s += p);
+            }
+            cache.scores.clone_from(&cache.probs);
+            softmax_rows(&mut cache.probs, kv_len, 1.0);
+        } else {
+            softmax_rows(&mut cache.probs, kv_len, self.scale_value(params));
+        }
         cache.dropout_mask.clear();
         if train_seed.is_some() && self.dropout.p() > 0.0 {
             cache.dropped.clear();
@@ -193,6 +257,24 @@ impl MultiHeadAttention {
         d_queries: &mut [f32],
         d_keys_values: &mut [f32],
     ) -> Result<(), NnError> {
+        let gradients = InputGradients { queries: d_queries, keys_values: d_keys_values, scores: ScoreGradients::default() };
+        self.backward_with_scores(params, queries, keys_values, cache, d_output, grads, gradients)
+    }
+
+    /// [`MultiHeadAttention::backward`] of a residual-attention pass: `gradients.scores` carries the gradient of the
+    /// scores this layer handed on (`above`, from the next layer) and receives that of `prev` (`below`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward_with_scores(
+        &self,
+        params: &ParamStore,
+        queries: &[f32],
+        keys_values: &[f32],
+        cache: &mut AttentionCache,
+        d_output: &[f32],
+        grads: &mut ParamStore,
+        gradients: InputGradients<'_>,
+    ) -> Result<(), NnError> {
+        let InputGradients { queries: d_queries, keys_values: d_keys_values, scores: d_scores } = gradients;
         let (batch, q_len, kv_len, width, e) = (cache.batch, cache.q_len, cache.kv_len, self.width(), self.head_dim);
         nonzero("attention batch (run forward first)", batch)?;
         expect_len("attention output gradient", batch * q_len * self.hidden(), d_output.len())?;
@@ -214,9 +296,22 @@ impl MultiHeadAttention {
             matmul(isa, &cache.transposed, kv_len, q_len, d_context, e, d_v);
         }
         self.dropout.backward_in_place(&mut cache.d_probs, &cache.dropout_mask)?;
-        let scale = 1.0 / (e as f32).sqrt();
+        let scale = self.scale_value(params);
+        let softmax_scale = if self.residual { 1.0 } else { scale };
         for (d_row, p_row) in cache.d_probs.chunks_exact_mut(kv_len).zip(cache.probs.chunks_exact(kv_len)) {
-            softmax_backward_in_place(d_row, p_row, scale);
+            softmax_backward_in_place(d_row, p_row, softmax_scale);
+        }
+        if self.residual {
+            // d_probs now holds d scores; the scores also reached the next layer, and `prev` entered them as is.
+            if let Some(above) = d_scores.above {
+                expect_len("attention score gradient", cache.d_probs.len(), above.len())?;
+                cache.d_probs.iter_mut().zip(above).for_each(|(d, a)| *d += a);
+            }
+            if let Some(below) = d_scores.below {
+                expect_len("previous attention score gradient", cache.d_probs.len(), below.len())?;
+                below.copy_from_slice(&cache.d_probs);
+            }
+            cache.d_probs.iter_mut().for_each(|d| *d *= scale);
         }
 
         cache.d_q.resize(cache.q.len(), 0.0);
@@ -241,6 +336,21 @@ impl MultiHeadAttention {
         d_keys_values.iter_mut().zip(&cache.d_from_values).for_each(|(d, v)| *d += v);
         Ok(())
     }
+}
+
+/// Where [`MultiHeadAttention::backward_with_scores`] writes the gradients of its inputs.
+pub struct InputGradients<'a> {
+    pub queries: &'a mut [f32],
+    pub keys_values: &'a mut [f32],
+    pub scores: ScoreGradients<'a>,
+}
+
+/// Residual attention's score gradients: of the scores handed to the next layer (`above`, none in the last
+/// layer), and of the previous layer's (`below`, none in the first).
+#[derive(Default)]
+pub struct ScoreGradients<'a> {
+    pub above: Option<&'a [f32]>,
+    pub below: Option<&'a mut [f32]>,
 }
 
 /// `row = softmax(scale * row)` for every `len`-long row of `data`, shifted by the row maximum so that no

@@ -89,11 +89,13 @@ impl Tally {
     }
 }
 
-/// Checks `grads` (the analytic gradient of `objective`) on a sample of every parameter tensor.
+/// Checks `grads` (the analytic gradient of `objective`) on a sample of every trained parameter tensor (frozen
+/// tensors and buffers have none).
 pub fn check_param_grads(params: &mut ParamStore, grads: &ParamStore, samples: usize, mut objective: impl FnMut(&ParamStore) -> f64) {
     params.check_same_layout(grads).expect("gradients have the parameters' layout");
     let mut tally = Tally::default();
-    for tensor_index in 0..params.len() {
+    let trained: Vec<usize> = (0..params.len()).filter(|&i| params.kind_at(i) == super::params::TensorKind::Trained).collect();
+    for tensor_index in trained {
         let (name, analytic) = grads.iter().nth(tensor_index).expect("index below len");
         for index in sample_indices(analytic.len(), samples) {
             let original = params.iter().nth(tensor_index).expect("index below len").1.data[index];

@@ -8,6 +8,7 @@
 pub mod activation;
 pub mod adam;
 pub mod attention;
+pub mod batch_norm;
 pub mod conv1d;
 pub mod dropout;
 pub mod embedding;
@@ -26,14 +27,16 @@ pub mod lstm;
 pub mod matmul;
 pub mod mlp_residual;
 pub mod params;
+pub mod patching;
 pub mod pooling;
 pub mod recurrent;
 pub mod relu_mlp;
+pub mod revin;
 pub mod rnn;
 pub mod series_decomp;
 pub mod tensor;
 
 pub use error::NnError;
 pub use linear::Linear;
-pub use params::{ParamId, ParamInit, ParamStore};
+pub use params::{ParamId, ParamInit, ParamStore, TensorKind};
 pub use tensor::Tensor;

@@ -17,6 +17,19 @@ pub struct ParamId(usize);
 pub struct ParamStore {
     names: Vec<String>,
     tensors: Vec<Tensor>,
+    kinds: Vec<TensorKind>,
+}
+
+/// What a stored tensor is to training. Frozen tensors and buffers are saved and loaded with the weights, but no
+/// layer writes a gradient for them, so Adam leaves them as they are (a zero gradient moves nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TensorKind {
+    Trained,
+    /// A parameter with `requires_grad=False` (PatchTST's attention `scale`): counted as a parameter, as torch
+    /// counts it, never trained.
+    Frozen,
+    /// torch's `register_buffer` (BatchNorm's running statistics): not a parameter, updated by the model itself.
+    Buffer,
 }
 
 impl AsRef<ParamStore> for ParamStore {
@@ -30,12 +43,13 @@ impl ParamStore {
         Self::default()
     }
 
-    fn insert(&mut self, name: String, tensor: Tensor) -> Result<ParamId, NnError> {
+    fn insert(&mut self, name: String, tensor: Tensor, kind: TensorKind) -> Result<ParamId, NnError> {
         if self.names.contains(&name) {
             return Err(NnError::InvalidValue { what: "parameter name", reason: format!("`{name}` is already defined") });
         }
         self.names.push(name);
         self.tensors.push(tensor);
+        self.kinds.push(kind);
         Ok(ParamId(self.tensors.len() - 1))
     }
 
@@ -74,15 +88,25 @@ impl ParamStore {
         self.tensors.is_empty()
     }
 
-    /// Number of scalar parameters, as `sum(p.numel() for p in model.parameters())`.
+    /// Number of scalar parameters, as `sum(p.numel() for p in model.parameters())` (buffers not counted).
     pub fn num_parameters(&self) -> usize {
-        self.tensors.iter().map(Tensor::len).sum()
+        self.tensors.iter().zip(&self.kinds).filter(|(_, &kind)| kind != TensorKind::Buffer).map(|(t, _)| t.len()).sum()
+    }
+
+    /// The kind of the tensor at position `index` (in [`ParamStore::iter`] order).
+    pub fn kind_at(&self, index: usize) -> TensorKind {
+        self.kinds[index]
+    }
+
+    /// Whether the store holds buffers: batch statistics, which a training step must compute over its whole batch.
+    pub fn has_buffers(&self) -> bool {
+        self.kinds.contains(&TensorKind::Buffer)
     }
 
     /// A store with the same names and shapes, all zeros: a gradient accumulator or optimizer moment.
     pub fn zeros_like(&self) -> Self {
         let tensors = self.tensors.iter().map(|t| Tensor::zeros(&t.shape)).collect();
-        ParamStore { names: self.names.clone(), tensors }
+        ParamStore { names: self.names.clone(), tensors, kinds: self.kinds.clone() }
     }
 
     pub fn fill_zero(&mut self) {
@@ -138,9 +162,14 @@ impl<'a> ParamInit<'a> {
 
     /// Adds a parameter of `shape` drawn from U(-bound, bound).
     pub fn uniform(&mut self, name: &str, shape: &[usize], bound: f32) -> Result<ParamId, NnError> {
+        self.uniform_of_kind(name, TensorKind::Trained, shape, bound)
+    }
+
+    /// [`ParamInit::uniform`] for a tensor of `kind` (a frozen one: torch's `requires_grad=False`).
+    pub fn uniform_of_kind(&mut self, name: &str, kind: TensorKind, shape: &[usize], bound: f32) -> Result<ParamId, NnError> {
         let tensor = Tensor::uniform(shape, bound, self.rng);
         let path = self.path(name);
-        self.store.insert(path, tensor)
+        self.store.insert(path, tensor, kind)
     }
 
     /// Adds a parameter of `shape` with every element `value` (LayerNorm's weight 1 and bias 0, PReLU's 0.25).
@@ -152,7 +181,7 @@ impl<'a> ParamInit<'a> {
     pub fn normal(&mut self, name: &str, shape: &[usize], std: f32) -> Result<ParamId, NnError> {
         let tensor = Tensor::normal(shape, std, self.rng);
         let path = self.path(name);
-        self.store.insert(path, tensor)
+        self.store.insert(path, tensor, TensorKind::Trained)
     }
 
     /// Adds a parameter of `shape` holding `data` (row-major): constant initialisations such as PReLU's 0.25,
@@ -160,7 +189,14 @@ impl<'a> ParamInit<'a> {
     pub fn with_values(&mut self, name: &str, shape: &[usize], data: Vec<f32>) -> Result<ParamId, NnError> {
         super::error::expect_len("parameter values", shape.iter().product(), data.len())?;
         let path = self.path(name);
-        self.store.insert(path, Tensor { shape: shape.to_vec(), data })
+        self.store.insert(path, Tensor { shape: shape.to_vec(), data }, TensorKind::Trained)
+    }
+
+    /// Adds a tensor of `kind` (a frozen parameter or a buffer: see [`TensorKind`]) of `shape` holding `data`.
+    pub fn untrained(&mut self, name: &str, kind: TensorKind, shape: &[usize], data: Vec<f32>) -> Result<ParamId, NnError> {
+        super::error::expect_len("tensor values", shape.iter().product(), data.len())?;
+        let path = self.path(name);
+        self.store.insert(path, Tensor { shape: shape.to_vec(), data }, kind)
     }
 
     fn path(&self, name: &str) -> String {

@@ -14,6 +14,7 @@ use crate::models::nbeatsx::NbeatsxConfig;
 use crate::models::nhits::NhitsConfig;
 use crate::models::nlinear::NlinearConfig;
 use crate::models::options::OptionError;
+use crate::models::patchtst::PatchTstConfig;
 use crate::models::prophet::ProphetConfig;
 use crate::models::rnn::RnnConfig;
 use crate::models::tcn::TcnConfig;
@@ -104,6 +105,13 @@ macro_rules! architectures {
                 }
             }
 
+            /// Values of the buffers besides the parameters, by arithmetic (see [`ModelConfig::buffer_values`]).
+            pub fn buffer_values(&self) -> u128 {
+                match self {
+                    $(Architecture::$kind(c) => c.buffer_values()),*
+                }
+            }
+
             /// The network with freshly initialised weights, and the trainable head `loss` has (IQLoss's).
             pub(crate) fn build(&self, loss: &crate::nn::loss::Loss) -> Result<Network, NnError> {
                 match self {
@@ -128,6 +136,7 @@ architectures! {
     Rnn => RnnConfig,
     Tide => TideConfig,
     Kan => KanConfig,
+    PatchTst => PatchTstConfig,
 }
 
 impl ModelKind {

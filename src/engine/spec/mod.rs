@@ -186,6 +186,11 @@ impl ModelSpec {
     pub fn num_parameters(&self) -> usize {
         self.neural().map_or(0, |n| n.memory_estimate().0 as usize)
     }
+
+    /// The values a checkpoint stores for this configuration: its parameters and buffers, by arithmetic.
+    pub fn stored_values(&self) -> usize {
+        self.num_parameters() + self.neural().map_or(0, |n| n.architecture.buffer_values() as usize)
+    }
 }
 
 #[cfg(test)]

@@ -40,9 +40,9 @@ pub enum Activation {
 }
 
 impl Activation {
-    const NAMES: [&'static str; 2] = ["relu", "gelu"];
+    pub(crate) const NAMES: [&'static str; 2] = ["relu", "gelu"];
 
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Activation::Relu => "relu",
             Activation::Gelu => "gelu",
