@@ -359,26 +359,6 @@ pub(crate) mod tests {
         }
     }
 
-    /// Asserts that window 3 of a random batch of 6 gets the same forecast bits alone as in the batch (all the
-    /// exogenous inputs the shape has included).
-    pub fn assert_window_alone_equals_batch<C: ModelConfig>(config: &C) {
-        let shape = *config.shape();
-        let ModelShape { h, input_size: l, exog, outputs_per_point, .. } = shape;
-        let model = config.build().unwrap();
-        let six = RandomBatch::new(&shape, 6, 3);
-        let all = model.forward(&six.view(None), &mut Default::default()).unwrap().to_vec();
-        let window = |values: &[f32], per_window: usize| values[3 * per_window..4 * per_window].to_vec();
-        let one = RandomBatch {
-            batch: 1,
-            insample_y: window(&six.insample_y, l),
-            hist_exog: window(&six.hist_exog, l * exog.hist),
-            futr_exog: window(&six.futr_exog, (l + h) * exog.futr),
-            stat_exog: window(&six.stat_exog, exog.stat),
-        };
-        let alone = model.forward(&one.view(None), &mut Default::default()).unwrap().to_vec();
-        assert_eq!(alone, window(&all, h * outputs_per_point));
-    }
-
     /// Finite-difference check of a whole model's parameter gradients (a sample of every tensor), on a random
     /// batch with all the exogenous inputs the configuration has; a fixed training seed keeps dropout masks
     /// the same across the perturbed passes.
