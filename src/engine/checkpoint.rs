@@ -82,7 +82,7 @@ impl Engine {
         let tensors = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("damaged tensor data: {e}")))?;
         // Compare sizes by arithmetic before the engine allocates and initialises weights for the metadata's
         // models, so a damaged size costs nothing.
-        let needed: u128 = config.models.iter().map(|m| m.num_parameters() as u128).sum();
+        let needed: u128 = config.models.iter().map(|m| m.stored_values() as u128).sum();
         let stored: u128 = tensors.tensors().iter().map(|(_, t)| t.data().len() as u128 / 4).sum();
         if needed != stored {
             return Err(bad(format!("the models described need {needed} weights but the file holds {stored}")));

@@ -21,6 +21,7 @@ trait AnyModel: Send + Sync + std::fmt::Debug {
     fn params_mut(&mut self) -> &mut ParamStore;
     fn forward<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut ModelCache) -> Result<&'c [f32], NnError>;
     fn backward(&self, cache: &mut ModelCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError>;
+    fn update_buffers(&mut self, cache: &mut ModelCache) -> Result<(), NnError>;
     fn clone_box(&self) -> Box<dyn AnyModel>;
 }
 
@@ -87,6 +88,11 @@ impl<M: Model> AnyModel for M {
         Model::backward(self, cache.existing::<M::Cache>()?, d_output, grads)
     }
 
+    fn update_buffers(&mut self, cache: &mut ModelCache) -> Result<(), NnError> {
+        Model::update_buffers(self, cache.existing::<M::Cache>()?);
+        Ok(())
+    }
+
     fn clone_box(&self) -> Box<dyn AnyModel> {
         Box::new(self.clone())
     }
@@ -138,6 +144,12 @@ impl Network {
             Some(head) => head.forward(self.model.params(), forecast, quantiles, &mut cache.head),
             None => Ok(forecast),
         }
+    }
+
+    /// Moves the model's buffers (BatchNorm's running statistics) after a training step whose whole batch ran
+    /// through `cache` (see [`Model::update_buffers`]).
+    pub fn update_buffers(&mut self, cache: &mut NetworkCache) -> Result<(), NnError> {
+        self.model.update_buffers(&mut cache.model)
     }
 
     pub fn backward(&self, cache: &mut NetworkCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {

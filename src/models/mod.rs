@@ -16,6 +16,7 @@ pub mod tcn;
 #[cfg(test)]
 pub(crate) mod timing;
 pub mod transformer;
+pub mod tsmixer;
 
 pub use gru::{Gru, GruConfig};
 pub use model::{ExogSizes, InputSizeDefault, Model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};

@@ -46,6 +46,19 @@ impl<'a> WindowBatch<'a> {
         WindowBatch { batch, insample_y, hist_exog: &[], futr_exog: &[], stat_exog: &[], train_seed: None }
     }
 
+    /// The number of multivariate windows in the batch of a model of `n_series` series: its rows in groups of
+    /// `n_series` (series `s` of window `w` in row `w · n_series + s`); an error when the rows do not divide.
+    pub fn multivariate_windows(&self, n_series: usize) -> Result<usize, NnError> {
+        let n = crate::nn::error::nonzero("nSeries", n_series)?;
+        if !self.batch.is_multiple_of(n) {
+            return Err(NnError::InvalidValue {
+                what: "multivariate batch",
+                reason: format!("{} rows are not whole windows of nSeries = {n} series", self.batch),
+            });
+        }
+        Ok(self.batch / n)
+    }
+
     /// Checks every slice's length against a model of input size `input_size`, horizon `h` and `exog` sizes.
     pub fn check(&self, input_size: usize, h: usize, exog: ExogSizes) -> Result<(), NnError> {
         use crate::nn::error::{expect_len, nonzero};
@@ -76,6 +89,11 @@ pub trait Model: Clone + Send + Sync + std::fmt::Debug + 'static {
     /// Backpropagates `d_output` (d loss / d forecast, the shape of the forward output) through the pass saved
     /// in `cache`, accumulating into `grads` (a store shaped like [`Model::params`]).
     fn backward(&self, cache: &mut Self::Cache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError>;
+
+    /// After a training step whose whole batch ran through one forward pass into `cache`: moves the model's
+    /// buffers (BatchNorm's running statistics) with the statistics of that pass. The engine trains such a model
+    /// in one shard a step (multivariate models are). Models without buffers keep the default, which does nothing.
+    fn update_buffers(&mut self, _cache: &Self::Cache) {}
 }
 
 thread_local! {
@@ -100,9 +118,11 @@ pub fn without_insample_y<R>(batch: &WindowBatch<'_>, forward: impl FnOnce(&Wind
 /// `forward_pass(&self, batch, cache) -> Result<&[f32], NnError>` on a batch already checked against the
 /// configuration's shape, and `backward_pass(&self, cache, d_output, grads) -> Result<(), NnError>` on a gradient
 /// store already checked to be shaped like the parameters. Also gives the network a `config()` accessor.
-/// `impl_model!(Network, Config, Cache)`, or for a generic network `impl_model!(Network<C>, Config, Cache, C: Bound)`.
+/// `impl_model!(Network, Config, Cache)`, or for a generic network `impl_model!(Network<C>, Config, Cache, C: Bound)`;
+/// a network with buffers adds `; buffers: method`, its inherent `method(&mut self, cache)` being
+/// [`Model::update_buffers`].
 macro_rules! impl_model {
-    ($network:ty, $config:ty, $cache:ty $(, $param:ident: $bound:path)?) => {
+    ($network:ty, $config:ty, $cache:ty $(, $param:ident: $bound:path)? $(; buffers: $update_buffers:ident)?) => {
         impl$(<$param: $bound>)? $network {
             pub fn config(&self) -> &$config {
                 &self.config
@@ -137,6 +157,10 @@ macro_rules! impl_model {
                 self.params.check_same_layout(grads)?;
                 self.backward_pass(cache, d_output, grads)
             }
+
+            $(fn update_buffers(&mut self, cache: &$cache) {
+                self.$update_buffers(cache)
+            })?
         }
     };
 }
@@ -237,6 +261,12 @@ pub trait ModelConfig: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'stat
     /// activations that one window keeps for the backward pass.
     fn memory_estimate(&self) -> (u128, u128);
 
+    /// Values of the network's buffers (state saved with the weights but not trained: BatchNorm's running
+    /// statistics), by arithmetic; none by default.
+    fn buffer_values(&self) -> u128 {
+        0
+    }
+
     /// Builds the network with freshly initialised weights (seeded by `shape().random_seed`).
     fn build(&self) -> Result<Self::Network, NnError>;
 
@@ -244,6 +274,14 @@ pub trait ModelConfig: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'stat
     /// [`without_insample_y`]); only models whose NeuralForecast class has the option override this.
     fn exclude_insample_y(&self) -> bool {
         false
+    }
+
+    /// `Some(n_series)` for NeuralForecast's `MULTIVARIATE` models, which forecast `n_series` aligned series
+    /// jointly: their batches come in groups of `n_series` rows, row `w · n_series + s` being series `s` of window
+    /// `w`, every series of a group cut at the same time (see [`WindowBatch::multivariate_windows`]). `None`
+    /// (the default): each row is a window of its own.
+    fn n_series(&self) -> Option<usize> {
+        None
     }
 }
 
@@ -309,7 +347,8 @@ pub(crate) mod tests {
     /// batch with all the exogenous inputs the configuration has; a fixed training seed keeps dropout masks
     /// the same across the perturbed passes.
     pub fn check_model_gradients<C: ModelConfig>(config: &C) {
-        let batch = 3;
+        // Three windows (of `nSeries` rows each for a multivariate model).
+        let batch = 3 * config.n_series().unwrap_or(1);
         let shape = *config.shape();
         let mut model = config.build().unwrap();
         let inputs = RandomBatch::new(&shape, batch, 41);

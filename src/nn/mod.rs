@@ -8,6 +8,7 @@
 pub mod activation;
 pub mod adam;
 pub mod attention;
+pub mod batch_norm;
 pub mod conv1d;
 pub mod dropout;
 pub mod embedding;
@@ -27,7 +28,9 @@ pub mod params;
 pub mod pooling;
 pub mod recurrent;
 pub mod relu_mlp;
+pub mod revin;
 pub mod tensor;
+pub mod ts_mixing;
 
 pub use error::NnError;
 pub use linear::Linear;

@@ -17,6 +17,9 @@ pub struct ParamId(usize);
 pub struct ParamStore {
     names: Vec<String>,
     tensors: Vec<Tensor>,
+    /// Per tensor: a buffer (torch's `register_buffer`, BatchNorm's running statistics), saved and loaded with
+    /// the weights but not trained and not counted among the parameters. Its gradient stays zero, so Adam leaves it.
+    buffers: Vec<bool>,
 }
 
 impl AsRef<ParamStore> for ParamStore {
@@ -30,12 +33,13 @@ impl ParamStore {
         Self::default()
     }
 
-    fn insert(&mut self, name: String, tensor: Tensor) -> Result<ParamId, NnError> {
+    fn insert(&mut self, name: String, tensor: Tensor, buffer: bool) -> Result<ParamId, NnError> {
         if self.names.contains(&name) {
             return Err(NnError::InvalidValue { what: "parameter name", reason: format!("`{name}` is already defined") });
         }
         self.names.push(name);
         self.tensors.push(tensor);
+        self.buffers.push(buffer);
         Ok(ParamId(self.tensors.len() - 1))
     }
 
@@ -74,15 +78,15 @@ impl ParamStore {
         self.tensors.is_empty()
     }
 
-    /// Number of scalar parameters, as `sum(p.numel() for p in model.parameters())`.
+    /// Number of scalar parameters, as `sum(p.numel() for p in model.parameters())` (buffers left out).
     pub fn num_parameters(&self) -> usize {
-        self.tensors.iter().map(Tensor::len).sum()
+        self.tensors.iter().zip(&self.buffers).filter(|(_, &buffer)| !buffer).map(|(t, _)| t.len()).sum()
     }
 
     /// A store with the same names and shapes, all zeros: a gradient accumulator or optimizer moment.
     pub fn zeros_like(&self) -> Self {
         let tensors = self.tensors.iter().map(|t| Tensor::zeros(&t.shape)).collect();
-        ParamStore { names: self.names.clone(), tensors }
+        ParamStore { names: self.names.clone(), tensors, buffers: self.buffers.clone() }
     }
 
     pub fn fill_zero(&mut self) {
@@ -140,7 +144,7 @@ impl<'a> ParamInit<'a> {
     pub fn uniform(&mut self, name: &str, shape: &[usize], bound: f32) -> Result<ParamId, NnError> {
         let tensor = Tensor::uniform(shape, bound, self.rng);
         let path = self.path(name);
-        self.store.insert(path, tensor)
+        self.store.insert(path, tensor, false)
     }
 
     /// Adds a parameter of `shape` with every element `value` (LayerNorm's weight 1 and bias 0, PReLU's 0.25).
@@ -152,7 +156,7 @@ impl<'a> ParamInit<'a> {
     pub fn normal(&mut self, name: &str, shape: &[usize], std: f32) -> Result<ParamId, NnError> {
         let tensor = Tensor::normal(shape, std, self.rng);
         let path = self.path(name);
-        self.store.insert(path, tensor)
+        self.store.insert(path, tensor, false)
     }
 
     /// Adds a parameter of `shape` holding `data` (row-major): constant initialisations such as PReLU's 0.25,
@@ -160,7 +164,14 @@ impl<'a> ParamInit<'a> {
     pub fn with_values(&mut self, name: &str, shape: &[usize], data: Vec<f32>) -> Result<ParamId, NnError> {
         super::error::expect_len("parameter values", shape.iter().product(), data.len())?;
         let path = self.path(name);
-        self.store.insert(path, Tensor { shape: shape.to_vec(), data })
+        self.store.insert(path, Tensor { shape: shape.to_vec(), data }, false)
+    }
+
+    /// Adds a buffer of `shape` with every element `value`: state saved with the weights but not trained
+    /// (torch's `register_buffer`, such as BatchNorm's running statistics).
+    pub fn buffer(&mut self, name: &str, shape: &[usize], value: f32) -> Result<ParamId, NnError> {
+        let path = self.path(name);
+        self.store.insert(path, Tensor { shape: shape.to_vec(), data: vec![value; shape.iter().product()] }, true)
     }
 
     fn path(&self, name: &str) -> String {

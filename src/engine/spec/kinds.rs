@@ -14,6 +14,7 @@ use crate::models::options::OptionError;
 use crate::models::prophet::ProphetConfig;
 use crate::models::tcn::TcnConfig;
 use crate::models::transformer::TransformerConfig;
+use crate::models::tsmixer::TsMixerConfig;
 use crate::models::ModelOptions;
 use crate::nn::NnError;
 
@@ -92,6 +93,20 @@ macro_rules! architectures {
                 }
             }
 
+            /// `Some(n_series)` for a multivariate model (see [`ModelConfig::n_series`]).
+            pub fn n_series(&self) -> Option<usize> {
+                match self {
+                    $(Architecture::$kind(c) => c.n_series()),*
+                }
+            }
+
+            /// Values of the buffers (not parameters: BatchNorm's running statistics), by arithmetic.
+            pub fn buffer_values(&self) -> u128 {
+                match self {
+                    $(Architecture::$kind(c) => c.buffer_values()),*
+                }
+            }
+
             /// Exact parameter count and activations per window, by arithmetic.
             pub fn memory_estimate(&self) -> (u128, u128) {
                 match self {
@@ -118,6 +133,7 @@ architectures! {
     Nbeatsx => NbeatsxConfig,
     Nhits => NhitsConfig,
     VanillaTransformer => TransformerConfig,
+    TsMixer => TsMixerConfig,
 }
 
 impl ModelKind {

@@ -179,6 +179,12 @@ impl ModelSpec {
     pub fn num_parameters(&self) -> usize {
         self.neural().map_or(0, |n| n.memory_estimate().0 as usize)
     }
+
+    /// Values a checkpoint stores for this configuration: the parameters and the buffers (BatchNorm's running
+    /// statistics), by arithmetic; 0 for Prophet.
+    pub fn stored_values(&self) -> usize {
+        self.num_parameters() + self.neural().map_or(0, |n| n.architecture.buffer_values() as usize)
+    }
 }
 
 #[cfg(test)]
