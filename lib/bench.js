@@ -27,6 +27,8 @@ const ARCHITECTURES = {
   NHITS: { mlpUnits: [[512, 512], [512, 512], [512, 512]] },
   VanillaTransformer: { hiddenSize: 64, nHead: 4, encoderLayers: 2, decoderLayers: 1 },
   MLP: { numLayers: 2, hiddenSize: 1024 },
+  /** Multivariate, on AirPassengers' one series. */
+  TSMixer: { nSeries: 1 },
 }
 
 const median = (xs) => {

@@ -20,6 +20,8 @@ pub fn models() -> Vec<(&'static str, Value)> {
         ("NBEATS", json!({ "stackTypes": ["identity", "trend", "seasonality"], "mlpUnits": [[512, 512], [512, 512], [512, 512]] })),
         ("NHITS", json!({ "mlpUnits": [[512, 512], [512, 512], [512, 512]] })),
         ("VanillaTransformer", json!({ "hiddenSize": 64, "nHead": 4, "encoderLayers": 2, "decoderLayers": 1 })),
+        // Multivariate, on AirPassengers' one series.
+        ("TSMixer", json!({ "nSeries": 1 })),
     ]
 }
 

@@ -596,7 +596,7 @@ impl Engine {
             .collect::<Result<Vec<_>, _>>()?;
         if self.config.models.iter().any(|m| multivariate::n_series(m).is_some()) {
             let request = Request { freq: fitted.freq, series: &fitted.series, local_fits: Stored(None), horizon, levels, quantiles: &[], future };
-            return self.end_call(self.forecast(fitted, request).map(|all| all.rows_of_series(&indices, horizon.unwrap_or(self.horizon()))));
+            return self.end_call(self.forecast(fitted, request).map(|all| multivariate::rows_of_series(&all, &indices, horizon.unwrap_or(self.horizon()))));
         }
         let series: Vec<SeriesState> = indices.iter().map(|&i| fitted.series[i].clone()).collect();
         let request = Request { freq: fitted.freq, series: &series, local_fits: Stored(Some(&indices)), horizon, levels, quantiles: &[], future };
@@ -649,18 +649,6 @@ impl Engine {
             }
         }
         Ok(forecast)
-    }
-}
-
-impl Forecast {
-    /// The rows of the series at `indices` (in that order) of a forecast of `per_series` rows per series.
-    fn rows_of_series(&self, indices: &[usize], per_series: usize) -> Forecast {
-        let rows: Vec<usize> = indices.iter().flat_map(|&s| s * per_series..(s + 1) * per_series).collect();
-        Forecast {
-            unique_id: rows.iter().map(|&r| self.unique_id[r].clone()).collect(),
-            ds: rows.iter().map(|&r| self.ds[r]).collect(),
-            columns: self.columns.iter().map(|(name, values)| (name.clone(), rows.iter().map(|&r| values[r]).collect())).collect(),
-        }
     }
 }
 

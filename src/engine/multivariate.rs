@@ -5,7 +5,7 @@
 //! series; the windows, batches and forecasts keep the groups whole where they are cut.
 
 use super::spec::ModelSpec;
-use super::{EngineError, SeriesState};
+use super::{EngineError, Forecast, SeriesState};
 use crate::data::Panel;
 
 /// The model's `nSeries`, when it is multivariate.
@@ -50,6 +50,17 @@ pub(super) fn check_series(alias: &str, n_series: usize, series: &[SeriesState],
         )));
     }
     Ok(())
+}
+
+/// The rows of the series at `indices` (in that order) of `forecast`, which has `per_series` rows per series: the
+/// forecast of some series, from the joint forecast of all.
+pub(super) fn rows_of_series(forecast: &Forecast, indices: &[usize], per_series: usize) -> Forecast {
+    let rows: Vec<usize> = indices.iter().flat_map(|&s| s * per_series..(s + 1) * per_series).collect();
+    Forecast {
+        unique_id: rows.iter().map(|&r| forecast.unique_id[r].clone()).collect(),
+        ds: rows.iter().map(|&r| forecast.ds[r]).collect(),
+        columns: forecast.columns.iter().map(|(name, values)| (name.clone(), rows.iter().map(|&r| values[r]).collect())).collect(),
+    }
 }
 
 fn check_count(alias: &str, n_series: usize, count: usize, what: &str) -> Result<(), EngineError> {
