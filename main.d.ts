@@ -77,7 +77,7 @@ export interface BaseModelOptions {
 
 /** The training options every neural model shares, NeuralForecast's names in camelCase; defaults per model. */
 export interface NeuralModelOptions extends BaseModelOptions {
-  /** Length of the input window [LSTM, GRU, TCN: 3·h; required for MLP, NBEATS, NHITS]. */
+  /** Length of the input window [LSTM, GRU, TCN: 3·h; required for MLP, NBEATS, NHITS, TSMixer]. */
   inputSize?: number
   /** Window normalisation ['robust' for LSTM, GRU, TCN; 'identity' for MLP, NBEATS, NHITS]. */
   scalerType?: ScalerType
@@ -98,12 +98,12 @@ export interface NeuralModelOptions extends BaseModelOptions {
   batchSize?: number
   /** Windows per training step, drawn among the windows of the step's series; without replacement when they have
    * enough, else with replacement [128 for LSTM, GRU, TCN; 1024 for MLP, NBEATS, NBEATSx, NHITS,
-   * VanillaTransformer]. */
+   * VanillaTransformer; 32 for TSMixer, whose window is every series at one time]. */
   windowsBatchSize?: number
   /** Series per validation batch (valid_batch_size) [batchSize]. */
   validBatchSize?: number
   /** Most windows one forward pass takes at prediction and validation; -1: all (inference_windows_batch_size)
-   * [1024 for LSTM, GRU, TCN, VanillaTransformer; -1 for MLP, NBEATS, NBEATSx, NHITS]. Forecasts do not depend
+   * [1024 for LSTM, GRU, TCN, VanillaTransformer; -1 for MLP, NBEATS, NBEATSx, NHITS; 32 for TSMixer]. Forecasts do not depend
    * on it; passes also never exceed 16 windows at prediction, which run in parallel. */
   inferenceWindowsBatchSize?: number
   /** Rows between consecutive training windows of a series (step_size) [1]. */
@@ -264,6 +264,7 @@ export interface NLinearOptions extends NeuralModelOptions {}
 export interface RNNOptions extends RecurrentModelOptions {
   /** The cell's nonlinearity (encoder_activation, torch's nonlinearity) ['tanh']. */
   encoderActivation?: 'tanh' | 'relu'
+}
 
 /** NeuralForecast's TiDE: residual MLP blocks encode the window and projected exogenous variables, a temporal
  * decoder maps each horizon step, and a linear skip over the window is added. Training defaults as tide.py:
@@ -323,6 +324,9 @@ export interface KANOptions extends NeuralModelOptions {
   hiddenSize?: number | number[]
   /** NeuralForecast's exclude_insample_y: the network sees zeros for the input window of y (its window scale
    *  still applies), so it forecasts from the exogenous variables alone [false]. */
+  excludeInsampleY?: boolean
+}
+
 /** NeuralForecast's PatchTST: a Transformer over patches of the window (RevIN, BatchNorm, residual attention).
  *  Takes no exogenous variables. Training defaults as NeuralForecast's: `inputSize` required,
  *  `learningRate` 1e-4, `maxSteps` 5000, `windowsBatchSize` 1024, `inferenceWindowsBatchSize` 1024, `scalerType`
@@ -365,6 +369,27 @@ export interface PatchTSTOptions extends NeuralModelOptions {
   learnPosEmbed?: boolean
   /** NeuralForecast's exclude_insample_y: the network sees zeros for the input window of y [false]. */
   excludeInsampleY?: boolean
+}
+
+/**
+ * NeuralForecast's TSMixer, a multivariate model: its `nSeries` series are trained and forecast jointly, each window
+ * being every series cut at the same time, so the data must hold exactly `nSeries` series over the same ds range
+ * (errors name the option and the series). `forecastWindow` takes `nSeries × inputSize` values, the last
+ * `inputSize` of each series, series after series in the fit's order, and returns `nSeries × h` values (series
+ * after series); `update` extends every series by the same steps; `forecastSeries` forecasts all and keeps the
+ * asked ones. No exogenous variables (TSMixerx has them).
+ */
+export interface TSMixerOptions extends NeuralModelOptions {
+  /** Number of series forecast jointly (NeuralForecast's n_series; required). */
+  nSeries: number
+  /** Mixing layers, each time mixing then feature mixing [2]. */
+  nBlock?: number
+  /** Width of the feature-mixing MLP [64]. */
+  ffDim?: number
+  /** Dropout in the mixing layers [0.9]. */
+  dropout?: number
+  /** Reversible instance normalisation of each series' window [true]. */
+  revin?: boolean
 }
 
 /** Prophet: piecewise-linear trend with changepoints and Fourier seasonalities, fitted to each series (MAP). */
@@ -422,13 +447,14 @@ export interface ModelOptionsByType {
   NLinear: NLinearOptions
   /** NeuralForecast's RNN: stacked Elman encoder over the input window, MLP decoder per horizon step. */
   RNN: RNNOptions
-
   /** NeuralForecast's TiDE. */
   TiDE: TiDEOptions
   /** NeuralForecast's KAN. */
   KAN: KANOptions
   /** NeuralForecast's PatchTST. */
   PatchTST: PatchTSTOptions
+  /** NeuralForecast's TSMixer (multivariate: `nSeries` series jointly). */
+  TSMixer: TSMixerOptions
   /** Prophet, a local model (one fit per series); `predict({ level })` gives its own intervals. */
   Prophet: ProphetOptions
 }
@@ -469,6 +495,7 @@ export declare namespace models {
   type TiDE = Model<'TiDE'>
   type KAN = Model<'KAN'>
   type PatchTST = Model<'PatchTST'>
+  type TSMixer = Model<'TSMixer'>
   type Prophet = Model<'Prophet'>
 }
 
@@ -674,7 +701,9 @@ export declare class NeuralForecaster {
   futureFrame(horizon?: number): { unique_id: string[]; ds: Array<string | number> }
   /** Forecast of some fitted series, synchronously (the per-bar path after `update`). */
   forecastSeries(ids: string | string[], options?: { horizon?: number; level?: number | number[]; futrData?: FutureData }): Forecast
-  /** Forecast of one window of the last `inputSize` values, synchronously: h values (h × quantiles for MQLoss). */
+  /** Forecast of one window of the last `inputSize` values, synchronously: h values (h × quantiles for MQLoss).
+   *  A multivariate model's window (TSMixer) is the last `inputSize` values of each of its `nSeries` series, series
+   *  after series in the fit's order, and its forecast `nSeries × h` values. */
   forecastWindow(window: Float64Array | Float32Array | number[], options?: { model?: number | string }): Float64Array
   /**
    * Forecasts n windows at once, off the JS thread: `windows` holds n × inputSize values (window after window),

@@ -34,6 +34,8 @@ const ARCHITECTURES = {
   KAN: {},
   /** NeuralForecast's defaults (bench/neuralforecast_reference.py). */
   PatchTST: {},
+  /** Multivariate, on AirPassengers' one series. */
+  TSMixer: { nSeries: 1 },
 }
 
 const median = (xs) => {

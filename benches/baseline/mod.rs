@@ -26,6 +26,8 @@ pub fn models() -> Vec<(&'static str, Value)> {
         ("TiDE", json!({})),
         ("KAN", json!({})),
         ("PatchTST", json!({})),
+        // Multivariate, on AirPassengers' one series.
+        ("TSMixer", json!({ "nSeries": 1 })),
     ]
 }
 

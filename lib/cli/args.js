@@ -141,13 +141,20 @@ function hiddenSizeOptions(type, n) {
     case 'DLinear':
     case 'NLinear':
       return {}
+    case 'TSMixer':
+      return { ffDim: n }
     default:
       return { encoderHiddenSize: n, decoderHiddenSize: n }
   }
 }
 
-/** The NeuralForecaster options of a fitting command (forecast, cv) from its arguments. */
-function forecasterOptions(lib, values, command) {
+/** What a multivariate model needs from the data: the number of series it forecasts jointly (all of them). */
+function seriesOptions(type, nSeries) {
+  return type === 'TSMixer' ? { nSeries } : {}
+}
+
+/** The NeuralForecaster options of a fitting command (forecast, cv) from its arguments and the data's `nSeries`. */
+function forecasterOptions(lib, values, command, nSeries) {
   const levels = levelOption(values, command)
   const types = resolveModelNames(lib, values, command)
   const horizon = integerOption(values, 'horizon', { command }) ?? DEFAULTS.horizon
@@ -163,7 +170,7 @@ function forecasterOptions(lib, values, command) {
   const models = types.map((type) => {
     // Prophet, a local statistical model, has no window, steps or layers.
     if (type === 'Prophet') return new lib.models.Prophet({ h: horizon, randomSeed: seed })
-    const options = { h: horizon, inputSize, maxSteps, ...hiddenSizeOptions(type, hidden), scalerType: scaler, randomSeed: seed, windowsBatchSize }
+    const options = { h: horizon, inputSize, maxSteps, ...hiddenSizeOptions(type, hidden), ...seriesOptions(type, nSeries), scalerType: scaler, randomSeed: seed, windowsBatchSize }
     if (learningRate !== undefined) options.learningRate = learningRate
     return new lib.models[type](options)
   })

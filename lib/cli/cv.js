@@ -45,7 +45,8 @@ async function commandCv(lib, argv, io) {
   if (values.help) return io.stdout.write(help(command, modelTypes(lib)))
   const file = dataFileArgument(positionals, command)
   io.quiet = values.quiet
-  const { options, types, maxSteps, horizon, levels, fitOptions: intervalOptions } = forecasterOptions(lib, values, command)
+  const loaded = loadData(file, values)
+  const { options, types, maxSteps, horizon, levels, fitOptions: intervalOptions } = forecasterOptions(lib, values, command, groupSeries(loaded.data.unique_id).size)
   const nWindows = integerOption(values, 'n-windows', { command }) ?? DEFAULTS.nWindows
   const stepSize = integerOption(values, 'step-size', { command }) ?? horizon
   const metrics = values.metrics === undefined ? METRICS : values.metrics.split(',').map((m) => m.trim().toLowerCase())
@@ -53,7 +54,6 @@ async function commandCv(lib, argv, io) {
     if (!METRICS.includes(m)) throw new UsageError(`unknown metric ${JSON.stringify(m)}; available: ${METRICS.join(', ')}`, command)
   }
   checkOutputPaths(values)
-  const loaded = loadData(file, values)
   const season = integerOption(values, 'season', { command }) ?? seasonOf(loaded.data)
   const fits = values.refit ? nWindows : 1
   io.note(

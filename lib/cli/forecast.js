@@ -20,9 +20,9 @@ async function commandForecast(lib, argv, io) {
   if (values.help) return io.stdout.write(help(command, modelTypes(lib)))
   const file = dataFileArgument(positionals, command)
   io.quiet = values.quiet
-  const { options, types, maxSteps, horizon, levels, fitOptions } = forecasterOptions(lib, values, command)
-  checkOutputPaths(values)
   const loaded = loadData(file, values)
+  const { options, types, maxSteps, horizon, levels, fitOptions } = forecasterOptions(lib, values, command, groupSeries(loaded.data.unique_id).size)
+  checkOutputPaths(values)
   const forecaster = new lib.NeuralForecaster(options)
   io.note(`fitting ${types.join(', ')} on ${loaded.name} (${loaded.data.y.length} rows, ${groupSeries(loaded.data.unique_id).size} series), horizon ${horizon}`)
   if (fitOptions.predictionIntervals) io.note('calibrating conformal prediction intervals on the last 2 windows of each series first')

@@ -32,6 +32,9 @@ impl Engine {
     /// exogenous values, `future` over the horizon) through the network, then the local scaling inverted.
     pub(super) fn forecast_series(&self, model: usize, network: &Network, spec: &NeuralSpec, alias: &str, request: &SeriesRequest<'_>) -> Result<Vec<f64>, EngineError> {
         let SeriesRequest { fitted, series, future, horizon, quantile } = *request;
+        if let Some(n_series) = spec.n_series() {
+            super::multivariate::check_series(alias, n_series, series, &fitted.series)?;
+        }
         let columns = fitted.exog_columns(alias, spec)?;
         let futures = match (columns.futr.is_empty(), future) {
             (true, _) => None,
@@ -65,7 +68,8 @@ impl Engine {
 
     /// Forecasts `n` windows into `out` (`[n, h, outputs_per_point]`, window scaling inverted) in parallel over
     /// fixed chunks of windows, at `quantile` for an IQLoss model; `fill(batch, windows)` fills a chunk's batch with
-    /// the windows of that range. A single chunk runs on the calling thread with `model`'s reused buffers (no thread
+    /// the windows of that range. For a multivariate model, `n` counts batch rows (each window's `nSeries` rows,
+    /// series after series), and the chunks hold whole windows. A single chunk runs on the calling thread with `model`'s reused buffers (no thread
     /// hop, no allocation).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn forecast_chunks(
@@ -81,7 +85,7 @@ impl Engine {
         let per_window = spec.h() * spec.shape().outputs_per_point;
         let isa = self.isa();
         let slots = &self.forecast_scratch[model];
-        let chunk_windows = spec.inference_windows_batch_size.map_or(CHUNK, |w| w.min(CHUNK));
+        let chunk_windows = spec.window_rows() * spec.inference_windows_batch_size.map_or(CHUNK, |w| w.min(CHUNK));
         if n <= chunk_windows {
             let _assist = self.assist_scope();
             let mut guard = slots.lock(0, 1);
@@ -107,13 +111,16 @@ impl Engine {
     }
 
     /// Forecasts `h × outputs_per_point` values per window of raw values (`windows`: `[n, inputSize]` row-major)
-    /// into `out` (`[n, h, outputs_per_point]`): the batch form of [`Engine::forecast_window`].
+    /// into `out` (`[n, h, outputs_per_point]`): the batch form of [`Engine::forecast_window`]. For a multivariate
+    /// model each window is `nSeries` rows of `inputSize` values (series in the fit's order), and so is its forecast.
     pub fn forecast_windows(&self, model: usize, windows: &[f64], out: &mut [f64]) -> Result<(), EngineError> {
         let (network, spec, alias) = self.window_model(model)?;
         let l = spec.input_size();
-        if windows.is_empty() || !windows.len().is_multiple_of(l) {
+        let window_len = spec.window_rows() * l;
+        if windows.is_empty() || !windows.len().is_multiple_of(window_len) {
             return Err(EngineError::Range(format!(
-                "windows must hold a whole number of windows of inputSize = {l} values for model '{alias}', got {} values",
+                "windows must hold a whole number of windows of {} = {window_len} values for model '{alias}', got {} values",
+                window_size_words(spec),
                 windows.len()
             )));
         }
@@ -167,20 +174,24 @@ impl Engine {
     }
 
     /// Forecasts `h × outputs_per_point` values (`[h, outputs_per_point]`) into `out` from one window of the last
-    /// `inputSize` raw values, reusing buffers so a steady stream of calls does not allocate.
+    /// `inputSize` raw values, reusing buffers so a steady stream of calls does not allocate. A multivariate
+    /// model's window is the last `inputSize` values of each of its `nSeries` series, series after series in the
+    /// fit's order (`[nSeries, inputSize]`), and its forecast `[nSeries, h, outputs_per_point]`.
     pub fn forecast_window(&self, model: usize, window: &[f64], out: &mut [f64]) -> Result<(), EngineError> {
         let (network, spec, alias) = self.window_model(model)?;
-        if window.len() != spec.input_size() {
+        let rows = spec.window_rows();
+        if window.len() != rows * spec.input_size() {
             return Err(EngineError::Range(format!(
-                "window must hold inputSize = {} values for model '{alias}', got {}",
-                spec.input_size(),
+                "window must hold {} = {} values for model '{alias}', got {}",
+                window_size_words(spec),
+                rows * spec.input_size(),
                 window.len()
             )));
         }
         if let Some(i) = window.iter().position(|v| !v.is_finite()) {
             return Err(EngineError::Range(format!("window[{i}] is {}, not a finite number", window[i])));
         }
-        let per_window = spec.h() * spec.shape().outputs_per_point;
+        let per_window = rows * spec.h() * spec.shape().outputs_per_point;
         if out.len() != per_window {
             return Err(EngineError::Range(format!("out must hold {per_window} values, got {}", out.len())));
         }
@@ -188,8 +199,10 @@ impl Engine {
         let _assist = self.assist_scope();
         let mut guard = self.forecast_scratch[model].lock(0, 1);
         let scratch = &mut *guard;
-        scratch.batch.reset(1, spec.shape());
-        scratch.batch.fill_from_tail(0, window, &ExogColumns::default(), &ExogSource::NONE);
+        scratch.batch.reset(rows, spec.shape());
+        for (k, series) in window.chunks_exact(spec.input_size()).enumerate() {
+            scratch.batch.fill_from_tail(k, series, &ExogColumns::default(), &ExogSource::NONE);
+        }
         let forecast = forecast_filled(network, spec, self.isa(), MEDIAN, scratch, out);
         drop(guard);
         self.end_call(forecast)
@@ -201,9 +214,29 @@ impl Engine {
         crate::nn::matmul::assist::scoped(self.threads.current_num_threads() >= 2)
     }
 
-    /// Values a window forecast of `model` writes: `h × outputs_per_point`.
+    /// Values a window forecast of `model` writes: `h × outputs_per_point`, for each series of a multivariate one.
     pub fn window_output_len(&self, model: usize) -> Option<usize> {
-        self.config.models.get(model).map(|spec| spec.h() * spec.outputs_per_point())
+        let spec = self.config.models.get(model)?;
+        Some(window_rows(spec) * spec.h() * spec.outputs_per_point())
+    }
+
+    /// Values of one window of `model`: `inputSize`, for each series of a multivariate one.
+    pub fn window_input_len(&self, model: usize) -> Option<usize> {
+        let spec = self.config.models.get(model)?;
+        Some(window_rows(spec) * spec.input_size())
+    }
+}
+
+/// Batch rows of one window of `spec` (1 but for a multivariate model's `nSeries`).
+fn window_rows(spec: &super::ModelSpec) -> usize {
+    spec.neural().map_or(1, NeuralSpec::window_rows)
+}
+
+/// What a window of `spec` holds, for messages.
+fn window_size_words(spec: &NeuralSpec) -> String {
+    match spec.n_series() {
+        Some(n) => format!("nSeries × inputSize = {n} × {}", spec.input_size()),
+        None => "inputSize".into(),
     }
 }
 

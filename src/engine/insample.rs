@@ -34,6 +34,19 @@ fn windows(panel: &Panel, h: usize, step_size: usize) -> Result<Vec<Window>, Eng
     Ok(windows)
 }
 
+/// The order in which a model forecasts `count` windows cut series after series: as they are, or for a
+/// multivariate model of `n_series` aligned series (each with `count / n_series` windows), window after window
+/// with every series' rows together, as its batches hold them.
+fn batch_order(count: usize, n_series: Option<usize>) -> Vec<usize> {
+    match n_series {
+        Some(n) => {
+            let per_series = count / n;
+            (0..count).map(|r| (r % n) * per_series + r / n).collect()
+        }
+        None => (0..count).collect(),
+    }
+}
+
 impl Engine {
     /// Forecasts of the fitted data (NeuralForecast's `predict_insample(step_size)`): per series (in fit order) and
     /// window, `h` rows of `unique_id`, `ds`, `cutoff` (the point before the window), the actual `y` and one column
@@ -78,13 +91,18 @@ impl Engine {
                     let exog = ExogColumns::resolve(&spec.alias, &neural.exog, &temporal, &statics)?;
                     let outputs = neural.shape().outputs_per_point;
                     let per_window = h * outputs;
-                    let mut out = vec![0.0; windows.len() * per_window];
-                    self.forecast_chunks(index, network, neural, crate::nn::loss::implicit_quantile::MEDIAN, windows.len(), &mut out, |batch, range| {
-                        for (k, w) in windows[range].iter().enumerate() {
-                            let end = w.start;
-                            batch.fill_padded(k, &scaled, &exog, w.series, end, w.first, end);
+                    let order = batch_order(windows.len(), neural.n_series());
+                    let mut batched = vec![0.0; windows.len() * per_window];
+                    self.forecast_chunks(index, network, neural, crate::nn::loss::implicit_quantile::MEDIAN, windows.len(), &mut batched, |batch, range| {
+                        for (k, &w) in order[range].iter().enumerate() {
+                            let w = &windows[w];
+                            batch.fill_padded(k, &scaled, &exog, w.series, w.start, w.first, w.start);
                         }
                     })?;
+                    let mut out = vec![0.0; windows.len() * per_window];
+                    for (&w, forecast) in order.iter().zip(batched.chunks_exact(per_window)) {
+                        out[w * per_window..(w + 1) * per_window].copy_from_slice(forecast);
+                    }
                     for (k, column) in spec.output_columns().into_iter().enumerate() {
                         let values = windows.iter().zip(out.chunks_exact(per_window)).flat_map(|(w, forecast)| {
                             let scale = states[w.series].scale;

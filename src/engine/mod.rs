@@ -11,6 +11,7 @@ mod implicit_quantiles;
 mod insample;
 mod local;
 mod memory;
+mod multivariate;
 mod network;
 mod neuralforecast;
 mod scaler;
@@ -460,6 +461,9 @@ impl Engine {
                     let temporal: Vec<&str> = scaled.exogenous().iter().map(|c| c.name.as_str()).collect();
                     let statics: Vec<&str> = scaled.statics().iter().map(|c| c.name.as_str()).collect();
                     let exog = ExogColumns::resolve(&spec.alias, &neural.exog, &temporal, &statics)?;
+                    if let Some(n_series) = neural.n_series() {
+                        multivariate::check_panel(&spec.alias, n_series, scaled)?;
+                    }
                     let run = TrainRun {
                         spec: neural,
                         alias: &spec.alias,
@@ -587,13 +591,18 @@ impl Engine {
     }
 
     /// As [`Engine::predict`] for the fitted series `ids` only (in that order), on the calling thread for a few
-    /// series: the per-bar path after [`Engine::update`].
+    /// series: the per-bar path after [`Engine::update`]. With a multivariate model, which forecasts every series
+    /// at once, all are forecast and the rows of `ids` kept.
     pub fn predict_series(&self, ids: &[&str], horizon: Option<usize>, levels: &[f64], future: Option<&FutureExog>) -> Result<Forecast, EngineError> {
         let fitted = self.fitted.as_ref().ok_or(EngineError::NotFitted)?;
         let indices = ids
             .iter()
             .map(|id| fitted.series.iter().position(|s| s.id == *id).ok_or_else(|| EngineError::Range(format!("series '{id}' was not fitted"))))
             .collect::<Result<Vec<_>, _>>()?;
+        if self.config.models.iter().any(|m| multivariate::n_series(m).is_some()) {
+            let request = Request { freq: fitted.freq, series: &fitted.series, local_fits: Stored(None), horizon, levels, quantiles: &[], future };
+            return self.end_call(self.forecast(fitted, request).map(|all| multivariate::rows_of_series(&all, &indices, horizon.unwrap_or(self.horizon()))));
+        }
         let series: Vec<SeriesState> = indices.iter().map(|&i| fitted.series[i].clone()).collect();
         let request = Request { freq: fitted.freq, series: &series, local_fits: Stored(Some(&indices)), horizon, levels, quantiles: &[], future };
         self.end_call(self.forecast(fitted, request))

@@ -145,6 +145,12 @@ impl Network {
         }
     }
 
+    /// Moves the model's buffers (BatchNorm's running statistics) after a training step whose whole batch ran
+    /// through `cache` (see [`Model::update_buffers`]).
+    pub fn update_buffers(&mut self, cache: &mut NetworkCache) -> Result<(), NnError> {
+        self.model.update_buffers(&mut cache.model)
+    }
+
     pub fn backward(&self, cache: &mut NetworkCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {
         match &self.head {
             Some(head) => {
@@ -155,11 +161,6 @@ impl Network {
         }
     }
 
-    /// Folds the batch statistics of the training pass in `cache` into the model's buffers (see
-    /// [`Model::update_buffers`]).
-    pub fn update_buffers(&mut self, cache: &mut NetworkCache) -> Result<(), NnError> {
-        self.model.update_buffers(&mut cache.model)
-    }
 }
 
 #[cfg(test)]

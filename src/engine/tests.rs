@@ -56,7 +56,7 @@ pub(super) fn engine(models: Vec<ModelSpec>, threads: usize) -> Engine {
 }
 
 /// Every weight's bits, by name: checkpoint bytes are not comparable (metadata key order varies).
-fn weights(e: &Engine) -> Vec<(String, Vec<u32>)> {
+pub(super) fn weights(e: &Engine) -> Vec<(String, Vec<u32>)> {
     e.models
         .iter()
         .filter_map(Trained::network)
@@ -300,6 +300,7 @@ fn baseline_spec(kind: ModelKind, seed: u64) -> ModelSpec {
         ModelKind::Tide => json!({}),
         ModelKind::Kan => json!({}),
         ModelKind::PatchTst => json!({}),
+        ModelKind::TsMixer => json!({ "nSeries": 1 }),
         ModelKind::Prophet => return spec_of(json!({ "type": "Prophet", "h": 12, "seasonalityMode": "multiplicative", "randomSeed": seed })),
     };
     let mut options = json!({

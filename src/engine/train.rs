@@ -82,6 +82,17 @@ fn low_memory_shard_windows(batch: usize, parameters: u128) -> usize {
     shard_windows(batch, parameters).div_ceil(2)
 }
 
+/// Windows per shard of a training step of `batch` windows: [`shard_windows`] (halved under `lowMemory`), or a
+/// multivariate model's whole batch, whose batch statistics (TSMixer's batch norm) NeuralForecast takes over every
+/// window of the step.
+pub(crate) fn training_shard_windows(spec: &NeuralSpec, batch: usize, parameters: u128, low_memory: bool) -> usize {
+    match spec.n_series() {
+        Some(_) => batch.max(1),
+        None if low_memory => low_memory_shard_windows(batch, parameters),
+        None => shard_windows(batch, parameters),
+    }
+}
+
 /// Trains `network` in place; `Ok(None)` when the progress callback asked to stop.
 pub(crate) fn train(
     network: &mut Network,
@@ -102,7 +113,8 @@ pub(crate) fn train(
     }
     let index = TrainingWindows::new(run.panel, spec, holdout)?;
     let series_batch = run.options.batch_size.unwrap_or(spec.batch_size);
-    let mut sampler = WindowSampler::new(&index, series_batch, batch, spec.shape().random_seed);
+    let rows = spec.window_rows();
+    let mut sampler = WindowSampler::new(&index, series_batch, batch, rows, spec.shape().random_seed);
     let max_steps = match (run.options.epochs, run.options.max_steps) {
         // An epoch is one pass over the series, `batchSize` series a step.
         (Some(epochs), _) => epochs.saturating_mul(sampler.steps_per_epoch()),
@@ -111,16 +123,11 @@ pub(crate) fn train(
     let adam_config = AdamConfig { learning_rate: learning_rate as f32, ..AdamConfig::default() };
     let mut adam = Adam::new(network.params(), adam_config, StepLr::neuralforecast(max_steps, spec.num_lr_decays))?;
     let parameters = network.params().num_parameters() as u128;
-    // Batch statistics (BatchNorm's) are the whole batch's, as NeuralForecast's: one shard, one pass.
+    // Shards of whole windows, counted in batch rows (a multivariate window is `rows` of them). Batch statistics
+    // (BatchNorm's) are the whole batch's, as NeuralForecast's: one shard, one pass.
     let batch_statistics = network.params().has_buffers();
-    let per_shard = if batch_statistics {
-        batch
-    } else if run.low_memory {
-        low_memory_shard_windows(batch, parameters)
-    } else {
-        shard_windows(batch, parameters)
-    };
-    let shard_count = batch.div_ceil(per_shard);
+    let per_shard = if batch_statistics { batch } else { training_shard_windows(spec, batch, parameters, run.low_memory) } * rows;
+    let shard_count = (batch * rows).div_ceil(per_shard);
     let kept = if run.low_memory { shard_count.min(LOW_MEMORY_WAVE) } else { shard_count };
     let mut shards: Vec<Shard> = (0..kept).map(|_| Shard { grads: network.params().zeros_like(), loss: LossSums::default() }).collect();
     let mut total = (kept < shard_count).then(|| Shard { grads: network.params().zeros_like(), loss: LossSums::default() });
@@ -143,7 +150,7 @@ pub(crate) fn train(
         ..ModelFitReport::default()
     };
     let alias: std::sync::Arc<str> = run.alias.into();
-    let mut windows = Vec::with_capacity(batch);
+    let mut windows = Vec::with_capacity(batch * rows);
 
     for step in 1..=max_steps {
         sampler.draw(&mut windows);
@@ -151,9 +158,6 @@ pub(crate) fn train(
             None => {
                 let part = StepPart { step, first: 0, observed: index.observed_in(&windows) };
                 gradients.compute(network, &windows, &mut shards, part)?;
-                if batch_statistics {
-                    network.update_buffers(&mut scratch.lock(0, 1).cache)?;
-                }
                 &mut shards[..]
             }
             Some(total) => {
@@ -168,6 +172,10 @@ pub(crate) fn train(
         let parts = &*parts;
         let norm = if adam.clips() { Adam::summed_norm(parts) } else { 0.0 };
         run.threads.install(|| adam.step_summed(network.params_mut(), parts, norm))?;
+        if shard_count == 1 {
+            // The step was one forward pass: the model's buffers follow its batch statistics.
+            network.update_buffers(&mut scratch.lock(0, 1).cache)?;
+        }
         report.train_loss.push(train_loss);
         report.steps = step;
         let mut val_loss = None;

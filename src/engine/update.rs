@@ -6,10 +6,16 @@ use crate::data::{advance, Panel};
 
 impl Engine {
     /// Appends the rows of `rows` (series that were fitted, each continuing right after its last ds at the fitted
-    /// frequency, with every stored exogenous column) to the series' stored state. Nothing changes unless every
-    /// row is accepted.
+    /// frequency, with every stored exogenous column) to the series' stored state; with a multivariate model, every
+    /// fitted series over the same new ds range. Nothing changes unless every row is accepted.
     pub fn update(&mut self, rows: &Panel) -> Result<(), EngineError> {
         let keep = self.max_input_size();
+        // A multivariate model's series stay aligned: each update extends every one of them by the same steps.
+        for spec in &self.config.models {
+            if let Some(n_series) = super::multivariate::n_series(spec) {
+                super::multivariate::check_panel(&spec.alias, n_series, rows)?;
+            }
+        }
         let fitted = self.fitted.as_mut().ok_or(EngineError::NotFitted)?;
         if rows.frequency() != fitted.freq {
             return Err(EngineError::Range(format!(

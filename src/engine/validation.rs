@@ -45,14 +45,20 @@ impl Validation {
         // `inferenceWindowsBatchSize` windows.
         let per_series = (holdout - h) / spec.step_size + 1;
         let series: Vec<usize> = run.panel.series_iter().map(|series| series.len()).collect();
+        // A multivariate model validates every series at once (NeuralForecast raises `valid_batch_size` to
+        // `n_series`), each window as its series' rows (the series are aligned: they have the same windows).
+        let (valid_batch_size, rows) = match spec.n_series() {
+            Some(n) => (spec.valid_batch_size.max(n), n),
+            None => (spec.valid_batch_size, 1),
+        };
         let mut chunks = Vec::new();
-        for (first, lengths) in (0..).step_by(spec.valid_batch_size).zip(series.chunks(spec.valid_batch_size)) {
-            let windows: Vec<(usize, usize)> = lengths
-                .iter()
-                .enumerate()
-                .flat_map(|(k, &len)| (0..per_series).map(move |w| (first + k, len - holdout - l + w * spec.step_size)))
-                .collect();
-            for windows in windows.chunks(spec.inference_windows_batch_size.unwrap_or(windows.len()).max(1)) {
+        for (first, lengths) in (0..).step_by(valid_batch_size).zip(series.chunks(valid_batch_size)) {
+            let window = |k: usize, w: usize| (first + k, lengths[k] - holdout - l + w * spec.step_size);
+            let windows: Vec<(usize, usize)> = match rows {
+                1 => (0..lengths.len()).flat_map(|k| (0..per_series).map(move |w| window(k, w))).collect(),
+                _ => (0..per_series).flat_map(|w| (0..lengths.len()).map(move |k| window(k, w))).collect(),
+            };
+            for windows in windows.chunks(spec.inference_windows_batch_size.map_or(windows.len(), |w| w * rows).max(1)) {
                 let mut batch = Batch::default();
                 batch.reset(windows.len(), spec.shape());
                 for (k, &(series, start)) in windows.iter().enumerate() {

@@ -112,6 +112,8 @@ pub(crate) struct WindowSampler<'a> {
     index: &'a TrainingWindows,
     batch_size: usize,
     windows_batch_size: usize,
+    /// Batch rows of a window: 1, or a multivariate model's `nSeries` (every series cut at the same time).
+    window_rows: usize,
     rng: ChaCha8Rng,
     /// The series in this epoch's order, and where the next batch begins.
     order: Vec<usize>,
@@ -122,12 +124,13 @@ pub(crate) struct WindowSampler<'a> {
 }
 
 impl<'a> WindowSampler<'a> {
-    pub fn new(index: &'a TrainingWindows, batch_size: usize, windows_batch_size: usize, seed: u64) -> WindowSampler<'a> {
+    pub fn new(index: &'a TrainingWindows, batch_size: usize, windows_batch_size: usize, window_rows: usize, seed: u64) -> WindowSampler<'a> {
         let n = index.n_series();
         WindowSampler {
             index,
             batch_size,
             windows_batch_size,
+            window_rows,
             rng: ChaCha8Rng::seed_from_u64(seed),
             order: (0..n).collect(),
             next: n,
@@ -137,13 +140,28 @@ impl<'a> WindowSampler<'a> {
     }
 
     /// Steps in one epoch: batches of `batch_size` series, the last one possibly smaller (NeuralForecast's
-    /// loader keeps it: `drop_last_loader=False`).
+    /// loader keeps it: `drop_last_loader=False`); one for a multivariate model, whose batch holds every series
+    /// (NeuralForecast raises its `batch_size` to `n_series`).
     pub fn steps_per_epoch(&self) -> usize {
+        if self.window_rows > 1 {
+            return 1;
+        }
         self.index.n_series().div_ceil(self.batch_size)
     }
 
-    /// Draws the next step's `windows_batch_size` windows into `out`.
+    /// Draws the next step's `windows_batch_size` windows into `out` (a multivariate window as its
+    /// `window_rows` rows, series after series).
     pub fn draw(&mut self, out: &mut Vec<Window>) {
+        out.clear();
+        if self.window_rows > 1 {
+            // NeuralForecast's multivariate windows: every series cut at the same time, drawn among the time
+            // steps (the series are aligned, so each has the same windows).
+            let (index, rows) = (self.index, self.window_rows);
+            draw_indices(&mut self.rng, &mut self.drawn, index.counts[0], self.windows_batch_size, |k| {
+                out.extend((0..rows).map(|s| index.window(s, k)));
+            });
+            return;
+        }
         if self.next >= self.order.len() {
             // A new epoch: the series in a fresh random order (Fisher-Yates).
             for i in (1..self.order.len()).rev() {
@@ -162,28 +180,29 @@ impl<'a> WindowSampler<'a> {
         }
         let total = self.cumulative[self.cumulative.len() - 1];
         let (index, cumulative) = (self.index, &self.cumulative);
-        let window = |flat: usize| {
+        draw_indices(&mut self.rng, &mut self.drawn, total, self.windows_batch_size, |flat| {
             let k = cumulative.partition_point(|&c| c <= flat) - 1;
-            index.window(series[k], flat - cumulative[k])
-        };
-        out.clear();
-        let batch = self.windows_batch_size;
-        if total < batch {
-            // NeuralForecast's `torch.randint`: with replacement.
-            out.extend((0..batch).map(|_| window(self.rng.random_range(0..total))));
-            return;
+            out.push(index.window(series[k], flat - cumulative[k]));
+        });
+    }
+}
+
+/// Draws `batch` indices below `total` into `push`: NeuralForecast's `torch.randperm(n)[:batch]`, a uniform
+/// `batch`-subset, by Floyd's algorithm in `batch` draws (no table of all windows), or `torch.randint` (with
+/// replacement) when there are fewer than `batch`.
+fn draw_indices(rng: &mut ChaCha8Rng, drawn: &mut HashSet<usize>, total: usize, batch: usize, mut push: impl FnMut(usize)) {
+    if total < batch {
+        (0..batch).for_each(|_| push(rng.random_range(0..total)));
+        return;
+    }
+    drawn.clear();
+    for j in total - batch..total {
+        let pick = rng.random_range(0..=j);
+        let flat = if drawn.insert(pick) { pick } else { j };
+        if flat == j {
+            drawn.insert(j);
         }
-        // NeuralForecast's `torch.randperm(n)[:batch]`, a uniform `batch`-subset, by Floyd's algorithm in `batch`
-        // draws (no table of all windows).
-        self.drawn.clear();
-        for j in total - batch..total {
-            let drawn = self.rng.random_range(0..=j);
-            let flat = if self.drawn.insert(drawn) { drawn } else { j };
-            if flat == j {
-                self.drawn.insert(j);
-            }
-            out.push(window(flat));
-        }
+        push(flat);
     }
 }
 

@@ -65,7 +65,7 @@ fn start_padding_trains_the_first_points_and_a_too_short_series_names_it() {
 fn each_step_draws_its_windows_among_one_batch_of_series_and_each_epoch_covers_every_series() {
     let data = panel(&[30; 10]);
     let index = TrainingWindows::new(&data, &spec(json!({})), 0).unwrap();
-    let mut sampler = WindowSampler::new(&index, 3, 5, 7);
+    let mut sampler = WindowSampler::new(&index, 3, 5, 1, 7);
     assert_eq!(sampler.steps_per_epoch(), 4);
     let mut out = Vec::new();
     for _epoch in 0..3 {
@@ -88,7 +88,7 @@ fn each_step_draws_its_windows_among_one_batch_of_series_and_each_epoch_covers_e
 fn windows_are_drawn_with_replacement_only_when_the_batch_has_too_few() {
     // One series with 6 windows, 20 drawn: with replacement, every window among the kept ones.
     let index = TrainingWindows::new(&panel(&[10]), &spec(json!({})), 0).unwrap();
-    let mut sampler = WindowSampler::new(&index, 32, 20, 1);
+    let mut sampler = WindowSampler::new(&index, 32, 20, 1, 1);
     let mut out = Vec::new();
     sampler.draw(&mut out);
     assert_eq!(out.len(), 20);
@@ -98,7 +98,7 @@ fn windows_are_drawn_with_replacement_only_when_the_batch_has_too_few() {
     starts.dedup();
     assert!(starts.len() < 20);
     // Exactly as many as the batch has: each window once.
-    let mut all = WindowSampler::new(&index, 32, 6, 1);
+    let mut all = WindowSampler::new(&index, 32, 6, 1, 1);
     all.draw(&mut out);
     let mut starts: Vec<isize> = out.iter().map(|w| w.start).collect();
     starts.sort_unstable();
@@ -110,7 +110,7 @@ fn the_draws_depend_on_the_seed_alone() {
     let data = panel(&[40; 6]);
     let index = TrainingWindows::new(&data, &spec(json!({})), 0).unwrap();
     let draws = |seed| {
-        let mut sampler = WindowSampler::new(&index, 4, 8, seed);
+        let mut sampler = WindowSampler::new(&index, 4, 8, 1, seed);
         let mut out = Vec::new();
         (0..5).flat_map(|_| {
             sampler.draw(&mut out);
@@ -119,4 +119,21 @@ fn the_draws_depend_on_the_seed_alone() {
     };
     assert_eq!(draws(3), draws(3));
     assert_ne!(draws(3), draws(4));
+}
+
+#[test]
+fn a_multivariate_step_cuts_every_series_at_the_same_time() {
+    // Four aligned series of 30 rows: 26 windows each; a multivariate window is the four series at one start.
+    let index = TrainingWindows::new(&panel(&[30; 4]), &spec(json!({})), 0).unwrap();
+    let mut sampler = WindowSampler::new(&index, 2, 5, 4, 7);
+    assert_eq!(sampler.steps_per_epoch(), 1);
+    let mut out = Vec::new();
+    sampler.draw(&mut out);
+    assert_eq!(out.len(), 5 * 4);
+    for group in out.chunks(4) {
+        assert_eq!(group.iter().map(|w| w.series).collect::<Vec<_>>(), [0, 1, 2, 3]);
+        assert!(group.iter().all(|w| w.start == group[0].start), "{group:?}");
+    }
+    let starts: Vec<isize> = out.chunks(4).map(|g| g[0].start).collect();
+    assert!(starts.iter().enumerate().all(|(i, s)| !starts[..i].contains(s)), "{starts:?}");
 }

@@ -22,6 +22,7 @@ pub mod tide;
 #[cfg(test)]
 pub(crate) mod timing;
 pub mod transformer;
+pub mod tsmixer;
 
 pub use gru::{Gru, GruConfig};
 pub use model::{ExogSizes, InputSizeDefault, Model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};

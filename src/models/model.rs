@@ -59,6 +59,19 @@ impl<'a> WindowBatch<'a> {
         WindowBatch { batch, insample_y, hist_exog: &[], futr_exog: &[], stat_exog: &[], train_seed: None }
     }
 
+    /// The number of multivariate windows in the batch of a model of `n_series` series: its rows in groups of
+    /// `n_series` (series `s` of window `w` in row `w · n_series + s`); an error when the rows do not divide.
+    pub fn multivariate_windows(&self, n_series: usize) -> Result<usize, NnError> {
+        let n = crate::nn::error::nonzero("nSeries", n_series)?;
+        if !self.batch.is_multiple_of(n) {
+            return Err(NnError::InvalidValue {
+                what: "multivariate batch",
+                reason: format!("{} rows are not whole windows of nSeries = {n} series", self.batch),
+            });
+        }
+        Ok(self.batch / n)
+    }
+
     /// Checks every slice's length against a model of input size `input_size`, horizon `h` and `exog` sizes.
     pub fn check(&self, input_size: usize, h: usize, exog: ExogSizes) -> Result<(), NnError> {
         use crate::nn::error::{expect_len, nonzero};
@@ -287,6 +300,14 @@ pub trait ModelConfig: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'stat
     fn exclude_insample_y(&self) -> bool {
         false
     }
+
+    /// `Some(n_series)` for NeuralForecast's `MULTIVARIATE` models, which forecast `n_series` aligned series
+    /// jointly: their batches come in groups of `n_series` rows, row `w · n_series + s` being series `s` of window
+    /// `w`, every series of a group cut at the same time (see [`WindowBatch::multivariate_windows`]). `None`
+    /// (the default): each row is a window of its own.
+    fn n_series(&self) -> Option<usize> {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -363,7 +384,8 @@ pub(crate) mod tests {
     /// batch with all the exogenous inputs the configuration has; a fixed training seed keeps dropout masks
     /// the same across the perturbed passes.
     pub fn check_model_gradients<C: ModelConfig>(config: &C) {
-        let batch = 3;
+        // Three windows (of `nSeries` rows each for a multivariate model).
+        let batch = 3 * config.n_series().unwrap_or(1);
         let shape = *config.shape();
         let mut model = config.build().unwrap();
         let inputs = RandomBatch::new(&shape, batch, 41);

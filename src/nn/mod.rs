@@ -32,9 +32,11 @@ pub mod pooling;
 pub mod recurrent;
 pub mod relu_mlp;
 pub mod revin;
+pub mod revin_multivariate;
 pub mod rnn;
 pub mod series_decomp;
 pub mod tensor;
+pub mod ts_mixing;
 
 pub use error::NnError;
 pub use linear::Linear;

@@ -20,6 +20,7 @@ use crate::models::rnn::RnnConfig;
 use crate::models::tcn::TcnConfig;
 use crate::models::tide::TideConfig;
 use crate::models::transformer::TransformerConfig;
+use crate::models::tsmixer::TsMixerConfig;
 use crate::models::ModelOptions;
 use crate::nn::NnError;
 
@@ -98,17 +99,24 @@ macro_rules! architectures {
                 }
             }
 
+            /// `Some(n_series)` for a multivariate model (see [`ModelConfig::n_series`]).
+            pub fn n_series(&self) -> Option<usize> {
+                match self {
+                    $(Architecture::$kind(c) => c.n_series()),*
+                }
+            }
+
+            /// Values of the buffers (not parameters: BatchNorm's running statistics), by arithmetic.
+            pub fn buffer_values(&self) -> u128 {
+                match self {
+                    $(Architecture::$kind(c) => c.buffer_values()),*
+                }
+            }
+
             /// Exact parameter count and activations per window, by arithmetic.
             pub fn memory_estimate(&self) -> (u128, u128) {
                 match self {
                     $(Architecture::$kind(c) => c.memory_estimate()),*
-                }
-            }
-
-            /// Values of the buffers besides the parameters, by arithmetic (see [`ModelConfig::buffer_values`]).
-            pub fn buffer_values(&self) -> u128 {
-                match self {
-                    $(Architecture::$kind(c) => c.buffer_values()),*
                 }
             }
 
@@ -137,6 +145,7 @@ architectures! {
     Tide => TideConfig,
     Kan => KanConfig,
     PatchTst => PatchTstConfig,
+    TsMixer => TsMixerConfig,
 }
 
 impl ModelKind {

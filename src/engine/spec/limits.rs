@@ -57,7 +57,7 @@ impl NeuralSpec {
             return Err(EngineError::Range(format!("model '{alias}': windowsBatchSize must be at most {MAX_BATCH} windows a step, got {batch}")));
         }
         let (parameters, per_window) = self.memory_estimate();
-        let shard = crate::engine::train::shard_windows(batch, parameters) as u128;
+        let shard = crate::engine::train::training_shard_windows(self, batch, parameters, false) as u128;
         let floats = (batch as u128).div_ceil(shard) * (parameters + shard * per_window);
         if floats > MAX_TRAINING_FLOATS {
             return Err(EngineError::Range(format!(

@@ -168,6 +168,16 @@ impl NeuralSpec {
         self.architecture.kind()
     }
 
+    /// `Some(n_series)` for a multivariate model, which trains and forecasts its series jointly.
+    pub fn n_series(&self) -> Option<usize> {
+        self.architecture.n_series()
+    }
+
+    /// Batch rows of one window: `nSeries` for a multivariate model (every series at once), else 1.
+    pub fn window_rows(&self) -> usize {
+        self.n_series().unwrap_or(1)
+    }
+
     pub(super) fn write_options(&self, o: &mut Map<String, Value>) {
         let shape = self.shape();
         o.insert("inputSize".into(), shape.input_size.into());

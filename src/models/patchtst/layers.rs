@@ -12,6 +12,10 @@ use crate::nn::dropout::Dropout;
 use crate::nn::gelu::{gelu_backward_in_place, gelu_forward};
 use crate::nn::{Linear, NnError, ParamInit, ParamStore};
 
+/// torch's BatchNorm1d defaults, which PatchTST keeps.
+const TORCH_EPS: f32 = 1e-5;
+const TORCH_MOMENTUM: f32 = 0.1;
+
 /// A layer's architecture: the options of NF's `TSTEncoderLayer` that PatchTST sets.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct LayerOptions {
@@ -160,10 +164,10 @@ impl EncoderLayer {
     pub(super) fn new(init: &mut ParamInit<'_>, options: LayerOptions, stream: &mut impl FnMut(f32) -> Result<Dropout, NnError>) -> Result<Self, NnError> {
         let LayerOptions { hidden, heads, linear_hidden, dropout, attn_dropout, activation, res_attention, pre_norm } = options;
         let attention = MultiHeadAttention::patchtst(&mut init.pp("self_attn"), hidden, heads, stream(attn_dropout)?, res_attention)?;
-        let norm_attn = BatchNorm1d::new(&mut init.pp("norm_attn.1"), hidden)?;
+        let norm_attn = BatchNorm1d::new(&mut init.pp("norm_attn.1"), hidden, TORCH_EPS, TORCH_MOMENTUM)?;
         let ff_in = Linear::new(&mut init.pp("ff.0"), hidden, linear_hidden)?;
         let ff_out = Linear::new(&mut init.pp("ff.3"), linear_hidden, hidden)?;
-        let norm_ffn = BatchNorm1d::new(&mut init.pp("norm_ffn.1"), hidden)?;
+        let norm_ffn = BatchNorm1d::new(&mut init.pp("norm_ffn.1"), hidden, TORCH_EPS, TORCH_MOMENTUM)?;
         Ok(EncoderLayer {
             attention,
             proj_dropout: stream(dropout)?,

@@ -248,8 +248,8 @@ impl Task for WindowsTask {
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let (shared, model, windows) = (&self.shared, self.model, &self.windows);
         let engine = shared.read();
-        let spec = &engine.config().models[model];
-        let mut out = vec![0.0; windows.len() / spec.input_size() * engine.window_output_len(model).unwrap_or(0)];
+        let window_len = engine.window_input_len(model).unwrap_or(1).max(1);
+        let mut out = vec![0.0; windows.len() / window_len * engine.window_output_len(model).unwrap_or(0)];
         Ok(engine.forecast_windows(model, windows, &mut out).map(|()| out).map_err(ArgError::from))
     }
 
