@@ -46,3 +46,16 @@ test('localScalerType scales the exogenous columns per series (fit, update, futr
   expect(moved).toHaveLength(18)
   moved.forEach((v, i) => expect(v).toBeCloseTo(plain[i], 2))
 })
+
+test("localScalerType 'robust' takes coreforecast's statistics: numpy's median and MAD of the series, no epsilon", async () => {
+  // NeuralForecast 3.3 (coreforecast's LocalRobustScaler('mad')) on y = [1, 2, 10, 20, 1, 2, 10, 20, ...]: an even
+  // count, so the median is the mean of the two middle values, 6 (torch's lower median would be 2), and the MAD 4.5.
+  const y = Array.from({ length: 40 }, (_, t) => [1, 2, 10, 20][t % 4])
+  const mlp = new models.MLP({ h: 2, inputSize: 8, hiddenSize: 8, maxSteps: 2 })
+  const nf = new NeuralForecaster({ models: [mlp], localScalerType: 'robust' })
+  await nf.fit({ unique_id: y.map(() => 'a'), ds: y.map((_, t) => t), y })
+  const bytes = await nf.toBuffer()
+  const header = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString())
+  const [series] = JSON.parse(header.__metadata__.engine).fitted.series
+  expect([series.shift, series.scale]).toEqual([6, 4.5])
+})

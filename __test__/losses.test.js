@@ -15,11 +15,17 @@ const LOSSES = [
   ['SMAPE', { type: 'SMAPE' }, ['MLP']],
   [{ type: 'MASE', seasonality: 12 }, { type: 'MASE', seasonality: 12 }, ['MLP']],
   ['relMSE', { type: 'relMSE' }, ['MLP']],
-  [{ type: 'HuberQLoss', q: 0.75, delta: 0.5 }, { type: 'HuberQLoss', q: 0.75, delta: 0.5 }, ['MLP']],
+  // NeuralForecast's output_names: QuantileLoss `_ql{q}`, HuberQLoss `_q{q}_d{delta}` (Python floats).
+  [{ type: 'QuantileLoss', q: 0.3 }, { type: 'QuantileLoss', q: expect.closeTo(0.3, 6) }, ['MLP_ql0.3']],
+  [{ type: 'HuberQLoss', q: 0.75, delta: 0.5 }, { type: 'HuberQLoss', q: 0.75, delta: 0.5 }, ['MLP_q0.75_d0.5']],
+  [{ type: 'HuberQLoss', q: 0.75 }, { type: 'HuberQLoss', q: 0.75, delta: 1 }, ['MLP_q0.75_d1.0']],
+  [{ type: 'HuberMQLoss', level: [80] }, { type: 'HuberMQLoss', level: [80], delta: 1 }, ['MLP-median', 'MLP-lo-80', 'MLP-hi-80']],
+  // Quantiles given as such keep their order and are named by np.round(100 - 200 q, 2), a float, as
+  // NeuralForecast's quantiles_to_outputs names them.
   [
-    { type: 'HuberMQLoss', level: [80] },
-    { type: 'HuberMQLoss', quantiles: [0.5, expect.closeTo(0.1, 6), expect.closeTo(0.9, 6)], delta: 1 },
-    ['MLP-median', 'MLP-lo-80', 'MLP-hi-80'],
+    { type: 'MQLoss', quantiles: [0.1, 0.3, 0.5, 0.9] },
+    { type: 'MQLoss', quantiles: [0.1, 0.3, 0.5, 0.9].map((q) => expect.closeTo(q, 6)) },
+    ['MLP-lo-80.0', 'MLP-lo-40.0', 'MLP-median', 'MLP-hi-80.0'],
   ],
   ['IQLoss', { type: 'IQLoss', cosEmbeddingDim: 64, concentration0: 1, concentration1: 1 }, ['MLP_ql0.5']],
 ]

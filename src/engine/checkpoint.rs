@@ -17,7 +17,9 @@ use crate::models::prophet::ProphetFit;
 use crate::data::{Ds, Frequency};
 
 const FORMAT: &str = "neuro-divergent";
-const FORMAT_VERSION: &str = "3";
+const FORMAT_VERSION: &str = "4";
+/// The format before multi-quantile losses kept their levels: it stored quantiles only, named as levels.
+const QUANTILES_ONLY_FORMAT_VERSION: &str = "3";
 /// The format before `batchSize` counted series: its models' `batchSize` is today's `windowsBatchSize`.
 const WINDOWS_BATCH_FORMAT_VERSION: &str = "2";
 /// Larger headers are refused before they are parsed.
@@ -66,9 +68,9 @@ impl Engine {
             return Err(bad("not a neuro-divergent checkpoint (format metadata missing or foreign)"));
         }
         let version = meta.get("format_version").map(String::as_str);
-        if !matches!(version, Some(FORMAT_VERSION | WINDOWS_BATCH_FORMAT_VERSION)) {
+        if !matches!(version, Some(FORMAT_VERSION | QUANTILES_ONLY_FORMAT_VERSION | WINDOWS_BATCH_FORMAT_VERSION)) {
             return Err(bad(format!(
-                "unsupported format_version {version:?}; this library reads {FORMAT_VERSION} and {WINDOWS_BATCH_FORMAT_VERSION}"
+                "unsupported format_version {version:?}; this library reads {FORMAT_VERSION}, {QUANTILES_ONLY_FORMAT_VERSION} and {WINDOWS_BATCH_FORMAT_VERSION}"
             )));
         }
         let mut state: Value = meta
@@ -77,6 +79,9 @@ impl Engine {
             .and_then(|s| serde_json::from_str(s).map_err(|e| bad(format!("engine metadata is not JSON: {e}"))))?;
         if version == Some(WINDOWS_BATCH_FORMAT_VERSION) {
             batch_size_as_windows(&mut state);
+        }
+        if version != Some(FORMAT_VERSION) {
+            quantiles_as_levels(&mut state);
         }
         let config = config_from_json(&state)?;
         let tensors = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("damaged tensor data: {e}")))?;
@@ -265,6 +270,37 @@ fn batch_size_as_windows(state: &mut Value) {
             options.insert("windowsBatchSize".into(), windows);
         }
     }
+}
+
+/// Formats before 4 stored an MQLoss or HuberMQLoss given levels as its quantiles (the median, then the
+/// interval bounds ascending) and named its columns by level (`-lo-80`): such a list becomes those levels again,
+/// so the columns keep their names (quantiles given as such are now named as NeuralForecast does, `-lo-80.0`).
+fn quantiles_as_levels(state: &mut Value) {
+    let models = state.get_mut("models").and_then(Value::as_array_mut).into_iter().flatten();
+    for model in models {
+        for key in ["loss", "validLoss"] {
+            let Some(loss) = model.get_mut(key).and_then(Value::as_object_mut) else { continue };
+            let quantiles = loss.get("quantiles").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_f64).collect::<Vec<_>>());
+            if let Some(levels) = quantiles.as_deref().and_then(levels_of_quantiles) {
+                loss.remove("quantiles");
+                loss.insert("level".into(), levels.into());
+            }
+        }
+    }
+}
+
+/// The levels (widest first) whose `level_to_outputs` quantiles `quantiles` are, as the old names rounded them
+/// (two decimals); None for any other list.
+fn levels_of_quantiles(quantiles: &[f64]) -> Option<Vec<f64>> {
+    let (&median, bounds) = quantiles.split_first()?;
+    let half = bounds.len() / 2;
+    let (lows, highs) = bounds.split_at(half);
+    let ascending = bounds.windows(2).all(|w| w[0] < w[1]);
+    let symmetric = lows.iter().zip(highs.iter().rev()).all(|(lo, hi)| (lo + hi - 1.0).abs() < 1e-6);
+    if median != 0.5 || half == 0 || bounds.len() % 2 != 0 || !ascending || !symmetric || lows.last() >= Some(&0.5) {
+        return None;
+    }
+    Some(lows.iter().map(|lo| ((100.0 - 200.0 * lo) * 100.0).round() / 100.0).collect())
 }
 
 /// A model's options as the file stores them, read as the API reads them (sizes capped, every field checked).

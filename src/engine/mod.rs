@@ -512,12 +512,12 @@ impl Engine {
         let mut scaled_y = Vec::with_capacity(if identity { 0 } else { panel.n_rows() });
         let mut scaled_exog: Vec<Column> = if identity { Vec::new() } else { panel.exogenous().to_vec() };
         for (s, series) in panel.series_iter().enumerate() {
-            let scale = Scale::of(self.config.local_scaler_type, series.y, isa, &mut scratch);
+            let scale = Scale::local(self.config.local_scaler_type, series.y, isa, &mut scratch);
             let rows = panel.offsets()[s]..panel.offsets()[s + 1];
             let exog_scales: Vec<Scale> = temporal
                 .iter()
                 .map(|&c| {
-                    let exog_scale = Scale::of(self.config.local_scaler_type, &panel.exogenous()[c].values[rows.clone()], isa, &mut scratch);
+                    let exog_scale = Scale::local(self.config.local_scaler_type, &panel.exogenous()[c].values[rows.clone()], isa, &mut scratch);
                     if !identity {
                         scaled_exog[c].values[rows.clone()].iter_mut().for_each(|v| *v = exog_scale.apply(*v));
                     }

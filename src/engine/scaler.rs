@@ -19,8 +19,35 @@ pub struct Scale {
 impl Scale {
     pub const IDENTITY: Scale = Scale { shift: 0.0, scale: 1.0 };
 
-    /// The statistics of `values` for `kind`; `scratch` is reused for the medians of the robust scaler.
+    /// The statistics of a window's `values` for `kind` (the models' `scalerType`, NeuralForecast's
+    /// `TemporalNorm`); `scratch` is reused for the medians of the robust scaler.
     pub fn of(kind: ScalerType, values: &[f64], isa: Isa, scratch: &mut Vec<f64>) -> Scale {
+        if values.is_empty() {
+            return Scale::IDENTITY;
+        }
+        match kind {
+            ScalerType::Identity => Scale::IDENTITY,
+            ScalerType::Robust => {
+                let median = lower_median(values.iter().copied(), scratch);
+                let mut mad = lower_median(values.iter().map(|v| (v - median).abs()), scratch);
+                if mad == 0.0 {
+                    // More than half the values equal the median: NeuralForecast's `robust_statistics` falls back to
+                    // the MAD a normal distribution of the same (population) standard deviation would have.
+                    mad = kernels::std_with(isa, values, 0).unwrap_or(0.0) * NORMAL_MAD_PER_STD;
+                }
+                Scale { shift: median, scale: nonzero(mad) + EPS }
+            }
+            ScalerType::Standard | ScalerType::MinMax => {
+                let local = Scale::local(kind, values, isa, scratch);
+                Scale { scale: local.scale + EPS, ..local }
+            }
+        }
+    }
+
+    /// The statistics of a whole series for the local scaler `kind` (`localScalerType`), as NeuralForecast's
+    /// coreforecast scalers compute them: unlike [`Scale::of`], 'robust' takes numpy's medians (the mean of the
+    /// two middle values) and no fallback for a zero MAD, and no scale gets an epsilon (a zero spread becomes 1).
+    pub fn local(kind: ScalerType, values: &[f64], isa: Isa, scratch: &mut Vec<f64>) -> Scale {
         if values.is_empty() {
             return Scale::IDENTITY;
         }
@@ -29,22 +56,17 @@ impl Scale {
             ScalerType::Standard => {
                 let mean = kernels::mean_with(isa, values).unwrap_or(0.0);
                 let std = kernels::std_with(isa, values, 0).unwrap_or(0.0);
-                Scale { shift: mean, scale: nonzero(std) + EPS }
+                Scale { shift: mean, scale: nonzero(std) }
             }
             ScalerType::Robust => {
-                let median = median_of(values.iter().copied(), scratch);
-                let mut mad = median_of(values.iter().map(|v| (v - median).abs()), scratch);
-                if mad == 0.0 {
-                    // More than half the values equal the median: NeuralForecast's `robust_statistics` falls back to
-                    // the MAD a normal distribution of the same (population) standard deviation would have.
-                    mad = kernels::std_with(isa, values, 0).unwrap_or(0.0) * NORMAL_MAD_PER_STD;
-                }
-                Scale { shift: median, scale: nonzero(mad) + EPS }
+                let median = numpy_median(values.iter().copied(), scratch);
+                let mad = numpy_median(values.iter().map(|v| (v - median).abs()), scratch);
+                Scale { shift: median, scale: nonzero(mad) }
             }
             ScalerType::MinMax => {
                 let min = kernels::min_with(isa, values).unwrap_or(0.0);
                 let max = kernels::max_with(isa, values).unwrap_or(0.0);
-                Scale { shift: min, scale: nonzero(max - min) + EPS }
+                Scale { shift: min, scale: nonzero(max - min) }
             }
         }
     }
@@ -68,7 +90,7 @@ fn nonzero(spread: f64) -> f64 {
 }
 
 /// The lower-middle median, as torch's `median` (no interpolation between the two middle values).
-fn median_of(values: impl Iterator<Item = f64>, scratch: &mut Vec<f64>) -> f64 {
+fn lower_median(values: impl Iterator<Item = f64>, scratch: &mut Vec<f64>) -> f64 {
     scratch.clear();
     scratch.extend(values);
     if scratch.is_empty() {
@@ -78,12 +100,40 @@ fn median_of(values: impl Iterator<Item = f64>, scratch: &mut Vec<f64>) -> f64 {
     *scratch.select_nth_unstable_by(middle, f64::total_cmp).1
 }
 
+/// numpy's `median`: of an even count, the mean of the two middle values.
+fn numpy_median(values: impl Iterator<Item = f64>, scratch: &mut Vec<f64>) -> f64 {
+    let lower = lower_median(values, scratch);
+    if scratch.len() % 2 == 1 {
+        return lower;
+    }
+    // The upper middle value is the smallest of those above the lower one's place.
+    let middle = scratch.len() / 2;
+    let upper = scratch[middle..].iter().copied().fold(f64::INFINITY, f64::min);
+    (lower + upper) / 2.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn of(kind: ScalerType, v: &[f64]) -> Scale {
         Scale::of(kind, v, Isa::Scalar, &mut Vec::new())
+    }
+
+    #[test]
+    fn local_statistics_follow_coreforecast() {
+        // coreforecast 0.0.x (NeuralForecast 3.3's local scalers), stats_ of LocalRobustScaler('mad'),
+        // LocalStandardScaler and LocalMinMaxScaler: [1, 2, 10, 20] -> (6, 4.5), (8.25, 7.62807315), (1, 19);
+        // [1, 2, 2, 2, 9] -> robust (2, 0), a zero MAD dividing by 1; [3, 3, 3, 3] -> (3, 0) for each.
+        let local = |kind, v: &[f64]| Scale::local(kind, v, Isa::Scalar, &mut Vec::new());
+        assert_eq!(local(ScalerType::Robust, &[1.0, 2.0, 10.0, 20.0]), Scale { shift: 6.0, scale: 4.5 });
+        let standard = local(ScalerType::Standard, &[1.0, 2.0, 10.0, 20.0]);
+        assert!((standard.shift - 8.25).abs() < 1e-12 && (standard.scale - 7.62807315).abs() < 1e-8, "{standard:?}");
+        assert_eq!(local(ScalerType::MinMax, &[1.0, 2.0, 10.0, 20.0]), Scale { shift: 1.0, scale: 19.0 });
+        assert_eq!(local(ScalerType::Robust, &[1.0, 2.0, 2.0, 2.0, 9.0]), Scale { shift: 2.0, scale: 1.0 });
+        for kind in [ScalerType::Robust, ScalerType::Standard, ScalerType::MinMax] {
+            assert_eq!(local(kind, &[3.0; 4]), Scale { shift: 3.0, scale: 1.0 });
+        }
     }
 
     #[test]

@@ -190,6 +190,36 @@ fn a_version_2_checkpoint_reads_its_batch_size_as_windows_a_step() {
 }
 
 #[test]
+fn a_version_3_checkpoint_keeps_its_level_names_and_quantiles_get_neuralforecasts() {
+    use safetensors::tensor::SafeTensors;
+    // Version 3 stored every MQLoss as quantiles and named them by level; a list of levels' quantiles loads as
+    // those levels (same names), any other list keeps its quantiles, now named as NeuralForecast's (`-lo-80.0`).
+    let cases = [
+        (json!([0.5, 0.025, 0.1, 0.9, 0.975]), vec!["m-median", "m-lo-95", "m-lo-80", "m-hi-80", "m-hi-95"]),
+        (json!([0.1, 0.5, 0.9]), vec!["m-lo-80.0", "m-median", "m-hi-80.0"]),
+    ];
+    for (stored, names) in cases {
+        let loss = json!({ "type": "MQLoss", "quantiles": stored.clone() });
+        let spec = spec_of(json!({ "type": "MLP", "alias": "m", "h": 2, "inputSize": 4, "hiddenSize": 4, "maxSteps": 1, "loss": loss }));
+        let mut e = engine(vec![spec], 1);
+        e.fit(&sine_panel(1, 20), &FitOptions::default(), &mut keep_going).unwrap();
+        let bytes = e.to_bytes().unwrap();
+        let (_, metadata) = SafeTensors::read_metadata(&bytes).unwrap();
+        let mut meta = metadata.metadata().clone().unwrap();
+        let mut state: serde_json::Value = serde_json::from_str(&meta["engine"]).unwrap();
+        state["models"][0]["loss"] = loss;
+        meta.insert("engine".into(), state.to_string());
+        meta.insert("format_version".into(), "3".into());
+        let tensors = SafeTensors::deserialize(&bytes).unwrap();
+        let old = safetensors::tensor::serialize(tensors.tensors(), Some(meta)).unwrap();
+        let loaded = Engine::from_bytes(&old).unwrap();
+        let forecast = loaded.predict(None, None, &[], None).unwrap();
+        let columns: Vec<&str> = forecast.columns.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(columns, names, "{stored}");
+    }
+}
+
+#[test]
 fn save_is_atomic_and_load_reads_it_back() {
     let dir = std::env::temp_dir().join(format!("nd-engine-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

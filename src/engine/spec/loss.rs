@@ -131,9 +131,13 @@ pub(crate) fn loss_options(loss: &Loss) -> Value {
         Loss::RelMse => serde_json::json!({ "type": "relMSE" }),
         Loss::Huber { delta } => serde_json::json!({ "type": "HuberLoss", "delta": *delta as f64 }),
         Loss::Quantile { q } => serde_json::json!({ "type": "QuantileLoss", "q": *q as f64 }),
-        Loss::MultiQuantile { quantiles } => serde_json::json!({ "type": "MQLoss", "quantiles": list(quantiles) }),
+        Loss::MultiQuantile { levels: Some(levels), .. } => serde_json::json!({ "type": "MQLoss", "level": levels }),
+        Loss::MultiQuantile { quantiles, levels: None } => serde_json::json!({ "type": "MQLoss", "quantiles": list(quantiles) }),
         Loss::HuberQuantile { q, delta } => serde_json::json!({ "type": "HuberQLoss", "q": *q as f64, "delta": *delta as f64 }),
-        Loss::HuberMultiQuantile { quantiles, delta } => {
+        Loss::HuberMultiQuantile { delta, levels: Some(levels), .. } => {
+            serde_json::json!({ "type": "HuberMQLoss", "level": levels, "delta": *delta as f64 })
+        }
+        Loss::HuberMultiQuantile { quantiles, delta, levels: None } => {
             serde_json::json!({ "type": "HuberMQLoss", "quantiles": list(quantiles), "delta": *delta as f64 })
         }
         Loss::ImplicitQuantile { cos_embedding_dim, concentration0, concentration1 } => serde_json::json!({

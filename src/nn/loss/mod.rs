@@ -11,7 +11,7 @@ mod tests;
 use std::ops::{Add, AddAssign};
 
 use super::error::{expect_len, NnError};
-use quantile::{check_quantile, check_quantiles, huber_pinball, level_quantiles, pinball, quantile_output_name, scaled_huber_pinball};
+use quantile::{check_quantile, check_quantiles, huber_pinball, level_output_names, level_quantiles, pinball, python_float, quantile_output_name, scaled_huber_pinball, sorted_levels};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Loss {
@@ -33,13 +33,14 @@ pub enum Loss {
     Huber { delta: f32 },
     /// Pinball loss for one quantile (`QuantileLoss`): `max(q (y - ŷ), (q - 1)(y - ŷ))`.
     Quantile { q: f32 },
-    /// `MQLoss`: one output per quantile per point, the pinball losses averaged over the quantiles.
-    MultiQuantile { quantiles: Vec<f32> },
+    /// `MQLoss`: one output per quantile per point, the pinball losses averaged over the quantiles. `levels`
+    /// (descending, distinct) when it was given levels, which name its outputs as NeuralForecast's do.
+    MultiQuantile { quantiles: Vec<f32>, levels: Option<Vec<f64>> },
     /// `HuberQLoss`: the Huber loss of the shortfall weighted by `q`, of the excess by `1 - q`.
     HuberQuantile { q: f32, delta: f32 },
     /// `HuberMQLoss`: per quantile, the Huber losses of the shortfall times `q` and the excess times `1 - q`,
-    /// summed over the quantiles (NeuralForecast's `1 / len(quantiles)` divides by 1 there).
-    HuberMultiQuantile { quantiles: Vec<f32>, delta: f32 },
+    /// summed over the quantiles (NeuralForecast's `1 / len(quantiles)` divides by 1 there); `levels` as MQLoss's.
+    HuberMultiQuantile { quantiles: Vec<f32>, delta: f32, levels: Option<Vec<f64>> },
     /// `IQLoss`: the pinball loss at each value's own quantile, which the network's IQN head
     /// ([`implicit_quantile::ImplicitQuantileHead`]) conditions the value on; training draws the quantiles from
     /// Beta(`concentration1`, `concentration0`).
@@ -114,13 +115,14 @@ impl Loss {
 
     pub fn multi_quantile(quantiles: Vec<f32>) -> Result<Self, NnError> {
         check_quantiles(&quantiles)?;
-        Ok(Loss::MultiQuantile { quantiles })
+        Ok(Loss::MultiQuantile { quantiles, levels: None })
     }
 
     /// NeuralForecast's `MQLoss(level=...)`: the median, then the bounds of each central prediction interval
     /// (`level` in percent, 0 < level < 100), quantiles ascending after the median, as its `level_to_outputs`.
     pub fn multi_quantile_levels(levels: &[f64]) -> Result<Self, NnError> {
-        Loss::multi_quantile(level_quantiles("MQLoss level", levels)?)
+        let levels = sorted_levels("MQLoss level", levels)?;
+        Ok(Loss::MultiQuantile { quantiles: level_quantiles(&levels), levels: Some(levels) })
     }
 
     pub fn mase(seasonality: usize) -> Result<Self, NnError> {
@@ -139,12 +141,14 @@ impl Loss {
     pub fn huber_multi_quantile(quantiles: Vec<f32>, delta: f32) -> Result<Self, NnError> {
         check_quantiles(&quantiles)?;
         check_delta(delta)?;
-        Ok(Loss::HuberMultiQuantile { quantiles, delta })
+        Ok(Loss::HuberMultiQuantile { quantiles, delta, levels: None })
     }
 
     /// `HuberMQLoss(level=..., delta=...)`: the quantiles of [`Loss::multi_quantile_levels`].
     pub fn huber_multi_quantile_levels(levels: &[f64], delta: f32) -> Result<Self, NnError> {
-        Loss::huber_multi_quantile(level_quantiles("HuberMQLoss level", levels)?, delta)
+        check_delta(delta)?;
+        let levels = sorted_levels("HuberMQLoss level", levels)?;
+        Ok(Loss::HuberMultiQuantile { quantiles: level_quantiles(&levels), delta, levels: Some(levels) })
     }
 
     /// `IQLoss(cos_embedding_dim, concentration0, concentration1)`.
@@ -201,20 +205,27 @@ impl Loss {
 
     fn quantiles(&self) -> Option<&[f32]> {
         match self {
-            Loss::MultiQuantile { quantiles } | Loss::HuberMultiQuantile { quantiles, .. } => Some(quantiles),
+            Loss::MultiQuantile { quantiles, .. } | Loss::HuberMultiQuantile { quantiles, .. } => Some(quantiles),
             _ => None,
         }
     }
 
-    /// The suffix of each output's column, as NeuralForecast names them (`-median`, `-lo-80`, `-hi-95`, …;
-    /// `quantiles_to_outputs`); empty for a point loss, whose one output is the model's column itself.
+    /// The suffix of each output's column, as NeuralForecast's `output_names`: `-median`, `-lo-80`, `-hi-95`, …
+    /// for levels (`level_to_outputs`), `-lo-80.0`, … for quantiles (`quantiles_to_outputs`), `_ql0.3` for
+    /// `QuantileLoss(q=0.3)`, `_q0.3_d1.0` for `HuberQLoss`; empty for the other point losses, whose one output
+    /// is the model's column itself.
     pub fn output_names(&self) -> Vec<String> {
-        if let Loss::ImplicitQuantile { .. } = self {
-            return vec![implicit_quantile_name(implicit_quantile::MEDIAN as f64)];
-        }
-        match self.quantiles() {
-            Some(quantiles) => quantiles.iter().map(|&q| quantile_output_name(q)).collect(),
-            None => vec![String::new()],
+        match self {
+            Loss::ImplicitQuantile { .. } => vec![implicit_quantile_name(implicit_quantile::MEDIAN as f64)],
+            Loss::Quantile { q } => vec![format!("_ql{}", python_float(*q))],
+            Loss::HuberQuantile { q, delta } => vec![format!("_q{}_d{}", python_float(*q), python_float(*delta))],
+            Loss::MultiQuantile { levels: Some(levels), .. } | Loss::HuberMultiQuantile { levels: Some(levels), .. } => {
+                level_output_names(levels)
+            }
+            Loss::MultiQuantile { quantiles, .. } | Loss::HuberMultiQuantile { quantiles, .. } => {
+                quantiles.iter().map(|&q| quantile_output_name(q)).collect()
+            }
+            _ => vec![String::new()],
         }
     }
 
@@ -331,13 +342,13 @@ impl Loss {
                 }
             }
             Loss::Quantile { q } => pinball(*q as f64, error),
-            Loss::MultiQuantile { quantiles } => {
+            Loss::MultiQuantile { quantiles, .. } => {
                 let count = quantiles.len() as f64;
                 let (value, slope) = pinball(quantiles[output_index] as f64, error);
                 (value / count, slope / count)
             }
             Loss::HuberQuantile { q, delta } => huber_pinball(*q as f64, *delta as f64, error),
-            Loss::HuberMultiQuantile { quantiles, delta } => scaled_huber_pinball(quantiles[output_index] as f64, *delta as f64, error),
+            Loss::HuberMultiQuantile { quantiles, delta, .. } => scaled_huber_pinball(quantiles[output_index] as f64, *delta as f64, error),
             Loss::ImplicitQuantile { .. } => pinball(point_quantile, error),
         }
     }

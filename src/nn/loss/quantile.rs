@@ -3,19 +3,34 @@
 
 use super::NnError;
 
-/// NeuralForecast's `level_to_outputs`: the median, then the bounds of each central prediction interval
-/// (`level` in percent, 0 < level < 100), ascending; `what` names the option in errors.
-pub(super) fn level_quantiles(what: &'static str, levels: &[f64]) -> Result<Vec<f32>, NnError> {
+/// Interval levels (in percent, 0 < level < 100) checked, widest first, without repeats: the order of their
+/// bounds in NeuralForecast's `level_to_outputs`; `what` names the option in errors.
+pub(super) fn sorted_levels(what: &'static str, levels: &[f64]) -> Result<Vec<f64>, NnError> {
     let mut levels: Vec<f64> = levels.to_vec();
     if let Some(bad) = levels.iter().find(|l| !(l.is_finite() && **l > 0.0 && **l < 100.0)) {
         return Err(NnError::InvalidValue { what, reason: format!("must lie strictly between 0 and 100, got {bad}") });
     }
     levels.sort_by(|a, b| b.total_cmp(a));
     levels.dedup();
+    Ok(levels)
+}
+
+/// NeuralForecast's `level_to_outputs` quantiles of [`sorted_levels`]: the median, then the interval bounds
+/// ascending.
+pub(super) fn level_quantiles(levels: &[f64]) -> Vec<f32> {
     let mut quantiles = vec![0.5];
     quantiles.extend(levels.iter().map(|l| (50.0 - l / 2.0) / 100.0));
     quantiles.extend(levels.iter().rev().map(|l| (50.0 + l / 2.0) / 100.0));
-    Ok(quantiles.into_iter().map(|q| q as f32).collect())
+    quantiles.into_iter().map(|q| q as f32).collect()
+}
+
+/// `level_to_outputs`' names of [`sorted_levels`]: `-median`, then `-lo-<level>` and `-hi-<level>` with each
+/// level as given (`f"-lo-{l}"`: `80`, `80.5`).
+pub(super) fn level_output_names(levels: &[f64]) -> Vec<String> {
+    let mut names = vec!["-median".to_string()];
+    names.extend(levels.iter().map(|l| format!("-lo-{l}")));
+    names.extend(levels.iter().rev().map(|l| format!("-hi-{l}")));
+    names
 }
 
 /// A non-empty list of quantiles, each strictly between 0 and 1.
@@ -34,17 +49,40 @@ pub(super) fn check_quantile(q: f32) -> Result<(), NnError> {
     }
 }
 
-/// `-median`, `-lo-<level>` or `-hi-<level>`: the central interval a quantile bounds, in percent, rounded to two
-/// decimals as NeuralForecast's `np.round(100 - 200 q, 2)`, printed without a zero fraction (`-lo-80`, as the
-/// names `level_to_outputs` gives).
+/// `quantiles_to_outputs`' name of a quantile: `-median`, `-lo-<level>` or `-hi-<level>`, the central interval
+/// it bounds in percent, `np.round(100 - 200 q, 2)`, printed as Python prints that float (`-lo-80.0`).
 pub(super) fn quantile_output_name(q: f32) -> String {
     let q = q as f64;
     if (q - 0.5).abs() < 1e-9 {
         return "-median".into();
     }
-    let level = ((100.0 - 200.0 * q.min(1.0 - q)) * 100.0).round() / 100.0;
+    // numpy rounds half to even.
+    let level = ((100.0 - 200.0 * q.min(1.0 - q)) * 100.0).round_ties_even() / 100.0;
     let side = if q < 0.5 { "lo" } else { "hi" };
-    format!("-{side}-{level}")
+    format!("-{side}-{}", python_float(level))
+}
+
+/// Python's `str` of a float, from Rust's shortest round-trip digits of `x` (so an f32 prints as the decimal it
+/// was given, `0.3`): positional with at least one decimal (`80.0`) for exponents -4 to 15, else `1e-05`.
+pub(crate) fn python_float(x: impl std::fmt::LowerExp) -> String {
+    let shortest = format!("{x:e}");
+    let Some((mantissa, exponent)) = shortest.split_once('e') else { return shortest };
+    let Ok(exponent) = exponent.parse::<i32>() else { return shortest };
+    let (sign, mantissa) = mantissa.strip_prefix('-').map_or(("", mantissa), |m| ("-", m));
+    if !(-4..16).contains(&exponent) {
+        let exponent_sign = if exponent < 0 { '-' } else { '+' };
+        return format!("{sign}{mantissa}e{exponent_sign}{:02}", exponent.abs());
+    }
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let point = exponent + 1;
+    let body = if point <= 0 {
+        format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
+    } else if point as usize >= digits.len() {
+        format!("{digits}{}.0", "0".repeat(point as usize - digits.len()))
+    } else {
+        format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
+    };
+    format!("{sign}{body}")
 }
 
 /// Pinball loss at quantile `q` for `error = ŷ - y`, and its derivative w.r.t. ŷ.

@@ -130,12 +130,36 @@ fn multi_quantile_averages_over_quantiles_like_mqloss() {
 #[test]
 fn levels_give_neuralforecast_quantiles_and_names() {
     let loss = Loss::multi_quantile_levels(&[80.0, 95.0]).unwrap();
-    let Loss::MultiQuantile { quantiles } = &loss else { panic!("not a multi-quantile loss") };
+    let Loss::MultiQuantile { quantiles, .. } = &loss else { panic!("not a multi-quantile loss") };
     assert_all_close(quantiles, &[0.5, 0.025, 0.1, 0.9, 0.975]);
     assert_eq!(loss.output_names(), ["-median", "-lo-95", "-lo-80", "-hi-80", "-hi-95"]);
-    assert_eq!(Loss::multi_quantile(vec![0.25, 0.5]).unwrap().output_names(), ["-lo-50", "-median"]);
+    // A level is printed as given (`f"-lo-{l}"`), repeats dropped.
+    assert_eq!(Loss::multi_quantile_levels(&[80.5, 80.5]).unwrap().output_names(), ["-median", "-lo-80.5", "-hi-80.5"]);
     assert_eq!(Loss::Mae.output_names(), [""]);
     assert!(Loss::multi_quantile_levels(&[100.0]).is_err());
+}
+
+#[test]
+fn quantile_losses_name_outputs_as_neuralforecast() {
+    // NeuralForecast 3.3's forecast columns for MLP(loss=MQLoss(quantiles=[0.1, 0.3, 0.5, 0.9])):
+    // MLP-lo-80.0, MLP-lo-40.0, MLP-median, MLP-hi-80.0 (`quantiles_to_outputs`: np.round(100 - 200 q, 2)).
+    let named = Loss::multi_quantile(vec![0.1, 0.3, 0.5, 0.9]).unwrap().output_names();
+    assert_eq!(named, ["-lo-80.0", "-lo-40.0", "-median", "-hi-80.0"]);
+    assert_eq!(Loss::huber_multi_quantile(vec![0.25, 0.5, 0.999], 1.0).unwrap().output_names(), ["-lo-50.0", "-median", "-hi-99.8"]);
+    // QuantileLoss(q=0.3): MLP_ql0.3; HuberQLoss(q=0.3, delta=1.0): _q0.3_d1.0.
+    assert_eq!(Loss::quantile(0.3).unwrap().output_names(), ["_ql0.3"]);
+    assert_eq!(Loss::huber_quantile(0.3, 1.0).unwrap().output_names(), ["_q0.3_d1.0"]);
+}
+
+#[test]
+fn python_float_prints_as_python_str() {
+    // Python: str(80.0), str(33.4), str(0.3), str(1e-05), str(0.0001), str(1e16), str(-2.5), str(123456.0)
+    let cases: [(f64, &str); 8] =
+        [(80.0, "80.0"), (33.4, "33.4"), (0.3, "0.3"), (1e-5, "1e-05"), (0.0001, "0.0001"), (1e16, "1e+16"), (-2.5, "-2.5"), (123456.0, "123456.0")];
+    for (x, python) in cases {
+        assert_eq!(super::quantile::python_float(x), python, "{x}");
+    }
+    assert_eq!(super::quantile::python_float(0.3f32), "0.3");
 }
 
 #[test]
