@@ -171,7 +171,7 @@ pub(super) fn nf_loss(loss: &Loss, key: &str) -> Value {
             args.insert(snake_case(name), value.clone());
         }
     }
-    if let Loss::MultiQuantile { quantiles } | Loss::HuberMultiQuantile { quantiles, .. } = loss {
+    if let Loss::MultiQuantile { quantiles, .. } | Loss::HuberMultiQuantile { quantiles, .. } = loss {
         // NeuralForecast always builds its quantiles from `level` unless `quantiles` is given (and needs a level
         // list either way): quantiles that some levels give are written as those levels, as NeuralForecast
         // names their columns then (`-lo-80`, not `-lo-80.0`).
@@ -207,7 +207,7 @@ fn levels_of(quantiles: &[f32]) -> Option<Vec<Value>> {
     levels.sort_by(f64::total_cmp);
     levels.dedup();
     let rebuilt = Loss::multi_quantile_levels(&levels).ok()?;
-    let same = matches!(&rebuilt, Loss::MultiQuantile { quantiles: q } if q == quantiles);
+    let same = matches!(&rebuilt, Loss::MultiQuantile { quantiles: q, .. } if q == quantiles);
     // Whole levels as integers, as NeuralForecast's users write them (`level=[80, 90]`).
     same.then(|| levels.iter().map(|&l| if l.fract() == 0.0 { json!(l as i64) } else { json!(l) }).collect())
 }

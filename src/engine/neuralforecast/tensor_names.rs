@@ -72,7 +72,7 @@ pub(super) fn buffers(spec: &NeuralSpec) -> Vec<Buffer> {
 /// The buffers of a loss module stored under `prefix` (`loss` or `valid_loss`).
 pub(super) fn loss_buffers(loss: &Loss, prefix: &str) -> Vec<Buffer> {
     match loss {
-        Loss::MultiQuantile { quantiles } | Loss::HuberMultiQuantile { quantiles, .. } => vec![Buffer {
+        Loss::MultiQuantile { quantiles, .. } | Loss::HuberMultiQuantile { quantiles, .. } => vec![Buffer {
             name: format!("{prefix}.quantiles"),
             shape: vec![quantiles.len()],
             values: BufferValues::F32(quantiles.clone()),

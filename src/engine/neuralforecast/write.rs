@@ -119,7 +119,7 @@ fn model_file(spec: &ModelSpec, neural: &NeuralSpec, params: &[(&str, &[usize], 
         tensors.push(Stored { name: buffer.name, dtype, shape: buffer.shape, bytes });
     }
     for (key, loss) in std::iter::once(("loss", &neural.loss)).chain(neural.valid_loss.as_ref().map(|l| ("valid_loss", l))) {
-        if let Loss::MultiQuantile { quantiles } | Loss::HuberMultiQuantile { quantiles, .. } = loss {
+        if let Loss::MultiQuantile { quantiles, .. } | Loss::HuberMultiQuantile { quantiles, .. } = loss {
             let name = format!("__hparams__.{key}.state.quantiles");
             tensors.push(Stored { name, dtype: Dtype::F32, shape: vec![quantiles.len()], bytes: f32_bytes(quantiles) });
         }
