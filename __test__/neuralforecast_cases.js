@@ -65,6 +65,13 @@ const cases = {
   'LSTM-MQLoss': { models: () => [new models.LSTM({ ...base, encoderHiddenSize: 16, decoderHiddenSize: 16, loss: { type: 'MQLoss', level: [80, 90] } })] },
   'MLP-QuantileLoss': { models: () => [new models.MLP({ ...base, hiddenSize: 16, loss: { type: 'QuantileLoss', q: 0.3 } })] },
   'MLP-IQLoss': { models: () => [new models.MLP({ ...base, hiddenSize: 16, loss: 'IQLoss' })] },
+  RNN: { models: () => [new models.RNN({ ...base, encoderHiddenSize: 16, decoderHiddenSize: 16, encoderActivation: 'relu' })] },
+  DLinear: { models: () => [new models.DLinear({ ...base, movingAvgWindow: 5 })] },
+  NLinear: { models: () => [new models.NLinear(base)] },
+  TiDE: { models: () => [new models.TiDE({ ...base, ...exog, hiddenSize: 16, decoderOutputDim: 4, temporalDecoderDim: 8 })], exog: true },
+  KAN: { models: () => [new models.KAN({ ...base, hiddenSize: 8 })] },
+  PatchTST: { models: () => [new models.PatchTST({ ...base, hiddenSize: 16, nHeads: 4, linearHiddenSize: 16, patchLen: 4, stride: 2 })] },
+  TSMixer: { models: () => [new models.TSMixer({ ...base, nSeries: 2, ffDim: 8 })] },
   'two-models-local-scaler': {
     models: () => [new models.MLP({ ...base, hiddenSize: 16, alias: 'small' }), new models.NHITS({ ...base, mlpUnits: [[8, 8], [8, 8], [8, 8]] })],
     options: { localScalerType: 'standard' },

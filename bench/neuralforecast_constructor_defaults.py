@@ -2,7 +2,7 @@
 models that neuro-divergent has, with NeuralForecast's default (as `nf.save` encodes it), so that a directory we
 write holds every key NeuralForecast's own `save` writes. Rerun when a model is added:
 
-    /work/nfvenv/bin/python bench/neuralforecast_constructor_defaults.py
+    python bench/neuralforecast_constructor_defaults.py   # in a virtual environment with neuralforecast 3.3
 """
 import inspect
 import json
@@ -12,7 +12,8 @@ import neuralforecast
 from neuralforecast import models
 from neuralforecast._serialization import encode_value
 
-CLASSES = ["LSTM", "GRU", "MLP", "TCN", "NBEATS", "NBEATSx", "NHITS", "VanillaTransformer"]
+CLASSES = ["LSTM", "GRU", "RNN", "MLP", "TCN", "NBEATS", "NBEATSx", "NHITS", "VanillaTransformer", "DLinear", "NLinear",
+           "TiDE", "KAN", "PatchTST", "TSMixer"]
 
 out = {"neuralforecast": neuralforecast.__version__, "models": {}}
 for name in CLASSES:
