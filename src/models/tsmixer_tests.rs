@@ -61,7 +61,7 @@ fn training_moves_the_running_statistics_that_prediction_uses() {
     let mut cache = TsMixerCache::default();
     let before = model.forward(&inputs.view(None), &mut cache).unwrap().to_vec();
     model.forward(&inputs.view(Some(1)), &mut cache).unwrap();
-    model.update_buffers(&cache);
+    model.update_buffers(&cache).unwrap();
     let tracked = model.params().find("mixing_layers.1.feature_mixer.feature_norm.num_batches_tracked").unwrap();
     assert_eq!(tracked.data, [1.0]);
     assert_ne!(model.forward(&inputs.view(None), &mut cache).unwrap(), &before[..]);
