@@ -260,10 +260,11 @@ export interface DLinearOptions extends NeuralModelOptions {
  *  scalerType ['identity']. */
 export interface NLinearOptions extends NeuralModelOptions {}
 
-/** NeuralForecast's RNN: as LSTM and GRU with torch's Elman cell, `h' = act(W_ih x + b_ih + W_hh h + b_hh)`. */
+/** NeuralForecast's RNN: as LSTM and GRU with torch's Elman cell, `h' = tanh(W_ih x + b_ih + W_hh h + b_hh)`. */
 export interface RNNOptions extends RecurrentModelOptions {
-  /** The cell's nonlinearity (encoder_activation, torch's nonlinearity) ['tanh']. */
-  encoderActivation?: 'tanh' | 'relu'
+  /** Accepted as 'tanh' only ['tanh']: NeuralForecast 3.3's RNN stores encoder_activation but builds its
+   *  nn.RNN with torch's default tanh, so another value is a RangeError. */
+  encoderActivation?: 'tanh'
 }
 
 /** NeuralForecast's TiDE: residual MLP blocks encode the window and projected exogenous variables, a temporal

@@ -88,19 +88,19 @@ describe.each(MODELS)('%s', (type, create, limit) => {
   })
 })
 
-test('RNN takes exogenous inputs and encoderActivation relu, which changes the forecast', async () => {
+test('RNN takes exogenous inputs, which change the forecast; encoderActivation is tanh only, as NeuralForecast builds it', async () => {
   const data = sinePanel(1, 60)
-  data.trend = data.y.map((_, t) => t / 60)
-  const rnn = (extra) => new models.RNN({ h: 4, inputSize: 12, encoderHiddenSize: 8, decoderHiddenSize: 8, maxSteps: 20, histExogList: ['trend'], ...extra })
+  data.trend = data.y.map((_, t) => (t / 60) ** 2)
+  const rnn = (extra) => new models.RNN({ h: 4, inputSize: 12, encoderHiddenSize: 8, decoderHiddenSize: 8, maxSteps: 20, ...extra })
   expect(rnn({}).encoderActivation).toBe('tanh')
   const forecasts = []
-  for (const encoderActivation of ['tanh', 'relu']) {
-    const nf = new NeuralForecaster({ models: [rnn({ encoderActivation })] })
+  for (const extra of [{}, { histExogList: ['trend'] }]) {
+    const nf = new NeuralForecaster({ models: [rnn(extra)] })
     await nf.fit(data)
     forecasts.push((await nf.predict()).RNN)
   }
   expect(forecasts[1]).not.toEqual(forecasts[0])
-  expect(() => rnn({ encoderActivation: 'sigmoid' })).toThrow(/encoderActivation/)
+  expect(() => rnn({ encoderActivation: 'relu' })).toThrow(/encoderActivation is accepted as 'tanh' only/)
 })
 
 test('DLinear refuses an even movingAvgWindow by name', () => {

@@ -130,7 +130,6 @@ const changes = [
   ['RNN', 'encoderHiddenSize', 12],
   ['RNN', 'decoderHiddenSize', 12],
   ['RNN', 'decoderLayers', 3],
-  ['RNN', 'encoderActivation', 'relu'],
   ['Prophet', 'nChangepoints', 5],
   ['Prophet', 'changepointRange', 0.5],
   ['Prophet', 'changepointPriorScale', 5],

@@ -1,5 +1,5 @@
-//! torch.nn.RNN's Elman cell: `h' = act(W_ih x + b_ih + W_hh h + b_hh)` with `nonlinearity` tanh or relu
-//! (NeuralForecast's RNN passes its `encoder_activation` there). One gate block; the cell keeps no state
+//! torch.nn.RNN's Elman cell: `h' = tanh(W_ih x + b_ih + W_hh h + b_hh)` (NeuralForecast 3.3's RNN stores
+//! `encoder_activation` but builds `nn.RNN` with its default tanh). One gate block; the cell keeps no state
 //! besides h. It adds the two projections itself, as torch does (`igates + hgates`), and takes the packed
 //! `h W_hh^T` product for every batch size (see [`RecurrentCell::DOT_PRODUCTS_FOR_SMALL_BATCHES`]), so that
 //! a window's forecast has the same bits alone as in any batch.
@@ -7,56 +7,9 @@
 use super::activation::{tanh, tanh_grad_from_output};
 use super::recurrent::{BackwardStep, ForwardStep, Recurrent, RecurrentCell};
 
-/// torch's `nonlinearity` of `nn.RNN`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ElmanActivation {
-    Tanh,
-    Relu,
-}
-
-impl ElmanActivation {
-    /// torch's names, which NeuralForecast's `encoder_activation` takes.
-    pub const NAMES: [&'static str; 2] = ["tanh", "relu"];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ElmanActivation::Tanh => "tanh",
-            ElmanActivation::Relu => "relu",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Self> {
-        [ElmanActivation::Tanh, ElmanActivation::Relu].into_iter().find(|a| a.name() == name)
-    }
-
-    fn apply(self, x: f32) -> f32 {
-        match self {
-            ElmanActivation::Tanh => tanh(x),
-            ElmanActivation::Relu => x.max(0.0),
-        }
-    }
-
-    /// The derivative at the pre-activation whose output is `y` (relu's is 0 at 0, as torch's).
-    fn grad_from_output(self, y: f32) -> f32 {
-        match self {
-            ElmanActivation::Tanh => tanh_grad_from_output(y),
-            ElmanActivation::Relu => (y > 0.0) as u8 as f32,
-        }
-    }
-}
-
-/// The Elman cell with its nonlinearity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ElmanCell {
-    pub activation: ElmanActivation,
-}
-
-/// torch's default `nonlinearity='tanh'` (also NeuralForecast's `encoder_activation`).
-impl Default for ElmanCell {
-    fn default() -> Self {
-        ElmanCell { activation: ElmanActivation::Tanh }
-    }
-}
+/// The Elman cell with torch's default `nonlinearity='tanh'`, the only one NeuralForecast's RNN builds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ElmanCell;
 
 /// Multi-layer batch-first Elman RNN with torch's parameter names and layout.
 pub type Rnn = Recurrent<ElmanCell>;
@@ -68,7 +21,7 @@ impl RecurrentCell for ElmanCell {
     /// `gates` keeps `h` itself, which backward differentiates from.
     fn forward_step(&self, step: ForwardStep<'_>) {
         for ((gate, &h_proj), h) in step.gates.iter_mut().zip(step.h_proj).zip(step.h.iter_mut()) {
-            *gate = self.activation.apply(*gate + h_proj);
+            *gate = tanh(*gate + h_proj);
             *h = *gate;
         }
     }
@@ -77,7 +30,7 @@ impl RecurrentCell for ElmanCell {
     fn backward_step(&self, step: BackwardStep<'_>) {
         let d_pre = step.d_x_proj.iter_mut().zip(step.d_h_proj.iter_mut()).zip(step.gates).zip(step.dh);
         for (((d_x, d_h), &h), &dh) in d_pre {
-            *d_x = dh * self.activation.grad_from_output(h);
+            *d_x = dh * tanh_grad_from_output(h);
             *d_h = *d_x;
         }
         step.dh_prev.fill(0.0);
@@ -91,8 +44,7 @@ mod tests {
     use crate::nn::recurrent::tests::{check_gradients, recurrent};
     use crate::nn::recurrent::RecurrentCache;
 
-    const TANH: ElmanCell = ElmanCell { activation: ElmanActivation::Tanh };
-    const RELU: ElmanCell = ElmanCell { activation: ElmanActivation::Relu };
+    const TANH: ElmanCell = ElmanCell;
 
     #[test]
     fn parameter_count_follows_torch() {
@@ -106,8 +58,8 @@ mod tests {
     #[test]
     fn forward_matches_torch_equations() {
         let (batch, seq_len, n_in, hidden) = (2, 5, 3, 4);
-        for cell in [TANH, RELU] {
-            let (net, params) = recurrent(cell, n_in, hidden, 1, 5);
+        {
+            let (net, params) = recurrent(TANH, n_in, hidden, 1, 5);
             let p = |name: &str| &params.find(&format!("hist_encoder.{name}_l0")).unwrap().data;
             let (w_ih, w_hh, b_ih, b_hh) = (p("weight_ih"), p("weight_hh"), p("bias_ih"), p("bias_hh"));
             let input = random_vec(batch * seq_len * n_in, 6);
@@ -120,11 +72,11 @@ mod tests {
                         .map(|j| {
                             let pre = b_ih[j] + b_hh[j] + (0..n_in).map(|k| w_ih[j * n_in + k] * x[k]).sum::<f32>()
                                 + (0..hidden).map(|k| w_hh[j * hidden + k] * h[k]).sum::<f32>();
-                            if cell == TANH { pre.tanh() } else { pre.max(0.0) }
+                            pre.tanh()
                         })
                         .collect();
                     let got = &out[(b * seq_len + t) * hidden..][..hidden];
-                    got.iter().zip(&h).for_each(|(a, e)| assert!((a - e).abs() < 1e-5, "{cell:?}: {a} vs {e}"));
+                    got.iter().zip(&h).for_each(|(a, e)| assert!((a - e).abs() < 1e-5, "{a} vs {e}"));
                 }
             }
         }
@@ -133,13 +85,5 @@ mod tests {
     #[test]
     fn gradients_match_finite_differences() {
         check_gradients(TANH);
-        check_gradients(RELU);
-    }
-
-    #[test]
-    fn activations_go_by_torch_names() {
-        assert_eq!(ElmanActivation::from_name("relu"), Some(ElmanActivation::Relu));
-        assert_eq!(ElmanActivation::NAMES.map(|n| ElmanActivation::from_name(n).unwrap().name()), ElmanActivation::NAMES);
-        assert_eq!(ElmanActivation::from_name("ReLU"), None);
     }
 }
