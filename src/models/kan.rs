@@ -38,6 +38,16 @@ pub struct KanConfig {
 }
 
 impl KanConfig {
+    /// kan.py's `layers.{i}.grid` buffers, `[in_features, knots]`: NeuralForecast stores them (and never changes
+    /// them); we derive them from the options, so only model directories hold them.
+    pub fn grid_buffers(&self) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+        let knots = self.layer.knots();
+        let widths = self.widths();
+        (0..widths.len() - 1)
+            .map(|i| (format!("layers.{i}.grid"), vec![widths[i], knots.len()], knots.repeat(widths[i])))
+            .collect()
+    }
+
     /// Widths from the flattened input to the output: kan.py's `hidden_layers`.
     fn widths(&self) -> Vec<usize> {
         let ModelShape { h, input_size: l, outputs_per_point, exog, .. } = self.shape;

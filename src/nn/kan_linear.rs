@@ -34,7 +34,7 @@ impl KanOptions {
     }
 
     /// kan.py's `grid` row: `(j - spline_order) * step + grid_range[0]` for `j` in `0..=grid_size + 2 spline_order`.
-    fn knots(&self) -> Vec<f32> {
+    pub fn knots(&self) -> Vec<f32> {
         let step = (self.grid_range[1] - self.grid_range[0]) / self.grid_size as f64;
         (0..=self.grid_size + 2 * self.spline_order)
             .map(|j| ((j as f64 - self.spline_order as f64) * step + self.grid_range[0]) as f32)

@@ -1,6 +1,6 @@
 //! Tensor names and the tensors NeuralForecast stores beside the weights: our parameter names are its state-dict
 //! names except TCN's convolutions (NeuralForecast keeps `…tcn.N.causalconv.0.*`, tied to `…tcn.N.conv.*`),
-//! and NeuralForecast also stores buffers we compute (the transformer's sinusoids, the quantiles of a
+//! and NeuralForecast also stores buffers we compute (the transformer's sinusoids, KAN's grids, the quantiles of a
 //! multi-quantile loss, IQLoss's cosine integers) and `valid_loss.*`, tied to `loss.*` when no `valid_loss` is set.
 
 use std::collections::BTreeMap;
@@ -64,6 +64,15 @@ pub(super) fn buffers(spec: &NeuralSpec) -> Vec<Buffer> {
                 tolerance: 1e-3,
             });
         }
+    }
+    if let crate::engine::spec::Architecture::Kan(config) = &spec.architecture {
+        out.extend(config.grid_buffers().into_iter().map(|(name, shape, values)| Buffer {
+            name,
+            shape,
+            values: BufferValues::F32(values),
+            // torch's `arange * step + low` in f32 against ours in f64 rounded once.
+            tolerance: 1e-6,
+        }));
     }
     out.extend(loss_buffers(&spec.loss, "loss"));
     out
