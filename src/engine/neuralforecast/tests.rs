@@ -94,7 +94,12 @@ fn neuralforecast_sentinels_and_trainer_keys_become_our_options() {
 fn every_model_kind_has_neuralforecast_constructor_arguments_for_each_option() {
     for &kind in ModelKind::ALL.iter().filter(|k| **k != ModelKind::Prophet) {
         let defaults = super::write::constructor_defaults(kind.name()).unwrap_or_else(|| panic!("{}: rerun bench/neuralforecast_constructor_defaults.py", kind.name()));
-        let spec = ModelSpec::new(kind, 4, 8).expect("defaults");
+        let mut options = json!({ "type": kind.name(), "h": 4, "inputSize": 8 }).as_object().unwrap().clone();
+        if kind == ModelKind::TsMixer {
+            // A multivariate model needs its series count.
+            options.insert("nSeries".into(), json!(2));
+        }
+        let spec = ModelSpec::from_options(&options, kind.name()).expect("defaults");
         let neural = spec.neural().expect("neural");
         let written = super::hyper_parameters::nf_from_options(&spec, neural, defaults).expect("every option has an argument");
         // Read back, the arguments give the same model.
