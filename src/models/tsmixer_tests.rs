@@ -1,3 +1,5 @@
+//! Tests of TSMixer: NeuralForecast's parameter names and counts, gradients, batches, buffers and options.
+
 use super::*;
 use crate::models::model::tests::{assert_count_matches_estimate, check_model_gradients, shape, with, RandomBatch};
 use crate::models::{ExogSizes, Model};
