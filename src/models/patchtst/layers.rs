@@ -5,11 +5,9 @@
 //! input to the residual, as NF reassigns `src`).
 
 use crate::models::transformer::Activation;
-use crate::nn::activation::{relu_backward_in_place, relu_in_place};
 use crate::nn::attention::{AttentionCache, AttentionInputs, InputGradients, MultiHeadAttention, ScoreGradients};
 use crate::nn::batch_norm::{BatchNorm1d, BatchNormCache};
 use crate::nn::dropout::Dropout;
-use crate::nn::gelu::{gelu_backward_in_place, gelu_forward};
 use crate::nn::{Linear, NnError, ParamInit, ParamStore};
 
 /// torch's BatchNorm1d defaults, which PatchTST keeps.
@@ -203,13 +201,7 @@ impl EncoderLayer {
         cache.pre_activation.resize(rows * c, 0.0);
         self.ff_in.forward(params, x, rows, &mut cache.pre_activation)?;
         cache.hidden.resize(rows * c, 0.0);
-        match self.activation {
-            Activation::Gelu => gelu_forward(&cache.pre_activation, &mut cache.hidden),
-            Activation::Relu => {
-                cache.hidden.copy_from_slice(&cache.pre_activation);
-                relu_in_place(&mut cache.hidden);
-            }
-        }
+        self.activation.forward(&cache.pre_activation, &mut cache.hidden);
         self.ff_dropout.forward_in_place(&mut cache.hidden, train_seed, &mut cache.hidden_mask);
         cache.transformed.resize(input.len(), 0.0);
         self.ff_out.forward(params, &cache.hidden, rows, &mut cache.transformed)?;
@@ -238,10 +230,7 @@ impl EncoderLayer {
         cache.d_hidden.resize(cache.hidden.len(), 0.0);
         self.ff_out.backward(params, &cache.hidden, &cache.d_branch, rows, grads, Some(&mut cache.d_hidden))?;
         self.ff_dropout.backward_in_place(&mut cache.d_hidden, &cache.hidden_mask)?;
-        match self.activation {
-            Activation::Gelu => gelu_backward_in_place(&mut cache.d_hidden, &cache.pre_activation),
-            Activation::Relu => relu_backward_in_place(&mut cache.d_hidden, &cache.pre_activation),
-        }
+        self.activation.backward_in_place(&mut cache.d_hidden, &cache.pre_activation);
         let middle = self.attn_residual.output(&cache.attn_residual);
         let x = self.ff_residual.sublayer_input(middle, &cache.ff_residual);
         cache.d_middle.resize(input.len(), 0.0);

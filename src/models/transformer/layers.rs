@@ -3,10 +3,8 @@
 //! convolutions with dropout, residual and LayerNorm), and their constructors in torch's registration order.
 
 use super::{Activation, TransformerConfig};
-use crate::nn::activation::{relu_backward_in_place, relu_in_place};
 use crate::nn::attention::{AttentionCache, AttentionInputs, MultiHeadAttention};
 use crate::nn::dropout::Dropout;
-use crate::nn::gelu::{gelu_backward_in_place, gelu_forward};
 use crate::nn::layer_norm::{LayerNorm, LayerNormCache};
 use crate::nn::{Linear, NnError, ParamInit, ParamStore};
 
@@ -121,13 +119,7 @@ impl FeedForwardBlock {
         cache.pre_activation.resize(rows * c, 0.0);
         self.conv1.forward(params, input, rows, &mut cache.pre_activation)?;
         cache.hidden.resize(rows * c, 0.0);
-        match self.activation {
-            Activation::Gelu => gelu_forward(&cache.pre_activation, &mut cache.hidden),
-            Activation::Relu => {
-                cache.hidden.copy_from_slice(&cache.pre_activation);
-                relu_in_place(&mut cache.hidden);
-            }
-        }
+        self.activation.forward(&cache.pre_activation, &mut cache.hidden);
         self.dropout_hidden.forward_in_place(&mut cache.hidden, train_seed, &mut cache.hidden_mask);
         cache.transformed.resize(input.len(), 0.0);
         self.conv2.forward(params, &cache.hidden, rows, &mut cache.transformed)?;
@@ -156,10 +148,7 @@ impl FeedForwardBlock {
         cache.d_hidden.resize(cache.hidden.len(), 0.0);
         self.conv2.backward(params, &cache.hidden, &cache.d_transformed, rows, grads, Some(&mut cache.d_hidden))?;
         self.dropout_hidden.backward_in_place(&mut cache.d_hidden, &cache.hidden_mask)?;
-        match self.activation {
-            Activation::Gelu => gelu_backward_in_place(&mut cache.d_hidden, &cache.pre_activation),
-            Activation::Relu => relu_backward_in_place(&mut cache.d_hidden, &cache.pre_activation),
-        }
+        self.activation.backward_in_place(&mut cache.d_hidden, &cache.pre_activation);
         self.conv1.backward(params, input, &cache.d_hidden, rows, grads, Some(d_input))?;
         d_input.iter_mut().zip(&cache.d_sum).for_each(|(d, s)| *d += s);
         Ok(())

@@ -48,6 +48,25 @@ impl Activation {
             Activation::Gelu => "gelu",
         }
     }
+
+    /// `output = act(pre_activation)`, the feed-forward blocks' nonlinearity (this model's and PatchTST's).
+    pub(crate) fn forward(self, pre_activation: &[f32], output: &mut [f32]) {
+        match self {
+            Activation::Gelu => crate::nn::gelu::gelu_forward(pre_activation, output),
+            Activation::Relu => {
+                output.copy_from_slice(pre_activation);
+                crate::nn::activation::relu_in_place(output);
+            }
+        }
+    }
+
+    /// Turns the gradient of `act(pre_activation)` in `d` into that of `pre_activation`.
+    pub(crate) fn backward_in_place(self, d: &mut [f32], pre_activation: &[f32]) {
+        match self {
+            Activation::Gelu => crate::nn::gelu::gelu_backward_in_place(d, pre_activation),
+            Activation::Relu => crate::nn::activation::relu_backward_in_place(d, pre_activation),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
