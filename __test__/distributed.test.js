@@ -51,6 +51,39 @@ test('require("neuro-divergent") does not load bullmq', () => {
   expect(result.stdout.trim()).toBe('0')
 })
 
+test('chunks travel compactly and come back as the same columns: interleaved rows, date ds, exogenous columns', () => {
+  const frames = require('../lib/distributed/frames.js')
+  const data = {
+    unique_id: ['b', 'a', 'b', 'a', 'c', 'b'],
+    ds: ['2020-01-01', '2020-01-01', '2020-01-02', '2020-01-02', '2020-01-05', '2020-01-03'],
+    y: [1, 2, 3, 4, 5, 6],
+    price: new Float64Array([0.5, 0.25, null, 1, 2, 3]),
+  }
+  const grouped = frames.groupRows(data, 'test')
+  expect(grouped.labels).toEqual(['b', 'a', 'c'])
+  expect(grouped.counts).toEqual([3, 2, 1])
+  const names = frames.numericColumns(data, 'test')
+  expect(names).toEqual(['y', 'price'])
+  const chunk = frames.decodeChunk(frames.encodeChunk(data, grouped, names, 1, 3, 'test'))
+  expect(chunk.labels).toEqual(['a', 'c'])
+  expect([...chunk.unique_id]).toEqual([0, 0, 1])
+  expect(chunk.ds).toEqual(['2020-01-01', '2020-01-02', '2020-01-05'])
+  expect([...chunk.y]).toEqual([2, 4, 5])
+  expect([...chunk.price]).toEqual([0.25, 1, 2])
+  const contiguous = { unique_id: ['x', 'x', 'y'], ds: new Float64Array([1, 2, 1]), y: [7, 8, 9] }
+  const whole = frames.groupRows(contiguous, 'test')
+  expect(whole.rows).toBeNull()
+  const both = frames.decodeChunk(frames.encodeChunk(contiguous, whole, ['y'], 0, 2, 'test'))
+  expect([...both.ds]).toEqual([1, 2, 1])
+  expect([...both.y]).toEqual([7, 8, 9])
+  const forecast = { unique_id: ['a', 'a', 'c'], ds: ['2020-01-03', '2020-01-04', '2020-01-06'], m: new Float64Array([1.5, -0, NaN]) }
+  const back = frames.concatForecasts([frames.decodeForecast(frames.encodeForecast(forecast))])
+  expect(back.unique_id).toEqual(forecast.unique_id)
+  expect(back.ds).toEqual(forecast.ds)
+  expect(Object.is(back.m[1], -0) && Number.isNaN(back.m[2]) && back.m[0] === 1.5).toBe(true)
+  expect(() => frames.groupRows({ unique_id: ['a'], y: [1, 2] }, 'distributed.predict')).toThrow('distributed.predict: data.unique_id has 1 rows but data.y has 2')
+})
+
 describeRedis('distributed predict over BullMQ', () => {
   const distributed = require('../distributed.js')
   const { Queue, QueueEvents } = require('bullmq')

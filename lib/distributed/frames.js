@@ -8,7 +8,7 @@ const ALIGN = 8
 /**
  * Long-format columns (`unique_id`, `ds`, `y` and numeric exogenous columns) grouped into series in order of
  * first appearance (the order `predict` returns them in): `{ labels, counts, rows }`, `rows` the row indices
- * series after series (within a series in the given order).
+ * series after series (within a series in the given order), or null when the rows already are.
  */
 function groupRows(data, what) {
   if (data === null || typeof data !== 'object' || Array.isArray(data) || ArrayBuffer.isView(data)) {
@@ -27,6 +27,17 @@ function groupRows(data, what) {
         return String(data.labels[ids[i]])
       }
     : (i) => String(ids[i])
+  // The usual layout, each series' rows together, needs no row index.
+  const runLabels = []
+  const runCounts = []
+  for (let i = 0; i < ids.length; i++) {
+    if (i > 0 && ids[i] === ids[i - 1]) runCounts[runCounts.length - 1]++
+    else {
+      runLabels.push(labelOf(i))
+      runCounts.push(1)
+    }
+  }
+  if (new Set(runLabels).size === runLabels.length) return { labels: runLabels, counts: runCounts, rows: null }
   const series = new Map()
   for (let i = 0; i < ids.length; i++) {
     const label = labelOf(i)
@@ -112,20 +123,19 @@ function encodeChunk(data, grouped, names, first, end, what) {
   for (let s = 0; s < first; s++) rowStart += grouped.counts[s]
   let rowEnd = rowStart
   for (let s = first; s < end; s++) rowEnd += grouped.counts[s]
-  const rows = grouped.rows.subarray(rowStart, rowEnd)
+  const rows = grouped.rows === null ? null : grouped.rows.subarray(rowStart, rowEnd)
+  // The chunk's values of a column: a copy of its rows, or of the contiguous slice.
+  const values = (column, convert) => {
+    if (rows !== null) return Array.from(rows, (i) => convert(column[i]))
+    if (ArrayBuffer.isView(column)) return column.subarray(rowStart, rowEnd)
+    return column.slice(rowStart, rowEnd).map(convert)
+  }
+  const toNumber = (v) => (v === null ? NaN : v)
   const columns = []
   let text
-  if (ds.kind === 'number') columns.push(Float64Array.from(rows, (i) => data.ds[i]))
-  if (ds.kind === 'string') {
-    text = Array.from(rows, (i) => {
-      const v = data.ds[i]
-      return v instanceof Date ? v.toISOString() : String(v)
-    }).join('\n')
-  }
-  for (const name of names) {
-    const column = data[name]
-    columns.push(Float64Array.from(rows, (i) => (column[i] === null ? NaN : column[i])))
-  }
+  if (ds.kind === 'number') columns.push(values(data.ds, toNumber))
+  if (ds.kind === 'string') text = values(data.ds, (v) => (v instanceof Date ? v.toISOString() : String(v))).join('\n')
+  for (const name of names) columns.push(values(data[name], toNumber))
   const header = { labels: grouped.labels.slice(first, end), counts: grouped.counts.slice(first, end), ds: ds.kind, names }
   return encode(header, columns, text)
 }
