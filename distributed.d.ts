@@ -1,5 +1,5 @@
 // Types of `neuro-divergent/distributed` (distributed.js): batch prediction fanned out over BullMQ on Redis.
-import type { Forecast, LongFormatColumns } from './main.js'
+import type { CrossValidationResult, Forecast, LongFormatColumns, NeuralForecasterOptions } from './main.js'
 
 /** A redis:// URL or ioredis connection options. */
 export type RedisConnection = string | { host?: string; port?: number; username?: string; password?: string; db?: number; [option: string]: unknown }
@@ -33,11 +33,32 @@ export interface DistributedPredictOptions {
 /** What `NeuralForecaster.load(checkpoint)` then `predict({ data, horizon, level, quantiles })` returns, identically. */
 export function predict(options: DistributedPredictOptions): Promise<Forecast>
 
+export interface DistributedCrossValidationOptions {
+  /** The forecaster's options (a factory function cannot travel to the workers). */
+  forecasterOptions: NeuralForecasterOptions
+  /** Long-format columns (not a Dataset), staged once for every fit. */
+  data: LongFormatColumns
+  connection: RedisConnection
+  /** As `crossValidation`'s. Each fit (one per window with refit true, one per k windows with refit k, one
+   *  without refit) is one chunk. */
+  nWindows?: number
+  stepSize?: number
+  refit?: boolean | number
+  horizon?: number
+  level?: number[]
+  queueName?: string
+  signal?: AbortSignal
+  onProgress?: (progress: DistributedProgress) => void
+}
+
+/** What `crossValidation(forecasterOptions, data, { nWindows, stepSize, refit, horizon, level })` returns, identically. */
+export function crossValidation(options: DistributedCrossValidationOptions): Promise<CrossValidationResult>
+
 export interface DistributedWorkerOptions {
   connection: RedisConnection
   /** Chunks processed at once [1]. */
   concurrency?: number
-  /** Threads of each forecaster [the checkpoint's numThreads]. */
+  /** Threads of each forecaster [the checkpoint's, or the cross-validation's, numThreads]. */
   threads?: number
   queueName?: string
   /** BullMQ's lock duration and stalled-job check interval in ms [30000 each]: a killed worker's chunk runs again

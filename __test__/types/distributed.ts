@@ -1,5 +1,5 @@
 // Type tests of `neuro-divergent/distributed` (distributed.d.ts).
-import { predict, worker, version, type DistributedProgress } from 'neuro-divergent/distributed'
+import { predict, crossValidation, worker, version, type DistributedProgress } from 'neuro-divergent/distributed'
 
 export async function distributedUse(): Promise<number> {
   const w = await worker({ connection: 'redis://127.0.0.1:6379', concurrency: 2, threads: 1 })
@@ -10,8 +10,9 @@ export async function distributedUse(): Promise<number> {
     chunkSeries: 500,
     onProgress: (p: DistributedProgress) => p.chunksDone / p.chunks,
   })
+  const cv = await crossValidation({ forecasterOptions: { models: [{ type: 'MLP', h: 4, inputSize: 8 }] }, data: { y: [1, 2] }, connection: 'redis://127.0.0.1:6379', nWindows: 2, refit: true })
   await w.close()
   // @ts-expect-error connection is required
   await predict({ checkpoint: 'model.safetensors', data: { y: [1] } })
-  return forecast.unique_id.length + version.length
+  return forecast.unique_id.length + cv.y.length + version.length
 }

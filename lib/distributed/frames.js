@@ -219,4 +219,52 @@ function concatForecasts(parts) {
   return frame
 }
 
-module.exports = { groupRows, numericColumns, encodeChunk, decodeChunk, encodeForecast, decodeForecast, concatForecasts }
+/**
+ * Decoded cross-validation frames (each series-major: a series' windows together) merged into one: for each
+ * series in `labels` order, its rows of each part in part order, the row order of a cross-validation of all
+ * windows at once.
+ */
+function interleaveForecasts(parts, labels) {
+  // Per part: series label -> [first row, row count].
+  const spans = parts.map((p) => {
+    const span = new Map()
+    for (let s = 0, at = 0; s < p.labels.length; at += p.counts[s++]) span.set(p.labels[s], [at, p.counts[s]])
+    return span
+  })
+  const order = []
+  for (const label of labels) parts.forEach((_, k) => spans[k].has(label) && order.push([k, ...spans[k].get(label), label]))
+  const rows = order.reduce((n, [, , count]) => n + count, 0)
+  const frame = { unique_id: new Array(rows) }
+  const first = parts[0]
+  for (const name of Object.keys(first.lists)) frame[name] = new Array(rows)
+  for (const name of Object.keys(first.columns)) frame[name] = new Float64Array(rows)
+  let at = 0
+  for (const [k, start, count, label] of order) {
+    const p = parts[k]
+    for (let r = 0; r < count; r++) frame.unique_id[at + r] = label
+    for (const name of Object.keys(first.lists)) for (let r = 0; r < count; r++) frame[name][at + r] = p.lists[name][start + r]
+    for (const name of Object.keys(first.columns)) frame[name].set(p.columns[name].subarray(start, start + count), at)
+    at += count
+  }
+  return frame
+}
+
+/** Chunk columns (decodeChunk's) without the last `drop` rows of each series. */
+function dropLastRows(data, drop) {
+  if (!drop) return data
+  const counts = []
+  for (let i = 0; i < data.unique_id.length; i++) counts[data.unique_id[i]] = (counts[data.unique_id[i]] ?? 0) + 1
+  const keep = []
+  for (let i = 0, seen = 0; i < data.unique_id.length; i++) {
+    if (i > 0 && data.unique_id[i] !== data.unique_id[i - 1]) seen = 0
+    if (seen++ < counts[data.unique_id[i]] - drop) keep.push(i)
+  }
+  const out = {}
+  for (const [name, column] of Object.entries(data)) {
+    if (name === 'labels') out.labels = column
+    else out[name] = ArrayBuffer.isView(column) ? column.constructor.from(keep, (i) => column[i]) : keep.map((i) => column[i])
+  }
+  return out
+}
+
+module.exports = { groupRows, numericColumns, encodeChunk, decodeChunk, encodeForecast, decodeForecast, concatForecasts, interleaveForecasts, dropLastRows }

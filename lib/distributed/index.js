@@ -99,7 +99,8 @@ async function predict(options) {
   }
   if (chunks.length === 0) throw new RangeError(`${what}: data has no series`)
   const encode = (i) => frames.encodeChunk(data, grouped, names, chunks[i][0], chunks[i][1], what)
-  const parts = await runFlow({ what, connection, queueName, signal, onProgress, bytes, task: 'predict', options: predictOptions, chunks: chunks.length, encode })
+  const tasks = chunks.map((_, i) => ({ input: i, options: predictOptions }))
+  const parts = await runFlow({ what, connection, queueName, signal, onProgress, bytes, task: 'predict', tasks, inputs: chunks.length, encode })
   return frames.concatForecasts(parts)
 }
 
@@ -115,12 +116,56 @@ async function checkpointBytes(checkpoint, what) {
   throw new TypeError(`${what}: options.checkpoint must be a checkpoint file path or a Buffer`)
 }
 
+const CROSS_VALIDATION_OPTIONS = ['forecasterOptions', 'data', 'connection', 'nWindows', 'stepSize', 'refit', 'horizon', 'level', 'queueName', 'signal', 'onProgress']
+
 /**
- * Stages the checkpoint and the chunks, runs one flow of `chunks` children and resolves to their decoded
- * results in chunk order. Rejects with the first failed chunk's error (and removes the flow), when `signal`
- * aborts (removing the flow), or when Redis is gone.
+ * NeuralForecast's cross-validation with its fits spread over the workers: each fit (one per window with
+ * `refit: true`, one per k windows with `refit: k`, a single one without refit) is a chunk that cross-validates
+ * the history before its windows. Resolves to what the local `crossValidation(forecasterOptions, data, options)`
+ * returns, bit for bit and in the same row order.
  */
-async function runFlow({ what, connection, queueName, signal, onProgress, bytes, task, options, chunks, encode }) {
+async function crossValidation(options) {
+  const what = 'distributed.crossValidation'
+  if (options === null || typeof options !== 'object') throw new TypeError(`${what}: options must be an object`)
+  const unknown = Object.keys(options).find((k) => !CROSS_VALIDATION_OPTIONS.includes(k))
+  if (unknown) throw new TypeError(`${what}: unknown option ${JSON.stringify(unknown)}; accepted: ${CROSS_VALIDATION_OPTIONS.join(', ')}`)
+  const { forecasterOptions, data, connection, nWindows = 1, stepSize = 1, refit = false, queueName = DEFAULT_QUEUE, signal, onProgress } = options
+  if (forecasterOptions === null || typeof forecasterOptions !== 'object' || !Array.isArray(forecasterOptions.models)) {
+    throw new TypeError(`${what}: options.forecasterOptions must be NeuralForecaster options (a factory function cannot travel to the workers)`)
+  }
+  for (const [name, value] of Object.entries({ nWindows, stepSize })) {
+    if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${what}: options.${name} must be an integer >= 1, got ${value}`)
+  }
+  if (!(typeof refit === 'boolean' || (Number.isSafeInteger(refit) && refit >= 0))) throw new TypeError(`${what}: options.refit must be a boolean or an integer >= 0`)
+  // Windows per fit, as the engine groups them: refit true (or 1) every window, k every k windows, false one fit.
+  const perFit = refit === true ? 1 : refit === false || refit === 0 ? nWindows : refit
+  const cvOptions = {}
+  for (const key of ['horizon', 'level']) if (options[key] !== undefined) cvOptions[key] = options[key]
+  const grouped = frames.groupRows(data, what)
+  const names = frames.numericColumns(data, what)
+  if (grouped.labels.length === 0) throw new RangeError(`${what}: data has no series`)
+  const encode = () => frames.encodeChunk(data, grouped, names, 0, grouped.labels.length, what)
+  // Fit g cross-validates windows [first, end) on the series without the points of the later windows.
+  const tasks = []
+  for (let first = 0; first < nWindows; first += perFit) {
+    const end = Math.min(first + perFit, nWindows)
+    tasks.push({
+      input: 0,
+      dropLast: (nWindows - end) * stepSize,
+      forecasterOptions: JSON.parse(JSON.stringify(forecasterOptions)),
+      options: { ...cvOptions, nWindows: end - first, stepSize, refit: false },
+    })
+  }
+  const parts = await runFlow({ what, connection, queueName, signal, onProgress, bytes: null, task: 'crossValidation', tasks, inputs: 1, encode })
+  return frames.interleaveForecasts(parts, grouped.labels)
+}
+
+/**
+ * Stages the checkpoint (when given) and the inputs, runs one flow with a child per task and resolves to their
+ * decoded results in task order. Rejects with the first failed chunk's error (and removes the flow), when
+ * `signal` aborts (removing the flow), or when Redis is gone.
+ */
+async function runFlow({ what, connection, queueName, signal, onProgress, bytes, task, tasks, inputs, encode }) {
   const { FlowProducer, QueueEvents, Queue } = bullmq()
   const IORedis = require('ioredis')
   const redisOptions = connectionOptions(connection, what)
@@ -128,7 +173,8 @@ async function runFlow({ what, connection, queueName, signal, onProgress, bytes,
   if (signal?.aborted) throw abortError(signal, what)
   const key = keys(queueName)
   const run = crypto.randomUUID()
-  const hash = crypto.createHash('sha256').update(bytes).digest('hex')
+  const hash = bytes === null ? null : crypto.createHash('sha256').update(bytes).digest('hex')
+  const chunks = tasks.length
 
   let fail
   const failed = new Promise((_, reject) => (fail = reject))
@@ -165,9 +211,11 @@ async function runFlow({ what, connection, queueName, signal, onProgress, bytes,
   const done = new Set()
   try {
     await race(client.ping())
-    const checkpointKey = key.checkpoint(hash)
-    if (!(await race(client.expire(checkpointKey, STAGED_TTL_S)))) await race(client.set(checkpointKey, bytes, 'EX', STAGED_TTL_S))
-    for (let i = 0; i < chunks; i++) await race(client.set(key.input(run, i), encode(i), 'EX', STAGED_TTL_S))
+    if (hash !== null) {
+      const checkpointKey = key.checkpoint(hash)
+      if (!(await race(client.expire(checkpointKey, STAGED_TTL_S)))) await race(client.set(checkpointKey, bytes, 'EX', STAGED_TTL_S))
+    }
+    for (let i = 0; i < inputs; i++) await race(client.set(key.input(run, i), encode(i), 'EX', STAGED_TTL_S))
     await race(queueEvents.waitUntilReady())
 
     const finished = new Promise((resolve, reject) => {
@@ -196,7 +244,7 @@ async function runFlow({ what, connection, queueName, signal, onProgress, bytes,
         children: Array.from({ length: chunks }, (_, i) => ({
           name: task,
           queueName,
-          data: { version: PACKAGE_VERSION, run, chunk: i, checkpoint: hash, options },
+          data: { version: PACKAGE_VERSION, run, chunk: i, checkpoint: hash, ...tasks[i] },
           opts: { ...childOptions, jobId: jobId(i) },
         })),
       }),
@@ -218,7 +266,8 @@ async function runFlow({ what, connection, queueName, signal, onProgress, bytes,
     signal?.removeEventListener('abort', onAbort)
     if (client.status === 'ready') {
       const staged = []
-      for (let i = 0; i < chunks; i++) staged.push(key.input(run, i), key.output(run, i))
+      for (let i = 0; i < inputs; i++) staged.push(key.input(run, i))
+      for (let i = 0; i < chunks; i++) staged.push(key.output(run, i))
       await client.del(...staged).catch(() => {})
     }
     await closeAll([queueEvents, producer, queue])
@@ -249,7 +298,7 @@ async function worker(options = {}) {
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) throw new RangeError(`${what}: options.${name} must be an integer >= 1, got ${value}`)
   }
   const { Worker, UnrecoverableError } = bullmq()
-  const { NeuralForecaster } = require('../../main.js')
+  const { NeuralForecaster, crossValidation: localCrossValidation } = require('../../main.js')
   const redisOptions = connectionOptions(connection, what)
   const key = keys(queueName)
   const IORedis = require('ioredis')
@@ -281,14 +330,25 @@ async function worker(options = {}) {
   }
 
   async function processJob(job) {
-    const { version, run, chunk, checkpoint, options: taskOptions } = job.data
+    const { version, run, chunk, input: inputIndex, checkpoint, options: taskOptions } = job.data
     if (version !== PACKAGE_VERSION) {
       throw new UnrecoverableError(`this worker runs neuro-divergent ${PACKAGE_VERSION} but the job was submitted by neuro-divergent ${version}; run workers of the coordinator's version`)
     }
     if (job.name === 'collect') return { chunks: job.data.chunks }
-    if (job.name !== 'predict') throw new UnrecoverableError(`unknown task ${JSON.stringify(job.name)}`)
-    const input = await client.getBuffer(key.input(run, chunk))
+    if (job.name !== 'predict' && job.name !== 'crossValidation') throw new UnrecoverableError(`unknown task ${JSON.stringify(job.name)}`)
+    const input = await client.getBuffer(key.input(run, inputIndex))
     if (input === null) throw new UnrecoverableError(`the data of chunk ${chunk} is not staged in Redis (the run was removed)`)
+    if (job.name === 'crossValidation') {
+      const forecasterOptions = threads === undefined ? job.data.forecasterOptions : { ...job.data.forecasterOptions, numThreads: threads }
+      let frame
+      try {
+        frame = await localCrossValidation(forecasterOptions, frames.dropLastRows(frames.decodeChunk(input), job.data.dropLast), taskOptions)
+      } catch (err) {
+        throw new UnrecoverableError(err.message)
+      }
+      await client.set(key.output(run, chunk), frames.encodeForecast(frame), 'EX', STAGED_TTL_S)
+      return { rows: frame.unique_id.length }
+    }
     const { entry, forecaster } = await acquire(checkpoint)
     let forecast
     try {
@@ -316,4 +376,4 @@ async function worker(options = {}) {
   }
 }
 
-module.exports = { predict, worker, version: PACKAGE_VERSION }
+module.exports = { predict, crossValidation, worker, version: PACKAGE_VERSION }
