@@ -202,7 +202,7 @@ describeRedis('distributed predict over BullMQ', () => {
     expect(counts).toEqual({ wait: 0, 'waiting-children': 0, prioritized: 0, delayed: 0 })
   })
 
-  test('CLI: predict --redis writes the local forecast; Redis stopped mid-run fails clearly and writes no file', async () => {
+  test('CLI: predict --redis and cv --redis write the local results; Redis stopped mid-run fails clearly and writes no file', async () => {
     const { main } = require('../lib/cli/index.js')
     const { columnsToCsv } = require('../lib/csv.js')
     const csv = path.join(dir, 'panel.csv')
@@ -226,6 +226,15 @@ describeRedis('distributed predict over BullMQ', () => {
     const local = sink()
     expect(await main(['predict', '--load', checkpoint, csv, '--out', '-', '-q'], { stdout: local.stream, stderr: sink().stream })).toBe(0)
     expect(fs.readFileSync(out, 'utf8')).toBe(local.text())
+
+    const cvOut = path.join(dir, 'cv.csv')
+    const cvLocal = path.join(dir, 'cv-local.csv')
+    const cvArgs = ['cv', csv, '--model', 'mlp', '--horizon', '3', '--input-size', '6', '--max-steps', '3', '--hidden-size', '8', '--n-windows', '2', '--refit', '-q']
+    const cvNotes = sink()
+    expect(await main([...cvArgs.slice(0, -1), '--redis', redis.url, '--out', cvOut], { stdout: sink().stream, stderr: cvNotes.stream })).toBe(0)
+    expect(cvNotes.text()).toMatch(/2\/2 fits done/)
+    expect(await main([...cvArgs, '--out', cvLocal], { stdout: sink().stream, stderr: sink().stream })).toBe(0)
+    expect(fs.readFileSync(cvOut, 'utf8')).toBe(fs.readFileSync(cvLocal, 'utf8'))
 
     const doomed = await startRedis()
     const worker = await startWorker(doomed.url)

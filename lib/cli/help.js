@@ -71,6 +71,8 @@ Cross-validation:
   --season N           seasonal period of the MASE scale [from the frequency: 12 monthly, 4 quarterly, …]
   --per-series         also print the metrics of every series
   --out FILE           write the cross-validation rows (unique_id, ds, cutoff, y, models) as CSV
+  --redis URL          run the fits on the workers of a Redis server (${PROGRAM} worker --redis URL): one
+                       chunk per fit (per window with --refit); the same result; not with --level
 
 ${MODEL_HELP(m)}
   -q, --quiet          no progress or notes on stderr
