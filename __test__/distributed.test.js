@@ -107,9 +107,11 @@ describeRedis('distributed predict over BullMQ', () => {
   })
 
   afterAll(async () => {
+    // SIGTERM: each worker finishes what it holds and exits cleanly.
     for (const w of workers ?? []) {
       w.child.kill('SIGTERM')
-      await w.exited
+      expect(await w.exited).toBe(0)
+      expect(w.stderr()).toMatch(/SIGTERM, finishing the chunks in progress\n.*stopped/)
     }
     await redis?.stop()
     if (dir) fs.rmSync(dir, { recursive: true, force: true })
