@@ -90,10 +90,16 @@ export declare class NeuralForecaster {
   save(path: string, options?: { format?: 'neuro-divergent' | 'neuralforecast'; overwrite?: boolean }): Promise<unknown>
   /** The checkpoint as bytes (the same safetensors content `save` writes). */
   toBuffer(): Promise<unknown>
-  /** Loads a forecaster from a checkpoint file written by `save`, or from a directory NeuralForecast saved. */
-  static load(path: string): Promise<unknown>
-  /** Loads a forecaster from checkpoint bytes made by `toBuffer`. */
-  static fromBuffer(buffer: Uint8Array): Promise<unknown>
+  /**
+   * Loads a forecaster from a checkpoint file written by `save`, or from a directory NeuralForecast saved;
+   * `options.numThreads` replaces the saved thread count.
+   */
+  static load(path: string, options?: { numThreads?: number }): Promise<unknown>
+  /**
+   * Loads a forecaster from checkpoint bytes made by `toBuffer`; `options.numThreads` replaces the saved
+   * thread count.
+   */
+  static fromBuffer(buffer: Uint8Array, options?: { numThreads?: number }): Promise<unknown>
 }
 export type NativeForecaster = NeuralForecaster
 

@@ -731,8 +731,9 @@ export declare class NeuralForecaster {
    * Anything it cannot represent (an unknown class, a custom or distribution loss, an optimizer, a missing or
    * misshapen tensor, damaged metadata) rejects with an Error naming the file, hyper-parameter or tensor.
    */
-  static load(path: string): Promise<NeuralForecaster>
-  static fromBuffer(buffer: Uint8Array): Promise<NeuralForecaster>
+  /** `options.numThreads` replaces the thread count the checkpoint was saved with (forecasts are identical). */
+  static load(path: string, options?: { numThreads?: number }): Promise<NeuralForecaster>
+  static fromBuffer(buffer: Uint8Array, options?: { numThreads?: number }): Promise<NeuralForecaster>
 }
 
 /** Options of `NeuralForecaster.save`. */

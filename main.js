@@ -223,12 +223,12 @@ class NeuralForecaster {
     return awaitNative(callNative(() => natives.get(this).toBuffer()))
   }
 
-  static async load(path) {
-    return fromNative(await awaitNative(callNative(() => native.NeuralForecaster.load(path))))
+  static async load(path, options) {
+    return fromNative(await awaitNative(callNative(() => native.NeuralForecaster.load(path, options))))
   }
 
-  static async fromBuffer(buffer) {
-    return fromNative(await awaitNative(callNative(() => native.NeuralForecaster.fromBuffer(buffer))))
+  static async fromBuffer(buffer, options) {
+    return fromNative(await awaitNative(callNative(() => native.NeuralForecaster.fromBuffer(buffer, options))))
   }
 }
 

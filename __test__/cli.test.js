@@ -220,7 +220,7 @@ test('info, --version and --help for every command', async () => {
     run(['info']),
     run(['--version']),
     run(['--help']),
-    ...['forecast', 'cv', 'predict', 'bench', 'info', 'convert'].map((c) => run([c, '--help'])),
+    ...['forecast', 'cv', 'predict', 'bench', 'info', 'convert', 'worker'].map((c) => run([c, '--help'])),
   ])
   expect(info.code).toBe(0)
   expect(info.stdout).toMatch(new RegExp(`^version\\s+${pkg.version.replace(/\./g, '\\.')}$`, 'm'))
@@ -233,7 +233,7 @@ test('info, --version and --help for every command', async () => {
   expect(top.stdout).toMatch(/^ {2}convert <in> <out> /m)
   for (const h of helps) {
     expect(h.code).toBe(0)
-    expect(h.stdout).toMatch(/^Usage: neuro-divergent (forecast|cv|predict|bench|info|convert)/)
+    expect(h.stdout).toMatch(/^Usage: neuro-divergent (forecast|cv|predict|bench|info|convert|worker)/)
   }
   // the model list comes from the library
   expect(helps[0].stdout).toContain(Object.keys(models).filter((m) => models[m].name === m).map((m) => m.toLowerCase()).join(', '))
@@ -259,6 +259,8 @@ describe('bad input exits non-zero with one clear line on stderr and no stack tr
     ['an unknown model', () => ['forecast', '--model', 'arima'], 2, new RegExp(`unknown model "arima"; available models: ${Object.keys(models).filter((m) => models[m].name === m).map((m) => m.toLowerCase()).join(', ')}`)],
     ['a level out of range', () => ['forecast', '--level', '80,150'], 2, /^neuro-divergent: --level needs percentages between 0 and 100/],
     ['an unknown option', () => ['forecast', '--bogus'], 2, /^neuro-divergent: unknown option --bogus/],
+    ['worker without --redis', () => ['worker'], 2, /^neuro-divergent: --redis redis:\/\/HOST:PORT is required \(see neuro-divergent worker --help\)$/],
+    ['worker with a URL that is not redis://', () => ['worker', '--redis', 'http://x'], 1, /^neuro-divergent: cannot start the worker: distributed\.worker: connection must be a redis:\/\/ URL, got "http:\/\/x"$/],
     ['an option without its value', () => ['cv', '--n-windows'], 2, /^neuro-divergent: option --n-windows needs a value/],
     ['an unknown command', () => ['forcast'], 2, /^neuro-divergent: unknown command "forcast"/],
     ['predict without --load', () => ['predict'], 2, /--load model\.safetensors is required/],

@@ -196,6 +196,21 @@ describe('checkpoints', () => {
     )
   })
 
+  test('load and fromBuffer with { numThreads }: the saved thread count replaced, forecasts identical', async () => {
+    const nf = new NeuralForecaster({ models: [smallModel('LSTM')], frequency: '1', numThreads: 2 })
+    await nf.fit(sinePanel(40))
+    const before = await nf.predict()
+    const bytes = await nf.toBuffer()
+    const file = path.join(dir, 'threads.safetensors')
+    await nf.save(file)
+    for (const loaded of [await NeuralForecaster.fromBuffer(bytes, { numThreads: 1 }), await NeuralForecaster.load(file, { numThreads: 3 })]) {
+      expect(await loaded.predict()).toEqual(before)
+    }
+    await expect(NeuralForecaster.fromBuffer(bytes, { numThreads: 0 })).rejects.toThrow(RangeError)
+    await expect(NeuralForecaster.fromBuffer(bytes, { numThreads: 0 })).rejects.toThrow(/options\.numThreads must be an integer between 1 and 1024, got 0/)
+    await expect(NeuralForecaster.load(file, { threads: 2 })).rejects.toThrow(TypeError)
+  })
+
   test('truncated, random and missing files give clear errors', async () => {
     const nf = new NeuralForecaster({ models: [smallModel()] })
     await nf.fit(sinePanel())

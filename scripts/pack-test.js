@@ -98,6 +98,11 @@ function checkMainTarball(report) {
     'main.mjs',
     'main.d.ts',
     'main.d.mts',
+    'distributed.js',
+    'distributed.mjs',
+    'distributed.d.ts',
+    'distributed.d.mts',
+    'lib/distributed/index.js',
     'index.js',
     'index.d.ts',
     'lib/load.js',
@@ -211,6 +216,18 @@ function installFromPrebuilt(mainTarball, platform) {
     check(info.status === 0 && info.stdout.includes(pkg.version) && info.stdout.includes(path.join('node_modules', pkg.name, 'data', 'air_passengers.csv')), '`neuro-divergent info` runs and finds its example data in the installed package')
     if (info.status !== 0) console.log(info.stdout, info.stderr)
   }
+
+  step('neuro-divergent/distributed without bullmq installed (an optional peer dependency)')
+  const probe = [
+    "const d = require('neuro-divergent/distributed');",
+    "d.predict({ checkpoint: Buffer.alloc(8), data: { unique_id: ['a'], ds: [1], y: [1] }, connection: 'redis://127.0.0.1:1' })",
+    '.then(() => console.log("resolved"), (e) => console.log(e.message))',
+  ].join(' ')
+  const distributed = run(process.execPath, ['-e', probe], { cwd: app, allowFail: true })
+  check(
+    distributed.status === 0 && distributed.stdout.includes('needs the bullmq package: npm install bullmq'),
+    `the entry loads, and a call says to install bullmq (${distributed.stdout.trim() || distributed.stderr.trim().split('\n')[0]})`,
+  )
 
   step('CommonJS, ES module and TypeScript consumers')
   for (const file of ['air_passengers_forecast.cjs', 'consumer.cjs', 'consumer.mjs', 'consumer.ts']) {

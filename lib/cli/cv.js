@@ -4,7 +4,7 @@
 
 const { DEFAULTS, FIT_OPTIONS, integerOption, parse, dataFileArgument, modelTypes, forecasterOptions } = require('./args.js')
 const { loadData, withFileLine } = require('./data.js')
-const { UsageError, interruptible } = require('./errors.js')
+const { UsageError, InputError, firstLine, interruptible } = require('./errors.js')
 const { help } = require('./help.js')
 const { formatValue, checkOutputPaths, writeFileChecked, progressFor } = require('./output.js')
 const { columnsToCsv } = require('../csv.js')
@@ -41,6 +41,7 @@ async function commandCv(lib, argv, io) {
     season: { type: 'string' },
     'per-series': { type: 'boolean' },
     out: { type: 'string', short: 'o' },
+    redis: { type: 'string' },
   })
   if (values.help) return io.stdout.write(help(command, modelTypes(lib)))
   const file = dataFileArgument(positionals, command)
@@ -62,7 +63,10 @@ async function commandCv(lib, argv, io) {
   )
   let progress
   let result
-  try {
+  if (values.redis !== undefined) {
+    if (levels !== undefined) throw new UsageError('--level is not available with --redis (its calibration fit does not travel to the workers)', command)
+    result = await crossValidateOnWorkers(io, values.redis, loaded, { forecasterOptions: options, nWindows, stepSize, horizon, refit: Boolean(values.refit) })
+  } else try {
     result = await interruptible((signal) =>
       crossValidation(options, loaded.data, {
         nWindows,
@@ -114,6 +118,24 @@ async function commandCv(lib, argv, io) {
     io.note(`wrote ${values.out}`)
   }
   return 0
+}
+
+/** `cv --redis`: the cross-validation's fits run by the workers of a Redis server, with a progress line. */
+async function crossValidateOnWorkers(io, connection, loaded, options) {
+  const distributed = require('../distributed/index.js')
+  let lastLine = 0
+  const onProgress = ({ chunksDone, chunks }) => {
+    const now = Date.now()
+    if (chunksDone < chunks && now - lastLine < 1000) return
+    lastLine = now
+    io.note(`${loaded.name}: ${chunksDone}/${chunks} fits done`)
+  }
+  try {
+    return await interruptible((signal) => distributed.crossValidation({ ...options, data: loaded.data, connection, signal, onProgress }))
+  } catch (err) {
+    if (err instanceof InputError) throw err
+    throw new InputError(firstLine(err))
+  }
 }
 
 module.exports = { commandCv }

@@ -71,6 +71,8 @@ Cross-validation:
   --season N           seasonal period of the MASE scale [from the frequency: 12 monthly, 4 quarterly, …]
   --per-series         also print the metrics of every series
   --out FILE           write the cross-validation rows (unique_id, ds, cutoff, y, models) as CSV
+  --redis URL          run the fits on the workers of a Redis server (${PROGRAM} worker --redis URL): one
+                       chunk per fit (per window with --refit); the same result; not with --level
 
 ${MODEL_HELP(m)}
   -q, --quiet          no progress or notes on stderr
@@ -92,10 +94,31 @@ Options:
   -H, --horizon N      steps to forecast, at most the models' h [h]
   --out FILE           write the forecast as CSV; - for stdout
   --plot FILE          write an SVG plot
+  --redis URL          run on the workers of a Redis server (${PROGRAM} worker --redis URL) instead of here:
+                       the data file is split into chunks of series; the forecast is the same
+  --chunk-series N     series per chunk with --redis [1000]
   -q, --quiet          no notes on stderr
   -h, --help           this help
 
 ${DATA_HELP.replace(/\nWithout a data file.*$/s, '')}
+`
+    case 'worker':
+      return `Usage: ${PROGRAM} worker --redis URL [options]
+
+A distributed-mode worker: takes chunks of \`${PROGRAM} predict --redis\` runs (and of
+require('neuro-divergent/distributed').predict) from the Redis server's queue and forecasts them here.
+Run any number, on any number of machines with the same package version. SIGTERM or SIGINT finishes the
+chunks in progress, then exits; a worker killed outright has its chunk run again by another one.
+
+Options:
+  --redis URL            the Redis server, redis://HOST:PORT (required)
+  --concurrency N        chunks at once [1]
+  --threads N            threads per chunk [the checkpoint's numThreads]; forecasts are the same for any value
+  --queue NAME           the BullMQ queue [neuro-divergent]
+  --lock-duration MS     how long a chunk's lock lasts without renewal [30000]
+  --stalled-interval MS  how often stalled chunks (of killed workers) are looked for [30000]
+  -q, --quiet            no notes on stderr
+  -h, --help             this help
 `
     case 'convert':
       return `Usage: ${PROGRAM} convert <in> <out> [--overwrite]
@@ -146,6 +169,7 @@ Commands:
   convert <in> <out>    NeuralForecast model directory <-> checkpoint file
   bench                 quick self-benchmark
   info                  version, SIMD path, threads
+  worker --redis URL    run the chunks of distributed predictions (predict --redis)
 
 Run ${PROGRAM} <command> --help for a command's options. --version prints the version.
 

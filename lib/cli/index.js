@@ -1,5 +1,5 @@
 'use strict'
-// The `neuro-divergent` command: forecast, cv, predict, convert, bench, info. `main(argv)` runs one command and
+// The `neuro-divergent` command: forecast, cv, predict, convert, bench, info, worker. `main(argv)` runs one command and
 // resolves to its exit status; bin/neuro-divergent.js is the executable around it.
 //
 // Output conventions: results (forecast tables, metric tables, bench tables, info) go to stdout; progress, notes
@@ -16,8 +16,9 @@ const { commandForecast } = require('./forecast.js')
 const { PROGRAM, help } = require('./help.js')
 const { commandInfo, version } = require('./info.js')
 const { commandPredict } = require('./predict.js')
+const { commandWorker } = require('./worker.js')
 
-const COMMANDS = { forecast: commandForecast, cv: commandCv, predict: commandPredict, convert: commandConvert, bench: commandBench, info: commandInfo }
+const COMMANDS = { forecast: commandForecast, cv: commandCv, predict: commandPredict, convert: commandConvert, bench: commandBench, info: commandInfo, worker: commandWorker }
 
 /**
  * Runs one command line.

@@ -44,10 +44,14 @@ function checkOutputPaths(values) {
   }
 }
 
+/** Writes `file` whole or not at all: into a temporary file beside it, then renamed over it. */
 function writeFileChecked(file, content) {
+  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`)
   try {
-    fs.writeFileSync(file, content)
+    fs.writeFileSync(temporary, content)
+    fs.renameSync(temporary, file)
   } catch (err) {
+    fs.rmSync(temporary, { force: true })
     throw new InputError(`cannot write ${file}: ${err.code === 'ENOENT' ? 'no such directory' : err.message}`)
   }
 }

@@ -8,7 +8,7 @@ const path = require('node:path')
 
 const { COMMON, DATA_OPTIONS, integerOption, parse, dataFileArgument, modelTypes } = require('./args.js')
 const { loadData, withFileLine } = require('./data.js')
-const { UsageError, InputError, firstLine } = require('./errors.js')
+const { UsageError, InputError, firstLine, interruptible } = require('./errors.js')
 const { help } = require('./help.js')
 const { forecastTable, checkOutputPaths, writeForecastOutputs } = require('./output.js')
 
@@ -21,6 +21,8 @@ async function commandPredict(lib, argv, io) {
     horizon: { type: 'string', short: 'H' },
     out: { type: 'string', short: 'o' },
     plot: { type: 'string' },
+    redis: { type: 'string' },
+    'chunk-series': { type: 'string' },
   })
   if (values.help) return io.stdout.write(help(command, modelTypes(lib)))
   if (values.load === undefined) throw new UsageError('--load model.safetensors is required (or --load nf_dir, a NeuralForecast model directory)', command)
@@ -32,6 +34,8 @@ async function commandPredict(lib, argv, io) {
   const horizon = integerOption(values, 'horizon', { command })
   checkOutputPaths(values)
   if (!fs.existsSync(values.load)) throw new InputError(`file not found: ${values.load}`)
+  if (values.redis !== undefined) return predictOnWorkers(values, file, horizon, io)
+  if (values['chunk-series'] !== undefined) throw new UsageError('--chunk-series applies with --redis', command)
   let forecaster
   try {
     forecaster = await lib.NeuralForecaster.load(values.load)
@@ -50,6 +54,36 @@ async function commandPredict(lib, argv, io) {
   }
   if (values.out !== '-') io.stdout.write(forecastTable(forecast) + '\n')
   writeForecastOutputs(io, values, forecast, loaded ? loaded.data : null, `${loaded ? loaded.name : path.basename(values.load)}: forecast`)
+  return 0
+}
+
+/** `predict --redis`: the forecast made by the workers of a Redis server, chunk by chunk, with a progress line. */
+async function predictOnWorkers(values, file, horizon, io) {
+  const command = 'predict'
+  if (file === undefined) throw new UsageError('--redis needs the data file to forecast from', command)
+  if (fs.statSync(values.load).isDirectory()) throw new UsageError('--redis needs a checkpoint file (convert a NeuralForecast directory with: neuro-divergent convert)', command)
+  const chunkSeries = integerOption(values, 'chunk-series', { command })
+  const loaded = loadData(file, values)
+  const { predict } = require('../distributed/index.js')
+  let lastLine = 0
+  const onProgress = ({ chunksDone, chunks }) => {
+    const now = Date.now()
+    if (chunksDone < chunks && now - lastLine < 1000) return
+    lastLine = now
+    io.note(`${loaded.name}: ${chunksDone}/${chunks} chunks forecast`)
+  }
+  const options = { checkpoint: values.load, data: loaded.data, connection: values.redis, onProgress }
+  if (horizon !== undefined) options.horizon = horizon
+  if (chunkSeries !== undefined) options.chunkSeries = chunkSeries
+  let forecast
+  try {
+    forecast = await interruptible((signal) => predict({ ...options, signal }))
+  } catch (err) {
+    if (err instanceof InputError) throw err
+    throw new InputError(firstLine(err))
+  }
+  if (values.out !== '-') io.stdout.write(forecastTable(forecast) + '\n')
+  writeForecastOutputs(io, values, forecast, loaded.data, `${loaded.name}: forecast`)
   return 0
 }
 

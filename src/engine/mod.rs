@@ -338,6 +338,18 @@ impl Engine {
         &self.config
     }
 
+    /// Runs later calls on `num_threads` threads (0: all cores) instead of the count the checkpoint was saved
+    /// with: a worker machine sizes its own threads. Forecasts are identical for any count.
+    pub fn set_num_threads(&mut self, num_threads: usize) -> Result<(), EngineError> {
+        if num_threads > MAX_THREADS {
+            return Err(EngineError::Range(format!("numThreads must be at most {MAX_THREADS}, got {num_threads}")));
+        }
+        self.threads = thread_pool(num_threads, self.config.simd_enabled)?;
+        self.forecast_scratch = self.config.models.iter().map(|_| slots::Slots::new(self.threads.current_num_threads())).collect();
+        self.config.num_threads = num_threads;
+        Ok(())
+    }
+
     pub fn is_fitted(&self) -> bool {
         self.fitted.is_some()
     }

@@ -309,23 +309,35 @@ impl NativeForecaster {
         })
     }
 
-    /// Loads a forecaster from a checkpoint file written by `save`, or from a directory NeuralForecast saved.
-    #[napi(catch_unwind, ts_args_type = "path: string")]
-    pub fn load(env: Env, path: Unknown<'_>) -> napi::Result<AsyncTask<Guarded<LoadTask>>> {
+    /// Loads a forecaster from a checkpoint file written by `save`, or from a directory NeuralForecast saved;
+    /// `options.numThreads` replaces the saved thread count.
+    #[napi(catch_unwind, ts_args_type = "path: string, options?: { numThreads?: number }")]
+    pub fn load(env: Env, path: Unknown<'_>, options: Option<Unknown<'_>>) -> napi::Result<AsyncTask<Guarded<LoadTask>>> {
         with_js_errors(&env, "NeuralForecaster.load", || {
             let path = PathBuf::from(args::string(&path, "path")?);
-            Ok(guarded("NeuralForecaster.load", LoadTask { source: CheckpointSource::File(path) }))
+            let num_threads = load_threads_option(options.as_ref())?;
+            Ok(guarded("NeuralForecaster.load", LoadTask { source: CheckpointSource::File(path), num_threads }))
         })
     }
 
-    /// Loads a forecaster from checkpoint bytes made by `toBuffer`.
-    #[napi(catch_unwind, ts_args_type = "buffer: Uint8Array")]
-    pub fn from_buffer(env: Env, buffer: Unknown<'_>) -> napi::Result<AsyncTask<Guarded<LoadTask>>> {
+    /// Loads a forecaster from checkpoint bytes made by `toBuffer`; `options.numThreads` replaces the saved
+    /// thread count.
+    #[napi(catch_unwind, ts_args_type = "buffer: Uint8Array, options?: { numThreads?: number }")]
+    pub fn from_buffer(env: Env, buffer: Unknown<'_>, options: Option<Unknown<'_>>) -> napi::Result<AsyncTask<Guarded<LoadTask>>> {
         with_js_errors(&env, "NeuralForecaster.fromBuffer", || {
             let bytes = args::bytes(&buffer, "buffer")?;
-            Ok(guarded("NeuralForecaster.fromBuffer", LoadTask { source: CheckpointSource::Bytes(bytes) }))
+            let num_threads = load_threads_option(options.as_ref())?;
+            Ok(guarded("NeuralForecaster.fromBuffer", LoadTask { source: CheckpointSource::Bytes(bytes), num_threads }))
         })
     }
+}
+
+/// `options.numThreads` of `load` / `fromBuffer` (0: all cores).
+fn load_threads_option(options: Option<&Unknown<'_>>) -> ArgResult<Option<usize>> {
+    let Some(options) = args::options(options, "options", &["numThreads"])? else { return Ok(None) };
+    args::property(&options, "numThreads")?
+        .map(|v| args::integer(&v, "options.numThreads", 1, crate::engine::MAX_THREADS))
+        .transpose()
 }
 
 /// The `model` of a window call's options (`{ model }`), read before the engine is locked: reading runs user code,

@@ -321,6 +321,8 @@ pub(super) enum CheckpointSource {
 
 pub struct LoadTask {
     pub(super) source: CheckpointSource,
+    /// `options.numThreads` of the call: replaces the checkpoint's thread count.
+    pub(super) num_threads: Option<usize>,
 }
 
 impl Task for LoadTask {
@@ -335,6 +337,12 @@ impl Task for LoadTask {
             CheckpointSource::File(path) => Engine::load(path),
             CheckpointSource::Bytes(bytes) => Engine::from_bytes(bytes),
         }
+        .and_then(|mut engine| {
+            if let Some(num_threads) = self.num_threads {
+                engine.set_num_threads(num_threads)?;
+            }
+            Ok(engine)
+        })
         .map_err(ArgError::from))
     }
 

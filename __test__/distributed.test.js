@@ -1,0 +1,256 @@
+// Distributed mode (neuro-divergent/distributed) against a real redis-server and real worker processes
+// (`neuro-divergent worker`): forecasts identical to local ones, a worker killed mid-run, Redis lost mid-run,
+// workers of another version, a corrupt checkpoint and an abort.
+const { spawn, spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { Writable } = require('node:stream')
+
+const { NeuralForecaster, models, crossValidation } = require('../main.js')
+const { sinePanel } = require('./sine_panel.js')
+const { redisMissing, startRedis } = require('./redis_server.js')
+
+const missing = redisMissing()
+const describeRedis = missing ? describe.skip : describe
+if (missing) test.skip(missing, () => {})
+
+const root = path.resolve(__dirname, '..')
+const bin = path.join(root, 'bin', 'neuro-divergent.js')
+jest.setTimeout(90_000)
+
+/** A `neuro-divergent worker` process; resolves once it listens. Short locks so a killed one's chunk returns fast. */
+function startWorker(url) {
+  const child = spawn(process.execPath, [bin, 'worker', '--redis', url, '--threads', '1', '--lock-duration', '2000', '--stalled-interval', '500'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  let stderr = ''
+  return new Promise((resolve, reject) => {
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk
+      if (stderr.includes('listening')) resolve({ child, exited: new Promise((r) => child.once('exit', r)), stderr: () => stderr })
+    })
+    child.once('exit', (code) => reject(new Error(`worker exited (${code}): ${stderr}`)))
+  })
+}
+
+function sameForecast(actual, expected) {
+  expect(Object.keys(actual)).toEqual(Object.keys(expected))
+  expect(actual.unique_id).toEqual(expected.unique_id)
+  for (const key of Object.keys(expected).filter((k) => k !== 'unique_id' && !ArrayBuffer.isView(expected[k]))) expect(actual[key]).toEqual(expected[key])
+  for (const key of Object.keys(expected).filter((k) => ArrayBuffer.isView(expected[k]))) {
+    expect(actual[key]).toBeInstanceOf(Float64Array)
+    expect(Buffer.from(actual[key].buffer, actual[key].byteOffset, actual[key].byteLength).equals(Buffer.from(expected[key].buffer, expected[key].byteOffset, expected[key].byteLength))).toBe(true)
+  }
+}
+
+test('require("neuro-divergent") does not load bullmq', () => {
+  const probe = "require('./main.js'); console.log(Object.keys(require.cache).filter((k) => /bullmq|ioredis/.test(k)).length)"
+  const result = spawnSync(process.execPath, ['-e', probe], { cwd: root, encoding: 'utf8' })
+  expect(result.stderr).toBe('')
+  expect(result.stdout.trim()).toBe('0')
+})
+
+test('chunks travel compactly and come back as the same columns: interleaved rows, date ds, exogenous columns', () => {
+  const frames = require('../lib/distributed/frames.js')
+  const data = {
+    unique_id: ['b', 'a', 'b', 'a', 'c', 'b'],
+    ds: ['2020-01-01', '2020-01-01', '2020-01-02', '2020-01-02', '2020-01-05', '2020-01-03'],
+    y: [1, 2, 3, 4, 5, 6],
+    price: new Float64Array([0.5, 0.25, null, 1, 2, 3]),
+  }
+  const grouped = frames.groupRows(data, 'test')
+  expect(grouped.labels).toEqual(['b', 'a', 'c'])
+  expect(grouped.counts).toEqual([3, 2, 1])
+  const names = frames.numericColumns(data, 'test')
+  expect(names).toEqual(['y', 'price'])
+  const chunk = frames.decodeChunk(frames.encodeChunk(data, grouped, names, 1, 3, 'test'))
+  expect(chunk.labels).toEqual(['a', 'c'])
+  expect([...chunk.unique_id]).toEqual([0, 0, 1])
+  expect(chunk.ds).toEqual(['2020-01-01', '2020-01-02', '2020-01-05'])
+  expect([...chunk.y]).toEqual([2, 4, 5])
+  expect([...chunk.price]).toEqual([0.25, 1, 2])
+  const contiguous = { unique_id: ['x', 'x', 'y'], ds: new Float64Array([1, 2, 1]), y: [7, 8, 9] }
+  const whole = frames.groupRows(contiguous, 'test')
+  expect(whole.rows).toBeNull()
+  const both = frames.decodeChunk(frames.encodeChunk(contiguous, whole, ['y'], 0, 2, 'test'))
+  expect([...both.ds]).toEqual([1, 2, 1])
+  expect([...both.y]).toEqual([7, 8, 9])
+  const forecast = { unique_id: ['a', 'a', 'c'], ds: ['2020-01-03', '2020-01-04', '2020-01-06'], m: new Float64Array([1.5, -0, NaN]) }
+  const back = frames.concatForecasts([frames.decodeForecast(frames.encodeForecast(forecast))])
+  expect(back.unique_id).toEqual(forecast.unique_id)
+  expect(back.ds).toEqual(forecast.ds)
+  expect(Object.is(back.m[1], -0) && Number.isNaN(back.m[2]) && back.m[0] === 1.5).toBe(true)
+  expect(() => frames.groupRows({ unique_id: ['a'], y: [1, 2] }, 'distributed.predict')).toThrow('distributed.predict: data.unique_id has 1 rows but data.y has 2')
+})
+
+describeRedis('distributed predict over BullMQ', () => {
+  const distributed = require('../distributed.js')
+  const { Queue, QueueEvents } = require('bullmq')
+  let redis
+  let workers
+  let dir
+  let checkpoint
+  let forecaster
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nd-distributed-'))
+    forecaster = new NeuralForecaster({
+      models: [new models.NHITS({ h: 6, inputSize: 12, maxSteps: 5, randomSeed: 3 }), new models.MLP({ h: 6, inputSize: 12, maxSteps: 5, alias: 'mlp' })],
+      frequency: 1,
+    })
+    await forecaster.fit(sinePanel(8, 48))
+    checkpoint = path.join(dir, 'model.safetensors')
+    await forecaster.save(checkpoint)
+    redis = await startRedis()
+    workers = await Promise.all([startWorker(redis.url), startWorker(redis.url)])
+  })
+
+  afterAll(async () => {
+    // SIGTERM: each worker finishes what it holds and exits cleanly.
+    for (const w of workers ?? []) {
+      w.child.kill('SIGTERM')
+      expect(await w.exited).toBe(0)
+      expect(w.stderr()).toMatch(/SIGTERM, finishing the chunks in progress\n.*stopped/)
+    }
+    await redis?.stop()
+    if (dir) fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  test('a 2,000-series panel on 2 workers: the local forecast, bit for bit, in the same row order', async () => {
+    const data = sinePanel(2000, 30)
+    const progress = []
+    const remote = await distributed.predict({ checkpoint, data, connection: redis.url, chunkSeries: 100, onProgress: (p) => progress.push(p.chunksDone) })
+    sameForecast(remote, await forecaster.predict({ data }))
+    expect(remote.unique_id.length).toBe(2000 * 6)
+    expect(progress).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
+  })
+
+  test('crossValidation of a 2,000-series panel, a fit per window (and one per 2 windows): the local result, bit for bit', async () => {
+    const data = sinePanel(2000, 40)
+    const forecasterOptions = { models: [new models.MLP({ h: 4, inputSize: 8, hiddenSize: 16, numLayers: 1, maxSteps: 3 })], frequency: 1 }
+    for (const refit of [true, 2]) {
+      const options = { nWindows: 3, stepSize: 2, refit }
+      const progress = []
+      const remote = await distributed.crossValidation({ forecasterOptions, data, connection: redis.url, ...options, onProgress: (p) => progress.push(p) })
+      sameForecast(remote, await crossValidation(forecasterOptions, data, options))
+      expect(remote.unique_id.length).toBe(2000 * 3 * 4)
+      expect(progress.at(-1)).toEqual({ chunksDone: refit === true ? 3 : 2, chunks: refit === true ? 3 : 2 })
+    }
+  })
+
+  test('a worker killed with SIGKILL mid-run: its chunk runs again elsewhere, each chunk completes once', async () => {
+    const data = sinePanel(400, 30)
+    const events = new QueueEvents('neuro-divergent', { connection: { host: '127.0.0.1', port: redis.port } })
+    await events.waitUntilReady()
+    const completed = []
+    events.on('completed', ({ jobId }) => completed.push(jobId))
+    const victim = workers[1]
+    let replacement
+    const remote = await distributed.predict({
+      checkpoint: await fs.promises.readFile(checkpoint),
+      data,
+      connection: redis.url,
+      chunkSeries: 10,
+      onProgress: ({ chunksDone }) => {
+        if (chunksDone === 2 && !replacement) {
+          victim.child.kill('SIGKILL')
+          replacement = startWorker(redis.url)
+        }
+      },
+    })
+    workers[1] = await replacement
+    expect(victim.child.signalCode).toBe('SIGKILL')
+    sameForecast(remote, await forecaster.predict({ data }))
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    await events.close()
+    const chunks = completed.filter((id) => !id.endsWith('-flow'))
+    expect(chunks.length).toBe(40)
+    expect(new Set(chunks).size).toBe(40)
+  })
+
+  test('workers of another package version refuse the job, naming both versions', async () => {
+    const queue = new Queue('neuro-divergent', { connection: { host: '127.0.0.1', port: redis.port } })
+    const events = new QueueEvents('neuro-divergent', { connection: { host: '127.0.0.1', port: redis.port } })
+    await events.waitUntilReady()
+    const job = await queue.add('predict', { version: '0.0.0-other', run: 'r', chunk: 0, checkpoint: 'x', options: {} })
+    await expect(job.waitUntilFinished(events)).rejects.toThrow(`this worker runs neuro-divergent ${distributed.version} but the job was submitted by neuro-divergent 0.0.0-other`)
+    await queue.close()
+    await events.close()
+  })
+
+  test('a corrupt checkpoint: a clear error from the first chunk, the flow fails fast', async () => {
+    const bytes = await fs.promises.readFile(checkpoint)
+    bytes.fill(0x7b, 8, 40)
+    const data = sinePanel(200, 30)
+    await expect(distributed.predict({ checkpoint: bytes, data, connection: redis.url, chunkSeries: 5 })).rejects.toThrow(
+      /distributed\.predict: chunk \d+ failed: cannot load checkpoint [0-9a-f]{12}: /,
+    )
+    const queue = new Queue('neuro-divergent', { connection: { host: '127.0.0.1', port: redis.port } })
+    const counts = await queue.getJobCounts('wait', 'waiting-children', 'prioritized', 'delayed')
+    await queue.close()
+    expect(counts).toEqual({ wait: 0, 'waiting-children': 0, prioritized: 0, delayed: 0 })
+  })
+
+  test('an AbortSignal rejects with the AbortError and removes the flow', async () => {
+    const controller = new AbortController()
+    const data = sinePanel(600, 30)
+    await expect(
+      distributed.predict({ checkpoint, data, connection: redis.url, chunkSeries: 5, signal: controller.signal, onProgress: () => controller.abort() }),
+    ).rejects.toMatchObject({ name: 'AbortError' })
+    const queue = new Queue('neuro-divergent', { connection: { host: '127.0.0.1', port: redis.port } })
+    const counts = await queue.getJobCounts('wait', 'waiting-children', 'prioritized', 'delayed')
+    await queue.close()
+    expect(counts).toEqual({ wait: 0, 'waiting-children': 0, prioritized: 0, delayed: 0 })
+  })
+
+  test('CLI: predict --redis and cv --redis write the local results; Redis stopped mid-run fails clearly and writes no file', async () => {
+    const { main } = require('../lib/cli/index.js')
+    const { columnsToCsv } = require('../lib/csv.js')
+    const csv = path.join(dir, 'panel.csv')
+    fs.writeFileSync(csv, columnsToCsv(sinePanel(300, 30)))
+    const sink = (onText) => {
+      let text = ''
+      const stream = new Writable({
+        write(chunk, _, done) {
+          text += chunk
+          onText?.(text)
+          done()
+        },
+      })
+      return { stream, text: () => text }
+    }
+    const out = path.join(dir, 'forecast.csv')
+    const stderr = sink()
+    const code = await main(['predict', '--load', checkpoint, csv, '--redis', redis.url, '--chunk-series', '50', '--out', out], { stdout: sink().stream, stderr: stderr.stream })
+    expect(stderr.text()).toMatch(/6\/6 chunks forecast/)
+    expect(code).toBe(0)
+    const local = sink()
+    expect(await main(['predict', '--load', checkpoint, csv, '--out', '-', '-q'], { stdout: local.stream, stderr: sink().stream })).toBe(0)
+    expect(fs.readFileSync(out, 'utf8')).toBe(local.text())
+
+    const cvOut = path.join(dir, 'cv.csv')
+    const cvLocal = path.join(dir, 'cv-local.csv')
+    const cvArgs = ['cv', csv, '--model', 'mlp', '--horizon', '3', '--input-size', '6', '--max-steps', '3', '--hidden-size', '8', '--n-windows', '2', '--refit', '-q']
+    const cvNotes = sink()
+    expect(await main([...cvArgs.slice(0, -1), '--redis', redis.url, '--out', cvOut], { stdout: sink().stream, stderr: cvNotes.stream })).toBe(0)
+    expect(cvNotes.text()).toMatch(/2\/2 fits done/)
+    expect(await main([...cvArgs, '--out', cvLocal], { stdout: sink().stream, stderr: sink().stream })).toBe(0)
+    expect(fs.readFileSync(cvOut, 'utf8')).toBe(fs.readFileSync(cvLocal, 'utf8'))
+
+    const doomed = await startRedis()
+    const worker = await startWorker(doomed.url)
+    const lost = path.join(dir, 'lost.csv')
+    const failing = sink((text) => {
+      if (text.includes('chunks forecast')) doomed.stop()
+    })
+    const failed = await main(['predict', '--load', checkpoint, csv, '--redis', doomed.url, '--chunk-series', '2', '--out', lost], { stdout: sink().stream, stderr: failing.stream })
+    worker.child.kill('SIGKILL')
+    await worker.exited
+    await doomed.stop()
+    expect(failed).toBe(1)
+    expect(failing.text()).toMatch(new RegExp(`Redis at 127\\.0\\.0\\.1:${doomed.port} is gone`))
+    expect(fs.existsSync(lost)).toBe(false)
+    expect(fs.readdirSync(dir).filter((f) => f.includes('lost'))).toEqual([])
+  })
+})

@@ -1,0 +1,270 @@
+'use strict'
+// The compact form in which chunks of series travel through Redis: one Buffer per chunk holding a small JSON
+// header (series labels, rows per series, column names) and the columns as raw little-endian Float64 values,
+// never one JSON object per row. Date ds travel as one newline-joined UTF-8 block.
+
+const ALIGN = 8
+
+/**
+ * Long-format columns (`unique_id`, `ds`, `y` and numeric exogenous columns) grouped into series in order of
+ * first appearance (the order `predict` returns them in): `{ labels, counts, rows }`, `rows` the row indices
+ * series after series (within a series in the given order), or null when the rows already are.
+ */
+function groupRows(data, what) {
+  if (data === null || typeof data !== 'object' || Array.isArray(data) || ArrayBuffer.isView(data)) {
+    throw new TypeError(`${what}: data must be long-format columns { unique_id, ds, y, … }`)
+  }
+  if (data.constructor !== Object) {
+    throw new TypeError(`${what}: data must be plain long-format columns { unique_id, ds, y, … } (a Dataset cannot be split into chunks)`)
+  }
+  const { unique_id: ids, y } = data
+  if (!ids || typeof ids.length !== 'number') throw new TypeError(`${what}: data.unique_id must be an array of series ids`)
+  if (!y || typeof y.length !== 'number') throw new TypeError(`${what}: data.y must be an array of numbers`)
+  if (ids.length !== y.length) throw new RangeError(`${what}: data.unique_id has ${ids.length} rows but data.y has ${y.length}`)
+  const labelOf = ArrayBuffer.isView(ids)
+    ? (i) => {
+        if (!Array.isArray(data.labels)) throw new TypeError(`${what}: integer data.unique_id codes need data.labels`)
+        return String(data.labels[ids[i]])
+      }
+    : (i) => String(ids[i])
+  // The usual layout, each series' rows together, needs no row index.
+  const runLabels = []
+  const runCounts = []
+  for (let i = 0; i < ids.length; i++) {
+    if (i > 0 && ids[i] === ids[i - 1]) runCounts[runCounts.length - 1]++
+    else {
+      runLabels.push(labelOf(i))
+      runCounts.push(1)
+    }
+  }
+  if (new Set(runLabels).size === runLabels.length) return { labels: runLabels, counts: runCounts, rows: null }
+  const series = new Map()
+  for (let i = 0; i < ids.length; i++) {
+    const label = labelOf(i)
+    let rows = series.get(label)
+    if (rows === undefined) series.set(label, (rows = []))
+    rows.push(i)
+  }
+  const labels = [...series.keys()]
+  const counts = labels.map((label) => series.get(label).length)
+  const rows = new Uint32Array(ids.length)
+  let at = 0
+  for (const list of series.values()) for (const i of list) rows[at++] = i
+  return { labels, counts, rows }
+}
+
+/** The numeric columns of `data` besides unique_id and ds (y first), with a check that each is numeric. */
+function numericColumns(data, what) {
+  const names = Object.keys(data).filter((name) => name !== 'unique_id' && name !== 'ds' && name !== 'labels')
+  for (const name of names) {
+    const column = data[name]
+    if (!ArrayBuffer.isView(column) && !(Array.isArray(column) && column.every((v) => typeof v === 'number' || v === null))) {
+      throw new TypeError(`${what}: data.${name} must be numbers (a Float64Array or an array of numbers)`)
+    }
+  }
+  return ['y', ...names.filter((name) => name !== 'y')]
+}
+
+/** Packs a header and Float64 columns (and an optional text block) into one Buffer. */
+function encode(header, columns, text) {
+  const textBytes = text === undefined ? Buffer.alloc(0) : Buffer.from(text, 'utf8')
+  const json = Buffer.from(JSON.stringify({ ...header, textBytes: textBytes.length }), 'utf8')
+  const headerEnd = 4 + json.length
+  const dataStart = Math.ceil((headerEnd + textBytes.length) / ALIGN) * ALIGN
+  const out = Buffer.alloc(dataStart + columns.reduce((bytes, c) => bytes + c.length * 8, 0))
+  out.writeUInt32LE(json.length, 0)
+  json.copy(out, 4)
+  textBytes.copy(out, headerEnd)
+  let at = dataStart
+  for (const column of columns) {
+    new Float64Array(out.buffer, out.byteOffset + at, column.length).set(column)
+    at += column.length * 8
+  }
+  return out
+}
+
+/** `{ header, text, column(k, length) }` of a Buffer made by `encode`. */
+function decode(buffer) {
+  const jsonLength = buffer.readUInt32LE(0)
+  const header = JSON.parse(buffer.toString('utf8', 4, 4 + jsonLength))
+  const textStart = 4 + jsonLength
+  const text = buffer.toString('utf8', textStart, textStart + header.textBytes)
+  const dataStart = Math.ceil((textStart + header.textBytes) / ALIGN) * ALIGN
+  // Copies the bytes out: a Buffer from Redis need not be 8-byte aligned in its ArrayBuffer.
+  const aligned = new Uint8Array(buffer.length - dataStart)
+  aligned.set(buffer.subarray(dataStart))
+  let at = 0
+  return {
+    header,
+    text,
+    nextColumn(length) {
+      const column = new Float64Array(aligned.buffer, at, length)
+      at += length * 8
+      return column
+    },
+  }
+}
+
+function dsBlock(values, what) {
+  if (values === undefined) return { kind: 'none' }
+  const first = values[0]
+  if (ArrayBuffer.isView(values) || typeof first === 'number') return { kind: 'number' }
+  if (typeof first === 'string' || first instanceof Date) return { kind: 'string' }
+  throw new TypeError(`${what}: data.ds must be numbers, date strings or Dates`)
+}
+
+/**
+ * The chunk of series [first, end) of grouped `data` as a Buffer: labels, counts, ds and the numeric columns of
+ * its rows.
+ */
+function encodeChunk(data, grouped, names, first, end, what) {
+  const ds = dsBlock(data.ds, what)
+  let rowStart = 0
+  for (let s = 0; s < first; s++) rowStart += grouped.counts[s]
+  let rowEnd = rowStart
+  for (let s = first; s < end; s++) rowEnd += grouped.counts[s]
+  const rows = grouped.rows === null ? null : grouped.rows.subarray(rowStart, rowEnd)
+  // The chunk's values of a column: a copy of its rows, or of the contiguous slice.
+  const values = (column, convert) => {
+    if (rows !== null) return Array.from(rows, (i) => convert(column[i]))
+    if (ArrayBuffer.isView(column)) return column.subarray(rowStart, rowEnd)
+    return column.slice(rowStart, rowEnd).map(convert)
+  }
+  const toNumber = (v) => (v === null ? NaN : v)
+  const columns = []
+  let text
+  if (ds.kind === 'number') columns.push(values(data.ds, toNumber))
+  if (ds.kind === 'string') text = values(data.ds, (v) => (v instanceof Date ? v.toISOString() : String(v))).join('\n')
+  for (const name of names) columns.push(values(data[name], toNumber))
+  const header = { labels: grouped.labels.slice(first, end), counts: grouped.counts.slice(first, end), ds: ds.kind, names }
+  return encode(header, columns, text)
+}
+
+/** The columns `predict({ data })` takes of a chunk Buffer: integer id codes with their labels, ds, y, exogenous. */
+function decodeChunk(buffer) {
+  const { header, text, nextColumn } = decode(buffer)
+  const rows = header.counts.reduce((n, c) => n + c, 0)
+  const codes = new Uint32Array(rows)
+  for (let s = 0, at = 0; s < header.counts.length; s++) codes.fill(s, at, (at += header.counts[s]))
+  const data = { unique_id: codes, labels: header.labels }
+  if (header.ds === 'number') data.ds = nextColumn(rows)
+  if (header.ds === 'string') data.ds = text.split('\n')
+  for (const name of header.names) data[name] = nextColumn(rows)
+  return data
+}
+
+/** A forecast frame (`{ unique_id, ds, <alias>: Float64Array… }`) as a Buffer. */
+function encodeForecast(frame) {
+  const labels = []
+  const counts = []
+  const ids = frame.unique_id
+  for (let i = 0; i < ids.length; i++) {
+    if (i > 0 && ids[i] === ids[i - 1]) counts[counts.length - 1]++
+    else {
+      labels.push(ids[i])
+      counts.push(1)
+    }
+  }
+  const names = Object.keys(frame).filter((name) => name !== 'unique_id')
+  const extra = names.filter((name) => ArrayBuffer.isView(frame[name]))
+  // ds and any other plain-array column (cross-validation's cutoff): numbers, or date strings as text.
+  const listColumns = names
+    .filter((name) => !ArrayBuffer.isView(frame[name]))
+    .map((name) => ({ name, numeric: frame[name].length === 0 || typeof frame[name][0] === 'number' }))
+  const columns = []
+  const texts = []
+  for (const { name, numeric: isNumber } of listColumns) {
+    if (isNumber) columns.push(Float64Array.from(frame[name]))
+    else texts.push(frame[name].join('\n'))
+  }
+  for (const name of extra) columns.push(frame[name])
+  return encode({ labels, counts, lists: listColumns, names: extra }, columns, texts.join('\u0000'))
+}
+
+function decodeForecast(buffer) {
+  const { header, text, nextColumn } = decode(buffer)
+  const rows = header.counts.reduce((n, c) => n + c, 0)
+  const texts = text.length ? text.split('\u0000') : []
+  const lists = {}
+  let t = 0
+  for (const { name, numeric } of header.lists) {
+    lists[name] = numeric ? Array.from(nextColumn(rows)) : rows === 0 ? [] : texts[t++].split('\n')
+  }
+  const columns = {}
+  for (const name of header.names) columns[name] = nextColumn(rows)
+  return { labels: header.labels, counts: header.counts, rows, lists, columns }
+}
+
+/**
+ * The forecast frames of the chunks, decoded, as one frame in chunk order: `{ unique_id, ds, …lists, <alias>… }`
+ * with the column order of the first chunk.
+ */
+function concatForecasts(parts) {
+  const rows = parts.reduce((n, p) => n + p.rows, 0)
+  const unique_id = new Array(rows)
+  let at = 0
+  for (const p of parts) for (let s = 0; s < p.labels.length; s++) for (let k = 0; k < p.counts[s]; k++) unique_id[at++] = p.labels[s]
+  const frame = { unique_id }
+  const first = parts[0]
+  for (const name of Object.keys(first.lists)) frame[name] = parts.flatMap((p) => p.lists[name])
+  for (const name of Object.keys(first.columns)) {
+    const column = new Float64Array(rows)
+    let offset = 0
+    for (const p of parts) {
+      column.set(p.columns[name], offset)
+      offset += p.rows
+    }
+    frame[name] = column
+  }
+  return frame
+}
+
+/**
+ * Decoded cross-validation frames (each series-major: a series' windows together) merged into one: for each
+ * series in `labels` order, its rows of each part in part order, the row order of a cross-validation of all
+ * windows at once.
+ */
+function interleaveForecasts(parts, labels) {
+  // Per part: series label -> [first row, row count].
+  const spans = parts.map((p) => {
+    const span = new Map()
+    for (let s = 0, at = 0; s < p.labels.length; at += p.counts[s++]) span.set(p.labels[s], [at, p.counts[s]])
+    return span
+  })
+  const order = []
+  for (const label of labels) parts.forEach((_, k) => spans[k].has(label) && order.push([k, ...spans[k].get(label), label]))
+  const rows = order.reduce((n, [, , count]) => n + count, 0)
+  const frame = { unique_id: new Array(rows) }
+  const first = parts[0]
+  for (const name of Object.keys(first.lists)) frame[name] = new Array(rows)
+  for (const name of Object.keys(first.columns)) frame[name] = new Float64Array(rows)
+  let at = 0
+  for (const [k, start, count, label] of order) {
+    const p = parts[k]
+    for (let r = 0; r < count; r++) frame.unique_id[at + r] = label
+    for (const name of Object.keys(first.lists)) for (let r = 0; r < count; r++) frame[name][at + r] = p.lists[name][start + r]
+    for (const name of Object.keys(first.columns)) frame[name].set(p.columns[name].subarray(start, start + count), at)
+    at += count
+  }
+  return frame
+}
+
+/** Chunk columns (decodeChunk's) without the last `drop` rows of each series. */
+function dropLastRows(data, drop) {
+  if (!drop) return data
+  const counts = []
+  for (let i = 0; i < data.unique_id.length; i++) counts[data.unique_id[i]] = (counts[data.unique_id[i]] ?? 0) + 1
+  const keep = []
+  for (let i = 0, seen = 0; i < data.unique_id.length; i++) {
+    if (i > 0 && data.unique_id[i] !== data.unique_id[i - 1]) seen = 0
+    if (seen++ < counts[data.unique_id[i]] - drop) keep.push(i)
+  }
+  const out = {}
+  for (const [name, column] of Object.entries(data)) {
+    if (name === 'labels') out.labels = column
+    else out[name] = ArrayBuffer.isView(column) ? column.constructor.from(keep, (i) => column[i]) : keep.map((i) => column[i])
+  }
+  return out
+}
+
+module.exports = { groupRows, numericColumns, encodeChunk, decodeChunk, encodeForecast, decodeForecast, concatForecasts, interleaveForecasts, dropLastRows }

@@ -1,0 +1,379 @@
+'use strict'
+// Distributed mode (`neuro-divergent/distributed`): batch prediction fanned out over a BullMQ queue on Redis.
+//
+// The coordinator stages the checkpoint once under its content hash and the data once in compact chunks (see
+// frames.js), then adds one BullMQ flow: a parent job and one child per chunk of series. Workers (any number of
+// processes on any number of machines) load each checkpoint once per hash, forecast their chunks in the addon and
+// leave each chunk's forecast in Redis; the parent completes when every child has. The coordinator then reads
+// the forecasts in chunk order: exactly the frame a local `predict` returns. A killed worker's chunk is retried
+// by BullMQ's stalled-job recovery and overwrites the same result key, so no row is lost or doubled.
+
+const crypto = require('node:crypto')
+
+const { version: PACKAGE_VERSION } = require('../../package.json')
+const frames = require('./frames.js')
+
+const DEFAULT_QUEUE = 'neuro-divergent'
+const DEFAULT_CHUNK_SERIES = 1000
+/** Staged data and results expire on their own should a coordinator die before cleaning up. */
+const STAGED_TTL_S = 24 * 3600
+/** How long the coordinator waits for Redis to come back before it gives up on a run. */
+const RECONNECT_TRIES = 3
+
+function bullmq() {
+  try {
+    return require('bullmq')
+  } catch (err) {
+    throw new Error(`neuro-divergent/distributed needs the bullmq package: npm install bullmq (${err.message.split('\n')[0]})`)
+  }
+}
+
+/** Redis connection options from a URL string or ioredis options. */
+function connectionOptions(connection, what) {
+  if (typeof connection === 'string') {
+    let url
+    try {
+      url = new URL(connection)
+    } catch {
+      throw new TypeError(`${what}: connection must be a redis:// URL or ioredis options, got ${JSON.stringify(connection)}`)
+    }
+    if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+      throw new TypeError(`${what}: connection must be a redis:// URL, got ${JSON.stringify(connection)}`)
+    }
+    const options = { host: url.hostname || '127.0.0.1', port: Number(url.port || 6379) }
+    if (url.password) options.password = decodeURIComponent(url.password)
+    if (url.username) options.username = decodeURIComponent(url.username)
+    if (url.pathname.length > 1) options.db = Number(url.pathname.slice(1))
+    if (url.protocol === 'rediss:') options.tls = {}
+    return options
+  }
+  if (connection !== null && typeof connection === 'object' && !Array.isArray(connection)) return { ...connection }
+  throw new TypeError(`${what}: options.connection must be a redis:// URL or ioredis options ({ host, port })`)
+}
+
+function describeConnection(options) {
+  return `${options.host ?? '127.0.0.1'}:${options.port ?? 6379}`
+}
+
+function keys(queue) {
+  const base = `nd:${queue}`
+  return {
+    checkpoint: (hash) => `${base}:checkpoint:${hash}`,
+    input: (run, chunk) => `${base}:run:${run}:in:${chunk}`,
+    output: (run, chunk) => `${base}:run:${run}:out:${chunk}`,
+  }
+}
+
+function abortError(signal, what) {
+  if (signal.reason !== undefined) return signal.reason
+  const err = new Error(`${what} was aborted`)
+  err.name = 'AbortError'
+  return err
+}
+
+const PREDICT_OPTIONS = ['checkpoint', 'data', 'connection', 'chunkSeries', 'horizon', 'level', 'quantiles', 'queueName', 'signal', 'onProgress']
+
+/**
+ * Forecasts `data` with the checkpoint (a file path or Buffer) on the workers listening on the queue; resolves to
+ * what `(await NeuralForecaster.load(checkpoint)).predict({ data, horizon, level, quantiles })` returns.
+ */
+async function predict(options) {
+  const what = 'distributed.predict'
+  if (options === null || typeof options !== 'object') throw new TypeError(`${what}: options must be an object`)
+  const unknown = Object.keys(options).find((k) => !PREDICT_OPTIONS.includes(k))
+  if (unknown) throw new TypeError(`${what}: unknown option ${JSON.stringify(unknown)}; accepted: ${PREDICT_OPTIONS.join(', ')}`)
+  const { checkpoint, data, connection, chunkSeries = DEFAULT_CHUNK_SERIES, queueName = DEFAULT_QUEUE, signal, onProgress } = options
+  if (!Number.isSafeInteger(chunkSeries) || chunkSeries < 1) throw new RangeError(`${what}: options.chunkSeries must be an integer >= 1, got ${chunkSeries}`)
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError(`${what}: options.onProgress must be a function`)
+  if (signal !== undefined && !(signal && typeof signal.addEventListener === 'function' && 'aborted' in signal)) {
+    throw new TypeError(`${what}: options.signal must be an AbortSignal`)
+  }
+  const predictOptions = {}
+  for (const key of ['horizon', 'level', 'quantiles']) if (options[key] !== undefined) predictOptions[key] = options[key]
+  const bytes = await checkpointBytes(checkpoint, what)
+  const grouped = frames.groupRows(data, what)
+  const names = frames.numericColumns(data, what)
+  const chunks = []
+  for (let first = 0; first < grouped.labels.length; first += chunkSeries) {
+    chunks.push([first, Math.min(first + chunkSeries, grouped.labels.length)])
+  }
+  if (chunks.length === 0) throw new RangeError(`${what}: data has no series`)
+  const encode = (i) => frames.encodeChunk(data, grouped, names, chunks[i][0], chunks[i][1], what)
+  const tasks = chunks.map((_, i) => ({ input: i, options: predictOptions }))
+  const parts = await runFlow({ what, connection, queueName, signal, onProgress, bytes, task: 'predict', tasks, inputs: chunks.length, encode })
+  return frames.concatForecasts(parts)
+}
+
+async function checkpointBytes(checkpoint, what) {
+  if (Buffer.isBuffer(checkpoint) || checkpoint instanceof Uint8Array) return Buffer.from(checkpoint)
+  if (typeof checkpoint === 'string') {
+    try {
+      return await require('node:fs/promises').readFile(checkpoint)
+    } catch (err) {
+      throw new Error(`${what}: cannot read checkpoint ${checkpoint}: ${err.code === 'ENOENT' ? 'file not found' : err.message}`)
+    }
+  }
+  throw new TypeError(`${what}: options.checkpoint must be a checkpoint file path or a Buffer`)
+}
+
+const CROSS_VALIDATION_OPTIONS = ['forecasterOptions', 'data', 'connection', 'nWindows', 'stepSize', 'refit', 'horizon', 'level', 'queueName', 'signal', 'onProgress']
+
+/**
+ * NeuralForecast's cross-validation with its fits spread over the workers: each fit (one per window with
+ * `refit: true`, one per k windows with `refit: k`, a single one without refit) is a chunk that cross-validates
+ * the history before its windows. Resolves to what the local `crossValidation(forecasterOptions, data, options)`
+ * returns, bit for bit and in the same row order.
+ */
+async function crossValidation(options) {
+  const what = 'distributed.crossValidation'
+  if (options === null || typeof options !== 'object') throw new TypeError(`${what}: options must be an object`)
+  const unknown = Object.keys(options).find((k) => !CROSS_VALIDATION_OPTIONS.includes(k))
+  if (unknown) throw new TypeError(`${what}: unknown option ${JSON.stringify(unknown)}; accepted: ${CROSS_VALIDATION_OPTIONS.join(', ')}`)
+  const { forecasterOptions, data, connection, nWindows = 1, stepSize = 1, refit = false, queueName = DEFAULT_QUEUE, signal, onProgress } = options
+  if (forecasterOptions === null || typeof forecasterOptions !== 'object' || !Array.isArray(forecasterOptions.models)) {
+    throw new TypeError(`${what}: options.forecasterOptions must be NeuralForecaster options (a factory function cannot travel to the workers)`)
+  }
+  for (const [name, value] of Object.entries({ nWindows, stepSize })) {
+    if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${what}: options.${name} must be an integer >= 1, got ${value}`)
+  }
+  if (!(typeof refit === 'boolean' || (Number.isSafeInteger(refit) && refit >= 0))) throw new TypeError(`${what}: options.refit must be a boolean or an integer >= 0`)
+  // Windows per fit, as the engine groups them: refit true (or 1) every window, k every k windows, false one fit.
+  const perFit = refit === true ? 1 : refit === false || refit === 0 ? nWindows : refit
+  const cvOptions = {}
+  for (const key of ['horizon', 'level']) if (options[key] !== undefined) cvOptions[key] = options[key]
+  const grouped = frames.groupRows(data, what)
+  const names = frames.numericColumns(data, what)
+  if (grouped.labels.length === 0) throw new RangeError(`${what}: data has no series`)
+  const encode = () => frames.encodeChunk(data, grouped, names, 0, grouped.labels.length, what)
+  // Fit g cross-validates windows [first, end) on the series without the points of the later windows.
+  const tasks = []
+  for (let first = 0; first < nWindows; first += perFit) {
+    const end = Math.min(first + perFit, nWindows)
+    tasks.push({
+      input: 0,
+      dropLast: (nWindows - end) * stepSize,
+      forecasterOptions: JSON.parse(JSON.stringify(forecasterOptions)),
+      options: { ...cvOptions, nWindows: end - first, stepSize, refit: false },
+    })
+  }
+  const parts = await runFlow({ what, connection, queueName, signal, onProgress, bytes: null, task: 'crossValidation', tasks, inputs: 1, encode })
+  return frames.interleaveForecasts(parts, grouped.labels)
+}
+
+/**
+ * Stages the checkpoint (when given) and the inputs, runs one flow with a child per task and resolves to their
+ * decoded results in task order. Rejects with the first failed chunk's error (and removes the flow), when
+ * `signal` aborts (removing the flow), or when Redis is gone.
+ */
+async function runFlow({ what, connection, queueName, signal, onProgress, bytes, task, tasks, inputs, encode }) {
+  const { FlowProducer, QueueEvents, Queue } = bullmq()
+  const IORedis = require('ioredis')
+  const redisOptions = connectionOptions(connection, what)
+  const where = describeConnection(redisOptions)
+  if (signal?.aborted) throw abortError(signal, what)
+  const key = keys(queueName)
+  const run = crypto.randomUUID()
+  const hash = bytes === null ? null : crypto.createHash('sha256').update(bytes).digest('hex')
+  const chunks = tasks.length
+
+  let fail
+  const failed = new Promise((_, reject) => (fail = reject))
+  failed.catch(() => {})
+  // The coordinator's own client gives up after a few reconnection tries, so a run fails instead of hanging.
+  let lastError
+  const client = new IORedis({
+    ...redisOptions,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (times) => (times > RECONNECT_TRIES ? null : 200 * times),
+  })
+  client.on('error', (err) => (lastError = err))
+  client.on('end', () => fail(new Error(`${what}: Redis at ${where} is gone${lastError ? ` (${lastError.message})` : ''}`)))
+  const bullConnection = { ...redisOptions, maxRetriesPerRequest: null, retryStrategy: (times) => (times > RECONNECT_TRIES ? null : 200 * times) }
+  const silence = () => {}
+  const queueEvents = new QueueEvents(queueName, { connection: bullConnection })
+  queueEvents.on('error', silence)
+  const producer = new FlowProducer({ connection: bullConnection })
+  producer.on('error', silence)
+  const queue = new Queue(queueName, { connection: bullConnection })
+  queue.on('error', silence)
+  const race = (promise) => Promise.race([promise, failed])
+
+  const jobId = (i) => `${run}-${i}`
+  const parentId = `${run}-flow`
+  let added = false
+  const removeFlow = async () => {
+    if (!added) return
+    await queue.remove(parentId, { removeChildren: true }).catch(() => {})
+    for (let i = 0; i < chunks; i++) await queue.remove(jobId(i)).catch(() => {})
+  }
+  const onAbort = () => fail(abortError(signal, what))
+  signal?.addEventListener('abort', onAbort, { once: true })
+  const done = new Set()
+  try {
+    await race(client.ping())
+    if (hash !== null) {
+      const checkpointKey = key.checkpoint(hash)
+      if (!(await race(client.expire(checkpointKey, STAGED_TTL_S)))) await race(client.set(checkpointKey, bytes, 'EX', STAGED_TTL_S))
+    }
+    for (let i = 0; i < inputs; i++) await race(client.set(key.input(run, i), encode(i), 'EX', STAGED_TTL_S))
+    await race(queueEvents.waitUntilReady())
+
+    const finished = new Promise((resolve, reject) => {
+      queueEvents.on('completed', ({ jobId: id }) => {
+        if (id === parentId) return resolve()
+        if (!id.startsWith(`${run}-`) || done.has(id)) return
+        done.add(id)
+        try {
+          onProgress?.({ chunksDone: done.size, chunks })
+        } catch (err) {
+          reject(err)
+        }
+      })
+      queueEvents.on('failed', ({ jobId: id, failedReason }) => {
+        if (id.startsWith(`${run}-`)) reject(new Error(`${what}: ${id === parentId ? 'the flow' : `chunk ${id.slice(run.length + 1)}`} failed: ${failedReason}`))
+      })
+    })
+    finished.catch(() => {})
+    const childOptions = { jobId: undefined, failParentOnFailure: true, removeOnComplete: true, removeOnFail: 1000 }
+    await race(
+      producer.add({
+        name: 'collect',
+        queueName,
+        data: { version: PACKAGE_VERSION, run, chunks },
+        opts: { jobId: parentId, removeOnComplete: true, removeOnFail: 1000 },
+        children: Array.from({ length: chunks }, (_, i) => ({
+          name: task,
+          queueName,
+          data: { version: PACKAGE_VERSION, run, chunk: i, checkpoint: hash, ...tasks[i] },
+          opts: { ...childOptions, jobId: jobId(i) },
+        })),
+      }),
+    )
+    added = true
+    await race(finished)
+    const parts = []
+    for (let i = 0; i < chunks; i++) {
+      const buffer = await race(client.getBuffer(key.output(run, i)))
+      if (buffer === null) throw new Error(`${what}: the forecast of chunk ${i} is missing from Redis at ${where}`)
+      parts.push(frames.decodeForecast(buffer))
+    }
+    return parts
+  } catch (err) {
+    if (client.status === 'ready') await removeFlow()
+    else if (err?.name !== 'AbortError') throw new Error(`${what}: Redis at ${where} is gone (${lastError?.message ?? err.message})`)
+    throw err
+  } finally {
+    signal?.removeEventListener('abort', onAbort)
+    if (client.status === 'ready') {
+      const staged = []
+      for (let i = 0; i < inputs; i++) staged.push(key.input(run, i))
+      for (let i = 0; i < chunks; i++) staged.push(key.output(run, i))
+      await client.del(...staged).catch(() => {})
+    }
+    await closeAll([queueEvents, producer, queue])
+    client.disconnect()
+  }
+}
+
+/** Closes BullMQ objects, waiting at most a second for each (a close waits for Redis, which may be gone). */
+async function closeAll(objects) {
+  await Promise.all(
+    objects.map((o) =>
+      Promise.race([o.close().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1000).unref())]).then(() => o.disconnect?.().catch?.(() => {})),
+    ),
+  )
+}
+
+/**
+ * A worker: processes the chunks of distributed runs from the queue, `concurrency` at a time, each forecaster
+ * on `threads` threads. Resolves once connected to `{ close() }` (close finishes the jobs in progress first).
+ */
+async function worker(options = {}) {
+  const what = 'distributed.worker'
+  const accepted = ['connection', 'concurrency', 'threads', 'queueName', 'lockDuration', 'stalledInterval', 'onError']
+  const unknown = Object.keys(options).find((k) => !accepted.includes(k))
+  if (unknown) throw new TypeError(`${what}: unknown option ${JSON.stringify(unknown)}; accepted: ${accepted.join(', ')}`)
+  const { connection, concurrency = 1, threads, queueName = DEFAULT_QUEUE, lockDuration, stalledInterval, onError } = options
+  for (const [name, value] of Object.entries({ concurrency, threads, lockDuration, stalledInterval })) {
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) throw new RangeError(`${what}: options.${name} must be an integer >= 1, got ${value}`)
+  }
+  const { Worker, UnrecoverableError } = bullmq()
+  const { NeuralForecaster, crossValidation: localCrossValidation } = require('../../main.js')
+  const redisOptions = connectionOptions(connection, what)
+  const key = keys(queueName)
+  const IORedis = require('ioredis')
+  const client = new IORedis({ ...redisOptions, maxRetriesPerRequest: null })
+  client.on('error', (err) => onError?.(err))
+  // Per checkpoint hash: its bytes (fetched once) and idle forecasters (one per concurrent job at most).
+  const checkpoints = new Map()
+
+  async function acquire(hash) {
+    let entry = checkpoints.get(hash)
+    if (entry === undefined) {
+      entry = {
+        bytes: client.getBuffer(key.checkpoint(hash)).then((bytes) => {
+          if (bytes === null) throw new UnrecoverableError(`checkpoint ${hash.slice(0, 12)} is not staged in Redis (expired or removed)`)
+          return bytes
+        }),
+        idle: [],
+      }
+      checkpoints.set(hash, entry)
+      entry.bytes.catch(() => checkpoints.delete(hash))
+    }
+    if (entry.idle.length) return { entry, forecaster: entry.idle.pop() }
+    const bytes = await entry.bytes
+    try {
+      return { entry, forecaster: await NeuralForecaster.fromBuffer(bytes, threads === undefined ? undefined : { numThreads: threads }) }
+    } catch (err) {
+      throw new UnrecoverableError(`cannot load checkpoint ${hash.slice(0, 12)}: ${err.message}`)
+    }
+  }
+
+  async function processJob(job) {
+    const { version, run, chunk, input: inputIndex, checkpoint, options: taskOptions } = job.data
+    if (version !== PACKAGE_VERSION) {
+      throw new UnrecoverableError(`this worker runs neuro-divergent ${PACKAGE_VERSION} but the job was submitted by neuro-divergent ${version}; run workers of the coordinator's version`)
+    }
+    if (job.name === 'collect') return { chunks: job.data.chunks }
+    if (job.name !== 'predict' && job.name !== 'crossValidation') throw new UnrecoverableError(`unknown task ${JSON.stringify(job.name)}`)
+    const input = await client.getBuffer(key.input(run, inputIndex))
+    if (input === null) throw new UnrecoverableError(`the data of chunk ${chunk} is not staged in Redis (the run was removed)`)
+    if (job.name === 'crossValidation') {
+      const forecasterOptions = threads === undefined ? job.data.forecasterOptions : { ...job.data.forecasterOptions, numThreads: threads }
+      let frame
+      try {
+        frame = await localCrossValidation(forecasterOptions, frames.dropLastRows(frames.decodeChunk(input), job.data.dropLast), taskOptions)
+      } catch (err) {
+        throw new UnrecoverableError(err.message)
+      }
+      await client.set(key.output(run, chunk), frames.encodeForecast(frame), 'EX', STAGED_TTL_S)
+      return { rows: frame.unique_id.length }
+    }
+    const { entry, forecaster } = await acquire(checkpoint)
+    let forecast
+    try {
+      forecast = await forecaster.predict({ ...taskOptions, data: frames.decodeChunk(input) })
+    } catch (err) {
+      throw new UnrecoverableError(err.message)
+    } finally {
+      entry.idle.push(forecaster)
+    }
+    await client.set(key.output(run, chunk), frames.encodeForecast(forecast), 'EX', STAGED_TTL_S)
+    return { rows: forecast.unique_id.length }
+  }
+
+  const workerOptions = { connection: { ...redisOptions, maxRetriesPerRequest: null }, concurrency }
+  if (lockDuration !== undefined) workerOptions.lockDuration = lockDuration
+  if (stalledInterval !== undefined) workerOptions.stalledInterval = stalledInterval
+  const bullWorker = new Worker(queueName, processJob, workerOptions)
+  bullWorker.on('error', (err) => onError?.(err))
+  await bullWorker.waitUntilReady()
+  return {
+    async close() {
+      await bullWorker.close()
+      await client.quit().catch(() => client.disconnect())
+    },
+  }
+}
+
+module.exports = { predict, crossValidation, worker, version: PACKAGE_VERSION }
