@@ -98,12 +98,12 @@ export interface NeuralModelOptions extends BaseModelOptions {
   batchSize?: number
   /** Windows per training step, drawn among the windows of the step's series; without replacement when they have
    * enough, else with replacement [128 for LSTM, GRU, TCN; 1024 for MLP, NBEATS, NBEATSx, NHITS,
-   * VanillaTransformer; 32 for TSMixer, whose window is every series at one time]. */
+   * VanillaTransformer; 32 for TSMixer and iTransformer, whose window is every series at one time]. */
   windowsBatchSize?: number
   /** Series per validation batch (valid_batch_size) [batchSize]. */
   validBatchSize?: number
   /** Most windows one forward pass takes at prediction and validation; -1: all (inference_windows_batch_size)
-   * [1024 for LSTM, GRU, TCN, VanillaTransformer; -1 for MLP, NBEATS, NBEATSx, NHITS; 32 for TSMixer]. Forecasts do not depend
+   * [1024 for LSTM, GRU, TCN, VanillaTransformer; -1 for MLP, NBEATS, NBEATSx, NHITS; 32 for TSMixer, iTransformer]. Forecasts do not depend
    * on it; passes also never exceed 16 windows at prediction, which run in parallel. */
   inferenceWindowsBatchSize?: number
   /** Rows between consecutive training windows of a series (step_size) [1]. */
@@ -393,6 +393,33 @@ export interface TSMixerOptions extends NeuralModelOptions {
   revin?: boolean
 }
 
+/**
+ * NeuralForecast's iTransformer, a multivariate model like TSMixer (same data, window and `forecastWindow` layout):
+ * each of the `nSeries` series of a window is one token, the Transformer's attention runs across the series. No
+ * exogenous variables in this port (NeuralForecast 3.3's futr_exog_list tokens are not implemented; an error names
+ * the list).
+ */
+export interface iTransformerOptions extends NeuralModelOptions {
+  /** Number of series forecast jointly (NeuralForecast's n_series; required). */
+  nSeries: number
+  /** Width of the tokens (hidden_size) [512]. */
+  hiddenSize?: number
+  /** Attention heads (n_heads) [8]. */
+  nHeads?: number
+  /** Encoder layers (e_layers) [2]. */
+  eLayers?: number
+  /** NeuralForecast's d_layers, which builds nothing: 1 only [1]. */
+  dLayers?: number
+  /** Width of each encoder layer's feed-forward block (d_ff) [2048]. */
+  dFf?: number
+  /** NeuralForecast's factor, which FullAttention ignores: 1 only [1]. */
+  factor?: number
+  /** Dropout of the embedding, attention and feed-forward blocks [0.1]. */
+  dropout?: number
+  /** Centre and scale each series' window, and map the forecasts back (use_norm) [true]. */
+  useNorm?: boolean
+}
+
 /** Prophet: piecewise-linear trend with changepoints and Fourier seasonalities, fitted to each series (MAP). */
 export interface ProphetOptions extends BaseModelOptions {
   /** Potential changepoints [25]. */
@@ -456,6 +483,8 @@ export interface ModelOptionsByType {
   PatchTST: PatchTSTOptions
   /** NeuralForecast's TSMixer (multivariate: `nSeries` series jointly). */
   TSMixer: TSMixerOptions
+  /** NeuralForecast's iTransformer (multivariate: `nSeries` series jointly). */
+  iTransformer: iTransformerOptions
   /** Prophet, a local model (one fit per series); `predict({ level })` gives its own intervals. */
   Prophet: ProphetOptions
 }
@@ -497,6 +526,7 @@ export declare namespace models {
   type KAN = Model<'KAN'>
   type PatchTST = Model<'PatchTST'>
   type TSMixer = Model<'TSMixer'>
+  type iTransformer = Model<'iTransformer'>
   type Prophet = Model<'Prophet'>
 }
 
@@ -703,7 +733,7 @@ export declare class NeuralForecaster {
   /** Forecast of some fitted series, synchronously (the per-bar path after `update`). */
   forecastSeries(ids: string | string[], options?: { horizon?: number; level?: number | number[]; futrData?: FutureData }): Forecast
   /** Forecast of one window of the last `inputSize` values, synchronously: h values (h × quantiles for MQLoss).
-   *  A multivariate model's window (TSMixer) is the last `inputSize` values of each of its `nSeries` series, series
+   *  A multivariate model's window (TSMixer, iTransformer) is the last `inputSize` values of each of its `nSeries` series, series
    *  after series in the fit's order, and its forecast `nSeries × h` values. */
   forecastWindow(window: Float64Array | Float32Array | number[], options?: { model?: number | string }): Float64Array
   /**

@@ -3,7 +3,7 @@
 // quarterly series), cross-validated MAE over five seeds with NeuralForecast's protocol there (h=4, inputSize=12,
 // nSeries=20, the model's defaults but maxSteps=300, nWindows=4, stepSize=4, one fit), then the median training
 // step and single-window forecast (all 20 series) from JS.
-//     node bench/multivariate.js [seeds] [--models TSMixer]
+//     node bench/multivariate.js [seeds] [--models TSMixer,iTransformer]
 
 const fs = require('node:fs')
 const path = require('node:path')
@@ -12,7 +12,7 @@ const { NeuralForecaster, models, crossValidation } = require('../main.js')
 const args = process.argv.slice(2)
 const seeds = Number(args.find((a) => /^\d+$/.test(a)) ?? 5)
 const modelsArg = args.indexOf('--models')
-const selected = modelsArg >= 0 ? args[modelsArg + 1].split(',') : ['TSMixer']
+const selected = modelsArg >= 0 ? args[modelsArg + 1].split(',') : ['TSMixer', 'iTransformer']
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 

@@ -7,7 +7,7 @@ dropout 0.9, windows_batch_size=32) but max_steps=300; cross_validation with n_w
 years, one fit on the data before them, refit=False); MAE over every series, window and step. CPU, 2 torch threads.
 
 Not part of the test suite (it needs Python with `pip install 'neuralforecast==3.3.*' torch`):
-    python bench/neuralforecast_multivariate.py [examples/data/visnights.csv] [seeds] [--models TSMixer]
+    python bench/neuralforecast_multivariate.py [examples/data/visnights.csv] [seeds] [--models TSMixer,iTransformer]
 """
 import argparse
 import logging
@@ -18,14 +18,14 @@ import pandas as pd
 import torch
 from neuralforecast import NeuralForecast
 from neuralforecast.losses.pytorch import MAE
-from neuralforecast.models import TSMixer
+from neuralforecast.models import TSMixer, iTransformer
 
 logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
 logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
 torch.set_num_threads(2)
 
 TRAINER = dict(enable_progress_bar=False, enable_model_summary=False, logger=False, accelerator="cpu")
-MODELS = {"TSMixer": (TSMixer, {})}
+MODELS = {"TSMixer": (TSMixer, {}), "iTransformer": (iTransformer, {})}
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 parser.add_argument("path", nargs="?", default="examples/data/visnights.csv")

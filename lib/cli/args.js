@@ -143,6 +143,8 @@ function hiddenSizeOptions(type, n) {
       return {}
     case 'TSMixer':
       return { ffDim: n }
+    case 'iTransformer':
+      return { hiddenSize: n }
     default:
       return { encoderHiddenSize: n, decoderHiddenSize: n }
   }
@@ -150,7 +152,7 @@ function hiddenSizeOptions(type, n) {
 
 /** What a multivariate model needs from the data: the number of series it forecasts jointly (all of them). */
 function seriesOptions(type, nSeries) {
-  return type === 'TSMixer' ? { nSeries } : {}
+  return type === 'TSMixer' || type === 'iTransformer' ? { nSeries } : {}
 }
 
 /** The NeuralForecaster options of a fitting command (forecast, cv) from its arguments and the data's `nSeries`. */

@@ -2,6 +2,7 @@
 
 pub mod dlinear;
 pub mod gru;
+pub mod itransformer;
 pub mod kan;
 pub mod lstm;
 pub mod mlp;

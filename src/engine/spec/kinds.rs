@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 use crate::engine::network::Network;
 use crate::models::dlinear::DlinearConfig;
 use crate::models::gru::GruConfig;
+use crate::models::itransformer::ITransformerConfig;
 use crate::models::kan::KanConfig;
 use crate::models::lstm::LstmConfig;
 use crate::models::mlp::MlpConfig;
@@ -146,6 +147,7 @@ architectures! {
     Kan => KanConfig,
     PatchTst => PatchTstConfig,
     TsMixer => TsMixerConfig,
+    ITransformer => ITransformerConfig,
 }
 
 impl ModelKind {

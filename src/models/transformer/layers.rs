@@ -2,25 +2,69 @@
 //! from an attention block (attention, dropout, residual, LayerNorm) and a feed-forward block (two kernel-1
 //! convolutions with dropout, residual and LayerNorm), and their constructors in torch's registration order.
 
-use super::{Activation, TransformerConfig};
+use super::Activation;
 use crate::nn::attention::{AttentionCache, AttentionInputs, MultiHeadAttention};
 use crate::nn::dropout::Dropout;
 use crate::nn::layer_norm::{LayerNorm, LayerNormCache};
 use crate::nn::{Linear, NnError, ParamInit, ParamStore};
 
+/// The sizes every layer of an encoder or decoder stack shares (VanillaTransformer's and iTransformer's).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LayerSizes {
+    pub hidden_size: usize,
+    pub n_head: usize,
+    pub conv_hidden_size: usize,
+    pub activation: Activation,
+}
+
+impl LayerSizes {
+    /// Width of the attention projections: `n_head * (hidden_size // n_head)`.
+    pub(crate) fn attention_width(&self) -> usize {
+        self.n_head * (self.hidden_size / self.n_head.max(1))
+    }
+
+    /// Parameters of one `TransEncoderLayer`: attention projections, the two convolutions and two LayerNorms.
+    pub(crate) fn encoder_layer_parameters(&self) -> u128 {
+        let [d, c] = [self.hidden_size, self.conv_hidden_size].map(|v| v as u128);
+        self.attention_parameters() + (2 * c * d + c + d) + 2 * (2 * d)
+    }
+
+    pub(crate) fn attention_parameters(&self) -> u128 {
+        let [d, w] = [self.hidden_size, self.attention_width()].map(|v| v as u128);
+        4 * d * w + 3 * w + d
+    }
+
+    /// Values an attention block's cache keeps for `q` queries over `k` keys (see the cache structs).
+    pub(crate) fn attention_block_values(&self, q: u128, k: u128) -> u128 {
+        let [d, w, heads] = [self.hidden_size, self.attention_width(), self.n_head].map(|v| v as u128);
+        5 * q * w + 4 * k * w + 2 * (q + k) * w + k * d + 4 * heads * q * k + q * k + 7 * q * d + q
+    }
+
+    /// Values a feed-forward block's cache keeps for `rows` rows.
+    pub(crate) fn feed_forward_block_values(&self, rows: u128) -> u128 {
+        let [d, c] = [self.hidden_size, self.conv_hidden_size].map(|v| v as u128);
+        4 * rows * c + 7 * rows * d + rows
+    }
+
+    /// Values an encoder layer's cache keeps for a window of `len` steps (or tokens).
+    pub(crate) fn encoder_layer_values(&self, len: u128) -> u128 {
+        self.attention_block_values(len, len) + self.feed_forward_block_values(len) + 2 * len * self.hidden_size as u128
+    }
+}
+
 /// Hands out a distinct dropout stream to every place NF applies dropout.
-pub(super) struct DropoutStreams {
+pub(crate) struct DropoutStreams {
     p: f32,
     next: u64,
 }
 
 impl DropoutStreams {
     /// Streams of dropout with probability `p`.
-    pub(super) fn new(p: f32) -> Self {
+    pub(crate) fn new(p: f32) -> Self {
         DropoutStreams { p, next: 0 }
     }
 
-    pub(super) fn next(&mut self) -> Result<Dropout, NnError> {
+    pub(crate) fn next(&mut self) -> Result<Dropout, NnError> {
         self.next += 1;
         Dropout::new(self.p, self.next)
     }
@@ -163,13 +207,13 @@ fn add_into(a: &[f32], b: &[f32], out: &mut Vec<f32>) {
 
 /// NF's `TransEncoderLayer`.
 #[derive(Debug, Clone)]
-pub(super) struct EncoderLayer {
+pub(crate) struct EncoderLayer {
     attention: AttentionBlock,
     feed_forward: FeedForwardBlock,
 }
 
 #[derive(Debug, Clone, Default)]
-pub(super) struct EncoderLayerCache {
+pub(crate) struct EncoderLayerCache {
     attention: AttentionBlockCache,
     feed_forward: FeedForwardCache,
     d_keys_values: Vec<f32>,
@@ -178,31 +222,31 @@ pub(super) struct EncoderLayerCache {
 crate::nn::heap_bytes::heap_bytes!(EncoderLayerCache { attention, feed_forward, d_keys_values, d_attended });
 
 impl EncoderLayerCache {
-    pub(super) fn output(&self) -> &[f32] {
+    pub(crate) fn output(&self) -> &[f32] {
         &self.feed_forward.output
     }
 }
 
 impl EncoderLayer {
     /// `TransEncoderLayer` under `prefix`, its parameters and dropout streams in torch's order.
-    pub(super) fn new(init: &mut ParamInit<'_>, prefix: &str, config: &TransformerConfig, streams: &mut DropoutStreams) -> Result<Self, NnError> {
-        let attention = attention(init, &format!("{prefix}.attention"), config, streams)?;
-        let convs = convolutions(init, prefix, config)?;
-        let norm1 = norm(init, format!("{prefix}.norm1"), config)?;
-        let norm2 = norm(init, format!("{prefix}.norm2"), config)?;
+    pub(crate) fn new(init: &mut ParamInit<'_>, prefix: &str, sizes: &LayerSizes, streams: &mut DropoutStreams) -> Result<Self, NnError> {
+        let attention = attention(init, &format!("{prefix}.attention"), sizes, streams)?;
+        let convs = convolutions(init, prefix, sizes)?;
+        let norm1 = norm(init, format!("{prefix}.norm1"), sizes)?;
+        let norm2 = norm(init, format!("{prefix}.norm2"), sizes)?;
         Ok(EncoderLayer {
             attention: AttentionBlock { attention, dropout: streams.next()?, norm: norm1 },
-            feed_forward: feed_forward(convs, norm2, config, streams)?,
+            feed_forward: feed_forward(convs, norm2, sizes, streams)?,
         })
     }
 
-    pub(super) fn forward(&self, params: &ParamStore, input: &[f32], batch: usize, len: usize, train_seed: Option<u64>, cache: &mut EncoderLayerCache) -> Result<(), NnError> {
+    pub(crate) fn forward(&self, params: &ParamStore, input: &[f32], batch: usize, len: usize, train_seed: Option<u64>, cache: &mut EncoderLayerCache) -> Result<(), NnError> {
         let inputs = AttentionInputs { queries: input, keys_values: input, batch, q_len: len, kv_len: len };
         self.attention.forward(params, inputs, train_seed, &mut cache.attention)?;
         self.feed_forward.forward(params, &cache.attention.output, batch * len, train_seed, &mut cache.feed_forward)
     }
 
-    pub(super) fn backward(&self, params: &ParamStore, input: &[f32], cache: &mut EncoderLayerCache, d_output: &[f32], grads: &mut ParamStore, d_input: &mut [f32]) -> Result<(), NnError> {
+    pub(crate) fn backward(&self, params: &ParamStore, input: &[f32], cache: &mut EncoderLayerCache, d_output: &[f32], grads: &mut ParamStore, d_input: &mut [f32]) -> Result<(), NnError> {
         cache.d_attended.resize(input.len(), 0.0);
         self.feed_forward.backward(params, &cache.attention.output, &mut cache.feed_forward, d_output, grads, &mut cache.d_attended)?;
         cache.d_keys_values.resize(input.len(), 0.0);
@@ -252,15 +296,15 @@ fn gather_tail(input: &[f32], len: usize, rows_out: usize, width: usize, out: &m
 
 impl DecoderLayer {
     /// `TransDecoderLayer` under `prefix`, its parameters and dropout streams in torch's order.
-    pub(super) fn new(init: &mut ParamInit<'_>, prefix: &str, config: &TransformerConfig, streams: &mut DropoutStreams) -> Result<Self, NnError> {
-        let self_attention = attention(init, &format!("{prefix}.self_attention"), config, streams)?;
-        let cross_attention = attention(init, &format!("{prefix}.cross_attention"), config, streams)?;
-        let convs = convolutions(init, prefix, config)?;
-        let [norm1, norm2, norm3] = [1, 2, 3].map(|k| norm(init, format!("{prefix}.norm{k}"), config));
+    pub(super) fn new(init: &mut ParamInit<'_>, prefix: &str, sizes: &LayerSizes, streams: &mut DropoutStreams) -> Result<Self, NnError> {
+        let self_attention = attention(init, &format!("{prefix}.self_attention"), sizes, streams)?;
+        let cross_attention = attention(init, &format!("{prefix}.cross_attention"), sizes, streams)?;
+        let convs = convolutions(init, prefix, sizes)?;
+        let [norm1, norm2, norm3] = [1, 2, 3].map(|k| norm(init, format!("{prefix}.norm{k}"), sizes));
         Ok(DecoderLayer {
             self_attention: AttentionBlock { attention: self_attention, dropout: streams.next()?, norm: norm1? },
             cross_attention: AttentionBlock { attention: cross_attention, dropout: streams.next()?, norm: norm2? },
-            feed_forward: feed_forward(convs, norm3?, config, streams)?,
+            feed_forward: feed_forward(convs, norm3?, sizes, streams)?,
         })
     }
 
@@ -323,22 +367,22 @@ impl DecoderLayer {
 }
 
 /// Creates one attention layer under `prefix` in torch's order.
-fn attention(init: &mut ParamInit<'_>, prefix: &str, config: &TransformerConfig, streams: &mut DropoutStreams) -> Result<MultiHeadAttention, NnError> {
-    MultiHeadAttention::new(&mut init.pp(prefix), config.hidden_size, config.n_head, streams.next()?)
+fn attention(init: &mut ParamInit<'_>, prefix: &str, sizes: &LayerSizes, streams: &mut DropoutStreams) -> Result<MultiHeadAttention, NnError> {
+    MultiHeadAttention::new(&mut init.pp(prefix), sizes.hidden_size, sizes.n_head, streams.next()?)
 }
 
 /// Creates `conv1` and `conv2` under `prefix`.
-fn convolutions(init: &mut ParamInit<'_>, prefix: &str, config: &TransformerConfig) -> Result<(Linear, Linear), NnError> {
-    let (d, c) = (config.hidden_size, config.conv_hidden_size);
+fn convolutions(init: &mut ParamInit<'_>, prefix: &str, sizes: &LayerSizes) -> Result<(Linear, Linear), NnError> {
+    let (d, c) = (sizes.hidden_size, sizes.conv_hidden_size);
     Ok((Linear::pointwise_conv1d(&mut init.pp(format!("{prefix}.conv1")), d, c)?, Linear::pointwise_conv1d(&mut init.pp(format!("{prefix}.conv2")), c, d)?))
 }
 
-pub(super) fn norm(init: &mut ParamInit<'_>, name: String, config: &TransformerConfig) -> Result<LayerNorm, NnError> {
-    LayerNorm::new(&mut init.pp(name), config.hidden_size)
+pub(crate) fn norm(init: &mut ParamInit<'_>, name: String, sizes: &LayerSizes) -> Result<LayerNorm, NnError> {
+    LayerNorm::new(&mut init.pp(name), sizes.hidden_size)
 }
 
-fn feed_forward(convs: (Linear, Linear), norm: LayerNorm, config: &TransformerConfig, streams: &mut DropoutStreams) -> Result<FeedForwardBlock, NnError> {
+fn feed_forward(convs: (Linear, Linear), norm: LayerNorm, sizes: &LayerSizes, streams: &mut DropoutStreams) -> Result<FeedForwardBlock, NnError> {
     let (conv1, conv2) = convs;
-    Ok(FeedForwardBlock { conv1, conv2, activation: config.activation, dropout_hidden: streams.next()?, dropout_out: streams.next()?, norm })
+    Ok(FeedForwardBlock { conv1, conv2, activation: sizes.activation, dropout_hidden: streams.next()?, dropout_out: streams.next()?, norm })
 }
 

@@ -27,8 +27,8 @@ use crate::nn::embedding::{DataEmbedding, DataEmbeddingCache, WindowRows};
 use crate::nn::error::{expect_len, nonzero};
 use crate::nn::layer_norm::{LayerNorm, LayerNormCache};
 
-mod layers;
-use layers::{norm, DecoderLayer, DecoderLayerCache, DropoutStreams, EncoderLayer, EncoderLayerCache};
+pub(crate) mod layers;
+use layers::{norm, LayerSizes, DecoderLayer, DecoderLayerCache, DropoutStreams, EncoderLayer, EncoderLayerCache};
 use crate::nn::{Linear, NnError, ParamInit, ParamStore};
 
 /// The feed-forward activation: vanillatransformer.py accepts exactly these two.
@@ -101,9 +101,8 @@ impl TransformerConfig {
         Ok(label_len as usize)
     }
 
-    /// Width of the attention projections: `n_head * (hidden_size // n_head)`.
-    fn attention_width(&self) -> usize {
-        self.n_head * (self.hidden_size / self.n_head.max(1))
+    fn layer_sizes(&self) -> LayerSizes {
+        LayerSizes { hidden_size: self.hidden_size, n_head: self.n_head, conv_hidden_size: self.conv_hidden_size, activation: self.activation }
     }
 
     fn decoder_len(&self) -> usize {
@@ -185,31 +184,20 @@ impl ModelConfig for TransformerConfig {
 
     fn memory_estimate(&self) -> (u128, u128) {
         let ModelShape { h, input_size, outputs_per_point, exog, .. } = self.shape;
-        let [d, w, c, heads, futr, out] =
-            [self.hidden_size, self.attention_width(), self.conv_hidden_size, self.n_head, exog.futr, outputs_per_point].map(|v| v as u128);
+        let sizes = self.layer_sizes();
+        let [d, futr, out] = [self.hidden_size, exog.futr, outputs_per_point].map(|v| v as u128);
         let [l, t, h, enc, dec] = [input_size, self.decoder_len(), h, self.encoder_layers, self.decoder_layers].map(|v| v as u128);
-        let attention_params = 4 * d * w + 3 * w + d;
-        let feed_forward_params = 2 * c * d + c + d;
         let norm_params = 2 * d;
         let embedding_params = 3 * d + futr * d;
-        let parameters = 2 * embedding_params
-            + enc * (attention_params + feed_forward_params + 2 * norm_params)
-            + norm_params
-            + dec * (2 * attention_params + feed_forward_params + 3 * norm_params)
-            + norm_params
-            + d * out
-            + out;
+        let decoder_layer_params = sizes.encoder_layer_parameters() + sizes.attention_parameters() + norm_params;
+        let parameters = 2 * embedding_params + enc * sizes.encoder_layer_parameters() + norm_params + dec * decoder_layer_params + norm_params + d * out + out;
         // Every buffer the caches keep per window, backward scratch included, counting each decoder layer at
         // full length (see the cache structs).
-        let attention = |q: u128, k: u128| 5 * q * w + 4 * k * w + 2 * (q + k) * w + k * d + 4 * heads * q * k + q * k;
-        let attention_block = |q: u128, k: u128| attention(q, k) + 7 * q * d + q;
-        let feed_forward_block = |rows: u128| 4 * rows * c + 7 * rows * d + rows;
         let embedding_rows = |rows: u128| rows * (3 + futr + 3 * d);
-        let encoder_layer = attention_block(l, l) + feed_forward_block(l) + 2 * l * d;
-        let decoder_layer = attention_block(t, t) + attention_block(t, l) + feed_forward_block(t) + 4 * t * d + l * d;
+        let decoder_layer = sizes.attention_block_values(t, t) + sizes.attention_block_values(t, l) + sizes.feed_forward_block_values(t) + 4 * t * d + l * d;
         let norms_and_heads = (2 * l * d + l) + (3 * h * d + h) + h * out;
         let gradients_down = l * d + 2 * t.max(l) * d;
-        let activations = t + embedding_rows(l) + embedding_rows(t) + enc * encoder_layer + dec * decoder_layer + norms_and_heads + gradients_down;
+        let activations = t + embedding_rows(l) + embedding_rows(t) + enc * sizes.encoder_layer_values(l) + dec * decoder_layer + norms_and_heads + gradients_down;
         (parameters, activations)
     }
 
@@ -280,18 +268,19 @@ impl VanillaTransformer {
         let mut init = ParamInit::new(&mut params, &mut rng);
         let mut streams = DropoutStreams::new(config.dropout as f32);
         let d = config.hidden_size;
+        let sizes = config.layer_sizes();
         let enc_embedding = DataEmbedding::new(&mut init.pp("enc_embedding"), 1, exog.futr, d, input_size, streams.next()?)?;
         let dec_embedding = DataEmbedding::new(&mut init.pp("dec_embedding"), 1, exog.futr, d, label_len + h, streams.next()?)?;
         let mut encoder = Vec::with_capacity(config.encoder_layers);
         for i in 0..config.encoder_layers {
-            encoder.push(EncoderLayer::new(&mut init, &format!("encoder.attn_layers.{i}"), &config, &mut streams)?);
+            encoder.push(EncoderLayer::new(&mut init, &format!("encoder.attn_layers.{i}"), &sizes, &mut streams)?);
         }
-        let encoder_norm = norm(&mut init, "encoder.norm".into(), &config)?;
+        let encoder_norm = norm(&mut init, "encoder.norm".into(), &sizes)?;
         let mut decoder = Vec::with_capacity(config.decoder_layers);
         for i in 0..config.decoder_layers {
-            decoder.push(DecoderLayer::new(&mut init, &format!("decoder.layers.{i}"), &config, &mut streams)?);
+            decoder.push(DecoderLayer::new(&mut init, &format!("decoder.layers.{i}"), &sizes, &mut streams)?);
         }
-        let decoder_norm = norm(&mut init, "decoder.norm".into(), &config)?;
+        let decoder_norm = norm(&mut init, "decoder.norm".into(), &sizes)?;
         let projection = Linear::new(&mut init.pp("decoder.projection"), d, outputs_per_point)?;
         Ok(VanillaTransformer { config, params, label_len, enc_embedding, dec_embedding, encoder, encoder_norm, decoder, decoder_norm, projection })
     }
