@@ -17,6 +17,8 @@ const DEFAULT_QUEUE = 'neuro-divergent'
 const DEFAULT_CHUNK_SERIES = 1000
 /** Staged data and results expire on their own should a coordinator die before cleaning up. */
 const STAGED_TTL_S = 24 * 3600
+/** Chunk writes to Redis in flight at once while staging. */
+const STAGING_IN_FLIGHT = 4
 /** How long the coordinator waits for Redis to come back before it gives up on a run. */
 const RECONNECT_TRIES = 3
 
@@ -215,7 +217,13 @@ async function runFlow({ what, connection, queueName, signal, onProgress, bytes,
       const checkpointKey = key.checkpoint(hash)
       if (!(await race(client.expire(checkpointKey, STAGED_TTL_S)))) await race(client.set(checkpointKey, bytes, 'EX', STAGED_TTL_S))
     }
-    for (let i = 0; i < inputs; i++) await race(client.set(key.input(run, i), encode(i), 'EX', STAGED_TTL_S))
+    // A few writes in flight: the next chunk is encoded while Redis takes the previous ones.
+    const writes = []
+    for (let i = 0; i < inputs; i++) {
+      writes.push(client.set(key.input(run, i), encode(i), 'EX', STAGED_TTL_S))
+      if (writes.length >= STAGING_IN_FLIGHT) await race(writes.shift())
+    }
+    await race(Promise.all(writes))
     await race(queueEvents.waitUntilReady())
 
     const finished = new Promise((resolve, reject) => {
