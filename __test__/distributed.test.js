@@ -84,6 +84,21 @@ test('chunks travel compactly and come back as the same columns: interleaved row
   expect(() => frames.groupRows({ unique_id: ['a'], y: [1, 2] }, 'distributed.predict')).toThrow('distributed.predict: data.unique_id has 1 rows but data.y has 2')
 })
 
+test('no Redis at the address: a clear rejection, and the process lives on', async () => {
+  const distributed = require('../distributed.js')
+  const port = await new Promise((resolve) => {
+    const server = require('node:net').createServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = server.address()
+      server.close(() => resolve(free))
+    })
+  })
+  const data = { unique_id: ['a', 'a'], ds: [1, 2], y: [1, 2] }
+  await expect(distributed.predict({ checkpoint: Buffer.alloc(8), data, connection: `redis://127.0.0.1:${port}` })).rejects.toThrow(
+    `distributed.predict: Redis at 127.0.0.1:${port} is unreachable (connect ECONNREFUSED 127.0.0.1:${port})`,
+  )
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+})
+
 describeRedis('distributed predict over BullMQ', () => {
   const distributed = require('../distributed.js')
   const { Queue, QueueEvents } = require('bullmq')
