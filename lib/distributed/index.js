@@ -7,6 +7,8 @@
 // leave each chunk's forecast in Redis; the parent completes when every child has. The coordinator then reads
 // the forecasts in chunk order: exactly the frame a local `predict` returns. A killed worker's chunk is retried
 // by BullMQ's stalled-job recovery and overwrites the same result key, so no row is lost or doubled.
+// Workers run their chunks in process, not in BullMQ's sandboxed processors: the addon forecasts off the JS
+// thread, so the event loop stays free to renew the chunks' locks.
 
 const crypto = require('node:crypto')
 
