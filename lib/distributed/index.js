@@ -19,6 +19,8 @@ const DEFAULT_QUEUE = 'neuro-divergent'
 const DEFAULT_CHUNK_SERIES = 1000
 /** Staged data and results expire on their own should a coordinator die before cleaning up. */
 const STAGED_TTL_S = 24 * 3600
+/** Checkpoints a worker keeps loaded; the least recently used goes first. */
+const CACHED_CHECKPOINTS = 8
 /** Tries, 100 ms apart, to remove an aborted or failed flow whose chunks workers still hold. */
 const REMOVE_TRIES = 300
 /** Chunk writes to Redis in flight at once while staging. */
@@ -329,12 +331,17 @@ async function worker(options = {}) {
   const IORedis = require('ioredis')
   const client = new IORedis({ ...redisOptions, maxRetriesPerRequest: null })
   client.on('error', (err) => onError?.(err))
-  // Per checkpoint hash: its bytes (fetched once) and idle forecasters (one per concurrent job at most).
+  // Per checkpoint hash, the most recently used first out: its bytes (fetched once) and idle forecasters (one per
+  // concurrent job at most).
   const checkpoints = new Map()
 
   async function acquire(hash) {
     let entry = checkpoints.get(hash)
-    if (entry === undefined) {
+    if (entry !== undefined) {
+      checkpoints.delete(hash)
+      checkpoints.set(hash, entry)
+    } else {
+      if (checkpoints.size >= CACHED_CHECKPOINTS) checkpoints.delete(checkpoints.keys().next().value)
       entry = {
         bytes: client.getBuffer(key.checkpoint(hash)).then((bytes) => {
           if (bytes === null) throw new UnrecoverableError(`checkpoint ${hash.slice(0, 12)} is not staged in Redis (expired or removed)`)
@@ -343,7 +350,8 @@ async function worker(options = {}) {
         idle: [],
       }
       checkpoints.set(hash, entry)
-      entry.bytes.catch(() => checkpoints.delete(hash))
+      const fetched = entry
+      entry.bytes.catch(() => checkpoints.get(hash) === fetched && checkpoints.delete(hash))
     }
     if (entry.idle.length) return { entry, forecaster: entry.idle.pop() }
     const bytes = await entry.bytes
