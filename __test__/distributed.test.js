@@ -20,8 +20,8 @@ const bin = path.join(root, 'bin', 'neuro-divergent.js')
 jest.setTimeout(90_000)
 
 /** A `neuro-divergent worker` process; resolves once it listens. Short locks so a killed one's chunk returns fast. */
-function startWorker(url) {
-  const child = spawn(process.execPath, [bin, 'worker', '--redis', url, '--threads', '1', '--lock-duration', '2000', '--stalled-interval', '500'], {
+function startWorker(url, extra = []) {
+  const child = spawn(process.execPath, [bin, 'worker', '--redis', url, '--threads', '1', '--lock-duration', '2000', '--stalled-interval', '500', ...extra], {
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   let stderr = ''
@@ -118,7 +118,8 @@ describeRedis('distributed predict over BullMQ', () => {
     checkpoint = path.join(dir, 'model.safetensors')
     await forecaster.save(checkpoint)
     redis = await startRedis()
-    workers = await Promise.all([startWorker(redis.url), startWorker(redis.url)])
+    // The first takes 2 chunks at once (two forecasters of one checkpoint).
+    workers = await Promise.all([startWorker(redis.url, ['--concurrency', '2']), startWorker(redis.url)])
   })
 
   afterAll(async () => {
