@@ -20,8 +20,8 @@ const bin = path.join(root, 'bin', 'neuro-divergent.js')
 jest.setTimeout(90_000)
 
 /** A `neuro-divergent worker` process; resolves once it listens. Short locks so a killed one's chunk returns fast. */
-function startWorker(url) {
-  const child = spawn(process.execPath, [bin, 'worker', '--redis', url, '--threads', '1', '--lock-duration', '2000', '--stalled-interval', '500'], {
+function startWorker(url, extra = []) {
+  const child = spawn(process.execPath, [bin, 'worker', '--redis', url, '--threads', '1', '--lock-duration', '2000', '--stalled-interval', '500', ...extra], {
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   let stderr = ''
@@ -84,6 +84,21 @@ test('chunks travel compactly and come back as the same columns: interleaved row
   expect(() => frames.groupRows({ unique_id: ['a'], y: [1, 2] }, 'distributed.predict')).toThrow('distributed.predict: data.unique_id has 1 rows but data.y has 2')
 })
 
+test('no Redis at the address: a clear rejection, and the process lives on', async () => {
+  const distributed = require('../distributed.js')
+  const port = await new Promise((resolve) => {
+    const server = require('node:net').createServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = server.address()
+      server.close(() => resolve(free))
+    })
+  })
+  const data = { unique_id: ['a', 'a'], ds: [1, 2], y: [1, 2] }
+  await expect(distributed.predict({ checkpoint: Buffer.alloc(8), data, connection: `redis://127.0.0.1:${port}` })).rejects.toThrow(
+    `distributed.predict: Redis at 127.0.0.1:${port} is unreachable (connect ECONNREFUSED 127.0.0.1:${port})`,
+  )
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+})
+
 describeRedis('distributed predict over BullMQ', () => {
   const distributed = require('../distributed.js')
   const { Queue, QueueEvents } = require('bullmq')
@@ -103,7 +118,8 @@ describeRedis('distributed predict over BullMQ', () => {
     checkpoint = path.join(dir, 'model.safetensors')
     await forecaster.save(checkpoint)
     redis = await startRedis()
-    workers = await Promise.all([startWorker(redis.url), startWorker(redis.url)])
+    // The first takes 2 chunks at once (two forecasters of one checkpoint).
+    workers = await Promise.all([startWorker(redis.url, ['--concurrency', '2']), startWorker(redis.url)])
   })
 
   afterAll(async () => {

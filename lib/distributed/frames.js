@@ -14,7 +14,8 @@ function groupRows(data, what) {
   if (data === null || typeof data !== 'object' || Array.isArray(data) || ArrayBuffer.isView(data)) {
     throw new TypeError(`${what}: data must be long-format columns { unique_id, ds, y, … }`)
   }
-  if (data.constructor !== Object) {
+  const prototype = Object.getPrototypeOf(data)
+  if (prototype !== Object.prototype && prototype !== null) {
     throw new TypeError(`${what}: data must be plain long-format columns { unique_id, ds, y, … } (a Dataset cannot be split into chunks)`)
   }
   const { unique_id: ids, y } = data

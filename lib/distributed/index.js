@@ -7,6 +7,8 @@
 // leave each chunk's forecast in Redis; the parent completes when every child has. The coordinator then reads
 // the forecasts in chunk order: exactly the frame a local `predict` returns. A killed worker's chunk is retried
 // by BullMQ's stalled-job recovery and overwrites the same result key, so no row is lost or doubled.
+// Workers run their chunks in process, not in BullMQ's sandboxed processors: the addon forecasts off the JS
+// thread, so the event loop stays free to renew the chunks' locks.
 
 const crypto = require('node:crypto')
 
@@ -17,6 +19,12 @@ const DEFAULT_QUEUE = 'neuro-divergent'
 const DEFAULT_CHUNK_SERIES = 1000
 /** Staged data and results expire on their own should a coordinator die before cleaning up. */
 const STAGED_TTL_S = 24 * 3600
+/** Checkpoints a worker keeps loaded; the least recently used goes first. */
+const CACHED_CHECKPOINTS = 8
+/** Tries, 100 ms apart, to remove an aborted or failed flow whose chunks workers still hold. */
+const REMOVE_TRIES = 300
+/** Chunk writes to Redis in flight at once while staging. */
+const STAGING_IN_FLIGHT = 4
 /** How long the coordinator waits for Redis to come back before it gives up on a run. */
 const RECONNECT_TRIES = 3
 
@@ -146,13 +154,14 @@ async function crossValidation(options) {
   if (grouped.labels.length === 0) throw new RangeError(`${what}: data has no series`)
   const encode = () => frames.encodeChunk(data, grouped, names, 0, grouped.labels.length, what)
   // Fit g cross-validates windows [first, end) on the series without the points of the later windows.
+  const plainOptions = JSON.parse(JSON.stringify(forecasterOptions))
   const tasks = []
   for (let first = 0; first < nWindows; first += perFit) {
     const end = Math.min(first + perFit, nWindows)
     tasks.push({
       input: 0,
       dropLast: (nWindows - end) * stepSize,
-      forecasterOptions: JSON.parse(JSON.stringify(forecasterOptions)),
+      forecasterOptions: plainOptions,
       options: { ...cvOptions, nWindows: end - first, stepSize, refit: false },
     })
   }
@@ -186,36 +195,54 @@ async function runFlow({ what, connection, queueName, signal, onProgress, bytes,
     maxRetriesPerRequest: 1,
     retryStrategy: (times) => (times > RECONNECT_TRIES ? null : 200 * times),
   })
+  let connected = false
+  client.on('ready', () => (connected = true))
   client.on('error', (err) => (lastError = err))
-  client.on('end', () => fail(new Error(`${what}: Redis at ${where} is gone${lastError ? ` (${lastError.message})` : ''}`)))
-  const bullConnection = { ...redisOptions, maxRetriesPerRequest: null, retryStrategy: (times) => (times > RECONNECT_TRIES ? null : 200 * times) }
-  const silence = () => {}
-  const queueEvents = new QueueEvents(queueName, { connection: bullConnection })
-  queueEvents.on('error', silence)
-  const producer = new FlowProducer({ connection: bullConnection })
-  producer.on('error', silence)
-  const queue = new Queue(queueName, { connection: bullConnection })
-  queue.on('error', silence)
+  const lost = () => new Error(`${what}: Redis at ${where} is ${connected ? 'gone' : 'unreachable'}${lastError ? ` (${lastError.message})` : ''}`)
+  client.on('end', () => fail(lost()))
   const race = (promise) => Promise.race([promise, failed])
+  // BullMQ's objects are made once Redis answers: one whose first connection never succeeds reports it as an
+  // 'error' event after close, which nothing could catch.
+  let bull = []
+  const openBull = () => {
+    const connection = { ...redisOptions, maxRetriesPerRequest: null, retryStrategy: (times) => (times > RECONNECT_TRIES ? null : 200 * times) }
+    bull = [new QueueEvents(queueName, { connection }), new FlowProducer({ connection }), new Queue(queueName, { connection })]
+    for (const o of bull) o.on('error', () => {})
+    return bull
+  }
 
   const jobId = (i) => `${run}-${i}`
   const parentId = `${run}-flow`
   let added = false
+  let queue
+  // A chunk a worker holds cannot be removed (nor its parent with it): the rest goes at once, and the parent once
+  // the held chunks end (within a lock duration; they still finish, their results are deleted below).
   const removeFlow = async () => {
     if (!added) return
-    await queue.remove(parentId, { removeChildren: true }).catch(() => {})
-    for (let i = 0; i < chunks; i++) await queue.remove(jobId(i)).catch(() => {})
+    for (let tries = 0; tries < REMOVE_TRIES; tries++) {
+      if ((await queue.remove(parentId, { removeChildren: true })) === 1 || !(await queue.getJob(parentId))) return
+      for (let i = 0; i < chunks; i++) await queue.remove(jobId(i))
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
   }
   const onAbort = () => fail(abortError(signal, what))
   signal?.addEventListener('abort', onAbort, { once: true })
   const done = new Set()
   try {
     await race(client.ping())
+    const [queueEvents, producer, flowQueue] = openBull()
+    queue = flowQueue
     if (hash !== null) {
       const checkpointKey = key.checkpoint(hash)
       if (!(await race(client.expire(checkpointKey, STAGED_TTL_S)))) await race(client.set(checkpointKey, bytes, 'EX', STAGED_TTL_S))
     }
-    for (let i = 0; i < inputs; i++) await race(client.set(key.input(run, i), encode(i), 'EX', STAGED_TTL_S))
+    // A few writes in flight: the next chunk is encoded while Redis takes the previous ones.
+    const writes = []
+    for (let i = 0; i < inputs; i++) {
+      writes.push(client.set(key.input(run, i), encode(i), 'EX', STAGED_TTL_S))
+      if (writes.length >= STAGING_IN_FLIGHT) await race(writes.shift())
+    }
+    await race(Promise.all(writes))
     await race(queueEvents.waitUntilReady())
 
     const finished = new Promise((resolve, reject) => {
@@ -259,8 +286,8 @@ async function runFlow({ what, connection, queueName, signal, onProgress, bytes,
     }
     return parts
   } catch (err) {
-    if (client.status === 'ready') await removeFlow()
-    else if (err?.name !== 'AbortError') throw new Error(`${what}: Redis at ${where} is gone (${lastError?.message ?? err.message})`)
+    if (client.status === 'ready') await removeFlow().catch(() => {})
+    else if (err?.name !== 'AbortError') throw lost()
     throw err
   } finally {
     signal?.removeEventListener('abort', onAbort)
@@ -270,7 +297,7 @@ async function runFlow({ what, connection, queueName, signal, onProgress, bytes,
       for (let i = 0; i < chunks; i++) staged.push(key.output(run, i))
       await client.del(...staged).catch(() => {})
     }
-    await closeAll([queueEvents, producer, queue])
+    await closeAll(bull)
     client.disconnect()
   }
 }
@@ -304,12 +331,17 @@ async function worker(options = {}) {
   const IORedis = require('ioredis')
   const client = new IORedis({ ...redisOptions, maxRetriesPerRequest: null })
   client.on('error', (err) => onError?.(err))
-  // Per checkpoint hash: its bytes (fetched once) and idle forecasters (one per concurrent job at most).
+  // Per checkpoint hash, the most recently used first out: its bytes (fetched once) and idle forecasters (one per
+  // concurrent job at most).
   const checkpoints = new Map()
 
   async function acquire(hash) {
     let entry = checkpoints.get(hash)
-    if (entry === undefined) {
+    if (entry !== undefined) {
+      checkpoints.delete(hash)
+      checkpoints.set(hash, entry)
+    } else {
+      if (checkpoints.size >= CACHED_CHECKPOINTS) checkpoints.delete(checkpoints.keys().next().value)
       entry = {
         bytes: client.getBuffer(key.checkpoint(hash)).then((bytes) => {
           if (bytes === null) throw new UnrecoverableError(`checkpoint ${hash.slice(0, 12)} is not staged in Redis (expired or removed)`)
@@ -318,7 +350,8 @@ async function worker(options = {}) {
         idle: [],
       }
       checkpoints.set(hash, entry)
-      entry.bytes.catch(() => checkpoints.delete(hash))
+      const fetched = entry
+      entry.bytes.catch(() => checkpoints.get(hash) === fetched && checkpoints.delete(hash))
     }
     if (entry.idle.length) return { entry, forecaster: entry.idle.pop() }
     const bytes = await entry.bytes
