@@ -1,6 +1,6 @@
 // Fits every case of __test__/neuralforecast_cases.js, saves it in NeuralForecast's format and writes what
 // bench/neuralforecast_interop_check.py compares: OUT/<case>/nf/ (the directory), ours.csv (our forecast),
-// history.csv, futr.csv and static.csv.  Usage: node bench/neuralforecast_interop_write.js OUT
+// history.csv, futr.csv and static.csv.  Usage: node bench/neuralforecast_interop_write.js OUT [case,…]
 const fs = require('fs')
 const path = require('path')
 const { NeuralForecaster } = require('../main.js')
@@ -15,7 +15,8 @@ function csv(file, columns) {
 async function main() {
   const out = process.argv[2]
   const { history, futrData, staticData } = panel()
-  for (const [name, c] of Object.entries(cases)) {
+  const only = process.argv[3]?.split(',')
+  for (const [name, c] of Object.entries(cases).filter(([name]) => !only || only.includes(name))) {
     const dir = path.join(out, name)
     fs.mkdirSync(dir, { recursive: true })
     const forecaster = new NeuralForecaster({ models: c.models(), ...(c.options || {}) })
