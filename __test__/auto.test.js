@@ -95,3 +95,25 @@ test('an AbortSignal stops the search within a step; finished trials stay usable
   expect(forecaster.isFitted).toBe(true)
   expect((await forecaster.predict()).AutoMLP.every(Number.isFinite)).toBe(true)
 })
+
+test('an Auto model beside another model, with conformal intervals, and in cross-validation', async () => {
+  const { crossValidation } = require('../main.js')
+  const model = new models.AutoMLP({ h: 6, numSamples: 3, seed: 5, config: SPACE })
+  const lstm = new models.LSTM({ h: 6, inputSize: 12, maxSteps: 5, encoderHiddenSize: 8, decoderHiddenSize: 8 })
+  const forecaster = new NeuralForecaster({ models: [model, lstm], numThreads: 2 })
+  await forecaster.fit(sinePanel(2, 80), { predictionIntervals: { nWindows: 2 } })
+  const forecast = await forecaster.predict({ level: [80] })
+  expect(forecast['AutoMLP-lo-80'].every((lo, k) => lo <= forecast.AutoMLP[k])).toBe(true)
+  expect(forecast.LSTM.every(Number.isFinite)).toBe(true)
+  expect(model.results()).toHaveLength(3)
+  // Cross-validation searches again inside each refit window.
+  const cv = await crossValidation({ models: [{ type: 'AutoMLP', h: 6, numSamples: 2, config: SPACE }], numThreads: 2 }, sinePanel(2, 80), {
+    nWindows: 2,
+    refit: true,
+  })
+  expect(cv.AutoMLP).toHaveLength(2 * 2 * 6)
+  expect(cv.AutoMLP.every(Number.isFinite)).toBe(true)
+  expect(() => new NeuralForecaster({ models: [new models.AutoMLP({ h: 6, refitWithVal: true, config: SPACE }), lstm] })).not.toThrow()
+  const both = new NeuralForecaster({ models: [new models.AutoMLP({ h: 6, refitWithVal: true, numSamples: 1, config: SPACE }), lstm] })
+  await expect(both.fit(sinePanel(2, 80))).rejects.toThrow(/refitWithVal needs the Auto model alone/)
+})
