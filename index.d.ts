@@ -70,6 +70,11 @@ export declare class NeuralForecaster {
   futureFrame(horizon?: unknown | undefined | null): { unique_id: { labels: string[], counts: Uint32Array }, ds: Float64Array | string[] }
   /** Bytes of reusable buffers the forecaster holds between calls (see `MemoryStats` in main.d.ts). */
   memoryStats(): MemoryStats
+  /**
+   * The search of an Auto model at the last fit (`model`: its index or alias): `{ rows, bestConfig, stopped,
+   * skipped }`, each row `{ trial, config, validLoss, steps, seconds, error? }`; `null` before its first fit.
+   */
+  searchResults(model: number | string): Record<string, unknown> | null
   /** Forecasts one window of the last `inputSize` raw values, synchronously (the low-latency path). */
   forecastWindow(window: Float64Array | Float32Array | number[], options?: { model?: number | string }): Float64Array
   /**
@@ -102,6 +107,9 @@ export declare class NeuralForecaster {
   static fromBuffer(buffer: Uint8Array, options?: { numThreads?: number }): Promise<unknown>
 }
 export type NativeForecaster = NeuralForecaster
+
+/** The Auto model types this build provides (`models.Auto<type>` classes): the models with a default search space. */
+export declare function autoModelTypes(): Array<string>
 
 /** One training step of a cross-validation. */
 export interface CrossValidationProgress {

@@ -502,7 +502,7 @@ export interface ModelClass<Type extends ModelType> {
 }
 
 /** One class per model type. */
-export declare const models: { readonly [Type in ModelType]: ModelClass<Type> } & {
+export declare const models: { readonly [Type in ModelType]: ModelClass<Type> } & { readonly [Type in AutoModelType]: AutoModelClass<Type> } & {
   /** The same class as VanillaTransformer (NeuralForecast's other name for it). */
   readonly Transformer: ModelClass<'VanillaTransformer'>
 }
@@ -530,10 +530,114 @@ export declare namespace models {
   type Prophet = Model<'Prophet'>
 }
 
+/** The model each Auto model searches (NeuralForecast's Auto models that this build has). */
+export interface AutoModelTypes {
+  AutoLSTM: 'LSTM'
+  AutoGRU: 'GRU'
+  AutoRNN: 'RNN'
+  AutoMLP: 'MLP'
+  AutoTCN: 'TCN'
+  AutoNBEATS: 'NBEATS'
+  AutoNBEATSx: 'NBEATSx'
+  AutoNHITS: 'NHITS'
+  AutoVanillaTransformer: 'VanillaTransformer'
+  AutoDLinear: 'DLinear'
+  AutoNLinear: 'NLinear'
+  AutoTiDE: 'TiDE'
+  AutoKAN: 'KAN'
+  AutoPatchTST: 'PatchTST'
+}
+
+export type AutoModelType = keyof AutoModelTypes
+
+/** A search-space entry of an Auto model's `config`, as the `auto` helpers write it (Ray Tune's distributions). */
+export type SearchDomain<T = unknown> =
+  | { sample: 'choice'; values: T[] }
+  | { sample: 'uniform' | 'loguniform' | 'randint'; low: number; high: number }
+  | { sample: 'quniform'; low: number; high: number; q: number }
+
+/** Builders of search-space entries; `randint`'s `high` is excluded (Ray Tune's). */
+export declare const auto: {
+  choice<T>(values: T[]): SearchDomain<T>
+  uniform(low: number, high: number): SearchDomain<number>
+  loguniform(low: number, high: number): SearchDomain<number>
+  randint(low: number, high: number): SearchDomain<number>
+  quniform(low: number, high: number, q: number): SearchDomain<number>
+}
+
+/**
+ * An Auto model (NeuralForecast's `Auto*`): `numSamples` trials, each a configuration drawn from `config`
+ * (NeuralForecast 3.3's default space when absent), trained on the series without their last `valSize` [h] points
+ * and scored there by `validLoss` [the loss]; the best configuration is then trained on all the data. Trials run in
+ * parallel on `numThreads`, and the same `seed` gives the same trials, winner and forecasts on any thread count.
+ */
+export interface AutoModelOptions<Type extends ModelType> {
+  h: number
+  /** Trials [10]. */
+  numSamples?: number
+  /** The search space: each option fixed, or drawn (`auto.choice`, `auto.uniform`, …). */
+  config?: { [Key in keyof ModelOptionsByType[Type]]?: ModelOptionsByType[Type][Key] | SearchDomain }
+  /** Only 'random' in this build. */
+  searchAlg?: 'random'
+  /** Seeds the draw of the configurations [1; the forecaster's `seed` when given]. */
+  seed?: number
+  loss?: Loss
+  validLoss?: Loss
+  /** Points held out of each series to score the trials [fit's validationSize, or h]. */
+  valSize?: number
+  /** Keep the validation points out of the final fit too [false]. Only with the Auto model alone in its forecaster. */
+  refitWithVal?: boolean
+  /** Seconds after which no trial starts (trials under way finish). */
+  timeBudget?: number
+  /** The output column [the class name, e.g. 'AutoNHITS']. */
+  alias?: string
+}
+
+/** One finished trial of a search. */
+export interface SearchTrial {
+  /** The trial's number from 0: its configuration depends on it and the seed alone. */
+  trial: number
+  /** The sampled options. */
+  config: Record<string, unknown>
+  /** The last validation loss; null when the trial failed. */
+  validLoss: number | null
+  steps: number
+  seconds: number
+  /** Why the trial failed. */
+  error?: string
+}
+
+/** A search at the last fit. */
+export interface SearchResults {
+  rows: SearchTrial[]
+  bestConfig: Record<string, unknown> | null
+  /** An AbortSignal stopped it; the forecaster then holds the best finished trial (when it is its only model). */
+  stopped: boolean
+  /** Trials never started because `timeBudget` ran out. */
+  skipped: number
+}
+
+/** An instance of `models.Auto*`: the search's options, and its results after the fit of its forecaster. */
+export type AutoModel<Type extends AutoModelType> = Required<Pick<AutoModelOptions<AutoModelTypes[Type]>, 'h' | 'numSamples' | 'seed' | 'refitWithVal'>> &
+  AutoModelOptions<AutoModelTypes[Type]> & {
+    readonly type: Type
+    /** One row per finished trial ([] before fit). */
+    results(): SearchTrial[]
+    searchResults(): SearchResults | null
+    /** The winner's sampled options (undefined before fit). */
+    readonly bestConfig: Record<string, unknown> | undefined
+  }
+
+export interface AutoModelClass<Type extends AutoModelType> {
+  new (options: AutoModelOptions<AutoModelTypes[Type]>): AutoModel<Type>
+  readonly name: Type
+}
+
 /** A model: a `models.*` instance, or plain options with a `type` (VanillaTransformer's also as 'Transformer'). */
 export type ModelConfig =
   | { [Type in ModelType]: Model<Type> | (ModelOptionsByType[Type] & { type: Type }) }[ModelType]
   | (VanillaTransformerOptions & { type: 'Transformer' })
+  | { [Type in AutoModelType]: AutoModel<Type> | (AutoModelOptions<AutoModelTypes[Type]> & { type: Type }) }[AutoModelType]
 
 export interface NeuralForecasterOptions {
   models: ModelConfig[]

@@ -61,7 +61,56 @@ function modelClass(type) {
   return named[type]
 }
 
+/** The forecaster and model index each Auto model instance was last given to (for `results()` and `bestConfig`). */
+const autoPlaces = new WeakMap()
+
+/**
+ * One class per Auto model type (`models.AutoNHITS`, …): its instances hold the search's validated options; after
+ * the fit of a forecaster they were given to, `results()` lists its trials and `bestConfig` holds the winner's.
+ */
+function autoModelClass(type) {
+  const named = {
+    [type]: class {
+      constructor(options = {}) {
+        Object.assign(this, callNative(() => native.resolveModelOptions(type, options)))
+      }
+
+      /** The search at the forecaster's last fit: `{ rows, bestConfig, stopped, skipped }`, or null before it. */
+      searchResults() {
+        const place = autoPlaces.get(this)
+        if (place === undefined) throw new Error(`${type}: give this model to a NeuralForecaster and fit it first`)
+        return callNative(() => natives.get(place.forecaster).searchResults(place.index))
+      }
+
+      /** One row per finished trial: `{ trial, config, validLoss, steps, seconds, error? }` ([] before fit). */
+      results() {
+        return this.searchResults()?.rows ?? []
+      }
+
+      /** The winning trial's sampled options (undefined before fit). */
+      get bestConfig() {
+        return this.searchResults()?.bestConfig ?? undefined
+      }
+    },
+  }
+  return named[type]
+}
+
 const modelClasses = Object.fromEntries(native.modelTypes().map((type) => [type, modelClass(type)]))
+for (const type of native.autoModelTypes()) modelClasses[type] = autoModelClass(type)
+const autoClasses = new Set(native.autoModelTypes().map((type) => modelClasses[type]))
+
+/**
+ * Search-space entries for Auto models' `config` (Ray Tune's): `choice(values)`, `uniform(low, high)`,
+ * `loguniform(low, high)`, `randint(low, high)` (high excluded), `quniform(low, high, q)`.
+ */
+const auto = Object.freeze({
+  choice: (values) => ({ sample: 'choice', values }),
+  uniform: (low, high) => ({ sample: 'uniform', low, high }),
+  loguniform: (low, high) => ({ sample: 'loguniform', low, high }),
+  randint: (low, high) => ({ sample: 'randint', low, high }),
+  quniform: (low, high, q) => ({ sample: 'quniform', low, high, q }),
+})
 // NeuralForecast also calls VanillaTransformer `Transformer`.
 if (modelClasses.VanillaTransformer) modelClasses.Transformer = modelClasses.VanillaTransformer
 const models = Object.freeze(modelClasses)
@@ -156,6 +205,9 @@ function crossValidationStep(control) {
 class NeuralForecaster {
   constructor(options) {
     natives.set(this, callNative(() => new native.NeuralForecaster(options)))
+    options.models.forEach((model, index) => {
+      if (model !== null && typeof model === 'object' && autoClasses.has(model.constructor)) autoPlaces.set(model, { forecaster: this, index })
+    })
   }
 
   get isFitted() {
@@ -310,6 +362,7 @@ async function crossValidation(forecasterOptions, data, options) {
 module.exports = {
   ops: wrapNamespace(native.ops),
   models,
+  auto,
   NeuralForecaster,
   Dataset,
   readCsv,

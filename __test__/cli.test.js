@@ -226,7 +226,7 @@ test('info, --version and --help for every command', async () => {
   expect(info.stdout).toMatch(new RegExp(`^version\\s+${pkg.version.replace(/\./g, '\\.')}$`, 'm'))
   expect(info.stdout).toMatch(/^SIMD in use\s+\S+/m)
   expect(info.stdout).toMatch(/^threads\s+\d+ available/m)
-  expect(info.stdout).toContain(Object.keys(models).filter((m) => models[m].name === m).join(', '))
+  expect(info.stdout).toContain(Object.keys(models).filter((m) => models[m].name === m && !m.startsWith('Auto')).join(', '))
   expect(version.stdout.trim()).toBe(pkg.version)
   expect(top.code).toBe(0)
   expect(top.stdout).toMatch(/^Usage: neuro-divergent <command>/)
@@ -236,7 +236,7 @@ test('info, --version and --help for every command', async () => {
     expect(h.stdout).toMatch(/^Usage: neuro-divergent (forecast|cv|predict|bench|info|convert|worker)/)
   }
   // the model list comes from the library
-  expect(helps[0].stdout).toContain(Object.keys(models).filter((m) => models[m].name === m).map((m) => m.toLowerCase()).join(', '))
+  expect(helps[0].stdout).toContain(Object.keys(models).filter((m) => models[m].name === m && !m.startsWith('Auto')).map((m) => m.toLowerCase()).join(', '))
 })
 
 test('bench prints a table', async () => {
@@ -256,7 +256,7 @@ describe('bad input exits non-zero with one clear line on stderr and no stack tr
     ['an unknown --target-col', () => ['forecast', write('cols2.csv', 'unique_id,ds,y\na,2020-01-01,1\n'), '--target-col', 'sales'], 1, /has no column "sales"/],
     ['a non-numeric y', () => ['forecast', write('nonnum.csv', 'unique_id,ds,y\na,2020-01-01,1\na,2020-01-02,n/a\n')], 1, /^neuro-divergent: nonnum\.csv line 3: target column "y" has "n\/a", not a number$/],
     ['horizon 0', () => ['forecast', '--horizon', '0'], 2, /^neuro-divergent: --horizon must be an integer >= 1, got "0"/],
-    ['an unknown model', () => ['forecast', '--model', 'arima'], 2, new RegExp(`unknown model "arima"; available models: ${Object.keys(models).filter((m) => models[m].name === m).map((m) => m.toLowerCase()).join(', ')}`)],
+    ['an unknown model', () => ['forecast', '--model', 'arima'], 2, new RegExp(`unknown model "arima"; available models: ${Object.keys(models).filter((m) => models[m].name === m && !m.startsWith('Auto')).map((m) => m.toLowerCase()).join(', ')}`)],
     ['a level out of range', () => ['forecast', '--level', '80,150'], 2, /^neuro-divergent: --level needs percentages between 0 and 100/],
     ['an unknown option', () => ['forecast', '--bogus'], 2, /^neuro-divergent: unknown option --bogus/],
     ['worker without --redis', () => ['worker'], 2, /^neuro-divergent: --redis redis:\/\/HOST:PORT is required \(see neuro-divergent worker --help\)$/],

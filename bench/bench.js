@@ -25,7 +25,7 @@ async function main() {
   const options = quick ? { fits: 1, windowCalls: 2000, batchCalls: 20 } : { fits: 3, windowCalls: 20000, batchCalls: 200 }
   console.log(`neuro-divergent JS benchmark (${quick ? 'quick' : 'full'}), SIMD: ${ops.simdInfo().active}, 2 threads`)
   const rows = []
-  for (const type of Object.keys(models).filter((t) => t !== 'Transformer')) {
+  for (const type of Object.keys(models).filter((t) => t !== 'Transformer' && !t.startsWith('Auto'))) {
     rows.push(benchRow(type, 'neuro-divergent', await benchType(type, options)))
     if (NEURALFORECAST[type]) rows.push(benchRow(type, 'NeuralForecast', NEURALFORECAST[type]))
   }

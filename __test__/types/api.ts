@@ -3,6 +3,7 @@
 import {
   NeuralForecaster,
   models,
+  auto,
   ops,
   type DsValue,
   type FitOptions,
@@ -21,11 +22,13 @@ import {
   type RecurrentModelOptions,
   type ResolvedModelOptions,
   type ScalerType,
+  type SearchResults,
+  type SearchTrial,
 } from 'neuro-divergent'
 import * as entry from 'neuro-divergent'
 
 /** Fails to compile when the entry point gains a value export that this file does not cover. */
-type Covered = 'NeuralForecaster' | 'models' | 'ops' | 'Dataset' | 'readCsv' | 'crossValidation' | 'evaluate' | 'coverage' | 'calendarFeatures' | 'plotForecast'
+type Covered = 'NeuralForecaster' | 'models' | 'auto' | 'ops' | 'Dataset' | 'readCsv' | 'crossValidation' | 'evaluate' | 'coverage' | 'calendarFeatures' | 'plotForecast'
 const entryCovered: [Exclude<keyof typeof entry, Covered>] extends [never] ? true : false = true
 
 /** Fails to compile when `ops` gains a function that opsUsage below does not call. */
@@ -38,6 +41,16 @@ const opsCovered: [Exclude<keyof typeof ops, CoveredOps>] extends [never] ? true
 async function forecasterUsage(): Promise<void> {
   const lstm = new models.LSTM({ h: 12, inputSize: 24, scalerType: 'standard', loss: 'MAE' })
   const h: number = lstm.h
+  const autoNhits = new models.AutoNHITS({ h: 12, numSamples: 20, config: { inputSize: auto.choice([24, 36]), learningRate: auto.loguniform(1e-4, 1e-1), maxSteps: auto.quniform(100, 300, 100), randomSeed: auto.randint(1, 20), windowsBatchSize: 128 }, seed: 1, timeBudget: 30 })
+  const autoType: 'AutoNHITS' = autoNhits.type
+  const autoRows: SearchTrial[] = autoNhits.results()
+  const autoSearch: SearchResults | null = autoNhits.searchResults()
+  const autoBest: Record<string, unknown> | undefined = autoNhits.bestConfig
+  // @ts-expect-error searchAlg is 'random' in this build
+  void new models.AutoMLP({ h: 6, searchAlg: 'grid' })
+  const autoPlain: ModelConfig = { type: 'AutoLSTM', h: 6, numSamples: 2 }
+  void new NeuralForecaster({ models: [autoNhits, autoPlain] })
+  void [autoType, autoRows, autoSearch, autoBest, auto.uniform(0, 1)]
   const type: 'LSTM' = lstm.type
   const resolved: ResolvedModelOptions<'LSTM', RecurrentModelOptions> = lstm
   const gru = new models.GRU({ horizon: 6, loss: { type: 'HuberLoss', delta: 0.5 } })

@@ -8,6 +8,7 @@ import {
   NeuralForecaster,
   __napiBindingTarget,
   modelTypes,
+  autoModelTypes,
   ops,
   parseCsvColumns,
   parseCsvRecords,
@@ -21,13 +22,15 @@ import {
 } from '../../index'
 
 /** Fails to compile when index.d.ts gains a value export that this file does not cover. */
-type Covered = 'Dataset' | 'FitControl' | 'NeuralForecaster' | '__napiBindingTarget' | 'modelTypes' | 'ops' | 'parseCsvColumns' | 'parseCsvRecords' | 'readCsvFile' | 'resolveModelOptions' | 'version'
+type Covered = 'Dataset' | 'FitControl' | 'autoModelTypes' | 'NeuralForecaster' | '__napiBindingTarget' | 'modelTypes' | 'ops' | 'parseCsvColumns' | 'parseCsvRecords' | 'readCsvFile' | 'resolveModelOptions' | 'version'
 const covered: [Exclude<keyof typeof native, Covered>] extends [never] ? true : false = true
 
 async function nativeUsage(): Promise<void> {
   const v: string = version()
   const target: 'native' | 'wasm32-wasi' | 'wasm32-wasip1' = __napiBindingTarget
   const types: string[] = modelTypes()
+  const autoTypes: string[] = autoModelTypes()
+  void autoTypes
   const options: Record<string, unknown> = resolveModelOptions('LSTM', { h: 12 })
   const control = new FitControl()
   const progress: FitProgress | null = control.progress()
@@ -48,6 +51,8 @@ async function nativeUsage(): Promise<void> {
   forecaster.update(dataset)
   forecaster.forecastSeries('a', { horizon: 2 })
   forecaster.futureFrame(3)
+  const search: Record<string, unknown> | null = forecaster.searchResults(0)
+  void search
   void [sizes, named]
   const { records, lines }: { records: string[][], lines: number[] } = parseCsvRecords('a;b\n1;2\n', { delimiter: ';' })
   const columns = parseCsvColumns('ds,y\n1,2\n', { defaultId: 'shop', exogenous: false, sort: true, source: 'shop.csv' })

@@ -88,9 +88,12 @@ function dataFileArgument(positionals, command) {
   return positionals[0]
 }
 
-/** The model types of this build, read from the library (so new models appear by themselves), without aliases. */
+/**
+ * The model types of this build, read from the library (so new models appear by themselves), without aliases and
+ * without the Auto models (searches, which the CLI's per-model options do not describe).
+ */
 function modelTypes(lib) {
-  return Object.keys(lib.models).filter((type) => lib.models[type].name === type)
+  return Object.keys(lib.models).filter((type) => lib.models[type].name === type && !type.startsWith('Auto'))
 }
 
 function resolveModelNames(lib, values, command) {

@@ -148,7 +148,7 @@ impl Engine {
         panel.check_min_length(calibration_offset + self.max_input_size() + h, needed)?;
         let mut calibration = self.subset(&point)?;
         let inner = FitOptions { prediction_intervals: None, ..options.clone() };
-        if calibration.fit(&panel.without_last(calibration_offset, needed)?, &inner, progress)?.aborted {
+        if calibration.fit_models(&panel.without_last(calibration_offset, needed)?, &inner, progress)?.aborted {
             return Ok(None);
         }
         let mut errors: Vec<Vec<f64>> = point.iter().map(|_| vec![0.0; panel.n_series() * n_windows * h]).collect();
@@ -181,6 +181,7 @@ impl Engine {
             fitted: None,
             threads: self.threads.clone(),
             forecast_scratch: indices.iter().map(|_| super::slots::Slots::new(self.threads.current_num_threads())).collect(),
+            searches: indices.iter().map(|&m| self.searches[m].clone()).collect(),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The training engine behind `NeuralForecaster`: global models fitted over a panel of series, forecasts after
 //! each series' end or from new history, the single-window low-latency path, and safetensors checkpoints.
 
+mod auto;
 mod batch;
 mod checkpoint;
 mod conformal;
@@ -26,6 +27,7 @@ use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+pub use auto::{AutoSpec, SearchReport, TrialRow};
 pub use error::{EngineError, ErrorKind};
 pub use scaler::Scale;
 pub use memory::MemoryStats;
@@ -302,6 +304,8 @@ pub struct Engine {
     fitted: Option<Fitted>,
     threads: Arc<rayon::ThreadPool>,
     forecast_scratch: Vec<slots::Slots<ForecastScratch>>,
+    /// Per model, the search of an Auto model at the last fit.
+    searches: Vec<Option<SearchReport>>,
 }
 
 impl Engine {
@@ -331,7 +335,8 @@ impl Engine {
         let models = config.models.iter().map(Trained::new).collect::<Result<Vec<_>, _>>()?;
         let threads = thread_pool(config.num_threads, config.simd_enabled)?;
         let forecast_scratch = config.models.iter().map(|_| slots::Slots::new(threads.current_num_threads())).collect();
-        Ok(Engine { config, models, fitted: None, threads, forecast_scratch })
+        let searches = vec![None; config.models.len()];
+        Ok(Engine { config, models, fitted: None, threads, forecast_scratch, searches })
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -398,7 +403,11 @@ impl Engine {
         options: &FitOptions,
         progress: &mut (dyn FnMut(&ProgressEvent) -> Control + Send),
     ) -> Result<FitReport, EngineError> {
-        let report = self.fit_models(panel, options, progress);
+        let report = match self.run_searches(panel, options, progress) {
+            Ok(Some(refit)) => self.fit_models(panel, &refit, progress),
+            Ok(None) => Ok(FitReport { aborted: true, ..FitReport::default() }),
+            Err(e) => Err(e),
+        };
         self.end_call(report)
     }
 
@@ -416,7 +425,7 @@ impl Engine {
             let fresh = self.config.models.iter().map(Trained::new).collect::<Result<Vec<_>, _>>()?;
             let mut restart = self.subset(&(0..self.models.len()).collect::<Vec<_>>())?;
             restart.models = fresh;
-            let report = restart.fit(panel, &FitOptions { warm_start: true, ..options.clone() }, progress)?;
+            let report = restart.fit_models(panel, &FitOptions { warm_start: true, ..options.clone() }, progress)?;
             if !report.aborted {
                 (self.models, self.fitted) = (restart.models, restart.fitted);
             }

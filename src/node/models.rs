@@ -2,14 +2,15 @@
 //! validated by the core (`ModelSpec::from_options`).
 //!
 //! A model is given as a plain object `{ type: 'LSTM', h: 12, … }` or as an instance of the JS classes
-//! `models.LSTM`, `models.TCN`, …, which hold the options `resolveModelOptions` returns (defaults filled in).
+//! `models.LSTM`, `models.TCN`, …, which hold the options `resolveModelOptions` returns (defaults filled in); Auto
+//! models (`models.AutoNHITS`, …) hold their search's options.
 
 use napi::bindgen_prelude::Unknown;
 use napi::Env;
 use napi_derive::napi;
 
 use super::args::{self, with_js_errors, ArgError, ArgResult};
-use crate::engine::{ModelKind, ModelSpec};
+use crate::engine::{AutoSpec, ModelKind, ModelSpec};
 
 /// Reads a model given as an options object (plain or a `models.*` instance) into a spec; `seed`, the
 /// forecaster's, overrides the model's `randomSeed`.
@@ -27,6 +28,15 @@ pub fn model_spec(value: &Unknown<'_>, name: &str, seed: Option<usize>) -> ArgRe
 pub fn resolve_model_options(env: Env, kind: Unknown<'_>, options: Unknown<'_>) -> napi::Result<serde_json::Value> {
     with_js_errors(&env, "models", || {
         let kind_name = args::string(&kind, "type")?;
+        if let Some(searched) = AutoSpec::kind_of(&kind_name) {
+            let map = args::json_object(&options, &kind_name)?;
+            if map.contains_key("type") {
+                return Err(ArgError::Type(format!("{kind_name} has an unknown option 'type' (the class names the model)")));
+            }
+            let spec = AutoSpec::model_spec(searched, &map, &kind_name)?;
+            let search = spec.search.as_ref().expect("an Auto model has a search");
+            return Ok(serde_json::Value::Object(search.to_options(&spec.alias)));
+        }
         let kind = ModelKind::parse(&kind_name).ok_or_else(|| {
             ArgError::Range(format!("type: unknown model '{kind_name}'; available models: {}", ModelKind::names().join(", ")))
         })?;
@@ -47,4 +57,10 @@ pub fn resolve_model_options(env: Env, kind: Unknown<'_>, options: Unknown<'_>) 
 #[napi(catch_unwind)]
 pub fn model_types() -> Vec<String> {
     ModelKind::names().into_iter().map(String::from).collect()
+}
+
+/// The Auto model types this build provides (`models.Auto<type>` classes): the models with a default search space.
+#[napi(catch_unwind)]
+pub fn auto_model_types() -> Vec<String> {
+    AutoSpec::type_names()
 }

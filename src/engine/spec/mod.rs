@@ -16,6 +16,7 @@ use super::error::EngineError;
 use crate::models::options::OptionError;
 use crate::models::prophet::ProphetConfig;
 use crate::models::ModelOptions;
+use super::auto::AutoSpec;
 
 pub use config::{EngineConfig, ScalerType};
 pub use kinds::{Architecture, ModelKind};
@@ -44,6 +45,8 @@ pub enum Method {
 pub struct ModelSpec {
     pub alias: String,
     pub method: Method,
+    /// An Auto model's search (`method` is then its first trial's model until a fit puts the winner there).
+    pub search: Option<Box<AutoSpec>>,
 }
 
 /// The options every model reads, besides its architecture's.
@@ -66,8 +69,15 @@ impl ModelSpec {
         let name = reader
             .string("type")?
             .ok_or_else(|| EngineError::Type(format!("{path}.type is missing (for example 'LSTM')")))?;
+        if let Some(kind) = AutoSpec::kind_of(name) {
+            return AutoSpec::model_spec(kind, options, path);
+        }
         let kind = ModelKind::parse(name).ok_or_else(|| {
-            EngineError::Range(format!("{path}.type: unknown model '{name}'; available models: {}", ModelKind::names().join(", ")))
+            EngineError::Range(format!(
+                "{path}.type: unknown model '{name}'; available models: {}, {}",
+                ModelKind::names().join(", "),
+                AutoSpec::type_names().join(", ")
+            ))
         })?;
         Self::of_kind(kind, options, path)
     }
@@ -94,7 +104,7 @@ impl ModelSpec {
                 Method::Prophet(ProphetSpec { h, config, random_seed })
             }
         };
-        let spec = ModelSpec { alias, method };
+        let spec = ModelSpec { alias, method, search: None };
         spec.validate()?;
         Ok(spec)
     }

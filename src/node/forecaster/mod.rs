@@ -240,6 +240,22 @@ impl NativeForecaster {
         })
     }
 
+    /// The search of an Auto model at the last fit (`model`: its index or alias): `{ rows, bestConfig, stopped,
+    /// skipped }`, each row `{ trial, config, validLoss, steps, seconds, error? }`; `null` before its first fit.
+    #[napi(catch_unwind, ts_args_type = "model: number | string", ts_return_type = "Record<string, unknown> | null")]
+    pub fn search_results(&self, env: Env, model: Unknown<'_>) -> napi::Result<serde_json::Value> {
+        with_js_errors(&env, "NeuralForecaster.searchResults", || {
+            self.shared.ensure_idle("read search results")?;
+            let engine = self.shared.read();
+            let index = model_index(&engine, &model, "model")?;
+            let spec = &engine.config().models[index];
+            if spec.search.is_none() {
+                return Err(ArgError::Range(format!("model '{}' is not an Auto model: it has no search", spec.alias)));
+            }
+            Ok(engine.search_report(index).map_or(serde_json::Value::Null, search_json))
+        })
+    }
+
     /// Forecasts one window of the last `inputSize` raw values, synchronously (the low-latency path).
     #[napi(catch_unwind, ts_args_type = "window: Float64Array | Float32Array | number[], options?: { model?: number | string }")]
     pub fn forecast_window(&self, env: Env, window: Unknown<'_>, options: Option<Unknown<'_>>) -> napi::Result<Float64Array> {
@@ -356,4 +372,31 @@ impl NativeForecaster {
             None => Ok(panel),
         }
     }
+}
+
+/// A search's report as JS reads it (camelCase keys; a failed trial's loss is `null`).
+fn search_json(report: &crate::engine::SearchReport) -> serde_json::Value {
+    let rows: Vec<serde_json::Value> = report
+        .rows
+        .iter()
+        .map(|row| {
+            let mut o = serde_json::json!({
+                "trial": row.trial,
+                "config": row.config,
+                "validLoss": row.valid_loss,
+                "steps": row.steps,
+                "seconds": row.seconds,
+            });
+            if let Some(error) = &row.error {
+                o["error"] = error.clone().into();
+            }
+            o
+        })
+        .collect();
+    serde_json::json!({
+        "rows": rows,
+        "bestConfig": report.best_row().map(|row| row.config.clone()),
+        "stopped": report.stopped,
+        "skipped": report.skipped,
+    })
 }

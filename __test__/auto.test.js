@@ -1,0 +1,119 @@
+// Auto models (NeuralForecast's Auto*): a seeded search over a configuration space, scored on validation windows,
+// the winner refitted; the same seed gives the same trials, winner and forecasts on 1 and 2 threads.
+const { NeuralForecaster, models, auto } = require('../main.js')
+const { sinePanel } = require('./sine_panel.js')
+
+const SPACE = {
+  inputSize: auto.choice([6, 12]),
+  hiddenSize: auto.choice([8, 16]),
+  numLayers: 1,
+  learningRate: auto.loguniform(1e-3, 1e-1),
+  maxSteps: auto.quniform(10, 30, 10),
+  valCheckSteps: 10,
+  windowsBatchSize: 16,
+  randomSeed: auto.randint(1, 20),
+}
+
+async function search(numThreads, numSamples = 4) {
+  const model = new models.AutoMLP({ h: 6, numSamples, seed: 3, config: SPACE })
+  const forecaster = new NeuralForecaster({ models: [model], numThreads })
+  await forecaster.fit(sinePanel(3, 60))
+  return { model, forecaster, forecast: await forecaster.predict() }
+}
+
+test('the same seed gives the same trials, winner and forecasts on 1 and 2 threads', async () => {
+  const one = await search(1)
+  const two = await search(2)
+  const rows = one.model.results()
+  expect(rows).toHaveLength(4)
+  for (const row of rows) {
+    expect(Number.isFinite(row.validLoss)).toBe(true)
+    expect(row.steps).toBe(row.config.maxSteps)
+    expect(row.seconds).toBeGreaterThan(0)
+    expect([6, 12]).toContain(row.config.inputSize)
+  }
+  const strip = (r) => r.map(({ trial, config, validLoss, steps }) => ({ trial, config, validLoss, steps }))
+  expect(strip(two.model.results())).toEqual(strip(rows))
+  const best = rows.reduce((a, b) => (b.validLoss < a.validLoss ? b : a))
+  expect(one.model.bestConfig).toEqual(best.config)
+  expect(two.model.bestConfig).toEqual(best.config)
+  expect(Array.from(one.forecast.AutoMLP)).toEqual(Array.from(two.forecast.AutoMLP))
+  expect(one.forecast.AutoMLP.every(Number.isFinite)).toBe(true)
+})
+
+test('a checkpoint stores the winner with its configuration', async () => {
+  const { model, forecaster, forecast } = await search(2, 3)
+  const loaded = await NeuralForecaster.fromBuffer(await forecaster.toBuffer())
+  expect(Array.from((await loaded.predict()).AutoMLP)).toEqual(Array.from(forecast.AutoMLP))
+  const winner = model.bestConfig
+  const other = await search(2, 3)
+  expect(other.model.bestConfig).toEqual(winner)
+})
+
+test('bad search spaces give errors that name the key', () => {
+  const bad = (config, message) => expect(() => new models.AutoNHITS({ h: 12, config })).toThrow(message)
+  bad({ fooBar: 1 }, /config\.fooBar: unknown option 'fooBar'/)
+  bad({ inputSize: 24, learningRate: auto.choice([]) }, /config\.learningRate: choice has no values/)
+  bad({ inputSize: 24, learningRate: auto.uniform(0.1, 0.01) }, /config\.learningRate: uniform has low 0\.1 > high 0\.01/)
+  bad({ inputSize: 24, learningRate: auto.loguniform(0, 0.1) }, /config\.learningRate: loguniform bounds must be greater than 0/)
+  bad({ inputSize: 24, maxSteps: auto.randint(5, 5) }, /config\.maxSteps: randint has low 5 >= high 5/)
+  expect(() => new models.AutoNHITS({ h: 12, searchAlg: 'tpe' })).toThrow(/searchAlg: 'tpe' is not available/)
+  expect(() => new NeuralForecaster({ models: [{ type: 'AutoMLP', h: 6, config: { inputSize: 6, nope: auto.choice([1]) } }] })).toThrow(
+    /options\.models\[0\]\.config\.nope: unknown option/,
+  )
+})
+
+test('the default spaces are NeuralForecast 3.3 ones', () => {
+  const nhits = new models.AutoNHITS({ h: 12 })
+  expect(nhits.numSamples).toBe(10)
+  expect(nhits.config.inputSize).toEqual(auto.choice([12, 24, 36, 48, 60]))
+  expect(nhits.config.maxSteps).toEqual(auto.quniform(500, 1500, 100))
+  expect(nhits.config.learningRate).toEqual(auto.loguniform(1e-4, 1e-1))
+  expect(nhits.config.randomSeed).toEqual(auto.randint(1, 20))
+  for (const type of ['AutoLSTM', 'AutoGRU', 'AutoRNN', 'AutoMLP', 'AutoTCN', 'AutoNBEATS', 'AutoNBEATSx', 'AutoVanillaTransformer', 'AutoDLinear', 'AutoNLinear', 'AutoTiDE', 'AutoKAN', 'AutoPatchTST']) {
+    expect(new models[type]({ h: 4 }).type).toBe(type)
+  }
+})
+
+test('an AbortSignal stops the search within a step; finished trials stay usable', async () => {
+  const config = { ...SPACE, maxSteps: auto.quniform(200, 400, 100), valCheckSteps: 100 }
+  const model = new models.AutoMLP({ h: 6, numSamples: 50, seed: 3, config })
+  const forecaster = new NeuralForecaster({ models: [model], numThreads: 1 })
+  const controller = new AbortController()
+  let steps = 0
+  const onProgress = (p) => {
+    steps = p.step
+    // Progress names the trial: 'AutoMLP trial 3/50'.
+    if (Number(/trial (\d+)\//.exec(p.alias)[1]) >= 3) controller.abort()
+  }
+  await expect(forecaster.fit(sinePanel(2, 60), { signal: controller.signal, onProgress })).rejects.toThrow(/aborted/)
+  expect(steps).toBeGreaterThan(0)
+  const results = model.searchResults()
+  expect(results.stopped).toBe(true)
+  expect(results.rows.length).toBeGreaterThanOrEqual(2)
+  expect(results.rows.length).toBeLessThan(50)
+  expect(forecaster.isFitted).toBe(true)
+  expect((await forecaster.predict()).AutoMLP.every(Number.isFinite)).toBe(true)
+})
+
+test('an Auto model beside another model, with conformal intervals, and in cross-validation', async () => {
+  const { crossValidation } = require('../main.js')
+  const model = new models.AutoMLP({ h: 6, numSamples: 3, seed: 5, config: SPACE })
+  const lstm = new models.LSTM({ h: 6, inputSize: 12, maxSteps: 5, encoderHiddenSize: 8, decoderHiddenSize: 8 })
+  const forecaster = new NeuralForecaster({ models: [model, lstm], numThreads: 2 })
+  await forecaster.fit(sinePanel(2, 80), { predictionIntervals: { nWindows: 2 } })
+  const forecast = await forecaster.predict({ level: [80] })
+  expect(forecast['AutoMLP-lo-80'].every((lo, k) => lo <= forecast.AutoMLP[k])).toBe(true)
+  expect(forecast.LSTM.every(Number.isFinite)).toBe(true)
+  expect(model.results()).toHaveLength(3)
+  // Cross-validation searches again inside each refit window.
+  const cv = await crossValidation({ models: [{ type: 'AutoMLP', h: 6, numSamples: 2, config: SPACE }], numThreads: 2 }, sinePanel(2, 80), {
+    nWindows: 2,
+    refit: true,
+  })
+  expect(cv.AutoMLP).toHaveLength(2 * 2 * 6)
+  expect(cv.AutoMLP.every(Number.isFinite)).toBe(true)
+  expect(() => new NeuralForecaster({ models: [new models.AutoMLP({ h: 6, refitWithVal: true, config: SPACE }), lstm] })).not.toThrow()
+  const both = new NeuralForecaster({ models: [new models.AutoMLP({ h: 6, refitWithVal: true, numSamples: 1, config: SPACE }), lstm] })
+  await expect(both.fit(sinePanel(2, 80))).rejects.toThrow(/refitWithVal needs the Auto model alone/)
+})

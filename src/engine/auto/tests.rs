@@ -1,0 +1,175 @@
+//! Auto model tests: search spaces (parsing, errors naming the key, the seeded draw), NeuralForecast's default
+//! spaces, and searches: the same trials, winner and forecasts on 1 and 2 threads, and a stopped search.
+
+use serde_json::json;
+
+use super::*;
+use crate::engine::Forecast;
+use crate::engine::tests::{engine, keep_going, sine_panel, spec_of, weights};
+
+fn auto_error(options: serde_json::Value) -> String {
+    ModelSpec::from_options(options.as_object().unwrap(), "models[0]").unwrap_err().to_string()
+}
+
+#[test]
+fn bad_spaces_give_errors_that_name_the_key() {
+    let cases = [
+        (json!({ "fooBar": 1 }), "models[0].config.fooBar: unknown option 'fooBar'"),
+        (json!({ "learningRate": { "sample": "choice", "values": [] } }), "models[0].config.learningRate: choice has no values"),
+        (json!({ "learningRate": { "sample": "uniform", "low": 0.5, "high": 0.1 } }), "models[0].config.learningRate: uniform has low 0.5 > high 0.1"),
+        (json!({ "learningRate": { "sample": "loguniform", "low": 0, "high": 0.1 } }), "models[0].config.learningRate: loguniform bounds must be greater than 0"),
+        (json!({ "maxSteps": { "sample": "randint", "low": 5, "high": 5 } }), "models[0].config.maxSteps: randint has low 5 >= high 5"),
+        (json!({ "maxSteps": { "sample": "normal", "low": 5, "high": 9 } }), "models[0].config.maxSteps: unknown distribution 'normal'"),
+        (json!({ "h": 4 }), "models[0].config.h: unknown option 'h'"),
+    ];
+    for (config, expected) in cases {
+        let message = auto_error(json!({ "type": "AutoMLP", "h": 6, "config": config }));
+        assert!(message.contains(expected), "{message}\nexpected: {expected}");
+    }
+    let message = auto_error(json!({ "type": "AutoMLP", "h": 6, "searchAlg": "grid" }));
+    assert!(message.contains("searchAlg: 'grid' is not available"), "{message}");
+    let message = auto_error(json!({ "type": "AutoMLP", "h": 6, "numSample": 3 }));
+    assert!(message.contains("unknown option 'numSample'"), "{message}");
+}
+
+#[test]
+fn draws_depend_on_the_seed_and_trial_alone_and_stay_in_their_domains() {
+    let space = json!({
+        "a": { "sample": "uniform", "low": -1, "high": 2 },
+        "b": { "sample": "loguniform", "low": 1e-4, "high": 1e-1 },
+        "c": { "sample": "randint", "low": 1, "high": 4 },
+        "d": { "sample": "quniform", "low": 500, "high": 1500, "q": 100 },
+        "e": { "sample": "choice", "values": [[1, 2], "x", null] },
+        "f": 7,
+    });
+    let keys = ["a", "b", "c", "d", "e", "f"];
+    let space = SearchSpace::parse(space.as_object().unwrap(), "config", &keys).unwrap();
+    let mut seen_c = [false; 5];
+    for trial in 0..200 {
+        let config = space.sample(3, trial);
+        assert_eq!(config, space.sample(3, trial));
+        let a = config["a"].as_f64().unwrap();
+        let b = config["b"].as_f64().unwrap();
+        let c = config["c"].as_i64().unwrap();
+        let d = config["d"].as_i64().unwrap();
+        assert!((-1.0..=2.0).contains(&a) && (1e-4..=1e-1).contains(&b) && (1..4).contains(&c), "{config:?}");
+        assert!((500..=1500).contains(&d) && d % 100 == 0, "{config:?}");
+        assert!([json!([1, 2]), json!("x"), json!(null)].contains(&config["e"]));
+        assert_eq!(config["f"], json!(7));
+        seen_c[c as usize] = true;
+    }
+    assert_eq!(seen_c, [false, true, true, true, false], "randint excludes its upper bound");
+    assert_ne!(space.sample(3, 0), space.sample(3, 1));
+    assert_ne!(space.sample(3, 0), space.sample(4, 0));
+    // The space reads back from what it writes.
+    let written = space.to_value();
+    assert_eq!(SearchSpace::parse(written.as_object().unwrap(), "config", &keys).unwrap(), space);
+}
+
+#[test]
+fn every_default_space_gives_valid_models() {
+    for type_name in AutoSpec::type_names() {
+        let spec = spec_of(json!({ "type": type_name, "h": 12 }));
+        let auto = spec.search.as_ref().unwrap();
+        assert_eq!(spec.alias, type_name);
+        let mut valid = 0;
+        for trial in 0..20 {
+            // NeuralForecast's spaces hold a few configurations over our 4 GB training limit: those trials fail alone.
+            match auto.trial(trial, &spec.alias) {
+                Ok((config, trial_spec)) => {
+                    assert_eq!(trial_spec.kind(), auto.kind);
+                    assert_eq!(config.len(), auto.space.entries.len());
+                    valid += 1;
+                }
+                Err(e) => assert!(e.to_string().contains("(at most 4096 MB)"), "{type_name}: {e}"),
+            }
+        }
+        assert!(valid >= 10, "{type_name}: {valid} valid trials of 20");
+        let back = spec_of(serde_json::Value::Object(auto.to_options(&spec.alias)));
+        assert_eq!(back.search, spec.search, "{type_name}");
+    }
+}
+
+fn small_auto(samples: usize) -> ModelSpec {
+    spec_of(json!({
+        "type": "AutoMLP", "h": 6, "numSamples": samples, "seed": 11,
+        "config": {
+            "inputSize": { "sample": "choice", "values": [6, 12] },
+            "hiddenSize": { "sample": "choice", "values": [8, 16] },
+            "numLayers": 1,
+            "learningRate": { "sample": "loguniform", "low": 1e-3, "high": 1e-1 },
+            "maxSteps": { "sample": "quniform", "low": 10, "high": 30, "q": 10 },
+            "valCheckSteps": 10,
+            "windowsBatchSize": 16,
+            "randomSeed": { "sample": "randint", "low": 1, "high": 20 },
+        },
+    }))
+}
+
+#[test]
+fn a_search_gives_the_same_trials_winner_and_forecasts_on_1_and_2_threads() {
+    let panel = sine_panel(3, 60);
+    let fits: Vec<(Engine, Forecast)> = [1, 2]
+        .into_iter()
+        .map(|threads| {
+            let mut e = engine(vec![small_auto(5)], threads);
+            let report = e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap();
+            assert!(!report.aborted);
+            let forecast = e.predict(None, None, &[], None).unwrap();
+            (e, forecast)
+        })
+        .collect();
+    let (one, two) = (&fits[0], &fits[1]);
+    let search = one.0.search_report(0).unwrap();
+    assert_eq!(search.rows.len(), 5);
+    assert!(search.rows.iter().all(|r| r.error.is_none() && r.valid_loss.is_some_and(f64::is_finite)), "{search:?}");
+    let best = search.best_row().unwrap();
+    assert!(search.rows.iter().all(|r| r.valid_loss.unwrap() >= best.valid_loss.unwrap()));
+    let strip = |report: &SearchReport| report.rows.iter().map(|r| (r.trial, r.config.clone(), r.valid_loss.map(f64::to_bits), r.steps)).collect::<Vec<_>>();
+    assert_eq!(strip(search), strip(two.0.search_report(0).unwrap()));
+    assert_eq!(search.best, two.0.search_report(0).unwrap().best);
+    assert_eq!(one.1, two.1);
+    assert_eq!(weights(&one.0), weights(&two.0));
+    // The winner, refitted on all the data, is what the forecaster now holds and stores.
+    let winner = one.0.config().models[0].to_options();
+    assert_eq!(winner["type"], json!("MLP"));
+    assert_eq!(winner["alias"], json!("AutoMLP"));
+    for (key, value) in &best.config {
+        assert_eq!(winner[key].as_f64(), value.as_f64(), "{key}");
+    }
+}
+
+#[test]
+fn a_stopped_search_keeps_its_finished_trials_and_forecasts_with_the_best() {
+    let panel = sine_panel(2, 60);
+    let mut e = engine(vec![small_auto(40)], 1);
+    let mut events = 0;
+    let mut stop_later = |_: &ProgressEvent| {
+        events += 1;
+        if events >= 70 {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
+    };
+    let report = e.fit(&panel, &FitOptions::default(), &mut stop_later).unwrap();
+    assert!(report.aborted);
+    // One more step may run in each trial under way when the callback says stop, none after.
+    assert_eq!(events, 70);
+    let search = e.search_report(0).unwrap();
+    assert!(search.stopped && !search.rows.is_empty() && search.rows.len() < 40, "{} trials", search.rows.len());
+    assert!(e.is_fitted());
+    let forecast = e.predict(None, None, &[], None).unwrap();
+    assert!(forecast.columns[0].1.iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn no_trial_starts_after_the_time_budget() {
+    let panel = sine_panel(2, 60);
+    let mut options = small_auto(30).search.unwrap().to_options("AutoMLP");
+    options.insert("timeBudget".into(), json!(1e-9));
+    let mut e = engine(vec![spec_of(serde_json::Value::Object(options))], 1);
+    let error = e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap_err().to_string();
+    assert!(error.contains("no trial of the search finished within the time budget"), "{error}");
+    assert_eq!(e.search_report(0).unwrap().skipped, 30);
+}
