@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use crate::engine::spec::ModelKind;
 
 /// The default space of `kind`, or `None` where NeuralForecast has no Auto model for it (or ours needs options the
-/// space cannot give: TSMixer's `nSeries`).
+/// space cannot give: the multivariate models' `nSeries`).
 pub fn default_space(kind: ModelKind, h: usize) -> Option<Value> {
     let input_sizes = |multipliers: &[usize]| json!({ "sample": "choice", "values": multipliers.iter().map(|m| m * h).collect::<Vec<_>>() });
     let choice = |values: Value| json!({ "sample": "choice", "values": values });
@@ -113,6 +113,6 @@ pub fn default_space(kind: ModelKind, h: usize) -> Option<Value> {
             &[1, 2, 3, 4, 5],
             choice(json!([500, 1000, 2000])),
         ),
-        ModelKind::TsMixer | ModelKind::Prophet => return None,
+        ModelKind::TsMixer | ModelKind::ITransformer | ModelKind::Prophet => return None,
     })
 }
