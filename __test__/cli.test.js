@@ -194,6 +194,21 @@ test('convert refuses to replace an existing output without --overwrite, and rep
   expectSameForecast(readForecastCsv(r.stdout), expectedForecast('GRU'))
 })
 
+test('an Auto model searches its default space: --samples, --time-budget, a table of the best trials', async () => {
+  const r = await run(['forecast', '--model', 'autonlinear', '--samples', '2', '--time-budget', '1m', '--threads', '2', '--out', '-'])
+  expect(r.code).toBe(0)
+  const csv = parseCsv(r.stdout).records
+  expect(csv[0]).toEqual(['unique_id', 'ds', 'AutoNLinear'])
+  expect(csv).toHaveLength(13)
+  expect(r.stderr).toMatch(/^AutoNLinear: 2 trials; best:$/m)
+  expect(r.stderr).toMatch(/^ {2}trial \d {2}valid loss \d+\.\d{4} {2}\d+ steps .*inputSize=\d+/m)
+  const misused = await run(['forecast', '--model', 'lstm', '--samples', '2'])
+  expect(misused.code).toBe(2)
+  expect(misused.stderr).toMatch(/--samples and --time-budget are for Auto models/)
+  const badBudget = await run(['forecast', '--model', 'autonlinear', '--time-budget', 'soon'])
+  expect(badBudget.stderr).toMatch(/--time-budget must be a duration such as 30s, 2m or 1h, got "soon"/)
+}, 120000)
+
 test('cv prints a metrics table per model', async () => {
   const r = await run(['cv', '--model', 'lstm,gru', '--n-windows', '2', '--quiet', '--out', path.join(dir, 'cv.csv'), ...FAST])
   expect(r.stderr).toBe('')

@@ -41,6 +41,8 @@ const MODEL_OPTIONS = {
   seed: { type: 'string' },
   threads: { type: 'string' },
   level: { type: 'string' },
+  samples: { type: 'string' },
+  'time-budget': { type: 'string' },
 }
 const COMMON = { help: { type: 'boolean', short: 'h' }, quiet: { type: 'boolean', short: 'q' } }
 /** The options of the commands that fit models on a data file (forecast, cv). */
@@ -96,8 +98,23 @@ function modelTypes(lib) {
   return Object.keys(lib.models).filter((type) => lib.models[type].name === type && !type.startsWith('Auto'))
 }
 
+/** The Auto model types (`autonhits`, …: a search over that model's NeuralForecast default space). */
+function autoModelTypes(lib) {
+  return Object.keys(lib.models).filter((type) => lib.models[type].name === type && type.startsWith('Auto'))
+}
+
+/** --time-budget: seconds, as `30`, `30s`, `2m` or `1h`. */
+function timeBudgetOption(values, command) {
+  const raw = values['time-budget']
+  if (raw === undefined) return undefined
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$/.exec(raw)
+  const seconds = match ? Number(match[1]) * { s: 1, m: 60, h: 3600 }[match[2] ?? 's'] : NaN
+  if (!(seconds > 0)) throw new UsageError(`--time-budget must be a duration such as 30s, 2m or 1h, got ${JSON.stringify(raw)}`, command)
+  return seconds
+}
+
 function resolveModelNames(lib, values, command) {
-  const types = modelTypes(lib)
+  const types = [...modelTypes(lib), ...autoModelTypes(lib)]
   const names = (values.model ?? [DEFAULTS.model]).flatMap((m) => m.split(',')).map((m) => m.trim()).filter(Boolean)
   if (names.length === 0) throw new UsageError('--model needs a model name', command)
   const seen = new Set()
@@ -172,7 +189,15 @@ function forecasterOptions(lib, values, command, nSeries) {
   const numThreads = integerOption(values, 'threads', { command })
   const scaler = values.scaler ?? DEFAULTS.scaler
   if (!SCALERS.includes(scaler)) throw new UsageError(`--scaler must be one of ${SCALERS.join(', ')}, got ${JSON.stringify(scaler)}`, command)
+  const numSamples = integerOption(values, 'samples', { command })
+  const timeBudget = timeBudgetOption(values, command)
+  const autoTypes = autoModelTypes(lib)
+  if ((numSamples !== undefined || timeBudget !== undefined) && !types.some((type) => autoTypes.includes(type))) {
+    throw new UsageError(`--samples and --time-budget are for Auto models (--model ${autoTypes[0]?.toLowerCase()}, …)`, command)
+  }
   const models = types.map((type) => {
+    // An Auto model searches its NeuralForecast default space: the per-model options do not apply.
+    if (autoTypes.includes(type)) return new lib.models[type]({ h: horizon, numSamples: numSamples ?? 10, seed, ...(timeBudget ? { timeBudget } : {}) })
     // Prophet, a local statistical model, has no window, steps or layers.
     if (type === 'Prophet') return new lib.models.Prophet({ h: horizon, randomSeed: seed })
     const options = { h: horizon, inputSize, maxSteps, ...hiddenSizeOptions(type, hidden), ...seriesOptions(type, nSeries), scalerType: scaler, randomSeed: seed, windowsBatchSize }
@@ -193,6 +218,7 @@ module.exports = {
   FIT_OPTIONS,
   integerOption,
   parse,
+  autoModelTypes,
   dataFileArgument,
   modelTypes,
   resolveModelNames,

@@ -6,7 +6,7 @@ const { FIT_OPTIONS, parse, dataFileArgument, modelTypes, forecasterOptions } = 
 const { loadData, withFileLine } = require('./data.js')
 const { InputError, firstLine, interruptible } = require('./errors.js')
 const { help } = require('./help.js')
-const { forecastTable, checkOutputPaths, writeForecastOutputs, progressFor, fitSummaryLine } = require('./output.js')
+const { forecastTable, checkOutputPaths, writeForecastOutputs, progressFor, fitSummaryLine, searchTable } = require('./output.js')
 const { groupSeries } = require('../long_format.js')
 
 async function commandForecast(lib, argv, io) {
@@ -35,6 +35,7 @@ async function commandForecast(lib, argv, io) {
     throw withFileLine(err, loaded)
   }
   progress.done(`fitted ${fitSummaryLine(summary)}`)
+  for (const model of options.models.filter((m) => typeof m.results === 'function')) io.note(searchTable(model))
   const forecast = await forecaster.predict(levels ? { level: levels } : undefined)
   if (values.out !== '-') io.stdout.write(forecastTable(forecast) + '\n')
   writeForecastOutputs(io, values, forecast, loaded.data, `${loaded.name}: ${horizon}-step forecast`)

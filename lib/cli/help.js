@@ -28,7 +28,9 @@ const MODEL_HELP = (models) => `Model:
   --seed N             random seed [${DEFAULTS.seed}]
   --threads N          worker threads [all cores]; results are the same for any value
   --level 80,95        prediction intervals at these levels (%): conformal for the neural models (calibrated
-                       on each series' last windows, an extra fit), Prophet's own for prophet`
+                       on each series' last windows, an extra fit), Prophet's own for prophet
+  --samples N          Auto models (--model autonhits, autolstm, …): trials of the search [10]
+  --time-budget 30s    Auto models: no trial starts after this long (s, m or h)`
 
 /** The help of `command` (the overview when it is undefined); `models`: the model types of this build. */
 function help(command, models) {

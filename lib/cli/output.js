@@ -87,4 +87,18 @@ function fitSummaryLine(summary) {
     .join('; ') + ` (${formatSeconds(summary.elapsedMs / 1000)})`
 }
 
-module.exports = { formatValue, forecastTable, checkOutputPaths, writeFileChecked, writeForecastOutputs, progressFor, fitSummaryLine }
+/** An Auto model's search after fit: its best trials (at most 5) by validation loss, and what failed or was skipped. */
+function searchTable(model) {
+  const { rows, skipped } = model.searchResults()
+  const ranked = rows.filter((r) => r.validLoss !== null).sort((a, b) => a.validLoss - b.validLoss || a.trial - b.trial)
+  const lines = [`${model.alias}: ${rows.length} trials${skipped ? ` (${skipped} not started: time budget)` : ''}; best:`]
+  for (const r of ranked.slice(0, 5)) {
+    const config = Object.entries(r.config).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')
+    lines.push(`  trial ${r.trial + 1}  valid loss ${r.validLoss.toFixed(4)}  ${r.steps} steps  ${formatSeconds(r.seconds)}  ${config}`)
+  }
+  const failed = rows.filter((r) => r.error)
+  if (failed.length) lines.push(`  ${failed.length} trial(s) failed, e.g. trial ${failed[0].trial + 1}: ${failed[0].error}`)
+  return lines.join('\n')
+}
+
+module.exports = { formatValue, forecastTable, checkOutputPaths, writeFileChecked, writeForecastOutputs, progressFor, fitSummaryLine, searchTable }
