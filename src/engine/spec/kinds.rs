@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 
 use crate::engine::network::Network;
 use crate::models::dlinear::DlinearConfig;
+use crate::models::bitcn::BitcnConfig;
 use crate::models::gru::GruConfig;
 use crate::models::kan::KanConfig;
 use crate::models::lstm::LstmConfig;
@@ -146,6 +147,7 @@ architectures! {
     Kan => KanConfig,
     PatchTst => PatchTstConfig,
     TsMixer => TsMixerConfig,
+    Bitcn => BitcnConfig,
 }
 
 impl ModelKind {
