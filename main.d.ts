@@ -393,6 +393,21 @@ export interface TSMixerOptions extends NeuralModelOptions {
   revin?: boolean
 }
 
+/** NeuralForecast's BiTCN: a backward-looking TCN over the window (y with the historic, static and past future
+ * variables) and, with future variables, a forward-looking TCN over all inputSize + h steps of them; dense layers
+ * map the window's steps to the horizon. Training defaults as bitcn.py: `inputSize` required (at least 2),
+ * windowsBatchSize 1024, inferenceWindowsBatchSize 1024, scalerType 'identity'. Takes futrExogList, histExogList
+ * and statExogList. */
+export interface BiTCNOptions extends NeuralModelOptions {
+  /** Channels of the TCN cells and units of the temporal layer [16]. */
+  hiddenSize?: number
+  /** Dropout after each projection, in every cell and in the temporal layer, while training [0.5]. */
+  dropout?: number
+  /** NeuralForecast's exclude_insample_y: the network sees zeros for the input window of y (its window scale
+   *  still applies), so it forecasts from the exogenous variables alone [false]. */
+  excludeInsampleY?: boolean
+}
+
 /** Prophet: piecewise-linear trend with changepoints and Fourier seasonalities, fitted to each series (MAP). */
 export interface ProphetOptions extends BaseModelOptions {
   /** Potential changepoints [25]. */
@@ -456,6 +471,8 @@ export interface ModelOptionsByType {
   PatchTST: PatchTSTOptions
   /** NeuralForecast's TSMixer (multivariate: `nSeries` series jointly). */
   TSMixer: TSMixerOptions
+  /** NeuralForecast's BiTCN. */
+  BiTCN: BiTCNOptions
   /** Prophet, a local model (one fit per series); `predict({ level })` gives its own intervals. */
   Prophet: ProphetOptions
 }
@@ -497,6 +514,7 @@ export declare namespace models {
   type KAN = Model<'KAN'>
   type PatchTST = Model<'PatchTST'>
   type TSMixer = Model<'TSMixer'>
+  type BiTCN = Model<'BiTCN'>
   type Prophet = Model<'Prophet'>
 }
 
