@@ -420,6 +420,21 @@ export interface iTransformerOptions extends NeuralModelOptions {
   useNorm?: boolean
 }
 
+/** NeuralForecast's BiTCN: a backward-looking TCN over the window (y with the historic, static and past future
+ * variables) and, with future variables, a forward-looking TCN over all inputSize + h steps of them; dense layers
+ * map the window's steps to the horizon. Training defaults as bitcn.py: `inputSize` required (at least 2),
+ * windowsBatchSize 1024, inferenceWindowsBatchSize 1024, scalerType 'identity'. Takes futrExogList, histExogList
+ * and statExogList. */
+export interface BiTCNOptions extends NeuralModelOptions {
+  /** Channels of the TCN cells and units of the temporal layer [16]. */
+  hiddenSize?: number
+  /** Dropout after each projection, in every cell and in the temporal layer, while training [0.5]. */
+  dropout?: number
+  /** NeuralForecast's exclude_insample_y: the network sees zeros for the input window of y (its window scale
+   *  still applies), so it forecasts from the exogenous variables alone [false]. */
+  excludeInsampleY?: boolean
+}
+
 /** Prophet: piecewise-linear trend with changepoints and Fourier seasonalities, fitted to each series (MAP). */
 export interface ProphetOptions extends BaseModelOptions {
   /** Potential changepoints [25]. */
@@ -485,6 +500,8 @@ export interface ModelOptionsByType {
   TSMixer: TSMixerOptions
   /** NeuralForecast's iTransformer (multivariate: `nSeries` series jointly). */
   iTransformer: iTransformerOptions
+  /** NeuralForecast's BiTCN. */
+  BiTCN: BiTCNOptions
   /** Prophet, a local model (one fit per series); `predict({ level })` gives its own intervals. */
   Prophet: ProphetOptions
 }
@@ -527,6 +544,7 @@ export declare namespace models {
   type PatchTST = Model<'PatchTST'>
   type TSMixer = Model<'TSMixer'>
   type iTransformer = Model<'iTransformer'>
+  type BiTCN = Model<'BiTCN'>
   type Prophet = Model<'Prophet'>
 }
 
@@ -546,6 +564,7 @@ export interface AutoModelTypes {
   AutoTiDE: 'TiDE'
   AutoKAN: 'KAN'
   AutoPatchTST: 'PatchTST'
+  AutoBiTCN: 'BiTCN'
 }
 
 export type AutoModelType = keyof AutoModelTypes

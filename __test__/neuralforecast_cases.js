@@ -73,6 +73,7 @@ const cases = {
   PatchTST: { models: () => [new models.PatchTST({ ...base, hiddenSize: 16, nHeads: 4, linearHiddenSize: 16, patchLen: 4, stride: 2 })] },
   TSMixer: { models: () => [new models.TSMixer({ ...base, nSeries: 2, ffDim: 8 })] },
   iTransformer: { models: () => [new models.iTransformer({ ...base, nSeries: 2, hiddenSize: 16, nHeads: 2, dFf: 16 })] },
+  BiTCN: { models: () => [new models.BiTCN({ ...base, ...exog, hiddenSize: 8 })], exog: true },
   'two-models-local-scaler': {
     models: () => [new models.MLP({ ...base, hiddenSize: 16, alias: 'small' }), new models.NHITS({ ...base, mlpUnits: [[8, 8], [8, 8], [8, 8]] })],
     options: { localScalerType: 'standard' },

@@ -11,7 +11,7 @@ for the Prophet rows; a virtual environment outside the repository is best):
     python bench/neuralforecast_reference.py [data/air_passengers.csv] [seeds] [--models LSTM,GRU,...]
 
 --models is a comma-separated subset of LSTM, GRU, TCN, NBEATS, NHITS, VanillaTransformer, MLP, DLinear, NLinear,
-RNN, TiDE, KAN, PatchTST, iTransformer, Prophet (default: all).
+RNN, TiDE, KAN, PatchTST, iTransformer, BiTCN, Prophet (default: all).
 Prophet is deterministic, so it runs once per seasonality mode (multiplicative, additive) whatever the seed count.
 Prints one line per (model, seed) with MAE and fit seconds, then the mean MAE per model.
 """
@@ -26,6 +26,7 @@ from neuralforecast import NeuralForecast
 from neuralforecast.models import GRU, LSTM, MLP, NBEATS, NHITS, TCN, VanillaTransformer
 from neuralforecast.models import KAN, RNN, DLinear, NLinear, PatchTST, TiDE
 from neuralforecast.models import iTransformer
+from neuralforecast.models import BiTCN
 
 logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
 logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
@@ -51,6 +52,7 @@ NEURAL = {
     "PatchTST": (PatchTST, dict()),
     # Multivariate, on AirPassengers' one series.
     "iTransformer": (iTransformer, dict(n_series=1)),
+    "BiTCN": (BiTCN, dict()),
 }
 ALL = list(NEURAL) + ["Prophet"]
 

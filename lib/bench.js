@@ -37,6 +37,7 @@ const ARCHITECTURES = {
   /** Multivariate, on AirPassengers' one series. */
   TSMixer: { nSeries: 1 },
   iTransformer: { nSeries: 1 },
+  BiTCN: {},
 }
 
 const median = (xs) => {

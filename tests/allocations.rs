@@ -72,12 +72,13 @@ fn engine(model: &str) -> Engine {
         "DLinear" | "NLinear" => serde_json::json!({}),
         "TCN" if baseline => serde_json::json!({ "encoderHiddenSize": 64, "decoderHiddenSize": 64, "kernelSize": 2, "dilations": [1, 2, 4, 8, 16] }),
         "NHITS" | "NBEATS" | "VanillaTransformer" | "TiDE" | "KAN" if baseline => serde_json::json!({}),
-        "PatchTST" if baseline => serde_json::json!({}),
+        "PatchTST" | "BiTCN" if baseline => serde_json::json!({}),
         _ if baseline => serde_json::json!({ "encoderHiddenSize": 64, "decoderHiddenSize": 64 }),
         "LSTM" | "GRU" | "RNN" => serde_json::json!({ "encoderHiddenSize": 16, "decoderHiddenSize": 16 }),
         "MLP" => serde_json::json!({ "hiddenSize": 32, "numLayers": 2 }),
         "TiDE" => serde_json::json!({ "hiddenSize": 32, "temporalDecoderDim": 16 }),
         "KAN" => serde_json::json!({ "hiddenSize": 32 }),
+        "BiTCN" => serde_json::json!({ "hiddenSize": 8 }),
         "TCN" => serde_json::json!({ "encoderHiddenSize": 16, "decoderHiddenSize": 16, "kernelSize": 2, "dilations": [1, 2, 4] }),
         "NHITS" | "NBEATS" => serde_json::json!({ "mlpUnits": [[32, 32], [32, 32], [32, 32]] }),
         "PatchTST" => serde_json::json!({ "hiddenSize": 16, "nHeads": 4, "linearHiddenSize": 32 }),
@@ -99,7 +100,7 @@ fn engine(model: &str) -> Engine {
 /// a debug build trains too slowly for `npm test`.
 fn models() -> Vec<&'static str> {
     let mut models = vec!["LSTM", "GRU", "MLP", "TCN", "NHITS", "NBEATS", "VanillaTransformer", "TiDE", "KAN", "LSTM@baseline", "GRU@baseline", "TCN@baseline"];
-    models.extend(["DLinear", "NLinear", "RNN", "RNN@baseline", "PatchTST", "TSMixer", "iTransformer"]);
+    models.extend(["DLinear", "NLinear", "RNN", "RNN@baseline", "PatchTST", "TSMixer", "iTransformer", "BiTCN", "BiTCN@baseline"]);
     if !cfg!(debug_assertions) {
         models.extend(["NHITS@baseline", "NBEATS@baseline", "VanillaTransformer@baseline", "TiDE@baseline", "KAN@baseline"]);
         models.push("PatchTST@baseline");

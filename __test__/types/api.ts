@@ -77,9 +77,10 @@ async function forecasterUsage(): Promise<void> {
   void [quantileLoss, seasonalLosses, noSeason, mlpWidth, tcnDilations, prophetMode]
   const tideLayernorm: boolean = new models.TiDE({ h: 12, inputSize: 24, temporalWidth: 4, layernorm: false }).layernorm
   const kanHidden: number | number[] = new models.KAN({ h: 12, inputSize: 24, nHiddenLayers: 2, hiddenSize: [64, 32] }).hiddenSize
+  const bitcnDropout: number = new models.BiTCN({ h: 12, inputSize: 24, hiddenSize: 8, dropout: 0.1, excludeInsampleY: true }).dropout
   // @ts-expect-error gridRange is a pair of numbers
   new models.KAN({ h: 12, inputSize: 24, gridRange: 1 })
-  void [tideLayernorm, kanHidden]
+  void [tideLayernorm, kanHidden, bitcnDropout]
   const options: NeuralForecasterOptions = {
     models: [lstm, gru, plain, quantiles, mlp, tcn, prophet],
     frequency: 'MS',

@@ -29,6 +29,7 @@ pub fn models() -> Vec<(&'static str, Value)> {
         // Multivariate, on AirPassengers' one series.
         ("TSMixer", json!({ "nSeries": 1 })),
         ("iTransformer", json!({ "nSeries": 1 })),
+        ("BiTCN", json!({})),
     ]
 }
 

@@ -153,6 +153,7 @@ function hiddenSizeOptions(type, n) {
     case 'TiDE':
     case 'KAN':
     case 'PatchTST':
+    case 'BiTCN':
       return { hiddenSize: n }
     case 'NBEATS':
     case 'NBEATSx':

@@ -1,5 +1,6 @@
 //! Forecasting models built from [`crate::nn`] modules, matching NeuralForecast's architectures.
 
+pub mod bitcn;
 pub mod dlinear;
 pub mod gru;
 pub mod itransformer;

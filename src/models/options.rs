@@ -108,6 +108,14 @@ impl<'a> ModelOptions<'a> {
         }
     }
 
+    /// A dropout probability: a number in `[0, 1)` (torch's `nn.Dropout` takes 1, which zeroes everything).
+    pub fn dropout_probability(&self, key: &str) -> OptionResult<Option<f64>> {
+        match self.number_in(key, 0.0, 1.0)? {
+            Some(p) if p >= 1.0 => Err(OptionError::Range(format!("{} must be below 1, got {p}", self.field(key)))),
+            value => Ok(value),
+        }
+    }
+
     /// A finite number greater than 0.
     pub fn positive(&self, key: &str) -> OptionResult<Option<f64>> {
         let value = self.number(key)?;

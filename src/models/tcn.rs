@@ -240,8 +240,8 @@ crate::nn::heap_bytes::heap_bytes!(TcnCache { batch, encoder_input, encoded, pre
 
 impl_model!(Tcn, TcnConfig, TcnCache);
 
-/// tcn.py's encoder input, time-major: row `(t, b)` is `[y_t | hist_t | stat | futr_t]` of window `b`.
-fn gather_encoder_input(batch: &WindowBatch<'_>, shape: &ModelShape, out: &mut Vec<f32>) {
+/// tcn.py's encoder input (bitcn.py's too), time-major: row `(t, b)` is `[y_t | hist_t | stat | futr_t]` of window `b`.
+pub(crate) fn gather_encoder_input(batch: &WindowBatch<'_>, shape: &ModelShape, out: &mut Vec<f32>) {
     let ModelShape { h, input_size: l, exog, .. } = *shape;
     out.clear();
     for t in 0..l {

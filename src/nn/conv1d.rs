@@ -17,6 +17,9 @@ pub enum Padding {
     /// `(k-1)·d` zeros on the left, output as long as the input: NeuralForecast's `CausalConv1d` (a `Conv1d`
     /// with padding `(k-1)·d` on both sides whose right `(k-1)·d` outputs `Chomp1d` removes).
     Causal,
+    /// `(k-1)·d` zeros on the right, output as long as the input: each output reads the present and the future
+    /// (BiTCN's `CustomConv1d` with `mode="forward"`, over the future exogenous variables).
+    Anticausal,
     /// `p = (k-1)·d / 2` values wrapped around on both sides, output as long as the input: torch's
     /// `padding=p, padding_mode='circular'` (NeuralForecast's `TokenEmbedding`: `k = 3`, `p = 1`).
     Circular,
@@ -80,7 +83,7 @@ impl Conv1d {
     pub fn output_steps(&self, steps: usize) -> Result<usize, NnError> {
         nonzero("Conv1d input steps", steps)?;
         match self.spec.padding {
-            Padding::Causal => Ok(steps),
+            Padding::Causal | Padding::Anticausal => Ok(steps),
             Padding::Circular if self.reach / 2 <= steps => Ok(steps),
             Padding::Circular => Err(NnError::InvalidValue {
                 what: "Conv1d input steps",
@@ -100,7 +103,7 @@ impl Conv1d {
         // Output step t reads input step t - delay + advance; at most one of the two is nonzero.
         let (delay, advance) = match self.spec.padding {
             Padding::Causal => (self.reach - shift, 0),
-            Padding::None => (0, shift),
+            Padding::None | Padding::Anticausal => (0, shift),
             Padding::Circular => {
                 let left = self.reach / 2;
                 if shift <= left { (left - shift, 0) } else { (0, shift - left) }
@@ -112,7 +115,8 @@ impl Conv1d {
             let main = Span { out_start: delay, in_start: 0, len: out_steps - delay };
             [main, Span { out_start: 0, in_start: steps - delay, len: if wraps { delay } else { 0 } }]
         } else {
-            let len = out_steps.min(steps - advance);
+            // An anticausal tap may reach past the end of a short input: it then reads only padding.
+            let len = out_steps.min(steps.saturating_sub(advance));
             let main = Span { out_start: 0, in_start: advance, len };
             [main, Span { out_start: len, in_start: 0, len: if wraps { advance } else { 0 } }]
         }
@@ -227,7 +231,7 @@ mod tests {
         let pad = match padding {
             Padding::Causal => reach,
             Padding::Circular => reach / 2,
-            Padding::None => 0,
+            Padding::None | Padding::Anticausal => 0,
         };
         let w = &params.find("conv.weight").unwrap().data;
         let b = params.find("conv.bias").map(|t| t.data.clone()).unwrap_or(vec![0.0; cout]);
@@ -239,7 +243,10 @@ mod tests {
             };
             input[(t as usize * n + s) * cin + c]
         };
-        let out_steps = steps + 2 * pad - reach - if padding == Padding::Causal { pad } else { 0 };
+        let out_steps = match padding {
+            Padding::None => steps - reach,
+            _ => steps,
+        };
         let mut out = vec![0.0; out_steps * n * cout];
         for t in 0..out_steps {
             for s in 0..n {
@@ -281,6 +288,16 @@ mod tests {
     }
 
     #[test]
+    fn anticausal_convolution_by_hand() {
+        // As above, looking forward: y_t = 1 * x_t + 10 * x_{t+2} + 0.5, zeros past the end.
+        let (layer, mut params) = conv(spec(1, 1, 2, 2, Padding::Anticausal));
+        params.iter_mut().for_each(|(name, t)| t.data = if name.ends_with("weight") { vec![1.0, 10.0] } else { vec![0.5] });
+        let mut out = [0.0; 4];
+        layer.forward(&params, &[1.0, 2.0, 3.0, 4.0], 4, 1, &mut out).unwrap();
+        assert_eq!(out, [31.5, 42.5, 3.5, 4.5]);
+    }
+
+    #[test]
     fn matches_torch_semantics_for_every_padding() {
         let cases = [
             spec(3, 4, 2, 1, Padding::Causal),
@@ -290,6 +307,9 @@ mod tests {
             spec(2, 3, 3, 2, Padding::Circular),
             spec(2, 3, 5, 1, Padding::Circular),
             spec(3, 2, 3, 2, Padding::None),
+            spec(3, 4, 2, 1, Padding::Anticausal),
+            spec(2, 3, 2, 4, Padding::Anticausal),
+            spec(2, 3, 3, 4, Padding::Anticausal),
         ];
         let (steps, n) = (6, 3);
         for spec in cases {
@@ -312,6 +332,8 @@ mod tests {
             Conv1dSpec { bias: false, ..spec(3, 2, 3, 1, Padding::Circular) },
             spec(2, 3, 3, 2, Padding::Circular),
             spec(2, 3, 2, 3, Padding::None),
+            spec(3, 2, 2, 2, Padding::Anticausal),
+            spec(2, 3, 2, 8, Padding::Anticausal),
         ];
         let (steps, n) = (5, 2);
         for spec in cases {

@@ -35,6 +35,7 @@ pub mod revin;
 pub mod revin_multivariate;
 pub mod rnn;
 pub mod series_decomp;
+pub mod tcn_cell;
 pub mod tensor;
 pub mod ts_mixing;
 

@@ -113,6 +113,11 @@ pub fn default_space(kind: ModelKind, h: usize) -> Option<Value> {
             &[1, 2, 3, 4, 5],
             choice(json!([500, 1000, 2000])),
         ),
+        ModelKind::Bitcn => windowed(
+            json!({ "hiddenSize": choice(json!([16, 32])), "dropout": { "sample": "uniform", "low": 0.0, "high": 0.99 } }),
+            &[1, 2, 3, 4, 5],
+            choice(json!([500, 1000, 2000])),
+        ),
         ModelKind::TsMixer | ModelKind::ITransformer | ModelKind::Prophet => return None,
     })
 }

@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 
 use crate::engine::network::Network;
 use crate::models::dlinear::DlinearConfig;
+use crate::models::bitcn::BitcnConfig;
 use crate::models::gru::GruConfig;
 use crate::models::itransformer::ITransformerConfig;
 use crate::models::kan::KanConfig;
@@ -148,6 +149,7 @@ architectures! {
     PatchTst => PatchTstConfig,
     TsMixer => TsMixerConfig,
     ITransformer => ITransformerConfig,
+    Bitcn => BitcnConfig,
 }
 
 impl ModelKind {
