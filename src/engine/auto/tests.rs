@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::engine::Forecast;
+use crate::engine::{FitReport, Forecast};
 use crate::engine::tests::{engine, keep_going, sine_panel, spec_of, weights};
 
 fn auto_error(options: serde_json::Value) -> String {
@@ -172,4 +172,28 @@ fn no_trial_starts_after_the_time_budget() {
     let error = e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap_err().to_string();
     assert!(error.contains("no trial of the search finished within the time budget"), "{error}");
     assert_eq!(e.search_report(0).unwrap().skipped, 30);
+}
+
+fn fitted_search(change: impl Fn(&mut Map<String, Value>)) -> (Engine, FitReport) {
+    let mut options = small_auto(2).search.unwrap().to_options("AutoMLP");
+    change(&mut options);
+    let mut e = engine(vec![spec_of(Value::Object(options))], 1);
+    let report = e.fit(&sine_panel(2, 60), &FitOptions::default(), &mut keep_going).unwrap();
+    (e, report)
+}
+
+#[test]
+fn trials_are_scored_on_val_size_points_and_refit_with_val_keeps_them_out() {
+    let (default, report) = fitted_search(|_| {});
+    assert!(report.models[0].val_loss.is_empty(), "the refit trains on all the data");
+    let (held_out, report) = fitted_search(|o| {
+        o.insert("refitWithVal".into(), json!(true));
+    });
+    assert!(!report.models[0].val_loss.is_empty(), "refitWithVal validates the refit on the held-out points");
+    assert_ne!(weights(&default), weights(&held_out));
+    let losses = |e: &Engine| e.search_report(0).unwrap().rows.iter().map(|r| r.valid_loss.unwrap().to_bits()).collect::<Vec<_>>();
+    let (longer, _) = fitted_search(|o| {
+        o.insert("valSize".into(), json!(12));
+    });
+    assert_ne!(losses(&default), losses(&longer), "valSize 12 scores other points than the default h = 6");
 }
