@@ -76,15 +76,17 @@ test('the default spaces are NeuralForecast 3.3 ones', () => {
 })
 
 test('an AbortSignal stops the search within a step; finished trials stay usable', async () => {
-  const config = { ...SPACE, maxSteps: auto.quniform(200, 400, 100), valCheckSteps: 100 }
+  // Trials long enough that the search cannot end between two progress reports (100 ms apart).
+  const config = { ...SPACE, maxSteps: auto.quniform(2000, 4000, 1000), valCheckSteps: 1000 }
   const model = new models.AutoMLP({ h: 6, numSamples: 50, seed: 3, config })
   const forecaster = new NeuralForecaster({ models: [model], numThreads: 1 })
   const controller = new AbortController()
   let steps = 0
   const onProgress = (p) => {
     steps = p.step
-    // Progress names the trial: 'AutoMLP trial 3/50'.
-    if (Number(/trial (\d+)\//.exec(p.alias)[1]) >= 3) controller.abort()
+    // Progress names the trial during the search ('AutoMLP trial 3/50'), the model alone after it.
+    const trial = /trial (\d+)\//.exec(p.alias)
+    if (trial && Number(trial[1]) >= 3) controller.abort()
   }
   await expect(forecaster.fit(sinePanel(2, 60), { signal: controller.signal, onProgress })).rejects.toThrow(/aborted/)
   expect(steps).toBeGreaterThan(0)
