@@ -37,6 +37,7 @@ pub mod rnn;
 pub mod series_decomp;
 pub mod tensor;
 pub mod ts_mixing;
+pub mod tsmixerx_mixing;
 
 pub use error::NnError;
 pub use linear::Linear;
