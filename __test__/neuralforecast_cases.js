@@ -72,6 +72,7 @@ const cases = {
   KAN: { models: () => [new models.KAN({ ...base, hiddenSize: 8 })] },
   PatchTST: { models: () => [new models.PatchTST({ ...base, hiddenSize: 16, nHeads: 4, linearHiddenSize: 16, patchLen: 4, stride: 2 })] },
   TSMixer: { models: () => [new models.TSMixer({ ...base, nSeries: 2, ffDim: 8 })] },
+  TSMixerx: { models: () => [new models.TSMixerx({ ...base, ...exog, nSeries: 2, ffDim: 8 })], exog: true },
   'two-models-local-scaler': {
     models: () => [new models.MLP({ ...base, hiddenSize: 16, alias: 'small' }), new models.NHITS({ ...base, mlpUnits: [[8, 8], [8, 8], [8, 8]] })],
     options: { localScalerType: 'standard' },

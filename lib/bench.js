@@ -36,6 +36,7 @@ const ARCHITECTURES = {
   PatchTST: {},
   /** Multivariate, on AirPassengers' one series. */
   TSMixer: { nSeries: 1 },
+  TSMixerx: { nSeries: 1 },
 }
 
 const median = (xs) => {

@@ -28,6 +28,7 @@ pub fn models() -> Vec<(&'static str, Value)> {
         ("PatchTST", json!({})),
         // Multivariate, on AirPassengers' one series.
         ("TSMixer", json!({ "nSeries": 1 })),
+        ("TSMixerx", json!({ "nSeries": 1 })),
     ]
 }
 

@@ -142,6 +142,7 @@ function hiddenSizeOptions(type, n) {
     case 'NLinear':
       return {}
     case 'TSMixer':
+    case 'TSMixerx':
       return { ffDim: n }
     default:
       return { encoderHiddenSize: n, decoderHiddenSize: n }
@@ -150,7 +151,7 @@ function hiddenSizeOptions(type, n) {
 
 /** What a multivariate model needs from the data: the number of series it forecasts jointly (all of them). */
 function seriesOptions(type, nSeries) {
-  return type === 'TSMixer' ? { nSeries } : {}
+  return type === 'TSMixer' || type === 'TSMixerx' ? { nSeries } : {}
 }
 
 /** The NeuralForecaster options of a fitting command (forecast, cv) from its arguments and the data's `nSeries`. */

@@ -331,6 +331,7 @@ fn baseline_spec(kind: ModelKind, seed: u64) -> ModelSpec {
         ModelKind::Kan => json!({}),
         ModelKind::PatchTst => json!({}),
         ModelKind::TsMixer => json!({ "nSeries": 1 }),
+        ModelKind::TsMixerx => json!({ "nSeries": 1 }),
         ModelKind::Prophet => return spec_of(json!({ "type": "Prophet", "h": 12, "seasonalityMode": "multiplicative", "randomSeed": seed })),
     };
     let mut options = json!({

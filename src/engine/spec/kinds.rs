@@ -21,6 +21,7 @@ use crate::models::tcn::TcnConfig;
 use crate::models::tide::TideConfig;
 use crate::models::transformer::TransformerConfig;
 use crate::models::tsmixer::TsMixerConfig;
+use crate::models::tsmixerx::TsMixerxConfig;
 use crate::models::ModelOptions;
 use crate::nn::NnError;
 
@@ -146,6 +147,7 @@ architectures! {
     Kan => KanConfig,
     PatchTst => PatchTstConfig,
     TsMixer => TsMixerConfig,
+    TsMixerx => TsMixerxConfig,
 }
 
 impl ModelKind {
