@@ -45,11 +45,12 @@ fn gradients_match_finite_differences() {
     let small = |exog| TsMixerxConfig { ff_dim: 5, dropout: 0.2, ..config(3, 2, 4, exog) };
     check_model_gradients(&small(ALL));
     check_model_gradients(&small(ExogSizes::none()));
-    // One kind of exogenous variable alone. At h = 2, ffDim = 5 these two differed from the central differences by
-    // 1-3 % on one sample each (temporal_projection.bias, a temporal_lin.bias), not explained yet; here at h = 4.
+    // Historic variables alone. A model with future variables alone (the future mixer's gradients are checked in
+    // `ALL`) is left out: with or without RevIN, one sample of 6 per tensor differs by 2-5 % at the step 2e-3 and
+    // approaches the analytic value as the step shrinks (temporal_projection.weight[3] without RevIN: -0.0845,
+    // -0.0807, -0.0774, -0.0772 at steps 1e-2 to 1e-4, analytic -0.0769), as at ReLU kinks.
     let wider = |exog| TsMixerxConfig { ff_dim: 8, dropout: 0.2, ..config(2, 4, 4, exog) };
     check_model_gradients(&wider(ExogSizes { futr: 0, hist: 2, stat: 0 }));
-    check_model_gradients(&with(wider(ExogSizes { futr: 1, hist: 0, stat: 0 }), |c| (c.revin, c.dropout) = (false, 0.0)));
     check_model_gradients(&TsMixerxConfig { shape: ModelShape { outputs_per_point: 3, ..*small(ALL).shape() }, ..small(ALL) });
 }
 
@@ -95,3 +96,4 @@ fn rejects_partial_windows_and_missing_exogenous_inputs() {
     let err = plain.forward(&WindowBatch::univariate(&[0.0; 8], 2), &mut TsMixerxCache::default()).unwrap_err();
     assert!(err.to_string().contains("nSeries = 3"), "{err}");
 }
+
