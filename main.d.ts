@@ -435,6 +435,27 @@ export interface BiTCNOptions extends NeuralModelOptions {
   excludeInsampleY?: boolean
 }
 
+/**
+ * NeuralForecast's TSMixerx: TSMixer with exogenous variables, multivariate as TSMixer (`nSeries` aligned series,
+ * windows of every series at once). Each series brings its own values of the `futrExogList`, `histExogList` and
+ * `statExogList` columns; `forecastWindow` reads no exogenous values, so a model with them forecasts through
+ * `predict`/`forecastSeries` (future values in `futrData`).
+ */
+export interface TSMixerxOptions extends NeuralModelOptions {
+  /** Number of series forecast jointly (NeuralForecast's n_series; required). */
+  nSeries: number
+  /** Mixing layers after the first [2]. */
+  nBlock?: number
+  /** Width of the feature-mixing MLPs and of the mixed features [64]. */
+  ffDim?: number
+  /** Dropout in the mixing layers [0]. */
+  dropout?: number
+  /** Reversible instance normalisation of each series' window [true]. */
+  revin?: boolean
+  /** NeuralForecast's exclude_insample_y: the network sees zeros for the input window of y [false]. */
+  excludeInsampleY?: boolean
+}
+
 /** Prophet: piecewise-linear trend with changepoints and Fourier seasonalities, fitted to each series (MAP). */
 export interface ProphetOptions extends BaseModelOptions {
   /** Potential changepoints [25]. */
@@ -502,6 +523,8 @@ export interface ModelOptionsByType {
   iTransformer: iTransformerOptions
   /** NeuralForecast's BiTCN. */
   BiTCN: BiTCNOptions
+  /** NeuralForecast's TSMixerx (multivariate, with exogenous variables). */
+  TSMixerx: TSMixerxOptions
   /** Prophet, a local model (one fit per series); `predict({ level })` gives its own intervals. */
   Prophet: ProphetOptions
 }
@@ -545,6 +568,7 @@ export declare namespace models {
   type TSMixer = Model<'TSMixer'>
   type iTransformer = Model<'iTransformer'>
   type BiTCN = Model<'BiTCN'>
+  type TSMixerx = Model<'TSMixerx'>
   type Prophet = Model<'Prophet'>
 }
 

@@ -77,3 +77,50 @@ test('MQLoss, conformal intervals, cross-validation and checkpoints', async () =
   const copy = await NeuralForecaster.fromBuffer(await conformal.toBuffer())
   expect((await copy.predict()).TSMixer).toEqual((await conformal.predict()).TSMixer)
 })
+
+/** `panel` with a future column `x` that the target follows, its lag `lag`, and a static `level` per series. */
+function exogenousPanel(length) {
+  const data = { unique_id: [], ds: [], y: [], x: [], lag: [] }
+  const xAt = (s, t) => ((t * 7 + s * 3) % 5)
+  for (let s = 0; s < 3; s++) {
+    for (let t = 0; t < length; t++) {
+      data.unique_id.push(`s${s}`)
+      data.ds.push(t)
+      data.x.push(xAt(s, t))
+      data.lag.push(xAt(s, Math.max(t - 1, 0)))
+      data.y.push(5 + 3 * s + 2 * xAt(s, t) + Math.sin(t / 3))
+    }
+  }
+  return data
+}
+
+test('TSMixerx forecasts all series jointly with each series\' future, historic and static exogenous values', async () => {
+  const m = new models.TSMixerx({ h: 12, inputSize: 24, nSeries: 20 })
+  expect([m.nBlock, m.ffDim, m.dropout, m.revin, m.excludeInsampleY, m.windowsBatchSize, m.scalerType]).toEqual([2, 64, 0, true, false, 32, 'identity'])
+  expect(() => new models.TSMixerx({ h: 12, inputSize: 24 })).toThrow(/nSeries is missing: TSMixerx is multivariate/)
+  const all = exogenousPanel(64)
+  const cut = (data, keep) => Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v.filter((_, i) => data.ds[i] < keep)]))
+  const history = cut(all, 60)
+  const staticData = { unique_id: ['s0', 's1', 's2'], level: [0, 3, 6] }
+  const futrData = { unique_id: all.unique_id, ds: all.ds, x: all.x }
+  const options = { h: 4, inputSize: 8, nSeries: 3, ffDim: 16, maxSteps: 150, windowsBatchSize: 16, futrExogList: ['x'], histExogList: ['lag'], statExogList: ['level'] }
+  const run = async (numThreads) => {
+    const nf = new NeuralForecaster({ models: [new models.TSMixerx(options)], numThreads })
+    const report = await nf.fit(history, { staticData })
+    return { nf, report, forecast: await nf.predict({ futrData }) }
+  }
+  const one = await run(1)
+  const two = await run(2)
+  expect(two.report.models[0].trainLoss).toEqual(one.report.models[0].trainLoss)
+  expect(two.forecast.TSMixerx).toEqual(one.forecast.TSMixerx)
+  // The forecast follows x over the horizon (y moves by 2 per unit of x).
+  const truth = all.y.filter((_, i) => all.ds[i] >= 60)
+  const mae = one.forecast.TSMixerx.reduce((sum, v, i) => sum + Math.abs(v - truth[i]), 0) / truth.length
+  expect(mae).toBeLessThan(2)
+  const moved = await one.nf.predict({ futrData: { ...futrData, x: futrData.x.map((v, i) => (all.ds[i] >= 60 ? v + 3 : v)) } })
+  expect(moved.TSMixerx).not.toEqual(one.forecast.TSMixerx)
+  await expect(one.nf.predict()).rejects.toThrow(/future exogenous variables \(x\)/)
+  expect(() => one.nf.forecastWindow(new Float64Array(24))).toThrow(/exogenous variables/)
+  const missing = new NeuralForecaster({ models: [new models.TSMixerx({ ...options, histExogList: ['nope'] })] })
+  await expect(missing.fit(history, { staticData })).rejects.toThrow(/histExogList column 'nope'/)
+})

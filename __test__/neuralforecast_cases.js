@@ -74,6 +74,7 @@ const cases = {
   TSMixer: { models: () => [new models.TSMixer({ ...base, nSeries: 2, ffDim: 8 })] },
   iTransformer: { models: () => [new models.iTransformer({ ...base, nSeries: 2, hiddenSize: 16, nHeads: 2, dFf: 16 })] },
   BiTCN: { models: () => [new models.BiTCN({ ...base, ...exog, hiddenSize: 8 })], exog: true },
+  TSMixerx: { models: () => [new models.TSMixerx({ ...base, ...exog, nSeries: 2, ffDim: 8 })], exog: true },
   'two-models-local-scaler': {
     models: () => [new models.MLP({ ...base, hiddenSize: 16, alias: 'small' }), new models.NHITS({ ...base, mlpUnits: [[8, 8], [8, 8], [8, 8]] })],
     options: { localScalerType: 'standard' },

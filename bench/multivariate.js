@@ -3,7 +3,7 @@
 // quarterly series), cross-validated MAE over five seeds with NeuralForecast's protocol there (h=4, inputSize=12,
 // nSeries=20, the model's defaults but maxSteps=300, nWindows=4, stepSize=4, one fit), then the median training
 // step and single-window forecast (all 20 series) from JS.
-//     node bench/multivariate.js [seeds] [--models TSMixer,iTransformer]
+//     node bench/multivariate.js [seeds] [--models TSMixer,TSMixerx,iTransformer]
 
 const fs = require('node:fs')
 const path = require('node:path')

@@ -38,6 +38,7 @@ const ARCHITECTURES = {
   TSMixer: { nSeries: 1 },
   iTransformer: { nSeries: 1 },
   BiTCN: {},
+  TSMixerx: { nSeries: 1 },
 }
 
 const median = (xs) => {

@@ -163,6 +163,7 @@ function hiddenSizeOptions(type, n) {
     case 'NLinear':
       return {}
     case 'TSMixer':
+    case 'TSMixerx':
       return { ffDim: n }
     case 'iTransformer':
       return { hiddenSize: n }
@@ -173,7 +174,7 @@ function hiddenSizeOptions(type, n) {
 
 /** What a multivariate model needs from the data: the number of series it forecasts jointly (all of them). */
 function seriesOptions(type, nSeries) {
-  return type === 'TSMixer' || type === 'iTransformer' ? { nSeries } : {}
+  return ['TSMixer', 'TSMixerx', 'iTransformer'].includes(type) ? { nSeries } : {}
 }
 
 /** The NeuralForecaster options of a fitting command (forecast, cv) from its arguments and the data's `nSeries`. */

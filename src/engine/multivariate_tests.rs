@@ -128,3 +128,67 @@ fn multi_quantile_loss_and_conformal_intervals_work() {
     let (lo, hi) = (&forecast.columns[1].1, &forecast.columns[2].1);
     assert!(lo.iter().zip(hi).all(|(l, h)| l <= h));
 }
+
+/// Three aligned series with a temporal column `x` the target follows, its lag `lag`, and a static `level`.
+fn exogenous_panel(length: usize) -> Panel {
+    let (mut ids, mut ds, mut y, mut x, mut lag) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let x_at = |s: usize, t: usize| ((t * 7 + s * 3) % 5) as f64;
+    for s in 0..3 {
+        for t in 0..length {
+            ids.push(format!("s{s}"));
+            ds.push(Ds::Int(t as i64));
+            x.push(x_at(s, t));
+            lag.push(x_at(s, t.saturating_sub(1)));
+            y.push(5.0 + 3.0 * s as f64 + x_at(s, t) + (t as f64 / 3.0).sin());
+        }
+    }
+    let columns = vec![crate::data::Column { name: "x".into(), values: x }, crate::data::Column { name: "lag".into(), values: lag }];
+    let panel = Panel::with_exogenous(&ids, &ds, &y, columns, None).unwrap();
+    panel.with_statics(&["s0", "s1", "s2"], vec![crate::data::Column { name: "level".into(), values: vec![0.0, 3.0, 6.0] }]).unwrap()
+}
+
+#[test]
+fn tsmixerx_carries_each_series_exogenous_inputs_with_the_same_bits_on_any_thread_count() {
+    let panel = exogenous_panel(48);
+    let history = panel.without_last(4, "test").unwrap();
+    let future = FutureExog::from_panel(&panel);
+    let spec = spec_of(json!({
+        "type": "TSMixerx", "h": 4, "inputSize": 8, "nSeries": 3, "ffDim": 8, "dropout": 0.1, "maxSteps": 30,
+        "windowsBatchSize": 8, "futrExogList": ["x"], "histExogList": ["lag"], "statExogList": ["level"],
+        "scalerType": "standard",
+    }));
+    let run = |threads| {
+        let mut e = engine_with(spec.clone(), threads);
+        e.fit(&history, &FitOptions { validation_size: 4, ..FitOptions::default() }, &mut keep_going).unwrap();
+        (weights(&e), e.predict(None, None, &[], Some(&future)).unwrap(), e)
+    };
+    let (w1, f1, e) = run(1);
+    let (w2, f2, _) = run(2);
+    assert_eq!(w1, w2);
+    assert_eq!(f1, f2);
+    assert_eq!(f1.unique_id.len(), 3 * 4);
+    assert!(f1.columns[0].1.iter().all(|v| v.is_finite()));
+    // The forecast reads the future values of `x` over the horizon.
+    let (mut ids, mut ds, mut y, mut x, mut lag) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (s, series) in panel.series_iter().enumerate() {
+        for t in 0..series.len() {
+            ids.push(format!("s{s}"));
+            ds.push(series.ds[t]);
+            y.push(series.y[t]);
+            x.push(if t >= 44 { 10.0 } else { panel.exogenous()[0].values[s * 48 + t] });
+            lag.push(panel.exogenous()[1].values[s * 48 + t]);
+        }
+    }
+    let columns = vec![crate::data::Column { name: "x".into(), values: x }, crate::data::Column { name: "lag".into(), values: lag }];
+    let moved = FutureExog::from_panel(&Panel::with_exogenous(&ids, &ds, &y, columns, None).unwrap());
+    assert_ne!(e.predict(None, None, &[], Some(&moved)).unwrap().columns[0].1, f1.columns[0].1);
+    // Missing future values and missing columns are named.
+    let error = e.predict(None, None, &[], None).unwrap_err().to_string();
+    assert!(error.contains("future exogenous variables (x)"), "{error}");
+    let short = FutureExog::from_panel(&panel.without_last(2, "test").unwrap());
+    let error = e.predict(None, None, &[], Some(&short)).unwrap_err().to_string();
+    assert!(error.contains("futrData has no row for series 's0'"), "{error}");
+    let unknown = spec_of(json!({ "type": "TSMixerx", "h": 4, "inputSize": 8, "nSeries": 3, "ffDim": 8, "histExogList": ["nope"] }));
+    let error = engine_with(unknown, 1).fit(&history, &FitOptions::default(), &mut keep_going).unwrap_err().to_string();
+    assert!(error.contains("histExogList column 'nope'"), "{error}");
+}

@@ -25,6 +25,7 @@ pub mod tide;
 pub(crate) mod timing;
 pub mod transformer;
 pub mod tsmixer;
+pub mod tsmixerx;
 
 pub use gru::{Gru, GruConfig};
 pub use model::{ExogSizes, InputSizeDefault, Model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};

@@ -26,9 +26,15 @@ crate::nn::heap_bytes::heap_bytes!(LayerNormCache { normalized, inv_std });
 impl LayerNorm {
     /// Creates `<prefix>.weight` (ones) and `<prefix>.bias` (zeros).
     pub fn new(init: &mut ParamInit<'_>, features: usize) -> Result<Self, NnError> {
-        nonzero("LayerNorm features", features)?;
-        let weight = init.constant("weight", &[features], 1.0)?;
-        let bias = init.constant("bias", &[features], 0.0)?;
+        Self::with_shape(init, &[features])
+    }
+
+    /// torch's `LayerNorm(normalized_shape)` over several trailing dimensions (TSMixerx's `(h, features)`): one
+    /// row is their product of values, and `weight` and `bias` keep `normalized_shape` as their tensor shape.
+    pub fn with_shape(init: &mut ParamInit<'_>, normalized_shape: &[usize]) -> Result<Self, NnError> {
+        let features = nonzero("LayerNorm features", normalized_shape.iter().product())?;
+        let weight = init.constant("weight", normalized_shape, 1.0)?;
+        let bias = init.constant("bias", normalized_shape, 0.0)?;
         Ok(LayerNorm { weight, bias, features })
     }
 

@@ -38,6 +38,7 @@ pub mod series_decomp;
 pub mod tcn_cell;
 pub mod tensor;
 pub mod ts_mixing;
+pub mod tsmixerx_mixing;
 
 pub use error::NnError;
 pub use linear::Linear;

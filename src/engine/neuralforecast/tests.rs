@@ -95,7 +95,7 @@ fn every_model_kind_has_neuralforecast_constructor_arguments_for_each_option() {
     for &kind in ModelKind::ALL.iter().filter(|k| **k != ModelKind::Prophet) {
         let defaults = super::write::constructor_defaults(kind.name()).unwrap_or_else(|| panic!("{}: rerun bench/neuralforecast_constructor_defaults.py", kind.name()));
         let mut options = json!({ "type": kind.name(), "h": 4, "inputSize": 8 }).as_object().unwrap().clone();
-        if matches!(kind, ModelKind::TsMixer | ModelKind::ITransformer) {
+        if matches!(kind, ModelKind::TsMixer | ModelKind::TsMixerx | ModelKind::ITransformer) {
             // A multivariate model needs its series count.
             options.insert("nSeries".into(), json!(2));
         }

@@ -23,6 +23,7 @@ use crate::models::tcn::TcnConfig;
 use crate::models::tide::TideConfig;
 use crate::models::transformer::TransformerConfig;
 use crate::models::tsmixer::TsMixerConfig;
+use crate::models::tsmixerx::TsMixerxConfig;
 use crate::models::ModelOptions;
 use crate::nn::NnError;
 
@@ -150,6 +151,7 @@ architectures! {
     TsMixer => TsMixerConfig,
     ITransformer => ITransformerConfig,
     Bitcn => BitcnConfig,
+    TsMixerx => TsMixerxConfig,
 }
 
 impl ModelKind {
