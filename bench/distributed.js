@@ -8,6 +8,7 @@
 'use strict'
 
 const { spawn } = require('node:child_process')
+const { typedSinePanel } = require('./typed_sine_panel.js')
 const path = require('node:path')
 
 const root = path.join(__dirname, '..')
@@ -23,21 +24,8 @@ const SERIES = argument('series', 100000)
 const LENGTH = argument('points', 500)
 const CHUNK = argument('chunk-series', 5000)
 
-/** Series s is a sine with its own phase and level, as typed-array columns (integer id codes with labels). */
 function panel() {
-  const n = SERIES * LENGTH
-  const codes = new Uint32Array(n)
-  const ds = new Float64Array(n)
-  const y = new Float64Array(n)
-  for (let s = 0; s < SERIES; s++) {
-    for (let t = 0; t < LENGTH; t++) {
-      const i = s * LENGTH + t
-      codes[i] = s
-      ds[i] = t
-      y[i] = 100 + (s % 50) + 10 * Math.sin((2 * Math.PI * t) / 24 + s)
-    }
-  }
-  return { unique_id: codes, labels: Array.from({ length: SERIES }, (_, s) => `s${s}`), ds, y }
+  return typedSinePanel(SERIES, LENGTH)
 }
 
 function startWorker(url) {

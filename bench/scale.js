@@ -8,6 +8,7 @@
 'use strict'
 
 const { execFileSync } = require('node:child_process')
+const { typedSinePanel } = require('./typed_sine_panel.js')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -17,21 +18,8 @@ const quick = process.argv.includes('--quick')
 const SERIES = 10000
 const LENGTH = 500
 
-/** The synthetic panel: series s is a sine with its own phase and level, as typed-array columns. */
 function panel() {
-  const n = SERIES * LENGTH
-  const codes = new Uint32Array(n)
-  const ds = new Float64Array(n)
-  const y = new Float64Array(n)
-  for (let s = 0; s < SERIES; s++) {
-    for (let t = 0; t < LENGTH; t++) {
-      const i = s * LENGTH + t
-      codes[i] = s
-      ds[i] = t
-      y[i] = 100 + (s % 50) + 10 * Math.sin((2 * Math.PI * t) / 24 + s)
-    }
-  }
-  return { unique_id: codes, labels: Array.from({ length: SERIES }, (_, s) => `s${s}`), ds, y }
+  return typedSinePanel(SERIES, LENGTH)
 }
 
 const seconds = (started) => Number(process.hrtime.bigint() - started) / 1e9

@@ -313,7 +313,7 @@ fn transpose_inner(input: &[f32], batch: usize, rows: usize, cols: usize, out: &
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::models::model::tests::{assert_fits_sine, check_model_gradients, shape};
+    use crate::models::model::tests::{assert_fits_sine, assert_window_alone_equals_batch, check_model_gradients, shape};
     use crate::models::{ExogSizes, Model};
     use crate::nn::gru::GruCell;
     use crate::nn::lstm::LstmCell;
@@ -341,6 +341,13 @@ pub(crate) mod tests {
         assert_eq!(config.build().unwrap().params(), config.build().unwrap().params());
         let reseeded = RecurrentConfig { shape: ModelShape { random_seed: 2, ..config.shape }, ..config.clone() };
         assert_ne!(config.build().unwrap().params(), reseeded.build().unwrap().params());
+    }
+
+    #[test]
+    fn a_window_gives_the_same_forecast_alone_and_in_a_batch() {
+        // One W_hh product kernel for every batch size: a window's bits do not depend on its batch.
+        assert_window_alone_equals_batch(&reference_config::<LstmCell>());
+        assert_window_alone_equals_batch(&reference_config::<GruCell>());
     }
 
     #[test]

@@ -9,21 +9,10 @@
 //! are contiguous; the public input and output are batch-first (`[B, T, ..]`).
 
 use super::error::{expect_len, nonzero, NnError};
-use super::matmul::{matmul_nt_acc, PackedB};
-use crate::simd::{thread_isa, Isa};
+use super::matmul::PackedB;
+use crate::simd::thread_isa;
 use super::matmul::{add_column_sums, fill_rows_with, gemm, Mat, MatMut};
 use super::params::{ParamId, ParamInit, ParamStore};
-
-/// Batches up to this size multiply `h_{t-1}` by `W_hh^T` as dot products with the rows of `W_hh`; larger ones
-/// through a transposed copy of `W_hh`, as every batch does on AVX-512, whose packed tiles keep four 16-lane FMA
-/// chains busy even for one row (a single LSTM window: 48 → 35 µs).
-fn dot_product_max_batch(isa: Isa) -> usize {
-    if isa == Isa::Avx512 {
-        0
-    } else {
-        2
-    }
-}
 
 /// One timestep of a recurrent cell, for all `B` batch rows at once. Gate blocks are laid out per row
 /// as torch does: `[gate 0 | gate 1 | ...]`, each `hidden` wide.
@@ -42,11 +31,6 @@ pub trait RecurrentCell {
     /// layer uses `d_x_proj` for both; such a cell has no part of dL/dh_{t-1} outside `h_proj` and
     /// leaves `dh_prev` untouched.
     const SHARES_PROJECTION_GRADIENT: bool = false;
-
-    /// Whether batches of up to [`dot_product_max_batch`] rows may take dot products with the rows of `W_hh`
-    /// (faster for one window on AVX2, but rounded differently from the packed product of larger batches). A
-    /// cell that sets it false gets the packed product for every batch: a window's bits alone as in a batch.
-    const DOT_PRODUCTS_FOR_SMALL_BATCHES: bool = true;
 }
 
 /// The `forward_step` and `backward_step` of a [`RecurrentCell`] impl, dispatching on [`crate::simd::thread_isa`]:
@@ -309,14 +293,12 @@ impl<C: RecurrentCell> Recurrent<C> {
             .weight_ih
             .matmul_bias(isa, input, rows, &mut saved.gates, bias);
         let weight_hh = &params.get(layer.weight_hh).data;
-        // Small batches (see dot_product_max_batch) take dot products against the rows of W_hh directly;
-        // larger ones multiply by a transposed copy, made once per layer and pass.
-        let transposed = !C::DOT_PRODUCTS_FOR_SMALL_BATCHES || batch > dot_product_max_batch(isa);
-        if transposed {
-            scratch
-                .weight_hh
-                .pack_transposed(isa, weight_hh, gate_width, hidden);
-        }
+        // Every batch size multiplies by one transposed copy (made once per layer and pass) in the same kernel,
+        // so a window's forecast has the same bits alone as in any batch (dot products with the rows of W_hh
+        // were faster for one window on AVX2, but rounded differently).
+        scratch
+            .weight_hh
+            .pack_transposed(isa, weight_hh, gate_width, hidden);
         scratch
             .h_proj
             .resize(if fused { 0 } else { batch * gate_width }, 0.0);
@@ -327,25 +309,17 @@ impl<C: RecurrentCell> Recurrent<C> {
             let (aux_prev, aux) =
                 previous_and_current(&mut saved.aux, t, batch * hidden, &scratch.zeros);
             let gates = &mut saved.gates[t * step_gates..(t + 1) * step_gates];
-            if !fused && (t == 0 || !transposed) {
+            if !fused && t == 0 {
                 fill_rows_with(&mut scratch.h_proj, bias_hh);
             }
-            if t > 0 && !fused && transposed {
+            if t > 0 && !fused {
                 // h_proj = b_hh + h W_hh^T in one pass.
                 scratch
                     .weight_hh
                     .matmul_bias(isa, h_prev, batch, &mut scratch.h_proj, bias_hh);
             } else if t > 0 {
-                let h_proj: &mut [f32] = if fused {
-                    &mut *gates
-                } else {
-                    &mut scratch.h_proj
-                };
-                if transposed {
-                    scratch.weight_hh.matmul(isa, h_prev, batch, h_proj, true);
-                } else {
-                    matmul_nt_acc(isa, h_prev, batch, hidden, weight_hh, gate_width, h_proj);
-                }
+                // The fused cell adds h W_hh^T straight onto its gates.
+                scratch.weight_hh.matmul(isa, h_prev, batch, gates, true);
             }
             self.cell.forward_step(ForwardStep {
                 hidden,

@@ -1,8 +1,6 @@
 //! torch.nn.RNN's Elman cell: `h' = tanh(W_ih x + b_ih + W_hh h + b_hh)` (NeuralForecast 3.3's RNN stores
 //! `encoder_activation` but builds `nn.RNN` with its default tanh). One gate block; the cell keeps no state
-//! besides h. It adds the two projections itself, as torch does (`igates + hgates`), and takes the packed
-//! `h W_hh^T` product for every batch size (see [`RecurrentCell::DOT_PRODUCTS_FOR_SMALL_BATCHES`]), so that
-//! a window's forecast has the same bits alone as in any batch.
+//! besides h. It adds the two projections itself, as torch does (`igates + hgates`).
 
 use super::activation::{tanh, tanh_grad_from_output};
 use super::recurrent::{BackwardStep, ForwardStep, Recurrent, RecurrentCell};
@@ -16,7 +14,6 @@ pub type Rnn = Recurrent<ElmanCell>;
 
 impl RecurrentCell for ElmanCell {
     const GATES: usize = 1;
-    const DOT_PRODUCTS_FOR_SMALL_BATCHES: bool = false;
 
     /// `gates` keeps `h` itself, which backward differentiates from.
     fn forward_step(&self, step: ForwardStep<'_>) {
