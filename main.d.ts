@@ -395,9 +395,10 @@ export interface TSMixerOptions extends NeuralModelOptions {
 
 /**
  * NeuralForecast's iTransformer, a multivariate model like TSMixer (same data, window and `forecastWindow` layout):
- * each of the `nSeries` series of a window is one token, the Transformer's attention runs across the series. No
- * exogenous variables in this port (NeuralForecast 3.3's futr_exog_list tokens are not implemented; an error names
- * the list).
+ * each of the `nSeries` series of a window is one token, the Transformer's attention runs across the series. Future
+ * exogenous variables (`futrExogList`, as NeuralForecast 3.3) are tokens too: each variable of each series over
+ * `inputSize + h` steps is embedded (futr_embedding) and attended to; only the series tokens are projected to the
+ * forecast. `histExogList` and `statExogList` are refused with an error naming the list.
  */
 export interface iTransformerOptions extends NeuralModelOptions {
   /** Number of series forecast jointly (NeuralForecast's n_series; required). */

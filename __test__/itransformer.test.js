@@ -17,13 +17,45 @@ async function fitted(options = {}, numThreads = 2) {
 const lastWindow = (data, inputSize) =>
   Float64Array.from(['s0', 's1', 's2'].flatMap((id) => data.y.filter((_, i) => data.unique_id[i] === id).slice(-inputSize)))
 
-test('iTransformer defaults follow NeuralForecast; nSeries is required, exogenous lists and unused options refused', () => {
+test('iTransformer defaults follow NeuralForecast; nSeries is required, historic/static lists and unused options refused', () => {
   const m = new models.iTransformer({ h: 12, inputSize: 24, nSeries: 20 })
   expect([m.hiddenSize, m.nHeads, m.eLayers, m.dLayers, m.dFf, m.factor, m.dropout, m.useNorm]).toEqual([512, 8, 2, 1, 2048, 1, 0.1, true])
   expect([m.windowsBatchSize, m.inferenceWindowsBatchSize, m.scalerType, m.learningRate, m.maxSteps]).toEqual([32, 32, 'identity', 1e-3, 1000])
   expect(() => new models.iTransformer({ h: 12, inputSize: 24 })).toThrow(/nSeries is missing: iTransformer is multivariate/)
   expect(() => new models.iTransformer({ ...small, dLayers: 2 })).toThrow(/dLayers is accepted as 1 only/)
-  expect(() => new NeuralForecaster({ models: [itransformer({ futrExogList: ['x'] })] })).toThrow(/iTransformer takes no exogenous variables; remove futrExogList/)
+  expect(() => new NeuralForecaster({ models: [itransformer({ histExogList: ['x'] })] })).toThrow(/iTransformer takes future exogenous variables only; remove histExogList/)
+  expect(() => new NeuralForecaster({ models: [itransformer({ statExogList: ['x'] })] })).toThrow(/remove statExogList/)
+})
+
+test('future exogenous variables are tokens of their own: they change the forecast, read from predict({ futrData })', async () => {
+  // The sine panel with x, a known cosine per series; futrData holds the horizon's rows of x.
+  const xAt = (s, t) => Math.cos((2 * Math.PI * t) / 12 + s)
+  const history = { ...panel, x: panel.ds.map((t, i) => xAt(Number(panel.unique_id[i].slice(1)), t)) }
+  const future = { unique_id: [], ds: [], x: [] }
+  for (let s = 0; s < 3; s++) {
+    for (let t = 60; t < 64; t++) {
+      future.unique_id.push(`s${s}`)
+      future.ds.push(t)
+      future.x.push(xAt(s, t))
+    }
+  }
+  const run = async (numThreads) => {
+    const nf = new NeuralForecaster({ models: [itransformer({ futrExogList: ['x'] })], numThreads })
+    const report = await nf.fit(history)
+    return { nf, report, forecast: await nf.predict({ futrData: future }) }
+  }
+  const one = await run(1)
+  const two = await run(2)
+  expect(two.report.models[0].trainLoss).toEqual(one.report.models[0].trainLoss)
+  expect(two.forecast.iTransformer).toEqual(one.forecast.iTransformer)
+  // The 1,324 parameters without x, and futr_embedding (inputSize + h = 12 → 8): 12·8 + 8.
+  expect(one.report.models[0].parameters).toBe(1324 + 104)
+  expect(one.forecast.iTransformer.every(Number.isFinite)).toBe(true)
+  const without = await fitted()
+  expect(one.forecast.iTransformer).not.toEqual((await without.nf.predict()).iTransformer)
+  const moved = await one.nf.predict({ futrData: { ...future, x: future.x.map((v) => v + 3) } })
+  expect(moved.iTransformer).not.toEqual(one.forecast.iTransformer)
+  await expect(one.nf.predict()).rejects.toThrow(/future exogenous variables \(x\)/)
 })
 
 test('fits every series jointly with the same bits on 1 and 2 threads', async () => {

@@ -73,6 +73,10 @@ const cases = {
   PatchTST: { models: () => [new models.PatchTST({ ...base, hiddenSize: 16, nHeads: 4, linearHiddenSize: 16, patchLen: 4, stride: 2 })] },
   TSMixer: { models: () => [new models.TSMixer({ ...base, nSeries: 2, ffDim: 8 })] },
   iTransformer: { models: () => [new models.iTransformer({ ...base, nSeries: 2, hiddenSize: 16, nHeads: 2, dFf: 16 })] },
+  'iTransformer-futr': {
+    models: () => [new models.iTransformer({ ...base, nSeries: 2, hiddenSize: 16, nHeads: 2, dFf: 16, futrExogList: ['x'] })],
+    exog: true,
+  },
   BiTCN: { models: () => [new models.BiTCN({ ...base, ...exog, hiddenSize: 8 })], exog: true },
   TSMixerx: { models: () => [new models.TSMixerx({ ...base, ...exog, nSeries: 2, ffDim: 8 })], exog: true },
   'two-models-local-scaler': {

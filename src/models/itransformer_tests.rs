@@ -15,6 +15,11 @@ fn small(n_series: usize) -> ITransformerConfig {
     ITransformerConfig { hidden_size: 8, n_heads: 2, d_ff: 6, ..config(n_series, 3, 5) }
 }
 
+/// `small(n_series)` with `futr` future exogenous variables.
+fn small_futr(n_series: usize, futr: usize) -> ITransformerConfig {
+    with(small(n_series), |c| c.shape.exog.futr = futr)
+}
+
 #[test]
 fn parameter_count_and_names_follow_neuralforecast() {
     // NeuralForecast iTransformer(h=12, input_size=24, n_series=1): 6,324,748 parameters.
@@ -34,13 +39,56 @@ fn parameter_count_and_names_follow_neuralforecast() {
 }
 
 #[test]
+fn future_exogenous_embedding_follows_neuralforecast() {
+    // NeuralForecast iTransformer(h=12, input_size=24, n_series=2, futr_exog_list=['a', 'b']): 6,343,692
+    // parameters; at h=3, input_size=5, hidden_size=8, n_heads=2, d_ff=6 with one: 1,023.
+    let futr = ITransformerConfig { n_series: 2, ..ITransformerConfig::new(shape(12, 24, ExogSizes { futr: 2, hist: 0, stat: 0 })) };
+    assert_eq!(assert_count_matches_estimate(&futr), 6_343_692);
+    assert_eq!(assert_count_matches_estimate(&small_futr(2, 1)), 1_023);
+    let model = small_futr(2, 1).build().unwrap();
+    let names: Vec<(&str, Vec<usize>)> = model.params().iter().map(|(n, t)| (n, t.shape.clone())).skip(2).take(3).collect();
+    assert_eq!(names, [
+        ("futr_embedding.weight", vec![8, 8]),
+        ("futr_embedding.bias", vec![8]),
+        ("encoder.attn_layers.0.attention.query_projection.weight", vec![8, 8]),
+    ]);
+}
+
+#[test]
+fn future_exogenous_tokens_change_every_series_forecast() {
+    let config = small_futr(3, 2);
+    let model = config.build().unwrap();
+    let inputs = RandomBatch::new(config.shape(), 3, 4);
+    let mut cache = ITransformerCache::default();
+    let before = model.forward(&inputs.view(None), &mut cache).unwrap().to_vec();
+    // Series 0's second variable at the last horizon step: index (row 0, step L + h - 1, variable 1).
+    let mut changed = RandomBatch::new(config.shape(), 3, 4);
+    changed.futr_exog[(5 + 3 - 1) * 2 + 1] += 1.5;
+    let after = model.forward(&changed.view(None), &mut cache).unwrap();
+    for series in 0..3 {
+        assert_ne!(&after[series * 3..(series + 1) * 3], &before[series * 3..(series + 1) * 3], "series {series}");
+    }
+}
+
+#[test]
 fn gradients_match_finite_differences() {
     check_model_gradients(&with(small(3), |c| c.dropout = 0.2));
     check_model_gradients(&with(small(2), |c| (c.use_norm, c.dropout) = (false, 0.0)));
+    check_model_gradients(&with(small_futr(2, 2), |c| c.dropout = 0.2));
+    check_model_gradients(&with(small_futr(3, 1), |c| (c.use_norm, c.dropout) = (false, 0.0)));
 }
 
 #[test]
 fn a_window_alone_equals_it_in_a_batch() {
+    let config = small_futr(3, 2);
+    let model = config.build().unwrap();
+    let inputs = RandomBatch::new(config.shape(), 4 * 3, 11);
+    let mut cache = ITransformerCache::default();
+    let all = model.forward(&inputs.view(None), &mut cache).unwrap().to_vec();
+    for w in 0..4 {
+        let alone = model.forward(&inputs.windows(w * 3..(w + 1) * 3).view(None), &mut ITransformerCache::default()).unwrap().to_vec();
+        assert_eq!(alone, &all[w * 9..(w + 1) * 9]);
+    }
     let config = small(3);
     let model = config.build().unwrap();
     let inputs = RandomBatch::new(config.shape(), 4 * 3, 11);
@@ -70,10 +118,10 @@ fn attention_mixes_the_series_of_a_window() {
 }
 
 #[test]
-fn rejects_exogenous_inputs_unused_options_and_partial_windows() {
-    let exog = ITransformerConfig { n_series: 2, ..ITransformerConfig::new(shape(3, 4, ExogSizes { futr: 1, hist: 0, stat: 0 })) };
+fn rejects_historic_and_static_inputs_unused_options_and_partial_windows() {
+    let exog = ITransformerConfig { n_series: 2, ..ITransformerConfig::new(shape(3, 4, ExogSizes { futr: 1, hist: 1, stat: 1 })) };
     let err = exog.build().unwrap_err().to_string();
-    assert!(err.contains("iTransformer takes no exogenous variables; remove futrExogList"), "{err}");
+    assert!(err.contains("iTransformer takes future exogenous variables only; remove histExogList, statExogList"), "{err}");
     let model = small(3).build().unwrap();
     let err = model.forward(&WindowBatch::univariate(&[0.0; 10], 2), &mut ITransformerCache::default()).unwrap_err();
     assert!(err.to_string().contains("nSeries = 3"), "{err}");

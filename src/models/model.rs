@@ -27,14 +27,23 @@ impl ExogSizes {
     /// Errors naming `model` and the lists given, for a model whose NeuralForecast class takes no exogenous
     /// variables (its `EXOGENOUS_FUTR = EXOGENOUS_HIST = EXOGENOUS_STAT = False`).
     pub fn refuse_all(&self, model: &str) -> Result<(), NnError> {
-        let given: Vec<&str> = [(self.futr, "futrExogList"), (self.hist, "histExogList"), (self.stat, "statExogList")]
-            .into_iter()
-            .filter_map(|(count, list)| (count > 0).then_some(list))
-            .collect();
+        Self::refuse([self.futr, self.hist, self.stat], &format!("{model} takes no exogenous variables"))
+    }
+
+    /// Errors naming `model` and the historic and static lists given, for a model whose NeuralForecast class
+    /// takes future variables alone (`EXOGENOUS_FUTR = True`, `EXOGENOUS_HIST = EXOGENOUS_STAT = False`).
+    pub fn refuse_hist_stat(&self, model: &str) -> Result<(), NnError> {
+        Self::refuse([0, self.hist, self.stat], &format!("{model} takes future exogenous variables only"))
+    }
+
+    /// Errors with `reason` and the lists whose `counts` (futr, hist, stat) are not zero.
+    fn refuse(counts: [usize; 3], reason: &str) -> Result<(), NnError> {
+        let given: Vec<&str> =
+            counts.into_iter().zip(["futrExogList", "histExogList", "statExogList"]).filter_map(|(count, list)| (count > 0).then_some(list)).collect();
         if given.is_empty() {
             return Ok(());
         }
-        Err(NnError::InvalidValue { what: "exogenous inputs", reason: format!("{model} takes no exogenous variables; remove {}", given.join(", ")) })
+        Err(NnError::InvalidValue { what: "exogenous inputs", reason: format!("{reason}; remove {}", given.join(", ")) })
     }
 }
 
