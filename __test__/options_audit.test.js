@@ -47,6 +47,10 @@ const BASES = {
   Prophet: { h: 4, uncertaintySamples: 50 },
   DLinear: { ...SMALL, learningRate: 0.01 },
   RNN: { ...SMALL, encoderHiddenSize: 8, decoderHiddenSize: 8 },
+  BiTCN: { ...SMALL, hiddenSize: 8 },
+  // The multivariate models forecast the panel's 2 series jointly.
+  iTransformer: { ...SMALL, nSeries: 2, hiddenSize: 8, nHeads: 2, dFf: 8 },
+  TSMixerx: { ...SMALL, nSeries: 2, ffDim: 8 },
 }
 
 /** Six-hourly series over 30 days (so Prophet's daily and weekly seasonalities both apply). */
@@ -130,6 +134,20 @@ const changes = [
   ['RNN', 'encoderHiddenSize', 12],
   ['RNN', 'decoderHiddenSize', 12],
   ['RNN', 'decoderLayers', 3],
+  ['BiTCN', 'hiddenSize', 4],
+  ['BiTCN', 'dropout', 0.1],
+  ['BiTCN', 'excludeInsampleY', true],
+  ['iTransformer', 'hiddenSize', 16],
+  ['iTransformer', 'nHeads', 4],
+  ['iTransformer', 'eLayers', 1],
+  ['iTransformer', 'dFf', 16],
+  ['iTransformer', 'dropout', 0.3],
+  ['iTransformer', 'useNorm', false],
+  ['TSMixerx', 'nBlock', 1],
+  ['TSMixerx', 'ffDim', 4],
+  ['TSMixerx', 'dropout', 0.3],
+  ['TSMixerx', 'revin', false],
+  ['TSMixerx', 'excludeInsampleY', true],
   ['Prophet', 'nChangepoints', 5],
   ['Prophet', 'changepointRange', 0.5],
   ['Prophet', 'changepointPriorScale', 5],
