@@ -4,23 +4,15 @@
 const path = require('node:path')
 const { execFile } = require('node:child_process')
 const { NeuralForecaster, crossValidation, models } = require('../main.js')
-const { sinePanel } = require('./sine_panel.js')
+const { sinePanel, sineValue, sineForecastMae, weightBytes } = require('./sine_panel.js')
 
 const small = (extra = {}) =>
   new models.BiTCN({ h: 6, inputSize: 24, hiddenSize: 16, dropout: 0.1, scalerType: 'standard', maxSteps: 150, windowsBatchSize: 32, learningRate: 0.01, ...extra })
 
 const panel = sinePanel(2, 80)
-const truth = (s, t) => 10 + s + Math.sin((2 * Math.PI * t) / 12 + s)
-
+const truth = sineValue
 /** MAE of `column` over the 6 months after the panel, series s0 and s1. */
-function mae(forecast, column) {
-  let sum = 0
-  for (let i = 0; i < forecast.unique_id.length; i++) sum += Math.abs(forecast[column][i] - truth(forecast.unique_id[i] === 's0' ? 0 : 1, 80 + (i % 6)))
-  return sum / forecast.unique_id.length
-}
-
-/** The weights of a checkpoint: the bytes after its JSON header (whose metadata names the thread count). */
-const weightBytes = (buffer) => buffer.subarray(8 + Number(buffer.readBigUInt64LE(0)))
+const mae = (forecast, column) => sineForecastMae(forecast, column, 80, 6)
 
 test('BiTCN holds NeuralForecast 3.3 defaults and validates its options', () => {
   expect(new models.BiTCN({ h: 12, inputSize: 24 })).toMatchObject({

@@ -2,11 +2,11 @@
 // weights and forecasts on 1 and 2 threads, a checkpoint round trip, MQLoss, conformal intervals, and the error
 // for exogenous lists these models do not take.
 const { NeuralForecaster, models } = require('..')
-const { sinePanel } = require('./sine_panel.js')
+const { sinePanel, sineValue, sineForecastMae, weightBytes } = require('./sine_panel.js')
 
 /** Two sines of period 12 (sinePanel's), 96 points each, and their continuation. */
 const panel = sinePanel(2, 96)
-const truth = (s, t) => 10 + s + Math.sin((2 * Math.PI * t) / 12 + s)
+const truth = sineValue
 
 /** Small, quick configurations; `limit` is the MAE they must beat on the next 6 steps (predicting the mean scores about 0.64). */
 const MODELS = [
@@ -18,18 +18,8 @@ const MODELS = [
 /** The models without exogenous inputs (NeuralForecast's EXOGENOUS_* all False). */
 const WITHOUT_EXOGENOUS = ['DLinear', 'NLinear']
 
-function mae(forecast, column) {
-  let sum = 0
-  for (let i = 0; i < forecast.unique_id.length; i++) {
-    sum += Math.abs(forecast[column][i] - truth(forecast.unique_id[i] === 's0' ? 0 : 1, 96 + (i % 6)))
-  }
-  return sum / forecast.unique_id.length
-}
+const mae = (forecast, column) => sineForecastMae(forecast, column, 96, 6)
 
-/** The tensor bytes of a safetensors checkpoint (after its JSON header), i.e. the weights alone. */
-function weightBytes(buffer) {
-  return buffer.subarray(8 + Number(buffer.readBigUInt64LE(0)))
-}
 
 async function fitted(create, numThreads, fitOptions) {
   const nf = new NeuralForecaster({ models: [create()], numThreads })

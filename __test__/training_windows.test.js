@@ -1,7 +1,7 @@
 // Training batches and windows as NeuralForecast does them: batchSize series a step, windowsBatchSize windows among
 // them, stepSize, startPaddingEnabled, and inferenceWindowsBatchSize at prediction.
 const { NeuralForecaster, models } = require('../main.js')
-const { sinePanel } = require('./sine_panel.js')
+const { sinePanel, weightBytes } = require('./sine_panel.js')
 
 const mlp = (extra = {}) =>
   new models.MLP({ h: 6, inputSize: 12, hiddenSize: 16, numLayers: 1, maxSteps: 12, batchSize: 2, windowsBatchSize: 16, ...extra })
@@ -12,8 +12,6 @@ async function forecastOf(model, fitOptions = {}, numThreads = 1, data = sinePan
   return { nf, values: Array.from((await nf.predict())[model.alias]) }
 }
 
-/** The weights of a checkpoint: the bytes after its JSON header (whose metadata names the thread count). */
-const weightBytes = (buffer) => buffer.subarray(8 + Number(buffer.readBigUInt64LE(0)))
 
 test('each model holds its NeuralForecast batch and window defaults', () => {
   expect(new models.LSTM({ h: 12 })).toMatchObject({
