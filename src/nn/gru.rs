@@ -202,5 +202,11 @@ mod tests {
     #[test]
     fn gradients_match_finite_differences() {
         check_gradients(GruCell);
+        crate::nn::recurrent::tests::check_gradients_with_dropout(GruCell);
+    }
+
+    #[test]
+    fn steps_continue_a_pass_bit_for_bit() {
+        crate::nn::recurrent::tests::check_steps_continue_the_pass(GruCell);
     }
 }

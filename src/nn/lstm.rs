@@ -222,5 +222,11 @@ mod tests {
     #[test]
     fn gradients_match_finite_differences() {
         check_gradients(LstmCell);
+        crate::nn::recurrent::tests::check_gradients_with_dropout(LstmCell);
+    }
+
+    #[test]
+    fn steps_continue_a_pass_bit_for_bit() {
+        crate::nn::recurrent::tests::check_steps_continue_the_pass(LstmCell);
     }
 }

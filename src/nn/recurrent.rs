@@ -7,7 +7,12 @@
 //! timesteps are one GEMM per layer, and so are the weight gradients; only `h_{t-1} W_hh^T` and its
 //! gradient are per-step. Internally everything is time-major (`[T, B, ..]`) so that a step's rows
 //! are contiguous; the public input and output are batch-first (`[B, T, ..]`).
+//!
+//! Two additions serve autoregressive models (DeepAR): torch's `dropout` between layers while training
+//! ([`Recurrent::with_dropout`]), and [`Recurrent::step`], which continues a pass one step at a time from the
+//! states it ended in ([`RecurrentState`]), as torch's `lstm(x, state)` does.
 
+use super::dropout::Dropout;
 use super::error::{expect_len, nonzero, NnError};
 use super::matmul::PackedB;
 use crate::simd::thread_isa;
@@ -110,6 +115,8 @@ pub struct Recurrent<C> {
     layers: Vec<RecurrentLayer>,
     hidden_size: usize,
     cell: C,
+    /// torch's `dropout`: applied to each layer's output but the last while training (None: 0).
+    dropout: Option<f32>,
 }
 
 /// Batch size and sequence length of a pass.
@@ -128,8 +135,11 @@ struct LayerCache {
     aux: Vec<f32>,
     /// Hidden states `[T, B, H]`: this layer's output and the next layer's input.
     hidden: Vec<f32>,
+    /// The layer's input after the dropout between layers, and its scaled mask (both empty when off).
+    dropped_input: Vec<f32>,
+    dropout_mask: Vec<f32>,
 }
-crate::nn::heap_bytes::heap_bytes!(LayerCache { gates, aux, hidden });
+crate::nn::heap_bytes::heap_bytes!(LayerCache { gates, aux, hidden, dropped_input, dropout_mask });
 
 /// What [`Recurrent::backward`] needs from [`Recurrent::forward`], plus scratch buffers; one per thread.
 #[derive(Debug, Clone, Default)]
@@ -198,7 +208,14 @@ impl<C: RecurrentCell> Recurrent<C> {
             layers,
             hidden_size,
             cell,
+            dropout: None,
         })
+    }
+
+    /// The network with torch's `dropout=p` between layers (training passes only); `p` in `[0, 1)`.
+    pub fn with_dropout(self, p: f32) -> Result<Self, NnError> {
+        Dropout::new(p, 0)?;
+        Ok(Recurrent { dropout: (p > 0.0).then_some(p), ..self })
     }
 
     pub fn input_size(&self) -> usize {
@@ -218,6 +235,20 @@ impl<C: RecurrentCell> Recurrent<C> {
         seq_len: usize,
         cache: &'c mut RecurrentCache,
     ) -> Result<&'c [f32], NnError> {
+        self.forward_training(params, input, batch, seq_len, None, cache)
+    }
+
+    /// [`Recurrent::forward`], with the dropout between layers drawn from `train_seed` when given (layer `k`'s
+    /// input from stream `k`).
+    pub fn forward_training<'c>(
+        &self,
+        params: &ParamStore,
+        input: &[f32],
+        batch: usize,
+        seq_len: usize,
+        train_seed: Option<u64>,
+        cache: &'c mut RecurrentCache,
+    ) -> Result<&'c [f32], NnError> {
         nonzero("batch size", batch)?;
         nonzero("sequence length", seq_len)?;
         expect_len(
@@ -234,17 +265,22 @@ impl<C: RecurrentCell> Recurrent<C> {
         swap_leading_axes(input, batch, seq_len, self.input_size(), &mut cache.input);
         for (k, layer) in self.layers.iter().enumerate() {
             let (below, rest) = cache.layers.split_at_mut(k);
-            let layer_input = below
-                .last()
-                .map_or(cache.input.as_slice(), |l| l.hidden.as_slice());
-            self.forward_layer(
-                params,
-                layer,
-                layer_input,
-                &mut rest[0],
-                cache.extent,
-                &mut cache.scratch,
-            );
+            let saved = &mut rest[0];
+            saved.dropped_input.clear();
+            saved.dropout_mask.clear();
+            if let (Some(p), Some(seed), Some(below)) = (self.dropout, train_seed, below.last()) {
+                saved.dropped_input.extend_from_slice(&below.hidden);
+                Dropout::new(p, k as u64)?.forward_in_place(&mut saved.dropped_input, Some(seed), &mut saved.dropout_mask);
+            }
+            // The dropped copy leaves the cache while the layer runs (the layer writes its own buffers).
+            let dropped = std::mem::take(&mut saved.dropped_input);
+            let layer_input = match below.last() {
+                None => cache.input.as_slice(),
+                Some(_) if !saved.dropout_mask.is_empty() => dropped.as_slice(),
+                Some(l) => l.hidden.as_slice(),
+            };
+            self.forward_layer(params, layer, layer_input, saved, cache.extent, &mut cache.scratch);
+            saved.dropped_input = dropped;
         }
         let top = &cache.layers[self.layers.len() - 1].hidden;
         swap_leading_axes(top, seq_len, batch, self.hidden_size, &mut cache.output);
@@ -375,6 +411,8 @@ impl<C: RecurrentCell> Recurrent<C> {
         for (k, layer) in self.layers.iter().enumerate().rev() {
             let layer_input = if k == 0 {
                 input.as_slice()
+            } else if !saved[k].dropout_mask.is_empty() {
+                saved[k].dropped_input.as_slice()
             } else {
                 saved[k - 1].hidden.as_slice()
             };
@@ -389,6 +427,9 @@ impl<C: RecurrentCell> Recurrent<C> {
                 grads,
                 needs_d_input,
             );
+            if k > 0 {
+                Dropout::new(self.dropout.unwrap_or(0.0), k as u64)?.backward_in_place(&mut scratch.d_below, &saved[k].dropout_mask)?;
+            }
             std::mem::swap(&mut scratch.d_hidden, &mut scratch.d_below);
         }
         if let Some(d_input) = d_input {
@@ -528,6 +569,108 @@ impl<C: RecurrentCell> Recurrent<C> {
     }
 }
 
+/// The states a pass ended in (each layer's `h` and cell-specific `aux`, `[B, H]`) and what continuing it one step
+/// at a time needs ([`Recurrent::step`]); one per thread, reused call after call.
+#[derive(Debug, Clone, Default)]
+pub struct RecurrentState {
+    batch: usize,
+    hidden: Vec<Vec<f32>>,
+    aux: Vec<Vec<f32>>,
+    next_hidden: Vec<f32>,
+    next_aux: Vec<f32>,
+    gates: Vec<f32>,
+    h_proj: Vec<f32>,
+    /// Per layer: `W_ih^T`, `W_hh^T` packed, and the bias the input product starts from (both biases for a
+    /// cell with [`RecurrentCell::SHARES_PROJECTION_GRADIENT`]).
+    packed_ih: Vec<PackedB>,
+    packed_hh: Vec<PackedB>,
+    biases: Vec<Vec<f32>>,
+}
+crate::nn::heap_bytes::heap_bytes!(RecurrentState { batch, hidden, aux, next_hidden, next_aux, gates, h_proj, packed_ih, packed_hh, biases });
+
+impl<C: RecurrentCell> Recurrent<C> {
+    /// Sets `state` to the last step of the forward pass in `cache`, each batch row repeated `repeat` times (row
+    /// `b · repeat + r`), to continue with [`Recurrent::step`].
+    pub fn resume(&self, params: &ParamStore, cache: &RecurrentCache, repeat: usize, state: &mut RecurrentState) -> Result<(), NnError> {
+        let Extent { batch, seq_len } = cache.extent;
+        let hidden = self.hidden_size;
+        if cache.layers.len() != self.layers.len() || batch == 0 {
+            return Err(NnError::InvalidValue { what: "recurrent cache", reason: "resume called before forward".into() });
+        }
+        nonzero("repeat", repeat)?;
+        state.batch = batch * repeat;
+        let last = (seq_len - 1) * batch * hidden;
+        let repeated = |from: &[f32], to: &mut Vec<f32>| {
+            to.clear();
+            for row in from[last..last + batch * hidden].chunks_exact(hidden) {
+                (0..repeat).for_each(|_| to.extend_from_slice(row));
+            }
+        };
+        state.hidden.resize_with(self.layers.len(), Vec::new);
+        state.aux.resize_with(self.layers.len(), Vec::new);
+        state.packed_ih.resize_with(self.layers.len(), Default::default);
+        state.packed_hh.resize_with(self.layers.len(), Default::default);
+        state.biases.resize_with(self.layers.len(), Vec::new);
+        let isa = thread_isa();
+        for (k, (layer, saved)) in self.layers.iter().zip(&cache.layers).enumerate() {
+            repeated(&saved.hidden, &mut state.hidden[k]);
+            repeated(&saved.aux, &mut state.aux[k]);
+            let gate_width = C::GATES * hidden;
+            let (ih, hh, bias) = (&mut state.packed_ih[k], &mut state.packed_hh[k], &mut state.biases[k]);
+            ih.pack_transposed(isa, &params.get(layer.weight_ih).data, gate_width, layer.input_size);
+            hh.pack_transposed(isa, &params.get(layer.weight_hh).data, gate_width, hidden);
+            let (bias_ih, bias_hh) = (&params.get(layer.bias_ih).data, &params.get(layer.bias_hh).data);
+            bias.clear();
+            if C::SHARES_PROJECTION_GRADIENT {
+                bias.extend(bias_ih.iter().zip(bias_hh).map(|(a, b)| a + b));
+            } else {
+                bias.extend_from_slice(bias_ih);
+            }
+        }
+        Ok(())
+    }
+
+    /// One more step of every row of `state` on `input` `[B, in]` (no dropout: inference), the same arithmetic
+    /// as a step of [`Recurrent::forward`]; returns the top layer's new hidden state `[B, H]`.
+    pub fn step<'s>(&self, params: &ParamStore, input: &[f32], state: &'s mut RecurrentState) -> Result<&'s [f32], NnError> {
+        let (batch, hidden) = (state.batch, self.hidden_size);
+        if state.hidden.len() != self.layers.len() || batch == 0 {
+            return Err(NnError::InvalidValue { what: "recurrent state", reason: "step called before resume".into() });
+        }
+        expect_len("recurrent step input", batch * self.input_size(), input.len())?;
+        let isa = thread_isa();
+        let gate_width = C::GATES * hidden;
+        for (k, layer) in self.layers.iter().enumerate() {
+            let (below, rest) = state.hidden.split_at_mut(k);
+            let x = below.last().map_or(input, |h| h.as_slice());
+            let (ih, hh, bias) = (&state.packed_ih[k], &state.packed_hh[k], &state.biases[k]);
+            state.gates.resize(batch * gate_width, 0.0);
+            ih.matmul_bias(isa, x, batch, &mut state.gates, bias);
+            if C::SHARES_PROJECTION_GRADIENT {
+                state.h_proj.clear();
+                hh.matmul(isa, &rest[0], batch, &mut state.gates, true);
+            } else {
+                state.h_proj.resize(batch * gate_width, 0.0);
+                hh.matmul_bias(isa, &rest[0], batch, &mut state.h_proj, &params.get(layer.bias_hh).data);
+            }
+            state.next_hidden.resize(batch * hidden, 0.0);
+            state.next_aux.resize(batch * hidden, 0.0);
+            self.cell.forward_step(ForwardStep {
+                hidden,
+                gates: &mut state.gates,
+                h_proj: &state.h_proj,
+                h_prev: &rest[0],
+                aux_prev: &state.aux[k],
+                aux: &mut state.next_aux,
+                h: &mut state.next_hidden,
+            });
+            std::mem::swap(&mut rest[0], &mut state.next_hidden);
+            std::mem::swap(&mut state.aux[k], &mut state.next_aux);
+        }
+        Ok(&state.hidden[self.layers.len() - 1])
+    }
+}
+
 /// The row blocks t-1 (read) and t (written) of a time-major buffer with `block` elements per step;
 /// block t-1 is `zeros` at t = 0 (the zero initial state).
 fn previous_and_current<'a>(
@@ -605,6 +748,51 @@ pub(crate) mod tests {
         .unwrap();
         check_input_grads(&input, &d_input, usize::MAX, |x| objective(&params, x));
         check_param_grads(&mut params, &grads, 10, |p| objective(p, &input));
+    }
+
+    /// Steps continued from a pass over the first steps give the same bits as one pass over all of them (every
+    /// row repeated by `resume`).
+    pub fn check_steps_continue_the_pass<C: RecurrentCell>(cell: C) {
+        let (batch, seq_len, input_size, hidden, first) = (3, 6, 2, 5, 4);
+        let (net, params) = recurrent(cell, input_size, hidden, 2, 31);
+        let input = random_vec(batch * seq_len * input_size, 32);
+        let mut cache = RecurrentCache::default();
+        let whole = net.forward(&params, &input, batch, seq_len, &mut cache).unwrap().to_vec();
+        let head: Vec<f32> = input.chunks_exact(seq_len * input_size).flat_map(|w| w[..first * input_size].to_vec()).collect();
+        net.forward(&params, &head, batch, first, &mut cache).unwrap();
+        let mut state = RecurrentState::default();
+        net.resume(&params, &cache, 2, &mut state).unwrap();
+        for t in first..seq_len {
+            let row: Vec<f32> = input.chunks_exact(seq_len * input_size).flat_map(|w| {
+                let x = &w[t * input_size..(t + 1) * input_size];
+                [x, x].concat()
+            }).collect();
+            let out = net.step(&params, &row, &mut state).unwrap();
+            for b in 0..batch {
+                let expected = &whole[(b * seq_len + t) * hidden..][..hidden];
+                assert_eq!(&out[2 * b * hidden..][..hidden], expected);
+                assert_eq!(&out[(2 * b + 1) * hidden..][..hidden], expected);
+            }
+        }
+    }
+
+    /// Gradients with dropout between the layers (a fixed training seed keeps the masks).
+    pub fn check_gradients_with_dropout<C: RecurrentCell>(cell: C) {
+        let (batch, seq_len, input_size, hidden) = (2, 3, 2, 4);
+        let (net, mut params) = recurrent(cell, input_size, hidden, 3, 25);
+        let net = net.with_dropout(0.3).unwrap();
+        let input = random_vec(batch * seq_len * input_size, 26);
+        let weights = random_vec(batch * seq_len * hidden, 27);
+        let objective = |params: &ParamStore| {
+            let mut cache = RecurrentCache::default();
+            weighted_sum(net.forward_training(params, &input, batch, seq_len, Some(7), &mut cache).unwrap(), &weights)
+        };
+        let mut cache = RecurrentCache::default();
+        let dropped = net.forward_training(&params, &input, batch, seq_len, Some(7), &mut cache).unwrap().to_vec();
+        assert_ne!(dropped, net.forward(&params, &input, batch, seq_len, &mut RecurrentCache::default()).unwrap());
+        let mut grads = params.zeros_like();
+        net.backward(&params, &mut cache, &weights, &mut grads, None).unwrap();
+        check_param_grads(&mut params, &grads, 10, objective);
     }
 
     #[test]
