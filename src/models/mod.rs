@@ -1,6 +1,7 @@
 //! Forecasting models built from [`crate::nn`] modules, matching NeuralForecast's architectures.
 
 pub mod bitcn;
+pub mod deepar;
 pub mod dlinear;
 pub mod gru;
 pub mod itransformer;

@@ -279,6 +279,9 @@ pub trait ModelConfig: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'stat
     /// engine's).
     const OPTION_KEYS: &'static [&'static str];
     const TRAINING_DEFAULTS: TrainingDefaults;
+    /// NeuralForecast's `RECURRENT` models (DeepAR): their windows hold `inputSize + 1` values, as its
+    /// `input_size += 1` for them (the input shifted by one step: each step forecasts the next).
+    const RECURRENT: bool = false;
 
     /// NeuralForecast's default architecture for `shape`.
     fn new(shape: ModelShape) -> Self;
@@ -315,6 +318,13 @@ pub trait ModelConfig: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'stat
     /// `w`, every series of a group cut at the same time (see [`WindowBatch::multivariate_windows`]). `None`
     /// (the default): each row is a window of its own.
     fn n_series(&self) -> Option<usize> {
+        None
+    }
+
+    /// `Some(h_train)` for a [`ModelConfig::RECURRENT`] model: its training windows have `h_train` targets, of
+    /// which it reads the first `h_train - 1` as inputs after the window's own (teacher forcing), and its
+    /// forward pass with a training seed returns `[B, h_train, outputs_per_point]`. `None`: the horizon.
+    fn training_horizon(&self) -> Option<usize> {
         None
     }
 }

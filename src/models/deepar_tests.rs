@@ -1,0 +1,111 @@
+//! Tests of [`super`]: parameter counts against NeuralForecast 3.3, gradients, the autoregressive forecast.
+
+use super::*;
+use crate::models::model::tests::{assert_count_matches_estimate, assert_window_alone_equals_batch, check_model_gradients, shape, RandomBatch};
+
+/// DeepAR at NeuralForecast's defaults for `h` 12 and `input_size` 24 (25 recurrent inputs).
+fn reference(outputs_per_point: usize) -> DeepArConfig {
+    DeepArConfig::new(ModelShape { outputs_per_point, random_seed: 1, ..shape(12, 25, ExogSizes::none()) })
+}
+
+/// A small DeepAR without dropout unless `dropout`.
+fn small(h: usize, input_size: usize, h_train: usize, exog: ExogSizes, outputs: usize, dropout: f64) -> DeepArConfig {
+    DeepArConfig {
+        lstm_hidden_size: 4,
+        lstm_dropout: dropout,
+        h_train,
+        ..DeepArConfig::new(ModelShape { outputs_per_point: outputs, ..shape(h, input_size, exog) })
+    }
+}
+
+#[test]
+fn parameter_counts_equal_neuralforecast() {
+    // NeuralForecast 3.3 DeepAR(h=12, input_size=24): sum(p.numel()) = 199,560 with its default
+    // DistributionLoss(StudentT, level=[80, 90]), of which 199,555 trainable (3 outputs per point; the other 5 are
+    // the loss's quantiles); 199,297 with MAE().
+    assert_eq!(assert_count_matches_estimate(&reference(3)), 199_555);
+    assert_eq!(assert_count_matches_estimate(&reference(1)), 199_297);
+    // DeepAR(h=12, input_size=24, decoder_hidden_layers=2, decoder_hidden_size=32, lstm_n_layers=3,
+    // lstm_hidden_size=16, futr 2, hist 1, stat 1): 7,528 with the quantiles, 7,523 trainable.
+    let custom = DeepArConfig {
+        decoder_hidden_layers: 2,
+        decoder_hidden_size: 32,
+        lstm_n_layers: 3,
+        lstm_hidden_size: 16,
+        ..DeepArConfig::new(ModelShape { outputs_per_point: 3, ..shape(12, 25, ExogSizes { futr: 2, hist: 1, stat: 1 }) })
+    };
+    assert_eq!(assert_count_matches_estimate(&custom), 7_523);
+    let model = custom.build().unwrap();
+    let names: Vec<&str> = model.params().iter().map(|(n, _)| n).collect();
+    assert_eq!(names.first(), Some(&"hist_encoder.weight_ih_l0"));
+    assert_eq!(model.params().find("hist_encoder.weight_ih_l0").unwrap().shape, [64, 5]);
+    assert_eq!(names.last(), Some(&"decoder.layers.6.bias"));
+}
+
+#[test]
+fn defaults_follow_neuralforecast() {
+    let config = reference(3);
+    assert_eq!((config.lstm_n_layers, config.lstm_hidden_size, config.lstm_dropout), (2, 128, 0.1));
+    assert_eq!((config.decoder_hidden_layers, config.decoder_hidden_size, config.trajectory_samples, config.h_train), (0, 0, 100, 1));
+    assert_eq!(DeepArConfig::TRAINING_DEFAULTS.scaler_type, "identity");
+    assert_eq!(DeepArConfig::TRAINING_DEFAULTS.num_lr_decays, 3);
+    assert_eq!(config.training_horizon(), Some(1));
+}
+
+#[test]
+fn gradients_match_finite_differences() {
+    // Teacher forcing over every step of the horizon (h_train = h), with every kind of exogenous input and
+    // dropout between the LSTM layers; and the default one step.
+    check_model_gradients(&small(3, 5, 3, ExogSizes { futr: 2, hist: 1, stat: 1 }, 2, 0.3));
+    check_model_gradients(&small(1, 4, 1, ExogSizes::none(), 1, 0.0));
+}
+
+#[test]
+fn a_window_gives_the_same_forecast_alone_and_in_a_batch() {
+    assert_window_alone_equals_batch(&DeepArConfig { lstm_hidden_size: 16, ..reference(1) });
+    assert_window_alone_equals_batch(&small(4, 6, 1, ExogSizes { futr: 1, hist: 2, stat: 1 }, 3, 0.1));
+}
+
+/// Each autoregressive step equals the one-step (teacher-forced) pass over the window extended by the forecasts
+/// fed back so far: the carried LSTM state is the state of the longer sequence, bit for bit.
+#[test]
+fn each_forecast_step_equals_the_pass_over_the_extended_window() {
+    let (h, l, outputs) = (4, 6, 3);
+    let exog = ExogSizes { futr: 2, hist: 0, stat: 1 };
+    let config = small(h, l, 1, exog, outputs, 0.0);
+    let model = config.build().unwrap();
+    let inputs = RandomBatch::new(&config.shape, 2, 7);
+    let mut cache = DeepArCache::default();
+    let forecast = model.forward(&inputs.view(None), &mut cache).unwrap().to_vec();
+    for w in 0..2 {
+        let mut window = inputs.insample_y[w * l..(w + 1) * l].to_vec();
+        let futr = &inputs.futr_exog[w * (l + h) * exog.futr..(w + 1) * (l + h) * exog.futr];
+        for tau in 0..h {
+            let seq_len = l + tau;
+            let batch = WindowBatch {
+                batch: 1,
+                insample_y: &window,
+                hist_exog: &[],
+                futr_exog: &futr[..(seq_len + 1) * exog.futr],
+                stat_exog: &inputs.stat_exog[w..w + 1],
+                train_seed: Some(1),
+            };
+            let step = model.forward(&batch, &mut DeepArCache::default()).unwrap().to_vec();
+            assert_eq!(step, &forecast[(w * h + tau) * outputs..][..outputs], "window {w} step {tau}");
+            window.push(step.iter().sum::<f32>() / outputs as f32);
+        }
+    }
+}
+
+#[test]
+fn rejects_invalid_sizes_and_a_backward_without_training_pass() {
+    assert!(matches!(small(0, 4, 1, ExogSizes::none(), 1, 0.0).build(), Err(NnError::ZeroSize { what: "h" })));
+    assert!(matches!(small(2, 4, 0, ExogSizes::none(), 1, 0.0).build(), Err(NnError::ZeroSize { what: "hTrain" })));
+    let model = small(2, 4, 1, ExogSizes::none(), 1, 0.0).build().unwrap();
+    let err = model.forward(&WindowBatch::univariate(&[0.0; 7], 2), &mut DeepArCache::default()).unwrap_err();
+    assert!(matches!(err, NnError::LengthMismatch { what: "input windows", expected: 8, actual: 7 }));
+    let mut cache = DeepArCache::default();
+    model.forward(&WindowBatch::univariate(&[0.0; 8], 2), &mut cache).unwrap();
+    let mut grads = model.params().zeros_like();
+    assert!(model.backward(&mut cache, &[0.0; 4], &mut grads).is_err());
+}
