@@ -457,6 +457,30 @@ export interface TSMixerxOptions extends NeuralModelOptions {
   excludeInsampleY?: boolean
 }
 
+/**
+ * NeuralForecast's DeepAR (a recurrent model): an LSTM reads `[y_t, hist_{t+1}, futr_{t+1}, stat]` step by step and
+ * an MLP decoder forecasts `y_{t+1}`; trained one step ahead (teacher forcing over the last `hTrain` steps), it
+ * forecasts autoregressively, feeding each step's forecast back as the next input. Its windows hold
+ * `inputSize + 1` values (NeuralForecast's recurrent `input_size + 1`), which `forecastWindow` takes. Historic
+ * exogenous values of the steps being forecast are unknown and enter as zeros.
+ */
+export interface DeepAROptions extends NeuralModelOptions {
+  /** LSTM layers [2]. */
+  lstmNLayers?: number
+  /** LSTM hidden units [128]. */
+  lstmHiddenSize?: number
+  /** Dropout between the LSTM layers while training [0.1]. */
+  lstmDropout?: number
+  /** Hidden layers of the decoder MLP (0: one linear layer) [0]. */
+  decoderHiddenLayers?: number
+  /** Units of the decoder's hidden layers (required above 0 layers) [0]. */
+  decoderHiddenSize?: number
+  /** Sample paths of a DistributionLoss forecast (NeuralForecast's trajectory_samples) [100]. */
+  trajectorySamples?: number
+  /** Targets per training window, the first `hTrain - 1` of them also read as inputs (NeuralForecast's h_train) [1]. */
+  hTrain?: number
+}
+
 /** Prophet: piecewise-linear trend with changepoints and Fourier seasonalities, fitted to each series (MAP). */
 export interface ProphetOptions extends BaseModelOptions {
   /** Potential changepoints [25]. */
@@ -526,6 +550,8 @@ export interface ModelOptionsByType {
   BiTCN: BiTCNOptions
   /** NeuralForecast's TSMixerx (multivariate, with exogenous variables). */
   TSMixerx: TSMixerxOptions
+  /** NeuralForecast's DeepAR (recurrent: trained one step ahead, forecasts autoregressively). */
+  DeepAR: DeepAROptions
   /** Prophet, a local model (one fit per series); `predict({ level })` gives its own intervals. */
   Prophet: ProphetOptions
 }
@@ -570,6 +596,7 @@ export declare namespace models {
   type iTransformer = Model<'iTransformer'>
   type BiTCN = Model<'BiTCN'>
   type TSMixerx = Model<'TSMixerx'>
+  type DeepAR = Model<'DeepAR'>
   type Prophet = Model<'Prophet'>
 }
 

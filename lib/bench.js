@@ -39,6 +39,8 @@ const ARCHITECTURES = {
   iTransformer: { nSeries: 1 },
   BiTCN: {},
   TSMixerx: { nSeries: 1 },
+  /** NeuralForecast's defaults (bench/neuralforecast_reference.py). */
+  DeepAR: {},
 }
 
 const median = (xs) => {

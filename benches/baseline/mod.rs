@@ -31,6 +31,7 @@ pub fn models() -> Vec<(&'static str, Value)> {
         ("iTransformer", json!({ "nSeries": 1 })),
         ("BiTCN", json!({})),
         ("TSMixerx", json!({ "nSeries": 1 })),
+        ("DeepAR", json!({})),
     ]
 }
 

@@ -167,6 +167,8 @@ function hiddenSizeOptions(type, n) {
       return { ffDim: n }
     case 'iTransformer':
       return { hiddenSize: n }
+    case 'DeepAR':
+      return { lstmHiddenSize: n }
     default:
       return { encoderHiddenSize: n, decoderHiddenSize: n }
   }

@@ -63,13 +63,16 @@ pub(crate) struct Batch {
     /// Leading input steps of each window that lie before its series' data: zeros that the window scaling
     /// leaves out (NeuralForecast's `available_mask`).
     padding: Vec<usize>,
+    /// How many of the last inputs are also targets: a recurrent model's teacher forcing, whose targets begin
+    /// this many steps before the input ends (0: after it).
+    target_shift: usize,
     values: Vec<f64>,
     scratch: Vec<f64>,
 }
 
 impl HeapBytes for Batch {
     fn heap_bytes(&self) -> usize {
-        let Batch { shape: _, windows: _, inputs, targets, mask, hist, futr, stat, scales, padding, values, scratch } = self;
+        let Batch { shape: _, windows: _, target_shift: _, inputs, targets, mask, hist, futr, stat, scales, padding, values, scratch } = self;
         let f32s: usize = [inputs, targets, mask, hist, futr, stat].iter().map(|v| v.heap_bytes()).sum();
         f32s + scales.capacity() * std::mem::size_of::<Scale>()
             + padding.capacity() * std::mem::size_of::<usize>()
@@ -93,6 +96,13 @@ impl Batch {
         self.scales.clear();
         self.padding.clear();
         self.padding.resize(windows, 0);
+        self.target_shift = 0;
+    }
+
+    /// Makes the windows filled next teacher forced: their targets begin `shift` steps before their input ends
+    /// (see [`crate::models::ModelConfig::training_horizon`]).
+    pub fn set_target_shift(&mut self, shift: usize) {
+        self.target_shift = shift;
     }
 
     fn shape(&self) -> ModelShape {
@@ -119,10 +129,11 @@ impl Batch {
         self.padding[k] = padding;
         // Row of step `t` of the window (input, then horizon), when it holds data.
         let row = |t: usize| (end + t).checked_sub(l).filter(|&r| r >= first && r < s.len());
-        let observed = available.saturating_sub(end).min(h);
+        let first_target = end.saturating_sub(self.target_shift);
+        let observed = available.saturating_sub(first_target).min(h);
         self.inputs[k * l..(k + 1) * l].iter_mut().enumerate().for_each(|(t, i)| *i = row(t).map_or(0.0, |r| s.y[r] as f32));
         for j in 0..h {
-            let (target, mask) = if j < observed { (s.y[end + j] as f32, 1.0) } else { (0.0, 0.0) };
+            let (target, mask) = if j < observed { (s.y[first_target + j] as f32, 1.0) } else { (0.0, 0.0) };
             (self.targets[k * h + j], self.mask[k * h + j]) = (target, mask);
         }
         let base = panel.offsets()[series];

@@ -281,13 +281,15 @@ fn shard_gradient(
 ) -> Result<(), EngineError> {
     let spec = run.spec;
     let Scratch { cache, batch, d_output, quantiles } = scratch;
-    batch.reset(windows.len(), spec.shape());
+    let (_, batch_shape, target_shift) = spec.training_windows();
+    batch.reset(windows.len(), &batch_shape);
+    batch.set_target_shift(target_shift);
     for (k, w) in windows.iter().enumerate() {
         batch.fill_from_panel(k, run.panel, run.exog, w.series, w.start, index.train_length(w.series));
     }
     batch.scale(spec.scaler_type, run.isa);
     // IQLoss's quantiles come from the shard's seed, so they too do not depend on the thread count.
-    quantiles.resize(windows.len() * spec.h(), MEDIAN);
+    quantiles.resize(windows.len() * batch_shape.h, MEDIAN);
     let drawn = spec.loss.draw_quantiles(train_seed, quantiles);
     let point_quantiles = if drawn { Quantiles::Each(quantiles) } else { Quantiles::All(MEDIAN) };
     let forecast = network.forward(&batch.view(Some(train_seed)), point_quantiles, cache)?;

@@ -39,7 +39,9 @@ pub(crate) struct TrainingWindows {
 
 impl TrainingWindows {
     pub fn new(panel: &Panel, spec: &NeuralSpec, holdout: usize) -> Result<TrainingWindows, EngineError> {
-        let (input_size, h, step) = (spec.input_size(), spec.h(), spec.step_size);
+        // A recurrent model's window is its input and `h_train` targets.
+        let (window, _, _) = spec.training_windows();
+        let (input_size, h, step) = (window.input_size, window.h, spec.step_size);
         let what = if holdout > 0 { "inputSize + validationSize" } else { "inputSize" };
         panel.check_min_length(input_size + holdout, what)?;
         let train_lengths: Vec<usize> = panel.series_iter().map(|s| s.len() - holdout).collect();

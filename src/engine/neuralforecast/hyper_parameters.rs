@@ -240,5 +240,10 @@ pub(super) fn nf_from_options(spec: &ModelSpec, neural: &NeuralSpec, defaults: &
         }
         out.insert(snake, value);
     }
+    // No validLoss: NeuralForecast's None (validation by the training loss), not a constructor's own default
+    // (DeepAR's MAE()).
+    if neural.valid_loss.is_none() && out.contains_key("valid_loss") {
+        out.insert("valid_loss".into(), Value::Null);
+    }
     Ok(out)
 }

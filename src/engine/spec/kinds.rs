@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::engine::network::Network;
+use crate::models::deepar::DeepArConfig;
 use crate::models::dlinear::DlinearConfig;
 use crate::models::bitcn::BitcnConfig;
 use crate::models::gru::GruConfig;
@@ -62,6 +63,14 @@ macro_rules! architectures {
                 }
             }
 
+            /// NeuralForecast's `RECURRENT` models (see [`ModelConfig::RECURRENT`]).
+            pub(super) fn recurrent(self) -> bool {
+                match self {
+                    $(ModelKind::$kind => <$config as ModelConfig>::RECURRENT,)*
+                    ModelKind::Prophet => false,
+                }
+            }
+
             /// The shared training defaults of a neural model; `None` for Prophet.
             pub(super) fn training_defaults(self) -> Option<TrainingDefaults> {
                 match self {
@@ -109,6 +118,13 @@ macro_rules! architectures {
                 }
             }
 
+            /// A recurrent model's targets per training window (see [`ModelConfig::training_horizon`]).
+            pub fn training_horizon(&self) -> Option<usize> {
+                match self {
+                    $(Architecture::$kind(c) => c.training_horizon()),*
+                }
+            }
+
             /// Values of the buffers (not parameters: BatchNorm's running statistics), by arithmetic.
             pub fn buffer_values(&self) -> u128 {
                 match self {
@@ -152,6 +168,7 @@ architectures! {
     ITransformer => ITransformerConfig,
     Bitcn => BitcnConfig,
     TsMixerx => TsMixerxConfig,
+    DeepAr => DeepArConfig,
 }
 
 impl ModelKind {

@@ -87,7 +87,7 @@ pub(super) fn neural_spec(kind: ModelKind, defaults: TrainingDefaults, o: &Model
         (None, InputSizeDefault::Required) => {
             return Err(EngineError::Type(format!("{} is missing: {} has no default input size", o.field("inputSize"), kind.name())))
         }
-    };
+    } + usize::from(kind.recurrent());
     let loss = match o.get("loss") {
         Some(value) => parse_loss(value, &o.field("loss"))?,
         None => Loss::Mae,
@@ -168,6 +168,16 @@ impl NeuralSpec {
         self.architecture.kind()
     }
 
+    /// The windows of a training step: NeuralForecast's window of the input and the training horizon
+    /// (`h_train` for a recurrent model), and the batch the network reads from it, which for a recurrent model
+    /// also holds the first `h_train - 1` targets as inputs (teacher forcing); the last value is that shift.
+    pub fn training_windows(&self) -> (ModelShape, ModelShape, usize) {
+        let shape = *self.shape();
+        let Some(h_train) = self.architecture.training_horizon() else { return (shape, shape, 0) };
+        let window = ModelShape { h: h_train, ..shape };
+        (window, ModelShape { input_size: shape.input_size + h_train - 1, ..window }, h_train - 1)
+    }
+
     /// `Some(n_series)` for a multivariate model, which trains and forecasts its series jointly.
     pub fn n_series(&self) -> Option<usize> {
         self.architecture.n_series()
@@ -180,7 +190,7 @@ impl NeuralSpec {
 
     pub(super) fn write_options(&self, o: &mut Map<String, Value>) {
         let shape = self.shape();
-        o.insert("inputSize".into(), shape.input_size.into());
+        o.insert("inputSize".into(), (shape.input_size - usize::from(self.kind().recurrent())).into());
         self.architecture.write_options(o);
         o.insert("scalerType".into(), self.scaler_type.name().into());
         o.insert("loss".into(), loss_options(&self.loss));
