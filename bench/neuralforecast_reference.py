@@ -11,7 +11,7 @@ for the Prophet rows; a virtual environment outside the repository is best):
     python bench/neuralforecast_reference.py [data/air_passengers.csv] [seeds] [--models LSTM,GRU,...]
 
 --models is a comma-separated subset of LSTM, GRU, TCN, NBEATS, NHITS, VanillaTransformer, MLP, DLinear, NLinear,
-RNN, TiDE, KAN, PatchTST, iTransformer, BiTCN, Prophet (default: all).
+RNN, TiDE, KAN, PatchTST, iTransformer, BiTCN, DeepAR, Prophet (default: all).
 Prophet is deterministic, so it runs once per seasonality mode (multiplicative, additive) whatever the seed count.
 Prints one line per (model, seed) with MAE and fit seconds, then the mean MAE per model.
 """
@@ -27,6 +27,8 @@ from neuralforecast.models import GRU, LSTM, MLP, NBEATS, NHITS, TCN, VanillaTra
 from neuralforecast.models import KAN, RNN, DLinear, NLinear, PatchTST, TiDE
 from neuralforecast.models import iTransformer
 from neuralforecast.models import BiTCN
+from neuralforecast.models import DeepAR
+from neuralforecast.losses.pytorch import MAE
 
 logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
 logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
@@ -53,6 +55,8 @@ NEURAL = {
     # Multivariate, on AirPassengers' one series.
     "iTransformer": (iTransformer, dict(n_series=1)),
     "BiTCN": (BiTCN, dict()),
+    # Its defaults (lstm 2 x 128, linear decoder) with the baselines' MAE loss instead of its DistributionLoss.
+    "DeepAR": (DeepAR, dict(loss=MAE())),
 }
 ALL = list(NEURAL) + ["Prophet"]
 

@@ -334,7 +334,8 @@ fn baseline_spec(kind: ModelKind, seed: u64) -> ModelSpec {
         ModelKind::ITransformer => json!({ "nSeries": 1 }),
         ModelKind::Bitcn => json!({}),
         ModelKind::TsMixerx => json!({ "nSeries": 1 }),
-        ModelKind::DeepAr => json!({ "lstmHiddenSize": 64 }),
+        // NeuralForecast's defaults, with the MAE loss of the baselines.
+        ModelKind::DeepAr => json!({}),
         ModelKind::Prophet => return spec_of(json!({ "type": "Prophet", "h": 12, "seasonalityMode": "multiplicative", "randomSeed": seed })),
     };
     let mut options = json!({

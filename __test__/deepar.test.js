@@ -1,0 +1,116 @@
+// NeuralForecast's DeepAR through the public API: defaults and option checks, fit and predict on AirPassengers,
+// the forecast columns, bit-identical results on 1 and 2 threads, a window forecast of inputSize + 1 values, and
+// future exogenous variables.
+const fs = require('node:fs')
+const path = require('node:path')
+const { NeuralForecaster, models } = require('../main.js')
+const { weightBytes } = require('./sine_panel.js')
+
+const [, ...lines] = fs.readFileSync(path.join(__dirname, 'fixtures', 'air_passengers.csv'), 'utf8').trim().split('\n')
+const rows = lines.map((line) => line.trim().split(','))
+const air = { unique_id: rows.map((r) => r[0]), ds: rows.map((r) => r[1]), y: rows.map((r) => Number(r[2])) }
+const train = { unique_id: air.unique_id.slice(0, 132), ds: air.ds.slice(0, 132), y: air.y.slice(0, 132) }
+const test12 = air.y.slice(132, 144)
+
+const small = (extra = {}) =>
+  new models.DeepAR({ h: 12, inputSize: 24, lstmHiddenSize: 32, scalerType: 'standard', maxSteps: 150, learningRate: 0.005, windowsBatchSize: 64, ...extra })
+const maeOf = (values) => values.reduce((sum, v, i) => sum + Math.abs(v - test12[i]), 0) / values.length
+
+test('DeepAR holds NeuralForecast 3.3 defaults and validates its options', () => {
+  expect(new models.DeepAR({ h: 12 })).toMatchObject({
+    type: 'DeepAR', inputSize: 36, lstmNLayers: 2, lstmHiddenSize: 128, lstmDropout: 0.1, decoderHiddenLayers: 0,
+    decoderHiddenSize: 0, trajectorySamples: 100, hTrain: 1, scalerType: 'identity', numLrDecays: 3,
+    windowsBatchSize: 1024, learningRate: 1e-3, maxSteps: 1000,
+  })
+  expect(() => new models.DeepAR({ h: 12, lstmDropout: 1 })).toThrow(/lstmDropout/)
+  expect(() => new models.DeepAR({ h: 12, decoderHiddenLayers: 1 })).toThrow(/decoderHiddenSize/)
+  expect(() => new models.DeepAR({ h: 12, hTrain: 0 })).toThrow(/hTrain/)
+  expect(() => new models.DeepAR({ h: 12, encoderHiddenSize: 8 })).toThrow(/encoderHiddenSize/)
+})
+
+test('DeepAR has NeuralForecast 3.3\'s 199,297 parameters at h=12, inputSize=24 with MAE', async () => {
+  const nf = new NeuralForecaster({ models: [new models.DeepAR({ h: 12, inputSize: 24, maxSteps: 1 })] })
+  expect((await nf.fit(train)).models[0].parameters).toBe(199297)
+})
+
+describe('DeepAR on AirPassengers', () => {
+  const fit = async (numThreads, extra) => {
+    const nf = new NeuralForecaster({ models: [small(extra)], numThreads })
+    await nf.fit(train)
+    return { nf, forecast: await nf.predict() }
+  }
+  const two = fit(2)
+
+  test('forecasts the 12 held-out months autoregressively', async () => {
+    const { forecast } = await two
+    expect(Object.keys(forecast)).toEqual(['unique_id', 'ds', 'DeepAR'])
+    expect(forecast.DeepAR).toHaveLength(12)
+    expect(forecast.DeepAR.every(Number.isFinite)).toBe(true)
+    // The naive forecast (the last observed value) has MAE 73 here; a trained DeepAR does much better.
+    expect(maeOf(forecast.DeepAR)).toBeLessThan(60)
+  })
+
+  test('numThreads 1 and 2 give the same weights and forecasts', async () => {
+    const one = await fit(1)
+    const { nf, forecast } = await two
+    expect(one.forecast.DeepAR).toEqual(forecast.DeepAR)
+    expect(weightBytes(await one.nf.toBuffer()).equals(weightBytes(await nf.toBuffer()))).toBe(true)
+  })
+
+  test('a window of inputSize + 1 values forecasts as predict does; a checkpoint round trip keeps the forecast', async () => {
+    const { nf, forecast } = await two
+    const window = nf.forecastWindow(train.y.slice(132 - 25))
+    expect(window).toHaveLength(12)
+    window.forEach((v, i) => expect(v).toBeCloseTo(forecast.DeepAR[i], 3))
+    expect(() => nf.forecastWindow(train.y.slice(132 - 24))).toThrow(/25/)
+    const copy = await NeuralForecaster.fromBuffer(await nf.toBuffer())
+    expect((await copy.predict()).DeepAR).toEqual(forecast.DeepAR)
+  })
+
+  test('MQLoss gives median and interval columns, hTrain 3 trains on three steps per window', async () => {
+    const { forecast } = await fit(2, { loss: { type: 'MQLoss', level: [80] }, maxSteps: 60 })
+    expect(Object.keys(forecast)).toEqual(['unique_id', 'ds', 'DeepAR-median', 'DeepAR-lo-80', 'DeepAR-hi-80'])
+    expect(forecast['DeepAR-median'].every(Number.isFinite)).toBe(true)
+    const one = (await fit(2, { maxSteps: 40 })).forecast.DeepAR
+    const three = (await fit(2, { maxSteps: 40, hTrain: 3 })).forecast.DeepAR
+    expect(three).not.toEqual(one)
+    expect(three.every(Number.isFinite)).toBe(true)
+  })
+})
+
+describe('exogenous variables', () => {
+  // y_t = 10 + 3 x_t + noise with x known in advance: only a model that sees x can forecast y.
+  let state = 7
+  const next = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32)
+  const data = { unique_id: [], ds: [], y: [], x: [] }
+  const future = { unique_id: [], ds: [], x: [] }
+  const truthY = []
+  for (const id of ['a', 'b']) {
+    for (let t = 0; t < 206; t++) {
+      const x = next()
+      const y = 10 + 3 * x + 0.05 * next()
+      if (t < 200) Object.entries({ unique_id: id, ds: t, y, x }).forEach(([k, v]) => data[k].push(v))
+      else {
+        Object.entries({ unique_id: id, ds: t, x }).forEach(([k, v]) => future[k].push(v))
+        truthY.push(y)
+      }
+    }
+  }
+  const errorOf = (forecast) => forecast.DeepAR.reduce((sum, v, i) => sum + Math.abs(v - truthY[i]), 0) / truthY.length
+  const options = { h: 6, inputSize: 12, lstmHiddenSize: 16, lstmDropout: 0, scalerType: 'standard', maxSteps: 300, windowsBatchSize: 64, learningRate: 0.01 }
+
+  test('future variables of the step being forecast reach the LSTM input', async () => {
+    const withX = new NeuralForecaster({ models: [new models.DeepAR({ ...options, futrExogList: ['x'] })] })
+    const plain = new NeuralForecaster({ models: [new models.DeepAR(options)] })
+    await withX.fit(data)
+    await plain.fit(data)
+    expect(errorOf(await withX.predict({ futrData: future }))).toBeLessThanOrEqual(0.5 * errorOf(await plain.predict()))
+  })
+
+  test('historic variables are read for the past steps only', async () => {
+    const nf = new NeuralForecaster({ models: [new models.DeepAR({ ...options, histExogList: ['x'], maxSteps: 20 })] })
+    await nf.fit(data)
+    const forecast = await nf.predict()
+    expect(forecast.DeepAR.every(Number.isFinite)).toBe(true)
+  })
+})
