@@ -16,6 +16,7 @@ pub mod error;
 pub mod gelu;
 #[cfg(test)]
 pub(crate) mod gradcheck;
+pub mod grn;
 pub mod gru;
 pub mod heap_bytes;
 pub mod interpolate;
