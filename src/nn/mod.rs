@@ -40,6 +40,7 @@ pub mod tcn_cell;
 pub mod tensor;
 pub mod ts_mixing;
 pub mod tsmixerx_mixing;
+pub mod variable_selection;
 
 pub use error::NnError;
 pub use linear::Linear;
