@@ -20,6 +20,7 @@ pub mod grn;
 pub mod gru;
 pub mod heap_bytes;
 pub mod interpolate;
+pub mod interpretable_attention;
 pub mod kan_linear;
 pub mod layer_norm;
 pub mod linear;
