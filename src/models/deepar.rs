@@ -20,7 +20,7 @@ use super::model::{ExogSizes, InputSizeDefault, Model, ModelConfig, ModelShape, 
 use super::options::{write_entries, ModelOptions, OptionError, OptionResult};
 use crate::nn::error::{expect_len, nonzero};
 use crate::nn::lstm::LstmCell;
-use crate::nn::recurrent::{Recurrent, RecurrentCache, RecurrentState};
+use crate::nn::recurrent::{Recurrent, RecurrentCache, StepState};
 use crate::nn::relu_mlp::{ReluMlp, ReluMlpCache};
 use crate::nn::{NnError, ParamInit, ParamStore};
 
@@ -171,7 +171,7 @@ pub struct DeepArCache {
     /// The hidden states the decoder reads: `[B, h_train, H]` (training) or `[B, H]` (one forecast step).
     decoder_input: Vec<f32>,
     decoder: ReluMlpCache,
-    state: RecurrentState,
+    state: StepState,
     /// One autoregressive step's inputs `[B, 1 + X + F + S]`.
     step_input: Vec<f32>,
     /// `[B, steps, outputs_per_point]`.

@@ -59,6 +59,10 @@ pub enum ActivationKind {
     Sigmoid,
     /// torch's `nn.Identity`.
     Identity,
+    /// `F.elu` (alpha 1), TFT's default GRN activation.
+    Elu,
+    /// `F.gelu`, exact (erf): see [`super::gelu`].
+    Gelu,
 }
 
 impl ActivationKind {
@@ -68,6 +72,11 @@ impl ActivationKind {
     /// (TCN's `encoder_activation`) implemented here.
     pub const ALL: [ActivationKind; 8] =
         [Self::Relu, Self::Softplus, Self::Tanh, Self::Selu, Self::LeakyRelu, Self::Prelu, Self::Sigmoid, Self::Identity];
+
+    /// tft.py's `get_activation_fn` names, which TFT's `grn_activation` takes, less "GLU": it halves the GRN's
+    /// width, which the GRN's next layer does not accept (torch fails on it).
+    pub const GRN: [ActivationKind; 8] =
+        [Self::Relu, Self::Softplus, Self::Tanh, Self::Selu, Self::LeakyRelu, Self::Sigmoid, Self::Elu, Self::Gelu];
 
     /// torch's class name, as NeuralForecast's `activation` argument takes it.
     pub fn name(self) -> &'static str {
@@ -80,11 +89,13 @@ impl ActivationKind {
             Self::Prelu => "PReLU",
             Self::Sigmoid => "Sigmoid",
             Self::Identity => "Identity",
+            Self::Elu => "ELU",
+            Self::Gelu => "GELU",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|kind| kind.name() == name)
+        Self::ALL.into_iter().chain([Self::Elu, Self::Gelu]).find(|kind| kind.name() == name)
     }
 }
 
@@ -111,7 +122,7 @@ impl Activation {
 
     /// Whether [`Activation::backward_in_place`] needs the input as well as the output.
     pub fn needs_input(&self) -> bool {
-        self.prelu_weight.is_some()
+        matches!(self.kind, ActivationKind::Prelu | ActivationKind::Gelu)
     }
 
     fn slope(&self, params: &ParamStore) -> f32 {
@@ -133,6 +144,8 @@ impl Activation {
             }
             ActivationKind::Sigmoid => map(&sigmoid, values),
             ActivationKind::Identity => {}
+            ActivationKind::Elu => map(&|x| if x > 0.0 { x } else { x.exp_m1() }, values),
+            ActivationKind::Gelu => map(&super::gelu::gelu, values),
         }
     }
 
@@ -159,6 +172,12 @@ impl Activation {
             ActivationKind::Prelu => self.prelu_backward(params, grad, input, grads)?,
             ActivationKind::Sigmoid => scale(&sigmoid_grad_from_output, grad),
             ActivationKind::Identity => {}
+            // exp(x) = y + 1 below 0.
+            ActivationKind::Elu => scale(&|y| if y > 0.0 { 1.0 } else { y + 1.0 }, grad),
+            ActivationKind::Gelu => {
+                expect_len("GELU input", grad.len(), input.len())?;
+                super::gelu::gelu_backward_in_place(grad, input);
+            }
         }
         Ok(())
     }
@@ -192,7 +211,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_prelu_has_one_slope() {
-        for kind in ActivationKind::ALL {
+        for kind in ActivationKind::ALL.into_iter().chain(ActivationKind::GRN) {
             assert_eq!(ActivationKind::from_name(kind.name()), Some(kind));
         }
         assert_eq!(ActivationKind::from_name("relu"), None);
@@ -221,6 +240,9 @@ mod tests {
         assert!((out(ActivationKind::Sigmoid, 2.0) - 0.880_797_1).abs() < 1e-6);
         assert_eq!(out(ActivationKind::Relu, -1.5), 0.0);
         assert_eq!(out(ActivationKind::Identity, -1.5), -1.5);
+        assert!((out(ActivationKind::Elu, -1.5) - -0.776_869_8).abs() < 1e-6);
+        assert_eq!(out(ActivationKind::Elu, 2.0), 2.0);
+        assert!((out(ActivationKind::Gelu, -1.5) - -0.100_210_8).abs() < 1e-6);
     }
 
     #[test]
@@ -228,7 +250,7 @@ mod tests {
         // Inputs kept away from 0, where ReLU-like kinks make central differences meaningless.
         let input: Vec<f32> = random_vec(40, 3).iter().map(|v| v * 3.0 + v.signum() * 0.05).collect();
         let weights = random_vec(40, 4);
-        for kind in ActivationKind::ALL {
+        for kind in ActivationKind::ALL.into_iter().chain(ActivationKind::GRN) {
             let (activation, mut params) = activation(kind);
             let objective = |params: &ParamStore, x: &[f32]| {
                 let mut y = x.to_vec();

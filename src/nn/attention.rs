@@ -364,7 +364,7 @@ fn softmax_rows(data: &mut [f32], len: usize, scale: f32) {
     }
 }
 
-fn softmax_in_place(row: &mut [f32], scale: f32) {
+pub(crate) fn softmax_in_place(row: &mut [f32], scale: f32) {
     let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
     let mut sum = 0.0;
     for v in row.iter_mut() {
@@ -376,7 +376,7 @@ fn softmax_in_place(row: &mut [f32], scale: f32) {
 }
 
 /// d scores from d probabilities (in place): `scale * p * (dp - sum(dp * p))`, the sum in 8 partial sums.
-fn softmax_backward_in_place(d_row: &mut [f32], p_row: &[f32], scale: f32) {
+pub(crate) fn softmax_backward_in_place(d_row: &mut [f32], p_row: &[f32], scale: f32) {
     let mut partial = [0.0f32; 8];
     let (d_chunks, p_chunks) = (d_row.chunks_exact(8), p_row.chunks_exact(8));
     let tail: f32 = d_chunks.remainder().iter().zip(p_chunks.remainder()).map(|(d, p)| d * p).sum();

@@ -13,6 +13,7 @@ pub struct LayerNorm {
     weight: ParamId,
     bias: ParamId,
     features: usize,
+    eps: f32,
 }
 
 /// What the backward pass needs: the normalised rows and each row's `1 / sqrt(var + eps)`.
@@ -35,7 +36,12 @@ impl LayerNorm {
         let features = nonzero("LayerNorm features", normalized_shape.iter().product())?;
         let weight = init.constant("weight", normalized_shape, 1.0)?;
         let bias = init.constant("bias", normalized_shape, 0.0)?;
-        Ok(LayerNorm { weight, bias, features })
+        Ok(LayerNorm { weight, bias, features, eps: EPS })
+    }
+
+    /// `LayerNorm(features, eps=eps)`: TFT's layers use `eps=1e-3`.
+    pub fn with_eps(init: &mut ParamInit<'_>, features: usize, eps: f32) -> Result<Self, NnError> {
+        Ok(LayerNorm { eps, ..Self::new(init, features)? })
     }
 
     pub fn features(&self) -> usize {
@@ -61,7 +67,7 @@ impl LayerNorm {
         for (((x, y), x_hat), inv_std) in rows_iter.zip(cache.inv_std.iter_mut()) {
             let mean = lane_sum(x, |v| v) / n as f32;
             let var = lane_sum(x, |v| (v - mean) * (v - mean)) / n as f32;
-            *inv_std = 1.0 / (var + EPS).sqrt();
+            *inv_std = 1.0 / (var + self.eps).sqrt();
             for ((((y, x_hat), &x), &w), &b) in y.iter_mut().zip(x_hat.iter_mut()).zip(x).zip(weight).zip(bias) {
                 *x_hat = (x - mean) * *inv_std;
                 *y = *x_hat * w + b;

@@ -16,9 +16,11 @@ pub mod error;
 pub mod gelu;
 #[cfg(test)]
 pub(crate) mod gradcheck;
+pub mod grn;
 pub mod gru;
 pub mod heap_bytes;
 pub mod interpolate;
+pub mod interpretable_attention;
 pub mod kan_linear;
 pub mod layer_norm;
 pub mod linear;
@@ -39,6 +41,7 @@ pub mod tcn_cell;
 pub mod tensor;
 pub mod ts_mixing;
 pub mod tsmixerx_mixing;
+pub mod variable_selection;
 
 pub use error::NnError;
 pub use linear::Linear;

@@ -1,7 +1,9 @@
 //! The sequence-layer plumbing shared by LSTM, GRU and the Elman RNN: a stack of batch-first recurrent layers with
 //! torch's parameter layout (`weight_ih_l{k}` `[G*H, in]`, `weight_hh_l{k}` `[G*H, H]`, `bias_ih_l{k}`,
 //! `bias_hh_l{k}` `[G*H]`, all from U(-1/sqrt(H), 1/sqrt(H))) and zero initial states, as
-//! `nn.LSTM(..., batch_first=True)` / `nn.GRU` called with no initial state.
+//! `nn.LSTM(..., batch_first=True)` / `nn.GRU` called with no initial state; [`Recurrent::forward_from`] starts
+//! from given states instead (TFT's static contexts, its decoder from its encoder's last state) and
+//! [`Recurrent::backward_through_state`] returns their gradients.
 //!
 //! A [`RecurrentCell`] supplies only the per-step gate equations. The input projections of all
 //! timesteps are one GEMM per layer, and so are the weight gradients; only `h_{t-1} W_hh^T` and its
@@ -10,7 +12,7 @@
 //!
 //! Two additions serve autoregressive models (DeepAR): torch's `dropout` between layers while training
 //! ([`Recurrent::with_dropout`]), and [`Recurrent::step`], which continues a pass one step at a time from the
-//! states it ended in ([`RecurrentState`]), as torch's `lstm(x, state)` does.
+//! states it ended in ([`StepState`]), as torch's `lstm(x, state)` does.
 
 use super::dropout::Dropout;
 use super::error::{expect_len, nonzero, NnError};
@@ -150,9 +152,25 @@ pub struct RecurrentCache {
     layers: Vec<LayerCache>,
     /// Top layer's hidden states, batch-first `[B, T, H]`.
     output: Vec<f32>,
+    /// The initial states `[layers, B, H]` of [`Recurrent::forward_from`]; empty: zeros.
+    initial_h: Vec<f32>,
+    initial_aux: Vec<f32>,
     scratch: Scratch,
 }
-crate::nn::heap_bytes::heap_bytes!(RecurrentCache { extent, input, layers, output, scratch });
+crate::nn::heap_bytes::heap_bytes!(RecurrentCache { extent, input, layers, output, initial_h, initial_aux, scratch });
+
+/// The hidden and cell-specific (`aux`: the LSTM's c) states of every layer, `[layers, B, H]` each.
+#[derive(Debug, Clone, Copy)]
+pub struct RecurrentState<'a> {
+    pub h: &'a [f32],
+    pub aux: &'a [f32],
+}
+
+/// Where [`Recurrent::backward_through_state`] writes the initial states' gradients, `[layers, B, H]` each.
+pub struct RecurrentStateGrad<'a> {
+    pub h: &'a mut [f32],
+    pub aux: &'a mut [f32],
+}
 
 #[derive(Debug, Clone, Default)]
 struct Scratch {
@@ -235,7 +253,7 @@ impl<C: RecurrentCell> Recurrent<C> {
         seq_len: usize,
         cache: &'c mut RecurrentCache,
     ) -> Result<&'c [f32], NnError> {
-        self.forward_training(params, input, batch, seq_len, None, cache)
+        self.forward_with(params, input, batch, seq_len, None, None, cache)
     }
 
     /// [`Recurrent::forward`], with the dropout between layers drawn from `train_seed` when given (layer `k`'s
@@ -246,6 +264,33 @@ impl<C: RecurrentCell> Recurrent<C> {
         input: &[f32],
         batch: usize,
         seq_len: usize,
+        train_seed: Option<u64>,
+        cache: &'c mut RecurrentCache,
+    ) -> Result<&'c [f32], NnError> {
+        self.forward_with(params, input, batch, seq_len, None, train_seed, cache)
+    }
+
+    /// [`Recurrent::forward`] from the states `initial` (zeros if None), as torch's `lstm(x, (h0, c0))`.
+    pub fn forward_from<'c>(
+        &self,
+        params: &ParamStore,
+        input: &[f32],
+        batch: usize,
+        seq_len: usize,
+        initial: Option<RecurrentState<'_>>,
+        cache: &'c mut RecurrentCache,
+    ) -> Result<&'c [f32], NnError> {
+        self.forward_with(params, input, batch, seq_len, initial, None, cache)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn forward_with<'c>(
+        &self,
+        params: &ParamStore,
+        input: &[f32],
+        batch: usize,
+        seq_len: usize,
+        initial: Option<RecurrentState<'_>>,
         train_seed: Option<u64>,
         cache: &'c mut RecurrentCache,
     ) -> Result<&'c [f32], NnError> {
@@ -262,7 +307,17 @@ impl<C: RecurrentCell> Recurrent<C> {
             .resize_with(self.layers.len(), LayerCache::default);
         cache.scratch.zeros.clear();
         cache.scratch.zeros.resize(batch * self.hidden_size, 0.0);
+        let state_len = self.layers.len() * batch * self.hidden_size;
+        cache.initial_h.clear();
+        cache.initial_aux.clear();
+        if let Some(RecurrentState { h, aux }) = initial {
+            expect_len("recurrent initial hidden state", state_len, h.len())?;
+            expect_len("recurrent initial cell state", state_len, aux.len())?;
+            cache.initial_h.extend_from_slice(h);
+            cache.initial_aux.extend_from_slice(aux);
+        }
         swap_leading_axes(input, batch, seq_len, self.input_size(), &mut cache.input);
+        let block = batch * self.hidden_size;
         for (k, layer) in self.layers.iter().enumerate() {
             let (below, rest) = cache.layers.split_at_mut(k);
             let saved = &mut rest[0];
@@ -279,7 +334,9 @@ impl<C: RecurrentCell> Recurrent<C> {
                 Some(_) if !saved.dropout_mask.is_empty() => dropped.as_slice(),
                 Some(l) => l.hidden.as_slice(),
             };
-            self.forward_layer(params, layer, layer_input, saved, cache.extent, &mut cache.scratch);
+            let initial = (!cache.initial_h.is_empty())
+                .then(|| RecurrentState { h: &cache.initial_h[k * block..(k + 1) * block], aux: &cache.initial_aux[k * block..(k + 1) * block] });
+            self.forward_layer(params, layer, layer_input, initial, saved, cache.extent, &mut cache.scratch);
             saved.dropped_input = dropped;
         }
         let top = &cache.layers[self.layers.len() - 1].hidden;
@@ -287,11 +344,20 @@ impl<C: RecurrentCell> Recurrent<C> {
         Ok(&cache.output)
     }
 
+    /// Layer `k`'s last hidden and aux states `[B, H]` of the pass in `cache`.
+    pub fn final_state<'c>(&self, cache: &'c RecurrentCache, k: usize) -> RecurrentState<'c> {
+        let saved = &cache.layers[k];
+        let block = cache.extent.batch * self.hidden_size;
+        RecurrentState { h: &saved.hidden[saved.hidden.len() - block..], aux: &saved.aux[saved.aux.len() - block..] }
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn forward_layer(
         &self,
         params: &ParamStore,
         layer: &RecurrentLayer,
         input: &[f32],
+        initial: Option<RecurrentState<'_>>,
         saved: &mut LayerCache,
         Extent { batch, seq_len }: Extent,
         scratch: &mut Scratch,
@@ -339,21 +405,24 @@ impl<C: RecurrentCell> Recurrent<C> {
             .h_proj
             .resize(if fused { 0 } else { batch * gate_width }, 0.0);
         let step_gates = batch * gate_width;
+        let (h0, aux0) = initial.map_or((&scratch.zeros[..], &scratch.zeros[..]), |s| (s.h, s.aux));
         for t in 0..seq_len {
             let (h_prev, h) =
-                previous_and_current(&mut saved.hidden, t, batch * hidden, &scratch.zeros);
+                previous_and_current(&mut saved.hidden, t, batch * hidden, h0);
             let (aux_prev, aux) =
-                previous_and_current(&mut saved.aux, t, batch * hidden, &scratch.zeros);
+                previous_and_current(&mut saved.aux, t, batch * hidden, aux0);
             let gates = &mut saved.gates[t * step_gates..(t + 1) * step_gates];
-            if !fused && t == 0 {
+            // A zero initial state adds nothing at step 0: only the bias.
+            let from_state = t > 0 || initial.is_some();
+            if !fused && !from_state {
                 fill_rows_with(&mut scratch.h_proj, bias_hh);
             }
-            if t > 0 && !fused {
+            if from_state && !fused {
                 // h_proj = b_hh + h W_hh^T in one pass.
                 scratch
                     .weight_hh
                     .matmul_bias(isa, h_prev, batch, &mut scratch.h_proj, bias_hh);
-            } else if t > 0 {
+            } else if from_state {
                 // The fused cell adds h W_hh^T straight onto its gates.
                 scratch.weight_hh.matmul(isa, h_prev, batch, gates, true);
             }
@@ -380,6 +449,23 @@ impl<C: RecurrentCell> Recurrent<C> {
         grads: &mut ParamStore,
         d_input: Option<&mut [f32]>,
     ) -> Result<(), NnError> {
+        self.backward_through_state(params, cache, d_output, None, grads, d_input, None)
+    }
+
+    /// [`Recurrent::backward`] with `d_final`, the gradients of every layer's last states (as
+    /// [`Recurrent::final_state`] gives them; zeros if None), and writing the initial states' gradients into
+    /// `d_initial` if given (zeros for a pass from zero states).
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward_through_state(
+        &self,
+        params: &ParamStore,
+        cache: &mut RecurrentCache,
+        d_output: &[f32],
+        d_final: Option<RecurrentState<'_>>,
+        grads: &mut ParamStore,
+        d_input: Option<&mut [f32]>,
+        mut d_initial: Option<RecurrentStateGrad<'_>>,
+    ) -> Result<(), NnError> {
         let Extent { batch, seq_len } = cache.extent;
         let hidden = self.hidden_size;
         if cache.layers.len() != self.layers.len() || batch == 0 {
@@ -400,13 +486,25 @@ impl<C: RecurrentCell> Recurrent<C> {
                 d_input.len(),
             )?;
         }
+        let state_len = self.layers.len() * batch * hidden;
+        if let Some(d_final) = &d_final {
+            expect_len("recurrent final hidden state gradient", state_len, d_final.h.len())?;
+            expect_len("recurrent final cell state gradient", state_len, d_final.aux.len())?;
+        }
+        if let Some(d_initial) = &d_initial {
+            expect_len("recurrent initial hidden state gradient", state_len, d_initial.h.len())?;
+            expect_len("recurrent initial cell state gradient", state_len, d_initial.aux.len())?;
+        }
         let RecurrentCache {
             extent,
             input,
             layers: saved,
+            initial_h,
+            initial_aux,
             scratch,
             ..
         } = cache;
+        let block = batch * hidden;
         swap_leading_axes(d_output, batch, seq_len, hidden, &mut scratch.d_hidden);
         for (k, layer) in self.layers.iter().enumerate().rev() {
             let layer_input = if k == 0 {
@@ -417,10 +515,16 @@ impl<C: RecurrentCell> Recurrent<C> {
                 saved[k - 1].hidden.as_slice()
             };
             let needs_d_input = k > 0 || d_input.is_some();
+            let layer_block = k * block..(k + 1) * block;
+            let initial = (!initial_h.is_empty())
+                .then(|| RecurrentState { h: &initial_h[layer_block.clone()], aux: &initial_aux[layer_block.clone()] });
+            let d_final = d_final.map(|d| RecurrentState { h: &d.h[layer_block.clone()], aux: &d.aux[layer_block.clone()] });
             self.backward_layer(
                 params,
                 layer,
                 layer_input,
+                initial,
+                d_final,
                 &saved[k],
                 *extent,
                 scratch,
@@ -429,6 +533,15 @@ impl<C: RecurrentCell> Recurrent<C> {
             );
             if k > 0 {
                 Dropout::new(self.dropout.unwrap_or(0.0), k as u64)?.backward_in_place(&mut scratch.d_below, &saved[k].dropout_mask)?;
+            }
+            if let Some(d_initial) = d_initial.as_mut() {
+                if initial_h.is_empty() {
+                    d_initial.h[layer_block.clone()].fill(0.0);
+                    d_initial.aux[layer_block].fill(0.0);
+                } else {
+                    d_initial.h[layer_block.clone()].copy_from_slice(&scratch.dh_carry);
+                    d_initial.aux[layer_block].copy_from_slice(&scratch.d_aux);
+                }
             }
             std::mem::swap(&mut scratch.d_hidden, &mut scratch.d_below);
         }
@@ -451,6 +564,8 @@ impl<C: RecurrentCell> Recurrent<C> {
         params: &ParamStore,
         layer: &RecurrentLayer,
         input: &[f32],
+        initial: Option<RecurrentState<'_>>,
+        d_final: Option<RecurrentState<'_>>,
         saved: &LayerCache,
         Extent { batch, seq_len }: Extent,
         scratch: &mut Scratch,
@@ -480,6 +595,11 @@ impl<C: RecurrentCell> Recurrent<C> {
             buffer.clear();
             buffer.resize(step_hidden, 0.0);
         }
+        if let Some(d_final) = d_final {
+            dh_carry.copy_from_slice(d_final.h);
+            d_aux.copy_from_slice(d_final.aux);
+        }
+        let (h0, aux0) = initial.map_or((&zeros[..], &zeros[..]), |s| (s.h, s.aux));
         let isa = thread_isa();
         packed_hh.pack(&params.get(layer.weight_hh).data, gate_width, hidden);
         if C::SHARES_PROJECTION_GRADIENT {
@@ -491,7 +611,7 @@ impl<C: RecurrentCell> Recurrent<C> {
             let now = t * step_hidden..(t + 1) * step_hidden;
             let gates_now = t * step_gates..(t + 1) * step_gates;
             let (h_prev, aux_prev) = if t == 0 {
-                (&zeros[..], &zeros[..])
+                (h0, aux0)
             } else {
                 let previous = (t - 1) * step_hidden..now.start;
                 (&saved.hidden[previous.clone()], &saved.aux[previous])
@@ -516,7 +636,7 @@ impl<C: RecurrentCell> Recurrent<C> {
                 },
                 dh_prev: dh_carry,
             });
-            if t > 0 {
+            if t > 0 || initial.is_some() {
                 let d_h_proj_now = if C::SHARES_PROJECTION_GRADIENT {
                     &d_x_proj[gates_now]
                 } else {
@@ -556,6 +676,14 @@ impl<C: RecurrentCell> Recurrent<C> {
             1.0,
             MatMut::rows(&mut grads.get_mut(layer.weight_hh).data, gate_width, hidden),
         );
+        if let Some(initial) = initial {
+            gemm(
+                Mat::transposed(&d_h_proj_all[..step_gates], batch, gate_width),
+                Mat::rows(initial.h, batch, hidden),
+                1.0,
+                MatMut::rows(&mut grads.get_mut(layer.weight_hh).data, gate_width, hidden),
+            );
+        }
         add_column_sums(d_h_proj_all, &mut grads.get_mut(layer.bias_hh).data);
         if needs_d_input {
             d_below.resize(rows * layer.input_size, 0.0);
@@ -572,7 +700,7 @@ impl<C: RecurrentCell> Recurrent<C> {
 /// The states a pass ended in (each layer's `h` and cell-specific `aux`, `[B, H]`) and what continuing it one step
 /// at a time needs ([`Recurrent::step`]); one per thread, reused call after call.
 #[derive(Debug, Clone, Default)]
-pub struct RecurrentState {
+pub struct StepState {
     batch: usize,
     hidden: Vec<Vec<f32>>,
     aux: Vec<Vec<f32>>,
@@ -586,12 +714,12 @@ pub struct RecurrentState {
     packed_hh: Vec<PackedB>,
     biases: Vec<Vec<f32>>,
 }
-crate::nn::heap_bytes::heap_bytes!(RecurrentState { batch, hidden, aux, next_hidden, next_aux, gates, h_proj, packed_ih, packed_hh, biases });
+crate::nn::heap_bytes::heap_bytes!(StepState { batch, hidden, aux, next_hidden, next_aux, gates, h_proj, packed_ih, packed_hh, biases });
 
 impl<C: RecurrentCell> Recurrent<C> {
     /// Sets `state` to the last step of the forward pass in `cache`, each batch row repeated `repeat` times (row
     /// `b · repeat + r`), to continue with [`Recurrent::step`].
-    pub fn resume(&self, params: &ParamStore, cache: &RecurrentCache, repeat: usize, state: &mut RecurrentState) -> Result<(), NnError> {
+    pub fn resume(&self, params: &ParamStore, cache: &RecurrentCache, repeat: usize, state: &mut StepState) -> Result<(), NnError> {
         let Extent { batch, seq_len } = cache.extent;
         let hidden = self.hidden_size;
         if cache.layers.len() != self.layers.len() || batch == 0 {
@@ -632,7 +760,7 @@ impl<C: RecurrentCell> Recurrent<C> {
 
     /// One more step of every row of `state` on `input` `[B, in]` (no dropout: inference), the same arithmetic
     /// as a step of [`Recurrent::forward`]; returns the top layer's new hidden state `[B, H]`.
-    pub fn step<'s>(&self, params: &ParamStore, input: &[f32], state: &'s mut RecurrentState) -> Result<&'s [f32], NnError> {
+    pub fn step<'s>(&self, params: &ParamStore, input: &[f32], state: &'s mut StepState) -> Result<&'s [f32], NnError> {
         let (batch, hidden) = (state.batch, self.hidden_size);
         if state.hidden.len() != self.layers.len() || batch == 0 {
             return Err(NnError::InvalidValue { what: "recurrent state", reason: "step called before resume".into() });
@@ -672,7 +800,7 @@ impl<C: RecurrentCell> Recurrent<C> {
 }
 
 /// The row blocks t-1 (read) and t (written) of a time-major buffer with `block` elements per step;
-/// block t-1 is `zeros` at t = 0 (the zero initial state).
+/// block t-1 is `initial` at t = 0 (the initial state).
 fn previous_and_current<'a>(
     buffer: &'a mut [f32],
     t: usize,
@@ -760,7 +888,7 @@ pub(crate) mod tests {
         let whole = net.forward(&params, &input, batch, seq_len, &mut cache).unwrap().to_vec();
         let head: Vec<f32> = input.chunks_exact(seq_len * input_size).flat_map(|w| w[..first * input_size].to_vec()).collect();
         net.forward(&params, &head, batch, first, &mut cache).unwrap();
-        let mut state = RecurrentState::default();
+        let mut state = StepState::default();
         net.resume(&params, &cache, 2, &mut state).unwrap();
         for t in first..seq_len {
             let row: Vec<f32> = input.chunks_exact(seq_len * input_size).flat_map(|w| {
@@ -793,6 +921,48 @@ pub(crate) mod tests {
         let mut grads = params.zeros_like();
         net.backward(&params, &mut cache, &weights, &mut grads, None).unwrap();
         check_param_grads(&mut params, &grads, 10, objective);
+    }
+
+    /// Finite-difference check of a pass from given states, with an objective on the output and on every
+    /// layer's last states: d input, d initial states and parameters, 2 layers.
+    fn check_gradients_through_state<C: RecurrentCell>(cell: C) {
+        let (batch, seq_len, input_size, hidden, layers) = (2, 3, 2, 4, 2);
+        let (net, mut params) = recurrent(cell, input_size, hidden, layers, 31);
+        let input = random_vec(batch * seq_len * input_size, 32);
+        let state_len = layers * batch * hidden;
+        let (h0, aux0) = (random_vec(state_len, 33), random_vec(state_len, 34));
+        let weights = random_vec(batch * seq_len * hidden, 35);
+        let (w_h, w_aux) = (random_vec(state_len, 36), random_vec(state_len, 37));
+        let objective = |params: &ParamStore, input: &[f32], h0: &[f32], aux0: &[f32]| {
+            let mut cache = RecurrentCache::default();
+            let initial = RecurrentState { h: h0, aux: aux0 };
+            let mut total = weighted_sum(net.forward_from(params, input, batch, seq_len, Some(initial), &mut cache).unwrap(), &weights);
+            for k in 0..layers {
+                let last = net.final_state(&cache, k);
+                let at = k * batch * hidden..(k + 1) * batch * hidden;
+                total += weighted_sum(last.h, &w_h[at.clone()]) + weighted_sum(last.aux, &w_aux[at]);
+            }
+            total
+        };
+        let mut cache = RecurrentCache::default();
+        net.forward_from(&params, &input, batch, seq_len, Some(RecurrentState { h: &h0, aux: &aux0 }), &mut cache).unwrap();
+        let mut grads = params.zeros_like();
+        let (mut d_input, mut d_h0, mut d_aux0) = (vec![0.0; input.len()], vec![0.0; state_len], vec![0.0; state_len]);
+        let d_final = Some(RecurrentState { h: &w_h, aux: &w_aux });
+        let d_initial = Some(RecurrentStateGrad { h: &mut d_h0, aux: &mut d_aux0 });
+        net.backward_through_state(&params, &mut cache, &weights, d_final, &mut grads, Some(&mut d_input), d_initial).unwrap();
+        check_input_grads(&input, &d_input, usize::MAX, |x| objective(&params, x, &h0, &aux0));
+        check_input_grads(&h0, &d_h0, usize::MAX, |h| objective(&params, &input, h, &aux0));
+        if C::SHARES_PROJECTION_GRADIENT {
+            // The LSTM's aux is its cell state, an input of the step; the GRU's is computed from h alone.
+            check_input_grads(&aux0, &d_aux0, usize::MAX, |a| objective(&params, &input, &h0, a));
+        }
+        check_param_grads(&mut params, &grads, 10, |p| objective(p, &input, &h0, &aux0));
+    }
+
+    #[test]
+    fn gradients_through_initial_and_final_states() {
+        check_gradients_through_state(crate::nn::lstm::LstmCell);
     }
 
     #[test]
