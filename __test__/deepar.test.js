@@ -25,6 +25,7 @@ test('DeepAR holds NeuralForecast 3.3 defaults and validates its options', () =>
   expect(() => new models.DeepAR({ h: 12, lstmDropout: 1 })).toThrow(/lstmDropout/)
   expect(() => new models.DeepAR({ h: 12, decoderHiddenLayers: 1 })).toThrow(/decoderHiddenSize/)
   expect(() => new models.DeepAR({ h: 12, hTrain: 0 })).toThrow(/hTrain/)
+  expect(() => new models.DeepAR({ h: 12, trajectorySamples: 10 })).toThrow(/trajectorySamples.*DistributionLoss/)
   expect(() => new models.DeepAR({ h: 12, encoderHiddenSize: 8 })).toThrow(/encoderHiddenSize/)
 })
 

@@ -51,6 +51,7 @@ const BASES = {
   // The multivariate models forecast the panel's 2 series jointly.
   iTransformer: { ...SMALL, nSeries: 2, hiddenSize: 8, nHeads: 2, dFf: 8 },
   TSMixerx: { ...SMALL, nSeries: 2, ffDim: 8 },
+  DeepAR: { ...SMALL, lstmHiddenSize: 8 },
 }
 
 /** Six-hourly series over 30 days (so Prophet's daily and weekly seasonalities both apply). */
@@ -137,6 +138,12 @@ const changes = [
   ['BiTCN', 'hiddenSize', 4],
   ['BiTCN', 'dropout', 0.1],
   ['BiTCN', 'excludeInsampleY', true],
+  ['DeepAR', 'lstmNLayers', 1],
+  ['DeepAR', 'lstmHiddenSize', 4],
+  ['DeepAR', 'lstmDropout', 0.5],
+  ['DeepAR', 'decoderHiddenLayers', 1, { decoderHiddenSize: 4 }],
+  ['DeepAR', 'decoderHiddenSize', 8, { decoderHiddenLayers: 1, decoderHiddenSize: 4 }],
+  ['DeepAR', 'hTrain', 3],
   ['iTransformer', 'hiddenSize', 16],
   ['iTransformer', 'nHeads', 4],
   ['iTransformer', 'eLayers', 1],

@@ -24,6 +24,9 @@ use crate::nn::recurrent::{Recurrent, RecurrentCache, StepState};
 use crate::nn::relu_mlp::{ReluMlp, ReluMlpCache};
 use crate::nn::{NnError, ParamInit, ParamStore};
 
+/// NeuralForecast's `trajectory_samples=100`.
+const DEFAULT_TRAJECTORY_SAMPLES: usize = 100;
+
 /// Hyper-parameters under NeuralForecast's names.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeepArConfig {
@@ -74,7 +77,7 @@ impl ModelConfig for DeepArConfig {
             lstm_dropout: 0.1,
             decoder_hidden_layers: 0,
             decoder_hidden_size: 0,
-            trajectory_samples: 100,
+            trajectory_samples: DEFAULT_TRAJECTORY_SAMPLES,
             h_train: 1,
         }
     }
@@ -91,6 +94,14 @@ impl ModelConfig for DeepArConfig {
         self.decoder_hidden_layers = options.integer("decoderHiddenLayers", 0, super::options::MAX_SIZE)?.unwrap_or(self.decoder_hidden_layers);
         self.decoder_hidden_size = options.integer("decoderHiddenSize", 0, super::options::MAX_SIZE)?.unwrap_or(self.decoder_hidden_size);
         self.lstm_dropout = options.dropout_probability("lstmDropout")?.unwrap_or(self.lstm_dropout);
+        if self.trajectory_samples != DEFAULT_TRAJECTORY_SAMPLES {
+            // A point loss's forecast feeds back the point forecast and draws no paths (as NeuralForecast's).
+            return Err(OptionError::Range(format!(
+                "{} sets the sample paths of a DistributionLoss forecast, which this build's DeepAR does not have yet \
+                 (it trains with point losses such as MAE and MQLoss, whose forecasts draw no paths); leave it at {DEFAULT_TRAJECTORY_SAMPLES}",
+                options.field("trajectorySamples")
+            )));
+        }
         if self.decoder_hidden_layers > 0 && self.decoder_hidden_size == 0 {
             return Err(OptionError::Range(format!(
                 "{} must be greater than 0 when decoderHiddenLayers is {} (NeuralForecast's MLP)",
