@@ -40,6 +40,7 @@ pub mod series_decomp;
 pub mod tcn_cell;
 pub mod tensor;
 pub mod ts_mixing;
+pub mod tft_embedding;
 pub mod tsmixerx_mixing;
 pub mod variable_selection;
 
