@@ -37,6 +37,7 @@ pub mod revin;
 pub mod revin_multivariate;
 pub mod rnn;
 pub mod series_decomp;
+pub mod static_covariate_encoder;
 pub mod tcn_cell;
 pub mod tensor;
 pub mod ts_mixing;
