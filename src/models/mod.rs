@@ -21,6 +21,7 @@ pub mod prophet;
 pub mod recurrent_forecaster;
 pub mod rnn;
 pub mod tcn;
+pub mod tft;
 pub mod tide;
 #[cfg(test)]
 pub(crate) mod timing;

@@ -37,9 +37,11 @@ pub mod revin;
 pub mod revin_multivariate;
 pub mod rnn;
 pub mod series_decomp;
+pub mod static_covariate_encoder;
 pub mod tcn_cell;
 pub mod tensor;
 pub mod ts_mixing;
+pub mod tft_embedding;
 pub mod tsmixerx_mixing;
 pub mod variable_selection;
 
