@@ -3,6 +3,7 @@
 //! where `w` is the optional 0/1 availability mask (NeuralForecast's `outsample_mask`), and 0 when every weight
 //! is 0 (its `_divide_no_nan`); RMSE and relMSE then transform that mean ([`Loss::finish`]).
 
+pub mod distribution;
 pub mod implicit_quantile;
 mod quantile;
 #[cfg(test)]
