@@ -84,6 +84,41 @@ test('chunks travel compactly and come back as the same columns: interleaved row
   expect(() => frames.groupRows({ unique_id: ['a'], y: [1, 2] }, 'distributed.predict')).toThrow('distributed.predict: data.unique_id has 1 rows but data.y has 2')
 })
 
+test('only the points the models read are staged, and only where the dropped rows are ones the local call accepts', async () => {
+  const frames = require('../lib/distributed/frames.js')
+  const fitted = async (options) => {
+    const forecaster = new NeuralForecaster({ models: [new models.MLP({ h: 2, inputSize: 4, maxSteps: 1 }), new models.NHITS({ h: 2, inputSize: 3, maxSteps: 1 })], frequency: 1, ...options })
+    await forecaster.fit(sinePanel(2, 12))
+    return forecaster.toBuffer()
+  }
+  expect(frames.trimmableTail(await fitted({}))).toEqual({ rows: 4, step: 1 })
+  // A local scaler scales by the whole history; an inferred frequency depends on the data; a corrupt file is the
+  // workers' to report.
+  expect(frames.trimmableTail(await fitted({ localScalerType: 'standard' }))).toBeNull()
+  expect(frames.trimmableTail(Buffer.alloc(8))).toBeNull()
+  const prophet = new NeuralForecaster({ models: [new models.Prophet({ h: 2 })], frequency: 1 })
+  await prophet.fit(sinePanel(2, 12))
+  expect(frames.trimmableTail(await prophet.toBuffer())).toBeNull()
+
+  // Series a: trimmed to its last 3 rows; b: a ds gap before its tail; c: a NaN before its tail; d: short already.
+  const data = {
+    unique_id: ['a', 'a', 'a', 'a', 'a', 'b', 'b', 'b', 'b', 'b', 'c', 'c', 'c', 'c', 'd', 'd'],
+    ds: new Float64Array([1, 2, 3, 4, 5, 1, 3, 4, 5, 6, 1, 2, 3, 4, 7, 8]),
+    y: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, NaN, 12, 13, 14, 15, 16],
+  }
+  const grouped = frames.groupRows(data, 'test')
+  const chunk = frames.decodeChunk(frames.encodeChunk(data, grouped, ['y'], 0, 4, 'test', { rows: 3, step: 1 }))
+  expect(chunk.labels).toEqual(['a', 'b', 'c', 'd'])
+  expect([...chunk.unique_id]).toEqual([0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3])
+  expect([...chunk.ds]).toEqual([3, 4, 5, 1, 3, 4, 5, 6, 1, 2, 3, 4, 7, 8])
+  expect([...chunk.y]).toEqual([3, 4, 5, 6, 7, 8, 9, 10, NaN, 12, 13, 14, 15, 16])
+  // Interleaved rows: each series' last rows in input order.
+  const interleaved = { unique_id: ['x', 'y', 'x', 'y', 'x', 'y'], ds: [1, 1, 2, 2, 3, 3], y: [1, 2, 3, 4, 5, 6] }
+  const back = frames.decodeChunk(frames.encodeChunk(interleaved, frames.groupRows(interleaved, 'test'), ['y'], 0, 2, 'test', { rows: 2, step: 1 }))
+  expect([...back.ds]).toEqual([2, 3, 2, 3])
+  expect([...back.y]).toEqual([3, 5, 4, 6])
+})
+
 test('no Redis at the address: a clear rejection, and the process lives on', async () => {
   const distributed = require('../distributed.js')
   const port = await new Promise((resolve) => {
@@ -140,6 +175,16 @@ describeRedis('distributed predict over BullMQ', () => {
     sameForecast(remote, await forecaster.predict({ data }))
     expect(remote.unique_id.length).toBe(2000 * 6)
     expect(progress).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
+  })
+
+  test('a ds gap or a NaN before the points the models read: the distributed call fails as the local one does', async () => {
+    for (const [row, column, value] of [[30 * 7, 'ds', -1], [30 * 7 + 2, 'y', NaN]]) {
+      const data = sinePanel(20, 30)
+      data[column][row] = value
+      const local = await forecaster.predict({ data }).then(() => null, (err) => err.message)
+      expect(local).toMatch(/s7/)
+      await expect(distributed.predict({ checkpoint, data, connection: redis.url, chunkSeries: 5 })).rejects.toThrow(/chunk 1 failed: .*s7/)
+    }
   })
 
   test('crossValidation of a 2,000-series panel, a fit per window (and one per 2 windows): the local result, bit for bit', async () => {

@@ -116,15 +116,21 @@ function dsBlock(values, what) {
 
 /**
  * The chunk of series [first, end) of grouped `data` as a Buffer: labels, counts, ds and the numeric columns of
- * its rows.
+ * its rows. With `tail` (`{ rows, step }`, see `trimmableTail`), each series whose earlier rows the local call
+ * would accept as they are travels as its last `tail.rows` rows alone.
  */
-function encodeChunk(data, grouped, names, first, end, what) {
+function encodeChunk(data, grouped, names, first, end, what, tail = null) {
   const ds = dsBlock(data.ds, what)
   let rowStart = 0
   for (let s = 0; s < first; s++) rowStart += grouped.counts[s]
   let rowEnd = rowStart
   for (let s = first; s < end; s++) rowEnd += grouped.counts[s]
-  const rows = grouped.rows === null ? null : grouped.rows.subarray(rowStart, rowEnd)
+  const counts = grouped.counts.slice(first, end)
+  let rows = grouped.rows === null ? null : grouped.rows.subarray(rowStart, rowEnd)
+  if (tail !== null && ds.kind === 'number') {
+    const kept = keptRows(data, names, rows, rowStart, counts, tail)
+    if (kept !== null) rows = kept
+  }
   // The chunk's values of a column: a copy of its rows, or of the contiguous slice.
   const values = (column, convert) => {
     if (rows !== null) return Array.from(rows, (i) => convert(column[i]))
@@ -137,8 +143,63 @@ function encodeChunk(data, grouped, names, first, end, what) {
   if (ds.kind === 'number') columns.push(values(data.ds, toNumber))
   if (ds.kind === 'string') text = values(data.ds, (v) => (v instanceof Date ? v.toISOString() : String(v))).join('\n')
   for (const name of names) columns.push(values(data[name], toNumber))
-  const header = { labels: grouped.labels.slice(first, end), counts: grouped.counts.slice(first, end), ds: ds.kind, names }
+  const header = { labels: grouped.labels.slice(first, end), counts, ds: ds.kind, names }
   return encode(header, columns, text)
+}
+
+/**
+ * The input rows of a chunk's series to stage when each series may travel as its last `tail.rows` rows: null when
+ * no series is longer. `rows` are the chunk's input rows series after series (null: the contiguous rows from
+ * `rowStart`); `counts` (updated in place) the rows per series. A series keeps all its rows unless every dropped
+ * row is one the local call accepts and forgets: integer ds `tail.step` apart up to the first kept row, finite y
+ * and exogenous values. Otherwise the worker sees the whole series and fails as the local call would.
+ */
+function keptRows(data, names, rows, rowStart, counts, tail) {
+  const keep = tail.rows
+  if (!counts.some((count) => count > keep)) return null
+  const row = rows === null ? (p) => rowStart + p : (p) => rows[p]
+  const ds = data.ds
+  const columns = names.map((name) => data[name])
+  const droppable = (from, to) => {
+    for (let p = from; p < to; p++) {
+      const i = row(p)
+      const next = ds[row(p + 1)]
+      if (!Number.isSafeInteger(ds[i]) || !Number.isSafeInteger(next) || next - ds[i] !== tail.step) return false
+      for (const column of columns) if (!Number.isFinite(column[i])) return false
+    }
+    return true
+  }
+  const kept = []
+  for (let s = 0, at = 0; s < counts.length; s++) {
+    const end = at + counts[s]
+    const from = counts[s] > keep && droppable(at, end - keep) ? end - keep : at
+    for (let p = from; p < end; p++) kept.push(row(p))
+    counts[s] = end - from
+    at = end
+  }
+  return Uint32Array.from(kept)
+}
+
+/**
+ * What a `predict({ data })` with checkpoint `bytes` reads of each series: `{ rows, step }` when only the last
+ * `rows` points (and the ds step to check the dropped ones against), or null when all of them are read or the
+ * checkpoint cannot be read here (the workers then report it). Only neural models with a fixed inputSize, no
+ * local scaler (which scales by the whole history) and an integer-step frequency qualify: Prophet refits each
+ * series, an inferred frequency depends on the data.
+ */
+function trimmableTail(bytes) {
+  let engine
+  try {
+    const headerLength = Number(bytes.readBigUInt64LE(0))
+    if (headerLength > bytes.length - 8) return null
+    engine = JSON.parse(JSON.parse(bytes.toString('utf8', 8, 8 + headerLength)).__metadata__.engine)
+  } catch {
+    return null
+  }
+  const step = Number(engine?.freq)
+  if (engine?.local_scaler_type !== 'identity' || !Number.isSafeInteger(step) || step < 1 || !Array.isArray(engine.models)) return null
+  if (engine.models.length === 0 || !engine.models.every((m) => Number.isSafeInteger(m?.inputSize) && m.inputSize >= 1 && m.type !== 'Prophet')) return null
+  return { rows: Math.max(...engine.models.map((m) => m.inputSize)), step }
 }
 
 /** The columns `predict({ data })` takes of a chunk Buffer: integer id codes with their labels, ds, y, exogenous. */
@@ -268,4 +329,4 @@ function dropLastRows(data, drop) {
   return out
 }
 
-module.exports = { groupRows, numericColumns, encodeChunk, decodeChunk, encodeForecast, decodeForecast, concatForecasts, interleaveForecasts, dropLastRows }
+module.exports = { groupRows, numericColumns, trimmableTail, encodeChunk, decodeChunk, encodeForecast, decodeForecast, concatForecasts, interleaveForecasts, dropLastRows }

@@ -2,7 +2,8 @@
 // Distributed mode (`neuro-divergent/distributed`): batch prediction fanned out over a BullMQ queue on Redis.
 //
 // The coordinator stages the checkpoint once under its content hash and the data once in compact chunks (see
-// frames.js), then adds one BullMQ flow: a parent job and one child per chunk of series. Workers (any number of
+// frames.js; of each series only the last points the checkpoint's models read, where the rest may be dropped),
+// then adds one BullMQ flow: a parent job and one child per chunk of series. Workers (any number of
 // processes on any number of machines) load each checkpoint once per hash, forecast their chunks in the addon and
 // leave each chunk's forecast in Redis; the parent completes when every child has. The coordinator then reads
 // the forecasts in chunk order: exactly the frame a local `predict` returns. A killed worker's chunk is retried
@@ -106,7 +107,9 @@ async function predict(options) {
     chunks.push([first, Math.min(first + chunkSeries, grouped.labels.length)])
   }
   if (chunks.length === 0) throw new RangeError(`${what}: data has no series`)
-  const encode = (i) => frames.encodeChunk(data, grouped, names, chunks[i][0], chunks[i][1], what)
+  // Only the points the checkpoint's models read travel (the LSTM of inputSize 24 reads 24 of a series' 500).
+  const tail = frames.trimmableTail(bytes)
+  const encode = (i) => frames.encodeChunk(data, grouped, names, chunks[i][0], chunks[i][1], what, tail)
   const tasks = chunks.map((_, i) => ({ input: i, options: predictOptions }))
   const parts = await runFlow({ what, connection, queueName, signal, onProgress, bytes, task: 'predict', tasks, inputs: chunks.length, encode })
   return frames.concatForecasts(parts)
