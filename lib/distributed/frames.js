@@ -131,18 +131,24 @@ function encodeChunk(data, grouped, names, first, end, what, tail = null) {
     const kept = keptRows(data, names, rows, rowStart, counts, tail)
     if (kept !== null) rows = kept
   }
-  // The chunk's values of a column: a copy of its rows, or of the contiguous slice.
-  const values = (column, convert) => {
-    if (rows !== null) return Array.from(rows, (i) => convert(column[i]))
+  // The chunk's numbers of a column: a copy of its rows, or the contiguous slice.
+  const numbers = (column) => {
+    if (rows !== null) {
+      const out = new Float64Array(rows.length)
+      for (let k = 0; k < rows.length; k++) out[k] = column[rows[k]] ?? NaN
+      return out
+    }
     if (ArrayBuffer.isView(column)) return column.subarray(rowStart, rowEnd)
-    return column.slice(rowStart, rowEnd).map(convert)
+    return column.slice(rowStart, rowEnd).map((v) => v ?? NaN)
   }
-  const toNumber = (v) => (v === null ? NaN : v)
   const columns = []
   let text
-  if (ds.kind === 'number') columns.push(values(data.ds, toNumber))
-  if (ds.kind === 'string') text = values(data.ds, (v) => (v instanceof Date ? v.toISOString() : String(v))).join('\n')
-  for (const name of names) columns.push(values(data[name], toNumber))
+  if (ds.kind === 'number') columns.push(numbers(data.ds))
+  if (ds.kind === 'string') {
+    const dates = rows === null ? data.ds.slice(rowStart, rowEnd) : Array.from(rows, (i) => data.ds[i])
+    text = dates.map((v) => (v instanceof Date ? v.toISOString() : String(v))).join('\n')
+  }
+  for (const name of names) columns.push(numbers(data[name]))
   const header = { labels: grouped.labels.slice(first, end), counts, ds: ds.kind, names }
   return encode(header, columns, text)
 }
@@ -157,27 +163,36 @@ function encodeChunk(data, grouped, names, first, end, what, tail = null) {
 function keptRows(data, names, rows, rowStart, counts, tail) {
   const keep = tail.rows
   if (!counts.some((count) => count > keep)) return null
-  const row = rows === null ? (p) => rowStart + p : (p) => rows[p]
-  const ds = data.ds
   const columns = names.map((name) => data[name])
-  const droppable = (from, to) => {
-    for (let p = from; p < to; p++) {
-      const i = row(p)
-      const next = ds[row(p + 1)]
-      if (!Number.isSafeInteger(ds[i]) || !Number.isSafeInteger(next) || next - ds[i] !== tail.step) return false
-      for (const column of columns) if (!Number.isFinite(column[i])) return false
-    }
-    return true
-  }
   const kept = []
   for (let s = 0, at = 0; s < counts.length; s++) {
     const end = at + counts[s]
-    const from = counts[s] > keep && droppable(at, end - keep) ? end - keep : at
-    for (let p = from; p < end; p++) kept.push(row(p))
+    const from = counts[s] > keep && droppable(data.ds, columns, rows, rowStart, at, end - keep, tail.step) ? end - keep : at
+    for (let p = from; p < end; p++) kept.push(rows === null ? rowStart + p : rows[p])
     counts[s] = end - from
     at = end
   }
   return Uint32Array.from(kept)
+}
+
+/**
+ * Whether the rows at positions [from, to) of a chunk (input rows `rows[p]`, or `rowStart + p` when `rows` is
+ * null) may be dropped: integer ds each `step` before the next (the one at `to` included), finite numeric columns.
+ * Plain loops over each column: this runs over every staged row.
+ */
+function droppable(ds, columns, rows, rowStart, from, to, step) {
+  if (rows === null) {
+    const [first, last] = [rowStart + from, rowStart + to]
+    if (!Number.isSafeInteger(ds[first]) || !Number.isSafeInteger(ds[last])) return false
+    // Integers a whole step apart, from a safe integer to a safe integer: every one between is a safe integer.
+    for (let i = first; i < last; i++) if (ds[i + 1] - ds[i] !== step) return false
+    for (const column of columns) for (let i = first; i < last; i++) if (!Number.isFinite(column[i])) return false
+    return true
+  }
+  for (let p = from; p < to; p++) if (!Number.isSafeInteger(ds[rows[p]]) || ds[rows[p + 1]] - ds[rows[p]] !== step) return false
+  if (!Number.isSafeInteger(ds[rows[to]])) return false
+  for (const column of columns) for (let p = from; p < to; p++) if (!Number.isFinite(column[rows[p]])) return false
+  return true
 }
 
 /**
