@@ -65,6 +65,9 @@ export interface DistributedWorkerOptions {
    *  elsewhere after about this long. */
   lockDuration?: number
   stalledInterval?: number
+  /** How long in ms a starting worker tries to reach Redis [30000]: then `worker()` rejects, naming the server,
+   *  the tries and the last connection error. A started worker rides out Redis restarts. */
+  connectTimeout?: number
   /** Connection and worker errors (Redis unreachable, …); they are retried. */
   onError?: (error: Error) => void
 }

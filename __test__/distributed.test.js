@@ -34,6 +34,16 @@ function startWorker(url, extra = []) {
   })
 }
 
+/** A loopback port nothing listens on. */
+function freePort() {
+  return new Promise((resolve) => {
+    const server = require('node:net').createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
 function sameForecast(actual, expected) {
   expect(Object.keys(actual)).toEqual(Object.keys(expected))
   expect(actual.unique_id).toEqual(expected.unique_id)
@@ -121,17 +131,25 @@ test('only the points the models read are staged, and only where the dropped row
 
 test('no Redis at the address: a clear rejection, and the process lives on', async () => {
   const distributed = require('../distributed.js')
-  const port = await new Promise((resolve) => {
-    const server = require('node:net').createServer().listen(0, '127.0.0.1', () => {
-      const { port: free } = server.address()
-      server.close(() => resolve(free))
-    })
-  })
+  const port = await freePort()
   const data = { unique_id: ['a', 'a'], ds: [1, 2], y: [1, 2] }
   await expect(distributed.predict({ checkpoint: Buffer.alloc(8), data, connection: `redis://127.0.0.1:${port}` })).rejects.toThrow(
     `distributed.predict: Redis at 127.0.0.1:${port} is unreachable (connect ECONNREFUSED 127.0.0.1:${port})`,
   )
   await new Promise((resolve) => setTimeout(resolve, 1500))
+})
+
+test('a worker pointed at no Redis gives up after connectTimeout, naming the URL (JS and CLI)', async () => {
+  const distributed = require('../distributed.js')
+  const port = await freePort()
+  const url = `redis://127.0.0.1:${port}`
+  await expect(distributed.worker({ connection: url, connectTimeout: 600 })).rejects.toThrow(
+    new RegExp(`^distributed\\.worker: Redis at redis://127\\.0\\.0\\.1:${port} is unreachable: no answer within 600 ms \\(connectTimeout\\), \\d+ connection tries; last: connect ECONNREFUSED`),
+  )
+  await expect(distributed.worker({ connection: url, connectTimeout: 0 })).rejects.toThrow('distributed.worker: options.connectTimeout must be an integer >= 1, got 0')
+  const result = spawnSync(process.execPath, [bin, 'worker', '--redis', url, '--connect-timeout', '500'], { encoding: 'utf8', timeout: 20_000 })
+  expect(result.status).toBe(1)
+  expect(result.stderr).toContain(`cannot start the worker: distributed.worker: Redis at ${url} is unreachable: no answer within 500 ms`)
 })
 
 describeRedis('distributed predict over BullMQ', () => {

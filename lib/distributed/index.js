@@ -315,16 +315,50 @@ async function closeAll(objects) {
 }
 
 /**
+ * Resolves once Redis answers a PING, trying again every `RETRY_MS` until `timeoutMs`; else rejects with an
+ * error naming the server, the tries and the last connection error (no client is left behind either way).
+ */
+async function reachRedis(IORedis, redisOptions, timeoutMs, what, where) {
+  let tries = 0
+  let lastError
+  const probe = new IORedis({ ...redisOptions, maxRetriesPerRequest: null, retryStrategy: () => RETRY_MS })
+  probe.on('error', (err) => (lastError = err))
+  probe.on('connect', () => (lastError = undefined))
+  probe.on('reconnecting', () => tries++)
+  let timer
+  const timedOut = new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs, 'timeout')))
+  try {
+    const answer = await Promise.race([probe.ping().catch((err) => ({ refused: err })), timedOut])
+    if (answer?.refused) throw new Error(`${what}: Redis at ${where} refused the connection: ${answer.refused.message}`)
+    if (answer === 'timeout') {
+      throw new Error(
+        `${what}: Redis at ${where} is unreachable: no answer within ${timeoutMs} ms (connectTimeout), ${tries + 1} connection ${tries ? 'tries' : 'try'}` +
+          (lastError ? `; last: ${lastError.message}` : ''),
+      )
+    }
+  } finally {
+    clearTimeout(timer)
+    probe.disconnect()
+  }
+}
+
+/** Between a starting worker's tries to reach Redis. */
+const RETRY_MS = 250
+/** How long a starting worker tries to reach Redis before it gives up. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 30000
+
+/**
  * A worker: processes the chunks of distributed runs from the queue, `concurrency` at a time, each forecaster
- * on `threads` threads. Resolves once connected to `{ close() }` (close finishes the jobs in progress first).
+ * on `threads` threads. Resolves once connected to `{ close() }` (close finishes the jobs in progress first);
+ * rejects when Redis does not answer within `connectTimeout` ms. Once started it rides out Redis restarts.
  */
 async function worker(options = {}) {
   const what = 'distributed.worker'
-  const accepted = ['connection', 'concurrency', 'threads', 'queueName', 'lockDuration', 'stalledInterval', 'onError']
+  const accepted = ['connection', 'concurrency', 'threads', 'queueName', 'lockDuration', 'stalledInterval', 'connectTimeout', 'onError']
   const unknown = Object.keys(options).find((k) => !accepted.includes(k))
   if (unknown) throw new TypeError(`${what}: unknown option ${JSON.stringify(unknown)}; accepted: ${accepted.join(', ')}`)
-  const { connection, concurrency = 1, threads, queueName = DEFAULT_QUEUE, lockDuration, stalledInterval, onError } = options
-  for (const [name, value] of Object.entries({ concurrency, threads, lockDuration, stalledInterval })) {
+  const { connection, concurrency = 1, threads, queueName = DEFAULT_QUEUE, lockDuration, stalledInterval, connectTimeout = DEFAULT_CONNECT_TIMEOUT_MS, onError } = options
+  for (const [name, value] of Object.entries({ concurrency, threads, lockDuration, stalledInterval, connectTimeout })) {
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) throw new RangeError(`${what}: options.${name} must be an integer >= 1, got ${value}`)
   }
   const { Worker, UnrecoverableError } = bullmq()
@@ -332,6 +366,8 @@ async function worker(options = {}) {
   const redisOptions = connectionOptions(connection, what)
   const key = keys(queueName)
   const IORedis = require('ioredis')
+  const where = typeof connection === 'string' ? connection : `redis://${describeConnection(redisOptions)}`
+  await reachRedis(IORedis, redisOptions, connectTimeout, what, where)
   const client = new IORedis({ ...redisOptions, maxRetriesPerRequest: null })
   client.on('error', (err) => onError?.(err))
   // Per checkpoint hash, the most recently used first out: its bytes (fetched once) and idle forecasters (one per
