@@ -231,6 +231,9 @@ async function runFlow({ what, connection, queueName, signal, onProgress, bytes,
   const onAbort = () => fail(abortError(signal, what))
   signal?.addEventListener('abort', onAbort, { once: true })
   const done = new Set()
+  // Staging writes, awaited before the staged keys are deleted.
+  const writes = []
+  let settled = 0
   try {
     await race(client.ping())
     const [queueEvents, producer, flowQueue] = openBull()
@@ -239,13 +242,8 @@ async function runFlow({ what, connection, queueName, signal, onProgress, bytes,
       const checkpointKey = key.checkpoint(hash)
       if (!(await race(client.expire(checkpointKey, STAGED_TTL_S)))) await race(client.set(checkpointKey, bytes, 'EX', STAGED_TTL_S))
     }
-    // A few writes in flight: the next chunk is encoded while Redis takes the previous ones.
-    const writes = []
-    for (let i = 0; i < inputs; i++) {
-      writes.push(client.set(key.input(run, i), encode(i), 'EX', STAGED_TTL_S))
-      if (writes.length >= STAGING_IN_FLIGHT) await race(writes.shift())
-    }
-    await race(Promise.all(writes))
+    // The first input is encoded before the flow exists, so bad data fails before any job is added.
+    const first = encode(0)
     await race(queueEvents.waitUntilReady())
 
     const finished = new Promise((resolve, reject) => {
@@ -264,8 +262,11 @@ async function runFlow({ what, connection, queueName, signal, onProgress, bytes,
       })
     })
     finished.catch(() => {})
-    const childOptions = { jobId: undefined, failParentOnFailure: true, removeOnComplete: true, removeOnFail: 1000 }
-    await race(
+    // The chunks wait (delayed) until their input is staged: workers start on the first chunks while the
+    // coordinator stages the rest. Should the coordinator die first, they fail once the delay (the staged data's
+    // lifetime) is over, finding no input.
+    const childOptions = { failParentOnFailure: true, removeOnComplete: true, removeOnFail: 1000, delay: STAGED_TTL_S * 1000 }
+    const flow = await race(
       producer.add({
         name: 'collect',
         queueName,
@@ -280,6 +281,18 @@ async function runFlow({ what, connection, queueName, signal, onProgress, bytes,
       }),
     )
     added = true
+    const children = new Map(flow.children.map(({ job }) => [job.id, job]))
+    const waitingFor = (input) => tasks.flatMap((t, i) => (t.input === input ? [children.get(jobId(i))] : []))
+    const staging = (promise) => Promise.race([promise, failed, finished])
+    // A few writes in flight: the next chunk is encoded while Redis takes the previous ones; each input's chunks
+    // are released as soon as it is staged.
+    for (let i = 0; i < inputs; i++) {
+      const write = client.set(key.input(run, i), i === 0 ? first : encode(i), 'EX', STAGED_TTL_S).then(() => Promise.all(waitingFor(i).map((job) => job.promote())))
+      write.catch(() => {})
+      writes.push(write)
+      if (writes.length - settled >= STAGING_IN_FLIGHT) await staging(writes[settled++])
+    }
+    await staging(Promise.all(writes))
     await race(finished)
     const parts = []
     for (let i = 0; i < chunks; i++) {
@@ -294,6 +307,7 @@ async function runFlow({ what, connection, queueName, signal, onProgress, bytes,
     throw err
   } finally {
     signal?.removeEventListener('abort', onAbort)
+    await Promise.allSettled(writes)
     if (client.status === 'ready') {
       const staged = []
       for (let i = 0; i < inputs; i++) staged.push(key.input(run, i))
