@@ -5,9 +5,10 @@
 // child per chunk of series, each child delayed until its data is staged) and stages the data once in compact
 // chunks (see frames.js; of each series only the last points the checkpoint's models read, where the rest may be
 // dropped), releasing each chunk as it lands. Workers (any number of processes on any number of machines) load
-// each checkpoint once per hash, forecast their chunks in the addon and leave each chunk's forecast in Redis; the parent completes when every child has. The coordinator then reads
-// the forecasts in chunk order: exactly the frame a local `predict` returns. A killed worker's chunk is retried
-// by BullMQ's stalled-job recovery and overwrites the same result key, so no row is lost or doubled.
+// each checkpoint once per hash, forecast their chunks in the addon and leave each chunk's forecast in Redis; the
+// parent completes when every child has. The coordinator then reads the forecasts in chunk order: exactly the
+// frame a local `predict` returns. A killed worker's chunk is retried by BullMQ's stalled-job recovery and
+// overwrites the same result key, so no row is lost or doubled.
 // Workers run their chunks in process, not in BullMQ's sandboxed processors: the addon forecasts off the JS
 // thread, so the event loop stays free to renew the chunks' locks.
 
