@@ -218,6 +218,44 @@ describeRedis('distributed predict over BullMQ', () => {
     }
   })
 
+  test('an AutoNHITS search over 20 trials on 2 workers: the trials (bit for bit) and winner of the local search with the same seed', async () => {
+    const { auto } = require('../main.js')
+    const search = () =>
+      new models.AutoNHITS({
+        h: 4,
+        numSamples: 20,
+        seed: 7,
+        config: {
+          inputSize: auto.choice([8, 12]),
+          learningRate: auto.loguniform(1e-3, 3e-2),
+          maxSteps: auto.choice([2, 4]),
+          mlpUnits: auto.choice([[[8, 8], [8, 8], [8, 8]], [[16, 16], [16, 16], [16, 16]]]),
+          randomSeed: auto.randint(1, 100),
+        },
+      })
+    const data = sinePanel(6, 40)
+    const local = search()
+    await new NeuralForecaster({ models: [local], frequency: 1 }).fit(data)
+    const progress = []
+    const remote = await distributed.search({
+      forecasterOptions: { models: [search()], frequency: 1 },
+      data,
+      connection: redis.url,
+      onProgress: (p) => progress.push(p.chunksDone),
+    })
+    expect(remote.rows.map((r) => [r.trial, r.config, r.validLoss, r.steps])).toEqual(local.results().map((r) => [r.trial, r.config, r.validLoss, r.steps]))
+    expect(new Set(remote.rows.map((r) => r.validLoss)).size).toBeGreaterThan(1)
+    expect(remote.bestConfig).toEqual(local.bestConfig)
+    expect(remote.rows[remote.bestTrial].config).toEqual(local.bestConfig)
+    expect(progress).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
+    await expect(distributed.search({ forecasterOptions: { models: [new models.MLP({ h: 4, inputSize: 8 })], frequency: 1 }, data, connection: redis.url })).rejects.toThrow(
+      'distributed.search: options.forecasterOptions must be NeuralForecaster options with one Auto model',
+    )
+    await expect(
+      distributed.search({ forecasterOptions: { models: [new models.AutoMLP({ h: 4, numSamples: 2, timeBudget: 5 })], frequency: 1 }, data, connection: redis.url }),
+    ).rejects.toThrow('distributed.search: timeBudget is not available')
+  })
+
   test('a worker killed with SIGKILL mid-run: its chunk runs again elsewhere, each chunk completes once', async () => {
     const data = sinePanel(400, 30)
     const events = new QueueEvents('neuro-divergent', { connection: { host: '127.0.0.1', port: redis.port } })

@@ -173,12 +173,65 @@ async function crossValidation(options) {
   return frames.interleaveForecasts(parts, grouped.labels)
 }
 
+const SEARCH_OPTIONS = ['forecasterOptions', 'data', 'connection', 'fitOptions', 'queueName', 'signal', 'onProgress']
+
+/**
+ * An Auto model's search with its trials spread over the workers: trial k's configuration depends on the seed and
+ * k alone, so each trial is a chunk that trains that configuration by itself, as the local search does, on the
+ * series without their last `valSize` points. Resolves to `{ rows, bestConfig, bestTrial }`: the rows of
+ * `results()` after a local fit (trial order) and the winner the local search picks (the lowest validation loss,
+ * the lowest trial among equals); fit the winner's configuration to use it.
+ */
+async function search(options) {
+  const what = 'distributed.search'
+  if (options === null || typeof options !== 'object') throw new TypeError(`${what}: options must be an object`)
+  const unknown = Object.keys(options).find((k) => !SEARCH_OPTIONS.includes(k))
+  if (unknown) throw new TypeError(`${what}: unknown option ${JSON.stringify(unknown)}; accepted: ${SEARCH_OPTIONS.join(', ')}`)
+  const { forecasterOptions, data, connection, fitOptions = {}, queueName = DEFAULT_QUEUE, signal, onProgress } = options
+  const { models, autoTrialConfigs } = require('../../main.js')
+  const autoModel = forecasterOptions?.models?.length === 1 ? forecasterOptions.models[0] : undefined
+  const autoType = autoModel?.type
+  if (typeof autoType !== 'string' || !autoType.startsWith('Auto') || !models[autoType]) {
+    throw new TypeError(`${what}: options.forecasterOptions must be NeuralForecaster options with one Auto model (models.AutoNHITS, …)`)
+  }
+  if (autoModel.timeBudget !== undefined) throw new RangeError(`${what}: timeBudget is not available (which trials run would depend on the machines' speed)`)
+  if (fitOptions === null || typeof fitOptions !== 'object') throw new TypeError(`${what}: options.fitOptions must be an object`)
+  // The forecaster's seed is the search's when the Auto model names none (NeuralForecaster's rule).
+  const sampled = autoModel.seed === undefined && forecasterOptions.seed !== undefined ? { ...autoModel, randomSeed: forecasterOptions.seed } : autoModel
+  const configs = autoTrialConfigs(autoType, sampled)
+  // What the local search trains each trial with: the forecaster's options (its seed does not reach the trials),
+  // the Auto model's fixed options, and the fit's options with the validation points held out.
+  const { seed: _seed, models: _models, ...shared } = JSON.parse(JSON.stringify(forecasterOptions))
+  const fixed = {}
+  for (const key of ['h', 'loss', 'validLoss']) if (autoModel[key] !== undefined) fixed[key] = autoModel[key]
+  const { predictionIntervals: _intervals, valSize: fitValSize, ...trialFit } = JSON.parse(JSON.stringify(fitOptions))
+  const given = trialFit.validationSize ?? fitValSize ?? 0
+  trialFit.validationSize = autoModel.valSize ?? (given > 0 ? given : autoModel.h)
+  const grouped = frames.groupRows(data, what)
+  const names = frames.numericColumns(data, what)
+  if (grouped.labels.length === 0) throw new RangeError(`${what}: data has no series`)
+  const encode = () => frames.encodeChunk(data, grouped, names, 0, grouped.labels.length, what)
+  const kind = autoType.slice('Auto'.length)
+  const tasks = configs.map((config, trial) => ({
+    input: 0,
+    trial,
+    config,
+    forecasterOptions: { ...shared, models: [{ type: kind, ...fixed, ...config, alias: autoModel.alias ?? autoType }] },
+    options: trialFit,
+  }))
+  const rows = await runFlow({ what, connection, queueName, signal, onProgress, bytes: null, task: 'searchTrial', tasks, inputs: 1, encode, decode: (buffer) => JSON.parse(buffer.toString('utf8')) })
+  // The local search's order: the lowest loss (NaN last), then the lowest trial.
+  const key = (row) => (row.validLoss === null || Number.isNaN(row.validLoss) ? Infinity : row.validLoss)
+  const best = rows.filter((row) => row.validLoss !== null).reduce((a, b) => (a === undefined || key(b) < key(a) ? b : a), undefined)
+  return { rows, bestConfig: best?.config, bestTrial: best?.trial }
+}
+
 /**
  * Stages the checkpoint (when given) and the inputs, runs one flow with a child per task and resolves to their
  * decoded results in task order. Rejects with the first failed chunk's error (and removes the flow), when
  * `signal` aborts (removing the flow), or when Redis is gone.
  */
-async function runFlow({ what, connection, queueName, signal, onProgress, bytes, task, tasks, inputs, encode }) {
+async function runFlow({ what, connection, queueName, signal, onProgress, bytes, task, tasks, inputs, encode, decode = frames.decodeForecast }) {
   const { FlowProducer, QueueEvents, Queue } = bullmq()
   const IORedis = require('ioredis')
   const redisOptions = connectionOptions(connection, what)
@@ -299,7 +352,7 @@ async function runFlow({ what, connection, queueName, signal, onProgress, bytes,
     for (let i = 0; i < chunks; i++) {
       const buffer = await race(client.getBuffer(key.output(run, i)))
       if (buffer === null) throw new Error(`${what}: the forecast of chunk ${i} is missing from Redis at ${where}`)
-      parts.push(frames.decodeForecast(buffer))
+      parts.push(decode(buffer))
     }
     return parts
   } catch (err) {
@@ -416,15 +469,35 @@ async function worker(options = {}) {
     }
   }
 
+  /** One trial of a search, as the local search runs it: a failed trial is a row with its error, not a failure. */
+  async function searchTrial({ trial, config, forecasterOptions, options: fitOptions }, data) {
+    const started = process.hrtime.bigint()
+    const row = (validLoss, steps, error) => ({ trial, config, validLoss, steps, seconds: Number(process.hrtime.bigint() - started) / 1e9, ...(error ? { error } : {}) })
+    try {
+      const forecaster = new NeuralForecaster(threads === undefined ? forecasterOptions : { ...forecasterOptions, numThreads: threads })
+      const report = await forecaster.fit(data, fitOptions)
+      const model = report.models[0]
+      const loss = model.valLoss.at(-1)
+      return loss === undefined ? row(null, model.steps, 'no validation loss was computed') : row(loss, model.steps)
+    } catch (err) {
+      return row(null, 0, err.message)
+    }
+  }
+
   async function processJob(job) {
     const { version, run, chunk, input: inputIndex, checkpoint, options: taskOptions } = job.data
     if (version !== PACKAGE_VERSION) {
       throw new UnrecoverableError(`this worker runs neuro-divergent ${PACKAGE_VERSION} but the job was submitted by neuro-divergent ${version}; run workers of the coordinator's version`)
     }
     if (job.name === 'collect') return { chunks: job.data.chunks }
-    if (job.name !== 'predict' && job.name !== 'crossValidation') throw new UnrecoverableError(`unknown task ${JSON.stringify(job.name)}`)
+    if (!['predict', 'crossValidation', 'searchTrial'].includes(job.name)) throw new UnrecoverableError(`unknown task ${JSON.stringify(job.name)}`)
     const input = await client.getBuffer(key.input(run, inputIndex))
     if (input === null) throw new UnrecoverableError(`the data of chunk ${chunk} is not staged in Redis (the run was removed)`)
+    if (job.name === 'searchTrial') {
+      const row = await searchTrial(job.data, frames.decodeChunk(input))
+      await client.set(key.output(run, chunk), JSON.stringify(row), 'EX', STAGED_TTL_S)
+      return { trial: row.trial }
+    }
     if (job.name === 'crossValidation') {
       const forecasterOptions = threads === undefined ? job.data.forecasterOptions : { ...job.data.forecasterOptions, numThreads: threads }
       let frame
@@ -463,4 +536,4 @@ async function worker(options = {}) {
   }
 }
 
-module.exports = { predict, crossValidation, worker, version: PACKAGE_VERSION }
+module.exports = { predict, crossValidation, search, worker, version: PACKAGE_VERSION }
