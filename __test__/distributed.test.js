@@ -248,6 +248,13 @@ describeRedis('distributed predict over BullMQ', () => {
     expect(remote.bestConfig).toEqual(local.bestConfig)
     expect(remote.rows[remote.bestTrial].config).toEqual(local.bestConfig)
     expect(progress).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
+    // The forecaster's seed and the fit's validationSize reach the trials as they do locally.
+    const mlp = () => new models.AutoMLP({ h: 4, numSamples: 4, config: { inputSize: auto.choice([6, 10]), hiddenSize: 8, maxSteps: 3, learningRate: auto.loguniform(1e-3, 1e-1) } })
+    const localMlp = mlp()
+    await new NeuralForecaster({ models: [localMlp], frequency: 1, seed: 11 }).fit(data, { validationSize: 6 })
+    const remoteMlp = await distributed.search({ forecasterOptions: { models: [mlp()], frequency: 1, seed: 11 }, data, connection: redis.url, fitOptions: { validationSize: 6 } })
+    expect(remoteMlp.rows.map((r) => [r.config, r.validLoss])).toEqual(localMlp.results().map((r) => [r.config, r.validLoss]))
+    expect(remoteMlp.bestConfig).toEqual(localMlp.bestConfig)
     await expect(distributed.search({ forecasterOptions: { models: [new models.MLP({ h: 4, inputSize: 8 })], frequency: 1 }, data, connection: redis.url })).rejects.toThrow(
       'distributed.search: options.forecasterOptions must be NeuralForecaster options with one Auto model',
     )

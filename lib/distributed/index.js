@@ -189,24 +189,25 @@ async function search(options) {
   if (unknown) throw new TypeError(`${what}: unknown option ${JSON.stringify(unknown)}; accepted: ${SEARCH_OPTIONS.join(', ')}`)
   const { forecasterOptions, data, connection, fitOptions = {}, queueName = DEFAULT_QUEUE, signal, onProgress } = options
   const { models, autoTrialConfigs } = require('../../main.js')
-  const autoModel = forecasterOptions?.models?.length === 1 ? forecasterOptions.models[0] : undefined
-  const autoType = autoModel?.type
+  const given = forecasterOptions?.models?.length === 1 ? forecasterOptions.models[0] : undefined
+  const autoType = given?.type
   if (typeof autoType !== 'string' || !autoType.startsWith('Auto') || !models[autoType]) {
     throw new TypeError(`${what}: options.forecasterOptions must be NeuralForecaster options with one Auto model (models.AutoNHITS, …)`)
   }
-  if (autoModel.timeBudget !== undefined) throw new RangeError(`${what}: timeBudget is not available (which trials run would depend on the machines' speed)`)
   if (fitOptions === null || typeof fitOptions !== 'object') throw new TypeError(`${what}: options.fitOptions must be an object`)
-  // The forecaster's seed is the search's when the Auto model names none (NeuralForecaster's rule).
-  const sampled = autoModel.seed === undefined && forecasterOptions.seed !== undefined ? { ...autoModel, randomSeed: forecasterOptions.seed } : autoModel
-  const configs = autoTrialConfigs(autoType, sampled)
+  // The Auto model's options as NeuralForecaster reads them: its seed, when it names none, is the forecaster's.
+  const { type: _type, ...own } = given
+  const autoModel = new models[autoType](own.seed === undefined && forecasterOptions.seed !== undefined ? { ...own, randomSeed: forecasterOptions.seed } : own)
+  if (autoModel.timeBudget !== undefined) throw new RangeError(`${what}: timeBudget is not available (which trials run would depend on the machines' speed)`)
+  const configs = autoTrialConfigs(autoType, autoModel)
   // What the local search trains each trial with: the forecaster's options (its seed does not reach the trials),
   // the Auto model's fixed options, and the fit's options with the validation points held out.
   const { seed: _seed, models: _models, ...shared } = JSON.parse(JSON.stringify(forecasterOptions))
   const fixed = {}
   for (const key of ['h', 'loss', 'validLoss']) if (autoModel[key] !== undefined) fixed[key] = autoModel[key]
   const { predictionIntervals: _intervals, valSize: fitValSize, ...trialFit } = JSON.parse(JSON.stringify(fitOptions))
-  const given = trialFit.validationSize ?? fitValSize ?? 0
-  trialFit.validationSize = autoModel.valSize ?? (given > 0 ? given : autoModel.h)
+  const fitValidation = trialFit.validationSize ?? fitValSize ?? 0
+  trialFit.validationSize = autoModel.valSize ?? (fitValidation > 0 ? fitValidation : autoModel.h)
   const grouped = frames.groupRows(data, what)
   const names = frames.numericColumns(data, what)
   if (grouped.labels.length === 0) throw new RangeError(`${what}: data has no series`)
@@ -216,7 +217,7 @@ async function search(options) {
     input: 0,
     trial,
     config,
-    forecasterOptions: { ...shared, models: [{ type: kind, ...fixed, ...config, alias: autoModel.alias ?? autoType }] },
+    forecasterOptions: { ...shared, models: [{ type: kind, ...fixed, ...config, alias: autoModel.alias }] },
     options: trialFit,
   }))
   const rows = await runFlow({ what, connection, queueName, signal, onProgress, bytes: null, task: 'searchTrial', tasks, inputs: 1, encode, decode: (buffer) => JSON.parse(buffer.toString('utf8')) })
