@@ -98,9 +98,12 @@ async function main() {
   const checkpoint = await trainer.toBuffer()
   const local = await NeuralForecaster.fromBuffer(checkpoint, { numThreads: 1 })
   const started = process.hrtime.bigint()
+  const localCpu = process.cpuUsage()
   const localForecast = await local.predict({ data })
   const localSeconds = Number(process.hrtime.bigint() - started) / 1e9
-  const rows = [['local, in process', localSeconds, null, null, null, true]]
+  const localUsed = process.cpuUsage(localCpu)
+  // The local row's CPU is the whole process's (its forecast runs on the addon's threads).
+  const rows = [['local, in process', localSeconds, (localUsed.user + localUsed.system) / 1e6, null, null, true]]
   // Loaded before the clock starts: loading them once per process is no part of a run.
   require('bullmq')
   require('ioredis')
@@ -108,7 +111,7 @@ async function main() {
     const r = await distributedCase(n, checkpoint, data, localForecast)
     rows.push([`${n} worker process${n > 1 ? 'es' : ''}`, r.seconds, r.coordinatorCpu, r.workerCpu, r.redisPeakMb, r.identical])
   }
-  console.log('| case | time | series/s | vs local | coordinator CPU | workers CPU | Redis peak | identical to local |')
+  console.log('| case | time | series/s | vs local | coordinator (local: process) CPU | workers CPU | Redis peak | identical to local |')
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |')
   const cpuText = (cpu) => (cpu === null || Number.isNaN(cpu) ? '—' : `${cpu.toFixed(2)} s`)
   for (const [name, seconds, cpu, workerCpu, peak, same] of rows) {
