@@ -31,12 +31,11 @@ function groupRows(data, what) {
   // The usual layout, each series' rows together, needs no row index.
   const runLabels = []
   const runCounts = []
-  for (let i = 0; i < ids.length; i++) {
-    if (i > 0 && ids[i] === ids[i - 1]) runCounts[runCounts.length - 1]++
-    else {
-      runLabels.push(labelOf(i))
-      runCounts.push(1)
-    }
+  for (let i = 1, start = 0; i <= ids.length; i++) {
+    if (i < ids.length && ids[i] === ids[i - 1]) continue
+    runLabels.push(labelOf(start))
+    runCounts.push(i - start)
+    start = i
   }
   if (new Set(runLabels).size === runLabels.length) return { labels: runLabels, counts: runCounts, rows: null }
   const series = new Map()
@@ -164,15 +163,16 @@ function keptRows(data, names, rows, rowStart, counts, tail) {
   const keep = tail.rows
   if (!counts.some((count) => count > keep)) return null
   const columns = names.map((name) => data[name])
-  const kept = []
+  const kept = new Uint32Array(counts.reduce((n, count) => n + count, 0))
+  let n = 0
   for (let s = 0, at = 0; s < counts.length; s++) {
     const end = at + counts[s]
     const from = counts[s] > keep && droppable(data.ds, columns, rows, rowStart, at, end - keep, tail.step) ? end - keep : at
-    for (let p = from; p < end; p++) kept.push(rows === null ? rowStart + p : rows[p])
+    for (let p = from; p < end; p++) kept[n++] = rows === null ? rowStart + p : rows[p]
     counts[s] = end - from
     at = end
   }
-  return Uint32Array.from(kept)
+  return kept.subarray(0, n)
 }
 
 /**
@@ -258,6 +258,13 @@ function encodeForecast(frame) {
   return encode({ labels, counts, lists: listColumns, names: extra }, columns, texts.join('\u0000'))
 }
 
+/** A typed array's values as an Array (an indexed loop: several times faster than Array.from). */
+function plainArray(typed) {
+  const values = new Array(typed.length)
+  for (let i = 0; i < typed.length; i++) values[i] = typed[i]
+  return values
+}
+
 function decodeForecast(buffer) {
   const { header, text, nextColumn } = decode(buffer)
   const rows = header.counts.reduce((n, c) => n + c, 0)
@@ -265,7 +272,7 @@ function decodeForecast(buffer) {
   const lists = {}
   let t = 0
   for (const { name, numeric } of header.lists) {
-    lists[name] = numeric ? Array.from(nextColumn(rows)) : rows === 0 ? [] : texts[t++].split('\n')
+    lists[name] = numeric ? plainArray(nextColumn(rows)) : rows === 0 ? [] : texts[t++].split('\n')
   }
   const columns = {}
   for (const name of header.names) columns[name] = nextColumn(rows)
@@ -283,7 +290,11 @@ function concatForecasts(parts) {
   for (const p of parts) for (let s = 0; s < p.labels.length; s++) for (let k = 0; k < p.counts[s]; k++) unique_id[at++] = p.labels[s]
   const frame = { unique_id }
   const first = parts[0]
-  for (const name of Object.keys(first.lists)) frame[name] = parts.flatMap((p) => p.lists[name])
+  for (const name of Object.keys(first.lists)) {
+    const list = (frame[name] = new Array(rows))
+    let row = 0
+    for (const p of parts) for (const value of p.lists[name]) list[row++] = value
+  }
   for (const name of Object.keys(first.columns)) {
     const column = new Float64Array(rows)
     let offset = 0
