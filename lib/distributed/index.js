@@ -221,9 +221,11 @@ async function search(options) {
     options: trialFit,
   }))
   const rows = await runFlow({ what, connection, queueName, signal, onProgress, bytes: null, task: 'searchTrial', tasks, inputs: 1, encode, decode: (buffer) => JSON.parse(buffer.toString('utf8')) })
-  // The local search's order: the lowest loss (NaN last), then the lowest trial.
-  const key = (row) => (row.validLoss === null || Number.isNaN(row.validLoss) ? Infinity : row.validLoss)
+  // The local search's order among finished trials: the lowest loss (NaN last), then the lowest trial.
+  const key = (row) => (row.validLoss === 'NaN' ? Infinity : row.validLoss)
   const best = rows.filter((row) => row.validLoss !== null).reduce((a, b) => (a === undefined || key(b) < key(a) ? b : a), undefined)
+  // A NaN loss reads null, as in results().
+  for (const row of rows) if (row.validLoss === 'NaN') row.validLoss = null
   return { rows, bestConfig: best?.config, bestTrial: best?.trial }
 }
 
@@ -479,7 +481,8 @@ async function worker(options = {}) {
       const report = await forecaster.fit(data, fitOptions)
       const model = report.models[0]
       const loss = model.valLoss.at(-1)
-      return loss === undefined ? row(null, model.steps, 'no validation loss was computed') : row(loss, model.steps)
+      // NaN (a diverged trial, still a finished one) survives JSON as 'NaN'.
+      return loss === undefined ? row(null, model.steps, 'no validation loss was computed') : row(Number.isNaN(loss) ? 'NaN' : loss, model.steps)
     } catch (err) {
       return row(null, 0, err.message)
     }
