@@ -183,9 +183,8 @@ function keptRows(data, names, rows, rowStart, counts, tail) {
 function droppable(ds, columns, rows, rowStart, from, to, step) {
   if (rows === null) {
     const [first, last] = [rowStart + from, rowStart + to]
-    if (!Number.isSafeInteger(ds[first]) || !Number.isSafeInteger(ds[last])) return false
-    // Integers a whole step apart, from a safe integer to a safe integer: every one between is a safe integer.
-    for (let i = first; i < last; i++) if (ds[i + 1] - ds[i] !== step) return false
+    if (!Number.isSafeInteger(ds[last])) return false
+    for (let i = first; i < last; i++) if (!Number.isSafeInteger(ds[i]) || ds[i + 1] - ds[i] !== step) return false
     for (const column of columns) for (let i = first; i < last; i++) if (!Number.isFinite(column[i])) return false
     return true
   }
