@@ -1,5 +1,5 @@
 // Types of `neuro-divergent/distributed` (distributed.js): batch prediction fanned out over BullMQ on Redis.
-import type { CrossValidationResult, Forecast, LongFormatColumns, NeuralForecasterOptions } from './main.js'
+import type { CrossValidationResult, FitOptions, Forecast, LongFormatColumns, NeuralForecasterOptions, SearchTrial } from './main.js'
 
 /** A redis:// URL or ioredis connection options. */
 export type RedisConnection = string | { host?: string; port?: number; username?: string; password?: string; db?: number; [option: string]: unknown }
@@ -54,6 +54,32 @@ export interface DistributedCrossValidationOptions {
 /** What `crossValidation(forecasterOptions, data, { nWindows, stepSize, refit, horizon, level })` returns, identically. */
 export function crossValidation(options: DistributedCrossValidationOptions): Promise<CrossValidationResult>
 
+export interface DistributedSearchOptions {
+  /** The forecaster's options with one Auto model (`new models.AutoNHITS({ … })`); `timeBudget` is refused. */
+  forecasterOptions: NeuralForecasterOptions
+  /** Long-format columns (not a Dataset), staged once for every trial. */
+  data: LongFormatColumns
+  connection: RedisConnection
+  /** The fit's options, as `fit` takes them (`validationSize` is the points each trial holds out when the Auto
+   *  model gives no `valSize`). */
+  fitOptions?: Omit<FitOptions, 'onProgress' | 'signal' | 'staticData'>
+  queueName?: string
+  signal?: AbortSignal
+  /** Called as each trial completes (a trial is a chunk). */
+  onProgress?: (progress: DistributedProgress) => void
+}
+
+export interface DistributedSearchResult {
+  /** One row per trial, in trial order: what the Auto model's `results()` lists after a local fit. */
+  rows: SearchTrial[]
+  /** The winner the local search picks (the lowest validation loss, the lowest trial among equals). */
+  bestConfig: Record<string, unknown> | undefined
+  bestTrial: number | undefined
+}
+
+/** An Auto model's search with one chunk per trial: the local search's trials and winner for the same seed. */
+export function search(options: DistributedSearchOptions): Promise<DistributedSearchResult>
+
 export interface DistributedWorkerOptions {
   connection: RedisConnection
   /** Chunks processed at once [1]. */
@@ -65,6 +91,9 @@ export interface DistributedWorkerOptions {
    *  elsewhere after about this long. */
   lockDuration?: number
   stalledInterval?: number
+  /** How long in ms a starting worker tries to reach Redis [30000]: then `worker()` rejects, naming the server,
+   *  the tries and the last connection error. A started worker rides out Redis restarts. */
+  connectTimeout?: number
   /** Connection and worker errors (Redis unreachable, …); they are retried. */
   onError?: (error: Error) => void
 }

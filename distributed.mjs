@@ -4,5 +4,5 @@ import { createRequire } from 'node:module'
 const require = createRequire(import.meta.url)
 const cjs = require('./distributed.js')
 
-export const { predict, crossValidation, worker, version } = cjs
+export const { predict, crossValidation, search, worker, version } = cjs
 export default cjs

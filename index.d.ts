@@ -111,6 +111,12 @@ export type NativeForecaster = NeuralForecaster
 /** The Auto model types this build provides (`models.Auto<type>` classes): the models with a default search space. */
 export declare function autoModelTypes(): Array<string>
 
+/**
+ * The sampled options of each trial of an Auto model's search, in trial order: trial k's depend on the seed and k
+ * alone, so any process can train trial k by itself (`neuro-divergent/distributed`'s search).
+ */
+export declare function autoTrialConfigs(type: string, options: Record<string, unknown>): Record<string, unknown>[]
+
 /** One training step of a cross-validation. */
 export interface CrossValidationProgress {
   /** Index of the fit (0 for the first; one fit in all without refit). */

@@ -840,6 +840,7 @@ module.exports.FitControl = nativeBinding.FitControl
 module.exports.NeuralForecaster = nativeBinding.NeuralForecaster
 module.exports.NativeForecaster = nativeBinding.NativeForecaster
 module.exports.autoModelTypes = nativeBinding.autoModelTypes
+module.exports.autoTrialConfigs = nativeBinding.autoTrialConfigs
 module.exports.modelTypes = nativeBinding.modelTypes
 module.exports.parseCsvColumns = nativeBinding.parseCsvColumns
 module.exports.parseCsvRecords = nativeBinding.parseCsvRecords

@@ -1053,6 +1053,10 @@ export interface CrossValidationResult {
  * factory of a fresh forecaster (then `options.horizon` is required). `data` is what `fit` takes (a Dataset or
  * long-format data, exogenous columns included); the future exogenous values of each window come from `data`.
  */
+/** The sampled options of each trial of an Auto model's search (`type` 'AutoNHITS', …), in trial order: trial k's
+ *  depend on the seed and k alone. */
+export function autoTrialConfigs(type: string, options: Record<string, unknown>): Record<string, unknown>[]
+
 export function crossValidation(
   forecaster: NeuralForecasterOptions | (() => NeuralForecaster | Promise<NeuralForecaster>),
   data: ForecastData,

@@ -367,6 +367,8 @@ module.exports = {
   Dataset,
   readCsv,
   crossValidation,
+  /** The sampled options of each trial of an Auto model's search, in trial order (trial k's: the seed and k alone). */
+  autoTrialConfigs: wrapFunction(native.autoTrialConfigs),
 }
 Object.assign(module.exports, {
   evaluate: require('./lib/evaluate.js').evaluate,

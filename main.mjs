@@ -5,5 +5,5 @@ import { createRequire } from 'node:module'
 const require = createRequire(import.meta.url)
 const cjs = require('./main.js')
 
-export const { NeuralForecaster, models, auto, ops, Dataset, readCsv, crossValidation, evaluate, coverage, calendarFeatures, plotForecast } = cjs
+export const { NeuralForecaster, models, auto, autoTrialConfigs, ops, Dataset, readCsv, crossValidation, evaluate, coverage, calendarFeatures, plotForecast } = cjs
 export default cjs

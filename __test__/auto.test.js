@@ -41,6 +41,17 @@ test('the same seed gives the same trials, winner and forecasts on 1 and 2 threa
   expect(one.forecast.AutoMLP.every(Number.isFinite)).toBe(true)
 })
 
+test('autoTrialConfigs lists the configurations the search trains, trial by trial, without training', async () => {
+  const { autoTrialConfigs } = require('../main.js')
+  const { model } = await search(1)
+  expect(autoTrialConfigs('AutoMLP', model)).toEqual(model.results().map((row) => row.config))
+  // Trial k's configuration does not depend on how many trials there are.
+  expect(autoTrialConfigs('AutoMLP', { ...model, numSamples: 2 })).toEqual(model.results().slice(0, 2).map((row) => row.config))
+  expect(autoTrialConfigs('AutoMLP', { ...model, seed: 4 })).not.toEqual(autoTrialConfigs('AutoMLP', model))
+  expect(() => autoTrialConfigs('MLP', { h: 6 })).toThrow("type: 'MLP' is not an Auto model; available: AutoLSTM")
+  expect(() => autoTrialConfigs('AutoMLP', { h: 6, config: { nope: 1 } })).toThrow(/nope/)
+})
+
 test('a checkpoint stores the winner with its configuration', async () => {
   const { model, forecaster, forecast } = await search(2, 3)
   const loaded = await NeuralForecaster.fromBuffer(await forecaster.toBuffer())

@@ -34,6 +34,16 @@ function startWorker(url, extra = []) {
   })
 }
 
+/** A loopback port nothing listens on. */
+function freePort() {
+  return new Promise((resolve) => {
+    const server = require('node:net').createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
 function sameForecast(actual, expected) {
   expect(Object.keys(actual)).toEqual(Object.keys(expected))
   expect(actual.unique_id).toEqual(expected.unique_id)
@@ -84,19 +94,62 @@ test('chunks travel compactly and come back as the same columns: interleaved row
   expect(() => frames.groupRows({ unique_id: ['a'], y: [1, 2] }, 'distributed.predict')).toThrow('distributed.predict: data.unique_id has 1 rows but data.y has 2')
 })
 
+test('only the points the models read are staged, and only where the dropped rows are ones the local call accepts', async () => {
+  const frames = require('../lib/distributed/frames.js')
+  const fitted = async (options) => {
+    const forecaster = new NeuralForecaster({ models: [new models.MLP({ h: 2, inputSize: 4, maxSteps: 1 }), new models.NHITS({ h: 2, inputSize: 3, maxSteps: 1 })], frequency: 1, ...options })
+    await forecaster.fit(sinePanel(2, 12))
+    return forecaster.toBuffer()
+  }
+  expect(frames.trimmableTail(await fitted({}))).toEqual({ rows: 4, step: 1 })
+  // A local scaler scales by the whole history; an inferred frequency depends on the data; a corrupt file is the
+  // workers' to report.
+  expect(frames.trimmableTail(await fitted({ localScalerType: 'standard' }))).toBeNull()
+  expect(frames.trimmableTail(Buffer.alloc(8))).toBeNull()
+  const prophet = new NeuralForecaster({ models: [new models.Prophet({ h: 2 })], frequency: 1 })
+  await prophet.fit(sinePanel(2, 12))
+  expect(frames.trimmableTail(await prophet.toBuffer())).toBeNull()
+
+  // Series a: trimmed to its last 3 rows; b: a ds gap before its tail; c: a NaN before its tail; d: short already.
+  const data = {
+    unique_id: ['a', 'a', 'a', 'a', 'a', 'b', 'b', 'b', 'b', 'b', 'c', 'c', 'c', 'c', 'd', 'd'],
+    ds: new Float64Array([1, 2, 3, 4, 5, 1, 3, 4, 5, 6, 1, 2, 3, 4, 7, 8]),
+    y: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, NaN, 12, 13, 14, 15, 16],
+  }
+  const grouped = frames.groupRows(data, 'test')
+  const chunk = frames.decodeChunk(frames.encodeChunk(data, grouped, ['y'], 0, 4, 'test', { rows: 3, step: 1 }))
+  expect(chunk.labels).toEqual(['a', 'b', 'c', 'd'])
+  expect([...chunk.unique_id]).toEqual([0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3])
+  expect([...chunk.ds]).toEqual([3, 4, 5, 1, 3, 4, 5, 6, 1, 2, 3, 4, 7, 8])
+  expect([...chunk.y]).toEqual([3, 4, 5, 6, 7, 8, 9, 10, NaN, 12, 13, 14, 15, 16])
+  // Interleaved rows: each series' last rows in input order.
+  const interleaved = { unique_id: ['x', 'y', 'x', 'y', 'x', 'y'], ds: [1, 1, 2, 2, 3, 3], y: [1, 2, 3, 4, 5, 6] }
+  const back = frames.decodeChunk(frames.encodeChunk(interleaved, frames.groupRows(interleaved, 'test'), ['y'], 0, 2, 'test', { rows: 2, step: 1 }))
+  expect([...back.ds]).toEqual([2, 3, 2, 3])
+  expect([...back.y]).toEqual([3, 5, 4, 6])
+})
+
 test('no Redis at the address: a clear rejection, and the process lives on', async () => {
   const distributed = require('../distributed.js')
-  const port = await new Promise((resolve) => {
-    const server = require('node:net').createServer().listen(0, '127.0.0.1', () => {
-      const { port: free } = server.address()
-      server.close(() => resolve(free))
-    })
-  })
+  const port = await freePort()
   const data = { unique_id: ['a', 'a'], ds: [1, 2], y: [1, 2] }
   await expect(distributed.predict({ checkpoint: Buffer.alloc(8), data, connection: `redis://127.0.0.1:${port}` })).rejects.toThrow(
     `distributed.predict: Redis at 127.0.0.1:${port} is unreachable (connect ECONNREFUSED 127.0.0.1:${port})`,
   )
   await new Promise((resolve) => setTimeout(resolve, 1500))
+})
+
+test('a worker pointed at no Redis gives up after connectTimeout, naming the URL (JS and CLI)', async () => {
+  const distributed = require('../distributed.js')
+  const port = await freePort()
+  const url = `redis://127.0.0.1:${port}`
+  await expect(distributed.worker({ connection: url, connectTimeout: 600 })).rejects.toThrow(
+    new RegExp(`^distributed\\.worker: Redis at redis://127\\.0\\.0\\.1:${port} is unreachable: no answer within 600 ms \\(connectTimeout\\), \\d+ connection tries; last: connect ECONNREFUSED`),
+  )
+  await expect(distributed.worker({ connection: url, connectTimeout: 0 })).rejects.toThrow('distributed.worker: options.connectTimeout must be an integer >= 1, got 0')
+  const result = spawnSync(process.execPath, [bin, 'worker', '--redis', url, '--connect-timeout', '500'], { encoding: 'utf8', timeout: 20_000 })
+  expect(result.status).toBe(1)
+  expect(result.stderr).toContain(`cannot start the worker: distributed.worker: Redis at ${url} is unreachable: no answer within 500 ms`)
 })
 
 describeRedis('distributed predict over BullMQ', () => {
@@ -142,6 +195,16 @@ describeRedis('distributed predict over BullMQ', () => {
     expect(progress).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
   })
 
+  test('a ds gap or a NaN before the points the models read: the distributed call fails as the local one does', async () => {
+    for (const [row, column, value] of [[30 * 7, 'ds', -1], [30 * 7 + 2, 'y', NaN]]) {
+      const data = sinePanel(20, 30)
+      data[column][row] = value
+      const local = await forecaster.predict({ data }).then(() => null, (err) => err.message)
+      expect(local).toMatch(/s7/)
+      await expect(distributed.predict({ checkpoint, data, connection: redis.url, chunkSeries: 5 })).rejects.toThrow(/chunk 1 failed: .*s7/)
+    }
+  })
+
   test('crossValidation of a 2,000-series panel, a fit per window (and one per 2 windows): the local result, bit for bit', async () => {
     const data = sinePanel(2000, 40)
     const forecasterOptions = { models: [new models.MLP({ h: 4, inputSize: 8, hiddenSize: 16, numLayers: 1, maxSteps: 3 })], frequency: 1 }
@@ -153,6 +216,51 @@ describeRedis('distributed predict over BullMQ', () => {
       expect(remote.unique_id.length).toBe(2000 * 3 * 4)
       expect(progress.at(-1)).toEqual({ chunksDone: refit === true ? 3 : 2, chunks: refit === true ? 3 : 2 })
     }
+  })
+
+  test('an AutoNHITS search over 20 trials on 2 workers: the trials (bit for bit) and winner of the local search with the same seed', async () => {
+    const { auto } = require('../main.js')
+    const search = () =>
+      new models.AutoNHITS({
+        h: 4,
+        numSamples: 20,
+        seed: 7,
+        config: {
+          inputSize: auto.choice([8, 12]),
+          learningRate: auto.loguniform(1e-3, 3e-2),
+          maxSteps: auto.choice([2, 4]),
+          mlpUnits: auto.choice([[[8, 8], [8, 8], [8, 8]], [[16, 16], [16, 16], [16, 16]]]),
+          randomSeed: auto.randint(1, 100),
+        },
+      })
+    const data = sinePanel(6, 40)
+    const local = search()
+    await new NeuralForecaster({ models: [local], frequency: 1 }).fit(data)
+    const progress = []
+    const remote = await distributed.search({
+      forecasterOptions: { models: [search()], frequency: 1 },
+      data,
+      connection: redis.url,
+      onProgress: (p) => progress.push(p.chunksDone),
+    })
+    expect(remote.rows.map((r) => [r.trial, r.config, r.validLoss, r.steps])).toEqual(local.results().map((r) => [r.trial, r.config, r.validLoss, r.steps]))
+    expect(new Set(remote.rows.map((r) => r.validLoss)).size).toBeGreaterThan(1)
+    expect(remote.bestConfig).toEqual(local.bestConfig)
+    expect(remote.rows[remote.bestTrial].config).toEqual(local.bestConfig)
+    expect(progress).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
+    // The forecaster's seed and the fit's validationSize reach the trials as they do locally.
+    const mlp = () => new models.AutoMLP({ h: 4, numSamples: 4, config: { inputSize: auto.choice([6, 10]), hiddenSize: 8, maxSteps: 3, learningRate: auto.loguniform(1e-3, 1e-1) } })
+    const localMlp = mlp()
+    await new NeuralForecaster({ models: [localMlp], frequency: 1, seed: 11 }).fit(data, { validationSize: 6 })
+    const remoteMlp = await distributed.search({ forecasterOptions: { models: [mlp()], frequency: 1, seed: 11 }, data, connection: redis.url, fitOptions: { validationSize: 6 } })
+    expect(remoteMlp.rows.map((r) => [r.config, r.validLoss])).toEqual(localMlp.results().map((r) => [r.config, r.validLoss]))
+    expect(remoteMlp.bestConfig).toEqual(localMlp.bestConfig)
+    await expect(distributed.search({ forecasterOptions: { models: [new models.MLP({ h: 4, inputSize: 8 })], frequency: 1 }, data, connection: redis.url })).rejects.toThrow(
+      'distributed.search: options.forecasterOptions must be NeuralForecaster options with one Auto model',
+    )
+    await expect(
+      distributed.search({ forecasterOptions: { models: [new models.AutoMLP({ h: 4, numSamples: 2, timeBudget: 5 })], frequency: 1 }, data, connection: redis.url }),
+    ).rejects.toThrow('distributed.search: timeBudget is not available')
   })
 
   test('a worker killed with SIGKILL mid-run: its chunk runs again elsewhere, each chunk completes once', async () => {

@@ -28,7 +28,7 @@ import {
 import * as entry from 'neuro-divergent'
 
 /** Fails to compile when the entry point gains a value export that this file does not cover. */
-type Covered = 'NeuralForecaster' | 'models' | 'auto' | 'ops' | 'Dataset' | 'readCsv' | 'crossValidation' | 'evaluate' | 'coverage' | 'calendarFeatures' | 'plotForecast'
+type Covered = 'NeuralForecaster' | 'models' | 'auto' | 'autoTrialConfigs' | 'ops' | 'Dataset' | 'readCsv' | 'crossValidation' | 'evaluate' | 'coverage' | 'calendarFeatures' | 'plotForecast'
 const entryCovered: [Exclude<keyof typeof entry, Covered>] extends [never] ? true : false = true
 
 /** Fails to compile when `ops` gains a function that opsUsage below does not call. */
@@ -134,6 +134,8 @@ async function forecasterUsage(): Promise<void> {
   exogForecaster.update([{ unique_id: 'a', ds: 3, y: 3, price: 1, volume: 2 }])
   const bar: Forecast = exogForecaster.forecastSeries('a', { futrData: [{ unique_id: 'a', ds: 4, price: 2 }] })
   const frame = exogForecaster.futureFrame(2)
+  const trialConfigs: Record<string, unknown>[] = entry.autoTrialConfigs('AutoNHITS', { h: 4, numSamples: 2 })
+  void trialConfigs
   const calendar: Record<string, Float64Array> = entry.calendarFeatures(frame.ds, { features: ['month', 'dayofweek'], harmonics: 2 })
   // @ts-expect-error an unknown calendar feature
   entry.calendarFeatures(frame.ds, { features: ['fortnight'] })

@@ -9,6 +9,7 @@ import {
   __napiBindingTarget,
   modelTypes,
   autoModelTypes,
+  autoTrialConfigs,
   ops,
   parseCsvColumns,
   parseCsvRecords,
@@ -22,7 +23,7 @@ import {
 } from '../../index'
 
 /** Fails to compile when index.d.ts gains a value export that this file does not cover. */
-type Covered = 'Dataset' | 'FitControl' | 'autoModelTypes' | 'NeuralForecaster' | '__napiBindingTarget' | 'modelTypes' | 'ops' | 'parseCsvColumns' | 'parseCsvRecords' | 'readCsvFile' | 'resolveModelOptions' | 'version'
+type Covered = 'Dataset' | 'FitControl' | 'autoModelTypes' | 'autoTrialConfigs' | 'NeuralForecaster' | '__napiBindingTarget' | 'modelTypes' | 'ops' | 'parseCsvColumns' | 'parseCsvRecords' | 'readCsvFile' | 'resolveModelOptions' | 'version'
 const covered: [Exclude<keyof typeof native, Covered>] extends [never] ? true : false = true
 
 async function nativeUsage(): Promise<void> {
@@ -30,6 +31,8 @@ async function nativeUsage(): Promise<void> {
   const target: 'native' | 'wasm32-wasi' | 'wasm32-wasip1' = __napiBindingTarget
   const types: string[] = modelTypes()
   const autoTypes: string[] = autoModelTypes()
+  const trials: Record<string, unknown>[] = autoTrialConfigs('AutoMLP', { h: 4, numSamples: 3 })
+  void trials
   void autoTypes
   const options: Record<string, unknown> = resolveModelOptions('LSTM', { h: 12 })
   const control = new FitControl()

@@ -122,6 +122,7 @@ Options:
   --queue NAME           the BullMQ queue [neuro-divergent]
   --lock-duration MS     how long a chunk's lock lasts without renewal [30000]
   --stalled-interval MS  how often stalled chunks (of killed workers) are looked for [30000]
+  --connect-timeout MS   how long to try reaching Redis at start before giving up (exit 1) [30000]
   -q, --quiet            no notes on stderr
   -h, --help             this help
 `

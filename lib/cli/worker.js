@@ -16,6 +16,7 @@ async function commandWorker(lib, argv, io) {
     queue: { type: 'string' },
     'lock-duration': { type: 'string' },
     'stalled-interval': { type: 'string' },
+    'connect-timeout': { type: 'string' },
   })
   if (values.help) return io.stdout.write(help(command, []))
   if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`, command)
@@ -28,6 +29,7 @@ async function commandWorker(lib, argv, io) {
     queueName: values.queue,
     lockDuration: integerOption(values, 'lock-duration', { command }),
     stalledInterval: integerOption(values, 'stalled-interval', { command }),
+    connectTimeout: integerOption(values, 'connect-timeout', { command }),
     onError: (err) => io.note(`worker: ${firstLine(err)}`),
   }
   for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key]

@@ -31,12 +31,11 @@ function groupRows(data, what) {
   // The usual layout, each series' rows together, needs no row index.
   const runLabels = []
   const runCounts = []
-  for (let i = 0; i < ids.length; i++) {
-    if (i > 0 && ids[i] === ids[i - 1]) runCounts[runCounts.length - 1]++
-    else {
-      runLabels.push(labelOf(i))
-      runCounts.push(1)
-    }
+  for (let i = 1, start = 0; i <= ids.length; i++) {
+    if (i < ids.length && ids[i] === ids[i - 1]) continue
+    runLabels.push(labelOf(start))
+    runCounts.push(i - start)
+    start = i
   }
   if (new Set(runLabels).size === runLabels.length) return { labels: runLabels, counts: runCounts, rows: null }
   const series = new Map()
@@ -116,29 +115,105 @@ function dsBlock(values, what) {
 
 /**
  * The chunk of series [first, end) of grouped `data` as a Buffer: labels, counts, ds and the numeric columns of
- * its rows.
+ * its rows. With `tail` (`{ rows, step }`, see `trimmableTail`), each series whose earlier rows the local call
+ * would accept as they are travels as its last `tail.rows` rows alone.
  */
-function encodeChunk(data, grouped, names, first, end, what) {
+function encodeChunk(data, grouped, names, first, end, what, tail = null) {
   const ds = dsBlock(data.ds, what)
   let rowStart = 0
   for (let s = 0; s < first; s++) rowStart += grouped.counts[s]
   let rowEnd = rowStart
   for (let s = first; s < end; s++) rowEnd += grouped.counts[s]
-  const rows = grouped.rows === null ? null : grouped.rows.subarray(rowStart, rowEnd)
-  // The chunk's values of a column: a copy of its rows, or of the contiguous slice.
-  const values = (column, convert) => {
-    if (rows !== null) return Array.from(rows, (i) => convert(column[i]))
-    if (ArrayBuffer.isView(column)) return column.subarray(rowStart, rowEnd)
-    return column.slice(rowStart, rowEnd).map(convert)
+  const counts = grouped.counts.slice(first, end)
+  let rows = grouped.rows === null ? null : grouped.rows.subarray(rowStart, rowEnd)
+  if (tail !== null && ds.kind === 'number') {
+    const kept = keptRows(data, names, rows, rowStart, counts, tail)
+    if (kept !== null) rows = kept
   }
-  const toNumber = (v) => (v === null ? NaN : v)
+  // The chunk's numbers of a column: a copy of its rows, or the contiguous slice.
+  const numbers = (column) => {
+    if (rows !== null) {
+      const out = new Float64Array(rows.length)
+      for (let k = 0; k < rows.length; k++) out[k] = column[rows[k]] ?? NaN
+      return out
+    }
+    if (ArrayBuffer.isView(column)) return column.subarray(rowStart, rowEnd)
+    return column.slice(rowStart, rowEnd).map((v) => v ?? NaN)
+  }
   const columns = []
   let text
-  if (ds.kind === 'number') columns.push(values(data.ds, toNumber))
-  if (ds.kind === 'string') text = values(data.ds, (v) => (v instanceof Date ? v.toISOString() : String(v))).join('\n')
-  for (const name of names) columns.push(values(data[name], toNumber))
-  const header = { labels: grouped.labels.slice(first, end), counts: grouped.counts.slice(first, end), ds: ds.kind, names }
+  if (ds.kind === 'number') columns.push(numbers(data.ds))
+  if (ds.kind === 'string') {
+    const dates = rows === null ? data.ds.slice(rowStart, rowEnd) : Array.from(rows, (i) => data.ds[i])
+    text = dates.map((v) => (v instanceof Date ? v.toISOString() : String(v))).join('\n')
+  }
+  for (const name of names) columns.push(numbers(data[name]))
+  const header = { labels: grouped.labels.slice(first, end), counts, ds: ds.kind, names }
   return encode(header, columns, text)
+}
+
+/**
+ * The input rows of a chunk's series to stage when each series may travel as its last `tail.rows` rows: null when
+ * no series is longer. `rows` are the chunk's input rows series after series (null: the contiguous rows from
+ * `rowStart`); `counts` (updated in place) the rows per series. A series keeps all its rows unless every dropped
+ * row is one the local call accepts and forgets: integer ds `tail.step` apart up to the first kept row, finite y
+ * and exogenous values. Otherwise the worker sees the whole series and fails as the local call would.
+ */
+function keptRows(data, names, rows, rowStart, counts, tail) {
+  const keep = tail.rows
+  if (!counts.some((count) => count > keep)) return null
+  const columns = names.map((name) => data[name])
+  const kept = new Uint32Array(counts.reduce((n, count) => n + count, 0))
+  let n = 0
+  for (let s = 0, at = 0; s < counts.length; s++) {
+    const end = at + counts[s]
+    const from = counts[s] > keep && droppable(data.ds, columns, rows, rowStart, at, end - keep, tail.step) ? end - keep : at
+    for (let p = from; p < end; p++) kept[n++] = rows === null ? rowStart + p : rows[p]
+    counts[s] = end - from
+    at = end
+  }
+  return kept.subarray(0, n)
+}
+
+/**
+ * Whether the rows at positions [from, to) of a chunk (input rows `rows[p]`, or `rowStart + p` when `rows` is
+ * null) may be dropped: integer ds each `step` before the next (the one at `to` included), finite numeric columns.
+ * Plain loops over each column: this runs over every staged row.
+ */
+function droppable(ds, columns, rows, rowStart, from, to, step) {
+  if (rows === null) {
+    const [first, last] = [rowStart + from, rowStart + to]
+    if (!Number.isSafeInteger(ds[last])) return false
+    for (let i = first; i < last; i++) if (!Number.isSafeInteger(ds[i]) || ds[i + 1] - ds[i] !== step) return false
+    for (const column of columns) for (let i = first; i < last; i++) if (!Number.isFinite(column[i])) return false
+    return true
+  }
+  for (let p = from; p < to; p++) if (!Number.isSafeInteger(ds[rows[p]]) || ds[rows[p + 1]] - ds[rows[p]] !== step) return false
+  if (!Number.isSafeInteger(ds[rows[to]])) return false
+  for (const column of columns) for (let p = from; p < to; p++) if (!Number.isFinite(column[rows[p]])) return false
+  return true
+}
+
+/**
+ * What a `predict({ data })` with checkpoint `bytes` reads of each series: `{ rows, step }` when only the last
+ * `rows` points (and the ds step to check the dropped ones against), or null when all of them are read or the
+ * checkpoint cannot be read here (the workers then report it). Only neural models with a fixed inputSize, no
+ * local scaler (which scales by the whole history) and an integer-step frequency qualify: Prophet refits each
+ * series, an inferred frequency depends on the data.
+ */
+function trimmableTail(bytes) {
+  let engine
+  try {
+    const headerLength = Number(bytes.readBigUInt64LE(0))
+    if (headerLength > bytes.length - 8) return null
+    engine = JSON.parse(JSON.parse(bytes.toString('utf8', 8, 8 + headerLength)).__metadata__.engine)
+  } catch {
+    return null
+  }
+  const step = Number(engine?.freq)
+  if (engine?.local_scaler_type !== 'identity' || !Number.isSafeInteger(step) || step < 1 || !Array.isArray(engine.models)) return null
+  if (engine.models.length === 0 || !engine.models.every((m) => Number.isSafeInteger(m?.inputSize) && m.inputSize >= 1 && m.type !== 'Prophet')) return null
+  return { rows: Math.max(...engine.models.map((m) => m.inputSize)), step }
 }
 
 /** The columns `predict({ data })` takes of a chunk Buffer: integer id codes with their labels, ds, y, exogenous. */
@@ -182,6 +257,13 @@ function encodeForecast(frame) {
   return encode({ labels, counts, lists: listColumns, names: extra }, columns, texts.join('\u0000'))
 }
 
+/** A typed array's values as an Array (an indexed loop: several times faster than Array.from). */
+function plainArray(typed) {
+  const values = new Array(typed.length)
+  for (let i = 0; i < typed.length; i++) values[i] = typed[i]
+  return values
+}
+
 function decodeForecast(buffer) {
   const { header, text, nextColumn } = decode(buffer)
   const rows = header.counts.reduce((n, c) => n + c, 0)
@@ -189,7 +271,7 @@ function decodeForecast(buffer) {
   const lists = {}
   let t = 0
   for (const { name, numeric } of header.lists) {
-    lists[name] = numeric ? Array.from(nextColumn(rows)) : rows === 0 ? [] : texts[t++].split('\n')
+    lists[name] = numeric ? plainArray(nextColumn(rows)) : rows === 0 ? [] : texts[t++].split('\n')
   }
   const columns = {}
   for (const name of header.names) columns[name] = nextColumn(rows)
@@ -207,7 +289,11 @@ function concatForecasts(parts) {
   for (const p of parts) for (let s = 0; s < p.labels.length; s++) for (let k = 0; k < p.counts[s]; k++) unique_id[at++] = p.labels[s]
   const frame = { unique_id }
   const first = parts[0]
-  for (const name of Object.keys(first.lists)) frame[name] = parts.flatMap((p) => p.lists[name])
+  for (const name of Object.keys(first.lists)) {
+    const list = (frame[name] = new Array(rows))
+    let row = 0
+    for (const p of parts) for (const value of p.lists[name]) list[row++] = value
+  }
   for (const name of Object.keys(first.columns)) {
     const column = new Float64Array(rows)
     let offset = 0
@@ -268,4 +354,4 @@ function dropLastRows(data, drop) {
   return out
 }
 
-module.exports = { groupRows, numericColumns, encodeChunk, decodeChunk, encodeForecast, decodeForecast, concatForecasts, interleaveForecasts, dropLastRows }
+module.exports = { groupRows, numericColumns, trimmableTail, encodeChunk, decodeChunk, encodeForecast, decodeForecast, concatForecasts, interleaveForecasts, dropLastRows }

@@ -1,12 +1,14 @@
 'use strict'
 // Distributed mode (`neuro-divergent/distributed`): batch prediction fanned out over a BullMQ queue on Redis.
 //
-// The coordinator stages the checkpoint once under its content hash and the data once in compact chunks (see
-// frames.js), then adds one BullMQ flow: a parent job and one child per chunk of series. Workers (any number of
-// processes on any number of machines) load each checkpoint once per hash, forecast their chunks in the addon and
-// leave each chunk's forecast in Redis; the parent completes when every child has. The coordinator then reads
-// the forecasts in chunk order: exactly the frame a local `predict` returns. A killed worker's chunk is retried
-// by BullMQ's stalled-job recovery and overwrites the same result key, so no row is lost or doubled.
+// The coordinator stages the checkpoint once under its content hash, adds one BullMQ flow (a parent job and one
+// child per chunk of series, each child delayed until its data is staged) and stages the data once in compact
+// chunks (see frames.js; of each series only the last points the checkpoint's models read, where the rest may be
+// dropped), releasing each chunk as it lands. Workers (any number of processes on any number of machines) load
+// each checkpoint once per hash, forecast their chunks in the addon and leave each chunk's forecast in Redis; the
+// parent completes when every child has. The coordinator then reads the forecasts in chunk order: exactly the
+// frame a local `predict` returns. A killed worker's chunk is retried by BullMQ's stalled-job recovery and
+// overwrites the same result key, so no row is lost or doubled.
 // Workers run their chunks in process, not in BullMQ's sandboxed processors: the addon forecasts off the JS
 // thread, so the event loop stays free to renew the chunks' locks.
 
@@ -106,7 +108,9 @@ async function predict(options) {
     chunks.push([first, Math.min(first + chunkSeries, grouped.labels.length)])
   }
   if (chunks.length === 0) throw new RangeError(`${what}: data has no series`)
-  const encode = (i) => frames.encodeChunk(data, grouped, names, chunks[i][0], chunks[i][1], what)
+  // Only the points the checkpoint's models read travel (the LSTM of inputSize 24 reads 24 of a series' 500).
+  const tail = frames.trimmableTail(bytes)
+  const encode = (i) => frames.encodeChunk(data, grouped, names, chunks[i][0], chunks[i][1], what, tail)
   const tasks = chunks.map((_, i) => ({ input: i, options: predictOptions }))
   const parts = await runFlow({ what, connection, queueName, signal, onProgress, bytes, task: 'predict', tasks, inputs: chunks.length, encode })
   return frames.concatForecasts(parts)
@@ -169,12 +173,68 @@ async function crossValidation(options) {
   return frames.interleaveForecasts(parts, grouped.labels)
 }
 
+const SEARCH_OPTIONS = ['forecasterOptions', 'data', 'connection', 'fitOptions', 'queueName', 'signal', 'onProgress']
+
+/**
+ * An Auto model's search with its trials spread over the workers: trial k's configuration depends on the seed and
+ * k alone, so each trial is a chunk that trains that configuration by itself, as the local search does, on the
+ * series without their last `valSize` points. Resolves to `{ rows, bestConfig, bestTrial }`: the rows of
+ * `results()` after a local fit (trial order) and the winner the local search picks (the lowest validation loss,
+ * the lowest trial among equals); fit the winner's configuration to use it.
+ */
+async function search(options) {
+  const what = 'distributed.search'
+  if (options === null || typeof options !== 'object') throw new TypeError(`${what}: options must be an object`)
+  const unknown = Object.keys(options).find((k) => !SEARCH_OPTIONS.includes(k))
+  if (unknown) throw new TypeError(`${what}: unknown option ${JSON.stringify(unknown)}; accepted: ${SEARCH_OPTIONS.join(', ')}`)
+  const { forecasterOptions, data, connection, fitOptions = {}, queueName = DEFAULT_QUEUE, signal, onProgress } = options
+  const { models, autoTrialConfigs } = require('../../main.js')
+  const given = forecasterOptions?.models?.length === 1 ? forecasterOptions.models[0] : undefined
+  const autoType = given?.type
+  if (typeof autoType !== 'string' || !autoType.startsWith('Auto') || !models[autoType]) {
+    throw new TypeError(`${what}: options.forecasterOptions must be NeuralForecaster options with one Auto model (models.AutoNHITS, …)`)
+  }
+  if (fitOptions === null || typeof fitOptions !== 'object') throw new TypeError(`${what}: options.fitOptions must be an object`)
+  // The Auto model's options as NeuralForecaster reads them: its seed, when it names none, is the forecaster's.
+  const { type: _type, ...own } = given
+  const autoModel = new models[autoType](own.seed === undefined && forecasterOptions.seed !== undefined ? { ...own, randomSeed: forecasterOptions.seed } : own)
+  if (autoModel.timeBudget !== undefined) throw new RangeError(`${what}: timeBudget is not available (which trials run would depend on the machines' speed)`)
+  const configs = autoTrialConfigs(autoType, autoModel)
+  // What the local search trains each trial with: the forecaster's options (its seed does not reach the trials),
+  // the Auto model's fixed options, and the fit's options with the validation points held out.
+  const { seed: _seed, models: _models, ...shared } = JSON.parse(JSON.stringify(forecasterOptions))
+  const fixed = {}
+  for (const key of ['h', 'loss', 'validLoss']) if (autoModel[key] !== undefined) fixed[key] = autoModel[key]
+  const { predictionIntervals: _intervals, valSize: fitValSize, ...trialFit } = JSON.parse(JSON.stringify(fitOptions))
+  const fitValidation = trialFit.validationSize ?? fitValSize ?? 0
+  trialFit.validationSize = autoModel.valSize ?? (fitValidation > 0 ? fitValidation : autoModel.h)
+  const grouped = frames.groupRows(data, what)
+  const names = frames.numericColumns(data, what)
+  if (grouped.labels.length === 0) throw new RangeError(`${what}: data has no series`)
+  const encode = () => frames.encodeChunk(data, grouped, names, 0, grouped.labels.length, what)
+  const kind = autoType.slice('Auto'.length)
+  const tasks = configs.map((config, trial) => ({
+    input: 0,
+    trial,
+    config,
+    forecasterOptions: { ...shared, models: [{ type: kind, ...fixed, ...config, alias: autoModel.alias }] },
+    options: trialFit,
+  }))
+  const rows = await runFlow({ what, connection, queueName, signal, onProgress, bytes: null, task: 'searchTrial', tasks, inputs: 1, encode, decode: (buffer) => JSON.parse(buffer.toString('utf8')) })
+  // The local search's order among finished trials: the lowest loss (NaN last), then the lowest trial.
+  const key = (row) => (row.validLoss === 'NaN' ? Infinity : row.validLoss)
+  const best = rows.filter((row) => row.validLoss !== null).reduce((a, b) => (a === undefined || key(b) < key(a) ? b : a), undefined)
+  // A NaN loss reads null, as in results().
+  for (const row of rows) if (row.validLoss === 'NaN') row.validLoss = null
+  return { rows, bestConfig: best?.config, bestTrial: best?.trial }
+}
+
 /**
  * Stages the checkpoint (when given) and the inputs, runs one flow with a child per task and resolves to their
  * decoded results in task order. Rejects with the first failed chunk's error (and removes the flow), when
  * `signal` aborts (removing the flow), or when Redis is gone.
  */
-async function runFlow({ what, connection, queueName, signal, onProgress, bytes, task, tasks, inputs, encode }) {
+async function runFlow({ what, connection, queueName, signal, onProgress, bytes, task, tasks, inputs, encode, decode = frames.decodeForecast }) {
   const { FlowProducer, QueueEvents, Queue } = bullmq()
   const IORedis = require('ioredis')
   const redisOptions = connectionOptions(connection, what)
@@ -228,6 +288,9 @@ async function runFlow({ what, connection, queueName, signal, onProgress, bytes,
   const onAbort = () => fail(abortError(signal, what))
   signal?.addEventListener('abort', onAbort, { once: true })
   const done = new Set()
+  // Staging writes, awaited before the staged keys are deleted.
+  const writes = []
+  let settled = 0
   try {
     await race(client.ping())
     const [queueEvents, producer, flowQueue] = openBull()
@@ -236,13 +299,8 @@ async function runFlow({ what, connection, queueName, signal, onProgress, bytes,
       const checkpointKey = key.checkpoint(hash)
       if (!(await race(client.expire(checkpointKey, STAGED_TTL_S)))) await race(client.set(checkpointKey, bytes, 'EX', STAGED_TTL_S))
     }
-    // A few writes in flight: the next chunk is encoded while Redis takes the previous ones.
-    const writes = []
-    for (let i = 0; i < inputs; i++) {
-      writes.push(client.set(key.input(run, i), encode(i), 'EX', STAGED_TTL_S))
-      if (writes.length >= STAGING_IN_FLIGHT) await race(writes.shift())
-    }
-    await race(Promise.all(writes))
+    // The first input is encoded before the flow exists, so bad data fails before any job is added.
+    const first = encode(0)
     await race(queueEvents.waitUntilReady())
 
     const finished = new Promise((resolve, reject) => {
@@ -261,8 +319,11 @@ async function runFlow({ what, connection, queueName, signal, onProgress, bytes,
       })
     })
     finished.catch(() => {})
-    const childOptions = { jobId: undefined, failParentOnFailure: true, removeOnComplete: true, removeOnFail: 1000 }
-    await race(
+    // The chunks wait (delayed) until their input is staged: workers start on the first chunks while the
+    // coordinator stages the rest. Should the coordinator die first, they fail once the delay (the staged data's
+    // lifetime) is over, finding no input.
+    const childOptions = { failParentOnFailure: true, removeOnComplete: true, removeOnFail: 1000, delay: STAGED_TTL_S * 1000 }
+    const flow = await race(
       producer.add({
         name: 'collect',
         queueName,
@@ -277,12 +338,24 @@ async function runFlow({ what, connection, queueName, signal, onProgress, bytes,
       }),
     )
     added = true
+    const children = new Map(flow.children.map(({ job }) => [job.id, job]))
+    const waitingFor = (input) => tasks.flatMap((t, i) => (t.input === input ? [children.get(jobId(i))] : []))
+    const staging = (promise) => Promise.race([promise, failed, finished])
+    // A few writes in flight: the next chunk is encoded while Redis takes the previous ones; each input's chunks
+    // are released as soon as it is staged.
+    for (let i = 0; i < inputs; i++) {
+      const write = client.set(key.input(run, i), i === 0 ? first : encode(i), 'EX', STAGED_TTL_S).then(() => Promise.all(waitingFor(i).map((job) => job.promote())))
+      write.catch(() => {})
+      writes.push(write)
+      if (writes.length - settled >= STAGING_IN_FLIGHT) await staging(writes[settled++])
+    }
+    await staging(Promise.all(writes))
     await race(finished)
     const parts = []
     for (let i = 0; i < chunks; i++) {
       const buffer = await race(client.getBuffer(key.output(run, i)))
       if (buffer === null) throw new Error(`${what}: the forecast of chunk ${i} is missing from Redis at ${where}`)
-      parts.push(frames.decodeForecast(buffer))
+      parts.push(decode(buffer))
     }
     return parts
   } catch (err) {
@@ -291,6 +364,7 @@ async function runFlow({ what, connection, queueName, signal, onProgress, bytes,
     throw err
   } finally {
     signal?.removeEventListener('abort', onAbort)
+    await Promise.allSettled(writes)
     if (client.status === 'ready') {
       const staged = []
       for (let i = 0; i < inputs; i++) staged.push(key.input(run, i))
@@ -312,16 +386,50 @@ async function closeAll(objects) {
 }
 
 /**
+ * Resolves once Redis answers a PING, trying again every `RETRY_MS` until `timeoutMs`; else rejects with an
+ * error naming the server, the tries and the last connection error (no client is left behind either way).
+ */
+async function reachRedis(IORedis, redisOptions, timeoutMs, what, where) {
+  let tries = 0
+  let lastError
+  const probe = new IORedis({ ...redisOptions, maxRetriesPerRequest: null, retryStrategy: () => RETRY_MS })
+  probe.on('error', (err) => (lastError = err))
+  probe.on('connect', () => (lastError = undefined))
+  probe.on('reconnecting', () => tries++)
+  let timer
+  const timedOut = new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs, 'timeout')))
+  try {
+    const answer = await Promise.race([probe.ping().catch((err) => ({ refused: err })), timedOut])
+    if (answer?.refused) throw new Error(`${what}: Redis at ${where} refused the connection: ${answer.refused.message}`)
+    if (answer === 'timeout') {
+      throw new Error(
+        `${what}: Redis at ${where} is unreachable: no answer within ${timeoutMs} ms (connectTimeout), ${tries + 1} connection ${tries ? 'tries' : 'try'}` +
+          (lastError ? `; last: ${lastError.message}` : ''),
+      )
+    }
+  } finally {
+    clearTimeout(timer)
+    probe.disconnect()
+  }
+}
+
+/** Between a starting worker's tries to reach Redis. */
+const RETRY_MS = 250
+/** How long a starting worker tries to reach Redis before it gives up. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 30000
+
+/**
  * A worker: processes the chunks of distributed runs from the queue, `concurrency` at a time, each forecaster
- * on `threads` threads. Resolves once connected to `{ close() }` (close finishes the jobs in progress first).
+ * on `threads` threads. Resolves once connected to `{ close() }` (close finishes the jobs in progress first);
+ * rejects when Redis does not answer within `connectTimeout` ms. Once started it rides out Redis restarts.
  */
 async function worker(options = {}) {
   const what = 'distributed.worker'
-  const accepted = ['connection', 'concurrency', 'threads', 'queueName', 'lockDuration', 'stalledInterval', 'onError']
+  const accepted = ['connection', 'concurrency', 'threads', 'queueName', 'lockDuration', 'stalledInterval', 'connectTimeout', 'onError']
   const unknown = Object.keys(options).find((k) => !accepted.includes(k))
   if (unknown) throw new TypeError(`${what}: unknown option ${JSON.stringify(unknown)}; accepted: ${accepted.join(', ')}`)
-  const { connection, concurrency = 1, threads, queueName = DEFAULT_QUEUE, lockDuration, stalledInterval, onError } = options
-  for (const [name, value] of Object.entries({ concurrency, threads, lockDuration, stalledInterval })) {
+  const { connection, concurrency = 1, threads, queueName = DEFAULT_QUEUE, lockDuration, stalledInterval, connectTimeout = DEFAULT_CONNECT_TIMEOUT_MS, onError } = options
+  for (const [name, value] of Object.entries({ concurrency, threads, lockDuration, stalledInterval, connectTimeout })) {
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) throw new RangeError(`${what}: options.${name} must be an integer >= 1, got ${value}`)
   }
   const { Worker, UnrecoverableError } = bullmq()
@@ -329,6 +437,8 @@ async function worker(options = {}) {
   const redisOptions = connectionOptions(connection, what)
   const key = keys(queueName)
   const IORedis = require('ioredis')
+  const where = typeof connection === 'string' ? connection : `redis://${describeConnection(redisOptions)}`
+  await reachRedis(IORedis, redisOptions, connectTimeout, what, where)
   const client = new IORedis({ ...redisOptions, maxRetriesPerRequest: null })
   client.on('error', (err) => onError?.(err))
   // Per checkpoint hash, the most recently used first out: its bytes (fetched once) and idle forecasters (one per
@@ -362,15 +472,36 @@ async function worker(options = {}) {
     }
   }
 
+  /** One trial of a search, as the local search runs it: a failed trial is a row with its error, not a failure. */
+  async function searchTrial({ trial, config, forecasterOptions, options: fitOptions }, data) {
+    const started = process.hrtime.bigint()
+    const row = (validLoss, steps, error) => ({ trial, config, validLoss, steps, seconds: Number(process.hrtime.bigint() - started) / 1e9, ...(error ? { error } : {}) })
+    try {
+      const forecaster = new NeuralForecaster(threads === undefined ? forecasterOptions : { ...forecasterOptions, numThreads: threads })
+      const report = await forecaster.fit(data, fitOptions)
+      const model = report.models[0]
+      const loss = model.valLoss.at(-1)
+      // NaN (a diverged trial, still a finished one) survives JSON as 'NaN'.
+      return loss === undefined ? row(null, model.steps, 'no validation loss was computed') : row(Number.isNaN(loss) ? 'NaN' : loss, model.steps)
+    } catch (err) {
+      return row(null, 0, err.message)
+    }
+  }
+
   async function processJob(job) {
     const { version, run, chunk, input: inputIndex, checkpoint, options: taskOptions } = job.data
     if (version !== PACKAGE_VERSION) {
       throw new UnrecoverableError(`this worker runs neuro-divergent ${PACKAGE_VERSION} but the job was submitted by neuro-divergent ${version}; run workers of the coordinator's version`)
     }
     if (job.name === 'collect') return { chunks: job.data.chunks }
-    if (job.name !== 'predict' && job.name !== 'crossValidation') throw new UnrecoverableError(`unknown task ${JSON.stringify(job.name)}`)
+    if (!['predict', 'crossValidation', 'searchTrial'].includes(job.name)) throw new UnrecoverableError(`unknown task ${JSON.stringify(job.name)}`)
     const input = await client.getBuffer(key.input(run, inputIndex))
     if (input === null) throw new UnrecoverableError(`the data of chunk ${chunk} is not staged in Redis (the run was removed)`)
+    if (job.name === 'searchTrial') {
+      const row = await searchTrial(job.data, frames.decodeChunk(input))
+      await client.set(key.output(run, chunk), JSON.stringify(row), 'EX', STAGED_TTL_S)
+      return { trial: row.trial }
+    }
     if (job.name === 'crossValidation') {
       const forecasterOptions = threads === undefined ? job.data.forecasterOptions : { ...job.data.forecasterOptions, numThreads: threads }
       let frame
@@ -409,4 +540,4 @@ async function worker(options = {}) {
   }
 }
 
-module.exports = { predict, crossValidation, worker, version: PACKAGE_VERSION }
+module.exports = { predict, crossValidation, search, worker, version: PACKAGE_VERSION }

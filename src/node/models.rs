@@ -53,6 +53,22 @@ pub fn resolve_model_options(env: Env, kind: Unknown<'_>, options: Unknown<'_>) 
     })
 }
 
+/// The sampled options of each trial of an Auto model's search, in trial order: trial k's depend on the seed and k
+/// alone, so any process can train trial k by itself (`neuro-divergent/distributed`'s search).
+#[napi(catch_unwind, ts_args_type = "type: string, options: Record<string, unknown>", ts_return_type = "Record<string, unknown>[]")]
+pub fn auto_trial_configs(env: Env, kind: Unknown<'_>, options: Unknown<'_>) -> napi::Result<serde_json::Value> {
+    with_js_errors(&env, "models", || {
+        let kind_name = args::string(&kind, "type")?;
+        let searched = AutoSpec::kind_of(&kind_name)
+            .ok_or_else(|| ArgError::Range(format!("type: '{kind_name}' is not an Auto model; available: {}", AutoSpec::type_names().join(", "))))?;
+        let mut map = args::json_object(&options, &kind_name)?;
+        map.remove("type");
+        let spec = AutoSpec::model_spec(searched, &map, &kind_name)?;
+        let search = spec.search.as_ref().expect("an Auto model has a search");
+        Ok((0..search.num_samples).map(|trial| serde_json::Value::Object(search.space.sample(search.seed, trial))).collect())
+    })
+}
+
 /// The model types this build provides (`models.<type>` classes).
 #[napi(catch_unwind)]
 pub fn model_types() -> Vec<String> {
