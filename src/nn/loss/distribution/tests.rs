@@ -261,3 +261,22 @@ fn invalid_options_name_the_option() {
         assert!(err.contains("n_components"), "{err}");
     }
 }
+
+/// GMM with one component is DistributionLoss's Normal (the same eps 0.2 on the std): same parameters, same NLL
+/// and gradient.
+#[test]
+fn one_component_gmm_is_the_normal() {
+    let raw = [0.3f32, -0.7];
+    let (gmm, normal) = (Distribution::gmm(1, false).unwrap(), Distribution::Normal);
+    let (mut gmm_params, mut normal_params) = ([0.0; 2], [0.0; 2]);
+    gmm.params(&raw, 1.5, 2.5, &mut gmm_params);
+    normal.params(&raw, 1.5, 2.5, &mut normal_params);
+    assert_eq!(gmm_params, normal_params);
+    let (mut gmm_grad, mut normal_grad) = ([0.0; 2], [0.0; 2]);
+    let gmm_nll = gmm.nll_and_grad(&raw, 1.5, 2.5, 3.0, &mut gmm_grad);
+    let normal_nll = normal.nll_and_grad(&raw, 1.5, 2.5, 3.0, &mut normal_grad);
+    assert!(close(gmm_nll, normal_nll, 1e-15), "{gmm_nll} vs {normal_nll}");
+    for (g, n) in gmm_grad.iter().zip(&normal_grad) {
+        assert!(close(*g, *n, 1e-15), "{gmm_grad:?} vs {normal_grad:?}");
+    }
+}
