@@ -173,6 +173,27 @@ test('draws are seeded by the series and cutoff: 1 and 2 threads, and a series a
   expect(forecast.MLP.slice(0, 12)).not.toEqual(forecast.MLP.slice(12))
 })
 
+test('window forecasts and in-sample forecasts carry every column of each point', async () => {
+  const nf = await fitted(mlp(), { localScalerType: 'identity' })
+  const window = Float64Array.from(train.y.slice(-24))
+  const single = nf.forecastWindow(window)
+  // 12 steps × (mean + 5 quantiles), point after point; a bare window always draws the same values.
+  expect(single).toHaveLength(12 * 6)
+  expect(Array.from(nf.forecastWindow(window))).toEqual(Array.from(single))
+  for (let step = 0; step < 12; step++) expect(single[step * 6 + 2]).toBeLessThan(single[step * 6 + 5])
+  const insample = await nf.predictInsample({ stepSize: 12 })
+  expect(Object.keys(insample)).toEqual(['unique_id', 'ds', 'cutoff', 'y', 'MLP', ...QUANTILE_SUFFIXES.map((s) => 'MLP' + s)])
+  for (const v of insample['MLP-hi-90']) expect(Number.isFinite(v)).toBe(true)
+})
+
+test("evaluate's crps and scaledCrps from the quantile columns", () => {
+  // y = 1: pinball 0.1 at q = 0.1 (bound 0) and at q = 0.9 (bound 2), 0 at the median; y = 3: 0.2, 0.1 and 0.5.
+  const result = { unique_id: ['a', 'a'], y: [1, 3], M: [1, 2], 'M-lo-80': [0, 1], 'M-hi-80': [2, 4] }
+  const scores = evaluate(result, ['crps', 'scaledCrps'])
+  expect(scores.overall.crps.M).toBeCloseTo((2 * (0.2 / 3 + 0.8 / 3)) / 2, 12)
+  expect(scores.overall.scaledCrps.M).toBeCloseTo((2 * (0.2 / 3 + 0.8 / 3)) / (4 + 1e-5), 12)
+})
+
 describe('CLI', () => {
   let dir
   beforeAll(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nd-dist-'))))

@@ -1,16 +1,22 @@
 'use strict'
 // Calibration of the distribution losses (issue #17): visnights (20 quarterly series), cross-validation over the
-// last 4 windows of h=4 (stepSize 4, one fit), an MLP (hiddenSize 64, 300 steps) trained three ways: DistributionLoss(StudentT) (intervals
+// last 4 windows of h=4 (stepSize 4, one fit), a model (MLP, hiddenSize 64, 300 steps, robust scaler unless told) trained three ways: DistributionLoss(StudentT) (intervals
 // from its draws), MQLoss (quantile outputs) and MAE with conformal intervals (predictionIntervals). Prints the
 // empirical coverage of the 80 % (and 90 %) intervals, the CRPS (2 × mean pinball loss over each model's median
 // and interval bounds) and NeuralForecast's sCRPS, averaged over the series, for each seed and their mean.
-//     node bench/calibration.js [seeds]
+//     node bench/calibration.js [seeds] [--model MLP] [--steps 300] [--hidden 64] [--scaler robust]
 
 const fs = require('node:fs')
 const path = require('node:path')
 const { models, crossValidation, evaluate, coverage } = require('../main.js')
 
-const seeds = Number(process.argv[2] ?? 3)
+const args = process.argv.slice(2)
+const flag = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback)
+const seeds = Number(args.find((a, i) => /^\d+$/.test(a) && !args[i - 1]?.startsWith('--')) ?? 3)
+const MODEL = flag('model', 'MLP')
+const STEPS = Number(flag('steps', 300))
+const HIDDEN = Number(flag('hidden', 64))
+const SCALER = flag('scaler', 'robust')
 const LEVELS = [80, 90]
 
 function visnights() {
@@ -25,7 +31,9 @@ function visnights() {
   return data
 }
 
-const mlp = (alias, seed, loss) => new models.MLP({ h: 4, inputSize: 12, hiddenSize: 64, maxSteps: 300, scalerType: 'robust', randomSeed: seed, alias, loss })
+const WIDTH = { MLP: 'hiddenSize', LSTM: 'encoderHiddenSize', GRU: 'encoderHiddenSize', NHITS: null, TCN: 'encoderHiddenSize' }
+const mlp = (alias, seed, loss) =>
+  new models[MODEL]({ h: 4, inputSize: 12, ...(WIDTH[MODEL] ? { [WIDTH[MODEL]]: HIDDEN } : {}), maxSteps: STEPS, scalerType: SCALER, randomSeed: seed, alias, loss })
 
 const SETUPS = [
   ['StudentT', (seed) => mlp('StudentT', seed, { type: 'DistributionLoss', distribution: 'StudentT', level: LEVELS }), {}],
@@ -49,7 +57,7 @@ async function main() {
       console.log(`seed ${seed} ${name.padEnd(9)} ${Object.entries(row).map(([k, v]) => `${k} ${v.toFixed(4)}`).join('  ')}  (${seconds.toFixed(1)} s)`)
     }
   }
-  console.log(`\nmean over ${seeds} seeds:`)
+  console.log(`\n${MODEL} width ${HIDDEN}, ${STEPS} steps, ${SCALER} scaler; mean over ${seeds} seeds:`)
   for (const [name, row] of Object.entries(totals)) console.log(`${name.padEnd(9)} ${Object.entries(row).map(([k, v]) => `${k} ${v.toFixed(4)}`).join('  ')}`)
 }
 

@@ -2,7 +2,8 @@
 //! `ŷ` is conditioned on a quantile `tau` through a cosine embedding, `y = PReLU(Linear(1,1)(ŷ (1 + emb(tau))))`
 //! with `emb = Linear(d,1)(PReLU(Linear(d,d)(cos(pi i tau), i < d)))`; and the Beta draws of `tau` in training.
 
-use rand::{RngExt, SeedableRng};
+use rand::SeedableRng;
+use rand_distr::{Beta, Distribution};
 use rand_chacha::ChaCha8Rng;
 
 use super::super::activation::{Activation, ActivationKind};
@@ -172,41 +173,15 @@ pub fn sample_beta(seed: u64, concentration0: f64, concentration1: f64, out: &mu
     const QUANTILE_STREAM: u64 = 0x1_0_5;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(QUANTILE_STREAM);
+    // The concentrations are validated positive and finite when the loss is built; were they not, the median.
+    let Ok(beta) = Beta::new(concentration1, concentration0) else {
+        out.fill(MEDIAN);
+        return;
+    };
     for q in out.iter_mut() {
-        let x = sample_gamma(&mut rng, concentration1);
-        let y = sample_gamma(&mut rng, concentration0);
-        // Both are positive almost surely; a 0/0 from underflow at tiny concentrations falls back to the median.
-        let draw = x / (x + y);
+        let draw = beta.sample(&mut rng);
         *q = if draw.is_finite() { draw as f32 } else { MEDIAN };
     }
-}
-
-/// Gamma(`shape`, 1) by Marsaglia and Tsang (2000), with `Gamma(a) = Gamma(a + 1) U^(1/a)` below shape 1.
-fn sample_gamma(rng: &mut ChaCha8Rng, shape: f64) -> f64 {
-    if shape < 1.0 {
-        let u: f64 = 1.0 - rng.random::<f64>();
-        return sample_gamma(rng, shape + 1.0) * u.powf(1.0 / shape);
-    }
-    let d = shape - 1.0 / 3.0;
-    let c = 1.0 / (9.0 * d).sqrt();
-    loop {
-        let x = standard_normal(rng);
-        let v = (1.0 + c * x).powi(3);
-        if v <= 0.0 {
-            continue;
-        }
-        let u: f64 = 1.0 - rng.random::<f64>();
-        if u < 1.0 - 0.0331 * x.powi(4) || u.ln() < 0.5 * x * x + d * (1.0 - v + v.ln()) {
-            return d * v;
-        }
-    }
-}
-
-/// N(0, 1) by Box-Muller.
-fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
-    let u1: f64 = 1.0 - rng.random::<f64>();
-    let u2: f64 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
 }
 
 #[cfg(test)]

@@ -66,15 +66,20 @@ impl Mixture {
         out
     }
 
-    /// ln(weight_k): the log-softmax of the weight outputs, or -ln K.
-    fn log_weight(&self, raw: &[f32], k: usize) -> f64 {
+    /// The log-softmax's normaliser ln Σ_k e^(weight output k), or ln K when unweighted.
+    fn log_normaliser(&self, raw: &[f32]) -> f64 {
         if !self.weighted {
-            return -(self.components as f64).ln();
+            return (self.components as f64).ln();
         }
         let weights = &raw[self.family.raw_count() * self.components..];
         let max = weights.iter().fold(f64::NEG_INFINITY, |m, &w| m.max(w as f64));
-        let sum: f64 = weights.iter().map(|&w| (w as f64 - max).exp()).sum();
-        weights[k] as f64 - max - sum.ln()
+        max + weights.iter().map(|&w| (w as f64 - max).exp()).sum::<f64>().ln()
+    }
+
+    /// ln(weight_k) given [`Mixture::log_normaliser`]: the log-softmax of the weight outputs, or -ln K.
+    fn log_weight(&self, raw: &[f32], k: usize, log_normaliser: f64) -> f64 {
+        let output = if self.weighted { raw[self.family.raw_count() * self.components + k] as f64 } else { 0.0 };
+        output - log_normaliser
     }
 
     fn weight(&self, params: &[f64], k: usize) -> f64 {
@@ -92,18 +97,14 @@ impl Mixture {
     fn params(&self, raw: &[f32], loc: f64, scale: f64, params: &mut [f64]) {
         let n = self.family.raw_count();
         let mut jac = [0.0; MAX_RAW * MAX_RAW];
+        let log_normaliser = self.log_normaliser(raw);
         for k in 0..self.components {
             let at = k * self.stride();
             self.family.decouple(&self.gather(raw, k), loc, scale, &mut params[at..at + n], &mut jac);
             if self.weighted {
-                params[at + n] = self.log_weight(raw, k).exp();
+                params[at + n] = self.log_weight(raw, k, log_normaliser).exp();
             }
         }
-    }
-
-    /// Component `k`'s log weight plus its log-likelihood, and (into `grad_raw`) d(its NLL)/d(its raw outputs).
-    fn component_score(&self, raw: &[f32], loc: f64, scale: f64, y: f64, k: usize, grad_raw: &mut [f64; MAX_RAW]) -> f64 {
-        self.log_weight(raw, k) - self.family.nll_and_grad(&self.gather(raw, k), loc, scale, y, grad_raw)
     }
 
     /// -ln Σ_k w_k p_k(y) (torch's logsumexp over the components), its gradient through the responsibilities
@@ -111,9 +112,14 @@ impl Mixture {
     /// scores are computed twice (once for the normaliser, once for the gradient) so that no buffer is needed.
     fn nll_and_grad(&self, raw: &[f32], loc: f64, scale: f64, y: f64, grad: &mut [f64]) -> f64 {
         let mut scratch = [0.0; MAX_RAW];
+        let log_normaliser = self.log_normaliser(raw);
+        // Component k's log weight plus its log-likelihood, and d(its NLL)/d(its raw outputs) into `grad_raw`.
+        let score = |k: usize, grad_raw: &mut [f64; MAX_RAW]| {
+            self.log_weight(raw, k, log_normaliser) - self.family.nll_and_grad(&self.gather(raw, k), loc, scale, y, grad_raw)
+        };
         let (mut max, mut sum) = (f64::NEG_INFINITY, 0.0);
         for k in 0..self.components {
-            let score = self.component_score(raw, loc, scale, y, k, &mut scratch);
+            let score = score(k, &mut scratch);
             if score > max {
                 sum = sum * (max - score).exp() + 1.0;
                 max = score;
@@ -124,12 +130,12 @@ impl Mixture {
         let log_likelihood = max + sum.ln();
         let n = self.family.raw_count();
         for k in 0..self.components {
-            let responsibility = (self.component_score(raw, loc, scale, y, k, &mut scratch) - log_likelihood).exp();
+            let responsibility = (score(k, &mut scratch) - log_likelihood).exp();
             for (j, g) in scratch.iter().take(n).enumerate() {
                 grad[j * self.components + k] = responsibility * g;
             }
             if self.weighted {
-                grad[n * self.components + k] = self.log_weight(raw, k).exp() - responsibility;
+                grad[n * self.components + k] = self.log_weight(raw, k, log_normaliser).exp() - responsibility;
             }
         }
         -log_likelihood

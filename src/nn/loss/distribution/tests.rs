@@ -183,12 +183,12 @@ fn draws_depend_on_the_seed_alone() {
     }
 }
 
-/// No NaN or infinity from finite raw outputs, however extreme, nor from the identity scaler's loc 0.
+/// No NaN or infinity from finite raw outputs, however extreme, nor from the identity scaler's loc 0 or a negative loc.
 #[test]
 fn extreme_raw_outputs_stay_finite() {
     for d in all() {
         for value in [-50.0f32, 50.0, -1e4, 1e4] {
-            for (loc, scale) in [(0.0, 1.0), (2.0, 3.0)] {
+            for (loc, scale) in [(0.0, 1.0), (2.0, 3.0), (-3.0, 2.0)] {
                 let raw = vec![value; d.param_count()];
                 let mut params = vec![0.0; d.param_count()];
                 d.params(&raw, loc, scale, &mut params);
@@ -259,5 +259,50 @@ fn invalid_options_name_the_option() {
     for err in [Distribution::gmm(0, false), Distribution::pmm(0, true), Distribution::nbmm(0, false)] {
         let err = err.unwrap_err().to_string();
         assert!(err.contains("n_components"), "{err}");
+    }
+}
+
+/// GMM with one component is DistributionLoss's Normal (the same eps 0.2 on the std): same parameters, same NLL
+/// and gradient.
+#[test]
+fn one_component_gmm_is_the_normal() {
+    let raw = [0.3f32, -0.7];
+    let (gmm, normal) = (Distribution::gmm(1, false).unwrap(), Distribution::Normal);
+    let (mut gmm_params, mut normal_params) = ([0.0; 2], [0.0; 2]);
+    gmm.params(&raw, 1.5, 2.5, &mut gmm_params);
+    normal.params(&raw, 1.5, 2.5, &mut normal_params);
+    assert_eq!(gmm_params, normal_params);
+    let (mut gmm_grad, mut normal_grad) = ([0.0; 2], [0.0; 2]);
+    let gmm_nll = gmm.nll_and_grad(&raw, 1.5, 2.5, 3.0, &mut gmm_grad);
+    let normal_nll = normal.nll_and_grad(&raw, 1.5, 2.5, 3.0, &mut normal_grad);
+    assert!(close(gmm_nll, normal_nll, 1e-15), "{gmm_nll} vs {normal_nll}");
+    for (g, n) in gmm_grad.iter().zip(&normal_grad) {
+        assert!(close(*g, *n, 1e-15), "{gmm_grad:?} vs {normal_grad:?}");
+    }
+}
+
+/// `mean()` and `variance()` equal torch's `distr.mean` / `distr.variance` (NeuralForecast 3.3, float64, from
+/// `get_distribution(scale_decouple(domain_map(raw), loc=2, scale=3))`). NeuralForecast's Tweedie has no
+/// variance (its property misspells `ones_like`); ours is mu^rho, the Tweedie variance at dispersion 1 that its
+/// sampler draws from.
+#[test]
+fn moments_equal_torch() {
+    #[rustfmt::skip]
+    let cases: Vec<(Distribution, Vec<f32>, f64, f64)> = vec![
+        (Distribution::Normal, vec![0.5, -1.25], 3.5, 1.8381590510910542),
+        (Distribution::StudentT, vec![0.5, -1.25, 0.75], -1.75, 27.718103914394803),
+        (Distribution::Poisson, vec![0.5], 3.5297504183726205, 3.5297504183726205),
+        (Distribution::NegativeBinomial, vec![0.5, -1.25], 4.922231255019348, 6.448188468164163),
+        (Distribution::Tweedie { rho: 1.5 }, vec![0.5], 5.2974425414002555, 5.2974425414002555f64.powf(1.5)),
+        (Distribution::Bernoulli, vec![0.5], 0.6224593312018546, 0.2350037122015945),
+        (Distribution::Gmm { components: 2, weighted: true }, vec![0.5, -0.25, -1.25, 0.5, 0.75, -0.5], 2.9989246876430555, 5.067986375313239),
+        (Distribution::Pmm { components: 2, weighted: false }, vec![0.5, -0.25], 2.5168397498089967, 3.544854593433349),
+        (Distribution::Nbmm { components: 2, weighted: true }, vec![0.5, -0.25, -1.25, 0.5, 0.75, -0.5], 1.7708235449510998, 2.2242606064927473),
+    ];
+    for (d, raw, mean, variance) in cases {
+        let mut params = vec![0.0; d.param_count()];
+        d.params(&raw, 2.0, 3.0, &mut params);
+        assert!(close(d.mean(&params), mean, 1e-13), "{d:?} mean {} vs torch {mean}", d.mean(&params));
+        assert!(close(d.variance(&params), variance, 1e-13), "{d:?} variance {} vs torch {variance}", d.variance(&params));
     }
 }
