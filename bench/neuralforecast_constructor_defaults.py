@@ -13,7 +13,7 @@ from neuralforecast import models
 from neuralforecast._serialization import encode_value
 
 CLASSES = ["LSTM", "GRU", "RNN", "MLP", "TCN", "NBEATS", "NBEATSx", "NHITS", "VanillaTransformer", "DLinear", "NLinear",
-           "TiDE", "KAN", "PatchTST", "TSMixer", "iTransformer", "BiTCN", "TSMixerx"]
+           "TiDE", "KAN", "PatchTST", "TSMixer", "iTransformer", "BiTCN", "TSMixerx", "TFT"]
 
 out = {"neuralforecast": neuralforecast.__version__, "models": {}}
 for name in CLASSES:

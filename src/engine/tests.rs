@@ -334,6 +334,7 @@ fn baseline_spec(kind: ModelKind, seed: u64) -> ModelSpec {
         ModelKind::ITransformer => json!({ "nSeries": 1 }),
         ModelKind::Bitcn => json!({}),
         ModelKind::TsMixerx => json!({ "nSeries": 1 }),
+        ModelKind::Tft => json!({}),
         ModelKind::Prophet => return spec_of(json!({ "type": "Prophet", "h": 12, "seasonalityMode": "multiplicative", "randomSeed": seed })),
     };
     let mut options = json!({

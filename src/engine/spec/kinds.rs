@@ -20,6 +20,7 @@ use crate::models::patchtst::PatchTstConfig;
 use crate::models::prophet::ProphetConfig;
 use crate::models::rnn::RnnConfig;
 use crate::models::tcn::TcnConfig;
+use crate::models::tft::TftConfig;
 use crate::models::tide::TideConfig;
 use crate::models::transformer::TransformerConfig;
 use crate::models::tsmixer::TsMixerConfig;
@@ -152,6 +153,7 @@ architectures! {
     ITransformer => ITransformerConfig,
     Bitcn => BitcnConfig,
     TsMixerx => TsMixerxConfig,
+    Tft => TftConfig,
 }
 
 impl ModelKind {
