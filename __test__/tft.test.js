@@ -5,6 +5,9 @@ const { execFile } = require('node:child_process')
 const { NeuralForecaster, models } = require('../main.js')
 const { sinePanel, sineValue, sineForecastMae, weightBytes } = require('./sine_panel.js')
 
+// TFT's steps cost several times TiDE's: these fits take seconds on a shared machine.
+jest.setTimeout(120000)
+
 const small = (extra = {}) => new models.TFT({
   h: 6, inputSize: 24, hiddenSize: 16, nHead: 2, scalerType: 'standard', maxSteps: 150, windowsBatchSize: 32, learningRate: 0.01, ...extra,
 })
