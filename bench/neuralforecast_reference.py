@@ -27,6 +27,7 @@ from neuralforecast.models import GRU, LSTM, MLP, NBEATS, NHITS, TCN, VanillaTra
 from neuralforecast.models import KAN, RNN, DLinear, NLinear, PatchTST, TiDE
 from neuralforecast.models import iTransformer
 from neuralforecast.models import BiTCN
+from neuralforecast.models import TFT
 
 logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
 logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
@@ -53,6 +54,7 @@ NEURAL = {
     # Multivariate, on AirPassengers' one series.
     "iTransformer": (iTransformer, dict(n_series=1)),
     "BiTCN": (BiTCN, dict()),
+    "TFT": (TFT, dict()),
 }
 ALL = list(NEURAL) + ["Prophet"]
 
