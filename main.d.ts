@@ -525,6 +525,32 @@ export interface DeepAROptions extends NeuralModelOptions {
   hTrain?: number
 }
 
+/**
+ * NeuralForecast's TFT (Temporal Fusion Transformer): per-variable embeddings and variable selection networks for
+ * the static, historic and future inputs, static contexts that start the LSTM encoder and enrich its features,
+ * an LSTM decoder over the horizon, interpretable multi-head attention and gated skips. Training defaults as
+ * tft.py: `inputSize` required, robust scaler, `windowsBatchSize` 1024. `featureImportances()` of a fitted
+ * forecaster gives the selection weights and attention.
+ */
+export interface TFTOptions extends NeuralModelOptions {
+  /** Units of the embeddings, GRNs, LSTMs and attention [128]. */
+  hiddenSize?: number
+  /** Attention heads; hiddenSize must be a multiple [4]. */
+  nHead?: number
+  /** Dropout on the attention probabilities [0]. */
+  attnDropout?: number
+  /** Activation of the GRNs: 'ReLU', 'Softplus', 'Tanh', 'SELU', 'LeakyReLU', 'Sigmoid', 'ELU' or 'GELU' ['ELU']. */
+  grnActivation?: 'ReLU' | 'Softplus' | 'Tanh' | 'SELU' | 'LeakyReLU' | 'Sigmoid' | 'ELU' | 'GELU'
+  /** Layers of the LSTM encoder and decoder [1]. */
+  nRnnLayers?: number
+  /** Recurrent layer type: only 'lstm' (NeuralForecast's 'gru' is refused) ['lstm']. */
+  rnnType?: 'lstm'
+  /** One pair of static initial states for every LSTM layer instead of a pair per layer [false]. */
+  oneRnnInitialState?: boolean
+  /** Dropout in the GRNs and after the attention [0.1]. */
+  dropout?: number
+}
+
 /** Prophet: piecewise-linear trend with changepoints and Fourier seasonalities, fitted to each series (MAP). */
 export interface ProphetOptions extends BaseModelOptions {
   /** Potential changepoints [25]. */
@@ -596,6 +622,8 @@ export interface ModelOptionsByType {
   TSMixerx: TSMixerxOptions
   /** NeuralForecast's DeepAR (recurrent: trained one step ahead, forecasts autoregressively). */
   DeepAR: DeepAROptions
+  /** NeuralForecast's TFT (Temporal Fusion Transformer). */
+  TFT: TFTOptions
   /** Prophet, a local model (one fit per series); `predict({ level })` gives its own intervals. */
   Prophet: ProphetOptions
 }
@@ -641,6 +669,7 @@ export declare namespace models {
   type BiTCN = Model<'BiTCN'>
   type TSMixerx = Model<'TSMixerx'>
   type DeepAR = Model<'DeepAR'>
+  type TFT = Model<'TFT'>
   type Prophet = Model<'Prophet'>
 }
 

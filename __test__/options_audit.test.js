@@ -52,6 +52,7 @@ const BASES = {
   iTransformer: { ...SMALL, nSeries: 2, hiddenSize: 8, nHeads: 2, dFf: 8 },
   TSMixerx: { ...SMALL, nSeries: 2, ffDim: 8 },
   DeepAR: { ...SMALL, lstmHiddenSize: 8 },
+  TFT: { ...SMALL, hiddenSize: 8, nHead: 2 },
 }
 
 /** Six-hourly series over 30 days (so Prophet's daily and weekly seasonalities both apply). */
@@ -155,6 +156,14 @@ const changes = [
   ['TSMixerx', 'dropout', 0.3],
   ['TSMixerx', 'revin', false],
   ['TSMixerx', 'excludeInsampleY', true],
+  // TFT's oneRnnInitialState shares the static encoder's state GRNs: without static variables (this panel) there
+  // are none, as in NeuralForecast; src/models/tft_tests.rs shows its smaller parameter count with them.
+  ['TFT', 'hiddenSize', 12],
+  ['TFT', 'nHead', 4],
+  ['TFT', 'attnDropout', 0.3],
+  ['TFT', 'grnActivation', 'ReLU'],
+  ['TFT', 'nRnnLayers', 2],
+  ['TFT', 'dropout', 0.3],
   ['Prophet', 'nChangepoints', 5],
   ['Prophet', 'changepointRange', 0.5],
   ['Prophet', 'changepointPriorScale', 5],

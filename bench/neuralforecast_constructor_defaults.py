@@ -14,7 +14,7 @@ from neuralforecast._serialization import encode_value
 
 CLASSES = ["LSTM", "GRU", "RNN", "MLP", "TCN", "NBEATS", "NBEATSx", "NHITS", "VanillaTransformer", "DLinear", "NLinear",
            "TiDE", "KAN", "PatchTST", "TSMixer", "iTransformer", "BiTCN", "TSMixerx",
-           "DeepAR"]
+           "DeepAR", "TFT"]
 
 out = {"neuralforecast": neuralforecast.__version__, "models": {}}
 for name in CLASSES:

@@ -38,6 +38,7 @@ const ARCHITECTURES = {
   TSMixer: { nSeries: 1 },
   iTransformer: { nSeries: 1 },
   BiTCN: {},
+  TFT: {},
   TSMixerx: { nSeries: 1 },
   /** NeuralForecast's defaults (bench/neuralforecast_reference.py). */
   DeepAR: {},

@@ -87,6 +87,7 @@ fn engine(model: &str) -> Engine {
         "iTransformer" => serde_json::json!({ "nSeries": 3, "hiddenSize": 16, "nHeads": 2, "dFf": 32 }),
         "TSMixerx" => serde_json::json!({ "nSeries": 3, "ffDim": 16 }),
         "DeepAR" => serde_json::json!({ "lstmHiddenSize": 16 }),
+        "TFT" => serde_json::json!({ "hiddenSize": 16, "nHead": 2 }),
         _ => serde_json::json!({ "hiddenSize": 16, "nHead": 2, "convHiddenSize": 8 }),
     };
     let mut options = serde_json::json!({ "type": model, "h": 12, "inputSize": 24, "scalerType": "standard", "batchSize": 32 });
@@ -102,7 +103,7 @@ fn engine(model: &str) -> Engine {
 /// a debug build trains too slowly for `npm test`.
 fn models() -> Vec<&'static str> {
     let mut models = vec!["LSTM", "GRU", "MLP", "TCN", "NHITS", "NBEATS", "VanillaTransformer", "TiDE", "KAN", "LSTM@baseline", "GRU@baseline", "TCN@baseline"];
-    models.extend(["DLinear", "NLinear", "RNN", "RNN@baseline", "PatchTST", "TSMixer", "iTransformer", "BiTCN", "BiTCN@baseline", "TSMixerx", "DeepAR"]);
+    models.extend(["DLinear", "NLinear", "RNN", "RNN@baseline", "PatchTST", "TSMixer", "iTransformer", "BiTCN", "BiTCN@baseline", "TSMixerx", "DeepAR", "TFT"]);
     if !cfg!(debug_assertions) {
         models.extend(["NHITS@baseline", "NBEATS@baseline", "VanillaTransformer@baseline", "TiDE@baseline", "KAN@baseline"]);
         models.push("PatchTST@baseline");

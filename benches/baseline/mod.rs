@@ -30,6 +30,7 @@ pub fn models() -> Vec<(&'static str, Value)> {
         ("TSMixer", json!({ "nSeries": 1 })),
         ("iTransformer", json!({ "nSeries": 1 })),
         ("BiTCN", json!({})),
+        ("TFT", json!({})),
         ("TSMixerx", json!({ "nSeries": 1 })),
         ("DeepAR", json!({})),
     ]

@@ -179,6 +179,7 @@ function hiddenSizeOptions(type, n) {
     case 'KAN':
     case 'PatchTST':
     case 'BiTCN':
+    case 'TFT':
       return { hiddenSize: n }
     case 'NBEATS':
     case 'NBEATSx':

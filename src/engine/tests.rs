@@ -336,6 +336,7 @@ fn baseline_spec(kind: ModelKind, seed: u64) -> ModelSpec {
         ModelKind::TsMixerx => json!({ "nSeries": 1 }),
         // NeuralForecast's defaults, with the MAE loss of the baselines.
         ModelKind::DeepAr => json!({}),
+        ModelKind::Tft => json!({}),
         ModelKind::Prophet => return spec_of(json!({ "type": "Prophet", "h": 12, "seasonalityMode": "multiplicative", "randomSeed": seed })),
     };
     let mut options = json!({

@@ -201,7 +201,7 @@ impl Grn {
         cache.pre.resize(rows * hidden, 0.0);
         self.lin_a.forward(params, input, rows, &mut cache.pre)?;
         if let Some(context) = context {
-            let lin_c = self.lin_c.as_ref().ok_or(NnError::InvalidValue { what: "GRN context", reason: "this GRN has no context layer".into() })?;
+            let lin_c = self.lin_c.as_ref().ok_or_else(|| NnError::InvalidValue { what: "GRN context", reason: "this GRN has no context layer".into() })?;
             let per_context = rows_per_context(rows, context.len(), hidden)?;
             cache.context_projected.resize(context.len(), 0.0);
             lin_c.forward(params, context, context.len() / hidden, &mut cache.context_projected)?;

@@ -118,6 +118,6 @@ pub fn default_space(kind: ModelKind, h: usize) -> Option<Value> {
             &[1, 2, 3, 4, 5],
             choice(json!([500, 1000, 2000])),
         ),
-        ModelKind::TsMixer | ModelKind::TsMixerx | ModelKind::ITransformer | ModelKind::DeepAr | ModelKind::Prophet => return None,
+        ModelKind::TsMixer | ModelKind::TsMixerx | ModelKind::ITransformer | ModelKind::DeepAr | ModelKind::Tft | ModelKind::Prophet => return None,
     })
 }

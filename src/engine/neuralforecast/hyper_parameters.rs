@@ -29,7 +29,7 @@ const TRAINER_KEYS: &[&str] = &[
 /// Arguments we have no counterpart for, readable only at NeuralForecast's default (which is what we compute).
 fn fixed_default(key: &str) -> Option<Value> {
     Some(match key {
-        "n_series" | "h_train" => json!(1),
+        "n_series" | "h_train" | "tgt_size" => json!(1),
         "recurrent" | "drop_last_loader" | "exclude_insample_y" => json!(false),
         "training_data_availability_threshold" | "encoder_dropout" => json!(0.0),
         "encoder_bias" => json!(true),

@@ -21,6 +21,7 @@ use crate::models::patchtst::PatchTstConfig;
 use crate::models::prophet::ProphetConfig;
 use crate::models::rnn::RnnConfig;
 use crate::models::tcn::TcnConfig;
+use crate::models::tft::TftConfig;
 use crate::models::tide::TideConfig;
 use crate::models::transformer::TransformerConfig;
 use crate::models::tsmixer::TsMixerConfig;
@@ -169,6 +170,7 @@ architectures! {
     Bitcn => BitcnConfig,
     TsMixerx => TsMixerxConfig,
     DeepAr => DeepArConfig,
+    Tft => TftConfig,
 }
 
 impl ModelKind {

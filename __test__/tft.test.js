@@ -1,0 +1,118 @@
+// NeuralForecast's TFT through the public API: defaults, fit and predict, bit-identical results on 1 and 2 threads,
+// checkpoints, MQLoss, and its future, historic and static exogenous variables.
+const path = require('node:path')
+const { execFile } = require('node:child_process')
+const { NeuralForecaster, models } = require('../main.js')
+const { sinePanel, sineValue, sineForecastMae, weightBytes } = require('./sine_panel.js')
+
+// TFT's steps cost several times TiDE's: these fits take seconds on a shared machine.
+jest.setTimeout(120000)
+
+const small = (extra = {}) => new models.TFT({
+  h: 6, inputSize: 24, hiddenSize: 16, nHead: 2, scalerType: 'standard', maxSteps: 150, windowsBatchSize: 32, learningRate: 0.01, ...extra,
+})
+const panel = sinePanel(2, 80)
+/** MAE of `column` over the 6 months after the panel, series s0 and s1. */
+const mae = (forecast, column) => sineForecastMae(forecast, column, 80, 6)
+
+test('TFT holds NeuralForecast 3.3 defaults and refuses what it does not implement', () => {
+  expect(new models.TFT({ h: 12, inputSize: 24 })).toMatchObject({
+    type: 'TFT', hiddenSize: 128, nHead: 4, attnDropout: 0, grnActivation: 'ELU', nRnnLayers: 1, rnnType: 'lstm',
+    oneRnnInitialState: false, dropout: 0.1, scalerType: 'robust', windowsBatchSize: 1024, inferenceWindowsBatchSize: 1024,
+    learningRate: 1e-3, maxSteps: 1000,
+  })
+  expect(() => new models.TFT({ h: 12, inputSize: 24, hiddenSize: 10 })).toThrow(/hiddenSize \(10\) must be a multiple of .*nHead \(4\)/)
+  expect(() => new models.TFT({ h: 12, inputSize: 24, rnnType: 'gru' })).toThrow(/rnnType/)
+  expect(() => new models.TFT({ h: 12, inputSize: 24, grnActivation: 'GLU' })).toThrow(/grnActivation/)
+})
+
+describe('fitted on sines', () => {
+  const fit = async (numThreads, extra) => {
+    const nf = new NeuralForecaster({ models: [small(extra)], numThreads })
+    const summary = await nf.fit(panel)
+    return { nf, summary, forecast: await nf.predict() }
+  }
+  const two = fit(2)
+
+  test('forecasts the continuation of the sines with NeuralForecast\'s parameter count', async () => {
+    const { forecast, summary } = await two
+    expect(mae(forecast, 'TFT')).toBeLessThan(0.3)
+    expect(summary.models[0].parameters).toBeGreaterThan(0)
+    const defaults = new NeuralForecaster({ models: [new models.TFT({ h: 12, inputSize: 24, maxSteps: 1 })] })
+    // NeuralForecast 3.3: sum(p.numel() for p in TFT(h=12, input_size=24).parameters()) = 870,158.
+    expect((await defaults.fit(sinePanel(1, 60))).models[0].parameters).toBe(870158)
+  })
+
+  test('numThreads 1 and 2 give the same weights and forecasts', async () => {
+    const one = await fit(1)
+    const { nf, forecast } = await two
+    expect(one.forecast.TFT).toEqual(forecast.TFT)
+    expect(weightBytes(await one.nf.toBuffer()).equals(weightBytes(await nf.toBuffer()))).toBe(true)
+  })
+
+  test('a checkpoint round trip gives the same forecasts, and a window forecast matches predict', async () => {
+    const { nf, forecast } = await two
+    const copy = await NeuralForecaster.fromBuffer(await nf.toBuffer())
+    expect((await copy.predict()).TFT).toEqual(forecast.TFT)
+    const window = copy.forecastWindow(panel.y.slice(80 - 24, 80))
+    expect(window).toHaveLength(6)
+    expect(window[0]).toBeCloseTo(forecast.TFT[0], 4)
+  })
+
+  test('MQLoss gives median and interval columns', async () => {
+    const mq = new NeuralForecaster({ models: [small({ loss: { type: 'MQLoss', level: [80] } })] })
+    await mq.fit(panel)
+    const f = await mq.predict()
+    expect(Object.keys(f)).toEqual(['unique_id', 'ds', 'TFT-median', 'TFT-lo-80', 'TFT-hi-80'])
+    expect(mae(f, 'TFT-median')).toBeLessThan(0.5)
+    for (let i = 0; i < 12; i++) expect(f['TFT-lo-80'][i]).toBeLessThan(f['TFT-hi-80'][i])
+  })
+})
+
+describe('exogenous variables', () => {
+  // y_t = 10 + 3 x_t + s + noise with x known in advance and s a static level per series.
+  let state = 7
+  const next = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32)
+  const data = { unique_id: [], ds: [], y: [], x: [], lag: [] }
+  const future = { unique_id: [], ds: [], x: [] }
+  const statics = { unique_id: ['a', 'b'], s: [0, 1] }
+  const truth = []
+  for (const [id, s] of [['a', 0], ['b', 1]]) {
+    for (let t = 0; t < 206; t++) {
+      const x = next()
+      const y = 10 + 3 * x + s + 0.05 * next()
+      if (t < 200) Object.entries({ unique_id: id, ds: t, y, x, lag: next() }).forEach(([k, v]) => data[k].push(v))
+      else {
+        Object.entries({ unique_id: id, ds: t, x }).forEach(([k, v]) => future[k].push(v))
+        truth.push(y)
+      }
+    }
+  }
+  const errorOf = (forecast) => forecast.TFT.reduce((sum, v, i) => sum + Math.abs(v - truth[i]), 0) / truth.length
+  const options = { h: 6, inputSize: 12, hiddenSize: 16, nHead: 2, dropout: 0, scalerType: 'standard', maxSteps: 300, windowsBatchSize: 64, learningRate: 0.005 }
+
+  test('future variables improve the forecast; historic and static ones are taken', async () => {
+    const withX = new NeuralForecaster({ models: [new models.TFT({ ...options, futrExogList: ['x'] })] })
+    const plain = new NeuralForecaster({ models: [new models.TFT(options)] })
+    await withX.fit(data)
+    await plain.fit(data)
+    expect(errorOf(await withX.predict({ futrData: future }))).toBeLessThanOrEqual(0.5 * errorOf(await plain.predict()))
+    const all = new NeuralForecaster({ models: [new models.TFT({ ...options, maxSteps: 20, futrExogList: ['x'], histExogList: ['lag'], statExogList: ['s'] })] })
+    await all.fit(data, { staticData: statics })
+    const f = await all.predict({ futrData: future })
+    expect(f.TFT).toHaveLength(12)
+    for (const v of f.TFT) expect(Number.isFinite(v)).toBe(true)
+  })
+})
+
+test('the CLI forecasts with --model tft and sets hiddenSize from --hidden-size', async () => {
+  const bin = path.join(__dirname, '..', 'bin', 'neuro-divergent.js')
+  const args = ['forecast', '--model', 'tft', '--hidden-size', '8', '--max-steps', '5', '--threads', '1', '--out', '-', '--quiet']
+  const stdout = await new Promise((resolve, reject) => {
+    execFile(process.execPath, [bin, ...args], { timeout: 60000 }, (err, out) => (err ? reject(err) : resolve(out)))
+  })
+  const [header, ...rows] = stdout.trim().split('\n')
+  expect(header.split(',')).toEqual(['unique_id', 'ds', 'TFT'])
+  expect(rows.length).toBeGreaterThan(0)
+  for (const row of rows) for (const value of row.split(',').slice(2)) expect(Number.isFinite(Number(value))).toBe(true)
+})
