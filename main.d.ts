@@ -63,6 +63,47 @@ export type Loss =
    * `predict({ level })` give one column per quantile. Validation (`validLoss` must be IQLoss) scores the median.
    */
   | { type: 'IQLoss'; cosEmbeddingDim?: number; concentration0?: number; concentration1?: number }
+  /**
+   * NeuralForecast's DistributionLoss: the network outputs the distribution's parameters per point (scaled by
+   * each window's scaler, NeuralForecast's `scale_decouple`), trained by their negative log-likelihood of the data
+   * (validation too). Forecast columns: `<alias>` the mean of `numSamples` [1000] seeded draws, then the empirical
+   * quantiles of `level` [80, 90] (`-median`, `-lo-<level>`, `-hi-<level>`) or `quantiles` (sorted), then with
+   * `returnParams` [false] the parameters (`-loc`, `-scale`, …). Tweedie needs its power `rho` (1 < rho < 2) and
+   * takes no `returnParams`. Count distributions (Poisson, NegativeBinomial) need non-negative integer targets,
+   * Tweedie non-negative, Bernoulli 0 or 1 (a RangeError at fit names the series and ds). ISQF is not supported.
+   */
+  | {
+      type: 'DistributionLoss'
+      distribution: Distribution
+      level?: number[]
+      quantiles?: number[]
+      numSamples?: number
+      returnParams?: boolean
+      rho?: number
+    }
+  /**
+   * Mixture losses, columns as DistributionLoss's: Gaussian (GMM), Poisson (PMM, non-negative integer targets) and
+   * negative binomial (NBMM, likewise) mixtures of `nComponents` [GMM, NBMM 1; PMM 10] components, with learned
+   * weights when `weighted` [false]. `batchCorrelation` / `horizonCorrelation` are not supported (false only).
+   */
+  | 'GMM'
+  | 'PMM'
+  | 'NBMM'
+  | {
+      type: 'GMM' | 'PMM'
+      nComponents?: number
+      weighted?: boolean
+      level?: number[]
+      quantiles?: number[]
+      numSamples?: number
+      returnParams?: boolean
+      batchCorrelation?: false
+      horizonCorrelation?: false
+    }
+  | { type: 'NBMM'; nComponents?: number; weighted?: boolean; level?: number[]; quantiles?: number[]; numSamples?: number; returnParams?: boolean }
+
+/** DistributionLoss's distributions (NeuralForecast's names). */
+export type Distribution = 'Normal' | 'StudentT' | 'Poisson' | 'NegativeBinomial' | 'Tweedie' | 'Bernoulli'
 
 /** What every model takes (defaults in brackets). */
 export interface BaseModelOptions {
@@ -81,7 +122,10 @@ export interface NeuralModelOptions extends BaseModelOptions {
   inputSize?: number
   /** Window normalisation ['robust' for LSTM, GRU, TCN; 'identity' for MLP, NBEATS, NHITS]. */
   scalerType?: ScalerType
-  /** Training loss ['MAE']; 'MQLoss' and 'HuberMQLoss' give `<alias>-median`, `<alias>-lo-<level>`, `<alias>-hi-<level>` columns. */
+  /**
+   * Training loss ['MAE']; 'MQLoss' and 'HuberMQLoss' give `<alias>-median`, `<alias>-lo-<level>`, `<alias>-hi-<level>`
+   * columns; a DistributionLoss (or GMM, PMM, NBMM) the sample mean `<alias>` before those.
+   */
   loss?: Loss
   /**
    * Loss of the validation checks (NeuralForecast's valid_loss), any `loss`, scored on the inverse-normalised

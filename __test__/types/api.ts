@@ -61,6 +61,15 @@ async function forecasterUsage(): Promise<void> {
   const plain: ModelConfig = { type: 'GRU', ...recurrent }
   const quantiles = new models.LSTM({ h: 12, loss: { type: 'MQLoss', level: [80, 95] } })
   const quantileLoss: Exclude<Loss, string> = quantiles.loss
+  const studentT: Loss = { type: 'DistributionLoss', distribution: 'StudentT', level: [80, 90], numSamples: 500, returnParams: true }
+  const tweedie: Loss = { type: 'DistributionLoss', distribution: 'Tweedie', rho: 1.5 }
+  const mixture: Loss = { type: 'GMM', nComponents: 2, weighted: true, quantiles: [0.1, 0.9] }
+  new models.MLP({ h: 12, inputSize: 24, loss: studentT, validLoss: studentT })
+  new models.LSTM({ h: 12, loss: 'PMM' })
+  void [tweedie, mixture]
+  // @ts-expect-error Gamma is not one of DistributionLoss's distributions
+  const gamma: Loss = { type: 'DistributionLoss', distribution: 'Gamma' }
+  void gamma
   const seasonalLosses: Loss[] = ['RMSE', 'SMAPE', { type: 'MASE', seasonality: 12 }, { type: 'HuberMQLoss', level: [80], delta: 0.5 }]
   // @ts-expect-error MASE needs its seasonality
   const noSeason: Loss = { type: 'MASE' }

@@ -41,6 +41,7 @@ const MODEL_OPTIONS = {
   seed: { type: 'string' },
   threads: { type: 'string' },
   level: { type: 'string' },
+  loss: { type: 'string' },
   samples: { type: 'string' },
   'time-budget': { type: 'string' },
 }
@@ -140,9 +141,33 @@ function levelOption(values, command) {
   })
 }
 
-/** The fit options that prediction intervals at `levels` need: conformal calibration for the neural models. */
-function intervalFitOptions(levels, types) {
-  return levels && types.some((type) => type !== 'Prophet') ? { predictionIntervals: { nWindows: 2 } } : {}
+/** --loss names: the point losses, MQLoss, and NeuralForecast's distributions (trained by likelihood). */
+const POINT_LOSSES = { mae: 'MAE', mse: 'MSE', huber: 'HuberLoss', mqloss: 'MQLoss' }
+const DISTRIBUTIONS = { normal: 'Normal', studentt: 'StudentT', poisson: 'Poisson', negativebinomial: 'NegativeBinomial', bernoulli: 'Bernoulli' }
+const MIXTURES = { gmm: 'GMM', pmm: 'PMM', nbmm: 'NBMM' }
+const LOSS_NAMES = [...Object.keys(POINT_LOSSES), ...Object.keys(DISTRIBUTIONS), ...Object.keys(MIXTURES)]
+
+/** The --loss of the neural models (undefined without --loss: the library's MAE); its quantiles are --level's. */
+function lossOption(values, levels, command) {
+  if (values.loss === undefined) return undefined
+  const name = values.loss.trim().toLowerCase()
+  const level = levels ? { level: levels } : {}
+  if (name === 'mqloss') return { type: 'MQLoss', ...level }
+  if (POINT_LOSSES[name]) return POINT_LOSSES[name]
+  if (DISTRIBUTIONS[name]) return { type: 'DistributionLoss', distribution: DISTRIBUTIONS[name], ...level }
+  if (MIXTURES[name]) return { type: MIXTURES[name], ...level }
+  throw new UsageError(`unknown --loss ${JSON.stringify(values.loss)}; losses: ${LOSS_NAMES.join(', ')}`, command)
+}
+
+/** Whether a --loss forecasts its own quantiles (MQLoss, a distribution), which then give the --level columns. */
+function quantileLoss(loss) {
+  return typeof loss === 'object'
+}
+
+/** The fit options that prediction intervals at `levels` need: conformal calibration for the neural models
+ * (not for a quantile or distribution --loss, whose intervals are its own). */
+function intervalFitOptions(levels, types, loss) {
+  return levels && !quantileLoss(loss) && types.some((type) => type !== 'Prophet') ? { predictionIntervals: { nWindows: 2 } } : {}
 }
 
 /** What --hidden-size sets for each model type: the width of its layers, NeuralForecast's option names. */
@@ -182,6 +207,7 @@ function seriesOptions(type, nSeries) {
 /** The NeuralForecaster options of a fitting command (forecast, cv) from its arguments and the data's `nSeries`. */
 function forecasterOptions(lib, values, command, nSeries) {
   const levels = levelOption(values, command)
+  const loss = lossOption(values, levels, command)
   const types = resolveModelNames(lib, values, command)
   const horizon = integerOption(values, 'horizon', { command }) ?? DEFAULTS.horizon
   const inputSize = integerOption(values, 'input-size', { command }) ?? 2 * horizon
@@ -199,6 +225,10 @@ function forecasterOptions(lib, values, command, nSeries) {
   if ((numSamples !== undefined || timeBudget !== undefined) && !types.some((type) => autoTypes.includes(type))) {
     throw new UsageError(`--samples and --time-budget are for Auto models (--model ${autoTypes[0]?.toLowerCase()}, …)`, command)
   }
+  const lossless = types.filter((type) => type === 'Prophet' || autoTypes.includes(type))
+  if (loss !== undefined && lossless.length) {
+    throw new UsageError(`--loss is for the neural models; ${lossless.map((t) => t.toLowerCase()).join(', ')} take none`, command)
+  }
   const models = types.map((type) => {
     // An Auto model searches its NeuralForecast default space: the per-model options do not apply.
     if (autoTypes.includes(type)) return new lib.models[type]({ h: horizon, numSamples: numSamples ?? 10, seed, ...(timeBudget ? { timeBudget } : {}) })
@@ -206,12 +236,13 @@ function forecasterOptions(lib, values, command, nSeries) {
     if (type === 'Prophet') return new lib.models.Prophet({ h: horizon, randomSeed: seed })
     const options = { h: horizon, inputSize, maxSteps, ...hiddenSizeOptions(type, hidden), ...seriesOptions(type, nSeries), scalerType: scaler, randomSeed: seed, windowsBatchSize }
     if (learningRate !== undefined) options.learningRate = learningRate
+    if (loss !== undefined) options.loss = loss
     return new lib.models[type](options)
   })
   const options = { models, seed }
   if (values.freq !== undefined) options.frequency = values.freq
   if (numThreads !== undefined) options.numThreads = numThreads
-  return { options, horizon, inputSize, maxSteps, types, levels, fitOptions: intervalFitOptions(levels, types) }
+  return { options, horizon, inputSize, maxSteps, types, levels, fitOptions: intervalFitOptions(levels, types, loss) }
 }
 
 module.exports = {

@@ -9,7 +9,7 @@ const { help } = require('./help.js')
 const { formatValue, checkOutputPaths, writeFileChecked, progressFor } = require('./output.js')
 const { columnsToCsv } = require('../csv.js')
 const { crossValidation } = require('../../main.js')
-const { evaluate, coverage, METRICS } = require('../evaluate.js')
+const { evaluate, coverage, METRICS, DEFAULT_METRICS } = require('../evaluate.js')
 const { dsToNumber, groupSeries } = require('../long_format.js')
 const { formatTable } = require('../table.js')
 
@@ -50,10 +50,11 @@ async function commandCv(lib, argv, io) {
   const { options, types, maxSteps, horizon, levels, fitOptions: intervalOptions } = forecasterOptions(lib, values, command, groupSeries(loaded.data.unique_id).size)
   const nWindows = integerOption(values, 'n-windows', { command }) ?? DEFAULTS.nWindows
   const stepSize = integerOption(values, 'step-size', { command }) ?? horizon
-  const metrics = values.metrics === undefined ? METRICS : values.metrics.split(',').map((m) => m.trim().toLowerCase())
-  for (const m of metrics) {
-    if (!METRICS.includes(m)) throw new UsageError(`unknown metric ${JSON.stringify(m)}; available: ${METRICS.join(', ')}`, command)
-  }
+  const metrics = values.metrics === undefined ? DEFAULT_METRICS : values.metrics.split(',').map((m) => {
+    const name = METRICS.find((metric) => metric.toLowerCase() === m.trim().toLowerCase())
+    if (!name) throw new UsageError(`unknown metric ${JSON.stringify(m)}; available: ${METRICS.join(', ')}`, command)
+    return name
+  })
   checkOutputPaths(values)
   const season = integerOption(values, 'season', { command }) ?? seasonOf(loaded.data)
   const fits = values.refit ? nWindows : 1

@@ -3,7 +3,7 @@
 // this build and the command line's defaults.
 
 const { DEFAULTS } = require('./args.js')
-const { METRICS } = require('../evaluate.js')
+const { METRICS, DEFAULT_METRICS } = require('../evaluate.js')
 
 const PROGRAM = 'neuro-divergent'
 
@@ -29,6 +29,9 @@ const MODEL_HELP = (models) => `Model:
   --threads N          worker threads [all cores]; results are the same for any value
   --level 80,95        prediction intervals at these levels (%): conformal for the neural models (calibrated
                        on each series' last windows, an extra fit), Prophet's own for prophet
+  --loss NAME          neural models' training loss: mae, mse, huber, mqloss, or a distribution trained by
+                       likelihood: normal, studentt, poisson, negativebinomial, bernoulli, gmm, pmm, nbmm [mae];
+                       with mqloss or a distribution, --level sets its quantile columns (no conformal calibration)
   --samples N          Auto models (--model autonhits, autolstm, …): trials of the search [10]
   --time-budget 30s    Auto models: no trial starts after this long (s, m or h)`
 
@@ -69,7 +72,7 @@ Cross-validation:
   --n-windows N        windows per series [${DEFAULTS.nWindows}]
   --step-size N        points between window starts [the horizon]
   --refit              fit a fresh model for every window
-  --metrics LIST       among ${METRICS.join(', ')} [all]
+  --metrics LIST       among ${METRICS.join(', ')} [${DEFAULT_METRICS.join(', ')}]
   --season N           seasonal period of the MASE scale [from the frequency: 12 monthly, 4 quarterly, …]
   --per-series         also print the metrics of every series
   --out FILE           write the cross-validation rows (unique_id, ds, cutoff, y, models) as CSV

@@ -60,6 +60,11 @@ pub(crate) struct Batch {
     stat: Vec<f32>,
     /// The scale of each window's y, once scaled (empty under the identity scaler).
     pub scales: Vec<Scale>,
+    /// `scales` as the loss reads them, `(shift, scale)` pairs (the distribution losses' data space).
+    window_scales: Vec<(f64, f64)>,
+    /// Each window's identity in a forecast (its series and cutoff, [`sample_key`]), which seeds the draws of a
+    /// distribution loss's forecast; 0 for a bare window.
+    pub sample_keys: Vec<u64>,
     /// Leading input steps of each window that lie before its series' data: zeros that the window scaling
     /// leaves out (NeuralForecast's `available_mask`).
     padding: Vec<usize>,
@@ -72,9 +77,11 @@ pub(crate) struct Batch {
 
 impl HeapBytes for Batch {
     fn heap_bytes(&self) -> usize {
-        let Batch { shape: _, windows: _, target_shift: _, inputs, targets, mask, hist, futr, stat, scales, padding, values, scratch } = self;
+        let Batch { shape: _, windows: _, target_shift: _, inputs, targets, mask, hist, futr, stat, scales, window_scales, sample_keys, padding, values, scratch } = self;
         let f32s: usize = [inputs, targets, mask, hist, futr, stat].iter().map(|v| v.heap_bytes()).sum();
         f32s + scales.capacity() * std::mem::size_of::<Scale>()
+            + window_scales.capacity() * std::mem::size_of::<(f64, f64)>()
+            + sample_keys.capacity() * std::mem::size_of::<u64>()
             + padding.capacity() * std::mem::size_of::<usize>()
             + values.heap_bytes()
             + scratch.heap_bytes()
@@ -94,6 +101,9 @@ impl Batch {
         self.futr.resize(windows * (l + h) * exog.futr, 0.0);
         self.stat.resize(windows * exog.stat, 0.0);
         self.scales.clear();
+        self.window_scales.clear();
+        self.sample_keys.clear();
+        self.sample_keys.resize(windows, 0);
         self.padding.clear();
         self.padding.resize(windows, 0);
         self.target_shift = 0;
@@ -179,6 +189,7 @@ impl Batch {
     /// targets, each historic exogenous channel, each future exogenous channel over its whole length.
     pub fn scale(&mut self, kind: ScalerType, isa: Isa) {
         self.scales.clear();
+        self.window_scales.clear();
         if kind == ScalerType::Identity {
             return;
         }
@@ -188,6 +199,7 @@ impl Batch {
             let scale = scale_channel(kind, isa, &mut self.inputs[k * l..(k + 1) * l], 0, 1, &observed, &mut self.values, &mut self.scratch);
             self.targets[k * h..(k + 1) * h].iter_mut().for_each(|v| *v = scale.apply(*v as f64) as f32);
             self.scales.push(scale);
+            self.window_scales.push((scale.shift, scale.scale));
             for x in 0..exog.hist {
                 let window = &mut self.hist[k * l * exog.hist..(k + 1) * l * exog.hist];
                 scale_channel(kind, isa, window, x, exog.hist, &observed, &mut self.values, &mut self.scratch);
@@ -201,7 +213,7 @@ impl Batch {
 
     /// The targets, their mask and the (scaled) inputs, as the loss reads them.
     pub fn loss_targets(&self) -> LossTargets<'_> {
-        LossTargets { y: &self.targets, mask: Some(&self.mask), insample: &self.inputs, windows: self.windows, quantiles: None }
+        LossTargets { y: &self.targets, mask: Some(&self.mask), insample: &self.inputs, windows: self.windows, quantiles: None, window_scales: &self.window_scales }
     }
 
     /// The batch as the network reads it.
@@ -247,4 +259,12 @@ pub(crate) struct ExogSource<'a> {
 
 impl ExogSource<'_> {
     pub const NONE: ExogSource<'static> = ExogSource { temporal: &[], statics: &[], future: None };
+}
+
+/// The identity of a forecast window that seeds a distribution loss's draws: its series id and the ds of its last
+/// input (FNV-1a over both), so a series' forecast draws the same values whichever series, batch or thread it
+/// is forecast with.
+pub(crate) fn sample_key(id: &str, last_ds: crate::data::Ds) -> u64 {
+    let bytes = id.bytes().chain(last_ds.to_epoch_millis().to_bits().to_le_bytes());
+    bytes.fold(0xCBF2_9CE4_8422_2325, |hash, byte| (hash ^ byte as u64).wrapping_mul(0x0100_0000_01B3))
 }

@@ -138,7 +138,7 @@ impl Engine {
         intervals.validate()?;
         let h = self.horizon();
         let PredictionIntervals { n_windows, step_size, .. } = *intervals;
-        let point: Vec<usize> = (0..self.config.models.len()).filter(|&m| self.config.models[m].neural().is_some_and(|n| n.shape().outputs_per_point == 1)).collect();
+        let point: Vec<usize> = (0..self.config.models.len()).filter(|&m| self.config.models[m].neural().is_some_and(|n| n.columns_per_point() == 1)).collect();
         let mut scores: Vec<Option<Vec<f64>>> = vec![None; self.config.models.len()];
         if point.is_empty() {
             return Ok(Some(Conformal { intervals: *intervals, h, scores }));

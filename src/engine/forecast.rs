@@ -6,11 +6,12 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::batch::{Batch, ExogColumns, ExogSource};
+use super::batch::{sample_key, Batch, ExogColumns, ExogSource};
 use super::network::Network;
 use super::spec::{NeuralSpec, ScalerType};
 use super::{Engine, EngineError, Fitted, ForecastScratch, FutureExog, Scale, SeriesState};
 use crate::nn::loss::implicit_quantile::{Quantiles, MEDIAN};
+use crate::nn::loss::Loss;
 
 /// What a forecast of the series needs besides the model: the fit, the series to forecast (the fitted ones or new
 /// history), future exogenous values, the steps, and the quantile an IQLoss model forecasts.
@@ -28,7 +29,7 @@ pub(super) struct SeriesRequest<'a> {
 const CHUNK: usize = 16;
 
 impl Engine {
-    /// One model's forecasts for every series, `[series, horizon, outputs_per_point]`: their stored tails (and
+    /// One model's forecasts for every series, `[series, horizon, columns]`: their stored tails (and
     /// exogenous values, `future` over the horizon) through the network, then the local scaling inverted.
     pub(super) fn forecast_series(&self, model: usize, network: &Network, spec: &NeuralSpec, alias: &str, request: &SeriesRequest<'_>) -> Result<Vec<f64>, EngineError> {
         let SeriesRequest { fitted, series, future, horizon, quantile } = *request;
@@ -47,7 +48,7 @@ impl Engine {
                 )))
             }
         };
-        let per_window = spec.h() * spec.shape().outputs_per_point;
+        let per_window = spec.h() * spec.columns_per_point();
         let mut full = vec![0.0; series.len() * per_window];
         self.forecast_chunks(model, network, spec, quantile, series.len(), &mut full, |batch, windows| {
             for (k, s) in windows.enumerate() {
@@ -56,9 +57,10 @@ impl Engine {
                 let future = |c: usize, step: usize| values.map_or(0.0, |v| scales[c].apply(v[c * spec.h() + step]));
                 let source = ExogSource { temporal: &series[s].exog_tail, statics: &series[s].statics, future: Some(&future) };
                 batch.fill_from_tail(k, &series[s].tail, &columns, &source);
+                batch.sample_keys[k] = sample_key(&series[s].id, series[s].last_ds);
             }
         })?;
-        let outputs = spec.shape().outputs_per_point;
+        let outputs = spec.columns_per_point();
         let mut out = Vec::with_capacity(series.len() * horizon * outputs);
         for (state, forecast) in series.iter().zip(full.chunks_exact(per_window)) {
             out.extend(forecast[..horizon * outputs].iter().map(|&z| state.scale.invert(z)));
@@ -66,7 +68,7 @@ impl Engine {
         Ok(out)
     }
 
-    /// Forecasts `n` windows into `out` (`[n, h, outputs_per_point]`, window scaling inverted) in parallel over
+    /// Forecasts `n` windows into `out` (`[n, h, columns]`, window scaling inverted) in parallel over
     /// fixed chunks of windows, at `quantile` for an IQLoss model; `fill(batch, windows)` fills a chunk's batch with
     /// the windows of that range. For a multivariate model, `n` counts batch rows (each window's `nSeries` rows,
     /// series after series), and the chunks hold whole windows. A single chunk runs on the calling thread with `model`'s reused buffers (no thread
@@ -82,7 +84,7 @@ impl Engine {
         out: &mut [f64],
         fill: impl Fn(&mut Batch, Range<usize>) + Sync,
     ) -> Result<(), EngineError> {
-        let per_window = spec.h() * spec.shape().outputs_per_point;
+        let per_window = spec.h() * spec.columns_per_point();
         let isa = self.isa();
         let slots = &self.forecast_scratch[model];
         let chunk_windows = spec.window_rows() * spec.inference_windows_batch_size.map_or(CHUNK, |w| w.min(CHUNK));
@@ -110,8 +112,8 @@ impl Engine {
         forecast
     }
 
-    /// Forecasts `h × outputs_per_point` values per window of raw values (`windows`: `[n, inputSize]` row-major)
-    /// into `out` (`[n, h, outputs_per_point]`): the batch form of [`Engine::forecast_window`]. For a multivariate
+    /// Forecasts `h × columns` values per window of raw values (`windows`: `[n, inputSize]` row-major)
+    /// into `out` (`[n, h, columns]`): the batch form of [`Engine::forecast_window`]. For a multivariate
     /// model each window is `nSeries` rows of `inputSize` values (series in the fit's order), and so is its forecast.
     pub fn forecast_windows(&self, model: usize, windows: &[f64], out: &mut [f64]) -> Result<(), EngineError> {
         let (network, spec, alias) = self.window_model(model)?;
@@ -128,7 +130,7 @@ impl Engine {
         if let Some(i) = windows.iter().position(|v| !v.is_finite()) {
             return Err(EngineError::Range(format!("window {} value {} is {}, not a finite number", i / l, i % l, windows[i])));
         }
-        let per_window = spec.h() * spec.shape().outputs_per_point;
+        let per_window = spec.h() * spec.columns_per_point();
         if out.len() != n * per_window {
             return Err(EngineError::Range(format!("out must hold {n} x {per_window} = {} values, got {}", n * per_window, out.len())));
         }
@@ -173,10 +175,10 @@ impl Engine {
         Ok((network, neural, &spec.alias))
     }
 
-    /// Forecasts `h × outputs_per_point` values (`[h, outputs_per_point]`) into `out` from one window of the last
+    /// Forecasts `h × columns` values (`[h, columns]`) into `out` from one window of the last
     /// `inputSize` raw values, reusing buffers so a steady stream of calls does not allocate. A multivariate
     /// model's window is the last `inputSize` values of each of its `nSeries` series, series after series in the
-    /// fit's order (`[nSeries, inputSize]`), and its forecast `[nSeries, h, outputs_per_point]`.
+    /// fit's order (`[nSeries, inputSize]`), and its forecast `[nSeries, h, columns]`.
     pub fn forecast_window(&self, model: usize, window: &[f64], out: &mut [f64]) -> Result<(), EngineError> {
         let (network, spec, alias) = self.window_model(model)?;
         let rows = spec.window_rows();
@@ -191,7 +193,7 @@ impl Engine {
         if let Some(i) = window.iter().position(|v| !v.is_finite()) {
             return Err(EngineError::Range(format!("window[{i}] is {}, not a finite number", window[i])));
         }
-        let per_window = rows * spec.h() * spec.shape().outputs_per_point;
+        let per_window = rows * spec.h() * spec.columns_per_point();
         if out.len() != per_window {
             return Err(EngineError::Range(format!("out must hold {per_window} values, got {}", out.len())));
         }
@@ -214,10 +216,10 @@ impl Engine {
         crate::nn::matmul::assist::scoped(self.threads.current_num_threads() >= 2)
     }
 
-    /// Values a window forecast of `model` writes: `h × outputs_per_point`, for each series of a multivariate one.
+    /// Values a window forecast of `model` writes: `h × columns`, for each series of a multivariate one.
     pub fn window_output_len(&self, model: usize) -> Option<usize> {
         let spec = self.config.models.get(model)?;
-        Some(window_rows(spec) * spec.h() * spec.outputs_per_point())
+        Some(window_rows(spec) * spec.h() * spec.columns_per_point())
     }
 
     /// Values of one window of `model`: `inputSize`, for each series of a multivariate one.
@@ -241,7 +243,7 @@ fn window_size_words(spec: &NeuralSpec) -> String {
 }
 
 /// Scales the filled batch of `scratch`, runs the network (at `quantile` for an IQLoss model) and writes its
-/// forecasts, window scaling inverted, into `out` (`[windows, h, outputs_per_point]`).
+/// forecasts, window scaling inverted, into `out` (`[windows, h, columns]`).
 fn forecast_filled(
     network: &Network,
     spec: &NeuralSpec,
@@ -253,9 +255,30 @@ fn forecast_filled(
     let per_window = spec.h() * spec.shape().outputs_per_point;
     scratch.batch.scale(spec.scaler_type, isa);
     let forecast = network.forward(&scratch.batch.view(None), Quantiles::All(quantile), &mut scratch.cache)?;
+    if let Loss::Distribution(loss) = &spec.loss {
+        let (params, columns) = (loss.distribution.param_count(), loss.columns_per_point());
+        for (i, (out, z)) in out.chunks_exact_mut(spec.h() * columns).zip(forecast.chunks_exact(per_window)).enumerate() {
+            let scale = scratch.batch.scales.get(i).copied().unwrap_or(Scale::IDENTITY);
+            let key = scratch.batch.sample_keys[i];
+            for (step, (out, raw)) in out.chunks_exact_mut(columns).zip(z.chunks_exact(params)).enumerate() {
+                let seed = point_seed(spec.shape().random_seed, key, step);
+                loss.forecast_point(raw, scale.shift, scale.scale, seed, &mut scratch.points, out);
+            }
+        }
+        return Ok(());
+    }
     for (i, (out, z)) in out.chunks_exact_mut(per_window).zip(forecast.chunks_exact(per_window)).enumerate() {
         let scale = scratch.batch.scales.get(i).copied().unwrap_or(Scale::IDENTITY);
         out.iter_mut().zip(z).for_each(|(o, &z)| *o = scale.invert(z as f64));
     }
     Ok(())
+}
+
+/// The seed of a distribution forecast's draws at `step` of a window: a function of the model's seed, the window's
+/// [`sample_key`](super::batch::sample_key) and the step only (SplitMix64's finalizer), never of its batch or thread.
+fn point_seed(model_seed: u64, key: u64, step: usize) -> u64 {
+    let mut z = model_seed ^ key.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (step as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }

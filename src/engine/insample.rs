@@ -6,7 +6,7 @@
 //! padding with `available_mask = 0`. The windows run through the batch forecast path (fixed chunks of windows),
 //! so the numbers do not depend on the thread count.
 
-use super::batch::ExogColumns;
+use super::batch::{sample_key, ExogColumns};
 use super::cross_validation::CrossValidationResult;
 use super::{local, Engine, EngineError, Method, Trained};
 use crate::data::{advance, Panel};
@@ -73,9 +73,11 @@ impl Engine {
             columns: Vec::new(),
             aborted: false,
         };
+        let mut sample_keys = Vec::with_capacity(windows.len());
         for window in &windows {
             let series = panel.series(window.series).expect("windows are cut from the panel's series");
             let cutoff = advance(series.ds[window.start], fitted.freq, -1)?;
+            sample_keys.push(sample_key(series.id, cutoff));
             result.unique_id.extend(std::iter::repeat_n(series.id.to_string(), h));
             result.ds.extend_from_slice(&series.ds[window.start..window.start + h]);
             result.cutoff.extend(std::iter::repeat_n(cutoff, h));
@@ -89,12 +91,13 @@ impl Engine {
             match (model, &spec.method) {
                 (Trained::Neural(network), Method::Neural(neural)) => {
                     let exog = ExogColumns::resolve(&spec.alias, &neural.exog, &temporal, &statics)?;
-                    let outputs = neural.shape().outputs_per_point;
+                    let outputs = neural.columns_per_point();
                     let per_window = h * outputs;
                     let order = batch_order(windows.len(), neural.n_series());
                     let mut batched = vec![0.0; windows.len() * per_window];
                     self.forecast_chunks(index, network, neural, crate::nn::loss::implicit_quantile::MEDIAN, windows.len(), &mut batched, |batch, range| {
                         for (k, &w) in order[range].iter().enumerate() {
+                            batch.sample_keys[k] = sample_keys[w];
                             let w = &windows[w];
                             batch.fill_padded(k, &scaled, &exog, w.series, w.start, w.first, w.start);
                         }

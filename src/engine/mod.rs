@@ -39,6 +39,7 @@ pub use spec::{Architecture, EngineConfig, ExogLists, Method, ModelKind, ModelSp
 use crate::data::{advance, Column, DataError, Ds, Frequency, Panel};
 use crate::kernels::Isa;
 use crate::models::prophet::ProphetFit;
+use crate::nn::loss::distribution_loss::ForecastPointScratch;
 use crate::nn::loss::implicit_quantile::MEDIAN;
 use conformal::Conformal;
 use batch::{Batch, ExogColumns};
@@ -272,8 +273,10 @@ impl Trained {
 struct ForecastScratch {
     batch: Batch,
     cache: NetworkCache,
+    /// A distribution loss's parameters and draws of one point.
+    points: ForecastPointScratch,
 }
-crate::nn::heap_bytes::heap_bytes!(ForecastScratch { batch, cache });
+crate::nn::heap_bytes::heap_bytes!(ForecastScratch { batch, cache, points });
 
 /// The most threads a forecaster may start; more is surely a mistake (or a damaged checkpoint).
 pub const MAX_THREADS: usize = 1024;
@@ -420,6 +423,7 @@ impl Engine {
         let started = Instant::now();
         let _simd = crate::simd::scoped_simd(self.config.simd_enabled);
         validation::check_early_stopping(&self.config.models, options)?;
+        validation::check_targets(&self.config.models, panel)?;
         if !options.warm_start {
             // A failed or stopped fit keeps the fitted weights: the fresh ones are only swapped in at the end.
             let fresh = self.config.models.iter().map(Trained::new).collect::<Result<Vec<_>, _>>()?;
@@ -651,11 +655,12 @@ impl Engine {
                 (Trained::Neural(network), Method::Neural(neural)) => {
                     let request = forecast::SeriesRequest { fitted, series, future, horizon, quantile: MEDIAN };
                     let values = self.forecast_series(index, network, neural, &spec.alias, &request)?;
-                    let outputs = neural.shape().outputs_per_point;
+                    let columns = neural.columns_per_point();
                     for (k, column) in spec.output_columns().into_iter().enumerate() {
-                        forecast.columns.push((column, values.iter().skip(k).step_by(outputs).copied().collect()));
+                        forecast.columns.push((column, values.iter().skip(k).step_by(columns).copied().collect()));
                     }
-                    if !levels.is_empty() && outputs == 1 {
+                    // Conformal intervals are for point models; quantile and distribution models give their own.
+                    if !levels.is_empty() && columns == 1 {
                         let scores = fitted.conformal.as_ref().and_then(|c| c.scores(index, &fitted.series, series)).transpose()?;
                         let scores = scores.ok_or_else(|| conformal::no_intervals(&spec.alias))?;
                         let point = &forecast.columns[forecast.columns.len() - 1].1;

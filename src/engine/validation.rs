@@ -9,8 +9,9 @@ use super::network::{Network, NetworkCache};
 use super::spec::{Method, ModelSpec};
 use super::train::TrainRun;
 use super::FitOptions;
+use crate::data::Panel;
 use crate::nn::loss::implicit_quantile::{Quantiles, MEDIAN};
-use crate::nn::loss::LossTargets;
+use crate::nn::loss::{Loss, LossTargets};
 
 /// The validation windows, filled and scaled once per fit; a check only runs the network over them.
 pub(crate) struct Validation {
@@ -82,6 +83,15 @@ impl Validation {
         let (mut sum, mut windows) = (0.0f64, 0usize);
         for chunk in &self.chunks {
             let scaled = network.forward(&chunk.batch.view(None), Quantiles::All(MEDIAN), cache)?;
+            let count = chunk.targets.len() / run.spec.h();
+            if let Loss::Distribution(_) = loss {
+                // NeuralForecast's `valid_loss(y, distr_args)`: the negative log-likelihood of the data-space targets.
+                d_output.resize(scaled.len(), 0.0);
+                let value = loss.value_and_grad(scaled, &chunk.batch.loss_targets(), d_output)?;
+                sum += value as f64 * count as f64;
+                windows += count;
+                continue;
+            }
             forecast.clear();
             forecast.extend_from_slice(scaled);
             // `scales` is empty under the identity scaler: nothing to invert.
@@ -89,8 +99,14 @@ impl Validation {
                 window.iter_mut().for_each(|v| *v = scale.invert(*v as f64) as f32);
             }
             d_output.resize(forecast.len(), 0.0);
-            let count = chunk.targets.len() / run.spec.h();
-            let targets = LossTargets { y: &chunk.targets, mask: Some(&chunk.batch.mask), insample: &chunk.insample, windows: count, quantiles: None };
+            let targets = LossTargets {
+                y: &chunk.targets,
+                mask: Some(&chunk.batch.mask),
+                insample: &chunk.insample,
+                windows: count,
+                quantiles: None,
+                window_scales: &[],
+            };
             let value = loss.value_and_grad(forecast, &targets, d_output)?;
             sum += value as f64 * count as f64;
             windows += count;
@@ -131,6 +147,26 @@ impl EarlyStopping {
         }
         self.patience.is_some_and(|p| self.checks_without_improvement >= p)
     }
+}
+
+/// Rejects targets outside a distribution loss's support (counts for Poisson, NegativeBinomial and the PMM and
+/// NBMM mixtures, non-negative values for Tweedie, 0 or 1 for Bernoulli), naming the first such point: a
+/// likelihood there is 0, and NeuralForecast's would be NaN.
+pub(crate) fn check_targets(models: &[ModelSpec], panel: &Panel) -> Result<(), EngineError> {
+    for model in models {
+        let Some(Loss::Distribution(loss)) = model.neural().map(|n| &n.loss) else { continue };
+        for series in panel.series_iter() {
+            for (&y, ds) in series.y.iter().zip(series.ds) {
+                if let Err(reason) = loss.distribution.check_target(y) {
+                    return Err(EngineError::Range(format!(
+                        "model '{}': series '{}' at ds {ds}: y = {y} is outside its distribution loss's support ({reason})",
+                        model.alias, series.id
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Rejects the fits whose early stopping could never fire (NeuralForecast's `fit` raises for early stopping

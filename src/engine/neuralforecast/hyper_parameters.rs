@@ -141,7 +141,7 @@ fn loss_options(value: &Value, path: &str) -> Result<Value, String> {
         "MAE" | "MSE" | "RMSE" | "MAPE" | "SMAPE" | "MASE" | "relMSE" | "HuberLoss" | "QuantileLoss" | "MQLoss" | "HuberQLoss"
         | "HuberMQLoss" | "IQLoss" => {}
         "DistributionLoss" | "PMM" | "GMM" | "NBMM" | "ISQF" | "HuberIQLoss" => {
-            return Err(format!("{path}: loss {class} is not supported yet (distribution outputs are issue #17)"))
+            return Err(format!("{path}: loss {class} is not supported yet in NeuralForecast directories (this library trains it: save in its own format)"))
         }
         other => return Err(format!("{path}: unknown or custom loss class '{other}'")),
     }

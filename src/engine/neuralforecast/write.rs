@@ -49,6 +49,12 @@ pub(super) fn files(engine: &Engine, fail: &Failure) -> Result<Vec<(String, Vec<
         let (Trained::Neural(network), Some(neural)) = (model, spec.neural()) else {
             return Err(fail.message(format!("model '{}' ({}) has no NeuralForecast counterpart", spec.alias, spec.kind().name())));
         };
+        if [Some(&neural.loss), neural.valid_loss.as_ref()].into_iter().flatten().any(|l| matches!(l, crate::nn::loss::Loss::Distribution(_))) {
+            return Err(fail.message(format!(
+                "model '{}' has a distribution loss, which the NeuralForecast format does not carry yet; save it in this library's format",
+                spec.alias
+            )));
+        }
         let count = counts.entry(spec.alias.as_str()).or_insert(0);
         let file = format!("{}_{count}.safetensors", spec.alias);
         *count += 1;

@@ -5,10 +5,14 @@ use serde_json::{Map, Value};
 
 use crate::engine::error::EngineError;
 use crate::models::ModelOptions;
-use crate::nn::loss::Loss;
+use crate::nn::loss::distribution::Distribution;
+use crate::nn::loss::{DistributionLoss, Loss};
 use crate::nn::NnError;
 
-const LOSS_NAMES: &str = "'MAE', 'MSE', 'RMSE', 'MAPE', 'SMAPE', { type: 'MASE', seasonality }, 'relMSE', 'HuberLoss' (or { type: 'HuberLoss', delta }), { type: 'QuantileLoss', q }, 'MQLoss' (or { type: 'MQLoss', level } / { type: 'MQLoss', quantiles }), { type: 'HuberQLoss', q, delta }, 'HuberMQLoss' (or { type: 'HuberMQLoss', level / quantiles, delta }), 'IQLoss' (or { type: 'IQLoss', cosEmbeddingDim, concentration0, concentration1 })";
+const LOSS_NAMES: &str = "'MAE', 'MSE', 'RMSE', 'MAPE', 'SMAPE', { type: 'MASE', seasonality }, 'relMSE', 'HuberLoss' (or { type: 'HuberLoss', delta }), { type: 'QuantileLoss', q }, 'MQLoss' (or { type: 'MQLoss', level } / { type: 'MQLoss', quantiles }), { type: 'HuberQLoss', q, delta }, 'HuberMQLoss' (or { type: 'HuberMQLoss', level / quantiles, delta }), 'IQLoss' (or { type: 'IQLoss', cosEmbeddingDim, concentration0, concentration1 }), { type: 'DistributionLoss', distribution, level / quantiles, numSamples, returnParams, rho }, 'GMM' / 'PMM' / 'NBMM' (or { type, nComponents, weighted, level / quantiles, numSamples, returnParams })";
+
+/// `DistributionLoss`'s distributions, as NeuralForecast names them.
+const DISTRIBUTION_NAMES: &str = "'Normal', 'StudentT', 'Poisson', 'NegativeBinomial', 'Tweedie', 'Bernoulli'";
 
 /// The options each loss takes besides `type`.
 fn loss_keys(kind: &str) -> &'static [&'static str] {
@@ -20,6 +24,9 @@ fn loss_keys(kind: &str) -> &'static [&'static str] {
         "HuberQLoss" => &["q", "delta"],
         "HuberMQLoss" => &["level", "quantiles", "delta"],
         "IQLoss" => &["cosEmbeddingDim", "concentration0", "concentration1"],
+        "DistributionLoss" => &["distribution", "level", "quantiles", "numSamples", "returnParams", "rho"],
+        "GMM" | "PMM" => &["nComponents", "weighted", "level", "quantiles", "numSamples", "returnParams", "batchCorrelation", "horizonCorrelation"],
+        "NBMM" => &["nComponents", "weighted", "level", "quantiles", "numSamples", "returnParams"],
         _ => &[],
     }
 }
@@ -77,10 +84,128 @@ pub(super) fn parse_loss(value: &Value, name: &str) -> Result<Loss, EngineError>
             let concentration1 = o.positive("concentration1")?.unwrap_or(1.0) as f32;
             Loss::implicit_quantile(cos_embedding_dim, concentration0, concentration1).map_err(invalid)
         }
+        "DistributionLoss" => distribution_loss(&o, distribution(&o)?),
+        "GMM" | "PMM" | "NBMM" => distribution_loss(&o, mixture(&o, kind)?),
+        "ISQF" => Err(EngineError::Range(format!(
+            "{name}: ISQF is not supported; use {{ type: 'DistributionLoss', distribution: 'StudentT' }} or MQLoss for quantile forecasts"
+        ))),
         "HuberIQLoss" => Err(EngineError::Range(format!(
             "{name}: {kind} is not supported (IQLoss is); use IQLoss, or HuberMQLoss for Huberized quantile forecasts"
         ))),
         other => Err(EngineError::Range(format!("{name}: unknown loss '{other}'; losses: {LOSS_NAMES}"))),
+    }
+}
+
+/// `DistributionLoss`'s `distribution` (and Tweedie's `rho`, required as NeuralForecast's).
+fn distribution(o: &ModelOptions<'_>) -> Result<Distribution, EngineError> {
+    let name = o.string("distribution")?.ok_or_else(|| {
+        EngineError::Type(format!("{} is missing: the distribution's name, one of {DISTRIBUTION_NAMES}", o.field("distribution")))
+    })?;
+    let rho = o.number("rho")?;
+    if rho.is_some() && name != "Tweedie" {
+        return Err(EngineError::Type(format!("{} is Tweedie's power; distribution '{name}' takes none", o.field("rho"))));
+    }
+    let invalid = |e: NnError| EngineError::Range(format!("{}: {e}", o.path()));
+    match name {
+        "Normal" => Ok(Distribution::Normal),
+        "StudentT" => Ok(Distribution::StudentT),
+        "Poisson" => Ok(Distribution::Poisson),
+        "NegativeBinomial" => Ok(Distribution::NegativeBinomial),
+        "Bernoulli" => Ok(Distribution::Bernoulli),
+        "Tweedie" => {
+            let rho = rho.ok_or_else(|| EngineError::Type(format!("{} is missing: Tweedie needs its power rho (1 < rho < 2)", o.field("rho"))))?;
+            Distribution::tweedie(rho as f32).map_err(invalid)
+        }
+        "ISQF" => Err(EngineError::Range(format!(
+            "{}: ISQF is not supported; use 'StudentT' (or MQLoss for quantile forecasts)",
+            o.field("distribution")
+        ))),
+        other => Err(EngineError::Range(format!("{}: unknown distribution '{other}'; distributions: {DISTRIBUTION_NAMES}", o.field("distribution")))),
+    }
+}
+
+/// A mixture loss (`GMM`, `PMM`, `NBMM`) with NeuralForecast's defaults: 1 component (PMM 10), unweighted.
+fn mixture(o: &ModelOptions<'_>, kind: &str) -> Result<Distribution, EngineError> {
+    for key in ["batchCorrelation", "horizonCorrelation"] {
+        if o.boolean(key)? == Some(true) {
+            return Err(EngineError::Range(format!("{}: correlated mixtures are not supported (only false, the default)", o.field(key))));
+        }
+    }
+    let components = o.size("nComponents")?.unwrap_or(if kind == "PMM" { 10 } else { 1 });
+    let weighted = o.boolean("weighted")?.unwrap_or(false);
+    let invalid = |e: NnError| EngineError::Range(format!("{}: {e}", o.path()));
+    match kind {
+        "GMM" => Distribution::gmm(components, weighted),
+        "PMM" => Distribution::pmm(components, weighted),
+        _ => Distribution::nbmm(components, weighted),
+    }
+    .map_err(invalid)
+}
+
+/// The options every distribution loss shares: `level` (default [80, 90]) or `quantiles`, `numSamples` (1000)
+/// and `returnParams` (false). `DistributionLoss` sorts its quantiles, as NeuralForecast's; the mixtures keep
+/// their order.
+fn distribution_loss(o: &ModelOptions<'_>, distribution: Distribution) -> Result<Loss, EngineError> {
+    let num_samples = o.integer("numSamples", 1, crate::nn::loss::distribution_loss::MAX_SAMPLES)?.unwrap_or(1000);
+    let return_params = o.boolean("returnParams")?.unwrap_or(false);
+    let sort = !matches!(distribution, Distribution::Gmm { .. } | Distribution::Pmm { .. } | Distribution::Nbmm { .. });
+    let invalid = |e: NnError| EngineError::Range(format!("{}: {e}", o.path()));
+    let loss = match quantile_list(o)? {
+        QuantileList::Quantiles(mut quantiles) => {
+            if sort {
+                quantiles.sort_by(f32::total_cmp);
+            }
+            DistributionLoss::with_quantiles(distribution, quantiles, num_samples, return_params)
+        }
+        QuantileList::Levels(levels) => DistributionLoss::with_levels(distribution, &levels, num_samples, return_params),
+    };
+    loss.map(Loss::Distribution).map_err(invalid)
+}
+
+/// NeuralForecast's name of a distribution loss's class (`DistributionLoss` or a mixture's) and its distribution.
+fn distribution_options(loss: &DistributionLoss) -> Value {
+    let mut options = Map::new();
+    let (kind, components, weighted) = match loss.distribution {
+        Distribution::Gmm { components, weighted } => ("GMM", Some(components), weighted),
+        Distribution::Pmm { components, weighted } => ("PMM", Some(components), weighted),
+        Distribution::Nbmm { components, weighted } => ("NBMM", Some(components), weighted),
+        _ => ("DistributionLoss", None, false),
+    };
+    options.insert("type".into(), kind.into());
+    match (&loss.distribution, components) {
+        (_, Some(components)) => {
+            options.insert("nComponents".into(), components.into());
+            options.insert("weighted".into(), weighted.into());
+        }
+        (Distribution::Tweedie { rho }, None) => {
+            options.insert("distribution".into(), "Tweedie".into());
+            options.insert("rho".into(), (*rho as f64).into());
+        }
+        (distribution, None) => {
+            options.insert("distribution".into(), distribution_name(distribution).into());
+        }
+    }
+    match &loss.levels {
+        Some(levels) => options.insert("level".into(), levels.clone().into()),
+        None => options.insert("quantiles".into(), loss.quantiles.iter().map(|&q| q as f64).collect::<Vec<_>>().into()),
+    };
+    options.insert("numSamples".into(), loss.num_samples.into());
+    options.insert("returnParams".into(), loss.return_params.into());
+    Value::Object(options)
+}
+
+/// NeuralForecast's name of a (non-mixture) distribution.
+fn distribution_name(distribution: &Distribution) -> &'static str {
+    match distribution {
+        Distribution::Normal => "Normal",
+        Distribution::StudentT => "StudentT",
+        Distribution::Poisson => "Poisson",
+        Distribution::NegativeBinomial => "NegativeBinomial",
+        Distribution::Tweedie { .. } => "Tweedie",
+        Distribution::Bernoulli => "Bernoulli",
+        Distribution::Gmm { .. } => "GMM",
+        Distribution::Pmm { .. } => "PMM",
+        Distribution::Nbmm { .. } => "NBMM",
     }
 }
 
@@ -146,5 +271,6 @@ pub(crate) fn loss_options(loss: &Loss) -> Value {
             "concentration0": *concentration0 as f64,
             "concentration1": *concentration1 as f64,
         }),
+        Loss::Distribution(loss) => distribution_options(loss),
     }
 }

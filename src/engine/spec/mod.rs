@@ -170,9 +170,9 @@ impl ModelSpec {
         }
     }
 
-    /// Values per forecast point.
-    pub fn outputs_per_point(&self) -> usize {
-        self.neural().map_or(1, |n| n.shape().outputs_per_point)
+    /// Forecast columns per point (a distribution loss's mean, quantiles and parameters; else the outputs).
+    pub fn columns_per_point(&self) -> usize {
+        self.neural().map_or(1, NeuralSpec::columns_per_point)
     }
 
     /// Column names of this model's outputs: the alias, or `<alias>-median`, `<alias>-lo-80`, … for a

@@ -128,6 +128,15 @@ pub(super) fn neural_spec(kind: ModelKind, defaults: TrainingDefaults, o: &Model
 /// with MQLoss; a point forecast cannot be scored by MQLoss (NeuralForecast would broadcast its one output over
 /// every quantile, which scores nothing the model predicts).
 fn check_valid_loss(loss: &Loss, valid: &Loss, name: &str) -> Result<(), EngineError> {
+    match (loss, valid) {
+        (Loss::Distribution(trained), Loss::Distribution(validated)) if trained.distribution == validated.distribution => return Ok(()),
+        (Loss::Distribution(_), _) | (_, Loss::Distribution(_)) => {
+            return Err(EngineError::Range(format!(
+                "{name}: a distribution loss validates with its own negative log-likelihood: leave validLoss unset or give the training loss's distribution, and only with it"
+            )))
+        }
+        _ => {}
+    }
     let (outputs, valid_outputs) = (loss.outputs_per_point(), valid.outputs_per_point());
     // NeuralForecast: IQLoss trains and validates only with IQLoss (its forecasts are conditioned on a quantile).
     let implicit = |l: &Loss| matches!(l, Loss::ImplicitQuantile { .. });
@@ -158,6 +167,12 @@ impl NeuralSpec {
 
     pub fn h(&self) -> usize {
         self.shape().h
+    }
+
+    /// Forecast columns per point ([`Loss::columns_per_point`]): the network's outputs, or a distribution loss's
+    /// mean, quantiles and parameters.
+    pub fn columns_per_point(&self) -> usize {
+        self.loss.columns_per_point()
     }
 
     pub fn input_size(&self) -> usize {

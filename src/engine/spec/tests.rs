@@ -113,3 +113,48 @@ fn batch_and_window_options_reject_bad_values_by_name() {
     let err = spec(json!({ "type": "MLP", "h": 4, "inputSize": 8, "startPaddingEnabled": 1 })).unwrap_err();
     assert!(matches!(&err, EngineError::Type(m) if m.contains("startPaddingEnabled")), "{err}");
 }
+
+#[test]
+fn distribution_losses_round_trip_and_count_parameters_as_neuralforecast() {
+    let losses = [
+        json!({ "type": "DistributionLoss", "distribution": "StudentT", "level": [80, 90], "returnParams": true }),
+        json!({ "type": "DistributionLoss", "distribution": "Poisson", "quantiles": [0.9, 0.1, 0.5], "numSamples": 50 }),
+        json!({ "type": "DistributionLoss", "distribution": "Tweedie", "rho": 1.25 }),
+        json!({ "type": "GMM", "nComponents": 3, "weighted": true }),
+        json!("PMM"),
+        json!({ "type": "NBMM", "quantiles": [0.2, 0.8] }),
+    ];
+    for loss in losses {
+        let first = spec(json!({ "type": "MLP", "h": 3, "inputSize": 6, "loss": loss })).unwrap();
+        assert_eq!(ModelSpec::from_options(&first.to_options(), "again").unwrap(), first, "{loss}");
+    }
+    let student = spec(json!({ "type": "MLP", "h": 2, "inputSize": 4, "alias": "m", "loss": { "type": "DistributionLoss", "distribution": "StudentT", "returnParams": true } })).unwrap();
+    assert_eq!(student.output_columns(), ["m", "m-median", "m-lo-90", "m-lo-80", "m-hi-80", "m-hi-90", "m-df", "m-loc", "m-scale"]);
+    assert_eq!(student.columns_per_point(), 9);
+    // DistributionLoss sorts its quantiles (NeuralForecast's `sorted(quantiles)`).
+    let sorted = spec(json!({ "type": "MLP", "h": 2, "inputSize": 4, "alias": "p", "loss": { "type": "DistributionLoss", "distribution": "Poisson", "quantiles": [0.9, 0.1] } })).unwrap();
+    assert_eq!(sorted.output_columns(), ["p", "p-lo-80.0", "p-hi-80.0"]);
+    // NeuralForecast 3.3 counts (h=12, input_size=24), less the 5 non-trainable quantile values of level [80, 90]:
+    // LSTM Normal 215,943, MLP StudentT 1,112,105, MLP GMM(n_components=2) 1,124,405.
+    let count = |kind: &str, loss: Value| spec(json!({ "type": kind, "h": 12, "inputSize": 24, "loss": loss })).unwrap().num_parameters();
+    assert_eq!(count("LSTM", json!({ "type": "DistributionLoss", "distribution": "Normal" })), 215_943 - 5);
+    assert_eq!(count("MLP", json!({ "type": "DistributionLoss", "distribution": "StudentT" })), 1_112_105 - 5);
+    assert_eq!(count("MLP", json!({ "type": "GMM", "nComponents": 2 })), 1_124_405 - 5);
+}
+
+#[test]
+fn distribution_options_are_checked_by_name() {
+    let loss = |loss: Value| spec(json!({ "type": "MLP", "h": 3, "inputSize": 6, "loss": loss })).unwrap_err().to_string();
+    assert!(loss(json!({ "type": "DistributionLoss", "distribution": "Gamma" })).contains("unknown distribution 'Gamma'"));
+    assert!(loss(json!({ "type": "DistributionLoss" })).contains("models[0].loss.distribution is missing"));
+    assert!(loss(json!({ "type": "DistributionLoss", "distribution": "Tweedie" })).contains("models[0].loss.rho is missing"));
+    assert!(loss(json!({ "type": "DistributionLoss", "distribution": "Normal", "rho": 1.5 })).contains("models[0].loss.rho"));
+    assert!(loss(json!({ "type": "DistributionLoss", "distribution": "Normal", "numSample": 5 })).contains("'numSample'"));
+    assert!(loss(json!({ "type": "DistributionLoss", "distribution": "Normal", "numSamples": 0 })).contains("numSamples"));
+    assert!(loss(json!({ "type": "DistributionLoss", "distribution": "Normal", "level": [80], "quantiles": [0.5] })).contains("not both"));
+    assert!(loss(json!({ "type": "DistributionLoss", "distribution": "Tweedie", "rho": 1.5, "returnParams": true })).contains("returnParams"));
+    assert!(loss(json!({ "type": "DistributionLoss", "distribution": "ISQF" })).contains("ISQF is not supported"));
+    assert!(loss(json!({ "type": "GMM", "batchCorrelation": true })).contains("batchCorrelation"));
+    let valid = spec(json!({ "type": "MLP", "h": 3, "inputSize": 6, "loss": { "type": "DistributionLoss", "distribution": "Normal" }, "validLoss": "MAE" }));
+    assert!(valid.unwrap_err().to_string().contains("models[0].validLoss"));
+}

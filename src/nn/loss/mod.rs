@@ -1,16 +1,22 @@
 //! NeuralForecast's point and quantile losses (neuralforecast/losses/pytorch.py), each as a value and its
 //! gradient w.r.t. the forecast. Each is a weighted mean `sum(w * loss) / sum(w)` over the `[B, h]` points,
 //! where `w` is the optional 0/1 availability mask (NeuralForecast's `outsample_mask`), and 0 when every weight
-//! is 0 (its `_divide_no_nan`); RMSE and relMSE then transform that mean ([`Loss::finish`]).
+//! is 0 (its `_divide_no_nan`); RMSE and relMSE then transform that mean ([`Loss::finish`]). The distribution
+//! losses ([`distribution_loss`]) score `param_count` outputs per point by their negative log-likelihood instead.
 
+pub mod distribution;
+pub mod distribution_loss;
 pub mod implicit_quantile;
 mod quantile;
+#[cfg(test)]
+mod distribution_loss_tests;
 #[cfg(test)]
 mod tests;
 
 use std::ops::{Add, AddAssign};
 
 use super::error::{expect_len, NnError};
+pub use distribution_loss::DistributionLoss;
 use quantile::{check_quantile, check_quantiles, huber_pinball, level_output_names, level_quantiles, pinball, python_float, quantile_output_name, scaled_huber_pinball, sorted_levels};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +51,9 @@ pub enum Loss {
     /// ([`implicit_quantile::ImplicitQuantileHead`]) conditions the value on; training draws the quantiles from
     /// Beta(`concentration1`, `concentration0`).
     ImplicitQuantile { cos_embedding_dim: usize, concentration0: f32, concentration1: f32 },
+    /// `DistributionLoss`, `GMM`, `PMM`, `NBMM`: the distribution's parameters per point, trained by their
+    /// negative log-likelihood, forecast as the mean and quantiles of draws.
+    Distribution(DistributionLoss),
 }
 
 /// What a batch's forecasts are scored against: `[windows, h]` targets, their optional 0/1 mask, and the
@@ -57,12 +66,15 @@ pub struct LossTargets<'a> {
     pub windows: usize,
     /// IQLoss: the quantile each target point's forecast was conditioned on (None: the median).
     pub quantiles: Option<&'a [f32]>,
+    /// Each window's scaler statistics `(loc, scale)`, which map its scaled targets back to data space for the
+    /// distribution losses (empty: the identity scaler).
+    pub window_scales: &'a [(f64, f64)],
 }
 
 impl<'a> LossTargets<'a> {
     /// Targets with no inputs, for the losses that read none (one window).
     pub fn without_insample(y: &'a [f32], mask: Option<&'a [f32]>) -> Self {
-        LossTargets { y, mask, insample: &[], windows: 1, quantiles: None }
+        LossTargets { y, mask, insample: &[], windows: 1, quantiles: None, window_scales: &[] }
     }
 }
 
@@ -225,13 +237,26 @@ impl Loss {
             Loss::MultiQuantile { quantiles, .. } | Loss::HuberMultiQuantile { quantiles, .. } => {
                 quantiles.iter().map(|&q| quantile_output_name(q)).collect()
             }
+            Loss::Distribution(distribution) => distribution.output_names(),
             _ => vec![String::new()],
         }
     }
 
-    /// Forecast values per target point: NeuralForecast's `outputsize_multiplier`.
+    /// Network outputs per target point: NeuralForecast's `outputsize_multiplier`.
     pub fn outputs_per_point(&self) -> usize {
-        self.quantiles().map_or(1, <[f32]>::len)
+        match self {
+            Loss::Distribution(loss) => loss.distribution.param_count(),
+            _ => self.quantiles().map_or(1, <[f32]>::len),
+        }
+    }
+
+    /// Forecast columns per target point ([`Loss::output_names`]): the outputs themselves but for the
+    /// distribution losses, whose `param_count` outputs become a mean, quantiles and optionally the parameters.
+    pub fn columns_per_point(&self) -> usize {
+        match self {
+            Loss::Distribution(loss) => loss.columns_per_point(),
+            _ => self.outputs_per_point(),
+        }
     }
 
     /// The loss of `forecast` `[N, outputs_per_point]` against `targets`; writes d loss/d forecast into `grad`
@@ -262,7 +287,7 @@ impl Loss {
 
     /// The batch's [`LossSums`] of `forecast`, and d `sums.mean` / d forecast into `grad`.
     pub fn sums_and_grad(&self, forecast: &[f32], targets: &LossTargets<'_>, grad: &mut [f32]) -> Result<LossSums, NnError> {
-        let LossTargets { y: target, mask, insample, windows, quantiles } = *targets;
+        let LossTargets { y: target, mask, insample, windows, quantiles, .. } = *targets;
         let outputs = self.outputs_per_point();
         expect_len("loss forecast", target.len() * outputs, forecast.len())?;
         expect_len("loss gradient", forecast.len(), grad.len())?;
@@ -275,6 +300,9 @@ impl Loss {
         if windows == 0 || target.len() % windows != 0 || insample.len() % windows != 0 {
             let reason = format!("{windows} windows do not split {} targets and {} inputs evenly", target.len(), insample.len());
             return Err(NnError::InvalidValue { what: "loss windows", reason });
+        }
+        if let Loss::Distribution(loss) = self {
+            return loss.sums_and_grad(forecast, targets, grad);
         }
         let (h, input_size) = (target.len() / windows, insample.len() / windows);
         if matches!(self, Loss::Mase { .. } | Loss::RelMse) {
@@ -350,6 +378,7 @@ impl Loss {
             Loss::HuberQuantile { q, delta } => huber_pinball(*q as f64, *delta as f64, error),
             Loss::HuberMultiQuantile { quantiles, delta, .. } => scaled_huber_pinball(quantiles[output_index] as f64, *delta as f64, error),
             Loss::ImplicitQuantile { .. } => pinball(point_quantile, error),
+            Loss::Distribution(_) => unreachable!("the distribution losses score whole points (DistributionLoss::sums_and_grad)"),
         }
     }
 }

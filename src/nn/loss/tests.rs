@@ -68,7 +68,7 @@ fn mase_scales_each_window_by_its_seasonal_naive_error() {
     // Two windows of 4 inputs, h = 2, seasonality 2: scales mean(|3-1|, |4-2|) = 2 and mean(|1-1|, |1-1|) = 0.
     let insample = [1.0, 2.0, 3.0, 4.0, 1.0, 1.0, 1.0, 1.0];
     let (target, forecast) = ([5.0, 6.0, 1.0, 1.0], [4.0, 6.0, 3.0, 1.0]);
-    let targets = LossTargets { y: &target, mask: None, insample: &insample, windows: 2, quantiles: None };
+    let targets = LossTargets { y: &target, mask: None, insample: &insample, windows: 2, quantiles: None, window_scales: &[] };
     let mut grad = [0.0; 4];
     let value = Loss::mase(2).unwrap().value_and_grad(&forecast, &targets, &mut grad).unwrap();
     // |5 - 4| / 2 in the first window; the second's zero scale makes its errors 0.
@@ -81,7 +81,7 @@ fn mase_scales_each_window_by_its_seasonal_naive_error() {
 fn rel_mse_divides_by_the_naive_forecasts_mse() {
     // One window, last input 2: the naive forecast errs by 1 and 2, MSE 2.5; the model's MSE (0.25 + 1) / 2.
     let (insample, target, forecast) = ([0.0, 2.0], [3.0, 4.0], [2.5, 5.0]);
-    let targets = LossTargets { y: &target, mask: None, insample: &insample, windows: 1, quantiles: None };
+    let targets = LossTargets { y: &target, mask: None, insample: &insample, windows: 1, quantiles: None, window_scales: &[] };
     let mut grad = [0.0; 2];
     let value = Loss::RelMse.value_and_grad(&forecast, &targets, &mut grad).unwrap();
     let norm = 2.5 + 1e-5;
@@ -183,7 +183,7 @@ fn gradients_match_finite_differences() {
     let target = random_vec(windows * h, 31);
     let insample = random_vec(windows * input_size, 33);
     let mask: Vec<f32> = (0..windows * h).map(|i| if i == 3 { 0.0 } else { 1.0 }).collect();
-    let targets = LossTargets { y: &target, mask: Some(&mask), insample: &insample, windows, quantiles: None };
+    let targets = LossTargets { y: &target, mask: Some(&mask), insample: &insample, windows, quantiles: None, window_scales: &[] };
     for loss in all_losses() {
         let outputs = loss.outputs_per_point();
         // Forecasts at least 0.1 away from every target (and, for SMAPE, from 0) keep the central differences
@@ -207,12 +207,12 @@ fn shard_sums_add_up_to_the_batch_loss() {
     let forecast = random_vec(windows * h, 43);
     for loss in [Loss::Rmse, Loss::RelMse] {
         let mut whole_grad = vec![0.0; forecast.len()];
-        let whole = LossTargets { y: &target, mask: None, insample: &insample, windows, quantiles: None };
+        let whole = LossTargets { y: &target, mask: None, insample: &insample, windows, quantiles: None, window_scales: &[] };
         let expected = loss.value_and_grad(&forecast, &whole, &mut whole_grad).unwrap();
         let mut grad = vec![0.0; forecast.len()];
         let sums: LossSums = (0..windows)
             .map(|w| {
-                let half = LossTargets { y: &target[w * h..(w + 1) * h], mask: None, insample: &insample[w * input_size..(w + 1) * input_size], windows: 1, quantiles: None };
+                let half = LossTargets { y: &target[w * h..(w + 1) * h], mask: None, insample: &insample[w * input_size..(w + 1) * input_size], windows: 1, quantiles: None, window_scales: &[] };
                 let range = w * h..(w + 1) * h;
                 loss.sums_and_grad(&forecast[range.clone()], &half, &mut grad[range]).unwrap().scaled(0.5)
             })
