@@ -79,6 +79,23 @@ describe('DeepAR on AirPassengers', () => {
   })
 })
 
+test('DistributionLoss(StudentT): mean, median and interval columns, 199,555 trainable parameters, 1 vs 2 threads', async () => {
+  const loss = { type: 'DistributionLoss', distribution: 'StudentT', level: [80] }
+  expect((await new NeuralForecaster({ models: [new models.DeepAR({ h: 12, inputSize: 24, maxSteps: 1, loss })] }).fit(train)).models[0].parameters).toBe(199555)
+  const run = async (numThreads) => {
+    const nf = new NeuralForecaster({ models: [small({ loss, maxSteps: 80, trajectorySamples: 200 })], numThreads })
+    await nf.fit(train)
+    return nf.predict()
+  }
+  const [one, two] = [await run(1), await run(2)]
+  expect(Object.keys(two)).toEqual(['unique_id', 'ds', 'DeepAR', 'DeepAR-median', 'DeepAR-lo-80', 'DeepAR-hi-80'])
+  expect(one).toEqual(two)
+  for (let i = 0; i < 12; i++) {
+    expect(Number.isFinite(two.DeepAR[i])).toBe(true)
+    expect(two['DeepAR-lo-80'][i]).toBeLessThan(two['DeepAR-hi-80'][i])
+  }
+})
+
 describe('exogenous variables', () => {
   // y_t = 10 + 3 x_t + noise with x known in advance: only a model that sees x can forecast y.
   let state = 7

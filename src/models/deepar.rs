@@ -19,6 +19,8 @@ use serde_json::{Map, Value};
 use super::model::{ExogSizes, InputSizeDefault, Model, ModelConfig, ModelShape, TrainingDefaults, WindowBatch};
 use super::options::{write_entries, ModelOptions, OptionError, OptionResult};
 use crate::nn::error::{expect_len, nonzero};
+use crate::nn::loss::distribution::Distribution;
+use crate::nn::loss::Loss;
 use crate::nn::lstm::LstmCell;
 use crate::nn::recurrent::{Recurrent, RecurrentCache, StepState};
 use crate::nn::relu_mlp::{ReluMlp, ReluMlpCache};
@@ -42,6 +44,9 @@ pub struct DeepArConfig {
     pub trajectory_samples: usize,
     /// Targets per training window (NeuralForecast's `h_train`).
     pub h_train: usize,
+    /// The training loss's distribution, whose mean (in the scaler's space) a forecast step feeds back; `None`
+    /// for a point loss, whose forecast (the mean of its quantiles) is fed back.
+    pub feedback: Option<Distribution>,
 }
 
 impl DeepArConfig {
@@ -79,6 +84,7 @@ impl ModelConfig for DeepArConfig {
             decoder_hidden_size: 0,
             trajectory_samples: DEFAULT_TRAJECTORY_SAMPLES,
             h_train: 1,
+            feedback: None,
         }
     }
 
@@ -94,14 +100,6 @@ impl ModelConfig for DeepArConfig {
         self.decoder_hidden_layers = options.integer("decoderHiddenLayers", 0, super::options::MAX_SIZE)?.unwrap_or(self.decoder_hidden_layers);
         self.decoder_hidden_size = options.integer("decoderHiddenSize", 0, super::options::MAX_SIZE)?.unwrap_or(self.decoder_hidden_size);
         self.lstm_dropout = options.dropout_probability("lstmDropout")?.unwrap_or(self.lstm_dropout);
-        if self.trajectory_samples != DEFAULT_TRAJECTORY_SAMPLES {
-            // A point loss's forecast feeds back the point forecast and draws no paths (as NeuralForecast's).
-            return Err(OptionError::Range(format!(
-                "{} sets the sample paths of a DistributionLoss forecast, which this build's DeepAR does not have yet \
-                 (it trains with point losses such as MAE and MQLoss, whose forecasts draw no paths); leave it at {DEFAULT_TRAJECTORY_SAMPLES}",
-                options.field("trajectorySamples")
-            )));
-        }
         if self.decoder_hidden_layers > 0 && self.decoder_hidden_size == 0 {
             return Err(OptionError::Range(format!(
                 "{} must be greater than 0 when decoderHiddenLayers is {} (NeuralForecast's MLP)",
@@ -158,6 +156,24 @@ impl ModelConfig for DeepArConfig {
     fn training_horizon(&self) -> Option<usize> {
         Some(self.h_train)
     }
+
+    /// NeuralForecast 3.3's recurrent forecast with a DistributionLoss feeds back the distribution's mean and
+    /// draws `trajectory_samples` per point (its `n_samples`), not the loss's `num_samples`; a point loss draws
+    /// none, so `trajectorySamples` is refused with one.
+    fn adopt_loss(&mut self, loss: &mut Loss) -> Result<(), NnError> {
+        match loss {
+            Loss::Distribution(distribution) => {
+                distribution.num_samples = self.trajectory_samples;
+                self.feedback = Some(distribution.distribution.clone());
+            }
+            _ if self.trajectory_samples != DEFAULT_TRAJECTORY_SAMPLES => {
+                let reason = format!("the draws per point of a DistributionLoss forecast; a point loss draws none, so leave it at {DEFAULT_TRAJECTORY_SAMPLES}");
+                return Err(NnError::InvalidValue { what: "trajectorySamples", reason });
+            }
+            _ => self.feedback = None,
+        }
+        Ok(())
+    }
 }
 
 /// NeuralForecast's DeepAR network (see the module docs).
@@ -185,12 +201,14 @@ pub struct DeepArCache {
     state: StepState,
     /// One autoregressive step's inputs `[B, 1 + X + F + S]`.
     step_input: Vec<f32>,
+    /// A distribution's parameters at one point.
+    distribution_params: Vec<f64>,
     /// `[B, steps, outputs_per_point]`.
     output: Vec<f32>,
     d_decoder_input: Vec<f32>,
     d_encoder_output: Vec<f32>,
 }
-crate::nn::heap_bytes::heap_bytes!(DeepArCache { batch, seq_len, decoded, encoder_input, encoder, decoder_input, decoder, state, step_input, output, d_decoder_input, d_encoder_output });
+crate::nn::heap_bytes::heap_bytes!(DeepArCache { batch, seq_len, decoded, encoder_input, encoder, decoder_input, decoder, state, step_input, distribution_params, output, d_decoder_input, d_encoder_output });
 
 impl DeepAr {
     pub fn config(&self) -> &DeepArConfig {
@@ -264,9 +282,17 @@ impl DeepAr {
         for tau in 1..h {
             cache.step_input.clear();
             for w in 0..b {
-                // NeuralForecast feeds back the mean of a multi-output point forecast (MQLoss's quantiles).
+                // NeuralForecast feeds back the distribution's mean in the scaler's space, or the mean of a
+                // multi-output point forecast (MQLoss's quantiles).
                 let previous = &cache.output[(w * h + tau - 1) * outputs..][..outputs];
-                let y = previous.iter().sum::<f32>() / outputs as f32;
+                let y = match &self.config.feedback {
+                    Some(distribution) => {
+                        cache.distribution_params.resize(outputs, 0.0);
+                        distribution.params(previous, 0.0, 1.0, &mut cache.distribution_params);
+                        distribution.mean(&cache.distribution_params) as f32
+                    }
+                    None => previous.iter().sum::<f32>() / outputs as f32,
+                };
                 let futr = &batch.futr_exog[(w * (l + h) + l + tau) * exog.futr..][..exog.futr];
                 Self::push_row(&mut cache.step_input, y, None, futr, &batch.stat_exog[w * exog.stat..][..exog.stat], exog.hist);
             }

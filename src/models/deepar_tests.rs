@@ -1,6 +1,7 @@
 //! Tests of [`super`]: parameter counts against NeuralForecast 3.3, gradients, the autoregressive forecast.
 
 use super::*;
+use crate::nn::loss::distribution::Distribution;
 use crate::models::model::tests::{assert_count_matches_estimate, assert_window_alone_equals_batch, check_model_gradients, shape, RandomBatch};
 
 /// DeepAR at NeuralForecast's defaults for `h` 12 and `input_size` 24 (25 recurrent inputs).
@@ -70,9 +71,15 @@ fn a_window_gives_the_same_forecast_alone_and_in_a_batch() {
 /// fed back so far: the carried LSTM state is the state of the longer sequence, bit for bit.
 #[test]
 fn each_forecast_step_equals_the_pass_over_the_extended_window() {
+    // A point forecast feeds back the mean of its 3 outputs (MQLoss's quantiles); a StudentT one its mean.
+    assert_steps_extend_the_window(None);
+    assert_steps_extend_the_window(Some(Distribution::StudentT));
+}
+
+fn assert_steps_extend_the_window(feedback: Option<Distribution>) {
     let (h, l, outputs) = (4, 6, 3);
     let exog = ExogSizes { futr: 2, hist: 0, stat: 1 };
-    let config = small(h, l, 1, exog, outputs, 0.0);
+    let config = DeepArConfig { feedback: feedback.clone(), ..small(h, l, 1, exog, outputs, 0.0) };
     let model = config.build().unwrap();
     let inputs = RandomBatch::new(&config.shape, 2, 7);
     let mut cache = DeepArCache::default();
@@ -92,9 +99,31 @@ fn each_forecast_step_equals_the_pass_over_the_extended_window() {
             };
             let step = model.forward(&batch, &mut DeepArCache::default()).unwrap().to_vec();
             assert_eq!(step, &forecast[(w * h + tau) * outputs..][..outputs], "window {w} step {tau}");
-            window.push(step.iter().sum::<f32>() / outputs as f32);
+            window.push(match &feedback {
+                Some(distribution) => {
+                    let mut params = [0.0; 3];
+                    distribution.params(&step, 0.0, 1.0, &mut params);
+                    distribution.mean(&params) as f32
+                }
+                None => step.iter().sum::<f32>() / outputs as f32,
+            });
         }
     }
+}
+
+#[test]
+fn a_distribution_loss_sets_the_feedback_and_the_draws_and_a_point_loss_refuses_trajectory_samples() {
+    use crate::nn::loss::DistributionLoss;
+    let mut config = DeepArConfig { trajectory_samples: 7, ..reference(3) };
+    let mut loss = Loss::Distribution(DistributionLoss::with_levels(Distribution::StudentT, &[80.0, 90.0], 1000, false).unwrap());
+    config.adopt_loss(&mut loss).unwrap();
+    assert_eq!(config.feedback, Some(Distribution::StudentT));
+    assert!(matches!(&loss, Loss::Distribution(d) if d.num_samples == 7));
+    let err = config.adopt_loss(&mut Loss::Mae).unwrap_err();
+    assert!(err.to_string().contains("trajectorySamples"), "{err}");
+    let mut default = reference(1);
+    default.adopt_loss(&mut Loss::Mae).unwrap();
+    assert_eq!(default.feedback, None);
 }
 
 #[test]

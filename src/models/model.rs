@@ -327,6 +327,12 @@ pub trait ModelConfig: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'stat
     fn training_horizon(&self) -> Option<usize> {
         None
     }
+
+    /// Lets the model see the training loss it is built with, and adjust it (DeepAR feeds back a distribution's
+    /// mean and draws `trajectorySamples` per point); an error names what does not fit together.
+    fn adopt_loss(&mut self, _loss: &mut crate::nn::loss::Loss) -> Result<(), NnError> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

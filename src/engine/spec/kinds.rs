@@ -119,6 +119,13 @@ macro_rules! architectures {
                 }
             }
 
+            /// See [`ModelConfig::adopt_loss`].
+            pub(super) fn adopt_loss(&mut self, loss: &mut crate::nn::loss::Loss) -> Result<(), NnError> {
+                match self {
+                    $(Architecture::$kind(c) => c.adopt_loss(loss)),*
+                }
+            }
+
             /// A recurrent model's targets per training window (see [`ModelConfig::training_horizon`]).
             pub fn training_horizon(&self) -> Option<usize> {
                 match self {

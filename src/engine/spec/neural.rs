@@ -104,8 +104,11 @@ pub(super) fn neural_spec(kind: ModelKind, defaults: TrainingDefaults, o: &Model
         None => ScalerType::parse(defaults.scaler_type)?,
     };
     let batch_size = o.size("batchSize")?.unwrap_or(defaults.batch_size);
+    let mut loss = loss;
+    let mut architecture = kind.architecture(shape, o)?;
+    architecture.adopt_loss(&mut loss).map_err(|e| EngineError::Range(format!("{}: {e}", o.path())))?;
     Ok(NeuralSpec {
-        architecture: kind.architecture(shape, o)?,
+        architecture,
         scaler_type,
         loss,
         valid_loss,
