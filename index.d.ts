@@ -56,6 +56,11 @@ export declare class NeuralForecaster {
    */
   predictInsample(options?: { stepSize?: number }): Promise<Record<string, unknown>>
   /**
+   * A TFT's interpretability outputs over the fitted series' last windows (NeuralForecast's
+   * `feature_importances` and `attention_weights`): resolves with `{ model, static, past, future, attention }`.
+   */
+  featureImportances(options?: { model?: string, futrData?: unknown }): Promise<{ model: string, static: Record<string, number>, past: Record<string, number>, future: Record<string, number>, attention: number[][] }>
+  /**
    * Appends new observations (`{ unique_id, ds, y, <exogenous column>… }` as columns or rows) to fitted series,
    * synchronously: each series must continue right after its last ds at the fitted frequency. The next
    * forecast starts after them, without a refit.

@@ -948,6 +948,30 @@ export interface PredictOptions {
   quantiles?: number[]
 }
 
+export interface FeatureImportancesOptions {
+  /** The TFT's alias; needed only with several TFT models. */
+  model?: string
+  /** The next h future exogenous values of each series, as predict's, for a TFT with `futrExogList`. */
+  futrData?: FutureData
+}
+
+/** A TFT's mean importances per variable (each group sums to 1) and its mean attention over time. */
+export interface FeatureImportances {
+  /** The TFT's alias. */
+  model: string
+  /** `statExogList`'s variables; empty without any. */
+  static: Record<string, number>
+  /**
+   * The encoder's inputs over the inputSize steps: `histExogList`, `futrExogList` (`repeated_target` without
+   * future variables: the last value TFT repeats in their place), then `observed_target`.
+   */
+  past: Record<string, number>
+  /** `futrExogList`'s variables over the h steps; empty without any. */
+  future: Record<string, number>
+  /** `[inputSize + h][inputSize + h]`: row t is step t's attention over the steps (zero after t). */
+  attention: number[][]
+}
+
 export interface PredictInsampleOptions {
   /** Points between the starts of consecutive windows [1]; a series of n points drops its first (n - h) mod
    *  stepSize points and gives floor((n - h) / stepSize) + 1 windows. */
@@ -974,6 +998,13 @@ export declare class NeuralForecaster {
    * fitted values. Rejects before fit and after `load`/`fromBuffer` (a checkpoint keeps no training data).
    */
   predictInsample(options?: PredictInsampleOptions): Promise<CrossValidationResult>
+  /**
+   * A TFT's interpretability outputs (NeuralForecast's `feature_importances` and `attention_weights`), off the JS
+   * thread: a forecast pass over each fitted series' last window, the variable selection weights averaged over those
+   * windows and their steps, and the attention averaged over heads and windows. Rejects before fit, without a TFT
+   * model, and without `futrData` for a TFT with future variables.
+   */
+  featureImportances(options?: FeatureImportancesOptions): Promise<FeatureImportances>
   /** Appends new observations (each series continuing at the fitted frequency) to fitted series, synchronously. */
   update(data: LongFormatColumns | LongFormatRow[] | Dataset): void
   /** The next `horizon` [h] rows of every fitted series, to fill with future exogenous values (make_future_dataframe). */

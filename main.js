@@ -235,6 +235,14 @@ class NeuralForecaster {
     return unpackFrame(await awaitNative(callNative(() => natives.get(this).predictInsample(options))))
   }
 
+  /**
+   * A TFT's interpretability outputs over the fitted series' last windows (NeuralForecast's `feature_importances`
+   * and `attention_weights`): `{ model, static, past, future, attention }`.
+   */
+  async featureImportances(options) {
+    return awaitNative(callNative(() => natives.get(this).featureImportances(options)))
+  }
+
   /** Appends new observations to fitted series (synchronous); the next forecast starts after them, no refit. */
   update(data) {
     return callNative(() => natives.get(this).update(data))

@@ -103,6 +103,54 @@ describe('exogenous variables', () => {
     expect(f.TFT).toHaveLength(12)
     for (const v of f.TFT) expect(Number.isFinite(v)).toBe(true)
   })
+
+  test('featureImportances: per-variable importances summing to 1 per group, named as tft.py, and the attention over time', async () => {
+    const tft = new models.TFT({ ...options, maxSteps: 20, futrExogList: ['x'], histExogList: ['lag'], statExogList: ['s'] })
+    const nf = new NeuralForecaster({ models: [tft, new models.MLP({ h: 6, inputSize: 12, maxSteps: 1 })] })
+    await expect(nf.featureImportances()).rejects.toThrow(/not fitted|fit/i)
+    await nf.fit(data, { staticData: statics })
+    await expect(nf.featureImportances()).rejects.toThrow(/futrData/)
+    const result = await nf.featureImportances({ futrData: future })
+    expect(result.model).toBe('TFT')
+    expect(Object.keys(result.static)).toEqual(['s'])
+    expect(Object.keys(result.past)).toEqual(['lag', 'x', 'observed_target'])
+    expect(Object.keys(result.future)).toEqual(['x'])
+    for (const group of [result.static, result.past, result.future]) {
+      const weights = Object.values(group)
+      for (const w of weights) expect(w).toBeGreaterThan(0)
+      expect(Math.abs(weights.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-5)
+    }
+    // inputSize + h = 18 steps, each row a causal distribution over the steps.
+    expect(result.attention).toHaveLength(18)
+    result.attention.forEach((row, t) => {
+      expect(row).toHaveLength(18)
+      expect(Math.abs(row.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-5)
+      for (const w of row.slice(t + 1)) expect(w).toBe(0)
+    })
+    // Other future values give other selection weights; the same ones the same.
+    const scaled = { ...future, x: future.x.map((x) => 5 * x - 2) }
+    const other = await nf.featureImportances({ futrData: scaled })
+    expect(other.future.x).toBe(1)
+    expect(other.attention).not.toEqual(result.attention)
+    expect(await nf.featureImportances({ futrData: future })).toEqual(result)
+  })
+
+  test('featureImportances without exogenous variables has tft.py\'s repeated and observed targets; refusals name the models', async () => {
+    const nf = new NeuralForecaster({ models: [new models.TFT({ ...options, maxSteps: 10 })] })
+    await nf.fit(data)
+    const result = await nf.featureImportances()
+    expect(Object.keys(result.past)).toEqual(['repeated_target', 'observed_target'])
+    expect(result.static).toEqual({})
+    expect(result.future).toEqual({})
+    const refit = new NeuralForecaster({ models: [new models.TFT({ ...options, maxSteps: 10 })] })
+    await refit.fit({ ...data, y: data.y.map((y, i) => y + Math.sin(i)) })
+    expect((await refit.featureImportances()).past).not.toEqual(result.past)
+    await expect(nf.featureImportances({ model: 'other' })).rejects.toThrow(/no TFT model with alias 'other'.*'TFT' \(TFT\)/)
+    await expect(nf.featureImportances({ model: 3 })).rejects.toThrow(TypeError)
+    const mlp = new NeuralForecaster({ models: [new models.MLP({ h: 6, inputSize: 12, maxSteps: 1 })] })
+    await mlp.fit(data)
+    await expect(mlp.featureImportances()).rejects.toThrow(/needs a TFT model.*'MLP' \(MLP\)/)
+  })
 })
 
 test('the CLI forecasts with --model tft and sets hiddenSize from --hidden-size', async () => {

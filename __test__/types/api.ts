@@ -150,6 +150,12 @@ async function forecasterUsage(): Promise<void> {
   const insample: entry.CrossValidationResult = await nf.predictInsample({ stepSize: 3 })
   const cutoffs: Array<string | number> = insample.cutoff
   void cutoffs
+  const importances: entry.FeatureImportances = await nf.featureImportances({ model: 'TFT', futrData: { unique_id: ['a'], ds: [1], x: [0] } })
+  const pastWeights: Record<string, number> = importances.past
+  const attentionRows: number[][] = importances.attention
+  void [pastWeights, attentionRows]
+  // @ts-expect-error model is an alias
+  await nf.featureImportances({ model: 0 })
   // @ts-expect-error stepSize is a number
   await nf.predictInsample({ stepSize: '3' })
   const integerSteps = new NeuralForecaster({ models: [new models.MLP({ h: 2, inputSize: 4, excludeInsampleY: true })], frequency: 1 })

@@ -26,40 +26,20 @@ pub(super) struct SeriesRequest<'a> {
 
 /// Windows per parallel chunk of a batch forecast, at most: fewer where the model's `inferenceWindowsBatchSize` is
 /// smaller. A window's forecast has the same bits in any chunk (the kernels do not depend on the rows).
-const CHUNK: usize = 16;
+pub(super) const CHUNK: usize = 16;
 
 impl Engine {
     /// One model's forecasts for every series, `[series, horizon, columns]`: their stored tails (and
     /// exogenous values, `future` over the horizon) through the network, then the local scaling inverted.
     pub(super) fn forecast_series(&self, model: usize, network: &Network, spec: &NeuralSpec, alias: &str, request: &SeriesRequest<'_>) -> Result<Vec<f64>, EngineError> {
-        let SeriesRequest { fitted, series, future, horizon, quantile } = *request;
+        let SeriesRequest { fitted, series, horizon, quantile, .. } = *request;
         if let Some(n_series) = spec.n_series() {
             super::multivariate::check_series(alias, n_series, series, &fitted.series)?;
         }
-        let columns = fitted.exog_columns(alias, spec)?;
-        let futures = match (columns.futr.is_empty(), future) {
-            (true, _) => None,
-            (false, Some(future)) => Some(future.per_series(&fitted.temporal, &columns, series, spec.h(), fitted.freq)?),
-            (false, None) => {
-                return Err(EngineError::Range(format!(
-                    "model '{alias}' has future exogenous variables ({}): give predict({{ futrData }}) with the next h = {} values of each series",
-                    spec.exog.futr.join(", "),
-                    spec.h()
-                )))
-            }
-        };
+        let fill = series_fill(spec, alias, request)?;
         let per_window = spec.h() * spec.columns_per_point();
         let mut full = vec![0.0; series.len() * per_window];
-        self.forecast_chunks(model, network, spec, quantile, series.len(), &mut full, |batch, windows| {
-            for (k, s) in windows.enumerate() {
-                let values = futures.as_ref().map(|f| &f[s]);
-                let scales = &series[s].exog_scales;
-                let future = |c: usize, step: usize| values.map_or(0.0, |v| scales[c].apply(v[c * spec.h() + step]));
-                let source = ExogSource { temporal: &series[s].exog_tail, statics: &series[s].statics, future: Some(&future) };
-                batch.fill_from_tail(k, &series[s].tail, &columns, &source);
-                batch.sample_keys[k] = sample_key(&series[s].id, series[s].last_ds);
-            }
-        })?;
+        self.forecast_chunks(model, network, spec, quantile, series.len(), &mut full, fill)?;
         let outputs = spec.columns_per_point();
         let mut out = Vec::with_capacity(series.len() * horizon * outputs);
         for (state, forecast) in series.iter().zip(full.chunks_exact(per_window)) {
@@ -227,6 +207,38 @@ impl Engine {
         let spec = self.config.models.get(model)?;
         Some(window_rows(spec) * spec.input_size())
     }
+}
+
+/// The inputs of `request`'s series as a batch fill (`fill(batch, windows)` of [`Engine::forecast_chunks`]): each
+/// series' stored tail, exogenous tail and statics, and its future values over the horizon.
+pub(super) fn series_fill<'a>(
+    spec: &'a NeuralSpec,
+    alias: &str,
+    request: &SeriesRequest<'a>,
+) -> Result<impl Fn(&mut Batch, Range<usize>) + Sync + 'a, EngineError> {
+    let SeriesRequest { fitted, series, future, .. } = *request;
+    let columns = fitted.exog_columns(alias, spec)?;
+    let futures = match (columns.futr.is_empty(), future) {
+        (true, _) => None,
+        (false, Some(future)) => Some(future.per_series(&fitted.temporal, &columns, series, spec.h(), fitted.freq)?),
+        (false, None) => {
+            return Err(EngineError::Range(format!(
+                "model '{alias}' has future exogenous variables ({}): give predict({{ futrData }}) with the next h = {} values of each series",
+                spec.exog.futr.join(", "),
+                spec.h()
+            )))
+        }
+    };
+    Ok(move |batch: &mut Batch, windows: Range<usize>| {
+        for (k, s) in windows.enumerate() {
+            let values = futures.as_ref().map(|f| &f[s]);
+            let scales = &series[s].exog_scales;
+            let future = |c: usize, step: usize| values.map_or(0.0, |v| scales[c].apply(v[c * spec.h() + step]));
+            let source = ExogSource { temporal: &series[s].exog_tail, statics: &series[s].statics, future: Some(&future) };
+            batch.fill_from_tail(k, &series[s].tail, &columns, &source);
+            batch.sample_keys[k] = sample_key(&series[s].id, series[s].last_ds);
+        }
+    })
 }
 
 /// Batch rows of one window of `spec` (1 but for a multivariate model's `nSeries`).

@@ -23,6 +23,7 @@ trait AnyModel: Send + Sync + std::fmt::Debug {
     fn backward(&self, cache: &mut ModelCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError>;
     fn update_buffers(&mut self, cache: &mut ModelCache) -> Result<(), NnError>;
     fn clone_box(&self) -> Box<dyn AnyModel>;
+    fn as_any(&self) -> &dyn Any;
 }
 
 /// A model's cache behind the network's type erasure: any type, and its heap bytes.
@@ -95,6 +96,10 @@ impl<M: Model> AnyModel for M {
     fn clone_box(&self) -> Box<dyn AnyModel> {
         Box::new(self.clone())
     }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
 
 #[derive(Debug)]
@@ -129,6 +134,14 @@ impl Network {
 
     pub fn params(&self) -> &ParamStore {
         self.model.params()
+    }
+
+    /// The model and the cache of its last forward pass in `cache`, as `M` (a model's own outputs, such as TFT's
+    /// interpretability weights); None for another model or before a forward pass.
+    pub fn model_and_cache<'a, M: Model>(&'a self, cache: &'a NetworkCache) -> Option<(&'a M, &'a M::Cache)> {
+        let model = self.model.as_any().downcast_ref::<M>()?;
+        let cache = cache.model.0.as_ref().and_then(|c| (&**c as &dyn Any).downcast_ref::<M::Cache>())?;
+        Some((model, cache))
     }
 
     pub fn params_mut(&mut self) -> &mut ParamStore {

@@ -8,7 +8,7 @@ use napi::bindgen_prelude::{Float64Array, Float64ArraySlice, Object, ToNapiValue
 use napi::{Env, JsValue, ValueType};
 
 use crate::data::{format_ds_column, Ds};
-use crate::engine::{CrossValidationResult, Forecast};
+use crate::engine::{CrossValidationResult, FeatureImportances, Forecast};
 
 /// A result in the packed form: a [`Forecast`] (`{ unique_id, ds, <column>… }`) or a [`CrossValidationResult`]
 /// (`{ unique_id, ds, cutoff, y, <column>… }`).
@@ -36,6 +36,27 @@ impl ToNapiValue for Frame<CrossValidationResult> {
         let cv = value.0;
         let columns = std::iter::once(("y".to_string(), cv.y)).chain(cv.columns).collect();
         packed(&Env::from_raw(raw_env), &cv.unique_id, &[("ds", &cv.ds), ("cutoff", &cv.cutoff)], columns)
+    }
+}
+
+/// A TFT's interpretability outputs: `{ model, static, past, future, attention }`, each group `{ <variable>:
+/// importance }` in the model's order, and the attention as rows of `inputSize + h` step weights.
+impl ToNapiValue for Frame<FeatureImportances> {
+    unsafe fn to_napi_value(raw_env: napi::sys::napi_env, value: Self) -> napi::Result<napi::sys::napi_value> {
+        let (env, importances) = (Env::from_raw(raw_env), value.0);
+        let group = |pairs: &[(String, f64)]| {
+            let mut object = Object::new(&env)?;
+            pairs.iter().try_for_each(|(name, weight)| object.set(name, *weight))?;
+            Ok::<_, napi::Error>(object)
+        };
+        let mut object = Object::new(&env)?;
+        object.set("model", importances.model.as_str())?;
+        object.set("static", group(&importances.stat)?)?;
+        object.set("past", group(&importances.past)?)?;
+        object.set("future", group(&importances.future)?)?;
+        let rows: Vec<Vec<f64>> = importances.attention.chunks_exact(importances.steps.max(1)).map(<[f64]>::to_vec).collect();
+        object.set("attention", rows)?;
+        Ok(object.raw())
     }
 }
 

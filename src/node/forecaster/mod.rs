@@ -23,7 +23,7 @@ use crate::data::Panel;
 use crate::engine::{Engine, EngineError, ErrorKind, Forecast};
 use frames::Frame;
 use options::{engine_config, fit_options, levels, model_index, optional, save_options, static_data, string_list, CROSS_VALIDATION_KEYS};
-use tasks::{CheckpointSource, CrossValidationTask, FitControl, FitTask, InsampleTask, LoadTask, PredictTask, SaveTask, ToBufferTask, WindowsTask};
+use tasks::{CheckpointSource, CrossValidationTask, FitControl, FitTask, ImportancesTask, InsampleTask, LoadTask, PredictTask, SaveTask, ToBufferTask, WindowsTask};
 
 impl From<EngineError> for ArgError {
     fn from(e: EngineError) -> Self {
@@ -177,6 +177,25 @@ impl NativeForecaster {
                 None => 1,
             };
             Ok(guarded("NeuralForecaster.predictInsample", InsampleTask { shared: self.shared.clone(), step_size }))
+        })
+    }
+
+    /// A TFT's interpretability outputs over the fitted series' last windows (NeuralForecast's
+    /// `feature_importances` and `attention_weights`): resolves with `{ model, static, past, future, attention }`.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "options?: { model?: string, futrData?: unknown }",
+        ts_return_type = "Promise<{ model: string, static: Record<string, number>, past: Record<string, number>, future: Record<string, number>, attention: number[][] }>"
+    )]
+    pub fn feature_importances(&self, env: Env, options: Option<Unknown<'_>>) -> napi::Result<AsyncTask<Guarded<ImportancesTask>>> {
+        with_js_errors(&env, "NeuralForecaster.featureImportances", || {
+            self.shared.ensure_idle("featureImportances")?;
+            let mut task = ImportancesTask { shared: self.shared.clone(), model: None, future: None };
+            if let Some(options) = args::options(options.as_ref(), "options", &["model", "futrData"])? {
+                task.model = optional(&options, "model", |v, n| args::string(v, n))?;
+                task.future = optional(&options, "futrData", future_from_js)?;
+            }
+            Ok(guarded("NeuralForecaster.featureImportances", task))
         })
     }
 

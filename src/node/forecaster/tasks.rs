@@ -1,4 +1,4 @@
-//! The async tasks behind `NeuralForecaster`'s Promises (fit, predict, predictInsample, forecastWindows,
+//! The async tasks behind `NeuralForecaster`'s Promises (fit, predict, predictInsample, featureImportances, forecastWindows,
 //! crossValidation, save (our checkpoint or NeuralForecast's directory), toBuffer, load), run on libuv's thread pool, and `FitControl`, through which JS follows and stops a running fit.
 
 use std::path::PathBuf;
@@ -14,8 +14,8 @@ use super::{settle, NativeForecaster, Shared, TaskResult};
 use super::super::args::ArgError;
 use crate::data::Panel;
 use crate::engine::{
-    Control, CrossValidation, CrossValidationResult, CrossValidationStep, Engine, EngineError, FitOptions, FitReport, Forecast,
-    FutureExog, ProgressEvent,
+    Control, CrossValidation, CrossValidationResult, CrossValidationStep, Engine, EngineError, FeatureImportances, FitOptions, FitReport,
+    Forecast, FutureExog, ProgressEvent,
 };
 
 /// Progress and cancellation of one fit (or cross-validation), shared between the JS thread and the worker running it.
@@ -232,6 +232,26 @@ impl Task for InsampleTask {
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Frame<CrossValidationResult>> {
         settle(&env, "NeuralForecaster.predictInsample", output).map(Frame)
+    }
+}
+
+pub struct ImportancesTask {
+    pub(super) shared: Arc<Shared>,
+    pub(super) model: Option<String>,
+    pub(super) future: Option<FutureExog>,
+}
+
+impl Task for ImportancesTask {
+    type Output = TaskResult<FeatureImportances>;
+    type JsValue = Frame<FeatureImportances>;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let engine = self.shared.read();
+        Ok(engine.feature_importances(self.model.as_deref(), self.future.as_ref()).map_err(ArgError::from))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Frame<FeatureImportances>> {
+        settle(&env, "NeuralForecaster.featureImportances", output).map(Frame)
     }
 }
 
