@@ -1,6 +1,6 @@
 //! The general product [`gemm`]: bounds-checked and stride-aware, over nano-gemm's run-time dispatched AVX2/AVX-512
 //! kernels, which need no packing buffers (so no heap allocation: training steps and window forecasts allocate
-//! nothing); products too large for its direct loop are blocked here over L2-sized tiles. Strides let the layers multiply by transposes
+//! nothing); large products are blocked here over L2-sized tiles. Strides let the layers multiply by transposes
 //! (`W^T`, `dY^T`) without copying.
 /// A read-only `rows x cols` matrix view: element (r, c) is `data[r * row_stride + c * col_stride]`.
 #[derive(Clone, Copy)]
@@ -108,17 +108,7 @@ pub(crate) fn gemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: MatMut<'_>) {
         c.for_each(|v| *v = if beta == 0.0 { 0.0 } else { *v * beta });
         return;
     }
-    if fits_direct_loop(a.rows, a.cols, b.cols) {
-        tile_gemm(a, b, beta, c);
-    } else {
-        blocked_gemm(a, b, beta, c);
-    }
-}
-
-/// nano-gemm's direct loop rereads the whole of `A` once per column strip of `C` and streams `B` and `C` once:
-/// fast (and measured faster than blocking) while `A` stays in L2 and `B` in the outer caches.
-fn fits_direct_loop(m: usize, k: usize, n: usize) -> bool {
-    m * k <= ROW_BLOCK * DEPTH_BLOCK && k * n <= 4 * ROW_BLOCK * DEPTH_BLOCK
+    blocked_gemm(a, b, beta, c);
 }
 
 /// Inner-dimension block: a multiple of nano-gemm's own 64-deep blocking of strided operands.
@@ -127,12 +117,13 @@ const DEPTH_BLOCK: usize = 256;
 /// Rows of `A` per tile: a `ROW_BLOCK x DEPTH_BLOCK` tile of `A` (64 K floats) stays in L2.
 const ROW_BLOCK: usize = 256;
 
-/// A large `C = A B + beta C` as nano-gemm products of tiles of `A` (`ROW_BLOCK` rows by `DEPTH_BLOCK` of the inner
+/// `C = A B + beta C` as nano-gemm products of tiles of `A` (`ROW_BLOCK` rows by `DEPTH_BLOCK` of the inner
 /// dimension) by the matching rows of `B`, summed into `C` block after block of the inner dimension. nano-gemm's
 /// direct loop rereads its tile of `A` once per column strip of `C`, which is fast only while that tile stays in
-/// L2: the tiling keeps large products there without packing buffers. Each element of `C` sums the inner dimension
-/// block after block, each block in order: within this path the order depends on the inner dimension and the
-/// strides alone, not on the number of rows (which, with the inner dimension, picks this path or the direct loop).
+/// L2: the tiling keeps large products there without packing buffers. A product within one tile is one nano-gemm
+/// call. Each element of `C` sums the inner dimension block after block, each block in order: the order depends on
+/// the shape's inner dimension and the strides alone, never on the number of rows, so a row has the same bits
+/// alone or in any batch.
 fn blocked_gemm(a: Mat<'_>, b: Mat<'_>, beta: f32, mut c: MatMut<'_>) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     for depth in (0..k).step_by(DEPTH_BLOCK) {
@@ -227,18 +218,17 @@ mod tests {
     }
 
     #[test]
-    fn a_row_has_the_same_bits_in_any_blocked_batch() {
-        // 300 rows and 600 inner: two row tiles and three inner blocks; the row is row 290 of the batch, and row
-        // 140 of a blocked batch of the last 150 rows.
+    fn a_row_has_the_same_bits_alone_or_in_a_batch_of_many_tiles() {
+        // 300 rows and 600 inner: two row tiles and three inner blocks; the row is row 290 of the batch.
         let (m, k, n) = (300, 600, 5);
         let a: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0).collect();
         let b: Vec<f32> = (0..k * n).map(|i| ((i * 53 % 97) as f32 - 48.0) / 9.0).collect();
         let mut batch = vec![0.0; m * n];
         gemm(Mat::rows(&a, m, k), Mat::rows(&b, k, n), 0.0, MatMut::rows(&mut batch, m, n));
-        let mut last = vec![0.0; 150 * n];
-        gemm(Mat::rows(&a[150 * k..], 150, k), Mat::rows(&b, k, n), 0.0, MatMut::rows(&mut last, 150, n));
+        let mut alone = vec![0.0; n];
+        gemm(Mat::rows(&a[290 * k..291 * k], 1, k), Mat::rows(&b, k, n), 0.0, MatMut::rows(&mut alone, 1, n));
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&last[140 * n..141 * n]), bits(&batch[290 * n..291 * n]));
+        assert_eq!(bits(&alone), bits(&batch[290 * n..291 * n]));
     }
 
     /// `beta c + a b` element by element in f64.
