@@ -3,7 +3,7 @@
 //!
 //! | file | what it holds |
 //! | --- | --- |
-//! | [`strided`] | [`gemm`] over strided views: nano-gemm over L2-sized tiles (no packing, no allocation) |
+//! | [`strided`] | [`gemm`] over strided views: nano-gemm for small products (no packing, no allocation), matrixmultiply for large packed ones |
 //! | [`dot`], `dot_avx2`, `dot_avx512` | one-row dot products `x W^T` that read the weight as stored |
 //! | [`tiles`], `tiles_avx2`, `tiles_avx512` | register tiles `x B` and [`PackedB`], a weight packed into column panels |
 //! | [`transpose`] | transposes (AVX2: 8 x 8 blocks) |
@@ -12,7 +12,7 @@
 //!
 //! Which level runs is [`crate::simd::thread_isa`]: the CPU's, or scalar on a thread with SIMD turned off.
 //!
-//! A packing gemm (matrixmultiply, which gemm used for large products before) packs both operands of every product into 16 x 16 tiles: for a shard of 8 rows half of each tile is padding, for one row fifteen
+//! gemm (matrixmultiply) packs both operands of every product into 16 x 16 tiles: for a shard of 8 rows half of each tile is padding, for one row fifteen
 //! sixteenths, and every product makes an extra pass over the weight to pack it (the forward pass's `W^T` is a
 //! strided view whose packing gathers every column of `W`). For NBEATS' 512 x 512 layers that overhead dominated.
 //!
@@ -96,7 +96,7 @@ enum Kernel {
     /// [`tiles`]' register tiles: the forward pass over `W^T` packed into the thread's [`PackedB`], the input
     /// gradient over `W` as stored (with gemm's weight gradient).
     Tiles,
-    /// nano-gemm through [`strided::gemm`].
+    /// matrixmultiply (or nano-gemm) through [`strided::gemm`].
     Gemm,
 }
 

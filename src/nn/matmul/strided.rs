@@ -1,7 +1,7 @@
-//! The general product [`gemm`]: bounds-checked and stride-aware, over nano-gemm's run-time dispatched AVX2/AVX-512
-//! kernels, which need no packing buffers (so no heap allocation: training steps and window forecasts allocate
-//! nothing); large products are blocked here over L2-sized tiles. Strides let the layers multiply by transposes
-//! (`W^T`, `dY^T`) without copying.
+//! The general product [`gemm`]: bounds-checked and stride-aware, over two run-time dispatched crates: nano-gemm for small
+//! products (AVX2/AVX-512 kernels, no packing buffers, so no heap allocation) and `matrixmultiply::sgemm` for
+//! large ones. Strides let the layers multiply by transposes (`W^T`, `dY^T`) without copying.
+
 /// A read-only `rows x cols` matrix view: element (r, c) is `data[r * row_stride + c * col_stride]`.
 #[derive(Clone, Copy)]
 pub(crate) struct Mat<'a> {
@@ -27,13 +27,6 @@ impl<'a> Mat<'a> {
     pub fn strided(data: &'a [f32], rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> Self {
         Mat { data, rows, cols, row_stride, col_stride }
     }
-
-    /// The `rows x cols` block whose first element is (row, col); it must lie inside this view.
-    fn block(self, row: usize, col: usize, rows: usize, cols: usize) -> Mat<'a> {
-        debug_assert!(row + rows <= self.rows && col + cols <= self.cols);
-        let data = &self.data[row * self.row_stride + col * self.col_stride..];
-        Mat { data, rows, cols, ..self }
-    }
 }
 
 /// A mutable `rows x cols` matrix view: element (r, c) is `data[r * row_stride + c * col_stride]`.
@@ -54,13 +47,6 @@ impl<'a> MatMut<'a> {
     /// A strided view (a convolution weight's gradient, one tap at a time); its elements must be distinct.
     pub fn strided(data: &'a mut [f32], rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> Self {
         MatMut { data, rows, cols, row_stride, col_stride }
-    }
-
-    /// The `rows x cols` block whose first element is (row, col); it must lie inside this view.
-    fn block(&mut self, row: usize, col: usize, rows: usize, cols: usize) -> MatMut<'_> {
-        debug_assert!(row + rows <= self.rows && col + cols <= self.cols);
-        let data = &mut self.data[row * self.row_stride + col * self.col_stride..];
-        MatMut { data, rows, cols, row_stride: self.row_stride, col_stride: self.col_stride }
     }
 
     fn for_each(&mut self, mut f: impl FnMut(&mut f32)) {
@@ -108,34 +94,19 @@ pub(crate) fn gemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: MatMut<'_>) {
         c.for_each(|v| *v = if beta == 0.0 { 0.0 } else { *v * beta });
         return;
     }
-    blocked_gemm(a, b, beta, c);
+    if use_small_kernel(a.rows, a.cols, b.cols) {
+        small_gemm(a, b, beta, c);
+    } else {
+        packed_gemm(a, b, beta, c);
+    }
 }
 
-/// Inner-dimension block: a multiple of nano-gemm's own 64-deep blocking of strided operands.
-const DEPTH_BLOCK: usize = 256;
-
-/// Rows of `A` per tile: a `ROW_BLOCK x DEPTH_BLOCK` tile of `A` (64 K floats) stays in L2.
-const ROW_BLOCK: usize = 256;
-
-/// `C = A B + beta C` as nano-gemm products of tiles of `A` (`ROW_BLOCK` rows by `DEPTH_BLOCK` of the inner
-/// dimension) by the matching rows of `B`, summed into `C` block after block of the inner dimension. nano-gemm's
-/// direct loop rereads its tile of `A` once per column strip of `C`, which is fast only while that tile stays in
-/// L2: the tiling keeps large products there without packing buffers. A product within one tile is one nano-gemm
-/// call. Each element of `C` sums the inner dimension block after block, each block in order: the order depends on
-/// the shape's inner dimension and the strides alone, never on the number of rows, so a row has the same bits
-/// alone or in any batch.
-fn blocked_gemm(a: Mat<'_>, b: Mat<'_>, beta: f32, mut c: MatMut<'_>) {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    for depth in (0..k).step_by(DEPTH_BLOCK) {
-        let depth_len = DEPTH_BLOCK.min(k - depth);
-        // The first block scales the old contents of C by beta; the later ones add to what it wrote.
-        let keep = if depth == 0 { beta } else { 1.0 };
-        let b_block = b.block(depth, 0, depth_len, n);
-        for row in (0..m).step_by(ROW_BLOCK) {
-            let rows = ROW_BLOCK.min(m - row);
-            tile_gemm(a.block(row, depth, rows, depth_len), b_block, keep, c.block(row, 0, rows, n));
-        }
-    }
+/// Products whose row operand `A` fits in L2 go to nano-gemm: it rereads `A` once per column tile of `C` and
+/// streams `B` and `C` once, without packing (so with no heap allocation: training steps and window forecasts at
+/// the usual sizes allocate nothing). Larger ones go to matrixmultiply, whose cache blocking pays off there.
+fn use_small_kernel(m: usize, k: usize, n: usize) -> bool {
+    const L2_FLOATS: usize = 1 << 16;
+    m * k <= L2_FLOATS && k * n <= 4 * L2_FLOATS
 }
 
 /// A view's element strides `(row, column)` as the products' pointer offsets.
@@ -145,17 +116,27 @@ fn offsets(row_stride: usize, col_stride: usize) -> (isize, isize) {
 
 /// nano-gemm works on column-major views and computes `dst = alpha dst + beta lhs rhs`: row-major `C = A B` is
 /// column-major `C^T = B^T A^T`, the same memory read with the strides swapped.
-fn tile_gemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: MatMut<'_>) {
+fn small_gemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: MatMut<'_>) {
     let (m, k, n) = (c.cols, a.cols, c.rows);
     let plan = nano_gemm::Plan::new_f32(m, n, k);
     let ((a_row, a_col), (b_row, b_col)) = (offsets(a.row_stride, a.col_stride), offsets(b.row_stride, b.col_stride));
     let (c_row, c_col) = offsets(c.row_stride, c.col_stride);
     // SAFETY: gemm's asserts keep every index formed from these shapes and strides inside the three slices and the
-    // elements of `c` distinct (a block of a view starts its slice at its first element, so the same holds for
-    // it); `c` is a unique borrow, so it aliases neither input.
+    // elements of `c` distinct; `c` is a unique borrow, so it aliases neither input.
     unsafe {
         let (c, b, a) = (c.data.as_mut_ptr(), b.data.as_ptr(), a.data.as_ptr());
         plan.execute_unchecked(m, n, k, c, c_col, c_row, b, b_col, b_row, a, a_col, a_row, beta, 1.0, false, false);
+    }
+}
+
+fn packed_gemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: MatMut<'_>) {
+    let ((a_row, a_col), (b_row, b_col)) = (offsets(a.row_stride, a.col_stride), offsets(b.row_stride, b.col_stride));
+    let (c_row, c_col) = offsets(c.row_stride, c.col_stride);
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    // SAFETY: as in small_gemm.
+    unsafe {
+        let (a, b, c) = (a.data.as_ptr(), b.data.as_ptr(), c.data.as_mut_ptr());
+        matrixmultiply::sgemm(m, k, n, 1.0, a, a_row, a_col, b, b_row, b_col, beta, c, c_row, c_col);
     }
 }
 
@@ -217,20 +198,6 @@ mod tests {
         assert!(elements_distinct(1, 3, 0, 5) && !elements_distinct(3, 2, 5, 0));
     }
 
-    #[test]
-    fn a_row_has_the_same_bits_alone_or_in_a_batch_of_many_tiles() {
-        // 300 rows and 600 inner: two row tiles and three inner blocks; the row is row 290 of the batch.
-        let (m, k, n) = (300, 600, 5);
-        let a: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0).collect();
-        let b: Vec<f32> = (0..k * n).map(|i| ((i * 53 % 97) as f32 - 48.0) / 9.0).collect();
-        let mut batch = vec![0.0; m * n];
-        gemm(Mat::rows(&a, m, k), Mat::rows(&b, k, n), 0.0, MatMut::rows(&mut batch, m, n));
-        let mut alone = vec![0.0; n];
-        gemm(Mat::rows(&a[290 * k..291 * k], 1, k), Mat::rows(&b, k, n), 0.0, MatMut::rows(&mut alone, 1, n));
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&alone), bits(&batch[290 * n..291 * n]));
-    }
-
     /// `beta c + a b` element by element in f64.
     fn reference(a: Mat<'_>, b: Mat<'_>, beta: f32, c: &[f32], c_strides: (usize, usize)) -> Vec<f32> {
         let mut out = c.to_vec();
@@ -246,10 +213,10 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// One tile and many (rows and inner dimension past the tile sizes) agree with the definition for any
+        /// Both kernels (nano-gemm below the size limit, matrixmultiply above it) agree with the definition for any
         /// shape, either operand transposed, and beta 0 (the old contents, NaN here, ignored) or not.
         #[test]
-        fn one_tile_and_many_match_the_definition(
+        fn both_kernels_match_the_definition(
             m in 1usize..80, k in 0usize..80, n in 1usize..80, scale in 1usize..12,
             a_t: bool, b_t: bool, c_t: bool, keep: bool, seed: u64,
         ) {
