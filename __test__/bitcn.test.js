@@ -5,6 +5,7 @@ const path = require('node:path')
 const { execFile } = require('node:child_process')
 const { NeuralForecaster, crossValidation, models } = require('../main.js')
 const { sinePanel, sineValue, sineForecastMae, weightBytes } = require('./sine_panel.js')
+const { linearExogPanel } = require('./linear_exog_panel.js')
 
 const small = (extra = {}) =>
   new models.BiTCN({ h: 6, inputSize: 24, hiddenSize: 16, dropout: 0.1, scalerType: 'standard', maxSteps: 150, windowsBatchSize: 32, learningRate: 0.01, ...extra })
@@ -91,23 +92,7 @@ describe('BiTCN', () => {
 
 describe('exogenous variables', () => {
   // y_t = 10 + 3 x_t + noise with x known in advance: only a model that sees x can forecast y.
-  let state = 7
-  const next = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32)
-  const data = { unique_id: [], ds: [], y: [], x: [], z: [] }
-  const future = { unique_id: [], ds: [], x: [] }
-  const truthY = []
-  for (const id of ['a', 'b']) {
-    for (let t = 0; t < 206; t++) {
-      const x = next()
-      const y = 10 + 3 * x + 0.05 * next()
-      if (t < 200) Object.entries({ unique_id: id, ds: t, y, x, z: next() }).forEach(([k, v]) => data[k].push(v))
-      else {
-        Object.entries({ unique_id: id, ds: t, x }).forEach(([k, v]) => future[k].push(v))
-        truthY.push(y)
-      }
-    }
-  }
-  const errorOf = (forecast) => forecast.BiTCN.reduce((sum, v, i) => sum + Math.abs(v - truthY[i]), 0) / truthY.length
+  const { data, future, errorOf } = linearExogPanel({ extra: 'z' })
   const options = { h: 6, inputSize: 12, hiddenSize: 16, dropout: 0, scalerType: 'standard', maxSteps: 300, windowsBatchSize: 64, learningRate: 0.005 }
 
   test('future variables reach the forecast through the forward-looking TCN', async () => {
@@ -115,7 +100,7 @@ describe('exogenous variables', () => {
     const plain = new NeuralForecaster({ models: [new models.BiTCN(options)] })
     await withX.fit(data)
     await plain.fit(data)
-    expect(errorOf(await withX.predict({ futrData: future }))).toBeLessThanOrEqual(0.5 * errorOf(await plain.predict()))
+    expect(errorOf(await withX.predict({ futrData: future }), 'BiTCN')).toBeLessThanOrEqual(0.5 * errorOf(await plain.predict(), 'BiTCN'))
   })
 
   test('historic variables are taken, and windows need their future values', async () => {

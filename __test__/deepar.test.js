@@ -5,6 +5,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { NeuralForecaster, models } = require('../main.js')
 const { weightBytes } = require('./sine_panel.js')
+const { linearExogPanel } = require('./linear_exog_panel.js')
 
 const [, ...lines] = fs.readFileSync(path.join(__dirname, 'fixtures', 'air_passengers.csv'), 'utf8').trim().split('\n')
 const rows = lines.map((line) => line.trim().split(','))
@@ -97,24 +98,7 @@ test('DistributionLoss(StudentT): mean, median and interval columns, 199,555 tra
 })
 
 describe('exogenous variables', () => {
-  // y_t = 10 + 3 x_t + noise with x known in advance: only a model that sees x can forecast y.
-  let state = 7
-  const next = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32)
-  const data = { unique_id: [], ds: [], y: [], x: [] }
-  const future = { unique_id: [], ds: [], x: [] }
-  const truthY = []
-  for (const id of ['a', 'b']) {
-    for (let t = 0; t < 206; t++) {
-      const x = next()
-      const y = 10 + 3 * x + 0.05 * next()
-      if (t < 200) Object.entries({ unique_id: id, ds: t, y, x }).forEach(([k, v]) => data[k].push(v))
-      else {
-        Object.entries({ unique_id: id, ds: t, x }).forEach(([k, v]) => future[k].push(v))
-        truthY.push(y)
-      }
-    }
-  }
-  const errorOf = (forecast) => forecast.DeepAR.reduce((sum, v, i) => sum + Math.abs(v - truthY[i]), 0) / truthY.length
+  const { data, future, errorOf } = linearExogPanel()
   const options = { h: 6, inputSize: 12, lstmHiddenSize: 16, lstmDropout: 0, scalerType: 'standard', maxSteps: 300, windowsBatchSize: 64, learningRate: 0.01 }
 
   test('future variables of the step being forecast reach the LSTM input', async () => {
@@ -122,7 +106,7 @@ describe('exogenous variables', () => {
     const plain = new NeuralForecaster({ models: [new models.DeepAR(options)] })
     await withX.fit(data)
     await plain.fit(data)
-    expect(errorOf(await withX.predict({ futrData: future }))).toBeLessThanOrEqual(0.5 * errorOf(await plain.predict()))
+    expect(errorOf(await withX.predict({ futrData: future }), 'DeepAR')).toBeLessThanOrEqual(0.5 * errorOf(await plain.predict(), 'DeepAR'))
   })
 
   test('historic variables are read for the past steps only', async () => {

@@ -4,6 +4,7 @@ const path = require('node:path')
 const { execFile } = require('node:child_process')
 const { NeuralForecaster, models } = require('../main.js')
 const { sinePanel, sineValue, sineForecastMae, weightBytes } = require('./sine_panel.js')
+const { linearExogPanel } = require('./linear_exog_panel.js')
 
 // TFT's steps cost several times TiDE's: these fits take seconds on a shared machine.
 jest.setTimeout(120000)
@@ -70,25 +71,9 @@ describe('fitted on sines', () => {
 })
 
 describe('exogenous variables', () => {
-  // y_t = 10 + 3 x_t + s + noise with x known in advance and s a static level per series.
-  let state = 7
-  const next = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32)
-  const data = { unique_id: [], ds: [], y: [], x: [], lag: [] }
-  const future = { unique_id: [], ds: [], x: [] }
+  // s: a static level per series.
   const statics = { unique_id: ['a', 'b'], s: [0, 1] }
-  const truth = []
-  for (const [id, s] of [['a', 0], ['b', 1]]) {
-    for (let t = 0; t < 206; t++) {
-      const x = next()
-      const y = 10 + 3 * x + s + 0.05 * next()
-      if (t < 200) Object.entries({ unique_id: id, ds: t, y, x, lag: next() }).forEach(([k, v]) => data[k].push(v))
-      else {
-        Object.entries({ unique_id: id, ds: t, x }).forEach(([k, v]) => future[k].push(v))
-        truth.push(y)
-      }
-    }
-  }
-  const errorOf = (forecast) => forecast.TFT.reduce((sum, v, i) => sum + Math.abs(v - truth[i]), 0) / truth.length
+  const { data, future, errorOf } = linearExogPanel({ levels: [0, 1], extra: 'lag' })
   const options = { h: 6, inputSize: 12, hiddenSize: 16, nHead: 2, dropout: 0, scalerType: 'standard', maxSteps: 300, windowsBatchSize: 64, learningRate: 0.005 }
 
   test('future variables improve the forecast; historic and static ones are taken', async () => {
@@ -96,7 +81,7 @@ describe('exogenous variables', () => {
     const plain = new NeuralForecaster({ models: [new models.TFT(options)] })
     await withX.fit(data)
     await plain.fit(data)
-    expect(errorOf(await withX.predict({ futrData: future }))).toBeLessThanOrEqual(0.5 * errorOf(await plain.predict()))
+    expect(errorOf(await withX.predict({ futrData: future }), 'TFT')).toBeLessThanOrEqual(0.5 * errorOf(await plain.predict(), 'TFT'))
     const all = new NeuralForecaster({ models: [new models.TFT({ ...options, maxSteps: 20, futrExogList: ['x'], histExogList: ['lag'], statExogList: ['s'] })] })
     await all.fit(data, { staticData: statics })
     const f = await all.predict({ futrData: future })

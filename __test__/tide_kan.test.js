@@ -4,6 +4,7 @@ const path = require('node:path')
 const { execFile } = require('node:child_process')
 const { NeuralForecaster, models } = require('../main.js')
 const { sinePanel, sineValue, sineForecastMae, weightBytes } = require('./sine_panel.js')
+const { linearExogPanel } = require('./linear_exog_panel.js')
 
 /** Small, quick configurations of each model, on sines of period 12 (`sinePanel`). */
 const SMALL = {
@@ -95,24 +96,7 @@ describe.each(Object.keys(SMALL))('%s', (type) => {
 })
 
 describe('exogenous variables', () => {
-  // y_t = 10 + 3 x_t + noise with x known in advance: only a model that sees x can forecast y.
-  let state = 7
-  const next = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32)
-  const data = { unique_id: [], ds: [], y: [], x: [] }
-  const future = { unique_id: [], ds: [], x: [] }
-  const truth = []
-  for (const id of ['a', 'b']) {
-    for (let t = 0; t < 206; t++) {
-      const x = next()
-      const y = 10 + 3 * x + 0.05 * next()
-      if (t < 200) Object.entries({ unique_id: id, ds: t, y, x }).forEach(([k, v]) => data[k].push(v))
-      else {
-        Object.entries({ unique_id: id, ds: t, x }).forEach(([k, v]) => future[k].push(v))
-        truth.push(y)
-      }
-    }
-  }
-  const errorOf = (forecast, column) => forecast[column].reduce((sum, v, i) => sum + Math.abs(v - truth[i]), 0) / truth.length
+  const { data, future, errorOf } = linearExogPanel()
 
   // With one output per point, TiDE's temporal decoder ends in NeuralForecast's LayerNorm over one value, which
   // outputs its bias: the future variables reach the forecast through the network only without that LayerNorm.
