@@ -6,9 +6,8 @@
 // and interval bounds) and NeuralForecast's sCRPS, averaged over the series, for each seed and their mean.
 //     node bench/calibration.js [seeds] [--model MLP] [--steps 300] [--hidden 64] [--scaler robust]
 
-const fs = require('node:fs')
-const path = require('node:path')
 const { models, crossValidation, evaluate, coverage } = require('../main.js')
+const { visnights } = require('./visnights.js')
 
 const args = process.argv.slice(2)
 const flag = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback)
@@ -18,18 +17,6 @@ const STEPS = Number(flag('steps', 300))
 const HIDDEN = Number(flag('hidden', 64))
 const SCALER = flag('scaler', 'robust')
 const LEVELS = [80, 90]
-
-function visnights() {
-  const rows = fs.readFileSync(path.join(__dirname, '..', 'examples', 'data', 'visnights.csv'), 'utf8').trim().split('\n').slice(1)
-  const data = { unique_id: [], ds: [], y: [] }
-  for (const row of rows) {
-    const [id, ds, y] = row.split(',')
-    data.unique_id.push(id)
-    data.ds.push(ds)
-    data.y.push(Number(y))
-  }
-  return data
-}
 
 const WIDTH = { MLP: 'hiddenSize', LSTM: 'encoderHiddenSize', GRU: 'encoderHiddenSize', NHITS: null, TCN: 'encoderHiddenSize' }
 const mlp = (alias, seed, loss) =>

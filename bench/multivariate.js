@@ -5,9 +5,8 @@
 // step and single-window forecast (all 20 series) from JS.
 //     node bench/multivariate.js [seeds] [--models TSMixer,TSMixerx,iTransformer]
 
-const fs = require('node:fs')
-const path = require('node:path')
 const { NeuralForecaster, models, crossValidation } = require('../main.js')
+const { visnights } = require('./visnights.js')
 
 const args = process.argv.slice(2)
 const seeds = Number(args.find((a) => /^\d+$/.test(a)) ?? 5)
@@ -17,14 +16,7 @@ const selected = modelsArg >= 0 ? args[modelsArg + 1].split(',') : ['TSMixer', '
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 async function main() {
-  const rows = fs.readFileSync(path.join(__dirname, '..', 'examples', 'data', 'visnights.csv'), 'utf8').trim().split('\n').slice(1)
-  const data = { unique_id: [], ds: [], y: [] }
-  for (const row of rows) {
-    const [id, ds, y] = row.split(',')
-    data.unique_id.push(id)
-    data.ds.push(ds)
-    data.y.push(Number(y))
-  }
+  const data = visnights()
   const nSeries = new Set(data.unique_id).size
   for (const type of selected) {
     const maes = []
