@@ -1,3 +1,5 @@
+//! Tests of the GLU and the gated residual network: finite-difference gradients of inputs, context and parameters.
+
 use super::*;
 use crate::nn::gradcheck::{check_input_grads, check_param_grads, random_vec, seeded_layer, weighted_sum};
 

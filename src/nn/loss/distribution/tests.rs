@@ -1,3 +1,5 @@
+//! Tests of the distributions: log-likelihoods, parameters and moments against torch, gradients by finite differences, samplers against their moments, supports.
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
