@@ -14,7 +14,7 @@ const train = { unique_id: air.unique_id.slice(0, 132), ds: air.ds.slice(0, 132)
 const test12 = air.y.slice(132, 144)
 
 const small = (extra = {}) =>
-  new models.DeepAR({ h: 12, inputSize: 24, lstmHiddenSize: 32, scalerType: 'standard', maxSteps: 150, learningRate: 0.005, windowsBatchSize: 64, ...extra })
+  new models.DeepAR({ h: 12, inputSize: 24, lstmHiddenSize: 32, scalerType: 'standard', maxSteps: 150, learningRate: 0.005, windowsBatchSize: 64, loss: 'MAE', ...extra })
 const maeOf = (values) => values.reduce((sum, v, i) => sum + Math.abs(v - test12[i]), 0) / values.length
 
 test('DeepAR holds NeuralForecast 3.3 defaults and validates its options', () => {
@@ -26,13 +26,17 @@ test('DeepAR holds NeuralForecast 3.3 defaults and validates its options', () =>
   expect(() => new models.DeepAR({ h: 12, lstmDropout: 1 })).toThrow(/lstmDropout/)
   expect(() => new models.DeepAR({ h: 12, decoderHiddenLayers: 1 })).toThrow(/decoderHiddenSize/)
   expect(() => new models.DeepAR({ h: 12, hTrain: 0 })).toThrow(/hTrain/)
-  expect(() => new models.DeepAR({ h: 12, trajectorySamples: 10 })).toThrow(/trajectorySamples.*DistributionLoss/)
+  expect(() => new models.DeepAR({ h: 12, loss: 'MAE', trajectorySamples: 10 })).toThrow(/trajectorySamples.*DistributionLoss/)
   expect(() => new models.DeepAR({ h: 12, encoderHiddenSize: 8 })).toThrow(/encoderHiddenSize/)
 })
 
-test('DeepAR has NeuralForecast 3.3\'s 199,297 parameters at h=12, inputSize=24 with MAE', async () => {
-  const nf = new NeuralForecaster({ models: [new models.DeepAR({ h: 12, inputSize: 24, maxSteps: 1 })] })
-  expect((await nf.fit(train)).models[0].parameters).toBe(199297)
+test('DeepAR trains with NeuralForecast 3.3\'s default DistributionLoss(StudentT, level [80, 90]) and has its 199,297 parameters with MAE', async () => {
+  const byDefault = new NeuralForecaster({ models: [new models.DeepAR({ h: 12, inputSize: 24, maxSteps: 1, windowsBatchSize: 32 })] })
+  // 199,560 in NeuralForecast, which counts the loss's 5 quantiles.
+  expect((await byDefault.fit(train)).models[0].parameters).toBe(199555)
+  expect(Object.keys(await byDefault.predict())).toEqual(['unique_id', 'ds', 'DeepAR', 'DeepAR-median', 'DeepAR-lo-90', 'DeepAR-lo-80', 'DeepAR-hi-80', 'DeepAR-hi-90'])
+  const mae = new NeuralForecaster({ models: [new models.DeepAR({ h: 12, inputSize: 24, maxSteps: 1, windowsBatchSize: 32, loss: 'MAE' })] })
+  expect((await mae.fit(train)).models[0].parameters).toBe(199297)
 })
 
 describe('DeepAR on AirPassengers', () => {
@@ -99,7 +103,7 @@ test('DistributionLoss(StudentT): mean, median and interval columns, 199,555 tra
 
 describe('exogenous variables', () => {
   const { data, future, errorOf } = linearExogPanel()
-  const options = { h: 6, inputSize: 12, lstmHiddenSize: 16, lstmDropout: 0, scalerType: 'standard', maxSteps: 300, windowsBatchSize: 64, learningRate: 0.01 }
+  const options = { h: 6, inputSize: 12, lstmHiddenSize: 16, lstmDropout: 0, scalerType: 'standard', maxSteps: 300, windowsBatchSize: 64, learningRate: 0.01, loss: 'MAE' }
 
   test('future variables of the step being forecast reach the LSTM input', async () => {
     const withX = new NeuralForecaster({ models: [new models.DeepAR({ ...options, futrExogList: ['x'] })] })

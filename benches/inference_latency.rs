@@ -10,17 +10,19 @@ mod baseline;
 
 fn forecasts(c: &mut Criterion) {
     let panel = baseline::air_passengers();
-    let window: Vec<f64> = panel.y()[panel.y().len() - 24..].to_vec();
-    let windows: Vec<f64> = (0..32).flat_map(|_| window.iter().copied()).collect();
     for (model, architecture) in baseline::models() {
         let mut engine = baseline::engine(model, &architecture, 2, 32);
         engine.fit(&panel, &FitOptions { max_steps: Some(5), ..FitOptions::default() }, &mut |_| Control::Continue).expect("fit");
+        // The last inputSize values (one more for a recurrent model such as DeepAR), and the forecast's columns.
+        let (inputs, outputs) = (engine.window_input_len(0).expect("inputs"), engine.window_output_len(0).expect("outputs"));
+        let window: Vec<f64> = panel.y()[panel.y().len() - inputs..].to_vec();
+        let windows: Vec<f64> = (0..32).flat_map(|_| window.iter().copied()).collect();
         let mut group = c.benchmark_group(format!("forecast/{model}"));
         group.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1)).sample_size(30);
-        let mut out = vec![0.0; 12];
+        let mut out = vec![0.0; outputs];
         group.throughput(Throughput::Elements(1));
         group.bench_function("1_window", |b| b.iter(|| engine.forecast_window(0, black_box(&window), &mut out).expect("forecast")));
-        let mut out = vec![0.0; 32 * 12];
+        let mut out = vec![0.0; 32 * outputs];
         group.throughput(Throughput::Elements(32));
         group.bench_function("32_windows", |b| b.iter(|| engine.forecast_windows(0, black_box(&windows), &mut out).expect("forecast")));
         group.finish();

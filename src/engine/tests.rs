@@ -334,8 +334,8 @@ fn baseline_spec(kind: ModelKind, seed: u64) -> ModelSpec {
         ModelKind::ITransformer => json!({ "nSeries": 1 }),
         ModelKind::Bitcn => json!({}),
         ModelKind::TsMixerx => json!({ "nSeries": 1 }),
-        // NeuralForecast's defaults, with the MAE loss of the baselines.
-        ModelKind::DeepAr => json!({}),
+        // NeuralForecast's defaults, with the MAE loss of the baselines (not its DistributionLoss).
+        ModelKind::DeepAr => json!({ "loss": "MAE" }),
         ModelKind::Tft => json!({}),
         ModelKind::Prophet => return spec_of(json!({ "type": "Prophet", "h": 12, "seasonalityMode": "multiplicative", "randomSeed": seed })),
     };

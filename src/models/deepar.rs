@@ -20,7 +20,7 @@ use super::model::{ExogSizes, InputSizeDefault, Model, ModelConfig, ModelShape, 
 use super::options::{write_entries, ModelOptions, OptionError, OptionResult};
 use crate::nn::error::{expect_len, nonzero};
 use crate::nn::loss::distribution::Distribution;
-use crate::nn::loss::Loss;
+use crate::nn::loss::{DistributionLoss, Loss};
 use crate::nn::lstm::LstmCell;
 use crate::nn::recurrent::{Recurrent, RecurrentCache, StepState};
 use crate::nn::relu_mlp::{ReluMlp, ReluMlpCache};
@@ -151,6 +151,12 @@ impl ModelConfig for DeepArConfig {
             .with_dropout(self.lstm_dropout as f32)?;
         let decoder = ReluMlp::new(&mut init.pp("decoder"), self.lstm_hidden_size, outputs_per_point, self.decoder_hidden_size, self.decoder_layers())?;
         Ok(DeepAr { config: self.clone(), params, encoder, decoder })
+    }
+
+    /// deepar.py's `loss=DistributionLoss(distribution="StudentT", level=[80, 90], return_params=False)`, with
+    /// DistributionLoss's `num_samples=1000` (which [`ModelConfig::adopt_loss`] replaces by `trajectorySamples`).
+    fn default_loss() -> Result<Loss, NnError> {
+        DistributionLoss::with_levels(Distribution::StudentT, &[80.0, 90.0], 1000, false).map(Loss::Distribution)
     }
 
     fn training_horizon(&self) -> Option<usize> {

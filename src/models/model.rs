@@ -283,6 +283,12 @@ pub trait ModelConfig: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'stat
     /// `input_size += 1` for them (the input shifted by one step: each step forecasts the next).
     const RECURRENT: bool = false;
 
+    /// The training loss when none is given: NeuralForecast's `loss` default for the model (MAE but for DeepAR's
+    /// `DistributionLoss(StudentT, level=[80, 90])`).
+    fn default_loss() -> Result<crate::nn::loss::Loss, NnError> {
+        Ok(crate::nn::loss::Loss::Mae)
+    }
+
     /// NeuralForecast's default architecture for `shape`.
     fn new(shape: ModelShape) -> Self;
 

@@ -64,6 +64,14 @@ macro_rules! architectures {
                 }
             }
 
+            /// A neural model's loss when none is given (see [`ModelConfig::default_loss`]).
+            pub(super) fn default_loss(self) -> Result<crate::nn::loss::Loss, NnError> {
+                match self {
+                    $(ModelKind::$kind => <$config as ModelConfig>::default_loss(),)*
+                    ModelKind::Prophet => Ok(crate::nn::loss::Loss::Mae),
+                }
+            }
+
             /// NeuralForecast's `RECURRENT` models (see [`ModelConfig::RECURRENT`]).
             pub(super) fn recurrent(self) -> bool {
                 match self {

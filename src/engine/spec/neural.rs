@@ -90,7 +90,7 @@ pub(super) fn neural_spec(kind: ModelKind, defaults: TrainingDefaults, o: &Model
     } + usize::from(kind.recurrent());
     let loss = match o.get("loss") {
         Some(value) => parse_loss(value, &o.field("loss"))?,
-        None => Loss::Mae,
+        None => kind.default_loss().map_err(|e| EngineError::Range(format!("{}: {e}", o.field("loss"))))?,
     };
     let valid_loss = o.get("validLoss").map(|value| parse_loss(value, &o.field("validLoss"))).transpose()?;
     if let Some(valid) = &valid_loss {

@@ -91,7 +91,16 @@ impl DistributionLoss {
         if total_weight == 0.0 {
             return Ok(LossSums::default());
         }
-        let mut point_grad = vec![0.0; params];
+        // On the stack for the usual distributions (a training step allocates nothing), on the heap for mixtures
+        // with many components.
+        const ON_STACK: usize = 16;
+        let (mut stack, mut heap) = ([0.0; ON_STACK], Vec::new());
+        let point_grad: &mut [f64] = if params <= ON_STACK {
+            &mut stack[..params]
+        } else {
+            heap.resize(params, 0.0);
+            &mut heap
+        };
         let mut mean = 0.0;
         for (point, &y_scaled) in target.iter().enumerate() {
             let weight = weight_at(point) / total_weight;
@@ -101,8 +110,8 @@ impl DistributionLoss {
             let (loc, scale) = window_scales.get(point / h).copied().unwrap_or((0.0, 1.0));
             let y = loc + scale * y_scaled as f64;
             let raw = &forecast[point * params..(point + 1) * params];
-            mean += weight * self.distribution.nll_and_grad(raw, loc, scale, y, &mut point_grad);
-            for (g, &d) in grad[point * params..(point + 1) * params].iter_mut().zip(&point_grad) {
+            mean += weight * self.distribution.nll_and_grad(raw, loc, scale, y, point_grad);
+            for (g, &d) in grad[point * params..(point + 1) * params].iter_mut().zip(point_grad.iter()) {
                 *g = (weight * d) as f32;
             }
         }
