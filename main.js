@@ -4,6 +4,9 @@
 
 const native = require('./lib/load.js').load()
 const { errorInThisRealm, inThisRealm, callNative, awaitNative } = require('./lib/realm.js')
+const fs = require('node:fs')
+const nodePath = require('node:path')
+const { createEnsemble, FILE: ENSEMBLE_FILE } = require('./lib/ensemble.js')
 
 function wrapFunction(fn) {
   return function (...args) {
@@ -113,7 +116,6 @@ const auto = Object.freeze({
 })
 // NeuralForecast also calls VanillaTransformer `Transformer`.
 if (modelClasses.VanillaTransformer) modelClasses.Transformer = modelClasses.VanillaTransformer
-const models = Object.freeze(modelClasses)
 
 /** How often `onProgress` is called during fit, at most. */
 const PROGRESS_INTERVAL_MS = 100
@@ -204,6 +206,9 @@ function crossValidationStep(control) {
  */
 class NeuralForecaster {
   constructor(options) {
+    // `models: 'auto'` or an AutoEnsemble: a forecaster over one forecaster per family (lib/ensemble.js).
+    const ensemble = ensembles.ensembleOf(options)
+    if (ensemble !== undefined) return new ensembles.EnsembleForecaster(ensemble)
     natives.set(this, callNative(() => new native.NeuralForecaster(options)))
     options.models.forEach((model, index) => {
       if (model !== null && typeof model === 'object' && autoClasses.has(model.constructor)) autoPlaces.set(model, { forecaster: this, index })
@@ -284,6 +289,7 @@ class NeuralForecaster {
   }
 
   static async load(path, options) {
+    if (typeof path === 'string' && fs.existsSync(nodePath.join(path, ENSEMBLE_FILE))) return ensembles.EnsembleForecaster.load(path, options)
     return fromNative(await awaitNative(callNative(() => native.NeuralForecaster.load(path, options))))
   }
 
@@ -345,6 +351,8 @@ async function crossValidation(forecasterOptions, data, options) {
   }
   const { onProgress, signal, fitOptions, ...windows } = options ?? {}
   checkHooks(what, onProgress, signal)
+  const ensemble = typeof forecasterOptions === 'function' ? undefined : ensembles.ensembleOf(forecasterOptions)
+  if (ensemble !== undefined) return ensembles.EnsembleForecaster.crossValidation(ensemble, data, options)
   const forecaster = await crossValidationForecaster(forecasterOptions, options)
   const signals = signal ? [signal] : []
   const fitHooks = []
@@ -366,6 +374,10 @@ async function crossValidation(forecasterOptions, data, options) {
   const frame = await runControlled(what, hooks, (control) => forecaster.crossValidation(data, nativeOptions, control))
   return unpackFrame(frame)
 }
+
+const ensembles = createEnsemble({ models: modelClasses, NeuralForecaster, crossValidation, fs, path: nodePath })
+modelClasses.AutoEnsemble = ensembles.AutoEnsemble
+const models = Object.freeze(modelClasses)
 
 module.exports = {
   ops: wrapNamespace(native.ops),
