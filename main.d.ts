@@ -642,6 +642,8 @@ export interface ModelClass<Type extends ModelType> {
 
 /** One class per model type. */
 export declare const models: { readonly [Type in ModelType]: ModelClass<Type> } & { readonly [Type in AutoModelType]: AutoModelClass<Type> } & {
+  /** Selection across model families: Auto searches of several families, the best few forecasting together. */
+  readonly AutoEnsemble: AutoEnsembleClass
   /** The same class as VanillaTransformer (NeuralForecast's other name for it). */
   readonly Transformer: ModelClass<'VanillaTransformer'>
 }
@@ -782,9 +784,101 @@ export type ModelConfig =
   | { [Type in ModelType]: Model<Type> | (ModelOptionsByType[Type] & { type: Type }) }[ModelType]
   | (VanillaTransformerOptions & { type: 'Transformer' })
   | { [Type in AutoModelType]: AutoModel<Type> | (AutoModelOptions<AutoModelTypes[Type]> & { type: Type }) }[AutoModelType]
+  | AutoEnsemble
+  | (AutoEnsembleOptions & { type: 'AutoEnsemble' })
+
+/** A family an AutoEnsemble searches: a model with an Auto model (its default space). */
+export type EnsembleFamily = AutoModelTypes[AutoModelType]
+
+/**
+ * Selection across families (`models.AutoEnsemble`, or `models: 'auto'`): each family's Auto search in turn (its
+ * share of `numSamples`; of `timeBudget`, the time left split over the families left), every trial scored on the
+ * same validation windows; the `top` families with the lowest validation loss keep their winner, and the ensemble
+ * forecasts the median, mean or best of their forecasts (point and quantile columns). With
+ * `fit(data, { predictionIntervals })`, its intervals come from the ensemble's own errors on the calibration windows.
+ * An AutoEnsemble is its forecaster's only model; the same seed gives the same trials, members and forecasts on any
+ * thread count (without a time budget, which depends on the machine).
+ */
+export interface AutoEnsembleOptions {
+  h: number
+  /** ['NHITS', 'MLP', 'LSTM', 'TCN', 'DLinear', 'NLinear', 'TiDE', 'NBEATS'] */
+  families?: EnsembleFamily[]
+  /** Trials in all, split evenly over the families (at least one each) [3 per family]. */
+  numSamples?: number
+  /** Seconds after which no trial starts (trials under way and the winners' refits finish). */
+  timeBudget?: number
+  /** How the members' forecasts combine ['median']; 'best' forecasts with the best member alone. */
+  ensemble?: 'median' | 'mean' | 'best'
+  /** Families kept [3, or the number of families if fewer; 1 with 'best']. */
+  top?: number
+  /** Seeds every family's draw of configurations [1]. */
+  seed?: number
+  loss?: Loss
+  validLoss?: Loss
+  /** Points held out of each series to score the trials [fit's validationSize, or h]. */
+  valSize?: number
+  searchAlg?: AutoModelOptions<'MLP'>['searchAlg']
+  /** Search spaces by family (NeuralForecast 3.3's default space for the others). */
+  config?: { [Family in EnsembleFamily]?: AutoModelOptions<Family>['config'] }
+  /** The forecast column ['AutoEnsemble']. */
+  alias?: string
+}
+
+/** A finished trial of an AutoEnsemble's search, with its family. */
+export interface EnsembleTrial extends SearchTrial {
+  family: EnsembleFamily
+}
+
+/** A member of the ensemble: its family's winning trial. */
+export interface EnsembleMember {
+  family: EnsembleFamily
+  trial: number
+  config: Record<string, unknown>
+  validLoss: number
+}
+
+/** An AutoEnsemble's search at the last fit. */
+export interface EnsembleResults {
+  rows: EnsembleTrial[]
+  /** Best first. */
+  members: EnsembleMember[]
+  /** Trials never started because `timeBudget` ran out. */
+  skipped: number
+  /** An AbortSignal stopped it; the ensemble then holds the families searched so far. */
+  stopped: boolean
+}
+
+/** `fit`'s `onTrial` argument: a finished trial of an AutoEnsemble's search (reported when its family is done). */
+export interface EnsembleTrialEvent extends EnsembleTrial {
+  /** This trial's place among all the search's trials, from 1, and their number. */
+  n: number
+  total: number
+  /** The lowest validation loss so far, and its family. */
+  bestSoFar: number | null
+  bestFamily: EnsembleFamily | null
+}
+
+export type AutoEnsemble = Required<Pick<AutoEnsembleOptions, 'h' | 'families' | 'numSamples' | 'ensemble' | 'top' | 'seed' | 'alias'>> &
+  AutoEnsembleOptions & {
+    readonly type: 'AutoEnsemble'
+    /** One row per finished trial of every family (after the fit of its forecaster). */
+    results(): EnsembleTrial[]
+    /** The members the last fit kept, best first. */
+    readonly members: EnsembleMember[]
+  }
+
+export interface AutoEnsembleClass {
+  new (options: AutoEnsembleOptions): AutoEnsemble
+  readonly name: 'AutoEnsemble'
+}
 
 export interface NeuralForecasterOptions {
-  models: ModelConfig[]
+  /** The models, or 'auto': an AutoEnsemble over the default families, with `h` and the `auto` options. */
+  models: ModelConfig[] | 'auto'
+  /** With `models: 'auto'`: the forecast horizon. */
+  h?: number
+  /** With `models: 'auto'`: the AutoEnsemble's options. */
+  auto?: Omit<AutoEnsembleOptions, 'h'>
   /** pandas frequency alias ('D', 'MS', '30min', 'B', 'W', 'QS', 'YE', …), or for integer ds the step as a
    *  positive integer number or string (1 or '1', NeuralForecast's freq=1); inferred when absent. */
   frequency?: string | number
@@ -925,6 +1019,8 @@ export interface FitOptions {
   onProgress?: (progress: FitProgress) => void
   /** Aborting rejects the fit with an AbortError; the forecaster keeps the weights it had before. */
   signal?: AbortSignal
+  /** An AutoEnsemble forecaster only: called with each finished trial of its search. */
+  onTrial?: (trial: EnsembleTrialEvent) => void
 }
 
 export interface PredictOptions {
@@ -991,6 +1087,10 @@ export declare class NeuralForecaster {
   readonly isFitted: boolean
   fit(data: ForecastData, options?: FitOptions): Promise<FitSummary>
   predict(options?: PredictOptions): Promise<Forecast>
+  /** An AutoEnsemble forecaster's members after fit, best first ([] for other forecasters and before fit). */
+  ensembleMembers(): EnsembleMember[]
+  /** An AutoEnsemble forecaster's search at the last fit (null for other forecasters and before fit). */
+  ensembleResults(): EnsembleResults | null
   /**
    * Forecasts of the data the models were fitted on (NeuralForecast's `predict_insample`), off the JS thread: per
    * series, windows of h rows `stepSize` points apart, the last ending at the series' last point, each forecast

@@ -227,6 +227,16 @@ class NeuralForecaster {
     return runControlled('NeuralForecaster.fit', hooks, (control) => natives.get(this).fit(data, fitOptions, control))
   }
 
+  /** The members of an AutoEnsemble forecaster (lib/ensemble.js); this forecaster has none. */
+  ensembleMembers() {
+    return []
+  }
+
+  /** The search of an AutoEnsemble forecaster; this forecaster has none. */
+  ensembleResults() {
+    return null
+  }
+
   /** Forecasts every series after its history (or after `options.data`). */
   async predict(options) {
     return unpackFrame(await awaitNative(callNative(() => natives.get(this).predict(options))))
@@ -325,7 +335,9 @@ async function readCsv(path, options) {
 async function crossValidationForecaster(forecaster, options) {
   if (typeof forecaster === 'function') {
     if (options?.horizon === undefined) throw new TypeError('crossValidation: with a forecaster factory, options.horizon is required')
-    const made = natives.get(await forecaster())
+    const forecasterMade = await forecaster()
+    if (forecasterMade instanceof ensembles.EnsembleForecaster) return forecasterMade
+    const made = natives.get(forecasterMade)
     if (made === undefined) throw new TypeError('crossValidation: the forecaster factory must return a NeuralForecaster')
     return made
   }
@@ -351,9 +363,11 @@ async function crossValidation(forecasterOptions, data, options) {
   }
   const { onProgress, signal, fitOptions, ...windows } = options ?? {}
   checkHooks(what, onProgress, signal)
+  // An AutoEnsemble's cross-validation runs over its forecasters in lib/ensemble.js.
   const ensemble = typeof forecasterOptions === 'function' ? undefined : ensembles.ensembleOf(forecasterOptions)
-  if (ensemble !== undefined) return ensembles.EnsembleForecaster.crossValidation(ensemble, data, options)
+  if (ensemble !== undefined) return ensembles.EnsembleForecaster.crossValidation(() => new ensembles.EnsembleForecaster(ensemble), data, options)
   const forecaster = await crossValidationForecaster(forecasterOptions, options)
+  if (forecaster instanceof ensembles.EnsembleForecaster) return ensembles.EnsembleForecaster.crossValidation(forecasterOptions, data, options, forecaster)
   const signals = signal ? [signal] : []
   const fitHooks = []
   const optionsOfFit = (fit, window) => {

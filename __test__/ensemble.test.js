@@ -25,7 +25,7 @@ async function fitted(numThreads, extra) {
 test('the ensemble forecasts the median of the best families, the same on 1 and 2 threads', async () => {
   const one = await fitted(1)
   const two = await fitted(2)
-  const rows = one.forecaster.results()
+  const rows = one.ensemble.results()
   // 5 trials split 2, 2, 1 over the families, all scored.
   expect(rows.map((r) => r.family)).toEqual(['MLP', 'MLP', 'NLinear', 'NLinear', 'DLinear'])
   expect(rows.every((r) => Number.isFinite(r.validLoss))).toBe(true)
@@ -40,7 +40,7 @@ test('the ensemble forecasts the median of the best families, the same on 1 and 
   expect(members.map((m) => m.family)).toEqual(ranked.slice(0, 2))
   expect(members.map((m) => m.validLoss)).toEqual(ranked.slice(0, 2).map(bestOf))
   const strip = (r) => r.map(({ family, trial, config, validLoss, steps }) => ({ family, trial, config, validLoss, steps }))
-  expect(strip(two.forecaster.results())).toEqual(strip(rows))
+  expect(strip(two.ensemble.results())).toEqual(strip(rows))
   expect(Array.from(two.forecast.AutoEnsemble)).toEqual(Array.from(one.forecast.AutoEnsemble))
   expect(Array.from(two.forecast['AutoEnsemble-hi-95'])).toEqual(Array.from(one.forecast['AutoEnsemble-hi-95']))
   // Two members: the median is their mean, each member as its own forecaster would give it.
@@ -107,8 +107,8 @@ test('an abort keeps what the search found so far', async () => {
   const forecaster = new NeuralForecaster({ models: [new models.AutoEnsemble(options({ config: { ...CONFIG, NLinear: { ...CONFIG.NLinear, maxSteps: 100000 } } }))], numThreads: 2 })
   const fit = forecaster.fit(sinePanel(2, 80), { onProgress: (p) => p.family === 'NLinear' && p.step > 50 && controller.abort(), signal: controller.signal })
   await expect(fit).rejects.toThrow(/aborted/)
-  expect(forecaster.searchResults().stopped).toBe(true)
-  expect(forecaster.results().filter((r) => r.family === 'MLP')).toHaveLength(2)
+  expect(forecaster.ensembleResults().stopped).toBe(true)
+  expect(forecaster.ensembleResults().rows.filter((r) => r.family === 'MLP')).toHaveLength(2)
   expect(forecaster.ensembleMembers().map((m) => m.family)).toContain('MLP')
   expect((await forecaster.predict()).AutoEnsemble.every(Number.isFinite)).toBe(true)
 })

@@ -147,7 +147,7 @@ function createEnsemble({ models, NeuralForecaster, crossValidation, fs, path })
 
     /** One row per finished trial of every family: `{ family, trial, config, validLoss, steps, seconds, error? }`. */
     results() {
-      return this.#forecaster().results()
+      return this.#forecaster().ensembleResults()?.rows ?? []
     }
 
     /** The members the last fit kept, best first: `{ family, trial, config, validLoss }`. */
@@ -228,8 +228,9 @@ function createEnsemble({ models, NeuralForecaster, crossValidation, fs, path })
         const forecaster = new NeuralForecaster({ ...this.#options, models: [model] })
         const progress = onProgress && ((p) => onProgress({ ...p, family, familyIndex: i, families: spec.families.length }))
         let error
+        let summary
         try {
-          await forecaster.fit(data, { ...fitOptions, onProgress: progress, signal })
+          summary = await forecaster.fit(data, { ...fitOptions, onProgress: progress, signal })
         } catch (err) {
           if (signal?.aborted) aborted = err
           else error = err
@@ -241,7 +242,7 @@ function createEnsemble({ models, NeuralForecaster, crossValidation, fs, path })
           onTrial?.({ n, total: spec.numSamples, family, ...row, bestSoFar: best?.validLoss ?? null, bestFamily: best?.family ?? null })
         }
         const winner = results.rows.find((r) => r.validLoss !== null && JSON.stringify(r.config) === JSON.stringify(results.bestConfig))
-        searched.push({ family, forecaster, results, winner: forecaster.isFitted ? winner : undefined, error })
+        searched.push({ family, forecaster, results, winner: forecaster.isFitted ? winner : undefined, error, summary })
         if (aborted) break
       }
       const ranked = searched.filter((s) => s.winner).sort((a, b) => a.winner.validLoss - b.winner.validLoss)
@@ -258,8 +259,8 @@ function createEnsemble({ models, NeuralForecaster, crossValidation, fs, path })
       if (predictionIntervals !== undefined && !aborted) state.scores = await this.#calibrate(members, data, predictionIntervals, signal)
       this.#state = state
       if (aborted) throw aborted
-      const seconds = (Date.now() - started) / 1000
-      return { models: [{ alias: spec.alias, members: members.map((m) => m.family), trials: rows.length, skipped }], elapsedMs: seconds * 1000, aborted: false }
+      // The members' refits, best first.
+      return { models: kept.flatMap((s) => s.summary.models), elapsedMs: Date.now() - started, aborted: false }
     }
 
     /**
@@ -295,18 +296,13 @@ function createEnsemble({ models, NeuralForecaster, crossValidation, fs, path })
       return this.#state
     }
 
-    /** One row per finished trial of every family, with its `family`. */
-    results() {
-      return this.#state?.rows ?? []
-    }
-
     /** The members the last fit kept, best first: `{ family, trial, config, validLoss }` ([] before fit). */
     ensembleMembers() {
       return (this.#state?.members ?? []).map(({ family, trial, config, validLoss }) => ({ family, trial, config, validLoss }))
     }
 
     /** The search: `{ rows, members, skipped, stopped }` (null before fit). */
-    searchResults() {
+    ensembleResults() {
       const state = this.#state
       return state && { rows: state.rows, members: this.ensembleMembers(), skipped: state.skipped, stopped: state.stopped }
     }
@@ -405,7 +401,7 @@ function createEnsemble({ models, NeuralForecaster, crossValidation, fs, path })
      * Cross-validation of the ensemble (`refit: false`, NeuralForecast's default: one search on the history before
      * the first window, each window forecast from the history before it; `refit: true`: a search per window).
      */
-    static async crossValidation(ensemble, data, options = {}) {
+    static async crossValidation(make, data, options = {}, first = undefined) {
       const what = 'crossValidation'
       longFormat(data, what)
       const { nWindows = 1, stepSize = 1, refit = false, horizon, level, fitOptions = {}, onProgress, signal, ...other } = options ?? {}
@@ -413,16 +409,17 @@ function createEnsemble({ models, NeuralForecaster, crossValidation, fs, path })
       if (stray !== undefined) throw new TypeError(`${what}: options.${stray} is not available with an AutoEnsemble`)
       if (typeof refit !== 'boolean') throw new TypeError(`${what}: with an AutoEnsemble, options.refit must be true or false, got ${describe(refit)}`)
       if (!isObject(fitOptions)) throw new TypeError(`${what}: with an AutoEnsemble, options.fitOptions must be an object`)
-      const h = horizon ?? ensemble.spec.h
+      let forecaster = first ?? (await make())
+      const h = horizon ?? forecaster.#spec.h
       const groups = seriesRows(data)
       // Rows by series, then window, then step (the engine's order).
       const bySeries = new Map()
-      let forecaster
       for (let window = 0; window < nWindows; window++) {
         const cut = h + stepSize * (nWindows - 1 - window)
         const history = withoutLast(data, cut)
-        if (refit || forecaster === undefined) {
-          forecaster = new EnsembleForecaster(ensemble)
+        if (window === 0 || refit) {
+          if (window > 0) forecaster = await make()
+          if (!(forecaster instanceof EnsembleForecaster)) throw new TypeError(`${what}: the forecaster factory must return AutoEnsemble forecasters throughout`)
           const progress = onProgress && ((p) => onProgress({ fit: window, window, ...p }))
           await forecaster.fit(history, { ...fitOptions, onProgress: progress, signal })
         }

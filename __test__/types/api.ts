@@ -24,6 +24,10 @@ import {
   type ScalerType,
   type SearchResults,
   type SearchTrial,
+  type EnsembleMember,
+  type EnsembleResults,
+  type EnsembleTrial,
+  type EnsembleTrialEvent,
 } from 'neuro-divergent'
 import * as entry from 'neuro-divergent'
 
@@ -51,6 +55,20 @@ async function forecasterUsage(): Promise<void> {
   const autoPlain: ModelConfig = { type: 'AutoLSTM', h: 6, numSamples: 2 }
   void new NeuralForecaster({ models: [autoNhits, autoPlain] })
   void [autoType, autoRows, autoSearch, autoBest, auto.uniform(0, 1)]
+  const ensemble = new models.AutoEnsemble({ h: 4, families: ['NHITS', 'MLP'], numSamples: 6, ensemble: 'mean', top: 2, timeBudget: 30, config: { MLP: { hiddenSize: auto.choice([8, 16]) } } })
+  const ensembleRows: EnsembleTrial[] = ensemble.results()
+  const ensembleMembers: EnsembleMember[] = ensemble.members
+  const picked = new NeuralForecaster({ models: 'auto', h: 4, auto: { numSamples: 16, seed: 2 } })
+  await picked.fit({ unique_id: ['a'], ds: [1], y: [1] }, { onTrial: (t: EnsembleTrialEvent) => void [t.n, t.total, t.family, t.bestSoFar] })
+  const chosen: EnsembleMember[] = picked.ensembleMembers()
+  const searched: EnsembleResults | null = picked.ensembleResults()
+  void new NeuralForecaster({ models: [ensemble] })
+  void new NeuralForecaster({ models: [{ type: 'AutoEnsemble', h: 4, ensemble: 'best' }] })
+  // @ts-expect-error 'vote' is not a combination
+  void new models.AutoEnsemble({ h: 4, ensemble: 'vote' })
+  // @ts-expect-error Prophet has no search space
+  void new models.AutoEnsemble({ h: 4, families: ['Prophet'] })
+  void [ensembleRows, ensembleMembers, chosen, searched]
   const type: 'LSTM' = lstm.type
   const resolved: ResolvedModelOptions<'LSTM', RecurrentModelOptions> = lstm
   const gru = new models.GRU({ horizon: 6, loss: { type: 'HuberLoss', delta: 0.5 } })
