@@ -801,7 +801,7 @@ export type EnsembleFamily = AutoModelTypes[AutoModelType]
  */
 export interface AutoEnsembleOptions {
   h: number
-  /** ['NHITS', 'MLP', 'LSTM', 'TCN', 'DLinear', 'NLinear', 'TiDE', 'NBEATS'] */
+  /** Searched in this order ['NLinear', 'DLinear', 'MLP', 'NHITS', 'NBEATS', 'TiDE', 'TCN', 'LSTM']: quickest first. */
   families?: EnsembleFamily[]
   /** Trials in all, split evenly over the families (at least one each) [3 per family]. */
   numSamples?: number

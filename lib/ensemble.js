@@ -8,8 +8,9 @@
 
 const { groupSeries } = require('./long_format.js')
 
-/** Fast univariate families with a default space: the `models: 'auto'` search. */
-const DEFAULT_FAMILIES = ['NHITS', 'MLP', 'LSTM', 'TCN', 'DLinear', 'NLinear', 'TiDE', 'NBEATS']
+/** Fast univariate families with a default space: the `models: 'auto'` search, the quickest first (a time budget
+ * reaches the later ones only when it allows). */
+const DEFAULT_FAMILIES = ['NLinear', 'DLinear', 'MLP', 'NHITS', 'NBEATS', 'TiDE', 'TCN', 'LSTM']
 const COMBINATIONS = ['median', 'mean', 'best']
 const ENSEMBLE_KEYS = ['type', 'alias', 'h', 'families', 'numSamples', 'timeBudget', 'ensemble', 'top', 'seed', 'validLoss', 'valSize', 'loss', 'config', 'searchAlg']
 /** Options each family's Auto model takes as they are. */
@@ -408,20 +409,28 @@ function createEnsemble({ models, NeuralForecaster, crossValidation, fs, path })
       const stray = Object.keys(other)[0]
       if (stray !== undefined) throw new TypeError(`${what}: options.${stray} is not available with an AutoEnsemble`)
       if (typeof refit !== 'boolean') throw new TypeError(`${what}: with an AutoEnsemble, options.refit must be true or false, got ${describe(refit)}`)
-      if (!isObject(fitOptions)) throw new TypeError(`${what}: with an AutoEnsemble, options.fitOptions must be an object`)
       let forecaster = first ?? (await make())
       const h = horizon ?? forecaster.#spec.h
       const groups = seriesRows(data)
       // Rows by series, then window, then step (the engine's order).
       const bySeries = new Map()
+      let fits = 0
       for (let window = 0; window < nWindows; window++) {
         const cut = h + stepSize * (nWindows - 1 - window)
         const history = withoutLast(data, cut)
         if (window === 0 || refit) {
           if (window > 0) forecaster = await make()
           if (!(forecaster instanceof EnsembleForecaster)) throw new TypeError(`${what}: the forecaster factory must return AutoEnsemble forecasters throughout`)
-          const progress = onProgress && ((p) => onProgress({ fit: window, window, ...p }))
-          await forecaster.fit(history, { ...fitOptions, onProgress: progress, signal })
+          const fit = fits++
+          const given = typeof fitOptions === 'function' ? fitOptions(fit, window) : fitOptions
+          if (!isObject(given)) throw new TypeError(`${what}: options.fitOptions must be an object or a function returning one, got ${describe(given)}`)
+          const { onProgress: fitProgress, signal: fitSignal, ...rest } = given
+          const progress = (p) => {
+            onProgress?.({ fit, window, ...p })
+            fitProgress?.({ fit, window, ...p })
+          }
+          const signals = [signal, fitSignal].filter(Boolean)
+          await forecaster.fit(history, { ...rest, onProgress: progress, signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0] })
         }
         const forecast = await forecaster.predict({ data: history, horizon: h, ...(level ? { level } : {}) })
         const names = Object.keys(forecast).filter((name) => name !== 'unique_id' && name !== 'ds')

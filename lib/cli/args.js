@@ -119,9 +119,13 @@ function resolveModelNames(lib, values, command) {
   const names = (values.model ?? [DEFAULTS.model]).flatMap((m) => m.split(',')).map((m) => m.trim()).filter(Boolean)
   if (names.length === 0) throw new UsageError('--model needs a model name', command)
   const seen = new Set()
+  if (names.some((name) => name.toLowerCase() === 'auto')) {
+    if (names.length > 1) throw new UsageError('--model auto (an ensemble across model families) is the only model', command)
+    return ['AutoEnsemble']
+  }
   return names.map((name) => {
     const type = name.toLowerCase() === 'transformer' ? 'VanillaTransformer' : types.find((t) => t.toLowerCase() === name.toLowerCase())
-    if (!type) throw new UsageError(`unknown model ${JSON.stringify(name)}; available models: ${types.map((t) => t.toLowerCase()).join(', ')}`, command)
+    if (!type) throw new UsageError(`unknown model ${JSON.stringify(name)}; available models: ${types.map((t) => t.toLowerCase()).join(', ')}, auto`, command)
     if (seen.has(type)) throw new UsageError(`--model ${name} is given twice`, command)
     seen.add(type)
     return type
@@ -222,13 +226,21 @@ function forecasterOptions(lib, values, command, nSeries) {
   if (!SCALERS.includes(scaler)) throw new UsageError(`--scaler must be one of ${SCALERS.join(', ')}, got ${JSON.stringify(scaler)}`, command)
   const numSamples = integerOption(values, 'samples', { command })
   const timeBudget = timeBudgetOption(values, command)
-  const autoTypes = autoModelTypes(lib)
+  const autoTypes = [...autoModelTypes(lib), 'AutoEnsemble']
   if ((numSamples !== undefined || timeBudget !== undefined) && !types.some((type) => autoTypes.includes(type))) {
     throw new UsageError(`--samples and --time-budget are for Auto models (--model ${autoTypes[0]?.toLowerCase()}, …)`, command)
   }
   const lossless = types.filter((type) => type === 'Prophet' || autoTypes.includes(type))
   if (loss !== undefined && lossless.length) {
     throw new UsageError(`--loss is for the neural models; ${lossless.map((t) => t.toLowerCase()).join(', ')} take none`, command)
+  }
+  if (types[0] === 'AutoEnsemble') {
+    // --model auto: the AutoEnsemble over its default families, each searching its NeuralForecast default space.
+    const auto = { seed, ...(numSamples ? { numSamples } : {}), ...(timeBudget ? { timeBudget } : {}) }
+    const options = { models: 'auto', h: horizon, auto }
+    if (values.freq !== undefined) options.frequency = values.freq
+    if (numThreads !== undefined) options.numThreads = numThreads
+    return { options, horizon, inputSize, maxSteps, types, levels, fitOptions: intervalFitOptions(levels, types, loss) }
   }
   const models = types.map((type) => {
     // An Auto model searches its NeuralForecast default space: the per-model options do not apply.

@@ -32,7 +32,8 @@ const MODEL_HELP = (models) => `Model:
   --loss NAME          neural models' training loss: mae, mse, huber, mqloss, or a distribution trained by
                        likelihood: normal, studentt, poisson, negativebinomial, bernoulli, gmm, pmm, nbmm [mae];
                        with mqloss or a distribution, --level sets its quantile columns (no conformal calibration)
-  --samples N          Auto models (--model autonhits, autolstm, …): trials of the search [10]
+  --samples N          Auto models (--model autonhits, autolstm, …): trials of the search [10]; --model auto
+                       (an ensemble of the best 3 of 8 model families): trials in all [24]
   --time-budget 30s    Auto models: no trial starts after this long (s, m or h)`
 
 /** The help of `command` (the overview when it is undefined); `models`: the model types of this build. */

@@ -101,4 +101,25 @@ function searchTable(model) {
   return lines.join('\n')
 }
 
-module.exports = { formatValue, forecastTable, checkOutputPaths, writeFileChecked, writeForecastOutputs, progressFor, fitSummaryLine, searchTable }
+/** One line per finished trial of an AutoEnsemble's search (`fit`'s onTrial). */
+function trialLine(t) {
+  const loss = t.validLoss === null ? `failed: ${t.error}` : `valid loss ${t.validLoss.toFixed(4)}`
+  const best = t.bestSoFar === null ? '' : `  best so far ${t.bestSoFar.toFixed(4)} (${t.bestFamily})`
+  return `trial ${t.n}/${t.total}  ${t.family}  ${loss}${best}  ${formatSeconds(t.seconds)}`
+}
+
+/** An AutoEnsemble's search after fit: its members, then its best trials (at most 5) by validation loss. */
+function ensembleTable(results) {
+  const { rows, members, skipped } = results
+  const lines = [`AutoEnsemble: ${rows.length} trials${skipped ? ` (${skipped} not started: time budget)` : ''}; members: ${members.map((m) => m.family).join(', ')}; best trials:`]
+  const ranked = rows.filter((r) => r.validLoss !== null).sort((a, b) => a.validLoss - b.validLoss)
+  for (const r of ranked.slice(0, 5)) {
+    const config = Object.entries(r.config).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')
+    lines.push(`  ${r.family} trial ${r.trial + 1}  valid loss ${r.validLoss.toFixed(4)}  ${r.steps} steps  ${formatSeconds(r.seconds)}  ${config}`)
+  }
+  const failed = rows.filter((r) => r.error)
+  if (failed.length) lines.push(`  ${failed.length} trial(s) failed, e.g. ${failed[0].family} trial ${failed[0].trial + 1}: ${failed[0].error}`)
+  return lines.join('\n')
+}
+
+module.exports = { trialLine, ensembleTable, formatValue, forecastTable, checkOutputPaths, writeFileChecked, writeForecastOutputs, progressFor, fitSummaryLine, searchTable }
