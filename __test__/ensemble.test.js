@@ -83,6 +83,10 @@ test("models: 'auto' with a time budget, cross-validation, and clear errors", as
   expect((await forecaster.predict()).AutoEnsemble.every(Number.isFinite)).toBe(true)
   await expect(forecaster.predict({ level: [80] })).rejects.toThrow(/no prediction intervals/)
   expect(() => forecaster.update(sinePanel(2, 1))).toThrow('NeuralForecaster.update is not available for an AutoEnsemble forecaster')
+  // A budget spent before any trial starts leaves nothing to forecast with.
+  const hurried = new NeuralForecaster({ models: 'auto', h: 6, auto: { families: ['NLinear', 'MLP'], numSamples: 2, timeBudget: 1e-6, config: { NLinear: CONFIG.NLinear, MLP: CONFIG.MLP } } })
+  await expect(hurried.fit(sinePanel(2, 60))).rejects.toThrow(/AutoEnsemble: no family finished a trial.*time budget/)
+  expect(hurried.isFitted).toBe(false)
 
   const cv = await crossValidation({ models: [{ type: 'AutoEnsemble', ...options({ numSamples: 3 }) }], numThreads: 2 }, sinePanel(2, 80), { nWindows: 2 })
   expect(cv.unique_id).toHaveLength(2 * 2 * 6)
