@@ -116,3 +116,19 @@ test('an abort keeps what the search found so far', async () => {
   expect(forecaster.ensembleMembers().map((m) => m.family)).toContain('MLP')
   expect((await forecaster.predict()).AutoEnsemble.every(Number.isFinite)).toBe(true)
 })
+
+test("'mean' of members trained with MQLoss combines each quantile column; their own quantiles give the levels", async () => {
+  const loss = { type: 'MQLoss', level: [80] }
+  const forecaster = new NeuralForecaster({ models: [new models.AutoEnsemble(options({ ensemble: 'mean', loss }))], numThreads: 2 })
+  await forecaster.fit(sinePanel(2, 80), { predictionIntervals: { nWindows: 2 } })
+  const forecast = await forecaster.predict({ level: [80] })
+  expect(Object.keys(forecast)).toEqual(['unique_id', 'ds', 'AutoEnsemble-median', 'AutoEnsemble-lo-80', 'AutoEnsemble-hi-80'])
+  const members = forecaster.ensembleMembers()
+  const columns = []
+  for (const member of members) {
+    const alone = new NeuralForecaster({ models: [new models[member.family]({ h: 6, ...member.config, loss, alias: member.family })], numThreads: 1 })
+    await alone.fit(sinePanel(2, 80))
+    columns.push((await alone.predict())[`${member.family}-lo-80`])
+  }
+  forecast['AutoEnsemble-lo-80'].forEach((v, k) => expect(v).toBeCloseTo((columns[0][k] + columns[1][k]) / 2, 9))
+})

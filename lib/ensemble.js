@@ -242,7 +242,8 @@ function createEnsemble({ models, NeuralForecaster, crossValidation, fs, path })
           if (row.validLoss !== null && (best === null || row.validLoss < best.validLoss)) best = { family, validLoss: row.validLoss }
           onTrial?.({ n, total: spec.numSamples, family, ...row, bestSoFar: best?.validLoss ?? null, bestFamily: best?.family ?? null })
         }
-        const winner = results.rows.find((r) => r.validLoss !== null && JSON.stringify(r.config) === JSON.stringify(results.bestConfig))
+        // The engine's winner: the lowest validation loss, the lowest trial number among equals.
+        const winner = results.rows.filter((r) => r.validLoss !== null).reduce((a, b) => (a === undefined || b.validLoss < a.validLoss ? b : a), undefined)
         searched.push({ family, forecaster, results, winner: forecaster.isFitted ? winner : undefined, error, summary })
         if (aborted) break
       }
