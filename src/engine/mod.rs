@@ -28,7 +28,7 @@ use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-pub use auto::{AutoSpec, SearchReport, TrialRow};
+pub use auto::{AutoSpec, SearchAlg, SearchReport, TrialRow};
 pub use error::{EngineError, ErrorKind};
 pub use scaler::Scale;
 pub use memory::MemoryStats;

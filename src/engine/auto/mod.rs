@@ -3,13 +3,16 @@
 //! loss there (the model's `validLoss`, default its loss); the best configuration is then trained on all the data
 //! (`refitWithVal: true` keeps the validation points out, as NeuralForecast's `refit_with_val`).
 //!
-//! Trials run in parallel on the forecaster's thread pool. A trial's configuration comes from `(seed, trial)` alone
-//! and its training is bit-identical on any thread count, and the winner is the lowest loss (the lowest trial
-//! number among equals), so the same seed gives the same trials, winner and forecasts on 1 or 16 threads.
+//! Trials run in parallel on the forecaster's thread pool ([`scheduler`]: all to their end, or by successive
+//! halving). A trial's configuration comes from `(seed, trial)` alone (random search) or from that and the results
+//! of a fixed set of earlier trials ([`tpe`]), its training is bit-identical on any thread count, and the winner is
+//! the lowest loss (the lowest trial number among equals), so the same seed gives the same trials, winner and
+//! forecasts on 1 or 16 threads.
 
 mod defaults;
 mod scheduler;
 mod space;
+mod tpe;
 
 use serde_json::{Map, Value};
 
@@ -37,6 +40,7 @@ pub struct AutoSpec {
     /// Options every trial shares: h, and the loss and validation loss when given.
     pub fixed: Map<String, Value>,
     pub num_samples: usize,
+    pub search_alg: SearchAlg,
     pub seed: u64,
     /// Points held out of each series to score the trials (`None`: the fit's `validationSize`, or h).
     pub val_size: Option<usize>,
@@ -70,12 +74,13 @@ impl AutoSpec {
             (None, None) => return Err(EngineError::Type(format!("{} is missing: the forecast horizon", o.field("h")))),
         };
         let num_samples = o.integer("numSamples", 1, 100_000)?.unwrap_or(10);
-        match o.string("searchAlg")? {
-            None | Some("random") => {}
+        let search_alg = match o.string("searchAlg")? {
+            None | Some("random") => SearchAlg::Random,
+            Some("tpe") => SearchAlg::Tpe,
             Some(other) => {
-                return Err(EngineError::Range(format!("{}: '{other}' is not available; this build searches with 'random'", o.field("searchAlg"))))
+                return Err(EngineError::Range(format!("{}: '{other}' is not available; this build searches with 'random' or 'tpe'", o.field("searchAlg"))))
             }
-        }
+        };
         let seed = match o.integer("seed", 0, u32::MAX as usize)? {
             Some(seed) => seed,
             None => o.integer("randomSeed", 0, u32::MAX as usize)?.unwrap_or(1),
@@ -101,7 +106,7 @@ impl AutoSpec {
                 SearchSpace::parse(default.as_object().expect("a space is an object"), &space_path, &accepted)?
             }
         };
-        let auto = AutoSpec { kind, space, fixed, num_samples, seed, val_size, refit_with_val, time_budget, scheduler };
+        let auto = AutoSpec { kind, space, fixed, num_samples, search_alg, seed, val_size, refit_with_val, time_budget, scheduler };
         let alias = o.string("alias")?.map_or_else(|| format!("Auto{}", kind.name()), str::to_string);
         // Until a fit puts the winner there, the model is the first valid trial's (a trial can be invalid, e.g.
         // over the memory limit, and then fails alone; a space without valid trials is an error).
@@ -135,7 +140,7 @@ impl AutoSpec {
         o.insert("alias".into(), alias.into());
         o.insert("numSamples".into(), self.num_samples.into());
         o.insert("config".into(), self.space.to_value());
-        o.insert("searchAlg".into(), "random".into());
+        o.insert("searchAlg".into(), self.search_alg.name().into());
         o.insert("seed".into(), self.seed.into());
         if let Some(val_size) = self.val_size {
             o.insert("valSize".into(), val_size.into());
@@ -148,9 +153,14 @@ impl AutoSpec {
         o
     }
 
-    /// Trial `trial`'s configuration (the sampled options) and its model spec, named `alias`.
+    /// Trial `trial`'s configuration as random search draws it (the sampled options) and its model spec, named
+    /// `alias`.
     pub fn trial(&self, trial: usize, alias: &str) -> Result<(Map<String, Value>, ModelSpec), EngineError> {
-        let config = self.space.sample(self.seed, trial);
+        self.configured(trial, self.space.sample(self.seed, trial), alias)
+    }
+
+    /// Trial `trial`'s model spec for its configuration `config`, named `alias`.
+    pub fn configured(&self, trial: usize, config: Map<String, Value>, alias: &str) -> Result<(Map<String, Value>, ModelSpec), EngineError> {
         let mut options = self.fixed.clone();
         options.extend(config.clone());
         options.insert("alias".into(), alias.into());
@@ -158,6 +168,24 @@ impl AutoSpec {
             EngineError::Range(format!("{e} (configuration {})", Value::Object(config.clone())))
         })?;
         Ok((config, spec))
+    }
+}
+
+/// How a search draws its configurations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchAlg {
+    /// Each trial's from `(seed, trial)` alone.
+    Random,
+    /// Optuna's TPE sampler (see [`tpe`]).
+    Tpe,
+}
+
+impl SearchAlg {
+    pub fn name(self) -> &'static str {
+        match self {
+            SearchAlg::Random => "random",
+            SearchAlg::Tpe => "tpe",
+        }
     }
 }
 
@@ -230,7 +258,7 @@ impl Engine {
             }
             let trial_options = FitOptions { validation_size: val_size, prediction_intervals: None, warm_start: true, ..options.clone() };
             let (report, best) = self.search(index, &auto, panel, &trial_options, progress)?;
-            let winner = report.best_row().map(|row| row.trial);
+            let winner = report.best_row().map(|row| (row.trial, row.config.clone()));
             let stopped = report.stopped;
             self.searches[index] = Some(report);
             if stopped {
@@ -248,7 +276,7 @@ impl Engine {
                     first.map_or_else(|| " within the time budget".to_string(), |e| format!("; the first failure: {e}"))
                 )));
             };
-            let (_, spec) = auto.trial(winner, &alias)?;
+            let (_, spec) = auto.configured(winner.0, winner.1, &alias)?;
             self.config.models[index].method = spec.method;
             self.models[index] = Trained::new(&self.config.models[index])?;
         }

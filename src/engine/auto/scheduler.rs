@@ -9,6 +9,10 @@
 //! which depends on timing), so the decisions, like everything else of a search, are the same on any thread
 //! count. A continuing trial resumes its own training (weights, Adam moments, learning-rate schedule, window
 //! draws), so it ends with the weights of a run that never paused.
+//!
+//! Random search runs all its trials as one wave. TPE runs waves of trials whose configurations need no result of
+//! each other (its random startup trials, then [`tpe::BATCH`] at a time); each wave is scheduled as above, so
+//! successive halving ranks the trials of a wave.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,7 +21,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde_json::{Map, Value};
 
-use super::{better, AutoSpec, SearchReport, TrialRow};
+use super::{better, tpe, AutoSpec, SearchAlg, SearchReport, TrialRow};
 use crate::data::Panel;
 use crate::engine::spec::{EngineConfig, ModelSpec};
 use crate::engine::{Control, Engine, EngineError, FitOptions, ProgressEvent};
@@ -108,15 +112,6 @@ impl Engine {
     ) -> Result<(SearchReport, Option<(f64, usize, Engine)>), EngineError> {
         let alias = &self.config.models[index].alias;
         let n = auto.num_samples;
-        let mut running: Vec<Trial> = (0..n)
-            .map(|t| {
-                let (config, spec, error) = match auto.trial(t, alias) {
-                    Ok((config, spec)) => (config, Some(spec), None),
-                    Err(e) => (auto.space.sample(auto.seed, t), None, Some(e.to_string())),
-                };
-                Trial { number: t, config, spec, engine: None, loss: None, steps: 0, seconds: 0.0, error }
-            })
-            .collect();
         let started = Instant::now();
         let stop = AtomicBool::new(false);
         let progress = Mutex::new(progress);
@@ -132,86 +127,117 @@ impl Engine {
             let Trial { number, config, loss, steps, seconds, error, .. } = trial;
             rows.push(TrialRow { trial: number, config, valid_loss: loss, steps, seconds, pruned, error });
         };
-        for rung in 0.. {
-            let until = auto.scheduler.map(|h| h.rung(rung));
-            let rung_options = FitOptions { train_until: until, ..options.clone() };
-            let outcomes: Vec<(Trial, Outcome)> = self.threads.install(|| {
-                running
-                    .into_par_iter()
-                    .map(|mut trial| {
-                        if trial.error.is_some() {
-                            return (trial, Outcome::Ran { paused: false });
+        let mut wave_start = 0;
+        while wave_start < n {
+            // Trials that run together: those whose configurations need no result of each other.
+            let wave_end = match auto.search_alg {
+                SearchAlg::Random => n,
+                SearchAlg::Tpe => {
+                    (wave_start + 1..n).find(|&t| tpe::history_end(t) > wave_start && tpe::history_end(t) >= tpe::STARTUP_TRIALS).unwrap_or(n)
+                }
+            };
+            // TPE's history is in trial order (its weights favour the recent trials).
+            rows.sort_by_key(|row| row.trial);
+            let mut running: Vec<Trial> = (wave_start..wave_end)
+                .map(|t| {
+                    let config = match auto.search_alg {
+                        SearchAlg::Random => auto.space.sample(auto.seed, t),
+                        SearchAlg::Tpe => {
+                            let end = tpe::history_end(t);
+                            let history: Vec<(&Map<String, Value>, f64)> =
+                                rows.iter().filter(|r| r.trial < end).filter_map(|r| r.valid_loss.filter(|l| l.is_finite()).map(|l| (&r.config, l))).collect();
+                            tpe::sample(&auto.space, auto.seed, t, &history)
                         }
-                        if stop.load(Ordering::Acquire) || auto.time_budget.is_some_and(|b| started.elapsed().as_secs_f64() >= b) {
-                            return (trial, Outcome::NotRun);
-                        }
-                        let trial_started = Instant::now();
-                        let label: Arc<str> = format!("{alias} trial {}/{n}", trial.number + 1).into();
-                        let mut on_step = |event: &ProgressEvent| {
-                            if stop.load(Ordering::Acquire) {
-                                return Control::Stop;
+                    };
+                    let (spec, error) = match auto.configured(t, config.clone(), alias) {
+                        Ok((_, spec)) => (Some(spec), None),
+                        Err(e) => (None, Some(e.to_string())),
+                    };
+                    Trial { number: t, config, spec, engine: None, loss: None, steps: 0, seconds: 0.0, error }
+                })
+                .collect();
+            wave_start = wave_end;
+            for rung in 0.. {
+                let until = auto.scheduler.map(|h| h.rung(rung));
+                let rung_options = FitOptions { train_until: until, ..options.clone() };
+                let outcomes: Vec<(Trial, Outcome)> = self.threads.install(|| {
+                    running
+                        .into_par_iter()
+                        .map(|mut trial| {
+                            if trial.error.is_some() {
+                                return (trial, Outcome::Ran { paused: false });
                             }
-                            let event = ProgressEvent { model: index, alias: label.clone(), ..event.clone() };
-                            let mut callback = progress.lock().unwrap_or_else(|p| p.into_inner());
-                            let control = (*callback)(&event);
-                            if control == Control::Stop {
-                                stop.store(true, Ordering::Release);
+                            if stop.load(Ordering::Acquire) || auto.time_budget.is_some_and(|b| started.elapsed().as_secs_f64() >= b) {
+                                return (trial, Outcome::NotRun);
                             }
-                            control
-                        };
-                        let engine = match trial.engine.take() {
-                            Some(engine) => Ok(engine),
-                            None => Engine::new(EngineConfig { models: vec![trial.spec.clone().expect("a trial without error has its spec")], ..self.config.clone() }),
-                        };
-                        let fitted = engine.and_then(|mut engine| engine.fit(panel, &rung_options, &mut on_step).map(|report| (engine, report)));
-                        trial.seconds += trial_started.elapsed().as_secs_f64();
-                        match fitted {
-                            Ok((engine, report)) if report.aborted => {
-                                // The engine is as it was before this rung: at the last rung's loss, if any.
-                                trial.engine = Some(engine);
-                                (trial, Outcome::NotRun)
-                            }
-                            Ok((engine, report)) => {
-                                let model = &report.models[0];
-                                trial.steps = model.steps;
-                                match model.val_loss.last() {
-                                    Some(&loss) => trial.loss = Some(loss),
-                                    None => trial.error = Some("no validation loss was computed".into()),
+                            let trial_started = Instant::now();
+                            let label: Arc<str> = format!("{alias} trial {}/{n}", trial.number + 1).into();
+                            let mut on_step = |event: &ProgressEvent| {
+                                if stop.load(Ordering::Acquire) {
+                                    return Control::Stop;
                                 }
-                                let paused = engine.paused.iter().any(Option::is_some) && trial.error.is_none();
-                                trial.engine = Some(engine);
-                                (trial, Outcome::Ran { paused })
+                                let event = ProgressEvent { model: index, alias: label.clone(), ..event.clone() };
+                                let mut callback = progress.lock().unwrap_or_else(|p| p.into_inner());
+                                let control = (*callback)(&event);
+                                if control == Control::Stop {
+                                    stop.store(true, Ordering::Release);
+                                }
+                                control
+                            };
+                            let engine = match trial.engine.take() {
+                                Some(engine) => Ok(engine),
+                                None => Engine::new(EngineConfig { models: vec![trial.spec.clone().expect("a trial without error has its spec")], ..self.config.clone() }),
+                            };
+                            let fitted = engine.and_then(|mut engine| engine.fit(panel, &rung_options, &mut on_step).map(|report| (engine, report)));
+                            trial.seconds += trial_started.elapsed().as_secs_f64();
+                            match fitted {
+                                Ok((engine, report)) if report.aborted => {
+                                    // The engine is as it was before this rung: at the last rung's loss, if any.
+                                    trial.engine = Some(engine);
+                                    (trial, Outcome::NotRun)
+                                }
+                                Ok((engine, report)) => {
+                                    let model = &report.models[0];
+                                    trial.steps = model.steps;
+                                    match model.val_loss.last() {
+                                        Some(&loss) => trial.loss = Some(loss),
+                                        None => trial.error = Some("no validation loss was computed".into()),
+                                    }
+                                    let paused = engine.paused.iter().any(Option::is_some) && trial.error.is_none();
+                                    trial.engine = Some(engine);
+                                    (trial, Outcome::Ran { paused })
+                                }
+                                Err(error) => {
+                                    trial.error = Some(error.to_string());
+                                    (trial, Outcome::Ran { paused: false })
+                                }
                             }
-                            Err(error) => {
-                                trial.error = Some(error.to_string());
-                                (trial, Outcome::Ran { paused: false })
-                            }
-                        }
-                    })
-                    .collect()
-            });
-            let mut paused = Vec::new();
-            for (trial, outcome) in outcomes {
-                match outcome {
-                    Outcome::Ran { paused: true } => paused.push(trial),
-                    Outcome::Ran { paused: false } => finish(trial, false, &mut rows),
-                    // A trial stopped between rungs keeps its last rung's loss; one that never ran has no row.
-                    Outcome::NotRun if trial.loss.is_some() => finish(trial, false, &mut rows),
-                    Outcome::NotRun => skipped += 1,
+                        })
+                        .collect()
+                });
+                let mut paused = Vec::new();
+                for (trial, outcome) in outcomes {
+                    match outcome {
+                        Outcome::Ran { paused: true } => paused.push(trial),
+                        Outcome::Ran { paused: false } => finish(trial, false, &mut rows),
+                        // A trial stopped between rungs keeps its last rung's loss; one that never ran has no row.
+                        Outcome::NotRun if trial.loss.is_some() => finish(trial, false, &mut rows),
+                        Outcome::NotRun => skipped += 1,
+                    }
                 }
+                let Some(halving) = auto.scheduler.filter(|_| !paused.is_empty()) else { break };
+                paused.sort_by(|a, b| {
+                    let (a, b) = ((a.loss.unwrap_or(f64::NAN), a.number), (b.loss.unwrap_or(f64::NAN), b.number));
+                    if better(a, b) {
+                        std::cmp::Ordering::Less
+                    } else {
+                        std::cmp::Ordering::Greater
+                    }
+                });
+                let pruned = paused.split_off(halving.survivors(paused.len()));
+                pruned.into_iter().for_each(|trial| finish(trial, true, &mut rows));
+                running = paused;
             }
-            let Some(halving) = auto.scheduler.filter(|_| !paused.is_empty()) else { break };
-            paused.sort_by(|a, b| {
-                let (a, b) = ((a.loss.unwrap_or(f64::NAN), a.number), (b.loss.unwrap_or(f64::NAN), b.number));
-                if better(a, b) {
-                    std::cmp::Ordering::Less
-                } else {
-                    std::cmp::Ordering::Greater
-                }
-            });
-            let pruned = paused.split_off(halving.survivors(paused.len()));
-            pruned.into_iter().for_each(|trial| finish(trial, true, &mut rows));
-            running = paused;
         }
         let stopped = stop.load(Ordering::Acquire);
         rows.sort_by_key(|row| row.trial);

@@ -281,3 +281,33 @@ fn scheduler_options_are_checked_and_read_back() {
     assert_eq!(auto.scheduler, Some(Halving { grace_period: 100, reduction_factor: 4 }));
     assert_eq!(spec_of(Value::Object(auto.to_options("AutoMLP"))).search, spec.search);
 }
+
+#[test]
+fn a_tpe_search_gives_the_same_trials_winner_and_forecasts_on_1_and_2_threads() {
+    let panel = sine_panel(3, 60);
+    let mut options = small_auto(14).search.unwrap().to_options("AutoMLP");
+    options.insert("searchAlg".into(), json!("tpe"));
+    let spec = spec_of(Value::Object(options));
+    assert_eq!(spec.search.as_ref().unwrap().search_alg, SearchAlg::Tpe);
+    assert_eq!(spec_of(Value::Object(spec.search.as_ref().unwrap().to_options("AutoMLP"))).search, spec.search);
+    let fits: Vec<(Engine, Forecast)> = [1, 2]
+        .into_iter()
+        .map(|threads| {
+            let mut e = engine(vec![spec.clone()], threads);
+            assert!(!e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap().aborted);
+            let forecast = e.predict(None, None, &[], None).unwrap();
+            (e, forecast)
+        })
+        .collect();
+    let strip = |report: &SearchReport| report.rows.iter().map(|r| (r.trial, r.config.clone(), r.valid_loss.map(f64::to_bits), r.steps)).collect::<Vec<_>>();
+    let (one, two) = (fits[0].0.search_report(0).unwrap(), fits[1].0.search_report(0).unwrap());
+    assert_eq!(one.rows.len(), 14);
+    assert_eq!(strip(one), strip(two));
+    assert_eq!(one.best, two.best);
+    assert_eq!(fits[0].1, fits[1].1);
+    // The 10 startup trials are random search's; the later ones come from the estimators.
+    let auto = spec.search.as_ref().unwrap();
+    for row in &one.rows[..10] {
+        assert_eq!(row.config, auto.space.sample(auto.seed, row.trial));
+    }
+}
