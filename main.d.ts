@@ -9,7 +9,7 @@ export { ops } from './index'
 export type { FitProgress, FitSummary, MemoryStats, ModelFitSummary }
 
 /** Window normalisation (`scalerType`) or per-series scaling (`localScalerType`). */
-export type ScalerType = 'identity' | 'standard' | 'robust' | 'minmax'
+export type ScalerType = 'identity' | 'standard' | 'robust' | 'minmax' | 'minmax1'
 
 /**
  * Training losses by NeuralForecast's class names, each a masked mean over the window's horizon in scaled space
@@ -692,6 +692,8 @@ export interface AutoModelTypes {
   AutoKAN: 'KAN'
   AutoPatchTST: 'PatchTST'
   AutoBiTCN: 'BiTCN'
+  AutoDeepAR: 'DeepAR'
+  AutoTFT: 'TFT'
 }
 
 export type AutoModelType = keyof AutoModelTypes
@@ -723,8 +725,23 @@ export interface AutoModelOptions<Type extends ModelType> {
   numSamples?: number
   /** The search space: each option fixed, or drawn (`auto.choice`, `auto.uniform`, …). */
   config?: { [Key in keyof ModelOptionsByType[Type]]?: ModelOptionsByType[Type][Key] | SearchDomain }
-  /** Only 'random' in this build. */
-  searchAlg?: 'random'
+  /**
+   * 'random' [default]: each trial's configuration from the seed and its number alone. 'tpe': Optuna's default
+   * TPESampler (10 random startup trials, then univariate Parzen estimators, 24 candidates); trial k learns from the
+   * trials numbered below k - k % 4, so the search is the same on any thread count.
+   */
+  searchAlg?: 'random' | 'tpe'
+  /**
+   * 'fifo' [default]: every trial runs to its last step. 'successiveHalving': synchronous successive halving (Ray
+   * Tune's ASHA parameters): all trials train to `gracePeriod` steps, the best 1/`reductionFactor` (by validation
+   * loss, ties to the lower trial) continue to `gracePeriod · reductionFactor` steps, and so on; the others are
+   * pruned. Continuing trials resume their training (weights and optimizer state).
+   */
+  scheduler?: 'fifo' | 'successiveHalving'
+  /** Steps of the first rung of successive halving [100]. */
+  gracePeriod?: number
+  /** Successive halving's rung growth and cut [4; at least 2]. */
+  reductionFactor?: number
   /** Seeds the draw of the configurations [1; the forecaster's `seed` when given]. */
   seed?: number
   loss?: Loss
@@ -745,10 +762,13 @@ export interface SearchTrial {
   trial: number
   /** The sampled options. */
   config: Record<string, unknown>
-  /** The last validation loss; null when the trial failed. */
+  /** The last validation loss (a pruned trial's: at its last rung); null when the trial failed. */
   validLoss: number | null
+  /** Training steps run. */
   steps: number
   seconds: number
+  /** Successive halving stopped the trial at a rung. */
+  pruned: boolean
   /** Why the trial failed. */
   error?: string
 }
@@ -1214,7 +1234,7 @@ export interface CrossValidationResult {
  * long-format data, exogenous columns included); the future exogenous values of each window come from `data`.
  */
 /** The sampled options of each trial of an Auto model's search (`type` 'AutoNHITS', …), in trial order: trial k's
- *  depend on the seed and k alone. */
+ *  depend on the seed and k alone (`searchAlg: 'random'`; 'tpe' is refused, its draws depend on earlier results). */
 export function autoTrialConfigs(type: string, options: Record<string, unknown>): Record<string, unknown>[]
 
 export function crossValidation(

@@ -68,7 +68,8 @@ test('bad search spaces give errors that name the key', () => {
   bad({ inputSize: 24, learningRate: auto.uniform(0.1, 0.01) }, /config\.learningRate: uniform has low 0\.1 > high 0\.01/)
   bad({ inputSize: 24, learningRate: auto.loguniform(0, 0.1) }, /config\.learningRate: loguniform bounds must be greater than 0/)
   bad({ inputSize: 24, maxSteps: auto.randint(5, 5) }, /config\.maxSteps: randint has low 5 >= high 5/)
-  expect(() => new models.AutoNHITS({ h: 12, searchAlg: 'tpe' })).toThrow(/searchAlg: 'tpe' is not available/)
+  expect(() => new models.AutoNHITS({ h: 12, searchAlg: 'grid' })).toThrow(/searchAlg: 'grid' is not available/)
+  expect(() => new models.AutoNHITS({ h: 12, gracePeriod: 10 })).toThrow(/gracePeriod and reductionFactor need scheduler: 'successiveHalving'/)
   expect(() => new NeuralForecaster({ models: [{ type: 'AutoMLP', h: 6, config: { inputSize: 6, nope: auto.choice([1]) } }] })).toThrow(
     /options\.models\[0\]\.config\.nope: unknown option/,
   )
@@ -81,7 +82,7 @@ test('the default spaces are NeuralForecast 3.3 ones', () => {
   expect(nhits.config.maxSteps).toEqual(auto.quniform(500, 1500, 100))
   expect(nhits.config.learningRate).toEqual(auto.loguniform(1e-4, 1e-1))
   expect(nhits.config.randomSeed).toEqual(auto.randint(1, 20))
-  for (const type of ['AutoLSTM', 'AutoGRU', 'AutoRNN', 'AutoMLP', 'AutoTCN', 'AutoNBEATS', 'AutoNBEATSx', 'AutoVanillaTransformer', 'AutoDLinear', 'AutoNLinear', 'AutoTiDE', 'AutoKAN', 'AutoPatchTST']) {
+  for (const type of ['AutoLSTM', 'AutoGRU', 'AutoRNN', 'AutoMLP', 'AutoTCN', 'AutoNBEATS', 'AutoNBEATSx', 'AutoVanillaTransformer', 'AutoDLinear', 'AutoNLinear', 'AutoTiDE', 'AutoKAN', 'AutoPatchTST', 'AutoDeepAR', 'AutoTFT']) {
     expect(new models[type]({ h: 4 }).type).toBe(type)
   }
 })
@@ -129,4 +130,48 @@ test('an Auto model beside another model, with conformal intervals, and in cross
   expect(() => new NeuralForecaster({ models: [new models.AutoMLP({ h: 6, refitWithVal: true, config: SPACE }), lstm] })).not.toThrow()
   const both = new NeuralForecaster({ models: [new models.AutoMLP({ h: 6, refitWithVal: true, numSamples: 1, config: SPACE }), lstm] })
   await expect(both.fit(sinePanel(2, 80))).rejects.toThrow(/refitWithVal needs the Auto model alone/)
+})
+
+async function searchWith(numThreads, options) {
+  const model = new models.AutoMLP({ h: 6, numSamples: 8, seed: 3, config: SPACE, ...options })
+  const forecaster = new NeuralForecaster({ models: [model], numThreads })
+  await forecaster.fit(sinePanel(3, 60))
+  return { model, forecast: await forecaster.predict() }
+}
+
+test('successive halving prunes the same trials on 1 and 2 threads, in fewer steps than without it', async () => {
+  const halving = { scheduler: 'successiveHalving', gracePeriod: 5, reductionFactor: 2 }
+  const one = await searchWith(1, halving)
+  const two = await searchWith(2, halving)
+  const fifo = await searchWith(2, {})
+  const rows = one.model.results()
+  expect(rows).toHaveLength(8)
+  const strip = (r) => r.map(({ trial, config, validLoss, steps, pruned }) => ({ trial, config, validLoss, steps, pruned }))
+  expect(strip(two.model.results())).toEqual(strip(rows))
+  expect(two.model.bestConfig).toEqual(one.model.bestConfig)
+  expect(Array.from(two.forecast.AutoMLP)).toEqual(Array.from(one.forecast.AutoMLP))
+  // Rung 0 at 5 steps keeps 4 of the 8 trials.
+  expect(rows.filter((r) => r.pruned && r.steps === 5)).toHaveLength(4)
+  const total = (r) => r.reduce((sum, row) => sum + row.steps, 0)
+  expect(total(rows)).toBeLessThan(total(fifo.model.results()))
+  expect(fifo.model.results().every((r) => r.pruned === false && r.steps === r.config.maxSteps)).toBe(true)
+  // A trial run to its end trained as it would have without pruning; the winner has the lowest loss of all.
+  for (const row of rows.filter((r) => !r.pruned)) expect(row.validLoss).toBe(fifo.model.results()[row.trial].validLoss)
+  const best = Math.min(...rows.map((r) => r.validLoss))
+  expect(rows.find((r) => r.validLoss === best).config).toEqual(one.model.bestConfig)
+  expect(one.model.scheduler).toBe('successiveHalving')
+})
+
+test("searchAlg 'tpe' searches reproducibly after its random startup trials", async () => {
+  const { autoTrialConfigs } = require('../main.js')
+  const one = await searchWith(1, { searchAlg: 'tpe', numSamples: 14 })
+  const two = await searchWith(2, { searchAlg: 'tpe', numSamples: 14 })
+  const rows = one.model.results()
+  expect(rows).toHaveLength(14)
+  expect(rows.every((r) => Number.isFinite(r.validLoss))).toBe(true)
+  expect(two.model.results().map((r) => [r.config, r.validLoss])).toEqual(rows.map((r) => [r.config, r.validLoss]))
+  expect(Array.from(two.forecast.AutoMLP)).toEqual(Array.from(one.forecast.AutoMLP))
+  // The startup trials are random search's draws.
+  expect(rows.slice(0, 10).map((r) => r.config)).toEqual(autoTrialConfigs('AutoMLP', { ...one.model, searchAlg: 'random' }).slice(0, 10))
+  expect(() => autoTrialConfigs('AutoMLP', one.model)).toThrow(/searchAlg: 'tpe' draws each configuration from the results/)
 })

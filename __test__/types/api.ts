@@ -50,8 +50,11 @@ async function forecasterUsage(): Promise<void> {
   const autoRows: SearchTrial[] = autoNhits.results()
   const autoSearch: SearchResults | null = autoNhits.searchResults()
   const autoBest: Record<string, unknown> | undefined = autoNhits.bestConfig
-  // @ts-expect-error searchAlg is 'random' in this build
+  // @ts-expect-error searchAlg is 'random' or 'tpe'
   void new models.AutoMLP({ h: 6, searchAlg: 'grid' })
+  const halving = new models.AutoTFT({ h: 6, searchAlg: 'tpe', scheduler: 'successiveHalving', gracePeriod: 50, reductionFactor: 3 })
+  const pruned: boolean | undefined = halving.results()[0]?.pruned
+  void [pruned, new models.AutoDeepAR({ h: 6 })]
   const autoPlain: ModelConfig = { type: 'AutoLSTM', h: 6, numSamples: 2 }
   void new NeuralForecaster({ models: [autoNhits, autoPlain] })
   void [autoType, autoRows, autoSearch, autoBest, auto.uniform(0, 1)]

@@ -20,7 +20,7 @@ const DEFAULTS = {
   nWindows: 3,
 }
 
-const SCALERS = ['identity', 'standard', 'robust', 'minmax']
+const SCALERS = ['identity', 'standard', 'robust', 'minmax', 'minmax1']
 
 const DATA_OPTIONS = {
   'id-col': { type: 'string' },

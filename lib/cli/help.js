@@ -22,7 +22,7 @@ const MODEL_HELP = (models) => `Model:
   --freq ALIAS         pandas frequency alias (D, B, W, MS, ME, QS, YS, h, 30min, …) [inferred]
   --max-steps N        training steps [${DEFAULTS.maxSteps}]
   --hidden-size N      encoder and decoder units [${DEFAULTS.hiddenSize}]
-  --scaler NAME        window scaler: identity, standard, robust, minmax [${DEFAULTS.scaler}]
+  --scaler NAME        window scaler: identity, standard, robust, minmax, minmax1 [${DEFAULTS.scaler}]
   --learning-rate X    Adam learning rate [1e-3]
   --batch-size N       windows per training step [${DEFAULTS.windowsBatchSize}]
   --seed N             random seed [${DEFAULTS.seed}]

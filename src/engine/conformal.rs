@@ -182,6 +182,7 @@ impl Engine {
             threads: self.threads.clone(),
             forecast_scratch: indices.iter().map(|_| super::slots::Slots::new(self.threads.current_num_threads())).collect(),
             searches: indices.iter().map(|&m| self.searches[m].clone()).collect(),
+            paused: indices.iter().map(|&m| self.paused[m].clone()).collect(),
         })
     }
 }

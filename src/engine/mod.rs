@@ -28,7 +28,7 @@ use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-pub use auto::{AutoSpec, SearchReport, TrialRow};
+pub use auto::{AutoSpec, SearchAlg, SearchReport, TrialRow};
 pub use error::{EngineError, ErrorKind};
 pub use scaler::Scale;
 pub use memory::MemoryStats;
@@ -71,6 +71,9 @@ pub struct FitOptions {
     /// Continue from the current weights (NeuralForecast's default, `use_init_models=False`); `false` starts from
     /// the seeded initial weights.
     pub warm_start: bool,
+    /// Train up to this step of each model's run and keep its training state there (`None`: the whole run): the
+    /// next fit with `train_until` resumes from it, as if it had never paused (successive halving's rungs).
+    pub train_until: Option<usize>,
 }
 
 impl Default for FitOptions {
@@ -86,6 +89,7 @@ impl Default for FitOptions {
             patience: None,
             prediction_intervals: None,
             warm_start: true,
+            train_until: None,
         }
     }
 }
@@ -311,6 +315,8 @@ pub struct Engine {
     forecast_scratch: Vec<slots::Slots<ForecastScratch>>,
     /// Per model, the search of an Auto model at the last fit.
     searches: Vec<Option<SearchReport>>,
+    /// Per model, the training a fit with `train_until` paused (what the next such fit resumes).
+    paused: Vec<Option<train::Paused>>,
 }
 
 impl Engine {
@@ -341,7 +347,8 @@ impl Engine {
         let threads = thread_pool(config.num_threads, config.simd_enabled)?;
         let forecast_scratch = config.models.iter().map(|_| slots::Slots::new(threads.current_num_threads())).collect();
         let searches = vec![None; config.models.len()];
-        Ok(Engine { config, models, fitted: None, threads, forecast_scratch, searches })
+        let paused = config.models.iter().map(|_| None).collect();
+        Ok(Engine { config, models, fitted: None, threads, forecast_scratch, searches, paused })
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -431,9 +438,10 @@ impl Engine {
             let fresh = self.config.models.iter().map(Trained::new).collect::<Result<Vec<_>, _>>()?;
             let mut restart = self.subset(&(0..self.models.len()).collect::<Vec<_>>())?;
             restart.models = fresh;
+            restart.paused.iter_mut().for_each(|p| *p = None);
             let report = restart.fit_models(panel, &FitOptions { warm_start: true, ..options.clone() }, progress)?;
             if !report.aborted {
-                (self.models, self.fitted) = (restart.models, restart.fitted);
+                (self.models, self.fitted, self.paused) = (restart.models, restart.fitted, restart.paused);
             }
             return Ok(report);
         }
@@ -448,8 +456,8 @@ impl Engine {
         let (states, scaled) = self.local_scaling(panel, &temporal, &statics)?;
         let mut report = FitReport::default();
         match self.train_models(panel, &scaled, options, progress, &mut report)? {
-            Some(trained) => {
-                self.models = trained;
+            Some((trained, paused)) => {
+                (self.models, self.paused) = (trained, paused);
                 let history = Some(Arc::new(panel.clone()));
                 self.fitted = Some(Fitted { freq: panel.frequency(), series: states, temporal, statics, conformal, history });
             }
@@ -470,8 +478,10 @@ impl Engine {
         (temporal, statics)
     }
 
-    /// The models trained on `panel` (`scaled`: after local scaling), from the current weights; `None` when the
-    /// progress callback stopped the fit.
+    /// The models trained on `panel` (`scaled`: after local scaling), from the current weights (and paused
+    /// training, under `train_until`), with the training each paused; `None` when the progress callback stopped
+    /// the fit.
+    #[allow(clippy::type_complexity)]
     fn train_models(
         &self,
         panel: &Panel,
@@ -479,9 +489,10 @@ impl Engine {
         options: &FitOptions,
         progress: &mut (dyn FnMut(&ProgressEvent) -> Control + Send),
         report: &mut FitReport,
-    ) -> Result<Option<Vec<Trained>>, EngineError> {
+    ) -> Result<Option<(Vec<Trained>, Vec<Option<train::Paused>>)>, EngineError> {
         let isa = self.isa();
         let mut trained = self.models.clone();
+        let mut paused: Vec<Option<train::Paused>> = self.config.models.iter().map(|_| None).collect();
         for (model_index, (model, spec)) in trained.iter_mut().zip(&self.config.models).enumerate() {
             let model_report = match (model, &spec.method) {
                 (Trained::Neural(network), Method::Neural(neural)) => {
@@ -504,7 +515,14 @@ impl Engine {
                     };
                     // The loop runs on a pool thread, so each step's parallel work is forked from inside the pool
                     // (rayon's cross-pool injection queue would allocate).
-                    self.threads.install(|| train(network, &run, progress))?
+                    let resume = self.paused[model_index].clone();
+                    match self.threads.install(|| train(network, &run, resume, progress))? {
+                        Some((model_report, model_paused)) => {
+                            paused[model_index] = model_paused;
+                            Some(model_report)
+                        }
+                        None => None,
+                    }
                 }
                 (Trained::Prophet(fits), Method::Prophet(prophet)) => {
                     *fits = local::fit_prophet(prophet, panel, &self.threads)?;
@@ -517,7 +535,7 @@ impl Engine {
                 None => return Ok(None),
             }
         }
-        Ok(Some(trained))
+        Ok(Some((trained, paused)))
     }
 
     /// Per-series local scaling of y and of the `temporal` exogenous columns (NeuralForecast's core scales every

@@ -41,6 +41,10 @@ impl Scale {
                 let local = Scale::local(kind, values, isa, scratch);
                 Scale { scale: local.scale + EPS, ..local }
             }
+            ScalerType::MinMax1 => {
+                let minmax = Scale::local(ScalerType::MinMax, values, isa, scratch);
+                Scale::minmax1(minmax.shift, minmax.scale + EPS)
+            }
         }
     }
 
@@ -63,12 +67,20 @@ impl Scale {
                 let mad = numpy_median(values.iter().map(|v| (v - median).abs()), scratch);
                 Scale { shift: median, scale: nonzero(mad) }
             }
-            ScalerType::MinMax => {
+            ScalerType::MinMax | ScalerType::MinMax1 => {
                 let min = kernels::min_with(isa, values).unwrap_or(0.0);
                 let max = kernels::max_with(isa, values).unwrap_or(0.0);
-                Scale { shift: min, scale: nonzero(max - min) }
+                match kind {
+                    ScalerType::MinMax1 => Scale::minmax1(min, nonzero(max - min)),
+                    _ => Scale { shift: min, scale: nonzero(max - min) },
+                }
             }
         }
+    }
+
+    /// `2 (x - min) / range - 1` as a shift and a scale.
+    fn minmax1(min: f64, range: f64) -> Scale {
+        Scale { shift: min + range / 2.0, scale: range / 2.0 }
     }
 
     pub fn apply(&self, x: f64) -> f64 {
@@ -171,6 +183,16 @@ mod tests {
         assert_eq!(of(ScalerType::MinMax, &[4.0; 6]), Scale { shift: 4.0, scale: 1.0 + EPS });
         // The lower middle value of an even count is the median, as torch's `nanmedian`.
         assert_eq!(of(ScalerType::Robust, &[1.0, 2.0, 10.0, 20.0]).shift, 2.0);
+    }
+
+    #[test]
+    fn minmax1_maps_the_range_to_minus_one_one() {
+        // NeuralForecast's minmax1: [1, 2, 10, 20] -> 2 (x - 1) / (19 + eps) - 1, from -1 to 1 - 2 eps / 19.
+        let m1 = of(ScalerType::MinMax1, &[1.0, 2.0, 10.0, 20.0]);
+        assert_eq!(m1, Scale { shift: 1.0 + (19.0 + EPS) / 2.0, scale: (19.0 + EPS) / 2.0 });
+        assert_eq!(m1.apply(1.0), -1.0);
+        assert!((m1.apply(20.0) - 1.0).abs() < 1e-6 && (m1.invert(m1.apply(10.0)) - 10.0).abs() < 1e-12);
+        assert_eq!(of(ScalerType::MinMax1, &[4.0; 3]), Scale { shift: 4.0 + (1.0 + EPS) / 2.0, scale: (1.0 + EPS) / 2.0 });
     }
 
     #[test]

@@ -93,12 +93,25 @@ pub(crate) fn training_shard_windows(spec: &NeuralSpec, batch: usize, parameters
     }
 }
 
-/// Trains `network` in place; `Ok(None)` when the progress callback asked to stop.
+/// A training stopped at the step `FitOptions::train_until` named, before its last: the optimizer (moments and
+/// learning-rate schedule of the whole run), early stopping and report, from which the next such fit resumes
+/// (successive halving's rungs). Resumed, it gives the same weights as a run that never paused.
+#[derive(Clone)]
+pub(crate) struct Paused {
+    adam: Adam,
+    early_stopping: EarlyStopping,
+    report: ModelFitReport,
+}
+
+/// Trains `network` in place, from `resume` when the fit has `train_until` (else from step 1); the report and, when
+/// it stopped at `train_until` before its last step, the state to resume from. `Ok(None)` when the progress
+/// callback asked to stop.
 pub(crate) fn train(
     network: &mut Network,
     run: &TrainRun<'_>,
+    resume: Option<Paused>,
     progress: &mut (dyn FnMut(&ProgressEvent) -> Control + Send),
-) -> Result<Option<ModelFitReport>, EngineError> {
+) -> Result<Option<(ModelFitReport, Option<Paused>)>, EngineError> {
     let spec = run.spec;
     let batch = run.options.windows_batch_size.unwrap_or(spec.windows_batch_size);
     spec.check_batch(run.alias, batch)?;
@@ -120,8 +133,7 @@ pub(crate) fn train(
         (Some(epochs), _) => epochs.saturating_mul(sampler.steps_per_epoch()),
         (None, steps) => steps.unwrap_or(spec.max_steps),
     };
-    let adam_config = AdamConfig { learning_rate: learning_rate as f32, ..AdamConfig::default() };
-    let mut adam = Adam::new(network.params(), adam_config, StepLr::neuralforecast(max_steps, spec.num_lr_decays))?;
+    let resume = resume.filter(|_| run.options.train_until.is_some());
     let parameters = network.params().num_parameters() as u128;
     // Shards of whole windows, counted in batch rows (a multivariate window is `rows` of them). Batch statistics
     // (BatchNorm's) are the whole batch's, as NeuralForecast's: one shard, one pass.
@@ -136,23 +148,36 @@ pub(crate) fn train(
     let gradients = Gradients { run, index: &index, per_shard, scratch: &scratch };
     let mut validation_scratch = ValidationScratch::default();
     let validation = Validation::new(run, holdout)?;
-    let mut early_stopping = EarlyStopping::new(run);
     // NeuralForecast's Lightning `val_check_interval`: every valCheckSteps steps, at most every maxSteps.
     let val_check_steps = spec.val_check_steps.min(max_steps).max(1);
-    // Sized up front, like every other buffer of the loop, so that a step does not allocate (up to a bound:
-    // a huge `maxSteps` must not reserve gigabytes before the first step).
-    let reserved = max_steps.min(1 << 20);
-    let mut report = ModelFitReport {
-        alias: run.alias.to_string(),
-        train_loss: Vec::with_capacity(reserved),
-        val_loss: Vec::with_capacity(reserved / val_check_steps + 1),
-        parameters: network.params().num_parameters(),
-        ..ModelFitReport::default()
-    };
-    let alias: std::sync::Arc<str> = run.alias.into();
     let mut windows = Vec::with_capacity(batch * rows);
+    let (mut adam, mut early_stopping, mut report) = match resume {
+        Some(Paused { adam, early_stopping, report }) => {
+            // The sampler's draws are a function of its seed alone: replaying those of the steps already taken
+            // puts it where the paused run left it.
+            (0..report.steps).for_each(|_| sampler.draw(&mut windows));
+            (adam, early_stopping, report)
+        }
+        None => {
+            let adam_config = AdamConfig { learning_rate: learning_rate as f32, ..AdamConfig::default() };
+            let adam = Adam::new(network.params(), adam_config, StepLr::neuralforecast(max_steps, spec.num_lr_decays))?;
+            // Sized up front, like every other buffer of the loop, so that a step does not allocate (up to a
+            // bound: a huge `maxSteps` must not reserve gigabytes before the first step).
+            let reserved = max_steps.min(1 << 20);
+            let report = ModelFitReport {
+                alias: run.alias.to_string(),
+                train_loss: Vec::with_capacity(reserved),
+                val_loss: Vec::with_capacity(reserved / val_check_steps + 1),
+                parameters: network.params().num_parameters(),
+                ..ModelFitReport::default()
+            };
+            (adam, EarlyStopping::new(run), report)
+        }
+    };
+    let until = run.options.train_until.map_or(max_steps, |until| until.min(max_steps));
+    let alias: std::sync::Arc<str> = run.alias.into();
 
-    for step in 1..=max_steps {
+    for step in report.steps + 1..=until {
         sampler.draw(&mut windows);
         let parts = match &mut total {
             None => {
@@ -180,11 +205,13 @@ pub(crate) fn train(
         report.steps = step;
         let mut val_loss = None;
         let mut stop = false;
-        if let Some(v) = validation.as_ref().filter(|_| step % val_check_steps == 0) {
+        let check = step % val_check_steps == 0;
+        // A pause is scored at its step: an extra check there, which early stopping does not count.
+        if let Some(v) = validation.as_ref().filter(|_| check || (step == until && until < max_steps)) {
             let loss = v.loss(network, run, &mut validation_scratch)?;
             report.val_loss.push(loss);
             val_loss = Some(loss);
-            stop = early_stopping.should_stop(loss);
+            stop = check && early_stopping.should_stop(loss);
         }
         let event = ProgressEvent {
             model: run.model_index,
@@ -199,10 +226,13 @@ pub(crate) fn train(
         }
         if stop {
             report.stopped_early = true;
-            break;
+            return Ok(Some((report, None)));
         }
     }
-    Ok(Some(report))
+    if report.steps < max_steps {
+        return Ok(Some((report.clone(), Some(Paused { adam, early_stopping, report }))));
+    }
+    Ok(Some((report, None)))
 }
 
 /// Where a step's shards are: the step, the place of the first shard of these windows in the whole batch (for its

@@ -121,6 +121,7 @@ impl Validation {
 
 /// Lightning's `EarlyStopping` on the validation loss (mode min, `min_delta` 0): stop once `patience` checks in a
 /// row have not improved on the best loss.
+#[derive(Clone)]
 pub(crate) struct EarlyStopping {
     patience: Option<usize>,
     best: f64,

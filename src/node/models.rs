@@ -10,7 +10,7 @@ use napi::Env;
 use napi_derive::napi;
 
 use super::args::{self, with_js_errors, ArgError, ArgResult};
-use crate::engine::{AutoSpec, ModelKind, ModelSpec};
+use crate::engine::{AutoSpec, ModelKind, ModelSpec, SearchAlg};
 
 /// Reads a model given as an options object (plain or a `models.*` instance) into a spec; `seed`, the
 /// forecaster's, overrides the model's `randomSeed`.
@@ -65,6 +65,12 @@ pub fn auto_trial_configs(env: Env, kind: Unknown<'_>, options: Unknown<'_>) -> 
         map.remove("type");
         let spec = AutoSpec::model_spec(searched, &map, &kind_name)?;
         let search = spec.search.as_ref().expect("an Auto model has a search");
+        if search.search_alg != SearchAlg::Random {
+            return Err(ArgError::Range(format!(
+                "{kind_name}.searchAlg: '{}' draws each configuration from the results of the trials before it; autoTrialConfigs lists those of 'random'",
+                search.search_alg.name()
+            )));
+        }
         Ok((0..search.num_samples).map(|trial| serde_json::Value::Object(search.space.sample(search.seed, trial))).collect())
     })
 }

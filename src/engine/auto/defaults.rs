@@ -118,6 +118,24 @@ pub fn default_space(kind: ModelKind, h: usize) -> Option<Value> {
             &[1, 2, 3, 4, 5],
             choice(json!([500, 1000, 2000])),
         ),
-        ModelKind::TsMixer | ModelKind::TsMixerx | ModelKind::ITransformer | ModelKind::DeepAr | ModelKind::Tft | ModelKind::Prophet => return None,
+        ModelKind::DeepAr => {
+            let mut space = windowed(
+                json!({
+                    "lstmHiddenSize": choice(json!([32, 64, 128, 256])),
+                    "lstmNLayers": randint(1, 4),
+                    "lstmDropout": { "sample": "uniform", "low": 0.0, "high": 0.5 },
+                }),
+                &[1, 2, 3, 4, 5],
+                choice(json!([500, 1000, 2000])),
+            );
+            space["scalerType"] = choice(json!(["robust", "minmax1"]));
+            space
+        }
+        ModelKind::Tft => windowed(
+            json!({ "hiddenSize": choice(json!([64, 128, 256])), "nHead": choice(json!([4, 8])) }),
+            &[1, 2, 3, 4, 5],
+            choice(json!([500, 1000, 2000])),
+        ),
+        ModelKind::TsMixer | ModelKind::TsMixerx | ModelKind::ITransformer | ModelKind::Prophet => return None,
     })
 }

@@ -3,31 +3,31 @@
 //! loss there (the model's `validLoss`, default its loss); the best configuration is then trained on all the data
 //! (`refitWithVal: true` keeps the validation points out, as NeuralForecast's `refit_with_val`).
 //!
-//! Trials run in parallel on the forecaster's thread pool. A trial's configuration comes from `(seed, trial)` alone
-//! and its training is bit-identical on any thread count, and the winner is the lowest loss (the lowest trial
-//! number among equals), so the same seed gives the same trials, winner and forecasts on 1 or 16 threads.
+//! Trials run in parallel on the forecaster's thread pool ([`scheduler`]: all to their end, or by successive
+//! halving). A trial's configuration comes from `(seed, trial)` alone (random search) or from that and the results
+//! of a fixed set of earlier trials ([`tpe`]), its training is bit-identical on any thread count, and the winner is
+//! the lowest loss (the lowest trial number among equals), so the same seed gives the same trials, winner and
+//! forecasts on 1 or 16 threads.
 
 mod defaults;
+mod scheduler;
 mod space;
+mod tpe;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
-
-use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 pub use defaults::default_space;
+pub use scheduler::Halving;
 pub use space::SearchSpace;
 
-use super::spec::{EngineConfig, ModelKind, ModelSpec};
+use super::spec::{ModelKind, ModelSpec};
 use super::{Control, Engine, EngineError, FitOptions, ProgressEvent, Trained};
 use crate::data::Panel;
 use crate::models::ModelOptions;
 
 /// The options of an Auto model, besides those of the model it searches.
 const AUTO_KEYS: &[&str] =
-    &["type", "alias", "h", "horizon", "numSamples", "config", "searchAlg", "seed", "randomSeed", "loss", "validLoss", "valSize", "refitWithVal", "timeBudget"];
+    &["type", "alias", "h", "horizon", "numSamples", "config", "searchAlg", "seed", "randomSeed", "loss", "validLoss", "valSize", "refitWithVal", "timeBudget", "scheduler", "gracePeriod", "reductionFactor"];
 
 /// Options a search space may not set: the Auto model's own.
 const NOT_SEARCHED: &[&str] = &["type", "alias", "h", "horizon"];
@@ -40,12 +40,15 @@ pub struct AutoSpec {
     /// Options every trial shares: h, and the loss and validation loss when given.
     pub fixed: Map<String, Value>,
     pub num_samples: usize,
+    pub search_alg: SearchAlg,
     pub seed: u64,
     /// Points held out of each series to score the trials (`None`: the fit's `validationSize`, or h).
     pub val_size: Option<usize>,
     pub refit_with_val: bool,
     /// Seconds after which no trial starts (`None`: no limit).
     pub time_budget: Option<f64>,
+    /// Successive halving (`None`: every trial runs to its last step).
+    pub scheduler: Option<Halving>,
 }
 
 impl AutoSpec {
@@ -71,12 +74,13 @@ impl AutoSpec {
             (None, None) => return Err(EngineError::Type(format!("{} is missing: the forecast horizon", o.field("h")))),
         };
         let num_samples = o.integer("numSamples", 1, 100_000)?.unwrap_or(10);
-        match o.string("searchAlg")? {
-            None | Some("random") => {}
+        let search_alg = match o.string("searchAlg")? {
+            None | Some("random") => SearchAlg::Random,
+            Some("tpe") => SearchAlg::Tpe,
             Some(other) => {
-                return Err(EngineError::Range(format!("{}: '{other}' is not available; this build searches with 'random'", o.field("searchAlg"))))
+                return Err(EngineError::Range(format!("{}: '{other}' is not available; this build searches with 'random' or 'tpe'", o.field("searchAlg"))))
             }
-        }
+        };
         let seed = match o.integer("seed", 0, u32::MAX as usize)? {
             Some(seed) => seed,
             None => o.integer("randomSeed", 0, u32::MAX as usize)?.unwrap_or(1),
@@ -84,6 +88,7 @@ impl AutoSpec {
         let val_size = o.size("valSize")?;
         let refit_with_val = o.boolean("refitWithVal")?.unwrap_or(false);
         let time_budget = o.positive("timeBudget")?;
+        let scheduler = Halving::from_options(&o)?;
         let mut fixed = Map::new();
         fixed.insert("h".into(), h.into());
         for key in ["loss", "validLoss"] {
@@ -101,7 +106,7 @@ impl AutoSpec {
                 SearchSpace::parse(default.as_object().expect("a space is an object"), &space_path, &accepted)?
             }
         };
-        let auto = AutoSpec { kind, space, fixed, num_samples, seed, val_size, refit_with_val, time_budget };
+        let auto = AutoSpec { kind, space, fixed, num_samples, search_alg, seed, val_size, refit_with_val, time_budget, scheduler };
         let alias = o.string("alias")?.map_or_else(|| format!("Auto{}", kind.name()), str::to_string);
         // Until a fit puts the winner there, the model is the first valid trial's (a trial can be invalid, e.g.
         // over the memory limit, and then fails alone; a space without valid trials is an error).
@@ -135,7 +140,7 @@ impl AutoSpec {
         o.insert("alias".into(), alias.into());
         o.insert("numSamples".into(), self.num_samples.into());
         o.insert("config".into(), self.space.to_value());
-        o.insert("searchAlg".into(), "random".into());
+        o.insert("searchAlg".into(), self.search_alg.name().into());
         o.insert("seed".into(), self.seed.into());
         if let Some(val_size) = self.val_size {
             o.insert("valSize".into(), val_size.into());
@@ -144,12 +149,18 @@ impl AutoSpec {
         if let Some(budget) = self.time_budget {
             o.insert("timeBudget".into(), budget.into());
         }
+        Halving::write(self.scheduler.as_ref(), &mut o);
         o
     }
 
-    /// Trial `trial`'s configuration (the sampled options) and its model spec, named `alias`.
+    /// Trial `trial`'s configuration as random search draws it (the sampled options) and its model spec, named
+    /// `alias`.
     pub fn trial(&self, trial: usize, alias: &str) -> Result<(Map<String, Value>, ModelSpec), EngineError> {
-        let config = self.space.sample(self.seed, trial);
+        self.configured(trial, self.space.sample(self.seed, trial), alias)
+    }
+
+    /// Trial `trial`'s model spec for its configuration `config`, named `alias`.
+    pub fn configured(&self, trial: usize, config: Map<String, Value>, alias: &str) -> Result<(Map<String, Value>, ModelSpec), EngineError> {
         let mut options = self.fixed.clone();
         options.extend(config.clone());
         options.insert("alias".into(), alias.into());
@@ -157,6 +168,24 @@ impl AutoSpec {
             EngineError::Range(format!("{e} (configuration {})", Value::Object(config.clone())))
         })?;
         Ok((config, spec))
+    }
+}
+
+/// How a search draws its configurations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchAlg {
+    /// Each trial's from `(seed, trial)` alone.
+    Random,
+    /// Optuna's TPE sampler (see [`tpe`]).
+    Tpe,
+}
+
+impl SearchAlg {
+    pub fn name(self) -> &'static str {
+        match self {
+            SearchAlg::Random => "random",
+            SearchAlg::Tpe => "tpe",
+        }
     }
 }
 
@@ -169,8 +198,11 @@ pub struct TrialRow {
     pub config: Map<String, Value>,
     /// The last validation loss (`None` when the trial failed).
     pub valid_loss: Option<f64>,
+    /// Training steps run (fewer than the configuration's when pruned or stopped).
     pub steps: usize,
     pub seconds: f64,
+    /// Successive halving stopped the trial at a rung (its loss is that rung's).
+    pub pruned: bool,
     /// Why the trial failed (its training's error).
     pub error: Option<String>,
 }
@@ -226,7 +258,7 @@ impl Engine {
             }
             let trial_options = FitOptions { validation_size: val_size, prediction_intervals: None, warm_start: true, ..options.clone() };
             let (report, best) = self.search(index, &auto, panel, &trial_options, progress)?;
-            let winner = report.best_row().map(|row| row.trial);
+            let winner = report.best_row().map(|row| (row.trial, row.config.clone()));
             let stopped = report.stopped;
             self.searches[index] = Some(report);
             if stopped {
@@ -244,84 +276,11 @@ impl Engine {
                     first.map_or_else(|| " within the time budget".to_string(), |e| format!("; the first failure: {e}"))
                 )));
             };
-            let (_, spec) = auto.trial(winner, &alias)?;
+            let (_, spec) = auto.configured(winner.0, winner.1, &alias)?;
             self.config.models[index].method = spec.method;
             self.models[index] = Trained::new(&self.config.models[index])?;
         }
         Ok(Some(refit))
-    }
-
-    /// The trials of model `index`'s search, run in parallel on the pool; with the best finished trial's engine.
-    #[allow(clippy::type_complexity)]
-    fn search(
-        &self,
-        index: usize,
-        auto: &AutoSpec,
-        panel: &Panel,
-        options: &FitOptions,
-        progress: &mut (dyn FnMut(&ProgressEvent) -> Control + Send),
-    ) -> Result<(SearchReport, Option<(f64, usize, Engine)>), EngineError> {
-        let alias = &self.config.models[index].alias;
-        let trials: Vec<(Map<String, Value>, Result<ModelSpec, EngineError>)> = (0..auto.num_samples)
-            .map(|t| match auto.trial(t, alias) {
-                Ok((config, spec)) => (config, Ok(spec)),
-                Err(e) => (auto.space.sample(auto.seed, t), Err(e)),
-            })
-            .collect();
-        let started = Instant::now();
-        let stop = AtomicBool::new(false);
-        let progress = Mutex::new(progress);
-        let best: Mutex<Option<(f64, usize, Engine)>> = Mutex::new(None);
-        let n = trials.len();
-        let outcomes: Vec<Option<TrialRow>> = self.threads.install(|| {
-            trials
-                .into_par_iter()
-                .enumerate()
-                .map(|(trial, (config, spec))| {
-                    if stop.load(Ordering::Acquire) || auto.time_budget.is_some_and(|b| started.elapsed().as_secs_f64() >= b) {
-                        return None;
-                    }
-                    let trial_started = Instant::now();
-                    let label: Arc<str> = format!("{alias} trial {}/{n}", trial + 1).into();
-                    let mut on_step = |event: &ProgressEvent| {
-                        if stop.load(Ordering::Acquire) {
-                            return Control::Stop;
-                        }
-                        let event = ProgressEvent { model: index, alias: label.clone(), ..event.clone() };
-                        let mut callback = progress.lock().unwrap_or_else(|p| p.into_inner());
-                        let control = (*callback)(&event);
-                        if control == Control::Stop {
-                            stop.store(true, Ordering::Release);
-                        }
-                        control
-                    };
-                    let fitted = spec.and_then(|spec| Engine::new(EngineConfig { models: vec![spec], ..self.config.clone() })).and_then(|mut engine| engine.fit(panel, options, &mut on_step).map(|report| (engine, report)));
-                    let seconds = trial_started.elapsed().as_secs_f64();
-                    let row = |valid_loss, steps, error| Some(TrialRow { trial, config: config.clone(), valid_loss, steps, seconds, error });
-                    match fitted {
-                        Ok((_, report)) if report.aborted => None,
-                        Ok((engine, report)) => {
-                            let model = &report.models[0];
-                            let Some(&loss) = model.val_loss.last() else {
-                                return row(None, model.steps, Some("no validation loss was computed".into()));
-                            };
-                            let mut best = best.lock().unwrap_or_else(|p| p.into_inner());
-                            if best.as_ref().is_none_or(|(l, t, _)| better((loss, trial), (*l, *t))) {
-                                *best = Some((loss, trial, engine));
-                            }
-                            row(Some(loss), model.steps, None)
-                        }
-                        Err(error) => row(None, 0, Some(error.to_string())),
-                    }
-                })
-                .collect()
-        });
-        let stopped = stop.load(Ordering::Acquire);
-        let skipped = if stopped { 0 } else { outcomes.iter().filter(|o| o.is_none()).count() };
-        let rows: Vec<TrialRow> = outcomes.into_iter().flatten().collect();
-        let best = best.into_inner().unwrap_or_else(|p| p.into_inner());
-        let best_row = best.as_ref().and_then(|(_, trial, _)| rows.iter().position(|r| r.trial == *trial));
-        Ok((SearchReport { rows, best: best_row, stopped, skipped }, best))
     }
 
     /// The search of model `model` at the last fit (`None` for a model that is not an Auto model, or before fit).

@@ -197,3 +197,117 @@ fn trials_are_scored_on_val_size_points_and_refit_with_val_keeps_them_out() {
     });
     assert_ne!(losses(&default), losses(&longer), "valSize 12 scores other points than the default h = 6");
 }
+
+#[test]
+fn a_training_paused_and_resumed_ends_with_the_weights_of_one_that_never_paused() {
+    let panel = sine_panel(3, 60);
+    let spec = || spec_of(json!({ "type": "MLP", "h": 6, "inputSize": 12, "hiddenSize": 8, "numLayers": 1, "maxSteps": 25, "valCheckSteps": 10, "windowsBatchSize": 16 }));
+    let options = FitOptions { validation_size: 6, ..FitOptions::default() };
+    let mut whole = engine(vec![spec()], 1);
+    let whole_report = whole.fit(&panel, &options, &mut keep_going).unwrap();
+    let mut rungs = engine(vec![spec()], 2);
+    let mut last = None;
+    for (until, steps, paused) in [(7, 7, true), (20, 20, true), (usize::MAX, 25, false)] {
+        let report = rungs.fit(&panel, &FitOptions { train_until: Some(until), ..options.clone() }, &mut keep_going).unwrap();
+        assert_eq!((report.models[0].steps, rungs.paused[0].is_some()), (steps, paused), "until {until}");
+        last = Some(report);
+    }
+    assert_eq!(weights(&whole), weights(&rungs));
+    assert_eq!(rungs.predict(None, None, &[], None).unwrap(), whole.predict(None, None, &[], None).unwrap());
+    // The pause at step 7 was scored there, besides the checks at 10 and 20, which match the whole run's.
+    let (whole_losses, rung_losses) = (&whole_report.models[0].val_loss, &last.unwrap().models[0].val_loss);
+    assert_eq!(whole_losses.len(), 2);
+    assert_eq!(rung_losses.len(), 3);
+    assert_eq!(&rung_losses[1..], &whole_losses[..]);
+    assert_ne!(rung_losses[0].to_bits(), whole_losses[0].to_bits(), "step 7 is not step 10");
+}
+
+fn halving_auto(samples: usize, scheduler: Option<(usize, usize)>) -> ModelSpec {
+    let mut options = small_auto(samples).search.unwrap().to_options("AutoMLP");
+    if let Some((grace_period, reduction_factor)) = scheduler {
+        options.insert("scheduler".into(), json!("successiveHalving"));
+        options.insert("gracePeriod".into(), json!(grace_period));
+        options.insert("reductionFactor".into(), json!(reduction_factor));
+    }
+    spec_of(Value::Object(options))
+}
+
+#[test]
+fn successive_halving_prunes_at_rungs_the_same_way_on_1_and_2_threads() {
+    let panel = sine_panel(3, 60);
+    let fit = |spec: ModelSpec, threads: usize| {
+        let mut e = engine(vec![spec], threads);
+        assert!(!e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap().aborted);
+        let forecast = e.predict(None, None, &[], None).unwrap();
+        (e, forecast)
+    };
+    let (one, one_forecast) = fit(halving_auto(8, Some((5, 2))), 1);
+    let (two, two_forecast) = fit(halving_auto(8, Some((5, 2))), 2);
+    let (fifo, _) = fit(halving_auto(8, None), 2);
+    let (search, fifo_search) = (one.search_report(0).unwrap(), fifo.search_report(0).unwrap());
+    let strip = |report: &SearchReport| report.rows.iter().map(|r| (r.trial, r.config.clone(), r.valid_loss.map(f64::to_bits), r.steps, r.pruned)).collect::<Vec<_>>();
+    assert_eq!(strip(search), strip(two.search_report(0).unwrap()));
+    assert_eq!(search.best, two.search_report(0).unwrap().best);
+    assert_eq!(one_forecast, two_forecast);
+    assert_eq!(weights(&one), weights(&two));
+    assert_eq!(search.rows.len(), 8);
+    // Rung 0 (5 steps) keeps 4 of 8, rung 1 (10 steps) 2 of the trials still running there, and so on.
+    let pruned_at = |steps: usize| search.rows.iter().filter(|r| r.pruned && r.steps == steps).count();
+    assert_eq!(pruned_at(5), 4, "{search:?}");
+    assert!(search.rows.iter().all(|r| !r.pruned || [5, 10, 20].contains(&r.steps)), "{search:?}");
+    let total = |report: &SearchReport| report.rows.iter().map(|r| r.steps).sum::<usize>();
+    assert!(total(search) < total(fifo_search), "{} steps with pruning, {} without", total(search), total(fifo_search));
+    assert!(fifo_search.rows.iter().all(|r| !r.pruned));
+    for (row, fifo_row) in search.rows.iter().zip(&fifo_search.rows) {
+        if !row.pruned {
+            // A trial that ran to its end is the one the search without pruning trained, to the bit.
+            assert_eq!((row.valid_loss.map(f64::to_bits), row.steps), (fifo_row.valid_loss.map(f64::to_bits), fifo_row.steps), "trial {}", row.trial);
+        }
+    }
+    let best = search.best_row().unwrap();
+    assert!(search.rows.iter().all(|r| r.valid_loss.unwrap() >= best.valid_loss.unwrap()));
+}
+
+#[test]
+fn scheduler_options_are_checked_and_read_back() {
+    let message = auto_error(json!({ "type": "AutoMLP", "h": 6, "gracePeriod": 10 }));
+    assert!(message.contains("models[0].scheduler: gracePeriod and reductionFactor need scheduler: 'successiveHalving'"), "{message}");
+    let message = auto_error(json!({ "type": "AutoMLP", "h": 6, "scheduler": "asha" }));
+    assert!(message.contains("models[0].scheduler: 'asha' is not a scheduler"), "{message}");
+    let message = auto_error(json!({ "type": "AutoMLP", "h": 6, "scheduler": "successiveHalving", "reductionFactor": 1 }));
+    assert!(message.contains("reductionFactor"), "{message}");
+    let spec = spec_of(json!({ "type": "AutoMLP", "h": 6, "scheduler": "successiveHalving" }));
+    let auto = spec.search.as_ref().unwrap();
+    assert_eq!(auto.scheduler, Some(Halving { grace_period: 100, reduction_factor: 4 }));
+    assert_eq!(spec_of(Value::Object(auto.to_options("AutoMLP"))).search, spec.search);
+}
+
+#[test]
+fn a_tpe_search_gives_the_same_trials_winner_and_forecasts_on_1_and_2_threads() {
+    let panel = sine_panel(3, 60);
+    let mut options = small_auto(14).search.unwrap().to_options("AutoMLP");
+    options.insert("searchAlg".into(), json!("tpe"));
+    let spec = spec_of(Value::Object(options));
+    assert_eq!(spec.search.as_ref().unwrap().search_alg, SearchAlg::Tpe);
+    assert_eq!(spec_of(Value::Object(spec.search.as_ref().unwrap().to_options("AutoMLP"))).search, spec.search);
+    let fits: Vec<(Engine, Forecast)> = [1, 2]
+        .into_iter()
+        .map(|threads| {
+            let mut e = engine(vec![spec.clone()], threads);
+            assert!(!e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap().aborted);
+            let forecast = e.predict(None, None, &[], None).unwrap();
+            (e, forecast)
+        })
+        .collect();
+    let strip = |report: &SearchReport| report.rows.iter().map(|r| (r.trial, r.config.clone(), r.valid_loss.map(f64::to_bits), r.steps)).collect::<Vec<_>>();
+    let (one, two) = (fits[0].0.search_report(0).unwrap(), fits[1].0.search_report(0).unwrap());
+    assert_eq!(one.rows.len(), 14);
+    assert_eq!(strip(one), strip(two));
+    assert_eq!(one.best, two.best);
+    assert_eq!(fits[0].1, fits[1].1);
+    // The 10 startup trials are random search's; the later ones come from the estimators.
+    let auto = spec.search.as_ref().unwrap();
+    for row in &one.rows[..10] {
+        assert_eq!(row.config, auto.space.sample(auto.seed, row.trial));
+    }
+}

@@ -12,10 +12,12 @@ pub enum ScalerType {
     Standard,
     Robust,
     MinMax,
+    /// NeuralForecast's 'minmax1': the range mapped to [-1, 1].
+    MinMax1,
 }
 
 impl ScalerType {
-    pub const NAMES: &'static [&'static str] = &["identity", "standard", "robust", "minmax"];
+    pub const NAMES: &'static [&'static str] = &["identity", "standard", "robust", "minmax", "minmax1"];
 
     pub fn parse(s: &str) -> Result<ScalerType, EngineError> {
         match s {
@@ -23,6 +25,7 @@ impl ScalerType {
             "standard" => Ok(ScalerType::Standard),
             "robust" => Ok(ScalerType::Robust),
             "minmax" => Ok(ScalerType::MinMax),
+            "minmax1" => Ok(ScalerType::MinMax1),
             other => Err(EngineError::Range(format!("unknown scaler '{other}'; scalers: {}", Self::NAMES.join(", ")))),
         }
     }
@@ -33,6 +36,7 @@ impl ScalerType {
             ScalerType::Standard => "standard",
             ScalerType::Robust => "robust",
             ScalerType::MinMax => "minmax",
+            ScalerType::MinMax1 => "minmax1",
         }
     }
 }

@@ -405,6 +405,7 @@ fn search_json(report: &crate::engine::SearchReport) -> serde_json::Value {
                 "validLoss": row.valid_loss,
                 "steps": row.steps,
                 "seconds": row.seconds,
+                "pruned": row.pruned,
             });
             if let Some(error) = &row.error {
                 o["error"] = error.clone().into();
