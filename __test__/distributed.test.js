@@ -87,10 +87,23 @@ test('chunks travel compactly and come back as the same columns: interleaved row
   expect([...both.ds]).toEqual([1, 2, 1])
   expect([...both.y]).toEqual([7, 8, 9])
   const forecast = { unique_id: ['a', 'a', 'c'], ds: ['2020-01-03', '2020-01-04', '2020-01-06'], m: new Float64Array([1.5, -0, NaN]) }
-  const back = frames.concatForecasts([frames.decodeForecast(frames.encodeForecast(forecast))])
+  const collector = frames.forecastCollector(1)
+  collector.add(0, frames.encodeForecast(forecast))
+  const back = collector.result()
   expect(back.unique_id).toEqual(forecast.unique_id)
   expect(back.ds).toEqual(forecast.ds)
   expect(Object.is(back.m[1], -0) && Number.isNaN(back.m[2]) && back.m[0] === 1.5).toBe(true)
+  // Chunks landing out of order (and one twice, a retried chunk's event) still come back in chunk order, once each.
+  const numbered = (id, from) => ({ unique_id: [id, id], ds: [from, from + 1], m: new Float64Array([from * 10, from * 10 + 1]) })
+  const inOrder = frames.forecastCollector(3)
+  for (const chunk of [2, 0, 2, 1]) inOrder.add(chunk, frames.encodeForecast(numbered(`s${chunk}`, chunk)))
+  const all = inOrder.result()
+  expect(all.unique_id).toEqual(['s0', 's0', 's1', 's1', 's2', 's2'])
+  expect(all.ds).toEqual([0, 1, 1, 2, 2, 3])
+  expect([...all.m]).toEqual([0, 1, 10, 11, 20, 21])
+  const short = frames.forecastCollector(2)
+  short.add(1, frames.encodeForecast(numbered('s1', 1)))
+  expect(() => short.result()).toThrow('1 of 2 chunks are missing')
   expect(() => frames.groupRows({ unique_id: ['a'], y: [1, 2] }, 'distributed.predict')).toThrow('distributed.predict: data.unique_id has 1 rows but data.y has 2')
 })
 
@@ -127,6 +140,21 @@ test('only the points the models read are staged, and only where the dropped row
   const back = frames.decodeChunk(frames.encodeChunk(interleaved, frames.groupRows(interleaved, 'test'), ['y'], 0, 2, 'test', { rows: 2, step: 1 }))
   expect([...back.ds]).toEqual([2, 3, 2, 3])
   expect([...back.y]).toEqual([3, 5, 4, 6])
+  // Which dropped rows pass, series by series (each of 4 rows, the last 2 kept): a null in an Array column, an
+  // Infinity in a typed one and fractional ds do not; finite values whose sum overflows and ds of step 2 do.
+  const cases = [
+    ['null', [1, 2, 3, 4], [1, null, 3, 4], 1, false],
+    ['infinite', [1, 2, 3, 4], new Float64Array([1, Infinity, 3, 4]), 1, false],
+    ['fractional ds', [0.5, 1.5, 2.5, 3.5], new Float64Array([1, 2, 3, 4]), 1, false],
+    ['overflowing sum', [1, 2, 3, 4], new Float64Array([1e308, 1e308, 1e308, 4]), 1, true],
+    ['step 2', [2, 4, 6, 8], new Float64Array([1, 2, 3, 4]), 2, true],
+    ['step 2 with a step of 1', [2, 3, 5, 7], new Float64Array([1, 2, 3, 4]), 2, false],
+  ]
+  for (const [name, ds, y, step, dropped] of cases) {
+    const one = { unique_id: ['s', 's', 's', 's'], ds, y }
+    const kept = frames.decodeChunk(frames.encodeChunk(one, frames.groupRows(one, 'test'), ['y'], 0, 1, 'test', { rows: 2, step }))
+    expect([name, kept.y.length]).toEqual([name, dropped ? 2 : 4])
+  }
 })
 
 test('no Redis at the address: a clear rejection, and the process lives on', async () => {

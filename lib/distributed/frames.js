@@ -90,15 +90,15 @@ function decode(buffer) {
   const textStart = 4 + jsonLength
   const text = buffer.toString('utf8', textStart, textStart + header.textBytes)
   const dataStart = Math.ceil((textStart + header.textBytes) / ALIGN) * ALIGN
-  // Copies the bytes out: a Buffer from Redis need not be 8-byte aligned in its ArrayBuffer.
-  const aligned = new Uint8Array(buffer.length - dataStart)
-  aligned.set(buffer.subarray(dataStart))
-  let at = 0
+  // A Buffer from Redis need not be 8-byte aligned in its ArrayBuffer: the columns are then copied out first.
+  let data = buffer.subarray(dataStart)
+  if (data.byteOffset % ALIGN !== 0) data = new Uint8Array(data)
+  let at = data.byteOffset
   return {
     header,
     text,
     nextColumn(length) {
-      const column = new Float64Array(aligned.buffer, at, length)
+      const column = new Float64Array(data.buffer, at, length)
       at += length * 8
       return column
     },
@@ -178,19 +178,33 @@ function keptRows(data, names, rows, rowStart, counts, tail) {
 /**
  * Whether the rows at positions [from, to) of a chunk (input rows `rows[p]`, or `rowStart + p` when `rows` is
  * null) may be dropped: integer ds each `step` before the next (the one at `to` included), finite numeric columns.
- * Plain loops over each column: this runs over every staged row.
+ * This runs over every staged row, so each check is one plain loop: the ds must be exactly the safe integers
+ * ds[to] - k·step (which is the same as each being a safe integer `step` below the next), and a typed column's
+ * sum is finite exactly when each value is, unless finite values overflow it (then each is checked).
  */
 function droppable(ds, columns, rows, rowStart, from, to, step) {
-  if (rows === null) {
-    const [first, last] = [rowStart + from, rowStart + to]
-    if (!Number.isSafeInteger(ds[last])) return false
-    for (let i = first; i < last; i++) if (!Number.isSafeInteger(ds[i]) || ds[i + 1] - ds[i] !== step) return false
-    for (const column of columns) for (let i = first; i < last; i++) if (!Number.isFinite(column[i])) return false
-    return true
+  const index = rows === null ? null : rows.subarray(from, to + 1)
+  const last = rows === null ? rowStart + to : rows[to]
+  const span = (to - from) * step
+  if (!Number.isSafeInteger(ds[last]) || !Number.isSafeInteger(span) || !Number.isSafeInteger(ds[last] - span)) return false
+  let expected = ds[last] - span
+  if (index === null) {
+    for (let i = rowStart + from; i < last; i++, expected += step) if (ds[i] !== expected) return false
+  } else {
+    for (let p = 0; p < index.length - 1; p++, expected += step) if (ds[index[p]] !== expected) return false
   }
-  for (let p = from; p < to; p++) if (!Number.isSafeInteger(ds[rows[p]]) || ds[rows[p + 1]] - ds[rows[p]] !== step) return false
-  if (!Number.isSafeInteger(ds[rows[to]])) return false
-  for (const column of columns) for (let p = from; p < to; p++) if (!Number.isFinite(column[rows[p]])) return false
+  for (const column of columns) {
+    // (An Array column may hold null, which a sum would take for 0: its values are checked one by one.)
+    let sum = ArrayBuffer.isView(column) ? 0 : NaN
+    if (index === null) for (let i = rowStart + from; i < last && sum === sum; i++) sum += column[i]
+    else for (let p = 0; p < index.length - 1 && sum === sum; p++) sum += column[index[p]]
+    if (Number.isFinite(sum)) continue
+    if (index === null) {
+      for (let i = rowStart + from; i < last; i++) if (!Number.isFinite(column[i])) return false
+    } else {
+      for (let p = 0; p < index.length - 1; p++) if (!Number.isFinite(column[index[p]])) return false
+    }
+  }
   return true
 }
 
@@ -257,53 +271,75 @@ function encodeForecast(frame) {
   return encode({ labels, counts, lists: listColumns, names: extra }, columns, texts.join('\u0000'))
 }
 
-/** A typed array's values as an Array (an indexed loop: several times faster than Array.from). */
-function plainArray(typed) {
-  const values = new Array(typed.length)
-  for (let i = 0; i < typed.length; i++) values[i] = typed[i]
-  return values
-}
-
+/**
+ * A Buffer made by `encodeForecast` as `{ labels, counts, rows, lists, columns }`: `lists` the plain-array columns
+ * (numbers as a Float64Array, date strings as an Array), `columns` the Float64Array ones.
+ */
 function decodeForecast(buffer) {
   const { header, text, nextColumn } = decode(buffer)
   const rows = header.counts.reduce((n, c) => n + c, 0)
   const texts = text.length ? text.split('\u0000') : []
   const lists = {}
   let t = 0
-  for (const { name, numeric } of header.lists) {
-    lists[name] = numeric ? plainArray(nextColumn(rows)) : rows === 0 ? [] : texts[t++].split('\n')
-  }
+  for (const { name, numeric } of header.lists) lists[name] = numeric ? nextColumn(rows) : rows === 0 ? [] : texts[t++].split('\n')
   const columns = {}
   for (const name of header.names) columns[name] = nextColumn(rows)
   return { labels: header.labels, counts: header.counts, rows, lists, columns }
 }
 
 /**
- * The forecast frames of the chunks, decoded, as one frame in chunk order: `{ unique_id, ds, …lists, <alias>… }`
- * with the column order of the first chunk.
+ * Collects the forecasts of `count` chunks (`encodeForecast` Buffers, `add`ed as they land, in any order) into one
+ * frame in chunk order: `{ unique_id, ds, …lists, <alias>… }` with the column order of the first chunk, from
+ * `result()` once all are in. Each chunk is appended as soon as those before it are, so the plain-array columns
+ * are mostly built while the workers still forecast, and little is left to do after the last chunk.
  */
-function concatForecasts(parts) {
-  const rows = parts.reduce((n, p) => n + p.rows, 0)
-  const unique_id = new Array(rows)
-  let at = 0
-  for (const p of parts) for (let s = 0; s < p.labels.length; s++) for (let k = 0; k < p.counts[s]; k++) unique_id[at++] = p.labels[s]
-  const frame = { unique_id }
-  const first = parts[0]
-  for (const name of Object.keys(first.lists)) {
-    const list = (frame[name] = new Array(rows))
-    let row = 0
-    for (const p of parts) for (const value of p.lists[name]) list[row++] = value
-  }
-  for (const name of Object.keys(first.columns)) {
-    const column = new Float64Array(rows)
-    let offset = 0
-    for (const p of parts) {
-      column.set(p.columns[name], offset)
-      offset += p.rows
+function forecastCollector(count) {
+  const waiting = new Array(count)
+  const typed = []
+  let next = 0
+  let frame = null
+  const append = (part) => {
+    if (frame === null) {
+      frame = { unique_id: [] }
+      for (const name of Object.keys(part.lists)) frame[name] = []
+      for (const name of Object.keys(part.columns)) frame[name] = null
     }
-    frame[name] = column
+    const ids = frame.unique_id
+    for (let s = 0; s < part.labels.length; s++) for (let k = 0, label = part.labels[s]; k < part.counts[s]; k++) ids.push(label)
+    for (const name of Object.keys(part.lists)) {
+      const list = frame[name]
+      const values = part.lists[name]
+      for (let r = 0; r < values.length; r++) list.push(values[r])
+    }
+    typed.push(part)
   }
-  return frame
+  return {
+    add(chunk, buffer) {
+      if (waiting[chunk] !== undefined || chunk < next) return
+      waiting[chunk] = decodeForecast(buffer)
+      for (; next < count && waiting[next] !== undefined; next++) {
+        append(waiting[next])
+        waiting[next] = null
+      }
+    },
+    result() {
+      if (next !== count) {
+        let missing = 0
+        for (let chunk = next; chunk < count; chunk++) if (waiting[chunk] === undefined) missing++
+        throw new Error(`forecastCollector: ${missing} of ${count} chunks are missing`)
+      }
+      const rows = frame.unique_id.length
+      for (const name of Object.keys(frame).filter((key) => frame[key] === null)) {
+        const column = (frame[name] = new Float64Array(rows))
+        let offset = 0
+        for (const part of typed) {
+          column.set(part.columns[name], offset)
+          offset += part.rows
+        }
+      }
+      return frame
+    },
+  }
 }
 
 /**
@@ -354,4 +390,4 @@ function dropLastRows(data, drop) {
   return out
 }
 
-module.exports = { groupRows, numericColumns, trimmableTail, encodeChunk, decodeChunk, encodeForecast, decodeForecast, concatForecasts, interleaveForecasts, dropLastRows }
+module.exports = { groupRows, numericColumns, trimmableTail, encodeChunk, decodeChunk, encodeForecast, decodeForecast, forecastCollector, interleaveForecasts, dropLastRows }
