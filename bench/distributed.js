@@ -79,12 +79,18 @@ async function distributedCase(nWorkers, checkpoint, data, local) {
     const startRedisCpu = cpuSeconds(redis.pid) ?? NaN
     const cpu = process.cpuUsage()
     const started = process.hrtime.bigint()
-    const forecast = await distributed.predict({ checkpoint, data, connection: redis.url, chunkSeries: CHUNK })
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9
+    // What is left once the last chunk completes (collecting the forecasts) is serial: the workers idle.
+    let lastChunk
+    const onProgress = ({ chunksDone, chunks }) => chunksDone === chunks && (lastChunk = { cpu: process.cpuUsage(), at: process.hrtime.bigint() })
+    const forecast = await distributed.predict({ checkpoint, data, connection: redis.url, chunkSeries: CHUNK, onProgress })
+    const ended = process.hrtime.bigint()
+    const seconds = Number(ended - started) / 1e9
     const used = process.cpuUsage(cpu)
+    const tailUsed = process.cpuUsage(lastChunk.cpu)
+    const tail = { cpu: (tailUsed.user + tailUsed.system) / 1e6, seconds: Number(ended - lastChunk.at) / 1e9 }
     const workerCpu = workers.map((w, k) => (cpuSeconds(w.child.pid) ?? NaN) - startCpu[k]).reduce((a, b) => a + b, 0)
     const redisCpu = (cpuSeconds(redis.pid) ?? NaN) - startRedisCpu
-    return { seconds, coordinatorCpu: (used.user + used.system) / 1e6, workerCpu, redisCpu, redisPeakMb: await redisPeakMb(redis.port), identical: identical(forecast, local) }
+    return { seconds, coordinatorCpu: (used.user + used.system) / 1e6, tail, workerCpu, redisCpu, redisPeakMb: await redisPeakMb(redis.port), identical: identical(forecast, local) }
   } finally {
     for (const w of workers) {
       w.child.kill('SIGTERM')
@@ -134,6 +140,7 @@ async function main() {
   for (const r of rows.slice(1)) {
     const outside = r.coordinatorCpu + r.workerCpu + r.redisCpu - forecastCpu
     console.log(`${r.name}: CPU outside the forecasts ${outside.toFixed(2)} s (coordinator ${r.coordinatorCpu.toFixed(2)}, workers ${(r.workerCpu - forecastCpu).toFixed(2)}, Redis ${r.redisCpu.toFixed(2)})`)
+    console.log(`${r.name}: after the last chunk completed, the coordinator took ${(r.tail.seconds * 1000).toFixed(0)} ms (${(r.tail.cpu * 1000).toFixed(0)} ms CPU) to return`)
   }
   if (rows.some((r) => !r.identical)) process.exitCode = 1
 }

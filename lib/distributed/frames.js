@@ -178,33 +178,19 @@ function keptRows(data, names, rows, rowStart, counts, tail) {
 /**
  * Whether the rows at positions [from, to) of a chunk (input rows `rows[p]`, or `rowStart + p` when `rows` is
  * null) may be dropped: integer ds each `step` before the next (the one at `to` included), finite numeric columns.
- * This runs over every staged row, so each check is one plain loop: the ds must be exactly the safe integers
- * ds[to] - k·step (which is the same as each being a safe integer `step` below the next), and a typed column's
- * sum is finite exactly when each value is, unless finite values overflow it (then each is checked).
+ * Plain loops over each column: this runs over every staged row.
  */
 function droppable(ds, columns, rows, rowStart, from, to, step) {
-  const index = rows === null ? null : rows.subarray(from, to + 1)
-  const last = rows === null ? rowStart + to : rows[to]
-  const span = (to - from) * step
-  if (!Number.isSafeInteger(ds[last]) || !Number.isSafeInteger(span) || !Number.isSafeInteger(ds[last] - span)) return false
-  let expected = ds[last] - span
-  if (index === null) {
-    for (let i = rowStart + from; i < last; i++, expected += step) if (ds[i] !== expected) return false
-  } else {
-    for (let p = 0; p < index.length - 1; p++, expected += step) if (ds[index[p]] !== expected) return false
+  if (rows === null) {
+    const [first, last] = [rowStart + from, rowStart + to]
+    if (!Number.isSafeInteger(ds[last])) return false
+    for (let i = first; i < last; i++) if (!Number.isSafeInteger(ds[i]) || ds[i + 1] - ds[i] !== step) return false
+    for (const column of columns) for (let i = first; i < last; i++) if (!Number.isFinite(column[i])) return false
+    return true
   }
-  for (const column of columns) {
-    // (An Array column may hold null, which a sum would take for 0: its values are checked one by one.)
-    let sum = ArrayBuffer.isView(column) ? 0 : NaN
-    if (index === null) for (let i = rowStart + from; i < last && sum === sum; i++) sum += column[i]
-    else for (let p = 0; p < index.length - 1 && sum === sum; p++) sum += column[index[p]]
-    if (Number.isFinite(sum)) continue
-    if (index === null) {
-      for (let i = rowStart + from; i < last; i++) if (!Number.isFinite(column[i])) return false
-    } else {
-      for (let p = 0; p < index.length - 1; p++) if (!Number.isFinite(column[index[p]])) return false
-    }
-  }
+  for (let p = from; p < to; p++) if (!Number.isSafeInteger(ds[rows[p]]) || ds[rows[p + 1]] - ds[rows[p]] !== step) return false
+  if (!Number.isSafeInteger(ds[rows[to]])) return false
+  for (const column of columns) for (let p = from; p < to; p++) if (!Number.isFinite(column[rows[p]])) return false
   return true
 }
 
