@@ -155,6 +155,26 @@ test('only the points the models read are staged, and only where the dropped row
     const kept = frames.decodeChunk(frames.encodeChunk(one, frames.groupRows(one, 'test'), ['y'], 0, 1, 'test', { rows: 2, step }))
     expect([name, kept.y.length]).toEqual([name, dropped ? 2 : 4])
   }
+  // Date ds at a calendar frequency: the dropped dates must be one step apart up to the first kept one, each in a
+  // form the engine reads.
+  const day = { fixedMs: 86400000 }
+  const dateCases = [
+    ['daily', ['2020-02-27', '2020-02-28', '2020-02-29', '2020-03-01'], day, true],
+    ['daily Dates', [0, 1, 2, 3].map((t) => new Date(Date.UTC(2020, 0, 1 + t))), day, true],
+    ['a day missing', ['2020-02-27', '2020-02-29', '2020-03-01', '2020-03-02'], day, false],
+    ['Feb 30', ['2021-02-28', '2021-02-30', '2021-03-01', '2021-03-02'], day, false],
+    ['a form the engine does not read', ['2020-01-01', '2020/01/02', '2020-01-03', '2020-01-04'], day, false],
+    ['half-hourly', ['2020-01-01 23:00', '2020-01-01 23:30:00', '2020-01-02T00:00:00.000Z', '2020-01-02T00:30:00'], { fixedMs: 1800000 }, true],
+    ['T without seconds', ['2020-01-01T23:00', '2020-01-01 23:30', '2020-01-02 00:00', '2020-01-02 00:30'], { fixedMs: 1800000 }, false],
+    ['month starts', ['2019-11-01', '2019-12-01', '2020-01-01', '2020-02-01'], { months: 1, end: false }, true],
+    ['month ends', ['2020-01-31', '2020-02-29', '2020-03-31', '2020-04-30'], { months: 1, end: true }, true],
+    ['quarter ends, one off', ['2020-03-31', '2020-06-30', '2020-09-29', '2020-12-31'], { months: 3, end: true }, false],
+  ]
+  for (const [name, ds, calendar, dropped] of dateCases) {
+    const one = { unique_id: ['s', 's', 's', 's'], ds, y: [1, 2, 3, 4] }
+    const kept = frames.decodeChunk(frames.encodeChunk(one, frames.groupRows(one, 'test'), ['y'], 0, 1, 'test', { rows: 1, calendar }))
+    expect([name, kept.y.length]).toEqual([name, dropped ? 1 : 4])
+  }
 })
 
 test('no Redis at the address: a clear rejection, and the process lives on', async () => {
@@ -221,6 +241,31 @@ describeRedis('distributed predict over BullMQ', () => {
     sameForecast(remote, await forecaster.predict({ data }))
     expect(remote.unique_id.length).toBe(2000 * 6)
     expect(progress).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
+  })
+
+  test('date ds at a calendar frequency (daily, month start, month end): only the last points travel, the forecast is the local one', async () => {
+    const frames = require('../lib/distributed/frames.js')
+    const forms = [
+      ['D', (t) => new Date(Date.UTC(2020, 0, 1 + t)).toISOString().slice(0, 10), { fixedMs: 86400000 }],
+      ['MS', (t) => new Date(Date.UTC(1990, t, 1)).toISOString().slice(0, 10), { months: 1, end: false }],
+      ['ME', (t) => new Date(Date.UTC(1990, t + 1, 0)).toISOString().slice(0, 10), { months: 1, end: true }],
+    ]
+    for (const [frequency, date, calendar] of forms) {
+      const dated = (panel) => ({ ...panel, ds: panel.ds.map(date) })
+      const local = new NeuralForecaster({ models: [new models.MLP({ h: 3, inputSize: 8, maxSteps: 3, randomSeed: 1 })], frequency })
+      await local.fit(dated(sinePanel(4, 30)))
+      const bytes = await local.toBuffer()
+      expect(frames.trimmableTail(bytes)).toEqual({ rows: 8, calendar })
+      const data = dated(sinePanel(300, 30))
+      const grouped = frames.groupRows(data, 'test')
+      expect(frames.decodeChunk(frames.encodeChunk(data, grouped, ['y'], 0, 50, 'test', frames.trimmableTail(bytes))).y.length).toBe(50 * 8)
+      sameForecast(await distributed.predict({ checkpoint: bytes, data, connection: redis.url, chunkSeries: 50 }), await local.predict({ data }))
+      // A date off the frequency early in series s57 (chunk 1): the series travels whole and fails as locally.
+      data.ds[57 * 30 + 2] = '1980-06-15'
+      const failure = await local.predict({ data }).then(() => null, (err) => err.message)
+      expect(failure).toMatch(/s57/)
+      await expect(distributed.predict({ checkpoint: bytes, data, connection: redis.url, chunkSeries: 50 })).rejects.toThrow(/chunk 1 failed: .*s57/)
+    }
   })
 
   test('a ds gap or a NaN before the points the models read: the distributed call fails as the local one does', async () => {
