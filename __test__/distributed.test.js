@@ -87,10 +87,23 @@ test('chunks travel compactly and come back as the same columns: interleaved row
   expect([...both.ds]).toEqual([1, 2, 1])
   expect([...both.y]).toEqual([7, 8, 9])
   const forecast = { unique_id: ['a', 'a', 'c'], ds: ['2020-01-03', '2020-01-04', '2020-01-06'], m: new Float64Array([1.5, -0, NaN]) }
-  const back = frames.concatForecasts([frames.decodeForecast(frames.encodeForecast(forecast))])
+  const collector = frames.forecastCollector(1)
+  collector.add(0, frames.encodeForecast(forecast))
+  const back = collector.result()
   expect(back.unique_id).toEqual(forecast.unique_id)
   expect(back.ds).toEqual(forecast.ds)
   expect(Object.is(back.m[1], -0) && Number.isNaN(back.m[2]) && back.m[0] === 1.5).toBe(true)
+  // Chunks landing out of order (and one twice, a retried chunk's event) still come back in chunk order, once each.
+  const numbered = (id, from) => ({ unique_id: [id, id], ds: [from, from + 1], m: new Float64Array([from * 10, from * 10 + 1]) })
+  const inOrder = frames.forecastCollector(3)
+  for (const chunk of [2, 0, 2, 1]) inOrder.add(chunk, frames.encodeForecast(numbered(`s${chunk}`, chunk)))
+  const all = inOrder.result()
+  expect(all.unique_id).toEqual(['s0', 's0', 's1', 's1', 's2', 's2'])
+  expect(all.ds).toEqual([0, 1, 1, 2, 2, 3])
+  expect([...all.m]).toEqual([0, 1, 10, 11, 20, 21])
+  const short = frames.forecastCollector(2)
+  short.add(1, frames.encodeForecast(numbered('s1', 1)))
+  expect(() => short.result()).toThrow('1 of 2 chunks are missing')
   expect(() => frames.groupRows({ unique_id: ['a'], y: [1, 2] }, 'distributed.predict')).toThrow('distributed.predict: data.unique_id has 1 rows but data.y has 2')
 })
 
@@ -127,6 +140,41 @@ test('only the points the models read are staged, and only where the dropped row
   const back = frames.decodeChunk(frames.encodeChunk(interleaved, frames.groupRows(interleaved, 'test'), ['y'], 0, 2, 'test', { rows: 2, step: 1 }))
   expect([...back.ds]).toEqual([2, 3, 2, 3])
   expect([...back.y]).toEqual([3, 5, 4, 6])
+  // Which dropped rows pass, series by series (each of 4 rows, the last 2 kept): a null in an Array column, an
+  // Infinity in a typed one and fractional ds do not; finite values whose sum overflows and ds of step 2 do.
+  const cases = [
+    ['null', [1, 2, 3, 4], [1, null, 3, 4], 1, false],
+    ['infinite', [1, 2, 3, 4], new Float64Array([1, Infinity, 3, 4]), 1, false],
+    ['fractional ds', [0.5, 1.5, 2.5, 3.5], new Float64Array([1, 2, 3, 4]), 1, false],
+    ['overflowing sum', [1, 2, 3, 4], new Float64Array([1e308, 1e308, 1e308, 4]), 1, true],
+    ['step 2', [2, 4, 6, 8], new Float64Array([1, 2, 3, 4]), 2, true],
+    ['step 2 with a step of 1', [2, 3, 5, 7], new Float64Array([1, 2, 3, 4]), 2, false],
+  ]
+  for (const [name, ds, y, step, dropped] of cases) {
+    const one = { unique_id: ['s', 's', 's', 's'], ds, y }
+    const kept = frames.decodeChunk(frames.encodeChunk(one, frames.groupRows(one, 'test'), ['y'], 0, 1, 'test', { rows: 2, step }))
+    expect([name, kept.y.length]).toEqual([name, dropped ? 2 : 4])
+  }
+  // Date ds at a calendar frequency: the dropped dates must be one step apart up to the first kept one, each in a
+  // form the engine reads.
+  const day = { fixedMs: 86400000 }
+  const dateCases = [
+    ['daily', ['2020-02-27', '2020-02-28', '2020-02-29', '2020-03-01'], day, true],
+    ['daily Dates', [0, 1, 2, 3].map((t) => new Date(Date.UTC(2020, 0, 1 + t))), day, true],
+    ['a day missing', ['2020-02-27', '2020-02-29', '2020-03-01', '2020-03-02'], day, false],
+    ['Feb 30', ['2021-02-28', '2021-02-30', '2021-03-01', '2021-03-02'], day, false],
+    ['a form the engine does not read', ['2020-01-01', '2020/01/02', '2020-01-03', '2020-01-04'], day, false],
+    ['half-hourly', ['2020-01-01 23:00', '2020-01-01 23:30:00', '2020-01-02T00:00:00.000Z', '2020-01-02T00:30:00'], { fixedMs: 1800000 }, true],
+    ['T without seconds', ['2020-01-01T23:00', '2020-01-01 23:30', '2020-01-02 00:00', '2020-01-02 00:30'], { fixedMs: 1800000 }, false],
+    ['month starts', ['2019-11-01', '2019-12-01', '2020-01-01', '2020-02-01'], { months: 1, end: false }, true],
+    ['month ends', ['2020-01-31', '2020-02-29', '2020-03-31', '2020-04-30'], { months: 1, end: true }, true],
+    ['quarter ends, one off', ['2020-03-31', '2020-06-30', '2020-09-29', '2020-12-31'], { months: 3, end: true }, false],
+  ]
+  for (const [name, ds, calendar, dropped] of dateCases) {
+    const one = { unique_id: ['s', 's', 's', 's'], ds, y: [1, 2, 3, 4] }
+    const kept = frames.decodeChunk(frames.encodeChunk(one, frames.groupRows(one, 'test'), ['y'], 0, 1, 'test', { rows: 1, calendar }))
+    expect([name, kept.y.length]).toEqual([name, dropped ? 1 : 4])
+  }
 })
 
 test('no Redis at the address: a clear rejection, and the process lives on', async () => {
@@ -193,6 +241,31 @@ describeRedis('distributed predict over BullMQ', () => {
     sameForecast(remote, await forecaster.predict({ data }))
     expect(remote.unique_id.length).toBe(2000 * 6)
     expect(progress).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
+  })
+
+  test('date ds at a calendar frequency (daily, month start, month end): only the last points travel, the forecast is the local one', async () => {
+    const frames = require('../lib/distributed/frames.js')
+    const forms = [
+      ['D', (t) => new Date(Date.UTC(2020, 0, 1 + t)).toISOString().slice(0, 10), { fixedMs: 86400000 }],
+      ['MS', (t) => new Date(Date.UTC(1990, t, 1)).toISOString().slice(0, 10), { months: 1, end: false }],
+      ['ME', (t) => new Date(Date.UTC(1990, t + 1, 0)).toISOString().slice(0, 10), { months: 1, end: true }],
+    ]
+    for (const [frequency, date, calendar] of forms) {
+      const dated = (panel) => ({ ...panel, ds: panel.ds.map(date) })
+      const local = new NeuralForecaster({ models: [new models.MLP({ h: 3, inputSize: 8, maxSteps: 3, randomSeed: 1 })], frequency })
+      await local.fit(dated(sinePanel(4, 30)))
+      const bytes = await local.toBuffer()
+      expect(frames.trimmableTail(bytes)).toEqual({ rows: 8, calendar })
+      const data = dated(sinePanel(300, 30))
+      const grouped = frames.groupRows(data, 'test')
+      expect(frames.decodeChunk(frames.encodeChunk(data, grouped, ['y'], 0, 50, 'test', frames.trimmableTail(bytes))).y.length).toBe(50 * 8)
+      sameForecast(await distributed.predict({ checkpoint: bytes, data, connection: redis.url, chunkSeries: 50 }), await local.predict({ data }))
+      // A date off the frequency early in series s57 (chunk 1): the series travels whole and fails as locally.
+      data.ds[57 * 30 + 2] = '1980-06-15'
+      const failure = await local.predict({ data }).then(() => null, (err) => err.message)
+      expect(failure).toMatch(/s57/)
+      await expect(distributed.predict({ checkpoint: bytes, data, connection: redis.url, chunkSeries: 50 })).rejects.toThrow(/chunk 1 failed: .*s57/)
+    }
   })
 
   test('a ds gap or a NaN before the points the models read: the distributed call fails as the local one does', async () => {

@@ -35,7 +35,7 @@ function accepting(port) {
   })
 }
 
-/** Starts a redis-server; resolves to `{ url, port, stop() }` once it accepts connections. */
+/** Starts a redis-server; resolves to `{ url, port, pid, stop() }` once it accepts connections. */
 async function startRedis() {
   const port = await freePort()
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nd-redis-'))
@@ -50,6 +50,7 @@ async function startRedis() {
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    pid: child.pid,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
       await exited

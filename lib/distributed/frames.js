@@ -90,15 +90,15 @@ function decode(buffer) {
   const textStart = 4 + jsonLength
   const text = buffer.toString('utf8', textStart, textStart + header.textBytes)
   const dataStart = Math.ceil((textStart + header.textBytes) / ALIGN) * ALIGN
-  // Copies the bytes out: a Buffer from Redis need not be 8-byte aligned in its ArrayBuffer.
-  const aligned = new Uint8Array(buffer.length - dataStart)
-  aligned.set(buffer.subarray(dataStart))
-  let at = 0
+  // A Buffer from Redis need not be 8-byte aligned in its ArrayBuffer: the columns are then copied out first.
+  let data = buffer.subarray(dataStart)
+  if (data.byteOffset % ALIGN !== 0) data = new Uint8Array(data)
+  let at = data.byteOffset
   return {
     header,
     text,
     nextColumn(length) {
-      const column = new Float64Array(aligned.buffer, at, length)
+      const column = new Float64Array(data.buffer, at, length)
       at += length * 8
       return column
     },
@@ -115,8 +115,8 @@ function dsBlock(values, what) {
 
 /**
  * The chunk of series [first, end) of grouped `data` as a Buffer: labels, counts, ds and the numeric columns of
- * its rows. With `tail` (`{ rows, step }`, see `trimmableTail`), each series whose earlier rows the local call
- * would accept as they are travels as its last `tail.rows` rows alone.
+ * its rows. With `tail` (see `trimmableTail`), each series whose earlier rows the local call would accept as they
+ * are travels as its last `tail.rows` rows alone.
  */
 function encodeChunk(data, grouped, names, first, end, what, tail = null) {
   const ds = dsBlock(data.ds, what)
@@ -126,7 +126,7 @@ function encodeChunk(data, grouped, names, first, end, what, tail = null) {
   for (let s = first; s < end; s++) rowEnd += grouped.counts[s]
   const counts = grouped.counts.slice(first, end)
   let rows = grouped.rows === null ? null : grouped.rows.subarray(rowStart, rowEnd)
-  if (tail !== null && ds.kind === 'number') {
+  if (tail !== null && ds.kind === (tail.calendar ? 'string' : 'number')) {
     const kept = keptRows(data, names, rows, rowStart, counts, tail)
     if (kept !== null) rows = kept
   }
@@ -156,7 +156,8 @@ function encodeChunk(data, grouped, names, first, end, what, tail = null) {
  * The input rows of a chunk's series to stage when each series may travel as its last `tail.rows` rows: null when
  * no series is longer. `rows` are the chunk's input rows series after series (null: the contiguous rows from
  * `rowStart`); `counts` (updated in place) the rows per series. A series keeps all its rows unless every dropped
- * row is one the local call accepts and forgets: integer ds `tail.step` apart up to the first kept row, finite y
+ * row is one the local call accepts and forgets: integer ds `tail.step` apart (or dates one `tail.calendar` step
+ * apart) up to the first kept row, finite y
  * and exogenous values. Otherwise the worker sees the whole series and fails as the local call would.
  */
 function keptRows(data, names, rows, rowStart, counts, tail) {
@@ -167,7 +168,10 @@ function keptRows(data, names, rows, rowStart, counts, tail) {
   let n = 0
   for (let s = 0, at = 0; s < counts.length; s++) {
     const end = at + counts[s]
-    const from = counts[s] > keep && droppable(data.ds, columns, rows, rowStart, at, end - keep, tail.step) ? end - keep : at
+    const dropped = tail.calendar
+      ? calendarDroppable(data.ds, rows, rowStart, at, end - keep, tail.calendar) && finiteRows(columns, rows, rowStart, at, end - keep)
+      : droppable(data.ds, columns, rows, rowStart, at, end - keep, tail.step)
+    const from = counts[s] > keep && dropped ? end - keep : at
     for (let p = from; p < end; p++) kept[n++] = rows === null ? rowStart + p : rows[p]
     counts[s] = end - from
     at = end
@@ -185,21 +189,102 @@ function droppable(ds, columns, rows, rowStart, from, to, step) {
     const [first, last] = [rowStart + from, rowStart + to]
     if (!Number.isSafeInteger(ds[last])) return false
     for (let i = first; i < last; i++) if (!Number.isSafeInteger(ds[i]) || ds[i + 1] - ds[i] !== step) return false
-    for (const column of columns) for (let i = first; i < last; i++) if (!Number.isFinite(column[i])) return false
-    return true
+    return finiteRows(columns, rows, rowStart, from, to)
   }
   for (let p = from; p < to; p++) if (!Number.isSafeInteger(ds[rows[p]]) || ds[rows[p + 1]] - ds[rows[p]] !== step) return false
   if (!Number.isSafeInteger(ds[rows[to]])) return false
+  return finiteRows(columns, rows, rowStart, from, to)
+}
+
+/** Whether the numeric columns are finite at positions [from, to) of a chunk (as in `droppable`). */
+function finiteRows(columns, rows, rowStart, from, to) {
+  if (rows === null) {
+    for (const column of columns) for (let i = rowStart + from; i < rowStart + to; i++) if (!Number.isFinite(column[i])) return false
+    return true
+  }
   for (const column of columns) for (let p = from; p < to; p++) if (!Number.isFinite(column[rows[p]])) return false
   return true
 }
 
 /**
- * What a `predict({ data })` with checkpoint `bytes` reads of each series: `{ rows, step }` when only the last
- * `rows` points (and the ds step to check the dropped ones against), or null when all of them are read or the
- * checkpoint cannot be read here (the workers then report it). Only neural models with a fixed inputSize, no
- * local scaler (which scales by the whole history) and an integer-step frequency qualify: Prophet refits each
- * series, an inferred frequency depends on the data.
+ * Whether the date ds at positions [from, to] of a chunk each lie one `calendar` step (see `calendarStep`) before
+ * the next, each in a form the engine parses (a Date, or a string in one of the engine's date formats). Dates are
+ * compared as UTC milliseconds; anything else (other forms, sub-millisecond fractions, months not at midnight)
+ * keeps the series whole, which is always safe.
+ */
+function calendarDroppable(ds, rows, rowStart, from, to, calendar) {
+  let previous = null
+  for (let p = from; p <= to; p++) {
+    const ms = dateMillis(ds[rows === null ? rowStart + p : rows[p]])
+    if (ms === null) return false
+    if (calendar.months !== undefined && !onMonthAnchor(ms, calendar.end)) return false
+    if (previous !== null && ms !== nextDate(previous, calendar)) return false
+    previous = ms
+  }
+  return true
+}
+
+/** The date formats the engine parses (src/data/ds.rs): `YYYY-MM-DD`, `… HH:MM`, `…[ T]HH:MM:SS[.fff]`, `…THH:MM:SS[.fff]Z`. */
+const DATE_TEXT = /^(\d{4})-(\d{2})-(\d{2})(?:([ T])(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?(Z?)$/
+
+/** A ds value's UTC milliseconds where it is a valid date in one of those forms, else null. */
+function dateMillis(value) {
+  if (value instanceof Date) {
+    const ms = value.getTime()
+    return Number.isFinite(ms) ? ms : null
+  }
+  const match = typeof value === 'string' ? DATE_TEXT.exec(value) : null
+  if (match === null) return null
+  const [, year, month, day, separator, hour = '0', minute = '0', second, fraction = '', zone] = match
+  // With Z: only `T…:SS`; without seconds: only ` HH:MM`.
+  if (zone === 'Z' && (separator !== 'T' || second === undefined)) return null
+  if (separator !== undefined && second === undefined && separator !== ' ') return null
+  const parts = [Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute), Number(second ?? 0), Number(fraction.padEnd(3, '0'))]
+  const ms = Date.UTC(...parts)
+  const date = new Date(ms)
+  // Out-of-range fields (Feb 30, 24:00, years below 100) roll over or shift in Date.UTC: not a date the engine reads.
+  const back = [date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate(), date.getUTCHours(), date.getUTCMinutes(), date.getUTCSeconds(), date.getUTCMilliseconds()]
+  return back.every((v, k) => v === parts[k]) ? ms : null
+}
+
+/** Whether a date is a month start (`end` false) or month end, at midnight. */
+function onMonthAnchor(ms, end) {
+  const date = new Date(ms)
+  if (ms % 86400000 !== 0) return false
+  return end ? new Date(ms + 86400000).getUTCDate() === 1 : date.getUTCDate() === 1
+}
+
+function nextDate(ms, calendar) {
+  if (calendar.fixedMs !== undefined) return ms + calendar.fixedMs
+  const date = new Date(ms)
+  return calendar.end ? Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + calendar.months + 1, 0) : Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + calendar.months, 1)
+}
+
+/** Milliseconds of the fixed-duration aliases, months of the month-anchored ones (the engine's canonical aliases). */
+const FIXED_MS = { D: 86400000, h: 3600000, min: 60000, s: 1000, ms: 1 }
+const MONTHS = { MS: 1, ME: 1, QS: 3, QE: 3, YS: 12, YE: 12 }
+
+/**
+ * The step of a date frequency as a checkpoint writes it (the canonical pandas alias: 'D', '30min', 'MS', '2QE'):
+ * `{ fixedMs }` or `{ months, end }`, or null for those checked only in the engine (business days, weeks,
+ * microseconds and nanoseconds).
+ */
+function calendarStep(alias) {
+  const match = /^([1-9]\d*)?(D|h|min|s|ms|MS|ME|QS|QE|YS|YE)$/.exec(alias)
+  if (match === null) return null
+  const count = match[1] === undefined ? 1 : Number(match[1])
+  const unit = match[2]
+  if (FIXED_MS[unit] !== undefined) return Number.isSafeInteger(count * FIXED_MS[unit]) ? { fixedMs: count * FIXED_MS[unit] } : null
+  return { months: count * MONTHS[unit], end: unit.endsWith('E') }
+}
+
+/**
+ * What a `predict({ data })` with checkpoint `bytes` reads of each series: `{ rows, step }` (integer ds) or
+ * `{ rows, calendar }` (date ds, see `calendarStep`) when only the last `rows` points (and the ds step to check
+ * the dropped ones against), or null when all of them are read or the checkpoint cannot be read here (the
+ * workers then report it). Only neural models with a fixed inputSize, no local scaler (which scales by the whole
+ * history) and a frequency the checkpoint names qualify: Prophet refits each series, an inferred frequency
+ * depends on the data.
  */
 function trimmableTail(bytes) {
   let engine
@@ -211,9 +296,12 @@ function trimmableTail(bytes) {
     return null
   }
   const step = Number(engine?.freq)
-  if (engine?.local_scaler_type !== 'identity' || !Number.isSafeInteger(step) || step < 1 || !Array.isArray(engine.models)) return null
+  const calendar = typeof engine?.freq === 'string' ? calendarStep(engine.freq) : null
+  if (engine?.local_scaler_type !== 'identity' || !Array.isArray(engine.models)) return null
+  if (calendar === null && !(Number.isSafeInteger(step) && step >= 1)) return null
   if (engine.models.length === 0 || !engine.models.every((m) => Number.isSafeInteger(m?.inputSize) && m.inputSize >= 1 && m.type !== 'Prophet')) return null
-  return { rows: Math.max(...engine.models.map((m) => m.inputSize)), step }
+  const rows = Math.max(...engine.models.map((m) => m.inputSize))
+  return calendar === null ? { rows, step } : { rows, calendar }
 }
 
 /** The columns `predict({ data })` takes of a chunk Buffer: integer id codes with their labels, ds, y, exogenous. */
@@ -257,53 +345,75 @@ function encodeForecast(frame) {
   return encode({ labels, counts, lists: listColumns, names: extra }, columns, texts.join('\u0000'))
 }
 
-/** A typed array's values as an Array (an indexed loop: several times faster than Array.from). */
-function plainArray(typed) {
-  const values = new Array(typed.length)
-  for (let i = 0; i < typed.length; i++) values[i] = typed[i]
-  return values
-}
-
+/**
+ * A Buffer made by `encodeForecast` as `{ labels, counts, rows, lists, columns }`: `lists` the plain-array columns
+ * (numbers as a Float64Array, date strings as an Array), `columns` the Float64Array ones.
+ */
 function decodeForecast(buffer) {
   const { header, text, nextColumn } = decode(buffer)
   const rows = header.counts.reduce((n, c) => n + c, 0)
   const texts = text.length ? text.split('\u0000') : []
   const lists = {}
   let t = 0
-  for (const { name, numeric } of header.lists) {
-    lists[name] = numeric ? plainArray(nextColumn(rows)) : rows === 0 ? [] : texts[t++].split('\n')
-  }
+  for (const { name, numeric } of header.lists) lists[name] = numeric ? nextColumn(rows) : rows === 0 ? [] : texts[t++].split('\n')
   const columns = {}
   for (const name of header.names) columns[name] = nextColumn(rows)
   return { labels: header.labels, counts: header.counts, rows, lists, columns }
 }
 
 /**
- * The forecast frames of the chunks, decoded, as one frame in chunk order: `{ unique_id, ds, …lists, <alias>… }`
- * with the column order of the first chunk.
+ * Collects the forecasts of `count` chunks (`encodeForecast` Buffers, `add`ed as they land, in any order) into one
+ * frame in chunk order: `{ unique_id, ds, …lists, <alias>… }` with the column order of the first chunk, from
+ * `result()` once all are in. Each chunk is appended as soon as those before it are, so the plain-array columns
+ * are mostly built while the workers still forecast, and little is left to do after the last chunk.
  */
-function concatForecasts(parts) {
-  const rows = parts.reduce((n, p) => n + p.rows, 0)
-  const unique_id = new Array(rows)
-  let at = 0
-  for (const p of parts) for (let s = 0; s < p.labels.length; s++) for (let k = 0; k < p.counts[s]; k++) unique_id[at++] = p.labels[s]
-  const frame = { unique_id }
-  const first = parts[0]
-  for (const name of Object.keys(first.lists)) {
-    const list = (frame[name] = new Array(rows))
-    let row = 0
-    for (const p of parts) for (const value of p.lists[name]) list[row++] = value
-  }
-  for (const name of Object.keys(first.columns)) {
-    const column = new Float64Array(rows)
-    let offset = 0
-    for (const p of parts) {
-      column.set(p.columns[name], offset)
-      offset += p.rows
+function forecastCollector(count) {
+  const waiting = new Array(count)
+  const typed = []
+  let next = 0
+  let frame = null
+  const append = (part) => {
+    if (frame === null) {
+      frame = { unique_id: [] }
+      for (const name of Object.keys(part.lists)) frame[name] = []
+      for (const name of Object.keys(part.columns)) frame[name] = null
     }
-    frame[name] = column
+    const ids = frame.unique_id
+    for (let s = 0; s < part.labels.length; s++) for (let k = 0, label = part.labels[s]; k < part.counts[s]; k++) ids.push(label)
+    for (const name of Object.keys(part.lists)) {
+      const list = frame[name]
+      const values = part.lists[name]
+      for (let r = 0; r < values.length; r++) list.push(values[r])
+    }
+    typed.push(part)
   }
-  return frame
+  return {
+    add(chunk, buffer) {
+      if (waiting[chunk] !== undefined || chunk < next) return
+      waiting[chunk] = decodeForecast(buffer)
+      for (; next < count && waiting[next] !== undefined; next++) {
+        append(waiting[next])
+        waiting[next] = null
+      }
+    },
+    result() {
+      if (next !== count) {
+        let missing = 0
+        for (let chunk = next; chunk < count; chunk++) if (waiting[chunk] === undefined) missing++
+        throw new Error(`forecastCollector: ${missing} of ${count} chunks are missing`)
+      }
+      const rows = frame.unique_id.length
+      for (const name of Object.keys(frame).filter((key) => frame[key] === null)) {
+        const column = (frame[name] = new Float64Array(rows))
+        let offset = 0
+        for (const part of typed) {
+          column.set(part.columns[name], offset)
+          offset += part.rows
+        }
+      }
+      return frame
+    },
+  }
 }
 
 /**
@@ -354,4 +464,4 @@ function dropLastRows(data, drop) {
   return out
 }
 
-module.exports = { groupRows, numericColumns, trimmableTail, encodeChunk, decodeChunk, encodeForecast, decodeForecast, concatForecasts, interleaveForecasts, dropLastRows }
+module.exports = { groupRows, numericColumns, trimmableTail, encodeChunk, decodeChunk, encodeForecast, decodeForecast, forecastCollector, interleaveForecasts, dropLastRows }

@@ -112,8 +112,8 @@ async function predict(options) {
   const tail = frames.trimmableTail(bytes)
   const encode = (i) => frames.encodeChunk(data, grouped, names, chunks[i][0], chunks[i][1], what, tail)
   const tasks = chunks.map((_, i) => ({ input: i, options: predictOptions }))
-  const parts = await runFlow({ what, connection, queueName, signal, onProgress, bytes, task: 'predict', tasks, inputs: chunks.length, encode })
-  return frames.concatForecasts(parts)
+  const collector = frames.forecastCollector(chunks.length)
+  return runFlow({ what, connection, queueName, signal, onProgress, bytes, task: 'predict', tasks, inputs: chunks.length, encode, collector })
 }
 
 async function checkpointBytes(checkpoint, what) {
@@ -169,8 +169,8 @@ async function crossValidation(options) {
       options: { ...cvOptions, nWindows: end - first, stepSize, refit: false },
     })
   }
-  const parts = await runFlow({ what, connection, queueName, signal, onProgress, bytes: null, task: 'crossValidation', tasks, inputs: 1, encode })
-  return frames.interleaveForecasts(parts, grouped.labels)
+  const collector = partsCollector(tasks.length, frames.decodeForecast, (parts) => frames.interleaveForecasts(parts, grouped.labels))
+  return runFlow({ what, connection, queueName, signal, onProgress, bytes: null, task: 'crossValidation', tasks, inputs: 1, encode, collector })
 }
 
 const SEARCH_OPTIONS = ['forecasterOptions', 'data', 'connection', 'fitOptions', 'queueName', 'signal', 'onProgress']
@@ -220,7 +220,8 @@ async function search(options) {
     forecasterOptions: { ...shared, models: [{ type: kind, ...fixed, ...config, alias: autoModel.alias }] },
     options: trialFit,
   }))
-  const rows = await runFlow({ what, connection, queueName, signal, onProgress, bytes: null, task: 'searchTrial', tasks, inputs: 1, encode, decode: (buffer) => JSON.parse(buffer.toString('utf8')) })
+  const collector = partsCollector(tasks.length, (buffer) => JSON.parse(buffer.toString('utf8')), (rows) => rows)
+  const rows = await runFlow({ what, connection, queueName, signal, onProgress, bytes: null, task: 'searchTrial', tasks, inputs: 1, encode, collector })
   // The local search's order among finished trials: the lowest loss (NaN last), then the lowest trial.
   const key = (row) => (row.validLoss === 'NaN' ? Infinity : row.validLoss)
   const best = rows.filter((row) => row.validLoss !== null).reduce((a, b) => (a === undefined || key(b) < key(a) ? b : a), undefined)
@@ -229,12 +230,22 @@ async function search(options) {
   return { rows, bestConfig: best?.config, bestTrial: best?.trial }
 }
 
+/** A collector (see runFlow) that decodes each chunk's result and hands them all, in chunk order, to `finish`. */
+function partsCollector(count, decode, finish) {
+  const parts = new Array(count)
+  return {
+    add: (chunk, buffer) => (parts[chunk] = decode(buffer)),
+    result: () => finish(parts),
+  }
+}
+
 /**
- * Stages the checkpoint (when given) and the inputs, runs one flow with a child per task and resolves to their
- * decoded results in task order. Rejects with the first failed chunk's error (and removes the flow), when
- * `signal` aborts (removing the flow), or when Redis is gone.
+ * Stages the checkpoint (when given) and the inputs, runs one flow with a child per task and resolves to
+ * `collector.result()`, the collector having been given each chunk's result (`add(chunk, buffer)`) as soon as the
+ * chunk completed, while the others still run. Rejects with the first failed chunk's error (and removes the flow),
+ * when `signal` aborts (removing the flow), or when Redis is gone.
  */
-async function runFlow({ what, connection, queueName, signal, onProgress, bytes, task, tasks, inputs, encode, decode = frames.decodeForecast }) {
+async function runFlow({ what, connection, queueName, signal, onProgress, bytes, task, tasks, inputs, encode, collector }) {
   const { FlowProducer, QueueEvents, Queue } = bullmq()
   const IORedis = require('ioredis')
   const redisOptions = connectionOptions(connection, what)
@@ -303,11 +314,25 @@ async function runFlow({ what, connection, queueName, signal, onProgress, bytes,
     const first = encode(0)
     await race(queueEvents.waitUntilReady())
 
+    // Each chunk's result is read and collected as soon as the chunk completes, while the workers run the others.
+    const reads = new Map()
+    const collect = (chunk) => {
+      let read = reads.get(chunk)
+      if (read === undefined) {
+        read = race(client.getBuffer(key.output(run, chunk))).then((buffer) => {
+          if (buffer === null) throw new Error(`${what}: the result of chunk ${chunk} is missing from Redis at ${where}`)
+          collector.add(chunk, buffer)
+        })
+        reads.set(chunk, read)
+      }
+      return read
+    }
     const finished = new Promise((resolve, reject) => {
       queueEvents.on('completed', ({ jobId: id }) => {
         if (id === parentId) return resolve()
         if (!id.startsWith(`${run}-`) || done.has(id)) return
         done.add(id)
+        collect(Number(id.slice(run.length + 1))).catch(reject)
         try {
           onProgress?.({ chunksDone: done.size, chunks })
         } catch (err) {
@@ -351,13 +376,9 @@ async function runFlow({ what, connection, queueName, signal, onProgress, bytes,
     }
     await staging(Promise.all(writes))
     await race(finished)
-    const parts = []
-    for (let i = 0; i < chunks; i++) {
-      const buffer = await race(client.getBuffer(key.output(run, i)))
-      if (buffer === null) throw new Error(`${what}: the forecast of chunk ${i} is missing from Redis at ${where}`)
-      parts.push(decode(buffer))
-    }
-    return parts
+    // A chunk whose completion event was not seen is read now.
+    await race(Promise.all(Array.from({ length: chunks }, (_, i) => collect(i))))
+    return collector.result()
   } catch (err) {
     if (client.status === 'ready') await removeFlow().catch(() => {})
     else if (err?.name !== 'AbortError') throw lost()
