@@ -19,6 +19,7 @@ export type Loss =
   | 'MAE'
   | 'MSE'
   | 'HuberLoss'
+  | 'TukeyLoss'
   | 'MQLoss'
   | 'RMSE'
   | 'MAPE'
@@ -46,6 +47,14 @@ export type Loss =
   | { type: 'relMSE' }
   /** Huber loss with threshold `delta` [1]. */
   | { type: 'HuberLoss'; delta?: number }
+  /**
+   * NeuralForecast 3.3's TukeyLoss, computed as it is written: c²/6 × the mean over every point (masked ones too)
+   * of `(1 - (d/c)²)³` (× the mask) where `d <= c`, else 1; `d = |y - ŷ| / s`, `s` 0.01 with `normalize` (the
+   * deviation over one series' target, 0, plus 0.01), else 1. Threshold `c` [4.685] > 0, `normalize` [true]; a
+   * multivariate model takes only `normalize: false`. Its in-range term is the biweight's weight, largest at
+   * `d = 0`, so training pushes residuals towards c·s (NeuralForecast's own training with it does the same).
+   */
+  | { type: 'TukeyLoss'; c?: number; normalize?: boolean }
   | { type: 'QuantileLoss'; q: number }
   /** Multi-quantile: the median and the bounds of each `level` interval [80, 90], or explicit `quantiles`. */
   | { type: 'MQLoss'; level?: number[]; quantiles?: number[] }

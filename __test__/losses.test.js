@@ -27,6 +27,8 @@ const LOSSES = [
     { type: 'MQLoss', quantiles: [0.1, 0.3, 0.5, 0.9].map((q) => expect.closeTo(q, 6)) },
     ['MLP-lo-80.0', 'MLP-lo-40.0', 'MLP-median', 'MLP-hi-80.0'],
   ],
+  ['TukeyLoss', { type: 'TukeyLoss', c: expect.closeTo(4.685, 5), normalize: true }, ['MLP']],
+  [{ type: 'TukeyLoss', c: 2, normalize: false }, { type: 'TukeyLoss', c: 2, normalize: false }, ['MLP']],
   ['IQLoss', { type: 'IQLoss', cosEmbeddingDim: 64, concentration0: 1, concentration1: 1 }, ['MLP_ql0.5']],
 ]
 
@@ -59,8 +61,8 @@ describe.each(LOSSES)('loss %j', (loss, written, columns) => {
   })
 })
 
-test('RMSE and relMSE, finished once per batch, and MASE train the same on 1 and 3 threads', async () => {
-  for (const loss of ['RMSE', 'relMSE', { type: 'MASE', seasonality: 12 }]) {
+test('RMSE and relMSE, finished once per batch, MASE and TukeyLoss (a mean over masked points too) train the same on 1 and 3 threads', async () => {
+  for (const loss of ['RMSE', 'relMSE', { type: 'MASE', seasonality: 12 }, { type: 'TukeyLoss', c: 2, normalize: false }]) {
     const one = await (await fitted(loss, { numThreads: 1 })).predict()
     const three = await (await fitted(loss, { numThreads: 3 })).predict()
     expect(three).toEqual(one)
@@ -83,6 +85,8 @@ test.each([
   ['HuberMQLoss level and quantiles', { type: 'HuberMQLoss', level: [80], quantiles: [0.5] }, TypeError, /level or quantiles/],
   ['an option of another loss', { type: 'RMSE', q: 0.5 }, TypeError, /unknown option 'q'/],
   ['relMSE given y_train', { type: 'relMSE', yTrain: [1] }, TypeError, /unknown option 'yTrain'/],
+  ['TukeyLoss c 0', { type: 'TukeyLoss', c: 0 }, RangeError, /loss\.c must be a finite number greater than 0/],
+  ['TukeyLoss normalize not a boolean', { type: 'TukeyLoss', normalize: 'yes' }, TypeError, /loss\.normalize/],
   ['HuberIQLoss', 'HuberIQLoss', RangeError, /HuberIQLoss is not supported/],
   ['IQLoss cosEmbeddingDim 0', { type: 'IQLoss', cosEmbeddingDim: 0 }, RangeError, /cosEmbeddingDim/],
   ['IQLoss concentration0 not positive', { type: 'IQLoss', concentration0: -1 }, RangeError, /loss\.concentration0/],

@@ -78,6 +78,8 @@ async function forecasterUsage(): Promise<void> {
   const gruType: 'GRU' = gru.type
   const scaler: ScalerType = 'robust'
   const loss: Loss = { type: 'QuantileLoss', q: 0.9 }
+  const tukey: Loss[] = ['TukeyLoss', { type: 'TukeyLoss', c: 2, normalize: false }]
+  void tukey
   const recurrent: RecurrentModelOptions = { h: 3, scalerType: scaler, loss, earlyStopPatienceSteps: 3 }
   const plain: ModelConfig = { type: 'GRU', ...recurrent }
   const quantiles = new models.LSTM({ h: 12, loss: { type: 'MQLoss', level: [80, 95] } })

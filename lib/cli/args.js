@@ -146,7 +146,7 @@ function levelOption(values, command) {
 }
 
 /** --loss names: the point losses, MQLoss, and NeuralForecast's distributions (trained by likelihood). */
-const POINT_LOSSES = { mae: 'MAE', mse: 'MSE', huber: 'HuberLoss', mqloss: 'MQLoss' }
+const POINT_LOSSES = { mae: 'MAE', mse: 'MSE', huber: 'HuberLoss', tukey: 'TukeyLoss', mqloss: 'MQLoss' }
 const DISTRIBUTIONS = { normal: 'Normal', studentt: 'StudentT', poisson: 'Poisson', negativebinomial: 'NegativeBinomial', bernoulli: 'Bernoulli' }
 const MIXTURES = { gmm: 'GMM', pmm: 'PMM', nbmm: 'NBMM' }
 const LOSS_NAMES = [...Object.keys(POINT_LOSSES), ...Object.keys(DISTRIBUTIONS), ...Object.keys(MIXTURES)]

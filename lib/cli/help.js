@@ -29,7 +29,7 @@ const MODEL_HELP = (models) => `Model:
   --threads N          worker threads [all cores]; results are the same for any value
   --level 80,95        prediction intervals at these levels (%): conformal for the neural models (calibrated
                        on each series' last windows, an extra fit), Prophet's own for prophet
-  --loss NAME          neural models' training loss: mae, mse, huber, mqloss, or a distribution trained by
+  --loss NAME          neural models' training loss: mae, mse, huber, tukey, mqloss, or a distribution trained by
                        likelihood: normal, studentt, poisson, negativebinomial, bernoulli, gmm, pmm, nbmm [mae];
                        with mqloss or a distribution, --level sets its quantile columns (no conformal calibration)
   --samples N          Auto models (--model autonhits, autolstm, …): trials of the search [10]; --model auto

@@ -181,7 +181,7 @@ pub(crate) fn train(
         sampler.draw(&mut windows);
         let parts = match &mut total {
             None => {
-                let part = StepPart { step, first: 0, observed: index.observed_in(&windows) };
+                let part = StepPart { step, first: 0, observed: gradients.counted_in(&windows) };
                 gradients.compute(network, &windows, &mut shards, part)?;
                 &mut shards[..]
             }
@@ -236,7 +236,7 @@ pub(crate) fn train(
 }
 
 /// Where a step's shards are: the step, the place of the first shard of these windows in the whole batch (for its
-/// seed), and the observed target points of the whole batch (each shard's loss is weighted by its share of them).
+/// seed), and the target points the loss counts in the whole batch (each shard's loss is weighted by its share of them).
 #[derive(Clone, Copy)]
 struct StepPart {
     step: usize,
@@ -263,11 +263,21 @@ impl Gradients<'_, '_> {
         let count = windows.len().div_ceil(per_shard).min(shards.len());
         run.threads.install(|| {
             shards.par_iter_mut().zip(windows.par_chunks(per_shard)).enumerate().try_for_each(|(k, (shard, chunk))| {
-                let weight = chunk.iter().map(|w| index.observed_targets(w)).sum::<usize>() as f64 / observed as f64;
+                let weight = self.counted_in(chunk) as f64 / observed as f64;
                 let seed = shard_seed(run.spec.shape().random_seed, step, first + k);
                 shard_gradient(network, run, index, chunk, shard, &mut scratch.lock(k, count), weight, seed)
             })
         })
+    }
+
+    /// The target points of `windows` that the loss averages over: the observed ones, or every one for a loss
+    /// that counts masked points too ([`crate::nn::loss::Loss::weighs_every_point`]).
+    fn counted_in(&self, windows: &[Window]) -> usize {
+        if self.run.spec.loss.weighs_every_point() {
+            self.index.targets_in(windows)
+        } else {
+            self.index.observed_in(windows)
+        }
     }
 
     /// [`Gradients::compute`] a few shards at a time (`shards` holds one wave), each wave's gradients added into
@@ -280,7 +290,7 @@ impl Gradients<'_, '_> {
         total: &mut Shard,
         step: usize,
     ) -> Result<(), EngineError> {
-        let observed = self.index.observed_in(windows);
+        let observed = self.counted_in(windows);
         total.loss = LossSums::default();
         for (wave, chunk) in windows.chunks(self.per_shard * shards.len()).enumerate() {
             let count = chunk.len().div_ceil(self.per_shard);

@@ -84,6 +84,11 @@ impl TrainingWindows {
         windows.iter().map(|w| self.observed_targets(w)).sum()
     }
 
+    /// Target points of `windows`, observed or not.
+    pub fn targets_in(&self, windows: &[Window]) -> usize {
+        windows.len() * self.h
+    }
+
     /// Observed targets of `w`: those before the series' training end (a kept window has at least one).
     pub fn observed_targets(&self, w: &Window) -> usize {
         let first_target = (w.start + self.input_size as isize) as usize;

@@ -138,7 +138,7 @@ fn loss_options(value: &Value, path: &str) -> Result<Value, String> {
     let mut options = Map::new();
     options.insert("type".into(), class.into());
     match class {
-        "MAE" | "MSE" | "RMSE" | "MAPE" | "SMAPE" | "MASE" | "relMSE" | "HuberLoss" | "QuantileLoss" | "MQLoss" | "HuberQLoss"
+        "MAE" | "MSE" | "RMSE" | "MAPE" | "SMAPE" | "MASE" | "relMSE" | "HuberLoss" | "TukeyLoss" | "QuantileLoss" | "MQLoss" | "HuberQLoss"
         | "HuberMQLoss" | "IQLoss" => {}
         "DistributionLoss" | "PMM" | "GMM" | "NBMM" | "ISQF" | "HuberIQLoss" => {
             return Err(format!("{path}: loss {class} is not supported yet in NeuralForecast directories (this library trains it: save in its own format)"))

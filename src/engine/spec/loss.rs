@@ -9,7 +9,7 @@ use crate::nn::loss::distribution::Distribution;
 use crate::nn::loss::{DistributionLoss, Loss};
 use crate::nn::NnError;
 
-const LOSS_NAMES: &str = "'MAE', 'MSE', 'RMSE', 'MAPE', 'SMAPE', { type: 'MASE', seasonality }, 'relMSE', 'HuberLoss' (or { type: 'HuberLoss', delta }), { type: 'QuantileLoss', q }, 'MQLoss' (or { type: 'MQLoss', level } / { type: 'MQLoss', quantiles }), { type: 'HuberQLoss', q, delta }, 'HuberMQLoss' (or { type: 'HuberMQLoss', level / quantiles, delta }), 'IQLoss' (or { type: 'IQLoss', cosEmbeddingDim, concentration0, concentration1 }), { type: 'DistributionLoss', distribution, level / quantiles, numSamples, returnParams, rho }, 'GMM' / 'PMM' / 'NBMM' (or { type, nComponents, weighted, level / quantiles, numSamples, returnParams })";
+const LOSS_NAMES: &str = "'MAE', 'MSE', 'RMSE', 'MAPE', 'SMAPE', { type: 'MASE', seasonality }, 'relMSE', 'HuberLoss' (or { type: 'HuberLoss', delta }), 'TukeyLoss' (or { type: 'TukeyLoss', c, normalize }), { type: 'QuantileLoss', q }, 'MQLoss' (or { type: 'MQLoss', level } / { type: 'MQLoss', quantiles }), { type: 'HuberQLoss', q, delta }, 'HuberMQLoss' (or { type: 'HuberMQLoss', level / quantiles, delta }), 'IQLoss' (or { type: 'IQLoss', cosEmbeddingDim, concentration0, concentration1 }), { type: 'DistributionLoss', distribution, level / quantiles, numSamples, returnParams, rho }, 'GMM' / 'PMM' / 'NBMM' (or { type, nComponents, weighted, level / quantiles, numSamples, returnParams })";
 
 /// `DistributionLoss`'s distributions, as NeuralForecast names them.
 const DISTRIBUTION_NAMES: &str = "'Normal', 'StudentT', 'Poisson', 'NegativeBinomial', 'Tweedie', 'Bernoulli'";
@@ -19,6 +19,7 @@ fn loss_keys(kind: &str) -> &'static [&'static str] {
     match kind {
         "MASE" => &["seasonality"],
         "HuberLoss" => &["delta"],
+        "TukeyLoss" => &["c", "normalize"],
         "QuantileLoss" => &["q"],
         "MQLoss" => &["level", "quantiles"],
         "HuberQLoss" => &["q", "delta"],
@@ -67,6 +68,8 @@ pub(super) fn parse_loss(value: &Value, name: &str) -> Result<Loss, EngineError>
             Loss::mase(seasonality).map_err(invalid)
         }
         "HuberLoss" => Loss::huber(delta()?).map_err(invalid),
+        // NeuralForecast's defaults: c = 4.685, normalize = true.
+        "TukeyLoss" => Loss::tukey(o.positive("c")?.unwrap_or(4.685) as f32, o.boolean("normalize")?.unwrap_or(true)).map_err(invalid),
         "QuantileLoss" => Loss::quantile(required_quantile(&o, kind)?).map_err(invalid),
         "HuberQLoss" => Loss::huber_quantile(required_quantile(&o, kind)?, delta()?).map_err(invalid),
         "MQLoss" => match quantile_list(&o)? {
@@ -255,6 +258,7 @@ pub(crate) fn loss_options(loss: &Loss) -> Value {
         Loss::Mase { seasonality } => serde_json::json!({ "type": "MASE", "seasonality": seasonality }),
         Loss::RelMse => serde_json::json!({ "type": "relMSE" }),
         Loss::Huber { delta } => serde_json::json!({ "type": "HuberLoss", "delta": *delta as f64 }),
+        Loss::Tukey { c, normalize } => serde_json::json!({ "type": "TukeyLoss", "c": *c as f64, "normalize": normalize }),
         Loss::Quantile { q } => serde_json::json!({ "type": "QuantileLoss", "q": *q as f64 }),
         Loss::MultiQuantile { levels: Some(levels), .. } => serde_json::json!({ "type": "MQLoss", "level": levels }),
         Loss::MultiQuantile { quantiles, levels: None } => serde_json::json!({ "type": "MQLoss", "quantiles": list(quantiles) }),

@@ -107,6 +107,18 @@ pub(super) fn neural_spec(kind: ModelKind, defaults: TrainingDefaults, o: &Model
     let mut loss = loss;
     let mut architecture = kind.architecture(shape, o)?;
     architecture.adopt_loss(&mut loss).map_err(|e| EngineError::Range(format!("{}: {e}", o.path())))?;
+    if architecture.n_series().is_some() {
+        // NeuralForecast normalises a multivariate TukeyLoss by the deviation across the series at each step,
+        // which a batch's loss (one series per row) does not see.
+        for (key, l) in [("loss", Some(&loss)), ("validLoss", valid_loss.as_ref())] {
+            if let Some(Loss::Tukey { normalize: true, .. }) = l {
+                return Err(EngineError::Range(format!(
+                    "{}: TukeyLoss with normalize: true is not supported by a multivariate model; give normalize: false",
+                    o.field(key)
+                )));
+            }
+        }
+    }
     Ok(NeuralSpec {
         architecture,
         scaler_type,

@@ -3,6 +3,8 @@
 use super::*;
 use serde_json::json;
 
+use crate::nn::loss::Loss;
+
 fn spec(options: Value) -> Result<ModelSpec, EngineError> {
     ModelSpec::from_options(options.as_object().unwrap(), "models[0]")
 }
@@ -157,4 +159,27 @@ fn distribution_options_are_checked_by_name() {
     assert!(loss(json!({ "type": "GMM", "batchCorrelation": true })).contains("batchCorrelation"));
     let valid = spec(json!({ "type": "MLP", "h": 3, "inputSize": 6, "loss": { "type": "DistributionLoss", "distribution": "Normal" }, "validLoss": "MAE" }));
     assert!(valid.unwrap_err().to_string().contains("models[0].validLoss"));
+}
+
+#[test]
+fn tukey_loss_reads_checks_and_writes_its_options() {
+    let mlp = |loss: Value| spec(json!({ "type": "MLP", "h": 3, "inputSize": 6, "loss": loss }));
+    let default = mlp(json!("TukeyLoss")).unwrap();
+    assert_eq!(default.neural().unwrap().loss, Loss::Tukey { c: 4.685, normalize: true });
+    let given = mlp(json!({ "type": "TukeyLoss", "c": 2.5, "normalize": false })).unwrap();
+    assert_eq!(given.neural().unwrap().loss, Loss::Tukey { c: 2.5, normalize: false });
+    assert_eq!(ModelSpec::from_options(&given.to_options(), "again").unwrap(), given);
+    for (loss, message) in [
+        (json!({ "type": "TukeyLoss", "c": 0 }), "models[0].loss.c must be a finite number greater than 0"),
+        (json!({ "type": "TukeyLoss", "c": -1 }), "models[0].loss.c"),
+        (json!({ "type": "TukeyLoss", "normalize": 1 }), "models[0].loss.normalize"),
+        (json!({ "type": "TukeyLoss", "delta": 1 }), "'delta'"),
+    ] {
+        let error = mlp(loss).unwrap_err().to_string();
+        assert!(error.contains(message), "{error}");
+    }
+    let multivariate = |loss: Value| spec(json!({ "type": "TSMixer", "h": 3, "inputSize": 6, "nSeries": 2, "loss": loss }));
+    let error = multivariate(json!("TukeyLoss")).unwrap_err().to_string();
+    assert!(error.contains("models[0].loss: TukeyLoss with normalize: true is not supported by a multivariate model"), "{error}");
+    assert!(multivariate(json!({ "type": "TukeyLoss", "normalize": false })).is_ok());
 }

@@ -8,10 +8,13 @@ pub mod distribution;
 pub mod distribution_loss;
 pub mod implicit_quantile;
 mod quantile;
+mod tukey;
 #[cfg(test)]
 mod distribution_loss_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tukey_tests;
 
 use std::ops::{Add, AddAssign};
 
@@ -47,6 +50,9 @@ pub enum Loss {
     /// `HuberMQLoss`: per quantile, the Huber losses of the shortfall times `q` and the excess times `1 - q`,
     /// summed over the quantiles (NeuralForecast's `1 / len(quantiles)` divides by 1 there); `levels` as MQLoss's.
     HuberMultiQuantile { quantiles: Vec<f32>, delta: f32, levels: Option<Vec<f64>> },
+    /// `TukeyLoss`: NeuralForecast's biweight loss with threshold `c`, residuals over 0.01 when `normalize`
+    /// ([`tukey`] says how it departs from the textbook biweight), averaged over every point, masked ones too.
+    Tukey { c: f32, normalize: bool },
     /// `IQLoss`: the pinball loss at each value's own quantile, which the network's IQN head
     /// ([`implicit_quantile::ImplicitQuantileHead`]) conditions the value on; training draws the quantiles from
     /// Beta(`concentration1`, `concentration0`).
@@ -161,6 +167,20 @@ impl Loss {
         check_delta(delta)?;
         let levels = sorted_levels("HuberMQLoss level", levels)?;
         Ok(Loss::HuberMultiQuantile { quantiles: level_quantiles(&levels), delta, levels: Some(levels) })
+    }
+
+    /// `TukeyLoss(c, normalize)`.
+    pub fn tukey(c: f32, normalize: bool) -> Result<Self, NnError> {
+        if !(c.is_finite() && c > 0.0) {
+            return Err(NnError::InvalidValue { what: "TukeyLoss c", reason: format!("must be positive and finite, got {c}") });
+        }
+        Ok(Loss::Tukey { c, normalize })
+    }
+
+    /// Whether the loss averages over every target point, masked ones included (TukeyLoss, as NeuralForecast's
+    /// `torch.mean`), rather than over the observed ones: what a shard's share of a batch is counted in.
+    pub fn weighs_every_point(&self) -> bool {
+        matches!(self, Loss::Tukey { .. })
     }
 
     /// `IQLoss(cos_embedding_dim, concentration0, concentration1)`.
@@ -301,8 +321,10 @@ impl Loss {
             let reason = format!("{windows} windows do not split {} targets and {} inputs evenly", target.len(), insample.len());
             return Err(NnError::InvalidValue { what: "loss windows", reason });
         }
-        if let Loss::Distribution(loss) = self {
-            return loss.sums_and_grad(forecast, targets, grad);
+        match self {
+            Loss::Distribution(loss) => return loss.sums_and_grad(forecast, targets, grad),
+            Loss::Tukey { c, normalize } => return Ok(tukey::sums_and_grad(*c as f64, *normalize, forecast, targets, grad)),
+            _ => {}
         }
         let (h, input_size) = (target.len() / windows, insample.len() / windows);
         if matches!(self, Loss::Mase { .. } | Loss::RelMse) {
@@ -378,7 +400,9 @@ impl Loss {
             Loss::HuberQuantile { q, delta } => huber_pinball(*q as f64, *delta as f64, error),
             Loss::HuberMultiQuantile { quantiles, delta, .. } => scaled_huber_pinball(quantiles[output_index] as f64, *delta as f64, error),
             Loss::ImplicitQuantile { .. } => pinball(point_quantile, error),
-            Loss::Distribution(_) => unreachable!("the distribution losses score whole points (DistributionLoss::sums_and_grad)"),
+            Loss::Distribution(_) | Loss::Tukey { .. } => {
+                unreachable!("the distribution losses and TukeyLoss score the whole batch (Loss::sums_and_grad)")
+            }
         }
     }
 }
