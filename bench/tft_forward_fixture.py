@@ -1,12 +1,12 @@
 """Writes src/models/tft_nf33_forward.safetensors: a small NeuralForecast 3.3 TFT (h=12, input_size=24, hidden_size=8,
-n_head=2, no exogenous inputs, seed 1) with its state_dict (names = neuro-divergent's), one scaled input window
-(`insample_y` [1, 24]) and NeuralForecast's output for it (`expected` [1, 12, 1]) in eval mode, and a second case with
+n_head=2, no exogenous inputs, seed 1) with its state_dict (names = neuro-divergent's), two scaled input windows
+(`input.insample_y` [2, 24, 1]) and NeuralForecast's output for them (`expected` [2, 12, 1]) in eval mode (equal to
+the training-mode output with dropout off, which the script asserts), and a second case with
 future, historic and static variables (`exog.`-prefixed weights, inputs and output). src/models/tft_tests.rs loads
 the weights into ours and compares the forward pass.
 
     /work/nfvenv/bin/python bench/tft_forward_fixture.py
 """
-import numpy as np
 import torch
 from safetensors.torch import save_file
 from neuralforecast.models import TFT
