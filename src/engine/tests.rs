@@ -348,7 +348,8 @@ fn baseline_spec(kind: ModelKind, seed: u64) -> ModelSpec {
 }
 
 /// AirPassengers at the baselines' configuration, 5 seeds, every model. Release only:
-/// `cargo test --release --lib engine::tests::air_passengers -- --ignored --nocapture` (`ND_MODELS=TCN,GRU` for some).
+/// `cargo test --release --lib engine::tests::air_passengers -- --ignored --nocapture` (`ND_MODELS=TCN,GRU` for some,
+/// `ND_SEEDS=10` for seeds 1-10).
 #[test]
 #[ignore = "slow in debug builds; run in release"]
 fn air_passengers_accuracy_over_five_seeds() {
@@ -359,9 +360,10 @@ fn air_passengers_accuracy_over_five_seeds() {
     let y: Vec<f64> = rows.iter().map(|r| r[2].parse().unwrap()).collect();
     let train = Panel::from_columns(&ids[..132], &ds[..132], &y[..132], None).unwrap();
     let only = std::env::var("ND_MODELS").ok();
+    let seeds: u64 = std::env::var("ND_SEEDS").map_or(5, |n| n.parse().expect("ND_SEEDS is a whole number"));
     for &kind in ModelKind::ALL.iter().filter(|k| only.as_deref().is_none_or(|o| o.split(',').any(|n| ModelKind::parse(n) == Some(**k)))) {
         let mut maes = Vec::new();
-        for seed in 1..=5 {
+        for seed in 1..=seeds {
             let mut e = engine(vec![baseline_spec(kind, seed)], 2);
             let report = e.fit(&train, &FitOptions::default(), &mut keep_going).unwrap();
             let forecast = e.predict(None, None, &[], None).unwrap();
@@ -369,7 +371,7 @@ fn air_passengers_accuracy_over_five_seeds() {
             eprintln!("{} seed {seed}: MAE {mae:.2}, {:.3} ms/step", kind.name(), report.elapsed_ms / report.models[0].steps as f64);
             maes.push(mae);
         }
-        eprintln!("{}: mean MAE {:.2}", kind.name(), maes.iter().sum::<f64>() / 5.0);
+        eprintln!("{}: mean MAE {:.2} over {seeds} seeds", kind.name(), maes.iter().sum::<f64>() / seeds as f64);
     }
 }
 

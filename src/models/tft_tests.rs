@@ -118,3 +118,34 @@ fn fits_a_sine() {
     let config = with(TftConfig::new(shape(4, 8, ExogSizes::none())), |c| (c.hidden_size, c.dropout) = (16, 0.0));
     assert_fits_sine(&config, 150, 3e-3, 0.5);
 }
+
+/// NeuralForecast 3.3's output for the same weights and windows (bench/tft_forward_fixture.py wrote the file: a
+/// seeded `TFT(h=12, input_size=24, hidden_size=8, n_head=2)`, without and with exogenous variables, in eval mode).
+#[test]
+fn forward_equals_neuralforecast_for_its_weights() {
+    use safetensors::SafeTensors;
+    let bytes = include_bytes!("tft_nf33_forward.safetensors");
+    let file = SafeTensors::deserialize(bytes).unwrap();
+    let values = |name: &str| -> Vec<f32> {
+        let view = file.tensor(name).unwrap_or_else(|_| panic!("{name} missing"));
+        view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    };
+    for (prefix, exog) in [("", ExogSizes::none()), ("exog.", ExogSizes { futr: 2, hist: 1, stat: 2 })] {
+        let config = with(TftConfig::new(shape(12, 24, exog)), |c| (c.hidden_size, c.n_head) = (8, 2));
+        let mut model = config.build().unwrap();
+        for (name, tensor) in model.params.iter_mut() {
+            let loaded = values(&format!("{prefix}{name}"));
+            assert_eq!(loaded.len(), tensor.data.len(), "{name}");
+            tensor.data.copy_from_slice(&loaded);
+        }
+        let input = |name: &str| if file.tensor(&format!("{prefix}input.{name}")).is_ok() { values(&format!("{prefix}input.{name}")) } else { vec![] };
+        let (y, futr, hist, stat) = (input("insample_y"), input("futr_exog"), input("hist_exog"), input("stat_exog"));
+        let batch = WindowBatch { batch: 2, insample_y: &y, hist_exog: &hist, futr_exog: &futr, stat_exog: &stat, train_seed: None };
+        let mut cache = TftCache::default();
+        let ours = model.forward(&batch, &mut cache).unwrap().to_vec();
+        let expected = values(&format!("{prefix}expected"));
+        assert_eq!(ours.len(), expected.len());
+        let worst = ours.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 2e-5, "{prefix}: largest difference {worst}\nours {ours:?}\nNF   {expected:?}");
+    }
+}
