@@ -8,7 +8,7 @@ NHITS keep their default num_lr_decays=3, VanillaTransformer its dropout 0.05 an
 
 Not part of the test suite (it needs Python with `pip install 'neuralforecast==3.3.*' torch`, and `pip install prophet`
 for the Prophet rows; a virtual environment outside the repository is best):
-    python bench/neuralforecast_reference.py [data/air_passengers.csv] [seeds] [--models LSTM,GRU,...]
+    python bench/neuralforecast_reference.py [data/air_passengers.csv] [seeds] [--first-seed N] [--models LSTM,GRU,...]
 
 --models is a comma-separated subset of LSTM, GRU, TCN, NBEATS, NHITS, VanillaTransformer, MLP, DLinear, NLinear,
 RNN, TiDE, KAN, PatchTST, iTransformer, BiTCN, DeepAR, TFT, Prophet (default: all).
@@ -65,6 +65,7 @@ ALL = list(NEURAL) + ["Prophet"]
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 parser.add_argument("path", nargs="?", default="data/air_passengers.csv")
 parser.add_argument("seeds", nargs="?", type=int, default=5)
+parser.add_argument("--first-seed", type=int, default=1, help="run seeds first-seed .. first-seed + seeds - 1")
 parser.add_argument("--models", default=",".join(ALL), help="comma-separated subset of " + ", ".join(ALL))
 args = parser.parse_args()
 selected = [name.strip() for name in args.models.split(",") if name.strip()]
@@ -80,7 +81,7 @@ actual = test["y"].to_numpy()
 def run_neural(name):
     cls, config = NEURAL[name]
     maes, fits = [], []
-    for seed in range(1, args.seeds + 1):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         model = cls(**COMMON, **config, random_seed=seed)
         nf = NeuralForecast(models=[model], freq="MS")
         started = time.perf_counter()
