@@ -169,9 +169,12 @@ impl ModelConfig for DeepArConfig {
         } else {
             (hidden + 1) * dec + (dec_layers - 2) * (dec + 1) * dec + (dec + 1) * outputs
         };
-        // The training sequence (with its dropped copies) and the decoded steps.
+        // The training sequence (with its dropped copies) and the decoded steps; an ancestral forecast's paths (a
+        // step's LSTM state and decoder activations for each, and their draws).
         let steps = l + h_train.max(h);
-        let per_window = steps * (input + layers * hidden * 9) + steps * (hidden + dec_layers * dec + outputs);
+        let paths = self.trajectory_samples as u128;
+        let per_path = input + layers * hidden * 9 + hidden + dec_layers * dec + 2 * outputs + h;
+        let per_window = steps * (input + layers * hidden * 9) + steps * (hidden + dec_layers * dec + outputs) + paths * per_path;
         (encoder + decoder, per_window)
     }
 
