@@ -532,6 +532,13 @@ export interface DeepAROptions extends NeuralModelOptions {
   trajectorySamples?: number
   /** Targets per training window, the first `hTrain - 1` of them also read as inputs (NeuralForecast's h_train) [1]. */
   hTrain?: number
+  /**
+   * How a DistributionLoss forecast runs over the horizon ['ancestral']: `'ancestral'` repeats the encoded state for
+   * `trajectorySamples` paths, each feeding back its own draws (point column: the paths' mean; quantiles: theirs);
+   * `'mean'` feeds back each step's distribution mean and draws the quantiles per step (NeuralForecast 3.3's
+   * predict; needed with `returnParams`). A point loss always feeds back its forecast and refuses `'ancestral'`.
+   */
+  sampling?: 'ancestral' | 'mean'
 }
 
 /**

@@ -28,6 +28,12 @@ test('DeepAR holds NeuralForecast 3.3 defaults and validates its options', () =>
   expect(() => new models.DeepAR({ h: 12, hTrain: 0 })).toThrow(/hTrain/)
   expect(() => new models.DeepAR({ h: 12, loss: 'MAE', trajectorySamples: 10 })).toThrow(/trajectorySamples.*DistributionLoss/)
   expect(() => new models.DeepAR({ h: 12, encoderHiddenSize: 8 })).toThrow(/encoderHiddenSize/)
+  expect(() => new models.DeepAR({ h: 12, sampling: 'paths' })).toThrow(/sampling/)
+  expect(() => new models.DeepAR({ h: 12, loss: 'MAE', sampling: 'ancestral' })).toThrow(/sampling.*point loss/)
+  const returnParams = { type: 'DistributionLoss', distribution: 'StudentT', returnParams: true }
+  expect(() => new models.DeepAR({ h: 12, loss: returnParams })).toThrow(/sampling.*'mean'/)
+  expect(new models.DeepAR({ h: 12, loss: returnParams, sampling: 'mean' })).toMatchObject({ sampling: 'mean' })
+  expect(new models.DeepAR({ h: 12, loss: 'MAE', sampling: 'mean' })).toMatchObject({ sampling: 'mean' })
 })
 
 test('DeepAR trains with NeuralForecast 3.3\'s default DistributionLoss(StudentT, level [80, 90]) and has its 199,297 parameters with MAE', async () => {
@@ -97,8 +103,37 @@ test('DistributionLoss(StudentT): mean, median and interval columns, 199,555 tra
   expect(one).toEqual(two)
   for (let i = 0; i < 12; i++) {
     expect(Number.isFinite(two.DeepAR[i])).toBe(true)
-    expect(two['DeepAR-lo-80'][i]).toBeLessThan(two['DeepAR-hi-80'][i])
+    expect(two['DeepAR-lo-80'][i]).toBeLessThan(two['DeepAR-median'][i])
+    expect(two['DeepAR-median'][i]).toBeLessThan(two['DeepAR-hi-80'][i])
   }
+})
+
+test('ancestral sample paths (the default) vs NeuralForecast 3.3\'s mean feed-back; a series alone forecasts as in a panel', async () => {
+  const loss = { type: 'DistributionLoss', distribution: 'StudentT', level: [80, 90] }
+  const twice = { unique_id: [...train.unique_id, ...train.unique_id.map(() => 'double')], ds: [...train.ds, ...train.ds], y: [...train.y, ...train.y.map((v) => 2 * v)] }
+  const fitted = async (sampling, numThreads) => {
+    const nf = new NeuralForecaster({ models: [small({ loss, maxSteps: 40, trajectorySamples: 50, ...(sampling && { sampling }) })], numThreads })
+    await nf.fit(twice)
+    return nf
+  }
+  const [ancestral, ancestralOne, mean] = [await fitted(undefined, 2), await fitted('ancestral', 1), await fitted('mean', 2)]
+  const paths = await ancestral.predict()
+  expect(await ancestralOne.predict()).toEqual(paths)
+  const columns = ['DeepAR-lo-90', 'DeepAR-lo-80', 'DeepAR-median', 'DeepAR-hi-80', 'DeepAR-hi-90']
+  for (let i = 0; i < 24; i++) {
+    const values = columns.map((c) => paths[c][i])
+    expect(values.every(Number.isFinite) && Number.isFinite(paths.DeepAR[i])).toBe(true)
+    values.slice(1).forEach((v, k) => expect(v).toBeGreaterThanOrEqual(values[k]))
+  }
+  // Same weights (same seed and data), other forecast: each path feeds back its own draws.
+  const means = await mean.predict()
+  expect(weightBytes(await mean.toBuffer()).equals(weightBytes(await ancestral.toBuffer()))).toBe(true)
+  expect(means.DeepAR.slice(0, 12)).not.toEqual(paths.DeepAR.slice(0, 12))
+  // The first step's distribution is the same for both: the same seeded draws.
+  expect(means['DeepAR-median'][0]).toBeCloseTo(paths['DeepAR-median'][0], 3)
+  const alone = ancestral.forecastSeries('double')
+  expect(alone.DeepAR).toEqual(paths.DeepAR.slice(12))
+  expect(alone['DeepAR-hi-90']).toEqual(paths['DeepAR-hi-90'].slice(12))
 })
 
 describe('exogenous variables', () => {

@@ -11,7 +11,7 @@ for the Prophet rows; a virtual environment outside the repository is best):
     python bench/neuralforecast_reference.py [data/air_passengers.csv] [seeds] [--first-seed N] [--models LSTM,GRU,...]
 
 --models is a comma-separated subset of LSTM, GRU, TCN, NBEATS, NHITS, VanillaTransformer, MLP, DLinear, NLinear,
-RNN, TiDE, KAN, PatchTST, iTransformer, BiTCN, DeepAR, TFT, Prophet (default: all).
+RNN, TiDE, KAN, PatchTST, iTransformer, BiTCN, DeepAR, DeepARStudentT, TFT, Prophet (default: all).
 Prophet is deterministic, so it runs once per seasonality mode (multiplicative, additive) whatever the seed count.
 Prints one line per (model, seed) with MAE and fit seconds, then the mean MAE per model.
 """
@@ -58,6 +58,9 @@ NEURAL = {
     "BiTCN": (BiTCN, dict()),
     # Its defaults (lstm 2 x 128, linear decoder) with the baselines' MAE loss instead of its DistributionLoss.
     "DeepAR": (DeepAR, dict(loss=MAE())),
+    # Its defaults with its own default loss, DistributionLoss(StudentT, level=[80, 90]); the point column is the mean
+    # of its trajectory_samples=100 ancestral sample paths.
+    "DeepARStudentT": (DeepAR, dict()),
     "TFT": (TFT, dict()),
 }
 ALL = list(NEURAL) + ["Prophet"]

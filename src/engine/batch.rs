@@ -225,6 +225,7 @@ impl Batch {
             futr_exog: &self.futr,
             stat_exog: &self.stat,
             train_seed,
+            sample_keys: &self.sample_keys,
         }
     }
 }

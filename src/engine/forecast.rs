@@ -11,6 +11,7 @@ use super::network::Network;
 use super::spec::{NeuralSpec, ScalerType};
 use super::{Engine, EngineError, Fitted, ForecastScratch, FutureExog, Scale, SeriesState};
 use crate::nn::loss::implicit_quantile::{Quantiles, MEDIAN};
+use crate::nn::loss::distribution_loss::point_seed;
 use crate::nn::loss::Loss;
 
 /// What a forecast of the series needs besides the model: the fit, the series to forecast (the fitted ones or new
@@ -267,6 +268,17 @@ fn forecast_filled(
     let per_window = spec.h() * spec.shape().outputs_per_point;
     scratch.batch.scale(spec.scaler_type, isa);
     let forecast = network.forward(&scratch.batch.view(None), Quantiles::All(quantile), &mut scratch.cache)?;
+    if let (Loss::Distribution(loss), Some(paths)) = (&spec.loss, network.forecast_paths()) {
+        // The network drew the sample paths itself (`[windows, h, paths]`, scaler space).
+        let columns = loss.columns_per_point();
+        for (i, (out, z)) in out.chunks_exact_mut(spec.h() * columns).zip(forecast.chunks_exact(spec.h() * paths)).enumerate() {
+            let scale = scratch.batch.scales.get(i).copied().unwrap_or(Scale::IDENTITY);
+            for (out, draws) in out.chunks_exact_mut(columns).zip(z.chunks_exact(paths)) {
+                loss.forecast_from_draws(draws.iter().map(|&d| scale.invert(d as f64)), &mut scratch.points, out);
+            }
+        }
+        return Ok(());
+    }
     if let Loss::Distribution(loss) = &spec.loss {
         let (params, columns) = (loss.distribution.param_count(), loss.columns_per_point());
         for (i, (out, z)) in out.chunks_exact_mut(spec.h() * columns).zip(forecast.chunks_exact(per_window)).enumerate() {
@@ -284,13 +296,4 @@ fn forecast_filled(
         out.iter_mut().zip(z).for_each(|(o, &z)| *o = scale.invert(z as f64));
     }
     Ok(())
-}
-
-/// The seed of a distribution forecast's draws at `step` of a window: a function of the model's seed, the window's
-/// [`sample_key`](super::batch::sample_key) and the step only (SplitMix64's finalizer), never of its batch or thread.
-fn point_seed(model_seed: u64, key: u64, step: usize) -> u64 {
-    let mut z = model_seed ^ key.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (step as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }

@@ -22,6 +22,7 @@ trait AnyModel: Send + Sync + std::fmt::Debug {
     fn forward<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut ModelCache) -> Result<&'c [f32], NnError>;
     fn backward(&self, cache: &mut ModelCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError>;
     fn update_buffers(&mut self, cache: &mut ModelCache) -> Result<(), NnError>;
+    fn forecast_paths(&self) -> Option<usize>;
     fn clone_box(&self) -> Box<dyn AnyModel>;
     fn as_any(&self) -> &dyn Any;
 }
@@ -93,6 +94,10 @@ impl<M: Model> AnyModel for M {
         Model::update_buffers(self, cache.existing::<M::Cache>()?)
     }
 
+    fn forecast_paths(&self) -> Option<usize> {
+        Model::forecast_paths(self)
+    }
+
     fn clone_box(&self) -> Box<dyn AnyModel> {
         Box::new(self.clone())
     }
@@ -156,6 +161,12 @@ impl Network {
             Some(head) => head.forward(self.model.params(), forecast, quantiles, &mut cache.head),
             None => Ok(forecast),
         }
+    }
+
+    /// The sample paths per point a forecast pass returns instead of a distribution's parameters
+    /// ([`Model::forecast_paths`]).
+    pub fn forecast_paths(&self) -> Option<usize> {
+        self.model.forecast_paths()
     }
 
     /// Moves the model's buffers (BatchNorm's running statistics) after a training step whose whole batch ran

@@ -8,9 +8,16 @@
 //! - Training (a batch with a training seed) is teacher forced: the window's inputs run through the LSTM and
 //!   the last `h_train` hidden states are decoded, each the forecast of the value after its input, the engine
 //!   feeding the first `h_train - 1` targets as inputs ([`crate::models::ModelConfig::training_horizon`]).
-//! - Inference (no training seed) is autoregressive, as NeuralForecast's `_predict_step_recurrent_batch`: the
-//!   window is encoded once, then each of the `h` steps feeds its forecast (the mean of a multi-quantile
-//!   output) back as the next input, the LSTM state carried from step to step ([`Recurrent::step`]).
+//! - Inference (no training seed) is autoregressive: the window is encoded once, then each of the `h` steps
+//!   feeds a value back as the next input, the LSTM state carried from step to step ([`Recurrent::step`]).
+//!   - With a DistributionLoss, by default (`sampling: 'ancestral'`, DeepAR's paper and NeuralForecast before
+//!     3.0), the final state is repeated for `trajectorySamples` paths, each step draws one value per path from
+//!     that path's distribution and feeds each path its own draw; the paths run as one `[B · paths, H]` matrix,
+//!     and the forecast is `[B, h, paths]` draws, whose mean and quantiles the engine reports.
+//!   - `sampling: 'mean'` (NeuralForecast 3.3's `_predict_step_recurrent_batch`) feeds back the distribution's
+//!     mean (a point loss: the mean of its outputs), and the forecast is the loss's outputs per step.
+//!   Draws are in the scaler's space (the space of the inputs fed back), seeded by the model's seed, the
+//!   window's key, the step (`point_seed`) and, within a step, the path's index.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -20,6 +27,7 @@ use super::model::{ExogSizes, InputSizeDefault, Model, ModelConfig, ModelShape, 
 use super::options::{write_entries, ModelOptions, OptionError, OptionResult};
 use crate::nn::error::{expect_len, nonzero};
 use crate::nn::loss::distribution::Distribution;
+use crate::nn::loss::distribution_loss::point_seed;
 use crate::nn::loss::{DistributionLoss, Loss};
 use crate::nn::lstm::LstmCell;
 use crate::nn::recurrent::{Recurrent, RecurrentCache, StepState};
@@ -28,6 +36,26 @@ use crate::nn::{NnError, ParamInit, ParamStore};
 
 /// NeuralForecast's `trajectory_samples=100`.
 const DEFAULT_TRAJECTORY_SAMPLES: usize = 100;
+
+/// How a DistributionLoss forecast runs over the horizon (the `sampling` option, see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sampling {
+    /// `'ancestral'`: `trajectorySamples` paths, each fed its own draws.
+    Ancestral,
+    /// `'mean'`: NeuralForecast 3.3's feed-back of the distribution's mean.
+    Mean,
+}
+
+impl Sampling {
+    const NAMES: [&'static str; 2] = ["ancestral", "mean"];
+
+    fn name(self) -> &'static str {
+        match self {
+            Sampling::Ancestral => "ancestral",
+            Sampling::Mean => "mean",
+        }
+    }
+}
 
 /// Hyper-parameters under NeuralForecast's names.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +72,8 @@ pub struct DeepArConfig {
     pub trajectory_samples: usize,
     /// Targets per training window (NeuralForecast's `h_train`).
     pub h_train: usize,
+    /// The `sampling` option as given (`None`: ancestral with a DistributionLoss, the mean feed-back otherwise).
+    pub sampling: Option<Sampling>,
     /// The training loss's distribution, whose mean (in the scaler's space) a forecast step feeds back; `None`
     /// for a point loss, whose forecast (the mean of its quantiles) is fed back.
     pub feedback: Option<Distribution>,
@@ -67,7 +97,7 @@ impl ModelConfig for DeepArConfig {
 
     const NAME: &'static str = "DeepAR";
     const OPTION_KEYS: &'static [&'static str] =
-        &["lstmNLayers", "lstmHiddenSize", "lstmDropout", "decoderHiddenLayers", "decoderHiddenSize", "trajectorySamples", "hTrain"];
+        &["lstmNLayers", "lstmHiddenSize", "lstmDropout", "decoderHiddenLayers", "decoderHiddenSize", "trajectorySamples", "hTrain", "sampling"];
     /// deepar.py: `input_size=-1` (3 h), `scaler_type='identity'`, `num_lr_decays=3`, the rest as BaseWindows.
     const TRAINING_DEFAULTS: TrainingDefaults =
         TrainingDefaults { input_size: InputSizeDefault::TimesHorizon(3), num_lr_decays: 3, ..TrainingDefaults::WINDOWS };
@@ -84,6 +114,7 @@ impl ModelConfig for DeepArConfig {
             decoder_hidden_size: 0,
             trajectory_samples: DEFAULT_TRAJECTORY_SAMPLES,
             h_train: 1,
+            sampling: None,
             feedback: None,
         }
     }
@@ -100,6 +131,9 @@ impl ModelConfig for DeepArConfig {
         self.decoder_hidden_layers = options.integer("decoderHiddenLayers", 0, super::options::MAX_SIZE)?.unwrap_or(self.decoder_hidden_layers);
         self.decoder_hidden_size = options.integer("decoderHiddenSize", 0, super::options::MAX_SIZE)?.unwrap_or(self.decoder_hidden_size);
         self.lstm_dropout = options.dropout_probability("lstmDropout")?.unwrap_or(self.lstm_dropout);
+        if let Some(name) = options.choice("sampling", &Sampling::NAMES)? {
+            self.sampling = Some(if name == "mean" { Sampling::Mean } else { Sampling::Ancestral });
+        }
         if self.decoder_hidden_layers > 0 && self.decoder_hidden_size == 0 {
             return Err(OptionError::Range(format!(
                 "{} must be greater than 0 when decoderHiddenLayers is {} (NeuralForecast's MLP)",
@@ -117,6 +151,9 @@ impl ModelConfig for DeepArConfig {
             ("decoderHiddenSize", self.decoder_hidden_size.into()), ("trajectorySamples", self.trajectory_samples.into()),
             ("hTrain", self.h_train.into()),
         ]);
+        if let Some(sampling) = self.sampling {
+            out.insert("sampling".into(), sampling.name().into());
+        }
     }
 
     fn memory_estimate(&self) -> (u128, u128) {
@@ -132,9 +169,12 @@ impl ModelConfig for DeepArConfig {
         } else {
             (hidden + 1) * dec + (dec_layers - 2) * (dec + 1) * dec + (dec + 1) * outputs
         };
-        // The training sequence (with its dropped copies) and the decoded steps.
+        // The training sequence (with its dropped copies) and the decoded steps; an ancestral forecast's paths (a
+        // step's LSTM state and decoder activations for each, and their draws).
         let steps = l + h_train.max(h);
-        let per_window = steps * (input + layers * hidden * 9) + steps * (hidden + dec_layers * dec + outputs);
+        let paths = self.trajectory_samples as u128;
+        let per_path = input + layers * hidden * 9 + hidden + dec_layers * dec + 2 * outputs + h;
+        let per_window = steps * (input + layers * hidden * 9) + steps * (hidden + dec_layers * dec + outputs) + paths * per_path;
         (encoder + decoder, per_window)
     }
 
@@ -163,18 +203,27 @@ impl ModelConfig for DeepArConfig {
         Some(self.h_train)
     }
 
-    /// NeuralForecast 3.3's recurrent forecast with a DistributionLoss feeds back the distribution's mean and
-    /// draws `trajectory_samples` per point (its `n_samples`), not the loss's `num_samples`; a point loss draws
-    /// none, so `trajectorySamples` is refused with one.
+    /// A DistributionLoss forecast draws `trajectory_samples` per point (NeuralForecast's `n_samples`), not the
+    /// loss's `num_samples`: as paths (ancestral), or per step around the fed-back mean (NeuralForecast 3.3). A
+    /// point loss draws none, so `trajectorySamples` and `sampling: 'ancestral'` are refused with one; and the
+    /// paths have no one distribution per step to return, so `returnParams` needs `sampling: 'mean'`.
     fn adopt_loss(&mut self, loss: &mut Loss) -> Result<(), NnError> {
         match loss {
             Loss::Distribution(distribution) => {
+                if distribution.return_params && self.sampling != Some(Sampling::Mean) {
+                    let reason = "must be 'mean' for a DistributionLoss with returnParams (ancestral sample paths have no one distribution per step to return)".into();
+                    return Err(NnError::InvalidValue { what: "sampling", reason });
+                }
                 distribution.num_samples = self.trajectory_samples;
                 self.feedback = Some(distribution.distribution.clone());
             }
             _ if self.trajectory_samples != DEFAULT_TRAJECTORY_SAMPLES => {
                 let reason = format!("the draws per point of a DistributionLoss forecast; a point loss draws none, so leave it at {DEFAULT_TRAJECTORY_SAMPLES}");
                 return Err(NnError::InvalidValue { what: "trajectorySamples", reason });
+            }
+            _ if self.sampling == Some(Sampling::Ancestral) => {
+                let reason = "'ancestral' draws sample paths from a DistributionLoss; a point loss has nothing to draw (leave sampling out or give 'mean')".into();
+                return Err(NnError::InvalidValue { what: "sampling", reason });
             }
             _ => self.feedback = None,
         }
@@ -209,12 +258,14 @@ pub struct DeepArCache {
     step_input: Vec<f32>,
     /// A distribution's parameters at one point.
     distribution_params: Vec<f64>,
-    /// `[B, steps, outputs_per_point]`.
+    /// `[B, steps, outputs_per_point]`, or `[B, h, paths]` draws of an ancestral forecast.
     output: Vec<f32>,
+    /// Each path's distribution outputs at the current step, `[B · paths, outputs_per_point]`.
+    path_outputs: Vec<f32>,
     d_decoder_input: Vec<f32>,
     d_encoder_output: Vec<f32>,
 }
-crate::nn::heap_bytes::heap_bytes!(DeepArCache { batch, seq_len, decoded, encoder_input, encoder, decoder_input, decoder, state, step_input, distribution_params, output, d_decoder_input, d_encoder_output });
+crate::nn::heap_bytes::heap_bytes!(DeepArCache { batch, seq_len, decoded, encoder_input, encoder, decoder_input, decoder, state, step_input, distribution_params, output, path_outputs, d_decoder_input, d_encoder_output });
 
 impl DeepAr {
     pub fn config(&self) -> &DeepArConfig {
@@ -223,6 +274,12 @@ impl DeepAr {
 
     pub fn num_parameters(&self) -> usize {
         self.params.num_parameters()
+    }
+
+    /// The sample paths of a forecast: `trajectorySamples` with a DistributionLoss unless `sampling: 'mean'`.
+    fn paths(&self) -> Option<usize> {
+        let ancestral = self.config.feedback.is_some() && self.config.sampling != Some(Sampling::Mean);
+        ancestral.then_some(self.config.trajectory_samples)
     }
 
     /// Appends one LSTM input row: `y`, the historic values of the step forecast (zeros when unknown), its
@@ -269,9 +326,10 @@ impl DeepAr {
         self.decoder.forward(&self.params, &cache.decoder_input, b * h_train, &mut cache.decoder)
     }
 
-    /// Autoregressive forecast `[B, h, outputs_per_point]` (see the module docs).
-    fn forecast_pass<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut DeepArCache) -> Result<&'c [f32], NnError> {
-        let ModelShape { h, input_size: l, outputs_per_point: outputs, exog, .. } = self.config.shape;
+    /// Encodes the windows once and decodes their last hidden states: the first forecast step's outputs `[B,
+    /// outputs_per_point]` into `cache.path_outputs`.
+    fn encode_windows(&self, batch: &WindowBatch<'_>, cache: &mut DeepArCache) -> Result<(), NnError> {
+        let ModelShape { h, input_size: l, exog, .. } = self.config.shape;
         batch.check(l, h, exog)?;
         let (b, hidden) = (batch.batch, self.config.lstm_hidden_size);
         (cache.batch, cache.seq_len, cache.decoded) = (b, l, 0);
@@ -279,9 +337,73 @@ impl DeepAr {
         let encoded = self.encoder.forward(&self.params, &cache.encoder_input, b, l, &mut cache.encoder)?;
         cache.decoder_input.clear();
         encoded.chunks_exact(l * hidden).for_each(|w| cache.decoder_input.extend_from_slice(&w[(l - 1) * hidden..]));
-        cache.output.resize(b * h * outputs, 0.0);
         let first = self.decoder.forward(&self.params, &cache.decoder_input, b, &mut cache.decoder)?;
-        for (w, step) in first.chunks_exact(outputs).enumerate() {
+        cache.path_outputs.clear();
+        cache.path_outputs.extend_from_slice(first);
+        Ok(())
+    }
+
+    /// The next step's LSTM inputs of window `w` into `out`: `y`, its future values at step `tau`, its statics
+    /// (its historic values are unknown).
+    fn push_step_row(&self, batch: &WindowBatch<'_>, w: usize, tau: usize, y: f32, out: &mut Vec<f32>) {
+        let ModelShape { h, input_size: l, exog, .. } = self.config.shape;
+        let futr = &batch.futr_exog[(w * (l + h) + l + tau) * exog.futr..][..exog.futr];
+        Self::push_row(out, y, None, futr, &batch.stat_exog[w * exog.stat..][..exog.stat], exog.hist);
+    }
+
+    /// Ancestral forecast `[B, h, paths]`: draws in the scaler's space (see the module docs).
+    fn ancestral_pass<'c>(&self, batch: &WindowBatch<'_>, paths: usize, cache: &'c mut DeepArCache) -> Result<&'c [f32], NnError> {
+        let ModelShape { h, outputs_per_point: outputs, random_seed, .. } = self.config.shape;
+        let distribution = self.config.feedback.as_ref().ok_or(NnError::InvalidValue { what: "DeepAR sampling", reason: "ancestral sampling needs a DistributionLoss".into() })?;
+        let b = batch.batch;
+        if !batch.sample_keys.is_empty() {
+            expect_len("DeepAR sample keys", b, batch.sample_keys.len())?;
+        }
+        self.encode_windows(batch, cache)?;
+        // Each window's outputs repeated for its paths, in place from the last window back.
+        cache.path_outputs.resize(b * paths * outputs, 0.0);
+        for w in (0..b).rev() {
+            for p in (0..paths).rev() {
+                cache.path_outputs.copy_within(w * outputs..(w + 1) * outputs, (w * paths + p) * outputs);
+            }
+        }
+        self.encoder.resume(&self.params, &cache.encoder, paths, &mut cache.state)?;
+        cache.output.resize(b * h * paths, 0.0);
+        cache.distribution_params.resize(distribution.param_count(), 0.0);
+        for tau in 0..h {
+            for w in 0..b {
+                let key = batch.sample_keys.get(w).copied().unwrap_or(0);
+                let mut rng = ChaCha8Rng::seed_from_u64(point_seed(random_seed, key, tau));
+                let raw = cache.path_outputs[w * paths * outputs..][..paths * outputs].chunks_exact(outputs);
+                for (draw, raw) in cache.output[(w * h + tau) * paths..][..paths].iter_mut().zip(raw) {
+                    distribution.params(raw, 0.0, 1.0, &mut cache.distribution_params);
+                    *draw = distribution.sample(&cache.distribution_params, &mut rng) as f32;
+                }
+            }
+            if tau + 1 == h {
+                break;
+            }
+            cache.step_input.clear();
+            for w in 0..b {
+                for p in 0..paths {
+                    self.push_step_row(batch, w, tau + 1, cache.output[(w * h + tau) * paths + p], &mut cache.step_input);
+                }
+            }
+            let top = self.encoder.step(&self.params, &cache.step_input, &mut cache.state)?;
+            let step = self.decoder.forward(&self.params, top, b * paths, &mut cache.decoder)?;
+            cache.path_outputs.clear();
+            cache.path_outputs.extend_from_slice(step);
+        }
+        Ok(&cache.output)
+    }
+
+    /// Autoregressive forecast `[B, h, outputs_per_point]` feeding back each step's mean (see the module docs).
+    fn mean_feedback_pass<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut DeepArCache) -> Result<&'c [f32], NnError> {
+        let ModelShape { h, outputs_per_point: outputs, .. } = self.config.shape;
+        let b = batch.batch;
+        self.encode_windows(batch, cache)?;
+        cache.output.resize(b * h * outputs, 0.0);
+        for (w, step) in cache.path_outputs.chunks_exact(outputs).enumerate() {
             cache.output[w * h * outputs..][..outputs].copy_from_slice(step);
         }
         self.encoder.resume(&self.params, &cache.encoder, 1, &mut cache.state)?;
@@ -299,8 +421,7 @@ impl DeepAr {
                     }
                     None => previous.iter().sum::<f32>() / outputs as f32,
                 };
-                let futr = &batch.futr_exog[(w * (l + h) + l + tau) * exog.futr..][..exog.futr];
-                Self::push_row(&mut cache.step_input, y, None, futr, &batch.stat_exog[w * exog.stat..][..exog.stat], exog.hist);
+                self.push_step_row(batch, w, tau, y, &mut cache.step_input);
             }
             let top = self.encoder.step(&self.params, &cache.step_input, &mut cache.state)?;
             let step = self.decoder.forward(&self.params, top, b, &mut cache.decoder)?;
@@ -344,13 +465,20 @@ impl Model for DeepAr {
     fn forward<'c>(&self, batch: &WindowBatch<'_>, cache: &'c mut DeepArCache) -> Result<&'c [f32], NnError> {
         match batch.train_seed {
             Some(seed) => self.training_pass(batch, seed, cache),
-            None => self.forecast_pass(batch, cache),
+            None => match self.paths() {
+                Some(paths) => self.ancestral_pass(batch, paths, cache),
+                None => self.mean_feedback_pass(batch, cache),
+            },
         }
     }
 
     fn backward(&self, cache: &mut DeepArCache, d_output: &[f32], grads: &mut ParamStore) -> Result<(), NnError> {
         self.params.check_same_layout(grads)?;
         self.backward_pass(cache, d_output, grads)
+    }
+
+    fn forecast_paths(&self) -> Option<usize> {
+        self.paths()
     }
 }
 

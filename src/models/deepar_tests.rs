@@ -79,7 +79,7 @@ fn each_forecast_step_equals_the_pass_over_the_extended_window() {
 fn assert_steps_extend_the_window(feedback: Option<Distribution>) {
     let (h, l, outputs) = (4, 6, 3);
     let exog = ExogSizes { futr: 2, hist: 0, stat: 1 };
-    let config = DeepArConfig { feedback: feedback.clone(), ..small(h, l, 1, exog, outputs, 0.0) };
+    let config = DeepArConfig { feedback: feedback.clone(), sampling: Some(Sampling::Mean), ..small(h, l, 1, exog, outputs, 0.0) };
     let model = config.build().unwrap();
     let inputs = RandomBatch::new(&config.shape, 2, 7);
     let mut cache = DeepArCache::default();
@@ -96,6 +96,7 @@ fn assert_steps_extend_the_window(feedback: Option<Distribution>) {
                 futr_exog: &futr[..(seq_len + 1) * exog.futr],
                 stat_exog: &inputs.stat_exog[w..w + 1],
                 train_seed: Some(1),
+                sample_keys: &[],
             };
             let step = model.forward(&batch, &mut DeepArCache::default()).unwrap().to_vec();
             assert_eq!(step, &forecast[(w * h + tau) * outputs..][..outputs], "window {w} step {tau}");
@@ -124,6 +125,104 @@ fn a_distribution_loss_sets_the_feedback_and_the_draws_and_a_point_loss_refuses_
     let mut default = reference(1);
     default.adopt_loss(&mut Loss::Mae).unwrap();
     assert_eq!(default.feedback, None);
+}
+
+/// A DeepAR whose forecast draws `paths` paths from `distribution` (`outputs` raw values per point).
+fn ancestral(distribution: Distribution, outputs: usize, paths: usize) -> DeepArConfig {
+    let exog = ExogSizes { futr: 1, hist: 0, stat: 1 };
+    DeepArConfig { feedback: Some(distribution), trajectory_samples: paths, ..small(5, 6, 1, exog, outputs, 0.0) }
+}
+
+/// With one path and a distribution whose draws are its mean (a Bernoulli of probability ≈ 0 or ≈ 1: the
+/// decoder's weights scaled up), ancestral sampling feeds back what the mean feed-back does, step for step.
+#[test]
+fn one_path_of_a_degenerate_distribution_is_the_mean_feedback() {
+    let config = ancestral(Distribution::Bernoulli, 1, 1);
+    let mut model = config.build().unwrap();
+    let inputs = RandomBatch::new(&config.shape, 8, 11);
+    let keys = [5, 6, 7, 8, 9, 10, 11, 12];
+    let batch = WindowBatch { sample_keys: &keys, ..inputs.view(None) };
+    // Probabilities of 0 or 1 by the sign of the decoder's output less its median over the mean feed-back's steps
+    // (so both outcomes occur), scaled up.
+    let mean_config = DeepArConfig { sampling: Some(Sampling::Mean), ..config.clone() };
+    let mut unscaled = DeepAr { config: mean_config.clone(), ..model.clone() }.forward(&batch, &mut DeepArCache::default()).unwrap().to_vec();
+    unscaled.sort_by(f32::total_cmp);
+    let median = unscaled[unscaled.len() / 2];
+    for (name, tensor) in model.params_mut().iter_mut() {
+        match name {
+            "decoder.layers.0.weight" => tensor.data.iter_mut().for_each(|v| *v *= 1e6),
+            "decoder.layers.0.bias" => tensor.data.iter_mut().for_each(|v| *v = (*v - median) * 1e6),
+            _ => {}
+        }
+    }
+    let mean_model = DeepAr { config: mean_config, ..model.clone() };
+    assert_eq!(model.forecast_paths(), Some(1));
+    assert_eq!(mean_model.forecast_paths(), None);
+    let draws = model.forward(&batch, &mut DeepArCache::default()).unwrap().to_vec();
+    let raw = mean_model.forward(&batch, &mut DeepArCache::default()).unwrap().to_vec();
+    assert_eq!((draws.len(), raw.len()), (8 * 5, 8 * 5));
+    let mut p = [0.0];
+    for (draw, raw) in draws.iter().zip(&raw) {
+        Distribution::Bernoulli.params(&[*raw], 0.0, 1.0, &mut p);
+        assert!((*draw as f64 - p[0]).abs() < 1e-4, "draw {draw} vs mean {}", p[0]);
+    }
+    // Both outcomes occur, so the fed-back values steer the paths.
+    assert!(draws.contains(&0.0) && draws.contains(&1.0), "{draws:?}");
+}
+
+/// Ancestral paths are seeded by the model's seed, the window's key and the step only: the same call gives the
+/// same draws, a window alone (with its key) the draws it has in a batch, another key other draws; none is NaN.
+#[test]
+fn ancestral_paths_are_reproducible_and_independent_of_the_batch() {
+    let config = ancestral(Distribution::StudentT, 3, 20);
+    let model = config.build().unwrap();
+    let (h, l, paths) = (5, 6, 20);
+    let inputs = RandomBatch::new(&config.shape, 3, 4);
+    let keys = [11, 12, 13];
+    let batch = WindowBatch { sample_keys: &keys, ..inputs.view(None) };
+    let mut cache = DeepArCache::default();
+    let all = model.forward(&batch, &mut cache).unwrap().to_vec();
+    assert_eq!(all.len(), 3 * h * paths);
+    assert!(all.iter().all(|v| v.is_finite()));
+    assert_eq!(model.forward(&batch, &mut cache).unwrap(), &all[..]);
+    let one = WindowBatch {
+        batch: 1,
+        insample_y: &inputs.insample_y[l..2 * l],
+        futr_exog: &inputs.futr_exog[l + h..2 * (l + h)],
+        stat_exog: &inputs.stat_exog[1..2],
+        sample_keys: &keys[1..2],
+        ..batch
+    };
+    let alone = model.forward(&one, &mut DeepArCache::default()).unwrap().to_vec();
+    assert_eq!(alone, all[h * paths..2 * h * paths]);
+    let other = model.forward(&WindowBatch { sample_keys: &[99], ..one }, &mut DeepArCache::default()).unwrap().to_vec();
+    assert_ne!(alone, other);
+    // The paths spread: each step's draws differ from path to path.
+    for step in all.chunks_exact(paths) {
+        assert!(step.iter().any(|v| v != &step[0]));
+    }
+    let err = model.forward(&WindowBatch { sample_keys: &keys[..2], ..batch }, &mut cache).unwrap_err();
+    assert!(err.to_string().contains("sample keys"), "{err}");
+}
+
+#[test]
+fn sampling_is_validated_against_the_loss() {
+    use crate::nn::loss::DistributionLoss;
+    let student = |return_params| Loss::Distribution(DistributionLoss::with_levels(Distribution::StudentT, &[80.0], 1000, return_params).unwrap());
+    let mut config = reference(3);
+    config.adopt_loss(&mut student(false)).unwrap();
+    assert_eq!(config.build().unwrap().forecast_paths(), Some(100));
+    let err = config.adopt_loss(&mut student(true)).unwrap_err();
+    assert!(err.to_string().contains("sampling"), "{err}");
+    let mut mean = DeepArConfig { sampling: Some(Sampling::Mean), ..reference(3) };
+    mean.adopt_loss(&mut student(true)).unwrap();
+    assert_eq!(mean.build().unwrap().forecast_paths(), None);
+    // A point loss has nothing to draw: the mean feed-back by default, 'ancestral' refused.
+    let mut point = reference(1);
+    point.adopt_loss(&mut Loss::Mae).unwrap();
+    assert_eq!(point.build().unwrap().forecast_paths(), None);
+    let err = DeepArConfig { sampling: Some(Sampling::Ancestral), ..reference(1) }.adopt_loss(&mut Loss::Mae).unwrap_err();
+    assert!(err.to_string().contains("sampling"), "{err}");
 }
 
 #[test]

@@ -60,12 +60,15 @@ pub struct WindowBatch<'a> {
     /// `Some(seed)` while training: stochastic layers (dropout) draw their masks from it, so a step's result
     /// depends on the seed alone, not on which thread runs it. `None` at inference (dropout off).
     pub train_seed: Option<u64>,
+    /// Each window's key in a forecast (`engine::batch::sample_key`, its series and cutoff), which with the model's
+    /// seed and the step seeds a model's own draws (DeepAR's sample paths); empty: every window's key is 0.
+    pub sample_keys: &'a [u64],
 }
 
 impl<'a> WindowBatch<'a> {
     /// Inference input of univariate windows without exogenous variables.
     pub fn univariate(insample_y: &'a [f32], batch: usize) -> Self {
-        WindowBatch { batch, insample_y, hist_exog: &[], futr_exog: &[], stat_exog: &[], train_seed: None }
+        WindowBatch { batch, insample_y, hist_exog: &[], futr_exog: &[], stat_exog: &[], train_seed: None, sample_keys: &[] }
     }
 
     /// The number of multivariate windows in the batch of a model of `n_series` series: its rows in groups of
@@ -117,6 +120,13 @@ pub trait Model: Clone + Send + Sync + std::fmt::Debug + 'static {
     /// per training step, after the step's one pass over the whole batch.
     fn update_buffers(&mut self, _cache: &Self::Cache) -> Result<(), NnError> {
         Ok(())
+    }
+
+    /// `Some(paths)` when a forecast pass (no training seed) returns `paths` sample paths per point, `[B, h,
+    /// paths]` draws in the scaler's space, instead of the loss's outputs per point (DeepAR's ancestral sampling,
+    /// drawn with [`WindowBatch::sample_keys`]); the engine then forms the forecast columns from the draws.
+    fn forecast_paths(&self) -> Option<usize> {
+        None
     }
 }
 
@@ -407,6 +417,7 @@ pub(crate) mod tests {
                 futr_exog: &self.futr_exog,
                 stat_exog: &self.stat_exog,
                 train_seed,
+                sample_keys: &[],
             }
         }
     }

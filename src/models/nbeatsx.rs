@@ -227,6 +227,7 @@ mod tests {
             futr_exog: &five.futr_exog[row * (l + h) * 2..(row + 1) * (l + h) * 2],
             stat_exog: &five.stat_exog[row..row + 1],
             train_seed: None,
+            sample_keys: &[],
         };
         let single = model.forward(&one, &mut StackCache::default()).unwrap().to_vec();
         assert_eq!(single, all[row * 12..(row + 1) * 12]);

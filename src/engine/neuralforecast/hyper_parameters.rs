@@ -220,7 +220,8 @@ pub(super) fn nf_from_options(spec: &ModelSpec, neural: &NeuralSpec, defaults: &
     for (key, value) in spec.to_options() {
         let snake = snake_case(&key);
         let value = match key.as_str() {
-            "type" => continue,
+            // DeepAR's forecast mode has no constructor argument (NeuralForecast 3.3 feeds back the mean).
+            "type" | "sampling" => continue,
             "alias" => {
                 if value.as_str() == Some(class) {
                     Value::Null

@@ -223,6 +223,10 @@ fn read_model(dir: &Path, file: &str, aliases: &Map<String, Value>, fail: &Failu
     };
     let mut options = options_from_nf(kind, &hyper_parameters, file).map_err(|m| fail.message(m))?;
     options.insert("alias".into(), alias.into());
+    if kind == ModelKind::DeepAr {
+        // NeuralForecast 3.3's DeepAR forecasts by feeding back each step's mean, not by sample paths.
+        options.insert("sampling".into(), "mean".into());
+    }
     let spec = ModelSpec::from_options(&options, file).map_err(|e| fail.message(e.to_string()))?;
     Ok(ModelFile { file: file.to_string(), spec, bytes, shared })
 }

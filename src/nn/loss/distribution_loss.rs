@@ -129,15 +129,38 @@ impl DistributionLoss {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         samples.clear();
         samples.extend((0..self.num_samples).map(|_| self.distribution.sample(params, &mut rng)));
+        self.sample_columns(samples, out);
+        if self.return_params {
+            out[1 + self.quantiles.len()..].copy_from_slice(params);
+        }
+    }
+
+    /// One point's forecast columns from given draws (a DeepAR forecast's sample paths, already in data space):
+    /// their mean and empirical quantiles (no parameters: the paths have no one distribution at a step).
+    pub fn forecast_from_draws(&self, draws: impl IntoIterator<Item = f64>, scratch: &mut ForecastPointScratch, out: &mut [f64]) {
+        scratch.samples.clear();
+        scratch.samples.extend(draws);
+        self.sample_columns(&mut scratch.samples, out);
+    }
+
+    /// The sample mean into `out[0]` and the empirical quantiles after it; sorts `samples`.
+    fn sample_columns(&self, samples: &mut [f64], out: &mut [f64]) {
         out[0] = samples.iter().sum::<f64>() / samples.len() as f64;
         samples.sort_unstable_by(f64::total_cmp);
         for (o, &q) in out[1..].iter_mut().zip(&self.quantiles) {
             *o = empirical_quantile(samples, q as f64);
         }
-        if self.return_params {
-            out[1 + self.quantiles.len()..].copy_from_slice(params);
-        }
     }
+}
+
+/// The seed of a distribution forecast's draws at `step` of a window: a function of the model's seed, the window's
+/// key (`engine::batch::sample_key`: its series and cutoff) and the step only (SplitMix64's finalizer), never of
+/// its batch or thread.
+pub fn point_seed(model_seed: u64, key: u64, step: usize) -> u64 {
+    let mut z = model_seed ^ key.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (step as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// The buffers of [`DistributionLoss::forecast_point`], reused from point to point.
