@@ -140,7 +140,7 @@ fn forward_equals_neuralforecast_for_its_weights() {
         }
         let input = |name: &str| if file.tensor(&format!("{prefix}input.{name}")).is_ok() { values(&format!("{prefix}input.{name}")) } else { vec![] };
         let (y, futr, hist, stat) = (input("insample_y"), input("futr_exog"), input("hist_exog"), input("stat_exog"));
-        let batch = WindowBatch { batch: 2, insample_y: &y, hist_exog: &hist, futr_exog: &futr, stat_exog: &stat, train_seed: None };
+        let batch = WindowBatch { batch: 2, insample_y: &y, hist_exog: &hist, futr_exog: &futr, stat_exog: &stat, train_seed: None, sample_keys: &[] };
         let mut cache = TftCache::default();
         let ours = model.forward(&batch, &mut cache).unwrap().to_vec();
         let expected = values(&format!("{prefix}expected"));

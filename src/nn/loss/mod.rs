@@ -50,8 +50,8 @@ pub enum Loss {
     /// `HuberMQLoss`: per quantile, the Huber losses of the shortfall times `q` and the excess times `1 - q`,
     /// summed over the quantiles (NeuralForecast's `1 / len(quantiles)` divides by 1 there); `levels` as MQLoss's.
     HuberMultiQuantile { quantiles: Vec<f32>, delta: f32, levels: Option<Vec<f64>> },
-    /// `TukeyLoss`: NeuralForecast's biweight loss with threshold `c`, residuals over 0.01 when `normalize`
-    /// ([`tukey`] says how it departs from the textbook biweight), averaged over every point, masked ones too.
+    /// `TukeyLoss`: Tukey's biweight with threshold `c`, residuals over each window's target deviation when
+    /// `normalize` ([`tukey`] says how NeuralForecast's differs), averaged over every point (masked ones add 0).
     Tukey { c: f32, normalize: bool },
     /// `IQLoss`: the pinball loss at each value's own quantile, which the network's IQN head
     /// ([`implicit_quantile::ImplicitQuantileHead`]) conditions the value on; training draws the quantiles from
@@ -178,7 +178,7 @@ impl Loss {
     }
 
     /// Whether the loss averages over every target point, masked ones included (TukeyLoss, as NeuralForecast's
-    /// `torch.mean`), rather than over the observed ones: what a shard's share of a batch is counted in.
+    /// `torch.mean`; masked points add 0), rather than over the observed ones: what a shard's share is counted in.
     pub fn weighs_every_point(&self) -> bool {
         matches!(self, Loss::Tukey { .. })
     }

@@ -1,5 +1,5 @@
-//! TukeyLoss against torch's values and gradients (NeuralForecast 3.3's `TukeyLoss.__call__` in float64 on
-//! `[2, 4, 1]` tensors, backward for the gradient), and a finite-difference gradient check.
+//! TukeyLoss against torch's values and gradients (the biweight written in torch float64 on `[2, 4]` tensors,
+//! backward for the gradient), and a finite-difference gradient check.
 
 use super::*;
 use crate::nn::gradcheck::{check_input_grads, random_vec};
@@ -26,33 +26,37 @@ fn assert_matches_torch(loss: Loss, mask: Option<&[f32]>, value: f64, grad: [f64
 
 #[test]
 fn values_and_gradients_equal_torch() {
-    // TukeyLoss(): residuals over 0.01, so only those within 0.04685 stay in the biweight's range.
-    let default_grad = [-16.718335297215823, 13.05210145454983, 0.0, 0.0, 11.386953693786507, 0.0, 0.0, 11.386953693786301];
-    assert_matches_torch(Loss::tukey(4.685, true).unwrap(), None, 2.9682262340249084, default_grad);
-    // Masked: the exact masked point adds 0, the masked point beyond c still adds 1 (c²/6 over 8 points).
-    assert_matches_torch(Loss::tukey(4.685, true).unwrap(), Some(&MASK), 2.5109507131915754, default_grad);
+    // TukeyLoss(): residuals over each window's target deviation (+ 0.01), all within c.
+    let default_grad = [0.002094395083976517, -0.0031414727133073942, 0.05136694681631298, 0.0, -0.0006259635010576473, 0.003129474760276924, 0.0031294747602769275, -0.0006259635010576334];
+    assert_matches_torch(Loss::tukey(4.685, true).unwrap(), None, 0.01319666448237244, default_grad);
+    // Masked: masked points add 0 and do not enter their window's deviation.
+    let masked_default_grad = [0.0016397406539131344, -0.0024595374796209514, 0.0403842620855889, 0.0, -0.0005195493575886151, 0.0, 0.0025975106703971015, -0.0005195493575886035];
+    assert_matches_torch(Loss::tukey(4.685, true).unwrap(), Some(&MASK), 0.010295677475686446, masked_default_grad);
     let raw_grad = [
-        -0.0024995000250000025,
-        0.003748312689843753,
-        -0.054931640625,
+        0.0024995000250000025,
+        -0.003748312689843753,
+        0.054931640625,
         0.0,
-        0.0012499375007812511,
-        -0.0062421899414062485,
-        -0.0062421899414062555,
-        0.0012499375007812234,
+        -0.0012499375007812511,
+        0.0062421899414062485,
+        0.0062421899414062555,
+        -0.0012499375007812234,
     ];
-    assert_matches_torch(Loss::tukey(2.0, false).unwrap(), None, 0.651591844854108, raw_grad);
-    let masked_grad = [-0.002492006400000002, 0.003723048600000003, 0.0, 0.0, 0.0012490002000000013, 0.0, -0.006125625000000004, 0.0012490001999999735];
-    assert_matches_torch(Loss::tukey(0.5, false).unwrap(), Some(&MASK), 0.025793471193333334, masked_grad);
+    assert_matches_torch(Loss::tukey(2.0, false).unwrap(), None, 0.0150748218125586, raw_grad);
+    // c = 0.5: the residual 0.5 of point 2 is beyond c, so it is saturated (gradient 0) unless normalized.
+    let masked_grad = [0.002492006400000002, -0.003723048600000003, 0.0, 0.0, -0.0012490002000000013, 0.0, 0.006125625000000004, -0.0012490001999999735];
+    assert_matches_torch(Loss::tukey(0.5, false).unwrap(), Some(&MASK), 0.005456528806666666, masked_grad);
+    let normalized_grad = [0.0016363398972957656, -0.0024480675440911007, 0.0048536086466600655, 0.0, -0.0005193785821514843, 0.0, 0.0025762068182305932, -0.0005193785821514727];
+    assert_matches_torch(Loss::tukey(0.5, true).unwrap(), Some(&MASK), 0.0051192094028165705, normalized_grad);
 }
 
 #[test]
 fn gradient_matches_finite_differences() {
-    // Residuals within c (the biweight's smooth range), masked and not. `normalize` only divides the residuals
-    // by 0.01, too steep for the check's step; torch's gradients above cover it.
+    // Residuals within c (the biweight's smooth range), masked and not, with and without `normalize` (the
+    // deviation depends on the targets only).
     let target = random_vec(12, 5);
     let offsets = random_vec(12, 6);
-    for (loss, step) in [(Loss::tukey(3.0, false).unwrap(), 1.0), (Loss::tukey(0.8, false).unwrap(), 0.5)] {
+    for (loss, step) in [(Loss::tukey(3.0, false).unwrap(), 1.0), (Loss::tukey(0.8, false).unwrap(), 0.5), (Loss::tukey(4.685, true).unwrap(), 1.0)] {
         let forecast: Vec<f32> = target.iter().zip(&offsets).map(|(y, o)| y + step * o).collect();
         for mask in [None, Some(&MASK[..]).map(|m| m.iter().chain(m).copied().take(12).collect::<Vec<f32>>())] {
             let targets = LossTargets { windows: 3, ..LossTargets::without_insample(&target, mask.as_deref()) };
@@ -74,7 +78,7 @@ fn threshold_must_be_positive_and_finite() {
 
 #[test]
 fn shard_shares_of_every_point_add_up_to_the_batch_loss() {
-    // Weighted by their share of all points (masked ones too), two halves give the whole batch's loss.
+    // Weighted by their share of all points (masked ones too), two halves (one window each) give the whole batch's loss.
     let loss = Loss::tukey(2.0, false).unwrap();
     let (whole, whole_grad) = value_and_grad(&loss, Some(&MASK));
     let mut grad = vec![0.0; 8];
