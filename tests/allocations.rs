@@ -143,9 +143,9 @@ fn allocations_of_10_steps(model: &str) -> i64 {
     least
 }
 
-/// Models whose training step still allocates (found when issue 18's models were merged; their window forecasts
-/// are checked below): an open item of issue 18.
-const TRAINING_STEPS_ALLOCATE: &[&str] = &["KAN", "PatchTST"];
+/// Models whose training step still allocates (their window forecasts are checked below): PatchTST's products are
+/// large enough for matrixmultiply's packing buffers, which it allocates per call; an open item of issue 18.
+const TRAINING_STEPS_ALLOCATE: &[&str] = &["PatchTST"];
 
 #[test]
 fn steady_state_training_steps_do_not_allocate() {

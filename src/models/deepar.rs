@@ -354,7 +354,7 @@ impl DeepAr {
     /// Ancestral forecast `[B, h, paths]`: draws in the scaler's space (see the module docs).
     fn ancestral_pass<'c>(&self, batch: &WindowBatch<'_>, paths: usize, cache: &'c mut DeepArCache) -> Result<&'c [f32], NnError> {
         let ModelShape { h, outputs_per_point: outputs, random_seed, .. } = self.config.shape;
-        let distribution = self.config.feedback.as_ref().ok_or(NnError::InvalidValue { what: "DeepAR sampling", reason: "ancestral sampling needs a DistributionLoss".into() })?;
+        let distribution = self.config.feedback.as_ref().ok_or_else(|| NnError::InvalidValue { what: "DeepAR sampling", reason: "ancestral sampling needs a DistributionLoss".into() })?;
         let b = batch.batch;
         if !batch.sample_keys.is_empty() {
             expect_len("DeepAR sample keys", b, batch.sample_keys.len())?;

@@ -203,7 +203,7 @@ impl KanLinear {
         expect_len("KANLinear output gradient", rows * self.out_features, d_output.len())?;
         let KanLinearCache { input, features, combined, d_features, bases, d_bases, .. } = cache;
         let Assembled { store, grads: combined_grads, linear } =
-            combined.as_mut().ok_or(NnError::InvalidValue { what: "KANLinear backward", reason: "no forward pass".into() })?;
+            combined.as_mut().ok_or_else(|| NnError::InvalidValue { what: "KANLinear backward", reason: "no forward pass".into() })?;
         combined_grads.fill_zero();
         let wants_input = d_input.is_some();
         if wants_input {
