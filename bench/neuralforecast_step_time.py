@@ -29,7 +29,7 @@ args = parser.parse_args()
 source = pathlib.Path(__file__).with_name("neuralforecast_reference.py").read_text()
 table = source[source.index("COMMON = dict("):source.index("ALL = ")]
 namespace = {}
-exec("from neuralforecast.models import *\n" + table, namespace)
+exec("from neuralforecast.models import *\nfrom neuralforecast.losses.pytorch import MAE\n" + table, namespace)
 torch.set_num_threads(2)
 COMMON = {k: v for k, v in namespace["COMMON"].items() if k not in ("enable_progress_bar", "enable_model_summary", "logger", "accelerator")}
 
