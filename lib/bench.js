@@ -104,7 +104,9 @@ async function benchType(type, options = {}) {
 
   if (type === 'Prophet') return { fit: median(fitSeconds), predict: median(predictMs), mae }
 
-  const window = Float64Array.from(train.y.slice(-24))
+  // DeepAR (NeuralForecast's RECURRENT models) reads inputSize + 1 values a window.
+  const windowLength = type === 'DeepAR' ? 25 : 24
+  const window = Float64Array.from(train.y.slice(-windowLength))
   for (let i = 0; i < Math.min(1000, windowCalls); i++) nf.forecastWindow(window)
   const windowUs = []
   for (let i = 0; i < windowCalls; i++) {
@@ -113,7 +115,7 @@ async function benchType(type, options = {}) {
     windowUs.push(elapsedMs(started) * 1000)
   }
 
-  const windows32 = windowsOf32(train.y)
+  const windows32 = windowsOf32(train.y, windowLength)
   const batchMs = []
   for (let i = 0; i < batchCalls; i++) {
     const started = process.hrtime.bigint()
@@ -193,10 +195,10 @@ function nextMonth(ds) {
   return month === 12 ? `${year + 1}-01-01` : `${year}-${String(month + 1).padStart(2, '0')}-01`
 }
 
-/** 32 distinct input windows of 24 values from the training series, one after another. */
-function windowsOf32(y) {
-  const out = new Float64Array(32 * 24)
-  for (let w = 0; w < 32; w++) out.set(y.subarray(y.length - 24 - 3 * w, y.length - 3 * w), w * 24)
+/** 32 distinct input windows of `length` values from the training series, one after another. */
+function windowsOf32(y, length) {
+  const out = new Float64Array(32 * length)
+  for (let w = 0; w < 32; w++) out.set(y.subarray(y.length - length - 3 * w, y.length - 3 * w), w * length)
   return out
 }
 
