@@ -710,9 +710,15 @@ export interface AutoModelTypes {
   AutoBiTCN: 'BiTCN'
   AutoDeepAR: 'DeepAR'
   AutoTFT: 'TFT'
+  AutoTSMixer: 'TSMixer'
+  AutoTSMixerx: 'TSMixerx'
+  AutoiTransformer: 'iTransformer'
 }
 
 export type AutoModelType = keyof AutoModelTypes
+
+/** NeuralForecast's multivariate models (`nSeries` series jointly) that have an Auto model. */
+export type MultivariateModelType = 'TSMixer' | 'TSMixerx' | 'iTransformer'
 
 /** A search-space entry of an Auto model's `config`, as the `auto` helpers write it (Ray Tune's distributions). */
 export type SearchDomain<T = unknown> =
@@ -739,8 +745,8 @@ export interface AutoModelOptions<Type extends ModelType> {
   h: number
   /** Trials [10]. */
   numSamples?: number
-  /** The search space: each option fixed, or drawn (`auto.choice`, `auto.uniform`, …). */
-  config?: { [Key in keyof ModelOptionsByType[Type]]?: ModelOptionsByType[Type][Key] | SearchDomain }
+  /** The search space: each option fixed, or drawn (`auto.choice`, `auto.uniform`, …); not `nSeries`. */
+  config?: { [Key in Exclude<keyof ModelOptionsByType[Type], 'nSeries'>]?: ModelOptionsByType[Type][Key] | SearchDomain }
   /**
    * 'random' [default]: each trial's configuration from the seed and its number alone. 'tpe': Optuna's default
    * TPESampler (10 random startup trials, then univariate Parzen estimators, 24 candidates); trial k learns from the
@@ -772,6 +778,13 @@ export interface AutoModelOptions<Type extends ModelType> {
   alias?: string
 }
 
+/**
+ * An Auto model's options: the search's, and for a multivariate model (AutoTSMixer, AutoTSMixerx, AutoiTransformer)
+ * its `nSeries`, the number of series in the data, which every trial takes (the trials train on all the series
+ * jointly, as the model's fit does).
+ */
+export type AutoOptions<Type extends ModelType> = AutoModelOptions<Type> & (Type extends MultivariateModelType ? { nSeries: number } : { nSeries?: never })
+
 /** One finished trial of a search. */
 export interface SearchTrial {
   /** The trial's number from 0: its configuration depends on it and the seed alone. */
@@ -801,7 +814,7 @@ export interface SearchResults {
 
 /** An instance of `models.Auto*`: the search's options, and its results after the fit of its forecaster. */
 export type AutoModel<Type extends AutoModelType> = Required<Pick<AutoModelOptions<AutoModelTypes[Type]>, 'h' | 'numSamples' | 'seed' | 'refitWithVal'>> &
-  AutoModelOptions<AutoModelTypes[Type]> & {
+  AutoOptions<AutoModelTypes[Type]> & {
     readonly type: Type
     /** One row per finished trial ([] before fit). */
     results(): SearchTrial[]
@@ -811,7 +824,7 @@ export type AutoModel<Type extends AutoModelType> = Required<Pick<AutoModelOptio
   }
 
 export interface AutoModelClass<Type extends AutoModelType> {
-  new (options: AutoModelOptions<AutoModelTypes[Type]>): AutoModel<Type>
+  new (options: AutoOptions<AutoModelTypes[Type]>): AutoModel<Type>
   readonly name: Type
 }
 
@@ -819,12 +832,12 @@ export interface AutoModelClass<Type extends AutoModelType> {
 export type ModelConfig =
   | { [Type in ModelType]: Model<Type> | (ModelOptionsByType[Type] & { type: Type }) }[ModelType]
   | (VanillaTransformerOptions & { type: 'Transformer' })
-  | { [Type in AutoModelType]: AutoModel<Type> | (AutoModelOptions<AutoModelTypes[Type]> & { type: Type }) }[AutoModelType]
+  | { [Type in AutoModelType]: AutoModel<Type> | (AutoOptions<AutoModelTypes[Type]> & { type: Type }) }[AutoModelType]
   | AutoEnsemble
   | (AutoEnsembleOptions & { type: 'AutoEnsemble' })
 
-/** A family an AutoEnsemble searches: a model with an Auto model (its default space). */
-export type EnsembleFamily = AutoModelTypes[AutoModelType]
+/** A family an AutoEnsemble searches: a univariate model with an Auto model (its default space). */
+export type EnsembleFamily = Exclude<AutoModelTypes[AutoModelType], MultivariateModelType>
 
 /**
  * Selection across families (`models.AutoEnsemble`, or `models: 'auto'`): each family's Auto search in turn (its

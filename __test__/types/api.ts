@@ -55,6 +55,21 @@ async function forecasterUsage(): Promise<void> {
   const halving = new models.AutoTFT({ h: 6, searchAlg: 'tpe', scheduler: 'successiveHalving', gracePeriod: 50, reductionFactor: 3 })
   const pruned: boolean | undefined = halving.results()[0]?.pruned
   void [pruned, new models.AutoDeepAR({ h: 6 })]
+  // A multivariate model's Auto model takes the data's nSeries, the same in every trial (not searched).
+  const autoMixer = new models.AutoTSMixer({ h: 4, nSeries: 3, numSamples: 2, config: { nBlock: auto.choice([1, 2]), ffDim: 8, dropout: auto.uniform(0, 0.5) } })
+  const mixerSeries: number = autoMixer.nSeries
+  const mixerType: 'AutoTSMixer' = autoMixer.type
+  void [mixerSeries, mixerType, new models.AutoTSMixerx({ h: 4, nSeries: 3 }), new models.AutoiTransformer({ h: 4, nSeries: 3, config: { nHeads: auto.choice([4, 8]) } })]
+  const autoMixerPlain: ModelConfig = { type: 'AutoiTransformer', h: 4, nSeries: 3 }
+  void autoMixerPlain
+  // @ts-expect-error nSeries is required for a multivariate model
+  void new models.AutoTSMixer({ h: 4 })
+  // @ts-expect-error nSeries is not searched
+  void new models.AutoiTransformer({ h: 4, nSeries: 3, config: { nSeries: 3 } })
+  // @ts-expect-error a univariate model has no nSeries
+  void new models.AutoMLP({ h: 4, nSeries: 3 })
+  // @ts-expect-error an AutoEnsemble's families are univariate
+  void new models.AutoEnsemble({ h: 4, families: ['TSMixer'] })
   const autoPlain: ModelConfig = { type: 'AutoLSTM', h: 6, numSamples: 2 }
   void new NeuralForecaster({ models: [autoNhits, autoPlain] })
   void [autoType, autoRows, autoSearch, autoBest, auto.uniform(0, 1)]

@@ -1,13 +1,13 @@
 //! NeuralForecast 3.3's default search spaces (`neuralforecast/auto.py`, each `Auto*.default_config`) in camelCase,
 //! for a horizon `h`. Its `input_size_multiplier` becomes a choice of `inputSize = h · m`; `scaler_type: None` is
-//! `'identity'`; `loss: None` (the model's loss) is left out.
+//! `'identity'`; `loss: None` (the model's loss) is left out. A multivariate model's `n_series` is no entry: it is
+//! the Auto model's own `nSeries`, fixed in every trial (NeuralForecast's `config["n_series"] = n_series`).
 
 use serde_json::{json, Value};
 
 use crate::engine::spec::ModelKind;
 
-/// The default space of `kind`, or `None` where NeuralForecast has no Auto model for it (or ours needs options the
-/// space cannot give: the multivariate models' `nSeries`).
+/// The default space of `kind`, or `None` where NeuralForecast has no Auto model for it.
 pub fn default_space(kind: ModelKind, h: usize) -> Option<Value> {
     let input_sizes = |multipliers: &[usize]| json!({ "sample": "choice", "values": multipliers.iter().map(|m| m * h).collect::<Vec<_>>() });
     let choice = |values: Value| json!({ "sample": "choice", "values": values });
@@ -29,6 +29,12 @@ pub fn default_space(kind: ModelKind, h: usize) -> Option<Value> {
         extra.as_object().expect("an object literal").iter().for_each(|(k, v)| {
             object.insert(k.clone(), v.clone());
         });
+        space
+    };
+    // NeuralForecast's multivariate spaces have no `windows_batch_size` (a window is every series at one time).
+    let multivariate = |extra: Value, multipliers: &[usize]| {
+        let mut space = windowed(extra, multipliers, choice(json!([500, 1000, 2000])));
+        space.as_object_mut().expect("an object literal").remove("windowsBatchSize");
         space
     };
     // The recurrent models' multiplier -1 is NeuralForecast's `input_size=-1`, 3 h for them; their
@@ -136,6 +142,19 @@ pub fn default_space(kind: ModelKind, h: usize) -> Option<Value> {
             &[1, 2, 3, 4, 5],
             choice(json!([500, 1000, 2000])),
         ),
-        ModelKind::TsMixer | ModelKind::TsMixerx | ModelKind::ITransformer | ModelKind::Prophet => return None,
+        ModelKind::TsMixer | ModelKind::TsMixerx => {
+            let mut space = multivariate(
+                json!({
+                    "nBlock": choice(json!([1, 2, 4, 6, 8])),
+                    "ffDim": choice(json!([32, 64, 128])),
+                    "dropout": { "sample": "uniform", "low": 0.0, "high": 0.99 },
+                }),
+                &[1, 2, 3, 4],
+            );
+            space["learningRate"] = loguniform(1e-4, 1e-2);
+            space
+        }
+        ModelKind::ITransformer => multivariate(json!({ "hiddenSize": choice(json!([64, 128, 256])), "nHeads": choice(json!([4, 8])) }), &[1, 2, 3, 4, 5]),
+        ModelKind::Prophet => return None,
     })
 }

@@ -8,6 +8,9 @@
 //! of a fixed set of earlier trials ([`tpe`]), its training is bit-identical on any thread count, and the winner is
 //! the lowest loss (the lowest trial number among equals), so the same seed gives the same trials, winner and
 //! forecasts on 1 or 16 threads.
+//!
+//! A multivariate model's search (AutoTSMixer, …) takes the model's `nSeries` as its own option, fixed in every
+//! trial, and each trial trains on the whole panel as the model's fit does (all series jointly).
 
 mod defaults;
 mod scheduler;
@@ -20,6 +23,7 @@ pub use defaults::default_space;
 pub use scheduler::Halving;
 pub use space::SearchSpace;
 
+use super::multivariate;
 use super::spec::{ModelKind, ModelSpec};
 use super::{Control, Engine, EngineError, FitOptions, ProgressEvent, Trained};
 use crate::data::Panel;
@@ -31,6 +35,9 @@ const AUTO_KEYS: &[&str] =
 
 /// Options a search space may not set: the Auto model's own.
 const NOT_SEARCHED: &[&str] = &["type", "alias", "h", "horizon"];
+
+/// A multivariate model's series count: an Auto model's own option, the same in every trial (the data's).
+const N_SERIES: &str = "nSeries";
 
 /// An Auto model's search.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,7 +74,9 @@ impl AutoSpec {
     /// at fit), with the search.
     pub fn model_spec(kind: ModelKind, options: &Map<String, Value>, path: &str) -> Result<ModelSpec, EngineError> {
         let o = ModelOptions::new(path, options);
-        o.check_keys(&[AUTO_KEYS])?;
+        let multivariate = ModelSpec::accepted_keys(kind).contains(&N_SERIES);
+        let own: &[&str] = if multivariate { &[N_SERIES] } else { &[] };
+        o.check_keys(&[AUTO_KEYS, own])?;
         let h = match (o.size("h")?, o.size("horizon")?) {
             (Some(_), Some(_)) => return Err(EngineError::Type(format!("{path}: give h or horizon, not both"))),
             (Some(h), None) | (None, Some(h)) => h,
@@ -95,6 +104,21 @@ impl AutoSpec {
             if let Some(value) = o.get(key) {
                 fixed.insert(key.into(), value.clone());
             }
+        }
+        if multivariate {
+            let n_series = o.size(N_SERIES)?.ok_or_else(|| {
+                EngineError::Type(format!(
+                    "{} is missing: Auto{} searches a multivariate model; give the number of series it forecasts jointly",
+                    o.field(N_SERIES),
+                    kind.name()
+                ))
+            })?;
+            if o.get("config").and_then(Value::as_object).is_some_and(|config| config.contains_key(N_SERIES)) {
+                return Err(EngineError::Type(format!(
+                    "{path}.config.{N_SERIES}: the series count is not searched; give it as the Auto model's own nSeries, which every trial takes"
+                )));
+            }
+            fixed.insert(N_SERIES.into(), n_series.into());
         }
         let accepted: Vec<&str> = ModelSpec::accepted_keys(kind).into_iter().filter(|k| !NOT_SEARCHED.contains(k) && !fixed.contains_key(*k)).collect();
         let space_path = format!("{path}.config");
@@ -256,6 +280,10 @@ impl Engine {
                 }
                 refit.validation_size = val_size;
             }
+            // A multivariate search's data is checked once, not by each trial's fit in turn.
+            if let Some(n_series) = multivariate::n_series(&self.config.models[index]) {
+                multivariate::check_panel(&alias, n_series, panel)?;
+            }
             let trial_options = FitOptions { validation_size: val_size, prediction_intervals: None, warm_start: true, ..options.clone() };
             let (report, best) = self.search(index, &auto, panel, &trial_options, progress)?;
             let winner = report.best_row().map(|row| (row.trial, row.config.clone()));
@@ -291,3 +319,5 @@ impl Engine {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod multivariate_tests;

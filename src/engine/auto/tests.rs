@@ -7,7 +7,7 @@ use super::*;
 use crate::engine::{FitReport, Forecast};
 use crate::engine::tests::{engine, keep_going, sine_panel, spec_of, weights};
 
-fn auto_error(options: serde_json::Value) -> String {
+pub(super) fn auto_error(options: serde_json::Value) -> String {
     ModelSpec::from_options(options.as_object().unwrap(), "models[0]").unwrap_err().to_string()
 }
 
@@ -69,7 +69,11 @@ fn draws_depend_on_the_seed_and_trial_alone_and_stay_in_their_domains() {
 #[test]
 fn every_default_space_gives_valid_models() {
     for type_name in AutoSpec::type_names() {
-        let spec = spec_of(json!({ "type": type_name, "h": 12 }));
+        let mut options = json!({ "type": type_name, "h": 12 });
+        if ModelSpec::accepted_keys(AutoSpec::kind_of(&type_name).unwrap()).contains(&"nSeries") {
+            options["nSeries"] = json!(7);
+        }
+        let spec = spec_of(options);
         let auto = spec.search.as_ref().unwrap();
         assert_eq!(spec.alias, type_name);
         let mut valid = 0;
