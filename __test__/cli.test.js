@@ -209,6 +209,18 @@ test('an Auto model searches its default space: --samples, --time-budget, a tabl
   expect(badBudget.stderr).toMatch(/--time-budget must be a duration such as 30s, 2m or 1h, got "soon"/)
 }, 120000)
 
+test('--model autotsmixer: a multivariate search takes nSeries from the data', async () => {
+  const lines = ['unique_id,ds,y']
+  for (const [s, id] of ['a', 'b'].entries()) for (let t = 0; t < 48; t++) lines.push(`${id},${t},${(10 + s + Math.sin(t / 2 + s)).toFixed(4)}`)
+  const file = write('two_series.csv', lines.join('\n') + '\n')
+  const r = await run(['forecast', file, '--model', 'autotsmixer', '-H', '4', '--samples', '1', '--threads', '2', '--out', '-'])
+  expect(r.code).toBe(0)
+  const csv = parseCsv(r.stdout).records
+  expect(csv[0]).toEqual(['unique_id', 'ds', 'AutoTSMixer'])
+  expect(csv.slice(1).map((row) => row[0])).toEqual(['a', 'a', 'a', 'a', 'b', 'b', 'b', 'b'])
+  expect(r.stderr).toMatch(/^AutoTSMixer: 1 trials?; best:$/m)
+}, 120000)
+
 test('--model auto: an ensemble across families, a line per trial and its members; cv --model auto', async () => {
   // A one-second budget reaches the quickest family (NLinear) alone: one trial starts, the others are skipped.
   const r = await run(['forecast', '--model', 'auto', '--samples', '8', '--time-budget', '1s', '--threads', '2', '--out', '-'])

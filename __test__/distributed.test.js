@@ -328,6 +328,13 @@ describeRedis('distributed predict over BullMQ', () => {
     const remoteMlp = await distributed.search({ forecasterOptions: { models: [mlp()], frequency: 1, seed: 11 }, data, connection: redis.url, fitOptions: { validationSize: 6 } })
     expect(remoteMlp.rows.map((r) => [r.config, r.validLoss])).toEqual(localMlp.results().map((r) => [r.config, r.validLoss]))
     expect(remoteMlp.bestConfig).toEqual(localMlp.bestConfig)
+    // A multivariate search: each trial's chunk trains on all the series with the Auto model's nSeries.
+    const mixer = () => new models.AutoTSMixer({ h: 4, nSeries: 6, numSamples: 2, config: { inputSize: auto.choice([8, 12]), ffDim: 8, maxSteps: 3, learningRate: auto.loguniform(1e-3, 1e-1) } })
+    const localMixer = mixer()
+    await new NeuralForecaster({ models: [localMixer], frequency: 1 }).fit(data)
+    const remoteMixer = await distributed.search({ forecasterOptions: { models: [mixer()], frequency: 1 }, data, connection: redis.url })
+    expect(remoteMixer.rows.map((r) => [r.config, r.validLoss])).toEqual(localMixer.results().map((r) => [r.config, r.validLoss]))
+    expect(remoteMixer.rows.every((r) => Number.isFinite(r.validLoss))).toBe(true)
     await expect(distributed.search({ forecasterOptions: { models: [new models.MLP({ h: 4, inputSize: 8 })], frequency: 1 }, data, connection: redis.url })).rejects.toThrow(
       'distributed.search: options.forecasterOptions must be NeuralForecaster options with one Auto model',
     )

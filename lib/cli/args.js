@@ -204,9 +204,12 @@ function hiddenSizeOptions(type, n) {
   }
 }
 
-/** What a multivariate model needs from the data: the number of series it forecasts jointly (all of them). */
+/**
+ * What a multivariate model (or its Auto model, `AutoTSMixer`, …) needs from the data: the number of series it
+ * forecasts jointly (all of them).
+ */
 function seriesOptions(type, nSeries) {
-  return ['TSMixer', 'TSMixerx', 'iTransformer'].includes(type) ? { nSeries } : {}
+  return ['TSMixer', 'TSMixerx', 'iTransformer'].includes(type.replace(/^Auto/, '')) ? { nSeries } : {}
 }
 
 /** The NeuralForecaster options of a fitting command (forecast, cv) from its arguments and the data's `nSeries`. */
@@ -244,7 +247,7 @@ function forecasterOptions(lib, values, command, nSeries) {
   }
   const models = types.map((type) => {
     // An Auto model searches its NeuralForecast default space: the per-model options do not apply.
-    if (autoTypes.includes(type)) return new lib.models[type]({ h: horizon, numSamples: numSamples ?? 10, seed, ...(timeBudget ? { timeBudget } : {}) })
+    if (autoTypes.includes(type)) return new lib.models[type]({ h: horizon, numSamples: numSamples ?? 10, seed, ...seriesOptions(type, nSeries), ...(timeBudget ? { timeBudget } : {}) })
     // Prophet, a local statistical model, has no window, steps or layers.
     if (type === 'Prophet') return new lib.models.Prophet({ h: horizon, randomSeed: seed })
     const options = { h: horizon, inputSize, maxSteps, ...hiddenSizeOptions(type, hidden), ...seriesOptions(type, nSeries), scalerType: scaler, randomSeed: seed, windowsBatchSize }

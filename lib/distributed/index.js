@@ -201,10 +201,11 @@ async function search(options) {
   if (autoModel.timeBudget !== undefined) throw new RangeError(`${what}: timeBudget is not available (which trials run would depend on the machines' speed)`)
   const configs = autoTrialConfigs(autoType, autoModel)
   // What the local search trains each trial with: the forecaster's options (its seed does not reach the trials),
-  // the Auto model's fixed options, and the fit's options with the validation points held out.
+  // the Auto model's fixed options (a multivariate model's nSeries too: every trial trains on all the series), and
+  // the fit's options with the validation points held out.
   const { seed: _seed, models: _models, ...shared } = JSON.parse(JSON.stringify(forecasterOptions))
   const fixed = {}
-  for (const key of ['h', 'loss', 'validLoss']) if (autoModel[key] !== undefined) fixed[key] = autoModel[key]
+  for (const key of ['h', 'nSeries', 'loss', 'validLoss']) if (autoModel[key] !== undefined) fixed[key] = autoModel[key]
   const { predictionIntervals: _intervals, valSize: fitValSize, ...trialFit } = JSON.parse(JSON.stringify(fitOptions))
   const fitValidation = trialFit.validationSize ?? fitValSize ?? 0
   trialFit.validationSize = autoModel.valSize ?? (fitValidation > 0 ? fitValidation : autoModel.h)
