@@ -741,3 +741,5 @@ struct Request<'a> {
 mod tests;
 #[cfg(test)]
 mod fuzz_tests;
+#[cfg(test)]
+mod tft_training_tests;
