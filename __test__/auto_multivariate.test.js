@@ -85,6 +85,7 @@ test('the default spaces are NeuralForecast 3.3 ones, with nSeries fixed', () =>
     batchSize: auto.choice([32, 64, 128, 256]),
     dropout: auto.uniform(0, 0.99),
     randomSeed: auto.randint(1, 20),
+    stepSize: auto.choice([1, 12]),
   })
   expect(new models.AutoTSMixerx({ h: 12, nSeries: 5 }).config).toEqual(mixer.config)
   const itransformer = new models.AutoiTransformer({ h: 12, nSeries: 5 })
@@ -92,6 +93,7 @@ test('the default spaces are NeuralForecast 3.3 ones, with nSeries fixed', () =>
   expect(itransformer.config.hiddenSize).toEqual(auto.choice([64, 128, 256]))
   expect(itransformer.config.nHeads).toEqual(auto.choice([4, 8]))
   expect(itransformer.config.learningRate).toEqual(auto.loguniform(1e-4, 1e-1))
+  expect(itransformer.config.stepSize).toEqual(auto.choice([1, 12]))
   expect(itransformer.config.windowsBatchSize).toBeUndefined()
 })
 

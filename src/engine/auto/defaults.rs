@@ -1,6 +1,7 @@
 //! NeuralForecast 3.3's default search spaces (`neuralforecast/auto.py`, each `Auto*.default_config`) in camelCase,
 //! for a horizon `h`. Its `input_size_multiplier` becomes a choice of `inputSize = h · m`; `scaler_type: None` is
-//! `'identity'`; `loss: None` (the model's loss) is left out. A multivariate model's `n_series` is no entry: it is
+//! `'identity'`; `loss: None` (the model's loss) is left out. As `get_default_config` does, every windowed model's
+//! space also chooses `stepSize` from [1, h]; the recurrent ones' (LSTM, GRU, RNN, TCN) does not. A multivariate model's `n_series` is no entry: it is
 //! the Auto model's own `nSeries`, fixed in every trial (NeuralForecast's `config["n_series"] = n_series`).
 
 use serde_json::{json, Value};
@@ -24,6 +25,7 @@ pub fn default_space(kind: ModelKind, h: usize) -> Option<Value> {
             "batchSize": choice(json!([32, 64, 128, 256])),
             "windowsBatchSize": choice(json!([128, 256, 512, 1024])),
             "randomSeed": randint(1, 20),
+            "stepSize": choice(json!([1, h])),
         });
         let object = space.as_object_mut().expect("an object literal");
         extra.as_object().expect("an object literal").iter().for_each(|(k, v)| {

@@ -35,13 +35,14 @@ fn the_default_spaces_are_neuralforecast_ones_with_n_series_fixed() {
     let steps = choice(json!([500, 1000, 2000]));
     let batches = choice(json!([32, 64, 128, 256]));
     let seeds = json!({ "sample": "randint", "low": 1, "high": 20 });
+    let step_sizes = choice(json!([1, 6]));
     let mixer = json!({
         "inputSize": choice(json!([6, 12, 18, 24])),
         "nBlock": choice(json!([1, 2, 4, 6, 8])),
         "learningRate": { "sample": "loguniform", "low": 1e-4, "high": 1e-2 },
         "ffDim": choice(json!([32, 64, 128])),
         "scalerType": choice(json!(["identity", "robust", "standard"])),
-        "maxSteps": steps, "batchSize": batches, "randomSeed": seeds,
+        "maxSteps": steps, "batchSize": batches, "randomSeed": seeds, "stepSize": step_sizes,
         "dropout": { "sample": "uniform", "low": 0.0, "high": 0.99 },
     });
     let itransformer = json!({
@@ -50,7 +51,7 @@ fn the_default_spaces_are_neuralforecast_ones_with_n_series_fixed() {
         "nHeads": choice(json!([4, 8])),
         "learningRate": { "sample": "loguniform", "low": 1e-4, "high": 1e-1 },
         "scalerType": choice(json!(["identity", "robust", "standard"])),
-        "maxSteps": steps, "batchSize": batches, "randomSeed": seeds,
+        "maxSteps": steps, "batchSize": batches, "randomSeed": seeds, "stepSize": step_sizes,
     });
     for (type_name, expected) in TYPES.iter().zip([&mixer, &mixer, &itransformer]) {
         let spec = spec_of(json!({ "type": type_name, "h": 6, "nSeries": 5 }));
