@@ -66,11 +66,12 @@ pub fn time_training_step<C: ModelConfig>(config: &C, batch: usize) {
     let shape = *config.shape();
     let mut model = config.build().unwrap();
     let inputs = RandomBatch::new(&shape, batch, 1);
-    let targets = random_vec(batch * shape.h, 2);
+    let points = batch * config.training_horizon().unwrap_or(shape.h);
+    let targets = random_vec(points, 2);
     let mut adam = Adam::new(model.params(), AdamConfig::default(), StepLr::constant()).unwrap();
     let mut cache = <C::Network as Model>::Cache::default();
     let mut grads = model.params().zeros_like();
-    let mut d_forecast = vec![0.0; batch * shape.h * shape.outputs_per_point];
+    let mut d_forecast = vec![0.0; points * shape.outputs_per_point];
     report(&format!("{} batch={batch} training step", C::NAME), 50, 1e3, "ms thread CPU time", thread_cpu_seconds, || {
         let forecast = model.forward(&inputs.view(Some(1)), &mut cache).unwrap();
         Loss::Mae.value_and_grad(forecast, &LossTargets::without_insample(&targets, None), &mut d_forecast).unwrap();
@@ -98,12 +99,13 @@ pub fn time_parallel_step<C: ModelConfig>(config: &C, batch: usize) {
     let mut shards: Vec<Shard<C::Network>> = (0..batch.div_ceil(shard))
         .map(|k| {
             let n = shard.min(batch - k * shard);
+            let points = n * config.training_horizon().unwrap_or(shape.h);
             Shard {
                 inputs: RandomBatch::new(&shape, n, k as u64),
-                targets: random_vec(n * shape.h, 100 + k as u64),
+                targets: random_vec(points, 100 + k as u64),
                 cache: Default::default(),
                 grads: model.params().zeros_like(),
-                d: vec![0.0; n * shape.h * shape.outputs_per_point],
+                d: vec![0.0; points * shape.outputs_per_point],
             }
         })
         .collect();
@@ -165,4 +167,7 @@ timing_tests! {
     nhits: super::nhits::tests::baseline();
     tcn: super::tcn::tests::baseline();
     transformer: super::transformer::tests::baseline();
+    tft: super::tft::TftConfig::new(shape(12, 24, ExogSizes::none()));
+    // NeuralForecast's recurrent input size: inputSize 24 plus 1.
+    deepar: super::deepar::DeepArConfig::new(shape(12, 25, ExogSizes::none()));
 }

@@ -144,7 +144,7 @@ impl Activation {
             }
             ActivationKind::Sigmoid => map(&sigmoid, values),
             ActivationKind::Identity => {}
-            ActivationKind::Elu => map(&|x| if x > 0.0 { x } else { x.exp_m1() }, values),
+            ActivationKind::Elu => super::elu::elu_in_place(values),
             ActivationKind::Gelu => map(&super::gelu::gelu, values),
         }
     }

@@ -8,9 +8,10 @@
 //! A GRN built with a context layer may still run without context (the static VSN's joint GRN, as tft.py): its
 //! `lin_c` then gets no gradient.
 
-use super::activation::{sigmoid, sigmoid_grad_from_output, Activation, ActivationKind};
+use super::activation::{Activation, ActivationKind};
 use super::dropout::Dropout;
 use super::error::{expect_len, NnError};
+use super::glu_gate::{glu_backward, glu_forward, GluBackward, GluForward};
 use super::layer_norm::{LayerNorm, LayerNormCache};
 use super::params::{ParamInit, ParamStore};
 use super::Linear;
@@ -69,10 +70,7 @@ impl Glu {
         cache.projected.resize(rows * 2 * out, 0.0);
         self.lin.forward(params, input, rows, &mut cache.projected)?;
         cache.output.resize(rows * out, 0.0);
-        for (y, ab) in cache.output.chunks_exact_mut(out).zip(cache.projected.chunks_exact(2 * out)) {
-            let (a, b) = ab.split_at(out);
-            y.iter_mut().zip(a).zip(b).for_each(|((y, a), b)| *y = a * sigmoid(*b));
-        }
+        glu_forward(GluForward { out, projected: &cache.projected, y: &mut cache.output });
         Ok(&cache.output)
     }
 
@@ -90,14 +88,7 @@ impl Glu {
         expect_len("GLU output gradient", cache.output.len(), d_output.len())?;
         cache.d_projected.resize(cache.projected.len(), 0.0);
         let rows = cache.output.len() / out;
-        for ((d_ab, ab), dy) in cache.d_projected.chunks_exact_mut(2 * out).zip(cache.projected.chunks_exact(2 * out)).zip(d_output.chunks_exact(out)) {
-            let (d_a, d_b) = d_ab.split_at_mut(out);
-            for j in 0..out {
-                let gate = sigmoid(ab[out + j]);
-                d_a[j] = dy[j] * gate;
-                d_b[j] = dy[j] * ab[j] * sigmoid_grad_from_output(gate);
-            }
-        }
+        glu_backward(GluBackward { out, projected: &cache.projected, dy: d_output, d_projected: &mut cache.d_projected });
         self.lin.backward(params, input, &cache.d_projected, rows, grads, d_input)
     }
 }

@@ -8,8 +8,10 @@
 use super::attention::{softmax_backward_in_place, softmax_in_place};
 use super::dropout::Dropout;
 use super::error::{expect_len, nonzero, NnError};
+use super::matmul::matmul_nt_acc;
 use super::params::{ParamInit, ParamStore};
 use super::Linear;
+use crate::simd::thread_isa;
 
 #[derive(Debug, Clone)]
 pub struct InterpretableAttention {
@@ -39,13 +41,23 @@ pub struct InterpretableAttentionCache {
     d_mean: Vec<f32>,
     d_qkv: Vec<f32>,
     d_row: Vec<f32>,
+    /// One window's keys of one head, or its values, `[T, d_head]`.
+    head: Vec<f32>,
+    /// One window's `d mean_i . v_j` `[T, T]` (below the diagonal), the same for every head.
+    d_mean_values: Vec<f32>,
+    /// One query's gradient `[d_head]`, summed over the keys it attends to.
+    d_q: Vec<f32>,
 }
 crate::nn::heap_bytes::heap_bytes!(InterpretableAttentionCache {
-    batch, steps, qkv, probs, dropped, attn_mask, mean_values, output, out_mask, d_output, d_mean, d_qkv, d_row
+    batch, steps, qkv, probs, dropped, attn_mask, mean_values, output, out_mask, d_output, d_mean, d_qkv, d_row, head,
+    d_mean_values, d_q
 });
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(a, b)| a * b).sum()
+/// The `d_head` values from column `at` of the first `steps` rows of `qkv` (rows `width` apart: one window's
+/// keys of one head, or its values), gathered `[steps, d_head]` into `out` for [`matmul_nt_acc`]'s right operand.
+fn gather_head(qkv: &[f32], steps: usize, width: usize, at: usize, d_head: usize, out: &mut Vec<f32>) {
+    out.clear();
+    qkv.chunks_exact(width).take(steps).for_each(|row| out.extend_from_slice(&row[at..at + d_head]));
 }
 
 impl InterpretableAttention {
@@ -88,16 +100,15 @@ impl InterpretableAttention {
         self.qkv.forward(params, input, rows, &mut cache.qkv)?;
         cache.probs.clear();
         cache.probs.resize(batch * heads * steps * steps, 0.0);
-        let qkv = &cache.qkv;
+        let (qkv, isa) = (&cache.qkv, thread_isa());
         for b in 0..batch {
-            let row = |t: usize| &qkv[(b * steps + t) * width..(b * steps + t + 1) * width];
+            let window = &qkv[b * steps * width..(b + 1) * steps * width];
             for n in 0..heads {
+                gather_head(window, steps, width, (heads + n) * dh, dh, &mut cache.head);
                 for i in 0..steps {
+                    // Query i's scores against keys 0..=i, each a dot product summed in an order fixed by d_head.
                     let p = &mut cache.probs[((b * heads + n) * steps + i) * steps..][..i + 1];
-                    let q = &row(i)[n * dh..(n + 1) * dh];
-                    for (j, p) in p.iter_mut().enumerate() {
-                        *p = dot(q, &row(j)[(heads + n) * dh..(heads + n + 1) * dh]);
-                    }
+                    matmul_nt_acc(isa, &window[i * width + n * dh..][..dh], 1, dh, &cache.head, i + 1, p);
                     softmax_in_place(p, self.scale());
                 }
             }
@@ -147,17 +158,25 @@ impl InterpretableAttention {
         cache.d_qkv.clear();
         cache.d_qkv.resize(rows * width, 0.0);
         let inv_heads = 1.0 / heads as f32;
-        let (qkv, d_qkv) = (&cache.qkv, &mut cache.d_qkv);
+        let (qkv, d_qkv, isa) = (&cache.qkv, &mut cache.d_qkv, thread_isa());
         for b in 0..batch {
+            // d mean_i . v_j for j <= i, which every head's d p_ij scales.
+            gather_head(&qkv[b * steps * width..], steps, width, 2 * heads * dh, dh, &mut cache.head);
+            cache.d_mean_values.clear();
+            cache.d_mean_values.resize(steps * steps, 0.0);
+            for i in 0..steps {
+                let d_mean = &cache.d_mean[(b * steps + i) * dh..][..dh];
+                matmul_nt_acc(isa, d_mean, 1, dh, &cache.head, i + 1, &mut cache.d_mean_values[i * steps..]);
+            }
             for n in 0..heads {
                 for i in 0..steps {
                     let at = ((b * heads + n) * steps + i) * steps;
                     let d_mean = &cache.d_mean[(b * steps + i) * dh..][..dh];
                     // d p_ij = (d mean_i / n_head) . v_j; d v_j += p_ij d mean_i / n_head.
                     cache.d_row.clear();
+                    cache.d_row.extend(cache.d_mean_values[i * steps..][..i + 1].iter().map(|d| inv_heads * d));
                     for j in 0..=i {
                         let v_at = (b * steps + j) * width + 2 * heads * dh;
-                        cache.d_row.push(inv_heads * dot(d_mean, &qkv[v_at..v_at + dh]));
                         let p = inv_heads * cache.dropped[at + j];
                         d_qkv[v_at..v_at + dh].iter_mut().zip(d_mean).for_each(|(d, m)| *d += p * m);
                     }
@@ -165,14 +184,17 @@ impl InterpretableAttention {
                         cache.d_row.iter_mut().zip(&cache.attn_mask[at..]).for_each(|(d, m)| *d *= m);
                     }
                     softmax_backward_in_place(&mut cache.d_row, &cache.probs[at..at + i + 1], self.scale());
+                    // d q_i = sum_j d s_ij k_j (q_i's gradient comes from this row alone), d k_j += d s_ij q_i.
                     let q_at = (b * steps + i) * width + n * dh;
+                    let q = &qkv[q_at..q_at + dh];
+                    cache.d_q.clear();
+                    cache.d_q.resize(dh, 0.0);
                     for (j, &d_s) in cache.d_row.iter().enumerate() {
                         let k_at = (b * steps + j) * width + (heads + n) * dh;
-                        for e in 0..dh {
-                            d_qkv[q_at + e] += d_s * qkv[k_at + e];
-                            d_qkv[k_at + e] += d_s * qkv[q_at + e];
-                        }
+                        cache.d_q.iter_mut().zip(&qkv[k_at..k_at + dh]).for_each(|(d, k)| *d += d_s * k);
+                        d_qkv[k_at..k_at + dh].iter_mut().zip(q).for_each(|(d, q)| *d += d_s * q);
                     }
+                    d_qkv[q_at..q_at + dh].iter_mut().zip(&cache.d_q).for_each(|(d, g)| *d += g);
                 }
             }
         }

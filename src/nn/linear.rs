@@ -69,7 +69,7 @@ impl Linear {
     }
 
     /// Accumulates dW += dY^T X and db += colsum(dY) into `grads`; writes dX = dY W into `d_input` if given.
-    /// Through [`super::matmul`]'s kernels for up to [`super::matmul::MAX_ROWS`] rows, gemm beyond.
+    /// Through [`super::matmul`]'s kernels (see its dispatch table).
     pub fn backward(
         &self,
         params: &ParamStore,

@@ -11,9 +11,11 @@ pub mod attention;
 pub mod batch_norm;
 pub mod conv1d;
 pub mod dropout;
+pub mod elu;
 pub mod embedding;
 pub mod error;
 pub mod gelu;
+pub mod glu_gate;
 #[cfg(test)]
 pub(crate) mod gradcheck;
 pub mod grn;

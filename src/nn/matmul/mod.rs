@@ -34,7 +34,7 @@
 //! | --- | --- | --- | --- |
 //! | up to [`TILED_BACKWARD_ROWS`] rows | AVX-512F | gemm dW, [`Kernel::Tiles`] dX | gemm |
 //! | up to [`MAX_ROWS`] rows | AVX-512F | gemm | gemm |
-//! | more rows | gemm | gemm | gemm |
+//! | more rows | AVX-512F (dW in blocks of [`MAX_ROWS`] rows) | gemm | gemm |
 //!
 //! The AVX-512F backward kernels accumulate weight rows scaled by output gradients into the input gradient
 //! (`dx = dy w`) and input rows scaled by output gradients into the weight gradient (`dW += dy^T x`), tiling only
@@ -76,8 +76,8 @@ pub(crate) use strided::{add_column_sums, add_row_sums, fill_columns_with, fill_
 pub(crate) use tiles::{matmul, PackedB};
 pub(crate) use transpose::transpose;
 
-/// The most rows the backward kernels take (the AVX-512F kernels' packed strips hold 64 rows); gemm takes larger
-/// batches.
+/// The most rows the backward kernels take at once (the AVX-512F weight gradient's packed strips hold 64 rows):
+/// AVX-512F takes larger batches in blocks, the other levels give them to gemm.
 pub const MAX_ROWS: usize = 64;
 /// The fewest inputs for which a forward pass takes dot products (AVX-512F or [`Kernel::Dot`]); below, the
 /// horizontal sum of each short product costs more than packing `W^T` for [`Kernel::Tiles`].
@@ -135,7 +135,7 @@ fn forward_kernel(inputs: usize) -> Kernel {
 /// The fastest backward kernel for `rows` rows on this CPU and thread.
 fn backward_kernel(rows: usize) -> Kernel {
     let isa = thread_isa();
-    if isa < Isa::Avx2 || rows == 0 || rows > MAX_ROWS {
+    if isa < Isa::Avx2 || rows == 0 {
         return Kernel::Gemm;
     }
     #[cfg(target_arch = "x86_64")]
@@ -280,8 +280,7 @@ fn backward_with(kernel: Kernel, pass: Backward<'_>, grads: &mut ParamStore, d_i
         }
         #[cfg(target_arch = "x86_64")]
         Kernel::Avx512 => {
-            // The strips hold MAX_ROWS rows.
-            if thread_isa() != Isa::Avx512 || rows > MAX_ROWS {
+            if thread_isa() != Isa::Avx512 {
                 return gemm_backward(pass, grads, d_input);
             }
             expect_len("Linear input", rows * k, input.len())?;
@@ -292,9 +291,8 @@ fn backward_with(kernel: Kernel, pass: Backward<'_>, grads: &mut ParamStore, d_i
             let weight = weight_data(layer, params)?.as_ptr();
             let d_weight = &mut grads.get_mut(layer.weight()).data;
             expect_len("Linear weight gradient", n * k, d_weight.len())?;
-            // SAFETY: AVX-512F and at most MAX_ROWS rows are confirmed just above; the lengths checked above
-            // cover every element the kernels touch.
-            unsafe { gradients_avx512::weight_grad(d_output.as_ptr(), rows, n, input.as_ptr(), k, d_weight.as_mut_ptr()) };
+            // SAFETY: AVX-512F is confirmed just above; the lengths checked above cover every element touched.
+            unsafe { avx512_weight_grad(d_output, rows, n, input, k, d_weight) };
             if let Some(bias) = layer.bias() {
                 add_column_sums(d_output, &mut grads.get_mut(bias).data);
             }
@@ -304,6 +302,18 @@ fn backward_with(kernel: Kernel, pass: Backward<'_>, grads: &mut ParamStore, d_i
             }
             Ok(())
         }
+    }
+}
+
+/// `gradients_avx512::weight_grad` over blocks of at most [`MAX_ROWS`] rows (its strips' size), added in order.
+///
+/// # Safety
+/// AVX-512F must be available, and the slices hold at least `rows x n`, `rows x k` and `n x k` values.
+#[cfg(target_arch = "x86_64")]
+unsafe fn avx512_weight_grad(d_output: &[f32], rows: usize, n: usize, input: &[f32], k: usize, d_weight: &mut [f32]) {
+    for start in (0..rows).step_by(MAX_ROWS) {
+        let block = MAX_ROWS.min(rows - start);
+        gradients_avx512::weight_grad(d_output.as_ptr().add(start * n), block, n, input.as_ptr().add(start * k), k, d_weight.as_mut_ptr());
     }
 }
 

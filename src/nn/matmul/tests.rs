@@ -40,7 +40,8 @@ fn layer(k: usize, n: usize, bias: bool, seed: u64) -> (Linear, ParamStore) {
 fn products_match_gemm() {
     // Shapes with every tail: k around the 16- and 64-lane strips and the AVX-512F forward threshold, n
     // around the 4- and 8-column tiles, the 16-column panels and across several 64-row weight chunks, rows
-    // around the 4-row tiles, the packing threshold and the other kernels' limits, up to MAX_ROWS.
+    // around the 4-row tiles, the packing threshold and the other kernels' limits, and past MAX_ROWS (AVX-512F's
+    // weight gradient in blocks).
     let shapes = [
         (1, 1, true),
         (15, 5, true),
@@ -56,7 +57,7 @@ fn products_match_gemm() {
     ];
     for (k, n, bias) in shapes {
         let (layer, params) = layer(k, n, bias, k as u64);
-        for rows in [1, 2, 3, 4, 5, 8, 9, 16, 17, 32, 63, MAX_ROWS, MAX_ROWS + 1] {
+        for rows in [1, 2, 3, 4, 5, 8, 9, 16, 17, 32, 63, MAX_ROWS, MAX_ROWS + 1, 3 * MAX_ROWS + 5] {
             let input = random_vec(rows * k, 1);
             let d_output = random_vec(rows * n, 2);
             let mut expected = vec![0.0; rows * n];
@@ -125,15 +126,18 @@ fn a_large_layer_shared_with_the_assistant_keeps_its_bits() {
 
 #[test]
 fn the_kernel_follows_the_inputs_the_rows_and_the_simd_setting() {
-    assert_eq!((backward_kernel(MAX_ROWS + 1), backward_kernel(0)), (Kernel::Gemm, Kernel::Gemm));
+    assert_eq!(backward_kernel(0), Kernel::Gemm);
     if thread_isa() >= Isa::Avx2 {
         assert_eq!(forward_kernel(DOT_MIN_INPUTS - 1), Kernel::Tiles);
         assert!(matches!(forward_kernel(DOT_MIN_INPUTS), Kernel::Dot) || thread_isa() == Isa::Avx512);
         #[cfg(target_arch = "x86_64")]
         if thread_isa() == Isa::Avx512 {
             assert_eq!((forward_kernel(DOT_MIN_INPUTS), backward_kernel(MAX_ROWS)), (Kernel::Avx512, Kernel::Avx512));
+            // Larger batches add their weight gradients in blocks of MAX_ROWS rows.
+            assert_eq!(backward_kernel(MAX_ROWS + 1), Kernel::Avx512);
         } else {
             assert_eq!((backward_kernel(TILED_BACKWARD_ROWS), backward_kernel(TILED_BACKWARD_ROWS + 1)), (Kernel::Tiles, Kernel::Gemm));
+            assert_eq!(backward_kernel(MAX_ROWS + 1), Kernel::Gemm);
         }
     }
     let _scalar = crate::simd::scoped_simd(false);
