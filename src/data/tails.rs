@@ -58,7 +58,7 @@ pub fn droppable_heads(
     if keep == 0 {
         return Err(TailError::NothingKept);
     }
-    if !(step >= 1.0 && step <= MAX_SAFE_INTEGER && step.fract() == 0.0) {
+    if !((1.0..=MAX_SAFE_INTEGER).contains(&step) && step.fract() == 0.0) {
         return Err(TailError::Step(step));
     }
     if let ChunkRows::Listed(listed) = rows {
@@ -152,7 +152,7 @@ fn arithmetic_from(values: &[f64], first: i128, step: f64) -> bool {
 /// Whether every value is finite (JavaScript's `Number.isFinite`).
 fn all_finite(values: &[f64]) -> bool {
     let mut blocks = values.chunks_exact(LANES);
-    (&mut blocks).all(|block| block.iter().fold(true, |finite, value| finite & value.is_finite())) && blocks.remainder().iter().all(|value| value.is_finite())
+    blocks.by_ref().all(|block| block.iter().fold(true, |finite, value| finite & value.is_finite())) && blocks.remainder().iter().all(|value| value.is_finite())
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ const FLOAT64: &str = "a Float64Array";
     ts_args_type = "ds: Float64Array, columns: Float64Array[], counts: Uint32Array, keep: number, step: number, rows: Uint32Array | number",
     ts_return_type = "Uint8Array"
 )]
+// Positional like the core function it binds (frames.js is its one caller); napi adds `env`.
+#[allow(clippy::too_many_arguments)]
 pub fn droppable_heads(env: Env, ds: Unknown<'_>, columns: Unknown<'_>, counts: Unknown<'_>, keep: Unknown<'_>, step: Unknown<'_>, rows: Unknown<'_>) -> napi::Result<Uint8Array> {
     with_js_errors(&env, "droppableHeads", || {
         // Everything through which JavaScript can run is read before any typed array is lent.
