@@ -137,6 +137,13 @@ export interface CsvRecords {
   lines: Array<number>
 }
 
+/**
+ * For each series of a chunk (`counts[s]` rows each), 1 where it may travel as its last `keep` rows (integer ds
+ * `step` apart up to the first kept row, finite numeric `columns` before it), else 0. `rows`: the chunk's rows
+ * listed series after series, or the index of the first when they are consecutive.
+ */
+export declare function droppableHeads(ds: Float64Array, columns: Float64Array[], counts: Uint32Array, keep: number, step: number, rows: Uint32Array | number): Uint8Array
+
 /** One training step's progress. */
 export interface FitProgress {
   /** Index of the model in `options.models`. */
@@ -222,6 +229,9 @@ export declare function readCsvFile(path: string, options?: { idCol?: string | n
  * `models.*` classes; a plain `{ type, … }` object passed to NeuralForecaster goes through the same checks).
  */
 export declare function resolveModelOptions(type: string, options: Record<string, unknown>): Record<string, unknown>
+
+/** The lengths of the runs of equal consecutive `ids` (as JavaScript's `===` compares them). */
+export declare function runLengths(ids: Uint32Array | Int32Array | Float64Array): Float64Array
 
 /**
  * The version of the crate this addon was built from (Cargo.toml's `version`). The package entry point compares

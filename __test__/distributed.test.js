@@ -177,6 +177,79 @@ test('only the points the models read are staged, and only where the dropped row
   }
 })
 
+test("the addon's scan of the dropped rows (Float64Array columns) stages what the JavaScript one does, chunk for chunk", () => {
+  const frames = require('../lib/distributed/frames.js')
+  // 400 series of 0 to 40 rows, ds counting by 3 from each series' own start, with defects here and there.
+  let state = 7
+  const random = () => (state = (state * 48271) % 2147483647) / 2147483647
+  const defects = [NaN, Infinity, -Infinity, 0.5, 1, -1e-300, 2 ** 53, -(2 ** 53) - 2, 1e308]
+  const defect = (value) => (random() < 0.004 ? defects[Math.floor(random() * defects.length)] : value)
+  const rows = []
+  for (let s = 0; s < 400; s++) {
+    const start = [0, -(2 ** 53) + 30, 2 ** 53 - 150, 1e6][s % 4]
+    for (let t = 0, n = Math.floor(random() * 41); t < n; t++) rows.push([`s${s}`, defect(start + 3 * t), defect(Math.sin(t)), defect(t % 5), t])
+  }
+  // Also interleaved (ordered by step, then series), so that each series' rows are listed, not consecutive.
+  const interleaved = [...rows].sort((a, b) => a[4] - b[4])
+  for (const order of [rows, interleaved]) {
+    const plain = { unique_id: order.map((r) => r[0]), ds: order.map((r) => r[1]), y: order.map((r) => r[2]), x: order.map((r) => r[3]) }
+    const typed = { ...plain, ds: Float64Array.from(plain.ds), y: Float64Array.from(plain.y), x: Float64Array.from(plain.x) }
+    const grouped = frames.groupRows(plain, 'test')
+    const staged = (data) => frames.encodeChunk(data, grouped, ['y', 'x'], 0, grouped.labels.length, 'test', { rows: 5, step: 3 })
+    const chunk = staged(typed)
+    expect(chunk.equals(staged(plain))).toBe(true)
+    // Neither all series trimmed nor none.
+    const counts = frames.decodeChunk(chunk).unique_id.reduce((n, s) => ((n[s] = (n[s] ?? 0) + 1), n), [])
+    expect(counts.filter((n, s) => n === 5 && grouped.counts[s] > 5).length).toBeGreaterThan(100)
+    expect(counts.filter((n, s) => n > 5).length).toBeGreaterThan(10)
+  }
+})
+
+test("droppableHeads (the addon's scan) refuses what no chunk has, and reads rows past a column's end as not droppable", () => {
+  const native = require('../lib/load.js').load()
+  const ds = Float64Array.of(1, 2, 3, 4)
+  const y = Float64Array.of(0, 0, 0, 0)
+  const counts = Uint32Array.of(4)
+  expect([...native.droppableHeads(ds, [y], counts, 2, 1, 0)]).toEqual([1])
+  expect([...native.droppableHeads(ds, [y], counts, 2, 1, Uint32Array.of(0, 1, 2, 3))]).toEqual([1])
+  expect([...native.droppableHeads(ds, [y.subarray(0, 1)], counts, 2, 1, 0)]).toEqual([0])
+  expect([...native.droppableHeads(ds, [y], counts, 2, 1, 2)]).toEqual([0])
+  expect([...native.droppableHeads(ds, [y], counts, 2, 1, Uint32Array.of(0, 9, 2, 3))]).toEqual([0])
+  expect([...native.droppableHeads(Float64Array.of(1, 2, NaN, 4), [y], counts, 2, 1, 0)]).toEqual([0])
+  expect(() => native.droppableHeads(ds, [y], counts, 2, 1, Uint32Array.of(0, 1))).toThrow('droppableHeads: counts add up to 4 rows but rows lists 2')
+  expect(() => native.droppableHeads(ds, [y], counts, 0, 1, 0)).toThrow('droppableHeads: keep must be at least 1')
+  expect(() => native.droppableHeads(ds, [y], counts, 2, 1.5, 0)).toThrow('droppableHeads: step must be an integer between 1 and 2^53 - 1, got 1.5')
+  expect(() => native.droppableHeads(ds, [Float32Array.of(0)], counts, 2, 1, 0)).toThrow('droppableHeads: columns[0] must be a Float64Array, got a Float32Array')
+  expect(() => native.droppableHeads(ds, [y], [4], 2, 1, 0)).toThrow('droppableHeads: counts must be a Uint32Array, got an array')
+  expect(() => native.droppableHeads(ds, [y], counts, 2, 1, -1)).toThrow('droppableHeads: rows must be an integer between 0 and')
+  expect(() => native.droppableHeads(ds, [y], counts, 2, 1, 'x')).toThrow('droppableHeads: rows must be a Uint32Array or the index of the first row, got a string')
+  const detached = Float64Array.of(1, 2, 3, 4)
+  structuredClone(detached.buffer, { transfer: [detached.buffer] })
+  expect(() => native.droppableHeads(detached, [y], counts, 2, 1, 0)).toThrow("droppableHeads: ds's ArrayBuffer was detached")
+  expect(() => native.droppableHeads(ds, [detached], counts, 2, 1, 0)).toThrow("droppableHeads: columns[0]'s ArrayBuffer was detached")
+})
+
+test('groupRows finds the same series in typed ids (their runs found in the addon) as in plain ones', () => {
+  const frames = require('../lib/distributed/frames.js')
+  const native = require('../lib/load.js').load()
+  const labels = ['a', 'b', 'c', 'd']
+  const y = (codes) => codes.map(() => 0)
+  for (const codes of [[0, 0, 0, 1, 1, 2, 2, 2, 2, 3], Array.from({ length: 100 }, (_, i) => Math.floor(i / 33)), [0, 1, 0, 1, 2, 2, 3, 0], [3], []]) {
+    const plain = frames.groupRows({ unique_id: codes.map((c) => labels[c]), y: y(codes) }, 'test')
+    for (const Typed of [Uint32Array, Int32Array, Float64Array]) expect(frames.groupRows({ unique_id: Typed.from(codes), labels, y: y(codes) }, 'test')).toEqual(plain)
+  }
+  // NaN codes, each a run of its own, and -0 and 0 one: in the addon (Float64Array) as in JavaScript (Float32Array).
+  const codes = [0, 0, NaN, NaN, 1, 1, -0, 0, 2]
+  const grouped = frames.groupRows({ unique_id: Float64Array.from(codes), labels, y: y(codes) }, 'test')
+  expect(grouped).toEqual(frames.groupRows({ unique_id: Float32Array.from(codes), labels, y: y(codes) }, 'test'))
+  expect(grouped.labels).toEqual(['a', 'undefined', 'b', 'c'])
+  expect([...native.runLengths(Float64Array.from(codes))]).toEqual([2, 1, 1, 2, 2, 1])
+  expect(() => native.runLengths(Float32Array.of(1))).toThrow('runLengths: ids must be a Uint32Array, Int32Array or Float64Array, got a Float32Array')
+  const detached = Uint32Array.of(1, 2)
+  structuredClone(detached.buffer, { transfer: [detached.buffer] })
+  expect(() => native.runLengths(detached)).toThrow("runLengths: ids's ArrayBuffer was detached")
+})
+
 test('no Redis at the address: a clear rejection, and the process lives on', async () => {
   const distributed = require('../distributed.js')
   const port = await freePort()
@@ -269,8 +342,10 @@ describeRedis('distributed predict over BullMQ', () => {
   })
 
   test('a ds gap or a NaN before the points the models read: the distributed call fails as the local one does', async () => {
-    for (const [row, column, value] of [[30 * 7, 'ds', -1], [30 * 7 + 2, 'y', NaN]]) {
-      const data = sinePanel(20, 30)
+    // Plain arrays (scanned in JavaScript) and Float64Arrays (scanned in the addon).
+    for (const [row, column, value, typed] of [[30 * 7, 'ds', -1, false], [30 * 7 + 2, 'y', NaN, false], [30 * 7, 'ds', -1, true], [30 * 7 + 2, 'y', NaN, true]]) {
+      const panel = sinePanel(20, 30)
+      const data = typed ? { ...panel, ds: Float64Array.from(panel.ds), y: Float64Array.from(panel.y) } : panel
       data[column][row] = value
       const local = await forecaster.predict({ data }).then(() => null, (err) => err.message)
       expect(local).toMatch(/s7/)

@@ -10,11 +10,13 @@ import {
   modelTypes,
   autoModelTypes,
   autoTrialConfigs,
+  droppableHeads,
   ops,
   parseCsvColumns,
   parseCsvRecords,
   readCsvFile,
   resolveModelOptions,
+  runLengths,
   version,
   type FitProgress,
   type FitSummary,
@@ -23,7 +25,7 @@ import {
 } from '../../index'
 
 /** Fails to compile when index.d.ts gains a value export that this file does not cover. */
-type Covered = 'Dataset' | 'FitControl' | 'autoModelTypes' | 'autoTrialConfigs' | 'NeuralForecaster' | '__napiBindingTarget' | 'modelTypes' | 'ops' | 'parseCsvColumns' | 'parseCsvRecords' | 'readCsvFile' | 'resolveModelOptions' | 'version'
+type Covered = 'Dataset' | 'FitControl' | 'autoModelTypes' | 'autoTrialConfigs' | 'NeuralForecaster' | '__napiBindingTarget' | 'modelTypes' | 'ops' | 'parseCsvColumns' | 'parseCsvRecords' | 'readCsvFile' | 'resolveModelOptions' | 'droppableHeads' | 'runLengths' | 'version'
 const covered: [Exclude<keyof typeof native, Covered>] extends [never] ? true : false = true
 
 async function nativeUsage(): Promise<void> {
@@ -69,12 +71,18 @@ async function nativeUsage(): Promise<void> {
   const z: ops.Normalized = ops.normalize([1, 2])
   const mm: ops.MinMaxScaled = ops.minMaxNormalize([1, 2])
   const rs: ops.RobustScaled = ops.robustScale([1, 2])
-  console.log(v, target, types, progress, fitted, first, window, info, stats, z, mm, rs)
+  const heads: Uint8Array = droppableHeads(new Float64Array(4), [new Float64Array(4)], Uint32Array.of(4), 2, 1, 0)
+  const runs: Float64Array = runLengths(new Uint32Array(4))
+  console.log(v, target, types, progress, fitted, first, window, info, stats, z, mm, rs, heads, runs)
 
   // @ts-expect-error: version takes no arguments
   version('0.1.0')
   // @ts-expect-error: fit needs a FitControl
   await forecaster.fit({ y: [1] }, null)
+  // @ts-expect-error: droppableHeads reads Float64Array columns only
+  droppableHeads(new Float64Array(4), [[0, 0, 0, 0]], Uint32Array.of(4), 2, 1, 0)
+  // @ts-expect-error: runLengths reads typed ids only
+  runLengths(['a', 'a'])
   // @ts-expect-error: resolveModelOptions needs the model type
   resolveModelOptions({ h: 12 })
   // @ts-expect-error: parseCsvColumns takes text, not a frequency

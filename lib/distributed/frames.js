@@ -3,6 +3,9 @@
 // header (series labels, rows per series, column names) and the columns as raw little-endian Float64 values,
 // never one JSON object per row. Date ds travel as one newline-joined UTF-8 block.
 
+const { load } = require('../load.js')
+const { callNative } = require('../realm.js')
+
 const ALIGN = 8
 
 /**
@@ -31,11 +34,19 @@ function groupRows(data, what) {
   // The usual layout, each series' rows together, needs no row index.
   const runLabels = []
   const runCounts = []
-  for (let i = 1, start = 0; i <= ids.length; i++) {
-    if (i < ids.length && ids[i] === ids[i - 1]) continue
-    runLabels.push(labelOf(start))
-    runCounts.push(i - start)
-    start = i
+  const lengths = nativeRunLengths(ids)
+  if (lengths !== null) {
+    for (let r = 0, start = 0; r < lengths.length; start += lengths[r++]) {
+      runLabels.push(labelOf(start))
+      runCounts.push(lengths[r])
+    }
+  } else {
+    for (let i = 1, start = 0; i <= ids.length; i++) {
+      if (i < ids.length && ids[i] === ids[i - 1]) continue
+      runLabels.push(labelOf(start))
+      runCounts.push(i - start)
+      start = i
+    }
   }
   if (new Set(runLabels).size === runLabels.length) return { labels: runLabels, counts: runCounts, rows: null }
   const series = new Map()
@@ -51,6 +62,14 @@ function groupRows(data, what) {
   let at = 0
   for (const list of series.values()) for (const i of list) rows[at++] = i
   return { labels, counts, rows }
+}
+
+const RUN_KINDS = new Set(['Uint32Array', 'Int32Array', 'Float64Array'])
+
+/** The lengths of the runs of equal ids, from the addon (src/data/runs.rs) for non-empty typed ids it reads, else null. */
+function nativeRunLengths(ids) {
+  if (!ArrayBuffer.isView(ids) || !RUN_KINDS.has(ids[Symbol.toStringTag]) || ids.length === 0) return null
+  return callNative(() => load().runLengths(ids))
 }
 
 /** The numeric columns of `data` besides unique_id and ds (y first), with a check that each is numeric. */
@@ -164,19 +183,36 @@ function keptRows(data, names, rows, rowStart, counts, tail) {
   const keep = tail.rows
   if (!counts.some((count) => count > keep)) return null
   const columns = names.map((name) => data[name])
+  const ds = data.ds
+  const native = tail.calendar ? null : nativeDroppable(ds, columns, rows, rowStart, counts, keep, tail.step)
   const kept = new Uint32Array(counts.reduce((n, count) => n + count, 0))
   let n = 0
   for (let s = 0, at = 0; s < counts.length; s++) {
     const end = at + counts[s]
-    const dropped = tail.calendar
-      ? calendarDroppable(data.ds, rows, rowStart, at, end - keep, tail.calendar) && finiteRows(columns, rows, rowStart, at, end - keep)
-      : droppable(data.ds, columns, rows, rowStart, at, end - keep, tail.step)
+    const dropped =
+      native !== null
+        ? native[s] === 1
+        : tail.calendar
+          ? calendarDroppable(ds, rows, rowStart, at, end - keep, tail.calendar) && finiteRows(columns, rows, rowStart, at, end - keep)
+          : droppable(ds, columns, rows, rowStart, at, end - keep, tail.step)
     const from = counts[s] > keep && dropped ? end - keep : at
     for (let p = from; p < end; p++) kept[n++] = rows === null ? rowStart + p : rows[p]
     counts[s] = end - from
     at = end
   }
   return kept.subarray(0, n)
+}
+
+const isFloat64Array = (values) => ArrayBuffer.isView(values) && values[Symbol.toStringTag] === 'Float64Array'
+
+/**
+ * `droppable` for every series of a chunk at once, in the addon (src/data/tails.rs), where ds and every numeric
+ * column are non-empty Float64Arrays (the panels of millions of rows): 1 where the series' dropped rows may go, 0
+ * where not, per series; null otherwise. A detached buffer reads as empty here, as in `droppable`.
+ */
+function nativeDroppable(ds, columns, rows, rowStart, counts, keep, step) {
+  if (!isFloat64Array(ds) || ds.length === 0 || !columns.every((column) => isFloat64Array(column) && column.length > 0)) return null
+  return callNative(() => load().droppableHeads(ds, columns, Uint32Array.from(counts), keep, step, rows ?? rowStart))
 }
 
 /**

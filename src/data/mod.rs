@@ -7,6 +7,8 @@ pub mod ds;
 pub mod error;
 pub mod freq;
 pub mod panel;
+pub mod runs;
+pub mod tails;
 #[cfg(test)]
 mod test_data;
 
@@ -18,5 +20,6 @@ pub use csv::{read_csv, CsvError, CsvErrorKind, CsvOptions, IdColumn};
 pub use error::DataError;
 pub use freq::{advance, infer_frequency, Frequency};
 pub use panel::{Column, Panel, Series};
+pub use tails::{droppable_heads, ChunkRows, TailError};
 #[cfg(test)]
 mod fuzz_tests;

@@ -10,7 +10,7 @@ use napi::bindgen_prelude::{FromNapiValue, Object, Unknown};
 use napi::bindgen_prelude::JsObjectValue;
 use napi::{Env, JsRangeError, JsTypeError, JsValue, Status, ValueType};
 
-pub use super::arrays::{copied, each_element, f64s, numbers, numbers_list, numbers_pair, typed_kind};
+pub use super::arrays::{copied, each_element, f64s, lent, numbers, numbers_list, numbers_pair, typed_kind};
 
 /// A user error to be thrown as a JS `TypeError` or `RangeError`, or a napi failure passed through.
 #[derive(Debug)]

@@ -126,10 +126,20 @@ fn typed_elements<'a, T: Element>(value: &Unknown<'a>, name: &str, lend: bool) -
 /// Copies the elements of typed array `value`, which must be of element type `T` (`what` names the accepted
 /// arrays in the message otherwise).
 pub fn copied<T: Element>(value: &Unknown<'_>, name: &str, what: &str) -> ArgResult<Vec<T>> {
+    Ok(of_kind::<T>(value, name, what, false)?.into_owned())
+}
+
+/// The elements of typed array `value`, which must be of element type `T`, lent as [`numbers`] lends them: the
+/// caller must read no other JS value while it holds the result.
+pub fn lent<'a, T: Element>(value: &Unknown<'a>, name: &str, what: &str) -> ArgResult<Cow<'a, [T]>> {
+    of_kind(value, name, what, true)
+}
+
+fn of_kind<'a, T: Element>(value: &Unknown<'a>, name: &str, what: &str, lend: bool) -> ArgResult<Cow<'a, [T]>> {
     if typed_kind(value)? != Some(T::KIND) {
         return Err(ArgError::Type(format!("{name} must be {what}, got {}", describe(value))));
     }
-    Ok(typed_elements::<T>(value, name, false)?.into_owned())
+    typed_elements::<T>(value, name, lend)
 }
 
 fn is_array(value: &Unknown<'_>) -> ArgResult<bool> {

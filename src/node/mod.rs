@@ -10,6 +10,7 @@ mod forecaster;
 mod guard;
 mod models;
 mod ops;
+mod staging;
 
 /// The version of the crate this addon was built from (Cargo.toml's `version`). The package entry point compares
 /// it with package.json's `version` and refuses to run a binary from another release.
