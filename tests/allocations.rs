@@ -1,7 +1,8 @@
 //! A steady-state training step and a single-window forecast allocate nothing, for every model, small and at
 //! baselines.md's configuration: counted by a global allocator over every thread (this test binary only), comparing
 //! fits that differ only in their number of steps. The one allocation left is rayon's: its global injector, which
-//! takes a training step's work into the pool, allocates a block of 63 job slots per 63 jobs.
+//! takes a training step's work into the pool, allocates a block of 63 job slots per 63 jobs. The same allocator
+//! keeps the bytes in use and their high-water mark, for an Auto search's peak against its trials' (issue 19).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,6 +13,10 @@ use neuro_divergent::engine::{Control, Engine, EngineConfig, FitOptions, ModelSp
 struct Counting;
 
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes in use, and their most since [`peak_bytes_during`] last reset it.
+static IN_USE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     /// This thread's allocations: the thread pool's workers register themselves (thread info, crossbeam's epoch)
@@ -24,18 +29,29 @@ fn count_one() {
     THREAD_ALLOCATIONS.with(|c| c.set(c.get() + 1));
 }
 
+fn grow(bytes: usize) {
+    let now = IN_USE.fetch_add(bytes, Ordering::Relaxed) + bytes;
+    PEAK.fetch_max(now, Ordering::Relaxed);
+}
+
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count_one();
+        grow(layout.size());
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
         unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         count_one();
+        match new_size.checked_sub(layout.size()) {
+            Some(more) => grow(more),
+            None => _ = IN_USE.fetch_sub(layout.size() - new_size, Ordering::Relaxed),
+        }
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -51,6 +67,14 @@ fn allocations_during(work: impl FnOnce()) -> usize {
     let before = ALLOCATIONS.load(Ordering::SeqCst);
     work();
     ALLOCATIONS.load(Ordering::SeqCst) - before
+}
+
+/// The most bytes in use on every thread while `work` runs, less those in use before.
+fn peak_bytes_during(work: impl FnOnce()) -> usize {
+    let before = IN_USE.load(Ordering::SeqCst);
+    PEAK.store(before, Ordering::SeqCst);
+    work();
+    PEAK.load(Ordering::SeqCst).saturating_sub(before)
 }
 
 fn panel() -> Panel {
@@ -179,4 +203,54 @@ fn window_forecasts_do_not_allocate() {
         });
         assert_eq!(during, 0, "{model}: 1000 window forecasts allocated {during} times");
     }
+}
+
+/// Issue 19's limit, "a search's peak memory is at most that of its largest trial, times the number of trials
+/// running at once, plus 20 %", on one thread: one trial at a time, so the allocations, and with them the peak, are
+/// the same on every run (on two, the peak depends on how the trials' steps interleave). Each trial alone is its
+/// configuration fitted as the search fits it (scored on the last h points); the search's peak includes the winner's
+/// refit. The panel is built before the counting.
+#[test]
+fn a_search_holds_at_most_its_largest_trial_and_a_fifth() {
+    let _serial = COUNTING.lock().unwrap_or_else(|p| p.into_inner());
+    let panel = Panel::from_fn(40, 200, |s, t| 10.0 + s as f64 + (t as f64 / 3.0 + s as f64).sin()).unwrap();
+    let samples = 8;
+    let space = serde_json::json!({
+        "inputSize": { "sample": "choice", "values": [12, 24] },
+        "hiddenSize": { "sample": "choice", "values": [256, 512] },
+        "numLayers": 2,
+        "learningRate": { "sample": "loguniform", "low": 1e-4, "high": 1e-2 },
+        "maxSteps": 4,
+        "valCheckSteps": 2,
+        "windowsBatchSize": { "sample": "choice", "values": [256, 512] },
+        "scalerType": "standard",
+        "randomSeed": { "sample": "randint", "low": 1, "high": 20 },
+    });
+    let options = serde_json::json!({ "type": "AutoMLP", "h": 12, "numSamples": samples, "seed": 1, "config": space });
+    let auto = ModelSpec::from_options(options.as_object().unwrap(), "model").unwrap();
+    let engine = |spec: ModelSpec| {
+        let mut config = EngineConfig::new(vec![spec]);
+        config.num_threads = 1;
+        Engine::new(config).unwrap()
+    };
+    // The engine's construction counts: its initial weights are the trial's as much as its training is.
+    let peak_of_fit = |spec: ModelSpec, options: FitOptions| {
+        peak_bytes_during(|| _ = engine(spec).fit(&panel, &options, &mut |_| Control::Continue).unwrap())
+    };
+    let search = || peak_of_fit(auto.clone(), FitOptions::default());
+    // Warm-up: the pool's thread and its buffers of packed weights, sized by the largest layer it has run.
+    search();
+    let search_spec = auto.search.as_ref().unwrap();
+    let trials: Vec<usize> = (0..samples)
+        .map(|t| {
+            let (_, spec) = search_spec.trial(t, &auto.alias).unwrap();
+            peak_of_fit(spec, FitOptions { validation_size: 12, ..FitOptions::default() })
+        })
+        .collect();
+    let largest = *trials.iter().max().unwrap();
+    let searched = search();
+    assert!(
+        searched as f64 <= 1.2 * largest as f64,
+        "the search's peak heap is {searched} bytes, over 1.2 x its largest trial's {largest} (trials alone: {trials:?})"
+    );
 }

@@ -90,6 +90,21 @@ struct Trial {
     error: Option<String>,
 }
 
+/// The engine of the best finished trial so far, with its loss and number: the only finished trial's engine a search
+/// keeps (for a stopped search to forecast with). The best is the least in [`better`]'s order, a total one, so it
+/// does not depend on the order the trials finish in.
+struct Best(Mutex<Option<(f64, usize, Engine)>>);
+
+impl Best {
+    /// Keeps `engine` if trial `number`'s `loss` beats the best so far, freeing the engine that loses.
+    fn offer(&self, loss: f64, number: usize, engine: Engine) {
+        let mut best = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if best.as_ref().is_none_or(|(l, t, _)| better((loss, number), (*l, *t))) {
+            *best = Some((loss, number, engine));
+        }
+    }
+}
+
 /// What became of a trial in a rung.
 enum Outcome {
     /// It reached the rung's step (or the end of its run, or failed): its row is final unless it is paused.
@@ -116,13 +131,11 @@ impl Engine {
         let stop = AtomicBool::new(false);
         let progress = Mutex::new(progress);
         let mut rows: Vec<TrialRow> = Vec::with_capacity(n);
-        let mut best: Option<(f64, usize, Engine)> = None;
+        let best = Best(Mutex::new(None));
         let mut skipped = 0;
-        let mut finish = |trial: Trial, pruned: bool, rows: &mut Vec<TrialRow>| {
-            if let (Some(loss), Some(engine)) = (trial.loss, trial.engine) {
-                if best.as_ref().is_none_or(|(l, t, _)| better((loss, trial.number), (*l, *t))) {
-                    best = Some((loss, trial.number, engine));
-                }
+        let finish = |mut trial: Trial, pruned: bool, rows: &mut Vec<TrialRow>| {
+            if let (Some(loss), Some(engine)) = (trial.loss, trial.engine.take()) {
+                best.offer(loss, trial.number, engine);
             }
             let Trial { number, config, loss, steps, seconds, error, .. } = trial;
             rows.push(TrialRow { trial: number, config, valid_loss: loss, steps, seconds, pruned, error });
@@ -204,7 +217,12 @@ impl Engine {
                                         None => trial.error = Some("no validation loss was computed".into()),
                                     }
                                     let paused = engine.paused.iter().any(Option::is_some) && trial.error.is_none();
-                                    trial.engine = Some(engine);
+                                    match trial.loss {
+                                        // A finished trial's engine is freed now, unless it is the best so far,
+                                        // rather than held until the rung's last trial ends.
+                                        Some(loss) if !paused => best.offer(loss, trial.number, engine),
+                                        _ => trial.engine = Some(engine),
+                                    }
                                     (trial, Outcome::Ran { paused })
                                 }
                                 Err(error) => {
@@ -240,6 +258,7 @@ impl Engine {
             }
         }
         let stopped = stop.load(Ordering::Acquire);
+        let best = best.0.into_inner().unwrap_or_else(|p| p.into_inner());
         rows.sort_by_key(|row| row.trial);
         let best_row = best.as_ref().and_then(|(_, trial, _)| rows.iter().position(|r| r.trial == *trial));
         Ok((SearchReport { rows, best: best_row, stopped, skipped: if stopped { 0 } else { skipped } }, best))
