@@ -50,11 +50,13 @@ async function main() {
   const started = Date.now()
   let trials = 0
   let stopped = 0
+  let failed = 0
   let forecaster
   const make = () => (forecaster = new NeuralForecaster({ models: 'auto', h: H, auto: { timeBudget: budget, seed: 1 }, numThreads }))
   const cv = await crossValidation(make, data, { ...WINDOWS, horizon: H, fitOptions: {
       onTrial: (t) => {
         if (t.stoppedByBudget) stopped += 1
+        else if (t.validLoss === null) failed += 1
         else trials += 1
         const outcome = t.stoppedByBudget ? `stopped by the budget at step ${t.steps}` : t.validLoss === null ? `failed: ${t.error}` : `valid loss ${t.validLoss.toFixed(4)}`
         console.error(`trial ${t.n}/${t.total} ${t.family} ${outcome} (best so far ${t.bestSoFar?.toFixed(4)}, ${t.bestFamily}) ${((Date.now() - started) / 1000).toFixed(0)} s`)
@@ -63,7 +65,7 @@ async function main() {
   })
   const seconds = (Date.now() - started) / 1000
   const members = forecaster.ensembleMembers().map((m) => m.family).join(', ')
-  row('AutoEnsemble', mae(cv, 'AutoEnsemble').toFixed(4), `${trials} trials finished (${stopped} stopped by the budget) in ${seconds.toFixed(0)} s; median of ${members}`)
+  row('AutoEnsemble', mae(cv, 'AutoEnsemble').toFixed(4), `${trials} trials finished, ${stopped} stopped by the budget, ${failed} failed, in ${seconds.toFixed(0)} s; median of ${members}`)
   const naive = seasonalNaive(data, cv)
   row('SeasonalNaive', (cv.y.reduce((sum, y, i) => sum + Math.abs(y - naive[i]), 0) / cv.y.length).toFixed(4), `season ${SEASON}`)
   // The single models, the quickest at their defaults first.
