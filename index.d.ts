@@ -77,7 +77,8 @@ export declare class NeuralForecaster {
   memoryStats(): MemoryStats
   /**
    * The search of an Auto model at the last fit (`model`: its index or alias): `{ rows, bestConfig, stopped,
-   * skipped }`, each row `{ trial, config, validLoss, steps, seconds, error? }`; `null` before its first fit.
+   * skipped }`, each row `{ trial, config, validLoss, steps, seconds, pruned, stoppedByBudget, error? }`; `null`
+   * before its first fit.
    */
   searchResults(model: number | string): Record<string, unknown> | null
   /** Forecasts one window of the last `inputSize` raw values, synchronously (the low-latency path). */

@@ -772,7 +772,10 @@ export interface AutoModelOptions<Type extends ModelType> {
   valSize?: number
   /** Keep the validation points out of the final fit too [false]. Only with the Auto model alone in its forecaster. */
   refitWithVal?: boolean
-  /** Seconds after which no trial starts (trials under way finish). */
+  /**
+   * Seconds for the whole search: no trial starts after them, and trials under way stop within a training step
+   * (their rows say `stoppedByBudget`). Which trials finish then depends on speed.
+   */
   timeBudget?: number
   /** The output column [the class name, e.g. 'AutoNHITS']. */
   alias?: string
@@ -785,19 +788,24 @@ export interface AutoModelOptions<Type extends ModelType> {
  */
 export type AutoOptions<Type extends ModelType> = AutoModelOptions<Type> & (Type extends MultivariateModelType ? { nSeries: number } : { nSeries?: never })
 
-/** One finished trial of a search. */
+/** One trial of a search: finished, failed, or stopped by the time budget. */
 export interface SearchTrial {
   /** The trial's number from 0: its configuration depends on it and the seed alone. */
   trial: number
   /** The sampled options. */
   config: Record<string, unknown>
-  /** The last validation loss (a pruned trial's: at its last rung); null when the trial failed. */
+  /** The last validation loss (a pruned trial's: at its last rung); null when the trial failed or was stopped before one. */
   validLoss: number | null
   /** Training steps run. */
   steps: number
   seconds: number
   /** Successive halving stopped the trial at a rung. */
   pruned: boolean
+  /**
+   * The time budget ran out while it trained: it stopped within a step, `validLoss` is the last validation it
+   * reached (null without one) and it cannot win, its run being shorter than its configuration's.
+   */
+  stoppedByBudget: boolean
   /** Why the trial failed. */
   error?: string
 }
@@ -854,7 +862,10 @@ export interface AutoEnsembleOptions {
   families?: EnsembleFamily[]
   /** Trials in all, split evenly over the families (at least one each) [3 per family]. */
   numSamples?: number
-  /** Seconds after which no trial starts (trials under way and the winners' refits finish). */
+  /**
+   * Seconds for the search: each family searches for the time left divided by the families left (trials under way
+   * stop within a step), then refits its winner (not bounded).
+   */
   timeBudget?: number
   /** How the members' forecasts combine ['median']; 'best' forecasts with the best member alone. */
   ensemble?: 'median' | 'mean' | 'best'

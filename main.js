@@ -85,7 +85,7 @@ function autoModelClass(type) {
         return callNative(() => natives.get(place.forecaster).searchResults(place.index))
       }
 
-      /** One row per finished trial: `{ trial, config, validLoss, steps, seconds, pruned, error? }` ([] before fit). */
+      /** One row per trial run: `{ trial, config, validLoss, steps, seconds, pruned, stoppedByBudget, error? }` ([] before fit). */
       results() {
         return this.searchResults()?.rows ?? []
       }

@@ -110,6 +110,25 @@ test('an AbortSignal stops the search within a step; finished trials stay usable
   expect((await forecaster.predict()).AutoMLP.every(Number.isFinite)).toBe(true)
 })
 
+test('the time budget stops a trial under way within a step; a stopped trial cannot win', async () => {
+  // A trial far longer than the budget (a million steps): before the budget bounded running trials, it ran to its end.
+  const config = { ...SPACE, maxSteps: 1000000 }
+  const model = new models.AutoMLP({ h: 6, numSamples: 2, seed: 3, config, timeBudget: 0.5 })
+  const forecaster = new NeuralForecaster({ models: [model], numThreads: 1 })
+  await expect(forecaster.fit(sinePanel(2, 60))).rejects.toThrow(/no trial of the search finished within the time budget/)
+  const results = model.searchResults()
+  // On one thread the first trial spends the budget and the second never starts.
+  expect(results.skipped).toBe(1)
+  expect(results.rows).toHaveLength(1)
+  const [row] = results.rows
+  expect(row).toMatchObject({ trial: 0, stoppedByBudget: true, pruned: false })
+  expect(row.steps).toBeLessThan(1000000)
+  // Its loss is the last validation it reached (every 10 steps), if any.
+  expect(row.validLoss === null).toBe(row.steps < 10)
+  expect(results.bestConfig).toBe(null)
+  expect(forecaster.isFitted).toBe(false)
+})
+
 test('an Auto model beside another model, with conformal intervals, and in cross-validation', async () => {
   const { crossValidation } = require('../main.js')
   const model = new models.AutoMLP({ h: 6, numSamples: 3, seed: 5, config: SPACE })

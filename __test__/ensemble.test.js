@@ -106,6 +106,22 @@ test("models: 'auto' with a time budget, cross-validation, and clear errors", as
   expect(() => new NeuralForecaster({ models: [new models.AutoEnsemble({ h: 6 }), new models.MLP({ h: 6, inputSize: 12 })] })).toThrow(/only model/)
 })
 
+test('the time budget bounds each family: a slow family is stopped and the next one still searched', async () => {
+  // MLP's trials would train a million steps; its share of the budget (half) stops them, and NLinear gets the rest.
+  const config = { MLP: { ...CONFIG.MLP, maxSteps: 1000000 }, NLinear: CONFIG.NLinear }
+  const ensemble = new models.AutoEnsemble(options({ families: ['MLP', 'NLinear'], numSamples: 2, top: 1, timeBudget: 2, config }))
+  const forecaster = new NeuralForecaster({ models: [ensemble], numThreads: 1 })
+  const trials = []
+  await forecaster.fit(sinePanel(2, 80), { onTrial: (t) => trials.push(t) })
+  const [mlp] = ensemble.results()
+  expect(mlp).toMatchObject({ family: 'MLP', trial: 0, stoppedByBudget: true })
+  expect(mlp.steps).toBeLessThan(1000000)
+  // A stopped trial never leads the search.
+  expect(trials.every((t) => t.bestFamily !== 'MLP')).toBe(true)
+  expect(ensemble.members.map((m) => m.family)).toEqual(['NLinear'])
+  expect((await forecaster.predict()).AutoEnsemble.every(Number.isFinite)).toBe(true)
+})
+
 test('an abort keeps what the search found so far', async () => {
   const controller = new AbortController()
   const forecaster = new NeuralForecaster({ models: [new models.AutoEnsemble(options({ config: { ...CONFIG, NLinear: { ...CONFIG.NLinear, maxSteps: 100000 } } }))], numThreads: 2 })

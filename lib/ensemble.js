@@ -74,6 +74,9 @@ function longFormat(data, what) {
   return data
 }
 
+/** A trial that can be a family's winner: validated at the end of its run (or rung), not stopped by the budget. */
+const competes = (row) => row.validLoss !== null && !row.stoppedByBudget
+
 function abortError(signal, what) {
   if (signal.reason !== undefined) return signal.reason
   const err = new Error(`${what} was aborted`)
@@ -146,7 +149,7 @@ function createEnsemble({ models, NeuralForecaster, crossValidation, fs, path })
       shares(this).forEach((share, i) => familyOptions(this, families[i], share, timeBudget))
     }
 
-    /** One row per finished trial of every family: `{ family, trial, config, validLoss, steps, seconds, error? }`. */
+    /** One row per trial run in every family: `{ family, trial, config, validLoss, steps, seconds, stoppedByBudget, error? }`. */
     results() {
       return this.#forecaster().ensembleResults()?.rows ?? []
     }
@@ -203,9 +206,10 @@ function createEnsemble({ models, NeuralForecaster, crossValidation, fs, path })
 
     /**
      * Searches each family in turn (its share of the trials; of the time budget, the time left split over the
-     * families left), keeps the `top` best and, with `predictionIntervals`, calibrates the ensemble's conformal
-     * scores. `onTrial` gets each finished trial: `{ n, total, family, trial, validLoss, bestSoFar, … }`. An abort
-     * keeps the families searched so far (and the one under way's best trial) as the ensemble, then rejects.
+     * families left, which bounds its search: trials under way stop there), keeps the `top` best and, with
+     * `predictionIntervals`, calibrates the ensemble's conformal scores. `onTrial` gets each trial run: `{ n, total,
+     * family, trial, validLoss, bestSoFar, … }`. An abort keeps the families searched so far (and the one under way's
+     * best trial) as the ensemble, then rejects.
      */
     async fit(data, options = {}) {
       const spec = this.#spec
@@ -239,11 +243,11 @@ function createEnsemble({ models, NeuralForecaster, crossValidation, fs, path })
         const results = model.searchResults() ?? { rows: [], skipped: trialShares[i], stopped: false }
         for (const row of results.rows) {
           n += 1
-          if (row.validLoss !== null && (best === null || row.validLoss < best.validLoss)) best = { family, validLoss: row.validLoss }
+          if (competes(row) && (best === null || row.validLoss < best.validLoss)) best = { family, validLoss: row.validLoss }
           onTrial?.({ n, total: spec.numSamples, family, ...row, bestSoFar: best?.validLoss ?? null, bestFamily: best?.family ?? null })
         }
         // The engine's winner: the lowest validation loss, the lowest trial number among equals.
-        const winner = results.rows.filter((r) => r.validLoss !== null).reduce((a, b) => (a === undefined || b.validLoss < a.validLoss ? b : a), undefined)
+        const winner = results.rows.filter(competes).reduce((a, b) => (a === undefined || b.validLoss < a.validLoss ? b : a), undefined)
         searched.push({ family, forecaster, results, winner: forecaster.isFitted ? winner : undefined, error, summary })
         if (aborted) break
       }

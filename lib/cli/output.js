@@ -87,11 +87,21 @@ function fitSummaryLine(summary) {
     .join('; ') + ` (${formatSeconds(summary.elapsedMs / 1000)})`
 }
 
+/** The trials that could win: validated, not stopped by the time budget. */
+const competing = (rows) => rows.filter((r) => r.validLoss !== null && !r.stoppedByBudget)
+
+/** What the time budget cut: trials stopped under way and trials not started. */
+function budgetNote(rows, skipped) {
+  const stopped = rows.filter((r) => r.stoppedByBudget).length
+  const parts = [stopped && `${stopped} stopped`, skipped && `${skipped} not started`].filter(Boolean)
+  return parts.length ? ` (${parts.join(', ')}: time budget)` : ''
+}
+
 /** An Auto model's search after fit: its best trials (at most 5) by validation loss, and what failed or was skipped. */
 function searchTable(model) {
   const { rows, skipped } = model.searchResults()
-  const ranked = rows.filter((r) => r.validLoss !== null).sort((a, b) => a.validLoss - b.validLoss || a.trial - b.trial)
-  const lines = [`${model.alias}: ${rows.length} trials${skipped ? ` (${skipped} not started: time budget)` : ''}; best:`]
+  const ranked = competing(rows).sort((a, b) => a.validLoss - b.validLoss || a.trial - b.trial)
+  const lines = [`${model.alias}: ${rows.length} trials${budgetNote(rows, skipped)}; best:`]
   for (const r of ranked.slice(0, 5)) {
     const config = Object.entries(r.config).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')
     lines.push(`  trial ${r.trial + 1}  valid loss ${r.validLoss.toFixed(4)}  ${r.steps} steps  ${formatSeconds(r.seconds)}  ${config}`)
@@ -103,7 +113,8 @@ function searchTable(model) {
 
 /** One line per finished trial of an AutoEnsemble's search (`fit`'s onTrial). */
 function trialLine(t) {
-  const loss = t.validLoss === null ? `failed: ${t.error}` : `valid loss ${t.validLoss.toFixed(4)}`
+  const reached = t.validLoss === null ? '' : ` (valid loss ${t.validLoss.toFixed(4)})`
+  const loss = t.stoppedByBudget ? `stopped by the time budget at step ${t.steps}${reached}` : t.validLoss === null ? `failed: ${t.error}` : `valid loss ${t.validLoss.toFixed(4)}`
   const best = t.bestSoFar === null ? '' : `  best so far ${t.bestSoFar.toFixed(4)} (${t.bestFamily})`
   return `trial ${t.n}/${t.total}  ${t.family}  ${loss}${best}  ${formatSeconds(t.seconds)}`
 }
@@ -111,8 +122,8 @@ function trialLine(t) {
 /** An AutoEnsemble's search after fit: its members, then its best trials (at most 5) by validation loss. */
 function ensembleTable(results) {
   const { rows, members, skipped } = results
-  const lines = [`AutoEnsemble: ${rows.length} trials${skipped ? ` (${skipped} not started: time budget)` : ''}; members: ${members.map((m) => m.family).join(', ')}; best trials:`]
-  const ranked = rows.filter((r) => r.validLoss !== null).sort((a, b) => a.validLoss - b.validLoss)
+  const lines = [`AutoEnsemble: ${rows.length} trials${budgetNote(rows, skipped)}; members: ${members.map((m) => m.family).join(', ')}; best trials:`]
+  const ranked = competing(rows).sort((a, b) => a.validLoss - b.validLoss)
   for (const r of ranked.slice(0, 5)) {
     const config = Object.entries(r.config).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')
     lines.push(`  ${r.family} trial ${r.trial + 1}  valid loss ${r.validLoss.toFixed(4)}  ${r.steps} steps  ${formatSeconds(r.seconds)}  ${config}`)

@@ -52,7 +52,7 @@ pub struct AutoSpec {
     /// Points held out of each series to score the trials (`None`: the fit's `validationSize`, or h).
     pub val_size: Option<usize>,
     pub refit_with_val: bool,
-    /// Seconds after which no trial starts (`None`: no limit).
+    /// Seconds after which no trial starts and trials under way stop within a step (`None`: no limit).
     pub time_budget: Option<f64>,
     /// Successive halving (`None`: every trial runs to its last step).
     pub scheduler: Option<Halving>,
@@ -227,6 +227,9 @@ pub struct TrialRow {
     pub seconds: f64,
     /// Successive halving stopped the trial at a rung (its loss is that rung's).
     pub pruned: bool,
+    /// The time budget ran out while the trial trained: it stopped within a step, with the last validation loss it
+    /// reached (`None` when it had none). Its run was shorter than its configuration's, so it does not compete.
+    pub stopped_by_budget: bool,
     /// Why the trial failed (its training's error).
     pub error: Option<String>,
 }

@@ -10,6 +10,10 @@
 //! count. A continuing trial resumes its own training (weights, Adam moments, learning-rate schedule, window
 //! draws), so it ends with the weights of a run that never paused.
 //!
+//! A time budget stops the search: no trial starts after it, and a trial under way stops within a training step
+//! (its row says so, with the last validation loss it reached; it cannot win). Which trials it reaches depends on
+//! speed, so only a search without a budget is the same on any machine.
+//!
 //! Random search runs all its trials as one wave. TPE runs waves of trials whose configurations need no result of
 //! each other (its random startup trials, then [`tpe::BATCH`] at a time); each wave is scheduled as above, so
 //! successive halving ranks the trials of a wave.
@@ -88,6 +92,7 @@ struct Trial {
     steps: usize,
     seconds: f64,
     error: Option<String>,
+    stopped_by_budget: bool,
 }
 
 /// The engine of the best finished trial so far, with its loss and number: the only finished trial's engine a search
@@ -129,6 +134,7 @@ impl Engine {
         let n = auto.num_samples;
         let started = Instant::now();
         let stop = AtomicBool::new(false);
+        let over_budget = || auto.time_budget.is_some_and(|b| started.elapsed().as_secs_f64() >= b);
         let progress = Mutex::new(progress);
         let mut rows: Vec<TrialRow> = Vec::with_capacity(n);
         let best = Best(Mutex::new(None));
@@ -137,8 +143,8 @@ impl Engine {
             if let (Some(loss), Some(engine)) = (trial.loss, trial.engine.take()) {
                 best.offer(loss, trial.number, engine);
             }
-            let Trial { number, config, loss, steps, seconds, error, .. } = trial;
-            rows.push(TrialRow { trial: number, config, valid_loss: loss, steps, seconds, pruned, error });
+            let Trial { number, config, loss, steps, seconds, error, stopped_by_budget, .. } = trial;
+            rows.push(TrialRow { trial: number, config, valid_loss: loss, steps, seconds, pruned, error, stopped_by_budget });
         };
         let mut wave_start = 0;
         while wave_start < n {
@@ -166,7 +172,7 @@ impl Engine {
                         Ok((_, spec)) => (Some(spec), None),
                         Err(e) => (None, Some(e.to_string())),
                     };
-                    Trial { number: t, config, spec, engine: None, loss: None, steps: 0, seconds: 0.0, error }
+                    Trial { number: t, config, spec, engine: None, loss: None, steps: 0, seconds: 0.0, error, stopped_by_budget: false }
                 })
                 .collect();
             wave_start = wave_end;
@@ -180,22 +186,32 @@ impl Engine {
                             if trial.error.is_some() {
                                 return (trial, Outcome::Ran { paused: false });
                             }
-                            if stop.load(Ordering::Acquire) || auto.time_budget.is_some_and(|b| started.elapsed().as_secs_f64() >= b) {
+                            if stop.load(Ordering::Acquire) || over_budget() {
                                 return (trial, Outcome::NotRun);
                             }
                             let trial_started = Instant::now();
                             let label: Arc<str> = format!("{alias} trial {}/{n}", trial.number + 1).into();
+                            // The step and validation loss the trial last reached, and whether the budget stopped it.
+                            let (mut reached, mut last_loss, mut budget_hit) = (trial.steps, trial.loss, false);
                             let mut on_step = |event: &ProgressEvent| {
                                 if stop.load(Ordering::Acquire) {
                                     return Control::Stop;
                                 }
                                 let event = ProgressEvent { model: index, alias: label.clone(), ..event.clone() };
-                                let mut callback = progress.lock().unwrap_or_else(|p| p.into_inner());
-                                let control = (*callback)(&event);
+                                let control = (*progress.lock().unwrap_or_else(|p| p.into_inner()))(&event);
                                 if control == Control::Stop {
                                     stop.store(true, Ordering::Release);
+                                    return control;
                                 }
-                                control
+                                reached = event.step;
+                                last_loss = event.val_loss.or(last_loss);
+                                // A trial at the end of its run (or rung) has nothing left to stop.
+                                budget_hit = event.step < until.unwrap_or(usize::MAX).min(event.max_steps) && over_budget();
+                                if budget_hit {
+                                    Control::Stop
+                                } else {
+                                    Control::Continue
+                                }
                             };
                             let engine = match trial.engine.take() {
                                 Some(engine) => Ok(engine),
@@ -204,6 +220,12 @@ impl Engine {
                             let fitted = engine.and_then(|mut engine| engine.fit(panel, &rung_options, &mut on_step).map(|report| (engine, report)));
                             trial.seconds += trial_started.elapsed().as_secs_f64();
                             match fitted {
+                                Ok((_, report)) if report.aborted && budget_hit => {
+                                    // Its weights are those of a shorter run than its configuration: its row keeps
+                                    // the loss it reached, and it does not compete for the winner (no engine).
+                                    (trial.steps, trial.loss, trial.stopped_by_budget) = (reached, last_loss, true);
+                                    (trial, Outcome::Ran { paused: false })
+                                }
                                 Ok((engine, report)) if report.aborted => {
                                     // The engine is as it was before this rung: at the last rung's loss, if any.
                                     trial.engine = Some(engine);

@@ -178,6 +178,24 @@ fn no_trial_starts_after_the_time_budget() {
     assert_eq!(e.search_report(0).unwrap().skipped, 30);
 }
 
+#[test]
+fn the_time_budget_stops_a_trial_under_way_within_a_step() {
+    let mut options = small_auto(2).search.unwrap().to_options("AutoMLP");
+    options["config"]["maxSteps"] = json!(1_000_000);
+    options.insert("timeBudget".into(), json!(0.5));
+    let mut e = engine(vec![spec_of(Value::Object(options))], 1);
+    let error = e.fit(&sine_panel(2, 60), &FitOptions::default(), &mut keep_going).unwrap_err().to_string();
+    // A stopped trial cannot win: its run was shorter than its configuration's.
+    assert!(error.contains("no trial of the search finished within the time budget"), "{error}");
+    let search = e.search_report(0).unwrap();
+    // On one thread the first trial uses the whole budget and the second never starts.
+    assert_eq!((search.rows.len(), search.skipped), (1, 1), "{search:?}");
+    let row = &search.rows[0];
+    assert!(row.stopped_by_budget && !row.pruned && row.error.is_none() && row.steps < 1_000_000, "{row:?}");
+    // Its loss is the last validation it reached (every 10 steps), if any.
+    assert_eq!(row.valid_loss.is_some(), row.steps >= 10, "{row:?}");
+}
+
 fn fitted_search(change: impl Fn(&mut Map<String, Value>)) -> (Engine, FitReport) {
     let mut options = small_auto(2).search.unwrap().to_options("AutoMLP");
     change(&mut options);

@@ -260,7 +260,8 @@ impl NativeForecaster {
     }
 
     /// The search of an Auto model at the last fit (`model`: its index or alias): `{ rows, bestConfig, stopped,
-    /// skipped }`, each row `{ trial, config, validLoss, steps, seconds, error? }`; `null` before its first fit.
+    /// skipped }`, each row `{ trial, config, validLoss, steps, seconds, pruned, stoppedByBudget, error? }`; `null`
+    /// before its first fit.
     #[napi(catch_unwind, ts_args_type = "model: number | string", ts_return_type = "Record<string, unknown> | null")]
     pub fn search_results(&self, env: Env, model: Unknown<'_>) -> napi::Result<serde_json::Value> {
         with_js_errors(&env, "NeuralForecaster.searchResults", || {
@@ -406,6 +407,7 @@ fn search_json(report: &crate::engine::SearchReport) -> serde_json::Value {
                 "steps": row.steps,
                 "seconds": row.seconds,
                 "pruned": row.pruned,
+                "stoppedByBudget": row.stopped_by_budget,
             });
             if let Some(error) = &row.error {
                 o["error"] = error.clone().into();
