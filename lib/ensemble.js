@@ -469,4 +469,4 @@ function createEnsemble({ models, NeuralForecaster, crossValidation, fs, path })
   return { AutoEnsemble, EnsembleForecaster, ensembleOf, places }
 }
 
-module.exports = { createEnsemble, DEFAULT_FAMILIES, quantile, combine, withoutLast, seriesRows, takeRows, longFormat, abortError, FILE }
+module.exports = { createEnsemble, competes, DEFAULT_FAMILIES, quantile, combine, withoutLast, seriesRows, takeRows, longFormat, abortError, FILE }

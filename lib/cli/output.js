@@ -6,6 +6,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 
 const { columnsToCsv } = require('../csv.js')
+const { competes } = require('../ensemble.js')
 const { groupSeries } = require('../long_format.js')
 const { plotForecast } = require('../plot.js')
 const { createProgress, formatSeconds } = require('../progress.js')
@@ -87,9 +88,6 @@ function fitSummaryLine(summary) {
     .join('; ') + ` (${formatSeconds(summary.elapsedMs / 1000)})`
 }
 
-/** The trials that could win: validated, not stopped by the time budget. */
-const competing = (rows) => rows.filter((r) => r.validLoss !== null && !r.stoppedByBudget)
-
 /** What the time budget cut: trials stopped under way and trials not started. */
 function budgetNote(rows, skipped) {
   const stopped = rows.filter((r) => r.stoppedByBudget).length
@@ -100,7 +98,7 @@ function budgetNote(rows, skipped) {
 /** An Auto model's search after fit: its best trials (at most 5) by validation loss, and what failed or was skipped. */
 function searchTable(model) {
   const { rows, skipped } = model.searchResults()
-  const ranked = competing(rows).sort((a, b) => a.validLoss - b.validLoss || a.trial - b.trial)
+  const ranked = rows.filter(competes).sort((a, b) => a.validLoss - b.validLoss || a.trial - b.trial)
   const lines = [`${model.alias}: ${rows.length} trials${budgetNote(rows, skipped)}; best:`]
   for (const r of ranked.slice(0, 5)) {
     const config = Object.entries(r.config).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')
@@ -123,7 +121,7 @@ function trialLine(t) {
 function ensembleTable(results) {
   const { rows, members, skipped } = results
   const lines = [`AutoEnsemble: ${rows.length} trials${budgetNote(rows, skipped)}; members: ${members.map((m) => m.family).join(', ')}; best trials:`]
-  const ranked = competing(rows).sort((a, b) => a.validLoss - b.validLoss)
+  const ranked = rows.filter(competes).sort((a, b) => a.validLoss - b.validLoss)
   for (const r of ranked.slice(0, 5)) {
     const config = Object.entries(r.config).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')
     lines.push(`  ${r.family} trial ${r.trial + 1}  valid loss ${r.validLoss.toFixed(4)}  ${r.steps} steps  ${formatSeconds(r.seconds)}  ${config}`)
