@@ -4,7 +4,7 @@
 const os = require('node:os')
 const path = require('node:path')
 const fs = require('node:fs')
-const { NeuralForecaster, models, ops, Dataset, readCsv, crossValidation, evaluate, calendarFeatures, plotForecast } = require('..')
+const { NeuralForecaster, models, auto, ops, Dataset, readCsv, crossValidation, evaluate, calendarFeatures, plotForecast } = require('..')
 
 const { sinePanel } = require('./sine_panel.js')
 const { corruptions, damaged } = require('./neuralforecast_corrupt.js')
@@ -79,6 +79,22 @@ const cases = [
   ['model: Transformer nHead above hiddenSize', () => new models.VanillaTransformer({ h: 4, inputSize: 8, hiddenSize: 4, nHead: 8 }), RangeError, /nHead/],
   ['model: futrExogList a string', () => new models.LSTM({ h: 4, futrExogList: 'temp' }), TypeError, /futrExogList/],
   ['model: alias not a string', () => new models.LSTM({ h: 3, alias: 5 }), TypeError, /alias/],
+  // Auto models and their search spaces (the search's own errors are in auto*.test.js and ensemble.test.js)
+  ['auto: numSamples 0', () => new models.AutoMLP({ h: 4, numSamples: 0 }), RangeError, /AutoMLP\.numSamples/],
+  ['auto: numSamples NaN', () => new models.AutoNHITS({ h: 4, numSamples: NaN }), RangeError, /AutoNHITS\.numSamples/],
+  ['auto: timeBudget negative', () => new models.AutoMLP({ h: 4, timeBudget: -1 }), RangeError, /timeBudget/],
+  ['auto: timeBudget a string', () => new models.AutoMLP({ h: 4, timeBudget: '30s' }), TypeError, /timeBudget.*'30s'/],
+  ['auto: unknown scheduler', () => new models.AutoMLP({ h: 4, scheduler: 'asha' }), RangeError, /scheduler: 'asha'/],
+  ['auto: reductionFactor 1', () => new models.AutoMLP({ h: 4, scheduler: 'successiveHalving', reductionFactor: 1 }), RangeError, /reductionFactor/],
+  ['auto: uniform low above high', () => new models.AutoMLP({ h: 4, config: { learningRate: auto.uniform(1, 0) } }), RangeError, /config\.learningRate: uniform has low 1 > high 0/],
+  ['auto: loguniform bound 0', () => new models.AutoMLP({ h: 4, config: { learningRate: auto.loguniform(0, 1) } }), RangeError, /config\.learningRate: loguniform/],
+  ['auto: randint bound NaN', () => new models.AutoMLP({ h: 4, config: { maxSteps: auto.randint(NaN, 3) } }), RangeError, /config\.maxSteps/],
+  ['auto: quniform q 0', () => new models.AutoMLP({ h: 4, config: { learningRate: auto.quniform(0, 1, 0) } }), RangeError, /quniform needs q > 0/],
+  ['auto: a config getter throws', () => new models.AutoMLP({ h: 4, config: { get inputSize() { throw new TypeError('inputSize getter') } } }), TypeError, /inputSize getter/],
+  ['auto: a config Proxy throws', () => new models.AutoMLP({ h: 4, config: new Proxy({}, { ownKeys() { throw new RangeError('ownKeys trap') } }) }), RangeError, /ownKeys trap/],
+  ['auto: AutoEnsemble families empty', () => new models.AutoEnsemble({ h: 4, families: [] }), RangeError, /families is empty/],
+  ['auto: AutoEnsemble families a string', () => new models.AutoEnsemble({ h: 4, families: 'MLP' }), TypeError, /families must be an array/],
+  ['auto: AutoEnsemble unknown combination', () => new models.AutoEnsemble({ h: 4, ensemble: 'vote' }), RangeError, /ensemble must be one of/],
   // fit data
   ['fit: no data', (nf) => nf.fit(), TypeError, /data/],
   ['fit: data a string', (nf) => nf.fit('y'), TypeError, /data/],

@@ -120,7 +120,8 @@ function createEnsemble({ models, NeuralForecaster, crossValidation, fs, path })
       if (h === undefined) throw new TypeError('AutoEnsemble.h is missing: the forecast horizon')
       const families = options.families ?? DEFAULT_FAMILIES
       const available = Object.keys(models).filter((t) => t.startsWith('Auto') && t !== 'AutoEnsemble' && models[t].name === t).map((t) => t.slice(4))
-      if (!Array.isArray(families) || families.length === 0) throw new TypeError(`AutoEnsemble.families must be a non-empty array of model names, got ${describe(families)}`)
+      if (!Array.isArray(families)) throw new TypeError(`AutoEnsemble.families must be an array of model names, got ${describe(families)}`)
+      if (families.length === 0) throw new RangeError('AutoEnsemble.families is empty: name at least one model family')
       families.forEach((family, i) => {
         if (!available.includes(family)) throw new RangeError(`AutoEnsemble.families[${i}]: ${describe(family)} has no search space; available: ${available.join(', ')}`)
         if (families.indexOf(family) !== i) throw new RangeError(`AutoEnsemble.families[${i}]: ${family} is given twice`)
