@@ -123,6 +123,13 @@ export declare function autoModelTypes(): Array<string>
  */
 export declare function autoTrialConfigs(type: string, options: Record<string, unknown>): Record<string, unknown>[]
 
+/**
+ * The interval columns `alias-lo-L` / `alias-hi-L` (NeuralForecast's order) of `point` (`[series, horizon]`) from
+ * `scores` (`[series, window, h]`, `nWindows` windows of `h` steps) with `method` ('conformal_distribution' or
+ * 'conformal_error').
+ */
+export declare function conformalIntervals(alias: string, point: Float64Array, scores: Float64Array, horizon: number, nWindows: number, h: number, method: string, levels: number[]): Record<string, Float64Array>
+
 /** One training step of a cross-validation. */
 export interface CrossValidationProgress {
   /** Index of the fit (0 for the first; one fit in all without refit). */

@@ -7,6 +7,8 @@
 // calibration windows.
 
 const { groupSeries } = require('./long_format.js')
+const { load } = require('./load.js')
+const { callNative } = require('./realm.js')
 
 /** Fast univariate families with a default space: the `models: 'auto'` search, the quickest first (a time budget
  * reaches the later ones only when it allows). */
@@ -26,15 +28,6 @@ function integer(options, key, min, fallback) {
   if (!Number.isInteger(value)) throw new TypeError(`AutoEnsemble.${key} must be an integer, got ${describe(value)}`)
   if (value < min) throw new RangeError(`AutoEnsemble.${key} must be at least ${min}, got ${value}`)
   return value
-}
-
-/** `q` in [0, 1] of `values` (sorted in place): numpy's default linear interpolation, as the engine's conformal. */
-function quantile(values, q) {
-  values.sort((a, b) => a - b)
-  const position = q * (values.length - 1)
-  const low = Math.floor(position)
-  const high = Math.min(low + 1, values.length - 1)
-  return values[low] + (values[high] - values[low]) * (position - low)
 }
 
 function combine(values, how) {
@@ -340,40 +333,22 @@ function createEnsemble({ models, NeuralForecaster, crossValidation, fs, path })
       return forecast
     }
 
-    /** The interval columns of the ensemble's point forecast, as the engine's conformal intervals. */
+    /** The interval columns of the ensemble's point forecast: the engine's conformal intervals over its scores. */
     #intervals(point, ids, levels) {
       if (!Array.isArray(levels) || levels.some((l) => !(typeof l === 'number' && l > 0 && l < 100))) {
         throw new RangeError(`level must hold percentages between 0 and 100 (exclusive), got ${describe(levels)}`)
       }
       const { nWindows, method, h, byId } = this.#state.scores
-      const sorted = [...new Set(levels)].sort((a, b) => a - b)
-      const bounds = sorted.map(() => [new Float64Array(point.length), new Float64Array(point.length)])
-      const step = new Map()
-      ids.forEach((id, row) => {
-        const scores = byId[id]
-        if (scores === undefined) throw new RangeError(`series '${id}' was not in the fit, so it has no conformity scores for intervals`)
-        const k = step.get(id) ?? 0
-        step.set(id, k + 1)
-        const errors = Array.from({ length: nWindows }, (_, w) => scores[w * h + k])
-        sorted.forEach((level, i) => {
-          const tail = (100 - level) / 200
-          const y = point[row]
-          if (method === 'conformal_distribution') {
-            const sample = errors.flatMap((e) => [y - e, y + e])
-            bounds[i][0][row] = quantile(sample, tail)
-            bounds[i][1][row] = quantile(sample, 1 - tail)
-          } else {
-            const q = quantile([...errors], 1 - tail)
-            bounds[i][0][row] = y - q
-            bounds[i][1][row] = y + q
-          }
-        })
+      // The forecast holds each series' rows together, `horizon` of them: its scores go in that series order.
+      const runs = []
+      ids.forEach((id, row) => (row > 0 && ids[row - 1] === id ? runs[runs.length - 1].rows++ : runs.push({ id, rows: 1 })))
+      const horizon = runs[0]?.rows ?? 1
+      const scores = new Float64Array(runs.length * nWindows * h)
+      runs.forEach(({ id }, s) => {
+        if (byId[id] === undefined) throw new RangeError(`series '${id}' was not in the fit, so it has no conformity scores for intervals`)
+        scores.set(byId[id], s * nWindows * h)
       })
-      const columns = {}
-      const alias = this.#spec.alias
-      for (let i = sorted.length - 1; i >= 0; i--) columns[`${alias}-lo-${sorted[i]}`] = bounds[i][0]
-      sorted.forEach((level, i) => (columns[`${alias}-hi-${level}`] = bounds[i][1]))
-      return columns
+      return callNative(() => load().conformalIntervals(this.#spec.alias, Float64Array.from(point), scores, horizon, nWindows, h, method, levels))
     }
 
     /**
@@ -470,4 +445,4 @@ function createEnsemble({ models, NeuralForecaster, crossValidation, fs, path })
   return { AutoEnsemble, EnsembleForecaster, ensembleOf, places }
 }
 
-module.exports = { createEnsemble, competes, DEFAULT_FAMILIES, quantile, combine, withoutLast, seriesRows, takeRows, longFormat, abortError, FILE }
+module.exports = { createEnsemble, competes, DEFAULT_FAMILIES, combine, withoutLast, seriesRows, takeRows, longFormat, abortError, FILE }

@@ -235,12 +235,40 @@ fn quantile(values: &mut [f64], q: f64) -> f64 {
 }
 
 /// The interval columns of a point forecast `point` (`[series, horizon]`) from its `scores` (`[series, window, h]`).
-pub(super) fn intervals(alias: &str, point: &[f64], scores: &[f64], horizon: usize, levels: &[f64], fitted: &Fitted) -> Vec<(String, Vec<f64>)> {
+pub(super) fn intervals(alias: &str, point: &[f64], scores: &[f64], horizon: usize, levels: &[f64], fitted: &Fitted) -> Result<Vec<(String, Vec<f64>)>, EngineError> {
     let conformal = fitted.conformal.as_ref().expect("scores come from the fit's conformal state");
-    let (windows, h, method) = (conformal.intervals.n_windows, conformal.h, conformal.intervals.method);
+    let calibration = Calibration { windows: conformal.intervals.n_windows, h: conformal.h, method: conformal.intervals.method };
+    conformal_intervals(alias, point, scores, horizon, calibration, levels)
+}
+
+/// How conformity scores were taken: `windows` calibration windows of `h` steps, and the interval method.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Calibration {
+    pub windows: usize,
+    pub h: usize,
+    pub method: IntervalMethod,
+}
+
+/// The interval columns (named `alias-lo-L`, `alias-hi-L` in NeuralForecast's order) of a point forecast `point`
+/// (`[series, horizon]`, `horizon <= h`) from its conformity scores (`[series, window, h]`): the engine's own and
+/// AutoEnsemble's (`lib/ensemble.js`), which calibrates its combined forecast.
+pub fn conformal_intervals(alias: &str, point: &[f64], scores: &[f64], horizon: usize, calibration: Calibration, levels: &[f64]) -> Result<Vec<(String, Vec<f64>)>, EngineError> {
+    let Calibration { windows, h, method } = calibration;
+    check_levels(levels)?;
+    if windows < 2 || h == 0 || horizon == 0 || horizon > h {
+        return Err(EngineError::Range(format!("conformal intervals need at least 2 windows and 1 <= horizon <= h, got {windows} windows, horizon {horizon}, h {h}")));
+    }
+    let series = point.len() / horizon;
+    if point.len() % horizon != 0 || Some(scores.len()) != series.checked_mul(windows * h) {
+        return Err(EngineError::Range(format!(
+            "conformal intervals of {} forecasts at horizon {horizon} need {windows} x {h} scores per series, got {}",
+            point.len(),
+            scores.len()
+        )));
+    }
     let sorted = sorted_levels(levels);
     // Bounds per level: lower and upper, `[series, horizon]` each.
-    let mut bounds: Vec<(Vec<f64>, Vec<f64>)> = sorted.iter().map(|_| (Vec::new(), Vec::new())).collect();
+    let mut bounds: Vec<(Vec<f64>, Vec<f64>)> = sorted.iter().map(|_| (Vec::with_capacity(point.len()), Vec::with_capacity(point.len()))).collect();
     let mut sample = Vec::with_capacity(2 * windows);
     for (s, forecasts) in point.chunks_exact(horizon).enumerate() {
         for (k, &y_hat) in forecasts.iter().enumerate() {
@@ -267,7 +295,7 @@ pub(super) fn intervals(alias: &str, point: &[f64], scores: &[f64], horizon: usi
     }
     let names = interval_columns(alias, &sorted);
     let ordered = ordered_bounds(&sorted, |i| (&bounds[i].0, &bounds[i].1));
-    names.into_iter().zip(ordered).map(|(name, values)| (name, values.clone())).collect()
+    Ok(names.into_iter().zip(ordered).map(|(name, values)| (name, values.clone())).collect())
 }
 
 #[cfg(test)]
@@ -289,6 +317,20 @@ mod tests {
         let bounds = [(&a, &b), (&c, &d)]; // levels[0] = 95: (1, 2); levels[1] = 80: (3, 4)
         let ordered = ordered_bounds(&[95.0, 80.0], |i| bounds[i]);
         assert_eq!(ordered, [&a, &c, &d, &b]);
+    }
+
+    #[test]
+    fn conformal_intervals_check_their_shapes() {
+        let calibration = Calibration { windows: 2, h: 2, method: IntervalMethod::ConformalError };
+        // One series, horizon 2: scores [window, h] = [[1, 2], [3, 4]]; q = the 0.75 quantile of each step's {1, 3}, {2, 4}.
+        let columns = conformal_intervals("m", &[10.0, 20.0], &[1.0, 2.0, 3.0, 4.0], 2, calibration, &[50.0]).unwrap();
+        assert_eq!(columns[0], ("m-lo-50".to_string(), vec![7.5, 16.5]));
+        assert_eq!(columns[1], ("m-hi-50".to_string(), vec![12.5, 23.5]));
+        assert!(conformal_intervals("m", &[10.0, 20.0, 30.0], &[1.0; 4], 2, calibration, &[50.0]).is_err());
+        assert!(conformal_intervals("m", &[10.0, 20.0], &[1.0; 3], 2, calibration, &[50.0]).is_err());
+        assert!(conformal_intervals("m", &[10.0, 20.0, 30.0], &[1.0; 4], 3, calibration, &[50.0]).is_err());
+        assert!(conformal_intervals("m", &[10.0, 20.0], &[1.0; 4], 2, calibration, &[100.0]).is_err());
+        assert!(conformal_intervals("m", &[10.0, 20.0], &[1.0; 2], 2, Calibration { windows: 1, ..calibration }, &[50.0]).is_err());
     }
 
     #[test]

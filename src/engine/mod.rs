@@ -33,7 +33,7 @@ pub use error::{EngineError, ErrorKind};
 pub use scaler::Scale;
 pub use memory::MemoryStats;
 pub use interpretability::FeatureImportances;
-pub use conformal::{IntervalMethod, PredictionIntervals};
+pub use conformal::{conformal_intervals, Calibration, IntervalMethod, PredictionIntervals};
 pub use cross_validation::{CrossValidation, CrossValidationResult, CrossValidationStep, RefitPolicy};
 pub use neuralforecast::is_neuralforecast_dir;
 pub use spec::{Architecture, EngineConfig, ExogLists, Method, ModelKind, ModelSpec, NeuralSpec, ProphetSpec, ScalerType};
@@ -684,7 +684,7 @@ impl Engine {
                         let scores = fitted.conformal.as_ref().and_then(|c| c.scores(index, &fitted.series, series)).transpose()?;
                         let scores = scores.ok_or_else(|| conformal::no_intervals(&spec.alias))?;
                         let point = &forecast.columns[forecast.columns.len() - 1].1;
-                        let columns = conformal::intervals(&spec.alias, point, &scores, horizon, levels, fitted);
+                        let columns = conformal::intervals(&spec.alias, point, &scores, horizon, levels, fitted)?;
                         forecast.columns.extend(columns);
                     }
                 }

@@ -3,6 +3,7 @@
 
 mod args;
 mod arrays;
+mod conformal;
 mod csv;
 mod data;
 mod dataset;
