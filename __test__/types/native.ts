@@ -10,6 +10,7 @@ import {
   modelTypes,
   autoModelTypes,
   autoTrialConfigs,
+  conformalIntervals,
   droppableHeads,
   ops,
   parseCsvColumns,
@@ -25,7 +26,7 @@ import {
 } from '../../index'
 
 /** Fails to compile when index.d.ts gains a value export that this file does not cover. */
-type Covered = 'Dataset' | 'FitControl' | 'autoModelTypes' | 'autoTrialConfigs' | 'NeuralForecaster' | '__napiBindingTarget' | 'modelTypes' | 'ops' | 'parseCsvColumns' | 'parseCsvRecords' | 'readCsvFile' | 'resolveModelOptions' | 'droppableHeads' | 'runLengths' | 'version'
+type Covered = 'Dataset' | 'FitControl' | 'autoModelTypes' | 'autoTrialConfigs' | 'NeuralForecaster' | '__napiBindingTarget' | 'modelTypes' | 'ops' | 'parseCsvColumns' | 'parseCsvRecords' | 'readCsvFile' | 'resolveModelOptions' | 'conformalIntervals' | 'droppableHeads' | 'runLengths' | 'version'
 const covered: [Exclude<keyof typeof native, Covered>] extends [never] ? true : false = true
 
 async function nativeUsage(): Promise<void> {
@@ -73,7 +74,8 @@ async function nativeUsage(): Promise<void> {
   const rs: ops.RobustScaled = ops.robustScale([1, 2])
   const heads: Uint8Array = droppableHeads(new Float64Array(4), [new Float64Array(4)], Uint32Array.of(4), 2, 1, 0)
   const runs: Float64Array = runLengths(new Uint32Array(4))
-  console.log(v, target, types, progress, fitted, first, window, info, stats, z, mm, rs, heads, runs)
+  const bounds: Record<string, Float64Array> = conformalIntervals('m', new Float64Array(2), new Float64Array(4), 2, 2, 2, 'conformal_error', [80])
+  console.log(v, target, types, progress, fitted, first, window, info, stats, z, mm, rs, heads, runs, bounds)
 
   // @ts-expect-error: version takes no arguments
   version('0.1.0')
@@ -83,6 +85,8 @@ async function nativeUsage(): Promise<void> {
   droppableHeads(new Float64Array(4), [[0, 0, 0, 0]], Uint32Array.of(4), 2, 1, 0)
   // @ts-expect-error: runLengths reads typed ids only
   runLengths(['a', 'a'])
+  // @ts-expect-error: conformalIntervals reads a Float64Array point forecast
+  conformalIntervals('m', [1, 2], new Float64Array(4), 2, 2, 2, 'conformal_error', [80])
   // @ts-expect-error: resolveModelOptions needs the model type
   resolveModelOptions({ h: 12 })
   // @ts-expect-error: parseCsvColumns takes text, not a frequency
