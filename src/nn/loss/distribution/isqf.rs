@@ -9,13 +9,14 @@
 //! softplus of the closed-form CRPS (`BaseISQF.crps`) of the target in the scaler's space, plus log(scale), and a
 //! draw is the quantile function at a uniform level, in data space (`loc + scale * q`).
 //!
-//! The CRPS's gradient is exact: the CRPS is written once in [`Dual`] numbers and evaluated once per input it
-//! depends on (a tail: its beta and its knot's height; an interval: its pieces' softmax values and its two knots'
-//! heights), then chained through the softmax, the softplus and the knots' running sum by hand.
+//! The CRPS's gradient is exact: the CRPS is written once in [`Dual`] numbers and evaluated with every input it
+//! depends on seeded in a lane (a tail: its beta and its knot's height, one pass; an interval: its two knots'
+//! heights and its pieces' softmax values, one pass per [`LANES`] of them), then chained through the softmax,
+//! the softplus and the knots' running sum by hand.
 
 use rand::{Rng, RngExt};
 
-use super::dual::Dual;
+use super::dual::{Dual, LANES};
 use super::special::{sigmoid, softplus};
 use crate::nn::error::NnError;
 
@@ -34,13 +35,33 @@ pub struct Isqf {
     knots: Vec<f64>,
 }
 
-/// Which input of an interval's CRPS a pass differentiates by.
-#[derive(Clone, Copy, PartialEq)]
-enum Seed {
-    Width(usize),
-    Height(usize),
-    Low,
-    High,
+/// The inputs of an interval's CRPS, numbered: its knots' heights, then its pieces' width and height softmax
+/// values.
+#[derive(Clone, Copy)]
+struct Inputs {
+    pieces: usize,
+}
+
+impl Inputs {
+    fn count(self) -> usize {
+        2 * self.pieces + 2
+    }
+
+    fn low(self) -> usize {
+        0
+    }
+
+    fn high(self) -> usize {
+        1
+    }
+
+    fn width(self, piece: usize) -> usize {
+        2 + piece
+    }
+
+    fn height(self, piece: usize) -> usize {
+        2 + self.pieces + piece
+    }
 }
 
 impl Isqf {
@@ -225,40 +246,35 @@ impl Isqf {
         let (x_first, x_last) = (self.knots[0], self.knots[q - 1]);
         let (beta_left, beta_right) = (beta(raw[b]), beta(raw[b + 1]));
         let (y_first, y_last) = (grad[k], grad[k + q - 1]);
-        let left = |beta: Dual, y: Dual| left_tail_crps(z, x_first, beta, y);
-        let right = |beta: Dual, y: Dual| right_tail_crps(z, x_last, beta, y);
-        let seeded = |value: f64, seed: bool| Dual::new(value, if seed { 1.0 } else { 0.0 });
-        let left_beta = left(seeded(beta_left, true), y_first.into());
-        let right_beta = right(seeded(beta_right, true), y_last.into());
-        let mut crps = left_beta.value + right_beta.value;
-        grad[b] = left_beta.tangent * sigmoid(raw[b] as f64);
-        grad[b + 1] = right_beta.tangent * sigmoid(raw[b + 1] as f64);
+        // Each tail in one pass: lane 0 its beta, lane 1 its knot's height.
+        let left = left_tail_crps(z, x_first, Dual::seeded(beta_left, Some(0), 1.0), Dual::seeded(y_first, Some(1), 1.0));
+        let right = right_tail_crps(z, x_last, Dual::seeded(beta_right, Some(0), 1.0), Dual::seeded(y_last, Some(1), 1.0));
+        let mut crps = left.value + right.value;
+        grad[b] = left.tangent[0] * sigmoid(raw[b] as f64);
+        grad[b + 1] = right.tangent[0] * sigmoid(raw[b + 1] as f64);
         // d crps / d (height of knot i), carried from the interval below (or the left tail) to the next.
-        let mut carried = left(beta_left.into(), seeded(y_first, true)).tangent;
-        let mut d_widths = [0.0; MAX_PIECES];
-        let mut d_heights = [0.0; MAX_PIECES];
+        let mut carried = left.tangent[1];
+        // An interval's inputs, numbered as `Inputs` does, their derivatives filled LANES at a time.
+        let mut d_inputs = [0.0; 2 * MAX_PIECES + 2];
+        let inputs = Inputs { pieces: p };
         for interval in 0..self.intervals() {
-            let (y_low, y_high) = (grad[k + interval], grad[k + interval + 1]);
+            let ends = (grad[k + interval], grad[k + interval + 1]);
             let widths = &grad[interval * p..(interval + 1) * p];
             let heights = &grad[b / 2 + interval * p..][..p];
-            let pass = |seed: Seed| {
-                let ends = (seeded(y_low, seed == Seed::Low), seeded(y_high, seed == Seed::High));
-                self.interval_crps(z, interval, widths, heights, ends, seed)
-            };
-            let low = pass(Seed::Low);
-            crps += low.value;
-            let d_low = low.tangent;
-            let d_high = pass(Seed::High).tangent;
-            for s in 0..p {
-                d_widths[s] = pass(Seed::Width(s)).tangent;
-                d_heights[s] = pass(Seed::Height(s)).tangent;
+            for first in (0..inputs.count()).step_by(LANES) {
+                let pass = self.interval_crps(z, interval, widths, heights, ends, first);
+                if first == 0 {
+                    crps += pass.value;
+                }
+                let lanes = LANES.min(inputs.count() - first);
+                d_inputs[first..first + lanes].copy_from_slice(&pass.tangent[..lanes]);
             }
-            grad[k + interval] = carried + d_low;
-            carried = d_high;
-            softmax_backward(&mut grad[interval * p..(interval + 1) * p], &d_widths[..p]);
-            softmax_backward(&mut grad[b / 2 + interval * p..][..p], &d_heights[..p]);
+            grad[k + interval] = carried + d_inputs[inputs.low()];
+            carried = d_inputs[inputs.high()];
+            softmax_backward(&mut grad[interval * p..(interval + 1) * p], &d_inputs[inputs.width(0)..][..p]);
+            softmax_backward(&mut grad[b / 2 + interval * p..][..p], &d_inputs[inputs.height(0)..][..p]);
         }
-        grad[k + q - 1] = carried + right(beta_right.into(), seeded(y_last, true)).tangent;
+        grad[k + q - 1] = carried + right.tangent[1];
         // The knots' heights are running sums of the increments: d raw_j = sum_{i >= j} d y_i times the
         // increment's derivative (1 for the first, sigmoid after).
         let mut suffix = 0.0;
@@ -272,16 +288,18 @@ impl Isqf {
     }
 
     /// `BaseISQF.crps_spline` for one knot interval, in dual numbers: `softmax_widths`/`softmax_heights` are its
-    /// pieces' softmax values, `ends` its knots' heights (scaler space); `seed` says which input carries the
-    /// tangent (the ends carry theirs).
-    fn interval_crps(&self, z: f64, interval: usize, softmax_widths: &[f64], softmax_heights: &[f64], ends: (Dual, Dual), seed: Seed) -> Dual {
+    /// pieces' softmax values, `ends` its knots' heights (scaler space); inputs `first..first + LANES` (numbered
+    /// as [`Inputs`]) carry the derivatives, in lane order.
+    fn interval_crps(&self, z: f64, interval: usize, softmax_widths: &[f64], softmax_heights: &[f64], ends: (f64, f64), first: usize) -> Dual {
         let p = self.num_pieces;
+        let inputs = Inputs { pieces: p };
+        let lane = |input: usize| (first..first + LANES).contains(&input).then(|| input - first);
         let (x_low, x_high) = (self.knots[interval], self.knots[interval + 1]);
-        let (y_low, y_high) = ends;
+        let (y_low, y_high) = (Dual::seeded(ends.0, lane(inputs.low()), 1.0), Dual::seeded(ends.1, lane(inputs.high()), 1.0));
         let d_share = 1.0 / (1.0 + p as f64 * TOL);
-        let share = |values: &[f64], s: usize, seeded: bool| Dual::new(self.share(values[s]), if seeded { d_share } else { 0.0 });
-        let width = |s: usize| share(softmax_widths, s, seed == Seed::Width(s)) * (x_high - x_low);
-        let height = |s: usize| share(softmax_heights, s, seed == Seed::Height(s)) * (y_high - y_low);
+        let width_share = |s: usize| Dual::seeded(self.share(softmax_widths[s]), lane(inputs.width(s)), d_share);
+        let width = |s: usize| width_share(s) * (x_high - x_low);
+        let height = |s: usize| Dual::seeded(self.share(softmax_heights[s]), lane(inputs.height(s)), d_share) * (y_high - y_low);
         // `cdf_spline`: the level of z within the interval, from the last piece whose start lies below z.
         let (mut start_x, mut start_y) = (Dual::constant(0.0), Dual::constant(0.0));
         let mut alpha_tilde = Dual::constant(0.0);
@@ -292,7 +310,7 @@ impl Isqf {
             }
             let (dx, dy) = (width(s), height(s));
             alpha_tilde = (start_x * (x_high - x_low) + x_low) + (z - y_low - start_y) * (dx / dy);
-            start_x = start_x + share(softmax_widths, s, seed == Seed::Width(s));
+            start_x = start_x + width_share(s);
             start_y = start_y + dy;
         }
         let alpha_tilde = alpha_tilde.max(x_low.into()).min(x_high.into());
@@ -302,7 +320,7 @@ impl Isqf {
         for s in 0..p {
             let (dx, dy) = (width(s), height(s));
             let x = cumulative * (x_high - x_low) + x_low;
-            cumulative = cumulative + share(softmax_widths, s, seed == Seed::Width(s));
+            cumulative = cumulative + width_share(s);
             let x_plus = if s + 1 < p { cumulative * (x_high - x_low) + x_low } else { x_high.into() };
             let r = alpha_tilde.max(x).min(x_plus);
             let coeff1 = -2.0 / 3.0 * x_plus * x_plus * x_plus + x * x_plus * x_plus + x_plus * x_plus - (1.0 / 3.0) * x * x * x
