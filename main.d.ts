@@ -79,7 +79,10 @@ export type Loss =
    * quantiles of `level` [80, 90] (`-median`, `-lo-<level>`, `-hi-<level>`) or `quantiles` (sorted), then with
    * `returnParams` [false] the parameters (`-loc`, `-scale`, …). Tweedie needs its power `rho` (1 < rho < 2) and
    * takes no `returnParams`. Count distributions (Poisson, NegativeBinomial) need non-negative integer targets,
-   * Tweedie non-negative, Bernoulli 0 or 1 (a RangeError at fit names the series and ds). ISQF is not supported.
+   * Tweedie non-negative, Bernoulli 0 or 1 (a RangeError at fit names the series and ds). ISQF (Incremental
+   * Spline Quantile Function) is a quantile function through knots at the (distinct) quantiles of `level` or
+   * `quantiles`, `numPieces` [5] linear pieces between neighbouring knots and exponential tails, trained by its
+   * CRPS (NeuralForecast's `-log_prob`); it takes no `returnParams`.
    */
   | {
       type: 'DistributionLoss'
@@ -89,6 +92,8 @@ export type Loss =
       numSamples?: number
       returnParams?: boolean
       rho?: number
+      /** ISQF's pieces per knot interval (1 to 256) [5]; only with distribution 'ISQF'. */
+      numPieces?: number
     }
   /**
    * Mixture losses, columns as DistributionLoss's: Gaussian (GMM), Poisson (PMM, non-negative integer targets) and
@@ -112,7 +117,7 @@ export type Loss =
   | { type: 'NBMM'; nComponents?: number; weighted?: boolean; level?: number[]; quantiles?: number[]; numSamples?: number; returnParams?: boolean }
 
 /** DistributionLoss's distributions (NeuralForecast's names). */
-export type Distribution = 'Normal' | 'StudentT' | 'Poisson' | 'NegativeBinomial' | 'Tweedie' | 'Bernoulli'
+export type Distribution = 'Normal' | 'StudentT' | 'Poisson' | 'NegativeBinomial' | 'Tweedie' | 'Bernoulli' | 'ISQF'
 
 /** What every model takes (defaults in brackets). */
 export interface BaseModelOptions {

@@ -88,6 +88,45 @@ test('returnParams appends the distribution parameters in data space', async () 
   }
 })
 
+describe('ISQF on AirPassengers', () => {
+  const ISQF = { type: 'DistributionLoss', distribution: 'ISQF', level: [80, 90], numPieces: 3, numSamples: 500 }
+  const two = {
+    unique_id: [...train.unique_id.map(() => 'a'), ...train.unique_id.map(() => 'b')],
+    ds: [...train.ds, ...train.ds],
+    y: [...train.y, ...train.y.map((v) => v * 0.5 + 20)],
+  }
+  let one
+  let forecast
+  // ISQF's loss costs far more than the small MLP (its CRPS's exact gradient takes one pass per input of each
+  // knot interval): a fit takes seconds of CPU.
+  beforeAll(async () => {
+    one = await fitted(mlp(ISQF), { numThreads: 1 }, two)
+    forecast = await one.predict()
+  }, 120_000)
+
+  test('forecasts the sample mean and ordered, finite quantiles in NeuralForecast columns', () => {
+    expect(Object.keys(forecast)).toEqual(['unique_id', 'ds', 'MLP', ...QUANTILE_SUFFIXES.map((s) => 'MLP' + s)])
+    expect(forecast.MLP).toHaveLength(24)
+    for (let i = 0; i < 24; i++) {
+      for (const suffix of ['', ...QUANTILE_SUFFIXES]) expect(Number.isFinite(forecast['MLP' + suffix][i])).toBe(true)
+      expect(forecast['MLP-lo-90'][i]).toBeLessThan(forecast['MLP-lo-80'][i])
+      expect(forecast['MLP-lo-80'][i]).toBeLessThan(forecast['MLP-median'][i])
+      expect(forecast['MLP-median'][i]).toBeLessThan(forecast['MLP-hi-80'][i])
+      expect(forecast['MLP-hi-80'][i]).toBeLessThan(forecast['MLP-hi-90'][i])
+    }
+    // Trained by its CRPS, not noise: series a's mean is near the test year.
+    const mae = test12.reduce((sum, y, i) => sum + Math.abs(y - forecast.MLP[i]), 0) / 12
+    expect(mae).toBeLessThan(100)
+  })
+
+  test('2 threads and a checkpoint give the same bits', async () => {
+    const twoThreads = await fitted(mlp(ISQF), { numThreads: 2 }, two)
+    expect(await twoThreads.predict()).toEqual(forecast)
+    const loaded = await NeuralForecaster.fromBuffer(await one.toBuffer())
+    expect(await loaded.predict()).toEqual(forecast)
+  }, 120_000)
+})
+
 /** Two series of counts (a seeded Poisson-like walk: non-negative integers). */
 function countPanel() {
   let state = 7
@@ -151,7 +190,11 @@ test('bad options are named errors', () => {
   expect(make({ type: 'DistributionLoss', distribution: 'Normal', numSample: 10 })).toThrow(/numSample/)
   expect(make({ type: 'DistributionLoss', distribution: 'Tweedie' })).toThrow(/rho is missing/)
   expect(make({ type: 'DistributionLoss', distribution: 'Normal', numSamples: 0 })).toThrow(/numSamples/)
-  expect(make({ type: 'DistributionLoss', distribution: 'ISQF' })).toThrow(/ISQF is not supported/)
+  expect(make({ type: 'DistributionLoss', distribution: 'ISQF', numPieces: 0 })).toThrow(/numPieces/)
+  expect(make({ type: 'DistributionLoss', distribution: 'Normal', numPieces: 3 })).toThrow(/numPieces/)
+  expect(make({ type: 'DistributionLoss', distribution: 'ISQF', returnParams: true })).toThrow(/ISQF does not support returnParams/)
+  expect(make({ type: 'DistributionLoss', distribution: 'ISQF', quantiles: [0.1, 0.1, 0.5] })).toThrow(/quantiles.*distinct/)
+  expect(make({ type: 'ISQF' })).toThrow(/distribution: 'ISQF'/)
   expect(make({ type: 'GMM', nComponents: 0 })).toThrow(/GMM|nComponents|component/)
 })
 

@@ -104,7 +104,8 @@ async function forecasterUsage(): Promise<void> {
   const mixture: Loss = { type: 'GMM', nComponents: 2, weighted: true, quantiles: [0.1, 0.9] }
   new models.MLP({ h: 12, inputSize: 24, loss: studentT, validLoss: studentT })
   new models.LSTM({ h: 12, loss: 'PMM' })
-  void [tweedie, mixture]
+  const isqf: Loss = { type: 'DistributionLoss', distribution: 'ISQF', numPieces: 3, level: [80] }
+  void [tweedie, mixture, isqf]
   // @ts-expect-error Gamma is not one of DistributionLoss's distributions
   const gamma: Loss = { type: 'DistributionLoss', distribution: 'Gamma' }
   void gamma

@@ -147,7 +147,7 @@ function levelOption(values, command) {
 
 /** --loss names: the point losses, MQLoss, and NeuralForecast's distributions (trained by likelihood). */
 const POINT_LOSSES = { mae: 'MAE', mse: 'MSE', huber: 'HuberLoss', tukey: 'TukeyLoss', mqloss: 'MQLoss' }
-const DISTRIBUTIONS = { normal: 'Normal', studentt: 'StudentT', poisson: 'Poisson', negativebinomial: 'NegativeBinomial', bernoulli: 'Bernoulli' }
+const DISTRIBUTIONS = { normal: 'Normal', studentt: 'StudentT', poisson: 'Poisson', negativebinomial: 'NegativeBinomial', bernoulli: 'Bernoulli', isqf: 'ISQF' }
 const MIXTURES = { gmm: 'GMM', pmm: 'PMM', nbmm: 'NBMM' }
 const LOSS_NAMES = [...Object.keys(POINT_LOSSES), ...Object.keys(DISTRIBUTIONS), ...Object.keys(MIXTURES)]
 

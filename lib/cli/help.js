@@ -30,7 +30,8 @@ const MODEL_HELP = (models) => `Model:
   --level 80,95        prediction intervals at these levels (%): conformal for the neural models (calibrated
                        on each series' last windows, an extra fit), Prophet's own for prophet
   --loss NAME          neural models' training loss: mae, mse, huber, tukey, mqloss, or a distribution trained by
-                       likelihood: normal, studentt, poisson, negativebinomial, bernoulli, gmm, pmm, nbmm [mae];
+                       likelihood: normal, studentt, poisson, negativebinomial, bernoulli, gmm, pmm, nbmm, or
+                       isqf (a spline quantile function trained by its CRPS) [mae];
                        with mqloss or a distribution, --level sets its quantile columns (no conformal calibration)
   --samples N          Auto models (--model autonhits, autolstm, …): trials of the search [10]; --model auto
                        (an ensemble of the best 3 of 8 model families): trials in all [24]

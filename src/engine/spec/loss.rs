@@ -5,14 +5,14 @@ use serde_json::{Map, Value};
 
 use crate::engine::error::EngineError;
 use crate::models::ModelOptions;
-use crate::nn::loss::distribution::Distribution;
+use crate::nn::loss::distribution::{isqf, Distribution};
 use crate::nn::loss::{DistributionLoss, Loss};
 use crate::nn::NnError;
 
-const LOSS_NAMES: &str = "'MAE', 'MSE', 'RMSE', 'MAPE', 'SMAPE', { type: 'MASE', seasonality }, 'relMSE', 'HuberLoss' (or { type: 'HuberLoss', delta }), 'TukeyLoss' (or { type: 'TukeyLoss', c, normalize }), { type: 'QuantileLoss', q }, 'MQLoss' (or { type: 'MQLoss', level } / { type: 'MQLoss', quantiles }), { type: 'HuberQLoss', q, delta }, 'HuberMQLoss' (or { type: 'HuberMQLoss', level / quantiles, delta }), 'IQLoss' (or { type: 'IQLoss', cosEmbeddingDim, concentration0, concentration1 }), { type: 'DistributionLoss', distribution, level / quantiles, numSamples, returnParams, rho }, 'GMM' / 'PMM' / 'NBMM' (or { type, nComponents, weighted, level / quantiles, numSamples, returnParams })";
+const LOSS_NAMES: &str = "'MAE', 'MSE', 'RMSE', 'MAPE', 'SMAPE', { type: 'MASE', seasonality }, 'relMSE', 'HuberLoss' (or { type: 'HuberLoss', delta }), 'TukeyLoss' (or { type: 'TukeyLoss', c, normalize }), { type: 'QuantileLoss', q }, 'MQLoss' (or { type: 'MQLoss', level } / { type: 'MQLoss', quantiles }), { type: 'HuberQLoss', q, delta }, 'HuberMQLoss' (or { type: 'HuberMQLoss', level / quantiles, delta }), 'IQLoss' (or { type: 'IQLoss', cosEmbeddingDim, concentration0, concentration1 }), { type: 'DistributionLoss', distribution, level / quantiles, numSamples, returnParams, rho, numPieces }, 'GMM' / 'PMM' / 'NBMM' (or { type, nComponents, weighted, level / quantiles, numSamples, returnParams })";
 
 /// `DistributionLoss`'s distributions, as NeuralForecast names them.
-const DISTRIBUTION_NAMES: &str = "'Normal', 'StudentT', 'Poisson', 'NegativeBinomial', 'Tweedie', 'Bernoulli'";
+const DISTRIBUTION_NAMES: &str = "'Normal', 'StudentT', 'Poisson', 'NegativeBinomial', 'Tweedie', 'Bernoulli', 'ISQF'";
 
 /// The options each loss takes besides `type`.
 fn loss_keys(kind: &str) -> &'static [&'static str] {
@@ -25,7 +25,7 @@ fn loss_keys(kind: &str) -> &'static [&'static str] {
         "HuberQLoss" => &["q", "delta"],
         "HuberMQLoss" => &["level", "quantiles", "delta"],
         "IQLoss" => &["cosEmbeddingDim", "concentration0", "concentration1"],
-        "DistributionLoss" => &["distribution", "level", "quantiles", "numSamples", "returnParams", "rho"],
+        "DistributionLoss" => &["distribution", "level", "quantiles", "numSamples", "returnParams", "rho", "numPieces"],
         "GMM" | "PMM" => &["nComponents", "weighted", "level", "quantiles", "numSamples", "returnParams", "batchCorrelation", "horizonCorrelation"],
         "NBMM" => &["nComponents", "weighted", "level", "quantiles", "numSamples", "returnParams"],
         _ => &[],
@@ -89,8 +89,9 @@ pub(super) fn parse_loss(value: &Value, name: &str) -> Result<Loss, EngineError>
         }
         "DistributionLoss" => distribution_loss(&o, distribution(&o)?),
         "GMM" | "PMM" | "NBMM" => distribution_loss(&o, mixture(&o, kind)?),
+        // NeuralForecast's ISQF is a distribution of DistributionLoss, not a loss of its own.
         "ISQF" => Err(EngineError::Range(format!(
-            "{name}: ISQF is not supported; use {{ type: 'DistributionLoss', distribution: 'StudentT' }} or MQLoss for quantile forecasts"
+            "{name}: ISQF is a DistributionLoss distribution: give {{ type: 'DistributionLoss', distribution: 'ISQF', numPieces, level / quantiles }}"
         ))),
         "HuberIQLoss" => Err(EngineError::Range(format!(
             "{name}: {kind} is not supported (IQLoss is); use IQLoss, or HuberMQLoss for Huberized quantile forecasts"
@@ -99,7 +100,8 @@ pub(super) fn parse_loss(value: &Value, name: &str) -> Result<Loss, EngineError>
     }
 }
 
-/// `DistributionLoss`'s `distribution` (and Tweedie's `rho`, required as NeuralForecast's).
+/// `DistributionLoss`'s `distribution` (and Tweedie's `rho`, required as NeuralForecast's; ISQF's `numPieces`,
+/// 5 by default, its knots set by the loss's quantiles).
 fn distribution(o: &ModelOptions<'_>) -> Result<Distribution, EngineError> {
     let name = o.string("distribution")?.ok_or_else(|| {
         EngineError::Type(format!("{} is missing: the distribution's name, one of {DISTRIBUTION_NAMES}", o.field("distribution")))
@@ -107,6 +109,10 @@ fn distribution(o: &ModelOptions<'_>) -> Result<Distribution, EngineError> {
     let rho = o.number("rho")?;
     if rho.is_some() && name != "Tweedie" {
         return Err(EngineError::Type(format!("{} is Tweedie's power; distribution '{name}' takes none", o.field("rho"))));
+    }
+    let num_pieces = o.integer("numPieces", 1, isqf::MAX_PIECES)?;
+    if num_pieces.is_some() && name != "ISQF" {
+        return Err(EngineError::Type(format!("{} is ISQF's pieces per knot interval; distribution '{name}' takes none", o.field("numPieces"))));
     }
     let invalid = |e: NnError| EngineError::Range(format!("{}: {e}", o.path()));
     match name {
@@ -119,10 +125,7 @@ fn distribution(o: &ModelOptions<'_>) -> Result<Distribution, EngineError> {
             let rho = rho.ok_or_else(|| EngineError::Type(format!("{} is missing: Tweedie needs its power rho (1 < rho < 2)", o.field("rho"))))?;
             Distribution::tweedie(rho as f32).map_err(invalid)
         }
-        "ISQF" => Err(EngineError::Range(format!(
-            "{}: ISQF is not supported; use 'StudentT' (or MQLoss for quantile forecasts)",
-            o.field("distribution")
-        ))),
+        "ISQF" => Distribution::isqf(num_pieces.unwrap_or(5)).map_err(invalid),
         other => Err(EngineError::Range(format!("{}: unknown distribution '{other}'; distributions: {DISTRIBUTION_NAMES}", o.field("distribution")))),
     }
 }
@@ -184,6 +187,10 @@ fn distribution_options(loss: &DistributionLoss) -> Value {
             options.insert("distribution".into(), "Tweedie".into());
             options.insert("rho".into(), (*rho as f64).into());
         }
+        (Distribution::Isqf(isqf), None) => {
+            options.insert("distribution".into(), "ISQF".into());
+            options.insert("numPieces".into(), isqf.num_pieces().into());
+        }
         (distribution, None) => {
             options.insert("distribution".into(), distribution_name(distribution).into());
         }
@@ -209,6 +216,7 @@ fn distribution_name(distribution: &Distribution) -> &'static str {
         Distribution::Gmm { .. } => "GMM",
         Distribution::Pmm { .. } => "PMM",
         Distribution::Nbmm { .. } => "NBMM",
+        Distribution::Isqf(_) => "ISQF",
     }
 }
 

@@ -125,6 +125,8 @@ fn distribution_losses_round_trip_and_count_parameters_as_neuralforecast() {
         json!({ "type": "GMM", "nComponents": 3, "weighted": true }),
         json!("PMM"),
         json!({ "type": "NBMM", "quantiles": [0.2, 0.8] }),
+        json!({ "type": "DistributionLoss", "distribution": "ISQF", "quantiles": [0.9, 0.1, 0.5], "numPieces": 3 }),
+        json!({ "type": "DistributionLoss", "distribution": "ISQF" }),
     ];
     for loss in losses {
         let first = spec(json!({ "type": "MLP", "h": 3, "inputSize": 6, "loss": loss })).unwrap();
@@ -142,6 +144,13 @@ fn distribution_losses_round_trip_and_count_parameters_as_neuralforecast() {
     assert_eq!(count("LSTM", json!({ "type": "DistributionLoss", "distribution": "Normal" })), 215_943 - 5);
     assert_eq!(count("MLP", json!({ "type": "DistributionLoss", "distribution": "StudentT" })), 1_112_105 - 5);
     assert_eq!(count("MLP", json!({ "type": "GMM", "nComponents": 2 })), 1_124_405 - 5);
+    // MLP with DistributionLoss('ISQF') at its defaults (num_pieces=5, level=[80, 90]: 47 outputs per step),
+    // 1,653,305 in NeuralForecast 3.3 (bench/isqf_reference.py); numPieces 3 has 12 × 16 outputs fewer, each 1,025 weights.
+    assert_eq!(count("MLP", json!({ "type": "DistributionLoss", "distribution": "ISQF" })), 1_653_305 - 5);
+    assert_eq!(count("MLP", json!({ "type": "DistributionLoss", "distribution": "ISQF", "numPieces": 3 })), 1_653_305 - 5 - 12 * 16 * 1025);
+    let isqf = spec(json!({ "type": "MLP", "h": 2, "inputSize": 4, "alias": "m", "loss": { "type": "DistributionLoss", "distribution": "ISQF", "level": [80] } })).unwrap();
+    assert_eq!(isqf.output_columns(), ["m", "m-median", "m-lo-80", "m-hi-80"]);
+    assert_eq!(isqf.to_options()["loss"], json!({ "type": "DistributionLoss", "distribution": "ISQF", "numPieces": 5, "level": [80.0], "numSamples": 1000, "returnParams": false }));
 }
 
 #[test]
@@ -155,7 +164,12 @@ fn distribution_options_are_checked_by_name() {
     assert!(loss(json!({ "type": "DistributionLoss", "distribution": "Normal", "numSamples": 0 })).contains("numSamples"));
     assert!(loss(json!({ "type": "DistributionLoss", "distribution": "Normal", "level": [80], "quantiles": [0.5] })).contains("not both"));
     assert!(loss(json!({ "type": "DistributionLoss", "distribution": "Tweedie", "rho": 1.5, "returnParams": true })).contains("returnParams"));
-    assert!(loss(json!({ "type": "DistributionLoss", "distribution": "ISQF" })).contains("ISQF is not supported"));
+    assert!(loss(json!({ "type": "DistributionLoss", "distribution": "ISQF", "numPieces": 0 })).contains("models[0].loss.numPieces"));
+    assert!(loss(json!({ "type": "DistributionLoss", "distribution": "ISQF", "numPieces": 2.5 })).contains("models[0].loss.numPieces"));
+    assert!(loss(json!({ "type": "DistributionLoss", "distribution": "Normal", "numPieces": 3 })).contains("models[0].loss.numPieces"));
+    assert!(loss(json!({ "type": "DistributionLoss", "distribution": "ISQF", "returnParams": true })).contains("returnParams"));
+    assert!(loss(json!({ "type": "DistributionLoss", "distribution": "ISQF", "quantiles": [0.2, 0.2] })).contains("distinct"));
+    assert!(loss(json!({ "type": "ISQF" })).contains("distribution: 'ISQF'"));
     assert!(loss(json!({ "type": "GMM", "batchCorrelation": true })).contains("batchCorrelation"));
     let valid = spec(json!({ "type": "MLP", "h": 3, "inputSize": 6, "loss": { "type": "DistributionLoss", "distribution": "Normal" }, "validLoss": "MAE" }));
     assert!(valid.unwrap_err().to_string().contains("models[0].validLoss"));

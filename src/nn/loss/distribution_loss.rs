@@ -1,9 +1,9 @@
 //! NeuralForecast's `DistributionLoss`, `GMM`, `PMM` and `NBMM` as a loss and a forecast: the network's
 //! `param_count` outputs per point (in the window scaler's space) become the distribution's parameters in data
 //! space ([`Distribution::params`]); training minimises their negative log-likelihood of the data-space targets
-//! (a mask-weighted mean, NeuralForecast's `weighted_average`), and a forecast is the mean of `num_samples`
-//! draws, their empirical quantiles (`torch.quantile`, linear interpolation) and, with `return_params`, the
-//! parameters themselves.
+//! (ISQF's: its CRPS through a softplus; a mask-weighted mean, NeuralForecast's `weighted_average`), and a
+//! forecast is the mean of `num_samples` draws, their empirical quantiles (`torch.quantile`, linear
+//! interpolation) and, with `return_params`, the parameters themselves.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -43,16 +43,23 @@ impl DistributionLoss {
         Self::checked(DistributionLoss { distribution, quantiles, levels: None, num_samples, return_params })
     }
 
-    fn checked(loss: DistributionLoss) -> Result<Self, NnError> {
+    /// The loss with its options checked, and ISQF's knots at its quantiles (NeuralForecast's `torch.sort(qs)`).
+    fn checked(mut loss: DistributionLoss) -> Result<Self, NnError> {
         if loss.num_samples == 0 || loss.num_samples > MAX_SAMPLES {
             let reason = format!("must be between 1 and {MAX_SAMPLES}, got {}", loss.num_samples);
             return Err(NnError::InvalidValue { what: "DistributionLoss numSamples", reason });
         }
-        if loss.return_params && matches!(loss.distribution, Distribution::Tweedie { .. }) {
-            // NeuralForecast: "Tweedie does not support 'return_params=True'".
-            let reason = "Tweedie does not support returnParams (as NeuralForecast)".to_string();
+        // NeuralForecast: "Tweedie does not support 'return_params=True'", and likewise ISQF.
+        let refuses_params = match loss.distribution {
+            Distribution::Tweedie { .. } => Some("Tweedie"),
+            Distribution::Isqf(_) => Some("ISQF"),
+            _ => None,
+        };
+        if let (true, Some(name)) = (loss.return_params, refuses_params) {
+            let reason = format!("{name} does not support returnParams (as NeuralForecast)");
             return Err(NnError::InvalidValue { what: "DistributionLoss returnParams", reason });
         }
+        loss.distribution = loss.distribution.with_knots(&loss.quantiles)?;
         Ok(loss)
     }
 

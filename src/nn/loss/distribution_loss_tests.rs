@@ -20,6 +20,8 @@ fn cases() -> Vec<(Distribution, [f64; 4])> {
         (Distribution::gmm(2, true).unwrap(), [-1.5, 0.25, 2.0, 3.5]),
         (Distribution::pmm(2, false).unwrap(), counts),
         (Distribution::nbmm(2, true).unwrap(), counts),
+        // The loss's level [80, 90] sets these knots.
+        (Distribution::isqf(3).unwrap().with_knots(&[0.05, 0.1, 0.5, 0.9, 0.95]).unwrap(), [-1.5, 0.25, 2.0, 3.5]),
     ]
 }
 
@@ -92,8 +94,8 @@ fn quantiles_interpolate_linearly_as_torch() {
 #[test]
 fn forecasts_are_seeded_ordered_and_finite() {
     for (distribution, _) in cases() {
-        // Tweedie takes no returnParams (NeuralForecast's rule).
-        let return_params = !matches!(distribution, Distribution::Tweedie { .. });
+        // Tweedie and ISQF take no returnParams (NeuralForecast's rule).
+        let return_params = !matches!(distribution, Distribution::Tweedie { .. } | Distribution::Isqf(_));
         let loss = DistributionLoss::with_levels(distribution.clone(), &[80.0, 90.0], 20_000, return_params).unwrap();
         let raw: Vec<f32> = random_vec(distribution.param_count(), 9).iter().map(|v| v * 0.5).collect();
         let mut scratch = ForecastPointScratch::default();

@@ -1,8 +1,9 @@
 //! NeuralForecast's distribution losses (`DistributionLoss` with Normal, StudentT, Poisson, NegativeBinomial,
-//! Tweedie and Bernoulli; the mixtures GMM, PMM and NBMM) for one forecast point: the raw network outputs mapped
-//! to the distribution's parameters as NeuralForecast's domain_map and scale_decouple do (anchored on the
-//! window's scaler loc/scale), the negative log-likelihood of a target as torch.distributions computes it with
-//! its analytic gradient w.r.t. the raw outputs, the moments, and a seeded sampler.
+//! Tweedie, Bernoulli and ISQF, whose loss is its CRPS ([`isqf`]); the mixtures GMM, PMM and NBMM) for one
+//! forecast point: the raw network outputs mapped to the distribution's parameters as NeuralForecast's domain_map
+//! and scale_decouple do (anchored on the window's scaler loc/scale), the negative log-likelihood of a target as
+//! torch.distributions computes it with its analytic gradient w.r.t. the raw outputs, the moments, and a seeded
+//! sampler.
 //!
 //! A mixture's raw outputs come as NeuralForecast's `tensor_split` leaves them, each parameter for all
 //! components in turn (`mu_1..mu_K, std_1..std_K[, weight_1..weight_K]`), while its parameters are written
@@ -10,7 +11,9 @@
 //! `returnParams` columns. Unweighted mixtures weigh the components equally; weighted ones by the softmax of
 //! their weight outputs.
 
+mod dual;
 mod family;
+pub mod isqf;
 mod special;
 #[cfg(test)]
 mod tests;
@@ -19,6 +22,7 @@ use rand::{Rng, RngExt};
 
 use super::super::error::NnError;
 use family::{Family, MAX_RAW};
+use isqf::Isqf;
 
 const WHAT: &str = "DistributionLoss";
 
@@ -37,6 +41,15 @@ pub enum Distribution {
     Pmm { components: usize, weighted: bool },
     /// `NBMM`: negative binomial components.
     Nbmm { components: usize, weighted: bool },
+    /// `ISQF`: a spline quantile function through the loss's quantiles.
+    Isqf(Isqf),
+}
+
+/// How a distribution is computed: one family, a mixture of one family, or ISQF's quantile function.
+enum Shape<'a> {
+    Single(Family),
+    Mixture(Mixture),
+    Isqf(&'a Isqf),
 }
 
 /// `PMM`'s floor on each component's rate (DistributionLoss's Poisson adds 1e-10).
@@ -197,27 +210,43 @@ impl Distribution {
         check_components("NBMM", components).map(|components| Distribution::Nbmm { components, weighted })
     }
 
-    /// The family of a single distribution, or a mixture's shape.
-    fn shape(&self) -> Result<Family, Mixture> {
-        let mixture = |family, components: &usize, weighted: &bool| Err(Mixture { family, components: *components, weighted: *weighted });
+    /// `ISQF` with `num_pieces` pieces per knot interval, its knots not yet set: `DistributionLoss` sets them
+    /// to its quantiles ([`Distribution::with_knots`]).
+    pub fn isqf(num_pieces: usize) -> Result<Self, NnError> {
+        Isqf::new(num_pieces).map(Distribution::Isqf)
+    }
+
+    /// ISQF with its knots at `quantiles` (NeuralForecast's ISQF takes the loss's quantiles, sorted); the other
+    /// distributions as they are.
+    pub fn with_knots(self, quantiles: &[f32]) -> Result<Self, NnError> {
         match self {
-            Distribution::Normal => Ok(Family::Normal),
-            Distribution::StudentT => Ok(Family::StudentT),
-            Distribution::Poisson => Ok(Family::Poisson { rate_eps: POISSON_RATE_EPS }),
-            Distribution::NegativeBinomial => Ok(Family::NegativeBinomial { mixture: false }),
-            Distribution::Tweedie { rho } => Ok(Family::Tweedie { rho: *rho as f64 }),
-            Distribution::Bernoulli => Ok(Family::Bernoulli),
+            Distribution::Isqf(isqf) => isqf.with_knots(quantiles).map(Distribution::Isqf),
+            other => Ok(other),
+        }
+    }
+
+    fn shape(&self) -> Shape<'_> {
+        let mixture = |family, components: &usize, weighted: &bool| Shape::Mixture(Mixture { family, components: *components, weighted: *weighted });
+        match self {
+            Distribution::Normal => Shape::Single(Family::Normal),
+            Distribution::StudentT => Shape::Single(Family::StudentT),
+            Distribution::Poisson => Shape::Single(Family::Poisson { rate_eps: POISSON_RATE_EPS }),
+            Distribution::NegativeBinomial => Shape::Single(Family::NegativeBinomial { mixture: false }),
+            Distribution::Tweedie { rho } => Shape::Single(Family::Tweedie { rho: *rho as f64 }),
+            Distribution::Bernoulli => Shape::Single(Family::Bernoulli),
             Distribution::Gmm { components, weighted } => mixture(Family::Normal, components, weighted),
             Distribution::Pmm { components, weighted } => mixture(Family::Poisson { rate_eps: PMM_RATE_EPS }, components, weighted),
             Distribution::Nbmm { components, weighted } => mixture(Family::NegativeBinomial { mixture: true }, components, weighted),
+            Distribution::Isqf(isqf) => Shape::Isqf(isqf),
         }
     }
 
     /// NeuralForecast's `outputsize_multiplier`: raw model outputs per forecast point.
     pub fn param_count(&self) -> usize {
         match self.shape() {
-            Ok(family) => family.raw_count(),
-            Err(mixture) => mixture.stride() * mixture.components,
+            Shape::Single(family) => family.raw_count(),
+            Shape::Mixture(mixture) => mixture.stride() * mixture.components,
+            Shape::Isqf(isqf) => isqf.param_count(),
         }
     }
 
@@ -239,6 +268,7 @@ impl Distribution {
             Distribution::Gmm { components, weighted } => mixture(&["mu", "std"], *components, *weighted),
             Distribution::Pmm { components, weighted } => mixture(&["lambda"], *components, *weighted),
             Distribution::Nbmm { components, weighted } => mixture(&["total_count", "probs"], *components, *weighted),
+            Distribution::Isqf(isqf) => isqf.param_names(),
         }
     }
 
@@ -247,46 +277,52 @@ impl Distribution {
     /// distribution's parameters in data space (NeuralForecast's distr_args, what returnParams prints), param_count values.
     pub fn params(&self, raw: &[f32], loc: f64, scale: f64, params: &mut [f64]) {
         match self.shape() {
-            Ok(family) => {
+            Shape::Single(family) => {
                 let mut jac = [0.0; MAX_RAW * MAX_RAW];
                 family.decouple(&widen(raw), loc, scale, params, &mut jac);
             }
-            Err(mixture) => mixture.params(raw, loc, scale, params),
+            Shape::Mixture(mixture) => mixture.params(raw, loc, scale, params),
+            Shape::Isqf(isqf) => isqf.params(raw, loc, scale, params),
         }
     }
 
-    /// -log p(y | params(raw, loc, scale)) for a data-space target y, and d/d raw into `grad` (param_count f64).
+    /// -log p(y | params(raw, loc, scale)) for a data-space target y (ISQF: NeuralForecast's `-log_prob`, the
+    /// softplus of its CRPS plus log(scale)), and d/d raw into `grad` (param_count f64).
     pub fn nll_and_grad(&self, raw: &[f32], loc: f64, scale: f64, y: f64, grad: &mut [f64]) -> f64 {
         match self.shape() {
-            Ok(family) => {
+            Shape::Single(family) => {
                 let mut grad_raw = [0.0; MAX_RAW];
                 let nll = family.nll_and_grad(&widen(raw), loc, scale, y, &mut grad_raw);
                 grad[..family.raw_count()].copy_from_slice(&grad_raw[..family.raw_count()]);
                 nll
             }
-            Err(mixture) => mixture.nll_and_grad(raw, loc, scale, y, grad),
+            Shape::Mixture(mixture) => mixture.nll_and_grad(raw, loc, scale, y, grad),
+            Shape::Isqf(isqf) => isqf.nll_and_grad(raw, loc, scale, y, grad),
         }
     }
 
     /// One draw given data-space params (as `params` wrote them).
     pub fn sample<R: Rng + ?Sized>(&self, params: &[f64], rng: &mut R) -> f64 {
         match self.shape() {
-            Ok(family) => family.sample(params, rng),
-            Err(mixture) => mixture.sample(params, rng),
+            Shape::Single(family) => family.sample(params, rng),
+            Shape::Mixture(mixture) => mixture.sample(params, rng),
+            Shape::Isqf(isqf) => isqf.sample(params, rng),
         }
     }
 
     pub fn mean(&self, params: &[f64]) -> f64 {
         match self.shape() {
-            Ok(family) => family.mean(params),
-            Err(mixture) => mixture.mean(params),
+            Shape::Single(family) => family.mean(params),
+            Shape::Mixture(mixture) => mixture.mean(params),
+            Shape::Isqf(isqf) => isqf.mean(params),
         }
     }
 
     pub fn variance(&self, params: &[f64]) -> f64 {
         match self.shape() {
-            Ok(family) => family.variance(params),
-            Err(mixture) => mixture.variance(params),
+            Shape::Single(family) => family.variance(params),
+            Shape::Mixture(mixture) => mixture.variance(params),
+            Shape::Isqf(isqf) => isqf.variance(params),
         }
     }
 
@@ -297,7 +333,7 @@ impl Distribution {
             return Err(format!("the target {y} is not a finite number"));
         }
         match self {
-            Distribution::Normal | Distribution::StudentT | Distribution::Gmm { .. } => Ok(()),
+            Distribution::Normal | Distribution::StudentT | Distribution::Gmm { .. } | Distribution::Isqf(_) => Ok(()),
             Distribution::Poisson | Distribution::NegativeBinomial | Distribution::Pmm { .. } | Distribution::Nbmm { .. } => {
                 if y < 0.0 || y.fract() != 0.0 {
                     Err(format!("a count distribution needs non-negative integer targets, got {y}"))

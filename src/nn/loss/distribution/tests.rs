@@ -21,13 +21,14 @@ fn all() -> Vec<Distribution> {
         Distribution::pmm(2, true).unwrap(),
         Distribution::nbmm(2, false).unwrap(),
         Distribution::nbmm(2, true).unwrap(),
+        Distribution::isqf(3).unwrap().with_knots(&[0.1, 0.5, 0.9]).unwrap(),
     ]
 }
 
 /// A target inside `d`'s support near the middle of the test distributions.
 fn target(d: &Distribution) -> f64 {
     match d {
-        Distribution::Normal | Distribution::StudentT | Distribution::Gmm { .. } => 4.5,
+        Distribution::Normal | Distribution::StudentT | Distribution::Gmm { .. } | Distribution::Isqf(_) => 4.5,
         Distribution::Tweedie { .. } => 2.5,
         Distribution::Bernoulli => 1.0,
         _ => 4.0,
@@ -215,7 +216,9 @@ fn extreme_raw_outputs_stay_finite() {
 fn check_target_accepts_the_support_and_refuses_the_rest() {
     for d in all() {
         let (accepted, refused): (&[f64], &[f64]) = match d {
-            Distribution::Normal | Distribution::StudentT | Distribution::Gmm { .. } => (&[-3.5, 0.0, 2.25], &[f64::NAN, f64::INFINITY]),
+            Distribution::Normal | Distribution::StudentT | Distribution::Gmm { .. } | Distribution::Isqf(_) => {
+                (&[-3.5, 0.0, 2.25], &[f64::NAN, f64::INFINITY])
+            }
             Distribution::Tweedie { .. } => (&[0.0, 2.25, 7.0], &[-0.5, f64::NAN]),
             Distribution::Bernoulli => (&[0.0, 1.0], &[0.5, 2.0, -1.0]),
             _ => (&[0.0, 3.0, 120.0], &[-1.0, 2.5, f64::INFINITY]),
