@@ -123,6 +123,13 @@ export declare function autoModelTypes(): Array<string>
  */
 export declare function autoTrialConfigs(type: string, options: Record<string, unknown>): Record<string, unknown>[]
 
+/**
+ * A chunk's bytes: `head` (its header, written in frames.js) followed by each of `columns` in turn at the rows the
+ * chunk stages, the last `kept[s]` of the `counts[s]` rows of each series, as little-endian Float64 values.
+ * `rows` as in `droppableHeads`.
+ */
+export declare function chunkBytes(head: Uint8Array, columns: Float64Array[], counts: Uint32Array, kept: Uint32Array, rows: Uint32Array | number): Uint8Array
+
 /** One training step of a cross-validation. */
 export interface CrossValidationProgress {
   /** Index of the fit (0 for the first; one fit in all without refit). */
