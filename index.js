@@ -842,6 +842,7 @@ module.exports.NativeForecaster = nativeBinding.NativeForecaster
 module.exports.autoModelTypes = nativeBinding.autoModelTypes
 module.exports.autoTrialConfigs = nativeBinding.autoTrialConfigs
 module.exports.conformalIntervals = nativeBinding.conformalIntervals
+module.exports.chunkBytes = nativeBinding.chunkBytes
 module.exports.droppableHeads = nativeBinding.droppableHeads
 module.exports.modelTypes = nativeBinding.modelTypes
 module.exports.parseCsvColumns = nativeBinding.parseCsvColumns

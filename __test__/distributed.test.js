@@ -177,7 +177,7 @@ test('only the points the models read are staged, and only where the dropped row
   }
 })
 
-test("the addon's scan of the dropped rows (Float64Array columns) stages what the JavaScript one does, chunk for chunk", () => {
+test("the addon's scan of the dropped rows and gather of the kept ones (Float64Array columns) stage what the JavaScript does, byte for byte", () => {
   const frames = require('../lib/distributed/frames.js')
   // 400 series of 0 to 40 rows, ds counting by 3 from each series' own start, with defects here and there.
   let state = 7
@@ -195,9 +195,15 @@ test("the addon's scan of the dropped rows (Float64Array columns) stages what th
     const plain = { unique_id: order.map((r) => r[0]), ds: order.map((r) => r[1]), y: order.map((r) => r[2]), x: order.map((r) => r[3]) }
     const typed = { ...plain, ds: Float64Array.from(plain.ds), y: Float64Array.from(plain.y), x: Float64Array.from(plain.x) }
     const grouped = frames.groupRows(plain, 'test')
-    const staged = (data) => frames.encodeChunk(data, grouped, ['y', 'x'], 0, grouped.labels.length, 'test', { rows: 5, step: 3 })
+    const staged = (data, tail = { rows: 5, step: 3 }, first = 0, end = grouped.labels.length) => frames.encodeChunk(data, grouped, ['y', 'x'], first, end, 'test', tail)
     const chunk = staged(typed)
     expect(chunk.equals(staged(plain))).toBe(true)
+    // Every row, and a range of series from the middle, with and without ds.
+    const { ds: _ds, ...noDs } = plain
+    const { ds: _typedDs, ...typedNoDs } = typed
+    for (const [typedData, plainData] of [[typed, plain], [typedNoDs, noDs]]) {
+      for (const tail of [null, { rows: 5, step: 3 }]) expect(staged(typedData, tail, 101, 307).equals(staged(plainData, tail, 101, 307))).toBe(true)
+    }
     // Neither all series trimmed nor none.
     const counts = frames.decodeChunk(chunk).unique_id.reduce((n, s) => ((n[s] = (n[s] ?? 0) + 1), n), [])
     expect(counts.filter((n, s) => n === 5 && grouped.counts[s] > 5).length).toBeGreaterThan(100)
@@ -227,6 +233,56 @@ test("droppableHeads (the addon's scan) refuses what no chunk has, and reads row
   structuredClone(detached.buffer, { transfer: [detached.buffer] })
   expect(() => native.droppableHeads(detached, [y], counts, 2, 1, 0)).toThrow("droppableHeads: ds's ArrayBuffer was detached")
   expect(() => native.droppableHeads(ds, [detached], counts, 2, 1, 0)).toThrow("droppableHeads: columns[0]'s ArrayBuffer was detached")
+})
+
+test("chunkBytes (the addon's gather of a chunk's rows) writes the header and the kept rows, and refuses what no chunk has", () => {
+  const native = require('../lib/load.js').load()
+  // Through callNative, so that its errors are this realm's TypeError and RangeError.
+  const chunkBytes = (...args) => require('../lib/realm.js').callNative(() => native.chunkBytes(...args))
+  const refusal = (...args) => {
+    try {
+      chunkBytes(...args)
+    } catch (err) {
+      return `${err.constructor.name}: ${err.message}`
+    }
+    return 'accepted'
+  }
+  const ds = Float64Array.of(1, 2, 3, 4, 5)
+  const y = Float64Array.of(10, 20, 30, 40, 50)
+  const head = Buffer.from('head')
+  const values = (bytes) => [...new Float64Array(bytes.buffer.slice(bytes.byteOffset + 4, bytes.byteOffset + bytes.length))]
+  const bytes = chunkBytes(head, [ds, y], Uint32Array.of(3, 2), Uint32Array.of(2, 2), 0)
+  expect(Buffer.from(bytes.buffer, bytes.byteOffset, 4).toString()).toBe('head')
+  expect(values(bytes)).toEqual([2, 3, 4, 5, 20, 30, 40, 50])
+  expect(values(chunkBytes(head, [y], Uint32Array.of(2, 3), Uint32Array.of(1, 1), Uint32Array.of(4, 0, 3, 2, 1)))).toEqual([10, 20])
+  expect(values(chunkBytes(head, [y], Uint32Array.of(2), Uint32Array.of(2), 3))).toEqual([40, 50])
+  const counts = Uint32Array.of(3, 2)
+  expect(refusal(head, [ds], counts, Uint32Array.of(2), 0)).toBe('RangeError: chunkBytes: kept has 1 series but counts has 2')
+  expect(refusal(head, [ds], counts, Uint32Array.of(4, 2), 0)).toBe('RangeError: chunkBytes: kept[0] is 4 but series 0 has 3 rows')
+  expect(refusal(head, [ds, y.subarray(0, 4)], counts, counts, 0)).toBe("RangeError: chunkBytes: columns[1] has 4 values, none at the chunk's row 4")
+  expect(refusal(head, [ds], counts, counts, 1)).toBe("RangeError: chunkBytes: columns[0] has 5 values, none at the chunk's row 5")
+  expect(refusal(head, [ds], counts, counts, Uint32Array.of(0, 1, 2, 3, 9))).toBe("RangeError: chunkBytes: columns[0] has 5 values, none at the chunk's row 9")
+  expect(refusal(head, [ds], counts, counts, Uint32Array.of(0, 1))).toBe('RangeError: chunkBytes: counts add up to 5 rows but rows lists 2')
+  expect(refusal(head, [ds], counts, counts, -1)).toMatch(/^RangeError: chunkBytes: rows must be an integer between 0 and/)
+  expect(refusal(head, [ds], counts, counts, 'x')).toBe('TypeError: chunkBytes: rows must be a Uint32Array or the index of the first row, got a string')
+  expect(refusal('head', [ds], counts, counts, 0)).toBe('TypeError: chunkBytes: head must be a Uint8Array or Buffer, got a string')
+  expect(refusal(head, [Float32Array.from(ds)], counts, counts, 0)).toBe('TypeError: chunkBytes: columns[0] must be a Float64Array, got a Float32Array')
+  expect(refusal(head, ds, counts, counts, 0)).toBe('TypeError: chunkBytes: columns must be an array of Float64Arrays, got a Float64Array')
+  expect(refusal(head, [ds], [3, 2], counts, 0)).toBe('TypeError: chunkBytes: counts must be a Uint32Array, got an array')
+  for (const at of ['head', 'columns[0]', 'rows']) {
+    const detached = at === 'head' ? Uint8Array.of(1, 2, 3, 4) : at === 'rows' ? Uint32Array.of(0, 1, 2, 3, 4) : Float64Array.from(ds)
+    structuredClone(detached.buffer, { transfer: [detached.buffer] })
+    const args = [at === 'head' ? detached : head, [at === 'columns[0]' ? detached : ds], counts, counts, at === 'rows' ? detached : 0]
+    expect(refusal(...args)).toMatch(`TypeError: chunkBytes: ${at}'s ArrayBuffer was detached`)
+  }
+  // Columns of other lengths than the ids are the local call's RangeError, before any chunk.
+  const frames = require('../lib/distributed/frames.js')
+  expect(() => frames.numericColumns({ unique_id: ['a', 'a'], ds: [1, 2], y: Float64Array.of(1, 2), x: [1] }, 'distributed.predict')).toThrow(
+    'distributed.predict: data.unique_id has 2 rows but data.x has 1',
+  )
+  expect(() => frames.numericColumns({ unique_id: ['a', 'a'], ds: Float64Array.of(1), y: Float64Array.of(1, 2) }, 'distributed.predict')).toThrow(
+    'distributed.predict: data.unique_id has 2 rows but data.ds has 1',
+  )
 })
 
 test('groupRows finds the same series in typed ids (their runs found in the addon) as in plain ones', () => {

@@ -72,34 +72,50 @@ function nativeRunLengths(ids) {
   return callNative(() => load().runLengths(ids))
 }
 
-/** The numeric columns of `data` besides unique_id and ds (y first), with a check that each is numeric. */
+/**
+ * The numeric columns of `data` besides unique_id and ds (y first), with a check that each is numeric and that
+ * they and ds have a value per row, as the local call checks.
+ */
 function numericColumns(data, what) {
   const names = Object.keys(data).filter((name) => name !== 'unique_id' && name !== 'ds' && name !== 'labels')
+  const rows = data.unique_id.length
   for (const name of names) {
     const column = data[name]
     if (!ArrayBuffer.isView(column) && !(Array.isArray(column) && column.every((v) => typeof v === 'number' || v === null))) {
       throw new TypeError(`${what}: data.${name} must be numbers (a Float64Array or an array of numbers)`)
     }
   }
+  for (const name of ['ds', ...names]) {
+    if (data[name] !== undefined && data[name].length !== rows) throw new RangeError(`${what}: data.unique_id has ${rows} rows but data.${name} has ${data[name].length}`)
+  }
   return ['y', ...names.filter((name) => name !== 'y')]
 }
 
 /** Packs a header and Float64 columns (and an optional text block) into one Buffer. */
 function encode(header, columns, text) {
-  const textBytes = text === undefined ? Buffer.alloc(0) : Buffer.from(text, 'utf8')
-  const json = Buffer.from(JSON.stringify({ ...header, textBytes: textBytes.length }), 'utf8')
-  const headerEnd = 4 + json.length
-  const dataStart = Math.ceil((headerEnd + textBytes.length) / ALIGN) * ALIGN
-  const out = Buffer.alloc(dataStart + columns.reduce((bytes, c) => bytes + c.length * 8, 0))
-  out.writeUInt32LE(json.length, 0)
-  json.copy(out, 4)
-  textBytes.copy(out, headerEnd)
+  const { out, dataStart } = encodeHead(header, text, columns.reduce((bytes, c) => bytes + c.length * 8, 0))
   let at = dataStart
   for (const column of columns) {
     new Float64Array(out.buffer, out.byteOffset + at, column.length).set(column)
     at += column.length * 8
   }
   return out
+}
+
+/**
+ * A Buffer of `encode`'s layout with the header and text written and `columnBytes` zero bytes left for the
+ * columns, from `dataStart` (the first multiple of 8 after the text) on.
+ */
+function encodeHead(header, text, columnBytes) {
+  const textBytes = text === undefined ? Buffer.alloc(0) : Buffer.from(text, 'utf8')
+  const json = Buffer.from(JSON.stringify({ ...header, textBytes: textBytes.length }), 'utf8')
+  const headerEnd = 4 + json.length
+  const dataStart = Math.ceil((headerEnd + textBytes.length) / ALIGN) * ALIGN
+  const out = Buffer.alloc(dataStart + columnBytes)
+  out.writeUInt32LE(json.length, 0)
+  json.copy(out, 4)
+  textBytes.copy(out, headerEnd)
+  return { out, dataStart }
 }
 
 /** `{ header, text, column(k, length) }` of a Buffer made by `encode`. */
@@ -144,9 +160,13 @@ function encodeChunk(data, grouped, names, first, end, what, tail = null) {
   let rowEnd = rowStart
   for (let s = first; s < end; s++) rowEnd += grouped.counts[s]
   const counts = grouped.counts.slice(first, end)
+  const header = { labels: grouped.labels.slice(first, end), counts, ds: ds.kind, names }
   let rows = grouped.rows === null ? null : grouped.rows.subarray(rowStart, rowEnd)
-  if (tail !== null && ds.kind === (tail.calendar ? 'string' : 'number')) {
-    const kept = keptRows(data, names, rows, rowStart, counts, tail)
+  const trimmed = tail !== null && ds.kind === (tail.calendar ? 'string' : 'number') ? tail : null
+  const native = nativeChunk(data, header, rows, rowStart, trimmed)
+  if (native !== null) return native
+  if (trimmed !== null) {
+    const kept = keptRows(data, names, rows, rowStart, counts, trimmed)
     if (kept !== null) rows = kept
   }
   // The chunk's numbers of a column: a copy of its rows, or the contiguous slice.
@@ -167,8 +187,31 @@ function encodeChunk(data, grouped, names, first, end, what, tail = null) {
     text = dates.map((v) => (v instanceof Date ? v.toISOString() : String(v))).join('\n')
   }
   for (const name of names) columns.push(numbers(data[name]))
-  const header = { labels: grouped.labels.slice(first, end), counts, ds: ds.kind, names }
   return encode(header, columns, text)
+}
+
+const isFloat64Array = (values) => ArrayBuffer.isView(values) && values[Symbol.toStringTag] === 'Float64Array'
+
+/**
+ * `encodeChunk`'s Buffer made in the addon where ds (unless absent) and every numeric column are Float64Arrays
+ * (the panels of millions of rows), else null: which series drop their earlier rows (`droppable`'s test,
+ * src/data/tails.rs) and the kept rows written from the columns straight into the Buffer (src/data/chunk_bytes.rs).
+ * `header.counts` becomes the rows kept per series.
+ */
+function nativeChunk(data, header, rows, rowStart, tail) {
+  if (header.ds === 'string') return null
+  const columns = header.names.map((name) => data[name])
+  const numeric = header.ds === 'number' ? [data.ds, ...columns] : columns
+  if (!numeric.every(isFloat64Array)) return null
+  const counts = Uint32Array.from(header.counts)
+  const at = rows ?? rowStart
+  if (tail !== null) {
+    const droppable = callNative(() => load().droppableHeads(data.ds, columns, counts, tail.rows, tail.step, at))
+    header.counts = header.counts.map((count, s) => (count > tail.rows && droppable[s] === 1 ? tail.rows : count))
+  }
+  const { out: head } = encodeHead(header, undefined, 0)
+  const bytes = callNative(() => load().chunkBytes(head, numeric, counts, Uint32Array.from(header.counts), at))
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
 }
 
 /**
@@ -184,35 +227,19 @@ function keptRows(data, names, rows, rowStart, counts, tail) {
   if (!counts.some((count) => count > keep)) return null
   const columns = names.map((name) => data[name])
   const ds = data.ds
-  const native = tail.calendar ? null : nativeDroppable(ds, columns, rows, rowStart, counts, keep, tail.step)
   const kept = new Uint32Array(counts.reduce((n, count) => n + count, 0))
   let n = 0
   for (let s = 0, at = 0; s < counts.length; s++) {
     const end = at + counts[s]
-    const dropped =
-      native !== null
-        ? native[s] === 1
-        : tail.calendar
-          ? calendarDroppable(ds, rows, rowStart, at, end - keep, tail.calendar) && finiteRows(columns, rows, rowStart, at, end - keep)
-          : droppable(ds, columns, rows, rowStart, at, end - keep, tail.step)
+    const dropped = tail.calendar
+      ? calendarDroppable(ds, rows, rowStart, at, end - keep, tail.calendar) && finiteRows(columns, rows, rowStart, at, end - keep)
+      : droppable(ds, columns, rows, rowStart, at, end - keep, tail.step)
     const from = counts[s] > keep && dropped ? end - keep : at
     for (let p = from; p < end; p++) kept[n++] = rows === null ? rowStart + p : rows[p]
     counts[s] = end - from
     at = end
   }
   return kept.subarray(0, n)
-}
-
-const isFloat64Array = (values) => ArrayBuffer.isView(values) && values[Symbol.toStringTag] === 'Float64Array'
-
-/**
- * `droppable` for every series of a chunk at once, in the addon (src/data/tails.rs), where ds and every numeric
- * column are non-empty Float64Arrays (the panels of millions of rows): 1 where the series' dropped rows may go, 0
- * where not, per series; null otherwise. A detached buffer reads as empty here, as in `droppable`.
- */
-function nativeDroppable(ds, columns, rows, rowStart, counts, keep, step) {
-  if (!isFloat64Array(ds) || ds.length === 0 || !columns.every((column) => isFloat64Array(column) && column.length > 0)) return null
-  return callNative(() => load().droppableHeads(ds, columns, Uint32Array.from(counts), keep, step, rows ?? rowStart))
 }
 
 /**

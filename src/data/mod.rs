@@ -2,6 +2,7 @@
 //! [`Panel`] of contiguous series, with frequencies.
 //! Nothing here panics on bad input; every error names the series and row at fault.
 
+pub mod chunk_bytes;
 pub mod csv;
 pub mod ds;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod tails;
 #[cfg(test)]
 mod test_data;
 
+pub use chunk_bytes::{chunk_bytes, ChunkBytesError};
 pub use ds::{
     check_uniform_kind, ds_from_epoch_millis, ds_from_numbers, format_ds_column, parse_ds_column,
     Ds,
