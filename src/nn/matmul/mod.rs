@@ -4,7 +4,7 @@
 //! | file | what it holds |
 //! | --- | --- |
 //! | [`strided`] | [`gemm`] over strided views: nano-gemm for small products (no packing, no allocation), matrixmultiply for large packed ones |
-//! | [`dot`], `dot_avx2`, `dot_avx512` | one-row dot products `x W^T` that read the weight as stored |
+//! | [`dot`], `dot_avx2`, `dot_avx512` | dot products `x W^T` over the weight's rows: as stored, or (AVX-512F, many rows) copied into panels |
 //! | [`tiles`], `tiles_avx2`, `tiles_avx512` | register tiles `x B` and [`PackedB`], a weight packed into column panels |
 //! | [`transpose`] | transposes (AVX2: 8 x 8 blocks) |
 //! | `gradients_avx512`, `avx512_rows` | the AVX-512F weight and input gradients, and the masked row loads they share with `dot_avx512` |
@@ -24,11 +24,12 @@
 //! | at least [`DOT_MIN_INPUTS`] inputs | AVX-512F dot products | [`Kernel::Dot`] | gemm |
 //! | fewer inputs | [`Kernel::Tiles`] | [`Kernel::Tiles`] | gemm |
 //!
-//! Dot products read the row-major weight `w [out, in]` in place (`y = x w^T`), tiled over rows and columns so
-//! that each block of weight rows serves every row from L1; below [`DOT_MIN_INPUTS`] inputs a product is too short
-//! for its horizontal sum to pay off, and [`PackedB`]'s register tiles over `W^T` (packed into a per-thread
-//! buffer, at most `DOT_MIN_INPUTS x out` values) are faster. The backward pass, whose results are summed over the
-//! rows anyway, is chosen by the rows:
+//! Dot products read the row-major weight `w [out, in]` by rows (`y = x w^T`), tiled over rows and columns so
+//! that each block of weight rows serves every row from L1 (AVX-512F copies the blocks into aligned panels for
+//! many rows and takes `x` in blocks that stay in L2: where operands are read from changes no bit); below
+//! [`DOT_MIN_INPUTS`] inputs a product is too short for its horizontal sum to pay off, and [`PackedB`]'s register
+//! tiles over `W^T` (packed into a per-thread buffer, at most `DOT_MIN_INPUTS x out` values) are faster. The
+//! backward pass, whose results are summed over the rows anyway, is chosen by the rows:
 //!
 //! | backward | AVX-512F | AVX2 + FMA | SIMD off |
 //! | --- | --- | --- | --- |
