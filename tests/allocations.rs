@@ -167,15 +167,11 @@ fn allocations_of_10_steps(model: &str) -> i64 {
     least
 }
 
-/// Models whose training step still allocates (their window forecasts are checked below): PatchTST's products are
-/// large enough for matrixmultiply's packing buffers, which it allocates per call; an open item of issue 18.
-const TRAINING_STEPS_ALLOCATE: &[&str] = &["PatchTST"];
-
 #[test]
 fn steady_state_training_steps_do_not_allocate() {
     let _serial = COUNTING.lock().unwrap_or_else(|p| p.into_inner());
     let mut failures = Vec::new();
-    for model in models().into_iter().filter(|m| !TRAINING_STEPS_ALLOCATE.contains(&m.split('@').next().unwrap())) {
+    for model in models() {
         // Every step's parallel work enters the thread pool through rayon's global injector, which allocates one block
         // of job slots per 63 jobs: a block may fall in either fit. An allocation per step would show as 10 or more.
         let extra = allocations_of_10_steps(model);

@@ -5,7 +5,7 @@
 //! | --- | --- |
 //! | [`strided`] | [`gemm`] over strided views: nano-gemm for small products (no packing, no allocation), matrixmultiply for large packed ones |
 //! | [`dot`], `dot_avx2`, `dot_avx512` | dot products `x W^T` over the weight's rows: as stored, or (AVX-512F, many rows) copied into panels |
-//! | [`tiles`], `tiles_avx2`, `tiles_avx512` | register tiles `x B` and [`PackedB`], a weight packed into column panels |
+//! | [`tiles`], `tiles_avx2`, `tiles_avx512` | register tiles `x B` (and `dY^T X`) and [`PackedB`], a weight packed into column panels |
 //! | [`transpose`] | transposes (AVX2: 8 x 8 blocks) |
 //! | `gradients_avx512`, `avx512_rows` | the AVX-512F weight and input gradients, and the masked row loads they share with `dot_avx512` |
 //! | [`assist`] | the second core that shares the output columns of large layers |
@@ -34,13 +34,17 @@
 //! | backward | AVX-512F | AVX2 + FMA | SIMD off |
 //! | --- | --- | --- | --- |
 //! | up to [`TILED_BACKWARD_ROWS`] rows | AVX-512F | gemm dW, [`Kernel::Tiles`] dX | gemm |
-//! | up to [`MAX_ROWS`] rows | AVX-512F | gemm | gemm |
-//! | more rows | AVX-512F (dW in blocks of [`MAX_ROWS`] rows) | gemm | gemm |
+//! | up to [`MAX_ROWS`] rows | AVX-512F | gemm; [`Kernel::Tiles`] where gemm would pack | gemm |
+//! | more rows | AVX-512F (dW in blocks of [`MAX_ROWS`] rows) | gemm; [`Kernel::Tiles`] where gemm would pack | gemm |
 //!
 //! The AVX-512F backward kernels accumulate weight rows scaled by output gradients into the input gradient
 //! (`dx = dy w`) and input rows scaled by output gradients into the weight gradient (`dW += dy^T x`), tiling only
 //! over the rows there are: each call reads the weight once and passes over its gradient once, for all rows
-//! together. `time_the_kernels` in the tests measures every kernel on the layers of the models.
+//! together. Products that gemm would hand to matrixmultiply (see `strided::packs`), which allocates its packing
+//! buffers on every call, take the register tiles on AVX2 instead (`dW += dY^T X` over blocks of rows transposed and
+//! packed into per-thread buffers, `dY W` over `W` packed into panels), so that a
+//! training step over a large batch in one pass (PatchTST's, under BatchNorm) allocates nothing.
+//! `time_the_kernels` in the tests measures every kernel on the layers of the models.
 //!
 //! Each output is summed in an order fixed by the kernel and the shapes, never by the other rows of the call, so
 //! results are reproducible on a given CPU; kernels differ from each other, and from gemm, in the last bits.
@@ -75,6 +79,7 @@ mod transpose;
 pub(crate) use dot::matmul_nt_acc;
 pub(crate) use strided::{add_column_sums, add_row_sums, fill_columns_with, fill_rows_with, gemm, Mat, MatMut};
 pub(crate) use tiles::{matmul, PackedB};
+use tiles::TnScratch;
 pub(crate) use transpose::transpose;
 
 /// The most rows the backward kernels take at once (the AVX-512F weight gradient's packed strips hold 64 rows):
@@ -95,25 +100,33 @@ enum Kernel {
     /// Forward only: [`dot::matmul_nt_acc_columns`]' AVX2 dot products, which read the weight as stored.
     Dot,
     /// [`tiles`]' register tiles: the forward pass over `W^T` packed into the thread's [`PackedB`], the input
-    /// gradient over `W` as stored (with gemm's weight gradient).
+    /// gradient over `W` as stored, the weight gradient `dY^T X` where gemm would pack it (gemm's below).
     Tiles,
     /// matrixmultiply (or nano-gemm) through [`strided::gemm`].
     Gemm,
 }
 
 thread_local! {
-    /// [`Kernel::Tiles`]' packed `W^T`: grows to the largest such layer the thread multiplies, then is reused.
+    /// [`Kernel::Tiles`]' packed `W^T` (or `W`, for a large input gradient): grows to the largest such layer the
+    /// thread multiplies, then is reused.
     static PACKED: RefCell<PackedB> = RefCell::new(PackedB::default());
+    /// [`Kernel::Tiles`]' blocks of a large weight gradient's operands, grown and reused likewise.
+    static TN_SCRATCH: RefCell<TnScratch> = RefCell::new(TnScratch::default());
 }
 
-/// Heap bytes of this thread's packed `W^T` (a forecaster's `memoryStats` adds those of its threads).
+/// Heap bytes of this thread's packed weights and gradient blocks (a forecaster's `memoryStats` adds those of its
+/// threads).
 pub fn thread_buffer_bytes() -> usize {
-    PACKED.try_with(|packed| packed.try_borrow().map_or(0, |p| crate::nn::heap_bytes::HeapBytes::heap_bytes(&*p))).unwrap_or(0)
+    use crate::nn::heap_bytes::HeapBytes;
+    let packed = PACKED.try_with(|packed| packed.try_borrow().map_or(0, |p| p.heap_bytes())).unwrap_or(0);
+    packed + TN_SCRATCH.try_with(|scratch| scratch.try_borrow().map_or(0, |s| s.heap_bytes())).unwrap_or(0)
 }
 
-/// Frees this thread's packed `W^T` (`memoryPool: false`); the next product packs into a fresh one.
+/// Frees this thread's packed weights and gradient blocks (`memoryPool: false`); the next product packs into fresh
+/// ones.
 pub fn release_thread_buffers() {
     let _ = PACKED.try_with(|packed| packed.try_borrow_mut().map(|mut p| *p = PackedB::default()));
+    let _ = TN_SCRATCH.try_with(|scratch| scratch.try_borrow_mut().map(|mut s| *s = TnScratch::default()));
 }
 
 /// The forward kernel for a layer of `inputs` inputs on this CPU and thread: never chosen by the rows, so that
@@ -133,8 +146,9 @@ fn forward_kernel(inputs: usize) -> Kernel {
     Kernel::Dot
 }
 
-/// The fastest backward kernel for `rows` rows on this CPU and thread.
-fn backward_kernel(rows: usize) -> Kernel {
+/// The fastest backward kernel for `rows` rows of a layer of `k` inputs and `n` outputs on this CPU and thread
+/// that allocates nothing.
+fn backward_kernel(rows: usize, k: usize, n: usize) -> Kernel {
     let isa = thread_isa();
     if isa < Isa::Avx2 || rows == 0 {
         return Kernel::Gemm;
@@ -143,7 +157,7 @@ fn backward_kernel(rows: usize) -> Kernel {
     if isa == Isa::Avx512 {
         return Kernel::Avx512;
     }
-    if rows <= TILED_BACKWARD_ROWS {
+    if rows <= TILED_BACKWARD_ROWS || strided::packs(n, rows, k) || strided::packs(rows, n, k) {
         Kernel::Tiles
     } else {
         Kernel::Gemm
@@ -264,7 +278,7 @@ pub(super) struct Backward<'a> {
 
 /// [`Linear::backward`]: accumulates dW and db into `grads` and writes d input into `d_input` if given.
 pub(super) fn backward(pass: Backward<'_>, grads: &mut ParamStore, d_input: Option<&mut [f32]>) -> Result<(), NnError> {
-    backward_with(backward_kernel(pass.rows), pass, grads, d_input)
+    backward_with(backward_kernel(pass.rows, pass.layer.in_features(), pass.layer.out_features()), pass, grads, d_input)
 }
 
 fn backward_with(kernel: Kernel, pass: Backward<'_>, grads: &mut ParamStore, d_input: Option<&mut [f32]>) -> Result<(), NnError> {
@@ -273,10 +287,28 @@ fn backward_with(kernel: Kernel, pass: Backward<'_>, grads: &mut ParamStore, d_i
     match kernel {
         Kernel::Gemm | Kernel::Dot => gemm_backward(pass, grads, d_input),
         Kernel::Tiles => {
-            let Some(d_input) = d_input else { return gemm_backward(pass, grads, None) };
-            expect_len("Linear input gradient", rows * k, d_input.len())?;
-            gemm_backward(pass, grads, None)?;
-            matmul(thread_isa(), d_output, rows, n, weight_data(layer, params)?, k, d_input);
+            if let Some(d_input) = &d_input {
+                expect_len("Linear input gradient", rows * k, d_input.len())?;
+            }
+            if strided::packs(n, rows, k) {
+                tiled_weight_grad(pass, grads)?;
+            } else {
+                gemm_backward(pass, grads, None)?;
+            }
+            if let Some(d_input) = d_input {
+                expect_len("Linear output gradient", rows * n, d_output.len())?;
+                let (isa, weight) = (thread_isa(), weight_data(layer, params)?);
+                if strided::packs(rows, n, k) {
+                    // Enough rows to repay packing `W` into panels, which stream through L1 as its strided columns
+                    // would not: the same bits.
+                    PACKED.with_borrow_mut(|packed| {
+                        packed.pack(weight, n, k);
+                        packed.matmul(isa, d_output, rows, d_input, false);
+                    });
+                } else {
+                    matmul(isa, d_output, rows, n, weight, k, d_input);
+                }
+            }
             Ok(())
         }
         #[cfg(target_arch = "x86_64")]
@@ -316,6 +348,21 @@ unsafe fn avx512_weight_grad(d_output: &[f32], rows: usize, n: usize, input: &[f
         let block = MAX_ROWS.min(rows - start);
         gradients_avx512::weight_grad(d_output.as_ptr().add(start * n), block, n, input.as_ptr().add(start * k), k, d_weight.as_mut_ptr());
     }
+}
+
+/// dW += dY^T X and db += colsum(dY) through the register tiles, for a product gemm would pack.
+fn tiled_weight_grad(pass: Backward<'_>, grads: &mut ParamStore) -> Result<(), NnError> {
+    let Backward { layer, input, d_output, rows, .. } = pass;
+    let (k, n) = (layer.in_features(), layer.out_features());
+    expect_len("Linear input", rows * k, input.len())?;
+    expect_len("Linear output gradient", rows * n, d_output.len())?;
+    let d_weight = &mut grads.get_mut(layer.weight()).data;
+    expect_len("Linear weight gradient", n * k, d_weight.len())?;
+    TN_SCRATCH.with_borrow_mut(|scratch| tiles::matmul_tn_acc(thread_isa(), d_output, rows, n, input, k, d_weight, scratch));
+    if let Some(bias) = layer.bias() {
+        add_column_sums(d_output, &mut grads.get_mut(bias).data);
+    }
+    Ok(())
 }
 
 /// [`Linear::backward`] through gemm, whatever the rows.

@@ -94,19 +94,20 @@ pub(crate) fn gemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: MatMut<'_>) {
         c.for_each(|v| *v = if beta == 0.0 { 0.0 } else { *v * beta });
         return;
     }
-    if use_small_kernel(a.rows, a.cols, b.cols) {
-        small_gemm(a, b, beta, c);
-    } else {
+    if packs(a.rows, a.cols, b.cols) {
         packed_gemm(a, b, beta, c);
+    } else {
+        small_gemm(a, b, beta, c);
     }
 }
 
-/// Products whose row operand `A` fits in L2 go to nano-gemm: it rereads `A` once per column tile of `C` and
+/// Whether an `[m, k] x [k, n]` product goes to matrixmultiply, which allocates its packing buffers on every
+/// call. Products whose row operand `A` fits in L2 go to nano-gemm: it rereads `A` once per column tile of `C` and
 /// streams `B` and `C` once, without packing (so with no heap allocation: training steps and window forecasts at
 /// the usual sizes allocate nothing). Larger ones go to matrixmultiply, whose cache blocking pays off there.
-fn use_small_kernel(m: usize, k: usize, n: usize) -> bool {
+pub(super) fn packs(m: usize, k: usize, n: usize) -> bool {
     const L2_FLOATS: usize = 1 << 16;
-    m * k <= L2_FLOATS && k * n <= 4 * L2_FLOATS
+    m * k > L2_FLOATS || k * n > 4 * L2_FLOATS
 }
 
 /// A view's element strides `(row, column)` as the products' pointer offsets.

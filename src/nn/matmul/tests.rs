@@ -41,7 +41,8 @@ fn products_match_gemm() {
     // Shapes with every tail: k around the 16- and 64-lane strips and the AVX-512F forward threshold, n
     // around the 4- and 8-column tiles, the 16-column panels and across several 64-row weight chunks, rows
     // around the 4-row tiles, the packing threshold and the other kernels' limits, and past MAX_ROWS (AVX-512F's
-    // weight gradient in blocks).
+    // weight gradient in blocks); 520 outputs make the products of the most rows large enough for gemm to pack
+    // (and the tiles to take the weight gradient).
     let shapes = [
         (1, 1, true),
         (15, 5, true),
@@ -54,6 +55,7 @@ fn products_match_gemm() {
         (81, 200, false),
         (128, 32, true),
         (137, 19, false),
+        (40, 520, true),
     ];
     for (k, n, bias) in shapes {
         let (layer, params) = layer(k, n, bias, k as u64);
@@ -139,22 +141,25 @@ fn a_large_layer_shared_with_the_assistant_keeps_its_bits() {
 
 #[test]
 fn the_kernel_follows_the_inputs_the_rows_and_the_simd_setting() {
-    assert_eq!(backward_kernel(0), Kernel::Gemm);
+    assert_eq!(backward_kernel(0, 64, 64), Kernel::Gemm);
     if thread_isa() >= Isa::Avx2 {
         assert_eq!(forward_kernel(DOT_MIN_INPUTS - 1), Kernel::Tiles);
         assert!(matches!(forward_kernel(DOT_MIN_INPUTS), Kernel::Dot) || thread_isa() == Isa::Avx512);
         #[cfg(target_arch = "x86_64")]
         if thread_isa() == Isa::Avx512 {
-            assert_eq!((forward_kernel(DOT_MIN_INPUTS), backward_kernel(MAX_ROWS)), (Kernel::Avx512, Kernel::Avx512));
+            assert_eq!((forward_kernel(DOT_MIN_INPUTS), backward_kernel(MAX_ROWS, 64, 64)), (Kernel::Avx512, Kernel::Avx512));
             // Larger batches add their weight gradients in blocks of MAX_ROWS rows.
-            assert_eq!(backward_kernel(MAX_ROWS + 1), Kernel::Avx512);
+            assert_eq!(backward_kernel(MAX_ROWS + 1, 64, 64), Kernel::Avx512);
         } else {
-            assert_eq!((backward_kernel(TILED_BACKWARD_ROWS), backward_kernel(TILED_BACKWARD_ROWS + 1)), (Kernel::Tiles, Kernel::Gemm));
-            assert_eq!(backward_kernel(MAX_ROWS + 1), Kernel::Gemm);
+            let (tiles, gemm) = (backward_kernel(TILED_BACKWARD_ROWS, 64, 64), backward_kernel(TILED_BACKWARD_ROWS + 1, 64, 64));
+            assert_eq!((tiles, gemm), (Kernel::Tiles, Kernel::Gemm));
+            assert_eq!(backward_kernel(MAX_ROWS + 1, 64, 64), Kernel::Gemm);
+            // PatchTST's batch of 1,024 windows of 3 patches in one pass: gemm would pack (and allocate).
+            assert_eq!(backward_kernel(3072, 128, 256), Kernel::Tiles);
         }
     }
     let _scalar = crate::simd::scoped_simd(false);
-    assert_eq!((forward_kernel(512), forward_kernel(24), backward_kernel(8)), (Kernel::Gemm, Kernel::Gemm, Kernel::Gemm));
+    assert_eq!((forward_kernel(512), forward_kernel(24), backward_kernel(8, 64, 64)), (Kernel::Gemm, Kernel::Gemm, Kernel::Gemm));
 }
 
 #[test]
@@ -254,7 +259,7 @@ fn time_the_kernels() {
                 let t = time(&mut |l| backward_with(kernel, pass(l, &params, &x, &dy, rows), &mut grads, Some(&mut dx)).unwrap());
                 line += &format!(" {kernel:?} {t:.1}");
             }
-            eprintln!("{line} (chosen {:?})", backward_kernel(rows));
+            eprintln!("{line} (chosen {:?})", backward_kernel(rows, k, n));
         }
     }
 }

@@ -57,6 +57,34 @@ fn matmul_acc_scalar(a: &[f32], m: usize, k: usize, b: &[f32], n: usize, c: &mut
     }
 }
 
+/// Inner rows per block of [`matmul_tn_acc`]: a 16-column panel of a block of `b` (16 KiB) stays in L1 while every
+/// row tile of `c` passes over it.
+const TN_BLOCK: usize = 256;
+
+/// The scratch of [`matmul_tn_acc`]: a block of `a` transposed and one of `b` packed into panels, each grown to the
+/// largest block, then reused.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TnScratch {
+    transposed: Vec<f32>,
+    packed: PackedB,
+}
+crate::nn::heap_bytes::heap_bytes!(TnScratch { transposed, packed });
+
+/// `c[m, n] += a^T b` for row-major `a` `[k, m]` and `b` `[k, n]` (a weight gradient `dY^T X` over `k` batch rows),
+/// in blocks of [`TN_BLOCK`] inner rows, each transposed and packed into `scratch` (no allocation once it has grown)
+/// and accumulated onto `c` in turn: every element is summed over `p` in increasing order, the bits of
+/// [`matmul_acc`] over the transpose of `a`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn matmul_tn_acc(isa: Isa, a: &[f32], k: usize, m: usize, b: &[f32], n: usize, c: &mut [f32], scratch: &mut TnScratch) {
+    assert!(a.len() >= k * m && b.len() >= k * n && c.len() >= m * n, "matmul_tn_acc: operand too short");
+    for start in (0..k).step_by(TN_BLOCK) {
+        let block = TN_BLOCK.min(k - start);
+        transpose(isa, &a[start * m..(start + block) * m], block, m, &mut scratch.transposed);
+        scratch.packed.pack(&b[start * n..(start + block) * n], block, n);
+        scratch.packed.matmul(isa, &scratch.transposed, m, c, true);
+    }
+}
+
 /// The right operand `b` `[k, n]` of repeated products (a weight matrix used at every timestep),
 /// prepared once per pass. With `n` a multiple of 16 it is stored as `n / 16` column panels `[k, 16]`,
 /// 64-byte aligned, so that each row of a panel is one cache line and a product streams a panel

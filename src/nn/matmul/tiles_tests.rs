@@ -30,6 +30,27 @@ fn avx512_packed_products_equal_the_avx2_ones() {
     }
 }
 
+/// The weight gradient's `a^T b` gives the bits of the plain product over the explicit transpose on every level,
+/// over several blocks of inner rows and every tile and tail.
+#[test]
+fn transposed_products_equal_the_plain_ones_over_the_transpose() {
+    let mut levels = vec![Isa::Scalar];
+    if thread_isa() >= Isa::Avx2 {
+        levels.push(thread_isa());
+    }
+    for &(k, m, n) in &[(1, 1, 1), (3, 7, 5), (600, 13, 48), (259, 64, 23), (513, 6, 16)] {
+        let (a, b, c0) = (random_vec(k * m, 1), random_vec(k * n, 2), random_vec(m * n, 3));
+        let mut at = Vec::new();
+        transpose(Isa::Scalar, &a, k, m, &mut at);
+        for &isa in &levels {
+            let (mut c, mut expected) = (c0.clone(), c0.clone());
+            matmul_tn_acc(isa, &a, k, m, &b, n, &mut c, &mut TnScratch::default());
+            matmul_acc(isa, &at, m, k, &b, n, &mut expected);
+            assert_eq!(c, expected, "{isa:?} k={k} m={m} n={n}");
+        }
+    }
+}
+
 fn close(a: &[f32], b: &[f32], tol: f32) {
     assert_eq!(a.len(), b.len());
     a.iter()
