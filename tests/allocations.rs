@@ -205,9 +205,9 @@ fn window_forecasts_do_not_allocate() {
 /// running at once, plus 20 %", on one thread: one trial at a time, so the allocations, and with them the peak, are
 /// the same on every run (on two, the peak depends on how the trials' steps interleave). Each trial alone is its
 /// configuration fitted as the search fits it (scored on the last h points); the search's peak includes the winner's
-/// refit. The panel is built before the counting.
+/// refit. The panel is built before the counting. The test holds the search to a tenth, tighter than the limit.
 #[test]
-fn a_search_holds_at_most_its_largest_trial_and_a_fifth() {
+fn a_search_holds_at_most_its_largest_trial_and_a_tenth() {
     let _serial = COUNTING.lock().unwrap_or_else(|p| p.into_inner());
     let panel = Panel::from_fn(40, 200, |s, t| 10.0 + s as f64 + (t as f64 / 3.0 + s as f64).sin()).unwrap();
     let samples = 8;
@@ -245,8 +245,10 @@ fn a_search_holds_at_most_its_largest_trial_and_a_fifth() {
         .collect();
     let largest = *trials.iter().max().unwrap();
     let searched = search();
+    // The limit is 1.2x; besides its running trial the search holds only the best finished trial's network
+    // (1.09x here), so a tenth is the bound a regression must stay within.
     assert!(
-        searched as f64 <= 1.2 * largest as f64,
-        "the search's peak heap is {searched} bytes, over 1.2 x its largest trial's {largest} (trials alone: {trials:?})"
+        searched as f64 <= 1.1 * largest as f64,
+        "the search's peak heap is {searched} bytes, over 1.1 x its largest trial's {largest} (trials alone: {trials:?})"
     );
 }

@@ -159,7 +159,7 @@ impl Engine {
             })),
             "local_fits": self.models.iter().map(|m| match m {
                 Trained::Prophet(fits) => Value::Array(fits.iter().map(ProphetFit::to_json).collect()),
-                Trained::Neural(_) => Value::Null,
+                Trained::Neural(_) | Trained::Searching => Value::Null,
             }).collect::<Vec<_>>(),
         })
     }
@@ -178,7 +178,7 @@ fn load_weights(engine: &mut Engine, tensors: &SafeTensors<'_>) -> Result<(), En
     let mut expected = 0;
     let networks = engine.models.iter_mut().zip(&engine.config.models).filter_map(|(m, spec)| match m {
         Trained::Neural(network) => Some((network, spec)),
-        Trained::Prophet(_) => None,
+        Trained::Prophet(_) | Trained::Searching => None,
     });
     for (network, spec) in networks {
         for (name, tensor) in network.params_mut().iter_mut() {

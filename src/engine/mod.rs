@@ -254,6 +254,9 @@ impl FutureExog {
 enum Trained {
     Neural(Network),
     Prophet(Vec<ProphetFit>),
+    /// An unfitted Auto model's network while its search runs: not held, as every trial builds its own; the search
+    /// puts the winner's (or the first trial's again) in its place before it returns.
+    Searching,
 }
 
 impl Trained {
@@ -269,7 +272,7 @@ impl Trained {
     fn network(&self) -> Option<&Network> {
         match self {
             Trained::Neural(network) => Some(network),
-            Trained::Prophet(_) => None,
+            Trained::Prophet(_) | Trained::Searching => None,
         }
     }
 }
@@ -452,19 +455,26 @@ impl Engine {
             },
             None => None,
         };
-        let (temporal, statics) = self.exog_names(panel);
-        let (states, scaled) = self.local_scaling(panel, &temporal, &statics)?;
+        let (fitted, scaled) = self.fitted_on(panel, conformal)?;
         let mut report = FitReport::default();
         match self.train_models(panel, &scaled, options, progress, &mut report)? {
             Some((trained, paused)) => {
                 (self.models, self.paused) = (trained, paused);
-                let history = Some(Arc::new(panel.clone()));
-                self.fitted = Some(Fitted { freq: panel.frequency(), series: states, temporal, statics, conformal, history });
+                self.fitted = Some(fitted);
             }
             None => report.aborted = true,
         }
         report.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
         Ok(report)
+    }
+
+    /// What a fit on `panel` keeps to forecast from (each series' scale and tails, the exogenous columns the models
+    /// read, `conformal`), with the panel to train on (after local scaling).
+    fn fitted_on<'p>(&self, panel: &'p Panel, conformal: Option<Conformal>) -> Result<(Fitted, Cow<'p, Panel>), EngineError> {
+        let (temporal, statics) = self.exog_names(panel);
+        let (series, scaled) = self.local_scaling(panel, &temporal, &statics)?;
+        let history = Some(Arc::new(panel.clone()));
+        Ok((Fitted { freq: panel.frequency(), series, temporal, statics, conformal, history }, scaled))
     }
 
     /// The exogenous columns of `panel` that some model reads: over time (in the panel's order), and static.

@@ -94,7 +94,7 @@ fn trained_forecast(spec: ModelSpec, weights: &SafeTensors<'_>) -> Vec<f64> {
     let mut e = engine(vec![spec], 2);
     match &mut e.models[0] {
         Trained::Neural(network) => load(network.params_mut(), weights),
-        Trained::Prophet(_) => unreachable!("a TFT is a network"),
+        Trained::Prophet(_) | Trained::Searching => unreachable!("a TFT is a network"),
     }
     e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap();
     e.predict(None, None, &[], None).unwrap().columns.swap_remove(0).1

@@ -13,6 +13,7 @@
 //! trial, and each trial trains on the whole panel as the model's fit does (all series jointly).
 
 mod defaults;
+mod freed_memory;
 mod scheduler;
 mod space;
 mod tpe;
@@ -272,46 +273,78 @@ impl Engine {
         let mut refit = options.clone();
         for index in 0..self.config.models.len() {
             let Some(auto) = self.config.models[index].search.clone() else { continue };
-            let alias = self.config.models[index].alias.clone();
-            let h = self.config.models[index].h();
-            let val_size = auto.val_size.unwrap_or(if options.validation_size > 0 { options.validation_size } else { h });
-            if auto.refit_with_val {
-                if self.config.models.len() > 1 {
-                    return Err(EngineError::Range(format!(
-                        "model '{alias}': refitWithVal needs the Auto model alone in its forecaster (it sets the refit's validationSize)"
-                    )));
-                }
-                refit.validation_size = val_size;
+            // An unfitted forecaster's network of an Auto model is its first trial's, untrained (in a
+            // cross-validation window, a copy that the window drops if its fit fails): it is not held beside the
+            // trials, and is built again when the search puts no network in its place.
+            if self.fitted.is_none() {
+                self.models[index] = Trained::Searching;
             }
-            // A multivariate search's data is checked once, not by each trial's fit in turn.
-            if let Some(n_series) = multivariate::n_series(&self.config.models[index]) {
-                multivariate::check_panel(&alias, n_series, panel)?;
+            let searched = self.run_search(index, &auto, panel, options, &mut refit, progress);
+            if matches!(self.models[index], Trained::Searching) {
+                self.models[index] = Trained::new(&self.config.models[index])?;
             }
-            let trial_options = FitOptions { validation_size: val_size, prediction_intervals: None, warm_start: true, ..options.clone() };
-            let (report, best) = self.search(index, &auto, panel, &trial_options, progress)?;
-            let winner = report.best_row().map(|row| (row.trial, row.config.clone()));
-            let stopped = report.stopped;
-            self.searches[index] = Some(report);
-            if stopped {
-                if let (Some((_, _, best)), true) = (best, self.models.len() == 1) {
-                    self.config.models[0].method = best.config.models[0].method.clone();
-                    self.models = best.models;
-                    self.fitted = best.fitted;
-                }
+            if !searched? {
                 return Ok(None);
             }
-            let Some(winner) = winner else {
-                let first = self.searches[index].as_ref().and_then(|r| r.rows.iter().find_map(|row| row.error.clone()));
-                return Err(EngineError::Range(format!(
-                    "model '{alias}': no trial of the search finished{}",
-                    first.map_or_else(|| " within the time budget".to_string(), |e| format!("; the first failure: {e}"))
-                )));
-            };
-            let (_, spec) = auto.configured(winner.0, winner.1, &alias)?;
-            self.config.models[index].method = spec.method;
-            self.models[index] = Trained::new(&self.config.models[index])?;
         }
         Ok(Some(refit))
+    }
+
+    /// Model `index`'s search (`auto`), with the winner put in its place, freshly initialised, for the refit (whose
+    /// options it sets in `refit`); `false` when the callback stopped it.
+    fn run_search(
+        &mut self,
+        index: usize,
+        auto: &AutoSpec,
+        panel: &Panel,
+        options: &FitOptions,
+        refit: &mut FitOptions,
+        progress: &mut (dyn FnMut(&ProgressEvent) -> Control + Send),
+    ) -> Result<bool, EngineError> {
+        let alias = self.config.models[index].alias.clone();
+        let h = self.config.models[index].h();
+        let val_size = auto.val_size.unwrap_or(if options.validation_size > 0 { options.validation_size } else { h });
+        if auto.refit_with_val {
+            if self.config.models.len() > 1 {
+                return Err(EngineError::Range(format!(
+                    "model '{alias}': refitWithVal needs the Auto model alone in its forecaster (it sets the refit's validationSize)"
+                )));
+            }
+            refit.validation_size = val_size;
+        }
+        // A multivariate search's data is checked once, not by each trial's fit in turn.
+        if let Some(n_series) = multivariate::n_series(&self.config.models[index]) {
+            multivariate::check_panel(&alias, n_series, panel)?;
+        }
+        let trial_options = FitOptions { validation_size: val_size, prediction_intervals: None, warm_start: true, ..options.clone() };
+        let (report, best) = self.search(index, auto, panel, &trial_options, progress)?;
+        let winner = report.best_row().map(|row| (row.trial, row.config.clone()));
+        let stopped = report.stopped;
+        self.searches[index] = Some(report);
+        if stopped {
+            // A forecaster of this one model becomes the best finished trial: its configuration, its weights, and
+            // the series states its fit kept (those of the same data).
+            if let (Some((_, _, network)), Some((trial, config)), true) = (best, winner, self.models.len() == 1) {
+                let (_, spec) = auto.configured(trial, config, &alias)?;
+                self.config.models[0].method = spec.method;
+                self.models[0] = network;
+                self.fitted = Some(self.fitted_on(panel, None)?.0);
+            }
+            return Ok(false);
+        }
+        // The best trial's network is only for a stopped search.
+        drop(best);
+        let Some(winner) = winner else {
+            let first = self.searches[index].as_ref().and_then(|r| r.rows.iter().find_map(|row| row.error.clone()));
+            return Err(EngineError::Range(format!(
+                "model '{alias}': no trial of the search finished{}",
+                first.map_or_else(|| " within the time budget".to_string(), |e| format!("; the first failure: {e}"))
+            )));
+        };
+        let (_, spec) = auto.configured(winner.0, winner.1, &alias)?;
+        self.config.models[index].method = spec.method;
+        self.models[index] = Trained::new(&self.config.models[index])?;
+        Ok(true)
     }
 
     /// The search of model `model` at the last fit (`None` for a model that is not an Auto model, or before fit).

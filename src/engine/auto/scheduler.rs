@@ -28,7 +28,7 @@ use serde_json::{Map, Value};
 use super::{better, tpe, AutoSpec, SearchAlg, SearchReport, TrialRow};
 use crate::data::Panel;
 use crate::engine::spec::{EngineConfig, ModelSpec};
-use crate::engine::{Control, Engine, EngineError, FitOptions, ProgressEvent};
+use crate::engine::{Control, Engine, EngineError, FitOptions, ProgressEvent, Trained};
 use crate::models::ModelOptions;
 
 /// Synchronous successive halving's settings.
@@ -95,17 +95,20 @@ struct Trial {
     stopped_by_budget: bool,
 }
 
-/// The engine of the best finished trial so far, with its loss and number: the only finished trial's engine a search
-/// keeps (for a stopped search to forecast with). The best is the least in [`better`]'s order, a total one, so it
-/// does not depend on the order the trials finish in.
-struct Best(Mutex<Option<(f64, usize, Engine)>>);
+/// The trained network of the best finished trial so far, with its loss and number: all a search keeps of its
+/// finished trials (for a stopped search to forecast with; the series states that trial's fit kept are the data's,
+/// computed again then, and the refit after a search starts afresh). The best is the least in [`better`]'s order, a
+/// total one, so it does not depend on the order the trials finish in.
+struct Best(Mutex<Option<(f64, usize, Trained)>>);
 
 impl Best {
-    /// Keeps `engine` if trial `number`'s `loss` beats the best so far, freeing the engine that loses.
-    fn offer(&self, loss: f64, number: usize, engine: Engine) {
+    /// Keeps the network of `engine` if trial `number`'s `loss` beats the best so far; the rest of `engine`, and the
+    /// network that loses, are freed.
+    fn offer(&self, loss: f64, number: usize, mut engine: Engine) {
         let mut best = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if best.as_ref().is_none_or(|(l, t, _)| better((loss, number), (*l, *t))) {
-            *best = Some((loss, number, engine));
+        let beats = best.as_ref().is_none_or(|(l, t, _)| better((loss, number), (*l, *t)));
+        if let (true, Some(network)) = (beats, engine.models.pop()) {
+            *best = Some((loss, number, network));
         }
     }
 }
@@ -120,7 +123,7 @@ enum Outcome {
 
 impl Engine {
     /// The trials of model `index`'s search, run in parallel on the pool, rung after rung; with the best trial's
-    /// engine.
+    /// network.
     #[allow(clippy::type_complexity)]
     pub(super) fn search(
         &self,
@@ -129,7 +132,7 @@ impl Engine {
         panel: &Panel,
         options: &FitOptions,
         progress: &mut (dyn FnMut(&ProgressEvent) -> Control + Send),
-    ) -> Result<(SearchReport, Option<(f64, usize, Engine)>), EngineError> {
+    ) -> Result<(SearchReport, Option<(f64, usize, Trained)>), EngineError> {
         let alias = &self.config.models[index].alias;
         let n = auto.num_samples;
         let started = Instant::now();
@@ -219,7 +222,7 @@ impl Engine {
                             };
                             let fitted = engine.and_then(|mut engine| engine.fit(panel, &rung_options, &mut on_step).map(|report| (engine, report)));
                             trial.seconds += trial_started.elapsed().as_secs_f64();
-                            match fitted {
+                            let outcome = match fitted {
                                 Ok((_, report)) if report.aborted && budget_hit => {
                                     // Its weights are those of a shorter run than its configuration: its row keeps
                                     // the loss it reached, and it does not compete for the winner (no engine).
@@ -251,7 +254,11 @@ impl Engine {
                                     trial.error = Some(error.to_string());
                                     (trial, Outcome::Ran { paused: false })
                                 }
-                            }
+                            };
+                            // Its training buffers (and its engine, unless kept) are freed: back to the system
+                            // before the next trial sizes its own.
+                            super::freed_memory::release();
+                            outcome
                         })
                         .collect()
                 });

@@ -165,6 +165,15 @@ fn a_stopped_search_keeps_its_finished_trials_and_forecasts_with_the_best() {
     assert!(e.is_fitted());
     let forecast = e.predict(None, None, &[], None).unwrap();
     assert!(forecast.columns[0].1.iter().all(|v| v.is_finite()));
+    // The forecaster is the best finished trial: that configuration fitted alone as the search fits it (scored on
+    // the last h points) has the same weights and forecasts.
+    let best = search.best_row().unwrap();
+    let auto = small_auto(40);
+    let (_, spec) = auto.search.as_ref().unwrap().configured(best.trial, best.config.clone(), &auto.alias).unwrap();
+    let mut alone = engine(vec![spec], 1);
+    alone.fit(&panel, &FitOptions { validation_size: 6, ..FitOptions::default() }, &mut keep_going).unwrap();
+    assert_eq!(weights(&e), weights(&alone));
+    assert_eq!(forecast, alone.predict(None, None, &[], None).unwrap());
 }
 
 #[test]
@@ -172,10 +181,14 @@ fn no_trial_starts_after_the_time_budget() {
     let panel = sine_panel(2, 60);
     let mut options = small_auto(30).search.unwrap().to_options("AutoMLP");
     options.insert("timeBudget".into(), json!(1e-9));
-    let mut e = engine(vec![spec_of(serde_json::Value::Object(options))], 1);
+    let spec = spec_of(serde_json::Value::Object(options));
+    let mut e = engine(vec![spec.clone()], 1);
     let error = e.fit(&panel, &FitOptions::default(), &mut keep_going).unwrap_err().to_string();
     assert!(error.contains("no trial of the search finished within the time budget"), "{error}");
     assert_eq!(e.search_report(0).unwrap().skipped, 30);
+    // The untrained network the search did not hold is built again as it was: a later fit starts from it.
+    assert_eq!(weights(&e), weights(&engine(vec![spec], 1)));
+    assert!(!weights(&e).is_empty());
 }
 
 #[test]
