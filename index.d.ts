@@ -124,16 +124,18 @@ export declare function autoModelTypes(): Array<string>
 export declare function autoTrialConfigs(type: string, options: Record<string, unknown>): Record<string, unknown>[]
 
 /**
- * The interval columns `alias-lo-L` / `alias-hi-L` (NeuralForecast's order) of `point` (`[series, horizon]`) from
- * `scores` (`[series, window, h]`, `nWindows` windows of `h` steps) with `method` ('conformal_distribution' or
- * 'conformal_error').
- */
-export declare function conformalIntervals(alias: string, point: Float64Array, scores: Float64Array, horizon: number, nWindows: number, h: number, method: string, levels: number[]): Record<string, Float64Array>
  * A chunk's bytes: `head` (its header, written in frames.js) followed by each of `columns` in turn at the rows the
  * chunk stages, the last `kept[s]` of the `counts[s]` rows of each series, as little-endian Float64 values.
  * `rows` as in `droppableHeads`.
  */
 export declare function chunkBytes(head: Uint8Array, columns: Float64Array[], counts: Uint32Array, kept: Uint32Array, rows: Uint32Array | number): Uint8Array
+
+/**
+ * The interval columns `alias-lo-L` / `alias-hi-L` (NeuralForecast's order) of `point` (`[series, horizon]`) from
+ * `scores` (`[series, window, h]`, `nWindows` windows of `h` steps) with `method` ('conformal_distribution' or
+ * 'conformal_error').
+ */
+export declare function conformalIntervals(alias: string, point: Float64Array, scores: Float64Array, horizon: number, nWindows: number, h: number, method: string, levels: number[]): Record<string, Float64Array>
 
 /** One training step of a cross-validation. */
 export interface CrossValidationProgress {
