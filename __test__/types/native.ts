@@ -10,6 +10,7 @@ import {
   modelTypes,
   autoModelTypes,
   autoTrialConfigs,
+  chunkBytes,
   conformalIntervals,
   droppableHeads,
   ops,
@@ -26,7 +27,7 @@ import {
 } from '../../index'
 
 /** Fails to compile when index.d.ts gains a value export that this file does not cover. */
-type Covered = 'Dataset' | 'FitControl' | 'autoModelTypes' | 'autoTrialConfigs' | 'NeuralForecaster' | '__napiBindingTarget' | 'modelTypes' | 'ops' | 'parseCsvColumns' | 'parseCsvRecords' | 'readCsvFile' | 'resolveModelOptions' | 'conformalIntervals' | 'droppableHeads' | 'runLengths' | 'version'
+type Covered = 'Dataset' | 'FitControl' | 'autoModelTypes' | 'autoTrialConfigs' | 'NeuralForecaster' | '__napiBindingTarget' | 'modelTypes' | 'ops' | 'parseCsvColumns' | 'parseCsvRecords' | 'readCsvFile' | 'resolveModelOptions' | 'chunkBytes' | 'conformalIntervals' | 'droppableHeads' | 'runLengths' | 'version'
 const covered: [Exclude<keyof typeof native, Covered>] extends [never] ? true : false = true
 
 async function nativeUsage(): Promise<void> {
@@ -75,7 +76,8 @@ async function nativeUsage(): Promise<void> {
   const heads: Uint8Array = droppableHeads(new Float64Array(4), [new Float64Array(4)], Uint32Array.of(4), 2, 1, 0)
   const runs: Float64Array = runLengths(new Uint32Array(4))
   const bounds: Record<string, Float64Array> = conformalIntervals('m', new Float64Array(2), new Float64Array(4), 2, 2, 2, 'conformal_error', [80])
-  console.log(v, target, types, progress, fitted, first, window, info, stats, z, mm, rs, heads, runs, bounds)
+  const chunk: Uint8Array = chunkBytes(new Uint8Array(8), [new Float64Array(4)], Uint32Array.of(4), Uint32Array.of(2), 0)
+  console.log(v, target, types, progress, fitted, first, window, info, stats, z, mm, rs, heads, runs, bounds, chunk)
 
   // @ts-expect-error: version takes no arguments
   version('0.1.0')
@@ -85,6 +87,8 @@ async function nativeUsage(): Promise<void> {
   droppableHeads(new Float64Array(4), [[0, 0, 0, 0]], Uint32Array.of(4), 2, 1, 0)
   // @ts-expect-error: runLengths reads typed ids only
   runLengths(['a', 'a'])
+  // @ts-expect-error: chunkBytes takes the header as bytes
+  chunkBytes('{}', [new Float64Array(4)], Uint32Array.of(4), Uint32Array.of(2), 0)
   // @ts-expect-error: conformalIntervals reads a Float64Array point forecast
   conformalIntervals('m', [1, 2], new Float64Array(4), 2, 2, 2, 'conformal_error', [80])
   // @ts-expect-error: resolveModelOptions needs the model type
