@@ -79,6 +79,11 @@ const cases = [
   ['model: Transformer nHead above hiddenSize', () => new models.VanillaTransformer({ h: 4, inputSize: 8, hiddenSize: 4, nHead: 8 }), RangeError, /nHead/],
   ['model: futrExogList a string', () => new models.LSTM({ h: 4, futrExogList: 'temp' }), TypeError, /futrExogList/],
   ['model: alias not a string', () => new models.LSTM({ h: 3, alias: 5 }), TypeError, /alias/],
+  // ISQF's options (DistributionLoss)
+  ['model: ISQF numPieces 0', () => new models.MLP({ h: 4, inputSize: 8, loss: { type: 'DistributionLoss', distribution: 'ISQF', numPieces: 0 } }), RangeError, /loss\.numPieces must be an integer between 1 and 256, got 0/],
+  ['model: numPieces on StudentT', () => new models.MLP({ h: 4, inputSize: 8, loss: { type: 'DistributionLoss', distribution: 'StudentT', numPieces: 3 } }), TypeError, /numPieces is ISQF's/],
+  ['model: ISQF quantiles repeated', () => new models.MLP({ h: 4, inputSize: 8, loss: { type: 'DistributionLoss', distribution: 'ISQF', quantiles: [0.1, 0.1, 0.9] } }), RangeError, /0\.1 is given twice/],
+  ['model: ISQF returnParams', () => new models.MLP({ h: 4, inputSize: 8, loss: { type: 'DistributionLoss', distribution: 'ISQF', returnParams: true } }), RangeError, /ISQF does not support returnParams/],
   // Auto models and their search spaces (the search's own errors are in auto*.test.js and ensemble.test.js)
   ['auto: numSamples 0', () => new models.AutoMLP({ h: 4, numSamples: 0 }), RangeError, /AutoMLP\.numSamples/],
   ['auto: numSamples NaN', () => new models.AutoNHITS({ h: 4, numSamples: NaN }), RangeError, /AutoNHITS\.numSamples/],
