@@ -117,6 +117,24 @@ fn log_prob_and_params_equal_torch() {
     }
 }
 
+/// Checks `loss`'s gradient with respect to the raw outputs (`loss(raw, grad)` returns the loss and writes the
+/// gradient) against central differences of 1e-3, each step taken as the f32 values it lands on, within
+/// `tolerance` relative to `1 + |numeric|`; and that the gradient is not all but zero, which would check nothing.
+pub(super) fn assert_raw_gradient(raw: &[f32], tolerance: f64, context: &str, loss: impl Fn(&[f32], &mut [f64]) -> f64) {
+    let mut grad = vec![0.0; raw.len()];
+    loss(raw, &mut grad);
+    let mut scratch = vec![0.0; raw.len()];
+    for j in 0..raw.len() {
+        let (mut up, mut down) = (raw.to_vec(), raw.to_vec());
+        up[j] += 1e-3;
+        down[j] -= 1e-3;
+        let step = up[j] as f64 - down[j] as f64;
+        let numeric = (loss(&up, &mut scratch) - loss(&down, &mut scratch)) / step;
+        assert!((grad[j] - numeric).abs() <= tolerance * (1.0 + numeric.abs()), "{context}: d/d raw[{j}] analytic {} vs numeric {numeric}", grad[j]);
+    }
+    assert!(grad.iter().any(|g| g.abs() > 1e-3), "{context}: a gradient that is all but zero checks nothing");
+}
+
 /// d nll / d raw against central differences, at a few raw values and scaler loc/scale other than 0 and 1. The
 /// raw outputs are f32, so each step is taken as the f32 values it lands on.
 #[test]
@@ -125,22 +143,8 @@ fn gradients_match_finite_differences() {
         for (seed, loc, scale) in [(0u64, 2.0, 3.0), (3, 1.5, 0.5), (5, 4.0, 7.0)] {
             let raw = raw_values(&d, seed);
             let y = target(&d);
-            let mut grad = vec![0.0; d.param_count()];
-            d.nll_and_grad(&raw, loc, scale, y, &mut grad);
-            let mut scratch = vec![0.0; d.param_count()];
-            for j in 0..raw.len() {
-                let (mut up, mut down) = (raw.clone(), raw.clone());
-                up[j] += 1e-3;
-                down[j] -= 1e-3;
-                let step = up[j] as f64 - down[j] as f64;
-                let numeric = (d.nll_and_grad(&up, loc, scale, y, &mut scratch) - d.nll_and_grad(&down, loc, scale, y, &mut scratch)) / step;
-                assert!(
-                    (grad[j] - numeric).abs() <= 1e-5 * (1.0 + numeric.abs()),
-                    "{d:?} raw {raw:?} loc {loc} scale {scale}: d/d raw[{j}] analytic {} vs numeric {numeric}",
-                    grad[j]
-                );
-            }
-            assert!(grad.iter().any(|g| g.abs() > 1e-3), "{d:?}: a gradient that is all but zero checks nothing");
+            let context = format!("{d:?} raw {raw:?} loc {loc} scale {scale}");
+            assert_raw_gradient(&raw, 1e-5, &context, |raw, grad| d.nll_and_grad(raw, loc, scale, y, grad));
         }
     }
 }
